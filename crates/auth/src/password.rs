@@ -1,0 +1,117 @@
+//! Argon2id password hashing and verification.
+//!
+//! Implementation notes:
+//! - Hashes are PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`) with the argon2
+//!   crate's defaults (OWASP's minimum recommendation); parameters live in the string, so
+//!   raising them later still verifies old hashes.
+//! - [`verify_password`] with `None` (no such account) verifies against a fixed dummy hash with
+//!   the same parameters, so "unknown user" and "wrong password" take the same time.
+//! - A PHC string that fails to parse verifies as `false` (and is reported by
+//!   [`check_hash`] for admin tools); a corrupt row must never let anyone in.
+
+use std::sync::OnceLock;
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+
+/// Errors from hashing or from a stored hash that does not parse.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("stored password hash is not a valid PHC string: {0}")]
+    BadHash(String),
+    #[error("password must not be empty")]
+    Empty,
+}
+
+/// Hashes `password` with Argon2id and a fresh random salt, returning a PHC string.
+pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+    if password.is_empty() {
+        return Err(PasswordError::Empty);
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| PasswordError::Hash(e.to_string()))
+}
+
+/// Checks that `phc` is a PHC string this crate can verify.
+pub fn check_hash(phc: &str) -> Result<(), PasswordError> {
+    PasswordHash::new(phc)
+        .map(|_| ())
+        .map_err(|e| PasswordError::BadHash(e.to_string()))
+}
+
+/// Verifies `password` against a stored PHC string.
+///
+/// `stored` is `None` when the account does not exist: a dummy hash is verified instead, so
+/// the caller can pass the lookup result straight through and get equal timing either way.
+pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
+    match stored {
+        Some(phc) => match PasswordHash::new(phc) {
+            Ok(parsed) => Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok(),
+            Err(_) => {
+                burn_dummy(password);
+                false
+            }
+        },
+        None => {
+            burn_dummy(password);
+            false
+        }
+    }
+}
+
+/// Runs one verification against a hash of a random password, to spend the same time as a
+/// real verification.
+fn burn_dummy(password: &str) {
+    static DUMMY: OnceLock<Option<String>> = OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| {
+        let mut random = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(&random, &salt)
+            .map(|h| h.to_string())
+            .ok()
+    });
+    if let Some(Ok(parsed)) = dummy.as_deref().map(PasswordHash::new) {
+        let _ = Argon2::default().verify_password(password.as_bytes(), &parsed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_then_verify() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$"));
+        assert!(verify_password(Some(&h), "correct horse"));
+        assert!(!verify_password(Some(&h), "wrong"));
+        check_hash(&h).unwrap();
+    }
+
+    #[test]
+    fn salts_differ() {
+        assert_ne!(hash_password("x").unwrap(), hash_password("x").unwrap());
+    }
+
+    #[test]
+    fn missing_account_and_garbage_never_verify() {
+        assert!(!verify_password(None, "anything"));
+        assert!(!verify_password(Some("not a hash"), "anything"));
+        assert!(check_hash("not a hash").is_err());
+    }
+
+    #[test]
+    fn empty_password_refused() {
+        assert!(matches!(hash_password(""), Err(PasswordError::Empty)));
+    }
+}
