@@ -1,0 +1,337 @@
+//! Listeners: bind, accept, limit, hand each connection to a [`Service`], shut down cleanly.
+//!
+//! Implementation notes:
+//! - Every address is bound in [`Listener::bind`], before anything is announced, so a port
+//!   that is taken stops the server at startup with the address in the error.
+//! - A global semaphore caps concurrent connections: the accept loop waits for a permit
+//!   *before* accepting, so under overload the kernel backlog applies back-pressure instead
+//!   of us accepting sockets we cannot serve (mini-redis does the same).
+//! - The per-IP limit is shared by all listeners (one [`Limiter`] for the server): a host over
+//!   its limit is disconnected at once, without a greeting — the cheapest answer to a flood.
+//! - Accept errors (EMFILE, ENFILE, ECONNABORTED …) are logged and retried with exponential
+//!   backoff from 10 ms to 1 s instead of ending the listener: a mail server must survive a
+//!   burst of file-descriptor exhaustion.
+//! - Implicit TLS handshakes run inside the connection's task under a timeout, so a slow
+//!   handshake never blocks the accept loop.
+//! - Each connection task holds a shutdown [`Tracker`], the semaphore permit and its per-IP
+//!   slot; all are released by drop when the service returns, however it returns.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+use crate::shutdown::{Shutdown, Tracker};
+use crate::stream::{Stream, with_timeout};
+
+/// A protocol's connection handler. The binary implements it once per protocol.
+pub trait Service: Send + Sync + 'static {
+    /// Serves one connection until it ends. Should watch `conn.shutdown` and say goodbye
+    /// (IMAP `* BYE`, SMTP `421`) when it fires.
+    fn handle(&self, conn: Connection) -> impl Future<Output = ()> + Send;
+}
+
+/// Everything a session needs about its connection.
+pub struct Connection {
+    pub stream: Stream,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    /// For STARTTLS: present on plain listeners when TLS is configured; `None` on implicit-TLS
+    /// listeners (already encrypted) and where no TLS exists.
+    pub starttls: Option<TlsAcceptor>,
+    pub shutdown: Shutdown,
+    /// How long the session may wait for the client's next command.
+    pub idle_timeout: Duration,
+    /// The listener's name (`"imap"`, `"submissions"` …), for logs.
+    pub listener: Arc<str>,
+}
+
+impl Connection {
+    pub fn is_tls(&self) -> bool {
+        self.stream.is_tls()
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("listener", &self.listener)
+            .field("peer", &self.peer)
+            .field("tls", &self.is_tls())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a listener uses TLS.
+#[derive(Clone)]
+pub enum TlsMode {
+    /// Plaintext only (no TLS configured at all).
+    Plain,
+    /// Plaintext, upgradable with STARTTLS/STLS.
+    StartTls(TlsAcceptor),
+    /// TLS from the first byte (ports 993, 995, 465).
+    Implicit(TlsAcceptor),
+}
+
+impl TlsMode {
+    fn describe(&self) -> &'static str {
+        match self {
+            TlsMode::Plain => "plain",
+            TlsMode::StartTls(_) => "plain+STARTTLS",
+            TlsMode::Implicit(_) => "implicit TLS",
+        }
+    }
+}
+
+/// One protocol's listening configuration.
+#[derive(Clone)]
+pub struct ListenerConfig {
+    pub name: String,
+    pub addrs: Vec<SocketAddr>,
+    pub tls: TlsMode,
+    pub idle_timeout: Duration,
+    pub handshake_timeout: Duration,
+}
+
+/// Connection limits shared by every listener of a server.
+pub struct Limiter {
+    total: Arc<Semaphore>,
+    max_per_ip: u32,
+    per_ip: Mutex<HashMap<IpAddr, u32>>,
+}
+
+impl Limiter {
+    pub fn new(max_connections: usize, max_per_ip: u32) -> Arc<Self> {
+        Arc::new(Limiter {
+            total: Arc::new(Semaphore::new(max_connections)),
+            max_per_ip,
+            per_ip: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Takes a per-IP slot, or `None` if `ip` is at its limit.
+    pub fn try_ip(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+        let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.max_per_ip {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            limiter: Arc::clone(self),
+            ip,
+        })
+    }
+
+    /// Connections currently open from `ip`.
+    pub fn count(&self, ip: IpAddr) -> u32 {
+        let map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&ip).copied().unwrap_or(0)
+    }
+}
+
+/// A held per-IP connection slot; released on drop.
+pub struct IpSlot {
+    limiter: Arc<Limiter>,
+    ip: IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        // A poisoned lock only means another thread panicked mid-update of a counter; the map
+        // itself is still usable, and leaking a slot would lock the IP out forever.
+        let mut map = self
+            .limiter
+            .per_ip
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A bind failure, naming the address.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: cannot listen on {addr}: {source}")]
+pub struct BindError {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub source: io::Error,
+}
+
+/// A bound, not yet running, listener for one protocol.
+pub struct Listener {
+    cfg: ListenerConfig,
+    sockets: Vec<TcpListener>,
+    limiter: Arc<Limiter>,
+}
+
+impl Listener {
+    /// Binds every configured address.
+    pub async fn bind(cfg: ListenerConfig, limiter: Arc<Limiter>) -> Result<Self, BindError> {
+        let mut sockets = Vec::with_capacity(cfg.addrs.len());
+        for &addr in &cfg.addrs {
+            let sock = TcpListener::bind(addr).await.map_err(|source| BindError {
+                name: cfg.name.clone(),
+                addr,
+                source,
+            })?;
+            sockets.push(sock);
+        }
+        Ok(Listener {
+            cfg,
+            sockets,
+            limiter,
+        })
+    }
+
+    /// The bound addresses (with real ports when port 0 was asked for).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.sockets
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .collect()
+    }
+
+    /// The startup line: `imap listening on 127.0.0.1:1143 (plain+STARTTLS)`.
+    pub fn describe(&self) -> String {
+        let addrs: Vec<String> = self.local_addrs().iter().map(|a| a.to_string()).collect();
+        format!(
+            "{} listening on {} ({})",
+            self.cfg.name,
+            addrs.join(", "),
+            self.cfg.tls.describe()
+        )
+    }
+
+    /// Accepts connections on every address until shutdown, serving each with `service`.
+    /// Returns once every accept loop has stopped; sessions still running keep their own
+    /// trackers, so the server's drain waits for them too.
+    pub async fn run<S: Service>(self, service: Arc<S>, shutdown: Shutdown, tracker: Tracker) {
+        let name: Arc<str> = Arc::from(self.cfg.name.as_str());
+        let cfg = Arc::new(self.cfg);
+        let mut loops = Vec::new();
+        for sock in self.sockets {
+            loops.push(tokio::spawn(accept_loop(
+                sock,
+                Arc::clone(&cfg),
+                Arc::clone(&name),
+                Arc::clone(&self.limiter),
+                Arc::clone(&service),
+                shutdown.clone(),
+                tracker.clone(),
+            )));
+        }
+        for l in loops {
+            let _ = l.await;
+        }
+    }
+}
+
+async fn accept_loop<S: Service>(
+    sock: TcpListener,
+    cfg: Arc<ListenerConfig>,
+    name: Arc<str>,
+    limiter: Arc<Limiter>,
+    service: Arc<S>,
+    mut shutdown: Shutdown,
+    tracker: Tracker,
+) {
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.wait() => break,
+            p = Arc::clone(&limiter.total).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break, // semaphore closed: server is going away
+            },
+        };
+        let accepted = tokio::select! {
+            _ = shutdown.wait() => break,
+            r = sock.accept() => r,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(x) => {
+                backoff = Duration::from_millis(10);
+                x
+            }
+            Err(e) => {
+                warn!(listener = %name, error = %e, "accept failed; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let Some(slot) = limiter.try_ip(peer.ip()) else {
+            info!(listener = %name, %peer, "too many connections from this address; closing");
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        tokio::spawn(serve_one(
+            tcp,
+            peer,
+            Arc::clone(&cfg),
+            Arc::clone(&name),
+            Arc::clone(&service),
+            shutdown.clone(),
+            (tracker.clone(), permit, slot),
+        ));
+    }
+    debug!(listener = %name, "accept loop stopped");
+}
+
+async fn serve_one<S: Service>(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    cfg: Arc<ListenerConfig>,
+    name: Arc<str>,
+    service: Arc<S>,
+    shutdown: Shutdown,
+    // Held, not used: dropping them at the end of this task releases the connection.
+    _held: (Tracker, OwnedSemaphorePermit, IpSlot),
+) {
+    let local = match tcp.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            debug!(listener = %name, %peer, error = %e, "connection gone before start");
+            return;
+        }
+    };
+    let (stream, starttls) = match &cfg.tls {
+        TlsMode::Plain => (Stream::Plain(tcp), None),
+        TlsMode::StartTls(acc) => (Stream::Plain(tcp), Some(acc.clone())),
+        TlsMode::Implicit(acc) => {
+            match with_timeout(cfg.handshake_timeout, Stream::Plain(tcp).starttls(acc)).await {
+                Ok(s) => (s, None),
+                Err(e) => {
+                    debug!(listener = %name, %peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+            }
+        }
+    };
+    debug!(listener = %name, %peer, tls = stream.is_tls(), "connection accepted");
+    let conn = Connection {
+        stream,
+        peer,
+        local,
+        starttls,
+        shutdown,
+        idle_timeout: cfg.idle_timeout,
+        listener: Arc::clone(&name),
+    };
+    service.handle(conn).await;
+    debug!(listener = %name, %peer, "connection closed");
+}

@@ -1,0 +1,241 @@
+//! Listener, TLS and STARTTLS over real sockets on 127.0.0.1 with a generated certificate.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pochta_net::{
+    Connection, Limiter, Listener, ListenerConfig, Service, ShutdownController, TlsMode,
+    ensure_self_signed, starttls_buffered,
+};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_rustls::TlsConnector;
+
+fn connector(cert: &Path) -> TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    TlsConnector::from(Arc::new(cfg))
+}
+
+/// Greets, echoes lines, upgrades on `STARTTLS`, says BYE on shutdown.
+struct Echo {
+    events: mpsc::UnboundedSender<String>,
+}
+
+impl Service for Echo {
+    async fn handle(&self, conn: Connection) {
+        let Connection {
+            stream,
+            starttls,
+            mut shutdown,
+            ..
+        } = conn;
+        let mut io = BufReader::new(stream);
+        let tls = if io.get_ref().is_tls() {
+            "tls"
+        } else {
+            "plain"
+        };
+        if io
+            .write_all(format!("HELLO {tls}\r\n").as_bytes())
+            .await
+            .is_err()
+        {
+            return;
+        }
+        loop {
+            let mut line = String::new();
+            let n = tokio::select! {
+                _ = shutdown.wait() => {
+                    let _ = io.write_all(b"BYE\r\n").await;
+                    return;
+                }
+                r = io.read_line(&mut line) => match r { Ok(n) => n, Err(_) => return },
+            };
+            if n == 0 {
+                return;
+            }
+            let _ = self.events.send(line.trim_end().to_owned());
+            if line == "STARTTLS\r\n" {
+                let Some(acc) = &starttls else { return };
+                if io.write_all(b"OK\r\n").await.is_err() {
+                    return;
+                }
+                match starttls_buffered(io, acc).await {
+                    Ok((upgraded, discarded)) => {
+                        let _ = self.events.send(format!("discarded {discarded}"));
+                        io = upgraded;
+                    }
+                    Err(_) => return,
+                }
+                continue;
+            }
+            if io.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+struct Server {
+    addr: std::net::SocketAddr,
+    cert: std::path::PathBuf,
+    ctl: ShutdownController,
+    events: mpsc::UnboundedReceiver<String>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(mode: &str, max_per_ip: u32) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, _) = ensure_self_signed(dir.path(), "mail.test").unwrap();
+    let acc = pochta_net::acceptor(&cert, &key).unwrap();
+    let tls = match mode {
+        "implicit" => TlsMode::Implicit(acc),
+        "starttls" => TlsMode::StartTls(acc),
+        _ => TlsMode::Plain,
+    };
+    let cfg = ListenerConfig {
+        name: "echo".into(),
+        addrs: vec!["127.0.0.1:0".parse().unwrap()],
+        tls,
+        idle_timeout: Duration::from_secs(30),
+        handshake_timeout: Duration::from_secs(5),
+    };
+    let listener = Listener::bind(cfg, Limiter::new(100, max_per_ip))
+        .await
+        .unwrap();
+    let addr = listener.local_addrs()[0];
+    assert!(
+        listener
+            .describe()
+            .starts_with("echo listening on 127.0.0.1:")
+    );
+    let ctl = ShutdownController::new();
+    let (tx, events) = mpsc::unbounded_channel();
+    tokio::spawn(listener.run(
+        Arc::new(Echo { events: tx }),
+        ctl.subscribe(),
+        ctl.tracker(),
+    ));
+    Server {
+        addr,
+        cert,
+        ctl,
+        events,
+        _dir: dir,
+    }
+}
+
+async fn line<S: AsyncRead + Unpin>(r: &mut BufReader<S>) -> String {
+    let mut l = String::new();
+    tokio::time::timeout(Duration::from_secs(5), r.read_line(&mut l))
+        .await
+        .unwrap()
+        .unwrap();
+    l
+}
+
+async fn send<S: AsyncWrite + Unpin>(w: &mut S, s: &str) {
+    w.write_all(s.as_bytes()).await.unwrap();
+    w.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn implicit_tls_handshake_and_echo() {
+    let s = start("implicit", 10).await;
+    let tcp = TcpStream::connect(s.addr).await.unwrap();
+    let tls = connector(&s.cert)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let mut c = BufReader::new(tls);
+    assert_eq!(line(&mut c).await, "HELLO tls\r\n");
+    send(c.get_mut(), "ping\r\n").await;
+    assert_eq!(line(&mut c).await, "ping\r\n");
+    // The certificate also names 127.0.0.1 and the configured hostname.
+    for name in ["127.0.0.1", "mail.test"] {
+        let tcp = TcpStream::connect(s.addr).await.unwrap();
+        connector(&s.cert)
+            .connect(ServerName::try_from(name).unwrap(), tcp)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn starttls_discards_pipelined_plaintext() {
+    let mut s = start("starttls", 10).await;
+    let tcp = TcpStream::connect(s.addr).await.unwrap();
+    let mut c = BufReader::new(tcp);
+    assert_eq!(line(&mut c).await, "HELLO plain\r\n");
+    // An injected command rides in the same packet as STARTTLS.
+    send(c.get_mut(), "STARTTLS\r\nINJECTED\r\n").await;
+    assert_eq!(line(&mut c).await, "OK\r\n");
+    assert!(c.buffer().is_empty());
+    let tls = connector(&s.cert)
+        .connect(ServerName::try_from("localhost").unwrap(), c.into_inner())
+        .await
+        .unwrap();
+    let mut c = BufReader::new(tls);
+    send(c.get_mut(), "after\r\n").await;
+    assert_eq!(line(&mut c).await, "after\r\n");
+    let mut seen = Vec::new();
+    while let Ok(e) = s.events.try_recv() {
+        seen.push(e);
+    }
+    assert_eq!(seen, ["STARTTLS", "discarded 10", "after"]);
+}
+
+#[tokio::test]
+async fn per_ip_limit_closes_extra_connections() {
+    let s = start("plain", 1).await;
+    let mut first = BufReader::new(TcpStream::connect(s.addr).await.unwrap());
+    assert_eq!(line(&mut first).await, "HELLO plain\r\n");
+    let mut second = TcpStream::connect(s.addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), second.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(
+        n, 0,
+        "second connection should be closed without a greeting"
+    );
+    drop(first);
+    // The slot is released when the first session ends.
+    for _ in 0..50 {
+        let mut third = BufReader::new(TcpStream::connect(s.addr).await.unwrap());
+        let mut l = String::new();
+        if third.read_line(&mut l).await.unwrap_or(0) > 0 {
+            assert_eq!(l, "HELLO plain\r\n");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("per-IP slot was never released");
+}
+
+#[tokio::test]
+async fn graceful_shutdown_says_bye_and_stops_accepting() {
+    let s = start("plain", 10).await;
+    let mut c = BufReader::new(TcpStream::connect(s.addr).await.unwrap());
+    assert_eq!(line(&mut c).await, "HELLO plain\r\n");
+    let addr = s.addr;
+    assert!(s.ctl.drain(Duration::from_secs(5)).await);
+    assert_eq!(line(&mut c).await, "BYE\r\n");
+    // The listening socket is closed once the accept loops stop.
+    assert!(TcpStream::connect(addr).await.is_err());
+}
