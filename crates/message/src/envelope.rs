@@ -1,0 +1,509 @@
+//! ENVELOPE (RFC 9051 §7.5.2): raw header text, addresses split Dovecot-style, and the
+//! Date: header as a timestamp.
+
+use crate::header::{Field, name_is, unfold};
+use crate::imap::{write_nstring, write_string};
+use crate::text::Fallback;
+
+/// One ENVELOPE address: (name adl mailbox host). Group start is (NIL NIL name NIL), group
+/// end (NIL NIL NIL NIL) (RFC 9051 §7.5.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Addr {
+    name: Option<String>,
+    adl: Option<String>,
+    mailbox: Option<String>,
+    host: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    /// Atom (dots included, so `X.` in a phrase and `a.b` in a local part stay whole).
+    Atom(Vec<u8>),
+    /// Quoted string, unescaped; `raw` keeps the quotes for a quoted local part.
+    Quoted {
+        text: Vec<u8>,
+        raw: Vec<u8>,
+    },
+    Comment(Vec<u8>),
+    DomainLit(Vec<u8>),
+    Special(u8),
+}
+
+fn tokenize(v: &[u8]) -> Vec<Tok> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let b = v[i];
+        match b {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'"' => {
+                let start = i;
+                let mut text = Vec::new();
+                i += 1;
+                while i < v.len() && v[i] != b'"' {
+                    if v[i] == b'\\' && i + 1 < v.len() {
+                        i += 1;
+                    }
+                    text.push(v[i]);
+                    i += 1;
+                }
+                i = (i + 1).min(v.len());
+                out.push(Tok::Quoted {
+                    text,
+                    raw: v[start..i].to_vec(),
+                });
+            }
+            b'(' => {
+                let mut depth = 0usize;
+                let mut text = Vec::new();
+                while i < v.len() {
+                    let c = v[i];
+                    if c == b'\\' && i + 1 < v.len() {
+                        text.push(v[i + 1]);
+                        i += 2;
+                        continue;
+                    }
+                    if c == b'(' {
+                        depth += 1;
+                        if depth > 1 {
+                            text.push(c);
+                        }
+                    } else if c == b')' {
+                        depth -= 1;
+                        if depth == 0 {
+                            i += 1;
+                            break;
+                        }
+                        text.push(c);
+                    } else {
+                        text.push(c);
+                    }
+                    i += 1;
+                }
+                out.push(Tok::Comment(text));
+            }
+            b'[' => {
+                let start = i;
+                while i < v.len() && v[i] != b']' {
+                    i += 1;
+                }
+                i = (i + 1).min(v.len());
+                out.push(Tok::DomainLit(v[start..i].to_vec()));
+            }
+            b'<' | b'>' | b'@' | b',' | b';' | b':' | b']' | b')' | b'\\' => {
+                out.push(Tok::Special(b));
+                i += 1;
+            }
+            _ => {
+                let start = i;
+                while i < v.len()
+                    && !matches!(
+                        v[i],
+                        b' ' | b'\t'
+                            | b'\r'
+                            | b'\n'
+                            | b'"'
+                            | b'('
+                            | b')'
+                            | b'['
+                            | b']'
+                            | b'<'
+                            | b'>'
+                            | b'@'
+                            | b','
+                            | b';'
+                            | b':'
+                            | b'\\'
+                    )
+                {
+                    i += 1;
+                }
+                out.push(Tok::Atom(v[start..i].to_vec()));
+            }
+        }
+    }
+    out
+}
+
+/// Joins the words of a phrase with single spaces (quoted strings unquoted).
+fn phrase(toks: &[Tok]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for t in toks {
+        let w: &[u8] = match t {
+            Tok::Atom(a) => a,
+            Tok::Quoted { text, .. } => text,
+            Tok::DomainLit(d) => d,
+            Tok::Special(b'.') => b".",
+            _ => continue,
+        };
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend_from_slice(w);
+    }
+    out
+}
+
+fn first_comment(toks: &[Tok]) -> Option<Vec<u8>> {
+    toks.iter().find_map(|t| match t {
+        Tok::Comment(c) => Some(c.clone()),
+        _ => None,
+    })
+}
+
+/// `local@domain` from tokens (no angle brackets). The local part keeps the quotes of a
+/// quoted-string (RFC 5322 §3.4.1): unlike Dovecot we keep `"john..doe"` so a client can
+/// reassemble a valid address.
+fn addr_spec(toks: &[Tok]) -> (Vec<u8>, Option<Vec<u8>>) {
+    let at = toks.iter().rposition(|t| *t == Tok::Special(b'@'));
+    let (local_toks, dom_toks) = match at {
+        Some(i) => (&toks[..i], Some(&toks[i + 1..])),
+        None => (toks, None),
+    };
+    let mut local = Vec::new();
+    for t in local_toks {
+        match t {
+            Tok::Atom(a) => local.extend_from_slice(a),
+            Tok::Quoted { raw, .. } => local.extend_from_slice(raw),
+            _ => {}
+        }
+    }
+    let domain = dom_toks.map(|d| {
+        let mut out = Vec::new();
+        for t in d {
+            match t {
+                Tok::Atom(a) | Tok::DomainLit(a) => out.extend_from_slice(a),
+                _ => {}
+            }
+        }
+        out
+    });
+    (local, domain)
+}
+
+fn mailbox(toks: &[Tok], fb: Fallback) -> Addr {
+    let s = |b: Vec<u8>| fb.decode(&b);
+    if let Some(lt) = toks.iter().position(|t| *t == Tok::Special(b'<')) {
+        let gt = toks[lt..]
+            .iter()
+            .position(|t| *t == Tok::Special(b'>'))
+            .map_or(toks.len(), |i| lt + i);
+        let inner = &toks[lt + 1..gt];
+        // Obsolete source route `@a,@b:` (RFC 5322 §4.4) goes to the adl field.
+        let (route, spec) = match inner.iter().position(|t| *t == Tok::Special(b':')) {
+            Some(c) if inner.first() == Some(&Tok::Special(b'@')) => {
+                let mut r = Vec::new();
+                for t in &inner[..c] {
+                    match t {
+                        Tok::Special(b'@') => r.push(b'@'),
+                        Tok::Special(b',') => r.push(b','),
+                        Tok::Atom(a) | Tok::DomainLit(a) => r.extend_from_slice(a),
+                        _ => {}
+                    }
+                }
+                (Some(r), &inner[c + 1..])
+            }
+            _ => (None, inner),
+        };
+        let name = phrase(&toks[..lt]);
+        let name = if name.is_empty() {
+            first_comment(toks)
+        } else {
+            Some(name)
+        };
+        let (local, domain) = addr_spec(spec);
+        return finish(name, route, local, domain, s);
+    }
+    let (local, domain) = addr_spec(toks);
+    finish(first_comment(toks), None, local, domain, s)
+}
+
+fn finish(
+    name: Option<Vec<u8>>,
+    route: Option<Vec<u8>>,
+    local: Vec<u8>,
+    domain: Option<Vec<u8>>,
+    s: impl Fn(Vec<u8>) -> String,
+) -> Addr {
+    // A missing local part or domain gets Dovecot's placeholders: a NIL host would mean
+    // group syntax (RFC 9051 §7.5.2), and RFC 9051 does not say what else to send.
+    let mailbox = if local.is_empty() {
+        "MISSING_MAILBOX".to_owned()
+    } else {
+        s(local)
+    };
+    let host = match domain {
+        Some(d) if !d.is_empty() => s(d),
+        _ => "MISSING_DOMAIN".to_owned(),
+    };
+    Addr {
+        name: name.map(&s),
+        adl: route.map(&s),
+        mailbox: Some(mailbox),
+        host: Some(host),
+    }
+}
+
+/// Parses an address-list (RFC 5322 §3.4) the way Dovecot does: groups become start/end
+/// markers, an empty element between commas becomes MISSING_MAILBOX@MISSING_DOMAIN.
+fn address_list(v: &[u8], fb: Fallback, out: &mut Vec<Addr>) {
+    let toks = tokenize(v);
+    let mut i = 0;
+    let mut in_group = false;
+    let mut elem: Vec<Tok> = Vec::new();
+    let mut angle = false;
+    let flush = |elem: &mut Vec<Tok>, out: &mut Vec<Addr>, explicit_sep: bool| {
+        let has_content = elem.iter().any(|t| !matches!(t, Tok::Comment(_)));
+        if has_content {
+            out.push(mailbox(elem, fb));
+        } else if explicit_sep {
+            out.push(Addr {
+                name: None,
+                adl: None,
+                mailbox: Some("MISSING_MAILBOX".into()),
+                host: Some("MISSING_DOMAIN".into()),
+            });
+        }
+        elem.clear();
+    };
+    let mut seen_any = false;
+    while i < toks.len() {
+        let t = &toks[i];
+        match t {
+            Tok::Special(b'<') => {
+                angle = true;
+                elem.push(t.clone());
+            }
+            Tok::Special(b'>') => {
+                angle = false;
+                elem.push(t.clone());
+            }
+            Tok::Special(b':') if !angle && !in_group => {
+                // Group start: the element so far is the display name.
+                let name = phrase(&elem);
+                out.push(Addr {
+                    name: None,
+                    adl: None,
+                    mailbox: Some(fb.decode(&name)),
+                    host: None,
+                });
+                elem.clear();
+                in_group = true;
+                seen_any = false;
+            }
+            Tok::Special(b';') if !angle && in_group => {
+                flush(&mut elem, out, false);
+                out.push(Addr {
+                    name: None,
+                    adl: None,
+                    mailbox: None,
+                    host: None,
+                });
+                in_group = false;
+                seen_any = false;
+            }
+            Tok::Special(b',') if !angle => {
+                // An empty element counts only after an earlier one (`a, , b`).
+                flush(&mut elem, out, seen_any);
+                seen_any = true;
+            }
+            _ => elem.push(t.clone()),
+        }
+        i += 1;
+    }
+    flush(&mut elem, out, false);
+    if in_group {
+        out.push(Addr {
+            name: None,
+            adl: None,
+            mailbox: None,
+            host: None,
+        });
+    }
+}
+
+fn write_addrs(out: &mut String, addrs: &[Addr]) {
+    if addrs.is_empty() {
+        out.push_str("NIL");
+        return;
+    }
+    out.push('(');
+    for a in addrs {
+        out.push('(');
+        write_nstring(out, a.name.as_deref());
+        out.push(' ');
+        write_nstring(out, a.adl.as_deref());
+        out.push(' ');
+        write_nstring(out, a.mailbox.as_deref());
+        out.push(' ');
+        write_nstring(out, a.host.as_deref());
+        out.push(')');
+    }
+    out.push(')');
+}
+
+/// Renders the ENVELOPE of a header block. Values are the raw, unfolded header text (no
+/// RFC 2047 decoding, as RFC 9051 §7.5.2 and Dovecot); repeated address fields are merged;
+/// Sender and Reply-To default to From (RFC 9051 §7.5.2).
+pub(crate) fn render(raw: &[u8], fields: &[Field], fb: Fallback) -> String {
+    let text = |name: &str| -> Option<String> {
+        fields
+            .iter()
+            .find(|f| name_is(raw, f, name))
+            .map(|f| fb.decode(&unfold(&raw[f.value.clone()])))
+    };
+    let addrs = |name: &str| -> Vec<Addr> {
+        let mut out = Vec::new();
+        for f in fields.iter().filter(|f| name_is(raw, f, name)) {
+            address_list(&unfold(&raw[f.value.clone()]), fb, &mut out);
+        }
+        out
+    };
+    let from = addrs("From");
+    let mut sender = addrs("Sender");
+    if sender.is_empty() {
+        sender = from.clone();
+    }
+    let mut reply_to = addrs("Reply-To");
+    if reply_to.is_empty() {
+        reply_to = from.clone();
+    }
+    let mut out = String::from("(");
+    write_nstring(&mut out, text("Date").as_deref());
+    out.push(' ');
+    write_nstring(&mut out, text("Subject").as_deref());
+    for list in [
+        &from,
+        &sender,
+        &reply_to,
+        &addrs("To"),
+        &addrs("Cc"),
+        &addrs("Bcc"),
+    ] {
+        out.push(' ');
+        write_addrs(&mut out, list);
+    }
+    out.push(' ');
+    write_nstring(&mut out, text("In-Reply-To").as_deref());
+    out.push(' ');
+    write_nstring(&mut out, text("Message-ID").as_deref());
+    out.push(')');
+    out
+}
+
+/// Writes a string that must not be NIL (used by callers rendering group names etc.).
+#[allow(dead_code)]
+pub(crate) fn write_str(out: &mut String, s: &str) {
+    write_string(out, s);
+}
+
+/// Parses an RFC 5322 §3.3 date (with the obsolete forms of §4.3: 2-digit years, zone names,
+/// missing seconds) into unix seconds. `None` when it cannot be read.
+pub(crate) fn parse_date(v: &[u8]) -> Option<i64> {
+    // Drop comments, then split on whitespace and commas.
+    let mut clean = Vec::with_capacity(v.len());
+    let mut depth = 0usize;
+    for &b in v {
+        match b {
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => clean.push(if b == b',' { b' ' } else { b }),
+            _ => {}
+        }
+    }
+    let s = std::str::from_utf8(&clean).ok()?;
+    let mut words: Vec<&str> = s.split_ascii_whitespace().collect();
+    if words
+        .first()
+        .is_some_and(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
+    {
+        words.remove(0);
+    }
+    let day: i64 = words.first()?.parse().ok()?;
+    let month = match words.get(1)?.to_ascii_lowercase().get(..3)? {
+        "jan" => 1,
+        "feb" => 2,
+        "mar" => 3,
+        "apr" => 4,
+        "may" => 5,
+        "jun" => 6,
+        "jul" => 7,
+        "aug" => 8,
+        "sep" => 9,
+        "oct" => 10,
+        "nov" => 11,
+        "dec" => 12,
+        _ => return None,
+    };
+    let year_word = words.get(2)?;
+    let mut year: i64 = year_word.parse().ok()?;
+    // RFC 5322 §4.3: 2-digit years < 50 are 20xx, others 19xx; 3-digit years add 1900.
+    if year_word.len() <= 2 {
+        year += if year < 50 { 2000 } else { 1900 };
+    } else if year_word.len() == 3 {
+        year += 1900;
+    }
+    let mut hms = words.get(3)?.split(':');
+    let h: i64 = hms.next()?.parse().ok()?;
+    let m: i64 = hms.next()?.parse().ok()?;
+    let sec: i64 = match hms.next() {
+        Some(x) => x.parse().ok()?,
+        None => 0,
+    };
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 || !(0..=9999).contains(&year) {
+        return None;
+    }
+    let zone = words.get(4).map_or(0, |z| zone_offset(z));
+    let days = days_from_civil(year, month, day);
+    Some(days * 86400 + h * 3600 + m * 60 + sec - zone)
+}
+
+fn zone_offset(z: &str) -> i64 {
+    let b = z.as_bytes();
+    if b.len() == 5 && (b[0] == b'+' || b[0] == b'-') && b[1..].iter().all(u8::is_ascii_digit) {
+        let n: i64 = z[1..].parse().unwrap_or(0);
+        let off = (n / 100) * 3600 + (n % 100) * 60;
+        return if b[0] == b'-' { -off } else { off };
+    }
+    let hours = match z.to_ascii_uppercase().as_str() {
+        "EDT" => -4,
+        "EST" | "CDT" => -5,
+        "CST" | "MDT" => -6,
+        "MST" | "PDT" => -7,
+        "PST" => -8,
+        // UT, GMT, Z and the military zones (RFC 5322 §4.3: treat unknown as +0000).
+        _ => 0,
+    };
+    hours * 3600
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date(b"Thu, 01 Jan 1970 00:00:00 +0000"), Some(0));
+        assert_eq!(
+            parse_date(b"Mon, 15 Jan 2024 10:30:00 +0300"),
+            Some(1_705_303_800)
+        );
+        assert_eq!(parse_date(b"01 Jan 2001 00:01+0000"), Some(978_307_260));
+        assert_eq!(
+            parse_date(b"Fri, 6 Apr 2001 09:23:06 -0800 (GMT-0800)"),
+            Some(986_577_786)
+        );
+        assert_eq!(parse_date(b"garbage"), None);
+    }
+}
