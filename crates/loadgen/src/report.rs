@@ -1,0 +1,264 @@
+//! Human-readable and machine-readable output, and the comparison table of two servers.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::Args;
+use crate::mix::{IdleSummary, KINDS, MixSummary};
+
+/// Prints the human summary, then one line `PREFIX {json}`; writes the JSON to `--json-out`.
+/// Exits non-zero (after printing) when the run had failures, so scripts notice.
+pub fn emit<T: Serialize + Human>(args: &Args, prefix: &str, summary: &T, ok: bool) -> Result<()> {
+    print!("{}", summary.human());
+    let json = serde_json::to_string(summary)?;
+    println!("{prefix} {json}");
+    if let Some(path) = &args.json_out {
+        fs::write(path, format!("{json}\n"))
+            .with_context(|| format!("write {}", path.display()))?;
+    }
+    if !ok {
+        anyhow::bail!("run had failures (see above); its figures are not valid");
+    }
+    Ok(())
+}
+
+pub trait Human {
+    fn human(&self) -> String;
+}
+
+fn ms(us: u32) -> String {
+    format!("{:.2}", f64::from(us) / 1000.0)
+}
+
+impl Human for MixSummary {
+    fn human(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "== {} mix @ {}: {} clients, {} users, seed {} ==",
+            self.label, self.addr, self.clients, self.users, self.seed
+        );
+        let _ = writeln!(
+            s,
+            "operations {}  sessions {}  failures {}{}",
+            self.ops,
+            self.sessions,
+            self.failures,
+            if self.ok() {
+                ""
+            } else {
+                "  ** RUN HAD FAILURES **"
+            }
+        );
+        let _ = writeln!(
+            s,
+            "wall {:.2} s  server CPU {:.2} s  loadgen CPU {:.2} s",
+            self.wall_s, self.server_cpu_s, self.loadgen_cpu_s
+        );
+        let _ = writeln!(
+            s,
+            "ops per server CPU-second {:.1}  ops/s {:.1}",
+            self.ops_per_server_cpu_s, self.ops_per_s
+        );
+        let _ = writeln!(
+            s,
+            "{:<20} {:>8} {:>6} {:>9} {:>9}",
+            "command", "count", "fail", "p50 ms", "p99 ms"
+        );
+        for (name, c) in &self.commands {
+            let _ = writeln!(
+                s,
+                "{:<20} {:>8} {:>6} {:>9} {:>9}",
+                name,
+                c.count,
+                c.failures,
+                ms(c.p50_us),
+                ms(c.p99_us)
+            );
+        }
+        for f in &self.failure_samples {
+            let _ = writeln!(s, "failure: {f}");
+        }
+        s
+    }
+}
+
+fn kib(bytes: f64) -> String {
+    format!("{:.1} KiB", bytes / 1024.0)
+}
+
+impl Human for IdleSummary {
+    fn human(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "== {} idle @ {}: {} of {} connections held ==",
+            self.label, self.addr, self.established, self.connections
+        );
+        let _ = writeln!(
+            s,
+            "server PSS {} -> {} ({} -> {} processes)  RSS {} -> {}",
+            kib(self.before.pss as f64),
+            kib(self.after.pss as f64),
+            self.before.processes,
+            self.after.processes,
+            kib(self.before.rss as f64),
+            kib(self.after.rss as f64)
+        );
+        let _ = writeln!(
+            s,
+            "per idle connection: PSS {}  RSS {}",
+            kib(self.pss_bytes_per_connection),
+            kib(self.rss_bytes_per_connection)
+        );
+        for f in &self.failure_samples {
+            let _ = writeln!(s, "failure: {f}");
+        }
+        s
+    }
+}
+
+fn load<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    let text = fs::read_to_string(path).ok()?;
+    serde_json::from_str(text.trim()).ok()
+}
+
+/// Prints a side-by-side table of two result directories and the ratio OTHER / REFERENCE.
+pub fn compare(reference: &Path, other: &Path) -> Result<()> {
+    let name = |p: &Path| {
+        p.file_name()
+            .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
+    };
+    let (rn, on) = (name(reference), name(other));
+    let rm: Option<MixSummary> = load(&reference.join("mix.json"));
+    let om: Option<MixSummary> = load(&other.join("mix.json"));
+    let ri: Option<IdleSummary> = load(&reference.join("idle.json"));
+    let oi: Option<IdleSummary> = load(&other.join("idle.json"));
+
+    let na = "not measured".to_owned();
+    let cell = |v: Option<String>| v.unwrap_or_else(|| na.clone());
+    let flag = |ok: bool| if ok { "" } else { " (FAILURES)" };
+    println!("{:<34} {:>18} {:>18} {:>10}", "", rn, on, "ratio");
+    let row = |label: &str, r: Option<f64>, o: Option<f64>, fmt: &dyn Fn(f64) -> String| {
+        let ratio = match (r, o) {
+            (Some(r), Some(o)) if r > 0.0 => format!("{:.2}x", o / r),
+            _ => "-".into(),
+        };
+        println!(
+            "{:<34} {:>18} {:>18} {:>10}",
+            label,
+            cell(r.map(fmt)),
+            cell(o.map(fmt)),
+            ratio
+        );
+    };
+    let f1 = |v: f64| format!("{v:.1}");
+    let f2 = |v: f64| format!("{v:.2}");
+    row(
+        "ops per server CPU-second",
+        rm.as_ref().map(|m| m.ops_per_server_cpu_s),
+        om.as_ref().map(|m| m.ops_per_server_cpu_s),
+        &f1,
+    );
+    row(
+        "ops per second",
+        rm.as_ref().map(|m| m.ops_per_s),
+        om.as_ref().map(|m| m.ops_per_s),
+        &f1,
+    );
+    row(
+        "operations",
+        rm.as_ref().map(|m| m.ops as f64),
+        om.as_ref().map(|m| m.ops as f64),
+        &|v| format!("{v:.0}"),
+    );
+    row(
+        "server CPU s",
+        rm.as_ref().map(|m| m.server_cpu_s),
+        om.as_ref().map(|m| m.server_cpu_s),
+        &f2,
+    );
+    row(
+        "wall s",
+        rm.as_ref().map(|m| m.wall_s),
+        om.as_ref().map(|m| m.wall_s),
+        &f2,
+    );
+    row(
+        "failures",
+        rm.as_ref().map(|m| m.failures as f64),
+        om.as_ref().map(|m| m.failures as f64),
+        &|v| format!("{v:.0}"),
+    );
+    for kind in KINDS {
+        let p = |m: &Option<MixSummary>| {
+            m.as_ref()
+                .and_then(|m| m.commands.get(kind))
+                .map(|c| f64::from(c.p50_us) / 1000.0)
+        };
+        row(&format!("p50 ms {kind}"), p(&rm), p(&om), &f2);
+    }
+    for kind in KINDS {
+        let p = |m: &Option<MixSummary>| {
+            m.as_ref()
+                .and_then(|m| m.commands.get(kind))
+                .map(|c| f64::from(c.p99_us) / 1000.0)
+        };
+        row(&format!("p99 ms {kind}"), p(&rm), p(&om), &f2);
+    }
+    row(
+        "idle PSS KiB per connection",
+        ri.as_ref().map(|i| i.pss_bytes_per_connection / 1024.0),
+        oi.as_ref().map(|i| i.pss_bytes_per_connection / 1024.0),
+        &f1,
+    );
+    row(
+        "idle RSS KiB per connection",
+        ri.as_ref().map(|i| i.rss_bytes_per_connection / 1024.0),
+        oi.as_ref().map(|i| i.rss_bytes_per_connection / 1024.0),
+        &f1,
+    );
+    for (n, m) in [(&rn, &rm), (&on, &om)] {
+        if let Some(m) = m
+            && !m.ok()
+        {
+            println!("{n}: mix run{} — its figures are not valid", flag(false));
+        }
+    }
+    for (n, i) in [(&rn, &ri), (&on, &oi)] {
+        if let Some(i) = i
+            && !i.ok()
+        {
+            println!("{n}: idle run{} — its figures are not valid", flag(false));
+        }
+    }
+    if let (Some(r), Some(o)) = (&rm, &om)
+        && r.ok()
+        && o.ok()
+        && r.ops_per_server_cpu_s > 0.0
+    {
+        let ratio = o.ops_per_server_cpu_s / r.ops_per_server_cpu_s;
+        println!(
+            "target ops/server-CPU-s >= 4x {rn}: {} ({ratio:.2}x)",
+            if ratio >= 4.0 { "met" } else { "NOT met" }
+        );
+    }
+    if let Some(o) = &oi
+        && o.ok()
+    {
+        println!(
+            "target idle connection <= 64 KiB ({on}, PSS): {} ({:.1} KiB)",
+            if o.pss_bytes_per_connection <= 64.0 * 1024.0 {
+                "met"
+            } else {
+                "NOT met"
+            },
+            o.pss_bytes_per_connection / 1024.0
+        );
+    }
+    Ok(())
+}
