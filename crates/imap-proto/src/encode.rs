@@ -1,0 +1,626 @@
+//! Client-side command encoder: [`Command`] → wire bytes.
+//!
+//! Implementation notes:
+//! - The output re-parses to an equal [`Command`] (tested by round trips); macros (ALL/FAST/
+//!   FULL) come out expanded, and a one-key parenthesised search list comes out bare, matching
+//!   how the parser normalises them.
+//! - Strings are atoms, quoted strings or literals by the same rules as the response writers;
+//!   literals are `{n}` (the caller must wait for `+` before sending what follows each one)
+//!   or `{n+}` when [`EncodeOptions::literal_plus`] is set. [`Command::encode`] returns the
+//!   bytes in one buffer; [`Command::encode_parts`] splits them where a synchronizing literal
+//!   requires waiting for the server's continuation.
+
+use crate::append::AppendDataKind;
+use crate::command::{Command, CommandBody};
+use crate::core::is_astring_char;
+use crate::fetch::{FetchAttr, Partial};
+use crate::list::{ListReturn, ListSelect};
+use crate::response::write_section;
+use crate::search::SearchKey;
+use crate::store::StoreMode;
+use pochta_types::{MailboxName, mutf7};
+
+/// Encoder settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EncodeOptions {
+    /// Use `{n+}` literals (the server advertised LITERAL+).
+    pub literal_plus: bool,
+    /// UTF8=ACCEPT is enabled: mailbox names go as UTF-8.
+    pub utf8: bool,
+}
+
+struct W<'a> {
+    out: &'a mut Vec<u8>,
+    opts: EncodeOptions,
+}
+
+impl W<'_> {
+    fn raw(&mut self, b: &[u8]) -> &mut Self {
+        self.out.extend_from_slice(b);
+        self
+    }
+    fn s(&mut self, s: &str) -> &mut Self {
+        self.raw(s.as_bytes())
+    }
+    fn num(&mut self, n: impl std::fmt::Display) -> &mut Self {
+        let s = n.to_string();
+        self.s(&s)
+    }
+    fn literal(&mut self, b: &[u8], binary: bool) {
+        if binary {
+            self.out.push(b'~');
+        }
+        self.out.push(b'{');
+        let n = b.len().to_string();
+        self.out.extend_from_slice(n.as_bytes());
+        if self.opts.literal_plus {
+            self.out.push(b'+');
+        }
+        self.out.extend_from_slice(b"}\r\n");
+        self.out.extend_from_slice(b);
+    }
+    fn string(&mut self, b: &[u8]) {
+        let utf8_ok = self.opts.utf8 && std::str::from_utf8(b).is_ok();
+        if b.len() <= 1024
+            && !b.iter().any(|&c| matches!(c, 0 | b'\r' | b'\n'))
+            && (b.is_ascii() || utf8_ok)
+        {
+            self.out.push(b'"');
+            for &c in b {
+                if c == b'"' || c == b'\\' {
+                    self.out.push(b'\\');
+                }
+                self.out.push(c);
+            }
+            self.out.push(b'"');
+        } else {
+            self.literal(b, false);
+        }
+    }
+    fn astring(&mut self, b: &[u8]) {
+        if !b.is_empty() && b.iter().all(|&c| is_astring_char(c)) {
+            self.raw(b);
+        } else {
+            self.string(b);
+        }
+    }
+    fn name_str(&mut self, s: &str) {
+        if self.opts.utf8 || s.is_ascii() && !s.contains('&') {
+            self.astring(s.as_bytes());
+        } else {
+            self.astring(mutf7::encode(s).as_bytes());
+        }
+    }
+    fn pattern(&mut self, s: &str) {
+        let enc;
+        let b = if self.opts.utf8 || s.is_ascii() && !s.contains('&') {
+            s.as_bytes()
+        } else {
+            enc = mutf7::encode(s);
+            enc.as_bytes()
+        };
+        if !b.is_empty() && b.iter().all(|&c| crate::core::is_list_char(c)) {
+            self.raw(b);
+        } else {
+            self.string(b);
+        }
+    }
+    fn mailbox(&mut self, m: &MailboxName) {
+        self.name_str(m.as_str());
+    }
+    fn list<T>(&mut self, items: &[T], mut f: impl FnMut(&mut Self, &T)) {
+        self.out.push(b'(');
+        for (i, it) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b' ');
+            }
+            f(self, it);
+        }
+        self.out.push(b')');
+    }
+    fn partial(&mut self, p: &Option<Partial>) {
+        if let Some(p) = p {
+            self.s("<").num(p.offset).s(".").num(p.length).s(">");
+        }
+    }
+    fn part(&mut self, part: &[std::num::NonZeroU32]) {
+        for (i, p) in part.iter().enumerate() {
+            if i > 0 {
+                self.s(".");
+            }
+            self.num(p);
+        }
+    }
+    fn attr(&mut self, a: &FetchAttr) {
+        use FetchAttr as A;
+        match a {
+            A::Envelope => self.s("ENVELOPE"),
+            A::Flags => self.s("FLAGS"),
+            A::InternalDate => self.s("INTERNALDATE"),
+            A::Rfc822 => self.s("RFC822"),
+            A::Rfc822Header => self.s("RFC822.HEADER"),
+            A::Rfc822Size => self.s("RFC822.SIZE"),
+            A::Rfc822Text => self.s("RFC822.TEXT"),
+            A::Body => self.s("BODY"),
+            A::BodyStructure => self.s("BODYSTRUCTURE"),
+            A::Uid => self.s("UID"),
+            A::ModSeq => self.s("MODSEQ"),
+            A::SaveDate => self.s("SAVEDATE"),
+            A::EmailId => self.s("EMAILID"),
+            A::ThreadId => self.s("THREADID"),
+            A::Preview { lazy } => self.s(if *lazy { "PREVIEW (LAZY)" } else { "PREVIEW" }),
+            A::BodySection {
+                peek,
+                section,
+                partial,
+            } => {
+                self.s(if *peek { "BODY.PEEK[" } else { "BODY[" });
+                // Header names in a section are astrings; write_section writes them so.
+                write_section(self.out, section);
+                self.s("]");
+                self.partial(partial);
+                self
+            }
+            A::Binary {
+                peek,
+                part,
+                partial,
+            } => {
+                self.s(if *peek { "BINARY.PEEK[" } else { "BINARY[" });
+                self.part(part);
+                self.s("]");
+                self.partial(partial);
+                self
+            }
+            A::BinarySize { part } => {
+                self.s("BINARY.SIZE[");
+                self.part(part);
+                self.s("]")
+            }
+        };
+    }
+    fn key(&mut self, k: &SearchKey, top: bool) {
+        use SearchKey as K;
+        let kw = |w: &mut Self, s: &str, b: &[u8]| {
+            w.s(s).s(" ");
+            w.astring(b);
+        };
+        match k {
+            K::All => {
+                self.s("ALL");
+            }
+            K::Answered => {
+                self.s("ANSWERED");
+            }
+            K::Bcc(b) => kw(self, "BCC", b),
+            K::Before(d) => {
+                self.s("BEFORE ").num(d);
+            }
+            K::Body(b) => kw(self, "BODY", b),
+            K::Cc(b) => kw(self, "CC", b),
+            K::Deleted => {
+                self.s("DELETED");
+            }
+            K::Draft => {
+                self.s("DRAFT");
+            }
+            K::Flagged => {
+                self.s("FLAGGED");
+            }
+            K::From(b) => kw(self, "FROM", b),
+            K::Header(n, v) => {
+                self.s("HEADER ");
+                self.astring(n);
+                self.s(" ");
+                self.astring(v);
+            }
+            K::Keyword(f) => {
+                self.s("KEYWORD ").s(f.as_str());
+            }
+            K::Larger(n) => {
+                self.s("LARGER ").num(n);
+            }
+            K::New => {
+                self.s("NEW");
+            }
+            K::Not(k) => {
+                self.s("NOT ");
+                self.key(k, false);
+            }
+            K::Old => {
+                self.s("OLD");
+            }
+            K::On(d) => {
+                self.s("ON ").num(d);
+            }
+            K::Or(a, b) => {
+                self.s("OR ");
+                self.key(a, false);
+                self.s(" ");
+                self.key(b, false);
+            }
+            K::Recent => {
+                self.s("RECENT");
+            }
+            K::Seen => {
+                self.s("SEEN");
+            }
+            K::SentBefore(d) => {
+                self.s("SENTBEFORE ").num(d);
+            }
+            K::SentOn(d) => {
+                self.s("SENTON ").num(d);
+            }
+            K::SentSince(d) => {
+                self.s("SENTSINCE ").num(d);
+            }
+            K::Since(d) => {
+                self.s("SINCE ").num(d);
+            }
+            K::Smaller(n) => {
+                self.s("SMALLER ").num(n);
+            }
+            K::Subject(b) => kw(self, "SUBJECT", b),
+            K::Text(b) => kw(self, "TEXT", b),
+            K::To(b) => kw(self, "TO", b),
+            K::Uid(s) => {
+                self.s("UID ").num(s);
+            }
+            K::Unanswered => {
+                self.s("UNANSWERED");
+            }
+            K::Undeleted => {
+                self.s("UNDELETED");
+            }
+            K::Undraft => {
+                self.s("UNDRAFT");
+            }
+            K::Unflagged => {
+                self.s("UNFLAGGED");
+            }
+            K::Unkeyword(f) => {
+                self.s("UNKEYWORD ").s(f.as_str());
+            }
+            K::Unseen => {
+                self.s("UNSEEN");
+            }
+            K::SequenceSet(s) => {
+                self.num(s);
+            }
+            K::And(keys) => {
+                if !top {
+                    self.s("(");
+                }
+                for (i, k) in keys.iter().enumerate() {
+                    if i > 0 {
+                        self.s(" ");
+                    }
+                    self.key(k, false);
+                }
+                if !top {
+                    self.s(")");
+                }
+            }
+            K::ModSeq { entry, modseq } => {
+                self.s("MODSEQ ");
+                if let Some((name, t)) = entry {
+                    self.string(name);
+                    self.s(" ").s(t.as_str()).s(" ");
+                }
+                self.num(modseq);
+            }
+            K::Older(n) => {
+                self.s("OLDER ").num(n);
+            }
+            K::Younger(n) => {
+                self.s("YOUNGER ").num(n);
+            }
+            K::SaveDateBefore(d) => {
+                self.s("SAVEDATEBEFORE ").num(d);
+            }
+            K::SaveDateOn(d) => {
+                self.s("SAVEDATEON ").num(d);
+            }
+            K::SaveDateSince(d) => {
+                self.s("SAVEDATESINCE ").num(d);
+            }
+            K::SaveDateSupported => {
+                self.s("SAVEDATESUPPORTED");
+            }
+            K::EmailId(id) => {
+                self.s("EMAILID ").s(id);
+            }
+            K::ThreadId(id) => {
+                self.s("THREADID ").s(id);
+            }
+        }
+    }
+}
+
+impl Command {
+    /// Encode as one buffer (see the module notes about synchronizing literals).
+    pub fn encode(&self, opts: EncodeOptions) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out, opts);
+        out
+    }
+
+    /// Encode split at synchronizing literals: send part 0, wait for `+`, send part 1, …
+    pub fn encode_parts(&self, opts: EncodeOptions) -> Vec<Vec<u8>> {
+        let bytes = self.encode(opts);
+        if opts.literal_plus {
+            return vec![bytes];
+        }
+        // Walk our own output line by line to find the split points.
+        let mut parts = Vec::new();
+        let mut last = 0;
+        let mut pos = 0;
+        while pos < bytes.len() {
+            let lf = bytes[pos..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(bytes.len(), |i| pos + i + 1);
+            let line = &bytes[pos..lf];
+            pos = lf;
+            let trimmed = line.strip_suffix(b"\r\n").unwrap_or(line);
+            if let Some((n, kind)) = crate::framer::literal_suffix(trimmed) {
+                if kind.is_sync() {
+                    parts.push(bytes[last..pos].to_vec());
+                    last = pos;
+                }
+                pos = pos
+                    .saturating_add(usize::try_from(n).unwrap_or(usize::MAX))
+                    .min(bytes.len());
+            }
+        }
+        parts.push(bytes[last..].to_vec());
+        parts
+    }
+
+    /// Encode into `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>, opts: EncodeOptions) {
+        let mut w = W { out, opts };
+        w.s(self.tag.as_str()).s(" ").s(self.body.name());
+        use CommandBody as B;
+        match &self.body {
+            B::Capability
+            | B::Noop
+            | B::Logout
+            | B::StartTls
+            | B::Check
+            | B::Close
+            | B::Unselect
+            | B::Expunge
+            | B::Idle
+            | B::Namespace => {}
+            B::Id(None) => {
+                w.s(" NIL");
+            }
+            B::Id(Some(p)) => {
+                w.s(" ");
+                w.list(p, |w, (k, v)| {
+                    w.string(k);
+                    w.s(" ");
+                    match v {
+                        Some(v) => w.string(v),
+                        None => {
+                            w.s("NIL");
+                        }
+                    }
+                });
+            }
+            B::Authenticate(a) => {
+                w.s(" ").s(&a.mechanism);
+                if let Some(ir) = &a.initial_response {
+                    w.s(" ").raw(ir.expose());
+                }
+            }
+            B::Login(l) => {
+                w.s(" ");
+                w.astring(&l.username);
+                w.s(" ");
+                w.astring(l.password.expose());
+            }
+            B::Enable(caps) => {
+                for c in caps {
+                    w.s(" ").s(c);
+                }
+            }
+            B::Select(s) | B::Examine(s) => {
+                w.s(" ");
+                w.mailbox(&s.mailbox);
+                let mut params: Vec<String> = Vec::new();
+                if s.condstore {
+                    params.push("CONDSTORE".into());
+                }
+                if let Some(q) = &s.qresync {
+                    let mut p = format!("QRESYNC ({} {}", q.uid_validity, q.modseq);
+                    if let Some(k) = &q.known_uids {
+                        p.push_str(&format!(" {k}"));
+                    }
+                    if let Some((a, b)) = &q.seq_match {
+                        p.push_str(&format!(" ({a} {b})"));
+                    }
+                    p.push(')');
+                    params.push(p);
+                }
+                if !params.is_empty() {
+                    w.s(" ");
+                    w.list(&params, |w, p| {
+                        w.s(p);
+                    });
+                }
+            }
+            B::Create(c) => {
+                w.s(" ");
+                w.mailbox(&c.mailbox);
+                if !c.special_use.is_empty() {
+                    w.s(" (USE ");
+                    w.list(&c.special_use, |w, u| {
+                        w.s(u.as_str());
+                    });
+                    w.s(")");
+                }
+            }
+            B::Delete(m) | B::Subscribe(m) | B::Unsubscribe(m) | B::GetQuotaRoot(m) => {
+                w.s(" ");
+                w.mailbox(m);
+            }
+            B::Rename(r) => {
+                w.s(" ");
+                w.mailbox(&r.from);
+                w.s(" ");
+                w.mailbox(&r.to);
+            }
+            B::List(l) => {
+                // An extended LIST that the other parts would not mark as such gets `()`.
+                if !l.selection.is_empty()
+                    || (l.extended && l.returns.is_empty() && l.patterns.len() == 1)
+                {
+                    w.s(" ");
+                    w.list(&l.selection, |w, s| {
+                        w.s(match s {
+                            ListSelect::Subscribed => "SUBSCRIBED",
+                            ListSelect::Remote => "REMOTE",
+                            ListSelect::RecursiveMatch => "RECURSIVEMATCH",
+                            ListSelect::SpecialUse => "SPECIAL-USE",
+                        });
+                    });
+                }
+                w.s(" ");
+                w.name_str(&l.reference);
+                w.s(" ");
+                if l.patterns.len() == 1 {
+                    w.pattern(&l.patterns[0]);
+                } else {
+                    w.list(&l.patterns, |w, p| w.pattern(p));
+                }
+                if !l.returns.is_empty() {
+                    w.s(" RETURN ");
+                    w.list(&l.returns, |w, r| match r {
+                        ListReturn::Subscribed => {
+                            w.s("SUBSCRIBED");
+                        }
+                        ListReturn::Children => {
+                            w.s("CHILDREN");
+                        }
+                        ListReturn::SpecialUse => {
+                            w.s("SPECIAL-USE");
+                        }
+                        ListReturn::Status(items) => {
+                            w.s("STATUS ");
+                            w.list(items, |w, i| {
+                                w.s(i.as_str());
+                            });
+                        }
+                    });
+                }
+            }
+            B::Lsub(l) => {
+                w.s(" ");
+                w.name_str(&l.reference);
+                w.s(" ");
+                w.pattern(&l.pattern);
+            }
+            B::Status(s) => {
+                w.s(" ");
+                w.mailbox(&s.mailbox);
+                w.s(" ");
+                w.list(&s.items, |w, i| {
+                    w.s(i.as_str());
+                });
+            }
+            B::Append(a) => {
+                w.s(" ");
+                w.mailbox(&a.mailbox);
+                for m in &a.messages {
+                    if !m.flags.is_empty() {
+                        w.s(" ");
+                        w.list(&m.flags, |w, f| {
+                            w.s(f.as_str());
+                        });
+                    }
+                    if let Some(d) = m.date {
+                        w.s(" \"").num(d).s("\"");
+                    }
+                    w.s(" ");
+                    match m.kind {
+                        AppendDataKind::Literal => w.literal(&m.data, false),
+                        AppendDataKind::Literal8 => w.literal(&m.data, true),
+                        AppendDataKind::Utf8 => {
+                            w.s("UTF8 (");
+                            w.literal(&m.data, true);
+                            w.s(")");
+                        }
+                    }
+                }
+            }
+            B::Compress(m) => {
+                w.s(" ").s(m);
+            }
+            B::GetQuota(root) => {
+                w.s(" ");
+                w.astring(root);
+            }
+            B::SetQuota { root, limits } => {
+                w.s(" ");
+                w.astring(root);
+                w.s(" ");
+                w.list(limits, |w, (r, n)| {
+                    w.s(r).s(" ").num(n);
+                });
+            }
+            B::UidExpunge(set) => {
+                w.s(" ").num(set);
+            }
+            B::Search(s) => {
+                if let Some(r) = &s.returns {
+                    w.s(" RETURN ");
+                    w.list(r, |w, r| {
+                        w.s(r.as_str());
+                    });
+                }
+                if let Some(cs) = &s.charset {
+                    w.s(" CHARSET ");
+                    w.astring(cs.as_bytes());
+                }
+                w.s(" ");
+                w.key(&s.key, true);
+            }
+            B::Fetch(f) => {
+                w.s(" ").num(&f.set).s(" ");
+                w.list(&f.attrs, |w, a| w.attr(a));
+                if f.changed_since.is_some() || f.vanished {
+                    w.s(" (");
+                    if let Some(m) = f.changed_since {
+                        w.s("CHANGEDSINCE ").num(m);
+                    }
+                    if f.vanished {
+                        w.s(" VANISHED");
+                    }
+                    w.s(")");
+                }
+            }
+            B::Store(s) => {
+                w.s(" ").num(&s.set).s(" ");
+                if let Some(u) = s.unchanged_since {
+                    w.s("(UNCHANGEDSINCE ").num(u).s(") ");
+                }
+                w.s(match s.mode {
+                    StoreMode::Replace => "",
+                    StoreMode::Add => "+",
+                    StoreMode::Remove => "-",
+                });
+                w.s(if s.silent { "FLAGS.SILENT " } else { "FLAGS " });
+                w.list(&s.flags, |w, f| {
+                    w.s(f.as_str());
+                });
+            }
+            B::Copy(c) | B::Move(c) => {
+                w.s(" ").num(&c.set).s(" ");
+                w.mailbox(&c.mailbox);
+            }
+        }
+        w.s("\r\n");
+    }
+}
