@@ -443,7 +443,15 @@ pub(crate) fn parse_date(v: &[u8]) -> Option<i64> {
     } else if year_word.len() == 3 {
         year += 1900;
     }
-    let mut hms = words.get(3)?.split(':');
+    // `00:01+0000` (py-msg_47): a zone glued to the time.
+    let (time, glued_zone) = match words.get(3)?.find(['+', '-']) {
+        Some(i) => {
+            let t = *words.get(3)?;
+            (&t[..i], Some(&t[i..]))
+        }
+        None => (*words.get(3)?, None),
+    };
+    let mut hms = time.split(':');
     let h: i64 = hms.next()?.parse().ok()?;
     let m: i64 = hms.next()?.parse().ok()?;
     let sec: i64 = match hms.next() {
@@ -453,7 +461,7 @@ pub(crate) fn parse_date(v: &[u8]) -> Option<i64> {
     if !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 || !(0..=9999).contains(&year) {
         return None;
     }
-    let zone = words.get(4).map_or(0, |z| zone_offset(z));
+    let zone = glued_zone.or(words.get(4).copied()).map_or(0, zone_offset);
     let days = days_from_civil(year, month, day);
     Some(days * 86400 + h * 3600 + m * 60 + sec - zone)
 }

@@ -192,7 +192,8 @@ fn b64_value(b: u8) -> Option<u8> {
 
 /// Strict base64 (RFC 2045 §6.8): line breaks and whitespace are ignored; any other byte
 /// outside the alphabet, data after the padding, or a lone trailing sextet is corruption.
-/// Missing padding is tolerated because the data bits are still unambiguous.
+/// Missing padding is corruption too (RFC 2045 §6.8 output is always a multiple of 4
+/// characters): such data was cut short, and Dovecot agrees ("ends prematurely").
 pub(crate) fn base64_strict(v: &[u8]) -> Result<Vec<u8>, CteError> {
     let mut out = Vec::with_capacity(v.len() / 4 * 3);
     let mut acc: u32 = 0;
@@ -222,8 +223,8 @@ pub(crate) fn base64_strict(v: &[u8]) -> Result<Vec<u8>, CteError> {
     }
     match n {
         0 => {}
-        2 => out.push((acc >> 4) as u8),
-        3 => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
+        2 if padded => out.push((acc >> 4) as u8),
+        3 if padded => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
         _ => return Err(CteError::Corrupt),
     }
     Ok(out)
