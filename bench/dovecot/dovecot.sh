@@ -3,7 +3,8 @@
 #   dovecot.sh start DIR PORT PASSWORD USER...   writes DIR/dovecot.conf, starts, prints master PID
 #   dovecot.sh stop DIR
 # Works as root (mail processes run as the `mail` account) or unprivileged (everything runs as
-# the invoking user). Needs Debian's dovecot-imapd: apt-get install -y dovecot-imapd
+# the invoking user). DIR and its parents must be traversable by Dovecot's accounts (dovecot,
+# dovenull, mail). Needs Debian's dovecot-imapd: apt-get install -y dovecot-imapd
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# IMAP benchmark: Pochta against Dovecot (Debian's dovecot-imapd) on this machine, same run.
+#
+#   bench/imap.sh                    # defaults below; override with environment variables
+#   DURATION=30s IDLE=200 bench/imap.sh
+#
+# For each server: fill every user's INBOX to $MESSAGES messages, run the session mix with
+# $CLIENTS clients for $DURATION (same seed for both), then hold $IDLE idle connections and
+# measure memory. Prints a side-by-side table with ratios; JSON and text results are kept in
+# $OUT. Pochta is skipped, with a message, when it cannot be built or its IMAP is not ready.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+DURATION="${DURATION:-20s}"
+CLIENTS="${CLIENTS:-10}"
+NUSERS="${NUSERS:-10}"
+MESSAGES="${MESSAGES:-100}"
+IDLE="${IDLE:-100}"
+SEED="${SEED:-1}"
+PASSWORD="${PASSWORD:-bench-password}"
+DOVECOT_PORT="${DOVECOT_PORT:-21143}"
+POCHTA_PORT="${POCHTA_PORT:-21144}"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+OUT="${OUT:-$target_dir/bench-imap/$(date +%Y%m%d-%H%M%S)}"
+
+users=()
+for i in $(seq 1 "$NUSERS"); do users+=("u$i@bench.test"); done
+user_list="$(IFS=,; echo "${users[*]}")"
+
+work="$(mktemp -d /tmp/pochta-bench-imap.XXXXXX)"
+chmod 755 "$work"  # Dovecot's auth and mail users must reach files below it
+pochta_pid=""
+cleanup() {
+  if [ -n "$pochta_pid" ] && kill -0 "$pochta_pid" 2>/dev/null; then
+    kill "$pochta_pid" 2>/dev/null || true
+    wait "$pochta_pid" 2>/dev/null || true
+  fi
+  "$root/bench/dovecot/dovecot.sh" stop "$work/dovecot" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$OUT"
+
+say() { printf '\n### %s\n' "$*"; }
+
+say "building (release)"
+cargo build --release -p pochta-loadgen
+loadgen="$target_dir/release/pochta-loadgen"
+pochta_bin=""
+pochta_skip=""
+if [ ! -f crates/pochta/Cargo.toml ]; then
+  pochta_skip="crates/pochta does not exist yet"
+elif ! cargo build --release -p pochta; then
+  pochta_skip="cargo build --release -p pochta failed"
+else
+  pochta_bin="$target_dir/release/pochta"
+fi
+
+# measure LABEL PORT PID: prepare, mix, idle; results in $OUT/LABEL/{mix,idle}.{json,txt}.
+# A run with failures still writes its JSON (marked "failures") and the script carries on.
+measure() {
+  local label="$1" port="$2" pid="$3"
+  local common=(--addr "127.0.0.1:$port" --users "$user_list" --password "$PASSWORD"
+                --clients "$CLIENTS" --seed "$SEED" --label "$label")
+  mkdir -p "$OUT/$label"
+  say "$label: preparing $NUSERS mailboxes with $MESSAGES messages"
+  "$loadgen" "${common[@]}" --prepare "$MESSAGES" > "$OUT/$label/prepare.txt" 2>&1 || {
+    cat "$OUT/$label/prepare.txt"; return 1; }
+  say "$label: session mix, $CLIENTS clients, $DURATION"
+  "$loadgen" "${common[@]}" --duration "$DURATION" --server-pid "$pid" \
+    --json-out "$OUT/$label/mix.json" 2>&1 | tee "$OUT/$label/mix.txt" || true
+  say "$label: $IDLE idle connections"
+  "$loadgen" "${common[@]}" --idle "$IDLE" --server-pid "$pid" \
+    --json-out "$OUT/$label/idle.json" 2>&1 | tee "$OUT/$label/idle.txt" || true
+}
+
+wait_port() {
+  for _ in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# --- Dovecot (reference) -------------------------------------------------------------------
+say "dovecot: starting on 127.0.0.1:$DOVECOT_PORT"
+dovecot_pid="$("$root/bench/dovecot/dovecot.sh" start "$work/dovecot" "$DOVECOT_PORT" "$PASSWORD" "${users[@]}")"
+dovecot --version > "$OUT/dovecot-version.txt"
+measure dovecot "$DOVECOT_PORT" "$dovecot_pid" || echo "dovecot measurement failed"
+cp "$work/dovecot/log/dovecot.log" "$OUT/dovecot/server.log" 2>/dev/null || true
+"$root/bench/dovecot/dovecot.sh" stop "$work/dovecot"
+
+# --- Pochta --------------------------------------------------------------------------------
+if [ -z "$pochta_skip" ]; then
+  say "pochta: starting on 127.0.0.1:$POCHTA_PORT"
+  mkdir -p "$work/pochta/data" "$OUT/pochta"
+  conf="$work/pochta/pochta.toml"
+  # Limits raised only so the idle run's connections from 127.0.0.1 are not refused (the same
+  # as Dovecot's config); nothing else differs from the defaults.
+  cat > "$conf" <<CONF
+hostname = "bench.test"
+data_dir = "$work/pochta/data"
+
+[listen]
+imap = ["127.0.0.1:$POCHTA_PORT"]
+
+[auth]
+plaintext = "always"
+
+[limits]
+max_connections = 4000
+connections_per_ip = 4000
+CONF
+  for u in "${users[@]}"; do
+    "$pochta_bin" --config "$conf" user add "$u" --password "$PASSWORD" >> "$OUT/pochta/setup.txt" 2>&1 \
+      || { pochta_skip="'pochta user add' failed (see $OUT/pochta/setup.txt)"; break; }
+  done
+fi
+if [ -z "$pochta_skip" ]; then
+  "$pochta_bin" --config "$conf" serve > "$OUT/pochta/server.log" 2>&1 &
+  pochta_pid=$!
+  if ! wait_port "$POCHTA_PORT"; then
+    pochta_skip="'pochta serve' did not listen on $POCHTA_PORT (see $OUT/pochta/server.log)"
+  elif ! measure pochta "$POCHTA_PORT" "$pochta_pid"; then
+    pochta_skip="Pochta's IMAP could not be prepared (LOGIN/SELECT/APPEND not working yet?)"
+  fi
+  kill "$pochta_pid" 2>/dev/null || true
+  wait "$pochta_pid" 2>/dev/null || true
+  pochta_pid=""
+fi
+if [ -n "$pochta_skip" ]; then
+  say "pochta: SKIPPED — $pochta_skip; its figures are 'not measured'"
+  rm -f "$OUT/pochta/mix.json" "$OUT/pochta/idle.json"
+  mkdir -p "$OUT/pochta"
+  echo "$pochta_skip" > "$OUT/pochta/SKIPPED"
+fi
+
+# --- Table ---------------------------------------------------------------------------------
+say "results (ratio = pochta / dovecot; $CLIENTS clients, $DURATION, seed $SEED, $(nproc) CPUs)"
+"$loadgen" --compare "$OUT/dovecot" "$OUT/pochta" | tee "$OUT/table.txt"
+echo
+echo "results kept in $OUT"
