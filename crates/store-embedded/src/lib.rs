@@ -1,0 +1,264 @@
+//! Pochta's default mail store: metadata in SQLite, message bytes in content-addressed files.
+//!
+//! Implementation notes (what always holds; the rules of [`pochta_store`] apply on top):
+//! - **Layout.** `data_dir/pochta.sqlite3` (WAL, `synchronous=FULL`, `foreign_keys=ON`) holds
+//!   everything but message bytes; `data_dir/blobs/ab/cdef…` holds each distinct message once,
+//!   named by the SHA-256 of its CRLF-normalised bytes. Mailbox names never become paths.
+//! - **Write order.** Blob file first (temp file in the same directory, fsync, rename, fsync the
+//!   directory), then the metadata transaction. `synchronous=FULL` makes COMMIT return only
+//!   after the WAL is fsynced, so an `Ok` means data and metadata are on disk. A crash between
+//!   the two leaves an unreferenced blob file that nobody can see; [`EmbeddedStore::sweep_orphans`]
+//!   removes it later.
+//! - **One writer.** All writes go through one connection behind a mutex and use
+//!   `BEGIN IMMEDIATE`, which also takes SQLite's file lock, so writers in *other processes*
+//!   (the admin CLI) are serialised with ours. UIDs, MODSEQs and UIDVALIDITYs are read and
+//!   bumped inside that transaction, hence strictly ascending in commit order.
+//! - **Readers** take a connection from a small pool; WAL gives each read transaction a
+//!   snapshot and never blocks the writer.
+//! - **Locking order:** writer mutex → (SQLite write lock) → reader pool → caches. The reader
+//!   pool and cache mutexes are held only for a push/pop/lookup, never across a query.
+//! - **Blob reference counts** are kept by SQLite triggers on `messages`, so every path that
+//!   inserts or deletes a message row (including cascades) keeps them right in the same
+//!   transaction. Blob rows with `refcount = 0` are removed, and their files unlinked, by a
+//!   garbage-collection step that runs *inside* a write transaction after the commit that
+//!   dropped the last reference. Appenders check that the blob file exists inside their write
+//!   transaction (and rewrite it if not), so an unlink can never race an append that reuses it.
+//! - **MODSEQ** is a per-mailbox counter; every appended, re-flagged or expunged message takes
+//!   the next value (RFC 7162 §3.1). Expunged UIDs are kept in `expunged` with the MODSEQ of
+//!   their expunge so `changes_since` can report them (QRESYNC VANISHED, RFC 7162 §3.2.10).
+//! - **UIDVALIDITY** comes from a global counter: `max(last + 1, unix time)`, so a mailbox that
+//!   is deleted and created again always gets a larger value (RFC 9051 §2.3.1.1).
+//! - **Change bus** is in-process: events are published after commit, under the writer mutex,
+//!   so in commit order. Changes made by another process (the CLI) are not announced; sessions
+//!   re-read the store on every command, so they still see them, just without an IDLE wake-up.
+#![forbid(unsafe_code)]
+
+mod blobs;
+mod cache;
+mod directory;
+mod mailstore;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use pochta_store::{ChangeBus, ChangeEvent, StoreError};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::blobs::BlobFiles;
+use crate::cache::Caches;
+
+/// How long a connection waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Read connections kept open for reuse; more are opened under load and dropped after.
+const READER_POOL: usize = 8;
+
+/// The embedded store. Cheap to clone (all clones share one database and bus).
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db_path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    blobs: BlobFiles,
+    caches: Caches,
+    bus: ChangeBus,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("db", &self.inner.db_path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Internal error: converted to [`StoreError`] at the trait boundary.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("blob files: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<Error> for StoreError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Store(e) => e,
+            other => StoreError::Backend(other.to_string()),
+        }
+    }
+}
+
+pub(crate) type R<T> = std::result::Result<T, Error>;
+
+impl EmbeddedStore {
+    /// Open the store in `data_dir`, creating the directory, database and schema if missing.
+    /// Several processes may open the same directory at once (the CLI while the server runs).
+    pub fn open(data_dir: &Path) -> pochta_store::Result<EmbeddedStore> {
+        Ok(Self::open_inner(data_dir)?)
+    }
+
+    fn open_inner(data_dir: &Path) -> R<EmbeddedStore> {
+        std::fs::create_dir_all(data_dir)?;
+        let db_path = data_dir.join("pochta.sqlite3");
+        let mut writer = Connection::open(&db_path)?;
+        configure(&writer)?;
+        // WAL is a property of the database file; setting it once is enough, but it is
+        // idempotent and cheap, so every open makes sure.
+        writer.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
+        schema::migrate(&mut writer)?;
+        let blobs = BlobFiles::open(&data_dir.join("blobs"))?;
+        Ok(EmbeddedStore {
+            inner: Arc::new(Inner {
+                db_path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                blobs,
+                caches: Caches::default(),
+                bus: ChangeBus::new(),
+            }),
+        })
+    }
+
+    /// Remove blob files that no message refers to and that are older than `min_age`
+    /// (younger ones may belong to an append that has not committed yet), plus stale temp
+    /// files. Returns how many files were removed. The server runs it at startup and now and
+    /// then; a crash between blob write and commit is what leaves such files.
+    pub fn sweep_orphans(&self, min_age: Duration) -> pochta_store::Result<usize> {
+        Ok(self.sweep_inner(min_age)?)
+    }
+
+    fn sweep_inner(&self, min_age: Duration) -> R<usize> {
+        let candidates = self.inner.blobs.old_files(min_age)?;
+        if candidates.is_empty() {
+            return Ok(0);
+        }
+        // Unlink inside a write transaction, after checking the row, so an append that
+        // reuses the file (and checks for it inside its own write transaction) cannot interleave.
+        self.write(|tx| {
+            let mut removed = 0;
+            let mut q = tx.prepare_cached("SELECT 1 FROM blobs WHERE id = ?1 AND refcount > 0")?;
+            for c in candidates {
+                let referenced = match &c.blob {
+                    Some(id) => q.exists([id])?,
+                    None => false,
+                };
+                if !referenced && self.inner.blobs.remove_file(&c.path)? {
+                    removed += 1;
+                }
+            }
+            Ok((removed, Vec::new()))
+        })
+    }
+
+    /// Path of the SQLite database (for diagnostics).
+    pub fn db_path(&self) -> &Path {
+        &self.inner.db_path
+    }
+
+    /// Run `f` in an immediate write transaction; commit; then publish its events (still
+    /// under the writer mutex, so in commit order). Then collect unreferenced blobs.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> R<(T, Vec<ChangeEvent>)>,
+    ) -> R<T> {
+        let mut conn = self.inner.writer.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (out, events) = f(&tx)?;
+        tx.commit()?;
+        for e in events {
+            self.inner.bus.publish(e);
+        }
+        Ok(out)
+    }
+
+    /// Like [`Self::write`], for changes that may drop the last reference to a blob: after
+    /// the commit, a second short transaction deletes blob rows at refcount 0 and unlinks
+    /// their files. A failure there is only logged in the result of the next collection: the
+    /// caller's change is committed already and must be reported as done.
+    pub(crate) fn write_then_collect<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> R<(T, Vec<ChangeEvent>)>,
+    ) -> R<T> {
+        let mut conn = self.inner.writer.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (out, events) = f(&tx)?;
+        tx.commit()?;
+        for e in events {
+            self.inner.bus.publish(e);
+        }
+        // Ignored on failure on purpose: rows at refcount 0 stay and are collected next time.
+        let _ = self.collect_garbage(&mut conn);
+        Ok(out)
+    }
+
+    fn collect_garbage(&self, conn: &mut Connection) -> R<()> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ids: Vec<String> = {
+            let mut q = tx.prepare_cached("SELECT id FROM blobs WHERE refcount <= 0")?;
+            q.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        if ids.is_empty() {
+            return Ok(());
+        }
+        {
+            let mut del = tx.prepare_cached("DELETE FROM blobs WHERE id = ?1")?;
+            for id in &ids {
+                del.execute([id])?;
+                // Unlink before commit: if the commit fails the row stays at refcount 0 without
+                // a file, which is harmless because appenders re-create missing files.
+                self.inner.blobs.remove(id)?;
+                self.inner.caches.forget(id);
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Run `f` on a pooled read connection inside a read transaction (one snapshot).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> R<T>) -> R<T> {
+        let pooled = self.inner.readers.lock().pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.inner.db_path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                configure(&c)?;
+                c.execute_batch("PRAGMA query_only=ON")?;
+                c
+            }
+        };
+        let out = {
+            let tx = conn.transaction()?;
+            let out = f(&tx);
+            // A read transaction has nothing to commit; finishing it releases the snapshot.
+            tx.finish()?;
+            out
+        };
+        let mut pool = self.inner.readers.lock();
+        if pool.len() < READER_POOL {
+            pool.push(conn);
+        }
+        out
+    }
+}
+
+fn configure(c: &Connection) -> R<()> {
+    c.busy_timeout(BUSY_TIMEOUT)?;
+    // FULL: in WAL mode, COMMIT fsyncs the WAL before returning (NORMAL would not), which is
+    // what "acknowledged only when durable" needs.
+    c.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+    Ok(())
+}

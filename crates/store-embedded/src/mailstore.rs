@@ -1,0 +1,1085 @@
+//! [`MailStore`]: mailboxes, messages, flags.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pochta_store::{
+    BlobId, ChangeBus, ChangeEvent, Changes, FlagOp, MailDate, MailStore, MailboxInfo,
+    MailboxStatus, MessageMeta, MessageRecord, MessageSummary, NewMessage, Result, StoreError,
+    StoreOutcome, UidMapping,
+};
+use pochta_types::{
+    AccountId, Flags, MailboxId, MailboxName, ModSeq, SEPARATOR, SpecialUse, Uid, UidValidity,
+};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+use crate::blobs::{blob_id, valid_id};
+use crate::{EmbeddedStore, R};
+
+/// A mailbox row; the counters are changed in memory during a transaction and written back
+/// with [`save_counters`].
+#[derive(Debug, Clone)]
+struct Mb {
+    id: i64,
+    account: i64,
+    name: String,
+    uid_validity: u32,
+    uid_next: u32,
+    highest_modseq: u64,
+    recent_floor: u32,
+    special_use: Option<String>,
+    noselect: bool,
+}
+
+const MB_COLS: &str = "id, account, name, uid_validity, uid_next, highest_modseq, recent_floor, \
+                       special_use, noselect";
+
+fn mb_from_row(r: &Row<'_>) -> rusqlite::Result<Mb> {
+    Ok(Mb {
+        id: r.get(0)?,
+        account: r.get(1)?,
+        name: r.get(2)?,
+        uid_validity: r.get(3)?,
+        uid_next: r.get(4)?,
+        highest_modseq: r.get(5)?,
+        recent_floor: r.get(6)?,
+        special_use: r.get(7)?,
+        noselect: r.get(8)?,
+    })
+}
+
+fn corrupt(what: impl std::fmt::Display) -> crate::Error {
+    StoreError::Backend(format!("corrupt database: {what}")).into()
+}
+
+impl Mb {
+    fn info(&self) -> R<MailboxInfo> {
+        Ok(MailboxInfo {
+            id: MailboxId(self.id),
+            account: AccountId(self.account),
+            name: MailboxName::new(&self.name).map_err(|e| corrupt(format!("name: {e}")))?,
+            uid_validity: UidValidity::new(self.uid_validity)
+                .ok_or_else(|| corrupt("uid_validity 0"))?,
+            uid_next: to_uid(self.uid_next)?,
+            highest_modseq: to_modseq(self.highest_modseq)?,
+            special_use: self.special_use.as_deref().and_then(SpecialUse::parse),
+            noselect: self.noselect,
+        })
+    }
+
+    /// The next UID, advancing `uid_next`. UIDs are 32-bit (RFC 9051 §2.3.1.1); when they run
+    /// out the mailbox takes no more mail rather than reuse one.
+    fn take_uid(&mut self) -> R<Uid> {
+        let uid = to_uid(self.uid_next)?;
+        self.uid_next = self
+            .uid_next
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Limit(format!("{}: UIDs exhausted", self.name)))?;
+        Ok(uid)
+    }
+
+    /// The next MODSEQ (RFC 7162 §3.1: every change takes a larger one).
+    fn take_modseq(&mut self) -> R<ModSeq> {
+        self.highest_modseq += 1;
+        to_modseq(self.highest_modseq)
+    }
+
+    fn event(&self) -> ChangeEvent {
+        ChangeEvent::Mailbox {
+            account: AccountId(self.account),
+            mailbox: MailboxId(self.id),
+            modseq: ModSeq::new(self.highest_modseq).unwrap_or(ModSeq::MIN),
+        }
+    }
+}
+
+fn to_uid(v: u32) -> R<Uid> {
+    Uid::new(v).ok_or_else(|| corrupt("UID 0"))
+}
+
+fn to_modseq(v: u64) -> R<ModSeq> {
+    ModSeq::new(v).ok_or_else(|| corrupt("MODSEQ 0"))
+}
+
+fn save_counters(tx: &Transaction<'_>, mb: &Mb) -> R<()> {
+    tx.prepare_cached(
+        "UPDATE mailboxes SET uid_next = ?2, highest_modseq = ?3, recent_floor = ?4 WHERE id = ?1",
+    )?
+    .execute(params![
+        mb.id,
+        mb.uid_next,
+        mb.highest_modseq,
+        mb.recent_floor
+    ])?;
+    Ok(())
+}
+
+fn mb_by_id(tx: &Transaction<'_>, id: MailboxId) -> R<Option<Mb>> {
+    Ok(tx
+        .prepare_cached(&format!("SELECT {MB_COLS} FROM mailboxes WHERE id = ?1"))?
+        .query_row([id.0], mb_from_row)
+        .optional()?)
+}
+
+fn mb_by_name(tx: &Transaction<'_>, account: AccountId, name: &str) -> R<Option<Mb>> {
+    Ok(tx
+        .prepare_cached(&format!(
+            "SELECT {MB_COLS} FROM mailboxes WHERE account = ?1 AND name = ?2"
+        ))?
+        .query_row(params![account.0, name], mb_from_row)
+        .optional()?)
+}
+
+/// A mailbox that exists and can hold messages.
+fn selectable(tx: &Transaction<'_>, id: MailboxId) -> R<Mb> {
+    match mb_by_id(tx, id)? {
+        Some(mb) if !mb.noselect => Ok(mb),
+        Some(mb) => Err(StoreError::NotAllowed(format!("{} is \\Noselect", mb.name)).into()),
+        None => Err(StoreError::NotFound(format!("mailbox {}", id.0)).into()),
+    }
+}
+
+fn now() -> MailDate {
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    MailDate {
+        unix,
+        offset_minutes: 0,
+    }
+}
+
+/// A fresh UIDVALIDITY: larger than any handed out before in this store, and normally the
+/// current time, so that even a store restored from an old backup is unlikely to repeat one.
+fn next_uid_validity(tx: &Transaction<'_>) -> R<u32> {
+    let last: u32 = tx
+        .query_row(
+            "SELECT value FROM counters WHERE name = 'uid_validity'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    let now = u32::try_from(now().unix).unwrap_or(u32::MAX);
+    let next = last
+        .checked_add(1)
+        .ok_or_else(|| StoreError::Limit("UIDVALIDITY values exhausted".into()))?
+        .max(now);
+    tx.execute(
+        "INSERT INTO counters (name, value) VALUES ('uid_validity', ?1)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        [next],
+    )?;
+    Ok(next)
+}
+
+/// Insert a new, selectable mailbox row.
+pub(crate) fn insert_mailbox(
+    tx: &Transaction<'_>,
+    account: AccountId,
+    name: &MailboxName,
+    special_use: Option<SpecialUse>,
+) -> R<MailboxInfo> {
+    let uid_validity = next_uid_validity(tx)?;
+    tx.prepare_cached(
+        "INSERT INTO mailboxes (account, name, uid_validity, uid_next, highest_modseq,
+                                recent_floor, special_use, noselect)
+         VALUES (?1, ?2, ?3, 1, 1, 1, ?4, 0)",
+    )?
+    .execute(params![
+        account.0,
+        name.as_str(),
+        uid_validity,
+        special_use.map(SpecialUse::as_str)
+    ])?;
+    let mb = mb_by_id(tx, MailboxId(tx.last_insert_rowid()))?
+        .ok_or_else(|| corrupt("mailbox vanished after insert"))?;
+    mb.info()
+}
+
+/// Create each missing ancestor of `name` as an ordinary mailbox (RFC 3501 §6.3.3).
+fn create_ancestors(tx: &Transaction<'_>, account: AccountId, name: &MailboxName) -> R<()> {
+    for parent in name.ancestors() {
+        if mb_by_name(tx, account, parent.as_str())?.is_none() {
+            insert_mailbox(tx, account, &parent, None)?;
+        }
+    }
+    Ok(())
+}
+
+fn has_children(tx: &Transaction<'_>, mb: &Mb) -> R<bool> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT 1 FROM mailboxes WHERE account = ?1 AND substr(name, 1, ?2) = ?3 LIMIT 1",
+        )?
+        .exists(params![
+            mb.account,
+            mb.name.chars().count() + 1,
+            format!("{}{SEPARATOR}", mb.name)
+        ])?)
+}
+
+fn flags_of(bits: u8, keywords: &str) -> Flags {
+    Flags::from_parts(
+        bits,
+        keywords.split_whitespace().map(str::to_string).collect(),
+    )
+}
+
+fn keywords_text(flags: &Flags) -> String {
+    flags.keywords().join(" ")
+}
+
+/// Message bytes made ready outside the write lock: normalised, hashed, written to their
+/// blob file, parsed if the store has not seen them before.
+struct Prepared<'a> {
+    id: String,
+    bytes: Cow<'a, [u8]>,
+    meta: Option<Vec<u8>>,
+}
+
+/// A stored message row, as copy/move/expunge need it.
+struct Row0 {
+    uid: u32,
+    blob: String,
+    flags: u8,
+    keywords: String,
+    internal_date: i64,
+    internal_offset: i16,
+    size: i64,
+}
+
+impl EmbeddedStore {
+    fn prepare<'a>(&self, bytes: &'a [u8]) -> R<Prepared<'a>> {
+        let bytes = pochta_message::normalize_line_endings(bytes);
+        let id = blob_id(&bytes);
+        self.inner.blobs.ensure(&id, &bytes)?;
+        let known = self.read(|tx| {
+            Ok(tx
+                .prepare_cached("SELECT 1 FROM blobs WHERE id = ?1")?
+                .exists([&id])?)
+        })?;
+        // Parse once per distinct blob (DESIGN "Parse once").
+        let meta = (!known).then(|| pochta_message::parse(&bytes).to_bytes());
+        Ok(Prepared { id, bytes, meta })
+    }
+
+    /// Inside the write transaction: make sure the blob file and row exist before a message
+    /// row refers to it. The file check is here, under SQLite's write lock, because garbage
+    /// collection and the orphan sweep unlink files only under that lock too.
+    fn ensure_blob_row(&self, tx: &Transaction<'_>, p: &Prepared<'_>) -> R<()> {
+        if !self.inner.blobs.exists(&p.id) {
+            self.inner.blobs.ensure(&p.id, &p.bytes)?;
+        }
+        let known = tx
+            .prepare_cached("SELECT 1 FROM blobs WHERE id = ?1")?
+            .exists([&p.id])?;
+        if !known {
+            let meta = match &p.meta {
+                Some(m) => Cow::Borrowed(m.as_slice()),
+                None => Cow::Owned(pochta_message::parse(&p.bytes).to_bytes()),
+            };
+            tx.prepare_cached(
+                "INSERT INTO blobs (id, size, refcount, meta) VALUES (?1, ?2, 0, ?3)",
+            )?
+            .execute(params![p.id, p.bytes.len(), meta.as_ref()])?;
+        }
+        Ok(())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_message(
+    tx: &Transaction<'_>,
+    mb: &mut Mb,
+    blob: &str,
+    flags: u8,
+    keywords: &str,
+    internal: MailDate,
+    save: MailDate,
+    size: i64,
+) -> R<Uid> {
+    let uid = mb.take_uid()?;
+    let modseq = mb.take_modseq()?;
+    tx.prepare_cached(
+        "INSERT INTO messages (mailbox, uid, blob, flags, keywords, internal_date, internal_offset,
+                               save_date, size, modseq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        mb.id,
+        uid.get(),
+        blob,
+        flags,
+        keywords,
+        internal.unix,
+        internal.offset_minutes,
+        save.unix,
+        size,
+        modseq.get()
+    ])?;
+    Ok(uid)
+}
+
+fn read_rows(tx: &Transaction<'_>, mailbox: i64, uids: &[u32]) -> R<Vec<Row0>> {
+    let mut q = tx.prepare_cached(
+        "SELECT uid, blob, flags, keywords, internal_date, internal_offset, size
+         FROM messages WHERE mailbox = ?1 AND uid = ?2",
+    )?;
+    let mut out = Vec::with_capacity(uids.len());
+    for &uid in uids {
+        let row = q
+            .query_row(params![mailbox, uid], |r| {
+                Ok(Row0 {
+                    uid: r.get(0)?,
+                    blob: r.get(1)?,
+                    flags: r.get(2)?,
+                    keywords: r.get(3)?,
+                    internal_date: r.get(4)?,
+                    internal_offset: r.get(5)?,
+                    size: r.get(6)?,
+                })
+            })
+            .optional()?;
+        out.extend(row);
+    }
+    Ok(out)
+}
+
+/// Remove messages and remember each UID with the MODSEQ of its expunge (RFC 7162 §3.2.10).
+fn expunge_uids(tx: &Transaction<'_>, mb: &mut Mb, uids: &[u32]) -> R<()> {
+    let mut del = tx.prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND uid = ?2")?;
+    let mut rec = tx.prepare_cached(
+        "INSERT INTO expunged (mailbox, uid, modseq) VALUES (?1, ?2, ?3)
+         ON CONFLICT (mailbox, uid) DO UPDATE SET modseq = excluded.modseq",
+    )?;
+    for &uid in uids {
+        if del.execute(params![mb.id, uid])? == 1 {
+            let modseq = mb.take_modseq()?;
+            rec.execute(params![mb.id, uid, modseq.get()])?;
+        }
+    }
+    Ok(())
+}
+
+fn sorted(uids: &[Uid]) -> Vec<u32> {
+    let mut v: Vec<u32> = uids.iter().map(|u| u.get()).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn all_uids(tx: &Transaction<'_>, mailbox: i64) -> R<Vec<u32>> {
+    let mut q = tx.prepare_cached("SELECT uid FROM messages WHERE mailbox = ?1 ORDER BY uid")?;
+    let v = q
+        .query_map([mailbox], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(v)
+}
+
+fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<(u32, u8, String, u64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn to_summary(row: (u32, u8, String, u64)) -> R<MessageSummary> {
+    Ok(MessageSummary {
+        uid: to_uid(row.0)?,
+        flags: flags_of(row.1, &row.2),
+        modseq: to_modseq(row.3)?,
+    })
+}
+
+impl EmbeddedStore {
+    fn transfer(
+        &self,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+        is_move: bool,
+    ) -> R<UidMapping> {
+        let uids = sorted(uids);
+        let save = now();
+        let body = |tx: &Transaction<'_>| {
+            let mut dst = selectable(tx, to)?;
+            // Moving or copying within one mailbox is allowed (RFC 9051 §6.4.7 does not forbid
+            // it); then source and destination share one set of counters.
+            let mut src = if from == to {
+                None
+            } else {
+                Some(selectable(tx, from)?)
+            };
+            let src_account = src.as_ref().map_or(dst.account, |s| s.account);
+            if src_account != dst.account {
+                return Err(StoreError::NotAllowed(
+                    "messages can only be copied within one account".into(),
+                )
+                .into());
+            }
+            let rows = read_rows(tx, from.0, &uids)?;
+            let mut pairs = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let new = insert_message(
+                    tx,
+                    &mut dst,
+                    &r.blob,
+                    r.flags,
+                    &r.keywords,
+                    MailDate {
+                        unix: r.internal_date,
+                        offset_minutes: r.internal_offset,
+                    },
+                    save,
+                    r.size,
+                )?;
+                pairs.push((Some(to_uid(r.uid)?), new));
+            }
+            let mut events = Vec::new();
+            if is_move {
+                let moved: Vec<u32> = rows.iter().map(|r| r.uid).collect();
+                let s = src.as_mut().unwrap_or(&mut dst);
+                expunge_uids(tx, s, &moved)?;
+            }
+            save_counters(tx, &dst)?;
+            if let Some(s) = &src {
+                save_counters(tx, s)?;
+                if is_move && !rows.is_empty() {
+                    events.push(s.event());
+                }
+            }
+            if !rows.is_empty() {
+                events.push(dst.event());
+            }
+            let uid_validity =
+                UidValidity::new(dst.uid_validity).ok_or_else(|| corrupt("uid_validity 0"))?;
+            Ok((
+                UidMapping {
+                    uid_validity,
+                    pairs,
+                },
+                events,
+            ))
+        };
+        // A move drops source rows; the blob stays referenced by the new rows, so no
+        // collection is needed either way.
+        self.write(body)
+    }
+}
+
+impl MailStore for EmbeddedStore {
+    fn change_bus(&self) -> &ChangeBus {
+        &self.inner.bus
+    }
+
+    fn mailboxes(&self, account: AccountId) -> Result<Vec<MailboxInfo>> {
+        Ok(self.read(|tx| {
+            let mut q = tx.prepare_cached(&format!(
+                "SELECT {MB_COLS} FROM mailboxes WHERE account = ?1 ORDER BY name"
+            ))?;
+            let rows: Vec<Mb> = q
+                .query_map([account.0], mb_from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.iter().map(Mb::info).collect()
+        })?)
+    }
+
+    fn mailbox(&self, account: AccountId, name: &MailboxName) -> Result<Option<MailboxInfo>> {
+        Ok(self.read(|tx| {
+            mb_by_name(tx, account, name.as_str())?
+                .map(|m| m.info())
+                .transpose()
+        })?)
+    }
+
+    fn mailbox_by_id(&self, account: AccountId, id: MailboxId) -> Result<Option<MailboxInfo>> {
+        Ok(self.read(|tx| {
+            mb_by_id(tx, id)?
+                .filter(|m| m.account == account.0)
+                .map(|m| m.info())
+                .transpose()
+        })?)
+    }
+
+    fn mailbox_create(
+        &self,
+        account: AccountId,
+        name: &MailboxName,
+        special_use: Option<SpecialUse>,
+    ) -> Result<MailboxInfo> {
+        Ok(self.write(|tx| {
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
+                .exists([account.0])?;
+            if !exists {
+                return Err(StoreError::NotFound(format!("account {}", account.0)).into());
+            }
+            create_ancestors(tx, account, name)?;
+            let info = match mb_by_name(tx, account, name.as_str())? {
+                Some(mb) if mb.noselect => {
+                    tx.execute(
+                        "UPDATE mailboxes SET noselect = 0, special_use = ?2 WHERE id = ?1",
+                        params![mb.id, special_use.map(SpecialUse::as_str)],
+                    )?;
+                    mb_by_id(tx, MailboxId(mb.id))?
+                        .ok_or_else(|| corrupt("mailbox vanished"))?
+                        .info()?
+                }
+                Some(_) => return Err(StoreError::AlreadyExists(name.to_string()).into()),
+                None => insert_mailbox(tx, account, name, special_use)?,
+            };
+            Ok((info, vec![ChangeEvent::MailboxList { account }]))
+        })?)
+    }
+
+    fn mailbox_delete(&self, account: AccountId, name: &MailboxName) -> Result<()> {
+        Ok(self.write_then_collect(|tx| {
+            if name.is_inbox() {
+                return Err(StoreError::NotAllowed("INBOX cannot be deleted".into()).into());
+            }
+            let Some(mut mb) = mb_by_name(tx, account, name.as_str())? else {
+                return Err(StoreError::NotFound(name.to_string()).into());
+            };
+            let mut events = vec![ChangeEvent::MailboxList { account }];
+            if has_children(tx, &mb)? {
+                if mb.noselect {
+                    return Err(StoreError::HasChildren(name.to_string()).into());
+                }
+                // RFC 3501 §6.3.4: the messages go, the name stays as \Noselect. The expunges
+                // are recorded so a session that has it selected learns of them.
+                let uids = all_uids(tx, mb.id)?;
+                expunge_uids(tx, &mut mb, &uids)?;
+                save_counters(tx, &mb)?;
+                tx.execute("UPDATE mailboxes SET noselect = 1 WHERE id = ?1", [mb.id])?;
+                if !uids.is_empty() {
+                    events.push(mb.event());
+                }
+            } else {
+                // Message rows first so the refcount trigger sees each; the rest cascades.
+                tx.execute("DELETE FROM messages WHERE mailbox = ?1", [mb.id])?;
+                tx.execute("DELETE FROM mailboxes WHERE id = ?1", [mb.id])?;
+            }
+            Ok(((), events))
+        })?)
+    }
+
+    fn mailbox_rename(
+        &self,
+        account: AccountId,
+        from: &MailboxName,
+        to: &MailboxName,
+    ) -> Result<()> {
+        let save = now();
+        Ok(self.write(|tx| {
+            let Some(mut src) = mb_by_name(tx, account, from.as_str())? else {
+                return Err(StoreError::NotFound(from.to_string()).into());
+            };
+            if mb_by_name(tx, account, to.as_str())?.is_some() {
+                return Err(StoreError::AlreadyExists(to.to_string()).into());
+            }
+            if to.is_child_of(from) {
+                return Err(StoreError::NotAllowed(format!(
+                    "cannot rename {from} to its own child {to}"
+                ))
+                .into());
+            }
+            let mut events = vec![ChangeEvent::MailboxList { account }];
+            if from.is_inbox() {
+                // RFC 3501 §6.3.5: renaming INBOX moves its messages to a new mailbox and
+                // leaves INBOX (and its children) in place, empty. INBOX keeps its UIDVALIDITY;
+                // its messages leave it as expunges, so selected sessions see them go.
+                create_ancestors(tx, account, to)?;
+                let info = insert_mailbox(tx, account, to, None)?;
+                let mut dst = mb_by_id(tx, info.id)?.ok_or_else(|| corrupt("mailbox vanished"))?;
+                let uids = all_uids(tx, src.id)?;
+                for r in read_rows(tx, src.id, &uids)? {
+                    insert_message(
+                        tx,
+                        &mut dst,
+                        &r.blob,
+                        r.flags,
+                        &r.keywords,
+                        MailDate {
+                            unix: r.internal_date,
+                            offset_minutes: r.internal_offset,
+                        },
+                        save,
+                        r.size,
+                    )?;
+                }
+                expunge_uids(tx, &mut src, &uids)?;
+                save_counters(tx, &src)?;
+                save_counters(tx, &dst)?;
+                if !uids.is_empty() {
+                    events.push(src.event());
+                }
+                return Ok(((), events));
+            }
+            // Every child moves along; check none of their new names is taken first.
+            let from_len = from.as_str().chars().count();
+            let children: Vec<(i64, String)> = {
+                let mut q = tx.prepare_cached(
+                    "SELECT id, name FROM mailboxes
+                     WHERE account = ?1 AND (name = ?2 OR substr(name, 1, ?3) = ?4)",
+                )?;
+                q.query_map(
+                    params![
+                        account.0,
+                        from.as_str(),
+                        from_len + 1,
+                        format!("{from}{SEPARATOR}")
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
+                .collect::<rusqlite::Result<_>>()?
+            };
+            let mut renames = Vec::with_capacity(children.len());
+            for (id, name) in children {
+                let rest: String = name.chars().skip(from_len).collect();
+                let new = format!("{to}{rest}");
+                if mb_by_name(tx, account, &new)?.is_some() {
+                    return Err(StoreError::AlreadyExists(new).into());
+                }
+                renames.push((id, new));
+            }
+            create_ancestors(tx, account, to)?;
+            let mut upd = tx.prepare_cached("UPDATE mailboxes SET name = ?2 WHERE id = ?1")?;
+            for (id, new) in renames {
+                upd.execute(params![id, new])?;
+            }
+            Ok(((), events))
+        })?)
+    }
+
+    fn mailbox_set_special_use(
+        &self,
+        account: AccountId,
+        name: &MailboxName,
+        special_use: Option<SpecialUse>,
+    ) -> Result<()> {
+        Ok(self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE mailboxes SET special_use = ?3 WHERE account = ?1 AND name = ?2",
+                params![
+                    account.0,
+                    name.as_str(),
+                    special_use.map(SpecialUse::as_str)
+                ],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(name.to_string()).into());
+            }
+            Ok(((), vec![ChangeEvent::MailboxList { account }]))
+        })?)
+    }
+
+    fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus> {
+        Ok(self.read(|tx| {
+            let mb = mb_by_id(tx, mailbox)?
+                .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
+            let (messages, recent, unseen, deleted, size): (u32, u32, u32, u32, i64) = tx
+                .prepare_cached(
+                    "SELECT count(*), coalesce(sum(uid >= ?2), 0), coalesce(sum((flags & 1) = 0), 0),
+                            coalesce(sum((flags & 8) != 0), 0), coalesce(sum(size), 0)
+                     FROM messages WHERE mailbox = ?1",
+                )?
+                .query_row(params![mb.id, mb.recent_floor], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?;
+            let info = mb.info()?;
+            Ok(MailboxStatus {
+                messages,
+                recent,
+                unseen,
+                deleted,
+                size: u64::try_from(size).unwrap_or(0),
+                uid_next: info.uid_next,
+                uid_validity: info.uid_validity,
+                highest_modseq: info.highest_modseq,
+            })
+        })?)
+    }
+
+    fn mailbox_keywords(&self, mailbox: MailboxId) -> Result<Vec<String>> {
+        Ok(self.read(|tx| {
+            let mut q = tx.prepare_cached(
+                "SELECT DISTINCT keywords FROM messages WHERE mailbox = ?1 AND keywords <> ''",
+            )?;
+            let sets: Vec<String> = q
+                .query_map([mailbox.0], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            // Flags de-duplicates keywords case-insensitively and sorts them.
+            let all = Flags::from_parts(
+                0,
+                sets.iter()
+                    .flat_map(|s| s.split_whitespace().map(str::to_string))
+                    .collect(),
+            );
+            Ok(all.keywords().to_vec())
+        })?)
+    }
+
+    fn subscribe(&self, account: AccountId, name: &MailboxName) -> Result<()> {
+        Ok(self.write(|tx| {
+            tx.execute(
+                "INSERT INTO subscriptions (account, name) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![account.0, name.as_str()],
+            )?;
+            Ok(((), vec![ChangeEvent::MailboxList { account }]))
+        })?)
+    }
+
+    fn unsubscribe(&self, account: AccountId, name: &MailboxName) -> Result<()> {
+        Ok(self.write(|tx| {
+            tx.execute(
+                "DELETE FROM subscriptions WHERE account = ?1 AND name = ?2",
+                params![account.0, name.as_str()],
+            )?;
+            Ok(((), vec![ChangeEvent::MailboxList { account }]))
+        })?)
+    }
+
+    fn subscriptions(&self, account: AccountId) -> Result<Vec<MailboxName>> {
+        Ok(self.read(|tx| {
+            let mut q = tx.prepare_cached(
+                "SELECT name FROM subscriptions WHERE account = ?1 ORDER BY name",
+            )?;
+            let names: Vec<String> = q
+                .query_map([account.0], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            names
+                .iter()
+                .map(|n| MailboxName::new(n).map_err(|e| corrupt(format!("subscription: {e}"))))
+                .collect()
+        })?)
+    }
+
+    fn append(&self, mailbox: MailboxId, messages: &[NewMessage<'_>]) -> Result<UidMapping> {
+        let prepared = messages
+            .iter()
+            .map(|m| self.prepare(m.bytes))
+            .collect::<R<Vec<_>>>()?;
+        let save = now();
+        Ok(self.write(|tx| {
+            let mut mb = selectable(tx, mailbox)?;
+            let mut pairs = Vec::with_capacity(messages.len());
+            for (m, p) in messages.iter().zip(&prepared) {
+                self.ensure_blob_row(tx, p)?;
+                let uid = insert_message(
+                    tx,
+                    &mut mb,
+                    &p.id,
+                    m.flags.system_bits(),
+                    &keywords_text(&m.flags),
+                    m.internal_date.unwrap_or(save),
+                    save,
+                    i64::try_from(p.bytes.len()).unwrap_or(i64::MAX),
+                )?;
+                pairs.push((None, uid));
+            }
+            save_counters(tx, &mb)?;
+            let uid_validity =
+                UidValidity::new(mb.uid_validity).ok_or_else(|| corrupt("uid_validity 0"))?;
+            let events = if pairs.is_empty() {
+                Vec::new()
+            } else {
+                vec![mb.event()]
+            };
+            Ok((
+                UidMapping {
+                    uid_validity,
+                    pairs,
+                },
+                events,
+            ))
+        })?)
+    }
+
+    fn deliver(
+        &self,
+        targets: &[(MailboxId, Flags)],
+        bytes: &[u8],
+        internal_date: Option<MailDate>,
+    ) -> Result<Vec<Uid>> {
+        let p = self.prepare(bytes)?;
+        let save = now();
+        Ok(self.write(|tx| {
+            self.ensure_blob_row(tx, &p)?;
+            let mut uids = Vec::with_capacity(targets.len());
+            let mut events = Vec::with_capacity(targets.len());
+            for (mailbox, flags) in targets {
+                let mut mb = selectable(tx, *mailbox)?;
+                let uid = insert_message(
+                    tx,
+                    &mut mb,
+                    &p.id,
+                    flags.system_bits(),
+                    &keywords_text(flags),
+                    internal_date.unwrap_or(save),
+                    save,
+                    i64::try_from(p.bytes.len()).unwrap_or(i64::MAX),
+                )?;
+                // Written back at once: the same mailbox may be listed twice.
+                save_counters(tx, &mb)?;
+                uids.push(uid);
+                events.push(mb.event());
+            }
+            Ok((uids, events))
+        })?)
+    }
+
+    fn summaries(&self, mailbox: MailboxId) -> Result<Vec<MessageSummary>> {
+        Ok(self.read(|tx| {
+            let mut q = tx.prepare_cached(
+                "SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox = ?1 ORDER BY uid",
+            )?;
+            let rows: Vec<_> = q
+                .query_map([mailbox.0], summary_from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter().map(to_summary).collect()
+        })?)
+    }
+
+    fn changes_since(&self, mailbox: MailboxId, since: ModSeq) -> Result<Changes> {
+        Ok(self.read(|tx| {
+            let mb = mb_by_id(tx, mailbox)?
+                .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
+            let mut q = tx.prepare_cached(
+                "SELECT uid, flags, keywords, modseq FROM messages
+                 WHERE mailbox = ?1 AND modseq > ?2 ORDER BY uid",
+            )?;
+            let rows: Vec<_> = q
+                .query_map(params![mb.id, since.get()], summary_from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let changed = rows.into_iter().map(to_summary).collect::<R<_>>()?;
+            let mut q = tx.prepare_cached(
+                "SELECT uid FROM expunged WHERE mailbox = ?1 AND modseq > ?2 ORDER BY uid",
+            )?;
+            let expunged = q
+                .query_map(params![mb.id, since.get()], |r| r.get::<_, u32>(0))?
+                .map(|u| to_uid(u?))
+                .collect::<R<_>>()?;
+            Ok(Changes {
+                changed,
+                expunged,
+                highest_modseq: Some(to_modseq(mb.highest_modseq)?),
+            })
+        })?)
+    }
+
+    fn records(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        with_meta: bool,
+    ) -> Result<Vec<MessageRecord>> {
+        let uids = sorted(uids);
+        Ok(self.read(|tx| {
+            let mut q = tx.prepare_cached(
+                "SELECT uid, flags, keywords, modseq, internal_date, internal_offset, save_date,
+                        size, blob
+                 FROM messages WHERE mailbox = ?1 AND uid = ?2",
+            )?;
+            let mut meta_q = tx.prepare_cached("SELECT meta FROM blobs WHERE id = ?1")?;
+            let mut out = Vec::with_capacity(uids.len());
+            for uid in uids {
+                let row = q
+                    .query_row(params![mailbox.0, uid], |r| {
+                        Ok((
+                            r.get::<_, u32>(0)?,
+                            r.get::<_, u8>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, u64>(3)?,
+                            r.get::<_, i64>(4)?,
+                            r.get::<_, i16>(5)?,
+                            r.get::<_, i64>(6)?,
+                            r.get::<_, i64>(7)?,
+                            r.get::<_, String>(8)?,
+                        ))
+                    })
+                    .optional()?;
+                let Some((uid, bits, kw, modseq, idate, ioff, sdate, size, blob)) = row else {
+                    continue;
+                };
+                let meta = if with_meta {
+                    Some(match self.inner.caches.meta(&blob) {
+                        Some(m) => m,
+                        None => {
+                            let bytes: Vec<u8> = meta_q.query_row([&blob], |r| r.get(0))?;
+                            let m = Arc::new(
+                                MessageMeta::from_bytes(&bytes)
+                                    .map_err(|e| corrupt(format!("meta of {blob}: {e}")))?,
+                            );
+                            self.inner.caches.put_meta(&blob, m.clone());
+                            m
+                        }
+                    })
+                } else {
+                    None
+                };
+                out.push(MessageRecord {
+                    uid: to_uid(uid)?,
+                    flags: flags_of(bits, &kw),
+                    modseq: to_modseq(modseq)?,
+                    internal_date: MailDate {
+                        unix: idate,
+                        offset_minutes: ioff,
+                    },
+                    save_date: MailDate {
+                        unix: sdate,
+                        offset_minutes: 0,
+                    },
+                    size: u64::try_from(size).unwrap_or(0),
+                    blob: BlobId(blob),
+                    meta,
+                });
+            }
+            Ok(out)
+        })?)
+    }
+
+    fn blob(&self, blob: &BlobId) -> Result<Arc<Vec<u8>>> {
+        if !valid_id(&blob.0) {
+            return Err(StoreError::NotFound(format!("blob {}", blob.0)));
+        }
+        if let Some(b) = self.inner.caches.blob(&blob.0) {
+            return Ok(b);
+        }
+        match self.inner.blobs.read(&blob.0) {
+            Ok(bytes) => {
+                let bytes = Arc::new(bytes);
+                self.inner.caches.put_blob(&blob.0, bytes.clone());
+                Ok(bytes)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound(format!("blob {}", blob.0)))
+            }
+            Err(e) => Err(StoreError::Backend(format!("blob {}: {e}", blob.0))),
+        }
+    }
+
+    fn store_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: &Flags,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<StoreOutcome> {
+        let uids = sorted(uids);
+        Ok(self.write(|tx| {
+            let mut mb = selectable(tx, mailbox)?;
+            let mut out = StoreOutcome::default();
+            let mut q = tx.prepare_cached(
+                "SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox = ?1 AND uid = ?2",
+            )?;
+            let mut upd = tx.prepare_cached(
+                "UPDATE messages SET flags = ?3, keywords = ?4, modseq = ?5
+                 WHERE mailbox = ?1 AND uid = ?2",
+            )?;
+            for uid in uids {
+                let Some(row) = q
+                    .query_row(params![mb.id, uid], summary_from_row)
+                    .optional()?
+                else {
+                    continue;
+                };
+                let mut s = to_summary(row)?;
+                // RFC 7162 §3.1.3: fails only if the message changed *after* the given value.
+                if unchanged_since.is_some_and(|u| s.modseq > u) {
+                    out.conflicts.push(s.uid);
+                    continue;
+                }
+                let mut new = match op {
+                    FlagOp::Replace => flags.clone(),
+                    FlagOp::Add | FlagOp::Remove => s.flags.clone(),
+                };
+                for f in flags.iter() {
+                    match op {
+                        FlagOp::Add => {
+                            new.insert(&f);
+                        }
+                        FlagOp::Remove => {
+                            new.remove(&f);
+                        }
+                        FlagOp::Replace => {}
+                    }
+                }
+                let changed = new != s.flags;
+                if changed {
+                    let modseq = mb.take_modseq()?;
+                    upd.execute(params![
+                        mb.id,
+                        uid,
+                        new.system_bits(),
+                        keywords_text(&new),
+                        modseq.get()
+                    ])?;
+                    s.flags = new;
+                    s.modseq = modseq;
+                }
+                out.updated.push(s);
+                out.changed.push(changed);
+            }
+            let events = if out.changed.contains(&true) {
+                save_counters(tx, &mb)?;
+                vec![mb.event()]
+            } else {
+                Vec::new()
+            };
+            Ok((out, events))
+        })?)
+    }
+
+    fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<UidMapping> {
+        Ok(self.transfer(from, uids, to, false)?)
+    }
+
+    fn move_messages(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<UidMapping> {
+        Ok(self.transfer(from, uids, to, true)?)
+    }
+
+    fn expunge(&self, mailbox: MailboxId, uids: Option<&[Uid]>) -> Result<Vec<Uid>> {
+        let only = uids.map(sorted);
+        Ok(self.write_then_collect(|tx| {
+            let mut mb = selectable(tx, mailbox)?;
+            let mut q = tx.prepare_cached(
+                "SELECT uid FROM messages WHERE mailbox = ?1 AND (flags & 8) != 0 ORDER BY uid",
+            )?;
+            let mut gone: Vec<u32> = q
+                .query_map([mb.id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if let Some(only) = &only {
+                gone.retain(|u| only.binary_search(u).is_ok());
+            }
+            expunge_uids(tx, &mut mb, &gone)?;
+            let events = if gone.is_empty() {
+                Vec::new()
+            } else {
+                save_counters(tx, &mb)?;
+                vec![mb.event()]
+            };
+            let gone = gone.into_iter().map(to_uid).collect::<R<_>>()?;
+            Ok((gone, events))
+        })?)
+    }
+
+    fn claim_recent(&self, mailbox: MailboxId) -> Result<Vec<Uid>> {
+        Ok(self.write(|tx| {
+            let mut mb = selectable(tx, mailbox)?;
+            let mut q = tx.prepare_cached(
+                "SELECT uid FROM messages WHERE mailbox = ?1 AND uid >= ?2 ORDER BY uid",
+            )?;
+            let uids: Vec<u32> = q
+                .query_map(params![mb.id, mb.recent_floor], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if mb.recent_floor != mb.uid_next {
+                mb.recent_floor = mb.uid_next;
+                save_counters(tx, &mb)?;
+            }
+            // Not a change to any message, so no MODSEQ and no event (RFC 7162 §3.1).
+            let uids = uids.into_iter().map(to_uid).collect::<R<_>>()?;
+            Ok((uids, Vec::new()))
+        })?)
+    }
+}

@@ -1,0 +1,966 @@
+//! The conformance suite every [`MailStore`](crate::MailStore) backend runs.
+//!
+//! A backend implements [`Fixture`] (make empty storage; open a store over it, again after a
+//! drop to test durability) and expands [`conformance_tests!`](crate::conformance_tests) in
+//! one of its test files, which makes one `#[test]` per rule:
+//!
+//! ```ignore
+//! struct Embedded(tempfile::TempDir);
+//! impl pochta_store::conformance::Fixture for Embedded { /* … */ }
+//! pochta_store::conformance_tests!(Embedded);
+//! ```
+//!
+//! Each check panics on failure, as test code does.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use pochta_types::{AccountId, Address, Domain, Flag, Flags, MailboxId, MailboxName, ModSeq, Uid};
+
+use crate::{ChangeEvent, Directory, FlagOp, MailDate, MailStore, NewMessage, StoreError};
+
+/// Storage under test.
+pub trait Fixture: Sized {
+    type Store: MailStore;
+    /// Fresh, empty storage (a temp dir, a new database schema …).
+    fn create() -> Self;
+    /// A store over this storage. Called again after the previous store was dropped, it must
+    /// show everything the previous one committed.
+    fn open(&self) -> Self::Store;
+}
+
+/// Expand to one `#[test]` per conformance check, for the given [`Fixture`] type.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fixture:ty) => {
+        $crate::conformance_tests!(@each $fixture;
+            uids_ascend_and_are_never_reused,
+            uid_validity_grows_when_recreated,
+            modseq_ascends_with_every_change,
+            changes_since_is_exact,
+            unchanged_since_conflicts,
+            copy_keeps_flags_and_dates,
+            move_is_atomic_and_maps_uids,
+            expunge_removes_only_deleted,
+            recent_is_claimed_once,
+            status_counts,
+            append_normalises_and_parses_once,
+            multiappend_and_noselect,
+            mailbox_create_makes_parents,
+            mailbox_delete_rules,
+            mailbox_rename_moves_children,
+            mailbox_rename_inbox_moves_messages,
+            subscriptions_are_names,
+            domains_and_accounts,
+            aliases_and_catch_all,
+            accounts_are_isolated,
+            blob_shared_and_released,
+            concurrent_writers,
+            durable_across_reopen,
+            change_bus_announces_commits
+        );
+    };
+    (@each $fixture:ty; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::conformance::$name::<$fixture>();
+            }
+        )*
+    };
+}
+
+// --- helpers ---
+
+fn addr(s: &str) -> Address {
+    Address::new(s).unwrap()
+}
+
+fn name(s: &str) -> MailboxName {
+    MailboxName::new(s).unwrap()
+}
+
+fn uid(n: u32) -> Uid {
+    Uid::new(n).unwrap()
+}
+
+fn flags(list: &[Flag]) -> Flags {
+    Flags::from_flags(list)
+}
+
+fn kw(s: &str) -> Flag {
+    Flag::Keyword(s.to_string())
+}
+
+/// A distinct small message.
+fn message(n: usize) -> Vec<u8> {
+    format!(
+        "From: a@example.org\r\nTo: b@example.org\r\nSubject: test {n}\r\n\
+         Message-ID: <{n}@example.org>\r\n\r\nBody {n}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Storage, a store, an account and its INBOX.
+fn setup<F: Fixture>() -> (F, F::Store, AccountId, MailboxId) {
+    let fx = F::create();
+    let s = fx.open();
+    let acc = s
+        .account_create(&addr("user@example.org"), "$argon2id$x")
+        .unwrap();
+    let inbox = s.mailbox(acc, &MailboxName::inbox()).unwrap().unwrap().id;
+    (fx, s, acc, inbox)
+}
+
+fn append<S: MailStore>(s: &S, mb: MailboxId, n: usize, f: &[Flag]) -> Uid {
+    let bytes = message(n);
+    let m = s
+        .append(
+            mb,
+            &[NewMessage {
+                bytes: &bytes,
+                flags: flags(f),
+                internal_date: None,
+            }],
+        )
+        .unwrap();
+    assert_eq!(m.pairs.len(), 1);
+    m.pairs[0].1
+}
+
+fn uids<S: MailStore>(s: &S, mb: MailboxId) -> Vec<u32> {
+    s.summaries(mb)
+        .unwrap()
+        .iter()
+        .map(|m| m.uid.get())
+        .collect()
+}
+
+fn highest<S: MailStore>(s: &S, mb: MailboxId) -> ModSeq {
+    s.mailbox_status(mb).unwrap().highest_modseq
+}
+
+fn mailbox_id<S: MailStore>(s: &S, acc: AccountId, n: &str) -> MailboxId {
+    s.mailbox(acc, &name(n)).unwrap().unwrap().id
+}
+
+// --- UIDs and UIDVALIDITY (RFC 9051 §2.3.1.1) ---
+
+/// UIDs strictly ascend, also after the highest one is expunged and across reopen.
+pub fn uids_ascend_and_are_never_reused<F: Fixture>() {
+    let (fx, s, _acc, inbox) = setup::<F>();
+    let a = append(&s, inbox, 1, &[]);
+    let b = append(&s, inbox, 2, &[Flag::Deleted]);
+    assert!(b > a);
+    assert_eq!(s.expunge(inbox, None).unwrap(), vec![b]);
+    let c = append(&s, inbox, 3, &[]);
+    assert!(c > b, "UID {c} reused or lower after expunge of {b}");
+    let status = s.mailbox_status(inbox).unwrap();
+    assert!(status.uid_next > c);
+    drop(s);
+    let s = fx.open();
+    let d = append(&s, inbox, 4, &[]);
+    assert!(d > c, "UID {d} not above {c} after reopen");
+    assert_eq!(uids(&s, inbox), vec![a.get(), c.get(), d.get()]);
+}
+
+/// A mailbox deleted and created again gets a larger UIDVALIDITY; a renamed one keeps it.
+pub fn uid_validity_grows_when_recreated<F: Fixture>() {
+    let (_fx, s, acc, _inbox) = setup::<F>();
+    let first = s.mailbox_create(acc, &name("Work"), None).unwrap();
+    append(&s, first.id, 1, &[]);
+    s.mailbox_delete(acc, &name("Work")).unwrap();
+    let second = s.mailbox_create(acc, &name("Work"), None).unwrap();
+    assert!(second.uid_validity > first.uid_validity);
+    assert_ne!(
+        second.id, first.id,
+        "a re-created mailbox must not reuse the id"
+    );
+    assert_eq!(second.uid_next, uid(1));
+    s.mailbox_rename(acc, &name("Work"), &name("Job")).unwrap();
+    let renamed = s.mailbox(acc, &name("Job")).unwrap().unwrap();
+    assert_eq!(renamed.uid_validity, second.uid_validity);
+    assert_eq!(renamed.id, second.id);
+}
+
+// --- MODSEQ (RFC 7162 §3.1) ---
+
+/// Every append, flag change, expunge, copy into and move out takes a larger MODSEQ.
+pub fn modseq_ascends_with_every_change<F: Fixture>() {
+    let (_fx, s, acc, inbox) = setup::<F>();
+    let other = mailbox_id(&s, acc, "Archive");
+    let mut last = highest(&s, inbox);
+    let step = |what: &str, mb: MailboxId, last: &mut ModSeq| {
+        let now = highest(&s, mb);
+        assert!(now > *last, "{what}: highest MODSEQ {now} not above {last}");
+        *last = now;
+    };
+    let a = append(&s, inbox, 1, &[]);
+    step("append", inbox, &mut last);
+    let b = append(&s, inbox, 2, &[]);
+    step("append", inbox, &mut last);
+    let out = s
+        .store_flags(inbox, &[a], FlagOp::Add, &flags(&[Flag::Seen]), None)
+        .unwrap();
+    assert_eq!(out.updated[0].modseq, highest(&s, inbox));
+    step("store", inbox, &mut last);
+    // A STORE that changes nothing takes no MODSEQ.
+    let out = s
+        .store_flags(inbox, &[a], FlagOp::Add, &flags(&[Flag::Seen]), None)
+        .unwrap();
+    assert_eq!(out.changed, vec![false]);
+    assert_eq!(highest(&s, inbox), last);
+    s.store_flags(inbox, &[b], FlagOp::Add, &flags(&[Flag::Deleted]), None)
+        .unwrap();
+    step("store", inbox, &mut last);
+    s.expunge(inbox, None).unwrap();
+    step("expunge", inbox, &mut last);
+    s.copy(other, &[], inbox).unwrap();
+    assert_eq!(highest(&s, inbox), last, "empty copy changed MODSEQ");
+    let x = append(&s, other, 3, &[]);
+    s.copy(other, &[x], inbox).unwrap();
+    step("copy into", inbox, &mut last);
+    s.move_messages(inbox, &[a], other).unwrap();
+    step("move out", inbox, &mut last);
+    // Per-message MODSEQs are distinct and never above the mailbox's highest.
+    let sums = s.summaries(inbox).unwrap();
+    let set: BTreeSet<_> = sums.iter().map(|m| m.modseq).collect();
+    assert_eq!(set.len(), sums.len());
+    assert!(sums.iter().all(|m| m.modseq <= last));
+}
+
+/// `changes_since` reports exactly the messages changed and the UIDs expunged after a value.
+pub fn changes_since_is_exact<F: Fixture>() {
+    let (_fx, s, acc, inbox) = setup::<F>();
+    let other = mailbox_id(&s, acc, "Trash");
+    let u: Vec<Uid> = (1..=6).map(|n| append(&s, inbox, n, &[])).collect();
+    let mark = highest(&s, inbox);
+    let none = s.changes_since(inbox, mark).unwrap();
+    assert!(none.changed.is_empty() && none.expunged.is_empty());
+    assert_eq!(none.highest_modseq, Some(mark));
+
+    s.store_flags(inbox, &[u[1]], FlagOp::Add, &flags(&[kw("$Work")]), None)
+        .unwrap();
+    s.store_flags(
+        inbox,
+        &[u[3], u[4]],
+        FlagOp::Add,
+        &flags(&[Flag::Deleted]),
+        None,
+    )
+    .unwrap();
+    s.expunge(inbox, Some(&[u[3]])).unwrap();
+    s.move_messages(inbox, &[u[5]], other).unwrap();
+    let new = append(&s, inbox, 7, &[]);
+
+    let c = s.changes_since(inbox, mark).unwrap();
+    let changed: Vec<Uid> = c.changed.iter().map(|m| m.uid).collect();
+    assert_eq!(changed, vec![u[1], u[4], new]);
+    assert_eq!(c.expunged, vec![u[3], u[5]]);
+    assert_eq!(c.highest_modseq, Some(highest(&s, inbox)));
+    assert!(c.changed[0].flags.contains(&kw("$work")));
+    // From the start: everything present is "changed", everything expunged is listed.
+    let all = s.changes_since(inbox, ModSeq::MIN).unwrap();
+    assert_eq!(all.changed.len(), 5);
+    assert_eq!(all.expunged, vec![u[3], u[5]]);
+    // Between two marks only what happened in between.
+    let mark2 = highest(&s, inbox);
+    s.store_flags(inbox, &[u[0]], FlagOp::Add, &flags(&[Flag::Seen]), None)
+        .unwrap();
+    let c = s.changes_since(inbox, mark2).unwrap();
+    assert_eq!(c.changed.len(), 1);
+    assert_eq!(c.changed[0].uid, u[0]);
+    assert!(c.expunged.is_empty());
+}
+
+/// UNCHANGEDSINCE refuses messages changed after the given MODSEQ and updates the rest
+/// (RFC 7162 §3.1.3).
+pub fn unchanged_since_conflicts<F: Fixture>() {
+    let (_fx, s, _acc, inbox) = setup::<F>();
+    let a = append(&s, inbox, 1, &[]);
+    let b = append(&s, inbox, 2, &[]);
+    let mark = highest(&s, inbox);
+    s.store_flags(inbox, &[b], FlagOp::Add, &flags(&[Flag::Flagged]), None)
+        .unwrap();
+    let out = s
+        .store_flags(
+            inbox,
+            &[a, b],
+            FlagOp::Add,
+            &flags(&[Flag::Seen]),
+            Some(mark),
+        )
+        .unwrap();
+    assert_eq!(out.conflicts, vec![b]);
+    assert_eq!(out.updated.len(), 1);
+    assert_eq!(out.updated[0].uid, a);
+    assert!(out.updated[0].flags.contains(&Flag::Seen));
+    let sums = s.summaries(inbox).unwrap();
+    assert!(
+        !sums[1].flags.contains(&Flag::Seen),
+        "conflicting message was changed"
+    );
+    // Equal to the message's MODSEQ passes.
+    let exact = sums[1].modseq;
+    let out = s
+        .store_flags(
+            inbox,
+            &[b],
+            FlagOp::Replace,
+            &flags(&[Flag::Answered]),
+            Some(exact),
+        )
+        .unwrap();
+    assert!(out.conflicts.is_empty());
+    assert_eq!(out.updated[0].flags, flags(&[Flag::Answered]));
+    // Remove.
+    let out = s
+        .store_flags(inbox, &[b], FlagOp::Remove, &flags(&[Flag::Answered]), None)
+        .unwrap();
+    assert!(out.updated[0].flags.is_empty());
+    // Unknown UIDs are skipped, not errors.
+    let out = s
+        .store_flags(inbox, &[uid(999)], FlagOp::Add, &flags(&[Flag::Seen]), None)
+        .unwrap();
+    assert!(out.updated.is_empty() && out.conflicts.is_empty());
+}
+
+// --- COPY, MOVE, EXPUNGE ---
+
+/// COPY keeps flags and internal date, gives new ascending UIDs, leaves the source alone.
+pub fn copy_keeps_flags_and_dates<F: Fixture>() {
+    let (_fx, s, acc, inbox) = setup::<F>();
+    let dst = mailbox_id(&s, acc, "Archive");
+    let date = MailDate {
+        unix: 1_700_000_000,
+        offset_minutes: 180,
+    };
+    let bytes = message(1);
+    let bytes2 = message(2);
+    let m = s
+        .append(
+            inbox,
+            &[
+                NewMessage {
+                    bytes: &bytes,
+                    flags: flags(&[Flag::Seen, kw("$Label1")]),
+                    internal_date: Some(date),
+                },
+                NewMessage {
+                    bytes: &bytes2,
+                    flags: Flags::new(),
+                    internal_date: Some(date),
+                },
+            ],
+        )
+        .unwrap();
+    let (a, b) = (m.pairs[0].1, m.pairs[1].1);
+    append(&s, dst, 3, &[]);
+    let before = s.summaries(inbox).unwrap();
+    let map = s.copy(inbox, &[b, a, uid(77)], dst).unwrap();
+    assert_eq!(
+        map.uid_validity,
+        s.mailbox_status(dst).unwrap().uid_validity
+    );
+    assert_eq!(map.pairs.len(), 2, "missing UIDs are skipped");
+    assert_eq!(map.pairs[0].0, Some(a));
+    assert_eq!(map.pairs[1].0, Some(b));
+    assert!(map.pairs[0].1 < map.pairs[1].1);
+    assert_eq!(
+        s.summaries(inbox).unwrap(),
+        before,
+        "copy changed the source"
+    );
+    let recs = s
+        .records(dst, &[map.pairs[0].1, map.pairs[1].1], false)
+        .unwrap();
+    assert_eq!(recs[0].flags, flags(&[Flag::Seen, kw("$Label1")]));
+    assert_eq!(recs[0].internal_date, date);
+    assert_eq!(recs[1].flags, Flags::new());
+    let src = s.records(inbox, &[a], false).unwrap();
+    assert_eq!(recs[0].blob, src[0].blob);
+    assert_eq!(recs[0].size, src[0].size);
+    // Copy to another account's mailbox is refused.
+    let other = s.account_create(&addr("other@example.org"), "h").unwrap();
+    let foreign = mailbox_id(&s, other, "INBOX");
+    assert!(s.copy(inbox, &[a], foreign).is_err());
+    assert!(s.summaries(foreign).unwrap().is_empty());
+}
+
+/// MOVE puts the messages in the target with new UIDs and removes them from the source, in
+/// one step (RFC 6851).
+pub fn move_is_atomic_and_maps_uids<F: Fixture>() {
+    let (_fx, s, acc, inbox) = setup::<F>();
+    let dst = mailbox_id(&s, acc, "Junk");
+    let a = append(&s, inbox, 1, &[Flag::Flagged]);
+    let b = append(&s, inbox, 2, &[]);
+    let c = append(&s, inbox, 3, &[]);
+    let mark = highest(&s, inbox);
+    let map = s.move_messages(inbox, &[a, c], dst).unwrap();
+    assert_eq!(map.pairs.len(), 2);
+    assert_eq!(map.pairs[0].0, Some(a));
+    assert_eq!(map.pairs[1].0, Some(c));
+    assert_eq!(uids(&s, inbox), vec![b.get()]);
+    let moved: Vec<u32> = map.pairs.iter().map(|p| p.1.get()).collect();
+    assert_eq!(uids(&s, dst), moved);
+    let recs = s.records(dst, &[map.pairs[0].1], false).unwrap();
+    assert!(recs[0].flags.contains(&Flag::Flagged));
+    let ch = s.changes_since(inbox, mark).unwrap();
+    assert_eq!(ch.expunged, vec![a, c]);
+    // Moving UIDs that do not exist does nothing.
+    let map = s.move_messages(inbox, &[a], dst).unwrap();
+    assert!(map.pairs.is_empty());
+    assert_eq!(uids(&s, dst), moved);
+}
+
+/// EXPUNGE removes exactly the `\Deleted` messages; UID EXPUNGE only those in its set.
+pub fn expunge_removes_only_deleted<F: Fixture>() {
+    let (_fx, s, _acc, inbox) = setup::<F>();
+    let a = append(&s, inbox, 1, &[Flag::Deleted]);
+    let b = append(&s, inbox, 2, &[]);
+    let c = append(&s, inbox, 3, &[Flag::Deleted]);
+    let d = append(&s, inbox, 4, &[Flag::Deleted, Flag::Seen]);
+    assert_eq!(s.expunge(inbox, Some(&[c, b])).unwrap(), vec![c]);
+    assert_eq!(uids(&s, inbox), vec![a.get(), b.get(), d.get()]);
+    assert_eq!(s.expunge(inbox, None).unwrap(), vec![a, d]);
+    assert_eq!(uids(&s, inbox), vec![b.get()]);
+    assert!(s.expunge(inbox, None).unwrap().is_empty());
+}
+
+/// Each message is recent to exactly one claimer (RFC 3501 §2.3.2).
+pub fn recent_is_claimed_once<F: Fixture>() {
+    let (_fx, s, _acc, inbox) = setup::<F>();
+    let a = append(&s, inbox, 1, &[]);
+    let b = append(&s, inbox, 2, &[]);
+    assert_eq!(s.mailbox_status(inbox).unwrap().recent, 2);
+    assert_eq!(s.claim_recent(inbox).unwrap(), vec![a, b]);
+    assert!(s.claim_recent(inbox).unwrap().is_empty());
+    assert_eq!(s.mailbox_status(inbox).unwrap().recent, 0);
+    let c = append(&s, inbox, 3, &[]);
+    assert_eq!(s.claim_recent(inbox).unwrap(), vec![c]);
+    // Claiming is not a change of any message.
+    let h = highest(&s, inbox);
+    s.claim_recent(inbox).unwrap();
+    assert_eq!(highest(&s, inbox), h);
+}
+
+/// STATUS counts (RFC 9051 §6.3.11, RFC 8438 SIZE, RFC 9208 DELETED).
+pub fn status_counts<F: Fixture>() {
+    let (_fx, s, _acc, inbox) = setup::<F>();
+    let empty = s.mailbox_status(inbox).unwrap();
+    assert_eq!((empty.messages, empty.size, empty.uid_next), (0, 0, uid(1)));
+    append(&s, inbox, 1, &[Flag::Seen]);
+    append(&s, inbox, 2, &[Flag::Deleted]);
+    append(&s, inbox, 3, &[kw("Work")]);
+    let st = s.mailbox_status(inbox).unwrap();
+    assert_eq!(st.messages, 3);
+    assert_eq!(st.unseen, 2);
+    assert_eq!(st.deleted, 1);
+    let size: usize = (1..=3).map(|n| message(n).len()).sum();
+    assert_eq!(st.size, size as u64);
+    assert_eq!(st.uid_next, uid(4));
+    assert_eq!(s.mailbox_keywords(inbox).unwrap(), vec!["Work".to_string()]);
+}
+
+/// Bare LF is stored as CRLF; size counts CRLF; the parsed metadata comes back.
+pub fn append_normalises_and_parses_once<F: Fixture>() {
+    let (_fx, s, _acc, inbox) = setup::<F>();
+    let raw = b"Subject: lf\nFrom: a@example.org\n\nline\n";
+    let m = s
+        .append(
+            inbox,
+            &[NewMessage {
+                bytes: raw,
+                flags: Flags::new(),
+                internal_date: None,
+            }],
+        )
+        .unwrap();
+    let recs = s.records(inbox, &[m.pairs[0].1], true).unwrap();
+    let crlf = b"Subject: lf\r\nFrom: a@example.org\r\n\r\nline\r\n";
+    assert_eq!(recs[0].size, crlf.len() as u64);
+    assert_eq!(s.blob(&recs[0].blob).unwrap().as_slice(), crlf);
+    assert!(recs[0].meta.is_some());
+    let again = s.records(inbox, &[m.pairs[0].1], false).unwrap();
+    assert!(again[0].meta.is_none());
+    // A forged blob id names nothing.
+    assert!(s.blob(&crate::BlobId("../../etc/passwd".into())).is_err());
+}
+
+/// MULTIAPPEND assigns consecutive ascending UIDs; a `\Noselect` mailbox takes no messages.
+pub fn multiappend_and_noselect<F: Fixture>() {
+    let (_fx, s, acc, inbox) = setup::<F>();
+    let bodies: Vec<Vec<u8>> = (1..=3).map(message).collect();
+    let msgs: Vec<NewMessage<'_>> = bodies
+        .iter()
+        .map(|b| NewMessage {
+            bytes: b,
+            flags: Flags::new(),
+            internal_date: None,
+        })
+        .collect();
+    let m = s.append(inbox, &msgs).unwrap();
+    let got: Vec<u32> = m.pairs.iter().map(|p| p.1.get()).collect();
+    assert_eq!(got, vec![1, 2, 3]);
+    assert!(m.pairs.iter().all(|p| p.0.is_none()));
+    s.mailbox_create(acc, &name("P/C"), None).unwrap();
+    s.mailbox_delete(acc, &name("P")).unwrap();
+    let p = mailbox_id(&s, acc, "P");
+    assert!(s.append(p, &msgs).is_err());
+    assert!(s.summaries(p).unwrap().is_empty());
+}
+
+// --- mailboxes ---
+
+/// CREATE makes missing parents; an existing name is `AlreadyExists` (RFC 3501 §6.3.3).
+pub fn mailbox_create_makes_parents<F: Fixture>() {
+    let (_fx, s, acc, _inbox) = setup::<F>();
+    let names: Vec<String> = s
+        .mailboxes(acc)
+        .unwrap()
+        .iter()
+        .map(|m| m.name.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"]
+    );
+    let sent = s.mailbox(acc, &name("Sent")).unwrap().unwrap();
+    assert_eq!(sent.special_use, Some(pochta_types::SpecialUse::Sent));
+    s.mailbox_create(acc, &name("Входящие/Работа/2024"), None)
+        .unwrap();
+    for n in ["Входящие", "Входящие/Работа", "Входящие/Работа/2024"]
+    {
+        let m = s.mailbox(acc, &name(n)).unwrap().expect(n);
+        assert!(!m.noselect);
+    }
+    assert!(matches!(
+        s.mailbox_create(acc, &name("Входящие"), None),
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        s.mailbox_create(acc, &name("inbox"), None),
+        Err(StoreError::AlreadyExists(_))
+    ));
+    s.mailbox_set_special_use(
+        acc,
+        &name("Входящие"),
+        Some(pochta_types::SpecialUse::Flagged),
+    )
+    .unwrap();
+    assert_eq!(
+        s.mailbox(acc, &name("Входящие"))
+            .unwrap()
+            .unwrap()
+            .special_use,
+        Some(pochta_types::SpecialUse::Flagged)
+    );
+}
+
+/// DELETE (RFC 3501 §6.3.4): INBOX refused; with children → `\Noselect`, messages gone;
+/// `\Noselect` with children → `HasChildren`; leaf → removed.
+pub fn mailbox_delete_rules<F: Fixture>() {
+    let (_fx, s, acc, _inbox) = setup::<F>();
+    assert!(matches!(
+        s.mailbox_delete(acc, &MailboxName::inbox()),
+        Err(StoreError::NotAllowed(_))
+    ));
+    assert!(matches!(
+        s.mailbox_delete(acc, &name("Nope")),
+        Err(StoreError::NotFound(_))
+    ));
+    s.mailbox_create(acc, &name("A/B"), None).unwrap();
+    let a = mailbox_id(&s, acc, "A");
+    let x = append(&s, a, 1, &[]);
+    let mark = highest(&s, a);
+    s.mailbox_delete(acc, &name("A")).unwrap();
+    let info = s.mailbox(acc, &name("A")).unwrap().unwrap();
+    assert!(info.noselect);
+    assert!(s.summaries(a).unwrap().is_empty());
+    assert_eq!(s.changes_since(a, mark).unwrap().expunged, vec![x]);
+    assert!(matches!(
+        s.mailbox_delete(acc, &name("A")),
+        Err(StoreError::HasChildren(_))
+    ));
+    s.mailbox_delete(acc, &name("A/B")).unwrap();
+    assert!(s.mailbox(acc, &name("A/B")).unwrap().is_none());
+    // Now childless, the \Noselect parent can go too.
+    s.mailbox_delete(acc, &name("A")).unwrap();
+    assert!(s.mailbox(acc, &name("A")).unwrap().is_none());
+    // Creating a \Noselect name makes it selectable again.
+    s.mailbox_create(acc, &name("C/D"), None).unwrap();
+    s.mailbox_delete(acc, &name("C")).unwrap();
+    let c = s.mailbox_create(acc, &name("C"), None).unwrap();
+    assert!(!c.noselect);
+    append(&s, c.id, 2, &[]);
+}
+
+/// RENAME renames children too and keeps UIDVALIDITY and UIDs (RFC 3501 §6.3.5).
+pub fn mailbox_rename_moves_children<F: Fixture>() {
+    let (_fx, s, acc, _inbox) = setup::<F>();
+    s.mailbox_create(acc, &name("Work/2024/Q1"), None).unwrap();
+    s.mailbox_create(acc, &name("Workshop"), None).unwrap();
+    let w = s.mailbox(acc, &name("Work")).unwrap().unwrap();
+    let u = append(&s, w.id, 1, &[]);
+    s.mailbox_rename(acc, &name("Work"), &name("Old/Job"))
+        .unwrap();
+    assert!(s.mailbox(acc, &name("Work")).unwrap().is_none());
+    assert!(s.mailbox(acc, &name("Work/2024")).unwrap().is_none());
+    assert!(
+        s.mailbox(acc, &name("Old")).unwrap().is_some(),
+        "parent created"
+    );
+    let j = s.mailbox(acc, &name("Old/Job")).unwrap().unwrap();
+    assert_eq!((j.id, j.uid_validity), (w.id, w.uid_validity));
+    assert_eq!(uids(&s, j.id), vec![u.get()]);
+    assert!(s.mailbox(acc, &name("Old/Job/2024/Q1")).unwrap().is_some());
+    assert!(
+        s.mailbox(acc, &name("Workshop")).unwrap().is_some(),
+        "sibling prefix untouched"
+    );
+    assert!(matches!(
+        s.mailbox_rename(acc, &name("Workshop"), &name("Old/Job")),
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        s.mailbox_rename(acc, &name("Nope"), &name("X")),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        s.mailbox_rename(acc, &name("Old"), &name("Old/Inner"))
+            .is_err()
+    );
+}
+
+/// Renaming INBOX moves its messages to the new mailbox and leaves INBOX, empty.
+pub fn mailbox_rename_inbox_moves_messages<F: Fixture>() {
+    let (_fx, s, acc, inbox) = setup::<F>();
+    s.mailbox_create(acc, &name("INBOX/Child"), None).unwrap();
+    let a = append(&s, inbox, 1, &[Flag::Seen]);
+    append(&s, inbox, 2, &[]);
+    let before = s.mailbox(acc, &MailboxName::inbox()).unwrap().unwrap();
+    s.mailbox_rename(acc, &MailboxName::inbox(), &name("Old Inbox"))
+        .unwrap();
+    let after = s.mailbox(acc, &MailboxName::inbox()).unwrap().unwrap();
+    assert_eq!(after.id, inbox);
+    assert_eq!(after.uid_validity, before.uid_validity);
+    assert!(s.summaries(inbox).unwrap().is_empty());
+    assert!(s.mailbox(acc, &name("INBOX/Child")).unwrap().is_some());
+    let old = mailbox_id(&s, acc, "Old Inbox");
+    let sums = s.summaries(old).unwrap();
+    assert_eq!(sums.len(), 2);
+    assert!(sums[0].flags.contains(&Flag::Seen));
+    // New mail still goes to INBOX with a UID above the old ones.
+    assert!(append(&s, inbox, 3, &[]) > a);
+}
+
+/// Subscriptions are names, existing or not (RFC 3501 §6.3.6).
+pub fn subscriptions_are_names<F: Fixture>() {
+    let (_fx, s, acc, _inbox) = setup::<F>();
+    s.subscribe(acc, &name("Does/Not/Exist")).unwrap();
+    s.subscribe(acc, &name("Does/Not/Exist")).unwrap();
+    let subs = s.subscriptions(acc).unwrap();
+    assert!(subs.contains(&name("Does/Not/Exist")));
+    assert!(s.mailbox(acc, &name("Does/Not/Exist")).unwrap().is_none());
+    s.unsubscribe(acc, &name("Does/Not/Exist")).unwrap();
+    assert!(
+        !s.subscriptions(acc)
+            .unwrap()
+            .contains(&name("Does/Not/Exist"))
+    );
+    let mut sorted = s.subscriptions(acc).unwrap();
+    sorted.sort();
+    assert_eq!(sorted, s.subscriptions(acc).unwrap());
+}
+
+// --- directory ---
+
+/// Domains and accounts: add, list, lookup case-insensitively, password change, delete.
+pub fn domains_and_accounts<F: Fixture>() {
+    let fx = F::create();
+    let s = fx.open();
+    let d = Domain::new("example.org").unwrap();
+    assert!(s.domain_add(&d).unwrap());
+    assert!(!s.domain_add(&d).unwrap());
+    assert!(s.domain_exists(&d).unwrap());
+    let id = s.account_create(&addr("Ivan@Example.org"), "h1").unwrap();
+    assert!(matches!(
+        s.account_create(&addr("ivan@example.org"), "h2"),
+        Err(StoreError::AlreadyExists(_))
+    ));
+    // The domain of a new account becomes local.
+    s.account_create(&addr("x@почта.рф"), "h").unwrap();
+    assert!(s.domain_exists(&Domain::new("почта.рф").unwrap()).unwrap());
+    assert_eq!(s.domain_list().unwrap().len(), 2);
+    let acc = s
+        .account_by_address(&addr("IVAN@example.org"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(acc.id, id);
+    assert_eq!(acc.address.to_string(), "Ivan@example.org");
+    assert_eq!(acc.password_hash, "h1");
+    s.account_set_password(&addr("ivan@example.org"), "h3", Some("scram"))
+        .unwrap();
+    let acc = s.account_by_id(id).unwrap().unwrap();
+    assert_eq!(
+        (acc.password_hash.as_str(), acc.scram_sha256.as_deref()),
+        ("h3", Some("scram"))
+    );
+    assert_eq!(s.account_list().unwrap().len(), 2);
+    assert!(matches!(s.domain_del(&d), Err(StoreError::NotAllowed(_))));
+    let inbox = mailbox_id(&s, id, "INBOX");
+    append(&s, inbox, 1, &[]);
+    s.account_delete(&addr("ivan@example.org")).unwrap();
+    assert!(s.account_by_id(id).unwrap().is_none());
+    assert!(s.mailboxes(id).unwrap().is_empty());
+    assert!(s.account_delete(&addr("ivan@example.org")).is_err());
+    s.domain_del(&d).unwrap();
+    assert!(!s.domain_exists(&d).unwrap());
+    assert!(matches!(s.domain_del(&d), Err(StoreError::NotFound(_))));
+}
+
+/// Recipient resolution: account, then alias, then the domain's catch-all.
+pub fn aliases_and_catch_all<F: Fixture>() {
+    let fx = F::create();
+    let s = fx.open();
+    let ivan = s.account_create(&addr("ivan@example.org"), "h").unwrap();
+    let post = s
+        .account_create(&addr("postmaster@example.org"), "h")
+        .unwrap();
+    assert_eq!(
+        s.resolve_recipient(&addr("IVAN@example.org")).unwrap(),
+        Some(ivan)
+    );
+    assert_eq!(
+        s.resolve_recipient(&addr("nobody@example.org")).unwrap(),
+        None
+    );
+    s.alias_add("boss@example.org", &addr("ivan@example.org"))
+        .unwrap();
+    assert!(
+        s.alias_add("boss@example.org", &addr("ivan@example.org"))
+            .is_err()
+    );
+    assert!(
+        s.alias_add("x@not-local.org", &addr("ivan@example.org"))
+            .is_err()
+    );
+    assert_eq!(
+        s.resolve_recipient(&addr("Boss@example.org")).unwrap(),
+        Some(ivan)
+    );
+    assert_eq!(
+        s.resolve_recipient(&addr("nobody@example.org")).unwrap(),
+        None
+    );
+    s.alias_add("@example.org", &addr("postmaster@example.org"))
+        .unwrap();
+    assert_eq!(
+        s.resolve_recipient(&addr("nobody@example.org")).unwrap(),
+        Some(post)
+    );
+    // A real account and an explicit alias win over the catch-all.
+    assert_eq!(
+        s.resolve_recipient(&addr("ivan@example.org")).unwrap(),
+        Some(ivan)
+    );
+    assert_eq!(
+        s.resolve_recipient(&addr("boss@example.org")).unwrap(),
+        Some(ivan)
+    );
+    assert_eq!(s.alias_list().unwrap().len(), 2);
+    s.alias_del("boss@example.org").unwrap();
+    assert_eq!(
+        s.resolve_recipient(&addr("boss@example.org")).unwrap(),
+        Some(post)
+    );
+    assert!(s.alias_del("boss@example.org").is_err());
+    assert_eq!(s.resolve_recipient(&addr("a@other.org")).unwrap(), None);
+}
+
+/// Account B cannot reach account A's mailboxes by id or by name.
+pub fn accounts_are_isolated<F: Fixture>() {
+    let (_fx, s, a, inbox_a) = setup::<F>();
+    let b = s.account_create(&addr("b@example.org"), "h").unwrap();
+    assert!(s.mailbox_by_id(b, inbox_a).unwrap().is_none());
+    assert!(s.mailbox_by_id(a, inbox_a).unwrap().is_some());
+    let inbox_b = mailbox_id(&s, b, "INBOX");
+    assert_ne!(inbox_a, inbox_b);
+    s.mailbox_create(a, &name("Secret"), None).unwrap();
+    assert!(s.mailbox(b, &name("Secret")).unwrap().is_none());
+    append(&s, inbox_a, 1, &[]);
+    assert!(s.summaries(inbox_b).unwrap().is_empty());
+    assert!(s.move_messages(inbox_a, &[uid(1)], inbox_b).is_err());
+    assert_eq!(uids(&s, inbox_a), vec![1]);
+}
+
+/// One message delivered to twenty mailboxes shares one blob; it stays while any message
+/// refers to it and goes with the last.
+pub fn blob_shared_and_released<F: Fixture>() {
+    let fx = F::create();
+    let s = fx.open();
+    let mut targets = Vec::new();
+    for i in 0..20 {
+        let acc = s
+            .account_create(&addr(&format!("u{i}@example.org")), "h")
+            .unwrap();
+        targets.push((acc, mailbox_id(&s, acc, "INBOX")));
+    }
+    let bytes = message(42);
+    let list: Vec<(MailboxId, Flags)> = targets.iter().map(|t| (t.1, Flags::new())).collect();
+    let got = s.deliver(&list, &bytes, None).unwrap();
+    assert_eq!(got, vec![uid(1); 20]);
+    let blob = s.records(targets[0].1, &[uid(1)], false).unwrap()[0]
+        .blob
+        .clone();
+    for (_, mb) in &targets {
+        assert_eq!(s.records(*mb, &[uid(1)], false).unwrap()[0].blob, blob);
+    }
+    for (i, (acc, mb)) in targets.iter().enumerate().take(19) {
+        if i % 2 == 0 {
+            s.store_flags(*mb, &[uid(1)], FlagOp::Add, &flags(&[Flag::Deleted]), None)
+                .unwrap();
+            s.expunge(*mb, None).unwrap();
+        } else {
+            s.account_delete(&s.account_by_id(*acc).unwrap().unwrap().address)
+                .unwrap();
+        }
+        assert_eq!(s.blob(&blob).unwrap().as_slice(), bytes.as_slice());
+    }
+    let last = targets[19].1;
+    s.store_flags(last, &[uid(1)], FlagOp::Add, &flags(&[Flag::Deleted]), None)
+        .unwrap();
+    s.expunge(last, None).unwrap();
+    assert!(matches!(s.blob(&blob), Err(StoreError::NotFound(_))));
+    // Delivering the same bytes again stores them anew.
+    let again = s.deliver(&[(last, Flags::new())], &bytes, None).unwrap();
+    assert_eq!(s.blob(&blob).unwrap().as_slice(), bytes.as_slice());
+    assert_eq!(again, vec![uid(2)]);
+}
+
+/// Several threads appending and flagging one mailbox: UIDs distinct and ascending in commit
+/// order, MODSEQs distinct, no update lost.
+pub fn concurrent_writers<F: Fixture>() {
+    let (_fx, s, _acc, inbox) = setup::<F>();
+    const THREADS: usize = 4;
+    const PER: usize = 15;
+    let s = Arc::new(s);
+    let seed: Vec<Uid> = (0..THREADS)
+        .map(|t| append(&*s, inbox, 10_000 + t, &[]))
+        .collect();
+    let results: Vec<Vec<Uid>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let s = Arc::clone(&s);
+                let seed = seed.clone();
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    for i in 0..PER {
+                        mine.push(append(&*s, inbox, t * 1000 + i, &[]));
+                        // Each thread adds its own keyword to every seed message: a lost
+                        // read-modify-write would drop one.
+                        s.store_flags(
+                            inbox,
+                            &seed,
+                            FlagOp::Add,
+                            &flags(&[kw(&format!("t{t}k{i}"))]),
+                            None,
+                        )
+                        .unwrap();
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<Uid> = results.iter().flatten().copied().collect();
+    for mine in &results {
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "a thread saw UIDs go down"
+        );
+    }
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), THREADS * PER, "duplicate UIDs");
+    let sums = s.summaries(inbox).unwrap();
+    assert_eq!(sums.len(), THREADS * (PER + 1));
+    let modseqs: BTreeSet<ModSeq> = sums.iter().map(|m| m.modseq).collect();
+    assert_eq!(modseqs.len(), sums.len(), "two messages share a MODSEQ");
+    for m in sums.iter().filter(|m| seed.contains(&m.uid)) {
+        assert_eq!(
+            m.flags.keywords().len(),
+            THREADS * PER,
+            "a flag update was lost"
+        );
+    }
+    // UID order is commit order: a later UID never has a smaller MODSEQ at append time, so
+    // for the messages nobody flagged, MODSEQ ascends with UID.
+    let plain: Vec<&crate::MessageSummary> =
+        sums.iter().filter(|m| !seed.contains(&m.uid)).collect();
+    assert!(plain.windows(2).all(|w| w[0].modseq < w[1].modseq));
+}
+
+/// Everything committed is there after the store is dropped and opened again.
+pub fn durable_across_reopen<F: Fixture>() {
+    let (fx, s, acc, inbox) = setup::<F>();
+    let a = append(&s, inbox, 1, &[Flag::Seen, kw("$Important")]);
+    s.mailbox_create(acc, &name("Проекты/Почта"), None).unwrap();
+    s.subscribe(acc, &name("Проекты/Почта")).unwrap();
+    s.alias_add("@example.org", &addr("user@example.org"))
+        .unwrap();
+    let status = s.mailbox_status(inbox).unwrap();
+    let rec = s.records(inbox, &[a], false).unwrap().remove(0);
+    drop(s);
+    let s = fx.open();
+    assert_eq!(s.mailbox_status(inbox).unwrap(), status);
+    let again = s.records(inbox, &[a], true).unwrap().remove(0);
+    assert_eq!(again.flags, rec.flags);
+    assert_eq!(again.blob, rec.blob);
+    assert!(again.meta.is_some());
+    assert_eq!(s.blob(&rec.blob).unwrap().as_slice(), message(1).as_slice());
+    assert!(s.mailbox(acc, &name("Проекты/Почта")).unwrap().is_some());
+    assert!(
+        s.subscriptions(acc)
+            .unwrap()
+            .contains(&name("Проекты/Почта"))
+    );
+    assert_eq!(
+        s.resolve_recipient(&addr("x@example.org")).unwrap(),
+        Some(acc)
+    );
+}
+
+/// Commits are announced on the bus, in commit order, after they are visible.
+pub fn change_bus_announces_commits<F: Fixture>() {
+    let (_fx, s, acc, inbox) = setup::<F>();
+    let mut rx = s.change_bus().subscribe();
+    let a = append(&s, inbox, 1, &[]);
+    s.store_flags(inbox, &[a], FlagOp::Add, &flags(&[Flag::Seen]), None)
+        .unwrap();
+    s.mailbox_create(acc, &name("New"), None).unwrap();
+    let mut seen = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        seen.push(e);
+    }
+    let modseqs: Vec<ModSeq> = seen
+        .iter()
+        .filter_map(|e| match e {
+            ChangeEvent::Mailbox {
+                mailbox,
+                modseq,
+                account,
+            } if *mailbox == inbox => {
+                assert_eq!(*account, acc);
+                Some(*modseq)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(modseqs.len(), 2);
+    assert!(modseqs[0] < modseqs[1]);
+    assert_eq!(modseqs[1], highest(&s, inbox));
+    assert!(seen.contains(&ChangeEvent::MailboxList { account: acc }));
+}

@@ -1,0 +1,382 @@
+//! Pochta's storage traits.
+//!
+//! Sessions talk to a [`MailStore`]; backends (the embedded SQLite one, later PostgreSQL)
+//! implement it and prove themselves with the [`conformance`] suite.
+//!
+//! Implementation notes (the rules every backend keeps; the conformance suite checks them):
+//! - **Durability.** A method that adds or changes mail returns `Ok` only after the change is
+//!   on stable storage (data and metadata fsynced). A crash at any instant leaves each call
+//!   either wholly applied or not at all; a half-written message is never visible.
+//! - **UIDs** (RFC 9051 §2.3.1.1): within a mailbox, UIDs are assigned strictly ascending and
+//!   never reused under one UIDVALIDITY. `uid_next` only grows. A mailbox that is deleted and
+//!   created again under the same name gets a new, larger UIDVALIDITY.
+//! - **MODSEQ** (RFC 7162 §3.1): every mailbox has a counter; each append, flag change and
+//!   expunge takes the next value, so `highest_modseq` strictly ascends with every change, and
+//!   [`MailStore::changes_since`] can report exactly what happened after a given value —
+//!   expunged UIDs included (they are remembered with the MODSEQ of their expunge).
+//! - **Recent** (RFC 3501 §2.3.2): each message is "recent" to exactly one session: the first
+//!   one to call [`MailStore::claim_recent`] after the message arrived.
+//! - **Isolation**: every call that names a mailbox by name also names the account; a mailbox
+//!   id is only ever obtained through the account that owns it.
+//! - **Blobs** are content-addressed and shared: one message delivered to twenty mailboxes is
+//!   stored once; a blob is removed only when no message refers to it any more.
+//! - **Parse once**: messages are parsed ([`pochta_message::parse`]) when they are stored; readers
+//!   get the stored [`MessageMeta`] and never re-parse.
+//! - Calls are synchronous and short; the async session layer runs the ones that fsync on a
+//!   blocking thread. Every backend is `Send + Sync` and safe to call from many threads.
+//! - **Change notification**: after a change is committed the backend publishes a
+//!   [`ChangeEvent`] on its [`ChangeBus`]; sessions use it only as a wake-up (IDLE) and then ask
+//!   the store what changed, so a lost or coalesced event never loses information.
+#![forbid(unsafe_code)]
+
+pub mod conformance;
+
+use std::sync::Arc;
+
+pub use pochta_message::MessageMeta;
+use pochta_types::{
+    AccountId, Address, Domain, Flags, MailboxId, MailboxName, ModSeq, SpecialUse, Uid, UidValidity,
+};
+
+/// What went wrong in a store call. The protocol layers map each kind to a reply in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The named account, mailbox, domain, alias or message does not exist.
+    #[error("{0} does not exist")]
+    NotFound(String),
+    /// The thing to create exists already.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The operation is not allowed on this object (deleting INBOX, renaming onto a child …).
+    #[error("{0}")]
+    NotAllowed(String),
+    /// A mailbox with inferior names cannot be deleted once it is already `\Noselect`
+    /// (RFC 3501 §6.3.4).
+    #[error("{0} has child mailboxes")]
+    HasChildren(String),
+    /// A limit (quota, number of mailboxes, keywords …) would be exceeded.
+    #[error("limit reached: {0}")]
+    Limit(String),
+    /// The backend failed (I/O, database). The message is for the log.
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub address: Address,
+    /// PHC string of the password hash (Argon2id); never the password.
+    pub password_hash: String,
+    /// SCRAM-SHA-256 stored secrets in the form `pochta-auth` defines, if set.
+    pub scram_sha256: Option<String>,
+}
+
+/// An alias: mail to `source` goes to the account `target`. A source `@domain` is a
+/// catch-all for the domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    pub source: String,
+    pub target: Address,
+}
+
+/// A mailbox as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxInfo {
+    pub id: MailboxId,
+    pub account: AccountId,
+    pub name: MailboxName,
+    pub uid_validity: UidValidity,
+    /// The UID the next appended message will get.
+    pub uid_next: Uid,
+    /// The MODSEQ of the last change in this mailbox (`ModSeq::MIN` when none yet).
+    pub highest_modseq: ModSeq,
+    pub special_use: Option<SpecialUse>,
+    /// `\Noselect`: the name exists only because it has children (RFC 3501 §6.3.4).
+    pub noselect: bool,
+}
+
+/// Counts for STATUS and SELECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxStatus {
+    pub messages: u32,
+    pub recent: u32,
+    pub unseen: u32,
+    /// Number of messages with `\Deleted` (RFC 9208 STATUS DELETED).
+    pub deleted: u32,
+    /// Sum of message sizes (RFC 8438 STATUS SIZE).
+    pub size: u64,
+    pub uid_next: Uid,
+    pub uid_validity: UidValidity,
+    pub highest_modseq: ModSeq,
+}
+
+/// An instant with the UTC offset it was written in, as IMAP INTERNALDATE needs
+/// (RFC 3501 §2.3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MailDate {
+    /// Seconds since the Unix epoch.
+    pub unix: i64,
+    /// Offset from UTC in minutes (e.g. +180 for Moscow).
+    pub offset_minutes: i16,
+}
+
+/// A message to add.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    /// The message as received. The store normalises bare LF to CRLF before storing
+    /// ([`pochta_message::normalize_line_endings`]), so sizes count CRLF.
+    pub bytes: &'a [u8],
+    pub flags: Flags,
+    /// INTERNALDATE; `None` means now (UTC).
+    pub internal_date: Option<MailDate>,
+}
+
+/// What a selected session needs to know of one message without reading its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSummary {
+    pub uid: Uid,
+    pub flags: Flags,
+    pub modseq: ModSeq,
+}
+
+/// Everything FETCH can need of one message, except its bytes (see [`MailStore::blob`]).
+#[derive(Debug, Clone)]
+pub struct MessageRecord {
+    pub uid: Uid,
+    pub flags: Flags,
+    pub modseq: ModSeq,
+    pub internal_date: MailDate,
+    /// When the message was stored in this mailbox (RFC 8514 SAVEDATE).
+    pub save_date: MailDate,
+    /// RFC822.SIZE: the stored (CRLF-normalised) size in bytes.
+    pub size: u64,
+    /// The content address of the bytes.
+    pub blob: BlobId,
+    /// Present when asked for with `with_meta`.
+    pub meta: Option<Arc<MessageMeta>>,
+}
+
+/// The content address of a message's bytes (lower-case hex SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobId(pub String);
+
+/// What happened in a mailbox after a given MODSEQ.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Messages added or whose flags changed after the given MODSEQ, in UID order.
+    /// A caller tells new messages from changed ones by comparing with the UIDs it knows.
+    pub changed: Vec<MessageSummary>,
+    /// UIDs expunged after the given MODSEQ, ascending.
+    pub expunged: Vec<Uid>,
+    /// The mailbox's highest MODSEQ at the time of the call.
+    pub highest_modseq: Option<ModSeq>,
+}
+
+/// How STORE changes flags (RFC 3501 §6.4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagOp {
+    Add,
+    Remove,
+    Replace,
+}
+
+/// The result of a flag update.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOutcome {
+    /// Every existing message that was asked for and not refused by `unchanged_since`,
+    /// with its flags after the call and its MODSEQ (a new MODSEQ only if its flags
+    /// changed), in UID order.
+    pub updated: Vec<MessageSummary>,
+    /// Whether each entry of `updated` had its flags actually changed (same order).
+    pub changed: Vec<bool>,
+    /// UIDs refused because their MODSEQ was above `unchanged_since` (RFC 7162 §3.1.3).
+    pub conflicts: Vec<Uid>,
+}
+
+/// The UIDs assigned by APPEND, COPY or MOVE (RFC 4315 APPENDUID / COPYUID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UidMapping {
+    /// UIDVALIDITY of the destination mailbox.
+    pub uid_validity: UidValidity,
+    /// (source UID, destination UID), in source UID order; for APPEND the source is absent
+    /// and this lists the new UIDs in order.
+    pub pairs: Vec<(Option<Uid>, Uid)>,
+}
+
+/// A change notice on the bus. Coarse on purpose: it says *where* something changed; the
+/// listener asks [`MailStore::changes_since`] for *what*.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeEvent {
+    /// Messages or flags in this mailbox changed; `modseq` is its new highest MODSEQ.
+    Mailbox {
+        account: AccountId,
+        mailbox: MailboxId,
+        modseq: ModSeq,
+    },
+    /// The account's mailbox list changed (create, delete, rename, subscription).
+    MailboxList { account: AccountId },
+}
+
+/// In-process change bus: a broadcast channel. A slow receiver that lags only loses wake-ups,
+/// never information (see the notes on top).
+#[derive(Debug, Clone)]
+pub struct ChangeBus {
+    tx: tokio::sync::broadcast::Sender<ChangeEvent>,
+}
+
+impl Default for ChangeBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChangeBus {
+    pub fn new() -> Self {
+        let (tx, _) = tokio::sync::broadcast::channel(1024);
+        Self { tx }
+    }
+
+    /// Publish after commit. Nobody listening is fine.
+    pub fn publish(&self, event: ChangeEvent) {
+        let _ = self.tx.send(event);
+    }
+
+    /// Listen to every event; filter by account/mailbox on the receiving side.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ChangeEvent> {
+        self.tx.subscribe()
+    }
+}
+
+/// Accounts, domains and aliases.
+pub trait Directory: Send + Sync + 'static {
+    /// Add a local domain; `false` if it was there already.
+    fn domain_add(&self, domain: &Domain) -> Result<bool>;
+    fn domain_list(&self) -> Result<Vec<Domain>>;
+    /// Remove a domain. Refused (`NotAllowed`) while accounts of it exist.
+    fn domain_del(&self, domain: &Domain) -> Result<()>;
+    fn domain_exists(&self, domain: &Domain) -> Result<bool>;
+
+    /// Create an account with INBOX and the special-use mailboxes Drafts, Sent, Junk,
+    /// Trash and Archive, adding its domain if it is not local yet.
+    fn account_create(&self, address: &Address, password_hash: &str) -> Result<AccountId>;
+    /// Look an account up by address (local part case-insensitive).
+    fn account_by_address(&self, address: &Address) -> Result<Option<Account>>;
+    fn account_by_id(&self, id: AccountId) -> Result<Option<Account>>;
+    fn account_list(&self) -> Result<Vec<Account>>;
+    /// Delete an account with all its mailboxes and messages.
+    fn account_delete(&self, address: &Address) -> Result<()>;
+    fn account_set_password(
+        &self,
+        address: &Address,
+        password_hash: &str,
+        scram_sha256: Option<&str>,
+    ) -> Result<()>;
+
+    /// Add an alias. `source` is an address or `@domain` (catch-all); its domain must be local.
+    fn alias_add(&self, source: &str, target: &Address) -> Result<()>;
+    fn alias_list(&self) -> Result<Vec<Alias>>;
+    fn alias_del(&self, source: &str) -> Result<()>;
+    /// The account that mail to `address` goes to: the account itself, else an alias of the
+    /// address, else the domain's catch-all.
+    fn resolve_recipient(&self, address: &Address) -> Result<Option<AccountId>>;
+}
+
+/// Mailboxes, messages and flags of accounts.
+pub trait MailStore: Directory {
+    /// The bus on which this store announces committed changes.
+    fn change_bus(&self) -> &ChangeBus;
+
+    // --- mailboxes ---
+
+    /// Every mailbox of the account (including `\Noselect` ones), sorted by name.
+    fn mailboxes(&self, account: AccountId) -> Result<Vec<MailboxInfo>>;
+    fn mailbox(&self, account: AccountId, name: &MailboxName) -> Result<Option<MailboxInfo>>;
+    fn mailbox_by_id(&self, account: AccountId, id: MailboxId) -> Result<Option<MailboxInfo>>;
+    /// Create a mailbox, and any missing parents (RFC 3501 §6.3.3). A `\Noselect` mailbox of
+    /// that name becomes selectable again. `AlreadyExists` if it exists and is selectable.
+    fn mailbox_create(
+        &self,
+        account: AccountId,
+        name: &MailboxName,
+        special_use: Option<SpecialUse>,
+    ) -> Result<MailboxInfo>;
+    /// Delete a mailbox (RFC 3501 §6.3.4): INBOX cannot be deleted; a mailbox with children
+    /// loses its messages and becomes `\Noselect`; a `\Noselect` one with children is
+    /// refused with `HasChildren`; otherwise it is removed with its messages.
+    fn mailbox_delete(&self, account: AccountId, name: &MailboxName) -> Result<()>;
+    /// Rename a mailbox and all its children (RFC 3501 §6.3.5). Missing parents of the new
+    /// name are created. Renaming INBOX moves its messages into the new mailbox and leaves
+    /// INBOX empty. A renamed mailbox keeps its UIDVALIDITY and UIDs.
+    fn mailbox_rename(
+        &self,
+        account: AccountId,
+        from: &MailboxName,
+        to: &MailboxName,
+    ) -> Result<()>;
+    fn mailbox_set_special_use(
+        &self,
+        account: AccountId,
+        name: &MailboxName,
+        special_use: Option<SpecialUse>,
+    ) -> Result<()>;
+    fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus>;
+    /// Keywords used by any message in the mailbox (for the FLAGS response).
+    fn mailbox_keywords(&self, mailbox: MailboxId) -> Result<Vec<String>>;
+
+    /// Subscriptions are names, not mailboxes: they may name mailboxes that do not exist
+    /// (RFC 3501 §6.3.6).
+    fn subscribe(&self, account: AccountId, name: &MailboxName) -> Result<()>;
+    fn unsubscribe(&self, account: AccountId, name: &MailboxName) -> Result<()>;
+    fn subscriptions(&self, account: AccountId) -> Result<Vec<MailboxName>>;
+
+    // --- messages ---
+
+    /// Append messages to one mailbox, atomically (all or none; RFC 3502 MULTIAPPEND).
+    fn append(&self, mailbox: MailboxId, messages: &[NewMessage<'_>]) -> Result<UidMapping>;
+    /// Deliver one message to several mailboxes (of several accounts), storing its bytes once.
+    /// Returns the new UID in each mailbox, in order.
+    fn deliver(
+        &self,
+        targets: &[(MailboxId, Flags)],
+        bytes: &[u8],
+        internal_date: Option<MailDate>,
+    ) -> Result<Vec<Uid>>;
+    /// UID, flags and MODSEQ of every message, ascending by UID (SELECT).
+    fn summaries(&self, mailbox: MailboxId) -> Result<Vec<MessageSummary>>;
+    /// What changed after `since` (RFC 7162 CHANGEDSINCE / QRESYNC; untagged updates).
+    fn changes_since(&self, mailbox: MailboxId, since: ModSeq) -> Result<Changes>;
+    /// Records of the given UIDs that exist, ascending; UIDs that do not exist are skipped.
+    fn records(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        with_meta: bool,
+    ) -> Result<Vec<MessageRecord>>;
+    /// The bytes of a message.
+    fn blob(&self, blob: &BlobId) -> Result<Arc<Vec<u8>>>;
+    /// Change flags of the given UIDs (RFC 3501 §6.4.6, RFC 7162 §3.1.3 UNCHANGEDSINCE).
+    fn store_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: &Flags,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<StoreOutcome>;
+    /// Copy messages into another mailbox of the same account, keeping flags and internal
+    /// dates; atomic.
+    fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<UidMapping>;
+    /// Move messages (RFC 6851): one transaction, so no observer sees a message in both
+    /// mailboxes or in neither.
+    fn move_messages(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<UidMapping>;
+    /// Remove messages flagged `\Deleted` (only those among `uids`, if given: UID EXPUNGE).
+    /// Returns the expunged UIDs, ascending.
+    fn expunge(&self, mailbox: MailboxId, uids: Option<&[Uid]>) -> Result<Vec<Uid>>;
+    /// Make messages recent to the caller (RFC 3501 §2.3.2): returns the UIDs that had
+    /// arrived since the last claim (by anyone), and marks them claimed.
+    fn claim_recent(&self, mailbox: MailboxId) -> Result<Vec<Uid>>;
+}
