@@ -28,7 +28,7 @@ use pochta_types::{MailboxName, MailboxNameError};
 use crate::append::Append;
 use crate::auth::{Authenticate, Login};
 use crate::copy_move::CopyMove;
-use crate::core::{Tag, is_tag_char};
+use crate::core::Tag;
 use crate::fetch::Fetch;
 use crate::list::{List, Lsub};
 use crate::mailbox::{Create, Rename};
@@ -187,7 +187,7 @@ pub struct ParseError {
 /// Parse one complete command (see the module notes).
 pub fn parse_command(input: &[u8], opts: ParseOptions) -> Result<Command, ParseError> {
     let mut c = Cursor::new(input, opts);
-    let raw_tag = c.take_while(is_tag_char);
+    let raw_tag = c.take_while(|b| b != b' ' && b != b'\r' && b != b'\n');
     let Some(tag) = Tag::new(raw_tag) else {
         return Err(ParseError {
             tag: None,
