@@ -2,7 +2,7 @@
 //! Date: header as a timestamp.
 
 use crate::header::{Field, name_is, unfold};
-use crate::imap::{write_nstring, write_string};
+use crate::imap::write_nstring;
 use crate::text::Fallback;
 
 /// One ENVELOPE address: (name adl mailbox host). Group start is (NIL NIL name NIL), group
@@ -389,12 +389,6 @@ pub(crate) fn render(raw: &[u8], fields: &[Field], fb: Fallback) -> String {
     write_nstring(&mut out, text("Message-ID").as_deref());
     out.push(')');
     out
-}
-
-/// Writes a string that must not be NIL (used by callers rendering group names etc.).
-#[allow(dead_code)]
-pub(crate) fn write_str(out: &mut String, s: &str) {
-    write_string(out, s);
 }
 
 /// Parses an RFC 5322 §3.3 date (with the obsolete forms of §4.3: 2-digit years, zone names,

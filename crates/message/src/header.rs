@@ -268,7 +268,8 @@ struct Section {
 /// for old readers, RFC 2231 §4.1 note).
 fn rfc2231(raw: Vec<(Vec<u8>, Vec<u8>)>, fb: Fallback) -> Vec<(String, String)> {
     // (base name, plain value, sections), in first-seen order.
-    let mut groups: Vec<(Vec<u8>, Option<Vec<u8>>, Vec<Section>)> = Vec::new();
+    type Group = (Vec<u8>, Option<Vec<u8>>, Vec<Section>);
+    let mut groups: Vec<Group> = Vec::new();
     for (name, value) in raw {
         let (base, section) = split_2231_name(&name);
         let idx = match groups.iter().position(|g| g.0.eq_ignore_ascii_case(&base)) {
