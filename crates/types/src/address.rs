@@ -70,9 +70,9 @@ impl Address {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local.chars().all(|c| {
-                !c.is_control() && !c.is_whitespace() && !"\"(),:;<>@[\\]".contains(c)
-            });
+            && local
+                .chars()
+                .all(|c| !c.is_control() && !c.is_whitespace() && !"\"(),:;<>@[\\]".contains(c));
         if !local_ok {
             return Err(AddressError::Address(s.to_string()));
         }
@@ -113,7 +113,16 @@ mod tests {
         assert_eq!(a.to_string(), "Ivan.Petrov@example.org");
         assert_eq!(a.key(), "ivan.petrov@example.org");
         assert!(Address::new("иван@почта.испытание").is_ok());
-        for bad in ["", "a", "@x.org", "a@", "a b@x.org", "a..b@x.org", "a@x..org", "a@-x.org"] {
+        for bad in [
+            "",
+            "a",
+            "@x.org",
+            "a@",
+            "a b@x.org",
+            "a..b@x.org",
+            "a@x..org",
+            "a@-x.org",
+        ] {
             assert!(Address::new(bad).is_err(), "{bad}");
         }
     }

@@ -103,7 +103,7 @@ impl Flags {
     }
 
     /// Build from a list, ignoring duplicates.
-    pub fn from_iter<'a>(it: impl IntoIterator<Item = &'a Flag>) -> Self {
+    pub fn from_flags<'a>(it: impl IntoIterator<Item = &'a Flag>) -> Self {
         let mut f = Self::new();
         for flag in it {
             f.insert(flag);
@@ -244,7 +244,10 @@ mod tests {
     #[test]
     fn parse_flags() {
         assert_eq!(Flag::parse("\\SEEN"), Ok(Flag::Seen));
-        assert_eq!(Flag::parse("$Forwarded"), Ok(Flag::Keyword("$Forwarded".into())));
+        assert_eq!(
+            Flag::parse("$Forwarded"),
+            Ok(Flag::Keyword("$Forwarded".into()))
+        );
         assert_eq!(Flag::parse("\\Recent"), Err(FlagError::Recent));
         assert!(Flag::parse("\\Bogus").is_err());
         assert!(Flag::parse("a b").is_err());

@@ -131,13 +131,20 @@ mod tests {
     #[test]
     fn valid_and_normalised() {
         assert_eq!(MailboxName::new("inbox").unwrap().as_str(), "INBOX");
-        assert_eq!(MailboxName::new("InBox/Work").unwrap().as_str(), "INBOX/Work");
+        assert_eq!(
+            MailboxName::new("InBox/Work").unwrap().as_str(),
+            "INBOX/Work"
+        );
         assert_eq!(MailboxName::new("INBOXES").unwrap().as_str(), "INBOXES");
         let n = MailboxName::new("Входящие/Работа").unwrap();
         assert_eq!(n.parent().unwrap().as_str(), "Входящие");
         assert_eq!(n.leaf(), "Работа");
         assert!(n.is_child_of(&MailboxName::new("Входящие").unwrap()));
-        assert!(!MailboxName::new("ab").unwrap().is_child_of(&MailboxName::new("a").unwrap()));
+        assert!(
+            !MailboxName::new("ab")
+                .unwrap()
+                .is_child_of(&MailboxName::new("a").unwrap())
+        );
         let deep = MailboxName::new("a/b/c").unwrap();
         let anc: Vec<_> = deep.ancestors().iter().map(|m| m.to_string()).collect();
         assert_eq!(anc, ["a", "a/b"]);
@@ -153,6 +160,9 @@ mod tests {
         assert_eq!(MailboxName::new("INBOX/../x"), Err(DotLevel));
         assert_eq!(MailboxName::new("a\nb"), Err(Control));
         assert_eq!(MailboxName::new("a*"), Err(Wildcard));
-        assert_eq!(MailboxName::new(&"a/".repeat(40).trim_end_matches('/')), Err(TooDeep));
+        assert_eq!(
+            MailboxName::new(&"a/".repeat(40).trim_end_matches('/')),
+            Err(TooDeep)
+        );
     }
 }

@@ -33,7 +33,11 @@ fn flush(out: &mut String, pending: &mut Vec<u16>) {
     out.push('&');
     let bytes: Vec<u8> = pending.iter().flat_map(|u| u.to_be_bytes()).collect();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..chars {
@@ -88,7 +92,7 @@ pub fn decode(s: &str) -> Result<String, DecodeError> {
             }
         }
         // Leftover bits must be zero padding of fewer than 6 bits.
-        if nbits >= 6 || bits != 0 || byte_buf.len() % 2 != 0 {
+        if nbits >= 6 || bits != 0 || !byte_buf.len().is_multiple_of(2) {
             return Err(DecodeError);
         }
         for pair in byte_buf.chunks(2) {
@@ -119,7 +123,10 @@ mod tests {
             ("&", "&-"),
             ("Tom & Jerry", "Tom &- Jerry"),
             ("Отправленные", "&BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-"),
-            ("Входящие/Работа", "&BBIERQQ+BDQETwRJBDgENQ-/&BCAEMAQxBD4EQgQw-"),
+            (
+                "Входящие/Работа",
+                "&BBIERQQ+BDQETwRJBDgENQ-/&BCAEMAQxBD4EQgQw-",
+            ),
             ("~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"),
             ("😀", "&2D3eAA-"),
         ];
@@ -131,7 +138,15 @@ mod tests {
 
     #[test]
     fn refuses_non_canonical() {
-        for bad in ["&", "&AGE-", "&Jjo", "é", "&2D0-", "&U,BTFw-&ZeVnLIqe-", "&U,BTF-"] {
+        for bad in [
+            "&",
+            "&AGE-",
+            "&Jjo",
+            "é",
+            "&2D0-",
+            "&U,BTFw-&ZeVnLIqe-",
+            "&U,BTF-",
+        ] {
             assert_eq!(decode(bad), Err(DecodeError), "{bad}");
         }
     }

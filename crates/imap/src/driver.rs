@@ -1,0 +1,271 @@
+//! The tokio driver: socket bytes → framer → session → socket.
+//!
+//! Implementation notes:
+//! - All protocol decisions live in the sans-IO [`Session`]; this loop only moves bytes,
+//!   applies timeouts, performs the TLS upgrade and waits in IDLE.
+//! - Pipelining: every complete command already buffered is handled before the output is
+//!   flushed, so a burst of pipelined commands costs one write (RFC 9051 §5.5).
+//! - STARTTLS: the framer (and with it every byte the client sent after the command) is
+//!   replaced by a fresh one before the handshake, so nothing pipelined in plaintext is ever
+//!   acted on (RFC 2595 §3.1; the CVE-2011-0411 class).
+//! - A synchronizing literal is accepted (`+ Ready`) only after checking its size against the
+//!   APPEND limit, so an oversized APPEND is refused before its bytes are sent.
+//! - Store calls are synchronous; on the multi-threaded runtime they run under
+//!   `block_in_place` so a slow fsync does not stall other connections' tasks.
+//! - IDLE (RFC 2177) waits on the change bus (a wake-up only; the session then asks the store)
+//!   with a periodic re-check as a fallback, and ends on `DONE`, timeout or shutdown.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pochta_imap_proto::{Event, FrameErrorKind, Framer, Limits, ParseOptions, parse_command};
+use pochta_net::{Connection, Stream};
+use pochta_store::{ChangeEvent, MailStore};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::session::{Next, Session, Shared};
+
+/// Fallback re-check interval while idling (changes made by another process).
+const IDLE_RECHECK: Duration = Duration::from_secs(15);
+/// Read buffer per connection; small, because idle connections must stay cheap.
+const READ_CHUNK: usize = 4096;
+
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// What a raw line from the framer is for.
+enum Waiting {
+    Nothing,
+    Sasl,
+}
+
+/// Serve one connection to the end.
+pub async fn serve<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) {
+    let peer = conn.peer;
+    if let Err(e) = run(shared, conn).await {
+        tracing::debug!(%peer, error = %e, "IMAP connection ended with an error");
+    }
+}
+
+fn limits<S>(shared: &Shared<S>) -> Limits {
+    Limits {
+        max_literal: shared.config.max_message,
+        max_command: shared.config.max_message.saturating_mul(2).max(1 << 20),
+        ..Limits::default()
+    }
+}
+
+async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Result<()> {
+    let Connection {
+        mut stream,
+        peer,
+        starttls,
+        mut shutdown,
+        ..
+    } = conn;
+    let mut session = Session::new(
+        shared.clone(),
+        peer.ip(),
+        stream.is_tls(),
+        starttls.is_some(),
+    );
+    let mut framer = Framer::new(limits(&shared));
+    let mut waiting = Waiting::Nothing;
+    let mut buf = vec![0u8; READ_CHUNK];
+    session.greeting();
+    flush(&mut stream, &mut session).await?;
+
+    loop {
+        // Handle everything already buffered.
+        while let Some(event) = framer.next_event() {
+            let next = match event {
+                Event::Command(fc) => {
+                    let parsed = parse_command(&fc.bytes, ParseOptions::default());
+                    match parsed {
+                        Ok(cmd) => blocking(|| session.handle(cmd)),
+                        Err(e) => {
+                            session.parse_error(e);
+                            Next::Continue
+                        }
+                    }
+                }
+                Event::LiteralAnnounced { tag, size, .. } => {
+                    if size > shared.config.max_message {
+                        framer.reject_literal();
+                        session.frame_error(
+                            tag.as_ref(),
+                            "literal is larger than APPENDLIMIT",
+                            true,
+                        );
+                    } else {
+                        framer.accept_literal();
+                        session
+                            .out
+                            .extend_from_slice(b"+ Ready for literal data\r\n");
+                    }
+                    Next::Continue
+                }
+                Event::Line(line) => match std::mem::replace(&mut waiting, Waiting::Nothing) {
+                    Waiting::Sasl => blocking(|| session.sasl_line(&line)),
+                    Waiting::Nothing => Next::Continue,
+                },
+                Event::Error(e) => {
+                    let (text, too_big) = match e.kind {
+                        FrameErrorKind::LineTooLong => ("line too long", false),
+                        FrameErrorKind::LiteralTooBig { .. } => ("literal too big", true),
+                        FrameErrorKind::CommandTooBig => ("command too big", true),
+                        FrameErrorKind::TooManyLiterals => ("too many literals", false),
+                    };
+                    session.frame_error(e.tag.as_ref(), text, too_big);
+                    Next::Continue
+                }
+            };
+            if let Some(d) = session.delay.take() {
+                tokio::time::sleep(d).await;
+            }
+            match next {
+                Next::Continue => {}
+                Next::Logout => {
+                    flush(&mut stream, &mut session).await?;
+                    return stream.shutdown().await;
+                }
+                Next::SaslContinue => {
+                    waiting = Waiting::Sasl;
+                    framer.expect_line();
+                    flush(&mut stream, &mut session).await?;
+                }
+                Next::StartTls => {
+                    flush(&mut stream, &mut session).await?;
+                    let Some(acceptor) = starttls.as_ref() else {
+                        return Ok(());
+                    };
+                    // Dropping the framer drops whatever was pipelined after STARTTLS.
+                    framer = Framer::new(limits(&shared));
+                    stream = stream.starttls(acceptor).await?;
+                    session.tls_started();
+                }
+                Next::Idle(tag) => {
+                    flush(&mut stream, &mut session).await?;
+                    framer.expect_line();
+                    let done = idle(
+                        &shared,
+                        &mut stream,
+                        &mut session,
+                        &mut framer,
+                        &mut buf,
+                        &mut shutdown,
+                    )
+                    .await?;
+                    match done {
+                        Some(line) => blocking(|| session.idle_done(&tag, &line)),
+                        None => {
+                            session
+                                .out
+                                .extend_from_slice(b"* BYE Server shutting down\r\n");
+                            flush(&mut stream, &mut session).await?;
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+        if !session.out.is_empty() {
+            flush(&mut stream, &mut session).await?;
+        }
+        let timeout = if session.is_authenticated() {
+            shared.config.idle_timeout
+        } else {
+            shared.config.login_timeout
+        };
+        let n = tokio::select! {
+            r = tokio::time::timeout(timeout, stream.read(&mut buf)) => match r {
+                Ok(r) => r?,
+                Err(_) => {
+                    session.out.extend_from_slice(b"* BYE Autologout; idle for too long\r\n");
+                    flush(&mut stream, &mut session).await?;
+                    return Ok(());
+                }
+            },
+            _ = shutdown.wait() => {
+                session.out.extend_from_slice(b"* BYE Server shutting down\r\n");
+                flush(&mut stream, &mut session).await?;
+                return Ok(());
+            }
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        framer.feed(&buf[..n]);
+    }
+}
+
+/// Wait in IDLE. Returns the client's line (expected `DONE`), or `None` on shutdown.
+async fn idle<S: MailStore>(
+    shared: &Arc<Shared<S>>,
+    stream: &mut Stream,
+    session: &mut Session<S>,
+    framer: &mut Framer,
+    buf: &mut [u8],
+    shutdown: &mut pochta_net::Shutdown,
+) -> io::Result<Option<Vec<u8>>> {
+    let mut rx = shared.store.change_bus().subscribe();
+    let mailbox = session.view().ok().map(|v| v.mailbox);
+    let deadline = tokio::time::Instant::now() + shared.config.idle_timeout;
+    // Anything that changed between the command and the subscription.
+    blocking(|| session.idle_poll());
+    flush(stream, session).await?;
+    loop {
+        if let Some(Event::Line(line)) = framer.next_event() {
+            return Ok(Some(line));
+        }
+        tokio::select! {
+            ev = rx.recv() => {
+                let relevant = match ev {
+                    Ok(ChangeEvent::Mailbox { mailbox: m, .. }) => Some(m) == mailbox,
+                    Ok(ChangeEvent::MailboxList { .. }) => false,
+                    Err(_) => true,
+                };
+                if relevant {
+                    blocking(|| session.idle_poll());
+                    flush(stream, session).await?;
+                }
+            }
+            r = stream.read(buf) => {
+                let n = r?;
+                if n == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                framer.feed(&buf[..n]);
+            }
+            _ = tokio::time::sleep(IDLE_RECHECK) => {
+                blocking(|| session.idle_poll());
+                flush(stream, session).await?;
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                session.out.extend_from_slice(b"* BYE IDLE for too long\r\n");
+                flush(stream, session).await?;
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            _ = shutdown.wait() => return Ok(None),
+        }
+    }
+}
+
+async fn flush<S>(stream: &mut Stream, session: &mut Session<S>) -> io::Result<()> {
+    if session.out.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(&session.out).await?;
+    stream.flush().await?;
+    session.out.clear();
+    // Keep idle sessions small: a big FETCH must not pin its buffer forever.
+    if session.out.capacity() > 64 * 1024 {
+        session.out = Vec::with_capacity(256);
+    }
+    Ok(())
+}

@@ -1,0 +1,366 @@
+//! FETCH and UID FETCH (RFC 3501 §6.4.5, RFC 3516 BINARY).
+//!
+//! Implementation notes:
+//! - ENVELOPE, BODY and BODYSTRUCTURE are written from the strings rendered once at delivery
+//!   (`MessageMeta`); sections are cut from the stored bytes with the stored part offsets.
+//!   Nothing is re-parsed here.
+//! - Items are answered in the order asked; UID FETCH always includes UID (RFC 3501 §6.4.8).
+//! - A non-PEEK body fetch sets `\Seen` (one store call for the whole command) and the
+//!   response carries the new FLAGS (RFC 3501 §6.4.5).
+//! - Messages expunged by another session but not yet announced are skipped (we answer OK
+//!   with what remains, as RFC 9051 §7.5.1 permits).
+
+use std::borrow::Cow;
+
+use pochta_imap_proto::fetch::{Fetch, FetchAttr, Section, SectionText};
+use pochta_message::SectionText as MsgSection;
+use pochta_store::{FlagOp, MailStore, MessageRecord};
+use pochta_types::{Flag, Flags, Uid};
+
+use crate::dates;
+use crate::out;
+use crate::session::{Done, Res, Session, no};
+
+impl<S: MailStore> Session<S> {
+    pub(crate) fn fetch(&mut self, f: Fetch) -> Res {
+        let targets = self.resolve(&f.set, f.uid)?;
+        let mut attrs = f.attrs;
+        if f.uid && !attrs.iter().any(|a| matches!(a, FetchAttr::Uid)) {
+            attrs.insert(0, FetchAttr::Uid);
+        }
+        let need_meta = attrs.iter().any(|a| {
+            matches!(
+                a,
+                FetchAttr::Envelope
+                    | FetchAttr::Body
+                    | FetchAttr::BodyStructure
+                    | FetchAttr::BodySection { .. }
+                    | FetchAttr::Binary { .. }
+                    | FetchAttr::BinarySize { .. }
+                    | FetchAttr::Rfc822Header
+                    | FetchAttr::Rfc822Text
+            )
+        });
+        let need_bytes = attrs.iter().any(|a| {
+            matches!(
+                a,
+                FetchAttr::Rfc822
+                    | FetchAttr::Rfc822Header
+                    | FetchAttr::Rfc822Text
+                    | FetchAttr::BodySection { .. }
+                    | FetchAttr::Binary { .. }
+                    | FetchAttr::BinarySize { .. }
+            )
+        });
+        let sets_seen = attrs.iter().any(|a| {
+            matches!(
+                a,
+                FetchAttr::Rfc822
+                    | FetchAttr::Rfc822Text
+                    | FetchAttr::BodySection { peek: false, .. }
+                    | FetchAttr::Binary { peek: false, .. }
+            )
+        });
+        let view = self.view()?;
+        let mailbox = view.mailbox;
+        let read_only = view.read_only;
+        let uids: Vec<Uid> = targets.iter().map(|&(_, u)| u).collect();
+        let store = self.shared.store.clone();
+        let mut records = store.records(mailbox, &uids, need_meta)?;
+
+        // \Seen first, so the FETCH responses show it (RFC 3501 §6.4.5).
+        let mut seen_now: Vec<Uid> = Vec::new();
+        if sets_seen && !read_only {
+            let unseen: Vec<Uid> = records
+                .iter()
+                .filter(|r| !r.flags.contains(&Flag::Seen))
+                .map(|r| r.uid)
+                .collect();
+            if !unseen.is_empty() {
+                let outcome = store.store_flags(
+                    mailbox,
+                    &unseen,
+                    FlagOp::Add,
+                    &Flags::from_flags(&[Flag::Seen]),
+                    None,
+                )?;
+                for m in outcome.updated {
+                    if let Ok(i) = records.binary_search_by_key(&m.uid, |r| r.uid) {
+                        records[i].flags = m.flags;
+                        records[i].modseq = m.modseq;
+                    }
+                    self.view_mut()?.note_own(m.uid, m.modseq);
+                    seen_now.push(m.uid);
+                }
+            }
+        }
+        let add_flags =
+            !seen_now.is_empty() && !attrs.iter().any(|a| matches!(a, FetchAttr::Flags));
+
+        let mut failure = None;
+        for rec in &records {
+            let Some(seq) = self.view()?.seq(rec.uid) else {
+                continue;
+            };
+            let bytes = if need_bytes {
+                Some(store.blob(&rec.blob)?)
+            } else {
+                None
+            };
+            let recent = self.view()?.is_recent(rec.uid);
+            let mut line = Vec::with_capacity(128);
+            line.extend_from_slice(b"* ");
+            out::num(&mut line, seq);
+            line.extend_from_slice(b" FETCH (");
+            let mut first = true;
+            for a in &attrs {
+                if !first {
+                    line.push(b' ');
+                }
+                first = false;
+                if let Err(e) = write_attr(
+                    &mut line,
+                    a,
+                    rec,
+                    bytes.as_deref().map(|b| b.as_slice()),
+                    recent,
+                ) {
+                    failure = Some(e);
+                }
+            }
+            if add_flags && seen_now.binary_search(&rec.uid).is_ok() {
+                line.extend_from_slice(b" FLAGS ");
+                out::flag_list(&mut line, &rec.flags, recent);
+            }
+            line.extend_from_slice(b")\r\n");
+            self.out.extend_from_slice(&line);
+        }
+        match failure {
+            Some(text) => Err(no("UNKNOWN-CTE", text)),
+            None => Done::ok("FETCH completed"),
+        }
+    }
+}
+
+/// Write one item. `Err` with a message when BINARY cannot decode the part; the item is then
+/// written as NIL and the command ends in `NO [UNKNOWN-CTE]` (RFC 3516 §4.3).
+fn write_attr(
+    o: &mut Vec<u8>,
+    a: &FetchAttr,
+    rec: &MessageRecord,
+    bytes: Option<&[u8]>,
+    recent: bool,
+) -> Result<(), String> {
+    let meta = rec.meta.as_deref();
+    let raw = bytes.unwrap_or(&[]);
+    match a {
+        FetchAttr::Uid => {
+            o.extend_from_slice(b"UID ");
+            out::num(o, rec.uid.get());
+        }
+        FetchAttr::Flags => {
+            o.extend_from_slice(b"FLAGS ");
+            out::flag_list(o, &rec.flags, recent);
+        }
+        FetchAttr::InternalDate => {
+            o.extend_from_slice(b"INTERNALDATE ");
+            dates::format_internal_date(rec.internal_date, o);
+        }
+        FetchAttr::Rfc822Size => {
+            o.extend_from_slice(b"RFC822.SIZE ");
+            out::num(o, rec.size);
+        }
+        FetchAttr::Envelope => {
+            o.extend_from_slice(b"ENVELOPE ");
+            o.extend_from_slice(meta.map(|m| m.envelope()).unwrap_or("NIL").as_bytes());
+        }
+        FetchAttr::Body => {
+            o.extend_from_slice(b"BODY ");
+            o.extend_from_slice(meta.map(|m| m.body()).unwrap_or("NIL").as_bytes());
+        }
+        FetchAttr::BodyStructure => {
+            o.extend_from_slice(b"BODYSTRUCTURE ");
+            o.extend_from_slice(meta.map(|m| m.bodystructure()).unwrap_or("NIL").as_bytes());
+        }
+        FetchAttr::Rfc822 => {
+            o.extend_from_slice(b"RFC822 ");
+            out::literal(o, raw);
+        }
+        FetchAttr::Rfc822Header => {
+            o.extend_from_slice(b"RFC822.HEADER ");
+            let h = meta.and_then(|m| pochta_message::section(raw, m, &[], MsgSection::Header));
+            out::literal(o, h.as_deref().unwrap_or(b""));
+        }
+        FetchAttr::Rfc822Text => {
+            o.extend_from_slice(b"RFC822.TEXT ");
+            let t = meta.and_then(|m| pochta_message::section(raw, m, &[], MsgSection::Text));
+            out::literal(o, t.as_deref().unwrap_or(b""));
+        }
+        FetchAttr::BodySection {
+            section, partial, ..
+        } => {
+            o.extend_from_slice(b"BODY[");
+            write_section_spec(o, section);
+            o.push(b']');
+            let data = meta.and_then(|m| section_bytes(raw, m, section));
+            write_partial_data(
+                o,
+                data.as_deref(),
+                partial.as_ref().map(|p| (p.offset, p.length.get())),
+                false,
+            );
+        }
+        FetchAttr::Binary { part, partial, .. } => {
+            o.extend_from_slice(b"BINARY[");
+            write_part(o, part);
+            o.push(b']');
+            let path: Vec<u32> = part.iter().map(|n| n.get()).collect();
+            match meta.map(|m| pochta_message::binary(raw, m, &path)) {
+                Some(Ok(data)) => write_partial_data(
+                    o,
+                    Some(&data),
+                    partial.as_ref().map(|p| (p.offset, p.length.get())),
+                    true,
+                ),
+                Some(Err(pochta_message::BinaryError::NoSuchPart)) | None => {
+                    o.extend_from_slice(b" NIL");
+                }
+                Some(Err(e)) => {
+                    o.extend_from_slice(b" NIL");
+                    return Err(format!("cannot decode part: {e}"));
+                }
+            }
+        }
+        FetchAttr::BinarySize { part } => {
+            o.extend_from_slice(b"BINARY.SIZE[");
+            write_part(o, part);
+            o.extend_from_slice(b"] ");
+            let path: Vec<u32> = part.iter().map(|n| n.get()).collect();
+            match meta.map(|m| pochta_message::binary(raw, m, &path)) {
+                Some(Ok(data)) => out::num(o, data.len()),
+                Some(Err(pochta_message::BinaryError::NoSuchPart)) | None => {
+                    o.extend_from_slice(b"NIL");
+                }
+                Some(Err(e)) => {
+                    o.extend_from_slice(b"NIL");
+                    return Err(format!("cannot decode part: {e}"));
+                }
+            }
+        }
+        FetchAttr::ModSeq => {
+            o.extend_from_slice(b"MODSEQ (");
+            out::num(o, rec.modseq.get());
+            o.push(b')');
+        }
+        FetchAttr::SaveDate => {
+            o.extend_from_slice(b"SAVEDATE ");
+            dates::format_internal_date(rec.save_date, o);
+        }
+        FetchAttr::Preview { .. } => {
+            o.extend_from_slice(b"PREVIEW NIL");
+        }
+        FetchAttr::EmailId => {
+            o.extend_from_slice(b"EMAILID (");
+            o.extend_from_slice(rec.blob.0.get(..24).unwrap_or("").as_bytes());
+            o.push(b')');
+        }
+        FetchAttr::ThreadId => {
+            o.extend_from_slice(b"THREADID NIL");
+        }
+    }
+    Ok(())
+}
+
+fn write_part(o: &mut Vec<u8>, part: &[std::num::NonZeroU32]) {
+    for (i, n) in part.iter().enumerate() {
+        if i > 0 {
+            o.push(b'.');
+        }
+        out::num(o, n.get());
+    }
+}
+
+/// `1.2.HEADER.FIELDS (A B)` as the client wrote it (names upper-cased like Dovecot).
+fn write_section_spec(o: &mut Vec<u8>, s: &Section) {
+    write_part(o, &s.part);
+    let Some(text) = &s.text else { return };
+    if !s.part.is_empty() {
+        o.push(b'.');
+    }
+    let (kw, names): (&[u8], Option<&Vec<Vec<u8>>>) = match text {
+        SectionText::Header => (b"HEADER", None),
+        SectionText::HeaderFields(n) => (b"HEADER.FIELDS", Some(n)),
+        SectionText::HeaderFieldsNot(n) => (b"HEADER.FIELDS.NOT", Some(n)),
+        SectionText::Text => (b"TEXT", None),
+        SectionText::Mime => (b"MIME", None),
+    };
+    o.extend_from_slice(kw);
+    if let Some(names) = names {
+        o.extend_from_slice(b" (");
+        for (i, n) in names.iter().enumerate() {
+            if i > 0 {
+                o.push(b' ');
+            }
+            out::astring(o, &n.to_ascii_uppercase());
+        }
+        o.push(b')');
+    }
+}
+
+fn section_bytes<'a>(
+    raw: &'a [u8],
+    meta: &pochta_message::MessageMeta,
+    s: &Section,
+) -> Option<Cow<'a, [u8]>> {
+    let path: Vec<u32> = s.part.iter().map(|n| n.get()).collect();
+    let names: Vec<String>;
+    let name_refs: Vec<&str>;
+    let which = match &s.text {
+        None => MsgSection::Full,
+        Some(SectionText::Header) => MsgSection::Header,
+        Some(SectionText::Text) => MsgSection::Text,
+        Some(SectionText::Mime) => MsgSection::Mime,
+        Some(SectionText::HeaderFields(n)) | Some(SectionText::HeaderFieldsNot(n)) => {
+            names = n
+                .iter()
+                .map(|x| String::from_utf8_lossy(x).into_owned())
+                .collect();
+            name_refs = names.iter().map(String::as_str).collect();
+            if matches!(s.text, Some(SectionText::HeaderFields(_))) {
+                MsgSection::HeaderFields(&name_refs)
+            } else {
+                MsgSection::HeaderFieldsNot(&name_refs)
+            }
+        }
+    };
+    pochta_message::section(raw, meta, &path, which)
+}
+
+/// ` {n}\r\n…` or `<origin> {n}…` for a partial fetch (RFC 3501 §6.4.5: the response names
+/// only the origin). A missing section is an empty string, as RFC 3501 gives no NIL there
+/// for BODY[...] and clients handle "" best.
+fn write_partial_data(
+    o: &mut Vec<u8>,
+    data: Option<&[u8]>,
+    partial: Option<(u32, u32)>,
+    binary: bool,
+) {
+    let data = data.unwrap_or(b"");
+    let slice = match partial {
+        Some((offset, len)) => {
+            o.push(b'<');
+            out::num(o, offset);
+            o.push(b'>');
+            let start = (offset as usize).min(data.len());
+            let end = start.saturating_add(len as usize).min(data.len());
+            &data[start..end]
+        }
+        None => data,
+    };
+    o.push(b' ');
+    if binary && slice.contains(&0) {
+        // RFC 3516 §4.2: literal8 for data with NUL.
+        o.push(b'~');
+    }
+    out::literal(o, slice);
+}

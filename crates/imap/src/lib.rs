@@ -1,0 +1,61 @@
+//! Pochta's IMAP4rev1 server (RFC 3501): sessions over the store, driven by tokio.
+//!
+//! Implementation notes (what always holds):
+//! - The protocol grammar lives in `pochta-imap-proto` (sans-IO); this crate holds the
+//!   session state machine ([`session`]), one module per command family (`mailbox`, `fetch`,
+//!   `search`, `messages` for STORE/COPY/MOVE), and the tokio [`driver`].
+//! - UIDs and MODSEQs come only from the store, which assigns them strictly ascending; a
+//!   session never invents one. Sequence numbers exist only in a session's [`view::View`] and
+//!   change only when the client is told (EXISTS / EXPUNGE).
+//! - No EXPUNGE response during FETCH, STORE or SEARCH (RFC 3501 §7.4.1); other sessions'
+//!   changes are reported at the end of every command in the selected state and in IDLE.
+//! - `\Recent` belongs to the first session that sees a message (store `claim_recent`).
+//! - Plaintext passwords only under TLS, or where the configured policy allows
+//!   (`LOGINDISABLED` is advertised otherwise).
+//! - A mailbox name is data; every store call names the session's own account, so one
+//!   account can never reach another's mailboxes.
+#![forbid(unsafe_code)]
+
+pub mod dates;
+pub mod driver;
+mod fetch;
+pub mod login;
+mod mailbox;
+mod messages;
+pub mod out;
+mod search;
+pub mod session;
+pub mod text;
+pub mod view;
+
+use std::sync::Arc;
+
+use pochta_auth::Throttle;
+use pochta_net::{Connection, Service};
+use pochta_store::MailStore;
+
+pub use session::{ImapConfig, PlaintextPolicy, Session, Shared};
+
+/// The IMAP service the binary wires to the `imap` and `imaps` listeners.
+pub struct ImapService<S> {
+    shared: Arc<Shared<S>>,
+}
+
+impl<S: MailStore> ImapService<S> {
+    pub fn new(store: Arc<S>, config: ImapConfig, throttle: Arc<Throttle>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                config,
+                throttle,
+                auth_cache: login::AuthCache::default(),
+            }),
+        }
+    }
+}
+
+impl<S: MailStore> Service for ImapService<S> {
+    fn handle(&self, conn: Connection) -> impl Future<Output = ()> + Send {
+        driver::serve(self.shared.clone(), conn)
+    }
+}

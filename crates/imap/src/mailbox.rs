@@ -1,0 +1,533 @@
+//! Mailbox commands: SELECT/EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE/UNSUBSCRIBE, LIST,
+//! LSUB, STATUS, APPEND, CLOSE/UNSELECT, EXPUNGE.
+//!
+//! Implementation notes:
+//! - Names arrive as validated Unicode [`MailboxName`]s (decoded from modified UTF-7 by the
+//!   parser) and leave in modified UTF-7; they never touch the filesystem.
+//! - LIST matching works on Unicode characters: `*` matches anything, `%` anything but the
+//!   separator (RFC 3501 §6.3.8); `INBOX` matches case-insensitively.
+//! - A failed SELECT leaves the session unselected (RFC 3501 §6.3.1).
+
+use std::collections::BTreeMap;
+
+use pochta_imap_proto::append::Append;
+use pochta_imap_proto::list::{List, ListReturn, ListSelect, Lsub};
+use pochta_imap_proto::mailbox::{Create, Rename};
+use pochta_imap_proto::select_examine::Select;
+use pochta_imap_proto::sequence::SequenceSet;
+use pochta_imap_proto::status::{Status, StatusItem};
+use pochta_store::{MailDate, MailStore, MailboxInfo, NewMessage, StoreError};
+use pochta_types::{Flags, MailboxName, SEPARATOR, Uid};
+
+use crate::out;
+use crate::session::{Done, Next, Res, Session, State, bad, no};
+use crate::view::View;
+
+const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+
+impl<S: MailStore> Session<S> {
+    pub(crate) fn select(&mut self, s: Select, read_only: bool) -> Res {
+        // Whatever happens next, the old mailbox is no longer selected.
+        if matches!(self.state, State::Selected(_)) {
+            self.state = State::Authenticated;
+        }
+        self.saved.clear();
+        let account = self.account()?.id;
+        let store = self.shared.store.clone();
+        let mb = store.mailbox(account, &s.mailbox)?.ok_or_else(|| {
+            no(
+                "NONEXISTENT",
+                format!("mailbox {} does not exist", s.mailbox),
+            )
+        })?;
+        if mb.noselect {
+            return Err(no(
+                "CANNOT",
+                format!("{} cannot be selected (\\Noselect)", s.mailbox),
+            ));
+        }
+        let summaries = store.summaries(mb.id)?;
+        let status = store.mailbox_status(mb.id)?;
+        let recent = if read_only {
+            Vec::new()
+        } else {
+            store.claim_recent(mb.id)?
+        };
+        let keywords = store.mailbox_keywords(mb.id)?;
+        let first_unseen = summaries
+            .iter()
+            .position(|m| !m.flags.contains(&pochta_types::Flag::Seen))
+            .map(|i| i + 1);
+        let uids: Vec<Uid> = summaries.iter().map(|m| m.uid).collect();
+        // A message that arrived between summaries() and claim_recent() is not in `uids`;
+        // the next sync announces it (and it stays recent to us).
+        let mut view = View::new(mb.id, read_only, uids, recent, status.highest_modseq);
+        let o = &mut self.out;
+        let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
+        o.extend_from_slice(format!("* FLAGS ({SYSTEM_FLAGS}{kw})\r\n").as_bytes());
+        if read_only {
+            o.extend_from_slice(b"* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+        } else {
+            o.extend_from_slice(
+                format!("* OK [PERMANENTFLAGS ({SYSTEM_FLAGS}{kw} \\*)] Flags permitted\r\n")
+                    .as_bytes(),
+            );
+        }
+        o.extend_from_slice(format!("* {} EXISTS\r\n", view.len()).as_bytes());
+        o.extend_from_slice(format!("* {} RECENT\r\n", view.recent_count()).as_bytes());
+        if let Some(seq) = first_unseen {
+            o.extend_from_slice(format!("* OK [UNSEEN {seq}] First unseen message\r\n").as_bytes());
+        }
+        o.extend_from_slice(
+            format!("* OK [UIDVALIDITY {}] UIDs valid\r\n", mb.uid_validity).as_bytes(),
+        );
+        o.extend_from_slice(
+            format!("* OK [UIDNEXT {}] Predicted next UID\r\n", status.uid_next).as_bytes(),
+        );
+        // Changes after `status` are reported by the first sync.
+        view.known_modseq = status.highest_modseq;
+        self.state = State::Selected(view);
+        let _ = s.condstore;
+        if read_only {
+            Done::code("READ-ONLY", "EXAMINE completed")
+        } else {
+            Done::code("READ-WRITE", "SELECT completed")
+        }
+    }
+
+    pub(crate) fn create(&mut self, c: Create) -> Res {
+        let account = self.account()?.id;
+        if c.mailbox.is_inbox() {
+            return Err(no("ALREADYEXISTS", "INBOX always exists"));
+        }
+        if c.special_use.len() > 1 {
+            return Err(no("USEATTR", "only one special-use attribute per mailbox"));
+        }
+        self.shared
+            .store
+            .mailbox_create(account, &c.mailbox, c.special_use.first().copied())?;
+        Done::ok("CREATE completed")
+    }
+
+    pub(crate) fn delete(&mut self, name: &MailboxName) -> Res {
+        let account = self.account()?.id;
+        if name.is_inbox() {
+            return Err(no("CANNOT", "INBOX cannot be deleted"));
+        }
+        if let State::Selected(v) = &self.state
+            && let Some(mb) = self.shared.store.mailbox(account, name)?
+            && mb.id == v.mailbox
+        {
+            // Deleting the selected mailbox: deselect first (what Dovecot does too).
+            self.state = State::Authenticated;
+        }
+        self.shared.store.mailbox_delete(account, name)?;
+        Done::ok("DELETE completed")
+    }
+
+    pub(crate) fn rename(&mut self, r: Rename) -> Res {
+        let account = self.account()?.id;
+        if r.to.is_inbox() {
+            return Err(no("ALREADYEXISTS", "INBOX always exists"));
+        }
+        if r.to.is_child_of(&r.from) {
+            return Err(no("CANNOT", "a mailbox cannot be renamed into itself"));
+        }
+        self.shared.store.mailbox_rename(account, &r.from, &r.to)?;
+        Done::ok("RENAME completed")
+    }
+
+    pub(crate) fn subscribe(&mut self, name: &MailboxName, on: bool) -> Res {
+        let account = self.account()?.id;
+        if on {
+            // RFC 3501 §6.3.6 lets a server refuse names that do not exist; like Dovecot
+            // we accept them only if the mailbox exists, so clients see a clear error.
+            if self.shared.store.mailbox(account, name)?.is_none() {
+                return Err(no("NONEXISTENT", format!("mailbox {name} does not exist")));
+            }
+            self.shared.store.subscribe(account, name)?;
+            Done::ok("SUBSCRIBE completed")
+        } else {
+            self.shared.store.unsubscribe(account, name)?;
+            Done::ok("UNSUBSCRIBE completed")
+        }
+    }
+
+    pub(crate) fn list(&mut self, l: List) -> Res {
+        let account = self.account()?.id;
+        let utf8 = false;
+        if !l.extended && l.patterns.len() == 1 && l.patterns[0].is_empty() {
+            // RFC 3501 §6.3.8: the hierarchy delimiter and root name.
+            self.out
+                .extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
+            return Done::ok("LIST completed");
+        }
+        let store = self.shared.store.clone();
+        let boxes = store.mailboxes(account)?;
+        let subs = store.subscriptions(account)?;
+        let subscribed_only = l.selection.contains(&ListSelect::Subscribed);
+        let special_only = l.selection.contains(&ListSelect::SpecialUse);
+        let want_subscribed = subscribed_only
+            || l.returns
+                .iter()
+                .any(|r| matches!(r, ListReturn::Subscribed));
+        let status_items: Option<Vec<StatusItem>> = l.returns.iter().find_map(|r| match r {
+            ListReturn::Status(items) => Some(items.clone()),
+            _ => None,
+        });
+        let patterns: Vec<Vec<char>> = l
+            .patterns
+            .iter()
+            .map(|p| canonical_pattern(&l.reference, p))
+            .collect();
+        let matches = |name: &str| patterns.iter().any(|p| wildcard_match(p, name));
+
+        // Every name to consider, with whether it exists as a mailbox.
+        let mut names: BTreeMap<String, Option<&MailboxInfo>> = BTreeMap::new();
+        for mb in &boxes {
+            names.insert(mb.name.to_string(), Some(mb));
+        }
+        if subscribed_only {
+            for s in &subs {
+                names.entry(s.to_string()).or_insert(None);
+            }
+        }
+        let has_children = |name: &str| {
+            let prefix = format!("{name}{SEPARATOR}");
+            boxes.iter().any(|b| b.name.as_str().starts_with(&prefix))
+        };
+        let is_subscribed = |name: &str| subs.iter().any(|s| s.as_str() == name);
+        let mut lines = Vec::new();
+        for (name, mb) in &names {
+            if !matches(name) {
+                continue;
+            }
+            let sub = is_subscribed(name);
+            if subscribed_only && !sub {
+                continue;
+            }
+            if special_only && mb.is_none_or(|m| m.special_use.is_none()) {
+                continue;
+            }
+            let mut attrs: Vec<&str> = Vec::new();
+            match mb {
+                None => attrs.push("\\NonExistent"),
+                Some(m) if m.noselect => attrs.push("\\Noselect"),
+                _ => {}
+            }
+            attrs.push(if has_children(name) {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            });
+            if want_subscribed && sub {
+                attrs.push("\\Subscribed");
+            }
+            if let Some(su) = mb.and_then(|m| m.special_use) {
+                attrs.push(su.as_str());
+            }
+            lines.push((name.clone(), attrs.join(" "), mb.map(|m| m.id)));
+        }
+        for (name, attrs, id) in lines {
+            let name = MailboxName::new(&name).map_err(|e| bad(e.to_string()))?;
+            self.out.extend_from_slice(b"* LIST (");
+            self.out.extend_from_slice(attrs.as_bytes());
+            self.out.extend_from_slice(b") \"/\" ");
+            out::mailbox(&mut self.out, &name, utf8);
+            self.out.extend_from_slice(b"\r\n");
+            if let (Some(items), Some(id)) = (&status_items, id) {
+                self.status_line(&name, id, items)?;
+            }
+        }
+        Done::ok("LIST completed")
+    }
+
+    pub(crate) fn lsub(&mut self, l: Lsub) -> Res {
+        let account = self.account()?.id;
+        let store = self.shared.store.clone();
+        let subs = store.subscriptions(account)?;
+        let boxes = store.mailboxes(account)?;
+        let pattern = canonical_pattern(&l.reference, &l.pattern);
+        let mut out_names: BTreeMap<String, bool> = BTreeMap::new();
+        for s in &subs {
+            let name = s.as_str();
+            if wildcard_match(&pattern, name) {
+                let selectable = boxes.iter().any(|b| b.name == *s && !b.noselect);
+                out_names.insert(name.to_string(), !selectable);
+                continue;
+            }
+            // RFC 3501 §6.3.9: with `%`, a parent of a subscribed name that matches is
+            // listed \Noselect when it is not subscribed itself.
+            for anc in s.ancestors() {
+                if wildcard_match(&pattern, anc.as_str()) {
+                    out_names.entry(anc.to_string()).or_insert(true);
+                }
+            }
+        }
+        for (name, noselect) in out_names {
+            let name = MailboxName::new(&name).map_err(|e| bad(e.to_string()))?;
+            self.out.extend_from_slice(if noselect {
+                b"* LSUB (\\Noselect) \"/\" ".as_slice()
+            } else {
+                b"* LSUB () \"/\" ".as_slice()
+            });
+            out::mailbox(&mut self.out, &name, false);
+            self.out.extend_from_slice(b"\r\n");
+        }
+        Done::ok("LSUB completed")
+    }
+
+    pub(crate) fn status(&mut self, s: Status) -> Res {
+        let account = self.account()?.id;
+        let mb = self
+            .shared
+            .store
+            .mailbox(account, &s.mailbox)?
+            .filter(|m| !m.noselect)
+            .ok_or_else(|| {
+                no(
+                    "NONEXISTENT",
+                    format!("mailbox {} does not exist", s.mailbox),
+                )
+            })?;
+        self.status_line(&s.mailbox, mb.id, &s.items)?;
+        Done::ok("STATUS completed")
+    }
+
+    fn status_line(
+        &mut self,
+        name: &MailboxName,
+        id: pochta_types::MailboxId,
+        items: &[StatusItem],
+    ) -> Res<()> {
+        let st = self.shared.store.mailbox_status(id)?;
+        self.out.extend_from_slice(b"* STATUS ");
+        out::mailbox(&mut self.out, name, false);
+        self.out.extend_from_slice(b" (");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b' ');
+            }
+            let v: u64 = match item {
+                StatusItem::Messages => st.messages.into(),
+                StatusItem::Recent => st.recent.into(),
+                StatusItem::UidNext => st.uid_next.get().into(),
+                StatusItem::UidValidity => st.uid_validity.get().into(),
+                StatusItem::Unseen => st.unseen.into(),
+                StatusItem::Deleted => st.deleted.into(),
+                StatusItem::Size => st.size,
+                StatusItem::HighestModSeq => st.highest_modseq.get(),
+                StatusItem::AppendLimit => self.shared.config.max_message,
+                StatusItem::MailboxId => {
+                    return Err(bad("STATUS MAILBOXID is not supported"));
+                }
+            };
+            self.out.extend_from_slice(item.as_str().as_bytes());
+            self.out.push(b' ');
+            out::num(&mut self.out, v);
+        }
+        self.out.extend_from_slice(b")\r\n");
+        Ok(())
+    }
+
+    pub(crate) fn append(&mut self, a: Append) -> Res {
+        let account = self.account()?.id;
+        let store = self.shared.store.clone();
+        let Some(mb) = store.mailbox(account, &a.mailbox)?.filter(|m| !m.noselect) else {
+            // RFC 3501 §6.3.11: TRYCREATE tells the client it may create it and retry.
+            return Err(no(
+                "TRYCREATE",
+                format!("mailbox {} does not exist", a.mailbox),
+            ));
+        };
+        let mut msgs = Vec::with_capacity(a.messages.len());
+        for m in &a.messages {
+            if m.data.is_empty() {
+                return Err(no("CANNOT", "an empty message cannot be appended"));
+            }
+            if m.data.len() as u64 > self.shared.config.max_message {
+                return Err(no("TOOBIG", "message is larger than APPENDLIMIT"));
+            }
+            msgs.push(NewMessage {
+                bytes: &m.data,
+                flags: Flags::from_flags(&m.flags),
+                internal_date: m.date.map(|d| MailDate {
+                    unix: d.unix_timestamp(),
+                    offset_minutes: d.zone_minutes(),
+                }),
+            });
+        }
+        let mapping = store.append(mb.id, &msgs)?;
+        let uids: Vec<u32> = mapping.pairs.iter().map(|(_, u)| u.get()).collect();
+        let mut code = format!("APPENDUID {} ", mapping.uid_validity);
+        let mut set = Vec::new();
+        out::sequence_set(&mut set, &uids);
+        code.push_str(&String::from_utf8_lossy(&set));
+        Done::code(code, "APPEND completed")
+    }
+
+    pub(crate) fn close(&mut self, expunge: bool) -> Res {
+        let view = self.view()?;
+        let (mailbox, read_only) = (view.mailbox, view.read_only);
+        if expunge && !read_only {
+            // RFC 3501 §6.4.2: CLOSE expunges silently.
+            self.shared.store.expunge(mailbox, None)?;
+        }
+        self.state = State::Authenticated;
+        self.saved.clear();
+        Ok(Done {
+            code: None,
+            text: if expunge {
+                "CLOSE completed"
+            } else {
+                "UNSELECT completed"
+            }
+            .into(),
+            next: Next::Continue,
+        })
+    }
+
+    pub(crate) fn expunge(&mut self, set: Option<SequenceSet>) -> Res {
+        let view = self.view()?;
+        if view.read_only {
+            return Err(no("READ-ONLY", "mailbox is read-only"));
+        }
+        let mailbox = view.mailbox;
+        let uids: Option<Vec<Uid>> = match &set {
+            Some(set) => Some(
+                self.resolve(set, true)?
+                    .into_iter()
+                    .map(|(_, u)| u)
+                    .collect(),
+            ),
+            None => None,
+        };
+        self.shared.store.expunge(mailbox, uids.as_deref())?;
+        // The untagged EXPUNGEs are written by the sync in `finish`.
+        Done::ok("EXPUNGE completed")
+    }
+
+    /// Resolve a sequence set (`uid`: a UID set) against the view into (seq, uid) pairs,
+    /// ascending. `$` is the saved search result (RFC 5182).
+    pub(crate) fn resolve(&self, set: &SequenceSet, uid: bool) -> Res<Vec<(u32, Uid)>> {
+        let view = self.view()?;
+        if set.is_saved() {
+            return Ok(self
+                .saved
+                .iter()
+                .filter_map(|&u| view.seq(u).map(|s| (s, u)))
+                .collect());
+        }
+        let mut outv = Vec::new();
+        if uid {
+            let largest = view.last_uid().map(|u| u.get()).unwrap_or(0);
+            for (lo, hi) in set.resolve(largest) {
+                let uids = view.uids();
+                let start = uids.partition_point(|u| u.get() < lo);
+                for (i, u) in uids[start..].iter().enumerate() {
+                    if u.get() > hi {
+                        break;
+                    }
+                    outv.push((start as u32 + i as u32 + 1, *u));
+                }
+            }
+        } else {
+            if set.exceeds(view.len()) {
+                return Err(bad("message sequence number out of range"));
+            }
+            for (lo, hi) in set.resolve(view.len()) {
+                for seq in lo..=hi {
+                    if let Some(u) = view.uid(seq) {
+                        outv.push((seq, u));
+                    }
+                }
+            }
+        }
+        Ok(outv)
+    }
+}
+
+/// Reference and pattern joined (RFC 3501 §6.3.8 leaves the rule to the server; we
+/// concatenate, inserting the separator only when neither side has it).
+fn canonical_pattern(reference: &str, pattern: &str) -> Vec<char> {
+    let joined = if reference.is_empty() {
+        pattern.to_string()
+    } else if reference.ends_with(SEPARATOR) || pattern.starts_with(SEPARATOR) {
+        format!("{reference}{pattern}")
+    } else {
+        format!("{reference}{SEPARATOR}{pattern}")
+    };
+    // INBOX is case-insensitive: normalise a leading "inbox" of the pattern.
+    let mut chars: Vec<char> = joined.chars().collect();
+    if chars.len() >= 5 {
+        let head: String = chars[..5].iter().collect();
+        if head.eq_ignore_ascii_case("INBOX") && (chars.len() == 5 || chars[5] == SEPARATOR) {
+            for (i, c) in "INBOX".chars().enumerate() {
+                chars[i] = c;
+            }
+        }
+    }
+    chars
+}
+
+/// `*` matches any run, `%` any run without the separator.
+fn wildcard_match(pattern: &[char], name: &str) -> bool {
+    let name: Vec<char> = name.chars().collect();
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
+            Some('%') => {
+                let mut i = 0;
+                loop {
+                    if go(&p[1..], &n[i..]) {
+                        return true;
+                    }
+                    if i == n.len() || n[i] == SEPARATOR {
+                        return false;
+                    }
+                    i += 1;
+                }
+            }
+            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
+        }
+    }
+    // Collapse runs of wildcards to keep the backtracking bounded.
+    let mut p: Vec<char> = Vec::with_capacity(pattern.len());
+    for &c in pattern {
+        if c == '*' && p.last() == Some(&'*') {
+            continue;
+        }
+        p.push(c);
+    }
+    go(&p, &name)
+}
+
+#[allow(dead_code)]
+fn is_missing(e: &StoreError) -> bool {
+    matches!(e, StoreError::NotFound(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, n: &str) -> bool {
+        wildcard_match(&canonical_pattern("", p), n)
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(m("*", "a/b/c"));
+        assert!(m("%", "a"));
+        assert!(!m("%", "a/b"));
+        assert!(m("a/%", "a/b"));
+        assert!(!m("a/%", "a/b/c"));
+        assert!(m("inbox", "INBOX"));
+        assert!(m("Inbox/%", "INBOX/x"));
+        assert!(!m("inboxes", "INBOX"));
+        assert!(m("Вход*", "Входящие/Работа"));
+        assert!(m("*/Работа", "Входящие/Работа"));
+        assert!(wildcard_match(&canonical_pattern("a", "%"), "a/b"));
+    }
+}

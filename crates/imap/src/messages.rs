@@ -1,0 +1,155 @@
+//! STORE, COPY and MOVE (RFC 3501 §6.4.6–6.4.7, RFC 6851, RFC 4315 COPYUID).
+//!
+//! Implementation notes:
+//! - STORE writes its own FETCH responses (unless `.SILENT`) and marks them in the view so
+//!   the following sync does not repeat them; changes made meanwhile by others still are.
+//! - COPY/MOVE into a missing mailbox answer `NO [TRYCREATE]` (RFC 3501 §6.4.7).
+//! - MOVE is one store transaction (no moment with the message in both mailboxes or neither);
+//!   its COPYUID goes in an untagged OK before the EXPUNGEs (RFC 6851 §4.3).
+
+use pochta_imap_proto::copy_move::CopyMove;
+use pochta_imap_proto::store::{Store, StoreMode};
+use pochta_store::{FlagOp, MailStore};
+use pochta_types::{Flags, Uid};
+
+use crate::out;
+use crate::session::{Done, Res, Session, no};
+
+impl<S: MailStore> Session<S> {
+    pub(crate) fn store(&mut self, s: Store) -> Res {
+        let targets = self.resolve(&s.set, s.uid)?;
+        let view = self.view()?;
+        if view.read_only {
+            return Err(no("READ-ONLY", "mailbox is read-only"));
+        }
+        let mailbox = view.mailbox;
+        let uids: Vec<Uid> = targets.iter().map(|&(_, u)| u).collect();
+        let op = match s.mode {
+            StoreMode::Replace => FlagOp::Replace,
+            StoreMode::Add => FlagOp::Add,
+            StoreMode::Remove => FlagOp::Remove,
+        };
+        let unchanged_since = match s.unchanged_since {
+            Some(0) => Some(None),
+            Some(n) => Some(pochta_types::ModSeq::new(n)),
+            None => None,
+        };
+        let outcome = if unchanged_since == Some(None) {
+            // UNCHANGEDSINCE 0 fails every message (RFC 7162 §3.1.3).
+            pochta_store::StoreOutcome {
+                conflicts: uids.clone(),
+                ..Default::default()
+            }
+        } else {
+            self.shared.store.store_flags(
+                mailbox,
+                &uids,
+                op,
+                &Flags::from_flags(&s.flags),
+                unchanged_since.flatten(),
+            )?
+        };
+        for m in &outcome.updated {
+            let view = self.view_mut()?;
+            view.note_own(m.uid, m.modseq);
+            let Some(seq) = view.seq(m.uid) else { continue };
+            let recent = view.is_recent(m.uid);
+            if s.silent {
+                continue;
+            }
+            self.out.extend_from_slice(b"* ");
+            out::num(&mut self.out, seq);
+            self.out.extend_from_slice(b" FETCH (");
+            if s.uid {
+                self.out.extend_from_slice(b"UID ");
+                out::num(&mut self.out, m.uid.get());
+                self.out.push(b' ');
+            }
+            self.out.extend_from_slice(b"FLAGS ");
+            out::flag_list(&mut self.out, &m.flags, recent);
+            if s.unchanged_since.is_some() {
+                self.out.extend_from_slice(b" MODSEQ (");
+                out::num(&mut self.out, m.modseq.get());
+                self.out.push(b')');
+            }
+            self.out.extend_from_slice(b")\r\n");
+        }
+        if !outcome.conflicts.is_empty() {
+            let view = self.view()?;
+            let nums: Vec<u32> = if s.uid {
+                outcome.conflicts.iter().map(|u| u.get()).collect()
+            } else {
+                outcome
+                    .conflicts
+                    .iter()
+                    .filter_map(|&u| view.seq(u))
+                    .collect()
+            };
+            let mut set = Vec::new();
+            out::sequence_set(&mut set, &nums);
+            return Done::code(
+                format!("MODIFIED {}", String::from_utf8_lossy(&set)),
+                "Some messages were modified meanwhile",
+            );
+        }
+        Done::ok("STORE completed")
+    }
+
+    pub(crate) fn copy_move(&mut self, c: CopyMove, is_move: bool) -> Res {
+        let targets = self.resolve(&c.set, c.uid)?;
+        let account = self.account()?.id;
+        let view = self.view()?;
+        let from = view.mailbox;
+        if is_move && view.read_only {
+            return Err(no("READ-ONLY", "mailbox is read-only"));
+        }
+        let store = self.shared.store.clone();
+        let Some(to) = store.mailbox(account, &c.mailbox)?.filter(|m| !m.noselect) else {
+            return Err(no(
+                "TRYCREATE",
+                format!("mailbox {} does not exist", c.mailbox),
+            ));
+        };
+        let uids: Vec<Uid> = targets.iter().map(|&(_, u)| u).collect();
+        if uids.is_empty() {
+            return Done::ok(if is_move {
+                "MOVE completed"
+            } else {
+                "COPY completed"
+            });
+        }
+        let mapping = if is_move {
+            store.move_messages(from, &uids, to.id)?
+        } else {
+            store.copy(from, &uids, to.id)?
+        };
+        let src: Vec<u32> = mapping
+            .pairs
+            .iter()
+            .filter_map(|(s, _)| s.map(|u| u.get()))
+            .collect();
+        let dst: Vec<u32> = mapping.pairs.iter().map(|(_, d)| d.get()).collect();
+        let code = if src.is_empty() {
+            None
+        } else {
+            let mut code = format!("COPYUID {} ", mapping.uid_validity).into_bytes();
+            out::sequence_set(&mut code, &src);
+            code.push(b' ');
+            out::sequence_set(&mut code, &dst);
+            Some(String::from_utf8_lossy(&code).into_owned())
+        };
+        if is_move {
+            if let Some(code) = &code {
+                self.out.extend_from_slice(b"* OK [");
+                self.out.extend_from_slice(code.as_bytes());
+                self.out.extend_from_slice(b"] Moved\r\n");
+            }
+            // EXPUNGEs follow from the sync in `finish`.
+            return Done::ok("MOVE completed");
+        }
+        match code {
+            Some(code) => Done::code(code, "COPY completed"),
+            None => Done::ok("COPY completed"),
+        }
+    }
+}

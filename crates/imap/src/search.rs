@@ -1,0 +1,423 @@
+//! SEARCH and UID SEARCH (RFC 3501 §6.4.4), with ESEARCH (RFC 4731) result options and
+//! SEARCHRES (RFC 5182).
+//!
+//! Implementation notes:
+//! - The key tree is compiled once per command: strings are decoded from the command's
+//!   CHARSET into UTF-8 and case-folded, dates turned into day numbers. An unknown charset is
+//!   `NO [BADCHARSET (…)]` before any message is looked at.
+//! - Messages are read lazily: flags/sizes/dates come from the records; a message's bytes and
+//!   decoded text are loaded only if a key needs them, once per message.
+//! - Header keys match RFC 2047-decoded header values; BODY/TEXT match the decoded text of the
+//!   text parts (charset and transfer encoding removed), so a KOI8-R quoted-printable body is
+//!   found with a UTF-8 or KOI8-R search string.
+//! - Date keys compare dates without time or zone: INTERNALDATE in its own zone, the Date:
+//!   header in UTC (RFC 3501 §6.4.4).
+
+use std::sync::Arc;
+
+use pochta_imap_proto::Date;
+use pochta_imap_proto::search::{Search, SearchKey, SearchReturn};
+use pochta_imap_proto::sequence::SequenceSet;
+use pochta_store::{MailStore, MessageRecord};
+use pochta_types::{Flag, Uid};
+
+use crate::dates;
+use crate::out;
+use crate::session::{Done, Res, Session, no};
+use crate::text;
+
+/// A compiled search key.
+enum K {
+    All,
+    Flag(Flag, bool),
+    Recent(bool),
+    New,
+    Header(String, String),
+    Body(String),
+    Text(String),
+    Before(i64),
+    On(i64),
+    Since(i64),
+    SentBefore(i64),
+    SentOn(i64),
+    SentSince(i64),
+    Larger(u64),
+    Smaller(u64),
+    Seqs(Vec<(u32, u32)>),
+    Uids(Vec<(u32, u32)>),
+    UidList(Vec<Uid>),
+    ModSeq(u64),
+    Older(i64),
+    Younger(i64),
+    SaveBefore(i64),
+    SaveOn(i64),
+    SaveSince(i64),
+    Not(Box<K>),
+    Or(Box<K>, Box<K>),
+    And(Vec<K>),
+    Nothing,
+}
+
+/// What evaluation needs.
+#[derive(Default)]
+struct Needs {
+    meta: bool,
+    bytes: bool,
+    text: bool,
+}
+
+fn day(d: Date) -> i64 {
+    dates::days_from_civil(
+        i64::from(d.year()),
+        u32::from(d.month()),
+        u32::from(d.day()),
+    )
+}
+
+struct Compiler<'a> {
+    charset: Option<&'a str>,
+    view_len: u32,
+    last_uid: u32,
+    saved: &'a [Uid],
+    needs: Needs,
+}
+
+impl Compiler<'_> {
+    fn s(&self, b: &[u8]) -> Res<String> {
+        text::decode_charset(b, self.charset)
+            .map(|s| text::fold(&s))
+            .ok_or_else(badcharset)
+    }
+
+    fn set(&self, set: &SequenceSet, uid: bool) -> K {
+        if set.is_saved() {
+            return K::UidList(self.saved.to_vec());
+        }
+        let largest = if uid { self.last_uid } else { self.view_len };
+        let ranges: Vec<(u32, u32)> = set.resolve(largest).collect();
+        if uid {
+            K::Uids(ranges)
+        } else {
+            K::Seqs(ranges)
+        }
+    }
+
+    fn compile(&mut self, key: &SearchKey) -> Res<K> {
+        use SearchKey as S;
+        Ok(match key {
+            S::All => K::All,
+            S::Answered => K::Flag(Flag::Answered, true),
+            S::Unanswered => K::Flag(Flag::Answered, false),
+            S::Deleted => K::Flag(Flag::Deleted, true),
+            S::Undeleted => K::Flag(Flag::Deleted, false),
+            S::Draft => K::Flag(Flag::Draft, true),
+            S::Undraft => K::Flag(Flag::Draft, false),
+            S::Flagged => K::Flag(Flag::Flagged, true),
+            S::Unflagged => K::Flag(Flag::Flagged, false),
+            S::Seen => K::Flag(Flag::Seen, true),
+            S::Unseen => K::Flag(Flag::Seen, false),
+            S::Keyword(f) => K::Flag(f.clone(), true),
+            S::Unkeyword(f) => K::Flag(f.clone(), false),
+            S::Recent => K::Recent(true),
+            S::Old => K::Recent(false),
+            S::New => K::New,
+            S::Bcc(v) => self.header("bcc", v)?,
+            S::Cc(v) => self.header("cc", v)?,
+            S::From(v) => self.header("from", v)?,
+            S::To(v) => self.header("to", v)?,
+            S::Subject(v) => self.header("subject", v)?,
+            S::Header(name, v) => {
+                let name = String::from_utf8_lossy(name).into_owned();
+                self.header(&name, v)?
+            }
+            S::Body(v) => {
+                self.needs.bytes = true;
+                self.needs.meta = true;
+                self.needs.text = true;
+                K::Body(self.s(v)?)
+            }
+            S::Text(v) => {
+                self.needs.bytes = true;
+                self.needs.meta = true;
+                self.needs.text = true;
+                K::Text(self.s(v)?)
+            }
+            S::Before(d) => K::Before(day(*d)),
+            S::On(d) => K::On(day(*d)),
+            S::Since(d) => K::Since(day(*d)),
+            S::SentBefore(d) => {
+                self.needs.meta = true;
+                K::SentBefore(day(*d))
+            }
+            S::SentOn(d) => {
+                self.needs.meta = true;
+                K::SentOn(day(*d))
+            }
+            S::SentSince(d) => {
+                self.needs.meta = true;
+                K::SentSince(day(*d))
+            }
+            S::Larger(n) => K::Larger(*n),
+            S::Smaller(n) => K::Smaller(*n),
+            S::SequenceSet(set) => self.set(set, false),
+            S::Uid(set) => self.set(set, true),
+            S::Not(k) => K::Not(Box::new(self.compile(k)?)),
+            S::Or(a, b) => K::Or(Box::new(self.compile(a)?), Box::new(self.compile(b)?)),
+            S::And(ks) => K::And(ks.iter().map(|k| self.compile(k)).collect::<Res<_>>()?),
+            S::ModSeq { modseq, .. } => K::ModSeq(*modseq),
+            S::Older(n) => K::Older(i64::from(n.get())),
+            S::Younger(n) => K::Younger(i64::from(n.get())),
+            S::SaveDateBefore(d) => K::SaveBefore(day(*d)),
+            S::SaveDateOn(d) => K::SaveOn(day(*d)),
+            S::SaveDateSince(d) => K::SaveSince(day(*d)),
+            S::SaveDateSupported => K::All,
+            S::EmailId(_) | S::ThreadId(_) => K::Nothing,
+        })
+    }
+
+    fn header(&mut self, name: &str, v: &[u8]) -> Res<K> {
+        self.needs.bytes = true;
+        Ok(K::Header(name.to_ascii_lowercase(), self.s(v)?))
+    }
+}
+
+fn badcharset() -> crate::session::Fail {
+    let list = text::ADVERTISED_CHARSETS.join(" ");
+    no(&format!("BADCHARSET ({list})"), "unsupported charset")
+}
+
+/// One message under evaluation, with what was loaded for it.
+struct Msg<'a> {
+    seq: u32,
+    rec: &'a MessageRecord,
+    recent: bool,
+    bytes: Option<Arc<Vec<u8>>>,
+    text: Option<String>,
+    now: i64,
+}
+
+fn eval(k: &K, m: &mut Msg<'_>) -> bool {
+    match k {
+        K::All => true,
+        K::Nothing => false,
+        K::Flag(f, want) => m.rec.flags.contains(f) == *want,
+        K::Recent(want) => m.recent == *want,
+        K::New => m.recent && !m.rec.flags.contains(&Flag::Seen),
+        K::Header(name, needle) => {
+            let raw = m.bytes.as_deref().map(|b| b.as_slice()).unwrap_or(&[]);
+            let values = pochta_message::search_header_values(raw, name);
+            if needle.is_empty() {
+                // RFC 3501: HEADER with an empty string matches every message that has the field.
+                return !values.is_empty();
+            }
+            values
+                .iter()
+                .any(|v| text::contains_folded(&text::fold(v), needle))
+        }
+        K::Body(needle) => {
+            let t = body_text(m);
+            text::contains_folded(t, needle)
+        }
+        K::Text(needle) => {
+            let raw = m.bytes.as_deref().map(|b| b.as_slice()).unwrap_or(&[]);
+            // Header text, decoded, then the body.
+            let header_hit = m
+                .rec
+                .meta
+                .as_deref()
+                .and_then(|meta| {
+                    pochta_message::section(raw, meta, &[], pochta_message::SectionText::Header)
+                })
+                .map(|h| {
+                    let h = String::from_utf8_lossy(&h).into_owned();
+                    text::contains_folded(&text::fold(&decode_words(&h)), needle)
+                })
+                .unwrap_or(false);
+            header_hit || text::contains_folded(body_text(m), needle)
+        }
+        K::Before(d) => dates::local_day(m.rec.internal_date) < *d,
+        K::On(d) => dates::local_day(m.rec.internal_date) == *d,
+        K::Since(d) => dates::local_day(m.rec.internal_date) >= *d,
+        K::SentBefore(d) => sent_day(m).is_some_and(|s| s < *d),
+        K::SentOn(d) => sent_day(m).is_some_and(|s| s == *d),
+        K::SentSince(d) => sent_day(m).is_some_and(|s| s >= *d),
+        K::Larger(n) => m.rec.size > *n,
+        K::Smaller(n) => m.rec.size < *n,
+        K::Seqs(r) => in_ranges(r, m.seq),
+        K::Uids(r) => in_ranges(r, m.rec.uid.get()),
+        K::UidList(l) => l.contains(&m.rec.uid),
+        K::ModSeq(n) => m.rec.modseq.get() >= *n,
+        K::Older(s) => m.rec.internal_date.unix <= m.now - s,
+        K::Younger(s) => m.rec.internal_date.unix >= m.now - s,
+        K::SaveBefore(d) => dates::local_day(m.rec.save_date) < *d,
+        K::SaveOn(d) => dates::local_day(m.rec.save_date) == *d,
+        K::SaveSince(d) => dates::local_day(m.rec.save_date) >= *d,
+        K::Not(k) => !eval(k, m),
+        K::Or(a, b) => eval(a, m) || eval(b, m),
+        K::And(ks) => ks.iter().all(|k| eval(k, m)),
+    }
+}
+
+fn in_ranges(r: &[(u32, u32)], n: u32) -> bool {
+    let i = r.partition_point(|&(_, hi)| hi < n);
+    r.get(i).is_some_and(|&(lo, _)| lo <= n)
+}
+
+fn sent_day(m: &Msg<'_>) -> Option<i64> {
+    m.rec
+        .meta
+        .as_deref()
+        .and_then(|meta| meta.sent_date())
+        .map(|s| s.div_euclid(86400))
+}
+
+fn body_text<'m>(m: &'m mut Msg<'_>) -> &'m str {
+    if m.text.is_none() {
+        let raw = m.bytes.as_deref().map(|b| b.as_slice()).unwrap_or(&[]);
+        let t = m
+            .rec
+            .meta
+            .as_deref()
+            .map(|meta| pochta_message::search_body_text(raw, meta))
+            .unwrap_or_default();
+        m.text = Some(text::fold(&t));
+    }
+    m.text.as_deref().unwrap_or("")
+}
+
+/// RFC 2047-decode a whole header block for TEXT searches (field by field).
+fn decode_words(header: &str) -> String {
+    let mut outs = String::with_capacity(header.len());
+    for line in header.split("\r\n") {
+        if let Some((name, _)) = line.split_once(':') {
+            for v in pochta_message::search_header_values(header.as_bytes(), name.trim()) {
+                outs.push_str(&v);
+                outs.push('\n');
+            }
+        }
+    }
+    outs.push_str(header);
+    outs
+}
+
+impl<S: MailStore> Session<S> {
+    pub(crate) fn search(&mut self, tag: &pochta_imap_proto::Tag, s: Search) -> Res {
+        let view = self.view()?;
+        let mailbox = view.mailbox;
+        let mut c = Compiler {
+            charset: s.charset.as_deref(),
+            view_len: view.len(),
+            last_uid: view.last_uid().map(|u| u.get()).unwrap_or(0),
+            saved: &self.saved,
+            needs: Needs::default(),
+        };
+        if let Some(cs) = s.charset.as_deref()
+            && text::decode_charset(b"", Some(cs)).is_none()
+        {
+            return Err(badcharset());
+        }
+        let key = c.compile(&s.key)?;
+        let needs = c.needs;
+        let uids: Vec<Uid> = view.uids().to_vec();
+        let store = self.shared.store.clone();
+        let records = store.records(mailbox, &uids, needs.meta || needs.text)?;
+        let now = dates::now().unix;
+        let mut hits: Vec<(u32, Uid)> = Vec::new();
+        for rec in &records {
+            let view = self.view()?;
+            let Some(seq) = view.seq(rec.uid) else {
+                continue;
+            };
+            let bytes = if needs.bytes {
+                Some(store.blob(&rec.blob)?)
+            } else {
+                None
+            };
+            let mut m = Msg {
+                seq,
+                rec,
+                recent: view.is_recent(rec.uid),
+                bytes,
+                text: None,
+                now,
+            };
+            if eval(&key, &mut m) {
+                hits.push((seq, rec.uid));
+            }
+        }
+        let nums: Vec<u32> = hits
+            .iter()
+            .map(|&(seq, uid)| if s.uid { uid.get() } else { seq })
+            .collect();
+        match &s.returns {
+            None => {
+                self.out.extend_from_slice(b"* SEARCH");
+                for n in &nums {
+                    self.out.push(b' ');
+                    out::num(&mut self.out, *n);
+                }
+                self.out.extend_from_slice(b"\r\n");
+            }
+            Some(returns) => {
+                // RFC 4731 §3.1: RETURN () means RETURN (ALL).
+                let all = returns.is_empty();
+                if returns.contains(&SearchReturn::Save) {
+                    self.saved = hits.iter().map(|&(_, u)| u).collect();
+                }
+                let only_save = returns.len() == 1 && returns[0] == SearchReturn::Save;
+                if !only_save {
+                    self.esearch(tag, &nums, returns, all, s.uid);
+                }
+            }
+        }
+        Done::ok(if s.uid {
+            "UID SEARCH completed"
+        } else {
+            "SEARCH completed"
+        })
+    }
+
+    fn esearch(
+        &mut self,
+        tag: &pochta_imap_proto::Tag,
+        nums: &[u32],
+        returns: &[SearchReturn],
+        all: bool,
+        uid: bool,
+    ) {
+        // RFC 4731 §3.1: the response carries the command's tag as a correlator.
+        let o = &mut self.out;
+        o.extend_from_slice(b"* ESEARCH (TAG ");
+        out::string(o, tag.as_str().as_bytes());
+        o.push(b')');
+        if uid {
+            o.extend_from_slice(b" UID");
+        }
+        for r in returns {
+            match r {
+                SearchReturn::Min if !nums.is_empty() => {
+                    o.extend_from_slice(b" MIN ");
+                    out::num(o, nums[0]);
+                }
+                SearchReturn::Max if !nums.is_empty() => {
+                    o.extend_from_slice(b" MAX ");
+                    out::num(o, nums[nums.len() - 1]);
+                }
+                SearchReturn::Count => {
+                    o.extend_from_slice(b" COUNT ");
+                    out::num(o, nums.len());
+                }
+                SearchReturn::All if !nums.is_empty() => {
+                    o.extend_from_slice(b" ALL ");
+                    out::sequence_set(o, nums);
+                }
+                _ => {}
+            }
+        }
+        if all && !nums.is_empty() {
+            o.extend_from_slice(b" ALL ");
+            out::sequence_set(o, nums);
+        }
+        o.extend_from_slice(b"\r\n");
+    }
+}

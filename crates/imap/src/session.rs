@@ -1,0 +1,724 @@
+//! One IMAP session: its state, the command dispatcher, and the one place where outcomes
+//! become tagged responses.
+//!
+//! Implementation notes:
+//! - State as an enum (RFC 3501 §3): not authenticated, authenticated, selected, logout. The
+//!   selected state carries the [`View`]. [`Session::check_state`] alone decides which
+//!   commands a state allows.
+//! - Errors are classified once, in [`Fail`]: syntax → `BAD`; a refusal the user can act on →
+//!   `NO [CODE]` (RFC 5530 / RFC 9051 §7.1 codes); a store failure → `NO [SERVERBUG]` and a
+//!   log line. I/O errors never reach here: the driver closes the connection.
+//! - Compute, commit, then write: store calls finish (and commit) before the response that
+//!   reports them is written; nothing holds a store lock across a socket write.
+//! - Untagged updates: before the tagged response of every command in the selected state the
+//!   session asks the store what changed since the MODSEQ it last reported ([`View::apply`]);
+//!   EXPUNGE is held back during FETCH, STORE and SEARCH (RFC 3501 §7.4.1).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use pochta_auth::{Mechanism, SaslServer, SaslStep, ScramSecrets, Throttle, Verdict};
+use pochta_imap_proto::{Command, CommandBody, ParseError, ParseErrorKind, Tag};
+use pochta_store::{Account, MailStore, StoreError};
+use pochta_types::{Address, Uid};
+
+use crate::out;
+use crate::view::{Update, View};
+
+/// When plaintext passwords (LOGIN, AUTHENTICATE PLAIN/LOGIN) are allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaintextPolicy {
+    /// Only under TLS.
+    TlsOnly,
+    /// Under TLS, or from a loopback address.
+    TlsOrLoopback,
+    /// Always (tests, trusted networks).
+    Always,
+}
+
+/// Settings of the IMAP service.
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    pub hostname: String,
+    pub plaintext: PlaintextPolicy,
+    /// Largest APPEND literal accepted (RFC 7889 APPENDLIMIT).
+    pub max_message: u64,
+    /// Autologout timer while not authenticated.
+    pub login_timeout: Duration,
+    /// Autologout timer once authenticated (RFC 9051 §5.4: at least 30 minutes).
+    pub idle_timeout: Duration,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        Self {
+            hostname: "localhost".into(),
+            plaintext: PlaintextPolicy::TlsOrLoopback,
+            max_message: 64 * 1024 * 1024,
+            login_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// What every session of a server shares.
+pub struct Shared<S> {
+    pub store: Arc<S>,
+    pub config: ImapConfig,
+    pub throttle: Arc<Throttle>,
+    pub auth_cache: crate::login::AuthCache,
+}
+
+/// What the driver must do after a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Write the output and go on reading commands.
+    Continue,
+    /// Write the output, then perform the TLS handshake and call [`Session::tls_started`].
+    StartTls,
+    /// Write `+ <challenge>` (already in the output) and feed the next raw line to
+    /// [`Session::sasl_line`].
+    SaslContinue,
+    /// Enter IDLE: `+ idling` is in the output; wait for `DONE` or changes.
+    Idle(Tag),
+    /// Write the output and close.
+    Logout,
+}
+
+/// The session state (RFC 3501 §3).
+#[derive(Debug)]
+pub enum State {
+    NotAuthenticated,
+    Authenticated,
+    Selected(View),
+    Logout,
+}
+
+/// A command's failure, mapped to a response in [`Session::finish`].
+#[derive(Debug)]
+pub enum Fail {
+    Bad(String),
+    No(Option<String>, String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Self {
+        Fail::Store(e)
+    }
+}
+
+pub(crate) type Res<T = Done> = Result<T, Fail>;
+
+/// A command's success: optional response code and text of the tagged OK.
+#[derive(Debug)]
+pub struct Done {
+    pub code: Option<String>,
+    pub text: String,
+    pub next: Next,
+}
+
+impl Done {
+    pub fn ok(text: impl Into<String>) -> Res {
+        Ok(Done {
+            code: None,
+            text: text.into(),
+            next: Next::Continue,
+        })
+    }
+    pub fn code(code: impl Into<String>, text: impl Into<String>) -> Res {
+        Ok(Done {
+            code: Some(code.into()),
+            text: text.into(),
+            next: Next::Continue,
+        })
+    }
+}
+
+pub(crate) fn no(code: &str, text: impl Into<String>) -> Fail {
+    Fail::No(Some(code.to_string()), text.into())
+}
+
+pub(crate) fn bad(text: impl Into<String>) -> Fail {
+    Fail::Bad(text.into())
+}
+
+/// One connection's IMAP session, sans I/O: commands in, bytes out.
+pub struct Session<S> {
+    pub(crate) shared: Arc<Shared<S>>,
+    pub(crate) peer: IpAddr,
+    pub(crate) tls: bool,
+    pub(crate) starttls_available: bool,
+    pub(crate) state: State,
+    pub(crate) account: Option<Account>,
+    /// Bytes to write to the client.
+    pub out: Vec<u8>,
+    sasl: Option<(Tag, SaslServer)>,
+    /// How long to wait before writing the output (failed logins are slowed down).
+    pub delay: Option<Duration>,
+    /// SEARCHRES result (RFC 5182), as UIDs.
+    pub(crate) saved: Vec<Uid>,
+}
+
+impl<S: MailStore> Session<S> {
+    pub fn new(shared: Arc<Shared<S>>, peer: IpAddr, tls: bool, starttls_available: bool) -> Self {
+        Self {
+            shared,
+            peer,
+            tls,
+            starttls_available,
+            state: State::NotAuthenticated,
+            account: None,
+            out: Vec::with_capacity(256),
+            sasl: None,
+            delay: None,
+            saved: Vec::new(),
+        }
+    }
+
+    /// The greeting (RFC 3501 §7.1.1).
+    pub fn greeting(&mut self) {
+        let caps = self.capabilities();
+        let host = self.shared.config.hostname.clone();
+        self.out.extend_from_slice(b"* OK [CAPABILITY ");
+        self.out.extend_from_slice(caps.as_bytes());
+        self.out.extend_from_slice(b"] ");
+        self.out.extend_from_slice(host.as_bytes());
+        self.out.extend_from_slice(b" Pochta ready.\r\n");
+    }
+
+    /// Whether a password may cross this connection in the clear.
+    pub(crate) fn plaintext_ok(&self) -> bool {
+        self.tls
+            || match self.shared.config.plaintext {
+                PlaintextPolicy::Always => true,
+                PlaintextPolicy::TlsOrLoopback => self.peer.is_loopback(),
+                PlaintextPolicy::TlsOnly => false,
+            }
+    }
+
+    /// The CAPABILITY list for the current state (RFC 3501 §6.1.1).
+    pub fn capabilities(&self) -> String {
+        let mut c = String::from(
+            "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE ESEARCH SEARCHRES",
+        );
+        if matches!(self.state, State::NotAuthenticated) {
+            if !self.tls && self.starttls_available {
+                c.push_str(" STARTTLS");
+            }
+            if self.plaintext_ok() {
+                c.push_str(" AUTH=PLAIN AUTH=LOGIN");
+            } else {
+                c.push_str(" LOGINDISABLED");
+            }
+            c.push_str(" AUTH=SCRAM-SHA-256");
+        }
+        c.push_str(&format!(" APPENDLIMIT={}", self.shared.config.max_message));
+        c
+    }
+
+    /// Account of an authenticated session.
+    pub(crate) fn account(&self) -> Res<&Account> {
+        self.account
+            .as_ref()
+            .ok_or_else(|| bad("not authenticated"))
+    }
+
+    pub(crate) fn view(&self) -> Res<&View> {
+        match &self.state {
+            State::Selected(v) => Ok(v),
+            _ => Err(bad("no mailbox selected")),
+        }
+    }
+
+    pub(crate) fn view_mut(&mut self) -> Res<&mut View> {
+        match &mut self.state {
+            State::Selected(v) => Ok(v),
+            _ => Err(bad("no mailbox selected")),
+        }
+    }
+
+    /// The session noticed TLS is now active (after STARTTLS).
+    pub fn tls_started(&mut self) {
+        self.tls = true;
+    }
+
+    pub fn is_logged_out(&self) -> bool {
+        matches!(self.state, State::Logout)
+    }
+
+    pub fn is_authenticated(&self) -> bool {
+        self.account.is_some()
+    }
+
+    /// Answer a command that could not be parsed.
+    pub fn parse_error(&mut self, e: ParseError) {
+        let tag = e.tag.as_ref().map(Tag::as_str).unwrap_or("*");
+        let (kind, code) = match e.kind {
+            ParseErrorKind::Mailbox(_) => ("NO", Some("CANNOT")),
+            _ => ("BAD", None),
+        };
+        self.tagged(tag, kind, code, &e.message);
+    }
+
+    /// Answer a framing error (line or literal too long).
+    pub fn frame_error(&mut self, tag: Option<&Tag>, text: &str, too_big: bool) {
+        let tag = tag.map(Tag::as_str).unwrap_or("*");
+        if too_big && tag != "*" {
+            self.tagged(tag, "NO", Some("TOOBIG"), text);
+        } else {
+            self.tagged(tag, "BAD", None, text);
+        }
+    }
+
+    pub(crate) fn tagged(&mut self, tag: &str, kind: &str, code: Option<&str>, text: &str) {
+        self.out.extend_from_slice(tag.as_bytes());
+        self.out.push(b' ');
+        self.out.extend_from_slice(kind.as_bytes());
+        self.out.push(b' ');
+        if let Some(code) = code {
+            self.out.push(b'[');
+            self.out.extend_from_slice(code.as_bytes());
+            self.out.extend_from_slice(b"] ");
+        }
+        // Text must be one line.
+        for &b in text.as_bytes() {
+            self.out
+                .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
+        }
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// Handle one parsed command, writing its responses to `out`.
+    pub fn handle(&mut self, cmd: Command) -> Next {
+        let Command { tag, body } = cmd;
+        let name = body.name();
+        let allow_expunge = !matches!(
+            &body,
+            CommandBody::Fetch(f) if !f.uid
+        ) && !matches!(&body, CommandBody::Store(s) if !s.uid)
+            && !matches!(&body, CommandBody::Search(s) if !s.uid);
+        let result = match self.check_state(&body) {
+            Ok(()) => self.dispatch(&tag, body),
+            Err(e) => Err(e),
+        };
+        self.finish(&tag, name, result, allow_expunge)
+    }
+
+    /// Which commands each state allows (RFC 3501 §6).
+    fn check_state(&self, body: &CommandBody) -> Res<()> {
+        use CommandBody::*;
+        let any = matches!(body, Capability | Noop | Logout | Id(_));
+        if any {
+            return Ok(());
+        }
+        let nonauth = matches!(body, StartTls | Authenticate(_) | Login(_));
+        let selected_only = matches!(
+            body,
+            Check
+                | Close
+                | Unselect
+                | Expunge
+                | UidExpunge(_)
+                | Search(_)
+                | Fetch(_)
+                | Store(_)
+                | Copy(_)
+                | Move(_)
+        );
+        match &self.state {
+            State::NotAuthenticated if nonauth => Ok(()),
+            State::NotAuthenticated => {
+                Err(bad(format!("{} needs authentication first", body.name())))
+            }
+            _ if nonauth => Err(bad("already authenticated")),
+            State::Authenticated if selected_only => {
+                Err(bad(format!("{} needs a selected mailbox", body.name())))
+            }
+            State::Logout => Err(bad("logging out")),
+            _ => Ok(()),
+        }
+    }
+
+    fn dispatch(&mut self, tag: &Tag, body: CommandBody) -> Res {
+        use CommandBody::*;
+        match body {
+            Capability => {
+                let caps = self.capabilities();
+                self.out.extend_from_slice(b"* CAPABILITY ");
+                self.out.extend_from_slice(caps.as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+                Done::ok("CAPABILITY completed")
+            }
+            Noop => Done::ok("NOOP completed"),
+            Logout => {
+                self.out.extend_from_slice(b"* BYE Logging out\r\n");
+                self.state = State::Logout;
+                Ok(Done {
+                    code: None,
+                    text: "LOGOUT completed".into(),
+                    next: Next::Logout,
+                })
+            }
+            Id(_) => {
+                self.out.extend_from_slice(
+                    format!(
+                        "* ID (\"name\" \"Pochta\" \"version\" \"{}\")\r\n",
+                        env!("CARGO_PKG_VERSION")
+                    )
+                    .as_bytes(),
+                );
+                Done::ok("ID completed")
+            }
+            StartTls => {
+                if self.tls {
+                    return Err(bad("TLS is already active"));
+                }
+                if !self.starttls_available {
+                    return Err(no("CANNOT", "TLS is not available"));
+                }
+                Ok(Done {
+                    code: None,
+                    text: "Begin TLS negotiation now".into(),
+                    next: Next::StartTls,
+                })
+            }
+            Login(l) => self.login(&l.username, l.password.expose()),
+            Authenticate(a) => self.authenticate(
+                tag,
+                &a.mechanism,
+                a.initial_response.as_ref().map(|s| s.expose().as_slice()),
+            ),
+            Enable(_) => {
+                // Nothing we implement needs enabling yet (RFC 5161 §3.1: ENABLED lists
+                // only what was newly enabled).
+                self.out.extend_from_slice(b"* ENABLED\r\n");
+                Done::ok("ENABLE completed")
+            }
+            Namespace => {
+                self.out
+                    .extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                Done::ok("NAMESPACE completed")
+            }
+            Select(s) => self.select(s, false),
+            Examine(s) => self.select(s, true),
+            Create(c) => self.create(c),
+            Delete(m) => self.delete(&m),
+            Rename(r) => self.rename(r),
+            Subscribe(m) => self.subscribe(&m, true),
+            Unsubscribe(m) => self.subscribe(&m, false),
+            List(l) => self.list(l),
+            Lsub(l) => self.lsub(l),
+            Status(s) => self.status(s),
+            Append(a) => self.append(a),
+            Idle => {
+                self.out.extend_from_slice(b"+ idling\r\n");
+                Ok(Done {
+                    code: None,
+                    text: String::new(),
+                    next: Next::Idle(tag.clone()),
+                })
+            }
+            Compress(_) => Err(no("CANNOT", "COMPRESS is not supported")),
+            GetQuota(_) | GetQuotaRoot(_) | SetQuota { .. } => Err(bad("QUOTA is not supported")),
+            Check => Done::ok("CHECK completed"),
+            Close => self.close(true),
+            Unselect => self.close(false),
+            Expunge => self.expunge(None),
+            UidExpunge(set) => self.expunge(Some(set)),
+            Search(s) => self.search(tag, s),
+            Fetch(f) => self.fetch(f),
+            Store(s) => self.store(s),
+            Copy(c) => self.copy_move(c, false),
+            Move(c) => self.copy_move(c, true),
+        }
+    }
+
+    /// The one place where a command's outcome becomes responses: untagged updates of the
+    /// selected mailbox, then the tagged completion.
+    fn finish(&mut self, tag: &Tag, name: &str, result: Res, allow_expunge: bool) -> Next {
+        let result = match result {
+            Ok(done) if matches!(done.next, Next::Idle(_) | Next::SaslContinue) => {
+                return done.next;
+            }
+            other => other,
+        };
+        if let Err(e) = self.sync(allow_expunge) {
+            tracing::error!(error = %e, "syncing the selected mailbox failed");
+        }
+        match result {
+            Ok(done) => {
+                let text = if done.text.is_empty() {
+                    format!("{name} completed")
+                } else {
+                    done.text
+                };
+                self.tagged(tag.as_str(), "OK", done.code.as_deref(), &text);
+                done.next
+            }
+            Err(Fail::Bad(text)) => {
+                self.tagged(tag.as_str(), "BAD", None, &text);
+                Next::Continue
+            }
+            Err(Fail::No(code, text)) => {
+                self.tagged(tag.as_str(), "NO", code.as_deref(), &text);
+                Next::Continue
+            }
+            Err(Fail::Store(e)) => {
+                let (code, text) = store_error(&e);
+                if code == "SERVERBUG" {
+                    tracing::error!(command = name, error = %e, "store failure");
+                }
+                self.tagged(tag.as_str(), "NO", Some(code), &text);
+                Next::Continue
+            }
+        }
+    }
+
+    /// Report what changed in the selected mailbox since the last report.
+    pub fn sync(&mut self, allow_expunge: bool) -> Result<(), StoreError> {
+        let State::Selected(view) = &mut self.state else {
+            return Ok(());
+        };
+        let store = &self.shared.store;
+        let changes = store.changes_since(view.mailbox, view.known_modseq)?;
+        let has_new = changes
+            .changed
+            .iter()
+            .any(|m| view.last_uid().is_none_or(|l| m.uid > l));
+        let newly_recent = if has_new && !view.read_only {
+            store.claim_recent(view.mailbox)?
+        } else {
+            Vec::new()
+        };
+        let updates = view.apply(changes, &newly_recent, allow_expunge);
+        for u in updates {
+            write_update(&mut self.out, u);
+        }
+        Ok(())
+    }
+
+    /// While idling: report changes (expunges allowed).
+    pub fn idle_poll(&mut self) {
+        if let Err(e) = self.sync(true) {
+            tracing::error!(error = %e, "syncing during IDLE failed");
+        }
+    }
+
+    /// The client ended IDLE with `line` (RFC 2177 §3: must be `DONE`).
+    pub fn idle_done(&mut self, tag: &Tag, line: &[u8]) {
+        let trimmed = line
+            .strip_suffix(b"\r\n")
+            .or(line.strip_suffix(b"\n"))
+            .unwrap_or(line);
+        self.idle_poll();
+        if trimmed.eq_ignore_ascii_case(b"DONE") {
+            self.tagged(tag.as_str(), "OK", None, "IDLE terminated");
+        } else {
+            self.tagged(tag.as_str(), "BAD", None, "expected DONE to end IDLE");
+        }
+    }
+
+    // --- authentication ---
+
+    fn login(&mut self, user: &[u8], password: &[u8]) -> Res {
+        if !self.plaintext_ok() {
+            return Err(no(
+                "PRIVACYREQUIRED",
+                "Plaintext authentication is disabled on this connection; use STARTTLS first",
+            ));
+        }
+        let user = String::from_utf8_lossy(user).into_owned();
+        let password = String::from_utf8_lossy(password).into_owned();
+        self.verify_and_login(&user, &password)
+    }
+
+    fn verify_and_login(&mut self, user: &str, password: &str) -> Res {
+        let throttle = self.shared.throttle.clone();
+        if let Verdict::Locked(left) = throttle.check(self.peer, Some(user)) {
+            self.delay = Some(Duration::from_secs(1));
+            return Err(no(
+                "UNAVAILABLE",
+                format!(
+                    "Too many failed logins; try again in {} seconds",
+                    left.as_secs().max(1)
+                ),
+            ));
+        }
+        let account = crate::login::verify(&self.shared, user, password)?;
+        match account {
+            Some(account) => {
+                throttle.success(self.peer, user);
+                self.logged_in(account)
+            }
+            None => {
+                let d = throttle.failure(self.peer, user);
+                self.delay = Some(d.max(Duration::from_millis(200)));
+                Err(no("AUTHENTICATIONFAILED", "Authentication failed"))
+            }
+        }
+    }
+
+    fn logged_in(&mut self, account: Account) -> Res {
+        tracing::info!(account = %account.address, peer = %self.peer, "IMAP login");
+        self.account = Some(account);
+        self.state = State::Authenticated;
+        let caps = self.capabilities();
+        Done::code(format!("CAPABILITY {caps}"), "Logged in")
+    }
+
+    fn authenticate(&mut self, tag: &Tag, mechanism: &str, initial: Option<&[u8]>) -> Res {
+        let Some(mech) = Mechanism::parse(mechanism) else {
+            return Err(no("CANNOT", format!("unsupported mechanism {mechanism}")));
+        };
+        if mech.sends_password() && !self.plaintext_ok() {
+            return Err(no(
+                "PRIVACYREQUIRED",
+                "Plaintext authentication is disabled on this connection; use STARTTLS first",
+            ));
+        }
+        let mut sasl = SaslServer::new(mech);
+        // SASL-IR (RFC 4959 §3): "=" is an empty initial response; the parser hands us
+        // the base64 text.
+        let initial = match initial {
+            None => None,
+            Some(b"=") => Some(Vec::new()),
+            Some(b64) => Some(
+                B64.decode(b64)
+                    .map_err(|_| bad("initial response is not base64"))?,
+            ),
+        };
+        let step = sasl.start(initial.as_deref());
+        self.sasl_step(tag.clone(), sasl, step)
+    }
+
+    fn sasl_step(
+        &mut self,
+        tag: Tag,
+        mut sasl: SaslServer,
+        step: Result<SaslStep, pochta_auth::SaslError>,
+    ) -> Res {
+        match step {
+            Ok(SaslStep::Challenge(c)) => {
+                self.out.extend_from_slice(b"+ ");
+                self.out.extend_from_slice(B64.encode(c).as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+                self.sasl = Some((tag, sasl));
+                Ok(Done {
+                    code: None,
+                    text: String::new(),
+                    next: Next::SaslContinue,
+                })
+            }
+            Ok(SaslStep::VerifyPassword { authcid, password }) => {
+                self.verify_and_login(&authcid, password.expose())
+            }
+            Ok(SaslStep::LookupScram { authcid }) => {
+                let secrets = Address::new(&authcid)
+                    .ok()
+                    .and_then(|a| self.shared.store.account_by_address(&a).ok().flatten())
+                    .and_then(|a| a.scram_sha256)
+                    .and_then(|s| s.parse::<ScramSecrets>().ok());
+                let step = sasl.scram_secrets(secrets.as_ref());
+                self.sasl_step(tag, sasl, step)
+            }
+            Ok(SaslStep::Success { authcid }) => {
+                let account = Address::new(&authcid)
+                    .ok()
+                    .and_then(|a| self.shared.store.account_by_address(&a).ok().flatten());
+                match account {
+                    Some(a) => {
+                        self.shared.throttle.success(self.peer, &authcid);
+                        self.logged_in(a)
+                    }
+                    None => Err(no("AUTHENTICATIONFAILED", "Authentication failed")),
+                }
+            }
+            Err(pochta_auth::SaslError::Malformed(m)) => {
+                Err(bad(format!("malformed SASL response: {m}")))
+            }
+            Err(_) => {
+                let d = self.shared.throttle.failure(self.peer, "");
+                self.delay = Some(d.max(Duration::from_millis(200)));
+                Err(no("AUTHENTICATIONFAILED", "Authentication failed"))
+            }
+        }
+    }
+
+    /// The client's answer to a SASL challenge (a raw line, CRLF included or not).
+    pub fn sasl_line(&mut self, line: &[u8]) -> Next {
+        let Some((tag, mut sasl)) = self.sasl.take() else {
+            return Next::Continue;
+        };
+        let line = line
+            .strip_suffix(b"\r\n")
+            .or(line.strip_suffix(b"\n"))
+            .unwrap_or(line);
+        let result = if line == b"*" {
+            // RFC 3501 §6.2.2: the client cancels.
+            Err(bad("AUTHENTICATE cancelled"))
+        } else {
+            match B64.decode(line) {
+                Ok(bytes) => {
+                    let step = sasl.step(&bytes);
+                    self.sasl_step(tag.clone(), sasl, step)
+                }
+                Err(_) => Err(bad("response is not base64")),
+            }
+        };
+        self.finish(&tag, "AUTHENTICATE", result, true)
+    }
+}
+
+/// The one mapping of store errors to response codes (RFC 5530, RFC 9051 §7.1).
+fn store_error(e: &StoreError) -> (&'static str, String) {
+    match e {
+        StoreError::NotFound(what) => ("NONEXISTENT", format!("{what} does not exist")),
+        StoreError::AlreadyExists(what) => ("ALREADYEXISTS", format!("{what} already exists")),
+        StoreError::NotAllowed(why) => ("CANNOT", why.clone()),
+        StoreError::HasChildren(what) => ("HASCHILDREN", format!("{what} has child mailboxes")),
+        StoreError::Limit(what) => ("LIMIT", format!("limit reached: {what}")),
+        StoreError::Backend(_) => (
+            "SERVERBUG",
+            "internal storage error; the administrator can find details in the log".to_string(),
+        ),
+    }
+}
+
+fn write_update(out: &mut Vec<u8>, u: Update) {
+    match u {
+        Update::Expunge { seq, .. } => {
+            out.extend_from_slice(b"* ");
+            out::num(out, seq);
+            out.extend_from_slice(b" EXPUNGE\r\n");
+        }
+        Update::Exists(n) => {
+            out.extend_from_slice(b"* ");
+            out::num(out, n);
+            out.extend_from_slice(b" EXISTS\r\n");
+        }
+        Update::Recent(n) => {
+            out.extend_from_slice(b"* ");
+            out::num(out, n);
+            out.extend_from_slice(b" RECENT\r\n");
+        }
+        Update::Flags {
+            seq,
+            uid,
+            flags,
+            recent,
+            ..
+        } => {
+            out.extend_from_slice(b"* ");
+            out::num(out, seq);
+            out.extend_from_slice(b" FETCH (UID ");
+            out::num(out, uid.get());
+            out.extend_from_slice(b" FLAGS ");
+            out::flag_list(out, &flags, recent);
+            out.extend_from_slice(b")\r\n");
+        }
+    }
+}
