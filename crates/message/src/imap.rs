@@ -29,3 +29,23 @@ pub fn write_nstring(out: &mut String, s: Option<&str>) {
         None => out.push_str("NIL"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_or_literal() {
+        let mut s = String::new();
+        write_string(&mut s, "plain text");
+        write_string(&mut s, "");
+        write_nstring(&mut s, None);
+        write_string(&mut s, "say \"hi\"");
+        write_string(&mut s, "Отчёт");
+        write_string(&mut s, "a\r\nb");
+        assert_eq!(
+            s,
+            "\"plain text\"\"\"NIL{10}\r\nsay \"hi\"{10}\r\nОтчёт{4}\r\na\r\nb"
+        );
+    }
+}
