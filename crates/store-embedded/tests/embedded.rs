@@ -1,0 +1,176 @@
+//! Checks specific to the embedded backend: blob files on disk, crash leftovers, two
+//! processes on one data directory.
+
+use std::path::Path;
+use std::time::Duration;
+
+use pochta_store::{Directory, FlagOp, MailStore, NewMessage};
+use pochta_store_embedded::EmbeddedStore;
+use pochta_types::{Address, Flag, Flags, MailboxName, Uid};
+use sha2::{Digest, Sha256};
+
+fn blob_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for d in std::fs::read_dir(dir.join("blobs")).unwrap() {
+        for f in std::fs::read_dir(d.unwrap().path()).unwrap() {
+            out.push(f.unwrap().file_name().to_string_lossy().into_owned());
+        }
+    }
+    out.sort();
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn inbox(s: &EmbeddedStore, who: &str) -> pochta_types::MailboxId {
+    let acc = s.account_create(&Address::new(who).unwrap(), "h").unwrap();
+    s.mailbox(acc, &MailboxName::inbox()).unwrap().unwrap().id
+}
+
+const MSG: &[u8] = b"Subject: shared\r\n\r\nhello\r\n";
+
+/// Twenty deliveries make one file; it goes only with the last reference.
+#[test]
+fn one_file_for_twenty_recipients() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let boxes: Vec<_> = (0..20)
+        .map(|i| inbox(&s, &format!("u{i}@example.org")))
+        .collect();
+    let targets: Vec<_> = boxes.iter().map(|b| (*b, Flags::new())).collect();
+    s.deliver(&targets, MSG, None).unwrap();
+    assert_eq!(blob_files(dir.path()), vec![hex(MSG)[2..].to_string()]);
+    let deleted = Flags::from_flags(&[Flag::Deleted]);
+    let one = [Uid::MIN];
+    for b in &boxes[..19] {
+        s.store_flags(*b, &one, FlagOp::Add, &deleted, None)
+            .unwrap();
+        s.expunge(*b, None).unwrap();
+        assert_eq!(blob_files(dir.path()).len(), 1);
+    }
+    s.store_flags(boxes[19], &one, FlagOp::Add, &deleted, None)
+        .unwrap();
+    s.expunge(boxes[19], None).unwrap();
+    assert!(blob_files(dir.path()).is_empty());
+}
+
+/// A crash after the blob file was written but before the metadata committed leaves a file
+/// nobody sees; the sweep removes it (and stale temp files) once old enough, and never a
+/// referenced blob.
+#[test]
+fn crash_between_blob_write_and_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let mb = inbox(&s, "a@example.org");
+    s.append(
+        mb,
+        &[NewMessage {
+            bytes: MSG,
+            flags: Flags::new(),
+            internal_date: None,
+        }],
+    )
+    .unwrap();
+    drop(s);
+    // What the interrupted append left: its blob file, and another one's temp file.
+    let orphan = b"Subject: never committed\r\n\r\nx\r\n";
+    let id = hex(orphan);
+    let sub = dir.path().join("blobs").join(&id[..2]);
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join(&id[2..]), orphan).unwrap();
+    std::fs::write(sub.join(".tmp-1-0"), b"half a mess").unwrap();
+
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    assert_eq!(s.summaries(mb).unwrap().len(), 1, "orphan became visible");
+    assert_eq!(
+        s.sweep_orphans(Duration::from_secs(3600)).unwrap(),
+        0,
+        "too young"
+    );
+    assert_eq!(s.sweep_orphans(Duration::ZERO).unwrap(), 2);
+    assert_eq!(blob_files(dir.path()), vec![hex(MSG)[2..].to_string()]);
+    let rec = s.records(mb, &[Uid::MIN], false).unwrap().remove(0);
+    assert_eq!(s.blob(&rec.blob).unwrap().as_slice(), MSG);
+    // The same bytes arriving later are stored again, whole.
+    s.append(
+        mb,
+        &[NewMessage {
+            bytes: orphan,
+            flags: Flags::new(),
+            internal_date: None,
+        }],
+    )
+    .unwrap();
+    assert_eq!(blob_files(dir.path()).len(), 2);
+}
+
+/// A message whose file vanished while unreferenced (swept) is rewritten when it arrives again
+/// even though an old file of that name was seen before the write transaction.
+#[test]
+fn reappearing_message_after_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let mb = inbox(&s, "a@example.org");
+    let deleted = Flags::from_flags(&[Flag::Deleted]);
+    for round in 0..3 {
+        let m = s
+            .append(
+                mb,
+                &[NewMessage {
+                    bytes: MSG,
+                    flags: deleted.clone(),
+                    internal_date: None,
+                }],
+            )
+            .unwrap();
+        let rec = s.records(mb, &[m.pairs[0].1], true).unwrap().remove(0);
+        assert_eq!(s.blob(&rec.blob).unwrap().as_slice(), MSG, "round {round}");
+        s.expunge(mb, None).unwrap();
+        assert!(blob_files(dir.path()).is_empty());
+    }
+}
+
+/// Two stores on one directory (the admin CLI next to the server) serialise their writes.
+#[test]
+fn two_openers_share_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = EmbeddedStore::open(dir.path()).unwrap();
+    let b = EmbeddedStore::open(dir.path()).unwrap();
+    let mb = inbox(&a, "a@example.org");
+    let acc = b
+        .account_by_address(&Address::new("A@example.org").unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(b.mailbox_by_id(acc.id, mb).unwrap().is_some());
+    std::thread::scope(|scope| {
+        for s in [&a, &b] {
+            scope.spawn(move || {
+                for i in 0..20 {
+                    let body = format!("Subject: {i} {:p}\r\n\r\nx\r\n", s);
+                    s.append(
+                        mb,
+                        &[NewMessage {
+                            bytes: body.as_bytes(),
+                            flags: Flags::new(),
+                            internal_date: None,
+                        }],
+                    )
+                    .unwrap();
+                }
+            });
+        }
+    });
+    let uids: Vec<u32> = a
+        .summaries(mb)
+        .unwrap()
+        .iter()
+        .map(|m| m.uid.get())
+        .collect();
+    assert_eq!(uids, (1..=40).collect::<Vec<_>>());
+    assert_eq!(b.mailbox_status(mb).unwrap().messages, 40);
+}
