@@ -45,7 +45,7 @@ mod tests {
         write_string(&mut s, "a\r\nb");
         assert_eq!(
             s,
-            "\"plain text\"\"\"NIL{10}\r\nsay \"hi\"{10}\r\nОтчёт{4}\r\na\r\nb"
+            "\"plain text\"\"\"NIL{8}\r\nsay \"hi\"{10}\r\nОтчёт{4}\r\na\r\nb"
         );
     }
 }
