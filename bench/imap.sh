@@ -3,6 +3,7 @@
 #
 #   bench/imap.sh                    # defaults below; override with environment variables
 #   DURATION=30s IDLE=200 bench/imap.sh
+#   DOVECOT_TUNED=1 bench/imap.sh    # reference = Dovecot with process reuse instead of defaults
 #
 # For each server: fill every user's INBOX to $MESSAGES messages, run the session mix with
 # $CLIENTS clients for $DURATION (same seed for both), then hold $IDLE idle connections and
@@ -22,6 +23,7 @@ SEED="${SEED:-1}"
 PASSWORD="${PASSWORD:-bench-password}"
 DOVECOT_PORT="${DOVECOT_PORT:-21143}"
 POCHTA_PORT="${POCHTA_PORT:-21144}"
+DOVECOT_TUNED="${DOVECOT_TUNED:-0}"   # 1: Dovecot's process-reuse settings (bench/dovecot/dovecot.sh)
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 OUT="${OUT:-$target_dir/bench-imap/$(date +%Y%m%d-%H%M%S)}"
 
@@ -86,10 +88,12 @@ wait_port() {
 
 # --- Dovecot (reference) -------------------------------------------------------------------
 say "dovecot: starting on 127.0.0.1:$DOVECOT_PORT"
-dovecot_pid="$("$root/bench/dovecot/dovecot.sh" start "$work/dovecot" "$DOVECOT_PORT" "$PASSWORD" "${users[@]}")"
+dovecot_pid="$(DOVECOT_TUNED="$DOVECOT_TUNED" "$root/bench/dovecot/dovecot.sh" start "$work/dovecot" "$DOVECOT_PORT" "$PASSWORD" "${users[@]}")"
 dovecot --version > "$OUT/dovecot-version.txt"
-measure dovecot "$DOVECOT_PORT" "$dovecot_pid" || echo "dovecot measurement failed"
-cp "$work/dovecot/log/dovecot.log" "$OUT/dovecot/server.log" 2>/dev/null || true
+dlabel=dovecot
+[ "$DOVECOT_TUNED" = 1 ] && dlabel=dovecot-tuned
+measure "$dlabel" "$DOVECOT_PORT" "$dovecot_pid" || echo "dovecot measurement failed"
+cp "$work/dovecot/log/dovecot.log" "$OUT/$dlabel/server.log" 2>/dev/null || true
 "$root/bench/dovecot/dovecot.sh" stop "$work/dovecot"
 
 # --- Pochta --------------------------------------------------------------------------------
@@ -138,7 +142,7 @@ if [ -n "$pochta_skip" ]; then
 fi
 
 # --- Table ---------------------------------------------------------------------------------
-say "results (ratio = pochta / dovecot; $CLIENTS clients, $DURATION, seed $SEED, $(nproc) CPUs)"
-"$loadgen" --compare "$OUT/dovecot" "$OUT/pochta" | tee "$OUT/table.txt"
+say "results (ratio = pochta / $dlabel; $CLIENTS clients, $DURATION, seed $SEED, $(nproc) CPUs)"
+"$loadgen" --compare "$OUT/$dlabel" "$OUT/pochta" | tee "$OUT/table.txt"
 echo
 echo "results kept in $OUT"

@@ -2,6 +2,7 @@
 # Start/stop a throwaway Dovecot for the IMAP benchmark.
 #   dovecot.sh start DIR PORT PASSWORD USER...   writes DIR/dovecot.conf, starts, prints master PID
 #   dovecot.sh stop DIR
+# DOVECOT_TUNED=1 enables Dovecot's process-reuse settings (default: Debian's defaults).
 # Works as root (mail processes run as the `mail` account) or unprivileged (everything runs as
 # the invoking user). DIR and its parents must be traversable by Dovecot's accounts (dovecot,
 # dovenull, mail). Needs Debian's dovecot-imapd: apt-get install -y dovecot-imapd
@@ -28,15 +29,28 @@ start)
 default_internal_group = $grp
 default_login_user = $me"
   fi
+  tuning=""
+  if [ "${DOVECOT_TUNED:-0}" = 1 ]; then
+    # Login processes serve many connections ("high-performance mode") and mail processes are
+    # reused after a client logs out, instead of one fresh process per connection each.
+    tuning="service imap-login {
+  service_count = 0
+  process_min_avail = $(nproc)
+}
+service imap {
+  service_count = 0
+}"
+  fi
   : > "$dir/users"
   for u in "$@"; do printf '%s:{PLAIN}%s\n' "$u" "$password" >> "$dir/users"; done
   chmod 644 "$dir/users"
   awk -v run="$dir/run" -v state="$dir/state" -v logd="$dir/log" -v mail="$dir/mail" \
       -v port="$port" -v users="$dir/users" -v uid="$mail_uid" -v gid="$mail_gid" \
-      -v us="$user_settings" '
+      -v us="$user_settings" -v tuning="$tuning" '
     { gsub(/@RUN_DIR@/, run); gsub(/@STATE_DIR@/, state); gsub(/@LOG_DIR@/, logd);
       gsub(/@MAIL_DIR@/, mail); gsub(/@PORT@/, port); gsub(/@USERS_FILE@/, users);
-      gsub(/@MAIL_UID@/, uid); gsub(/@MAIL_GID@/, gid); gsub(/@USER_SETTINGS@/, us); print }
+      gsub(/@MAIL_UID@/, uid); gsub(/@MAIL_GID@/, gid); gsub(/@USER_SETTINGS@/, us);
+      gsub(/@SERVICE_TUNING@/, tuning); print }
   ' "$here/dovecot.conf.in" > "$dir/dovecot.conf"
   dovecot -c "$dir/dovecot.conf"
   for _ in $(seq 100); do
