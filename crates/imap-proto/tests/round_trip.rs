@@ -26,9 +26,10 @@ fn tag() -> impl Strategy<Value = Tag> {
 }
 
 fn mailbox() -> impl Strategy<Value = MailboxName> {
-    prop::collection::vec("[a-zA-Z0-9 &~_а-яё\"\\\\]{1,8}", 1..4).prop_filter_map("valid name", |levels| {
-        MailboxName::new(&levels.join("/")).ok()
-    })
+    prop::collection::vec("[a-zA-Z0-9 &~_а-яё\"\\\\]{1,8}", 1..4)
+        .prop_filter_map("valid name", |levels| {
+            MailboxName::new(&levels.join("/")).ok()
+        })
 }
 
 fn nz() -> impl Strategy<Value = NonZeroU32> {
@@ -105,7 +106,10 @@ fn search_key() -> impl Strategy<Value = SearchKey> {
         date().prop_map(K::SaveDateOn),
         seq_set().prop_map(K::Uid),
         seq_set().prop_map(K::SequenceSet),
-        (0u64..i64::MAX as u64).prop_map(|m| K::ModSeq { entry: None, modseq: m }),
+        (0u64..i64::MAX as u64).prop_map(|m| K::ModSeq {
+            entry: None,
+            modseq: m
+        }),
         nz().prop_map(K::Older),
         "[A-Za-z0-9_-]{1,20}".prop_map(K::EmailId),
     ];
@@ -127,7 +131,11 @@ fn section() -> impl Strategy<Value = Section> {
         prop::collection::vec(bytes(), 1..3).prop_map(|v| Some(SectionText::HeaderFieldsNot(v))),
     ];
     (prop::collection::vec(nz(), 0..3), text, any::<bool>()).prop_map(|(part, text, mime)| {
-        let text = if mime && !part.is_empty() { Some(SectionText::Mime) } else { text };
+        let text = if mime && !part.is_empty() {
+            Some(SectionText::Mime)
+        } else {
+            text
+        };
         Section { part, text }
     })
 }
@@ -154,10 +162,18 @@ fn fetch_attr() -> impl Strategy<Value = FetchAttr> {
         Just(A::EmailId),
         Just(A::ThreadId),
         any::<bool>().prop_map(|lazy| A::Preview { lazy }),
-        (any::<bool>(), section(), partial())
-            .prop_map(|(peek, section, partial)| A::BodySection { peek, section, partial }),
-        (any::<bool>(), prop::collection::vec(nz(), 0..3), partial())
-            .prop_map(|(peek, part, partial)| A::Binary { peek, part, partial }),
+        (any::<bool>(), section(), partial()).prop_map(|(peek, section, partial)| A::BodySection {
+            peek,
+            section,
+            partial
+        }),
+        (any::<bool>(), prop::collection::vec(nz(), 0..3), partial()).prop_map(
+            |(peek, part, partial)| A::Binary {
+                peek,
+                part,
+                partial
+            }
+        ),
         prop::collection::vec(nz(), 0..3).prop_map(|part| A::BinarySize { part }),
     ]
 }
@@ -173,9 +189,24 @@ fn body() -> impl Strategy<Value = CommandBody> {
         Just(B::Noop),
         Just(B::Idle),
         Just(B::Namespace),
-        (prop::collection::vec(1u8..=255, 0..10), prop::collection::vec(1u8..=255, 0..10))
-            .prop_map(|(u, p)| B::Login(Login { username: u, password: Secret::new(p) })),
-        (mailbox(), any::<bool>(), prop::option::of((nz(), 0u64..1000, prop::option::of(seq_set()), prop::option::of((seq_set(), seq_set())))))
+        (
+            prop::collection::vec(1u8..=255, 0..10),
+            prop::collection::vec(1u8..=255, 0..10)
+        )
+            .prop_map(|(u, p)| B::Login(Login {
+                username: u,
+                password: Secret::new(p)
+            })),
+        (
+            mailbox(),
+            any::<bool>(),
+            prop::option::of((
+                nz(),
+                0u64..1000,
+                prop::option::of(seq_set()),
+                prop::option::of((seq_set(), seq_set()))
+            ))
+        )
             .prop_map(|(mailbox, condstore, q)| B::Select(Select {
                 mailbox,
                 condstore,
@@ -186,36 +217,104 @@ fn body() -> impl Strategy<Value = CommandBody> {
                     seq_match
                 }),
             })),
-        (mailbox(), mailbox()).prop_map(|(from, to)| B::Rename(pochta_imap_proto::mailbox::Rename { from, to })),
-        (mailbox(), status_items()).prop_map(|(mailbox, items)| B::Status(Status { mailbox, items })),
+        (mailbox(), mailbox())
+            .prop_map(|(from, to)| B::Rename(pochta_imap_proto::mailbox::Rename { from, to })),
+        (mailbox(), status_items())
+            .prop_map(|(mailbox, items)| B::Status(Status { mailbox, items })),
         (
-            prop::collection::vec(prop::sample::select(vec![ListSelect::Subscribed, ListSelect::Remote, ListSelect::SpecialUse]), 0..3),
+            prop::collection::vec(
+                prop::sample::select(vec![
+                    ListSelect::Subscribed,
+                    ListSelect::Remote,
+                    ListSelect::SpecialUse
+                ]),
+                0..3
+            ),
             "[a-z/]{0,5}",
             prop::collection::vec("[a-zа-я%*/ ]{0,6}", 1..3),
-            prop::collection::vec(prop_oneof![Just(ListReturn::Children), Just(ListReturn::Subscribed), status_items().prop_map(ListReturn::Status)], 0..3),
+            prop::collection::vec(
+                prop_oneof![
+                    Just(ListReturn::Children),
+                    Just(ListReturn::Subscribed),
+                    status_items().prop_map(ListReturn::Status)
+                ],
+                0..3
+            ),
             any::<bool>(),
         )
             .prop_map(|(selection, reference, patterns, returns, ext)| {
-                let extended = ext || !selection.is_empty() || patterns.len() > 1 || !returns.is_empty();
-                B::List(List { selection, reference, patterns, returns, extended })
+                let extended =
+                    ext || !selection.is_empty() || patterns.len() > 1 || !returns.is_empty();
+                B::List(List {
+                    selection,
+                    reference,
+                    patterns,
+                    returns,
+                    extended,
+                })
             }),
-        (mailbox(), prop::collection::vec((prop::collection::vec(flag(), 0..3), prop::option::of(date_time()), 0..3usize, prop::collection::vec(any::<u8>(), 0..30)), 1..4))
+        (
+            mailbox(),
+            prop::collection::vec(
+                (
+                    prop::collection::vec(flag(), 0..3),
+                    prop::option::of(date_time()),
+                    0..3usize,
+                    prop::collection::vec(any::<u8>(), 0..30)
+                ),
+                1..4
+            )
+        )
             .prop_map(|(mailbox, msgs)| B::Append(Append {
                 mailbox,
                 messages: msgs
                     .into_iter()
                     .map(|(flags, date, k, mut data)| {
-                        let kind = [AppendDataKind::Literal, AppendDataKind::Literal8, AppendDataKind::Utf8][k];
+                        let kind = [
+                            AppendDataKind::Literal,
+                            AppendDataKind::Literal8,
+                            AppendDataKind::Utf8,
+                        ][k];
                         if kind == AppendDataKind::Literal {
                             data.retain(|&b| b != 0);
                         }
-                        AppendMessage { flags, date, kind, data }
+                        AppendMessage {
+                            flags,
+                            date,
+                            kind,
+                            data,
+                        }
                     })
                     .collect(),
             })),
-        (any::<bool>(), prop::option::of(prop::collection::vec(prop::sample::select(vec![SearchReturn::Min, SearchReturn::Max, SearchReturn::All, SearchReturn::Count, SearchReturn::Save]), 0..3)), prop::option::of("[A-Z0-9-]{1,10}"), search_key())
-            .prop_map(|(uid, returns, charset, key)| B::Search(Search { uid, returns, charset, key })),
-        (any::<bool>(), seq_set(), prop::collection::vec(fetch_attr(), 1..5), prop::option::of(0u64..i64::MAX as u64), any::<bool>())
+        (
+            any::<bool>(),
+            prop::option::of(prop::collection::vec(
+                prop::sample::select(vec![
+                    SearchReturn::Min,
+                    SearchReturn::Max,
+                    SearchReturn::All,
+                    SearchReturn::Count,
+                    SearchReturn::Save
+                ]),
+                0..3
+            )),
+            prop::option::of("[A-Z0-9-]{1,10}"),
+            search_key()
+        )
+            .prop_map(|(uid, returns, charset, key)| B::Search(Search {
+                uid,
+                returns,
+                charset,
+                key
+            })),
+        (
+            any::<bool>(),
+            seq_set(),
+            prop::collection::vec(fetch_attr(), 1..5),
+            prop::option::of(0u64..i64::MAX as u64),
+            any::<bool>()
+        )
             .prop_map(|(uid, set, attrs, changed_since, v)| B::Fetch(Fetch {
                 uid,
                 set,
@@ -223,18 +322,35 @@ fn body() -> impl Strategy<Value = CommandBody> {
                 vanished: v && uid && changed_since.is_some(),
                 changed_since,
             })),
-        (any::<bool>(), seq_set(), prop::option::of(0u64..1000), 0..3usize, any::<bool>(), prop::collection::vec(flag(), 0..4))
-            .prop_map(|(uid, set, unchanged_since, m, silent, flags)| B::Store(Store {
-                uid,
-                set,
-                unchanged_since,
-                mode: [StoreMode::Replace, StoreMode::Add, StoreMode::Remove][m],
-                silent,
-                flags,
-            })),
-        (any::<bool>(), seq_set(), mailbox()).prop_map(|(uid, set, mailbox)| B::Move(CopyMove { uid, set, mailbox })),
+        (
+            any::<bool>(),
+            seq_set(),
+            prop::option::of(0u64..1000),
+            0..3usize,
+            any::<bool>(),
+            prop::collection::vec(flag(), 0..4)
+        )
+            .prop_map(
+                |(uid, set, unchanged_since, m, silent, flags)| B::Store(Store {
+                    uid,
+                    set,
+                    unchanged_since,
+                    mode: [StoreMode::Replace, StoreMode::Add, StoreMode::Remove][m],
+                    silent,
+                    flags,
+                })
+            ),
+        (any::<bool>(), seq_set(), mailbox()).prop_map(|(uid, set, mailbox)| B::Move(CopyMove {
+            uid,
+            set,
+            mailbox
+        })),
         seq_set().prop_map(B::UidExpunge),
-        prop::option::of(prop::collection::vec((bytes(), prop::option::of(bytes())), 0..3)).prop_map(B::Id),
+        prop::option::of(prop::collection::vec(
+            (bytes(), prop::option::of(bytes())),
+            0..3
+        ))
+        .prop_map(B::Id),
     ]
 }
 
