@@ -1,0 +1,232 @@
+//! Test harness: a real IMAP server (the embedded store in a temp dir, the real listener and
+//! driver) on 127.0.0.1 with a free port, in its own runtime thread; and a small blocking
+//! IMAP client that understands literals.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pochta_auth::{Throttle, ThrottleConfig};
+use pochta_imap::{ImapConfig, ImapService, PlaintextPolicy};
+use pochta_net::{Limiter, Listener, ListenerConfig, ShutdownController, TlsMode};
+use pochta_store::Directory;
+use pochta_store_embedded::EmbeddedStore;
+use pochta_types::Address;
+
+pub const USER: &str = "user@example.org";
+pub const OTHER: &str = "other@example.org";
+pub const PASSWORD: &str = "secret";
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub store: EmbeddedStore,
+    pub dir: tempfile::TempDir,
+    rt: Option<tokio::runtime::Runtime>,
+    shutdown: ShutdownController,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+}
+
+pub fn start() -> Server {
+    start_with(PlaintextPolicy::Always)
+}
+
+pub fn start_with(plaintext: PlaintextPolicy) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(dir.path()).expect("open store");
+    for user in [USER, OTHER] {
+        let hash = pochta_auth::hash_password(PASSWORD).expect("hash");
+        store
+            .account_create(&Address::new(user).expect("address"), &hash)
+            .expect("create account");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (cert, key) = pochta_net::generate_self_signed("localhost").expect("cert");
+    std::fs::write(dir.path().join("cert.pem"), cert).expect("write cert");
+    std::fs::write(dir.path().join("key.pem"), key).expect("write key");
+    let acceptor = pochta_net::acceptor(&dir.path().join("cert.pem"), &dir.path().join("key.pem"))
+        .expect("acceptor");
+    let cfg = ListenerConfig {
+        name: "imap".into(),
+        addrs: vec!["127.0.0.1:0".parse().expect("addr")],
+        tls: TlsMode::StartTls(acceptor),
+        idle_timeout: Duration::from_secs(300),
+        handshake_timeout: Duration::from_secs(10),
+    };
+    let listener = rt
+        .block_on(Listener::bind(cfg, Limiter::new(1000, 1000)))
+        .expect("bind");
+    let addr = listener.local_addrs()[0];
+    let shutdown = ShutdownController::new();
+    let config = ImapConfig {
+        hostname: "mail.example.org".into(),
+        plaintext,
+        max_message: 1024 * 1024,
+        ..ImapConfig::default()
+    };
+    let throttle = Arc::new(Throttle::new(ThrottleConfig::default()));
+    let service = Arc::new(ImapService::new(Arc::new(store.clone()), config, throttle));
+    rt.spawn(listener.run(service, shutdown.subscribe(), shutdown.tracker()));
+    Server {
+        addr,
+        store,
+        dir,
+        rt: Some(rt),
+        shutdown,
+    }
+}
+
+/// A blocking IMAP client for tests. Responses are returned as text lines with literals
+/// inlined (`{n}\r\n` + the bytes), lossily decoded.
+pub struct Client {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+    n: u32,
+    pub greeting: String,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let w = s.try_clone().expect("clone");
+        let mut c = Client {
+            r: BufReader::new(s),
+            w,
+            n: 0,
+            greeting: String::new(),
+        };
+        c.greeting = c.read_response();
+        c
+    }
+
+    /// Connect and log in as `user`.
+    pub fn login(addr: SocketAddr, user: &str) -> Client {
+        let mut c = Client::connect(addr);
+        let r = c.cmd(&format!("LOGIN {user} {PASSWORD}"));
+        assert!(r.last().expect("reply").contains("OK"), "login: {r:?}");
+        c
+    }
+
+    fn next_tag(&mut self) -> String {
+        self.n += 1;
+        format!("t{}", self.n)
+    }
+
+    /// Send raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).expect("write");
+    }
+
+    /// Read one response (a line, with literals inlined).
+    pub fn read_response(&mut self) -> String {
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            let n = self.r.read_until(b'\n', &mut line).expect("read");
+            assert!(n > 0, "connection closed; got so far: {}", String::from_utf8_lossy(&out));
+            out.extend_from_slice(&line);
+            // A literal announced at the end of the line?
+            let trimmed = line.strip_suffix(b"\r\n").unwrap_or(&line);
+            if trimmed.ends_with(b"}")
+                && let Some(open) = trimmed.iter().rposition(|&b| b == b'{')
+                && let Ok(s) = std::str::from_utf8(&trimmed[open + 1..trimmed.len() - 1])
+                && let Ok(len) = s.trim_end_matches('+').parse::<usize>()
+            {
+                let mut lit = vec![0u8; len];
+                self.r.read_exact(&mut lit).expect("literal");
+                out.extend_from_slice(&lit);
+                continue;
+            }
+            break;
+        }
+        let s = String::from_utf8_lossy(&out).into_owned();
+        s.trim_end_matches("\r\n").to_string()
+    }
+
+    /// Read responses up to and including the tagged one.
+    pub fn read_until(&mut self, tag: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        loop {
+            let r = self.read_response();
+            let done = r.starts_with(&format!("{tag} "));
+            v.push(r);
+            if done {
+                return v;
+            }
+        }
+    }
+
+    /// Send a command (a tag is added) and return all responses, the tagged one last.
+    pub fn cmd(&mut self, command: &str) -> Vec<String> {
+        let tag = self.next_tag();
+        self.send(format!("{tag} {command}\r\n").as_bytes());
+        self.read_until(&tag)
+    }
+
+    /// Like [`cmd`], asserting the tagged response is OK.
+    pub fn ok(&mut self, command: &str) -> Vec<String> {
+        let r = self.cmd(command);
+        let last = r.last().expect("reply");
+        assert!(
+            last.split(' ').nth(1) == Some("OK"),
+            "{command} failed: {r:#?}"
+        );
+        r
+    }
+
+    /// The tagged status word (OK/NO/BAD) of a command.
+    pub fn status(&mut self, command: &str) -> (String, Vec<String>) {
+        let r = self.cmd(command);
+        let word = r
+            .last()
+            .and_then(|l| l.split(' ').nth(1))
+            .unwrap_or("")
+            .to_string();
+        (word, r)
+    }
+
+    /// APPEND with a synchronizing literal.
+    pub fn append(&mut self, mailbox: &str, flags: &str, msg: &[u8]) -> Vec<String> {
+        let tag = self.next_tag();
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!("({flags}) ")
+        };
+        self.send(format!("{tag} APPEND {mailbox} {flags}{{{}}}\r\n", msg.len()).as_bytes());
+        let cont = self.read_response();
+        if !cont.starts_with('+') {
+            return vec![cont];
+        }
+        self.send(msg);
+        self.send(b"\r\n");
+        self.read_until(&tag)
+    }
+}
+
+/// A small message with a subject and body.
+pub fn message(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Sender <sender@example.net>\r\nTo: user@example.org\r\nSubject: {subject}\r\nDate: Mon, 15 Jan 2024 10:30:00 +0300\r\nMessage-ID: <{subject}@example.net>\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Whether any response line contains `needle`.
+pub fn has(r: &[String], needle: &str) -> bool {
+    r.iter().any(|l| l.contains(needle))
+}
