@@ -92,8 +92,16 @@ pub fn generate_self_signed(hostname: &str) -> Result<(String, String), TlsError
             names.push(extra.to_owned());
         }
     }
-    let ck = rcgen::generate_simple_self_signed(names)?;
-    Ok((ck.cert.pem(), ck.signing_key.serialize_pem()))
+    let mut params = rcgen::CertificateParams::new(names)?;
+    // Name the certificate after the host, so a mail program's "accept this certificate?"
+    // dialog shows something recognisable.
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, hostname);
+    let key = rcgen::KeyPair::generate()?;
+    let cert = params.self_signed(&key)?;
+    Ok((cert.pem(), key.serialize_pem()))
 }
 
 /// Makes sure `dir/cert.pem` and `dir/key.pem` exist, generating them for `hostname` if

@@ -1,0 +1,272 @@
+//! Administration commands: domains, users, aliases, and the development setup.
+//!
+//! Implementation notes:
+//! - Commands open the same store as a running server (SQLite in WAL mode allows it), so they
+//!   work while `pochta serve` runs.
+//! - Setting a password stores both the Argon2id PHC string and the SCRAM-SHA-256 secrets,
+//!   derived from the password once here; the password itself is never stored.
+//! - With neither `--password` nor `--password-stdin`, a random password is generated and
+//!   printed: no prompt, so scripts and CI never hang on a terminal that is not there.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use pochta_auth::{ScramSecrets, hash_password};
+use pochta_store::Directory;
+use pochta_store_embedded::EmbeddedStore;
+use pochta_types::{Address, Domain};
+use rand::Rng;
+
+use crate::config::{Config, DEV_CONFIG};
+
+/// Where a new password comes from.
+pub enum PasswordSource {
+    Given(String),
+    Stdin,
+    Generate,
+}
+
+/// Opens the store, creating `data_dir` readable by the owner only (it holds password
+/// hashes and everyone's mail).
+pub fn open(config: &Config) -> Result<EmbeddedStore> {
+    create_private_dir(&config.data_dir)?;
+    EmbeddedStore::open(&config.data_dir)
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))
+}
+
+/// Creates `dir` (and parents) with mode 0700 if it does not exist; an existing directory
+/// keeps the mode its owner gave it.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))
+}
+
+fn domain(s: &str) -> Result<Domain> {
+    Domain::new(s).map_err(|_| anyhow::anyhow!("{s:?} is not a valid domain"))
+}
+
+fn address(s: &str) -> Result<Address> {
+    Address::new(s).map_err(|_| anyhow::anyhow!("{s:?} is not a valid address (local@domain)"))
+}
+
+pub fn generate_password() -> String {
+    rand::rngs::OsRng
+        .sample_iter(&rand::distributions::Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect()
+}
+
+/// Resolves the password, printing it when generated.
+fn password(src: PasswordSource, out: &mut impl Write) -> Result<String> {
+    let pw = match src {
+        PasswordSource::Given(p) => p,
+        PasswordSource::Stdin => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("cannot read the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+        PasswordSource::Generate => {
+            let p = generate_password();
+            writeln!(out, "password: {p}")?;
+            p
+        }
+    };
+    if pw.is_empty() {
+        bail!("the password must not be empty");
+    }
+    Ok(pw)
+}
+
+/// The two stored forms of a password.
+fn secrets(pw: &str) -> Result<(String, String)> {
+    Ok((hash_password(pw)?, ScramSecrets::derive(pw).encode()))
+}
+
+pub fn domain_add(store: &EmbeddedStore, name: &str, out: &mut impl Write) -> Result<()> {
+    let d = domain(name)?;
+    if store.domain_add(&d)? {
+        writeln!(out, "added domain {d}")?;
+    } else {
+        writeln!(out, "domain {d} is already local")?;
+    }
+    Ok(())
+}
+
+pub fn domain_list(store: &EmbeddedStore, out: &mut impl Write) -> Result<()> {
+    for d in store.domain_list()? {
+        writeln!(out, "{d}")?;
+    }
+    Ok(())
+}
+
+pub fn domain_del(store: &EmbeddedStore, name: &str, out: &mut impl Write) -> Result<()> {
+    let d = domain(name)?;
+    store.domain_del(&d)?;
+    writeln!(out, "deleted domain {d}")?;
+    Ok(())
+}
+
+pub fn user_add(
+    store: &EmbeddedStore,
+    addr: &str,
+    src: PasswordSource,
+    out: &mut impl Write,
+) -> Result<()> {
+    let a = address(addr)?;
+    if store.account_by_address(&a)?.is_some() {
+        bail!("user {a} already exists");
+    }
+    let new_domain = !store.domain_exists(a.domain())?;
+    let pw = password(src, out)?;
+    let (hash, scram) = secrets(&pw)?;
+    store.account_create(&a, &hash)?;
+    store.account_set_password(&a, &hash, Some(&scram))?;
+    if new_domain {
+        writeln!(out, "added domain {}", a.domain())?;
+    }
+    writeln!(out, "added user {a}")?;
+    Ok(())
+}
+
+pub fn user_list(store: &EmbeddedStore, out: &mut impl Write) -> Result<()> {
+    for acc in store.account_list()? {
+        writeln!(out, "{}", acc.address)?;
+    }
+    Ok(())
+}
+
+pub fn user_del(store: &EmbeddedStore, addr: &str, out: &mut impl Write) -> Result<()> {
+    let a = address(addr)?;
+    store.account_delete(&a)?;
+    writeln!(out, "deleted user {a} and all its mail")?;
+    Ok(())
+}
+
+pub fn user_passwd(
+    store: &EmbeddedStore,
+    addr: &str,
+    src: PasswordSource,
+    out: &mut impl Write,
+) -> Result<()> {
+    let a = address(addr)?;
+    if store.account_by_address(&a)?.is_none() {
+        bail!("user {a} does not exist");
+    }
+    let pw = password(src, out)?;
+    let (hash, scram) = secrets(&pw)?;
+    store.account_set_password(&a, &hash, Some(&scram))?;
+    writeln!(out, "changed the password of {a}")?;
+    Ok(())
+}
+
+pub fn alias_add(
+    store: &EmbeddedStore,
+    alias: &str,
+    target: &str,
+    out: &mut impl Write,
+) -> Result<()> {
+    let t = address(target)?;
+    store.alias_add(alias, &t)?;
+    writeln!(out, "added alias {alias} -> {t}")?;
+    Ok(())
+}
+
+pub fn alias_list(store: &EmbeddedStore, out: &mut impl Write) -> Result<()> {
+    for a in store.alias_list()? {
+        writeln!(out, "{} -> {}", a.source, a.target)?;
+    }
+    Ok(())
+}
+
+pub fn alias_del(store: &EmbeddedStore, alias: &str, out: &mut impl Write) -> Result<()> {
+    store.alias_del(alias)?;
+    writeln!(out, "deleted alias {alias}")?;
+    Ok(())
+}
+
+/// Writes `dir/pochta.toml` with the development config unless it exists; returns its path.
+pub fn init(dir: &Path, out: &mut impl Write) -> Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("pochta.toml");
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        Ok(mut f) => {
+            f.write_all(DEV_CONFIG.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            writeln!(out, "wrote {}", path.display())?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            writeln!(out, "{} already exists; left unchanged", path.display())?;
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+    Ok(path)
+}
+
+/// The first account of a development setup.
+pub const DEV_USER: &str = "me@example.org";
+const DEV_CREDENTIALS: &str = "credentials.txt";
+
+/// Makes sure the development account exists, and prints how to log in.
+///
+/// The generated password is kept in `dir/credentials.txt` (mode 0600) so later runs can show
+/// it again; this is a development convenience only — production accounts are made with
+/// `pochta user add`, which stores no password anywhere.
+pub fn dev_account(dir: &Path, config: &Config, out: &mut impl Write) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let store = open(config)?;
+    let a = address(DEV_USER)?;
+    let cred_path = dir.join(DEV_CREDENTIALS);
+    let pw = if store.account_by_address(&a)?.is_none() {
+        let pw = generate_password();
+        let (hash, scram) = secrets(&pw)?;
+        store.account_create(&a, &hash)?;
+        store.account_set_password(&a, &hash, Some(&scram))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&cred_path)
+            .with_context(|| format!("cannot write {}", cred_path.display()))?;
+        writeln!(f, "{DEV_USER} {pw}")?;
+        Some(pw)
+    } else {
+        std::fs::read_to_string(&cred_path)
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1).map(str::to_owned))
+    };
+    let pw = pw.unwrap_or_else(|| "(unknown: reset it with `pochta user passwd`)".into());
+    writeln!(out)?;
+    writeln!(out, "  Pochta development server")?;
+    writeln!(out, "  user:     {DEV_USER}")?;
+    writeln!(out, "  password: {pw}")?;
+    for (p, addrs) in &config.listen {
+        let how = if p.implicit_tls() { "TLS" } else { "STARTTLS" };
+        for a in addrs {
+            writeln!(out, "  {:<12}{a} ({how})", format!("{}:", p.key()))?;
+        }
+    }
+    writeln!(
+        out,
+        "  The certificate is self-signed: accept it once in your mail program."
+    )?;
+    writeln!(out)?;
+    Ok(())
+}

@@ -1,0 +1,680 @@
+//! The TOML configuration file.
+//!
+//! Implementation notes:
+//! - The file is walked by hand from a `toml::Table` rather than derived with serde: this
+//!   keeps the strictness of `#[serde(deny_unknown_fields)]` (every unknown key is an error)
+//!   while letting every message name the exact key and value, e.g.
+//!   `listen.imap[0]: "127.0.0.1" is not an ip:port address`, which serde's messages cannot.
+//! - Relative `data_dir`, `tls.cert` and `tls.key` are relative to the config file's folder,
+//!   so a config works the same whatever the current directory of the process.
+//! - An absent `[listen]` key means "not listening"; one address may be used by one listener
+//!   only (checked here, so the error names both keys instead of a later "address in use").
+//! - `[limits]` is optional and every key in it has a default suited to a small server.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pochta_types::Domain;
+use toml::{Table, Value};
+
+/// A configuration error: one line that names the key and the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+/// The protocols Pochta listens for, in `[listen]` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Imap,
+    Imaps,
+    Pop3,
+    Pop3s,
+    Smtp,
+    Submission,
+    Submissions,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 7] = [
+        Protocol::Imap,
+        Protocol::Imaps,
+        Protocol::Pop3,
+        Protocol::Pop3s,
+        Protocol::Smtp,
+        Protocol::Submission,
+        Protocol::Submissions,
+    ];
+
+    /// The `[listen]` key, also the listener's name in logs.
+    pub fn key(self) -> &'static str {
+        match self {
+            Protocol::Imap => "imap",
+            Protocol::Imaps => "imaps",
+            Protocol::Pop3 => "pop3",
+            Protocol::Pop3s => "pop3s",
+            Protocol::Smtp => "smtp",
+            Protocol::Submission => "submission",
+            Protocol::Submissions => "submissions",
+        }
+    }
+
+    /// Whether TLS starts with the first byte (otherwise STARTTLS is offered).
+    pub fn implicit_tls(self) -> bool {
+        matches!(
+            self,
+            Protocol::Imaps | Protocol::Pop3s | Protocol::Submissions
+        )
+    }
+}
+
+/// When plaintext passwords (LOGIN, AUTH PLAIN, USER/PASS) are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plaintext {
+    /// Only on TLS connections.
+    TlsOnly,
+    /// On TLS connections and on plain connections from loopback addresses.
+    TlsOrLoopback,
+    /// Everywhere (for testing behind a trusted network only).
+    Always,
+}
+
+impl Plaintext {
+    const VALUES: &str = r#""tls-only", "tls-or-loopback" or "always""#;
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "tls-only" => Some(Plaintext::TlsOnly),
+            "tls-or-loopback" => Some(Plaintext::TlsOrLoopback),
+            "always" => Some(Plaintext::Always),
+            _ => None,
+        }
+    }
+
+    /// Whether a plaintext password may be used on this connection.
+    pub fn allows(self, tls: bool, peer: std::net::IpAddr) -> bool {
+        match self {
+            Plaintext::Always => true,
+            Plaintext::TlsOrLoopback => tls || peer.is_loopback(),
+            Plaintext::TlsOnly => tls,
+        }
+    }
+}
+
+/// Certificate and key files (absolute after loading).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Resource limits; every field has a default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Concurrent connections over all listeners.
+    pub max_connections: usize,
+    /// Concurrent connections from one IP address.
+    pub connections_per_ip: u32,
+    /// RFC 9051 §5.4: at least 30 minutes for IMAP.
+    pub imap_idle_timeout: Duration,
+    /// RFC 1939 §3: at least 10 minutes for POP3.
+    pub pop3_idle_timeout: Duration,
+    /// RFC 5321 §4.5.3.2.7: at least 5 minutes for SMTP.
+    pub smtp_idle_timeout: Duration,
+    /// Largest message accepted (SMTP SIZE, IMAP APPEND), in bytes.
+    pub max_message_size: u64,
+    /// How long `serve` waits for sessions to end after SIGTERM.
+    pub shutdown_timeout: Duration,
+    /// How long a TLS handshake may take.
+    pub tls_handshake_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 1000,
+            connections_per_ip: 20,
+            imap_idle_timeout: Duration::from_secs(30 * 60),
+            pop3_idle_timeout: Duration::from_secs(10 * 60),
+            smtp_idle_timeout: Duration::from_secs(5 * 60),
+            max_message_size: 50 * 1024 * 1024,
+            shutdown_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A loaded, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub hostname: String,
+    pub data_dir: PathBuf,
+    /// Addresses per protocol; a protocol absent here does not listen.
+    pub listen: Vec<(Protocol, Vec<SocketAddr>)>,
+    /// `None`: a self-signed certificate in `data_dir` is used (generated on first start).
+    pub tls: Option<TlsFiles>,
+    pub plaintext: Plaintext,
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read config: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        Config::parse(&text, base).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses config text; relative paths are resolved against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
+        let table: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError(format!("invalid TOML: {}", one_line(&e))))?;
+        known_keys(
+            &table,
+            "",
+            &["hostname", "data_dir", "listen", "tls", "auth", "limits"],
+        )?;
+
+        let hostname = required_str(&table, "hostname")?;
+        if Domain::new(hostname).is_err() {
+            return err(format!("hostname: {hostname:?} is not a valid host name"));
+        }
+        let data_dir = required_str(&table, "data_dir")?;
+        if data_dir.is_empty() {
+            return err("data_dir: must not be empty");
+        }
+
+        let listen = match table.get("listen") {
+            None => Vec::new(),
+            Some(v) => parse_listen(as_table(v, "listen")?)?,
+        };
+
+        let tls = match table.get("tls") {
+            None => None,
+            Some(v) => {
+                let t = as_table(v, "tls")?;
+                known_keys(t, "tls.", &["cert", "key"])?;
+                let cert = required_str(t, "tls.cert").map(|_| str_at(t, "cert"))?;
+                let key = required_str(t, "tls.key").map(|_| str_at(t, "key"))?;
+                if cert.is_empty() || key.is_empty() {
+                    return err("tls: cert and key must not be empty");
+                }
+                Some(TlsFiles {
+                    cert: base.join(cert),
+                    key: base.join(key),
+                })
+            }
+        };
+
+        let mut plaintext = Plaintext::TlsOrLoopback;
+        if let Some(v) = table.get("auth") {
+            let t = as_table(v, "auth")?;
+            known_keys(t, "auth.", &["plaintext"])?;
+            if let Some(p) = t.get("plaintext") {
+                let s = p.as_str().ok_or_else(|| {
+                    ConfigError(format!(
+                        "auth.plaintext: expected a string, found {}",
+                        p.type_str()
+                    ))
+                })?;
+                plaintext = Plaintext::parse(s).ok_or_else(|| {
+                    ConfigError(format!(
+                        "auth.plaintext: {s:?} is not one of {}",
+                        Plaintext::VALUES
+                    ))
+                })?;
+            }
+        }
+
+        let limits = match table.get("limits") {
+            None => Limits::default(),
+            Some(v) => parse_limits(as_table(v, "limits")?)?,
+        };
+
+        Ok(Config {
+            hostname: hostname.to_owned(),
+            data_dir: base.join(data_dir),
+            listen,
+            tls,
+            plaintext,
+            limits,
+        })
+    }
+
+    /// The addresses configured for `p` (empty: not listening).
+    pub fn addrs(&self, p: Protocol) -> &[SocketAddr] {
+        self.listen
+            .iter()
+            .find(|(q, _)| *q == p)
+            .map(|(_, a)| a.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Idle timeout for a protocol's sessions.
+    pub fn idle_timeout(&self, p: Protocol) -> Duration {
+        match p {
+            Protocol::Imap | Protocol::Imaps => self.limits.imap_idle_timeout,
+            Protocol::Pop3 | Protocol::Pop3s => self.limits.pop3_idle_timeout,
+            Protocol::Smtp | Protocol::Submission | Protocol::Submissions => {
+                self.limits.smtp_idle_timeout
+            }
+        }
+    }
+}
+
+/// toml's errors span several lines with a source excerpt; keep the message and line.
+fn one_line(e: &toml::de::Error) -> String {
+    e.to_string()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('|') && !l.contains(" | "))
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+fn known_keys(t: &Table, prefix: &str, allowed: &[&str]) -> Result<(), ConfigError> {
+    for k in t.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return err(format!(
+                "{prefix}{k}: unknown key (expected one of: {})",
+                allowed.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn as_table<'a>(v: &'a Value, key: &str) -> Result<&'a Table, ConfigError> {
+    v.as_table().ok_or_else(|| {
+        ConfigError(format!(
+            "{key}: expected a table ([{key}]), found {}",
+            v.type_str()
+        ))
+    })
+}
+
+/// A required string at `path` (`"tls.cert"`: the last segment is looked up in `t`).
+fn required_str<'a>(t: &'a Table, path: &str) -> Result<&'a str, ConfigError> {
+    let key = path.rsplit('.').next().unwrap_or(path);
+    match t.get(key) {
+        None => err(format!("{path}: missing (required)")),
+        Some(Value::String(s)) => Ok(s),
+        Some(v) => err(format!("{path}: expected a string, found {}", v.type_str())),
+    }
+}
+
+/// A string known to be present (checked by [`required_str`] just before).
+fn str_at<'a>(t: &'a Table, key: &str) -> &'a str {
+    t.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn parse_listen(t: &Table) -> Result<Vec<(Protocol, Vec<SocketAddr>)>, ConfigError> {
+    let keys: Vec<&str> = Protocol::ALL.iter().map(|p| p.key()).collect();
+    known_keys(t, "listen.", &keys)?;
+    let mut out = Vec::new();
+    let mut seen: HashMap<SocketAddr, String> = HashMap::new();
+    for p in Protocol::ALL {
+        let Some(v) = t.get(p.key()) else { continue };
+        let key = format!("listen.{}", p.key());
+        let Value::Array(items) = v else {
+            return err(format!(
+                "{key}: expected a list of \"ip:port\" strings, found {}",
+                v.type_str()
+            ));
+        };
+        let mut addrs = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let Value::String(s) = item else {
+                return err(format!(
+                    "{key}[{i}]: expected an \"ip:port\" string, found {}",
+                    item.type_str()
+                ));
+            };
+            let addr: SocketAddr = s.parse().map_err(|_| {
+                ConfigError(format!(
+                    "{key}[{i}]: {s:?} is not an ip:port address (e.g. \"127.0.0.1:1143\" or \"[::1]:1143\")"
+                ))
+            })?;
+            // Port 0 asks the OS for any free port, so it can never clash.
+            if addr.port() != 0 {
+                if let Some(other) = seen.get(&addr) {
+                    return err(format!("{key}[{i}]: {addr} is already used by {other}"));
+                }
+                seen.insert(addr, format!("{key}[{i}]"));
+            }
+            addrs.push(addr);
+        }
+        out.push((p, addrs));
+    }
+    Ok(out)
+}
+
+fn parse_limits(t: &Table) -> Result<Limits, ConfigError> {
+    const KEYS: [&str; 8] = [
+        "max_connections",
+        "connections_per_ip",
+        "imap_idle_timeout",
+        "pop3_idle_timeout",
+        "smtp_idle_timeout",
+        "max_message_size",
+        "shutdown_timeout",
+        "tls_handshake_timeout",
+    ];
+    known_keys(t, "limits.", &KEYS)?;
+    let mut l = Limits::default();
+    for (k, v) in t {
+        let n = match v {
+            Value::Integer(n) if *n > 0 => *n as u64,
+            Value::Integer(n) => return err(format!("limits.{k}: must be positive, found {n}")),
+            other => {
+                return err(format!(
+                    "limits.{k}: expected a positive integer, found {}",
+                    other.type_str()
+                ));
+            }
+        };
+        let secs = Duration::from_secs(n);
+        match k.as_str() {
+            "max_connections" => l.max_connections = n as usize,
+            "connections_per_ip" => {
+                l.connections_per_ip = u32::try_from(n)
+                    .map_err(|_| ConfigError(format!("limits.{k}: {n} is too large")))?
+            }
+            "imap_idle_timeout" => l.imap_idle_timeout = secs,
+            "pop3_idle_timeout" => l.pop3_idle_timeout = secs,
+            "smtp_idle_timeout" => l.smtp_idle_timeout = secs,
+            "max_message_size" => l.max_message_size = n,
+            "shutdown_timeout" => l.shutdown_timeout = secs,
+            _ => l.tls_handshake_timeout = secs,
+        }
+    }
+    Ok(l)
+}
+
+/// The development config written by `pochta init`: 127.0.0.1 and high ports, so it runs
+/// without root next to any system mail server.
+pub const DEV_CONFIG: &str = r#"# Pochta development configuration (written by `pochta init`).
+# Every key is described in README.md.
+hostname = "localhost"            # used in greetings and Received headers
+data_dir = "data"                 # relative paths are relative to this file
+
+[listen]                          # each a list of "ip:port"; an absent key = not listening
+imap        = ["127.0.0.1:1143"]  # plain + STARTTLS
+imaps       = ["127.0.0.1:1993"]  # implicit TLS
+pop3        = ["127.0.0.1:1110"]  # plain + STLS
+pop3s       = ["127.0.0.1:1995"]  # implicit TLS
+smtp        = ["127.0.0.1:2525"]  # MTA; port 25 in production
+submission  = ["127.0.0.1:1587"]  # STARTTLS + AUTH
+submissions = ["127.0.0.1:1465"]  # implicit TLS + AUTH
+
+# [tls] is absent: a self-signed certificate is generated into data_dir on first start.
+# [tls]
+# cert = "cert.pem"
+# key  = "key.pem"
+
+[auth]
+plaintext = "tls-or-loopback"     # "tls-only" | "tls-or-loopback" | "always"
+
+# [limits]                        # defaults shown
+# max_connections       = 1000
+# connections_per_ip    = 20
+# imap_idle_timeout     = 1800    # seconds
+# pop3_idle_timeout     = 600
+# smtp_idle_timeout     = 300
+# max_message_size      = 52428800  # bytes
+# shutdown_timeout      = 10
+# tls_handshake_timeout = 30
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "/etc/pochta";
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s, Path::new(BASE))
+    }
+
+    fn bad(s: &str) -> String {
+        match parse(s) {
+            Ok(c) => panic!("accepted bad config {s:?}: {c:?}"),
+            Err(e) => e.0,
+        }
+    }
+
+    const MIN: &str = "hostname = \"mail.example.org\"\ndata_dir = \"data\"\n";
+
+    #[test]
+    fn issue_example_parses() {
+        let text = r#"
+hostname = "mail.example.org"
+data_dir = "/var/lib/pochta"
+[listen]
+imap        = ["127.0.0.1:1143"]
+imaps       = ["127.0.0.1:1993"]
+pop3        = ["127.0.0.1:1110"]
+pop3s       = ["127.0.0.1:1995"]
+smtp        = ["127.0.0.1:2525"]
+submission  = ["127.0.0.1:1587"]
+submissions = ["127.0.0.1:1465"]
+[tls]
+cert = "cert.pem"
+key  = "key.pem"
+[auth]
+plaintext = "tls-or-loopback"
+"#;
+        let c = parse(text).unwrap();
+        assert_eq!(c.hostname, "mail.example.org");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/pochta"));
+        assert_eq!(c.listen.len(), 7);
+        assert_eq!(
+            c.addrs(Protocol::Pop3s),
+            ["127.0.0.1:1995".parse().unwrap()]
+        );
+        let tls = c.tls.unwrap();
+        assert_eq!(tls.cert, PathBuf::from("/etc/pochta/cert.pem"));
+        assert_eq!(tls.key, PathBuf::from("/etc/pochta/key.pem"));
+        assert_eq!(c.plaintext, Plaintext::TlsOrLoopback);
+        assert_eq!(c.limits, Limits::default());
+    }
+
+    #[test]
+    fn dev_config_parses() {
+        let c = parse(DEV_CONFIG).unwrap();
+        assert_eq!(c.listen.len(), 7);
+        assert_eq!(c.data_dir, PathBuf::from("/etc/pochta/data"));
+        assert!(c.tls.is_none());
+        assert_eq!(c.addrs(Protocol::Imap), ["127.0.0.1:1143".parse().unwrap()]);
+    }
+
+    #[test]
+    fn minimal_config_has_defaults() {
+        let c = parse(MIN).unwrap();
+        assert!(c.listen.is_empty());
+        assert!(c.addrs(Protocol::Smtp).is_empty());
+        assert_eq!(c.plaintext, Plaintext::TlsOrLoopback);
+        assert_eq!(c.idle_timeout(Protocol::Imaps), Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn ipv6_and_several_addresses() {
+        let c = parse(&format!(
+            "{MIN}[listen]\nimap = [\"[::1]:143\", \"0.0.0.0:143\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.addrs(Protocol::Imap).len(), 2);
+    }
+
+    #[test]
+    fn limits_override() {
+        let c = parse(&format!(
+            "{MIN}[limits]\nconnections_per_ip = 5\nimap_idle_timeout = 60\nmax_message_size = 1000\n"
+        ))
+        .unwrap();
+        assert_eq!(c.limits.connections_per_ip, 5);
+        assert_eq!(c.limits.imap_idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.limits.max_message_size, 1000);
+        assert_eq!(c.limits.max_connections, 1000);
+    }
+
+    #[test]
+    fn plaintext_policy() {
+        let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let far: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(Plaintext::TlsOrLoopback.allows(false, lo));
+        assert!(!Plaintext::TlsOrLoopback.allows(false, far));
+        assert!(Plaintext::TlsOrLoopback.allows(true, far));
+        assert!(!Plaintext::TlsOnly.allows(false, lo));
+        assert!(Plaintext::Always.allows(false, far));
+        for (s, want) in [
+            ("tls-only", Plaintext::TlsOnly),
+            ("always", Plaintext::Always),
+        ] {
+            let c = parse(&format!("{MIN}[auth]\nplaintext = \"{s}\"\n")).unwrap();
+            assert_eq!(c.plaintext, want);
+        }
+    }
+
+    /// Every bad config names the key and the problem.
+    #[test]
+    fn bad_configs() {
+        let cases: &[(&str, &str)] = &[
+            ("data_dir = \"d\"\n", "hostname: missing (required)"),
+            ("hostname = \"h\"\n", "data_dir: missing (required)"),
+            (
+                "hostname = 5\ndata_dir = \"d\"\n",
+                "hostname: expected a string, found integer",
+            ),
+            (
+                "hostname = \"bad host\"\ndata_dir = \"d\"\n",
+                "hostname: \"bad host\" is not a valid host name",
+            ),
+            (
+                "hostname = \"h\"\ndata_dir = \"\"\n",
+                "data_dir: must not be empty",
+            ),
+            (
+                &format!("{MIN}colour = \"red\"\n"),
+                "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits)",
+            ),
+            (
+                &format!("{MIN}[listen]\nimap = [\"127.0.0.1\"]\n"),
+                "listen.imap[0]: \"127.0.0.1\" is not an ip:port address",
+            ),
+            (
+                &format!("{MIN}[listen]\npop3 = [\"127.0.0.1:110\", \"localhost:110\"]\n"),
+                "listen.pop3[1]: \"localhost:110\" is not an ip:port address",
+            ),
+            (
+                &format!("{MIN}[listen]\nimap = [\"1.2.3.4:99999\"]\n"),
+                "listen.imap[0]: \"1.2.3.4:99999\" is not an ip:port address",
+            ),
+            (
+                &format!("{MIN}[listen]\nimap = \"127.0.0.1:143\"\n"),
+                "listen.imap: expected a list of \"ip:port\" strings, found string",
+            ),
+            (
+                &format!("{MIN}[listen]\nimap = [143]\n"),
+                "listen.imap[0]: expected an \"ip:port\" string, found integer",
+            ),
+            (
+                &format!("{MIN}[listen]\nimap4 = [\"127.0.0.1:143\"]\n"),
+                "listen.imap4: unknown key (expected one of: imap, imaps, pop3, pop3s, smtp, submission, submissions)",
+            ),
+            (
+                &format!("{MIN}[listen]\nimap = [\"127.0.0.1:143\"]\npop3 = [\"127.0.0.1:143\"]\n"),
+                "listen.pop3[0]: 127.0.0.1:143 is already used by listen.imap[0]",
+            ),
+            (
+                &format!("{MIN}listen = 5\n"),
+                "listen: expected a table ([listen]), found integer",
+            ),
+            (
+                &format!("{MIN}[tls]\ncert = \"c.pem\"\n"),
+                "tls.key: missing (required)",
+            ),
+            (
+                &format!("{MIN}[tls]\nkey = \"k.pem\"\n"),
+                "tls.cert: missing (required)",
+            ),
+            (
+                &format!("{MIN}[tls]\ncert = \"c\"\nkey = \"k\"\nca = \"x\"\n"),
+                "tls.ca: unknown key (expected one of: cert, key)",
+            ),
+            (
+                &format!("{MIN}[tls]\ncert = 1\nkey = \"k\"\n"),
+                "tls.cert: expected a string, found integer",
+            ),
+            (
+                &format!("{MIN}[auth]\nplaintext = \"never\"\n"),
+                "auth.plaintext: \"never\" is not one of \"tls-only\", \"tls-or-loopback\" or \"always\"",
+            ),
+            (
+                &format!("{MIN}[auth]\nplaintext = true\n"),
+                "auth.plaintext: expected a string, found boolean",
+            ),
+            (
+                &format!("{MIN}[auth]\nmechanisms = []\n"),
+                "auth.mechanisms: unknown key (expected one of: plaintext)",
+            ),
+            (
+                &format!("{MIN}[limits]\nconnections_per_ip = 0\n"),
+                "limits.connections_per_ip: must be positive, found 0",
+            ),
+            (
+                &format!("{MIN}[limits]\nimap_idle_timeout = \"30m\"\n"),
+                "limits.imap_idle_timeout: expected a positive integer, found string",
+            ),
+            (
+                &format!("{MIN}[limits]\nthreads = 4\n"),
+                "limits.threads: unknown key",
+            ),
+        ];
+        for (text, want) in cases {
+            let got = bad(text);
+            assert!(
+                got.starts_with(want),
+                "config {text:?}\n got: {got}\nwant: {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_toml_is_one_line_with_position() {
+        let got = bad("hostname = \n");
+        assert!(got.starts_with("invalid TOML: "), "{got}");
+        assert!(got.contains("line 1"), "{got}");
+        assert!(!got.contains('\n'), "{got}");
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pochta.toml");
+        let e = Config::load(&path).unwrap_err();
+        assert!(e.0.contains("pochta.toml: cannot read config"), "{e}");
+        std::fs::write(&path, format!("{MIN}[listen]\nimap = [\"x\"]\n")).unwrap();
+        let e = Config::load(&path).unwrap_err();
+        assert!(e.0.ends_with("pochta.toml: listen.imap[0]: \"x\" is not an ip:port address (e.g. \"127.0.0.1:1143\" or \"[::1]:1143\")"), "{e}");
+        std::fs::write(&path, MIN).unwrap();
+        assert_eq!(
+            Config::load(&path).unwrap().data_dir,
+            dir.path().join("data")
+        );
+    }
+}

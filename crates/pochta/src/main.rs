@@ -1,0 +1,199 @@
+//! The `pochta` binary: command line, configuration, logging and wiring.
+//!
+//! Implementation notes:
+//! - Exit codes: 0 success, 1 a runtime error (bad config, store, TLS, bind …) printed as
+//!   one `error:` line on stderr, 2 a command-line usage error (clap's convention).
+//! - Logs go to stderr through `tracing` (level from `RUST_LOG`, default `info`); command
+//!   output goes to stdout, so `pochta user list | …` stays clean.
+//! - Only `serve` and `dev` start a tokio runtime; admin commands are plain synchronous code.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use pochta::admin::{self, PasswordSource};
+use pochta::config::Config;
+use pochta::serve;
+
+/// Pochta: a mail server (SMTP, IMAP, POP3) in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "pochta", version, arg_required_else_help = true)]
+struct Cli {
+    /// Configuration file.
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "./pochta.toml",
+        value_name = "FILE"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Write a development config (127.0.0.1, high ports) to DIR/pochta.toml if absent.
+    Init {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Development in one step: init DIR, create me@example.org, print its credentials, serve.
+    Dev {
+        #[arg(default_value = "dev")]
+        dir: PathBuf,
+    },
+    /// Manage local domains.
+    #[command(subcommand)]
+    Domain(DomainCmd),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage aliases (an address, or @domain for a catch-all, delivered to an account).
+    #[command(subcommand)]
+    Alias(AliasCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum DomainCmd {
+    /// Add a local domain.
+    Add { domain: String },
+    /// List local domains.
+    List,
+    /// Delete a local domain (refused while it has users).
+    Del { domain: String },
+}
+
+#[derive(Debug, Args)]
+struct PasswordArgs {
+    /// The password (visible in the process list and shell history; prefer --password-stdin).
+    #[arg(long, conflicts_with = "password_stdin")]
+    password: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+impl PasswordArgs {
+    fn source(self) -> PasswordSource {
+        match (self.password, self.password_stdin) {
+            (Some(p), _) => PasswordSource::Given(p),
+            (None, true) => PasswordSource::Stdin,
+            (None, false) => PasswordSource::Generate,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCmd {
+    /// Add a user; its domain becomes local if it is not yet. Without a password option a
+    /// random password is generated and printed.
+    Add {
+        address: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// List users.
+    List,
+    /// Delete a user and all its mail.
+    Del { address: String },
+    /// Change a user's password (generated and printed when no password option is given).
+    Passwd {
+        address: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AliasCmd {
+    /// Add an alias: mail to ALIAS goes to the user TARGET.
+    Add { alias: String, target: String },
+    /// List aliases.
+    List,
+    /// Delete an alias.
+    Del { alias: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        // Colour codes only on a terminal, not in files or journald.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn load(path: &Path) -> Result<Config> {
+    Ok(Config::load(path)?)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let out = &mut std::io::stdout().lock();
+    match cli.command {
+        Command::Serve => serve(load(&cli.config)?),
+        Command::Init { dir } => admin::init(&dir, out).map(|_| ()),
+        Command::Dev { dir } => {
+            let path = admin::init(&dir, out)?;
+            let config = load(&path)?;
+            admin::dev_account(&dir, &config, out)?;
+            serve(config)
+        }
+        Command::Domain(cmd) => {
+            let store = admin::open(&load(&cli.config)?)?;
+            match cmd {
+                DomainCmd::Add { domain } => admin::domain_add(&store, &domain, out),
+                DomainCmd::List => admin::domain_list(&store, out),
+                DomainCmd::Del { domain } => admin::domain_del(&store, &domain, out),
+            }
+        }
+        Command::User(cmd) => {
+            let store = admin::open(&load(&cli.config)?)?;
+            match cmd {
+                UserCmd::Add { address, password } => {
+                    admin::user_add(&store, &address, password.source(), out)
+                }
+                UserCmd::List => admin::user_list(&store, out),
+                UserCmd::Del { address } => admin::user_del(&store, &address, out),
+                UserCmd::Passwd { address, password } => {
+                    admin::user_passwd(&store, &address, password.source(), out)
+                }
+            }
+        }
+        Command::Alias(cmd) => {
+            let store = admin::open(&load(&cli.config)?)?;
+            match cmd {
+                AliasCmd::Add { alias, target } => admin::alias_add(&store, &alias, &target, out),
+                AliasCmd::List => admin::alias_list(&store, out),
+                AliasCmd::Del { alias } => admin::alias_del(&store, &alias, out),
+            }
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(serve::serve(config))
+}

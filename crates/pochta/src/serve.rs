@@ -1,0 +1,124 @@
+//! `pochta serve`: load, bind, announce, serve, and shut down on SIGTERM/SIGINT.
+//!
+//! Implementation notes:
+//! - Everything that can fail at startup (config, store, TLS files, binding every address)
+//!   happens before the first "listening" line, so a server that announces itself is
+//!   actually serving, and a broken setup exits 1 with the reason.
+//! - Plain listeners always offer STARTTLS: TLS is always available, from `[tls]` or from the
+//!   self-signed certificate generated into `data_dir`.
+//! - Shutdown: the signal stops every accept loop, sessions are told (BYE/421) and get
+//!   `limits.shutdown_timeout` to finish; then the process exits 0 either way.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use pochta_auth::{Throttle, ThrottleConfig};
+use pochta_net::{
+    Limiter, Listener, ListenerConfig, Service, ShutdownController, TlsAcceptor, TlsMode,
+};
+use tracing::{info, warn};
+
+use crate::config::{Config, Protocol};
+use crate::services::{self, Ctx};
+
+/// Hands bound listeners to services; see [`services::wire`].
+pub struct Runner {
+    listeners: HashMap<Protocol, Listener>,
+    ctl: ShutdownController,
+}
+
+impl Runner {
+    /// Serves `p`'s listener (if configured) with `service`.
+    pub fn serve<S: Service>(&mut self, p: Protocol, service: Arc<S>) {
+        if let Some(l) = self.listeners.remove(&p) {
+            tokio::spawn(l.run(service, self.ctl.subscribe(), self.ctl.tracker()));
+        }
+    }
+}
+
+/// The TLS acceptor from `[tls]`, or from the self-signed pair in `data_dir`.
+fn tls_acceptor(config: &Config) -> Result<TlsAcceptor> {
+    match &config.tls {
+        Some(files) => Ok(pochta_net::acceptor(&files.cert, &files.key)?),
+        None => {
+            let (cert, key, fresh) =
+                pochta_net::ensure_self_signed(&config.data_dir, &config.hostname)?;
+            if fresh {
+                info!(cert = %cert.display(), "generated a self-signed certificate for {}", config.hostname);
+            }
+            Ok(pochta_net::acceptor(&cert, &key)?)
+        }
+    }
+}
+
+pub async fn serve(config: Config) -> Result<()> {
+    let config = Arc::new(config);
+    let store = crate::admin::open(&config)?;
+    let acceptor = tls_acceptor(&config)?;
+    let limiter = Limiter::new(
+        config.limits.max_connections,
+        config.limits.connections_per_ip,
+    );
+
+    let mut listeners = HashMap::new();
+    for (p, addrs) in &config.listen {
+        if addrs.is_empty() {
+            continue;
+        }
+        let tls = if p.implicit_tls() {
+            TlsMode::Implicit(acceptor.clone())
+        } else {
+            TlsMode::StartTls(acceptor.clone())
+        };
+        let cfg = ListenerConfig {
+            name: p.key().to_owned(),
+            addrs: addrs.clone(),
+            tls,
+            idle_timeout: config.idle_timeout(*p),
+            handshake_timeout: config.limits.tls_handshake_timeout,
+        };
+        let l = Listener::bind(cfg, Arc::clone(&limiter)).await?;
+        listeners.insert(*p, l);
+    }
+    if listeners.is_empty() {
+        warn!("no [listen] addresses are configured; nothing to serve");
+    }
+    for p in Protocol::ALL {
+        if let Some(l) = listeners.get(&p) {
+            info!("{}", l.describe());
+        }
+    }
+
+    let ctx = Ctx {
+        config: Arc::clone(&config),
+        store,
+        throttle: Arc::new(Throttle::new(ThrottleConfig::default())),
+    };
+    let mut runner = Runner {
+        listeners,
+        ctl: ShutdownController::new(),
+    };
+    services::wire(&ctx, &mut runner);
+    info!(hostname = %config.hostname, data_dir = %config.data_dir.display(), "pochta ready");
+
+    let signal = wait_for_signal().await?;
+    info!("{signal} received; shutting down");
+    let grace = config.limits.shutdown_timeout;
+    if runner.ctl.drain(grace).await {
+        info!("all sessions ended; bye");
+    } else {
+        warn!("sessions still open after {grace:?}; closing them");
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() -> Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot install SIGINT handler")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}

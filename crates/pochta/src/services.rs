@@ -1,0 +1,42 @@
+//! Which service answers on which listener — the one place to swap in real protocol crates.
+//!
+//! Implementation notes:
+//! - Until `pochta-imap`, `pochta-pop3` and `pochta-smtp` land, every protocol is served by
+//!   [`crate::placeholder::Placeholder`]: the right greeting, STARTTLS/STLS, a clean goodbye,
+//!   and the protocol's "not implemented" answer to everything else.
+//! - Replacing a placeholder is one line: construct the real service in its `let` below. Each
+//!   service is an `Arc` shared by the protocol's plain and implicit-TLS listeners.
+
+use std::sync::Arc;
+
+use pochta_auth::Throttle;
+use pochta_store_embedded::EmbeddedStore;
+
+use crate::config::{Config, Protocol};
+use crate::placeholder::Placeholder;
+use crate::serve::Runner;
+
+/// What every service may need, built once by `serve`.
+pub struct Ctx {
+    pub config: Arc<Config>,
+    pub store: EmbeddedStore,
+    /// Shared by all protocols so guessing cannot be spread across them.
+    pub throttle: Arc<Throttle>,
+}
+
+/// Starts one service per configured listener.
+pub fn wire(ctx: &Ctx, run: &mut Runner) {
+    let host = ctx.config.hostname.as_str();
+    let imap = Arc::new(Placeholder::imap(host));
+    let pop3 = Arc::new(Placeholder::pop3(host));
+    let smtp = Arc::new(Placeholder::smtp(host, ctx.config.limits.max_message_size));
+    let submission = Arc::new(Placeholder::smtp(host, ctx.config.limits.max_message_size));
+
+    run.serve(Protocol::Imap, Arc::clone(&imap));
+    run.serve(Protocol::Imaps, imap);
+    run.serve(Protocol::Pop3, Arc::clone(&pop3));
+    run.serve(Protocol::Pop3s, pop3);
+    run.serve(Protocol::Smtp, smtp);
+    run.serve(Protocol::Submission, Arc::clone(&submission));
+    run.serve(Protocol::Submissions, submission);
+}

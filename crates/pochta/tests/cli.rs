@@ -1,0 +1,194 @@
+//! Admin commands through the real binary.
+
+mod common;
+
+use common::*;
+use pochta_store::Directory;
+use pochta_types::Address;
+
+/// The stored Argon2 hash verifies the password, and SCRAM secrets were stored too.
+fn assert_password(dir: &TestDir, address: &str, password: &str) {
+    let store = pochta_store_embedded::EmbeddedStore::open(&dir.data_dir()).unwrap();
+    let acc = store
+        .account_by_address(&Address::new(address).unwrap())
+        .unwrap()
+        .expect("account exists");
+    assert!(pochta_auth::verify_password(
+        Some(&acc.password_hash),
+        password
+    ));
+    let scram = acc.scram_sha256.expect("SCRAM secrets stored");
+    scram.parse::<pochta_auth::ScramSecrets>().unwrap();
+    assert!(!scram.contains(password) && !acc.password_hash.contains(password));
+}
+
+#[test]
+fn user_lifecycle() {
+    let d = TestDir::empty();
+    let o = d.cli(&["user", "add", "Ivan@Example.org", "--password", "s3cret"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "added domain example.org\nadded user Ivan@example.org\n"
+    );
+    assert_password(&d, "ivan@example.org", "s3cret");
+
+    let o = d.cli(&["domain", "list"]);
+    assert_eq!(stdout(&o), "example.org\n");
+
+    // Generated password, printed.
+    let o = d.cli(&["user", "add", "olga@example.org"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let pw = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("generated password printed")
+        .to_owned();
+    assert!(pw.len() >= 16);
+    assert_password(&d, "olga@example.org", &pw);
+
+    // From stdin.
+    let o = d.cli_with_stdin(
+        &["user", "add", "petr@example.org", "--password-stdin"],
+        "from stdin\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_password(&d, "petr@example.org", "from stdin");
+
+    let o = d.cli(&["user", "list"]);
+    assert_eq!(
+        stdout(&o),
+        "Ivan@example.org\nolga@example.org\npetr@example.org\n"
+    );
+
+    let o = d.cli(&[
+        "user",
+        "passwd",
+        "ivan@example.org",
+        "--password",
+        "new one",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_password(&d, "ivan@example.org", "new one");
+    let o = d.cli(&["user", "passwd", "olga@example.org"]);
+    let pw = stdout(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .unwrap()
+        .to_owned();
+    assert_password(&d, "olga@example.org", &pw);
+
+    let o = d.cli(&["user", "add", "ivan@example.org", "--password", "x"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+
+    let o = d.cli(&["user", "del", "petr@example.org"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = d.cli(&["user", "list"]);
+    assert_eq!(stdout(&o), "Ivan@example.org\nolga@example.org\n");
+    let o = d.cli(&["user", "del", "petr@example.org"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+}
+
+#[test]
+fn domains() {
+    let d = TestDir::empty();
+    assert_eq!(
+        stdout(&d.cli(&["domain", "add", "Example.NET"])),
+        "added domain example.net\n"
+    );
+    assert_eq!(
+        stdout(&d.cli(&["domain", "add", "example.net"])),
+        "domain example.net is already local\n"
+    );
+    d.cli(&["domain", "add", "a.example"]);
+    assert_eq!(
+        stdout(&d.cli(&["domain", "list"])),
+        "a.example\nexample.net\n"
+    );
+    d.add_user("u@example.net", "pw");
+    let o = d.cli(&["domain", "del", "example.net"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("still has 1 account"), "{}", stderr(&o));
+    let o = d.cli(&["domain", "del", "a.example"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = d.cli(&["domain", "add", "not a domain"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("\"not a domain\" is not a valid domain"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.cli(&["domain", "del", "nowhere.example"]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn aliases() {
+    let d = TestDir::empty();
+    d.add_user("ivan@example.org", "pw");
+    let o = d.cli(&["alias", "add", "info@example.org", "ivan@example.org"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = d.cli(&["alias", "add", "@example.org", "ivan@example.org"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&d.cli(&["alias", "list"])),
+        "@example.org -> ivan@example.org\ninfo@example.org -> ivan@example.org\n"
+    );
+    // Target must be an existing user; the alias domain must be local.
+    let o = d.cli(&["alias", "add", "x@example.org", "nobody@example.org"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = d.cli(&["alias", "add", "x@elsewhere.example", "ivan@example.org"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not a local domain"), "{}", stderr(&o));
+    let o = d.cli(&["alias", "del", "info@example.org"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&d.cli(&["alias", "list"])),
+        "@example.org -> ivan@example.org\n"
+    );
+}
+
+#[test]
+fn usage_and_input_errors() {
+    let d = TestDir::empty();
+    // clap usage errors exit 2.
+    for args in [
+        &["user", "frobnicate"][..],
+        &["user", "add"],
+        &[
+            "user",
+            "add",
+            "a@b.example",
+            "--password",
+            "x",
+            "--password-stdin",
+        ],
+        &["nonsense"],
+    ] {
+        let o = d.cli(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+    // Input errors exit 1 with one error line.
+    let o = d.cli(&["user", "add", "no-at-sign", "--password", "x"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: \"no-at-sign\" is not a valid address (local@domain)\n"
+    );
+    let o = d.cli(&["user", "add", "a@b.example", "--password", ""]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("must not be empty"));
+    let o = d.cli_with_stdin(&["user", "add", "a@b.example", "--password-stdin"], "");
+    assert_eq!(o.status.code(), Some(1));
+    // No config: the file is named.
+    let o = run(&["--config", "/nonexistent/pochta.toml", "user", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("/nonexistent/pochta.toml: cannot read config"),
+        "{}",
+        stderr(&o)
+    );
+}
