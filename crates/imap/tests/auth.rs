@@ -11,7 +11,11 @@ use pochta_imap::PlaintextPolicy;
 fn greeting_and_capability() {
     let s = start();
     let mut c = Client::connect(s.addr);
-    assert!(c.greeting.starts_with("* OK [CAPABILITY IMAP4rev1"), "{}", c.greeting);
+    assert!(
+        c.greeting.starts_with("* OK [CAPABILITY IMAP4rev1"),
+        "{}",
+        c.greeting
+    );
     let r = c.ok("CAPABILITY");
     assert!(has(&r, "* CAPABILITY IMAP4rev1"));
     assert!(has(&r, "STARTTLS"));
@@ -104,7 +108,10 @@ fn plaintext_refused_without_tls_when_policy_says_so() {
     let (st, r) = c.status("LOGIN user@example.org secret");
     assert_eq!(st, "NO");
     assert!(has(&r, "[PRIVACYREQUIRED]"), "{r:?}");
-    let (st, r) = c.status(&format!("AUTHENTICATE PLAIN {}", B64.encode(b"\0user@example.org\0secret")));
+    let (st, r) = c.status(&format!(
+        "AUTHENTICATE PLAIN {}",
+        B64.encode(b"\0user@example.org\0secret")
+    ));
     assert_eq!(st, "NO", "{r:?}");
     let r = c.ok("STARTTLS");
     assert!(r.last().unwrap().contains("Begin TLS"));
@@ -116,13 +123,15 @@ fn starttls_upgrades_and_discards_pipelined_plaintext() {
     use std::sync::Arc;
     let s = start_with(PlaintextPolicy::TlsOnly);
     let tcp = std::net::TcpStream::connect(s.addr).unwrap();
-    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     let mut tcp2 = tcp.try_clone().unwrap();
     let mut r = std::io::BufReader::new(tcp);
     let mut line = String::new();
     std::io::BufRead::read_line(&mut r, &mut line).unwrap();
     // Pipeline a command after STARTTLS: it must not be executed (CVE-2011-0411 class).
-    tcp2.write_all(b"a STARTTLS\r\nb LOGIN user@example.org secret\r\n").unwrap();
+    tcp2.write_all(b"a STARTTLS\r\nb LOGIN user@example.org secret\r\n")
+        .unwrap();
     line.clear();
     std::io::BufRead::read_line(&mut r, &mut line).unwrap();
     assert!(line.starts_with("a OK"), "{line}");
@@ -134,7 +143,8 @@ fn starttls_upgrades_and_discards_pipelined_plaintext() {
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(NoVerify))
         .with_no_client_auth();
-    let conn = rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
+    let conn =
+        rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     // The pipelined LOGIN was dropped (or broke the handshake); either way it never ran.
     match tls.write_all(b"c CAPABILITY\r\n") {
@@ -150,7 +160,10 @@ fn starttls_upgrades_and_discards_pipelined_plaintext() {
             let text = String::from_utf8_lossy(&got);
             assert!(!text.contains("b OK"), "{text}");
             if text.contains("c OK") {
-                assert!(text.contains("AUTH=PLAIN"), "after TLS, plaintext is allowed: {text}");
+                assert!(
+                    text.contains("AUTH=PLAIN"),
+                    "after TLS, plaintext is allowed: {text}"
+                );
                 assert!(!text.contains("STARTTLS"), "{text}");
             }
         }

@@ -14,9 +14,17 @@ fn default_mailboxes_and_special_use() {
     let s = start();
     let mut c = Client::login(s.addr, USER);
     let r = c.ok("LIST \"\" *");
-    for (name, attr) in [("INBOX", ""), ("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"), ("Junk", "\\Junk"), ("Archive", "\\Archive")] {
+    for (name, attr) in [
+        ("INBOX", ""),
+        ("Sent", "\\Sent"),
+        ("Drafts", "\\Drafts"),
+        ("Trash", "\\Trash"),
+        ("Junk", "\\Junk"),
+        ("Archive", "\\Archive"),
+    ] {
         assert!(
-            r.iter().any(|l| l.ends_with(&format!("\"/\" \"{name}\"")) && l.contains(attr)),
+            r.iter()
+                .any(|l| l.ends_with(&format!("\"/\" \"{name}\"")) && l.contains(attr)),
             "{name} {attr}: {r:#?}"
         );
     }
@@ -30,8 +38,17 @@ fn cyrillic_create_list_rename_delete() {
     let mut c = Client::login(s.addr, USER);
     c.ok(&format!("CREATE {}", enc("Входящие/Работа")));
     let r = c.ok("LIST \"\" *");
-    assert!(has(&r, &format!("(\\HasChildren) \"/\" {}", enc("Входящие"))), "{r:#?}");
-    assert!(has(&r, &format!("(\\HasNoChildren) \"/\" {}", enc("Входящие/Работа"))), "{r:#?}");
+    assert!(
+        has(&r, &format!("(\\HasChildren) \"/\" {}", enc("Входящие"))),
+        "{r:#?}"
+    );
+    assert!(
+        has(
+            &r,
+            &format!("(\\HasNoChildren) \"/\" {}", enc("Входящие/Работа"))
+        ),
+        "{r:#?}"
+    );
     // % does not cross the separator.
     let r = c.ok("LIST \"\" %");
     assert!(!has(&r, &mutf7::encode("Входящие/Работа")), "{r:#?}");
@@ -44,14 +61,24 @@ fn cyrillic_create_list_rename_delete() {
     assert_eq!(st, "NO");
     assert!(has(&r, "[ALREADYEXISTS]"));
     // Rename the parent: the child follows.
-    c.ok(&format!("RENAME {} {}", enc("Входящие"), enc("Отправленные")));
+    c.ok(&format!(
+        "RENAME {} {}",
+        enc("Входящие"),
+        enc("Отправленные")
+    ));
     let r = c.ok("LIST \"\" *");
     assert!(has(&r, &enc("Отправленные/Работа")), "{r:#?}");
     assert!(!has(&r, &mutf7::encode("Входящие")), "{r:#?}");
     // Delete a parent with children: it becomes \Noselect.
     c.ok(&format!("DELETE {}", enc("Отправленные")));
     let r = c.ok("LIST \"\" *");
-    assert!(has(&r, &format!("(\\Noselect \\HasChildren) \"/\" {}", enc("Отправленные"))), "{r:#?}");
+    assert!(
+        has(
+            &r,
+            &format!("(\\Noselect \\HasChildren) \"/\" {}", enc("Отправленные"))
+        ),
+        "{r:#?}"
+    );
     let (st, _) = c.status(&format!("SELECT {}", enc("Отправленные")));
     assert_eq!(st, "NO");
     let (st, r) = c.status(&format!("DELETE {}", enc("Отправленные")));
@@ -112,7 +139,10 @@ fn status_counts() {
     c.append("INBOX", "", &message("b", "y"));
     let r = c.ok("STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)");
     let line = &r[0];
-    assert!(line.starts_with("* STATUS \"INBOX\" (MESSAGES 2 RECENT 2 UIDNEXT 3 UIDVALIDITY "), "{line}");
+    assert!(
+        line.starts_with("* STATUS \"INBOX\" (MESSAGES 2 RECENT 2 UIDNEXT 3 UIDVALIDITY "),
+        "{line}"
+    );
     assert!(line.ends_with("UNSEEN 1)"), "{line}");
     let (st, r) = c.status("STATUS nosuch (MESSAGES)");
     assert_eq!(st, "NO");
@@ -128,7 +158,13 @@ fn accounts_are_isolated() {
     let mut b = Client::login(s.addr, OTHER);
     let r = b.ok("LIST \"\" *");
     assert!(!has(&r, "Private"), "{r:#?}");
-    for name in ["Private", "../user@example.org/Private", "INBOX/../Private", "/Private", "user@example.org/Private"] {
+    for name in [
+        "Private",
+        "../user@example.org/Private",
+        "INBOX/../Private",
+        "/Private",
+        "user@example.org/Private",
+    ] {
         let (st, _) = b.status(&format!("SELECT \"{name}\""));
         assert_eq!(st, "NO", "{name}");
     }

@@ -37,7 +37,13 @@ fn append_select_fetch() {
     let _ = tag;
     // APPEND with an internal date.
     let t = "t50";
-    c.send(format!("{t} APPEND INBOX () \"15-Jan-2024 10:31:00 +0300\" {{{}}}\r\n", 20).as_bytes());
+    c.send(
+        format!(
+            "{t} APPEND INBOX () \"15-Jan-2024 10:31:00 +0300\" {{{}}}\r\n",
+            20
+        )
+        .as_bytes(),
+    );
     assert!(c.read_response().starts_with('+'));
     c.send(b"Subject: x\r\n\r\nhello!\r\n");
     let r = c.read_until(t);
@@ -53,23 +59,41 @@ fn append_select_fetch() {
     assert!(r.last().unwrap().contains("[READ-WRITE]"));
 
     let r = c.ok("FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE UID)");
-    assert!(r[0].starts_with("* 1 FETCH (FLAGS (\\Flagged $Work \\Recent) INTERNALDATE \""), "{r:#?}");
+    assert!(
+        r[0].starts_with("* 1 FETCH (FLAGS (\\Flagged $Work \\Recent) INTERNALDATE \""),
+        "{r:#?}"
+    );
     assert!(r[0].contains(&format!("RFC822.SIZE {}", MULTI.len())));
     let r = c.ok("FETCH 2 INTERNALDATE");
-    assert!(has(&r, "INTERNALDATE \"15-Jan-2024 10:31:00 +0300\""), "{r:#?}");
+    assert!(
+        has(&r, "INTERNALDATE \"15-Jan-2024 10:31:00 +0300\""),
+        "{r:#?}"
+    );
 
     let r = c.ok("FETCH 1 (ENVELOPE BODYSTRUCTURE)");
-    assert!(r[0].contains("ENVELOPE (\"Mon, 15 Jan 2024 10:30:00 +0300\""), "{r:#?}");
+    assert!(
+        r[0].contains("ENVELOPE (\"Mon, 15 Jan 2024 10:30:00 +0300\""),
+        "{r:#?}"
+    );
     assert!(r[0].contains("\"<m1@example.org>\")"));
-    assert!(r[0].contains("(\"text\" \"plain\" (\"charset\" \"koi8-r\") NIL NIL \"quoted-printable\""), "{r:#?}");
+    assert!(
+        r[0].contains("(\"text\" \"plain\" (\"charset\" \"koi8-r\") NIL NIL \"quoted-printable\""),
+        "{r:#?}"
+    );
     assert!(r[0].contains("\"message\" \"rfc822\""));
     assert!(r[0].contains("\"mixed\" (\"boundary\" \"b1\")"));
 
     // Sections: part 2 is message/rfc822; 2.HEADER and 2.TEXT address the inner message.
     let r = c.ok("FETCH 1 (BODY.PEEK[2.HEADER.FIELDS (subject)] BODY.PEEK[2.TEXT] BODY.PEEK[1.MIME] BODY.PEEK[HEADER.FIELDS.NOT (To From Subject Date Message-ID Content-Type)])");
     let f = &r[0];
-    assert!(f.contains("BODY[2.HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: inner\r\n\r\n"), "{f}");
-    assert!(f.contains("BODY[2.TEXT] {10}\r\ninner body BODY[1.MIME]"), "the CRLF before a boundary belongs to it: {f}");
+    assert!(
+        f.contains("BODY[2.HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: inner\r\n\r\n"),
+        "{f}"
+    );
+    assert!(
+        f.contains("BODY[2.TEXT] {10}\r\ninner body BODY[1.MIME]"),
+        "the CRLF before a boundary belongs to it: {f}"
+    );
     assert!(f.contains("BODY[1.MIME] {"), "{f}");
     assert!(f.contains("BODY[HEADER.FIELDS.NOT (TO FROM SUBJECT DATE MESSAGE-ID CONTENT-TYPE)] {21}\r\nMIME-Version: 1.0\r\n\r\n"), "{f}");
     // Partial fetch: the response names only the origin.
@@ -79,11 +103,16 @@ fn append_select_fetch() {
     assert!(r[0].contains("BODY[TEXT]<100> {0}"), "{r:#?}");
     // BINARY decodes the transfer encoding.
     let r = c.ok("FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])");
-    assert!(r[0].contains("BINARY.SIZE[1] 18") && r[0].contains("BINARY[1] {18}"), "{r:#?}");
+    assert!(
+        r[0].contains("BINARY.SIZE[1] 18") && r[0].contains("BINARY[1] {18}"),
+        "{r:#?}"
+    );
     // Macros.
     let r = c.ok("FETCH 1:* FAST");
     assert_eq!(r.len(), 3);
-    assert!(r[0].contains("FLAGS") && r[0].contains("INTERNALDATE") && r[0].contains("RFC822.SIZE"));
+    assert!(
+        r[0].contains("FLAGS") && r[0].contains("INTERNALDATE") && r[0].contains("RFC822.SIZE")
+    );
     let r = c.ok("FETCH 1 ALL");
     assert!(r[0].contains("ENVELOPE"));
     let r = c.ok("FETCH 1 FULL");
@@ -93,7 +122,10 @@ fn append_select_fetch() {
     let r = c.ok("FETCH 2 BODY[TEXT]");
     assert!(r[0].contains("FLAGS (\\Seen \\Recent)"), "{r:#?}");
     let r = c.ok("FETCH 2 RFC822.HEADER");
-    assert!(r[0].contains("RFC822.HEADER {14}\r\nSubject: x\r\n\r\n"), "{r:#?}");
+    assert!(
+        r[0].contains("RFC822.HEADER {14}\r\nSubject: x\r\n\r\n"),
+        "{r:#?}"
+    );
     let r = c.ok("FETCH 2 RFC822");
     assert!(r[0].contains("RFC822 {20}"), "{r:#?}");
 
@@ -101,7 +133,10 @@ fn append_select_fetch() {
     let r = c.ok("UID FETCH 2 FLAGS");
     assert!(r[0].starts_with("* 2 FETCH (UID 2 FLAGS"), "{r:#?}");
     let r = c.ok("UID FETCH 3:* FLAGS");
-    assert!(r[0].starts_with("* 2 FETCH (UID 2"), "n:* includes the highest UID: {r:#?}");
+    assert!(
+        r[0].starts_with("* 2 FETCH (UID 2"),
+        "n:* includes the highest UID: {r:#?}"
+    );
     let r = c.ok("UID FETCH 50 FLAGS");
     assert_eq!(r.len(), 1);
     // Sequence numbers out of range are an error.
@@ -138,13 +173,19 @@ fn store_flags() {
     c.ok("SELECT INBOX");
     let r = c.ok("STORE 1:2 +FLAGS (\\Seen Important)");
     assert_eq!(r.len(), 3, "{r:#?}");
-    assert!(r[0].starts_with("* 1 FETCH (FLAGS (\\Seen Important \\Recent))"), "{r:#?}");
+    assert!(
+        r[0].starts_with("* 1 FETCH (FLAGS (\\Seen Important \\Recent))"),
+        "{r:#?}"
+    );
     let r = c.ok("STORE 1 -FLAGS (important)");
     assert!(r[0].contains("FLAGS (\\Seen \\Recent)"), "{r:#?}");
     let r = c.ok("STORE 2 FLAGS.SILENT (\\Draft)");
     assert_eq!(r.len(), 1, "silent: {r:#?}");
     let r = c.ok("UID STORE 3 +FLAGS (\\Answered)");
-    assert!(r[0].starts_with("* 3 FETCH (UID 3 FLAGS (\\Answered \\Recent))"), "{r:#?}");
+    assert!(
+        r[0].starts_with("* 3 FETCH (UID 3 FLAGS (\\Answered \\Recent))"),
+        "{r:#?}"
+    );
     let r = c.ok("FETCH 1:3 FLAGS");
     assert!(r[1].contains("FLAGS (\\Draft \\Recent)"), "{r:#?}");
     // \Recent cannot be changed by a client; it is ignored (RFC 3501 §2.3.2).
@@ -159,7 +200,11 @@ fn search_keys() {
     let s = start();
     let mut c = Client::login(s.addr, USER);
     c.append("INBOX", "\\Flagged", MULTI);
-    c.append("INBOX", "\\Seen", &message("hello world", "the quick brown fox"));
+    c.append(
+        "INBOX",
+        "\\Seen",
+        &message("hello world", "the quick brown fox"),
+    );
     let big = message("big", &"x".repeat(5000));
     c.append("INBOX", "\\Deleted", &big);
     c.ok("SELECT INBOX");
@@ -202,8 +247,15 @@ fn search_keys() {
     ];
     for (q, want) in cases {
         let r = c.ok(&format!("SEARCH {q}"));
-        let line = r.iter().find(|l| l.starts_with("* SEARCH")).expect("SEARCH response");
-        assert_eq!(line.trim_end(), format!("* SEARCH {want}").trim_end(), "SEARCH {q}");
+        let line = r
+            .iter()
+            .find(|l| l.starts_with("* SEARCH"))
+            .expect("SEARCH response");
+        assert_eq!(
+            line.trim_end(),
+            format!("* SEARCH {want}").trim_end(),
+            "SEARCH {q}"
+        );
     }
     // Charsets: the search string in KOI8-R ("отчёт").
     c.send(b"k1 SEARCH CHARSET KOI8-R BODY {5}\r\n");
@@ -231,7 +283,11 @@ fn copy_move_expunge() {
     let s = start();
     let mut c = Client::login(s.addr, USER);
     for i in 0..4 {
-        c.append("INBOX", if i == 0 { "\\Flagged" } else { "" }, &message(&format!("m{i}"), "x"));
+        c.append(
+            "INBOX",
+            if i == 0 { "\\Flagged" } else { "" },
+            &message(&format!("m{i}"), "x"),
+        );
     }
     c.ok("CREATE Dest");
     c.ok("SELECT INBOX");
@@ -251,7 +307,11 @@ fn copy_move_expunge() {
     assert_eq!(r.len(), 4, "{r:#?}");
     c.ok("STORE 1,3 +FLAGS.SILENT (\\Deleted)");
     let r = c.ok("EXPUNGE");
-    assert_eq!(&r[..2], &["* 3 EXPUNGE".to_string(), "* 1 EXPUNGE".to_string()], "{r:#?}");
+    assert_eq!(
+        &r[..2],
+        &["* 3 EXPUNGE".to_string(), "* 1 EXPUNGE".to_string()],
+        "{r:#?}"
+    );
     let r = c.ok("FETCH 1:* (UID)");
     assert_eq!(r[0], "* 1 FETCH (UID 2)");
     // UID EXPUNGE only touches the given UIDs.

@@ -101,7 +101,8 @@ pub struct Client {
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let s = TcpStream::connect(addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
         let w = s.try_clone().expect("clone");
         let mut c = Client {
             r: BufReader::new(s),
@@ -137,7 +138,11 @@ impl Client {
         loop {
             let mut line = Vec::new();
             let n = self.r.read_until(b'\n', &mut line).expect("read");
-            assert!(n > 0, "connection closed; got so far: {}", String::from_utf8_lossy(&out));
+            assert!(
+                n > 0,
+                "connection closed; got so far: {}",
+                String::from_utf8_lossy(&out)
+            );
             out.extend_from_slice(&line);
             // A literal announced at the end of the line?
             let trimmed = line.strip_suffix(b"\r\n").unwrap_or(&line);
