@@ -338,7 +338,8 @@ pub trait MailStore: Directory {
     /// Append messages to one mailbox, atomically (all or none; RFC 3502 MULTIAPPEND).
     fn append(&self, mailbox: MailboxId, messages: &[NewMessage<'_>]) -> Result<UidMapping>;
     /// Deliver one message to several mailboxes (of several accounts), storing its bytes once.
-    /// Returns the new UID in each mailbox, in order.
+    /// Returns the new UID in each mailbox, in order. Atomic: if one target does not exist or
+    /// is `\Noselect`, nothing is delivered.
     fn deliver(
         &self,
         targets: &[(MailboxId, Flags)],
@@ -368,7 +369,8 @@ pub trait MailStore: Directory {
         unchanged_since: Option<ModSeq>,
     ) -> Result<StoreOutcome>;
     /// Copy messages into another mailbox of the same account, keeping flags and internal
-    /// dates; atomic.
+    /// dates; atomic. UIDs that do not exist are skipped; a target of another account is
+    /// `NotAllowed`.
     fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<UidMapping>;
     /// Move messages (RFC 6851): one transaction, so no observer sees a message in both
     /// mailboxes or in neither.
