@@ -260,7 +260,7 @@ pub fn dev_account(dir: &Path, config: &Config, out: &mut impl Write) -> Result<
     for (p, addrs) in &config.listen {
         let how = if p.implicit_tls() { "TLS" } else { "STARTTLS" };
         for a in addrs {
-            writeln!(out, "  {:<12}{a} ({how})", format!("{}:", p.key()))?;
+            writeln!(out, "  {:<13}{a} ({how})", format!("{}:", p.key()))?;
         }
     }
     writeln!(

@@ -46,7 +46,7 @@ enum Command {
     },
     /// Development in one step: init DIR, create me@example.org, print its credentials, serve.
     Dev {
-        #[arg(default_value = "dev")]
+        #[arg(default_value = "dev-data")]
         dir: PathBuf,
     },
     /// Manage local domains.

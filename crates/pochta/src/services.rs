@@ -1,9 +1,10 @@
 //! Which service answers on which listener — the one place to swap in real protocol crates.
 //!
 //! Implementation notes:
-//! - Until `pochta-imap`, `pochta-pop3` and `pochta-smtp` land, every protocol is served by
-//!   [`crate::placeholder::Placeholder`]: the right greeting, STARTTLS/STLS, a clean goodbye,
-//!   and the protocol's "not implemented" answer to everything else.
+//! - IMAP is served by `pochta-imap`. Until `pochta-pop3` and `pochta-smtp` land, those
+//!   protocols are served by [`crate::placeholder::Placeholder`]: the right greeting,
+//!   STARTTLS/STLS, a clean goodbye, and the protocol's "not implemented" answer to
+//!   everything else.
 //! - Replacing a placeholder is one line: construct the real service in its `let` below. Each
 //!   service is an `Arc` shared by the protocol's plain and implicit-TLS listeners.
 
@@ -12,7 +13,9 @@ use std::sync::Arc;
 use pochta_auth::Throttle;
 use pochta_store_embedded::EmbeddedStore;
 
-use crate::config::{Config, Protocol};
+use pochta_imap::{ImapConfig, ImapService, PlaintextPolicy};
+
+use crate::config::{Config, Plaintext, Protocol};
 use crate::placeholder::Placeholder;
 use crate::serve::Runner;
 
@@ -27,7 +30,11 @@ pub struct Ctx {
 /// Starts one service per configured listener.
 pub fn wire(ctx: &Ctx, run: &mut Runner) {
     let host = ctx.config.hostname.as_str();
-    let imap = Arc::new(Placeholder::imap(host));
+    let imap = Arc::new(ImapService::new(
+        Arc::new(ctx.store.clone()),
+        imap_config(&ctx.config),
+        Arc::clone(&ctx.throttle),
+    ));
     let pop3 = Arc::new(Placeholder::pop3(host));
     let smtp = Arc::new(Placeholder::smtp(host, ctx.config.limits.max_message_size));
     let submission = Arc::new(Placeholder::smtp(host, ctx.config.limits.max_message_size));
@@ -39,4 +46,18 @@ pub fn wire(ctx: &Ctx, run: &mut Runner) {
     run.serve(Protocol::Smtp, smtp);
     run.serve(Protocol::Submission, Arc::clone(&submission));
     run.serve(Protocol::Submissions, submission);
+}
+
+fn imap_config(config: &Config) -> ImapConfig {
+    ImapConfig {
+        hostname: config.hostname.clone(),
+        plaintext: match config.plaintext {
+            Plaintext::TlsOnly => PlaintextPolicy::TlsOnly,
+            Plaintext::TlsOrLoopback => PlaintextPolicy::TlsOrLoopback,
+            Plaintext::Always => PlaintextPolicy::Always,
+        },
+        max_message: config.limits.max_message_size,
+        idle_timeout: config.limits.imap_idle_timeout,
+        ..ImapConfig::default()
+    }
 }
