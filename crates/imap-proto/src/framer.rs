@@ -30,6 +30,9 @@
 
 use crate::core::{Tag, is_tag_char};
 
+/// How much of the end of an over-long line is kept to look for a literal announcement.
+const TAIL: usize = 32;
+
 /// Hard limits; all configurable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -309,6 +312,8 @@ impl Framer {
                         if self.skip_tail.last() == Some(&b'\r') {
                             self.skip_tail.pop();
                         }
+                        let excess = self.skip_tail.len().saturating_sub(TAIL);
+                        self.skip_tail.drain(..excess);
                         let lit = literal_suffix(&self.skip_tail);
                         self.skip_tail.clear();
                         self.end_discarded_line(lit);
@@ -326,7 +331,8 @@ impl Framer {
                         self.start = s;
                         let ev = self.long_line();
                         self.start = saved;
-                        let lit = literal_suffix(&self.buf[s..e]);
+                        // Look at the same tail as the chunked path does.
+                        let lit = literal_suffix(&self.buf[e.saturating_sub(TAIL).max(s)..e]);
                         self.end_discarded_line(lit);
                         if ev.is_some() {
                             return ev;
@@ -341,11 +347,11 @@ impl Framer {
         }
     }
 
-    /// Move `buf[start..end]` into the tail of the line being skipped (last 32 bytes kept, to
-    /// see whether the line announced a literal).
+    /// Move `buf[start..end]` into the tail of the line being skipped (the last [`TAIL`] bytes
+    /// plus a possible CR are kept, to see whether the line announced a literal).
     fn keep_tail(&mut self, end: usize) {
         self.skip_tail.extend_from_slice(&self.buf[self.start..end]);
-        let excess = self.skip_tail.len().saturating_sub(32);
+        let excess = self.skip_tail.len().saturating_sub(TAIL + 1);
         self.skip_tail.drain(..excess);
         self.start = end;
     }
@@ -354,10 +360,13 @@ impl Framer {
     fn long_line(&mut self) -> Option<Event> {
         if !self.in_command {
             self.in_command = true;
+            // Only the first `max_line + 2` bytes: that much is always there, however the line
+            // was chunked, so the tag reported does not depend on the chunking.
+            let end = self.buf.len().min(self.start + self.limits.max_line + 2);
             self.cmd_tag = if self.raw_line {
                 None
             } else {
-                tag_of(&self.buf[self.start..])
+                tag_of(&self.buf[self.start..end])
             };
             self.raw_line = false;
         }
@@ -463,13 +472,11 @@ impl Framer {
     }
 }
 
-/// The tag: the bytes before the first space, if they form a valid tag.
+/// The tag: the bytes before the first space, if they form a valid tag and a space follows
+/// (requiring the space makes the answer the same for a whole line and for its first part).
 fn tag_of(line: &[u8]) -> Option<Tag> {
-    let end = line
-        .iter()
-        .position(|&b| !is_tag_char(b))
-        .unwrap_or(line.len());
-    if line.get(end).is_some_and(|&b| b != b' ') {
+    let end = line.iter().position(|&b| !is_tag_char(b))?;
+    if line[end] != b' ' {
         return None;
     }
     Tag::new(&line[..end])

@@ -354,6 +354,30 @@ fn body() -> impl Strategy<Value = CommandBody> {
     ]
 }
 
+/// Frame `input` fed in `chunk`-byte pieces with a deterministic literal policy.
+fn frame_all(input: &[u8], chunk: usize) -> Vec<Event> {
+    let mut f = Framer::new(Limits {
+        max_line: 40,
+        max_literal: 30,
+        max_command: 100,
+        max_literals: 3,
+    });
+    let mut out = Vec::new();
+    for piece in input.chunks(chunk) {
+        f.feed(piece);
+        while let Some(ev) = f.next_event() {
+            match &ev {
+                Event::LiteralAnnounced { size, .. } if size % 2 == 0 => f.accept_literal(),
+                Event::LiteralAnnounced { .. } => f.reject_literal(),
+                Event::Command(c) if c.bytes.ends_with(b"IDLE\r\n") => f.expect_line(),
+                _ => {}
+            }
+            out.push(ev);
+        }
+    }
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(600))]
 
@@ -391,6 +415,27 @@ proptest! {
     fn parser_never_panics_on_near_misses(prefix in "[a-z0-9]{1,3} (UID )?(FETCH|SEARCH|STORE|APPEND|LIST|SELECT|STATUS|COPY) ", rest in "[ -~]{0,60}") {
         let input = format!("{prefix}{rest}\r\n");
         let _ = parse_command(input.as_bytes(), ParseOptions::default());
+    }
+
+    #[test]
+    fn framer_events_do_not_depend_on_chunking(
+        parts in prop::collection::vec(prop_oneof![
+            Just(b"a NOOP\r\n".to_vec()),
+            Just(b"b LOGIN {3}\r\nbob {2+}\r\npw\r\n".to_vec()),
+            Just(b"c APPEND x {41+}\r\n".to_vec()),
+            Just(b"d APPEND x {8}\r\n".to_vec()),
+            Just(b"e IDLE\r\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"{5+}\r\n".to_vec()),
+            Just(b" {000000000000000000000000000000000007+}\r\n".to_vec()),
+            prop::collection::vec(any::<u8>(), 0..20),
+            prop::collection::vec(Just(b'x'), 30..90),
+        ], 0..30),
+        chunk in 1usize..70,
+    ) {
+        let input = parts.concat();
+        prop_assert_eq!(frame_all(&input, chunk), frame_all(&input, input.len().max(1)));
     }
 
     #[test]
