@@ -208,18 +208,17 @@ pub(crate) fn search(c: &mut Cursor<'_>, uid: bool) -> PResult<Search> {
 
 fn arg_astring(c: &mut Cursor<'_>) -> PResult<Vec<u8>> {
     c.sp()?;
+    if matches!(c.peek(), Some(b'"') | Some(b'{')) {
+        return c.astring();
+    }
     // Leniency for search strings only: clients such as Python's imaplib send
     // `SEARCH CHARSET UTF-8 BODY <raw UTF-8>` as an atom with 8-bit bytes, which RFC 3501
     // does not allow but Dovecot accepts. The bytes are still decoded with the CHARSET.
-    if c.peek().is_some_and(|b| b >= 0x80) || {
-        let r = c.rest();
-        let end = r.iter().position(|&b| b == b' ' || b == b')' || b == b'\r').unwrap_or(r.len());
-        r[..end].iter().any(|&b| b >= 0x80) && !matches!(r.first(), Some(b'"') | Some(b'{'))
-    } {
-        let a = c.take_while(|b| b >= 0x80 || crate::core::is_astring_char(b));
-        return Ok(a.to_vec());
+    let a = c.take_while(|b| b >= 0x80 || crate::core::is_astring_char(b));
+    if a.is_empty() {
+        return c.astring();
     }
-    c.astring()
+    Ok(a.to_vec())
 }
 
 fn arg_date(c: &mut Cursor<'_>) -> PResult<Date> {

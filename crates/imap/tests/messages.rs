@@ -230,6 +230,8 @@ fn search_keys() {
         ("BODY quick", "2"),
         ("BODY \"отчёт\"", "1"),
         ("CHARSET UTF-8 BODY \"ОТЧЁТ\"", "1"),
+        // Raw 8-bit in an atom, as imaplib sends it (accepted like Dovecot does).
+        ("CHARSET UTF-8 BODY отчёт", "1"),
         ("TEXT hello", "2"),
         ("TEXT \"отчёт за март\"", "1"),
         ("NOT FLAGGED", "2 3"),
