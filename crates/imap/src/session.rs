@@ -284,7 +284,13 @@ impl<S: MailStore> Session<S> {
             self.out.extend_from_slice(code.as_bytes());
             self.out.extend_from_slice(b"] ");
         }
-        // Text must be one line.
+        // Text must be one 7-bit line (RFC 3501 §9 `text`): non-ASCII (a mailbox name in an
+        // error) is written in modified UTF-7, the form the client used for it.
+        let text: std::borrow::Cow<'_, str> = if text.is_ascii() {
+            text.into()
+        } else {
+            pochta_types::mutf7::encode(text).into()
+        };
         for &b in text.as_bytes() {
             self.out
                 .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
