@@ -13,11 +13,13 @@
 //!   guessing rate by switching from IMAP to POP3 to SMTP.
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod password;
 pub mod sasl;
 pub mod scram;
 pub mod throttle;
 
+pub use cache::{AuthCache, PlaintextPolicy};
 pub use password::{PasswordError, hash_password, verify_password};
 pub use sasl::{Mechanism, SaslError, SaslServer, SaslStep};
 pub use scram::ScramSecrets;

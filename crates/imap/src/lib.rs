@@ -30,7 +30,7 @@ pub mod view;
 
 use std::sync::Arc;
 
-use pochta_auth::Throttle;
+use pochta_auth::{AuthCache, Throttle};
 use pochta_net::{Connection, Service};
 use pochta_store::MailStore;
 
@@ -42,13 +42,19 @@ pub struct ImapService<S> {
 }
 
 impl<S: MailStore> ImapService<S> {
-    pub fn new(store: Arc<S>, config: ImapConfig, throttle: Arc<Throttle>) -> Self {
+    /// `throttle` and `auth_cache` are shared with the other protocols of the server.
+    pub fn new(
+        store: Arc<S>,
+        config: ImapConfig,
+        throttle: Arc<Throttle>,
+        auth_cache: Arc<AuthCache>,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 store,
                 config,
                 throttle,
-                auth_cache: login::AuthCache::default(),
+                auth_cache,
             }),
         }
     }

@@ -28,16 +28,7 @@ use pochta_types::{Address, Uid};
 use crate::out;
 use crate::view::{Update, View};
 
-/// When plaintext passwords (LOGIN, AUTHENTICATE PLAIN/LOGIN) are allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlaintextPolicy {
-    /// Only under TLS.
-    TlsOnly,
-    /// Under TLS, or from a loopback address.
-    TlsOrLoopback,
-    /// Always (tests, trusted networks).
-    Always,
-}
+pub use pochta_auth::PlaintextPolicy;
 
 /// Settings of the IMAP service.
 #[derive(Debug, Clone)]
@@ -69,7 +60,7 @@ pub struct Shared<S> {
     pub store: Arc<S>,
     pub config: ImapConfig,
     pub throttle: Arc<Throttle>,
-    pub auth_cache: crate::login::AuthCache,
+    pub auth_cache: Arc<pochta_auth::AuthCache>,
 }
 
 /// What the driver must do after a command.
@@ -192,12 +183,7 @@ impl<S: MailStore> Session<S> {
 
     /// Whether a password may cross this connection in the clear.
     pub(crate) fn plaintext_ok(&self) -> bool {
-        self.tls
-            || match self.shared.config.plaintext {
-                PlaintextPolicy::Always => true,
-                PlaintextPolicy::TlsOrLoopback => self.peer.is_loopback(),
-                PlaintextPolicy::TlsOnly => false,
-            }
+        self.shared.config.plaintext.allows(self.tls, self.peer)
     }
 
     /// The CAPABILITY list for the current state (RFC 3501 §6.1.1).

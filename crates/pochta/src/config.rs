@@ -81,36 +81,18 @@ impl Protocol {
     }
 }
 
-/// When plaintext passwords (LOGIN, AUTH PLAIN, USER/PASS) are accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Plaintext {
-    /// Only on TLS connections.
-    TlsOnly,
-    /// On TLS connections and on plain connections from loopback addresses.
-    TlsOrLoopback,
-    /// Everywhere (for testing behind a trusted network only).
-    Always,
-}
+/// When plaintext passwords (LOGIN, AUTH PLAIN, USER/PASS) are accepted: the policy type
+/// every protocol shares, from `pochta-auth`.
+pub use pochta_auth::PlaintextPolicy as Plaintext;
 
-impl Plaintext {
-    const VALUES: &str = r#""tls-only", "tls-or-loopback" or "always""#;
+const PLAINTEXT_VALUES: &str = r#""tls-only", "tls-or-loopback" or "always""#;
 
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "tls-only" => Some(Plaintext::TlsOnly),
-            "tls-or-loopback" => Some(Plaintext::TlsOrLoopback),
-            "always" => Some(Plaintext::Always),
-            _ => None,
-        }
-    }
-
-    /// Whether a plaintext password may be used on this connection.
-    pub fn allows(self, tls: bool, peer: std::net::IpAddr) -> bool {
-        match self {
-            Plaintext::Always => true,
-            Plaintext::TlsOrLoopback => tls || peer.is_loopback(),
-            Plaintext::TlsOnly => tls,
-        }
+fn parse_plaintext(s: &str) -> Option<Plaintext> {
+    match s {
+        "tls-only" => Some(Plaintext::TlsOnly),
+        "tls-or-loopback" => Some(Plaintext::TlsOrLoopback),
+        "always" => Some(Plaintext::Always),
+        _ => None,
     }
 }
 
@@ -232,10 +214,10 @@ impl Config {
                         p.type_str()
                     ))
                 })?;
-                plaintext = Plaintext::parse(s).ok_or_else(|| {
+                plaintext = parse_plaintext(s).ok_or_else(|| {
                     ConfigError(format!(
                         "auth.plaintext: {s:?} is not one of {}",
-                        Plaintext::VALUES
+                        PLAINTEXT_VALUES
                     ))
                 })?;
             }
@@ -534,13 +516,6 @@ plaintext = "tls-or-loopback"
 
     #[test]
     fn plaintext_policy() {
-        let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
-        let far: std::net::IpAddr = "192.0.2.1".parse().unwrap();
-        assert!(Plaintext::TlsOrLoopback.allows(false, lo));
-        assert!(!Plaintext::TlsOrLoopback.allows(false, far));
-        assert!(Plaintext::TlsOrLoopback.allows(true, far));
-        assert!(!Plaintext::TlsOnly.allows(false, lo));
-        assert!(Plaintext::Always.allows(false, far));
         for (s, want) in [
             ("tls-only", Plaintext::TlsOnly),
             ("always", Plaintext::Always),

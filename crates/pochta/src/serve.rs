@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use pochta_auth::{Throttle, ThrottleConfig};
+use pochta_auth::{AuthCache, Throttle, ThrottleConfig};
 use pochta_net::{
     Limiter, Listener, ListenerConfig, Service, ShutdownController, TlsAcceptor, TlsMode,
 };
@@ -94,6 +94,7 @@ pub async fn serve(config: Config) -> Result<()> {
         config: Arc::clone(&config),
         store,
         throttle: Arc::new(Throttle::new(ThrottleConfig::default())),
+        auth_cache: Arc::new(AuthCache::default()),
     };
     let mut runner = Runner {
         listeners,

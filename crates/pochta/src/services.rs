@@ -10,12 +10,12 @@
 
 use std::sync::Arc;
 
-use pochta_auth::Throttle;
+use pochta_auth::{AuthCache, Throttle};
 use pochta_store_embedded::EmbeddedStore;
 
-use pochta_imap::{ImapConfig, ImapService, PlaintextPolicy};
+use pochta_imap::{ImapConfig, ImapService};
 
-use crate::config::{Config, Plaintext, Protocol};
+use crate::config::{Config, Protocol};
 use crate::placeholder::Placeholder;
 use crate::serve::Runner;
 
@@ -25,6 +25,8 @@ pub struct Ctx {
     pub store: EmbeddedStore,
     /// Shared by all protocols so guessing cannot be spread across them.
     pub throttle: Arc<Throttle>,
+    /// Recently verified passwords, shared by all protocols (see `pochta_auth::cache`).
+    pub auth_cache: Arc<AuthCache>,
 }
 
 /// Starts one service per configured listener.
@@ -34,6 +36,7 @@ pub fn wire(ctx: &Ctx, run: &mut Runner) {
         Arc::new(ctx.store.clone()),
         imap_config(&ctx.config),
         Arc::clone(&ctx.throttle),
+        Arc::clone(&ctx.auth_cache),
     ));
     let pop3 = Arc::new(Placeholder::pop3(host));
     let smtp = Arc::new(Placeholder::smtp(host, ctx.config.limits.max_message_size));
@@ -51,11 +54,7 @@ pub fn wire(ctx: &Ctx, run: &mut Runner) {
 fn imap_config(config: &Config) -> ImapConfig {
     ImapConfig {
         hostname: config.hostname.clone(),
-        plaintext: match config.plaintext {
-            Plaintext::TlsOnly => PlaintextPolicy::TlsOnly,
-            Plaintext::TlsOrLoopback => PlaintextPolicy::TlsOrLoopback,
-            Plaintext::Always => PlaintextPolicy::Always,
-        },
+        plaintext: config.plaintext,
         max_message: config.limits.max_message_size,
         idle_timeout: config.limits.imap_idle_timeout,
         ..ImapConfig::default()

@@ -78,7 +78,12 @@ pub fn start_with(plaintext: PlaintextPolicy) -> Server {
         ..ImapConfig::default()
     };
     let throttle = Arc::new(Throttle::new(ThrottleConfig::default()));
-    let service = Arc::new(ImapService::new(Arc::new(store.clone()), config, throttle));
+    let service = Arc::new(ImapService::new(
+        Arc::new(store.clone()),
+        config,
+        throttle,
+        Arc::new(pochta_auth::AuthCache::default()),
+    ));
     rt.spawn(listener.run(service, shutdown.subscribe(), shutdown.tracker()));
     Server {
         addr,
