@@ -444,10 +444,14 @@ fn search_depth_is_limited() {
 fn eight_bit_atoms_in_search_strings_are_tolerated() {
     // Python's imaplib sends raw UTF-8 as an atom; the bytes are kept for CHARSET decoding.
     let c = parse("s SEARCH CHARSET UTF-8 BODY привет\r\n".as_bytes());
-    let CommandBody::Search(s) = c.body else { panic!() };
+    let CommandBody::Search(s) = c.body else {
+        panic!()
+    };
     assert_eq!(s.key, SearchKey::Body("привет".as_bytes().to_vec()));
     // Quoted strings and literals are unaffected.
     let c = parse(b"s SEARCH SUBJECT \"a b\"\r\n");
-    let CommandBody::Search(s) = c.body else { panic!() };
+    let CommandBody::Search(s) = c.body else {
+        panic!()
+    };
     assert_eq!(s.key, SearchKey::Subject(b"a b".to_vec()));
 }
