@@ -161,7 +161,7 @@ mod tests {
         assert_eq!(MailboxName::new("a\nb"), Err(Control));
         assert_eq!(MailboxName::new("a*"), Err(Wildcard));
         assert_eq!(
-            MailboxName::new(&"a/".repeat(40).trim_end_matches('/')),
+            MailboxName::new("a/".repeat(40).trim_end_matches('/')),
             Err(TooDeep)
         );
     }
