@@ -200,7 +200,8 @@ fn write_attr(
             section, partial, ..
         } => {
             o.extend_from_slice(b"BODY[");
-            write_section_spec(o, section);
+            // The section spec is echoed as the client wrote it (field names too).
+            pochta_imap_proto::response::write_section(o, section);
             o.push(b']');
             let data = meta.and_then(|m| section_bytes(raw, m, section));
             write_partial_data(
@@ -277,33 +278,6 @@ fn write_part(o: &mut Vec<u8>, part: &[std::num::NonZeroU32]) {
             o.push(b'.');
         }
         out::num(o, n.get());
-    }
-}
-
-/// `1.2.HEADER.FIELDS (A B)` as the client wrote it (names upper-cased like Dovecot).
-fn write_section_spec(o: &mut Vec<u8>, s: &Section) {
-    write_part(o, &s.part);
-    let Some(text) = &s.text else { return };
-    if !s.part.is_empty() {
-        o.push(b'.');
-    }
-    let (kw, names): (&[u8], Option<&Vec<Vec<u8>>>) = match text {
-        SectionText::Header => (b"HEADER", None),
-        SectionText::HeaderFields(n) => (b"HEADER.FIELDS", Some(n)),
-        SectionText::HeaderFieldsNot(n) => (b"HEADER.FIELDS.NOT", Some(n)),
-        SectionText::Text => (b"TEXT", None),
-        SectionText::Mime => (b"MIME", None),
-    };
-    o.extend_from_slice(kw);
-    if let Some(names) = names {
-        o.extend_from_slice(b" (");
-        for (i, n) in names.iter().enumerate() {
-            if i > 0 {
-                o.push(b' ');
-            }
-            out::astring(o, &n.to_ascii_uppercase());
-        }
-        o.push(b')');
     }
 }
 
