@@ -15,11 +15,11 @@ use std::borrow::Cow;
 use pochta_imap_proto::fetch::{Fetch, FetchAttr, Section, SectionText};
 use pochta_message::SectionText as MsgSection;
 use pochta_store::{FlagOp, MailStore, MessageRecord};
-use pochta_types::{Flag, Flags, Uid};
+use pochta_types::{Flag, Flags, ModSeq, Uid};
 
 use crate::dates;
 use crate::out;
-use crate::session::{Done, Res, Session, no};
+use crate::session::{Done, Res, Session, bad, no};
 
 impl<S: MailStore> Session<S> {
     pub(crate) fn fetch(&mut self, f: Fetch) -> Res {
@@ -27,6 +27,40 @@ impl<S: MailStore> Session<S> {
         let mut attrs = f.attrs;
         if f.uid && !attrs.iter().any(|a| matches!(a, FetchAttr::Uid)) {
             attrs.insert(0, FetchAttr::Uid);
+        }
+        if f.vanished && !(f.uid && self.qresync && f.changed_since.is_some()) {
+            // RFC 7162 §3.2.6: VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled.
+            return Err(bad(
+                "VANISHED needs UID FETCH with CHANGEDSINCE and QRESYNC enabled",
+            ));
+        }
+        if f.changed_since.is_some() || attrs.iter().any(|a| matches!(a, FetchAttr::ModSeq)) {
+            // CONDSTORE-enabling (RFC 7162 §3.1); CHANGEDSINCE implies MODSEQ (§3.1.4.1).
+            self.condstore = true;
+            if !attrs.iter().any(|a| matches!(a, FetchAttr::ModSeq)) {
+                attrs.push(FetchAttr::ModSeq);
+            }
+        }
+        if f.vanished
+            && let Some(since) = f.changed_since
+        {
+            let view = self.view()?;
+            let changes = self
+                .shared
+                .store
+                .changes_since(view.mailbox, ModSeq::new(since).unwrap_or(ModSeq::MIN))?;
+            let asked = f.set.resolve(u32::MAX);
+            let gone: Vec<u32> = changes
+                .expunged
+                .iter()
+                .map(|u| u.get())
+                .filter(|u| asked.contains(*u))
+                .collect();
+            if !gone.is_empty() {
+                self.out.extend_from_slice(b"* VANISHED (EARLIER) ");
+                out::sequence_set(&mut self.out, &gone);
+                self.out.extend_from_slice(b"\r\n");
+            }
         }
         let need_meta = attrs.iter().any(|a| {
             matches!(
@@ -67,6 +101,9 @@ impl<S: MailStore> Session<S> {
         let uids: Vec<Uid> = targets.iter().map(|&(_, u)| u).collect();
         let store = self.shared.store.clone();
         let mut records = store.records(mailbox, &uids, need_meta)?;
+        if let Some(since) = f.changed_since {
+            records.retain(|r| r.modseq.get() > since);
+        }
 
         // \Seen first, so the FETCH responses show it (RFC 3501 §6.4.5).
         let mut seen_now: Vec<Uid> = Vec::new();

@@ -13,11 +13,11 @@ use std::collections::BTreeMap;
 use pochta_imap_proto::append::Append;
 use pochta_imap_proto::list::{List, ListReturn, ListSelect, Lsub};
 use pochta_imap_proto::mailbox::{Create, Rename};
-use pochta_imap_proto::select_examine::Select;
+use pochta_imap_proto::select_examine::{QResync, Select};
 use pochta_imap_proto::sequence::SequenceSet;
 use pochta_imap_proto::status::{Status, StatusItem};
 use pochta_store::{MailDate, MailStore, MailboxInfo, NewMessage, StoreError};
-use pochta_types::{Flags, MailboxName, SEPARATOR, Uid};
+use pochta_types::{Flags, MailboxName, ModSeq, SEPARATOR, Uid};
 
 use crate::out;
 use crate::session::{Done, Next, Res, Session, State, bad, no};
@@ -27,9 +27,19 @@ const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 
 impl<S: MailStore> Session<S> {
     pub(crate) fn select(&mut self, s: Select, read_only: bool) -> Res {
-        // Whatever happens next, the old mailbox is no longer selected.
+        // Whatever happens next, the old mailbox is no longer selected; say so
+        // (RFC 7162 §3.2.11, RFC 9051 §7.1: the CLOSED response code).
         if matches!(self.state, State::Selected(_)) {
             self.state = State::Authenticated;
+            self.out
+                .extend_from_slice(b"* OK [CLOSED] Previous mailbox closed\r\n");
+        }
+        if s.qresync.is_some() && !self.qresync {
+            // RFC 7162 §3.2.5: QRESYNC parameters need ENABLE QRESYNC first.
+            return Err(bad("QRESYNC must be enabled first (ENABLE QRESYNC)"));
+        }
+        if s.condstore {
+            self.condstore = true;
         }
         self.saved.clear();
         let account = self.account()?.id;
@@ -46,8 +56,10 @@ impl<S: MailStore> Session<S> {
                 format!("{} cannot be selected (\\Noselect)", s.mailbox),
             ));
         }
-        let summaries = store.summaries(mb.id)?;
+        // Status first: whatever changes between the two calls is then reported again by the
+        // first sync rather than lost.
         let status = store.mailbox_status(mb.id)?;
+        let summaries = store.summaries(mb.id)?;
         let recent = if read_only {
             Vec::new()
         } else {
@@ -84,15 +96,58 @@ impl<S: MailStore> Session<S> {
         o.extend_from_slice(
             format!("* OK [UIDNEXT {}] Predicted next UID\r\n", status.uid_next).as_bytes(),
         );
+        if self.condstore {
+            o.extend_from_slice(
+                format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", status.highest_modseq).as_bytes(),
+            );
+        }
         // Changes after `status` are reported by the first sync.
         view.known_modseq = status.highest_modseq;
+        if let Some(q) = &s.qresync
+            && q.uid_validity.get() == mb.uid_validity.get()
+        {
+            self.qresync_catch_up(&view, q)?;
+        }
         self.state = State::Selected(view);
-        let _ = s.condstore;
         if read_only {
             Done::code("READ-ONLY", "EXAMINE completed")
         } else {
             Done::code("READ-WRITE", "SELECT completed")
         }
+    }
+
+    /// SELECT (QRESYNC ...) (RFC 7162 §3.2.5.1): what was expunged and what changed since the
+    /// client's MODSEQ, as VANISHED (EARLIER) and FETCH responses.
+    fn qresync_catch_up(&mut self, view: &View, q: &QResync) -> Res<()> {
+        let since = ModSeq::new(q.modseq).unwrap_or(ModSeq::MIN);
+        let changes = self.shared.store.changes_since(view.mailbox, since)?;
+        let known = q.known_uids.as_ref().map(|k| k.resolve(u32::MAX));
+        let mut gone: Vec<u32> = changes
+            .expunged
+            .iter()
+            .map(|u| u.get())
+            .filter(|u| known.as_ref().is_none_or(|k| k.contains(*u)))
+            .collect();
+        gone.sort_unstable();
+        gone.dedup();
+        if !gone.is_empty() {
+            self.out.extend_from_slice(b"* VANISHED (EARLIER) ");
+            out::sequence_set(&mut self.out, &gone);
+            self.out.extend_from_slice(b"\r\n");
+        }
+        for m in changes.changed {
+            let Some(seq) = view.seq(m.uid) else { continue };
+            self.out.extend_from_slice(b"* ");
+            out::num(&mut self.out, seq);
+            self.out.extend_from_slice(b" FETCH (UID ");
+            out::num(&mut self.out, m.uid.get());
+            self.out.extend_from_slice(b" FLAGS ");
+            out::flag_list(&mut self.out, &m.flags, view.is_recent(m.uid));
+            self.out.extend_from_slice(b" MODSEQ (");
+            out::num(&mut self.out, m.modseq.get());
+            self.out.extend_from_slice(b"))\r\n");
+        }
+        Ok(())
     }
 
     pub(crate) fn create(&mut self, c: Create) -> Res {
@@ -279,6 +334,10 @@ impl<S: MailStore> Session<S> {
 
     pub(crate) fn status(&mut self, s: Status) -> Res {
         let account = self.account()?.id;
+        if s.items.contains(&StatusItem::HighestModSeq) {
+            // A CONDSTORE-enabling command (RFC 7162 §3.1).
+            self.condstore = true;
+        }
         let mb = self
             .shared
             .store

@@ -29,6 +29,9 @@ impl<S: MailStore> Session<S> {
             StoreMode::Add => FlagOp::Add,
             StoreMode::Remove => FlagOp::Remove,
         };
+        if s.unchanged_since.is_some() {
+            self.condstore = true;
+        }
         let unchanged_since = match s.unchanged_since {
             Some(0) => Some(None),
             Some(n) => Some(pochta_types::ModSeq::new(n)),
@@ -49,12 +52,16 @@ impl<S: MailStore> Session<S> {
                 unchanged_since.flatten(),
             )?
         };
-        for m in &outcome.updated {
+        for (i, m) in outcome.updated.iter().enumerate() {
             let view = self.view_mut()?;
             view.note_own(m.uid, m.modseq);
             let Some(seq) = view.seq(m.uid) else { continue };
             let recent = view.is_recent(m.uid);
-            if s.silent {
+            // RFC 7162 §3.1.3: with UNCHANGEDSINCE, a changed message is reported (with its
+            // MODSEQ) even under .SILENT, so the client's cache learns the new MODSEQ.
+            let changed = outcome.changed.get(i).copied().unwrap_or(true);
+            let modseq_only = s.silent && s.unchanged_since.is_some() && changed;
+            if s.silent && !modseq_only {
                 continue;
             }
             self.out.extend_from_slice(b"* ");
@@ -65,9 +72,15 @@ impl<S: MailStore> Session<S> {
                 out::num(&mut self.out, m.uid.get());
                 self.out.push(b' ');
             }
+            if modseq_only {
+                self.out.extend_from_slice(b"MODSEQ (");
+                out::num(&mut self.out, m.modseq.get());
+                self.out.extend_from_slice(b"))\r\n");
+                continue;
+            }
             self.out.extend_from_slice(b"FLAGS ");
             out::flag_list(&mut self.out, &m.flags, recent);
-            if s.unchanged_since.is_some() {
+            if self.condstore {
                 self.out.extend_from_slice(b" MODSEQ (");
                 out::num(&mut self.out, m.modseq.get());
                 self.out.push(b')');

@@ -61,6 +61,8 @@ enum K {
 /// What evaluation needs.
 #[derive(Default)]
 struct Needs {
+    /// A MODSEQ key was used: the response carries the highest MODSEQ (RFC 7162 §3.1.5).
+    modseq: bool,
     meta: bool,
     bytes: bool,
     text: bool,
@@ -164,7 +166,10 @@ impl Compiler<'_> {
             S::Not(k) => K::Not(Box::new(self.compile(k)?)),
             S::Or(a, b) => K::Or(Box::new(self.compile(a)?), Box::new(self.compile(b)?)),
             S::And(ks) => K::And(ks.iter().map(|k| self.compile(k)).collect::<Res<_>>()?),
-            S::ModSeq { modseq, .. } => K::ModSeq(*modseq),
+            S::ModSeq { modseq, .. } => {
+                self.needs.modseq = true;
+                K::ModSeq(*modseq)
+            }
             S::Older(n) => K::Older(i64::from(n.get())),
             S::Younger(n) => K::Younger(i64::from(n.get())),
             S::SaveDateBefore(d) => K::SaveBefore(day(*d)),
@@ -319,10 +324,15 @@ impl<S: MailStore> Session<S> {
         let key = c.compile(&s.key)?;
         let needs = c.needs;
         let uids: Vec<Uid> = view.uids().to_vec();
+        if needs.modseq {
+            // A CONDSTORE-enabling command (RFC 7162 §3.1).
+            self.condstore = true;
+        }
         let store = self.shared.store.clone();
         let records = store.records(mailbox, &uids, needs.meta || needs.text)?;
         let now = dates::now().unix;
         let mut hits: Vec<(u32, Uid)> = Vec::new();
+        let mut highest: u64 = 0;
         for rec in &records {
             let view = self.view()?;
             let Some(seq) = view.seq(rec.uid) else {
@@ -343,6 +353,7 @@ impl<S: MailStore> Session<S> {
             };
             if eval(&key, &mut m) {
                 hits.push((seq, rec.uid));
+                highest = highest.max(rec.modseq.get());
             }
         }
         let nums: Vec<u32> = hits
@@ -356,17 +367,44 @@ impl<S: MailStore> Session<S> {
                     self.out.push(b' ');
                     out::num(&mut self.out, *n);
                 }
+                if needs.modseq && !nums.is_empty() {
+                    self.out.extend_from_slice(b" (MODSEQ ");
+                    out::num(&mut self.out, highest);
+                    self.out.push(b')');
+                }
                 self.out.extend_from_slice(b"\r\n");
             }
             Some(returns) => {
                 // RFC 4731 §3.1: RETURN () means RETURN (ALL).
                 let all = returns.is_empty();
                 if returns.contains(&SearchReturn::Save) {
-                    self.saved = hits.iter().map(|&(_, u)| u).collect();
+                    let min = returns.contains(&SearchReturn::Min);
+                    let max = returns.contains(&SearchReturn::Max);
+                    let whole = all
+                        || returns.contains(&SearchReturn::All)
+                        || returns.contains(&SearchReturn::Count)
+                        || !(min || max);
+                    // RFC 5182 §2.4: with only MIN and/or MAX, only those are saved.
+                    self.saved = if whole {
+                        hits.iter().map(|&(_, u)| u).collect()
+                    } else {
+                        let mut v = Vec::new();
+                        if min && let Some(&(_, u)) = hits.first() {
+                            v.push(u);
+                        }
+                        if max
+                            && let Some(&(_, u)) = hits.last()
+                            && !v.contains(&u)
+                        {
+                            v.push(u);
+                        }
+                        v
+                    };
                 }
                 let only_save = returns.len() == 1 && returns[0] == SearchReturn::Save;
                 if !only_save {
-                    self.esearch(tag, &nums, returns, all, s.uid);
+                    let modseq = (needs.modseq && !nums.is_empty()).then_some(highest);
+                    self.esearch(tag, &nums, returns, all, s.uid, modseq);
                 }
             }
         }
@@ -384,6 +422,7 @@ impl<S: MailStore> Session<S> {
         returns: &[SearchReturn],
         all: bool,
         uid: bool,
+        modseq: Option<u64>,
     ) {
         // RFC 4731 §3.1: the response carries the command's tag as a correlator.
         let o = &mut self.out;
@@ -417,6 +456,10 @@ impl<S: MailStore> Session<S> {
         if all && !nums.is_empty() {
             o.extend_from_slice(b" ALL ");
             out::sequence_set(o, nums);
+        }
+        if let Some(m) = modseq {
+            o.extend_from_slice(b" MODSEQ ");
+            out::num(o, m);
         }
         o.extend_from_slice(b"\r\n");
     }

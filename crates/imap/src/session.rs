@@ -152,6 +152,11 @@ pub struct Session<S> {
     pub delay: Option<Duration>,
     /// SEARCHRES result (RFC 5182), as UIDs.
     pub(crate) saved: Vec<Uid>,
+    /// CONDSTORE is on (RFC 7162 §3.1): MODSEQ goes into FETCH responses, HIGHESTMODSEQ
+    /// into SELECT. Switched on by the first CONDSTORE-enabling command.
+    pub(crate) condstore: bool,
+    /// QRESYNC is enabled (RFC 7162 §3.2): expunges are reported as VANISHED.
+    pub(crate) qresync: bool,
 }
 
 impl<S: MailStore> Session<S> {
@@ -167,6 +172,8 @@ impl<S: MailStore> Session<S> {
             sasl: None,
             delay: None,
             saved: Vec::new(),
+            condstore: false,
+            qresync: false,
         }
     }
 
@@ -384,10 +391,30 @@ impl<S: MailStore> Session<S> {
                 &a.mechanism,
                 a.initial_response.as_ref().map(|s| s.expose().as_slice()),
             ),
-            Enable(_) => {
-                // Nothing we implement needs enabling yet (RFC 5161 §3.1: ENABLED lists
-                // only what was newly enabled).
-                self.out.extend_from_slice(b"* ENABLED\r\n");
+            Enable(caps) => {
+                // RFC 5161 §3.1: ENABLED lists only what this command newly enabled.
+                let mut newly = Vec::new();
+                for cap in caps {
+                    match cap.as_str() {
+                        "CONDSTORE" if !self.condstore => {
+                            self.condstore = true;
+                            newly.push("CONDSTORE");
+                        }
+                        "QRESYNC" if !self.qresync => {
+                            // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+                            self.qresync = true;
+                            self.condstore = true;
+                            newly.push("QRESYNC");
+                        }
+                        _ => {}
+                    }
+                }
+                self.out.extend_from_slice(b"* ENABLED");
+                for n in newly {
+                    self.out.push(b' ');
+                    self.out.extend_from_slice(n.as_bytes());
+                }
+                self.out.extend_from_slice(b"\r\n");
                 Done::ok("ENABLE completed")
             }
             Namespace => {
@@ -487,9 +514,7 @@ impl<S: MailStore> Session<S> {
             Vec::new()
         };
         let updates = view.apply(changes, &newly_recent, allow_expunge);
-        for u in updates {
-            write_update(&mut self.out, u);
-        }
+        write_updates(&mut self.out, updates, self.condstore, self.qresync);
         Ok(())
     }
 
@@ -680,7 +705,38 @@ fn store_error(e: &StoreError) -> (&'static str, String) {
     }
 }
 
-fn write_update(out: &mut Vec<u8>, u: Update) {
+/// Write untagged updates. With QRESYNC enabled, expunges are one `VANISHED` response
+/// instead of `EXPUNGE`s (RFC 7162 §3.2.10); with CONDSTORE, flag changes carry MODSEQ.
+pub(crate) fn write_updates(
+    out: &mut Vec<u8>,
+    updates: Vec<Update>,
+    condstore: bool,
+    qresync: bool,
+) {
+    if qresync {
+        let mut gone: Vec<u32> = updates
+            .iter()
+            .filter_map(|u| match u {
+                Update::Expunge { uid, .. } => Some(uid.get()),
+                _ => None,
+            })
+            .collect();
+        if !gone.is_empty() {
+            gone.sort_unstable();
+            out.extend_from_slice(b"* VANISHED ");
+            out::sequence_set(out, &gone);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    for u in updates {
+        match u {
+            Update::Expunge { .. } if qresync => {}
+            u => write_update(out, u, condstore),
+        }
+    }
+}
+
+fn write_update(out: &mut Vec<u8>, u: Update, condstore: bool) {
     match u {
         Update::Expunge { seq, .. } => {
             out.extend_from_slice(b"* ");
@@ -702,7 +758,7 @@ fn write_update(out: &mut Vec<u8>, u: Update) {
             uid,
             flags,
             recent,
-            ..
+            modseq,
         } => {
             out.extend_from_slice(b"* ");
             out::num(out, seq);
@@ -710,6 +766,11 @@ fn write_update(out: &mut Vec<u8>, u: Update) {
             out::num(out, uid.get());
             out.extend_from_slice(b" FLAGS ");
             out::flag_list(out, &flags, recent);
+            if condstore {
+                out.extend_from_slice(b" MODSEQ (");
+                out::num(out, modseq.get());
+                out.push(b')');
+            }
             out.extend_from_slice(b")\r\n");
         }
     }
