@@ -242,11 +242,23 @@ impl<S: MailStore> Session<S> {
         for mb in &boxes {
             names.insert(mb.name.to_string(), Some(mb));
         }
+        let recursive = l.selection.contains(&ListSelect::RecursiveMatch);
         if subscribed_only {
             for s in &subs {
                 names.entry(s.to_string()).or_insert(None);
+                if recursive {
+                    // RFC 5258 §3.5: a parent of a subscribed name may be listed for its
+                    // child's sake (with CHILDINFO), whether or not it exists.
+                    for anc in s.ancestors() {
+                        names.entry(anc.to_string()).or_insert(None);
+                    }
+                }
             }
         }
+        let has_subscribed_child = |name: &str| {
+            let prefix = format!("{name}{SEPARATOR}");
+            subs.iter().any(|s| s.as_str().starts_with(&prefix))
+        };
         let has_children = |name: &str| {
             let prefix = format!("{name}{SEPARATOR}");
             boxes.iter().any(|b| b.name.as_str().starts_with(&prefix))
@@ -258,7 +270,8 @@ impl<S: MailStore> Session<S> {
                 continue;
             }
             let sub = is_subscribed(name);
-            if subscribed_only && !sub {
+            let childinfo = recursive && has_subscribed_child(name);
+            if subscribed_only && !sub && !childinfo {
                 continue;
             }
             if special_only && mb.is_none_or(|m| m.special_use.is_none()) {
@@ -266,6 +279,7 @@ impl<S: MailStore> Session<S> {
             }
             let mut attrs: Vec<&str> = Vec::new();
             match mb {
+                // A subscribed name, or the parent of one (RECURSIVEMATCH), with no mailbox.
                 None => attrs.push("\\NonExistent"),
                 Some(m) if m.noselect => attrs.push("\\Noselect"),
                 _ => {}
@@ -281,14 +295,18 @@ impl<S: MailStore> Session<S> {
             if let Some(su) = mb.and_then(|m| m.special_use) {
                 attrs.push(su.as_str());
             }
-            lines.push((name.clone(), attrs.join(" "), mb.map(|m| m.id)));
+            lines.push((name.clone(), attrs.join(" "), mb.map(|m| m.id), childinfo));
         }
-        for (name, attrs, id) in lines {
+        for (name, attrs, id, childinfo) in lines {
             let name = MailboxName::new(&name).map_err(|e| bad(e.to_string()))?;
             self.out.extend_from_slice(b"* LIST (");
             self.out.extend_from_slice(attrs.as_bytes());
             self.out.extend_from_slice(b") \"/\" ");
             out::mailbox(&mut self.out, &name, utf8);
+            if childinfo {
+                self.out
+                    .extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+            }
             self.out.extend_from_slice(b"\r\n");
             if let (Some(items), Some(id)) = (&status_items, id) {
                 self.status_line(&name, id, items)?;

@@ -171,3 +171,57 @@ fn accounts_are_isolated() {
     let r = b.ok("STATUS INBOX (MESSAGES)");
     assert!(has(&r, "(MESSAGES 0)"));
 }
+
+#[test]
+fn list_extended() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    c.ok("CREATE Fruit/Apple");
+    c.ok("CREATE Fruit/Banana");
+    c.ok("CREATE Tofu");
+    c.ok("SUBSCRIBE Fruit/Banana");
+    c.ok("CREATE Gone");
+    c.ok("SUBSCRIBE Gone");
+    c.ok("DELETE Gone");
+    // RFC 5258 §5 example 4: the unsubscribed parent is listed with CHILDINFO.
+    let r = c.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" % RETURN (CHILDREN)");
+    assert!(
+        has(
+            &r,
+            "* LIST (\\HasChildren) \"/\" \"Fruit\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"
+        ),
+        "{r:#?}"
+    );
+    assert!(
+        has(
+            &r,
+            "(\\NonExistent \\HasNoChildren \\Subscribed) \"/\" \"Gone\""
+        ),
+        "{r:#?}"
+    );
+    assert!(!has(&r, "Tofu"), "{r:#?}");
+    // Several patterns, RETURN (SUBSCRIBED SPECIAL-USE STATUS).
+    let r = c.ok("LIST \"\" (Fruit/% Sent) RETURN (SUBSCRIBED STATUS (MESSAGES UIDNEXT))");
+    assert!(
+        has(
+            &r,
+            "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"Fruit/Banana\""
+        ),
+        "{r:#?}"
+    );
+    assert!(
+        has(&r, "* LIST (\\HasNoChildren) \"/\" \"Fruit/Apple\""),
+        "{r:#?}"
+    );
+    assert!(
+        has(&r, "* STATUS \"Fruit/Apple\" (MESSAGES 0 UIDNEXT 1)"),
+        "{r:#?}"
+    );
+    assert!(has(&r, "\\Sent) \"/\" \"Sent\""), "{r:#?}");
+    let r = c.ok("LIST (SPECIAL-USE) \"\" *");
+    assert_eq!(r.len(), 6, "five special-use mailboxes: {r:#?}");
+    // CREATE with a special-use attribute (RFC 6154 §3).
+    c.ok("CREATE Spam (USE (\\Junk))");
+    let r = c.ok("LIST \"\" Spam");
+    assert!(has(&r, "\\Junk"), "{r:#?}");
+}
