@@ -61,31 +61,29 @@ impl LineFramer {
 
     /// The next complete frame, if any.
     pub fn next_frame(&mut self) -> Option<Frame> {
-        {
-            let Some(rel) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') else {
-                if self.buf.len() > self.max {
-                    // Too long and still no end: drop what we have, keep discarding.
-                    self.buf.clear();
-                    self.discarding = true;
-                }
-                self.scanned = self.buf.len();
-                return None;
-            };
-            let end = self.scanned + rel; // index of LF
-            let mut line: Vec<u8> = self.buf.drain(..=end).collect();
-            self.scanned = 0;
-            if std::mem::take(&mut self.discarding) {
-                return Some(Frame::TooLong);
+        let Some(rel) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') else {
+            if self.buf.len() > self.max {
+                // Too long and still no end: drop what we have, keep discarding.
+                self.buf.clear();
+                self.discarding = true;
             }
-            if line.len() > self.max {
-                return Some(Frame::TooLong);
-            }
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            return Some(Frame::Line(line));
+            self.scanned = self.buf.len();
+            return None;
+        };
+        let end = self.scanned + rel; // index of LF
+        let mut line: Vec<u8> = self.buf.drain(..=end).collect();
+        self.scanned = 0;
+        if std::mem::take(&mut self.discarding) {
+            return Some(Frame::TooLong);
         }
+        if line.len() > self.max {
+            return Some(Frame::TooLong);
+        }
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        Some(Frame::Line(line))
     }
 }
 

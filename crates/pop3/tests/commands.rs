@@ -24,14 +24,25 @@ fn greeting_and_capa_in_both_states() {
         "STLS",
         "IMPLEMENTATION Pochta",
     ] {
-        assert!(caps.iter().any(|l| l == want), "{want} missing from {caps:?}");
+        assert!(
+            caps.iter().any(|l| l == want),
+            "{want} missing from {caps:?}"
+        );
     }
-    assert!(!caps.iter().any(|l| l.starts_with("APOP") || l.starts_with("LOGIN-DELAY")));
+    assert!(
+        !caps
+            .iter()
+            .any(|l| l.starts_with("APOP") || l.starts_with("LOGIN-DELAY"))
+    );
     c.ok("USER user@example.org");
     c.ok(&format!("PASS {PASSWORD}"));
     let caps = c.multi("CAPA");
     assert!(caps.contains(&"TOP".to_owned()) && caps.contains(&"UIDL".to_owned()));
-    assert!(!caps.iter().any(|l| l == "STLS" || l == "USER" || l.starts_with("SASL")));
+    assert!(
+        !caps
+            .iter()
+            .any(|l| l == "STLS" || l == "USER" || l.starts_with("SASL"))
+    );
     c.ok("QUIT");
     assert!(c.closed());
 }
@@ -41,7 +52,9 @@ fn wrong_state_unknown_and_bad_arguments_keep_the_session() {
     let s = start();
     s.append(USER, &[&message("one", 2)]);
     let mut c = Client::connect(s.addr);
-    for cmd in ["STAT", "LIST", "RETR 1", "DELE 1", "NOOP", "RSET", "TOP 1 1", "UIDL"] {
+    for cmd in [
+        "STAT", "LIST", "RETR 1", "DELE 1", "NOOP", "RSET", "TOP 1 1", "UIDL",
+    ] {
         let r = c.err(cmd);
         assert!(r.contains("not allowed before login"), "{cmd}: {r}");
     }
@@ -143,11 +156,17 @@ fn sizes_are_the_octets_retr_sends_with_dot_stuffing() {
     let wire = c.multiline_raw();
     // On the wire the dotted lines are stuffed ...
     let text = String::from_utf8_lossy(&wire);
-    assert!(text.contains("\r\n..leading\r\n...two\r\n..\r\nend.\r\n"), "{text:?}");
+    assert!(
+        text.contains("\r\n..leading\r\n...two\r\n..\r\nend.\r\n"),
+        "{text:?}"
+    );
     // ... and un-stuffed the message is exactly the listed octets, CRLF throughout.
     let body = pochta_pop3::maildrop::unstuff(&wire).expect("terminated");
     assert_eq!(body.len(), listed);
-    assert_eq!(body, b"Subject: dots\r\n\r\n.leading\r\n..two\r\n.\r\nend.\r\n");
+    assert_eq!(
+        body,
+        b"Subject: dots\r\n\r\n.leading\r\n..two\r\n.\r\nend.\r\n"
+    );
     let (n, total) = {
         let st = c.ok("STAT");
         let mut it = st.split(' ').skip(1);
@@ -179,7 +198,10 @@ fn dele_rset_noop_and_deleted_messages() {
     assert_eq!(c.multi("UIDL").len(), 2);
     c.ok("NOOP");
     let total = m1.len() + m2.len() + m3.len();
-    assert_eq!(c.ok("RSET"), format!("+OK maildrop has 3 messages ({total} octets)"));
+    assert_eq!(
+        c.ok("RSET"),
+        format!("+OK maildrop has 3 messages ({total} octets)")
+    );
     assert_eq!(c.multi("LIST").len(), 3);
     c.ok("RETR 2");
     c.multiline();

@@ -139,10 +139,7 @@ impl Server {
                 internal_date: None,
             })
             .collect();
-        let map = self
-            .store
-            .append(self.inbox(user), &msgs)
-            .expect("append");
+        let map = self.store.append(self.inbox(user), &msgs).expect("append");
         map.pairs.into_iter().map(|(_, u)| u).collect()
     }
 
@@ -158,10 +155,8 @@ impl Server {
 
 /// A message of about `n` body lines, CRLF line endings.
 pub fn message(subject: &str, body_lines: usize) -> Vec<u8> {
-    let mut m = format!(
-        "From: a@example.org\r\nTo: {USER}\r\nSubject: {subject}\r\n\r\n"
-    )
-    .into_bytes();
+    let mut m =
+        format!("From: a@example.org\r\nTo: {USER}\r\nSubject: {subject}\r\n\r\n").into_bytes();
     for i in 0..body_lines {
         m.extend_from_slice(format!("line {i} of {subject}\r\n").as_bytes());
     }
@@ -265,7 +260,10 @@ impl Client {
     pub fn retr(&mut self, n: u32) -> (String, Vec<u8>) {
         let status = self.ok(&format!("RETR {n}"));
         let raw = self.multiline_raw();
-        (status, pochta_pop3::maildrop::unstuff(&raw).expect("terminated"))
+        (
+            status,
+            pochta_pop3::maildrop::unstuff(&raw).expect("terminated"),
+        )
     }
 
     /// Whether the server closed the connection (reads EOF).
