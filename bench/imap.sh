@@ -6,8 +6,8 @@
 #   DOVECOT_TUNED=1 bench/imap.sh    # reference = Dovecot with process reuse instead of defaults
 #
 # For each server: fill every user's INBOX to $MESSAGES messages, run the session mix with
-# $CLIENTS clients for $DURATION (same seed for both), then hold $IDLE idle connections and
-# measure memory. Prints a side-by-side table with ratios; JSON and text results are kept in
+# $CLIENTS clients for $DURATION (same seed for both), then restart it, hold $IDLE idle
+# connections and measure memory. Prints a side-by-side table with ratios; JSON and text results are kept in
 # $OUT. Pochta is skipped, with a message, when it cannot be built or its IMAP is not ready.
 set -euo pipefail
 
@@ -18,7 +18,7 @@ DURATION="${DURATION:-20s}"
 CLIENTS="${CLIENTS:-10}"
 NUSERS="${NUSERS:-10}"
 MESSAGES="${MESSAGES:-100}"
-IDLE="${IDLE:-100}"
+IDLE="${IDLE:-200}"
 SEED="${SEED:-1}"
 PASSWORD="${PASSWORD:-bench-password}"
 DOVECOT_PORT="${DOVECOT_PORT:-21143}"
@@ -60,21 +60,33 @@ else
   pochta_bin="$target_dir/release/pochta"
 fi
 
-# measure LABEL PORT PID: prepare, mix, idle; results in $OUT/LABEL/{mix,idle}.{json,txt}.
-# A run with failures still writes its JSON (marked "failures") and the script carries on.
-measure() {
+# The mix and the idle run each get a freshly started server: after the mix, a server's
+# allocator holds freed memory that new idle connections would silently reuse, hiding their cost.
+# lg LABEL PORT ARGS...: the load generator with the settings common to every run.
+lg() {
+  local label="$1" port="$2"; shift 2
+  "$loadgen" --addr "127.0.0.1:$port" --users "$user_list" --password "$PASSWORD" \
+    --clients "$CLIENTS" --seed "$SEED" --label "$label" "$@"
+}
+
+# measure_mix LABEL PORT PID: prepare, then the mix; results in $OUT/LABEL/mix.{json,txt}.
+# A run with failures still writes its JSON and the script carries on.
+measure_mix() {
   local label="$1" port="$2" pid="$3"
-  local common=(--addr "127.0.0.1:$port" --users "$user_list" --password "$PASSWORD"
-                --clients "$CLIENTS" --seed "$SEED" --label "$label")
   mkdir -p "$OUT/$label"
   say "$label: preparing $NUSERS mailboxes with $MESSAGES messages"
-  "$loadgen" "${common[@]}" --prepare "$MESSAGES" > "$OUT/$label/prepare.txt" 2>&1 || {
+  lg "$label" "$port" --prepare "$MESSAGES" > "$OUT/$label/prepare.txt" 2>&1 || {
     cat "$OUT/$label/prepare.txt"; return 1; }
   say "$label: session mix, $CLIENTS clients, $DURATION"
-  "$loadgen" "${common[@]}" --duration "$DURATION" --server-pid "$pid" \
+  lg "$label" "$port" --duration "$DURATION" --server-pid "$pid" \
     --json-out "$OUT/$label/mix.json" 2>&1 | tee "$OUT/$label/mix.txt" || true
-  say "$label: $IDLE idle connections"
-  "$loadgen" "${common[@]}" --idle "$IDLE" --server-pid "$pid" \
+}
+
+# measure_idle LABEL PORT PID: results in $OUT/LABEL/idle.{json,txt}.
+measure_idle() {
+  local label="$1" port="$2" pid="$3"
+  say "$label: $IDLE idle connections (server restarted)"
+  lg "$label" "$port" --idle "$IDLE" --server-pid "$pid" \
     --json-out "$OUT/$label/idle.json" 2>&1 | tee "$OUT/$label/idle.txt" || true
 }
 
@@ -87,12 +99,22 @@ wait_port() {
 }
 
 # --- Dovecot (reference) -------------------------------------------------------------------
+start_dovecot() {
+  DOVECOT_TUNED="$DOVECOT_TUNED" "$root/bench/dovecot/dovecot.sh" \
+    start "$work/dovecot" "$DOVECOT_PORT" "$PASSWORD" "${users[@]}"
+}
 say "dovecot: starting on 127.0.0.1:$DOVECOT_PORT"
-dovecot_pid="$(DOVECOT_TUNED="$DOVECOT_TUNED" "$root/bench/dovecot/dovecot.sh" start "$work/dovecot" "$DOVECOT_PORT" "$PASSWORD" "${users[@]}")"
 dovecot --version > "$OUT/dovecot-version.txt"
 dlabel=dovecot
 [ "$DOVECOT_TUNED" = 1 ] && dlabel=dovecot-tuned
-measure "$dlabel" "$DOVECOT_PORT" "$dovecot_pid" || echo "dovecot measurement failed"
+dovecot_pid="$(start_dovecot)"
+if measure_mix "$dlabel" "$DOVECOT_PORT" "$dovecot_pid"; then
+  "$root/bench/dovecot/dovecot.sh" stop "$work/dovecot"
+  dovecot_pid="$(start_dovecot)"
+  measure_idle "$dlabel" "$DOVECOT_PORT" "$dovecot_pid"
+else
+  echo "dovecot measurement failed"
+fi
 cp "$work/dovecot/log/dovecot.log" "$OUT/$dlabel/server.log" 2>/dev/null || true
 "$root/bench/dovecot/dovecot.sh" stop "$work/dovecot"
 
@@ -122,17 +144,30 @@ CONF
       || { pochta_skip="'pochta user add' failed (see $OUT/pochta/setup.txt)"; break; }
   done
 fi
-if [ -z "$pochta_skip" ]; then
-  "$pochta_bin" --config "$conf" serve > "$OUT/pochta/server.log" 2>&1 &
+start_pochta() {
+  "$pochta_bin" --config "$conf" serve >> "$OUT/pochta/server.log" 2>&1 &
   pochta_pid=$!
-  if ! wait_port "$POCHTA_PORT"; then
-    pochta_skip="'pochta serve' did not listen on $POCHTA_PORT (see $OUT/pochta/server.log)"
-  elif ! measure pochta "$POCHTA_PORT" "$pochta_pid"; then
-    pochta_skip="Pochta's IMAP could not be prepared (LOGIN/SELECT/APPEND not working yet?)"
-  fi
+  wait_port "$POCHTA_PORT"
+}
+stop_pochta() {
   kill "$pochta_pid" 2>/dev/null || true
   wait "$pochta_pid" 2>/dev/null || true
   pochta_pid=""
+}
+if [ -z "$pochta_skip" ]; then
+  if ! start_pochta; then
+    pochta_skip="'pochta serve' did not listen on $POCHTA_PORT (see $OUT/pochta/server.log)"
+  elif ! measure_mix pochta "$POCHTA_PORT" "$pochta_pid"; then
+    pochta_skip="Pochta's IMAP could not be prepared (LOGIN/SELECT/APPEND not working yet?)"
+  else
+    stop_pochta
+    if start_pochta; then
+      measure_idle pochta "$POCHTA_PORT" "$pochta_pid"
+    else
+      echo "pochta did not restart for the idle run (see $OUT/pochta/server.log)"
+    fi
+  fi
+  stop_pochta
 fi
 if [ -n "$pochta_skip" ]; then
   say "pochta: SKIPPED — $pochta_skip; its figures are 'not measured'"

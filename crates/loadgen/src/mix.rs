@@ -349,8 +349,13 @@ pub struct IdleSummary {
 }
 
 impl IdleSummary {
+    /// Every connection held, and memory grew: a server that absorbs new connections into
+    /// memory it already holds (allocator reuse after earlier load) shows ~0 or less, which
+    /// measures nothing; run the idle mode against a freshly started server.
     pub fn ok(&self) -> bool {
-        self.established == self.connections && self.connections > 0
+        self.established == self.connections
+            && self.connections > 0
+            && self.pss_bytes_per_connection > 0.0
     }
 }
 
@@ -420,6 +425,12 @@ pub async fn idle(args: &Args, addr: &str, target: &Target, n: usize) -> Result<
     };
     if established == 0 {
         bail!("no idle connection could be established: {samples:?}");
+    }
+    if after.pss <= before.pss {
+        samples.push(
+            "server memory did not grow (allocator reuse?): restart the server before --idle"
+                .into(),
+        );
     }
     Ok(IdleSummary {
         mode: "idle".into(),
