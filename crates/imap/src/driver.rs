@@ -19,7 +19,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pochta_imap_proto::{Event, FrameErrorKind, Framer, Limits, ParseOptions, parse_command};
+use pochta_imap_proto::{Event, FrameErrorKind, Framer, Limits, parse_command};
 use pochta_net::{Connection, Stream};
 use pochta_store::{ChangeEvent, MailStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -85,7 +85,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         while let Some(event) = framer.next_event() {
             let next = match event {
                 Event::Command(fc) => {
-                    let parsed = parse_command(&fc.bytes, ParseOptions::default());
+                    let parsed = parse_command(&fc.bytes, session.parse_options());
                     match parsed {
                         Ok(cmd) => blocking(|| session.handle(cmd)),
                         Err(e) => {

@@ -73,6 +73,7 @@ impl<S: MailStore> Session<S> {
                     | FetchAttr::BinarySize { .. }
                     | FetchAttr::Rfc822Header
                     | FetchAttr::Rfc822Text
+                    | FetchAttr::Preview { .. }
             )
         });
         let need_bytes = attrs.iter().any(|a| {
@@ -84,6 +85,7 @@ impl<S: MailStore> Session<S> {
                     | FetchAttr::BodySection { .. }
                     | FetchAttr::Binary { .. }
                     | FetchAttr::BinarySize { .. }
+                    | FetchAttr::Preview { .. }
             )
         });
         let sets_seen = attrs.iter().any(|a| {
@@ -295,11 +297,22 @@ fn write_attr(
             dates::format_internal_date(rec.save_date, o);
         }
         FetchAttr::Preview { .. } => {
-            o.extend_from_slice(b"PREVIEW NIL");
+            // RFC 8970 §3: at most 256 characters of plain text; computed from the stored
+            // bytes and parts (never re-parsed), so LAZY gets it at once too.
+            o.extend_from_slice(b"PREVIEW ");
+            match meta {
+                Some(m) => {
+                    let p = preview(raw, m);
+                    pochta_imap_proto::response::write_string(o, p.as_bytes());
+                }
+                None => o.extend_from_slice(b"NIL"),
+            }
         }
         FetchAttr::EmailId => {
+            // RFC 8474 §5.1: copies of a message share the EMAILID; ours is the content
+            // address, so identical messages share it too, which the RFC allows.
             o.extend_from_slice(b"EMAILID (");
-            o.extend_from_slice(rec.blob.0.get(..24).unwrap_or("").as_bytes());
+            o.extend_from_slice(email_object_id(&rec.blob).as_bytes());
             o.push(b')');
         }
         FetchAttr::ThreadId => {
@@ -307,6 +320,47 @@ fn write_attr(
         }
     }
     Ok(())
+}
+
+/// The EMAILID of a message (RFC 8474 §5.1).
+pub(crate) fn email_object_id(blob: &pochta_store::BlobId) -> String {
+    format!("E{}", blob.0.get(..40).unwrap_or(&blob.0))
+}
+
+/// RFC 8970 preview text: the decoded text of the message, HTML tags dropped, white space
+/// collapsed, cut to 200 characters.
+fn preview(raw: &[u8], meta: &pochta_message::MessageMeta) -> String {
+    let text = pochta_message::search_body_text(raw, meta);
+    let mut out = String::with_capacity(256);
+    let mut in_tag = false;
+    let mut space = false;
+    let html = text.contains("</") || text.contains("<br") || text.contains("<p");
+    for c in text.chars() {
+        if html && c == '<' {
+            in_tag = true;
+            continue;
+        }
+        if in_tag {
+            in_tag = c != '>';
+            continue;
+        }
+        if c.is_whitespace() {
+            space = !out.is_empty();
+            continue;
+        }
+        if c.is_control() {
+            continue;
+        }
+        if space {
+            out.push(' ');
+            space = false;
+        }
+        out.push(c);
+        if out.chars().count() >= 200 {
+            break;
+        }
+    }
+    out
 }
 
 fn write_part(o: &mut Vec<u8>, part: &[std::num::NonZeroU32]) {

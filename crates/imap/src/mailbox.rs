@@ -96,6 +96,9 @@ impl<S: MailStore> Session<S> {
         o.extend_from_slice(
             format!("* OK [UIDNEXT {}] Predicted next UID\r\n", status.uid_next).as_bytes(),
         );
+        o.extend_from_slice(
+            format!("* OK [MAILBOXID ({})] Ok\r\n", mailbox_object_id(mb.id)).as_bytes(),
+        );
         if self.condstore {
             o.extend_from_slice(
                 format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", status.highest_modseq).as_bytes(),
@@ -158,10 +161,16 @@ impl<S: MailStore> Session<S> {
         if c.special_use.len() > 1 {
             return Err(no("USEATTR", "only one special-use attribute per mailbox"));
         }
-        self.shared
-            .store
-            .mailbox_create(account, &c.mailbox, c.special_use.first().copied())?;
-        Done::ok("CREATE completed")
+        let mb = self.shared.store.mailbox_create(
+            account,
+            &c.mailbox,
+            c.special_use.first().copied(),
+        )?;
+        // RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK.
+        Done::code(
+            format!("MAILBOXID ({})", mailbox_object_id(mb.id)),
+            "CREATE completed",
+        )
     }
 
     pub(crate) fn delete(&mut self, name: &MailboxName) -> Res {
@@ -210,7 +219,7 @@ impl<S: MailStore> Session<S> {
 
     pub(crate) fn list(&mut self, l: List) -> Res {
         let account = self.account()?.id;
-        let utf8 = false;
+        let utf8 = self.utf8;
         if !l.extended && l.patterns.len() == 1 && l.patterns[0].is_empty() {
             // RFC 3501 §6.3.8: the hierarchy delimiter and root name.
             self.out
@@ -344,7 +353,7 @@ impl<S: MailStore> Session<S> {
             } else {
                 b"* LSUB () \"/\" ".as_slice()
             });
-            out::mailbox(&mut self.out, &name, false);
+            out::mailbox(&mut self.out, &name, self.utf8);
             self.out.extend_from_slice(b"\r\n");
         }
         Done::ok("LSUB completed")
@@ -379,11 +388,18 @@ impl<S: MailStore> Session<S> {
     ) -> Res<()> {
         let st = self.shared.store.mailbox_status(id)?;
         self.out.extend_from_slice(b"* STATUS ");
-        out::mailbox(&mut self.out, name, false);
+        out::mailbox(&mut self.out, name, self.utf8);
         self.out.extend_from_slice(b" (");
         for (i, item) in items.iter().enumerate() {
             if i > 0 {
                 self.out.push(b' ');
+            }
+            if *item == StatusItem::MailboxId {
+                // RFC 8474 §4.2: MAILBOXID (objectid).
+                self.out.extend_from_slice(b"MAILBOXID (");
+                self.out.extend_from_slice(mailbox_object_id(id).as_bytes());
+                self.out.push(b')');
+                continue;
             }
             let v: u64 = match item {
                 StatusItem::Messages => st.messages.into(),
@@ -395,9 +411,7 @@ impl<S: MailStore> Session<S> {
                 StatusItem::Size => st.size,
                 StatusItem::HighestModSeq => st.highest_modseq.get(),
                 StatusItem::AppendLimit => self.shared.config.max_message,
-                StatusItem::MailboxId => {
-                    return Err(bad("STATUS MAILBOXID is not supported"));
-                }
+                StatusItem::MailboxId => continue,
             };
             self.out.extend_from_slice(item.as_str().as_bytes());
             self.out.push(b' ');
@@ -522,6 +536,12 @@ impl<S: MailStore> Session<S> {
         }
         Ok(outv)
     }
+}
+
+/// The MAILBOXID of a mailbox (RFC 8474 §4): the store never reuses a mailbox id, and a
+/// renamed mailbox keeps its id, as the RFC asks.
+pub(crate) fn mailbox_object_id(id: pochta_types::MailboxId) -> String {
+    format!("M{}", id.0)
 }
 
 /// Reference and pattern joined (RFC 3501 §6.3.8 leaves the rule to the server; we

@@ -52,6 +52,7 @@ enum K {
     SaveBefore(i64),
     SaveOn(i64),
     SaveSince(i64),
+    EmailId(String),
     Not(Box<K>),
     Or(Box<K>, Box<K>),
     And(Vec<K>),
@@ -176,7 +177,9 @@ impl Compiler<'_> {
             S::SaveDateOn(d) => K::SaveOn(day(*d)),
             S::SaveDateSince(d) => K::SaveSince(day(*d)),
             S::SaveDateSupported => K::All,
-            S::EmailId(_) | S::ThreadId(_) => K::Nothing,
+            S::EmailId(id) => K::EmailId(id.clone()),
+            // We keep no threads: THREADID is NIL for every message, so nothing matches.
+            S::ThreadId(_) => K::Nothing,
         })
     }
 
@@ -257,6 +260,7 @@ fn eval(k: &K, m: &mut Msg<'_>) -> bool {
         K::SaveBefore(d) => dates::local_day(m.rec.save_date) < *d,
         K::SaveOn(d) => dates::local_day(m.rec.save_date) == *d,
         K::SaveSince(d) => dates::local_day(m.rec.save_date) >= *d,
+        K::EmailId(id) => crate::fetch::email_object_id(&m.rec.blob) == *id,
         K::Not(k) => !eval(k, m),
         K::Or(a, b) => eval(a, m) || eval(b, m),
         K::And(ks) => ks.iter().all(|k| eval(k, m)),

@@ -157,6 +157,8 @@ pub struct Session<S> {
     pub(crate) condstore: bool,
     /// QRESYNC is enabled (RFC 7162 §3.2): expunges are reported as VANISHED.
     pub(crate) qresync: bool,
+    /// UTF8=ACCEPT is enabled (RFC 6855 §3): mailbox names travel as UTF-8.
+    pub(crate) utf8: bool,
 }
 
 impl<S: MailStore> Session<S> {
@@ -174,6 +176,7 @@ impl<S: MailStore> Session<S> {
             saved: Vec::new(),
             condstore: false,
             qresync: false,
+            utf8: false,
         }
     }
 
@@ -231,6 +234,13 @@ impl<S: MailStore> Session<S> {
         match &mut self.state {
             State::Selected(v) => Ok(v),
             _ => Err(bad("no mailbox selected")),
+        }
+    }
+
+    /// How the parser must read this session's commands.
+    pub fn parse_options(&self) -> pochta_imap_proto::ParseOptions {
+        pochta_imap_proto::ParseOptions {
+            utf8_accept: self.utf8,
         }
     }
 
@@ -405,6 +415,10 @@ impl<S: MailStore> Session<S> {
                             self.qresync = true;
                             self.condstore = true;
                             newly.push("QRESYNC");
+                        }
+                        "UTF8=ACCEPT" if !self.utf8 => {
+                            self.utf8 = true;
+                            newly.push("UTF8=ACCEPT");
                         }
                         _ => {}
                     }
