@@ -96,6 +96,13 @@ fn parse_plaintext(s: &str) -> Option<Plaintext> {
     }
 }
 
+/// `[pop3]`: POP3 behaviour.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pop3Settings {
+    /// RETR marks the message `\Seen` (default off: a POP3 download is not an IMAP read).
+    pub mark_seen: bool,
+}
+
 /// Certificate and key files (absolute after loading).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -150,6 +157,7 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     pub plaintext: Plaintext,
     pub limits: Limits,
+    pub pop3: Pop3Settings,
 }
 
 impl Config {
@@ -169,7 +177,9 @@ impl Config {
         known_keys(
             &table,
             "",
-            &["hostname", "data_dir", "listen", "tls", "auth", "limits"],
+            &[
+                "hostname", "data_dir", "listen", "tls", "auth", "limits", "pop3",
+            ],
         )?;
 
         let hostname = required_str(&table, "hostname")?;
@@ -228,6 +238,20 @@ impl Config {
             Some(v) => parse_limits(as_table(v, "limits")?)?,
         };
 
+        let mut pop3 = Pop3Settings::default();
+        if let Some(v) = table.get("pop3") {
+            let t = as_table(v, "pop3")?;
+            known_keys(t, "pop3.", &["mark_seen"])?;
+            if let Some(m) = t.get("mark_seen") {
+                pop3.mark_seen = m.as_bool().ok_or_else(|| {
+                    ConfigError(format!(
+                        "pop3.mark_seen: expected a boolean, found {}",
+                        m.type_str()
+                    ))
+                })?;
+            }
+        }
+
         Ok(Config {
             hostname: hostname.to_owned(),
             data_dir: base.join(data_dir),
@@ -235,6 +259,7 @@ impl Config {
             tls,
             plaintext,
             limits,
+            pop3,
         })
     }
 
@@ -420,6 +445,9 @@ plaintext = "tls-or-loopback"     # "tls-only" | "tls-or-loopback" | "always"
 # max_message_size      = 52428800  # bytes
 # shutdown_timeout      = 10
 # tls_handshake_timeout = 30
+
+# [pop3]
+# mark_seen = false               # RETR marks the message \Seen
 "#;
 
 #[cfg(test)]
@@ -525,6 +553,21 @@ plaintext = "tls-or-loopback"
         }
     }
 
+    #[test]
+    fn pop3_mark_seen() {
+        assert!(!parse(MIN).unwrap().pop3.mark_seen);
+        let c = parse(&format!("{MIN}[pop3]\nmark_seen = true\n")).unwrap();
+        assert!(c.pop3.mark_seen);
+        assert_eq!(
+            bad(&format!("{MIN}[pop3]\nmark_seen = \"yes\"\n")),
+            "pop3.mark_seen: expected a boolean, found string"
+        );
+        assert!(
+            bad(&format!("{MIN}[pop3]\nmark_read = true\n"))
+                .starts_with("pop3.mark_read: unknown key")
+        );
+    }
+
     /// Every bad config names the key and the problem.
     #[test]
     fn bad_configs() {
@@ -545,7 +588,7 @@ plaintext = "tls-or-loopback"
             ),
             (
                 &format!("{MIN}colour = \"red\"\n"),
-                "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits)",
+                "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, pop3)",
             ),
             (
                 &format!("{MIN}[listen]\nimap = [\"127.0.0.1\"]\n"),

@@ -1,8 +1,8 @@
 //! Which service answers on which listener — the one place to swap in real protocol crates.
 //!
 //! Implementation notes:
-//! - IMAP is served by `pochta-imap`. Until `pochta-pop3` and `pochta-smtp` land, those
-//!   protocols are served by [`crate::placeholder::Placeholder`]: the right greeting,
+//! - IMAP is served by `pochta-imap`, POP3 by `pochta-pop3`. Until `pochta-smtp` lands, SMTP
+//!   is served by [`crate::placeholder::Placeholder`]: the right greeting,
 //!   STARTTLS/STLS, a clean goodbye, and the protocol's "not implemented" answer to
 //!   everything else.
 //! - Replacing a placeholder is one line: construct the real service in its `let` below. Each
@@ -14,6 +14,7 @@ use pochta_auth::{AuthCache, Throttle};
 use pochta_store_embedded::EmbeddedStore;
 
 use pochta_imap::{ImapConfig, ImapService};
+use pochta_pop3::{Pop3Config, Pop3Service};
 
 use crate::config::{Config, Protocol};
 use crate::placeholder::Placeholder;
@@ -38,7 +39,12 @@ pub fn wire(ctx: &Ctx, run: &mut Runner) {
         Arc::clone(&ctx.throttle),
         Arc::clone(&ctx.auth_cache),
     ));
-    let pop3 = Arc::new(Placeholder::pop3(host));
+    let pop3 = Arc::new(Pop3Service::new(
+        Arc::new(ctx.store.clone()),
+        pop3_config(&ctx.config),
+        Arc::clone(&ctx.throttle),
+        Arc::clone(&ctx.auth_cache),
+    ));
     let smtp = Arc::new(Placeholder::smtp(host, ctx.config.limits.max_message_size));
     let submission = Arc::new(Placeholder::smtp(host, ctx.config.limits.max_message_size));
 
@@ -58,5 +64,14 @@ fn imap_config(config: &Config) -> ImapConfig {
         max_message: config.limits.max_message_size,
         idle_timeout: config.limits.imap_idle_timeout,
         ..ImapConfig::default()
+    }
+}
+
+fn pop3_config(config: &Config) -> Pop3Config {
+    Pop3Config {
+        hostname: config.hostname.clone(),
+        plaintext: config.plaintext,
+        mark_seen: config.pop3.mark_seen,
+        ..Pop3Config::default()
     }
 }

@@ -133,14 +133,18 @@ async fn every_listener_over_tcp_and_tls_then_sigterm() {
     let lines = read_until(&mut imap, "a2 ").await;
     assert!(lines.last().unwrap().starts_with("a2 OK"), "{lines:?}");
 
-    // Placeholders answer other commands with the protocol's "not implemented".
-    let mut pop3 = server.connect("pop3").await;
+    // POP3 is the real service too: the same user logs in over POP3S.
+    let mut pop3 = server.connect_tls("pop3s").await;
     read_line(&mut pop3).await;
-    send(&mut pop3, "USER me@example.org\r\n").await;
-    assert_eq!(
-        read_line(&mut pop3).await,
-        "-ERR Command not implemented yet\r\n"
+    send(&mut pop3, "USER me@example.org\r\nPASS pw 1\r\nSTAT\r\n").await;
+    assert!(read_line(&mut pop3).await.starts_with("+OK"));
+    assert!(
+        read_line(&mut pop3)
+            .await
+            .starts_with("+OK maildrop locked")
     );
+    assert_eq!(read_line(&mut pop3).await, "+OK 0 0\r\n");
+    // Placeholders answer other commands with the protocol's "not implemented".
     let mut smtp = server.connect("smtp").await;
     read_line(&mut smtp).await;
     send(&mut smtp, "MAIL FROM:<a@b.test>\r\n").await;
