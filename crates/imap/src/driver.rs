@@ -24,6 +24,7 @@ use pochta_net::{Connection, Stream};
 use pochta_store::{ChangeEvent, MailStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::compress::Deflate;
 use crate::session::{Next, Session, Shared};
 
 /// Fallback re-check interval while idling (changes made by another process).
@@ -77,8 +78,9 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
     let mut framer = Framer::new(limits(&shared));
     let mut waiting = Waiting::Nothing;
     let mut buf = vec![0u8; READ_CHUNK];
+    let mut deflate: Option<Box<Deflate>> = None;
     session.greeting();
-    flush(&mut stream, &mut session).await?;
+    flush(&mut stream, &mut session, &mut deflate).await?;
 
     loop {
         // Handle everything already buffered.
@@ -131,16 +133,16 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
             match next {
                 Next::Continue => {}
                 Next::Logout => {
-                    flush(&mut stream, &mut session).await?;
+                    flush(&mut stream, &mut session, &mut deflate).await?;
                     return stream.shutdown().await;
                 }
                 Next::SaslContinue => {
                     waiting = Waiting::Sasl;
                     framer.expect_line();
-                    flush(&mut stream, &mut session).await?;
+                    flush(&mut stream, &mut session, &mut deflate).await?;
                 }
                 Next::StartTls => {
-                    flush(&mut stream, &mut session).await?;
+                    flush(&mut stream, &mut session, &mut deflate).await?;
                     let Some(acceptor) = starttls.as_ref() else {
                         return Ok(());
                     };
@@ -149,12 +151,20 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                     stream = stream.starttls(acceptor).await?;
                     session.tls_started();
                 }
+                Next::Compress => {
+                    flush(&mut stream, &mut session, &mut deflate).await?;
+                    // Anything the client sent after COMPRESS before our OK would be
+                    // uncompressed garbage now (RFC 4978 §3 forbids it); start afresh.
+                    framer = Framer::new(limits(&shared));
+                    deflate = Some(Box::default());
+                }
                 Next::Idle(tag) => {
-                    flush(&mut stream, &mut session).await?;
+                    flush(&mut stream, &mut session, &mut deflate).await?;
                     framer.expect_line();
                     let done = idle(
                         &shared,
                         &mut stream,
+                        &mut deflate,
                         &mut session,
                         &mut framer,
                         &mut buf,
@@ -167,7 +177,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                             session
                                 .out
                                 .extend_from_slice(b"* BYE Server shutting down\r\n");
-                            flush(&mut stream, &mut session).await?;
+                            flush(&mut stream, &mut session, &mut deflate).await?;
                             return Ok(());
                         }
                     }
@@ -175,7 +185,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
             }
         }
         if !session.out.is_empty() {
-            flush(&mut stream, &mut session).await?;
+            flush(&mut stream, &mut session, &mut deflate).await?;
         }
         let timeout = if session.is_authenticated() {
             shared.config.idle_timeout
@@ -187,27 +197,37 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                 Ok(r) => r?,
                 Err(_) => {
                     session.out.extend_from_slice(b"* BYE Autologout; idle for too long\r\n");
-                    flush(&mut stream, &mut session).await?;
+                    flush(&mut stream, &mut session, &mut deflate).await?;
                     return Ok(());
                 }
             },
             _ = shutdown.wait() => {
                 session.out.extend_from_slice(b"* BYE Server shutting down\r\n");
-                flush(&mut stream, &mut session).await?;
+                flush(&mut stream, &mut session, &mut deflate).await?;
                 return Ok(());
             }
         };
         if n == 0 {
             return Ok(());
         }
-        framer.feed(&buf[..n]);
+        feed(&mut framer, &mut deflate, &buf[..n])?;
     }
+}
+
+/// Hand received bytes to the framer, decompressing first when COMPRESS is active.
+fn feed(framer: &mut Framer, deflate: &mut Option<Box<Deflate>>, bytes: &[u8]) -> io::Result<()> {
+    match deflate {
+        Some(d) => framer.feed(&d.decompress(bytes)?),
+        None => framer.feed(bytes),
+    }
+    Ok(())
 }
 
 /// Wait in IDLE. Returns the client's line (expected `DONE`), or `None` on shutdown.
 async fn idle<S: MailStore>(
     shared: &Arc<Shared<S>>,
     stream: &mut Stream,
+    deflate: &mut Option<Box<Deflate>>,
     session: &mut Session<S>,
     framer: &mut Framer,
     buf: &mut [u8],
@@ -218,7 +238,7 @@ async fn idle<S: MailStore>(
     let deadline = tokio::time::Instant::now() + shared.config.idle_timeout;
     // Anything that changed between the command and the subscription.
     blocking(|| session.idle_poll());
-    flush(stream, session).await?;
+    flush(stream, session, deflate).await?;
     loop {
         if let Some(Event::Line(line)) = framer.next_event() {
             return Ok(Some(line));
@@ -232,7 +252,7 @@ async fn idle<S: MailStore>(
                 };
                 if relevant {
                     blocking(|| session.idle_poll());
-                    flush(stream, session).await?;
+                    flush(stream, session, deflate).await?;
                 }
             }
             r = stream.read(buf) => {
@@ -240,15 +260,15 @@ async fn idle<S: MailStore>(
                 if n == 0 {
                     return Err(io::ErrorKind::UnexpectedEof.into());
                 }
-                framer.feed(&buf[..n]);
+                feed(framer, deflate, &buf[..n])?;
             }
             _ = tokio::time::sleep(IDLE_RECHECK) => {
                 blocking(|| session.idle_poll());
-                flush(stream, session).await?;
+                flush(stream, session, deflate).await?;
             }
             _ = tokio::time::sleep_until(deadline) => {
                 session.out.extend_from_slice(b"* BYE IDLE for too long\r\n");
-                flush(stream, session).await?;
+                flush(stream, session, deflate).await?;
                 return Err(io::ErrorKind::TimedOut.into());
             }
             _ = shutdown.wait() => return Ok(None),
@@ -256,11 +276,18 @@ async fn idle<S: MailStore>(
     }
 }
 
-async fn flush<S>(stream: &mut Stream, session: &mut Session<S>) -> io::Result<()> {
+async fn flush<S>(
+    stream: &mut Stream,
+    session: &mut Session<S>,
+    deflate: &mut Option<Box<Deflate>>,
+) -> io::Result<()> {
     if session.out.is_empty() {
         return Ok(());
     }
-    stream.write_all(&session.out).await?;
+    match deflate {
+        Some(d) => stream.write_all(&d.compress(&session.out)?).await?,
+        None => stream.write_all(&session.out).await?,
+    }
     stream.flush().await?;
     session.out.clear();
     // Keep idle sessions small: a big FETCH must not pin its buffer forever.

@@ -16,6 +16,7 @@
 //!   account can never reach another's mailboxes.
 #![forbid(unsafe_code)]
 
+mod compress;
 pub mod dates;
 pub mod driver;
 mod fetch;

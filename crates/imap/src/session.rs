@@ -75,6 +75,8 @@ pub enum Next {
     SaslContinue,
     /// Enter IDLE: `+ idling` is in the output; wait for `DONE` or changes.
     Idle(Tag),
+    /// Write the output uncompressed, then compress both directions (RFC 4978 §3).
+    Compress,
     /// Write the output and close.
     Logout,
 }
@@ -159,6 +161,8 @@ pub struct Session<S> {
     pub(crate) qresync: bool,
     /// UTF8=ACCEPT is enabled (RFC 6855 §3): mailbox names travel as UTF-8.
     pub(crate) utf8: bool,
+    /// COMPRESS=DEFLATE is active.
+    pub(crate) compressed: bool,
 }
 
 impl<S: MailStore> Session<S> {
@@ -177,6 +181,7 @@ impl<S: MailStore> Session<S> {
             condstore: false,
             qresync: false,
             utf8: false,
+            compressed: false,
         }
     }
 
@@ -198,9 +203,16 @@ impl<S: MailStore> Session<S> {
 
     /// The CAPABILITY list for the current state (RFC 3501 §6.1.1).
     pub fn capabilities(&self) -> String {
-        let mut c = String::from(
-            "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE ESEARCH SEARCHRES",
-        );
+        // Only what fully works is advertised.
+        let mut c = String::from(concat!(
+            "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE",
+            " CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH",
+            " SEARCHRES WITHIN CONDSTORE QRESYNC STATUS=SIZE SAVEDATE OBJECTID PREVIEW",
+            " UTF8=ACCEPT MULTIAPPEND BINARY",
+        ));
+        if !self.compressed {
+            c.push_str(" COMPRESS=DEFLATE");
+        }
         if matches!(self.state, State::NotAuthenticated) {
             if !self.tls && self.starttls_available {
                 c.push_str(" STARTTLS");
@@ -455,7 +467,20 @@ impl<S: MailStore> Session<S> {
                     next: Next::Idle(tag.clone()),
                 })
             }
-            Compress(_) => Err(no("CANNOT", "COMPRESS is not supported")),
+            Compress(mech) => {
+                if self.compressed {
+                    return Err(no("COMPRESSIONACTIVE", "compression is already active"));
+                }
+                if mech != "DEFLATE" {
+                    return Err(bad(format!("unknown compression mechanism {mech}")));
+                }
+                self.compressed = true;
+                Ok(Done {
+                    code: None,
+                    text: "DEFLATE active".into(),
+                    next: Next::Compress,
+                })
+            }
             GetQuota(_) | GetQuotaRoot(_) | SetQuota { .. } => Err(bad("QUOTA is not supported")),
             Check => Done::ok("CHECK completed"),
             Close => self.close(true),

@@ -132,6 +132,13 @@ impl Client {
         format!("t{}", self.n)
     }
 
+    /// The raw socket, for tests that take over the byte stream (COMPRESS). Anything the
+    /// buffered reader already holds is not included.
+    pub fn raw_stream(&mut self) -> TcpStream {
+        assert!(self.r.buffer().is_empty());
+        self.w.try_clone().expect("clone")
+    }
+
     /// Send raw bytes.
     pub fn send(&mut self, bytes: &[u8]) {
         self.w.write_all(bytes).expect("write");
