@@ -1,5 +1,5 @@
 //! IMAP through the real binary, driven by clients nobody on this project wrote: Python's
-//! imaplib and isync's mbsync.
+//! imaplib, IMAPClient (PyPI; CONDSTORE/QRESYNC and IDLE) and isync's mbsync.
 //!
 //! These tools are installed by `.ci/run`. Locally, a missing tool skips its test with a
 //! message; under CI (`CI` set) a missing tool fails the test, so CI can never pass without
@@ -61,6 +61,44 @@ fn python_imaplib_full_scenario() {
     assert!(
         out.status.success() && stdout.contains("imaplib scenario: ok"),
         "imaplib scenario failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.log()
+    );
+}
+
+#[test]
+fn imapclient_condstore_qresync_idle() {
+    if !tool_available("python3") {
+        return;
+    }
+    let have = Command::new("python3")
+        .args(["-c", "import imapclient"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !have {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "IMAPClient is required in CI (installed by .ci/run)"
+        );
+        eprintln!("skipping: IMAPClient is not installed");
+        return;
+    }
+    let s = server();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/imapclient_sync.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg(s.port("imap").to_string())
+        .arg(USER)
+        .arg(PASSWORD)
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("imapclient sync: ok"),
+        "IMAPClient scenario failed:\n{stdout}\n{}\nserver log:\n{}",
         String::from_utf8_lossy(&out.stderr),
         s.log()
     );
