@@ -1,0 +1,170 @@
+//! The tokio driver: socket bytes → framer → session → socket.
+//!
+//! Implementation notes:
+//! - All protocol decisions live in the sans-IO [`Session`]; this loop moves bytes, applies
+//!   the idle timeout, waits out the greeting delay, runs the async SPF/DKIM/DMARC check and
+//!   performs STARTTLS.
+//! - PIPELINING (RFC 2920 §3.1): every event already buffered is handled before replies are
+//!   flushed, so a pipelined group costs one write; output is always flushed before the
+//!   driver blocks on a read, so a client waiting for `354` or a `334` challenge gets it.
+//! - STARTTLS: the framer, and with it anything pipelined after the command in plaintext, is
+//!   replaced before the handshake (RFC 3207 §4.2; CVE-2011-0411).
+//! - Early talkers: on the MTA listener with a greeting delay, a client that sends anything
+//!   before the `220` gets `554 5.5.0` and is disconnected (RFC 5321 §4.3.1; Postfix's
+//!   postscreen does the same).
+//! - Store calls are synchronous; on the multi-threaded runtime they run under
+//!   `block_in_place` so an fsync does not stall other connections.
+
+use std::io;
+use std::sync::Arc;
+
+use pochta_net::{Connection, Stream};
+use pochta_smtp_proto::{Framer, Limits};
+use pochta_store::MailStore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::authcheck::Client;
+use crate::session::{Next, Session};
+use crate::{Kind, Shared};
+
+const READ_CHUNK: usize = 16 * 1024;
+
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// Serves one connection to the end.
+pub async fn serve<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) {
+    let peer = conn.peer;
+    if let Err(e) = run(shared, conn).await {
+        tracing::debug!(%peer, error = %e, "SMTP connection ended with an error");
+    }
+}
+
+fn framer<S>(shared: &Shared<S>) -> Framer {
+    Framer::new(Limits {
+        max_line: shared.config.max_line,
+    })
+}
+
+async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Result<()> {
+    let Connection {
+        mut stream,
+        peer,
+        starttls,
+        mut shutdown,
+        ..
+    } = conn;
+    let tls = stream.is_tls().then(|| {
+        stream
+            .tls_description()
+            .unwrap_or_else(|| "TLS".to_string())
+    });
+    let mut session = Session::new(shared.clone(), peer, tls, starttls.is_some());
+    let mut framer = framer(&shared);
+    let mut buf = vec![0u8; READ_CHUNK];
+
+    let delay = shared.config.greeting_delay;
+    if shared.kind == Kind::Mta && !delay.is_zero() {
+        tokio::select! {
+            r = stream.read(&mut buf) => {
+                if let Ok(n) = r && n > 0 {
+                    tracing::info!(%peer, "SMTP: early talker refused");
+                    session.early_talker();
+                    flush(&mut stream, &mut session).await?;
+                }
+                return Ok(());
+            }
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.wait() => return Ok(()),
+        }
+    }
+    session.greeting();
+    flush(&mut stream, &mut session).await?;
+
+    loop {
+        while let Some(event) = framer.next_event() {
+            let mut next = blocking(|| session.handle_event(event));
+            if let Next::Message(msg) = next {
+                let auth = if session.checks_apply() {
+                    let from = msg.mail_from();
+                    let client = Client {
+                        ip: peer.ip(),
+                        helo: session.helo_name(),
+                        mail_from: &from,
+                    };
+                    shared.verifier.check(client, &msg.body).await
+                } else {
+                    None
+                };
+                next = blocking(|| session.finish_message(*msg, auth));
+            }
+            if let Some(d) = session.delay.take() {
+                tokio::time::sleep(d).await;
+            }
+            match next {
+                Next::Continue | Next::Sasl | Next::Message(_) => {}
+                Next::Close => {
+                    flush(&mut stream, &mut session).await?;
+                    return stream.shutdown().await;
+                }
+                Next::StartTls => {
+                    flush(&mut stream, &mut session).await?;
+                    let Some(acceptor) = starttls.as_ref() else {
+                        return Ok(());
+                    };
+                    // Dropping the framer drops whatever was pipelined after STARTTLS.
+                    if framer.has_pending() {
+                        tracing::info!(%peer, "SMTP: discarded plaintext pipelined after STARTTLS");
+                    }
+                    framer = self::framer(&shared);
+                    stream = stream.starttls(acceptor).await?;
+                    let desc = stream
+                        .tls_description()
+                        .unwrap_or_else(|| "TLS".to_string());
+                    session.tls_started(desc);
+                }
+                Next::ReadData(max) => framer.start_data(max),
+                Next::ReadBdat { size, keep } => framer.start_bdat(size, keep),
+            }
+        }
+        if !session.out.is_empty() {
+            flush(&mut stream, &mut session).await?;
+        }
+        let n = tokio::select! {
+            r = tokio::time::timeout(shared.config.idle_timeout, stream.read(&mut buf)) => match r {
+                Ok(r) => r?,
+                Err(_) => {
+                    session.goodbye("Timeout exceeded");
+                    flush(&mut stream, &mut session).await?;
+                    return Ok(());
+                }
+            },
+            _ = shutdown.wait() => {
+                session.goodbye("Server shutting down");
+                flush(&mut stream, &mut session).await?;
+                return Ok(());
+            }
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        framer.feed(&buf[..n]);
+    }
+}
+
+async fn flush<S>(stream: &mut Stream, session: &mut Session<S>) -> io::Result<()> {
+    if session.out.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(&session.out).await?;
+    stream.flush().await?;
+    session.out.clear();
+    if session.out.capacity() > 64 * 1024 {
+        session.out = Vec::with_capacity(256);
+    }
+    Ok(())
+}

@@ -1,0 +1,380 @@
+//! Test harness: a real SMTP server (the embedded store in a temp dir, the real listener and
+//! driver) on 127.0.0.1 with a free port, in its own runtime thread; a small blocking SMTP
+//! client; and helpers to read what was delivered.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pochta_auth::{PlaintextPolicy, Throttle, ThrottleConfig};
+use pochta_net::{Limiter, Listener, ListenerConfig, ShutdownController, TlsMode};
+use pochta_smtp::{
+    Kind, OutboundQueue, QueueError, QueueId, QueuedEnvelope, Shared, SmtpConfig, SmtpService,
+    Verifier,
+};
+use pochta_store::{Directory, MailStore};
+use pochta_store_embedded::EmbeddedStore;
+use pochta_types::{Address, MailboxName};
+
+pub const USER: &str = "user@example.org";
+pub const OTHER: &str = "other@example.org";
+pub const PASSWORD: &str = "secret";
+pub const HOST: &str = "mx.example.org";
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub store: EmbeddedStore,
+    pub dir: tempfile::TempDir,
+    pub queue: Arc<MemQueue>,
+    rt: Option<tokio::runtime::Runtime>,
+    shutdown: ShutdownController,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+}
+
+/// An in-memory outbound queue for tests.
+#[derive(Default)]
+pub struct MemQueue {
+    pub items: Mutex<Vec<(QueuedEnvelope, Vec<u8>)>>,
+}
+
+impl OutboundQueue for MemQueue {
+    fn enqueue(&self, envelope: &QueuedEnvelope, message: &[u8]) -> Result<QueueId, QueueError> {
+        let mut items = self
+            .items
+            .lock()
+            .map_err(|_| QueueError("poisoned".into()))?;
+        items.push((envelope.clone(), message.to_vec()));
+        Ok(QueueId(format!("q{}", items.len())))
+    }
+}
+
+/// How to build a test server.
+pub struct Options {
+    pub kind: Kind,
+    pub config: SmtpConfig,
+    pub verifier: Verifier,
+    pub with_queue: bool,
+    pub implicit_tls: bool,
+}
+
+impl Options {
+    pub fn mta() -> Self {
+        Options {
+            kind: Kind::Mta,
+            config: config(),
+            verifier: Verifier::disabled(HOST),
+            with_queue: false,
+            implicit_tls: false,
+        }
+    }
+
+    pub fn submission() -> Self {
+        Options {
+            kind: Kind::Submission,
+            ..Options::mta()
+        }
+    }
+}
+
+pub fn config() -> SmtpConfig {
+    SmtpConfig {
+        hostname: HOST.into(),
+        plaintext: PlaintextPolicy::Always,
+        max_message: 64 * 1024,
+        ..SmtpConfig::default()
+    }
+}
+
+pub fn start_mta() -> Server {
+    start(Options::mta())
+}
+
+pub fn start_submission() -> Server {
+    start(Options::submission())
+}
+
+pub fn start(opts: Options) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(dir.path()).expect("open store");
+    for user in [USER, OTHER] {
+        let hash = pochta_auth::hash_password(PASSWORD).expect("hash");
+        let addr = Address::new(user).expect("address");
+        store.account_create(&addr, &hash).expect("create account");
+        let scram = pochta_auth::ScramSecrets::derive(PASSWORD).encode();
+        store
+            .account_set_password(&addr, &hash, Some(&scram))
+            .expect("scram");
+    }
+    store
+        .alias_add("sales@example.org", &Address::new(USER).expect("a"))
+        .expect("alias");
+    store
+        .domain_add(&pochta_types::Domain::new("catchall.example").expect("d"))
+        .expect("domain");
+    store
+        .alias_add("@catchall.example", &Address::new(OTHER).expect("a"))
+        .expect("catch-all");
+    store
+        .account_create(&Address::new("иван@почта.рф").expect("a"), "x")
+        .expect("utf8 account");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (cert, key) = pochta_net::generate_self_signed("localhost").expect("cert");
+    std::fs::write(dir.path().join("cert.pem"), cert).expect("write cert");
+    std::fs::write(dir.path().join("key.pem"), key).expect("write key");
+    let acceptor = pochta_net::acceptor(&dir.path().join("cert.pem"), &dir.path().join("key.pem"))
+        .expect("acceptor");
+    let cfg = ListenerConfig {
+        name: "smtp".into(),
+        addrs: vec!["127.0.0.1:0".parse().expect("addr")],
+        tls: if opts.implicit_tls {
+            TlsMode::Implicit(acceptor)
+        } else {
+            TlsMode::StartTls(acceptor)
+        },
+        idle_timeout: Duration::from_secs(300),
+        handshake_timeout: Duration::from_secs(10),
+    };
+    let listener = rt
+        .block_on(Listener::bind(cfg, Limiter::new(1000, 1000)))
+        .expect("bind");
+    let addr = listener.local_addrs()[0];
+    let shutdown = ShutdownController::new();
+    let queue = Arc::new(MemQueue::default());
+    let service = Arc::new(SmtpService::new(Shared {
+        store: Arc::new(store.clone()),
+        config: opts.config,
+        kind: opts.kind,
+        throttle: Arc::new(Throttle::new(ThrottleConfig::default())),
+        auth_cache: Arc::new(pochta_auth::AuthCache::default()),
+        verifier: Arc::new(opts.verifier),
+        queue: opts
+            .with_queue
+            .then(|| queue.clone() as Arc<dyn OutboundQueue>),
+    }));
+    rt.spawn(listener.run(service, shutdown.subscribe(), shutdown.tracker()));
+    Server {
+        addr,
+        store,
+        dir,
+        queue,
+        rt: Some(rt),
+        shutdown,
+    }
+}
+
+impl Server {
+    /// Every message in the account's mailbox, as stored.
+    pub fn messages_in(&self, account: &str, mailbox: &str) -> Vec<Vec<u8>> {
+        let acct = self
+            .store
+            .account_by_address(&Address::new(account).expect("address"))
+            .expect("lookup")
+            .expect("account");
+        let name = if mailbox == "INBOX" {
+            MailboxName::inbox()
+        } else {
+            MailboxName::new(mailbox).expect("name")
+        };
+        let mb = self
+            .store
+            .mailbox(acct.id, &name)
+            .expect("mailbox")
+            .expect("exists");
+        let uids: Vec<_> = self
+            .store
+            .summaries(mb.id)
+            .expect("summaries")
+            .iter()
+            .map(|s| s.uid)
+            .collect();
+        self.store
+            .records(mb.id, &uids, false)
+            .expect("records")
+            .iter()
+            .map(|r| self.store.blob(&r.blob).expect("blob").to_vec())
+            .collect()
+    }
+
+    pub fn inbox(&self, account: &str) -> Vec<Vec<u8>> {
+        self.messages_in(account, "INBOX")
+    }
+
+    /// Blob ids of the INBOX messages of `account`.
+    pub fn blob_ids(&self, account: &str) -> Vec<pochta_store::BlobId> {
+        let acct = self
+            .store
+            .account_by_address(&Address::new(account).expect("address"))
+            .expect("lookup")
+            .expect("account");
+        let mb = self
+            .store
+            .mailbox(acct.id, &MailboxName::inbox())
+            .expect("mailbox")
+            .expect("exists");
+        let uids: Vec<_> = self
+            .store
+            .summaries(mb.id)
+            .expect("summaries")
+            .iter()
+            .map(|s| s.uid)
+            .collect();
+        self.store
+            .records(mb.id, &uids, false)
+            .expect("records")
+            .into_iter()
+            .map(|r| r.blob)
+            .collect()
+    }
+}
+
+/// A blocking SMTP client for tests.
+pub struct Client {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+    pub greeting: String,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let w = s.try_clone().expect("clone");
+        let mut c = Client {
+            r: BufReader::new(s),
+            w,
+            greeting: String::new(),
+        };
+        c.greeting = c.reply();
+        c
+    }
+
+    /// Connect and EHLO.
+    pub fn ehlo(addr: SocketAddr) -> Client {
+        let mut c = Client::connect(addr);
+        let r = c.cmd("EHLO client.example.net");
+        assert!(r.starts_with("250"), "{r}");
+        c
+    }
+
+    /// Connect, EHLO and AUTH PLAIN as `user`.
+    pub fn auth(addr: SocketAddr, user: &str) -> Client {
+        let mut c = Client::ehlo(addr);
+        let r = c.cmd(&format!("AUTH PLAIN {}", plain(user, PASSWORD)));
+        assert!(r.starts_with("235 2.7.0"), "{r}");
+        c
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).expect("write");
+    }
+
+    /// One (possibly multi-line) reply, lines joined with `\n`, without CRLF. Empty string
+    /// when the connection was closed.
+    pub fn reply(&mut self) -> String {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = self.r.read_line(&mut line).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            let line = line.trim_end_matches(['\r', '\n']).to_string();
+            let more = line.as_bytes().get(3) == Some(&b'-');
+            lines.push(line);
+            if !more {
+                break;
+            }
+        }
+        lines.join("\n")
+    }
+
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+
+    /// Asserts that the reply starts with `want`.
+    pub fn expect(&mut self, line: &str, want: &str) -> String {
+        let r = self.cmd(line);
+        assert!(r.starts_with(want), "{line} → {r} (wanted {want})");
+        r
+    }
+
+    /// A whole transaction with DATA; returns the final reply.
+    pub fn mail(&mut self, from: &str, to: &[&str], message: &[u8]) -> String {
+        self.expect(&format!("MAIL FROM:<{from}>"), "250 2.1.0");
+        for t in to {
+            self.expect(&format!("RCPT TO:<{t}>"), "250 2.1.5");
+        }
+        self.expect("DATA", "354");
+        self.send(&dot_stuff(message));
+        self.send(b".\r\n");
+        self.reply()
+    }
+
+    /// Whether the server closed the connection.
+    pub fn closed(&mut self) -> bool {
+        let mut line = String::new();
+        matches!(self.r.read_line(&mut line), Ok(0) | Err(_))
+    }
+}
+
+/// Dot-stuffs a message for DATA; the message must end with CRLF.
+pub fn dot_stuff(m: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(m.len() + 16);
+    let mut start = true;
+    for &b in m {
+        if start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        start = b == b'\n';
+    }
+    out
+}
+
+pub fn plain(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"))
+}
+
+pub fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// A small message.
+pub fn message(from: &str, to: &str, subject: &str) -> Vec<u8> {
+    format!(
+        "From: Sender <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nDate: Mon, 15 Jan 2024 10:30:00 +0300\r\nMessage-ID: <{subject}@example.net>\r\n\r\nHello.\r\n"
+    )
+    .into_bytes()
+}
+
+/// The stored message with trace headers removed (everything before the first header of
+/// the original message), to compare with what was sent.
+pub fn strip_trace(stored: &[u8], first_header: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(stored);
+    let at = text.find(first_header).expect("original header present");
+    stored[at..].to_vec()
+}
+
+pub fn has(text: &[u8], needle: &str) -> bool {
+    String::from_utf8_lossy(text).contains(needle)
+}
