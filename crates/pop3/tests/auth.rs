@@ -205,3 +205,35 @@ fn stls_not_offered_twice_or_after_login() {
     let caps = c.multi("CAPA");
     assert!(!caps.contains(&"STLS".to_owned()));
 }
+
+/// SCRAM-SHA-256 (RFC 7677) through POP3 AUTH: the server-first message carries our nonce,
+/// a salt and an iteration count; a wrong proof is `-ERR [AUTH]` and the session goes on.
+#[test]
+fn sasl_scram_exchange_and_wrong_proof() {
+    let s = start();
+    let mut c = Client::connect(s.addr);
+    let client_first = format!("n,,n={USER},r=clientnonce123");
+    let r = c.cmd(&format!("AUTH SCRAM-SHA-256 {}", B64.encode(&client_first)));
+    let server_first = r.strip_prefix("+ ").expect("challenge");
+    let server_first = String::from_utf8(B64.decode(server_first).expect("b64")).expect("utf8");
+    assert!(
+        server_first.starts_with("r=clientnonce123"),
+        "{server_first}"
+    );
+    assert!(
+        server_first.contains(",s=") && server_first.contains(",i="),
+        "{server_first}"
+    );
+    let nonce = server_first
+        .split(',')
+        .next()
+        .and_then(|r| r.strip_prefix("r="))
+        .expect("nonce");
+    let proof = B64.encode([0u8; 32]);
+    let client_final = format!("c=biws,r={nonce},p={proof}");
+    assert_eq!(
+        c.err(&B64.encode(client_final)),
+        "-ERR [AUTH] Authentication failed"
+    );
+    c.ok(&format!("AUTH PLAIN {}", plain(USER, PASSWORD)));
+}
