@@ -146,7 +146,7 @@ impl<S: MailStore> Session<S> {
             } else {
                 None
             };
-            let recent = self.view()?.is_recent(rec.uid);
+            let recent = self.shows_recent(rec.uid);
             let mut line = Vec::with_capacity(128);
             line.extend_from_slice(b"* ");
             out::num(&mut line, seq);

@@ -86,9 +86,33 @@ impl<S: MailStore> Session<S> {
             );
         }
         o.extend_from_slice(format!("* {} EXISTS\r\n", view.len()).as_bytes());
-        o.extend_from_slice(format!("* {} RECENT\r\n", view.recent_count()).as_bytes());
-        if let Some(seq) = first_unseen {
-            o.extend_from_slice(format!("* OK [UNSEEN {seq}] First unseen message\r\n").as_bytes());
+        if self.rev2 {
+            // RFC 9051 §6.3.2: a LIST response with the mailbox name and accurate
+            // attributes; RECENT and UNSEEN are gone (Appendix E items 11, 12).
+            let children = store
+                .mailboxes(account)?
+                .iter()
+                .any(|b| b.name.is_child_of(&mb.name));
+            o.extend_from_slice(b"* LIST (");
+            o.extend_from_slice(if children {
+                b"\\HasChildren".as_slice()
+            } else {
+                b"\\HasNoChildren".as_slice()
+            });
+            if let Some(su) = mb.special_use {
+                o.push(b' ');
+                o.extend_from_slice(su.as_str().as_bytes());
+            }
+            o.extend_from_slice(b") \"/\" ");
+            out::mailbox(o, &mb.name, true);
+            o.extend_from_slice(b"\r\n");
+        } else {
+            o.extend_from_slice(format!("* {} RECENT\r\n", view.recent_count()).as_bytes());
+            if let Some(seq) = first_unseen {
+                o.extend_from_slice(
+                    format!("* OK [UNSEEN {seq}] First unseen message\r\n").as_bytes(),
+                );
+            }
         }
         o.extend_from_slice(
             format!("* OK [UIDVALIDITY {}] UIDs valid\r\n", mb.uid_validity).as_bytes(),
@@ -145,7 +169,7 @@ impl<S: MailStore> Session<S> {
             self.out.extend_from_slice(b" FETCH (UID ");
             out::num(&mut self.out, m.uid.get());
             self.out.extend_from_slice(b" FLAGS ");
-            out::flag_list(&mut self.out, &m.flags, view.is_recent(m.uid));
+            out::flag_list(&mut self.out, &m.flags, !self.rev2 && view.is_recent(m.uid));
             self.out.extend_from_slice(b" MODSEQ (");
             out::num(&mut self.out, m.modseq.get());
             self.out.extend_from_slice(b"))\r\n");

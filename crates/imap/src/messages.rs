@@ -52,11 +52,12 @@ impl<S: MailStore> Session<S> {
                 unchanged_since.flatten(),
             )?
         };
+        let rev2 = self.rev2;
         for (i, m) in outcome.updated.iter().enumerate() {
             let view = self.view_mut()?;
             view.note_own(m.uid, m.modseq);
             let Some(seq) = view.seq(m.uid) else { continue };
-            let recent = view.is_recent(m.uid);
+            let recent = !rev2 && view.is_recent(m.uid);
             // RFC 7162 §3.1.3: with UNCHANGEDSINCE, a changed message is reported (with its
             // MODSEQ) even under .SILENT, so the client's cache learns the new MODSEQ.
             let changed = outcome.changed.get(i).copied().unwrap_or(true);

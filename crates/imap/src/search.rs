@@ -350,7 +350,7 @@ impl<S: MailStore> Session<S> {
             let mut m = Msg {
                 seq,
                 rec,
-                recent: view.is_recent(rec.uid),
+                recent: !self.rev2 && view.is_recent(rec.uid),
                 bytes,
                 text: None,
                 now,
@@ -364,7 +364,12 @@ impl<S: MailStore> Session<S> {
             .iter()
             .map(|&(seq, uid)| if s.uid { uid.get() } else { seq })
             .collect();
-        match &s.returns {
+        // IMAP4rev2 answers every SEARCH with ESEARCH (RFC 9051 §6.4.4); no RETURN means ALL.
+        let returns = match (&s.returns, self.rev2) {
+            (None, true) => Some(Vec::new()),
+            (r, _) => r.clone(),
+        };
+        match &returns {
             None => {
                 self.out.extend_from_slice(b"* SEARCH");
                 for n in &nums {

@@ -163,6 +163,8 @@ pub struct Session<S> {
     pub(crate) utf8: bool,
     /// COMPRESS=DEFLATE is active.
     pub(crate) compressed: bool,
+    /// IMAP4rev2 is enabled (RFC 9051 §6.3.1): no `\Recent`, ESEARCH replies, UTF-8 names.
+    pub(crate) rev2: bool,
 }
 
 impl<S: MailStore> Session<S> {
@@ -182,6 +184,7 @@ impl<S: MailStore> Session<S> {
             qresync: false,
             utf8: false,
             compressed: false,
+            rev2: false,
         }
     }
 
@@ -205,7 +208,7 @@ impl<S: MailStore> Session<S> {
     pub fn capabilities(&self) -> String {
         // Only what fully works is advertised.
         let mut c = String::from(concat!(
-            "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE",
+            "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE",
             " CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH",
             " SEARCHRES WITHIN CONDSTORE QRESYNC STATUS=SIZE SAVEDATE OBJECTID PREVIEW",
             " UTF8=ACCEPT MULTIAPPEND BINARY",
@@ -247,6 +250,11 @@ impl<S: MailStore> Session<S> {
             State::Selected(v) => Ok(v),
             _ => Err(bad("no mailbox selected")),
         }
+    }
+
+    /// Whether to show `\Recent` for a message (never in IMAP4rev2 mode).
+    pub(crate) fn shows_recent(&self, uid: Uid) -> bool {
+        !self.rev2 && self.view().is_ok_and(|v| v.is_recent(uid))
     }
 
     /// How the parser must read this session's commands.
@@ -428,6 +436,12 @@ impl<S: MailStore> Session<S> {
                             self.condstore = true;
                             newly.push("QRESYNC");
                         }
+                        "IMAP4REV2" if !self.rev2 => {
+                            // RFC 9051 §6.3.1; mailbox names are UTF-8 in IMAP4rev2 (§5.1).
+                            self.rev2 = true;
+                            self.utf8 = true;
+                            newly.push("IMAP4rev2");
+                        }
                         "UTF8=ACCEPT" if !self.utf8 => {
                             self.utf8 = true;
                             newly.push("UTF8=ACCEPT");
@@ -553,7 +567,13 @@ impl<S: MailStore> Session<S> {
             Vec::new()
         };
         let updates = view.apply(changes, &newly_recent, allow_expunge);
-        write_updates(&mut self.out, updates, self.condstore, self.qresync);
+        write_updates(
+            &mut self.out,
+            updates,
+            self.condstore,
+            self.qresync,
+            self.rev2,
+        );
         Ok(())
     }
 
@@ -746,11 +766,14 @@ fn store_error(e: &StoreError) -> (&'static str, String) {
 
 /// Write untagged updates. With QRESYNC enabled, expunges are one `VANISHED` response
 /// instead of `EXPUNGE`s (RFC 7162 §3.2.10); with CONDSTORE, flag changes carry MODSEQ.
+/// In IMAP4rev2 mode there is no `\Recent` and no RECENT response (RFC 9051 Appendix E
+/// item 12).
 pub(crate) fn write_updates(
     out: &mut Vec<u8>,
     updates: Vec<Update>,
     condstore: bool,
     qresync: bool,
+    rev2: bool,
 ) {
     if qresync {
         let mut gone: Vec<u32> = updates
@@ -770,6 +793,24 @@ pub(crate) fn write_updates(
     for u in updates {
         match u {
             Update::Expunge { .. } if qresync => {}
+            Update::Recent(_) if rev2 => {}
+            Update::Flags {
+                seq,
+                uid,
+                flags,
+                modseq,
+                ..
+            } if rev2 => write_update(
+                out,
+                Update::Flags {
+                    seq,
+                    uid,
+                    flags,
+                    recent: false,
+                    modseq,
+                },
+                condstore,
+            ),
             u => write_update(out, u, condstore),
         }
     }

@@ -20,6 +20,42 @@ fn greeting_and_capability() {
     assert!(has(&r, "* CAPABILITY IMAP4rev1"));
     assert!(has(&r, "STARTTLS"));
     assert!(has(&r, "AUTH=PLAIN"));
+    // Every advertised extension is implemented and tested in this suite.
+    for cap in [
+        "IMAP4rev1",
+        "IMAP4rev2",
+        "LITERAL+",
+        "SASL-IR",
+        "ID",
+        "ENABLE",
+        "IDLE",
+        "NAMESPACE",
+        "UNSELECT",
+        "UIDPLUS",
+        "MOVE",
+        "CHILDREN",
+        "SPECIAL-USE",
+        "CREATE-SPECIAL-USE",
+        "LIST-EXTENDED",
+        "LIST-STATUS",
+        "ESEARCH",
+        "SEARCHRES",
+        "WITHIN",
+        "CONDSTORE",
+        "QRESYNC",
+        "STATUS=SIZE",
+        "SAVEDATE",
+        "OBJECTID",
+        "PREVIEW",
+        "UTF8=ACCEPT",
+        "MULTIAPPEND",
+        "BINARY",
+        "COMPRESS=DEFLATE",
+        "APPENDLIMIT=",
+        "AUTH=SCRAM-SHA-256",
+    ] {
+        assert!(r[0].contains(&format!(" {cap}")), "{cap} missing: {}", r[0]);
+    }
     let r = c.ok("LOGOUT");
     assert!(r[0].starts_with("* BYE"));
 }

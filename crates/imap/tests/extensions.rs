@@ -192,3 +192,43 @@ fn compress_deflate() {
     assert!(text.contains("compressible compressible"), "{text}");
     assert!(text.contains("z3 NO [COMPRESSIONACTIVE]"), "{text}");
 }
+
+#[test]
+fn imap4rev2_mode() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    let r = c.ok("CAPABILITY");
+    assert!(has(&r, "IMAP4rev1 IMAP4rev2"), "{r:#?}");
+    c.append("INBOX", "", &message("a", "x"));
+    c.append("INBOX", "\\Seen", &message("b", "y"));
+    let r = c.ok("ENABLE IMAP4rev2");
+    assert_eq!(r[0], "* ENABLED IMAP4rev2");
+    let r = c.ok("SELECT INBOX");
+    assert!(
+        has(&r, "* LIST (\\HasNoChildren) \"/\" \"INBOX\""),
+        "{r:#?}"
+    );
+    assert!(!has(&r, "RECENT"), "{r:#?}");
+    assert!(!has(&r, "[UNSEEN"), "{r:#?}");
+    let r = c.ok("FETCH 1 FLAGS");
+    assert_eq!(
+        r[0], "* 1 FETCH (FLAGS ())",
+        "no \\Recent in IMAP4rev2: {r:#?}"
+    );
+    let r = c.ok("SEARCH SEEN");
+    assert!(
+        r[0].starts_with("* ESEARCH (TAG \"t") && r[0].ends_with(" ALL 2"),
+        "{r:#?}"
+    );
+    let r = c.ok("UID SEARCH ALL");
+    assert!(r[0].ends_with(" UID ALL 1:2"), "{r:#?}");
+    // UTF-8 mailbox names.
+    c.ok("CREATE \"Черновики\"");
+    let r = c.ok("LIST \"\" \"Черн*\"");
+    assert!(has(&r, "\"Черновики\""), "{r:#?}");
+    // A second session's append: EXISTS, no RECENT.
+    let mut d = Client::login(s.addr, USER);
+    d.append("INBOX", "", &message("c", "z"));
+    let r = c.ok("NOOP");
+    assert!(has(&r, "* 3 EXISTS") && !has(&r, "RECENT"), "{r:#?}");
+}
