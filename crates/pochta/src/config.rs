@@ -103,6 +103,88 @@ pub struct Pop3Settings {
     pub mark_seen: bool,
 }
 
+/// `[smtp]`: SMTP behaviour (inbound MTA and submission).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    /// Verify SPF, DKIM and DMARC of inbound mail and add `Authentication-Results:`.
+    pub check_inbound: bool,
+    /// Refuse inbound mail failing DMARC under `p=reject` (otherwise only record it).
+    pub dmarc_reject: bool,
+    /// Save a copy of each submitted message to the sender's Sent mailbox.
+    pub save_sent: bool,
+    /// Recipients per message.
+    pub max_recipients: u32,
+    /// Failed commands before an SMTP session is closed.
+    pub max_errors: u32,
+    /// Seconds the MTA waits before its greeting; clients talking first are refused (0: off).
+    pub greeting_delay: Duration,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            check_inbound: true,
+            dmarc_reject: false,
+            save_sent: false,
+            max_recipients: 100,
+            max_errors: 10,
+            greeting_delay: Duration::ZERO,
+        }
+    }
+}
+
+fn parse_smtp(t: &Table) -> Result<SmtpSettings, ConfigError> {
+    const KEYS: [&str; 6] = [
+        "check_inbound",
+        "dmarc_reject",
+        "save_sent",
+        "max_recipients",
+        "max_errors",
+        "greeting_delay",
+    ];
+    known_keys(t, "smtp.", &KEYS)?;
+    let mut s = SmtpSettings::default();
+    for (k, v) in t {
+        match k.as_str() {
+            "check_inbound" | "dmarc_reject" | "save_sent" => {
+                let b = v.as_bool().ok_or_else(|| {
+                    ConfigError(format!(
+                        "smtp.{k}: expected a boolean, found {}",
+                        v.type_str()
+                    ))
+                })?;
+                match k.as_str() {
+                    "check_inbound" => s.check_inbound = b,
+                    "dmarc_reject" => s.dmarc_reject = b,
+                    _ => s.save_sent = b,
+                }
+            }
+            _ => {
+                let min = if k == "greeting_delay" { 0 } else { 1 };
+                let n = match v {
+                    Value::Integer(n) if *n >= min && *n <= u32::MAX as i64 => *n as u32,
+                    Value::Integer(n) if *n < min => {
+                        return err(format!("smtp.{k}: must be at least {min}, found {n}"));
+                    }
+                    Value::Integer(n) => return err(format!("smtp.{k}: {n} is too large")),
+                    other => {
+                        return err(format!(
+                            "smtp.{k}: expected an integer, found {}",
+                            other.type_str()
+                        ));
+                    }
+                };
+                match k.as_str() {
+                    "max_recipients" => s.max_recipients = n,
+                    "max_errors" => s.max_errors = n,
+                    _ => s.greeting_delay = Duration::from_secs(u64::from(n)),
+                }
+            }
+        }
+    }
+    Ok(s)
+}
+
 /// Certificate and key files (absolute after loading).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -158,6 +240,7 @@ pub struct Config {
     pub plaintext: Plaintext,
     pub limits: Limits,
     pub pop3: Pop3Settings,
+    pub smtp: SmtpSettings,
 }
 
 impl Config {
@@ -178,7 +261,7 @@ impl Config {
             &table,
             "",
             &[
-                "hostname", "data_dir", "listen", "tls", "auth", "limits", "pop3",
+                "hostname", "data_dir", "listen", "tls", "auth", "limits", "pop3", "smtp",
             ],
         )?;
 
@@ -252,6 +335,11 @@ impl Config {
             }
         }
 
+        let smtp = match table.get("smtp") {
+            None => SmtpSettings::default(),
+            Some(v) => parse_smtp(as_table(v, "smtp")?)?,
+        };
+
         Ok(Config {
             hostname: hostname.to_owned(),
             data_dir: base.join(data_dir),
@@ -260,6 +348,7 @@ impl Config {
             plaintext,
             limits,
             pop3,
+            smtp,
         })
     }
 
@@ -448,6 +537,14 @@ plaintext = "tls-or-loopback"     # "tls-only" | "tls-or-loopback" | "always"
 
 # [pop3]
 # mark_seen = false               # RETR marks the message \Seen
+
+# [smtp]                          # defaults shown
+# check_inbound  = true           # verify SPF/DKIM/DMARC, add Authentication-Results
+# dmarc_reject   = false          # refuse mail failing DMARC under p=reject
+# save_sent      = false          # submission saves a copy to the sender's Sent
+# max_recipients = 100
+# max_errors     = 10             # failed commands before the session is closed
+# greeting_delay = 0              # seconds; MTA refuses clients talking first (0: off)
 "#;
 
 #[cfg(test)]
@@ -554,6 +651,49 @@ plaintext = "tls-or-loopback"
     }
 
     #[test]
+    fn smtp_settings() {
+        let d = parse(MIN).unwrap().smtp;
+        assert_eq!(d, SmtpSettings::default());
+        assert!(d.check_inbound && !d.dmarc_reject && !d.save_sent);
+        let c = parse(&format!(
+            "{MIN}[smtp]\ndmarc_reject = true\nsave_sent = true\ncheck_inbound = false\nmax_recipients = 5\nmax_errors = 3\ngreeting_delay = 2\n"
+        ))
+        .unwrap()
+        .smtp;
+        assert!(c.dmarc_reject && c.save_sent && !c.check_inbound);
+        assert_eq!((c.max_recipients, c.max_errors), (5, 3));
+        assert_eq!(c.greeting_delay, Duration::from_secs(2));
+        for (text, want) in [
+            (
+                "dmarc_reject = \"yes\"",
+                "smtp.dmarc_reject: expected a boolean, found string",
+            ),
+            (
+                "max_recipients = 0",
+                "smtp.max_recipients: must be at least 1, found 0",
+            ),
+            (
+                "greeting_delay = -1",
+                "smtp.greeting_delay: must be at least 0, found -1",
+            ),
+            (
+                "max_errors = \"x\"",
+                "smtp.max_errors: expected an integer, found string",
+            ),
+            (
+                "relay = true",
+                "smtp.relay: unknown key (expected one of: check_inbound, dmarc_reject, save_sent, max_recipients, max_errors, greeting_delay)",
+            ),
+        ] {
+            assert_eq!(bad(&format!("{MIN}[smtp]\n{text}\n")), want);
+        }
+        assert_eq!(
+            bad(&format!("{MIN}smtp = 1\n")),
+            "smtp: expected a table ([smtp]), found integer"
+        );
+    }
+
+    #[test]
     fn pop3_mark_seen() {
         assert!(!parse(MIN).unwrap().pop3.mark_seen);
         let c = parse(&format!("{MIN}[pop3]\nmark_seen = true\n")).unwrap();
@@ -588,7 +728,7 @@ plaintext = "tls-or-loopback"
             ),
             (
                 &format!("{MIN}colour = \"red\"\n"),
-                "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, pop3)",
+                "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, pop3, smtp)",
             ),
             (
                 &format!("{MIN}[listen]\nimap = [\"127.0.0.1\"]\n"),

@@ -1,10 +1,10 @@
 //! Which service answers on which listener — the one place to swap in real protocol crates.
 //!
 //! Implementation notes:
-//! - IMAP is served by `pochta-imap`, POP3 by `pochta-pop3`. Until `pochta-smtp` lands, SMTP
-//!   is served by [`crate::placeholder::Placeholder`]: the right greeting,
-//!   STARTTLS/STLS, a clean goodbye, and the protocol's "not implemented" answer to
-//!   everything else.
+//! - IMAP is served by `pochta-imap`, POP3 by `pochta-pop3`, SMTP by `pochta-smtp`: one
+//!   service for the MTA (`smtp`) and one for submission (`submission`, `submissions`).
+//!   Submission has no outbound queue yet (issue 7), so it refuses remote recipients with
+//!   `451 4.3.0`; pass the queue where `queue: None` is written below once it exists.
 //! - Replacing a placeholder is one line: construct the real service in its `let` below. Each
 //!   service is an `Arc` shared by the protocol's plain and implicit-TLS listeners.
 
@@ -15,9 +15,9 @@ use pochta_store_embedded::EmbeddedStore;
 
 use pochta_imap::{ImapConfig, ImapService};
 use pochta_pop3::{Pop3Config, Pop3Service};
+use pochta_smtp::{Kind, SmtpConfig, SmtpService, Verifier};
 
 use crate::config::{Config, Protocol};
-use crate::placeholder::Placeholder;
 use crate::serve::Runner;
 
 /// What every service may need, built once by `serve`.
@@ -32,7 +32,6 @@ pub struct Ctx {
 
 /// Starts one service per configured listener.
 pub fn wire(ctx: &Ctx, run: &mut Runner) {
-    let host = ctx.config.hostname.as_str();
     let imap = Arc::new(ImapService::new(
         Arc::new(ctx.store.clone()),
         imap_config(&ctx.config),
@@ -45,8 +44,8 @@ pub fn wire(ctx: &Ctx, run: &mut Runner) {
         Arc::clone(&ctx.throttle),
         Arc::clone(&ctx.auth_cache),
     ));
-    let smtp = Arc::new(Placeholder::smtp(host, ctx.config.limits.max_message_size));
-    let submission = Arc::new(Placeholder::smtp(host, ctx.config.limits.max_message_size));
+    let smtp = Arc::new(smtp_service(ctx, Kind::Mta));
+    let submission = Arc::new(smtp_service(ctx, Kind::Submission));
 
     run.serve(Protocol::Imap, Arc::clone(&imap));
     run.serve(Protocol::Imaps, imap);
@@ -74,4 +73,33 @@ fn pop3_config(config: &Config) -> Pop3Config {
         mark_seen: config.pop3.mark_seen,
         ..Pop3Config::default()
     }
+}
+
+fn smtp_service(ctx: &Ctx, kind: Kind) -> SmtpService<EmbeddedStore> {
+    let c = &ctx.config;
+    let verifier = if kind == Kind::Mta && c.smtp.check_inbound {
+        Verifier::system(&c.hostname)
+    } else {
+        Verifier::disabled(&c.hostname)
+    };
+    SmtpService::new(pochta_smtp::Shared {
+        store: Arc::new(ctx.store.clone()),
+        config: SmtpConfig {
+            hostname: c.hostname.clone(),
+            plaintext: c.plaintext,
+            max_message: c.limits.max_message_size,
+            max_recipients: c.smtp.max_recipients as usize,
+            max_errors: c.smtp.max_errors,
+            idle_timeout: c.limits.smtp_idle_timeout,
+            greeting_delay: c.smtp.greeting_delay,
+            dmarc_reject: c.smtp.dmarc_reject,
+            save_sent: c.smtp.save_sent,
+            ..SmtpConfig::default()
+        },
+        kind,
+        throttle: Arc::clone(&ctx.throttle),
+        auth_cache: Arc::clone(&ctx.auth_cache),
+        verifier: Arc::new(verifier),
+        queue: None,
+    })
 }

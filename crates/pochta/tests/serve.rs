@@ -144,11 +144,11 @@ async fn every_listener_over_tcp_and_tls_then_sigterm() {
             .starts_with("+OK maildrop locked")
     );
     assert_eq!(read_line(&mut pop3).await, "+OK 0 0\r\n");
-    // Placeholders answer other commands with the protocol's "not implemented".
+    // SMTP is the real service: MAIL before EHLO is a bad sequence.
     let mut smtp = server.connect("smtp").await;
     read_line(&mut smtp).await;
     send(&mut smtp, "MAIL FROM:<a@b.test>\r\n").await;
-    assert!(read_line(&mut smtp).await.starts_with("502 "));
+    assert!(read_line(&mut smtp).await.starts_with("503 5.5.1"));
 
     // Open sessions are told about the shutdown, and the process exits 0.
     let status = tokio::task::spawn_blocking(move || {
@@ -183,7 +183,7 @@ async fn starttls_drops_pipelined_commands() {
     // Had the pipelined LOGOUT run, a BYE would come first or the connection would be closed.
     assert!(read_line(&mut c).await.starts_with("t1 OK"));
 
-    // The same through the SMTP placeholder: the pipelined QUIT is dropped, not run.
+    // The same through SMTP: the pipelined QUIT is dropped, not run.
     let mut c = server.connect("smtp").await;
     read_line(&mut c).await;
     send(&mut c, "STARTTLS\r\nQUIT\r\n").await;

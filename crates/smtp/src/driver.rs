@@ -118,7 +118,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                     };
                     // Dropping the framer drops whatever was pipelined after STARTTLS.
                     if framer.has_pending() {
-                        tracing::info!(%peer, "SMTP: discarded plaintext pipelined after STARTTLS");
+                        tracing::warn!(%peer, "SMTP: dropped bytes pipelined after STARTTLS");
                     }
                     framer = self::framer(&shared);
                     stream = stream.starttls(acceptor).await?;
@@ -138,13 +138,13 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
             r = tokio::time::timeout(shared.config.idle_timeout, stream.read(&mut buf)) => match r {
                 Ok(r) => r?,
                 Err(_) => {
-                    session.goodbye("Timeout exceeded");
+                    session.goodbye("4.4.2", "Timeout exceeded");
                     flush(&mut stream, &mut session).await?;
                     return Ok(());
                 }
             },
             _ = shutdown.wait() => {
-                session.goodbye("Server shutting down");
+                session.goodbye("4.3.2", "Server shutting down");
                 flush(&mut stream, &mut session).await?;
                 return Ok(());
             }

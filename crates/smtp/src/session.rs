@@ -194,10 +194,11 @@ impl<S: MailStore> Session<S> {
         ));
     }
 
-    /// `421` on idle timeout or shutdown.
-    pub fn goodbye(&mut self, why: &str) {
+    /// `421` on idle timeout (`4.4.2`, RFC 3463 "bad connection") or shutdown (`4.3.2`,
+    /// "system not accepting network messages").
+    pub fn goodbye(&mut self, status: &'static str, why: &str) {
         let text = format!("{} {why}, closing connection", self.config().hostname);
-        self.reply(Reply::new(421, "4.4.2", text));
+        self.reply(Reply::new(421, status, text));
     }
 
     /// TLS is now active: forget everything learned in plaintext (RFC 3207 §4.2).
