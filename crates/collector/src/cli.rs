@@ -1,0 +1,319 @@
+//! `pochta collect add|list|run|status|del`: the command-line half, called from the binary.
+//!
+//! Implementation notes:
+//! - Output for people goes to `out` (stdout); the progress bar draws on stderr and only on a
+//!   terminal (indicatif hides itself otherwise), so scripted output stays clean.
+//! - `run` takes the same per-source lock as `pochta serve` ([`crate::run::SourceLock`]): if
+//!   the server is collecting that source right now, `run` says so and stops rather than race.
+//! - `add` checks the local account exists and the URL parses, but does not contact the
+//!   remote: `collect run --once` is the check, with errors in plain words.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use pochta_store::MailStore;
+use pochta_types::Address;
+
+use crate::run::SourceLock;
+use crate::{Error, Progress, Report, SourceUrl, State, sync_source};
+
+/// What `collect add` was given.
+#[derive(Debug, Clone)]
+pub struct AddArgs {
+    pub account: String,
+    pub url: String,
+    pub user: String,
+    pub password: String,
+    pub insecure: bool,
+    pub folder_prefix: Option<String>,
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::Io(e)
+}
+
+fn account_key<S: MailStore>(store: &S, account: &str) -> Result<String, Error> {
+    let a = Address::new(account).map_err(|e| Error::Config(format!("{account}: {e}")))?;
+    let acc = store
+        .account_by_address(&a)?
+        .ok_or_else(|| Error::Config(format!("no local user {account}")))?;
+    Ok(acc.address.to_string())
+}
+
+pub fn add<S: MailStore>(
+    store: &S,
+    data_dir: &Path,
+    args: AddArgs,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let account = account_key(store, &args.account)?;
+    let url = SourceUrl::parse(&args.url)?;
+    if args.user.is_empty() {
+        return Err(Error::Config("--user is empty".into()));
+    }
+    if let Some(p) = &args.folder_prefix {
+        pochta_types::MailboxName::new(p)
+            .map_err(|e| Error::Config(format!("--folder-prefix {p:?}: {e}")))?;
+    }
+    let st = State::open(data_dir)?;
+    st.add_source(
+        &account,
+        &url,
+        &args.user,
+        &args.password,
+        args.insecure,
+        args.folder_prefix.as_deref(),
+    )?;
+    writeln!(
+        out,
+        "{account} will collect from {url} as {}; run `pochta collect run {account} --once` to start now",
+        args.user
+    )
+    .map_err(io)
+}
+
+pub fn list(data_dir: &Path, out: &mut dyn Write) -> Result<(), Error> {
+    let st = State::open(data_dir)?;
+    for s in st.sources(None)? {
+        let status = match (&s.last_error, s.last_success) {
+            (Some(e), _) => format!("error: {e}"),
+            (None, Some(t)) => format!("ok {}", format_utc(t)),
+            (None, None) => "never run".into(),
+        };
+        writeln!(
+            out,
+            "{}\t{}\t{}{}\t{}",
+            s.account,
+            s.url,
+            s.user,
+            if s.insecure { "\t(insecure)" } else { "" },
+            status
+        )
+        .map_err(io)?;
+    }
+    Ok(())
+}
+
+pub fn del<S: MailStore>(
+    store: &S,
+    data_dir: &Path,
+    account: &str,
+    url: &str,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let account = account_key(store, account).unwrap_or_else(|_| account.to_owned());
+    let url = SourceUrl::parse(url)?;
+    let st = State::open(data_dir)?;
+    match st.del_source(&account, &url)? {
+        0 => Err(Error::Config(format!(
+            "{account} does not collect from {url}"
+        ))),
+        _ => writeln!(
+            out,
+            "{account} no longer collects from {url} (mail already collected stays)"
+        )
+        .map_err(io),
+    }
+}
+
+pub fn status<S: MailStore>(
+    store: &S,
+    data_dir: &Path,
+    account: &str,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let account = account_key(store, account)?;
+    let st = State::open(data_dir)?;
+    let sources = st.sources(Some(&account))?;
+    if sources.is_empty() {
+        writeln!(out, "{account} collects from no source").map_err(io)?;
+    }
+    for s in sources {
+        let t = |v: Option<i64>| v.map(format_utc).unwrap_or_else(|| "never".into());
+        writeln!(out, "{} as {}", s.url, s.user).map_err(io)?;
+        writeln!(out, "  last attempt: {}", t(s.last_attempt)).map_err(io)?;
+        writeln!(out, "  last success: {}", t(s.last_success)).map_err(io)?;
+        writeln!(
+            out,
+            "  last error:   {}",
+            s.last_error.as_deref().unwrap_or("none")
+        )
+        .map_err(io)?;
+        writeln!(
+            out,
+            "  imported:     {} messages, {} bytes; {} flag updates",
+            s.imported_messages, s.imported_bytes, s.flag_updates
+        )
+        .map_err(io)?;
+        for f in st.folders(s.id)? {
+            let name = pochta_types::mutf7::decode(&f.remote).unwrap_or(f.remote.clone());
+            writeln!(
+                out,
+                "  folder {name} -> {} (UIDVALIDITY {}, last UID {}{})",
+                f.local,
+                f.uid_validity,
+                f.last_uid,
+                f.highest_modseq
+                    .map(|m| format!(", HIGHESTMODSEQ {m}"))
+                    .unwrap_or_default()
+            )
+            .map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+/// `collect run ACCOUNT [--once]`: passes over every source of the account, with a progress
+/// bar; without `once`, again every `interval` until interrupted.
+pub fn run<S: MailStore>(
+    store: Arc<S>,
+    data_dir: &Path,
+    account: &str,
+    once: bool,
+    interval: Duration,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let account = account_key(&*store, account)?;
+    let state = Arc::new(Mutex::new(State::open(data_dir)?));
+    let sources = state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .sources(Some(&account))?;
+    if sources.is_empty() {
+        return Err(Error::Config(format!(
+            "{account} has no source; add one with `pochta collect add`"
+        )));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    let mut failed = None;
+    loop {
+        for src in &sources {
+            let Some(_lock) = SourceLock::try_acquire(data_dir, src.id)? else {
+                writeln!(
+                    out,
+                    "{}: a pass is already running (pochta serve?); skipped",
+                    src.url
+                )
+                .map_err(io)?;
+                continue;
+            };
+            let bar = Bar::new(src.url.as_str());
+            let result = rt.block_on(sync_source(
+                Arc::clone(&store),
+                Arc::clone(&state),
+                src.clone(),
+                &bar,
+            ));
+            bar.bar.finish_and_clear();
+            match result {
+                Ok(r) => writeln!(out, "{}: {}", src.url, summary(&r)).map_err(io)?,
+                Err(e) => {
+                    writeln!(out, "{}: failed: {e}", src.url).map_err(io)?;
+                    failed = Some(e);
+                }
+            }
+        }
+        if once {
+            break;
+        }
+        let interrupted = rt.block_on(async {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => true,
+                _ = tokio::time::sleep(interval) => false,
+            }
+        });
+        if interrupted {
+            break;
+        }
+    }
+    match failed {
+        Some(e) if once => Err(e),
+        _ => Ok(()),
+    }
+}
+
+fn summary(r: &Report) -> String {
+    let mib = r.bytes as f64 / (1024.0 * 1024.0);
+    let secs = r.elapsed.as_secs_f64().max(1e-6);
+    format!(
+        "{} folders, {} new messages ({mib:.1} MiB) in {secs:.1} s ({:.1} MiB/s, {:.0} msg/s), {} flag updates",
+        r.folders,
+        r.messages,
+        mib / secs,
+        r.messages as f64 / secs,
+        r.flag_updates
+    )
+}
+
+/// The indicatif bar: position and length in bytes, messages in the message text.
+struct Bar {
+    bar: ProgressBar,
+    messages: std::sync::atomic::AtomicU64,
+    total: std::sync::atomic::AtomicU64,
+    url: String,
+}
+
+impl Bar {
+    fn new(url: &str) -> Bar {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message(format!("{url}: connecting"));
+        Bar {
+            bar,
+            messages: Default::default(),
+            total: Default::default(),
+            url: url.to_owned(),
+        }
+    }
+
+    fn refresh(&self, folder: Option<&str>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (m, t) = (self.messages.load(Relaxed), self.total.load(Relaxed));
+        let folder = folder.map(|f| format!(" {f}")).unwrap_or_default();
+        self.bar
+            .set_message(format!("{}{folder}: {m}/{t} msgs", self.url));
+    }
+}
+
+impl Progress for Bar {
+    fn plan(&self, messages: u64, bytes: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.total.fetch_add(messages, Relaxed);
+        self.bar.inc_length(bytes);
+        self.refresh(None);
+    }
+
+    fn folder(&self, name: &str) {
+        self.refresh(Some(name));
+    }
+
+    fn advance(&self, messages: u64, bytes: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let m = self.messages.fetch_add(messages, Relaxed) + messages;
+        self.bar.inc(bytes);
+        if m % 64 == 0 {
+            self.refresh(None);
+        }
+    }
+}
+
+/// `2024-01-01 00:00:00 UTC`.
+pub fn format_utc(t: i64) -> String {
+    let d = crate::imap::format_date_time(pochta_store::MailDate {
+        unix: t,
+        offset_minutes: 0,
+    });
+    format!("{d} UTC").replace(" +0000", "")
+}

@@ -1,0 +1,716 @@
+//! A sans-IO parser for the IMAP responses a *client* receives (RFC 9051 §7, RFC 3501 §7).
+//!
+//! Implementation notes:
+//! - **Frame first, then parse.** [`Framer`] finds where one response ends: a line ends with
+//!   CRLF unless it ends with a literal announcement `{n}` (or `~{n}`, RFC 3516 literal8), in
+//!   which case `n` bytes of literal follow and the response goes on after them
+//!   (RFC 9051 §4.3). It keeps its scan position between calls, so feeding a large literal in
+//!   small pieces costs O(bytes), never a rescan.
+//! - Limits: a response *line* (outside literals) is at most [`MAX_LINE`] bytes and a literal at
+//!   most [`MAX_LITERAL`]; beyond them the connection is unusable and the caller closes it.
+//! - **Parse** a framed response into [`Response`]: tagged status, untagged status with its
+//!   optional response code (`[UIDVALIDITY 3]`, RFC 9051 §7.1), numbered data (`* 3 FETCH (…)`,
+//!   `* 4 EXISTS`), and other untagged data (`* LIST …`, `* CAPABILITY …`) as a list of
+//!   generic [`Value`]s. Strings — quoted or literal — are zero-copy slices of the frame
+//!   ([`Bytes`]), so a message body is copied once, from the socket buffer into the frame.
+//! - Nothing here panics on any input: malformed input is a [`ParseError`].
+//! - Atoms may carry a bracketed section with spaces, as in
+//!   `BODY[HEADER.FIELDS (MESSAGE-ID)]` (RFC 9051 §7.5.2 `section`); the tokenizer keeps the
+//!   brackets' contents inside the atom.
+
+use bytes::{Bytes, BytesMut};
+
+/// Longest response line (outside literals) we accept.
+pub const MAX_LINE: usize = 1 << 20;
+/// Largest literal we accept (a message body).
+pub const MAX_LITERAL: usize = 512 << 20;
+
+/// The framing or parsing of a server response failed; the connection cannot continue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("response line longer than {MAX_LINE} bytes")]
+    LineTooLong,
+    #[error("literal of {0} bytes exceeds the limit")]
+    LiteralTooLarge(u64),
+    #[error("malformed response: {0}")]
+    Syntax(&'static str),
+}
+
+/// Finds complete responses in a byte stream.
+#[derive(Debug, Default)]
+pub struct Framer {
+    /// Where scanning resumes in the buffer.
+    pos: usize,
+    /// Bytes of the current line scanned so far (for the line limit).
+    line_len: usize,
+}
+
+impl Framer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// If `buf` starts with a complete response, splits it off and returns it. `Ok(None)`
+    /// means more bytes are needed.
+    pub fn next(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, ParseError> {
+        loop {
+            let rest = &buf[self.pos..];
+            let Some(nl) = memchr::memchr(b'\n', rest) else {
+                self.line_len += rest.len();
+                self.pos = buf.len();
+                if self.line_len > MAX_LINE {
+                    return Err(ParseError::LineTooLong);
+                }
+                return Ok(None);
+            };
+            self.line_len += nl;
+            if self.line_len > MAX_LINE {
+                return Err(ParseError::LineTooLong);
+            }
+            let line_end = self.pos + nl; // index of '\n'
+            match literal_suffix(&buf[..line_end]) {
+                Some(n) => {
+                    if n > MAX_LITERAL as u64 {
+                        return Err(ParseError::LiteralTooLarge(n));
+                    }
+                    let after = line_end + 1 + n as usize;
+                    if buf.len() < after {
+                        // Resume at this line's end next time (the suffix is recomputed
+                        // cheaply) and make room so the reader fills the literal in few reads.
+                        buf.reserve(after - buf.len());
+                        self.pos = line_end;
+                        self.line_len = 0;
+                        return Ok(None);
+                    }
+                    self.pos = after;
+                    self.line_len = 0;
+                }
+                None => {
+                    let frame = buf.split_to(line_end + 1).freeze();
+                    self.pos = 0;
+                    self.line_len = 0;
+                    return Ok(Some(frame));
+                }
+            }
+        }
+    }
+}
+
+/// `{123}` or `{123+}` or `~{123}` just before the (CR)LF at the end of `line`.
+fn literal_suffix(line: &[u8]) -> Option<u64> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let inner = line.strip_suffix(b"}")?;
+    let open = memchr::memrchr(b'{', inner)?;
+    let digits = &inner[open + 1..];
+    let digits = digits.strip_suffix(b"+").unwrap_or(digits);
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// A generic response value (RFC 9051 §4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// An atom (possibly with a bracketed section, e.g. `BODY[]`), or a flag like `\Seen`.
+    Atom(Bytes),
+    Number(u64),
+    /// A quoted string (unescaped) or a literal.
+    Str(Bytes),
+    Nil,
+    List(Vec<Value>),
+}
+
+impl Value {
+    pub fn as_number(&self) -> Option<u64> {
+        match self {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// Atom or string contents as bytes.
+    pub fn as_bytes(&self) -> Option<&Bytes> {
+        match self {
+            Value::Atom(b) | Value::Str(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Atom, string or number as text (lossy for non-UTF-8).
+    pub fn as_text(&self) -> Option<String> {
+        match self {
+            Value::Atom(b) | Value::Str(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Whether this is an atom equal to `name`, ASCII case-insensitively.
+    pub fn is_atom(&self, name: &str) -> bool {
+        matches!(self, Value::Atom(b) if b.eq_ignore_ascii_case(name.as_bytes()))
+    }
+}
+
+/// `OK`, `NO`, `BAD`, `PREAUTH`, `BYE` (RFC 9051 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    No,
+    Bad,
+    Preauth,
+    Bye,
+}
+
+impl Status {
+    fn parse(word: &[u8]) -> Option<Self> {
+        Some(match word.to_ascii_uppercase().as_slice() {
+            b"OK" => Status::Ok,
+            b"NO" => Status::No,
+            b"BAD" => Status::Bad,
+            b"PREAUTH" => Status::Preauth,
+            b"BYE" => Status::Bye,
+            _ => return None,
+        })
+    }
+}
+
+/// A status response's parts: the optional `[CODE args]` and the human-readable text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusText {
+    pub status: Status,
+    /// The response code: its name (upper-cased) and its arguments.
+    pub code: Option<(String, Vec<Value>)>,
+    pub text: String,
+}
+
+/// One server response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// `tag OK/NO/BAD …`
+    Tagged { tag: String, status: StatusText },
+    /// `* OK/NO/BAD/PREAUTH/BYE …`
+    UntaggedStatus(StatusText),
+    /// `* n NAME [values]`: EXISTS, EXPUNGE, RECENT, FETCH.
+    Numbered {
+        n: u64,
+        name: String,
+        values: Vec<Value>,
+    },
+    /// `* NAME values`: CAPABILITY, LIST, FLAGS, SEARCH, STATUS, ENABLED, VANISHED, …
+    Data { name: String, values: Vec<Value> },
+    /// `+ text` (a command continuation request).
+    Continue(String),
+}
+
+/// Parses one framed response (as returned by [`Framer::next`]).
+pub fn parse(frame: &Bytes) -> Result<Response, ParseError> {
+    let mut p = Parser {
+        buf: frame,
+        pos: 0,
+        depth: 0,
+    };
+    if p.eat(b"+") {
+        p.eat(b" ");
+        return Ok(Response::Continue(p.rest_text()));
+    }
+    let tag = p.word();
+    if tag.is_empty() {
+        return Err(ParseError::Syntax("missing tag"));
+    }
+    if !p.eat(b" ") {
+        return Err(ParseError::Syntax("missing space after tag"));
+    }
+    if tag.as_ref() != b"*" {
+        let word = p.word();
+        let status = Status::parse(&word).ok_or(ParseError::Syntax("tagged response status"))?;
+        let st = p.status_text(status)?;
+        return Ok(Response::Tagged {
+            tag: String::from_utf8_lossy(&tag).into_owned(),
+            status: st,
+        });
+    }
+    let word = p.word();
+    if let Some(status) = Status::parse(&word) {
+        return Ok(Response::UntaggedStatus(p.status_text(status)?));
+    }
+    if !word.is_empty() && word.iter().all(u8::is_ascii_digit) {
+        let n = ascii_number(&word).ok_or(ParseError::Syntax("number too large"))?;
+        if !p.eat(b" ") {
+            return Err(ParseError::Syntax("missing space after number"));
+        }
+        let name = String::from_utf8_lossy(&p.word()).to_ascii_uppercase();
+        let values = p.values_to_end()?;
+        return Ok(Response::Numbered { n, name, values });
+    }
+    let name = String::from_utf8_lossy(&word).to_ascii_uppercase();
+    let values = p.values_to_end()?;
+    Ok(Response::Data { name, values })
+}
+
+fn ascii_number(b: &[u8]) -> Option<u64> {
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+/// Nesting limit for parenthesised lists.
+const MAX_DEPTH: usize = 32;
+
+struct Parser<'a> {
+    buf: &'a Bytes,
+    pos: usize,
+    depth: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, s: &[u8]) -> bool {
+        if self.buf.get(self.pos..).is_some_and(|b| b.starts_with(s)) {
+            self.pos += s.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn at_end(&self) -> bool {
+        matches!(self.peek(), None | Some(b'\r') | Some(b'\n'))
+    }
+
+    /// Bytes up to the next space or line end.
+    fn word(&mut self) -> Bytes {
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            if c == b' ' || c == b'\r' || c == b'\n' {
+                break;
+            }
+            self.pos += 1;
+        }
+        self.buf.slice(start..self.pos)
+    }
+
+    fn rest_text(&mut self) -> String {
+        let start = self.pos;
+        let end = self.buf.len();
+        let mut text = &self.buf[start..end];
+        while let Some(t) = text
+            .strip_suffix(b"\n")
+            .or_else(|| text.strip_suffix(b"\r"))
+        {
+            text = t;
+        }
+        self.pos = end;
+        String::from_utf8_lossy(text).into_owned()
+    }
+
+    /// After `OK`/`NO`/…: ` [CODE args] text` (RFC 9051 §7.1 `resp-text`).
+    fn status_text(&mut self, status: Status) -> Result<StatusText, ParseError> {
+        self.eat(b" ");
+        let mut code = None;
+        if self.eat(b"[") {
+            let name = {
+                let start = self.pos;
+                while let Some(c) = self.peek() {
+                    if c == b' ' || c == b']' || c == b'\r' || c == b'\n' {
+                        break;
+                    }
+                    self.pos += 1;
+                }
+                String::from_utf8_lossy(&self.buf[start..self.pos]).to_ascii_uppercase()
+            };
+            let mut args = Vec::new();
+            self.eat(b" ");
+            loop {
+                match self.peek() {
+                    Some(b']') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    None | Some(b'\r') | Some(b'\n') => {
+                        return Err(ParseError::Syntax("unterminated response code"));
+                    }
+                    Some(b' ') => self.pos += 1,
+                    Some(_) => args.push(self.value()?),
+                }
+            }
+            code = Some((name, args));
+            self.eat(b" ");
+        }
+        Ok(StatusText {
+            status,
+            code,
+            text: self.rest_text(),
+        })
+    }
+
+    fn values_to_end(&mut self) -> Result<Vec<Value>, ParseError> {
+        let mut out = Vec::new();
+        loop {
+            while self.eat(b" ") {}
+            if self.at_end() {
+                return Ok(out);
+            }
+            out.push(self.value()?);
+        }
+    }
+
+    fn value(&mut self) -> Result<Value, ParseError> {
+        match self.peek() {
+            Some(b'(') => {
+                self.pos += 1;
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(ParseError::Syntax("lists nested too deeply"));
+                }
+                let mut items = Vec::new();
+                loop {
+                    while self.eat(b" ") {}
+                    match self.peek() {
+                        Some(b')') => {
+                            self.pos += 1;
+                            self.depth -= 1;
+                            return Ok(Value::List(items));
+                        }
+                        None | Some(b'\r') | Some(b'\n') => {
+                            return Err(ParseError::Syntax("unterminated list"));
+                        }
+                        Some(_) => items.push(self.value()?),
+                    }
+                }
+            }
+            Some(b'"') => self.quoted(),
+            Some(b'{') => self.literal(),
+            Some(b'~') if self.buf.get(self.pos + 1) == Some(&b'{') => {
+                self.pos += 1;
+                self.literal()
+            }
+            Some(b')') => Err(ParseError::Syntax("unexpected ')'")),
+            Some(_) => Ok(self.atom()),
+            None => Err(ParseError::Syntax("value expected")),
+        }
+    }
+
+    fn quoted(&mut self) -> Result<Value, ParseError> {
+        self.pos += 1;
+        let start = self.pos;
+        // Fast path: no escapes, a zero-copy slice.
+        let mut escaped = false;
+        loop {
+            match self.peek() {
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    self.pos += 2;
+                }
+                Some(b'\r') | Some(b'\n') | None => {
+                    return Err(ParseError::Syntax("unterminated quoted string"));
+                }
+                Some(_) => self.pos += 1,
+            }
+        }
+        if self.pos >= self.buf.len() {
+            return Err(ParseError::Syntax("unterminated quoted string"));
+        }
+        let raw = self.buf.slice(start..self.pos);
+        self.pos += 1; // closing quote
+        if !escaped {
+            return Ok(Value::Str(raw));
+        }
+        let mut out = Vec::with_capacity(raw.len());
+        let mut it = raw.iter();
+        while let Some(&c) = it.next() {
+            if c == b'\\' {
+                if let Some(&n) = it.next() {
+                    out.push(n);
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        Ok(Value::Str(Bytes::from(out)))
+    }
+
+    fn literal(&mut self) -> Result<Value, ParseError> {
+        self.pos += 1; // '{'
+        let start = self.pos;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        let n =
+            ascii_number(&self.buf[start..self.pos]).ok_or(ParseError::Syntax("literal length"))?;
+        self.eat(b"+");
+        if !self.eat(b"}\r\n") && !self.eat(b"}\n") {
+            return Err(ParseError::Syntax("literal announcement"));
+        }
+        let n = usize::try_from(n).map_err(|_| ParseError::LiteralTooLarge(n))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or(ParseError::Syntax("literal shorter than announced"))?;
+        let v = self.buf.slice(self.pos..end);
+        self.pos = end;
+        Ok(Value::Str(v))
+    }
+
+    fn atom(&mut self) -> Value {
+        let start = self.pos;
+        let mut bracket = 0usize;
+        while let Some(c) = self.peek() {
+            match c {
+                b'[' => bracket += 1,
+                b']' if bracket > 0 => bracket -= 1,
+                b']' => break,
+                b'\r' | b'\n' => break,
+                b' ' | b'(' | b')' | b'"' | b'{' if bracket == 0 => break,
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        if self.pos == start {
+            // A lone unexpected byte: consume it so parsing always advances.
+            self.pos += 1;
+        }
+        let raw = self.buf.slice(start..self.pos);
+        if raw.eq_ignore_ascii_case(b"NIL") {
+            return Value::Nil;
+        }
+        if !raw.is_empty() && raw.len() <= 19 && raw.iter().all(u8::is_ascii_digit) {
+            if let Some(n) = ascii_number(&raw) {
+                return Value::Number(n);
+            }
+        }
+        Value::Atom(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `input` in pieces of `chunk` bytes and returns every parsed response.
+    fn feed(input: &[u8], chunk: usize) -> Vec<Response> {
+        let mut framer = Framer::new();
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for piece in input.chunks(chunk) {
+            buf.extend_from_slice(piece);
+            while let Some(frame) = framer.next(&mut buf).expect("frame") {
+                out.push(parse(&frame).expect("parse"));
+            }
+        }
+        assert!(buf.is_empty(), "left over: {:?}", buf);
+        out
+    }
+
+    const STREAM: &[u8] = b"* OK [CAPABILITY IMAP4rev1 LITERAL+ STARTTLS] Dovecot ready.\r\n\
+* LIST (\\HasNoChildren \\Sent) \".\" Sent\r\n\
+* LIST (\\HasChildren) \".\" {16}\r\n&BBIERQQ+BDQETw-\r\n\
+* 2 FETCH (UID 7 FLAGS (\\Seen $Forwarded) INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" BODY[] {13}\r\nHi\r\n{3}\r\n)(\r\n)\r\n\
+* 3 FETCH (UID 9 BODY[HEADER.FIELDS (MESSAGE-ID)] {4}\r\nab\r\n RFC822.SIZE 99 MODSEQ (12))\r\n\
+* 5 EXISTS\r\n\
+* OK [UIDVALIDITY 3857529045] UIDs valid\r\n\
+* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Limited\r\n\
+* CAPABILITY IMAP4rev1 CONDSTORE\r\n\
+* STATUS \"a \\\"q\\\"\" (MESSAGES 2)\r\n\
++ Ready for literal data\r\n\
+A7 OK [READ-ONLY] Examine completed (0.001 + 0.000 secs).\r\n\
+A8 NO Mailbox doesn't exist\r\n";
+
+    fn expected() -> Vec<Response> {
+        let b = |s: &'static str| Bytes::from_static(s.as_bytes());
+        vec![
+            Response::UntaggedStatus(StatusText {
+                status: Status::Ok,
+                code: Some((
+                    "CAPABILITY".into(),
+                    vec![
+                        Value::Atom(b("IMAP4rev1")),
+                        Value::Atom(b("LITERAL+")),
+                        Value::Atom(b("STARTTLS")),
+                    ],
+                )),
+                text: "Dovecot ready.".into(),
+            }),
+            Response::Data {
+                name: "LIST".into(),
+                values: vec![
+                    Value::List(vec![
+                        Value::Atom(b("\\HasNoChildren")),
+                        Value::Atom(b("\\Sent")),
+                    ]),
+                    Value::Str(b(".")),
+                    Value::Atom(b("Sent")),
+                ],
+            },
+            Response::Data {
+                name: "LIST".into(),
+                values: vec![
+                    Value::List(vec![Value::Atom(b("\\HasChildren"))]),
+                    Value::Str(b(".")),
+                    Value::Str(b("&BBIERQQ+BDQETw-")),
+                ],
+            },
+            Response::Numbered {
+                n: 2,
+                name: "FETCH".into(),
+                values: vec![Value::List(vec![
+                    Value::Atom(b("UID")),
+                    Value::Number(7),
+                    Value::Atom(b("FLAGS")),
+                    Value::List(vec![Value::Atom(b("\\Seen")), Value::Atom(b("$Forwarded"))]),
+                    Value::Atom(b("INTERNALDATE")),
+                    Value::Str(b("17-Jul-1996 02:44:25 -0700")),
+                    Value::Atom(b("BODY[]")),
+                    Value::Str(b("Hi\r\n{3}\r\n)(\r\n")),
+                ])],
+            },
+            Response::Numbered {
+                n: 3,
+                name: "FETCH".into(),
+                values: vec![Value::List(vec![
+                    Value::Atom(b("UID")),
+                    Value::Number(9),
+                    Value::Atom(b("BODY[HEADER.FIELDS (MESSAGE-ID)]")),
+                    Value::Str(b("ab\r\n")),
+                    Value::Atom(b("RFC822.SIZE")),
+                    Value::Number(99),
+                    Value::Atom(b("MODSEQ")),
+                    Value::List(vec![Value::Number(12)]),
+                ])],
+            },
+            Response::Numbered {
+                n: 5,
+                name: "EXISTS".into(),
+                values: vec![],
+            },
+            Response::UntaggedStatus(StatusText {
+                status: Status::Ok,
+                code: Some(("UIDVALIDITY".into(), vec![Value::Number(3857529045)])),
+                text: "UIDs valid".into(),
+            }),
+            Response::UntaggedStatus(StatusText {
+                status: Status::Ok,
+                code: Some((
+                    "PERMANENTFLAGS".into(),
+                    vec![Value::List(vec![
+                        Value::Atom(b("\\Deleted")),
+                        Value::Atom(b("\\Seen")),
+                        Value::Atom(b("\\*")),
+                    ])],
+                )),
+                text: "Limited".into(),
+            }),
+            Response::Data {
+                name: "CAPABILITY".into(),
+                values: vec![Value::Atom(b("IMAP4rev1")), Value::Atom(b("CONDSTORE"))],
+            },
+            Response::Data {
+                name: "STATUS".into(),
+                values: vec![
+                    Value::Str(b("a \"q\"")),
+                    Value::List(vec![Value::Atom(b("MESSAGES")), Value::Number(2)]),
+                ],
+            },
+            Response::Continue("Ready for literal data".into()),
+            Response::Tagged {
+                tag: "A7".into(),
+                status: StatusText {
+                    status: Status::Ok,
+                    code: Some(("READ-ONLY".into(), vec![])),
+                    text: "Examine completed (0.001 + 0.000 secs).".into(),
+                },
+            },
+            Response::Tagged {
+                tag: "A8".into(),
+                status: StatusText {
+                    status: Status::No,
+                    code: None,
+                    text: "Mailbox doesn't exist".into(),
+                },
+            },
+        ]
+    }
+
+    #[test]
+    fn known_answers_at_every_chunk_size() {
+        let want = expected();
+        for chunk in 1..=STREAM.len() {
+            assert_eq!(feed(STREAM, chunk), want, "chunk size {chunk}");
+        }
+    }
+
+    #[test]
+    fn every_prefix_is_incomplete_not_an_error() {
+        // A prefix of one response never yields a frame nor an error.
+        let one = b"* 1 FETCH (UID 1 BODY[] {5}\r\nabcde)\r\n";
+        for cut in 0..one.len() {
+            let mut buf = BytesMut::from(&one[..cut]);
+            assert_eq!(Framer::new().next(&mut buf), Ok(None), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn mutf7_list_name_decodes_to_cyrillic() {
+        let r = feed(
+            b"* LIST () \".\" \"&BBIERQQ+BDQETwRJBDgENQ-.&BCAEMAQxBD4EQgQw-\"\r\n",
+            7,
+        );
+        let Response::Data { values, .. } = &r[0] else {
+            panic!("{r:?}")
+        };
+        let raw = values[2].as_text().expect("name");
+        assert_eq!(
+            pochta_types::mutf7::decode(&raw).expect("mutf7"),
+            "Входящие.Работа"
+        );
+    }
+
+    #[test]
+    fn limits_and_garbage() {
+        let mut buf = BytesMut::from(&b"* 1 FETCH (BODY[] {99999999999}\r\n"[..]);
+        assert!(matches!(
+            Framer::new().next(&mut buf),
+            Err(ParseError::LiteralTooLarge(_))
+        ));
+        let mut buf = BytesMut::from(vec![b'a'; MAX_LINE + 10].as_slice());
+        assert_eq!(Framer::new().next(&mut buf), Err(ParseError::LineTooLong));
+        for bad in [
+            &b"\r\n"[..],
+            b"* 1 FETCH (UID 1\r\n",
+            b"* 1 FETCH (BODY[] {10}\r\nab)\r\n",
+            b"A1 MAYBE\r\n",
+            b"* OK [UNTERMINATED\r\n",
+            b"* LIST \"unterminated\r\n",
+            b"* 99999999999999999999999 EXISTS\r\n",
+        ] {
+            assert!(parse(&Bytes::copy_from_slice(bad)).is_err(), "{bad:?}");
+        }
+        // Random bytes never panic.
+        let mut x: u32 = 12345;
+        for _ in 0..2000 {
+            let len = (x % 40) as usize;
+            let mut v = Vec::with_capacity(len);
+            for _ in 0..len {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let alphabet = b"* ()[]{}\"\\ 0123FETCH~+\r\nab";
+                v.push(alphabet[(x >> 16) as usize % alphabet.len()]);
+            }
+            let _ = parse(&Bytes::from(v.clone()));
+            let mut buf = BytesMut::from(v.as_slice());
+            let mut f = Framer::new();
+            while let Ok(Some(fr)) = f.next(&mut buf) {
+                let _ = parse(&fr);
+            }
+        }
+    }
+}

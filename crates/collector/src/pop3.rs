@@ -1,0 +1,348 @@
+//! POP3 source: a small client (RFC 1939) and the UIDL-based pass.
+//!
+//! Implementation notes:
+//! - Only INBOX exists in POP3. Each message is identified by its UIDL (RFC 1939 §7), which
+//!   the server keeps stable across sessions; a UIDL in the state is never downloaded again.
+//!   Servers without UIDL are refused (they cannot be collected without duplicates).
+//! - STLS (RFC 2595 §4) when the URL is `pop3://` and CAPA (RFC 2449) lists it; the read
+//!   buffer must be empty when the handshake starts.
+//! - RETRs are pipelined in windows when CAPA lists PIPELINING (RFC 2449 §6.6), otherwise
+//!   sent one at a time. Multi-line responses end at `CRLF.CRLF`; byte-stuffed lines
+//!   (RFC 1939 §3) are unstuffed.
+//! - Messages stay on the server (no DELE): the collector copies, it does not move.
+//! - POP3 has no flags and no internal date: messages arrive unseen, dated when collected.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+use pochta_store::MailStore;
+use pochta_types::{Flags, MailboxName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::conn::{IO_TIMEOUT, Stream};
+use crate::source::{SourceUrl, TlsPolicy};
+use crate::sync::{BATCH_BYTES, BATCH_MESSAGES, Ctx, Incoming, Report, message_id, now_date};
+use crate::{Error, Progress};
+
+/// The state's folder name for a POP3 source's messages.
+pub const REMOTE: &str = "POP3";
+
+/// How many RETRs are in flight with PIPELINING.
+const WINDOW: usize = 64;
+
+/// Longest status line accepted.
+const MAX_LINE: usize = 64 << 10;
+/// Largest message accepted.
+const MAX_MESSAGE: usize = 512 << 20;
+
+/// A connected POP3 client.
+#[derive(Debug)]
+pub struct Pop3Client {
+    stream: Stream,
+    buf: BytesMut,
+    caps: Vec<String>,
+}
+
+impl Pop3Client {
+    pub async fn connect(url: &SourceUrl, insecure: bool) -> Result<Pop3Client, Error> {
+        let mut stream = Stream::connect(&url.host, url.port).await?;
+        if url.tls == TlsPolicy::Implicit {
+            stream.upgrade(&url.host, insecure).await?;
+        }
+        let mut c = Pop3Client {
+            stream,
+            buf: BytesMut::with_capacity(256 << 10),
+            caps: Vec::new(),
+        };
+        c.status().await?;
+        c.capa().await;
+        let offered = c.has_cap("STLS");
+        match url.tls {
+            TlsPolicy::Opportunistic | TlsPolicy::Required if offered => {
+                c.simple("STLS").await?;
+                if !c.buf.is_empty() {
+                    return Err(Error::Protocol(
+                        "data after STLS before the handshake".into(),
+                    ));
+                }
+                c.stream.upgrade(&url.host, insecure).await?;
+                c.capa().await;
+            }
+            TlsPolicy::Required => {
+                return Err(Error::Tls(
+                    "the server does not offer STLS and the URL requires TLS".into(),
+                ));
+            }
+            _ => {}
+        }
+        Ok(c)
+    }
+
+    pub fn has_cap(&self, cap: &str) -> bool {
+        self.caps.iter().any(|c| c.eq_ignore_ascii_case(cap))
+    }
+
+    async fn capa(&mut self) {
+        self.caps.clear();
+        if self.send("CAPA").await.is_err() {
+            return;
+        }
+        if let Ok(body) = self.multi().await {
+            self.caps = String::from_utf8_lossy(&body)
+                .lines()
+                .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+                .collect();
+        }
+    }
+
+    pub async fn login(&mut self, user: &str, password: &str) -> Result<(), Error> {
+        if user.contains(['\r', '\n']) || password.contains(['\r', '\n']) {
+            return Err(Error::Config(
+                "user or password contains a line break".into(),
+            ));
+        }
+        self.simple(&format!("USER {user}")).await.map_err(auth)?;
+        self.simple(&format!("PASS {password}"))
+            .await
+            .map_err(auth)?;
+        Ok(())
+    }
+
+    /// `UIDL` and `LIST`: (message number, UIDL, size).
+    pub async fn listing(&mut self) -> Result<Vec<(u32, String, u64)>, Error> {
+        self.send("UIDL").await?;
+        let uidl = self.multi().await.map_err(|e| match e {
+            Error::Remote(m) => Error::Remote(format!("UIDL is required: {m}")),
+            e => e,
+        })?;
+        self.send("LIST").await?;
+        let list = self.multi().await?;
+        let sizes: std::collections::HashMap<u32, u64> = String::from_utf8_lossy(&list)
+            .lines()
+            .filter_map(|l| {
+                let mut it = l.split_whitespace();
+                Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+            })
+            .collect();
+        Ok(String::from_utf8_lossy(&uidl)
+            .lines()
+            .filter_map(|l| {
+                let mut it = l.split_whitespace();
+                let n: u32 = it.next()?.parse().ok()?;
+                let id = it.next()?.to_owned();
+                Some((n, id, sizes.get(&n).copied().unwrap_or(0)))
+            })
+            .collect())
+    }
+
+    pub async fn quit(mut self) {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.simple("QUIT")).await;
+        let _ = self.stream.shutdown().await;
+    }
+
+    async fn send(&mut self, line: &str) -> Result<(), Error> {
+        let data = format!("{line}\r\n");
+        let w = async {
+            self.stream.write_all(data.as_bytes()).await?;
+            self.stream.flush().await
+        };
+        tokio::time::timeout(IO_TIMEOUT, w)
+            .await
+            .map_err(|_| Error::Timeout)?
+            .map_err(Error::Io)
+    }
+
+    async fn fill(&mut self) -> Result<(), Error> {
+        if self.buf.capacity() - self.buf.len() < 64 << 10 {
+            self.buf.reserve(256 << 10);
+        }
+        let n = tokio::time::timeout(IO_TIMEOUT, self.stream.read_buf(&mut self.buf))
+            .await
+            .map_err(|_| Error::Timeout)?
+            .map_err(Error::Io)?;
+        if n == 0 {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads one status line; `-ERR` is [`Error::Remote`].
+    async fn status(&mut self) -> Result<String, Error> {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.buf) {
+                let line = self.buf.split_to(i + 1);
+                let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+                if let Some(rest) = text.strip_prefix("+OK") {
+                    return Ok(rest.trim().to_owned());
+                }
+                return Err(Error::Remote(text));
+            }
+            if self.buf.len() > MAX_LINE {
+                return Err(Error::Protocol("POP3 line too long".into()));
+            }
+            self.fill().await?;
+        }
+    }
+
+    async fn simple(&mut self, cmd: &str) -> Result<String, Error> {
+        self.send(cmd).await?;
+        self.status().await
+    }
+
+    /// Reads a status line and, if `+OK`, the multi-line body, unstuffed.
+    async fn multi(&mut self) -> Result<Bytes, Error> {
+        self.status().await?;
+        // The body starts here; the terminator is ".\r\n" at the start or "\r\n.\r\n".
+        let mut from = 0;
+        loop {
+            if self.buf.starts_with(b".\r\n") {
+                self.buf.advance(3);
+                return Ok(Bytes::new());
+            }
+            if let Some(i) = memchr::memmem::find(&self.buf[from..], b"\r\n.\r\n") {
+                let end = from + i;
+                let body = self.buf.split_to(end + 2);
+                self.buf.advance(3);
+                return Ok(unstuff(body.freeze()));
+            }
+            if self.buf.len() > MAX_MESSAGE {
+                return Err(Error::Protocol("POP3 message too large".into()));
+            }
+            from = self.buf.len().saturating_sub(4);
+            self.fill().await?;
+        }
+    }
+}
+
+fn auth(e: Error) -> Error {
+    match e {
+        Error::Remote(m) => Error::Auth(m),
+        e => e,
+    }
+}
+
+/// Removes the byte-stuffing dot of lines starting with `..` (RFC 1939 §3).
+fn unstuff(body: Bytes) -> Bytes {
+    let stuffed = body.starts_with(b"..") || memchr::memmem::find(&body, b"\r\n..").is_some();
+    if !stuffed {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut at_line_start = true;
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if at_line_start && b == b'.' {
+            i += 1; // drop the stuffing dot
+            at_line_start = false;
+            continue;
+        }
+        out.push(b);
+        at_line_start = b == b'\n';
+        i += 1;
+    }
+    Bytes::from(out)
+}
+
+/// One POP3 pass.
+pub(crate) async fn pop3_pass<S: MailStore>(
+    ctx: &Ctx<S>,
+    password: &str,
+    progress: &dyn Progress,
+) -> Result<Report, Error> {
+    let started = Instant::now();
+    let src = &ctx.source;
+    let inbox_name = match &src.folder_prefix {
+        Some(p) => format!("{}/INBOX", p.trim_matches('/')),
+        None => "INBOX".to_owned(),
+    };
+    let inbox_name =
+        MailboxName::new(&inbox_name).map_err(|e| Error::Config(format!("{inbox_name}: {e}")))?;
+    let mailbox = ctx
+        .blocking(move |c| {
+            c.resolve_pending(REMOTE)?;
+            c.ensure_mailbox(&inbox_name, None)
+        })
+        .await?;
+    let mut client = Pop3Client::connect(&src.url, src.insecure).await?;
+    client.login(&src.user, password).await?;
+    let listing = client.listing().await?;
+    let known: HashSet<String> = ctx
+        .state()
+        .messages(src.id, REMOTE)?
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    let todo: Vec<(u32, String, u64)> = listing
+        .into_iter()
+        .filter(|(_, id, _)| !known.contains(id))
+        .collect();
+    progress.plan(todo.len() as u64, todo.iter().map(|t| t.2).sum());
+    let mut report = Report {
+        folders: 1,
+        ..Report::default()
+    };
+    let window = if client.has_cap("PIPELINING") {
+        WINDOW
+    } else {
+        1
+    };
+    let mut batch: Vec<Incoming> = Vec::new();
+    let mut batch_bytes = 0;
+    for chunk in todo.chunks(window) {
+        for (n, _, _) in chunk {
+            client.send(&format!("RETR {n}")).await?;
+        }
+        for (_, id, size) in chunk {
+            let body = client.multi().await?;
+            progress.advance(1, body.len() as u64);
+            batch_bytes += body.len();
+            batch.push(Incoming {
+                key: id.clone(),
+                message_id: message_id(&body),
+                body,
+                flags: Flags::new(),
+                internal_date: now_date(),
+                remote_size: *size,
+            });
+        }
+        if batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES {
+            let b = std::mem::take(&mut batch);
+            batch_bytes = 0;
+            report.messages += b.len() as u64;
+            let mb = mailbox.clone();
+            report.bytes += ctx
+                .blocking(move |c| c.store_batch(REMOTE, &mb, None, &b))
+                .await?;
+        }
+    }
+    if !batch.is_empty() {
+        report.messages += batch.len() as u64;
+        let mb = mailbox.clone();
+        report.bytes += ctx
+            .blocking(move |c| c.store_batch(REMOTE, &mb, None, &batch))
+            .await?;
+    }
+    client.quit().await;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unstuffing() {
+        let b = |s: &'static [u8]| Bytes::from_static(s);
+        assert_eq!(unstuff(b(b"a\r\nb\r\n")), b(b"a\r\nb\r\n"));
+        assert_eq!(
+            unstuff(b(b"..a\r\n..\r\nx.y\r\n")),
+            b(b".a\r\n.\r\nx.y\r\n")
+        );
+    }
+}
