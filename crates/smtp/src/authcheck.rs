@@ -294,8 +294,16 @@ impl Verifier {
             dmarc.dmarc_record().is_some() && matches!(dmarc.result(), DmarcResult::Fail(_));
         let dmarc_reject =
             (failed && dmarc.policy() == Policy::Reject).then(|| dmarc.domain().to_string());
+        let mut header = results.to_header();
+        if dkim.is_empty() {
+            // RFC 8601 §2.7.1: say "dkim=none" rather than leave DKIM out.
+            let prefix = format!("Authentication-Results: {host}");
+            if let Some(rest) = header.strip_prefix(&prefix) {
+                header = format!("{prefix};\r\n\tdkim=none (no signatures){rest}");
+            }
+        }
         Some(AuthOutcome {
-            header: results.to_header(),
+            header,
             dmarc_reject,
         })
     }
