@@ -24,13 +24,17 @@ pub struct Server {
     pub store: EmbeddedStore,
     pub dir: tempfile::TempDir,
     rt: Option<tokio::runtime::Runtime>,
-    shutdown: ShutdownController,
+    shutdown: Option<ShutdownController>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.shutdown.trigger();
+        // Let sessions say goodbye (they watch the shutdown signal) before the runtime goes:
+        // dropping the runtime cancels tasks wherever they are.
         if let Some(rt) = self.rt.take() {
+            if let Some(c) = self.shutdown.take() {
+                rt.block_on(c.drain(Duration::from_secs(5)));
+            }
             rt.shutdown_timeout(Duration::from_secs(2));
         }
     }
@@ -108,7 +112,7 @@ pub fn start_with(opts: Options) -> Server {
         store,
         dir,
         rt: Some(rt),
-        shutdown,
+        shutdown: Some(shutdown),
     }
 }
 
