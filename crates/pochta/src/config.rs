@@ -17,6 +17,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use pochta_queue::schedule::parse_duration;
+use pochta_queue::{RetryPolicy, Route, Routes, TlsMode};
 use pochta_types::Domain;
 use toml::{Table, Value};
 
@@ -118,6 +120,27 @@ pub struct SmtpSettings {
     pub max_errors: u32,
     /// Seconds the MTA waits before its greeting; clients talking first are refused (0: off).
     pub greeting_delay: Duration,
+    /// `[smtp.routes]`: fixed next hops by destination domain (`"*"`: a smarthost).
+    pub routes: Routes,
+    /// `[smtp.queue]`: retry schedule, queue lifetime, delay warnings, parallel deliveries.
+    pub queue: QueueSettings,
+}
+
+/// `[smtp.queue]`: how outbound delivery retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSettings {
+    pub policy: RetryPolicy,
+    /// Delivery attempts in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            policy: RetryPolicy::default(),
+            concurrency: 16,
+        }
+    }
 }
 
 impl Default for SmtpSettings {
@@ -129,23 +152,29 @@ impl Default for SmtpSettings {
             max_recipients: 100,
             max_errors: 10,
             greeting_delay: Duration::ZERO,
+            routes: Routes::default(),
+            queue: QueueSettings::default(),
         }
     }
 }
 
 fn parse_smtp(t: &Table) -> Result<SmtpSettings, ConfigError> {
-    const KEYS: [&str; 6] = [
+    const KEYS: [&str; 8] = [
         "check_inbound",
         "dmarc_reject",
         "save_sent",
         "max_recipients",
         "max_errors",
         "greeting_delay",
+        "routes",
+        "queue",
     ];
     known_keys(t, "smtp.", &KEYS)?;
     let mut s = SmtpSettings::default();
     for (k, v) in t {
         match k.as_str() {
+            "routes" => s.routes = parse_routes(as_table(v, "smtp.routes")?)?,
+            "queue" => s.queue = parse_queue(as_table(v, "smtp.queue")?)?,
             "check_inbound" | "dmarc_reject" | "save_sent" => {
                 let b = v.as_bool().ok_or_else(|| {
                     ConfigError(format!(
@@ -183,6 +212,219 @@ fn parse_smtp(t: &Table) -> Result<SmtpSettings, ConfigError> {
         }
     }
     Ok(s)
+}
+
+/// `[smtp.routes]`: `"domain" = "host:port"` (opportunistic STARTTLS), or a table
+/// `{ host = "host:port", tls = "starttls", username = "…", password = "…" }` for a smarthost.
+fn parse_routes(t: &Table) -> Result<Routes, ConfigError> {
+    let mut routes = Routes::default();
+    for (domain, v) in t {
+        let key = format!("smtp.routes.{}", quote_key(domain));
+        if domain != "*" && Domain::new(domain).is_err() {
+            return err(format!("{key}: {domain:?} is not a domain or \"*\""));
+        }
+        let route = match v {
+            Value::String(hop) => {
+                let (host, port) = parse_hop(hop, &key)?;
+                Route {
+                    host,
+                    port,
+                    tls: TlsMode::Opportunistic,
+                    auth: None,
+                }
+            }
+            Value::Table(rt) => {
+                known_keys(
+                    rt,
+                    &format!("{key}."),
+                    &["host", "tls", "username", "password"],
+                )?;
+                let host = required_str(rt, &format!("{key}.host"))?;
+                let tls = match rt.get("tls") {
+                    None => None,
+                    Some(Value::String(m)) => Some(match m.as_str() {
+                        "opportunistic" => TlsMode::Opportunistic,
+                        "starttls" => TlsMode::StartTls,
+                        "implicit" => TlsMode::Implicit,
+                        "none" => TlsMode::None,
+                        other => {
+                            return err(format!(
+                                "{key}.tls: {other:?} is not one of \"opportunistic\", \"starttls\", \"implicit\", \"none\""
+                            ));
+                        }
+                    }),
+                    Some(other) => {
+                        return err(format!(
+                            "{key}.tls: expected a string, found {}",
+                            other.type_str()
+                        ));
+                    }
+                };
+                let auth = match (rt.get("username"), rt.get("password")) {
+                    (None, None) => None,
+                    (Some(Value::String(u)), Some(Value::String(p))) => {
+                        Some((u.clone(), p.clone()))
+                    }
+                    (Some(_), None) => {
+                        return err(format!("{key}.password: missing (username is set)"));
+                    }
+                    (None, Some(_)) => {
+                        return err(format!("{key}.username: missing (password is set)"));
+                    }
+                    (Some(Value::String(_)), Some(p)) => {
+                        return err(format!(
+                            "{key}.password: expected a string, found {}",
+                            p.type_str()
+                        ));
+                    }
+                    (Some(u), _) => {
+                        return err(format!(
+                            "{key}.username: expected a string, found {}",
+                            u.type_str()
+                        ));
+                    }
+                };
+                // A smarthost with credentials needs verified TLS unless told otherwise.
+                let tls = tls.unwrap_or(if auth.is_some() {
+                    TlsMode::StartTls
+                } else {
+                    TlsMode::Opportunistic
+                });
+                let (host, port) = parse_hop(host, &format!("{key}.host"))?;
+                Route {
+                    host,
+                    port,
+                    tls,
+                    auth,
+                }
+            }
+            other => {
+                return err(format!(
+                    "{key}: expected \"host:port\" or a table, found {}",
+                    other.type_str()
+                ));
+            }
+        };
+        routes.insert(domain, route);
+    }
+    Ok(routes)
+}
+
+/// A TOML key as written in the file (quoted when it is not a bare key).
+fn quote_key(k: &str) -> String {
+    if !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        k.to_owned()
+    } else {
+        format!("{k:?}")
+    }
+}
+
+/// Host and port from `host:port`, `[v6]:port` or `host` (port 25).
+fn parse_hop(hop: &str, key: &str) -> Result<(String, u16), ConfigError> {
+    let bad = || ConfigError(format!("{key}: {hop:?} is not host:port"));
+    let (host, port) = if let Some(rest) = hop.strip_prefix('[') {
+        let (h, after) = rest.split_once(']').ok_or_else(bad)?;
+        match after.strip_prefix(':') {
+            Some(p) => (h, Some(p)),
+            None if after.is_empty() => (h, None),
+            None => return Err(bad()),
+        }
+    } else {
+        match hop.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h, Some(p)),
+            Some(_) => return Err(bad()),
+            None => (hop, None),
+        }
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    let port = match port {
+        None => 25,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => n,
+            _ => return err(format!("{key}: {p:?} is not a port number (1-65535)")),
+        },
+    };
+    Ok((host.to_owned(), port))
+}
+
+/// `[smtp.queue]`: `retry = ["5m", "1h"]`, `max_age = "5d"`, `delay_warning = "4h"` (or
+/// `"0"`: never), `concurrency = 16`. Durations are `30s`, `5m`, `4h`, `5d` or seconds.
+fn parse_queue(t: &Table) -> Result<QueueSettings, ConfigError> {
+    known_keys(
+        t,
+        "smtp.queue.",
+        &["retry", "max_age", "delay_warning", "concurrency"],
+    )?;
+    fn duration(v: &Value, key: &str) -> Result<Duration, ConfigError> {
+        match v {
+            Value::String(s) => parse_duration(s).ok_or_else(|| {
+                ConfigError(format!(
+                    "{key}: {s:?} is not a duration (like \"30s\", \"5m\", \"4h\", \"5d\")"
+                ))
+            }),
+            Value::Integer(n) if *n >= 0 => Ok(Duration::from_secs(*n as u64)),
+            Value::Integer(n) => err(format!("{key}: must be at least 0, found {n}")),
+            other => err(format!(
+                "{key}: expected a duration string, found {}",
+                other.type_str()
+            )),
+        }
+    }
+    let mut q = QueueSettings::default();
+    for (k, v) in t {
+        let key = format!("smtp.queue.{k}");
+        match k.as_str() {
+            "retry" => {
+                let Value::Array(items) = v else {
+                    return err(format!(
+                        "{key}: expected a list of durations, found {}",
+                        v.type_str()
+                    ));
+                };
+                if items.is_empty() {
+                    return err(format!("{key}: must list at least one duration"));
+                }
+                let mut schedule = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let d = duration(item, &format!("{key}[{i}]"))?;
+                    if d.is_zero() {
+                        return err(format!("{key}[{i}]: must be longer than 0"));
+                    }
+                    schedule.push(d);
+                }
+                q.policy.schedule = schedule;
+            }
+            "max_age" => {
+                let d = duration(v, &key)?;
+                if d.is_zero() {
+                    return err(format!("{key}: must be longer than 0"));
+                }
+                q.policy.max_age = d;
+            }
+            "delay_warning" => {
+                let d = duration(v, &key)?;
+                q.policy.delay_warning = (!d.is_zero()).then_some(d);
+            }
+            _ => match v {
+                Value::Integer(n) if (1..=1024).contains(n) => q.concurrency = *n as usize,
+                Value::Integer(n) => {
+                    return err(format!("{key}: must be between 1 and 1024, found {n}"));
+                }
+                other => {
+                    return err(format!(
+                        "{key}: expected an integer, found {}",
+                        other.type_str()
+                    ));
+                }
+            },
+        }
+    }
+    Ok(q)
 }
 
 /// Certificate and key files (absolute after loading).
@@ -545,6 +787,18 @@ plaintext = "tls-or-loopback"     # "tls-only" | "tls-or-loopback" | "always"
 # max_recipients = 100
 # max_errors     = 10             # failed commands before the session is closed
 # greeting_delay = 0              # seconds; MTA refuses clients talking first (0: off)
+
+# [smtp.routes]                   # outbound next hops; without a route, MX records decide
+# "example.net" = "127.0.0.1:2526"  # fixed next hop (STARTTLS when offered)
+# "*" = { host = "smtp.provider.example:587", username = "me", password = "secret" }
+#                                   # smarthost; tls = "starttls" (default with a password),
+#                                   # "implicit" (465), "opportunistic" or "none"
+
+# [smtp.queue]                    # defaults shown
+# retry = ["5m", "10m", "20m", "40m", "1h", "2h", "4h"]  # waits; the last repeats
+# max_age = "5d"                  # then a temporary failure bounces
+# delay_warning = "4h"            # tell the sender once ("0": never)
+# concurrency = 16                # deliveries in flight
 "#;
 
 #[cfg(test)]
@@ -682,7 +936,7 @@ plaintext = "tls-or-loopback"
             ),
             (
                 "relay = true",
-                "smtp.relay: unknown key (expected one of: check_inbound, dmarc_reject, save_sent, max_recipients, max_errors, greeting_delay)",
+                "smtp.relay: unknown key (expected one of: check_inbound, dmarc_reject, save_sent, max_recipients, max_errors, greeting_delay, routes, queue)",
             ),
         ] {
             assert_eq!(bad(&format!("{MIN}[smtp]\n{text}\n")), want);
@@ -691,6 +945,150 @@ plaintext = "tls-or-loopback"
             bad(&format!("{MIN}smtp = 1\n")),
             "smtp: expected a table ([smtp]), found integer"
         );
+    }
+
+    #[test]
+    fn smtp_routes() {
+        let c = parse(&format!(
+            "{MIN}[smtp.routes]\n\"Example.net\" = \"127.0.0.1:2526\"\n\"v6.test\" = \"[::1]:25\"\n\"plain.test\" = \"mx.plain.test\"\n\"*\" = {{ host = \"smtp.provider.example:587\", username = \"me\", password = \"pw\" }}\n"
+        ))
+        .unwrap()
+        .smtp
+        .routes;
+        let r = c.lookup("example.net").unwrap();
+        assert_eq!(
+            (r.host.as_str(), r.port, r.tls),
+            ("127.0.0.1", 2526, TlsMode::Opportunistic)
+        );
+        assert_eq!(c.lookup("v6.test").unwrap().host, "::1");
+        assert_eq!(c.lookup("plain.test").unwrap().port, 25);
+        let star = c.lookup("elsewhere.org").unwrap();
+        assert_eq!(
+            (star.host.as_str(), star.port),
+            ("smtp.provider.example", 587)
+        );
+        // Credentials imply verified STARTTLS unless `tls` says otherwise.
+        assert_eq!(star.tls, TlsMode::StartTls);
+        assert_eq!(star.auth, Some(("me".into(), "pw".into())));
+        let t = parse(&format!(
+            "{MIN}[smtp.routes]\n\"a.test\" = {{ host = \"relay:465\", tls = \"implicit\" }}\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            t.smtp.routes.lookup("a.test").unwrap().tls,
+            TlsMode::Implicit
+        );
+        assert!(parse(MIN).unwrap().smtp.routes.is_empty());
+
+        for (text, want) in [
+            (
+                "\"a.test\" = \"host:0\"",
+                "smtp.routes.\"a.test\": \"0\" is not a port number (1-65535)",
+            ),
+            (
+                "\"a.test\" = \"host:x\"",
+                "smtp.routes.\"a.test\": \"x\" is not a port number (1-65535)",
+            ),
+            (
+                "\"a.test\" = \":25\"",
+                "smtp.routes.\"a.test\": \":25\" is not host:port",
+            ),
+            (
+                "\"a.test\" = \"::1:25\"",
+                "smtp.routes.\"a.test\": \"::1:25\" is not host:port",
+            ),
+            (
+                "\"a.test\" = 25",
+                "smtp.routes.\"a.test\": expected \"host:port\" or a table, found integer",
+            ),
+            (
+                "\"not a domain\" = \"h:25\"",
+                "smtp.routes.\"not a domain\": \"not a domain\" is not a domain or \"*\"",
+            ),
+            (
+                "\"a.test\" = { tls = \"starttls\" }",
+                "smtp.routes.\"a.test\".host: missing (required)",
+            ),
+            (
+                "\"a.test\" = { host = \"h\", tls = \"maybe\" }",
+                "smtp.routes.\"a.test\".tls: \"maybe\" is not one of \"opportunistic\", \"starttls\", \"implicit\", \"none\"",
+            ),
+            (
+                "\"a.test\" = { host = \"h\", username = \"u\" }",
+                "smtp.routes.\"a.test\".password: missing (username is set)",
+            ),
+            (
+                "\"a.test\" = { host = \"h\", port = 1 }",
+                "smtp.routes.\"a.test\".port: unknown key (expected one of: host, tls, username, password)",
+            ),
+        ] {
+            assert_eq!(
+                bad(&format!("{MIN}[smtp.routes]\n{text}\n")),
+                want,
+                "{text}"
+            );
+        }
+        assert_eq!(
+            bad(&format!("{MIN}[smtp]\nroutes = 1\n")),
+            "smtp.routes: expected a table ([smtp.routes]), found integer"
+        );
+    }
+
+    #[test]
+    fn smtp_queue() {
+        let d = parse(MIN).unwrap().smtp.queue;
+        assert_eq!(d, QueueSettings::default());
+        assert_eq!(d.policy.max_age, Duration::from_secs(5 * 86400));
+        let q = parse(&format!(
+            "{MIN}[smtp.queue]\nretry = [\"1s\", 60, \"2h\"]\nmax_age = \"2d\"\ndelay_warning = \"0\"\nconcurrency = 4\n"
+        ))
+        .unwrap()
+        .smtp
+        .queue;
+        assert_eq!(
+            q.policy.schedule,
+            [1, 60, 7200].map(Duration::from_secs).to_vec()
+        );
+        assert_eq!(q.policy.max_age, Duration::from_secs(2 * 86400));
+        assert_eq!(q.policy.delay_warning, None);
+        assert_eq!(q.concurrency, 4);
+        for (text, want) in [
+            (
+                "retry = []",
+                "smtp.queue.retry: must list at least one duration",
+            ),
+            (
+                "retry = \"5m\"",
+                "smtp.queue.retry: expected a list of durations, found string",
+            ),
+            (
+                "retry = [\"5m\", \"soon\"]",
+                "smtp.queue.retry[1]: \"soon\" is not a duration (like \"30s\", \"5m\", \"4h\", \"5d\")",
+            ),
+            ("retry = [0]", "smtp.queue.retry[0]: must be longer than 0"),
+            (
+                "max_age = \"0\"",
+                "smtp.queue.max_age: must be longer than 0",
+            ),
+            (
+                "max_age = -5",
+                "smtp.queue.max_age: must be at least 0, found -5",
+            ),
+            (
+                "delay_warning = true",
+                "smtp.queue.delay_warning: expected a duration string, found boolean",
+            ),
+            (
+                "concurrency = 0",
+                "smtp.queue.concurrency: must be between 1 and 1024, found 0",
+            ),
+            (
+                "lifetime = \"5d\"",
+                "smtp.queue.lifetime: unknown key (expected one of: retry, max_age, delay_warning, concurrency)",
+            ),
+        ] {
+            assert_eq!(bad(&format!("{MIN}[smtp.queue]\n{text}\n")), want, "{text}");
+        }
     }
 
     #[test]
