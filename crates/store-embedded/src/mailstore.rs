@@ -6,8 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use pochta_store::{
     BlobId, ChangeBus, ChangeEvent, Changes, FlagOp, MailDate, MailStore, MailboxInfo,
-    MailboxStatus, MessageMeta, MessageRecord, MessageSummary, NewMessage, Result, StoreError,
-    StoreOutcome, UidMapping,
+    MailboxStatus, MessageMeta, MessageRecord, MessageSummary, NewMessage, Quota, QuotaLimits,
+    Result, StoreError, StoreOutcome, UidMapping,
 };
 use pochta_types::{
     AccountId, Flags, MailboxId, MailboxName, ModSeq, SEPARATOR, SpecialUse, Uid, UidValidity,
@@ -371,6 +371,45 @@ fn sorted(uids: &[Uid]) -> Vec<u32> {
     v
 }
 
+/// An account's quota row (limits and the usage the triggers keep; see the schema).
+fn quota_of(tx: &Transaction<'_>, account: i64) -> R<Quota> {
+    let row = tx
+        .prepare_cached(
+            "SELECT storage_limit, message_limit, used_bytes, used_messages
+             FROM quotas WHERE account = ?1",
+        )?
+        .query_row([account], |r| {
+            Ok((
+                r.get::<_, Option<i64>>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .optional()?;
+    let Some((storage, messages, used_bytes, used_messages)) = row else {
+        return Err(StoreError::NotFound(format!("account {account}")).into());
+    };
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(Quota {
+        limits: QuotaLimits {
+            storage: storage.map(n),
+            messages: messages.map(n),
+        },
+        storage: n(used_bytes),
+        messages: n(used_messages),
+    })
+}
+
+/// Inside a write transaction, before rows are added: refuse if adding `bytes` in
+/// `messages` messages would take the account over a limit. Checked under the write lock,
+/// so concurrent additions cannot both pass.
+fn check_quota(tx: &Transaction<'_>, account: i64, bytes: u64, messages: u64) -> R<()> {
+    quota_of(tx, account)?
+        .check(bytes, messages)
+        .map_err(|e| StoreError::OverQuota(e).into())
+}
+
 fn all_uids(tx: &Transaction<'_>, mailbox: i64) -> R<Vec<u32>> {
     let mut q = tx.prepare_cached("SELECT uid FROM messages WHERE mailbox = ?1 ORDER BY uid")?;
     let v = q
@@ -418,6 +457,14 @@ impl EmbeddedStore {
                 .into());
             }
             let rows = read_rows(tx, from.0, &uids)?;
+            // A move stays within the account, so only a copy adds to its usage.
+            if !is_move {
+                let bytes = rows
+                    .iter()
+                    .map(|r| u64::try_from(r.size).unwrap_or(0))
+                    .sum();
+                check_quota(tx, dst.account, bytes, rows.len() as u64)?;
+            }
             let mut pairs = Vec::with_capacity(rows.len());
             for r in &rows {
                 let new = insert_message(
@@ -677,14 +724,29 @@ impl MailStore for EmbeddedStore {
         Ok(self.read(|tx| {
             let mb = mb_by_id(tx, mailbox)?
                 .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
-            let (messages, recent, unseen, deleted, size): (u32, u32, u32, u32, i64) = tx
+            let (messages, recent, unseen, deleted, size, deleted_size): (
+                u32,
+                u32,
+                u32,
+                u32,
+                i64,
+                i64,
+            ) = tx
                 .prepare_cached(
                     "SELECT count(*), coalesce(sum(uid >= ?2), 0), coalesce(sum((flags & 1) = 0), 0),
-                            coalesce(sum((flags & 8) != 0), 0), coalesce(sum(size), 0)
+                            coalesce(sum((flags & 8) != 0), 0), coalesce(sum(size), 0),
+                            coalesce(sum(CASE WHEN (flags & 8) != 0 THEN size END), 0)
                      FROM messages WHERE mailbox = ?1",
                 )?
                 .query_row(params![mb.id, mb.recent_floor], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
                 })?;
             let info = mb.info()?;
             Ok(MailboxStatus {
@@ -692,6 +754,7 @@ impl MailStore for EmbeddedStore {
                 recent,
                 unseen,
                 deleted,
+                deleted_size: u64::try_from(deleted_size).unwrap_or(0),
                 size: u64::try_from(size).unwrap_or(0),
                 uid_next: info.uid_next,
                 uid_validity: info.uid_validity,
@@ -762,6 +825,8 @@ impl MailStore for EmbeddedStore {
         let save = now();
         Ok(self.write(|tx| {
             let mut mb = selectable(tx, mailbox)?;
+            let bytes = prepared.iter().map(|p| p.bytes.len() as u64).sum();
+            check_quota(tx, mb.account, bytes, prepared.len() as u64)?;
             let mut pairs = Vec::with_capacity(messages.len());
             for (m, p) in messages.iter().zip(&prepared) {
                 self.ensure_blob_row(tx, p)?;
@@ -804,6 +869,18 @@ impl MailStore for EmbeddedStore {
         let p = self.prepare(bytes)?;
         let save = now();
         Ok(self.write(|tx| {
+            // Quota per account: one account may be targeted twice (INBOX and Sent).
+            let mut per_account: Vec<(i64, u64)> = Vec::new();
+            for (mailbox, _) in targets {
+                let account = selectable(tx, *mailbox)?.account;
+                match per_account.iter_mut().find(|(a, _)| *a == account) {
+                    Some((_, n)) => *n += 1,
+                    None => per_account.push((account, 1)),
+                }
+            }
+            for (account, n) in per_account {
+                check_quota(tx, account, n * p.bytes.len() as u64, n)?;
+            }
             self.ensure_blob_row(tx, &p)?;
             let mut uids = Vec::with_capacity(targets.len());
             let mut events = Vec::with_capacity(targets.len());
@@ -1080,6 +1157,24 @@ impl MailStore for EmbeddedStore {
             // Not a change to any message, so no MODSEQ and no event (RFC 7162 §3.1).
             let uids = uids.into_iter().map(to_uid).collect::<R<_>>()?;
             Ok((uids, Vec::new()))
+        })?)
+    }
+
+    fn quota(&self, account: AccountId) -> Result<Quota> {
+        Ok(self.read(|tx| quota_of(tx, account.0))?)
+    }
+
+    fn set_quota(&self, account: AccountId, limits: QuotaLimits) -> Result<()> {
+        let v = |l: Option<u64>| l.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        Ok(self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE quotas SET storage_limit = ?2, message_limit = ?3 WHERE account = ?1",
+                params![account.0, v(limits.storage), v(limits.messages)],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("account {}", account.0)).into());
+            }
+            Ok(((), Vec::new()))
         })?)
     }
 }

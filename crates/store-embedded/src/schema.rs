@@ -96,6 +96,46 @@ const MIGRATIONS: &[&str] = &[
         UPDATE blobs SET refcount = refcount - 1 WHERE id = OLD.blob;
     END;
     "#,
+    // 1 → 2: quotas (RFC 9208). Usage is kept exact by triggers in the same transaction as
+    // the message rows, like blob reference counts: inserting or deleting a message adjusts
+    // its account's row. A mailbox row deleted with messages still in it (a cascade) takes
+    // them off first, in a BEFORE trigger, because by the time the cascade deletes the
+    // message rows their mailbox row is gone and the message trigger finds no account.
+    r#"
+    CREATE TABLE quotas (
+        account       INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        storage_limit INTEGER,                -- bytes; NULL is unlimited
+        message_limit INTEGER,                -- messages; NULL is unlimited
+        used_bytes    INTEGER NOT NULL DEFAULT 0,
+        used_messages INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO quotas (account, used_bytes, used_messages)
+        SELECT a.id, coalesce(sum(m.size), 0), count(m.uid)
+        FROM accounts a
+        LEFT JOIN mailboxes b ON b.account = a.id
+        LEFT JOIN messages m ON m.mailbox = b.id
+        GROUP BY a.id;
+
+    CREATE TRIGGER accounts_quota AFTER INSERT ON accounts BEGIN
+        INSERT INTO quotas (account) VALUES (NEW.id);
+    END;
+    CREATE TRIGGER messages_usage_add AFTER INSERT ON messages BEGIN
+        UPDATE quotas SET used_bytes = used_bytes + NEW.size, used_messages = used_messages + 1
+        WHERE account = (SELECT account FROM mailboxes WHERE id = NEW.mailbox);
+    END;
+    CREATE TRIGGER messages_usage_sub AFTER DELETE ON messages BEGIN
+        UPDATE quotas SET used_bytes = used_bytes - OLD.size, used_messages = used_messages - 1
+        WHERE account = (SELECT account FROM mailboxes WHERE id = OLD.mailbox);
+    END;
+    CREATE TRIGGER mailboxes_usage_sub BEFORE DELETE ON mailboxes BEGIN
+        UPDATE quotas SET
+            used_bytes = used_bytes
+                - (SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox = OLD.id),
+            used_messages = used_messages
+                - (SELECT count(*) FROM messages WHERE mailbox = OLD.id)
+        WHERE account = OLD.account;
+    END;
+    "#,
 ];
 
 /// Bring the schema to the newest version. Refuses a database newer than this program.

@@ -174,3 +174,69 @@ fn two_openers_share_the_directory() {
     assert_eq!(uids, (1..=40).collect::<Vec<_>>());
     assert_eq!(b.mailbox_status(mb).unwrap().messages, 40);
 }
+
+/// A database from before quotas (schema 1) gains them on open, with usage computed from
+/// the messages it already holds (migration 1 → 2).
+#[test]
+fn quota_migration_counts_existing_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mb, acc) = {
+        let s = EmbeddedStore::open(dir.path()).unwrap();
+        let mb = inbox(&s, "a@example.org");
+        inbox(&s, "b@example.org");
+        for i in 0..3 {
+            let body = format!("Subject: {i}\r\n\r\nx\r\n");
+            s.append(
+                mb,
+                &[NewMessage {
+                    bytes: body.as_bytes(),
+                    flags: Flags::new(),
+                    internal_date: None,
+                }],
+            )
+            .unwrap();
+        }
+        let acc = s
+            .account_by_address(&Address::new("a@example.org").unwrap())
+            .unwrap()
+            .unwrap()
+            .id;
+        (mb, acc)
+    };
+    // Back to schema 1: what an older Pochta left behind.
+    let db = rusqlite::Connection::open(dir.path().join("pochta.sqlite3")).unwrap();
+    db.execute_batch(
+        "DROP TRIGGER accounts_quota; DROP TRIGGER messages_usage_add;
+         DROP TRIGGER messages_usage_sub; DROP TRIGGER mailboxes_usage_sub;
+         DROP TABLE quotas; PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(db);
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let q = s.quota(acc).unwrap();
+    let size = s.mailbox_status(mb).unwrap().size;
+    assert_eq!((q.messages, q.storage), (3, size));
+    let other = s
+        .account_by_address(&Address::new("b@example.org").unwrap())
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_eq!(s.quota(other).unwrap().messages, 0);
+    // And new accounts get a quota row.
+    let c = inbox(&s, "c@example.org");
+    s.append(
+        c,
+        &[NewMessage {
+            bytes: MSG,
+            flags: Flags::new(),
+            internal_date: None,
+        }],
+    )
+    .unwrap();
+    let c_acc = s
+        .account_by_address(&Address::new("c@example.org").unwrap())
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_eq!(s.quota(c_acc).unwrap().messages, 1);
+}

@@ -18,7 +18,10 @@ use std::sync::Arc;
 
 use pochta_types::{AccountId, Address, Domain, Flag, Flags, MailboxId, MailboxName, ModSeq, Uid};
 
-use crate::{ChangeEvent, Directory, FlagOp, MailDate, MailStore, NewMessage, StoreError};
+use crate::{
+    ChangeEvent, Directory, FlagOp, MailDate, MailStore, NewMessage, QuotaLimits, QuotaResource,
+    StoreError,
+};
 
 /// Storage under test.
 pub trait Fixture: Sized {
@@ -58,7 +61,9 @@ macro_rules! conformance_tests {
             blob_shared_and_released,
             concurrent_writers,
             durable_across_reopen,
-            change_bus_announces_commits
+            change_bus_announces_commits,
+            quota_usage_is_exact,
+            quota_is_enforced
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {
@@ -963,4 +968,212 @@ pub fn change_bus_announces_commits<F: Fixture>() {
     assert!(modseqs[0] < modseqs[1]);
     assert_eq!(modseqs[1], highest(&s, inbox));
     assert!(seen.contains(&ChangeEvent::MailboxList { account: acc }));
+}
+
+// --- quota (RFC 9208) ---
+
+/// The usage the store reports, checked against the sum of every mailbox's STATUS.
+fn assert_usage<S: MailStore>(s: &S, acc: AccountId, messages: u64, bytes: u64) {
+    let q = s.quota(acc).unwrap();
+    assert_eq!((q.messages, q.storage), (messages, bytes), "reported usage");
+    let (mut m, mut b) = (0u64, 0u64);
+    for mb in s.mailboxes(acc).unwrap() {
+        let st = s.mailbox_status(mb.id).unwrap();
+        m += u64::from(st.messages);
+        b += st.size;
+    }
+    assert_eq!((m, b), (messages, bytes), "usage against STATUS");
+}
+
+/// Usage follows every path that adds or removes messages, and only those: append, deliver,
+/// copy, move (no change), expunge, mailbox delete (with and without children), renaming
+/// INBOX, across reopen; another account's mail never counts.
+pub fn quota_usage_is_exact<F: Fixture>() {
+    let (fx, s, acc, inbox) = setup::<F>();
+    let len = |n: usize| message(n).len() as u64;
+    assert_usage(&s, acc, 0, 0);
+    let u1 = append(&s, inbox, 1, &[]);
+    append(&s, inbox, 2, &[Flag::Deleted]);
+    assert_usage(&s, acc, 2, len(1) + len(2));
+    let work = s.mailbox_create(acc, &name("Work"), None).unwrap().id;
+    s.deliver(
+        &[(inbox, Flags::new()), (work, Flags::new())],
+        &message(3),
+        None,
+    )
+    .unwrap();
+    assert_usage(&s, acc, 4, len(1) + len(2) + 2 * len(3));
+    s.copy(inbox, &[u1], work).unwrap();
+    assert_usage(&s, acc, 5, 2 * len(1) + len(2) + 2 * len(3));
+    s.move_messages(inbox, &[u1], work).unwrap();
+    assert_usage(&s, acc, 5, 2 * len(1) + len(2) + 2 * len(3));
+    s.expunge(inbox, None).unwrap();
+    assert_usage(&s, acc, 4, 2 * len(1) + 2 * len(3));
+    // Another account's mail is its own.
+    let other = s
+        .account_create(&addr("other@example.org"), "$argon2id$x")
+        .unwrap();
+    let other_inbox = mailbox_id(&s, other, "INBOX");
+    append(&s, other_inbox, 9, &[]);
+    assert_usage(&s, other, 1, len(9));
+    assert_usage(&s, acc, 4, 2 * len(1) + 2 * len(3));
+    // Renaming INBOX moves its messages: no change.
+    s.mailbox_rename(acc, &MailboxName::inbox(), &name("Old"))
+        .unwrap();
+    assert_usage(&s, acc, 4, 2 * len(1) + 2 * len(3));
+    // Deleting a mailbox with children keeps it as \Noselect and drops its messages.
+    s.mailbox_create(acc, &name("Work/Sub"), None).unwrap();
+    s.mailbox_delete(acc, &name("Work")).unwrap();
+    assert_usage(&s, acc, 1, len(3));
+    s.mailbox_delete(acc, &name("Old")).unwrap();
+    assert_usage(&s, acc, 0, 0);
+    let inbox = mailbox_id(&s, acc, "INBOX");
+    append(&s, inbox, 4, &[]);
+    s.account_delete(&addr("other@example.org")).unwrap();
+    drop(s);
+    let s = fx.open();
+    assert_usage(&s, acc, 1, len(4));
+    assert_eq!(s.quota(acc).unwrap().limits, QuotaLimits::default());
+}
+
+/// Limits refuse, atomically and with the resource named, every call that would go over
+/// them; moves, expunges and flag changes are never refused; limits survive reopen.
+pub fn quota_is_enforced<F: Fixture>() {
+    let (fx, s, acc, inbox) = setup::<F>();
+    let len = message(1).len() as u64;
+    let u1 = append(&s, inbox, 1, &[]);
+    s.set_quota(
+        acc,
+        QuotaLimits {
+            storage: None,
+            messages: Some(2),
+        },
+    )
+    .unwrap();
+    assert_eq!(s.quota(acc).unwrap().limits.messages, Some(2));
+    // MULTIAPPEND of two is refused whole; one fits.
+    let (a, b) = (message(2), message(3));
+    let two = [
+        NewMessage {
+            bytes: &a,
+            flags: flags(&[]),
+            internal_date: None,
+        },
+        NewMessage {
+            bytes: &b,
+            flags: flags(&[]),
+            internal_date: None,
+        },
+    ];
+    match s.append(inbox, &two) {
+        Err(StoreError::OverQuota(e)) => {
+            assert_eq!(e.resource, QuotaResource::Message);
+            assert_eq!((e.usage, e.limit, e.requested), (1, 2, 2));
+            assert!(!e.permanent());
+        }
+        other => panic!("expected OverQuota, got {other:?}"),
+    }
+    assert_eq!(uids(&s, inbox), vec![u1.get()]);
+    let u2 = append(&s, inbox, 2, &[]);
+    let trash = mailbox_id(&s, acc, "Trash");
+    // Full: copy and deliver are refused, nothing is half done.
+    assert!(matches!(
+        s.copy(inbox, &[u1], trash),
+        Err(StoreError::OverQuota(_))
+    ));
+    assert!(matches!(
+        s.deliver(&[(inbox, Flags::new())], &message(5), None),
+        Err(StoreError::OverQuota(_))
+    ));
+    assert_eq!(uids(&s, inbox), vec![u1.get(), u2.get()]);
+    assert!(uids(&s, trash).is_empty());
+    // A move, a flag change and an expunge are always allowed.
+    s.move_messages(inbox, &[u2], trash).unwrap();
+    s.store_flags(
+        trash,
+        &[uid(1)],
+        FlagOp::Add,
+        &flags(&[Flag::Deleted]),
+        None,
+    )
+    .unwrap();
+    s.expunge(trash, None).unwrap();
+    assert_usage(&s, acc, 1, len);
+    // Storage, in bytes; a message larger than the whole limit is refused for good.
+    s.set_quota(
+        acc,
+        QuotaLimits {
+            storage: Some(2 * len),
+            messages: None,
+        },
+    )
+    .unwrap();
+    s.copy(inbox, &[u1], trash).unwrap();
+    match s.deliver(&[(inbox, Flags::new())], &message(6), None) {
+        Err(StoreError::OverQuota(e)) => {
+            assert_eq!(e.resource, QuotaResource::Storage);
+            assert_eq!((e.usage, e.limit), (2 * len, 2 * len));
+        }
+        other => panic!("expected OverQuota, got {other:?}"),
+    }
+    let big = vec![b'x'; usize::try_from(3 * len).unwrap()];
+    match s.append(
+        inbox,
+        &[NewMessage {
+            bytes: &big,
+            flags: flags(&[]),
+            internal_date: None,
+        }],
+    ) {
+        Err(StoreError::OverQuota(e)) => assert!(e.permanent(), "{e}"),
+        other => panic!("expected OverQuota, got {other:?}"),
+    }
+    // A limit below the usage refuses additions but removes nothing.
+    s.set_quota(
+        acc,
+        QuotaLimits {
+            storage: Some(0),
+            messages: Some(0),
+        },
+    )
+    .unwrap();
+    assert_usage(&s, acc, 2, 2 * len);
+    assert!(matches!(
+        s.deliver(&[(inbox, Flags::new())], &message(7), None),
+        Err(StoreError::OverQuota(_))
+    ));
+    // Another account is not limited by this one's quota.
+    let other = s
+        .account_create(&addr("other@example.org"), "$argon2id$x")
+        .unwrap();
+    let other_inbox = mailbox_id(&s, other, "INBOX");
+    s.deliver(&[(other_inbox, Flags::new())], &message(7), None)
+        .unwrap();
+    drop(s);
+    let s = fx.open();
+    let q = s.quota(acc).unwrap();
+    assert_eq!((q.limits.storage, q.limits.messages), (Some(0), Some(0)));
+    // One delivery to two mailboxes of the account counts twice.
+    s.set_quota(
+        acc,
+        QuotaLimits {
+            storage: None,
+            messages: Some(3),
+        },
+    )
+    .unwrap();
+    let trash = mailbox_id(&s, acc, "Trash");
+    assert!(matches!(
+        s.deliver(
+            &[(inbox, Flags::new()), (trash, Flags::new())],
+            &message(8),
+            None
+        ),
+        Err(StoreError::OverQuota(_))
+    ));
+    s.deliver(&[(inbox, Flags::new())], &message(8), None)
+        .unwrap();
+    s.set_quota(acc, QuotaLimits::default()).unwrap();
+    append(&s, inbox, 9, &[]);
+    assert_usage(&s, acc, 4, 4 * len);
 }

@@ -24,6 +24,12 @@
 //!   get the stored [`MessageMeta`] and never re-parse.
 //! - Calls are synchronous and short; the async session layer runs the ones that fsync on a
 //!   blocking thread. Every backend is `Send + Sync` and safe to call from many threads.
+//! - **Quota** (RFC 9208): each account has optional limits on the bytes (sum of RFC822.SIZE)
+//!   and the number of its messages, and a usage that is exact at every commit. A call that
+//!   would raise the usage above a limit ([`MailStore::append`], [`MailStore::deliver`],
+//!   [`MailStore::copy`]) fails with [`StoreError::OverQuota`] inside its transaction, so two
+//!   racing appends can never both slip under the limit. A move within an account, a flag
+//!   change, an expunge or a delete never counts against it, whatever the usage.
 //! - **Change notification**: after a change is committed the backend publishes a
 //!   [`ChangeEvent`] on its [`ChangeBus`]; sessions use it only as a wake-up (IDLE) and then ask
 //!   the store what changed, so a lost or coalesced event never loses information.
@@ -54,15 +60,110 @@ pub enum StoreError {
     /// (RFC 3501 §6.3.4).
     #[error("{0} has child mailboxes")]
     HasChildren(String),
-    /// A limit (quota, number of mailboxes, keywords …) would be exceeded.
+    /// An implementation limit (UIDs or UIDVALIDITY values exhausted …) would be exceeded.
     #[error("limit reached: {0}")]
     Limit(String),
+    /// The account's quota would be exceeded (RFC 9208; IMAP `NO [OVERQUOTA]`, SMTP
+    /// `452 4.2.2` or, when the message alone is larger than the limit, `552 5.2.2`).
+    #[error("over quota: {0}")]
+    OverQuota(QuotaExceeded),
     /// The backend failed (I/O, database). The message is for the log.
     #[error("storage failure: {0}")]
     Backend(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A resource an account's quota limits (RFC 9208 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QuotaResource {
+    /// Bytes of all messages (the sum of their RFC822.SIZE); IMAP reports it in KiB.
+    Storage,
+    /// Number of messages.
+    Message,
+}
+
+impl QuotaResource {
+    /// The RFC 9208 resource name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuotaResource::Storage => "STORAGE",
+            QuotaResource::Message => "MESSAGE",
+        }
+    }
+}
+
+impl std::fmt::Display for QuotaResource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a call was refused for quota: which resource, and the numbers (bytes for STORAGE).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{resource} limit {limit} reached ({usage} used, {requested} more requested)")]
+pub struct QuotaExceeded {
+    pub resource: QuotaResource,
+    pub usage: u64,
+    pub limit: u64,
+    pub requested: u64,
+}
+
+impl QuotaExceeded {
+    /// Whether the request can never succeed, however much is deleted: it alone is larger
+    /// than the limit (SMTP answers `552 5.2.2` then, instead of `452 4.2.2`).
+    pub fn permanent(&self) -> bool {
+        self.requested > self.limit
+    }
+}
+
+/// An account's quota limits; `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuotaLimits {
+    /// Bytes (sum of RFC822.SIZE).
+    pub storage: Option<u64>,
+    pub messages: Option<u64>,
+}
+
+/// An account's limits and its exact current usage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quota {
+    pub limits: QuotaLimits,
+    /// Bytes of all the account's messages.
+    pub storage: u64,
+    /// Number of the account's messages.
+    pub messages: u64,
+}
+
+impl Quota {
+    /// Whether adding `bytes` in `messages` messages stays within the limits; the refusal
+    /// names the first resource that would be exceeded.
+    pub fn check(&self, bytes: u64, messages: u64) -> std::result::Result<(), QuotaExceeded> {
+        let over = |resource, usage: u64, limit: Option<u64>, requested: u64| match limit {
+            Some(limit) if requested > 0 && usage.saturating_add(requested) > limit => {
+                Err(QuotaExceeded {
+                    resource,
+                    usage,
+                    limit,
+                    requested,
+                })
+            }
+            _ => Ok(()),
+        };
+        over(
+            QuotaResource::Message,
+            self.messages,
+            self.limits.messages,
+            messages,
+        )?;
+        over(
+            QuotaResource::Storage,
+            self.storage,
+            self.limits.storage,
+            bytes,
+        )
+    }
+}
 
 /// An account as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +208,9 @@ pub struct MailboxStatus {
     pub unseen: u32,
     /// Number of messages with `\Deleted` (RFC 9208 STATUS DELETED).
     pub deleted: u32,
+    /// Sum of the sizes of messages with `\Deleted`: what an EXPUNGE would free
+    /// (RFC 9208 §4.1.4 DELETED-STORAGE).
+    pub deleted_size: u64,
     /// Sum of message sizes (RFC 8438 STATUS SIZE).
     pub size: u64,
     pub uid_next: Uid,
@@ -336,10 +440,12 @@ pub trait MailStore: Directory {
     // --- messages ---
 
     /// Append messages to one mailbox, atomically (all or none; RFC 3502 MULTIAPPEND).
+    /// `OverQuota` if the account's usage would exceed a limit.
     fn append(&self, mailbox: MailboxId, messages: &[NewMessage<'_>]) -> Result<UidMapping>;
     /// Deliver one message to several mailboxes (of several accounts), storing its bytes once.
     /// Returns the new UID in each mailbox, in order. Atomic: if one target does not exist or
-    /// is `\Noselect`, nothing is delivered.
+    /// is `\Noselect`, or one account's quota would be exceeded (`OverQuota`), nothing is
+    /// delivered.
     fn deliver(
         &self,
         targets: &[(MailboxId, Flags)],
@@ -370,10 +476,10 @@ pub trait MailStore: Directory {
     ) -> Result<StoreOutcome>;
     /// Copy messages into another mailbox of the same account, keeping flags and internal
     /// dates; atomic. UIDs that do not exist are skipped; a target of another account is
-    /// `NotAllowed`.
+    /// `NotAllowed`; `OverQuota` if the copies would exceed the account's quota.
     fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<UidMapping>;
     /// Move messages (RFC 6851): one transaction, so no observer sees a message in both
-    /// mailboxes or in neither.
+    /// mailboxes or in neither. A move within one account never changes its quota usage.
     fn move_messages(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<UidMapping>;
     /// Remove messages flagged `\Deleted` (only those among `uids`, if given: UID EXPUNGE).
     /// Returns the expunged UIDs, ascending.
@@ -381,4 +487,27 @@ pub trait MailStore: Directory {
     /// Make messages recent to the caller (RFC 3501 §2.3.2): returns the UIDs that had
     /// arrived since the last claim (by anyone), and marks them claimed.
     fn claim_recent(&self, mailbox: MailboxId) -> Result<Vec<Uid>>;
+
+    // --- quota (RFC 9208; see the notes on top) ---
+
+    /// The account's limits and exact usage. The default sums every mailbox's status and
+    /// knows no limits; backends that enforce quotas override it.
+    fn quota(&self, account: AccountId) -> Result<Quota> {
+        let mut q = Quota::default();
+        for mb in self.mailboxes(account)? {
+            let st = self.mailbox_status(mb.id)?;
+            q.storage += st.size;
+            q.messages += u64::from(st.messages);
+        }
+        Ok(q)
+    }
+
+    /// Replace the account's limits (an administrator's act; IMAP SETQUOTA is refused).
+    /// Lowering a limit below the usage removes nothing; it only refuses further additions.
+    fn set_quota(&self, account: AccountId, limits: QuotaLimits) -> Result<()> {
+        let _ = (account, limits);
+        Err(StoreError::NotAllowed(
+            "this store does not enforce quotas".into(),
+        ))
+    }
 }
