@@ -1,5 +1,6 @@
 //! STATUS (RFC 9051 §6.3.11) with CONDSTORE's HIGHESTMODSEQ (RFC 7162 §3.1.9), STATUS=SIZE
-//! (RFC 8438), DELETED (RFC 9051), APPENDLIMIT (RFC 7889) and MAILBOXID (RFC 8474).
+//! (RFC 8438), DELETED (RFC 9051), DELETED-STORAGE (RFC 9208 §4.1.4), APPENDLIMIT
+//! (RFC 7889) and MAILBOXID (RFC 8474).
 //!
 //! Implementation notes:
 //! - Items keep the client's order; duplicates are kept (the session answers each once).
@@ -7,7 +8,7 @@
 //! ```abnf
 //! status     = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")"
 //! status-att = "MESSAGES" / "UIDNEXT" / "UIDVALIDITY" / "UNSEEN" / "DELETED" / "SIZE" /
-//!              "RECENT" / "HIGHESTMODSEQ" / "APPENDLIMIT" / "MAILBOXID"
+//!              "RECENT" / "HIGHESTMODSEQ" / "APPENDLIMIT" / "MAILBOXID" / "DELETED-STORAGE"
 //! ```
 
 use pochta_types::MailboxName;
@@ -23,6 +24,8 @@ pub enum StatusItem {
     UidValidity,
     Unseen,
     Deleted,
+    /// RFC 9208 §4.1.4: what an EXPUNGE would free.
+    DeletedStorage,
     Size,
     HighestModSeq,
     AppendLimit,
@@ -30,13 +33,14 @@ pub enum StatusItem {
 }
 
 impl StatusItem {
-    pub const ALL: [StatusItem; 10] = [
+    pub const ALL: [StatusItem; 11] = [
         StatusItem::Messages,
         StatusItem::Recent,
         StatusItem::UidNext,
         StatusItem::UidValidity,
         StatusItem::Unseen,
         StatusItem::Deleted,
+        StatusItem::DeletedStorage,
         StatusItem::Size,
         StatusItem::HighestModSeq,
         StatusItem::AppendLimit,
@@ -51,6 +55,7 @@ impl StatusItem {
             StatusItem::UidValidity => "UIDVALIDITY",
             StatusItem::Unseen => "UNSEEN",
             StatusItem::Deleted => "DELETED",
+            StatusItem::DeletedStorage => "DELETED-STORAGE",
             StatusItem::Size => "SIZE",
             StatusItem::HighestModSeq => "HIGHESTMODSEQ",
             StatusItem::AppendLimit => "APPENDLIMIT",

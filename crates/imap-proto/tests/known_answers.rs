@@ -94,6 +94,10 @@ const TABLE: &[(&str, &str)] = &[
         "x STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE DELETED APPENDLIMIT)\r\n",
     ),
     (
+        "x STATUS INBOX (deleted-storage DELETED)\r\n",
+        "x STATUS INBOX (DELETED-STORAGE DELETED)\r\n",
+    ),
+    (
         "x APPEND INBOX {3}\r\nabc\r\n",
         "x APPEND INBOX {3}\r\nabc\r\n",
     ),

@@ -24,6 +24,7 @@ pub mod login;
 mod mailbox;
 mod messages;
 pub mod out;
+mod quota;
 mod search;
 pub mod session;
 pub mod text;

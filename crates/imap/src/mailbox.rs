@@ -432,6 +432,8 @@ impl<S: MailStore> Session<S> {
                 StatusItem::UidValidity => st.uid_validity.get().into(),
                 StatusItem::Unseen => st.unseen.into(),
                 StatusItem::Deleted => st.deleted.into(),
+                // RFC 9208 §4.1.4 allows the sum of RFC822.SIZE, which is also exact here.
+                StatusItem::DeletedStorage => st.deleted_size,
                 StatusItem::Size => st.size,
                 StatusItem::HighestModSeq => st.highest_modseq.get(),
                 StatusItem::AppendLimit => self.shared.config.max_message,

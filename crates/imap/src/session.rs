@@ -211,7 +211,7 @@ impl<S: MailStore> Session<S> {
             "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE",
             " CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH",
             " SEARCHRES WITHIN CONDSTORE QRESYNC STATUS=SIZE SAVEDATE OBJECTID PREVIEW",
-            " UTF8=ACCEPT MULTIAPPEND BINARY",
+            " UTF8=ACCEPT MULTIAPPEND BINARY QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE",
         ));
         if !self.compressed {
             c.push_str(" COMPRESS=DEFLATE");
@@ -495,7 +495,9 @@ impl<S: MailStore> Session<S> {
                     next: Next::Compress,
                 })
             }
-            GetQuota(_) | GetQuotaRoot(_) | SetQuota { .. } => Err(bad("QUOTA is not supported")),
+            GetQuota(root) => self.getquota(&root),
+            GetQuotaRoot(m) => self.getquotaroot(&m),
+            SetQuota { .. } => self.setquota(),
             Check => Done::ok("CHECK completed"),
             Close => self.close(true),
             Unselect => self.close(false),
@@ -757,6 +759,8 @@ fn store_error(e: &StoreError) -> (&'static str, String) {
         StoreError::NotAllowed(why) => ("CANNOT", why.clone()),
         StoreError::HasChildren(what) => ("HASCHILDREN", format!("{what} has child mailboxes")),
         StoreError::Limit(what) => ("LIMIT", format!("limit reached: {what}")),
+        // RFC 9208 §4.3.1.
+        StoreError::OverQuota(e) => ("OVERQUOTA", format!("over quota: {e}")),
         StoreError::Backend(_) => (
             "SERVERBUG",
             "internal storage error; the administrator can find details in the log".to_string(),
