@@ -13,7 +13,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use pochta_auth::{ScramSecrets, hash_password};
-use pochta_store::Directory;
+use pochta_store::{Directory, MailStore};
 use pochta_store_embedded::EmbeddedStore;
 use pochta_types::{Address, Domain};
 use rand::Rng;
@@ -171,6 +171,94 @@ pub fn user_passwd(
     Ok(())
 }
 
+/// Parses a size for `--storage`: bytes, or with a K, M, G or T suffix (powers of 1024,
+/// an optional trailing `B`); `none` is no limit.
+pub fn parse_size(s: &str) -> Result<Option<u64>> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let upper = t.to_ascii_uppercase();
+    let body = upper.strip_suffix('B').unwrap_or(&upper);
+    let (digits, shift) = match body.chars().last() {
+        Some('K') => (&body[..body.len() - 1], 10),
+        Some('M') => (&body[..body.len() - 1], 20),
+        Some('G') => (&body[..body.len() - 1], 30),
+        Some('T') => (&body[..body.len() - 1], 40),
+        _ => (body, 0),
+    };
+    let bad = || anyhow::anyhow!("{s:?} is not a size (like 20K, 500M, 2G, or none)");
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    n.checked_mul(1u64 << shift).map(Some).ok_or_else(bad)
+}
+
+/// Parses a message count for `--messages`; `none` is no limit.
+pub fn parse_count(s: &str) -> Result<Option<u64>> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    t.parse()
+        .map(Some)
+        .map_err(|_| anyhow::anyhow!("{s:?} is not a number of messages (or none)"))
+}
+
+/// A byte count the way `--storage` takes it: `2G`, `500M`, `20K` when exact, else bytes.
+pub fn format_size(n: u64) -> String {
+    for (suffix, shift) in [("T", 40), ("G", 30), ("M", 20), ("K", 10)] {
+        if n != 0 && n.is_multiple_of(1u64 << shift) {
+            return format!("{}{suffix}", n >> shift);
+        }
+    }
+    n.to_string()
+}
+
+/// `pochta user quota ADDRESS [--storage SIZE] [--messages N]`: changes the limits given
+/// (the others stay), then prints limits and usage (RFC 9208 STORAGE and MESSAGE).
+pub fn user_quota(
+    store: &EmbeddedStore,
+    addr: &str,
+    storage: Option<&str>,
+    messages: Option<&str>,
+    out: &mut impl Write,
+) -> Result<()> {
+    let a = address(addr)?;
+    let Some(acc) = store.account_by_address(&a)? else {
+        bail!("user {a} does not exist");
+    };
+    let storage = storage.map(parse_size).transpose()?;
+    let messages = messages.map(parse_count).transpose()?;
+    if storage.is_some() || messages.is_some() {
+        let mut limits = store.quota(acc.id)?.limits;
+        if let Some(s) = storage {
+            limits.storage = s;
+        }
+        if let Some(m) = messages {
+            limits.messages = m;
+        }
+        store.set_quota(acc.id, limits)?;
+    }
+    let q = store.quota(acc.id)?;
+    let limit = |l: Option<u64>, f: fn(u64) -> String| l.map_or("none".to_string(), f);
+    writeln!(out, "quota of {a}")?;
+    writeln!(
+        out,
+        "  storage:  {} used, limit {}",
+        format_size(q.storage),
+        limit(q.limits.storage, format_size)
+    )?;
+    writeln!(
+        out,
+        "  messages: {} used, limit {}",
+        q.messages,
+        limit(q.limits.messages, |n| n.to_string())
+    )?;
+    Ok(())
+}
+
 pub fn alias_add(
     store: &EmbeddedStore,
     alias: &str,
@@ -269,4 +357,29 @@ pub fn dev_account(dir: &Path, config: &Config, out: &mut impl Write) -> Result<
     )?;
     writeln!(out)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("20K").unwrap(), Some(20 * 1024));
+        assert_eq!(parse_size("500m").unwrap(), Some(500 << 20));
+        assert_eq!(parse_size("2G").unwrap(), Some(2 << 30));
+        assert_eq!(parse_size("2GB").unwrap(), Some(2 << 30));
+        assert_eq!(parse_size("1T").unwrap(), Some(1 << 40));
+        assert_eq!(parse_size("1234").unwrap(), Some(1234));
+        assert_eq!(parse_size("none").unwrap(), None);
+        for bad in ["", "G", "-1K", "1.5G", "12X", "K20", "99999999999T"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_count("1000").unwrap(), Some(1000));
+        assert_eq!(parse_count("NONE").unwrap(), None);
+        assert!(parse_count("1k").is_err());
+        assert_eq!(format_size(2 << 30), "2G");
+        assert_eq!(format_size(1536), "1536");
+        assert_eq!(format_size(0), "0");
+    }
 }

@@ -155,6 +155,16 @@ fn run(cli: Cli) -> Result<()> {
         Command::Init { dir } => admin::init(&dir, out).map(|_| ()),
         Command::Dev { dir } => {
             let path = admin::init(&dir, out)?;
+    /// Show a user's quota and usage; set limits with --storage and --messages (others stay).
+    Quota {
+        address: String,
+        /// Limit on the size of all mail: bytes, or 20K, 500M, 2G …; `none` removes it.
+        #[arg(long, value_name = "SIZE")]
+        storage: Option<String>,
+        /// Limit on the number of messages; `none` removes it.
+        #[arg(long, value_name = "N")]
+        messages: Option<String>,
+    },
             let config = load(&path)?;
             admin::dev_account(&dir, &config, out)?;
             serve(config)
@@ -197,3 +207,14 @@ fn serve(config: Config) -> Result<()> {
         .build()?;
     rt.block_on(serve::serve(config))
 }
+                UserCmd::Quota {
+                    address,
+                    storage,
+                    messages,
+                } => admin::user_quota(
+                    &store,
+                    &address,
+                    storage.as_deref(),
+                    messages.as_deref(),
+                    out,
+                ),

@@ -192,3 +192,100 @@ fn usage_and_input_errors() {
         stderr(&o)
     );
 }
+
+/// `pochta user quota`: show, set (sizes with suffixes), change one limit keeping the other,
+/// clear with `none`; the store then enforces it.
+#[test]
+fn user_quota() {
+    use pochta_store::{MailStore, NewMessage, StoreError};
+
+    let d = TestDir::empty();
+    d.add_user("ivan@example.org", "pw");
+    let o = d.cli(&["user", "quota", "ivan@example.org"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "quota of ivan@example.org\n  storage:  0 used, limit none\n  messages: 0 used, limit none\n"
+    );
+    let o = d.cli(&[
+        "user",
+        "quota",
+        "ivan@example.org",
+        "--storage",
+        "2G",
+        "--messages",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("storage:  0 used, limit 2G\n"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("messages: 0 used, limit 1\n"),
+        "{}",
+        stdout(&o)
+    );
+
+    let store = pochta_store_embedded::EmbeddedStore::open(&d.data_dir()).unwrap();
+    let acc = store
+        .account_by_address(&Address::new("ivan@example.org").unwrap())
+        .unwrap()
+        .unwrap();
+    let q = store.quota(acc.id).unwrap();
+    assert_eq!(q.limits.storage, Some(2 << 30));
+    assert_eq!(q.limits.messages, Some(1));
+    let inbox = store
+        .mailbox(acc.id, &pochta_types::MailboxName::inbox())
+        .unwrap()
+        .unwrap()
+        .id;
+    let msg = |n: u8| NewMessage {
+        bytes: if n == 1 {
+            b"Subject: 1\r\n\r\nx\r\n"
+        } else {
+            b"Subject: 2\r\n\r\ny\r\n"
+        },
+        flags: pochta_types::Flags::new(),
+        internal_date: None,
+    };
+    store.append(inbox, &[msg(1)]).unwrap();
+    assert!(matches!(
+        store.append(inbox, &[msg(2)]),
+        Err(StoreError::OverQuota(_))
+    ));
+
+    // Only --storage: the message limit stays.
+    let o = d.cli(&["user", "quota", "ivan@example.org", "--storage", "20K"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("storage:  17 used, limit 20K\n"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("messages: 1 used, limit 1\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = d.cli(&["user", "quota", "ivan@example.org", "--messages", "none"]);
+    assert!(
+        stdout(&o).contains("messages: 1 used, limit none\n"),
+        "{}",
+        stdout(&o)
+    );
+    store.append(inbox, &[msg(2)]).unwrap();
+
+    // Input errors exit 1 with the value named.
+    let o = d.cli(&["user", "quota", "ivan@example.org", "--storage", "lots"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("\"lots\" is not a size"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.cli(&["user", "quota", "nobody@example.org", "--messages", "5"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+}
