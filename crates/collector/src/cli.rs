@@ -303,7 +303,7 @@ impl Progress for Bar {
         use std::sync::atomic::Ordering::Relaxed;
         let m = self.messages.fetch_add(messages, Relaxed) + messages;
         self.bar.inc(bytes);
-        if m % 64 == 0 {
+        if m.is_multiple_of(64) {
             self.refresh(None);
         }
     }

@@ -335,16 +335,16 @@ async fn imap_import_incremental_flags_crash_and_uidvalidity() {
     );
     assert_ne!(spam_validity(&l), before, "the test did change UIDVALIDITY");
     assert_copy(&l, &seeded);
-    let st = l.state.lock().expect("lock");
-    let src = &st.sources(None).expect("sources")[0];
-    assert!(src.last_error.is_none());
-    let spam_state = st
-        .folders(src.id)
-        .expect("folders")
-        .into_iter()
-        .find(|f| f.remote == "Spam")
-        .expect("spam state");
-    drop(st);
+    let spam_state = {
+        let st = l.state.lock().expect("lock");
+        let src = &st.sources(None).expect("sources")[0];
+        assert!(src.last_error.is_none());
+        st.folders(src.id)
+            .expect("folders")
+            .into_iter()
+            .find(|f| f.remote == "Spam")
+            .expect("spam state")
+    };
     // And it is now incremental under the new UIDVALIDITY.
     let r = l.pass(&NoProgress).await;
     assert_eq!((r.messages, r.flag_updates), (0, 0), "{r:?} {spam_state:?}");

@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 
 use pochta::admin::{self, PasswordSource};
 use pochta::config::Config;
+use pochta::outbound;
 use pochta::serve;
 
 /// Pochta: a mail server (SMTP, IMAP, POP3) in one binary.
@@ -58,6 +59,60 @@ enum Command {
     /// Manage aliases (an address, or @domain for a catch-all, delivered to an account).
     #[command(subcommand)]
     Alias(AliasCmd),
+    /// Inspect and manage the outbound queue.
+    #[command(subcommand)]
+    Queue(QueueCmd),
+    /// DKIM keys for signing outgoing mail.
+    #[command(subcommand)]
+    Dkim(DkimCmd),
+    /// Print the DNS records (MX, SPF, DMARC, DKIM) to publish for DOMAIN.
+    Dns { domain: String },
+    /// Collect mail from another provider (IMAP or POP3) into a local account, and keep it in
+    /// sync (`pochta serve` runs every source continuously).
+    #[command(subcommand)]
+    Collect(CollectCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum CollectCmd {
+    /// Add a source: URL is imap://, imaps://, pop3:// or pop3s://HOST[:PORT]
+    /// (imap:// and pop3:// use STARTTLS when offered; add ?tls=required to insist).
+    Add {
+        /// The local account that receives the mail.
+        address: String,
+        url: String,
+        /// The user name at the remote provider.
+        #[arg(long)]
+        user: String,
+        /// The remote password (visible in the process list; prefer --password-stdin).
+        #[arg(
+            long,
+            conflicts_with = "password_stdin",
+            required_unless_present = "password_stdin"
+        )]
+        password: Option<String>,
+        /// Read the remote password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Accept any certificate from the remote (self-signed); the connection stays encrypted.
+        #[arg(long)]
+        insecure: bool,
+        /// Put the remote folder tree under this local folder instead of merging it.
+        #[arg(long, value_name = "NAME")]
+        folder_prefix: Option<String>,
+    },
+    /// List every source.
+    List,
+    /// Collect now, with a progress bar: once with --once, else every minute until Ctrl-C.
+    Run {
+        address: String,
+        #[arg(long)]
+        once: bool,
+    },
+    /// Last sync time, counts, errors and folders of an account's sources.
+    Status { address: String },
+    /// Stop collecting from a source (mail already collected stays).
+    Del { address: String, url: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +164,43 @@ enum UserCmd {
         #[command(flatten)]
         password: PasswordArgs,
     },
+    /// Show a user's quota and usage; set limits with --storage and --messages (others stay).
+    Quota {
+        address: String,
+        /// Limit on the size of all mail: bytes, or 20K, 500M, 2G …; `none` removes it.
+        #[arg(long, value_name = "SIZE")]
+        storage: Option<String>,
+        /// Limit on the number of messages; `none` removes it.
+        #[arg(long, value_name = "N")]
+        messages: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum QueueCmd {
+    /// List queued messages and the state of each recipient.
+    List,
+    /// Retry the given messages now (every message without an ID).
+    Retry { ids: Vec<String> },
+    /// Delete messages from the queue, without delivering or bouncing them.
+    Delete {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DkimCmd {
+    /// Create a signing key for DOMAIN under data_dir/dkim and print its DNS TXT record.
+    Generate {
+        domain: String,
+        /// The selector: the key's name in DNS (SELECTOR._domainkey.DOMAIN).
+        #[arg(long, default_value = "pochta")]
+        selector: String,
+        /// rsa (RSA-2048, verified everywhere) or ed25519 (RFC 8463).
+        #[arg(long, default_value = "rsa")]
+        algorithm: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,16 +247,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Init { dir } => admin::init(&dir, out).map(|_| ()),
         Command::Dev { dir } => {
             let path = admin::init(&dir, out)?;
-    /// Show a user's quota and usage; set limits with --storage and --messages (others stay).
-    Quota {
-        address: String,
-        /// Limit on the size of all mail: bytes, or 20K, 500M, 2G …; `none` removes it.
-        #[arg(long, value_name = "SIZE")]
-        storage: Option<String>,
-        /// Limit on the number of messages; `none` removes it.
-        #[arg(long, value_name = "N")]
-        messages: Option<String>,
-    },
             let config = load(&path)?;
             admin::dev_account(&dir, &config, out)?;
             serve(config)
@@ -188,25 +270,6 @@ fn run(cli: Cli) -> Result<()> {
                 UserCmd::Passwd { address, password } => {
                     admin::user_passwd(&store, &address, password.source(), out)
                 }
-            }
-        }
-        Command::Alias(cmd) => {
-            let store = admin::open(&load(&cli.config)?)?;
-            match cmd {
-                AliasCmd::Add { alias, target } => admin::alias_add(&store, &alias, &target, out),
-                AliasCmd::List => admin::alias_list(&store, out),
-                AliasCmd::Del { alias } => admin::alias_del(&store, &alias, out),
-            }
-        }
-    }
-}
-
-fn serve(config: Config) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(serve::serve(config))
-}
                 UserCmd::Quota {
                     address,
                     storage,
@@ -218,3 +281,88 @@ fn serve(config: Config) -> Result<()> {
                     messages.as_deref(),
                     out,
                 ),
+            }
+        }
+        Command::Queue(cmd) => {
+            let config = load(&cli.config)?;
+            match cmd {
+                QueueCmd::List => outbound::queue_list(&config, out),
+                QueueCmd::Retry { ids } => outbound::queue_retry(&config, &ids, out),
+                QueueCmd::Delete { ids } => outbound::queue_delete(&config, &ids, out),
+            }
+        }
+        Command::Dkim(DkimCmd::Generate {
+            domain,
+            selector,
+            algorithm,
+        }) => outbound::dkim_generate(&load(&cli.config)?, &domain, &selector, &algorithm, out),
+        Command::Dns { domain } => outbound::dns(&load(&cli.config)?, &domain, out),
+        Command::Alias(cmd) => {
+            let store = admin::open(&load(&cli.config)?)?;
+            match cmd {
+                AliasCmd::Add { alias, target } => admin::alias_add(&store, &alias, &target, out),
+                AliasCmd::List => admin::alias_list(&store, out),
+                AliasCmd::Del { alias } => admin::alias_del(&store, &alias, out),
+            }
+        }
+        Command::Collect(cmd) => collect(&load(&cli.config)?, cmd, out),
+    }
+}
+
+/// `pochta collect …`, delegated to the collector crate.
+fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Result<()> {
+    use pochta_collector::cli;
+    let store = admin::open(config)?;
+    let dir = &config.data_dir;
+    match cmd {
+        CollectCmd::Add {
+            address,
+            url,
+            user,
+            password,
+            password_stdin,
+            insecure,
+            folder_prefix,
+        } => {
+            let password = match (password, password_stdin) {
+                (Some(p), _) => p,
+                (None, _) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let args = cli::AddArgs {
+                account: address,
+                url,
+                user,
+                password,
+                insecure,
+                folder_prefix,
+            };
+            cli::add(&store, dir, args, out)?
+        }
+        CollectCmd::List => cli::list(dir, out)?,
+        CollectCmd::Run { address, once } => {
+            let interval = pochta_collector::run::Schedule::from_env().interval;
+            cli::run(
+                std::sync::Arc::new(store),
+                dir,
+                &address,
+                once,
+                interval,
+                out,
+            )?
+        }
+        CollectCmd::Status { address } => cli::status(&store, dir, &address, out)?,
+        CollectCmd::Del { address, url } => cli::del(&store, dir, &address, &url, out)?,
+    }
+    Ok(())
+}
+
+fn serve(config: Config) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(serve::serve(config))
+}

@@ -101,6 +101,22 @@ pub async fn serve(config: Config) -> Result<()> {
         ctl: ShutdownController::new(),
     };
     services::wire(&ctx, &mut runner);
+    // The collector (issue 8): every source in data_dir/collector.sqlite3, until shutdown.
+    let collector = {
+        let mut shutdown = runner.ctl.subscribe();
+        let tracker = runner.ctl.tracker();
+        let (store, data_dir) = (Arc::new(ctx.store.clone()), config.data_dir.clone());
+        tokio::spawn(async move {
+            let _tracker = tracker;
+            pochta_collector::run::run_all(
+                store,
+                data_dir,
+                pochta_collector::run::Schedule::from_env(),
+                async move { shutdown.wait().await },
+            )
+            .await
+        })
+    };
     info!(hostname = %config.hostname, data_dir = %config.data_dir.display(), "pochta ready");
 
     let signal = wait_for_signal().await?;
@@ -111,6 +127,7 @@ pub async fn serve(config: Config) -> Result<()> {
     } else {
         warn!("sessions still open after {grace:?}; closing them");
     }
+    collector.abort();
     Ok(())
 }
 

@@ -484,10 +484,12 @@ impl Parser<'_> {
         if raw.eq_ignore_ascii_case(b"NIL") {
             return Value::Nil;
         }
-        if !raw.is_empty() && raw.len() <= 19 && raw.iter().all(u8::is_ascii_digit) {
-            if let Some(n) = ascii_number(&raw) {
-                return Value::Number(n);
-            }
+        if !raw.is_empty()
+            && raw.len() <= 19
+            && raw.iter().all(u8::is_ascii_digit)
+            && let Some(n) = ascii_number(&raw)
+        {
+            return Value::Number(n);
         }
         Value::Atom(raw)
     }
