@@ -384,7 +384,7 @@ pub fn message_id(raw: &[u8]) -> Option<String> {
         if line.is_empty() {
             return None;
         }
-        if line.len() > 11 && line[..11].eq_ignore_ascii_case(b"message-id:") {
+        if line.len() >= 11 && line[..11].eq_ignore_ascii_case(b"message-id:") {
             let mut value = String::from_utf8_lossy(&line[11..]).into_owned();
             while let Some(next) = lines.peek() {
                 if next.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
