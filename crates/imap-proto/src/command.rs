@@ -16,7 +16,8 @@
 //! command-any     = "CAPABILITY" / "LOGOUT" / "NOOP" / x-command / id
 //! command-auth    = append / create / delete / examine / list / lsub / rename / select /
 //!                   status / subscribe / unsubscribe / idle / namespace / enable /
-//!                   getquota / getquotaroot / setquota / compress
+//!                   getquota / getquotaroot / setquota / compress / setacl /
+//!                   deleteacl / getacl / listrights / myrights
 //! command-nonauth = login / authenticate / "STARTTLS"
 //! command-select  = "CHECK" / "CLOSE" / "UNSELECT" / "EXPUNGE" / copy / move / fetch /
 //!                   store / search / uid
@@ -25,6 +26,7 @@
 
 use pochta_types::{MailboxName, MailboxNameError};
 
+use crate::acl::{AclEntry, SetAcl};
 use crate::append::Append;
 use crate::auth::{Authenticate, Login};
 use crate::copy_move::CopyMove;
@@ -40,7 +42,7 @@ use crate::sequence::SequenceSet;
 use crate::status::Status;
 use crate::store::Store;
 use crate::{
-    append, auth, copy_move, fetch, list, mailbox, misc, search, select_examine, status, store,
+    acl, append, auth, copy_move, fetch, list, mailbox, misc, search, select_examine, status, store,
 };
 
 /// Parser settings that depend on the session.
@@ -97,6 +99,16 @@ pub enum CommandBody {
         root: Vec<u8>,
         limits: Vec<(String, u64)>,
     },
+    /// SETACL (RFC 4314 §3.1).
+    SetAcl(SetAcl),
+    /// DELETEACL (RFC 4314 §3.2).
+    DeleteAcl(AclEntry),
+    /// GETACL (RFC 4314 §3.3).
+    GetAcl(MailboxName),
+    /// LISTRIGHTS (RFC 4314 §3.4).
+    ListRights(AclEntry),
+    /// MYRIGHTS (RFC 4314 §3.5).
+    MyRights(MailboxName),
     // Selected (RFC 9051 §6.4)
     Check,
     Close,
@@ -141,6 +153,11 @@ impl CommandBody {
             GetQuota(_) => "GETQUOTA",
             GetQuotaRoot(_) => "GETQUOTAROOT",
             SetQuota { .. } => "SETQUOTA",
+            SetAcl(_) => "SETACL",
+            DeleteAcl(_) => "DELETEACL",
+            GetAcl(_) => "GETACL",
+            ListRights(_) => "LISTRIGHTS",
+            MyRights(_) => "MYRIGHTS",
             Check => "CHECK",
             Close => "CLOSE",
             Unselect => "UNSELECT",
@@ -249,6 +266,11 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
             let (root, limits) = misc::setquota(c)?;
             CommandBody::SetQuota { root, limits }
         }
+        b"SETACL" => CommandBody::SetAcl(acl::setacl(c)?),
+        b"DELETEACL" => CommandBody::DeleteAcl(acl::entry(c)?),
+        b"GETACL" => CommandBody::GetAcl(mailbox::one(c)?),
+        b"LISTRIGHTS" => CommandBody::ListRights(acl::entry(c)?),
+        b"MYRIGHTS" => CommandBody::MyRights(mailbox::one(c)?),
         b"AUTHENTICATE" => CommandBody::Authenticate(auth::authenticate(c)?),
         b"LOGIN" => CommandBody::Login(auth::login(c)?),
         b"SELECT" => CommandBody::Select(select_examine::select(c)?),

@@ -10,6 +10,7 @@
 //!   bytes in one buffer; [`Command::encode_parts`] splits them where a synchronizing literal
 //!   requires waiting for the server's continuation.
 
+use crate::acl::RightsMode;
 use crate::append::AppendDataKind;
 use crate::command::{Command, CommandBody};
 use crate::core::is_astring_char;
@@ -462,7 +463,12 @@ impl Command {
                     w.s(")");
                 }
             }
-            B::Delete(m) | B::Subscribe(m) | B::Unsubscribe(m) | B::GetQuotaRoot(m) => {
+            B::Delete(m)
+            | B::Subscribe(m)
+            | B::Unsubscribe(m)
+            | B::GetQuotaRoot(m)
+            | B::GetAcl(m)
+            | B::MyRights(m) => {
                 w.s(" ");
                 w.mailbox(m);
             }
@@ -569,6 +575,25 @@ impl Command {
                 w.list(limits, |w, (r, n)| {
                     w.s(r).s(" ").num(n);
                 });
+            }
+            B::SetAcl(a) => {
+                w.s(" ");
+                w.mailbox(&a.mailbox);
+                w.s(" ");
+                w.astring(a.identifier.as_bytes());
+                w.s(" ");
+                let sign = match a.mode {
+                    RightsMode::Replace => "",
+                    RightsMode::Add => "+",
+                    RightsMode::Remove => "-",
+                };
+                w.astring(format!("{sign}{}", a.rights.letters()).as_bytes());
+            }
+            B::DeleteAcl(e) | B::ListRights(e) => {
+                w.s(" ");
+                w.mailbox(&e.mailbox);
+                w.s(" ");
+                w.astring(e.identifier.as_bytes());
             }
             B::UidExpunge(set) => {
                 w.s(" ").num(set);

@@ -17,6 +17,7 @@
 //!   always syntactically valid, and they write straight into a caller-owned `Vec<u8>`.
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod append;
 pub mod auth;
 pub mod command;

@@ -93,6 +93,30 @@ const TABLE: &[(&str, &str)] = &[
         "x STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE DELETED APPENDLIMIT)\r\n",
         "x STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE DELETED APPENDLIMIT)\r\n",
     ),
+    // ACL (RFC 4314 §3): obsolete "d" expands to "te"; the encoder writes standard letters.
+    (
+        "x SETACL INBOX/Drafts David lrswida\r\n",
+        "x SETACL INBOX/Drafts David lrswitea\r\n",
+    ),
+    (
+        "x setacl \"&BB4EMQRJBDgENQ-\" \"fred@example.org\" +lr\r\n",
+        "x SETACL &BB4EMQRJBDgENQ- fred@example.org +lr\r\n",
+    ),
+    (
+        "x SETACL INBOX anyone -wx\r\n",
+        "x SETACL INBOX anyone -wx\r\n",
+    ),
+    (
+        "x SETACL INBOX anyone \"\"\r\n",
+        "x SETACL INBOX anyone \"\"\r\n",
+    ),
+    ("x DELETEACL INBOX -fred\r\n", "x DELETEACL INBOX -fred\r\n"),
+    ("x GETACL inbox\r\n", "x GETACL INBOX\r\n"),
+    (
+        "x LISTRIGHTS Work anyone\r\n",
+        "x LISTRIGHTS Work anyone\r\n",
+    ),
+    ("x MYRIGHTS Work\r\n", "x MYRIGHTS Work\r\n"),
     (
         "x STATUS INBOX (deleted-storage DELETED)\r\n",
         "x STATUS INBOX (DELETED-STORAGE DELETED)\r\n",
@@ -380,6 +404,13 @@ fn errors() {
             K::Mailbox(Some(pochta_types::MailboxNameError::EmptyLevel)),
         ),
         (b"a SELECT INBOX (FOO)\r\n", Some("a"), K::Syntax),
+        (b"a SETACL INBOX fred lrq\r\n", Some("a"), K::Syntax),
+        (b"a SETACL INBOX fred\r\n", Some("a"), K::Syntax),
+        (b"a SETACL INBOX \"\" lr\r\n", Some("a"), K::Syntax),
+        (b"a SETACL INBOX fred +l0\r\n", Some("a"), K::Syntax),
+        (b"a DELETEACL INBOX\r\n", Some("a"), K::Syntax),
+        (b"a GETACL INBOX fred\r\n", Some("a"), K::Syntax),
+        (b"a MYRIGHTS\r\n", Some("a"), K::Syntax),
         (b"a FETCH 0 FLAGS\r\n", Some("a"), K::Syntax),
         (b"a FETCH 1:2: FLAGS\r\n", Some("a"), K::Syntax),
         (b"a FETCH 1 (FLAGS\r\n", Some("a"), K::Syntax),

@@ -222,6 +222,31 @@ fn body() -> impl Strategy<Value = CommandBody> {
         (mailbox(), status_items())
             .prop_map(|(mailbox, items)| B::Status(Status { mailbox, items })),
         (
+            mailbox(),
+            "[a-z@.-]{1,8}",
+            0u16..2048,
+            prop::sample::select(vec![
+                pochta_imap_proto::acl::RightsMode::Replace,
+                pochta_imap_proto::acl::RightsMode::Add,
+                pochta_imap_proto::acl::RightsMode::Remove,
+            ])
+        )
+            .prop_map(|(mailbox, identifier, bits, mode)| B::SetAcl(
+                pochta_imap_proto::acl::SetAcl {
+                    mailbox,
+                    identifier,
+                    mode,
+                    rights: pochta_types::Rights::from_bits(bits),
+                }
+            )),
+        (mailbox(), "[a-z@.-]{1,8}").prop_map(|(mailbox, identifier)| B::ListRights(
+            pochta_imap_proto::acl::AclEntry {
+                mailbox,
+                identifier
+            }
+        )),
+        mailbox().prop_map(B::MyRights),
+        (
             prop::collection::vec(
                 prop::sample::select(vec![
                     ListSelect::Subscribed,

@@ -498,6 +498,10 @@ impl<S: MailStore> Session<S> {
             GetQuota(root) => self.getquota(&root),
             GetQuotaRoot(m) => self.getquotaroot(&m),
             SetQuota { .. } => self.setquota(),
+            // Parsed, not yet served: ACL is not advertised until every right is enforced.
+            SetAcl(_) | DeleteAcl(_) | GetAcl(_) | ListRights(_) | MyRights(_) => {
+                Err(bad("ACL is not supported"))
+            }
             Check => Done::ok("CHECK completed"),
             Close => self.close(true),
             Unselect => self.close(false),

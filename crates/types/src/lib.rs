@@ -16,10 +16,12 @@ mod flag;
 mod ids;
 mod mailbox;
 pub mod mutf7;
+mod rights;
 mod secret;
 
 pub use address::{Address, AddressError, Domain};
 pub use flag::{Flag, FlagError, Flags, SpecialUse};
 pub use ids::{AccountId, MailboxId, ModSeq, Uid, UidValidity};
 pub use mailbox::{MailboxName, MailboxNameError, SEPARATOR};
+pub use rights::{Right, Rights, RightsError};
 pub use secret::Secret;
