@@ -15,23 +15,6 @@ use common::*;
 const USER: &str = "interop@example.org";
 const PASSWORD: &str = "Interop-Pass-1";
 
-fn tool_available(name: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{name} is required in CI (installed by .ci/run)"
-        );
-        eprintln!("skipping: {name} is not installed");
-    }
-    found
-}
-
 fn server() -> TestServer {
     let ports = vec![("imap", free_ports(1)[0])];
     let dir = TestDir::new(&ports, "[auth]\nplaintext = \"tls-or-loopback\"\n");
@@ -71,17 +54,7 @@ fn imapclient_condstore_qresync_idle() {
     if !tool_available("python3") {
         return;
     }
-    let have = Command::new("python3")
-        .args(["-c", "import imapclient"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !have {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "IMAPClient is required in CI (installed by .ci/run)"
-        );
-        eprintln!("skipping: IMAPClient is not installed");
+    if !python_module_available("imapclient") {
         return;
     }
     let s = server();

@@ -17,23 +17,6 @@ use common::*;
 const USER: &str = "pop@example.org";
 const PASSWORD: &str = "Pop-Pass-1";
 
-fn tool_available(name: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{name} is required in CI (installed by .ci/run)"
-        );
-        eprintln!("skipping: {name} is not installed");
-    }
-    found
-}
-
 fn server() -> TestServer {
     let ports: Vec<(&'static str, u16)> = vec!["imap", "pop3"]
         .into_iter()

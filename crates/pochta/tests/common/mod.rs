@@ -343,3 +343,43 @@ pub async fn send<S: AsyncRead + AsyncWrite + Unpin>(w: &mut BufReader<S>, s: &s
     w.get_mut().write_all(s.as_bytes()).await.expect("write");
     w.get_mut().flush().await.expect("flush");
 }
+
+/// Whether an external tool the interop tests drive is installed. Locally a missing tool
+/// skips the test (with a message); under CI (`CI` set, tools installed by `.ci/run`) it is a
+/// failure, so CI can never pass without running the interop tests.
+pub fn tool_available(name: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} is required in CI (installed by .ci/run)"
+        );
+        eprintln!("skipping: {name} is not installed");
+    }
+    found
+}
+
+/// Like [`tool_available`] for a Python module (e.g. IMAPClient from PyPI).
+pub fn python_module_available(module: &str) -> bool {
+    if !tool_available("python3") {
+        return false;
+    }
+    let found = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Python module {module} is required in CI (installed by .ci/run)"
+        );
+        eprintln!("skipping: Python module {module} is not installed");
+    }
+    found
+}
