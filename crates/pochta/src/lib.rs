@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod outbound;
 pub mod placeholder;
 pub mod serve;
 pub mod services;

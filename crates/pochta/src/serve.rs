@@ -15,7 +15,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use pochta_auth::{AuthCache, Throttle, ThrottleConfig};
 use pochta_net::{
-    Limiter, Listener, ListenerConfig, Service, ShutdownController, TlsAcceptor, TlsMode,
+    Limiter, Listener, ListenerConfig, Service, Shutdown, ShutdownController, TlsAcceptor, TlsMode,
+    Tracker,
 };
 use tracing::{info, warn};
 
@@ -34,6 +35,12 @@ impl Runner {
         if let Some(l) = self.listeners.remove(&p) {
             tokio::spawn(l.run(service, self.ctl.subscribe(), self.ctl.tracker()));
         }
+    }
+
+    /// For a background task (the outbound delivery worker): the shutdown signal, and a
+    /// tracker to hold until the task has finished, so shutdown waits for it.
+    pub fn background(&self) -> (Shutdown, Tracker) {
+        (self.ctl.subscribe(), self.ctl.tracker())
     }
 }
 
@@ -95,6 +102,12 @@ pub async fn serve(config: Config) -> Result<()> {
         store,
         throttle: Arc::new(Throttle::new(ThrottleConfig::default())),
         auth_cache: Arc::new(AuthCache::default()),
+        queue: pochta_queue::Queue::open(&config.data_dir).with_context(|| {
+            format!(
+                "cannot open the outbound queue in {}",
+                config.data_dir.display()
+            )
+        })?,
     };
     let mut runner = Runner {
         listeners,

@@ -3,8 +3,8 @@
 //! Implementation notes:
 //! - IMAP is served by `pochta-imap`, POP3 by `pochta-pop3`, SMTP by `pochta-smtp`: one
 //!   service for the MTA (`smtp`) and one for submission (`submission`, `submissions`).
-//!   Submission has no outbound queue yet (issue 7), so it refuses remote recipients with
-//!   `451 4.3.0`; pass the queue where `queue: None` is written below once it exists.
+//!   Submission hands remote recipients to the outbound queue (`pochta-queue`, in
+//!   `data_dir/queue.sqlite3`), whose delivery worker runs here until shutdown.
 //! - Replacing a placeholder is one line: construct the real service in its `let` below. Each
 //!   service is an `Arc` shared by the protocol's plain and implicit-TLS listeners.
 
@@ -15,7 +15,8 @@ use pochta_store_embedded::EmbeddedStore;
 
 use pochta_imap::{ImapConfig, ImapService};
 use pochta_pop3::{Pop3Config, Pop3Service};
-use pochta_smtp::{Kind, SmtpConfig, SmtpService, Verifier};
+use pochta_queue::{DnsResolver, Queue, StoreDelivery, WorkerSettings};
+use pochta_smtp::{Kind, OutboundQueue, SmtpConfig, SmtpService, Verifier};
 
 use crate::config::{Config, Protocol};
 use crate::serve::Runner;
@@ -28,6 +29,8 @@ pub struct Ctx {
     pub throttle: Arc<Throttle>,
     /// Recently verified passwords, shared by all protocols (see `pochta_auth::cache`).
     pub auth_cache: Arc<AuthCache>,
+    /// The outbound queue (issue 7): submission enqueues, the worker delivers.
+    pub queue: Queue,
 }
 
 /// Starts one service per configured listener.
@@ -54,6 +57,25 @@ pub fn wire(ctx: &Ctx, run: &mut Runner) {
     run.serve(Protocol::Smtp, smtp);
     run.serve(Protocol::Submission, Arc::clone(&submission));
     run.serve(Protocol::Submissions, submission);
+
+    let worker = ctx.queue.worker(
+        outbound_settings(&ctx.config),
+        DnsResolver::system(),
+        StoreDelivery(Arc::new(ctx.store.clone())),
+    );
+    let (mut shutdown, tracker) = run.background();
+    tokio::spawn(async move {
+        let _tracker = tracker;
+        worker.run(async move { shutdown.wait().await }).await;
+    });
+}
+
+fn outbound_settings(config: &Config) -> WorkerSettings {
+    let mut s = WorkerSettings::new(&config.hostname);
+    s.routes = config.smtp.routes.clone();
+    s.policy = config.smtp.queue.policy.clone();
+    s.concurrency = config.smtp.queue.concurrency;
+    s
 }
 
 fn imap_config(config: &Config) -> ImapConfig {
@@ -100,6 +122,7 @@ fn smtp_service(ctx: &Ctx, kind: Kind) -> SmtpService<EmbeddedStore> {
         throttle: Arc::clone(&ctx.throttle),
         auth_cache: Arc::clone(&ctx.auth_cache),
         verifier: Arc::new(verifier),
-        queue: None,
+        queue: (kind == Kind::Submission)
+            .then(|| Arc::new(ctx.queue.clone()) as Arc<dyn OutboundQueue>),
     })
 }

@@ -195,15 +195,28 @@ pub async fn addresses<R: Resolver>(host: &str, resolver: &R) -> Result<Vec<IpAd
 
 /// The production resolver: mail-auth's hickory resolver with the system configuration.
 pub struct DnsResolver {
-    inner: MessageAuthenticator,
+    /// `None` when the system configuration could not be read: every lookup is then a
+    /// temporary failure (mail waits in the queue rather than bouncing).
+    inner: Option<MessageAuthenticator>,
 }
 
 impl DnsResolver {
     /// From `/etc/resolv.conf`.
-    pub fn system() -> Result<DnsResolver, String> {
-        MessageAuthenticator::new_system_conf()
-            .map(|inner| DnsResolver { inner })
-            .map_err(|e| e.to_string())
+    pub fn system() -> DnsResolver {
+        let inner = match MessageAuthenticator::new_system_conf() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::error!(error = %e, "no DNS resolver; outbound mail will wait in the queue");
+                None
+            }
+        };
+        DnsResolver { inner }
+    }
+
+    fn inner(&self) -> Result<&MessageAuthenticator, DnsFailure> {
+        self.inner
+            .as_ref()
+            .ok_or_else(|| DnsFailure::Temporary("no DNS resolver configured".into()))
     }
 }
 
@@ -220,7 +233,7 @@ fn classify(e: mail_auth::Error) -> DnsFailure {
 impl Resolver for DnsResolver {
     async fn mx(&self, domain: &str) -> Result<Vec<(u16, String)>, DnsFailure> {
         let set: RecordSet<MX> = self
-            .inner
+            .inner()?
             .mx_lookup(domain, None::<&NoCache<Box<str>, RecordSet<MX>>>)
             .await
             .map_err(classify)?;
@@ -236,13 +249,12 @@ impl Resolver for DnsResolver {
     }
 
     async fn ips(&self, host: &str) -> Result<Vec<IpAddr>, DnsFailure> {
-        let v4 = self
-            .inner
+        let inner = self.inner()?;
+        let v4 = inner
             .ipv4_lookup(host, None::<&NoCache<Box<str>, RecordSet<Ipv4Addr>>>)
             .await
             .map_err(classify);
-        let v6 = self
-            .inner
+        let v6 = inner
             .ipv6_lookup(host, None::<&NoCache<Box<str>, RecordSet<Ipv6Addr>>>)
             .await
             .map_err(classify);
