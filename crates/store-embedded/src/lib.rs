@@ -28,6 +28,10 @@
 //!   their expunge so `changes_since` can report them (QRESYNC VANISHED, RFC 7162 §3.2.10).
 //! - **UIDVALIDITY** comes from a global counter: `max(last + 1, unix time)`, so a mailbox that
 //!   is deleted and created again always gets a larger value (RFC 9051 §2.3.1.1).
+//! - **Limits**: an account holds at most [`MAX_MAILBOXES`] mailboxes (ancestors created
+//!   implicitly count) and a message at most [`MAX_KEYWORDS`] keywords (APPEND, delivery, COPY
+//!   and STORE alike); past them a call fails with `StoreError::Limit` and changes nothing, so
+//!   neither the mailbox list nor a FLAGS/PERMANENTFLAGS response can grow without bound.
 //! - **Change bus** is in-process: events are published after commit, under the writer mutex,
 //!   so in commit order. Changes made by another process (the CLI) are not announced; sessions
 //!   re-read the store on every command, so they still see them, just without an IDLE wake-up.
@@ -54,6 +58,12 @@ use crate::cache::Caches;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Read connections kept open for reuse; more are opened under load and dropped after.
 const READER_POOL: usize = 8;
+
+/// Most mailboxes per account (Dovecot's `mailbox_list_index` has no limit; 2000 is far above
+/// any real folder tree and keeps LIST responses and per-account scans small).
+pub const MAX_MAILBOXES: usize = 2_000;
+/// Most keywords on one message (real clients use a handful of tags).
+pub const MAX_KEYWORDS: usize = 64;
 
 /// The embedded store. Cheap to clone (all clones share one database and bus).
 #[derive(Clone)]

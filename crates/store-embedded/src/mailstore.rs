@@ -182,6 +182,16 @@ pub(crate) fn insert_mailbox(
     name: &MailboxName,
     special_use: Option<SpecialUse>,
 ) -> R<MailboxInfo> {
+    let count: i64 = tx
+        .prepare_cached("SELECT COUNT(*) FROM mailboxes WHERE account = ?1")?
+        .query_row([account.0], |r| r.get(0))?;
+    if count >= crate::MAX_MAILBOXES as i64 {
+        return Err(StoreError::Limit(format!(
+            "an account has at most {} mailboxes",
+            crate::MAX_MAILBOXES
+        ))
+        .into());
+    }
     let uid_validity = next_uid_validity(tx)?;
     tx.prepare_cached(
         "INSERT INTO mailboxes (account, name, uid_validity, uid_next, highest_modseq,
@@ -197,6 +207,18 @@ pub(crate) fn insert_mailbox(
     let mb = mb_by_id(tx, MailboxId(tx.last_insert_rowid()))?
         .ok_or_else(|| corrupt("mailbox vanished after insert"))?;
     mb.info()
+}
+
+/// Refuses a message that would carry more than [`crate::MAX_KEYWORDS`] keywords.
+fn check_keywords(n: usize) -> R<()> {
+    if n > crate::MAX_KEYWORDS {
+        return Err(StoreError::Limit(format!(
+            "a message has at most {} keywords",
+            crate::MAX_KEYWORDS
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// Create each missing ancestor of `name` as an ordinary mailbox (RFC 3501 §6.3.3).
@@ -301,6 +323,7 @@ fn insert_message(
     save: MailDate,
     size: i64,
 ) -> R<Uid> {
+    check_keywords(keywords.split_whitespace().count())?;
     let uid = mb.take_uid()?;
     let modseq = mb.take_modseq()?;
     tx.prepare_cached(
@@ -1084,6 +1107,7 @@ impl MailStore for EmbeddedStore {
                 }
                 let changed = new != s.flags;
                 if changed {
+                    check_keywords(new.keywords().len())?;
                     let modseq = mb.take_modseq()?;
                     upd.execute(params![
                         mb.id,
