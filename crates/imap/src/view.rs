@@ -103,8 +103,13 @@ impl View {
         self.recent.binary_search(&uid).is_ok()
     }
 
+    /// Recent messages the client knows of. A message claimed as recent may not be in the
+    /// view yet (it arrived after the changes were read); it counts once it is announced.
     pub fn recent_count(&self) -> u32 {
-        self.recent.len() as u32
+        self.recent
+            .iter()
+            .filter(|u| self.uids.binary_search(u).is_ok())
+            .count() as u32
     }
 
     /// Whether the message is expunged already but not yet announced.
