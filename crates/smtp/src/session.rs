@@ -272,6 +272,14 @@ impl<S: MailStore> Session<S> {
             ),
             Fail::Parse(e @ ParseError::Syntax(_)) => Reply::new(501, "5.5.4", e.to_string()),
             Fail::Refuse(code, status, text) => Reply::new(code, status, text),
+            // RFC 3463 X.2.2 "mailbox full": temporary, unless the message alone is larger
+            // than the whole quota (RFC 9208 quota, enforced by the store).
+            Fail::Store(StoreError::OverQuota(e)) if e.permanent() => {
+                Reply::new(552, "5.2.2", "Mailbox full: the message exceeds the quota")
+            }
+            Fail::Store(StoreError::OverQuota(_)) => {
+                Reply::new(452, "4.2.2", "Mailbox full; try again later")
+            }
             Fail::Store(e) => {
                 tracing::error!(peer = %self.peer, error = %e, "SMTP: storage failure");
                 Reply::new(451, "4.3.0", "Local error in processing; try again later")
@@ -514,6 +522,11 @@ impl<S: MailStore> Session<S> {
                 None => None,
             };
             match account {
+                // A full mailbox is refused per recipient, so the others still get the
+                // message (RFC 3463 4.2.2); one that fits now may still fail at DATA.
+                Some(account) if self.shared.store.quota(account)?.check(1, 1).is_err() => {
+                    return Err(refuse(452, "4.2.2", format!("<{given}>: Mailbox full")));
+                }
                 Some(account) => Rcpt::Local { account, given },
                 None => {
                     return Err(refuse(

@@ -323,3 +323,48 @@ fn delivery_visible_to_store_readers_at_once() {
         assert_eq!(s.inbox(USER).len(), i + 1);
     }
 }
+
+/// Quota (RFC 9208 limits, RFC 3463 X.2.2): a full mailbox is refused at RCPT with `452 4.2.2`
+/// while other recipients still get the message; a message that does not fit is refused at
+/// DATA with `452 4.2.2`, or `552 5.2.2` when it is larger than the whole quota.
+#[test]
+fn quota_refusals() {
+    use pochta_store::{Directory, MailStore, QuotaLimits};
+    let s = start_mta();
+    let id = |a: &str| {
+        s.store
+            .account_by_address(&pochta_types::Address::new(a).unwrap())
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let set = |storage, messages| {
+        s.store
+            .set_quota(id(USER), QuotaLimits { storage, messages })
+            .unwrap()
+    };
+    let msg = message("a@example.net", USER, &"q".repeat(2000));
+    set(None, Some(1));
+    let mut c = Client::ehlo(s.addr);
+    assert!(c.mail("a@example.net", &[USER], &msg).starts_with("250"));
+    c.expect("MAIL FROM:<a@example.net>", "250");
+    c.expect(&format!("RCPT TO:<{USER}>"), "452 4.2.2");
+    c.expect(&format!("RCPT TO:<{OTHER}>"), "250");
+    c.expect("RSET", "250");
+    let r = c.mail("a@example.net", &[OTHER], &msg);
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(s.inbox(USER).len(), 1);
+    assert_eq!(s.inbox(OTHER).len(), 1);
+    // Room for one small message, not for this one: refused at DATA, nothing stored.
+    let used = s.store.quota(id(USER)).unwrap().storage;
+    set(Some(used + 100), None);
+    let big = message("a@example.net", USER, &"x".repeat(500));
+    let r = c.mail("a@example.net", &[USER], &big);
+    assert!(r.starts_with("452 4.2.2"), "{r}");
+    // Larger than the whole quota: permanent, and no recipient gets it (one transaction).
+    let huge = message("a@example.net", USER, &"x".repeat(5000));
+    let r = c.mail("a@example.net", &[USER, OTHER], &huge);
+    assert!(r.starts_with("552 5.2.2"), "{r}");
+    assert_eq!(s.inbox(USER).len(), 1);
+    assert_eq!(s.inbox(OTHER).len(), 1);
+}
