@@ -1,0 +1,238 @@
+//! Outbound delivery through the real binary: two Pochta instances on loopback (a.test and
+//! b.test, routed to each other with `[smtp.routes]`), submission → queue → the other's MTA →
+//! INBOX; the next hop down, SIGKILL, restart, delivered once; a `550` bounced into the
+//! sender's INBOX; and the `queue`, `dkim` and `dns` commands.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{TestDir, TestServer, free_ports, read_line, read_until, stderr, stdout};
+use pochta_store::{Directory, MailStore};
+use pochta_store_embedded::EmbeddedStore;
+use pochta_types::{Address, MailboxName};
+use tokio::io::AsyncWriteExt;
+
+/// The messages in `address`'s INBOX in the store at `data_dir`.
+fn inbox(data_dir: &Path, address: &str) -> Vec<Vec<u8>> {
+    let store = EmbeddedStore::open(data_dir).expect("open store");
+    let account = store
+        .account_by_address(&Address::new(address).unwrap())
+        .unwrap()
+        .expect("account")
+        .id;
+    let mb = store
+        .mailbox(account, &MailboxName::inbox())
+        .unwrap()
+        .unwrap();
+    let uids: Vec<_> = store
+        .summaries(mb.id)
+        .unwrap()
+        .iter()
+        .map(|s| s.uid)
+        .collect();
+    store
+        .records(mb.id, &uids, false)
+        .unwrap()
+        .iter()
+        .map(|r| store.blob(&r.blob).unwrap().to_vec())
+        .collect()
+}
+
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Submits a message as `user` (AUTH PLAIN from loopback) to `to`.
+async fn submit(server: &TestServer, user: &str, password: &str, to: &str, subject: &str) {
+    let mut c = server.connect("submission").await;
+    read_line(&mut c).await;
+    c.get_mut()
+        .write_all(b"EHLO client.test\r\n")
+        .await
+        .unwrap();
+    read_until(&mut c, "250 ").await;
+    let token = base64(format!("\0{user}\0{password}").as_bytes());
+    let cmds = format!("AUTH PLAIN {token}\r\nMAIL FROM:<{user}>\r\nRCPT TO:<{to}>\r\nDATA\r\n");
+    c.get_mut().write_all(cmds.as_bytes()).await.unwrap();
+    for want in ["235", "250", "250", "354"] {
+        let l = read_line(&mut c).await;
+        assert!(l.starts_with(want), "expected {want}, got {l}");
+    }
+    let msg = format!(
+        "From: <{user}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\r\nHello from {user}.\r\n.\r\n"
+    );
+    c.get_mut().write_all(msg.as_bytes()).await.unwrap();
+    let l = read_line(&mut c).await;
+    assert!(l.starts_with("250 "), "{l}");
+    c.get_mut().write_all(b"QUIT\r\n").await.unwrap();
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+const B_CONFIG: &str = "[smtp]\ncheck_inbound = false\n";
+
+fn a_config(b_smtp: u16) -> String {
+    format!("[smtp.routes]\n\"b.test\" = \"127.0.0.1:{b_smtp}\"\n[smtp.queue]\nretry = [\"1s\"]\n")
+}
+
+/// A b.test instance with bob, on `port`.
+fn start_b(port: u16) -> TestServer {
+    let dir = TestDir::new(&[("smtp", port)], B_CONFIG);
+    dir.add_user("bob@b.test", "bobpw");
+    TestServer::start_in(dir, vec![("smtp", port)])
+}
+
+fn start_a(b_smtp: u16) -> TestServer {
+    let ports = free_ports(2);
+    let dir = TestDir::new(
+        &[("smtp", ports[0]), ("submission", ports[1])],
+        &a_config(b_smtp),
+    );
+    dir.add_user("alice@a.test", "alicepw");
+    let o = dir.cli(&["dkim", "generate", "a.test"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    TestServer::start_in(dir, vec![("smtp", ports[0]), ("submission", ports[1])])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn submission_to_another_instance_arrives_signed() {
+    let b = start_b(free_ports(1)[0]);
+    let a = start_a(b.port("smtp"));
+    submit(&a, "alice@a.test", "alicepw", "bob@b.test", "across").await;
+    let b_data = b.dir.data_dir();
+    wait_for("delivery to b.test", Duration::from_secs(20), || {
+        !inbox(&b_data, "bob@b.test").is_empty()
+    });
+    let got = inbox(&b_data, "bob@b.test");
+    assert_eq!(got.len(), 1);
+    let text = String::from_utf8_lossy(&got[0]);
+    assert!(text.contains("Subject: across"), "{text}");
+    assert!(text.contains("DKIM-Signature:"), "{text}");
+    assert!(text.contains("d=a.test"), "{text}");
+    assert!(text.contains("s=pochta"), "{text}");
+    // The queue is empty again.
+    wait_for("an empty queue", Duration::from_secs(10), || {
+        stdout(&a.cli(&["queue", "list"])).contains("queue is empty")
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn next_hop_down_sigkill_restart_delivers_once() {
+    let b_port = free_ports(1)[0];
+    let mut a = start_a(b_port);
+    submit(&a, "alice@a.test", "alicepw", "bob@b.test", "retry me").await;
+    wait_for("a deferred attempt", Duration::from_secs(20), || {
+        let l = stdout(&a.cli(&["queue", "list"]));
+        l.contains("deferred") && l.contains("connect")
+    });
+    // Crash the sender while the message is queued.
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let b = start_b(b_port);
+    let ports = a.ports.clone();
+    let dir = std::mem::replace(&mut a.dir, TestDir::empty());
+    drop(a);
+    let a = TestServer::start_in(dir, ports);
+    let o = a.cli(&["queue", "retry"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let b_data = b.dir.data_dir();
+    wait_for("delivery after restart", Duration::from_secs(30), || {
+        !inbox(&b_data, "bob@b.test").is_empty()
+    });
+    wait_for("an empty queue", Duration::from_secs(10), || {
+        stdout(&a.cli(&["queue", "list"])).contains("queue is empty")
+    });
+    // Further retries find nothing: delivered exactly once.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(inbox(&b_data, "bob@b.test").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejected_recipient_bounces_to_the_sender() {
+    let b = start_b(free_ports(1)[0]);
+    let a = start_a(b.port("smtp"));
+    submit(&a, "alice@a.test", "alicepw", "nobody@b.test", "doomed").await;
+    let a_data = a.dir.data_dir();
+    wait_for("the DSN in alice's INBOX", Duration::from_secs(20), || {
+        !inbox(&a_data, "alice@a.test").is_empty()
+    });
+    let dsn = String::from_utf8_lossy(&inbox(&a_data, "alice@a.test")[0]).into_owned();
+    assert!(dsn.starts_with("Return-Path: <>\r\n"), "{dsn}");
+    assert!(dsn.contains("report-type=delivery-status"), "{dsn}");
+    assert!(
+        dsn.contains("Final-Recipient: rfc822; nobody@b.test"),
+        "{dsn}"
+    );
+    assert!(dsn.contains("Action: failed"), "{dsn}");
+    assert!(dsn.contains("Status: 5.1.1"), "{dsn}");
+    assert!(dsn.contains("Subject: doomed"), "{dsn}");
+}
+
+#[test]
+fn queue_dkim_and_dns_commands() {
+    let dir = TestDir::empty();
+    let o = dir.cli(&["queue", "list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "queue is empty\n");
+    let o = dir.cli(&["queue", "delete", "0123"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no message 0123"), "{}", stderr(&o));
+    let o = dir.cli(&["queue", "delete"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = dir.cli(&["queue", "retry"]);
+    assert_eq!(stdout(&o), "0 recipient(s) will be retried now\n");
+
+    let o = dir.cli(&["dkim", "generate", "example.org", "--algorithm", "ed25519"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("pochta._domainkey.example.org. IN TXT \"v=DKIM1; k=ed25519; p="),
+        "{out}"
+    );
+    let o = dir.cli(&["dkim", "generate", "example.org"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    let o = dir.cli(&["dkim", "generate", "example.org", "--selector", "r1"]);
+    assert!(stdout(&o).contains("k=rsa; p=MII"), "{}", stdout(&o));
+    let o = dir.cli(&["dkim", "generate", "example.org", "--algorithm", "dsa"]);
+    assert_eq!(o.status.code(), Some(1));
+
+    let o = dir.cli(&["dns", "example.org"]);
+    let out = stdout(&o);
+    for want in [
+        "example.org. IN MX 10 pochta.test.",
+        "example.org. IN TXT \"v=spf1 mx -all\"",
+        "_dmarc.example.org. IN TXT \"v=DMARC1; p=quarantine",
+        "pochta._domainkey.example.org. IN TXT \"v=DKIM1; k=ed25519",
+        "r1._domainkey.example.org. IN TXT \"v=DKIM1; k=rsa",
+    ] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
+    let o = dir.cli(&["dns", "other.org"]);
+    assert!(stdout(&o).contains("no DKIM key yet"), "{}", stdout(&o));
+}
