@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pochta_store::{
-    BlobId, ChangeBus, ChangeEvent, Changes, FlagOp, MailDate, MailStore, MailboxInfo,
+    BlobId, ChangeBus, ChangeEvent, Changes, FlagOp, Grantee, MailDate, MailStore, MailboxInfo,
     MailboxStatus, MessageMeta, MessageRecord, MessageSummary, NewMessage, Quota, QuotaLimits,
     Result, StoreError, StoreOutcome, UidMapping,
 };
 use pochta_types::{
-    AccountId, Flags, MailboxId, MailboxName, ModSeq, SEPARATOR, SpecialUse, Uid, UidValidity,
+    AccountId, Flags, MailboxId, MailboxName, ModSeq, Rights, SEPARATOR, SpecialUse, Uid,
+    UidValidity,
 };
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
@@ -431,6 +432,23 @@ fn check_quota(tx: &Transaction<'_>, account: i64, bytes: u64, messages: u64) ->
     quota_of(tx, account)?
         .check(bytes, messages)
         .map_err(|e| StoreError::OverQuota(e).into())
+}
+
+/// The stored form of a [`Grantee`] (see the schema).
+fn grantee_key(g: Grantee) -> i64 {
+    match g {
+        Grantee::Account(a) => a.0,
+        Grantee::Anyone => 0,
+        Grantee::Anonymous => -1,
+    }
+}
+
+fn grantee_of(key: i64) -> Grantee {
+    match key {
+        0 => Grantee::Anyone,
+        k if k < 0 => Grantee::Anonymous,
+        k => Grantee::Account(AccountId(k)),
+    }
 }
 
 fn all_uids(tx: &Transaction<'_>, mailbox: i64) -> R<Vec<u32>> {
@@ -1199,6 +1217,88 @@ impl MailStore for EmbeddedStore {
                 return Err(StoreError::NotFound(format!("account {}", account.0)).into());
             }
             Ok(((), Vec::new()))
+        })?)
+    }
+
+    fn acl(&self, mailbox: MailboxId) -> Result<Vec<(Grantee, Rights)>> {
+        Ok(self.read(|tx| {
+            let mut q = tx.prepare_cached(
+                "SELECT grantee, rights FROM acl WHERE mailbox = ?1 ORDER BY grantee",
+            )?;
+            let rows: Vec<(i64, u16)> = q
+                .query_map([mailbox.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut v: Vec<(Grantee, Rights)> = rows
+                .into_iter()
+                .map(|(g, r)| (grantee_of(g), Rights::from_bits(r)))
+                .collect();
+            v.sort_by_key(|(g, _)| *g);
+            Ok(v)
+        })?)
+    }
+
+    fn acl_set(&self, mailbox: MailboxId, grantee: Grantee, rights: Rights) -> Result<()> {
+        Ok(self.write(|tx| {
+            let mb = mb_by_id(tx, mailbox)?
+                .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
+            if let Grantee::Account(a) = grantee {
+                if a.0 == mb.account {
+                    return Err(StoreError::NotAllowed(
+                        "the owner of a mailbox always has every right".into(),
+                    )
+                    .into());
+                }
+                let exists = tx
+                    .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
+                    .exists([a.0])?;
+                if !exists {
+                    return Err(StoreError::NotFound(format!("account {}", a.0)).into());
+                }
+            }
+            if rights.is_empty() {
+                tx.prepare_cached("DELETE FROM acl WHERE mailbox = ?1 AND grantee = ?2")?
+                    .execute(params![mb.id, grantee_key(grantee)])?;
+            } else {
+                tx.prepare_cached(
+                    "INSERT INTO acl (mailbox, grantee, rights) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (mailbox, grantee) DO UPDATE SET rights = excluded.rights",
+                )?
+                .execute(params![mb.id, grantee_key(grantee), rights.bits()])?;
+            }
+            // Wake-ups only: the owner's and the grantee's mailbox lists may look different.
+            let mut events = vec![ChangeEvent::MailboxList {
+                account: AccountId(mb.account),
+            }];
+            if let Grantee::Account(a) = grantee {
+                events.push(ChangeEvent::MailboxList { account: a });
+            }
+            Ok(((), events))
+        })?)
+    }
+
+    fn shared_with(&self, account: AccountId) -> Result<Vec<(MailboxInfo, Rights)>> {
+        Ok(self.read(|tx| {
+            let mut q = tx.prepare_cached(
+                "SELECT acl.mailbox, acl.rights FROM acl JOIN mailboxes b ON b.id = acl.mailbox
+                 WHERE acl.grantee IN (?1, 0) AND b.account <> ?1",
+            )?;
+            let rows: Vec<(i64, u16)> = q
+                .query_map([account.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut out: Vec<(MailboxInfo, Rights)> = Vec::new();
+            for (id, bits) in rows {
+                let rights = Rights::from_bits(bits);
+                if let Some(e) = out.iter_mut().find(|(m, _)| m.id.0 == id) {
+                    e.1 = e.1.union(rights);
+                    continue;
+                }
+                let mb = mb_by_id(tx, MailboxId(id))?.ok_or_else(|| corrupt("acl row"))?;
+                out.push((mb.info()?, rights));
+            }
+            out.sort_by(|(a, _), (b, _)| {
+                (a.account, a.name.as_str()).cmp(&(b.account, b.name.as_str()))
+            });
+            Ok(out)
         })?)
     }
 }

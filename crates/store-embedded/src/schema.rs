@@ -136,6 +136,21 @@ const MIGRATIONS: &[&str] = &[
         WHERE account = OLD.account;
     END;
     "#,
+    // 2 → 3: access control lists (RFC 4314). `grantee` is an account id, or 0 for `anyone`
+    // and -1 for `anonymous` (account ids start at 1 and are never reused). Entries go with
+    // their mailbox (cascade) and with a deleted grantee account (trigger).
+    r#"
+    CREATE TABLE acl (
+        mailbox INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        grantee INTEGER NOT NULL,
+        rights  INTEGER NOT NULL,             -- pochta_types::Rights::bits
+        PRIMARY KEY (mailbox, grantee)
+    ) WITHOUT ROWID;
+    CREATE INDEX acl_grantee ON acl(grantee);
+    CREATE TRIGGER accounts_acl AFTER DELETE ON accounts BEGIN
+        DELETE FROM acl WHERE grantee = OLD.id;
+    END;
+    "#,
 ];
 
 /// Bring the schema to the newest version. Refuses a database newer than this program.

@@ -206,7 +206,8 @@ fn quota_migration_counts_existing_mail() {
     // Back to schema 1: what an older Pochta left behind.
     let db = rusqlite::Connection::open(dir.path().join("pochta.sqlite3")).unwrap();
     db.execute_batch(
-        "DROP TRIGGER accounts_quota; DROP TRIGGER messages_usage_add;
+        "DROP TRIGGER accounts_acl; DROP TABLE acl;
+         DROP TRIGGER accounts_quota; DROP TRIGGER messages_usage_add;
          DROP TRIGGER messages_usage_sub; DROP TRIGGER mailboxes_usage_sub;
          DROP TABLE quotas; PRAGMA user_version = 1;",
     )

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use pochta_types::{AccountId, Address, Domain, Flag, Flags, MailboxId, MailboxName, ModSeq, Uid};
 
 use crate::{
-    ChangeEvent, Directory, FlagOp, MailDate, MailStore, NewMessage, QuotaLimits, QuotaResource,
-    StoreError,
+    ChangeEvent, Directory, FlagOp, Grantee, MailDate, MailStore, NewMessage, QuotaLimits,
+    QuotaResource, StoreError,
 };
 
 /// Storage under test.
@@ -63,7 +63,8 @@ macro_rules! conformance_tests {
             durable_across_reopen,
             change_bus_announces_commits,
             quota_usage_is_exact,
-            quota_is_enforced
+            quota_is_enforced,
+            acl_entries_and_rights
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {
@@ -1176,4 +1177,79 @@ pub fn quota_is_enforced<F: Fixture>() {
     s.set_quota(acc, QuotaLimits::default()).unwrap();
     append(&s, inbox, 9, &[]);
     assert_usage(&s, acc, 4, 4 * len);
+}
+
+// --- access control (RFC 4314) ---
+
+/// ACL entries are kept per mailbox and grantee; rights combine an account's entry with
+/// `anyone`'s; the owner always has every right and cannot be granted any; entries follow
+/// their mailbox through rename, go with it on delete, and go with a deleted grantee.
+pub fn acl_entries_and_rights<F: Fixture>() {
+    use pochta_types::Rights;
+    let r = |s: &str| Rights::parse(s).unwrap();
+    let (fx, s, owner, inbox) = setup::<F>();
+    let bob = s.account_create(&addr("bob@example.org"), "h").unwrap();
+    let eve = s.account_create(&addr("eve@example.org"), "h").unwrap();
+    let work = s.mailbox_create(owner, &name("Work"), None).unwrap();
+    assert_eq!(s.rights(owner, &work).unwrap(), Rights::ALL);
+    assert_eq!(s.rights(bob, &work).unwrap(), Rights::NONE);
+    assert!(s.acl(work.id).unwrap().is_empty());
+    assert!(s.shared_with(bob).unwrap().is_empty());
+
+    s.acl_set(work.id, Grantee::Account(bob), r("lr")).unwrap();
+    s.acl_set(work.id, Grantee::Anyone, r("s")).unwrap();
+    s.acl_set(work.id, Grantee::Anonymous, r("l")).unwrap();
+    assert_eq!(
+        s.acl(work.id).unwrap(),
+        vec![
+            (Grantee::Account(bob), r("lr")),
+            (Grantee::Anyone, r("s")),
+            (Grantee::Anonymous, r("l")),
+        ]
+    );
+    assert_eq!(s.rights(bob, &work).unwrap(), r("lrs"));
+    assert_eq!(s.rights(eve, &work).unwrap(), r("s"));
+    assert_eq!(s.rights(owner, &work).unwrap(), Rights::ALL);
+    let shared = s.shared_with(bob).unwrap();
+    assert_eq!(shared.len(), 1);
+    assert_eq!((shared[0].0.id, shared[0].1), (work.id, r("lrs")));
+    assert_eq!(s.shared_with(eve).unwrap()[0].1, r("s"));
+    assert!(s.shared_with(owner).unwrap().is_empty());
+    // Replace, not add; the owner cannot be granted.
+    s.acl_set(work.id, Grantee::Account(bob), r("lrswi"))
+        .unwrap();
+    assert_eq!(s.rights(bob, &work).unwrap(), r("lrswi"));
+    assert!(matches!(
+        s.acl_set(work.id, Grantee::Account(owner), r("l")),
+        Err(StoreError::NotAllowed(_))
+    ));
+    assert!(
+        s.acl_set(inbox, Grantee::Account(AccountId(999_999)), r("l"))
+            .is_err()
+    );
+    // Rename keeps it; empty rights remove the entry.
+    s.mailbox_rename(owner, &name("Work"), &name("Team"))
+        .unwrap();
+    let team = s.mailbox(owner, &name("Team")).unwrap().unwrap();
+    assert_eq!(team.id, work.id);
+    assert_eq!(s.rights(bob, &team).unwrap(), r("lrswis"));
+    s.acl_set(team.id, Grantee::Anyone, Rights::NONE).unwrap();
+    assert_eq!(s.rights(eve, &team).unwrap(), Rights::NONE);
+    assert!(s.shared_with(eve).unwrap().is_empty());
+    // Durable.
+    drop(s);
+    let s = fx.open();
+    assert_eq!(s.rights(bob, &team).unwrap(), r("lrswi"));
+    // A deleted grantee's entries go; a deleted mailbox's ACL goes.
+    s.acl_set(inbox, Grantee::Account(eve), r("l")).unwrap();
+    s.account_delete(&addr("eve@example.org")).unwrap();
+    assert!(
+        s.acl(inbox)
+            .unwrap()
+            .iter()
+            .all(|(g, _)| *g != Grantee::Account(eve))
+    );
+    s.mailbox_delete(owner, &name("Team")).unwrap();
+    assert!(s.shared_with(bob).unwrap().is_empty());
+    assert!(s.acl(team.id).unwrap().is_empty());
 }

@@ -41,7 +41,8 @@ use std::sync::Arc;
 
 pub use pochta_message::MessageMeta;
 use pochta_types::{
-    AccountId, Address, Domain, Flags, MailboxId, MailboxName, ModSeq, SpecialUse, Uid, UidValidity,
+    AccountId, Address, Domain, Flags, MailboxId, MailboxName, ModSeq, Rights, SpecialUse, Uid,
+    UidValidity,
 };
 
 /// What went wrong in a store call. The protocol layers map each kind to a reply in one place.
@@ -163,6 +164,17 @@ impl Quota {
             bytes,
         )
     }
+}
+
+/// Whom an ACL entry grants rights to (RFC 4314 §2 identifiers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grantee {
+    /// One account (identifier: its address).
+    Account(AccountId),
+    /// Every authenticated user (identifier `anyone`).
+    Anyone,
+    /// Anonymous sessions (identifier `anonymous`).
+    Anonymous,
 }
 
 /// An account as stored.
@@ -500,6 +512,45 @@ pub trait MailStore: Directory {
             q.messages += u64::from(st.messages);
         }
         Ok(q)
+    }
+
+    // --- access control (RFC 4314; the protocol layer enforces, the store keeps) ---
+
+    /// The mailbox's ACL entries (the owner's implicit full rights are not among them),
+    /// ordered by grantee. The default knows none.
+    fn acl(&self, mailbox: MailboxId) -> Result<Vec<(Grantee, Rights)>> {
+        let _ = mailbox;
+        Ok(Vec::new())
+    }
+
+    /// Set a grantee's rights on a mailbox, replacing what it had; empty rights remove the
+    /// entry (RFC 4314 DELETEACL). Granting to the owner is `NotAllowed`: the owner always
+    /// has every right. An ACL goes with its mailbox on delete and stays with it on rename.
+    fn acl_set(&self, mailbox: MailboxId, grantee: Grantee, rights: Rights) -> Result<()> {
+        let _ = (mailbox, grantee, rights);
+        Err(StoreError::NotAllowed(
+            "this store does not keep access control lists".into(),
+        ))
+    }
+
+    /// Mailboxes of other accounts that have an entry for `account` or for `anyone`, with
+    /// the rights those entries grant together, ordered by owner and name.
+    fn shared_with(&self, account: AccountId) -> Result<Vec<(MailboxInfo, Rights)>> {
+        let _ = account;
+        Ok(Vec::new())
+    }
+
+    /// What `account` may do in `mailbox`: everything if it owns it, else the union of its
+    /// own entry and `anyone`'s (RFC 4314 §2 leaves the combination to the server).
+    fn rights(&self, account: AccountId, mailbox: &MailboxInfo) -> Result<Rights> {
+        if mailbox.account == account {
+            return Ok(Rights::ALL);
+        }
+        Ok(self
+            .acl(mailbox.id)?
+            .into_iter()
+            .filter(|(g, _)| *g == Grantee::Account(account) || *g == Grantee::Anyone)
+            .fold(Rights::NONE, |acc, (_, r)| acc.union(r)))
     }
 
     /// Replace the account's limits (an administrator's act; IMAP SETQUOTA is refused).
