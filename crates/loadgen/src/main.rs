@@ -1,5 +1,7 @@
 //! `pochta-loadgen`: drives an IMAP server with a fixed session mix and reports operations per
-//! server CPU-second, latency per command, and server memory per idle connection.
+//! server CPU-second, latency per command, and server memory per idle connection; or, with
+//! `--smtp`, drives an SMTP server with concurrent senders and reports acknowledged messages
+//! per second and per server CPU-second.
 //!
 //! Implementation notes:
 //! - The figures are meant to be compared as ratios against a reference server (Dovecot) measured
@@ -19,6 +21,7 @@ mod message;
 mod mix;
 mod proc;
 mod report;
+mod smtp;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,7 +31,7 @@ use clap::Parser;
 
 use crate::proc::Target;
 
-/// IMAP benchmark load generator (see bench/README.md).
+/// IMAP and SMTP benchmark load generator (see bench/README.md).
 #[derive(Debug, Parser)]
 #[command(version)]
 pub struct Args {
@@ -41,8 +44,8 @@ pub struct Args {
     /// Password shared by all users.
     #[arg(long, default_value = "bench")]
     pub password: String,
-    /// Concurrent clients, each looping whole sessions.
-    #[arg(long, default_value_t = 10)]
+    /// Concurrent clients, each looping whole sessions (SMTP: senders, each one connection).
+    #[arg(long, visible_alias = "senders", default_value_t = 10)]
     pub clients: usize,
     /// Length of the measured window (e.g. 20s, 500ms, 1m); sessions running at its end finish.
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
@@ -65,8 +68,8 @@ pub struct Args {
     /// How long idle connections sit before memory is measured.
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     pub idle_settle: Duration,
-    /// Size of appended messages, bytes.
-    #[arg(long, default_value_t = 10_240)]
+    /// Size of appended (SMTP: sent) messages, bytes.
+    #[arg(long, visible_alias = "size", default_value_t = 10_240)]
     pub message_size: usize,
     /// How many of the most recent messages each session fetches whole.
     #[arg(long, default_value_t = 3)]
@@ -80,6 +83,15 @@ pub struct Args {
     /// Also write the JSON summary to this file.
     #[arg(long)]
     pub json_out: Option<PathBuf>,
+    /// SMTP mode: each sender keeps a connection and loops MAIL/RCPT/DATA (see bench/README.md).
+    #[arg(long)]
+    pub smtp: bool,
+    /// SMTP recipient of every message.
+    #[arg(long)]
+    pub rcpt: Option<String>,
+    /// SMTP envelope sender.
+    #[arg(long, default_value = "loadgen@bench.test")]
+    pub mail_from: String,
     /// Compare two result directories (each with mix.json and idle.json): REFERENCE OTHER.
     #[arg(long, num_args = 2, value_names = ["REFERENCE", "OTHER"])]
     pub compare: Vec<PathBuf>,
@@ -132,6 +144,13 @@ async fn main() -> Result<()> {
         return report::compare(&args.compare[0], &args.compare[1]);
     }
     let addr = args.addr()?.to_owned();
+    if args.smtp {
+        let Some(target) = args.target()? else {
+            bail!("give --server-pid or --cgroup so server resources can be measured");
+        };
+        let summary = smtp::run(&args, &addr, &target).await?;
+        return report::emit(&args, "SMTP", &summary, summary.ok());
+    }
     if args.users.is_empty() {
         bail!("--users is required");
     }

@@ -203,7 +203,7 @@ pub struct CommandStats {
     pub p99_us: u32,
 }
 
-fn percentile(sorted: &[u32], p: f64) -> u32 {
+pub(crate) fn percentile(sorted: &[u32], p: f64) -> u32 {
     if sorted.is_empty() {
         return 0;
     }

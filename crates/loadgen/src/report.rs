@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::Args;
 use crate::mix::{IdleSummary, KINDS, MixSummary};
+use crate::smtp::SmtpSummary;
 
 /// Prints the human summary, then one line `PREFIX {json}`; writes the JSON to `--json-out`.
 /// Exits non-zero (after printing) when the run had failures, so scripts notice.
@@ -87,6 +88,49 @@ impl Human for MixSummary {
     }
 }
 
+impl Human for SmtpSummary {
+    fn human(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "== {} smtp @ {}: {} senders, {} byte messages, pipelining {} ==",
+            self.label,
+            self.addr,
+            self.senders,
+            self.message_size,
+            if self.pipelining { "on" } else { "off" }
+        );
+        let _ = writeln!(
+            s,
+            "acknowledged {}  failures {}{}",
+            self.messages,
+            self.failures,
+            if self.ok() {
+                ""
+            } else {
+                "  ** RUN HAD FAILURES **"
+            }
+        );
+        let _ = writeln!(
+            s,
+            "wall {:.2} s  server CPU {:.2} s  loadgen CPU {:.2} s",
+            self.wall_s, self.server_cpu_s, self.loadgen_cpu_s
+        );
+        let _ = writeln!(
+            s,
+            "msgs/s {:.1}  msgs per server CPU-second {:.1}  latency p50 {} ms  p99 {} ms",
+            self.msgs_per_s,
+            self.msgs_per_server_cpu_s,
+            ms(self.latency.p50_us),
+            ms(self.latency.p99_us)
+        );
+        for f in &self.failure_samples {
+            let _ = writeln!(s, "failure: {f}");
+        }
+        s
+    }
+}
+
 fn kib(bytes: f64) -> String {
     format!("{:.1} KiB", bytes / 1024.0)
 }
@@ -137,6 +181,11 @@ pub fn compare(reference: &Path, other: &Path) -> Result<()> {
     let rm: Option<MixSummary> = load(&reference.join("mix.json"));
     let om: Option<MixSummary> = load(&other.join("mix.json"));
     let ri: Option<IdleSummary> = load(&reference.join("idle.json"));
+    let rs: Option<SmtpSummary> = load(&reference.join("smtp.json"));
+    let os: Option<SmtpSummary> = load(&other.join("smtp.json"));
+    if rm.is_none() && om.is_none() && (rs.is_some() || os.is_some()) {
+        return compare_smtp(&rn, &on, rs.as_ref(), os.as_ref());
+    }
     let oi: Option<IdleSummary> = load(&other.join("idle.json"));
 
     let na = "not measured".to_owned();
@@ -258,6 +307,64 @@ pub fn compare(reference: &Path, other: &Path) -> Result<()> {
                 "NOT met"
             },
             o.pss_bytes_per_connection / 1024.0
+        );
+    }
+    Ok(())
+}
+
+/// The SMTP table: acknowledged messages per second and per server CPU-second, OTHER / REFERENCE.
+fn compare_smtp(
+    rn: &str,
+    on: &str,
+    r: Option<&SmtpSummary>,
+    o: Option<&SmtpSummary>,
+) -> Result<()> {
+    println!("{:<34} {:>18} {:>18} {:>10}", "", rn, on, "ratio");
+    let row = |label: &str, f: &dyn Fn(&SmtpSummary) -> f64, digits: usize| {
+        let (a, b) = (r.map(f), o.map(f));
+        let ratio = match (a, b) {
+            (Some(a), Some(b)) if a > 0.0 => format!("{:.2}x", b / a),
+            _ => "-".into(),
+        };
+        let cell =
+            |v: Option<f64>| v.map_or_else(|| "not measured".into(), |v| format!("{v:.digits$}"));
+        println!(
+            "{:<34} {:>18} {:>18} {:>10}",
+            label,
+            cell(a),
+            cell(b),
+            ratio
+        );
+    };
+    row("msgs per second (wall)", &|s| s.msgs_per_s, 1);
+    row(
+        "msgs per server CPU-second",
+        &|s| s.msgs_per_server_cpu_s,
+        1,
+    );
+    row("messages acknowledged", &|s| s.messages as f64, 0);
+    row("server CPU s", &|s| s.server_cpu_s, 2);
+    row("wall s", &|s| s.wall_s, 2);
+    row("loadgen CPU s", &|s| s.loadgen_cpu_s, 2);
+    row("p50 ms", &|s| f64::from(s.latency.p50_us) / 1000.0, 2);
+    row("p99 ms", &|s| f64::from(s.latency.p99_us) / 1000.0, 2);
+    row("failures", &|s| s.failures as f64, 0);
+    for (n, s) in [(rn, r), (on, o)] {
+        if let Some(s) = s
+            && !s.ok()
+        {
+            println!("{n}: smtp run (FAILURES) — its figures are not valid");
+        }
+    }
+    if let (Some(r), Some(o)) = (r, o)
+        && r.ok()
+        && o.ok()
+        && r.msgs_per_s > 0.0
+    {
+        let ratio = o.msgs_per_s / r.msgs_per_s;
+        println!(
+            "target msgs/s >= 1.5x {rn}: {} ({ratio:.2}x)",
+            if ratio >= 1.5 { "met" } else { "NOT met" }
         );
     }
     Ok(())
