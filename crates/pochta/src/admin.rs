@@ -13,9 +13,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use pochta_auth::{ScramSecrets, hash_password};
-use pochta_store::{Directory, MailStore};
+use pochta_store::{Directory, Grantee, MailStore};
 use pochta_store_embedded::EmbeddedStore;
-use pochta_types::{Address, Domain};
+use pochta_types::{Address, Domain, MailboxName, Rights};
 use rand::Rng;
 
 use crate::config::{Config, DEV_CONFIG};
@@ -256,6 +256,73 @@ pub fn user_quota(
         q.messages,
         limit(q.limits.messages, |n| n.to_string())
     )?;
+    Ok(())
+}
+
+/// `pochta share OWNER MAILBOX GRANTEE RIGHTS` (RFC 4314 rights: `lrswipkxtea`): GRANTEE
+/// is an address, `anyone` or `anonymous`; RIGHTS replaces, `+RIGHTS` adds, `-RIGHTS`
+/// removes, `none` removes the entry. Prints the mailbox's ACL afterwards.
+pub fn share(
+    store: &EmbeddedStore,
+    owner: &str,
+    mailbox: &str,
+    grantee: &str,
+    rights: &str,
+    out: &mut impl Write,
+) -> Result<()> {
+    let o = address(owner)?;
+    let Some(owner_acc) = store.account_by_address(&o)? else {
+        bail!("user {o} does not exist");
+    };
+    let name = MailboxName::new(mailbox)
+        .map_err(|e| anyhow::anyhow!("{mailbox:?} is not a mailbox name: {e}"))?;
+    let Some(mb) = store.mailbox(owner_acc.id, &name)? else {
+        bail!("{o} has no mailbox {name}");
+    };
+    let who = match grantee.to_ascii_lowercase().as_str() {
+        "anyone" => Grantee::Anyone,
+        "anonymous" => Grantee::Anonymous,
+        _ => {
+            let g = address(grantee)?;
+            let Some(acc) = store.account_by_address(&g)? else {
+                bail!("user {g} does not exist");
+            };
+            if acc.id == owner_acc.id {
+                bail!("{g} owns {name} and always has every right");
+            }
+            Grantee::Account(acc.id)
+        }
+    };
+    let current = store
+        .acl(mb.id)?
+        .into_iter()
+        .find(|(g, _)| *g == who)
+        .map_or(Rights::NONE, |(_, r)| r);
+    let parse =
+        |s: &str| Rights::parse(s).map_err(|e| anyhow::anyhow!("{e}; `none` removes every right"));
+    let new = if rights.eq_ignore_ascii_case("none") {
+        Rights::NONE
+    } else if let Some(add) = rights.strip_prefix('+') {
+        current.union(parse(add)?)
+    } else if let Some(remove) = rights.strip_prefix('-') {
+        current.minus(parse(remove)?)
+    } else {
+        parse(rights)?
+    };
+    store.acl_set(mb.id, who, new)?;
+    writeln!(out, "{name} of {o}:")?;
+    writeln!(out, "  {o} {} (owner)", Rights::ALL.letters())?;
+    for (g, r) in store.acl(mb.id)? {
+        let id = match g {
+            Grantee::Anyone => "anyone".to_string(),
+            Grantee::Anonymous => "anonymous".to_string(),
+            Grantee::Account(a) => match store.account_by_id(a)? {
+                Some(acc) => acc.address.to_string(),
+                None => continue,
+            },
+        };
+        writeln!(out, "  {id} {}", r.letters())?;
+    }
     Ok(())
 }
 

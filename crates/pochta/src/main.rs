@@ -59,6 +59,15 @@ enum Command {
     /// Manage aliases (an address, or @domain for a catch-all, delivered to an account).
     #[command(subcommand)]
     Alias(AliasCmd),
+    /// Set GRANTEE's rights on OWNER's MAILBOX (RFC 4314 letters lrswipkxtea; +RIGHTS adds,
+    /// -RIGHTS removes, none removes the entry). GRANTEE is an address, anyone or anonymous.
+    Share {
+        owner: String,
+        mailbox: String,
+        grantee: String,
+        #[arg(allow_hyphen_values = true)]
+        rights: String,
+    },
     /// Inspect and manage the outbound queue.
     #[command(subcommand)]
     Queue(QueueCmd),
@@ -309,6 +318,15 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+        Command::Share {
+            owner,
+            mailbox,
+            grantee,
+            rights,
+        } => {
+            let store = admin::open(&load(&cli.config)?)?;
+            admin::share(&store, &owner, &mailbox, &grantee, &rights, out)
+        }
 /// `pochta collect …`, delegated to the collector crate.
 fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Result<()> {
     use pochta_collector::cli;

@@ -289,3 +289,112 @@ fn user_quota() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
 }
+
+/// `pochta share`: replace, add, remove rights; anyone; errors name what is wrong; the
+/// store keeps the ACL.
+#[test]
+fn share() {
+    use pochta_store::{Grantee, MailStore};
+
+    let d = TestDir::empty();
+    d.add_user("ivan@example.org", "pw");
+    d.add_user("olga@example.org", "pw");
+    let o = d.cli(&[
+        "share",
+        "ivan@example.org",
+        "INBOX",
+        "olga@example.org",
+        "lr",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "INBOX of ivan@example.org:\n  ivan@example.org lrswipkxtea (owner)\n  olga@example.org lr\n"
+    );
+    let o = d.cli(&[
+        "share",
+        "ivan@example.org",
+        "INBOX",
+        "Olga@Example.org",
+        "+wd",
+    ]);
+    assert!(
+        stdout(&o).contains("  olga@example.org lrwte\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = d.cli(&[
+        "share",
+        "ivan@example.org",
+        "INBOX",
+        "olga@example.org",
+        "-w",
+    ]);
+    assert!(
+        stdout(&o).contains("  olga@example.org lrte\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = d.cli(&["share", "ivan@example.org", "INBOX", "anyone", "l"]);
+    assert!(stdout(&o).ends_with("  anyone l\n"), "{}", stdout(&o));
+
+    let store = pochta_store_embedded::EmbeddedStore::open(&d.data_dir()).unwrap();
+    let id = |a: &str| {
+        store
+            .account_by_address(&Address::new(a).unwrap())
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let inbox = store
+        .mailbox(id("ivan@example.org"), &pochta_types::MailboxName::inbox())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .rights(id("olga@example.org"), &inbox)
+            .unwrap()
+            .letters(),
+        "lrte"
+    );
+    let o = d.cli(&[
+        "share",
+        "ivan@example.org",
+        "INBOX",
+        "olga@example.org",
+        "none",
+    ]);
+    assert!(!stdout(&o).contains("olga"), "{}", stdout(&o));
+    assert!(
+        !store
+            .acl(inbox.id)
+            .unwrap()
+            .iter()
+            .any(|(g, _)| *g == Grantee::Account(id("olga@example.org")))
+    );
+
+    for (args, err) in [
+        (
+            ["ivan@example.org", "INBOX", "olga@example.org", "lrq"],
+            "'q' is not an ACL right",
+        ),
+        (
+            ["ivan@example.org", "Nope", "olga@example.org", "lr"],
+            "ivan@example.org has no mailbox Nope",
+        ),
+        (
+            ["ivan@example.org", "INBOX", "nobody@example.org", "lr"],
+            "user nobody@example.org does not exist",
+        ),
+        (
+            ["ivan@example.org", "INBOX", "ivan@example.org", "lr"],
+            "always has every right",
+        ),
+    ] {
+        let mut a = vec!["share"];
+        a.extend(args);
+        let o = d.cli(&a);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains(err), "{args:?}: {}", stderr(&o));
+    }
+}
