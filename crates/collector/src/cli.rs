@@ -6,7 +6,9 @@
 //! - `run` takes the same per-source lock as `pochta serve` ([`crate::run::SourceLock`]): if
 //!   the server is collecting that source right now, `run` says so and stops rather than race.
 //! - `add` checks the local account exists and the URL parses, but does not contact the
-//!   remote: `collect run --once` is the check, with errors in plain words.
+//!   remote: `collect run --once` is the check, with errors in plain words. `--delete` is
+//!   refused for IMAP sources (an IMAP source is mirrored, folders and flags, and the remote
+//!   only read); for POP3 it is stored with the source and shown by `list` and `status`.
 
 use std::io::Write;
 use std::path::Path;
@@ -29,6 +31,8 @@ pub struct AddArgs {
     pub password: String,
     pub insecure: bool,
     pub folder_prefix: Option<String>,
+    /// POP3 only: delete each message on the remote once it is stored here.
+    pub delete: bool,
 }
 
 fn io(e: std::io::Error) -> Error {
@@ -58,19 +62,31 @@ pub fn add<S: MailStore>(
         pochta_types::MailboxName::new(p)
             .map_err(|e| Error::Config(format!("--folder-prefix {p:?}: {e}")))?;
     }
+    if args.delete && url.protocol != crate::Protocol::Pop3 {
+        return Err(Error::Config(format!(
+            "--delete is for POP3 sources only: {url} is an IMAP source, which is mirrored \
+             (folders and flags) and never changed on the remote"
+        )));
+    }
     let st = State::open(data_dir)?;
-    st.add_source(
+    st.add_source_with(
         &account,
         &url,
         &args.user,
         &args.password,
         args.insecure,
         args.folder_prefix.as_deref(),
+        args.delete,
     )?;
     writeln!(
         out,
-        "{account} will collect from {url} as {}; run `pochta collect run {account} --once` to start now",
-        args.user
+        "{account} will collect from {url} as {}{}; run `pochta collect run {account} --once` to start now",
+        args.user,
+        if args.delete {
+            ", deleting each message there once it is stored here"
+        } else {
+            ""
+        }
     )
     .map_err(io)
 }
@@ -85,11 +101,16 @@ pub fn list(data_dir: &Path, out: &mut dyn Write) -> Result<(), Error> {
         };
         writeln!(
             out,
-            "{}\t{}\t{}{}\t{}",
+            "{}\t{}\t{}{}{}\t{}",
             s.account,
             s.url,
             s.user,
             if s.insecure { "\t(insecure)" } else { "" },
+            if s.delete_remote {
+                "\t(delete after download)"
+            } else {
+                ""
+            },
             status
         )
         .map_err(io)?;
@@ -134,6 +155,12 @@ pub fn status<S: MailStore>(
     for s in sources {
         let t = |v: Option<i64>| v.map(format_utc).unwrap_or_else(|| "never".into());
         writeln!(out, "{} as {}", s.url, s.user).map_err(io)?;
+        if s.delete_remote {
+            writeln!(out, "  remote copies: deleted once stored here (--delete)").map_err(io)?;
+        }
+        if let Some(idle) = &s.idle {
+            writeln!(out, "  IDLE on INBOX: {idle}").map_err(io)?;
+        }
         writeln!(out, "  last attempt: {}", t(s.last_attempt)).map_err(io)?;
         writeln!(out, "  last success: {}", t(s.last_success)).map_err(io)?;
         writeln!(
@@ -241,8 +268,13 @@ pub fn run<S: MailStore>(
 fn summary(r: &Report) -> String {
     let mib = r.bytes as f64 / (1024.0 * 1024.0);
     let secs = r.elapsed.as_secs_f64().max(1e-6);
+    let deleted = if r.remote_deleted > 0 {
+        format!(", {} deleted on the remote", r.remote_deleted)
+    } else {
+        String::new()
+    };
     format!(
-        "{} folders, {} new messages ({mib:.1} MiB) in {secs:.1} s ({:.1} MiB/s, {:.0} msg/s), {} flag updates",
+        "{} folders, {} new messages ({mib:.1} MiB) in {secs:.1} s ({:.1} MiB/s, {:.0} msg/s), {} flag updates{deleted}",
         r.folders,
         r.messages,
         mib / secs,

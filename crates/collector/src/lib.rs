@@ -10,8 +10,13 @@
 //!   [`cli`] is `pochta collect …`.
 //! - **Never lose, never duplicate.** A message is checkpointed only after the store's append
 //!   committed, and a batch interrupted between the two is found again on the next pass
-//!   (see [`state`]). The remote is only read: EXAMINE and `BODY.PEEK[]` for IMAP, no DELE for
-//!   POP3.
+//!   (see [`state`]). The remote is only read: EXAMINE and `BODY.PEEK[]` for IMAP (also on
+//!   the IDLE connection), and no DELE for POP3 unless the source was added with `--delete`:
+//!   then only messages whose append committed and whose UIDL is checkpointed are DELEd,
+//!   before a checked QUIT (RFC 1939 §6; see [`pop3`]). `--delete` is refused for IMAP.
+//! - **Background** ([`run`]): interval polling with backoff, plus one IDLE connection per
+//!   IMAP source on the remote INBOX where offered (RFC 2177), which asks for an INBOX-only
+//!   pass on `EXISTS`.
 //! - **Fidelity** (IMAP): folder tree with the remote delimiter translated to `/`, names decoded
 //!   from modified UTF-7, special-use folders mapped to the local ones, flags (`\Seen`,
 //!   `\Answered`, `\Flagged`, `\Draft`, `\Deleted`, keywords), INTERNALDATE and the exact bytes
@@ -91,18 +96,42 @@ pub async fn sync_source<S: MailStore>(
     source: SourceRow,
     progress: &dyn Progress,
 ) -> Result<Report, Error> {
+    sync_source_scoped(store, state, source, progress, Scope::All).await
+}
+
+/// What a pass covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every folder.
+    All,
+    /// Only the remote INBOX (IMAP; a POP3 pass is always INBOX only): the pass run when the
+    /// IDLE watcher sees new mail. Its success does not clear the error of a failed full
+    /// pass (it says nothing about the other folders); its failure is recorded.
+    Inbox,
+}
+
+/// [`sync_source`] over `scope`.
+pub async fn sync_source_scoped<S: MailStore>(
+    store: Arc<S>,
+    state: Arc<Mutex<State>>,
+    source: SourceRow,
+    progress: &dyn Progress,
+    scope: Scope,
+) -> Result<Report, Error> {
     let id = source.id;
     let result = async {
         let ctx = sync::Ctx::new(store, Arc::clone(&state), source)?;
         let password = ctx.state().password(&ctx.source)?;
         match ctx.source.url.protocol {
-            Protocol::Imap => sync::imap_pass(&ctx, &password, progress).await,
+            Protocol::Imap => sync::imap_pass(&ctx, &password, progress, scope).await,
             Protocol::Pop3 => pop3::pop3_pass(&ctx, &password, progress).await,
         }
     }
     .await;
     let st = state.lock().unwrap_or_else(|p| p.into_inner());
     let err = result.as_ref().err().map(ToString::to_string);
-    st.record_attempt(id, err.as_deref())?;
+    if scope == Scope::All || err.is_some() {
+        st.record_attempt(id, err.as_deref())?;
+    }
     result
 }

@@ -9,7 +9,15 @@
 //! - RETRs are pipelined in windows when CAPA lists PIPELINING (RFC 2449 §6.6), otherwise
 //!   sent one at a time. Multi-line responses end at `CRLF.CRLF`; byte-stuffed lines
 //!   (RFC 1939 §3) are unstuffed.
-//! - Messages stay on the server (no DELE): the collector copies, it does not move.
+//! - Messages stay on the server unless the source was added with `--delete`. Then, at the end
+//!   of a pass, every message of the listing whose UIDL is in the state — its append committed
+//!   and its checkpoint written ([`crate::state`]), in this pass or an earlier one — is marked
+//!   with DELE (pipelined like RETR), and the pass ends with QUIT, whose `+OK` is checked:
+//!   deletion happens only then, in the UPDATE state (RFC 1939 §6). A message the local store
+//!   refused is never checkpointed, so never deleted; after such a refusal the messages already
+//!   checkpointed are still deleted and the pass reports the store's error. A pass that dies
+//!   before QUIT deletes nothing (RFC 1939 §6: no UPDATE state without QUIT), and a batch
+//!   appended but not yet checkpointed is adopted by the next pass, then deleted.
 //! - POP3 has no flags and no internal date: messages arrive unseen, dated when collected.
 
 use std::collections::HashSet;
@@ -139,6 +147,45 @@ impl Pop3Client {
     pub async fn quit(mut self) {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.simple("QUIT")).await;
         let _ = self.stream.shutdown().await;
+    }
+
+    /// QUIT, checked: a `-ERR` means some messages marked deleted were not removed
+    /// (RFC 1939 §6).
+    pub async fn quit_checked(mut self) -> Result<(), Error> {
+        let r = self.simple("QUIT").await;
+        let _ = self.stream.shutdown().await;
+        r.map(|_| ())
+            .map_err(|e| Error::Remote(format!("QUIT after DELE: {e}")))
+    }
+
+    /// Marks messages deleted (RFC 1939 §5 DELE), `window` commands in flight; returns how many
+    /// the server accepted. Nothing is removed before [`Self::quit_checked`].
+    pub async fn dele(&mut self, numbers: &[u32], window: usize) -> Result<u64, Error> {
+        let mut accepted = 0;
+        for chunk in numbers.chunks(window.max(1)) {
+            for n in chunk {
+                self.send(&format!("DELE {n}")).await?;
+            }
+            for n in chunk {
+                match self.status().await {
+                    Ok(_) => accepted += 1,
+                    Err(Error::Remote(m)) => {
+                        tracing::warn!("POP3 DELE {n} refused: {m}");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(accepted)
+    }
+
+    /// Test helper: how many messages the maildrop holds (STAT, RFC 1939 §5).
+    pub async fn stat(&mut self) -> Result<u64, Error> {
+        let r = self.simple("STAT").await?;
+        r.split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| Error::Protocol(format!("bad STAT answer {r:?}")))
     }
 
     async fn send(&mut self, line: &str) -> Result<(), Error> {
@@ -278,8 +325,9 @@ pub(crate) async fn pop3_pass<S: MailStore>(
         .map(|r| r.key)
         .collect();
     let todo: Vec<(u32, String, u64)> = listing
-        .into_iter()
+        .iter()
         .filter(|(_, id, _)| !known.contains(id))
+        .cloned()
         .collect();
     progress.plan(todo.len() as u64, todo.iter().map(|t| t.2).sum());
     let mut report = Report {
@@ -293,6 +341,9 @@ pub(crate) async fn pop3_pass<S: MailStore>(
     };
     let mut batch: Vec<Incoming> = Vec::new();
     let mut batch_bytes = 0;
+    // A store refusal stops the transfer; with --delete, what was checkpointed is still
+    // deleted before the error is reported.
+    let mut refused: Option<Error> = None;
     for chunk in todo.chunks(window) {
         for (n, _, _) in chunk {
             client.send(&format!("RETR {n}")).await?;
@@ -313,21 +364,59 @@ pub(crate) async fn pop3_pass<S: MailStore>(
         if batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES {
             let b = std::mem::take(&mut batch);
             batch_bytes = 0;
-            report.messages += b.len() as u64;
+            let n = b.len() as u64;
             let mb = mailbox.clone();
-            report.bytes += ctx
+            match ctx
                 .blocking(move |c| c.store_batch(REMOTE, &mb, None, &b))
-                .await?;
+                .await
+            {
+                Ok(bytes) => {
+                    report.messages += n;
+                    report.bytes += bytes;
+                }
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
         }
     }
-    if !batch.is_empty() {
-        report.messages += batch.len() as u64;
+    if refused.is_none() && !batch.is_empty() {
+        let n = batch.len() as u64;
         let mb = mailbox.clone();
-        report.bytes += ctx
+        match ctx
             .blocking(move |c| c.store_batch(REMOTE, &mb, None, &batch))
-            .await?;
+            .await
+        {
+            Ok(bytes) => {
+                report.messages += n;
+                report.bytes += bytes;
+            }
+            Err(e) => refused = Some(e),
+        }
     }
-    client.quit().await;
+    if src.delete_remote {
+        // Only what the state says is stored (checkpointed after the append committed).
+        let stored: HashSet<String> = ctx
+            .state()
+            .messages(src.id, REMOTE)?
+            .into_iter()
+            .map(|r| r.key)
+            .collect();
+        let numbers: Vec<u32> = listing
+            .iter()
+            .filter(|(_, id, _)| stored.contains(id))
+            .map(|(n, _, _)| *n)
+            .collect();
+        let marked = client.dele(&numbers, window).await?;
+        client.quit_checked().await?;
+        report.remote_deleted = marked;
+    } else {
+        client.quit().await;
+    }
+    if let Some(e) = refused {
+        return Err(e);
+    }
     report.elapsed = started.elapsed();
     Ok(report)
 }

@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS sources (
     imported_messages INTEGER NOT NULL DEFAULT 0,
     imported_bytes INTEGER NOT NULL DEFAULT 0,
     flag_updates INTEGER NOT NULL DEFAULT 0,
+    delete_remote INTEGER NOT NULL DEFAULT 0,
+    idle TEXT,
     UNIQUE (account, url, user)
 );
 CREATE TABLE IF NOT EXISTS folders (
@@ -102,6 +104,10 @@ pub struct SourceRow {
     pub imported_messages: u64,
     pub imported_bytes: u64,
     pub flag_updates: u64,
+    /// POP3: DELE each message once it is stored and checkpointed (`collect add --delete`).
+    pub delete_remote: bool,
+    /// What the IDLE watcher of the remote INBOX last reported (`pochta serve` only).
+    pub idle: Option<String>,
 }
 
 /// What the collector remembers of one remote folder.
@@ -224,6 +230,24 @@ impl State {
         )
         .map_err(db_err)?;
         db.execute_batch(SCHEMA).map_err(db_err)?;
+        // Databases created before these columns existed.
+        for (column, decl) in [
+            ("delete_remote", "INTEGER NOT NULL DEFAULT 0"),
+            ("idle", "TEXT"),
+        ] {
+            let present: bool = db
+                .query_row(
+                    "SELECT count(*) FROM pragma_table_info('sources') WHERE name = ?1",
+                    params![column],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(db_err)?
+                > 0;
+            if !present {
+                db.execute_batch(&format!("ALTER TABLE sources ADD COLUMN {column} {decl}"))
+                    .map_err(db_err)?;
+            }
+        }
         Ok(State { db, key })
     }
 
@@ -264,7 +288,8 @@ impl State {
         String::from_utf8(plain.to_vec()).map_err(|_| Error::State("password not UTF-8".into()))
     }
 
-    /// Adds a source; `AlreadyExists` for the same account, URL and user.
+    /// Adds a source that leaves the remote untouched; `AlreadyExists` for the same account,
+    /// URL and user.
     pub fn add_source(
         &self,
         account: &str,
@@ -274,10 +299,32 @@ impl State {
         insecure: bool,
         folder_prefix: Option<&str>,
     ) -> Result<i64, Error> {
+        self.add_source_with(account, url, user, password, insecure, folder_prefix, false)
+    }
+
+    /// [`Self::add_source`], with `delete_remote` (POP3 only: DELE after download).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_source_with(
+        &self,
+        account: &str,
+        url: &SourceUrl,
+        user: &str,
+        password: &str,
+        insecure: bool,
+        folder_prefix: Option<&str>,
+        delete_remote: bool,
+    ) -> Result<i64, Error> {
+        if delete_remote && url.protocol != crate::Protocol::Pop3 {
+            return Err(Error::Config(format!(
+                "--delete is for POP3 sources only: {url} is IMAP, which is mirrored \
+                 (folders, flags) and never changed on the remote"
+            )));
+        }
         let sealed = self.seal(&Self::aad(account, url.as_str(), user), password)?;
         let r = self.db.execute(
-            "INSERT INTO sources (account, url, user, secret, insecure, folder_prefix, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO sources (account, url, user, secret, insecure, folder_prefix, created,
+                 delete_remote)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 account,
                 url.as_str(),
@@ -285,7 +332,8 @@ impl State {
                 sealed,
                 insecure,
                 folder_prefix,
-                now()
+                now(),
+                delete_remote
             ],
         );
         match r {
@@ -317,7 +365,8 @@ impl State {
             .db
             .prepare(
                 "SELECT id, account, url, user, insecure, folder_prefix, last_attempt,
-                        last_success, last_error, imported_messages, imported_bytes, flag_updates
+                        last_success, last_error, imported_messages, imported_bytes, flag_updates,
+                        delete_remote, idle
                  FROM sources WHERE ?1 IS NULL OR account = ?1 ORDER BY id",
             )
             .map_err(db_err)?;
@@ -336,12 +385,14 @@ impl State {
                     r.get::<_, i64>(9)?,
                     r.get::<_, i64>(10)?,
                     r.get::<_, i64>(11)?,
+                    r.get::<_, bool>(12)?,
+                    r.get::<_, Option<String>>(13)?,
                 ))
             })
             .map_err(db_err)?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, account, url, user, insecure, folder_prefix, la, ls, le, m, b, f) =
+            let (id, account, url, user, insecure, folder_prefix, la, ls, le, m, b, f, del, idle) =
                 row.map_err(db_err)?;
             out.push(SourceRow {
                 id,
@@ -356,6 +407,8 @@ impl State {
                 imported_messages: m as u64,
                 imported_bytes: b as u64,
                 flag_updates: f as u64,
+                delete_remote: del,
+                idle,
             });
         }
         Ok(out)
@@ -392,6 +445,17 @@ impl State {
         }
         .map(|_| ())
         .map_err(db_err)
+    }
+
+    /// Records what the IDLE watcher is doing (shown by `collect status`).
+    pub fn set_idle(&self, source: i64, idle: Option<&str>) -> Result<(), Error> {
+        self.db
+            .execute(
+                "UPDATE sources SET idle = ?2 WHERE id = ?1",
+                params![source, idle],
+            )
+            .map(|_| ())
+            .map_err(db_err)
     }
 
     pub fn folders(&self, source: i64) -> Result<Vec<FolderState>, Error> {

@@ -41,7 +41,7 @@ use tracing::{debug, info, warn};
 use crate::imap::response::{Response, Status, StatusText};
 use crate::imap::{Fetched, ImapClient, ListEntry};
 use crate::state::{FolderState, MessageRow, Pending, PendingItem, SourceRow, State};
-use crate::{Error, Progress};
+use crate::{Error, Progress, Scope};
 
 /// A batch is handed to the store when it holds this many messages …
 pub const BATCH_MESSAGES: usize = 2000;
@@ -55,6 +55,8 @@ pub struct Report {
     pub messages: u64,
     pub bytes: u64,
     pub flag_updates: u64,
+    /// POP3 with `--delete`: messages deleted on the remote at the end of the pass.
+    pub remote_deleted: u64,
     pub elapsed: Duration,
 }
 
@@ -548,6 +550,7 @@ pub(crate) async fn imap_pass<S: MailStore>(
     ctx: &Ctx<S>,
     password: &str,
     progress: &dyn Progress,
+    scope: Scope,
 ) -> Result<Report, Error> {
     let started = Instant::now();
     let src = &ctx.source;
@@ -555,7 +558,10 @@ pub(crate) async fn imap_pass<S: MailStore>(
     client.login(&src.user, password).await?;
     let entries = client.list().await?;
     let local = ctx.store.mailboxes(ctx.account)?;
-    let plans = plan_folders(&entries, &local, src.folder_prefix.as_deref());
+    let mut plans = plan_folders(&entries, &local, src.folder_prefix.as_deref());
+    if scope == Scope::Inbox {
+        plans.retain(|p| p.remote.eq_ignore_ascii_case("INBOX"));
+    }
     let mut report = Report {
         folders: plans.len(),
         ..Report::default()

@@ -1,6 +1,7 @@
 //! The collector against a real Dovecot on 127.0.0.1: a Cyrillic folder tree, special-use
 //! folders, flags and keywords, dates; incremental passes, remote flag changes, a pass killed
-//! half-way, a UIDVALIDITY change, and a POP3 source.
+//! half-way, a UIDVALIDITY change, a POP3 source (leaving mail, and with `--delete`), and the
+//! continuous mode of `pochta serve` collecting INBOX through IDLE.
 //!
 //! Needs Debian's dovecot-imapd and dovecot-pop3d (installed by .ci/run); skipped locally
 //! when missing, a failure under CI.
@@ -10,11 +11,14 @@ mod dovecot;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use dovecot::{Dovecot, PASSWORD, USER};
 use pochta_collector::imap::ImapClient;
+use pochta_collector::pop3::Pop3Client;
+use pochta_collector::run::{Schedule, run_all};
 use pochta_collector::{NoProgress, Progress, SourceUrl, State, sync_source};
-use pochta_store::{Directory, MailDate, MailStore};
+use pochta_store::{Directory, MailDate, MailStore, QuotaLimits};
 use pochta_store_embedded::EmbeddedStore;
 use pochta_types::{Address, MailboxName, mutf7};
 
@@ -132,6 +136,39 @@ impl Local {
             None,
         )
         .expect("add source");
+    }
+
+    fn add_pop3_deleting(&self, url: &str) {
+        let st = self.state.lock().expect("lock");
+        st.add_source_with(
+            LOCAL,
+            &SourceUrl::parse(url).expect("url"),
+            USER,
+            PASSWORD,
+            false,
+            None,
+            true,
+        )
+        .expect("add source");
+    }
+
+    fn source(&self) -> pochta_collector::SourceRow {
+        self.state
+            .lock()
+            .expect("lock")
+            .sources(None)
+            .expect("sources")[0]
+            .clone()
+    }
+
+    async fn try_pass(&self) -> Result<pochta_collector::Report, pochta_collector::Error> {
+        sync_source(
+            Arc::clone(&self.store),
+            Arc::clone(&self.state),
+            self.source(),
+            &NoProgress,
+        )
+        .await
     }
 
     async fn pass(&self, progress: &dyn Progress) -> pochta_collector::Report {
@@ -385,4 +422,160 @@ async fn pop3_import_by_uidl() {
     c.logout().await;
     assert_eq!(l.pass(&NoProgress).await.messages, 1);
     assert_eq!(l.contents("INBOX").len(), 26);
+}
+
+/// Messages in the remote maildrop, as POP3 sees it.
+async fn pop3_count(d: &Dovecot) -> u64 {
+    let url = SourceUrl::parse(&d.pop3_url()).expect("url");
+    let mut c = Pop3Client::connect(&url, false).await.expect("connect");
+    c.login(USER, PASSWORD).await.expect("login");
+    let n = c.stat().await.expect("stat");
+    c.quit().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pop3_leaves_mail_unless_delete() {
+    let Some(d) = Dovecot::start() else { return };
+    let mut c = connect(&d).await;
+    let mut want = Vec::new();
+    for i in 0..8 {
+        let m = message("pop-del", i);
+        c.append("INBOX", &[], None, &m).await.expect("append");
+        want.push(m);
+    }
+    c.logout().await;
+
+    // Without --delete the remote keeps everything.
+    let keep = local();
+    keep.add(&d.pop3_url());
+    let r = keep.pass(&NoProgress).await;
+    assert_eq!((r.messages, r.remote_deleted), (8, 0), "{r:?}");
+    assert_eq!(pop3_count(&d).await, 8, "the remote keeps its mail");
+
+    // With --delete, but the local store refuses (quota of 5 messages): nothing stored,
+    // nothing deleted.
+    let l = local();
+    l.add_pop3_deleting(&d.pop3_url());
+    assert!(l.source().delete_remote);
+    let acc = l
+        .store
+        .account_by_address(&Address::new(LOCAL).expect("addr"))
+        .expect("account")
+        .expect("exists")
+        .id;
+    l.store
+        .set_quota(
+            acc,
+            QuotaLimits {
+                storage: None,
+                messages: Some(5),
+            },
+        )
+        .expect("quota");
+    let e = l.try_pass().await.expect_err("the store refuses the batch");
+    assert!(e.to_string().contains("local store"), "{e}");
+    assert_eq!(pop3_count(&d).await, 8, "nothing refused is deleted");
+    assert!(l.contents("INBOX").is_empty());
+
+    // Room again: everything is stored once, then deleted on the remote.
+    l.store
+        .set_quota(acc, QuotaLimits::default())
+        .expect("quota");
+    let r = l.try_pass().await.expect("pass");
+    assert_eq!((r.messages, r.remote_deleted), (8, 8), "{r:?}");
+    assert_eq!(pop3_count(&d).await, 0, "the remote maildrop is empty");
+    let got = l.contents("INBOX");
+    assert_eq!(got.len(), 8, "every message exactly once");
+    for (g, w) in got.iter().zip(&want) {
+        assert!(g.2 == *w, "bytes differ");
+    }
+
+    // New mail: collected once, deleted; nothing else changes.
+    let mut c = connect(&d).await;
+    c.append("INBOX", &[], None, &message("pop-del", 100))
+        .await
+        .expect("append");
+    c.logout().await;
+    let r = l.try_pass().await.expect("pass");
+    assert_eq!((r.messages, r.remote_deleted), (1, 1), "{r:?}");
+    assert_eq!(pop3_count(&d).await, 0);
+    assert_eq!(l.contents("INBOX").len(), 9);
+    let r = l.try_pass().await.expect("pass");
+    assert_eq!((r.messages, r.remote_deleted), (0, 0), "{r:?}");
+    assert_eq!(l.contents("INBOX").len(), 9);
+}
+
+/// Polls `f` every 50 ms until it is true, for at most `limit`.
+async fn eventually(limit: Duration, what: &str, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    start.elapsed()
+}
+
+/// The continuous mode (`pochta serve`'s [`run_all`]) with a polling interval of an hour:
+/// mail appended to the remote INBOX arrives within seconds, which only IDLE explains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_mode_collects_inbox_through_idle() {
+    let Some(d) = Dovecot::start() else { return };
+    let mut c = connect(&d).await;
+    c.append("INBOX", &[], None, &message("idle", 0))
+        .await
+        .expect("append");
+    c.create("Other").await.expect("create");
+    c.logout().await;
+    let l = local();
+    l.add(&d.imap_url());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let schedule = Schedule {
+        interval: Duration::from_secs(3600),
+        ..Schedule::default()
+    };
+    let runner = tokio::spawn(run_all(
+        Arc::clone(&l.store),
+        l.data.clone(),
+        schedule,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+
+    // The first full pass is done and the watcher idles.
+    eventually(Duration::from_secs(20), "first pass and IDLE", || {
+        let s = l.source();
+        s.last_success.is_some() && s.idle.as_deref().is_some_and(|i| i.starts_with("active"))
+    })
+    .await;
+    assert_eq!(l.contents("INBOX").len(), 1);
+
+    // Two messages one after the other. The pass the watcher asked for when its session
+    // started may still pick up the first; the second is appended after the first is stored,
+    // so only a pass asked for by IDLE (`* n EXISTS`) can bring it (the next poll is an hour
+    // away, the next IDLE renewal 25 minutes).
+    for i in 1..=2 {
+        let mut c = connect(&d).await;
+        c.append("INBOX", &[], None, &message("idle", i))
+            .await
+            .expect("append");
+        c.logout().await;
+        let took = eventually(Duration::from_secs(10), "the new message locally", || {
+            l.contents("INBOX").len() == 1 + i
+        })
+        .await;
+        eprintln!("message {i} collected {took:?} after the remote APPEND");
+    }
+    let inbox = l.contents("INBOX");
+    assert!(inbox[2].2 == message("idle", 2), "bytes");
+
+    // Clean stop: the watcher ends its IDLE, logs out and clears its status.
+    let _ = stop_tx.send(());
+    tokio::time::timeout(Duration::from_secs(15), runner)
+        .await
+        .expect("run_all stops")
+        .expect("run_all task");
+    assert_eq!(l.source().idle, None, "the watcher stopped");
+    assert!(l.source().last_error.is_none());
 }

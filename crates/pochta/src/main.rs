@@ -109,6 +109,10 @@ enum CollectCmd {
         /// Put the remote folder tree under this local folder instead of merging it.
         #[arg(long, value_name = "NAME")]
         folder_prefix: Option<String>,
+        /// POP3 only: delete each message on the remote once it is stored here (default: leave
+        /// it there). Refused for IMAP sources.
+        #[arg(long)]
+        delete: bool,
     },
     /// List every source.
     List,
@@ -341,6 +345,7 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
             password_stdin,
             insecure,
             folder_prefix,
+            delete,
         } => {
             let password = match (password, password_stdin) {
                 (Some(p), _) => p,
@@ -357,6 +362,7 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
                 password,
                 insecure,
                 folder_prefix,
+                delete,
             };
             cli::add(&store, dir, args, out)?
         }

@@ -79,6 +79,23 @@ async fn collect_cli_and_background_sync() {
         "x",
     ]);
     assert!(!o.status.success(), "{}", stdout(&o));
+    // --delete is for POP3 sources only.
+    let o = dir.cli(&[
+        "collect",
+        "add",
+        LOCAL,
+        &url,
+        "--user",
+        USER,
+        "--password",
+        "x",
+        "--delete",
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("--delete is for POP3 sources only"),
+        "{}",
+        stderr(&o)
+    );
 
     ok(&dir.cli_with_stdin(
         &[
@@ -168,4 +185,34 @@ async fn collect_cli_and_background_sync() {
     ok(&dir.cli(&["collect", "del", LOCAL, &url]));
     assert!(!stdout(&dir.cli(&["collect", "list"])).contains(&url));
     assert!(!dir.cli(&["collect", "del", LOCAL, &url]).status.success());
+
+    // A POP3 source with --delete: stored with the source, shown, and the remote maildrop
+    // (the 7 INBOX messages) is emptied once they are stored here.
+    let pop3 = d.pop3_url();
+    ok(&dir.cli(&[
+        "collect",
+        "add",
+        LOCAL,
+        &pop3,
+        "--user",
+        USER,
+        "--password",
+        PASSWORD,
+        "--delete",
+    ]));
+    let list = ok(&dir.cli(&["collect", "list"]));
+    assert!(
+        list.contains(&pop3) && list.contains("(delete after download)"),
+        "{list}"
+    );
+    let run = ok(&dir.cli(&["collect", "run", LOCAL, "--once"]));
+    assert!(
+        run.contains(" 7 new messages") && run.contains("7 deleted on the remote"),
+        "{run}"
+    );
+    let run = ok(&dir.cli(&["collect", "run", LOCAL, "--once"]));
+    assert!(
+        run.contains(" 0 new messages") && !run.contains("deleted"),
+        "{run}"
+    );
 }

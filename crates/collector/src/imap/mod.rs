@@ -14,6 +14,10 @@
 //!   `BODY.PEEK[]` (RFC 9051 §6.4.5), so the collector never changes `\Seen` or anything else
 //!   on the remote. With CONDSTORE (RFC 7162 §3.1.8) EXAMINE asks `(CONDSTORE)` so the server
 //!   reports HIGHESTMODSEQ.
+//! - IDLE (RFC 2177): [`ImapClient::idle_start`] sends `IDLE` and waits for the continuation,
+//!   [`ImapClient::idle_wait`] reads untagged responses without the usual I/O timeout (until a
+//!   deadline the caller picks, under the 29 minutes of RFC 2177 §3), and
+//!   [`ImapClient::idle_done`] sends `DONE` and waits for the tagged OK.
 //! - Untagged responses not asked for are tolerated and ignored (RFC 9051 §7: a client MUST be
 //!   prepared to accept any response at all times).
 
@@ -491,8 +495,67 @@ impl ImapClient {
             .map_err(Error::Io)
     }
 
+    /// Starts IDLE (RFC 2177 §3) on the selected mailbox: sends the command and waits for the
+    /// `+` continuation. Returns the tag, for [`Self::idle_done`].
+    pub async fn idle_start(&mut self) -> Result<String, Error> {
+        let tag = self.send(b"IDLE").await?;
+        loop {
+            match self.read().await? {
+                Response::Continue(_) => return Ok(tag),
+                Response::Tagged { tag: t, status } if t == tag => {
+                    check(status)?;
+                    return Err(Error::Protocol("IDLE ended before it started".into()));
+                }
+                Response::UntaggedStatus(StatusText {
+                    status: Status::Bye,
+                    text,
+                    ..
+                }) => return Err(Error::Remote(format!("server closed: {text}"))),
+                _ => {}
+            }
+        }
+    }
+
+    /// While idling: the next response, or `None` if `deadline` comes first. Cancel-safe
+    /// (a partly received response stays buffered).
+    pub async fn idle_wait(
+        &mut self,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<Response>, Error> {
+        let limit = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match self.read_within(limit).await {
+            Ok(r) => Ok(Some(r)),
+            Err(Error::Timeout) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Ends IDLE: `DONE`, then the tagged response of the IDLE command (RFC 2177 §3).
+    pub async fn idle_done(&mut self, tag: &str) -> Result<(), Error> {
+        self.write(b"DONE\r\n").await?;
+        loop {
+            match self.read().await? {
+                Response::Tagged { tag: t, status } if t == tag => {
+                    check(status)?;
+                    return Ok(());
+                }
+                Response::UntaggedStatus(StatusText {
+                    status: Status::Bye,
+                    text,
+                    ..
+                }) => return Err(Error::Remote(format!("server closed: {text}"))),
+                _ => {}
+            }
+        }
+    }
+
     /// The next response from the server.
     pub async fn read(&mut self) -> Result<Response, Error> {
+        self.read_within(IO_TIMEOUT).await
+    }
+
+    /// The next response, [`Error::Timeout`] if no byte arrives within `limit`.
+    async fn read_within(&mut self, limit: std::time::Duration) -> Result<Response, Error> {
         loop {
             if let Some(frame) = self.framer.next(&mut self.rbuf)? {
                 return Ok(response::parse(&frame)?);
@@ -500,7 +563,7 @@ impl ImapClient {
             if self.rbuf.capacity() - self.rbuf.len() < 64 << 10 {
                 self.rbuf.reserve(256 << 10);
             }
-            let n = tokio::time::timeout(IO_TIMEOUT, self.stream.read_buf(&mut self.rbuf))
+            let n = tokio::time::timeout(limit, self.stream.read_buf(&mut self.rbuf))
                 .await
                 .map_err(|_| Error::Timeout)?
                 .map_err(Error::Io)?;
