@@ -72,8 +72,9 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                     Next::Continue
                 }
             };
+            // The throttle's delay comes *before* the answer: a client that saw `-ERR` at once
+            // could hang up and guess again on a new connection without ever waiting.
             if let Some(d) = session.delay.take() {
-                flush(&mut stream, &mut session).await.ok();
                 tokio::time::sleep(d).await;
             }
             match next {

@@ -1,0 +1,210 @@
+//! Login throttling across protocols (`pochta_auth::Throttle`, one per server, shared by
+//! IMAP, POP3 and SMTP in `serve.rs`).
+//!
+//! - Through the binary with its default settings: failed IMAP logins from one address slow
+//!   down the next POP3 login failure from that address, and the other way round.
+//! - With the services wired as `serve` wires them but a small throttle: failures spread over
+//!   IMAP and POP3 lock the address out of both, even with the right password.
+//! - The time a failed login takes does not tell whether the account exists (medians of
+//!   interleaved attempts, compared loosely).
+
+mod blocking;
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use blocking::{Imap, Lines};
+use common::{TestDir, TestServer, free_ports};
+use pochta_auth::{AuthCache, PlaintextPolicy, Throttle, ThrottleConfig};
+use pochta_imap::{ImapConfig, ImapService};
+use pochta_net::{Limiter, Listener, ListenerConfig, ShutdownController, TlsMode};
+use pochta_pop3::{Pop3Config, Pop3Service};
+use pochta_store::Directory;
+use pochta_store_embedded::EmbeddedStore;
+use pochta_types::Address;
+
+const USER: &str = "real@example.test";
+const PASS: &str = "right password";
+
+fn imap_fail(addr: SocketAddr, user: &str) -> (String, Duration) {
+    let mut c = Imap::connect(addr).unwrap();
+    let t = Instant::now();
+    let r = c.cmd(&format!("LOGIN {user} \"wrong\"")).unwrap();
+    (r.tagged, t.elapsed())
+}
+
+fn pop3_login(addr: SocketAddr, user: &str, pass: &str) -> (String, Duration) {
+    let mut p = Lines::connect(addr).unwrap();
+    assert!(p.line().unwrap().starts_with("+OK"));
+    p.cmd(&format!("USER {user}")).unwrap();
+    let t = Instant::now();
+    let r = p.cmd(&format!("PASS {pass}")).unwrap();
+    (r, t.elapsed())
+}
+
+/// Default throttle: 3 free failures, then 1 s, 2 s, … per further failure from the address.
+#[test]
+fn imap_failures_slow_down_pop3_and_back() {
+    let ports = free_ports(2);
+    let listeners = vec![("imap", ports[0]), ("pop3", ports[1])];
+    let dir = TestDir::new(&listeners, "");
+    dir.add_user(USER, PASS);
+    let server = TestServer::start_in(dir, listeners);
+    let (imap, pop3) = (server.addr("imap"), server.addr("pop3"));
+    // Three free failures, each against a different name (so only the address counts).
+    for i in 0..3 {
+        let (r, took) = imap_fail(imap, &format!("nobody{i}@example.test"));
+        assert!(r.contains(" NO "), "{r}");
+        assert!(
+            took < Duration::from_millis(900),
+            "free failure {i} took {took:?}"
+        );
+    }
+    // The fourth, over POP3, is delayed: the counter is shared.
+    let (r, took) = pop3_login(pop3, "other@example.test", "wrong");
+    assert!(r.starts_with("-ERR"), "{r}");
+    assert!(
+        took >= Duration::from_millis(950),
+        "POP3 failure not slowed: {took:?}"
+    );
+    // The fifth, over IMAP again, waits longer still.
+    let (r, took) = imap_fail(imap, "yet-another@example.test");
+    assert!(r.contains(" NO "), "{r}");
+    assert!(
+        took >= Duration::from_millis(1900),
+        "IMAP failure not slowed: {took:?}"
+    );
+}
+
+struct Services {
+    imap: SocketAddr,
+    pop3: SocketAddr,
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+    _shutdown: ShutdownController,
+}
+
+/// IMAP and POP3 as `serve` wires them (one store, one throttle, one auth cache), plaintext.
+fn services(cfg: ThrottleConfig) -> Services {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let hash = pochta_auth::hash_password(PASS).unwrap();
+    store
+        .account_create(&Address::new(USER).unwrap(), &hash)
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let throttle = Arc::new(Throttle::new(cfg));
+    let cache = Arc::new(AuthCache::default());
+    let limiter = Limiter::new(1000, 1000);
+    let shutdown = ShutdownController::new();
+    let bind = |name: &str| {
+        let cfg = ListenerConfig {
+            name: name.into(),
+            addrs: vec!["127.0.0.1:0".parse().unwrap()],
+            tls: TlsMode::Plain,
+            idle_timeout: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(10),
+        };
+        rt.block_on(Listener::bind(cfg, Arc::clone(&limiter)))
+            .unwrap()
+    };
+    let (li, lp) = (bind("imap"), bind("pop3"));
+    let (imap, pop3) = (li.local_addrs()[0], lp.local_addrs()[0]);
+    let imap_service = Arc::new(ImapService::new(
+        Arc::new(store.clone()),
+        ImapConfig {
+            plaintext: PlaintextPolicy::Always,
+            ..ImapConfig::default()
+        },
+        Arc::clone(&throttle),
+        Arc::clone(&cache),
+    ));
+    let pop3_service = Arc::new(Pop3Service::new(
+        Arc::new(store.clone()),
+        Pop3Config {
+            plaintext: PlaintextPolicy::Always,
+            ..Pop3Config::default()
+        },
+        throttle,
+        cache,
+    ));
+    rt.spawn(li.run(imap_service, shutdown.subscribe(), shutdown.tracker()));
+    rt.spawn(lp.run(pop3_service, shutdown.subscribe(), shutdown.tracker()));
+    Services {
+        imap,
+        pop3,
+        _rt: rt,
+        _dir: dir,
+        _shutdown: shutdown,
+    }
+}
+
+#[test]
+fn failures_over_imap_and_pop3_lock_the_address_out_of_both() {
+    let s = services(ThrottleConfig {
+        free_failures: 1,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(20),
+        ip_lockout: 6,
+        account_lockout: 100,
+        window: Duration::from_secs(600),
+    });
+    // The right password works before.
+    Imap::login(s.imap, USER, PASS).unwrap();
+    for i in 0..3 {
+        let (r, _) = imap_fail(s.imap, &format!("n{i}@example.test"));
+        assert!(r.contains(" NO "), "{r}");
+        let (r, _) = pop3_login(s.pop3, &format!("p{i}@example.test"), "wrong");
+        assert!(r.starts_with("-ERR"), "{r}");
+    }
+    // Six failures from this address: the right password is refused over both protocols,
+    // and the answer says to come back later rather than that the password is wrong.
+    let mut c = Imap::connect(s.imap).unwrap();
+    let r = c.cmd(&format!("LOGIN {USER} \"{PASS}\"")).unwrap();
+    assert!(r.tagged.contains(" NO "), "{}", r.tagged);
+    assert!(
+        r.tagged.contains("[UNAVAILABLE]") || r.tagged.contains("try again"),
+        "{}",
+        r.tagged
+    );
+    let (r, _) = pop3_login(s.pop3, USER, PASS);
+    assert!(r.starts_with("-ERR [SYS/TEMP]"), "{r}");
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// A wrong password for an existing account and any password for a missing one cost the same
+/// (an Argon2id verification against a dummy hash), over IMAP and POP3.
+#[test]
+fn failed_login_timing_does_not_reveal_whether_the_account_exists() {
+    let s = services(ThrottleConfig {
+        free_failures: 10_000,
+        ip_lockout: 10_000,
+        account_lockout: 10_000,
+        ..ThrottleConfig::default()
+    });
+    let (mut real, mut missing) = (Vec::new(), Vec::new());
+    for i in 0..7 {
+        real.push(imap_fail(s.imap, USER).1);
+        missing.push(imap_fail(s.imap, &format!("ghost{i}@example.test")).1);
+        real.push(pop3_login(s.pop3, USER, "wrong").1);
+        missing.push(pop3_login(s.pop3, &format!("ghost{i}@example.test"), "wrong").1);
+    }
+    let (r, m) = (median(real), median(missing));
+    let ratio = r.as_secs_f64() / m.as_secs_f64();
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "existing {r:?} vs missing {m:?} (ratio {ratio:.2})"
+    );
+    // Not a vacuous comparison: both actually did the expensive verification.
+    assert!(m > Duration::from_millis(1), "{m:?}");
+}
