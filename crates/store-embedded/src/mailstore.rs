@@ -263,6 +263,17 @@ struct Prepared<'a> {
     meta: Option<Vec<u8>>,
 }
 
+impl Prepared<'_> {
+    /// Owning its bytes, so a group commit on another thread can take it.
+    fn into_owned(self) -> Prepared<'static> {
+        Prepared {
+            id: self.id,
+            bytes: Cow::Owned(self.bytes.into_owned()),
+            meta: self.meta,
+        }
+    }
+}
+
 /// A stored message row, as copy/move/expunge need it.
 struct Row0 {
     uid: u32,
@@ -478,6 +489,7 @@ impl EmbeddedStore {
         uids: &[Uid],
         to: MailboxId,
         is_move: bool,
+        across: bool,
     ) -> R<UidMapping> {
         let uids = sorted(uids);
         let save = now();
@@ -491,15 +503,18 @@ impl EmbeddedStore {
                 Some(selectable(tx, from)?)
             };
             let src_account = src.as_ref().map_or(dst.account, |s| s.account);
-            if src_account != dst.account {
-                return Err(StoreError::NotAllowed(
-                    "messages can only be copied within one account".into(),
-                )
+            if (src_account != dst.account) != across {
+                return Err(StoreError::NotAllowed(if across {
+                    "transfer_across is for mailboxes of different accounts".into()
+                } else {
+                    "messages can only be copied within one account".into()
+                })
                 .into());
             }
             let rows = read_rows(tx, from.0, &uids)?;
-            // A move stays within the account, so only a copy adds to its usage.
-            if !is_move {
+            // A move within the account does not change its usage; a copy, or a move into
+            // another account, adds to the destination's.
+            if !is_move || across {
                 let bytes = rows
                     .iter()
                     .map(|r| u64::try_from(r.size).unwrap_or(0))
@@ -861,23 +876,28 @@ impl MailStore for EmbeddedStore {
     fn append(&self, mailbox: MailboxId, messages: &[NewMessage<'_>]) -> Result<UidMapping> {
         let prepared = messages
             .iter()
-            .map(|m| self.prepare(m.bytes))
+            .map(|m| Ok(self.prepare(m.bytes)?.into_owned()))
             .collect::<R<Vec<_>>>()?;
         let save = now();
-        Ok(self.write(|tx| {
+        // Owned copies of what the transaction needs: it may run on another caller's thread.
+        let messages: Vec<(Flags, Option<MailDate>)> = messages
+            .iter()
+            .map(|m| (m.flags.clone(), m.internal_date))
+            .collect();
+        Ok(self.write_grouped(move |store, tx| {
             let mut mb = selectable(tx, mailbox)?;
             let bytes = prepared.iter().map(|p| p.bytes.len() as u64).sum();
             check_quota(tx, mb.account, bytes, prepared.len() as u64)?;
             let mut pairs = Vec::with_capacity(messages.len());
-            for (m, p) in messages.iter().zip(&prepared) {
-                self.ensure_blob_row(tx, p)?;
+            for ((flags, internal_date), p) in messages.iter().zip(&prepared) {
+                store.ensure_blob_row(tx, p)?;
                 let uid = insert_message(
                     tx,
                     &mut mb,
                     &p.id,
-                    m.flags.system_bits(),
-                    &keywords_text(&m.flags),
-                    m.internal_date.unwrap_or(save),
+                    flags.system_bits(),
+                    &keywords_text(flags),
+                    internal_date.unwrap_or(save),
                     save,
                     i64::try_from(p.bytes.len()).unwrap_or(i64::MAX),
                 )?;
@@ -907,12 +927,14 @@ impl MailStore for EmbeddedStore {
         bytes: &[u8],
         internal_date: Option<MailDate>,
     ) -> Result<Vec<Uid>> {
-        let p = self.prepare(bytes)?;
+        let p = self.prepare(bytes)?.into_owned();
         let save = now();
-        Ok(self.write(|tx| {
+        // Owned: the transaction may run on another caller's thread (group commit).
+        let targets = targets.to_vec();
+        Ok(self.write_grouped(move |store, tx| {
             // Quota per account: one account may be targeted twice (INBOX and Sent).
             let mut per_account: Vec<(i64, u64)> = Vec::new();
-            for (mailbox, _) in targets {
+            for (mailbox, _) in &targets {
                 let account = selectable(tx, *mailbox)?.account;
                 match per_account.iter_mut().find(|(a, _)| *a == account) {
                     Some((_, n)) => *n += 1,
@@ -922,10 +944,10 @@ impl MailStore for EmbeddedStore {
             for (account, n) in per_account {
                 check_quota(tx, account, n * p.bytes.len() as u64, n)?;
             }
-            self.ensure_blob_row(tx, &p)?;
+            store.ensure_blob_row(tx, &p)?;
             let mut uids = Vec::with_capacity(targets.len());
             let mut events = Vec::with_capacity(targets.len());
-            for (mailbox, flags) in targets {
+            for (mailbox, flags) in &targets {
                 let mut mb = selectable(tx, *mailbox)?;
                 let uid = insert_message(
                     tx,
@@ -1151,11 +1173,21 @@ impl MailStore for EmbeddedStore {
     }
 
     fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<UidMapping> {
-        Ok(self.transfer(from, uids, to, false)?)
+        Ok(self.transfer(from, uids, to, false, false)?)
     }
 
     fn move_messages(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<UidMapping> {
-        Ok(self.transfer(from, uids, to, true)?)
+        Ok(self.transfer(from, uids, to, true, false)?)
+    }
+
+    fn transfer_across(
+        &self,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+        is_move: bool,
+    ) -> Result<UidMapping> {
+        Ok(self.transfer(from, uids, to, is_move, true)?)
     }
 
     fn expunge(&self, mailbox: MailboxId, uids: Option<&[Uid]>) -> Result<Vec<Uid>> {

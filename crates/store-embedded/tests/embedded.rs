@@ -241,3 +241,57 @@ fn quota_migration_counts_existing_mail() {
         .id;
     assert_eq!(s.quota(c_acc).unwrap().messages, 1);
 }
+
+/// Concurrent deliveries are committed in groups; within a group a delivery that fails (here:
+/// over the message quota) is rolled back alone. Every `Ok` is a stored message with its own
+/// UID, every refusal stored nothing, and the limit holds exactly.
+#[test]
+fn concurrent_deliveries_group_commit_and_fail_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let acc = s
+        .account_create(&Address::new("g@example.org").unwrap(), "h")
+        .unwrap();
+    let mb = s.mailbox(acc, &MailboxName::inbox()).unwrap().unwrap().id;
+    s.set_quota(
+        acc,
+        pochta_store::QuotaLimits {
+            storage: None,
+            messages: Some(40),
+        },
+    )
+    .unwrap();
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|t| {
+                let s = s.clone();
+                scope.spawn(move || {
+                    (0..5)
+                        .map(|i| {
+                            let msg = format!("Subject: t{t} m{i}\r\n\r\nbody\r\n");
+                            s.deliver(&[(mb, Flags::new())], msg.as_bytes(), None)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let mut uids: Vec<Uid> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .flatten()
+        .copied()
+        .collect();
+    let refused = results.iter().filter(|r| r.is_err()).count();
+    assert_eq!(uids.len(), 40, "{refused} refused");
+    assert_eq!(refused, 80 - 40);
+    uids.sort();
+    uids.dedup();
+    assert_eq!(uids.len(), 40, "UIDs handed out twice");
+    let stored: Vec<Uid> = s.summaries(mb).unwrap().iter().map(|m| m.uid).collect();
+    assert_eq!(stored, uids);
+}
