@@ -105,6 +105,9 @@ enum State {
 pub struct SaslServer {
     mechanism: Mechanism,
     state: State,
+    /// The authentication identity once the client has named it, kept after a failure so the
+    /// protocol layer can charge the failure to that account in the throttle.
+    authcid: Option<String>,
 }
 
 impl SaslServer {
@@ -112,6 +115,7 @@ impl SaslServer {
         SaslServer {
             mechanism,
             state: State::Start,
+            authcid: None,
         }
     }
 
@@ -120,11 +124,18 @@ impl SaslServer {
         SaslServer {
             mechanism: Mechanism::ScramSha256,
             state: State::ScramFirst(Box::new(ScramServer::with_nonce(nonce))),
+            authcid: None,
         }
     }
 
     pub fn mechanism(&self) -> Mechanism {
         self.mechanism
+    }
+
+    /// The account name the client authenticates as, once it has said it (also after a
+    /// failed exchange): what a failure is charged to in the throttle.
+    pub fn authcid(&self) -> Option<&str> {
+        self.authcid.as_deref()
     }
 
     /// Starts the exchange, with the client's initial response if it sent one
@@ -170,6 +181,7 @@ impl SaslServer {
                 if user.is_empty() {
                     return Err(SaslError::Malformed("empty username"));
                 }
+                self.authcid = Some(user.clone());
                 self.state = State::LoginPassword { user };
                 Ok(SaslStep::Challenge(b"Password:".to_vec()))
             }
@@ -185,6 +197,7 @@ impl SaslServer {
             }
             State::ScramFirst(mut scram) => {
                 let authcid = scram.client_first(response)?;
+                self.authcid = Some(authcid.clone());
                 self.state = State::ScramNeedSecrets(scram, authcid.clone());
                 Ok(SaslStep::LookupScram { authcid })
             }
