@@ -708,7 +708,11 @@ impl<S: MailStore> Session<S> {
             }
             Err(SaslError::Malformed(m)) => Err(err(format!("Malformed SASL response: {m}"))),
             Err(_) => {
-                let d = self.shared.throttle.failure(self.peer, "");
+                // Charge the failure to the account the client named (SCRAM, LOGIN), not to nobody.
+                let d = self
+                    .shared
+                    .throttle
+                    .failure(self.peer, sasl.authcid().unwrap_or(""));
                 self.delay = Some(d.max(Duration::from_millis(200)));
                 Err(Fail::Auth("Authentication failed".into()))
             }
