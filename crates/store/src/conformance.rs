@@ -1249,6 +1249,36 @@ pub fn acl_entries_and_rights<F: Fixture>() {
             .iter()
             .all(|(g, _)| *g != Grantee::Account(eve))
     );
+    // Copy and move across accounts (for shared mailboxes) count against the destination.
+    let bob_inbox = mailbox_id(&s, bob, "INBOX");
+    let u = append(&s, team.id, 1, &[Flag::Flagged]);
+    assert!(s.copy(team.id, &[u], bob_inbox).is_err());
+    assert!(s.transfer_across(inbox, &[u], team.id, false).is_err());
+    let m = s.transfer_across(team.id, &[u], bob_inbox, false).unwrap();
+    assert_eq!(m.pairs.len(), 1);
+    assert_eq!(s.quota(bob).unwrap().messages, 1);
+    assert_eq!(s.quota(owner).unwrap().messages, 1);
+    s.set_quota(
+        bob,
+        QuotaLimits {
+            storage: None,
+            messages: Some(1),
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        s.transfer_across(team.id, &[u], bob_inbox, true),
+        Err(StoreError::OverQuota(_))
+    ));
+    s.set_quota(bob, QuotaLimits::default()).unwrap();
+    s.transfer_across(team.id, &[u], bob_inbox, true).unwrap();
+    assert!(uids(&s, team.id).is_empty());
+    assert_eq!(s.quota(owner).unwrap().messages, 0);
+    assert_eq!(s.quota(bob).unwrap().messages, 2);
+    assert_eq!(
+        s.summaries(bob_inbox).unwrap()[1].flags,
+        flags(&[Flag::Flagged])
+    );
     s.mailbox_delete(owner, &name("Team")).unwrap();
     assert!(s.shared_with(bob).unwrap().is_empty());
     assert!(s.acl(team.id).unwrap().is_empty());

@@ -493,6 +493,22 @@ pub trait MailStore: Directory {
     /// Move messages (RFC 6851): one transaction, so no observer sees a message in both
     /// mailboxes or in neither. A move within one account never changes its quota usage.
     fn move_messages(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<UidMapping>;
+    /// Copy (or move, in one transaction) messages between mailboxes of *different*
+    /// accounts, for shared mailboxes (RFC 4314): the caller has checked the rights. The
+    /// copies count against the destination account's quota (`OverQuota`); a move frees the
+    /// source's. The default refuses (`NotAllowed`).
+    fn transfer_across(
+        &self,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+        is_move: bool,
+    ) -> Result<UidMapping> {
+        let _ = (from, uids, to, is_move);
+        Err(StoreError::NotAllowed(
+            "this store cannot copy between accounts".into(),
+        ))
+    }
     /// Remove messages flagged `\Deleted` (only those among `uids`, if given: UID EXPUNGE).
     /// Returns the expunged UIDs, ascending.
     fn expunge(&self, mailbox: MailboxId, uids: Option<&[Uid]>) -> Result<Vec<Uid>>;
