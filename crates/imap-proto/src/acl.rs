@@ -110,13 +110,14 @@ pub fn write_acl(out: &mut Vec<u8>, mailbox: &MailboxName, entries: &[(&str, Rig
 }
 
 /// `* LISTRIGHTS mailbox identifier required optional...` (RFC 4314 §3.7): `required` is
-/// always granted (may be empty, written `""`), each of `optional` can be granted as a unit.
+/// always granted (may be empty, written `""`), each of `optional` (a string of rights
+/// letters) can be granted as a unit.
 pub fn write_listrights(
     out: &mut Vec<u8>,
     mailbox: &MailboxName,
     identifier: &str,
     required: Rights,
-    optional: &[Rights],
+    optional: &[&str],
     utf8: bool,
 ) {
     out.extend_from_slice(b"* LISTRIGHTS ");
@@ -127,7 +128,7 @@ pub fn write_listrights(
     write_astring(out, required.to_string().as_bytes());
     for r in optional {
         out.push(b' ');
-        write_astring(out, r.to_string().as_bytes());
+        write_astring(out, r.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -169,7 +170,7 @@ mod tests {
             &name("INBOX"),
             "smith",
             Rights::NONE,
-            &[lr, Rights::parse("s").unwrap()],
+            &["lr", "s"],
             false,
         );
         assert_eq!(out, b"* LISTRIGHTS INBOX smith \"\" lr s\r\n");

@@ -109,7 +109,8 @@ impl<S: MailStore> Session<S> {
 
         // \Seen first, so the FETCH responses show it (RFC 3501 §6.4.5).
         let mut seen_now: Vec<Uid> = Vec::new();
-        if sets_seen && !read_only {
+        // RFC 4314 §4: a FETCH MUST NOT set \Seen without the "s" right.
+        if sets_seen && !read_only && self.selected_rights()?.contains(pochta_types::Right::Seen) {
             let unseen: Vec<Uid> = records
                 .iter()
                 .filter(|r| !r.flags.contains(&Flag::Seen))

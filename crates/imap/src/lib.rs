@@ -12,10 +12,13 @@
 //! - `\Recent` belongs to the first session that sees a message (store `claim_recent`).
 //! - Plaintext passwords only under TLS, or where the configured policy allows
 //!   (`LOGINDISABLED` is advertised otherwise).
-//! - A mailbox name is data; every store call names the session's own account, so one
-//!   account can never reach another's mailboxes.
+//! - A mailbox name is data. A name resolves to a mailbox only through `acl` (`Session::find`):
+//!   one's own mailboxes with every right, another account's (under `Other Users/<owner>/`)
+//!   only with the rights its ACL grants (RFC 4314), re-read on every command; without "l"
+//!   another account's mailbox is answered exactly like a missing one.
 #![forbid(unsafe_code)]
 
+mod acl;
 mod compress;
 pub mod dates;
 pub mod driver;

@@ -19,6 +19,9 @@ use pochta_imap_proto::status::{Status, StatusItem};
 use pochta_store::{MailDate, MailStore, MailboxInfo, NewMessage, StoreError};
 use pochta_types::{Flags, MailboxName, ModSeq, SEPARATOR, Uid};
 
+use pochta_types::Right;
+
+use crate::acl::{OTHER_USERS, allowed_flags, flag_allowed};
 use crate::out;
 use crate::session::{Done, Next, Res, Session, State, bad, no};
 use crate::view::View;
@@ -31,6 +34,7 @@ impl<S: MailStore> Session<S> {
         // (RFC 7162 §3.2.11, RFC 9051 §7.1: the CLOSED response code).
         if matches!(self.state, State::Selected(_)) {
             self.state = State::Authenticated;
+            self.selected = None;
             self.out
                 .extend_from_slice(b"* OK [CLOSED] Previous mailbox closed\r\n");
         }
@@ -42,14 +46,19 @@ impl<S: MailStore> Session<S> {
             self.condstore = true;
         }
         self.saved.clear();
-        let account = self.account()?.id;
         let store = self.shared.store.clone();
-        let mb = store.mailbox(account, &s.mailbox)?.ok_or_else(|| {
-            no(
-                "NONEXISTENT",
-                format!("mailbox {} does not exist", s.mailbox),
-            )
-        })?;
+        // RFC 4314 §4: SELECT and EXAMINE need "r".
+        let found = self.find_with(&s.mailbox, Right::Read)?;
+        let rights = found.rights;
+        let mb = found.info;
+        let own = mb.account == self.account()?.id;
+        // RFC 4314 §5.2: read-only without "i", "e" and every flag right.
+        let read_only = read_only
+            || !(rights.contains(Right::Insert)
+                || rights.contains(Right::Expunge)
+                || rights.contains(Right::Seen)
+                || rights.contains(Right::Write)
+                || rights.contains(Right::DeleteMessages));
         if mb.noselect {
             return Err(no(
                 "CANNOT",
@@ -80,9 +89,22 @@ impl<S: MailStore> Session<S> {
         if read_only {
             o.extend_from_slice(b"* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
         } else {
+            // Only the flags the user may change (RFC 4314 §4).
+            let mut perm: Vec<String> = SYSTEM_FLAGS
+                .split(' ')
+                .filter(|f| pochta_types::Flag::parse(f).is_ok_and(|f| flag_allowed(rights, &f)))
+                .map(str::to_string)
+                .collect();
+            if rights.contains(Right::Write) {
+                perm.extend(keywords.iter().cloned());
+                perm.push("\\*".into());
+            }
             o.extend_from_slice(
-                format!("* OK [PERMANENTFLAGS ({SYSTEM_FLAGS}{kw} \\*)] Flags permitted\r\n")
-                    .as_bytes(),
+                format!(
+                    "* OK [PERMANENTFLAGS ({})] Flags permitted\r\n",
+                    perm.join(" ")
+                )
+                .as_bytes(),
             );
         }
         o.extend_from_slice(format!("* {} EXISTS\r\n", view.len()).as_bytes());
@@ -90,7 +112,7 @@ impl<S: MailStore> Session<S> {
             // RFC 9051 §6.3.2: a LIST response with the mailbox name and accurate
             // attributes; RECENT and UNSEEN are gone (Appendix E items 11, 12).
             let children = store
-                .mailboxes(account)?
+                .mailboxes(mb.account)?
                 .iter()
                 .any(|b| b.name.is_child_of(&mb.name));
             o.extend_from_slice(b"* LIST (");
@@ -99,12 +121,12 @@ impl<S: MailStore> Session<S> {
             } else {
                 b"\\HasNoChildren".as_slice()
             });
-            if let Some(su) = mb.special_use {
+            if let Some(su) = mb.special_use.filter(|_| own) {
                 o.push(b' ');
                 o.extend_from_slice(su.as_str().as_bytes());
             }
             o.extend_from_slice(b") \"/\" ");
-            out::mailbox(o, &mb.name, true);
+            out::mailbox(o, &s.mailbox, true);
             o.extend_from_slice(b"\r\n");
         } else {
             o.extend_from_slice(format!("* {} RECENT\r\n", view.recent_count()).as_bytes());
@@ -136,6 +158,7 @@ impl<S: MailStore> Session<S> {
             self.qresync_catch_up(&view, q)?;
         }
         self.state = State::Selected(view);
+        self.selected = Some(mb);
         if read_only {
             Done::code("READ-ONLY", "EXAMINE completed")
         } else {
@@ -178,18 +201,26 @@ impl<S: MailStore> Session<S> {
     }
 
     pub(crate) fn create(&mut self, c: Create) -> Res {
-        let account = self.account()?.id;
         if c.mailbox.is_inbox() {
             return Err(no("ALREADYEXISTS", "INBOX always exists"));
         }
         if c.special_use.len() > 1 {
             return Err(no("USEATTR", "only one special-use attribute per mailbox"));
         }
-        let mb = self.shared.store.mailbox_create(
-            account,
-            &c.mailbox,
-            c.special_use.first().copied(),
-        )?;
+        let place = self.creatable(&c.mailbox)?;
+        if place.prefix.is_some() && !c.special_use.is_empty() {
+            return Err(no("CANNOT", "special-use is for one's own mailboxes"));
+        }
+        let store = self.shared.store.clone();
+        let mb = store.mailbox_create(place.owner, &place.inner, c.special_use.first().copied())?;
+        // RFC 4314 §4: a new mailbox SHOULD inherit its parent's ACL.
+        if let Some(parent) = place.inner.ancestors().last()
+            && let Some(p) = store.mailbox(place.owner, parent)?
+        {
+            for (g, r) in store.acl(p.id)? {
+                store.acl_set(mb.id, g, r)?;
+            }
+        }
         // RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK.
         Done::code(
             format!("MAILBOXID ({})", mailbox_object_id(mb.id)),
@@ -198,30 +229,80 @@ impl<S: MailStore> Session<S> {
     }
 
     pub(crate) fn delete(&mut self, name: &MailboxName) -> Res {
-        let account = self.account()?.id;
         if name.is_inbox() {
             return Err(no("CANNOT", "INBOX cannot be deleted"));
         }
+        // RFC 4314 §4: DELETE needs "x".
+        let found = self.find_with(name, Right::DeleteMailbox)?;
         if let State::Selected(v) = &self.state
-            && let Some(mb) = self.shared.store.mailbox(account, name)?
-            && mb.id == v.mailbox
+            && found.info.id == v.mailbox
         {
             // Deleting the selected mailbox: deselect first (what Dovecot does too).
             self.state = State::Authenticated;
+            self.selected = None;
         }
-        self.shared.store.mailbox_delete(account, name)?;
+        self.shared
+            .store
+            .mailbox_delete(found.info.account, &found.info.name)?;
         Done::ok("DELETE completed")
     }
 
+    /// Where a new mailbox `name` would go, if the user may create it there: anywhere in
+    /// their own namespace (but not under `Other Users`); in another account's only with
+    /// "k" on the nearest existing parent (RFC 4314 §4).
+    fn creatable(&self, name: &MailboxName) -> Res<crate::acl::Place> {
+        let refuse = || {
+            no(
+                "CANNOT",
+                format!("{OTHER_USERS} holds other users' mailboxes"),
+            )
+        };
+        let Some(place) = self.place(name)? else {
+            return Err(refuse());
+        };
+        if place.prefix.is_none() {
+            return Ok(place);
+        }
+        let prefix = place.prefix.clone().unwrap_or_default();
+        let mut nearest = None;
+        for a in place.inner.ancestors().into_iter().rev() {
+            let full = MailboxName::new(&format!("{prefix}{a}")).map_err(|e| bad(e.to_string()))?;
+            if let Some(f) = self.find(&full)? {
+                nearest = Some(f);
+                break;
+            }
+        }
+        match nearest {
+            Some(f) => {
+                crate::acl::need(&f, Right::CreateMailbox)?;
+                Ok(place)
+            }
+            None => Err(no(
+                "NOPERM",
+                format!("you cannot create mailboxes there ({name})"),
+            )),
+        }
+    }
+
     pub(crate) fn rename(&mut self, r: Rename) -> Res {
-        let account = self.account()?.id;
         if r.to.is_inbox() {
             return Err(no("ALREADYEXISTS", "INBOX always exists"));
         }
         if r.to.is_child_of(&r.from) {
             return Err(no("CANNOT", "a mailbox cannot be renamed into itself"));
         }
-        self.shared.store.mailbox_rename(account, &r.from, &r.to)?;
+        // RFC 4314 §4: "x" on the mailbox, "k" on the new parent; within one account.
+        let from = self.find_with(&r.from, Right::DeleteMailbox)?;
+        let to = self.creatable(&r.to)?;
+        if to.owner != from.info.account {
+            return Err(no(
+                "CANNOT",
+                "a mailbox cannot be renamed into another user's mailboxes",
+            ));
+        }
+        self.shared
+            .store
+            .mailbox_rename(to.owner, &from.info.name, &to.inner)?;
         Done::ok("RENAME completed")
     }
 
@@ -229,8 +310,9 @@ impl<S: MailStore> Session<S> {
         let account = self.account()?.id;
         if on {
             // RFC 3501 §6.3.6 lets a server refuse names that do not exist; like Dovecot
-            // we accept them only if the mailbox exists, so clients see a clear error.
-            if self.shared.store.mailbox(account, name)?.is_none() {
+            // we accept them only if the mailbox exists (and, RFC 4314 §4, is visible: "l"),
+            // so clients see a clear error.
+            if self.find(name)?.is_none() {
                 return Err(no("NONEXISTENT", format!("mailbox {name} does not exist")));
             }
             self.shared.store.subscribe(account, name)?;
@@ -251,7 +333,24 @@ impl<S: MailStore> Session<S> {
             return Done::ok("LIST completed");
         }
         let store = self.shared.store.clone();
-        let boxes = store.mailboxes(account)?;
+        let mut boxes = store.mailboxes(account)?;
+        // Other users' mailboxes shared with us ("l"), under their Other Users names; their
+        // namespace levels are listed as \Noselect parents (RFC 2342 §5, RFC 4314 §4).
+        let mut virtual_parents: BTreeMap<String, ()> = BTreeMap::new();
+        for (mut info, rights) in store.shared_with(account)? {
+            if !rights.contains(Right::Lookup) {
+                continue;
+            }
+            let Some(display) = self.shared_name(&info)? else {
+                continue;
+            };
+            for anc in display.ancestors().into_iter().take(2) {
+                virtual_parents.insert(anc.to_string(), ());
+            }
+            info.name = display;
+            info.special_use = None;
+            boxes.push(info);
+        }
         let subs = store.subscriptions(account)?;
         let subscribed_only = l.selection.contains(&ListSelect::Subscribed);
         let special_only = l.selection.contains(&ListSelect::SpecialUse);
@@ -274,6 +373,11 @@ impl<S: MailStore> Session<S> {
         let mut names: BTreeMap<String, Option<&MailboxInfo>> = BTreeMap::new();
         for mb in &boxes {
             names.insert(mb.name.to_string(), Some(mb));
+        }
+        for p in virtual_parents.keys() {
+            if !subscribed_only {
+                names.entry(p.clone()).or_insert(None);
+            }
         }
         let recursive = l.selection.contains(&ListSelect::RecursiveMatch);
         if subscribed_only {
@@ -312,6 +416,8 @@ impl<S: MailStore> Session<S> {
             }
             let mut attrs: Vec<&str> = Vec::new();
             match mb {
+                // A level of the Other Users namespace: a parent, never a mailbox.
+                None if virtual_parents.contains_key(name) => attrs.push("\\Noselect"),
                 // A subscribed name, or the parent of one (RECURSIVEMATCH), with no mailbox.
                 None => attrs.push("\\NonExistent"),
                 Some(m) if m.noselect => attrs.push("\\Noselect"),
@@ -342,7 +448,13 @@ impl<S: MailStore> Session<S> {
             }
             self.out.extend_from_slice(b"\r\n");
             if let (Some(items), Some(id)) = (&status_items, id) {
-                self.status_line(&name, id, items)?;
+                // RFC 4314 §4: STATUS needs "r"; LIST must still list the mailbox.
+                if self
+                    .find(&name)?
+                    .is_some_and(|f| f.rights.contains(Right::Read))
+                {
+                    self.status_line(&name, id, items)?;
+                }
             }
         }
         Done::ok("LIST completed")
@@ -358,7 +470,11 @@ impl<S: MailStore> Session<S> {
         for s in &subs {
             let name = s.as_str();
             if wildcard_match(&pattern, name) {
-                let selectable = boxes.iter().any(|b| b.name == *s && !b.noselect);
+                let selectable = if s.as_str().starts_with(OTHER_USERS) {
+                    self.find(s)?.is_some_and(|f| !f.info.noselect)
+                } else {
+                    boxes.iter().any(|b| b.name == *s && !b.noselect)
+                };
                 out_names.insert(name.to_string(), !selectable);
                 continue;
             }
@@ -389,17 +505,15 @@ impl<S: MailStore> Session<S> {
             // A CONDSTORE-enabling command (RFC 7162 §3.1).
             self.condstore = true;
         }
-        let mb = self
-            .shared
-            .store
-            .mailbox(account, &s.mailbox)?
-            .filter(|m| !m.noselect)
-            .ok_or_else(|| {
-                no(
-                    "NONEXISTENT",
-                    format!("mailbox {} does not exist", s.mailbox),
-                )
-            })?;
+        let _ = account;
+        // RFC 4314 §4: STATUS needs "r".
+        let mb = self.find_with(&s.mailbox, Right::Read)?.info;
+        if mb.noselect {
+            return Err(no(
+                "NONEXISTENT",
+                format!("mailbox {} does not exist", s.mailbox),
+            ));
+        }
         self.status_line(&s.mailbox, mb.id, &s.items)?;
         Done::ok("STATUS completed")
     }
@@ -448,15 +562,18 @@ impl<S: MailStore> Session<S> {
     }
 
     pub(crate) fn append(&mut self, a: Append) -> Res {
-        let account = self.account()?.id;
         let store = self.shared.store.clone();
-        let Some(mb) = store.mailbox(account, &a.mailbox)?.filter(|m| !m.noselect) else {
+        let Some(found) = self.find(&a.mailbox)?.filter(|f| !f.info.noselect) else {
             // RFC 3501 §6.3.11: TRYCREATE tells the client it may create it and retry.
             return Err(no(
                 "TRYCREATE",
                 format!("mailbox {} does not exist", a.mailbox),
             ));
         };
+        // RFC 4314 §4: APPEND needs "i"; flags are kept only where the user has the right.
+        crate::acl::need(&found, Right::Insert)?;
+        let rights = found.rights;
+        let mb = found.info;
         let mut msgs = Vec::with_capacity(a.messages.len());
         for m in &a.messages {
             if m.data.is_empty() {
@@ -467,7 +584,7 @@ impl<S: MailStore> Session<S> {
             }
             msgs.push(NewMessage {
                 bytes: &m.data,
-                flags: Flags::from_flags(&m.flags),
+                flags: allowed_flags(rights, &Flags::from_flags(&m.flags)),
                 internal_date: m.date.map(|d| MailDate {
                     unix: d.unix_timestamp(),
                     offset_minutes: d.zone_minutes(),
@@ -486,11 +603,13 @@ impl<S: MailStore> Session<S> {
     pub(crate) fn close(&mut self, expunge: bool) -> Res {
         let view = self.view()?;
         let (mailbox, read_only) = (view.mailbox, view.read_only);
-        if expunge && !read_only {
-            // RFC 3501 §6.4.2: CLOSE expunges silently.
+        // RFC 3501 §6.4.2: CLOSE expunges silently; RFC 4314 §4: only with "e", and
+        // without it the mailbox is closed all the same.
+        if expunge && !read_only && self.selected_rights()?.contains(Right::Expunge) {
             self.shared.store.expunge(mailbox, None)?;
         }
         self.state = State::Authenticated;
+        self.selected = None;
         self.saved.clear();
         Ok(Done {
             code: None,
@@ -510,6 +629,10 @@ impl<S: MailStore> Session<S> {
             return Err(no("READ-ONLY", "mailbox is read-only"));
         }
         let mailbox = view.mailbox;
+        // RFC 4314 §4: EXPUNGE needs "e".
+        if !self.selected_rights()?.contains(Right::Expunge) {
+            return Err(no("NOPERM", "you lack the \"e\" right on this mailbox"));
+        }
         let uids: Option<Vec<Uid>> = match &set {
             Some(set) => Some(
                 self.resolve(set, true)?

@@ -9,11 +9,17 @@
 
 use pochta_imap_proto::copy_move::CopyMove;
 use pochta_imap_proto::store::{Store, StoreMode};
-use pochta_store::{FlagOp, MailStore};
-use pochta_types::{Flags, Uid};
+use pochta_store::{FlagOp, MailStore, StoreOutcome};
+use pochta_types::{Flags, ModSeq, Right, Rights, Uid};
 
+use crate::acl::{allowed_flags, flag_allowed, need};
 use crate::out;
 use crate::session::{Done, Res, Session, no};
+
+/// Whether the user may change every flag (then no flag needs filtering).
+fn all_flag_rights(r: Rights) -> bool {
+    r.contains(Right::Seen) && r.contains(Right::Write) && r.contains(Right::DeleteMessages)
+}
 
 impl<S: MailStore> Session<S> {
     pub(crate) fn store(&mut self, s: Store) -> Res {
@@ -44,7 +50,7 @@ impl<S: MailStore> Session<S> {
                 ..Default::default()
             }
         } else {
-            self.shared.store.store_flags(
+            self.store_with_rights(
                 mailbox,
                 &uids,
                 op,
@@ -109,21 +115,92 @@ impl<S: MailStore> Session<S> {
         Done::ok("STORE completed")
     }
 
+    /// STORE within the user's rights (RFC 4314 §4): `\Seen` needs "s", `\Deleted` "t",
+    /// other flags "w". Flags the user may not change are left as they are (a replace
+    /// becomes an add and a remove of the changeable ones); with none changeable the
+    /// command fails with `NO [NOPERM]`.
+    fn store_with_rights(
+        &mut self,
+        mailbox: pochta_types::MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: &Flags,
+        unchanged_since: Option<ModSeq>,
+    ) -> Res<StoreOutcome> {
+        let store = self.shared.store.clone();
+        let rights = self.selected_rights()?;
+        if all_flag_rights(rights) {
+            return Ok(store.store_flags(mailbox, uids, op, flags, unchanged_since)?);
+        }
+        let allowed = allowed_flags(rights, flags);
+        let any_right = rights.contains(Right::Seen)
+            || rights.contains(Right::Write)
+            || rights.contains(Right::DeleteMessages);
+        if !any_right || (op != FlagOp::Replace && allowed.is_empty() && !flags.is_empty()) {
+            return Err(no("NOPERM", "you may not change these flags here"));
+        }
+        if op != FlagOp::Replace {
+            return Ok(store.store_flags(mailbox, uids, op, &allowed, unchanged_since)?);
+        }
+        let first = store.store_flags(mailbox, uids, FlagOp::Add, &allowed, unchanged_since)?;
+        let mut remove = Flags::new();
+        for m in &first.updated {
+            for f in m.flags.iter() {
+                if flag_allowed(rights, &f) && !allowed.contains(&f) {
+                    remove.insert(&f);
+                }
+            }
+        }
+        if remove.is_empty() {
+            return Ok(first);
+        }
+        let done: Vec<Uid> = first.updated.iter().map(|m| m.uid).collect();
+        let second = store.store_flags(mailbox, &done, FlagOp::Remove, &remove, None)?;
+        let changed = second
+            .changed
+            .iter()
+            .zip(first.changed.iter().chain(std::iter::repeat(&false)))
+            .map(|(a, b)| *a || *b)
+            .collect();
+        Ok(StoreOutcome {
+            updated: second.updated,
+            changed,
+            conflicts: first.conflicts,
+        })
+    }
+
     pub(crate) fn copy_move(&mut self, c: CopyMove, is_move: bool) -> Res {
         let targets = self.resolve(&c.set, c.uid)?;
-        let account = self.account()?.id;
         let view = self.view()?;
         let from = view.mailbox;
         if is_move && view.read_only {
             return Err(no("READ-ONLY", "mailbox is read-only"));
         }
         let store = self.shared.store.clone();
-        let Some(to) = store.mailbox(account, &c.mailbox)?.filter(|m| !m.noselect) else {
+        let Some(found) = self.find(&c.mailbox)?.filter(|f| !f.info.noselect) else {
             return Err(no(
                 "TRYCREATE",
                 format!("mailbox {} does not exist", c.mailbox),
             ));
         };
+        // RFC 4314 §4: "i" on the target; a MOVE also deletes and expunges in the source
+        // ("t" and "e", RFC 6851 §3.3).
+        need(&found, Right::Insert)?;
+        if is_move {
+            let src = self.selected_rights()?;
+            if !(src.contains(Right::DeleteMessages) && src.contains(Right::Expunge)) {
+                return Err(no(
+                    "NOPERM",
+                    "moving out of this mailbox needs the \"t\" and \"e\" rights",
+                ));
+            }
+        }
+        let target_rights = found.rights;
+        let to = found.info;
+        let across = self
+            .selected
+            .as_ref()
+            .is_some_and(|s| s.account != to.account);
         let uids: Vec<Uid> = targets.iter().map(|&(_, u)| u).collect();
         if uids.is_empty() {
             return Done::ok(if is_move {
@@ -132,11 +209,28 @@ impl<S: MailStore> Session<S> {
                 "COPY completed"
             });
         }
-        let mapping = if is_move {
+        let mapping = if across {
+            store.transfer_across(from, &uids, to.id, is_move)?
+        } else if is_move {
             store.move_messages(from, &uids, to.id)?
         } else {
             store.copy(from, &uids, to.id)?
         };
+        if !all_flag_rights(target_rights) {
+            // RFC 4314 §4: copies keep only the flags the user may set in the target.
+            let new: Vec<Uid> = mapping.pairs.iter().map(|(_, d)| *d).collect();
+            let mut drop = Flags::new();
+            for r in store.records(to.id, &new, false)? {
+                for f in r.flags.iter() {
+                    if !flag_allowed(target_rights, &f) {
+                        drop.insert(&f);
+                    }
+                }
+            }
+            if !drop.is_empty() {
+                store.store_flags(to.id, &new, FlagOp::Remove, &drop, None)?;
+            }
+        }
         let src: Vec<u32> = mapping
             .pairs
             .iter()

@@ -10,6 +10,8 @@
 //! - Only limited resources are listed; an empty list means no limits (§4.2.1).
 //! - SETQUOTA is refused with `NO [NOPERM]`: limits are the administrator's
 //!   (`pochta user quota`), and QUOTASET is not advertised (§4.1.3).
+//! - Another user's (shared, RFC 4314) mailbox has no quota root for us: the owner's usage is
+//!   not shown to a grantee; APPEND and COPY into it count against the owner's quota.
 //! - Enforcement is the store's, inside the write transaction of APPEND, COPY and delivery;
 //!   its refusal becomes `NO [OVERQUOTA]` (§4.3.1) in the one error mapping of `session`.
 
@@ -35,6 +37,12 @@ impl<S: MailStore> Session<S> {
 
     pub(crate) fn getquotaroot(&mut self, mailbox: &MailboxName) -> Res {
         let account = self.account()?.id;
+        if self.place(mailbox)?.is_none_or(|p| p.owner != account) {
+            // Another user's mailbox: their quota is not ours to show (RFC 9208 §4.2.2
+            // allows no root; §6 would want "r" for usage figures anyway).
+            write_quotaroot(&mut self.out, mailbox, &[], self.utf8);
+            return Done::ok("GETQUOTAROOT completed");
+        }
         let q = self.shared.store.quota(account)?;
         write_quotaroot(&mut self.out, mailbox, &[ROOT], self.utf8);
         quota_response(&mut self.out, &q);

@@ -165,6 +165,8 @@ pub struct Session<S> {
     pub(crate) compressed: bool,
     /// IMAP4rev2 is enabled (RFC 9051 §6.3.1): no `\Recent`, ESEARCH replies, UTF-8 names.
     pub(crate) rev2: bool,
+    /// The selected mailbox (possibly another account's, RFC 4314), for rights checks.
+    pub(crate) selected: Option<pochta_store::MailboxInfo>,
 }
 
 impl<S: MailStore> Session<S> {
@@ -185,6 +187,7 @@ impl<S: MailStore> Session<S> {
             utf8: false,
             compressed: false,
             rev2: false,
+            selected: None,
         }
     }
 
@@ -212,6 +215,7 @@ impl<S: MailStore> Session<S> {
             " CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH",
             " SEARCHRES WITHIN CONDSTORE QRESYNC STATUS=SIZE SAVEDATE OBJECTID PREVIEW",
             " UTF8=ACCEPT MULTIAPPEND BINARY QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE",
+            " ACL RIGHTS=texk",
         ));
         if !self.compressed {
             c.push_str(" COMPRESS=DEFLATE");
@@ -458,8 +462,10 @@ impl<S: MailStore> Session<S> {
                 Done::ok("ENABLE completed")
             }
             Namespace => {
-                self.out
-                    .extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                // RFC 2342 §5: personal, other users' (shared with us, RFC 4314), no shared.
+                self.out.extend_from_slice(
+                    b"* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) NIL\r\n",
+                );
                 Done::ok("NAMESPACE completed")
             }
             Select(s) => self.select(s, false),
@@ -498,10 +504,11 @@ impl<S: MailStore> Session<S> {
             GetQuota(root) => self.getquota(&root),
             GetQuotaRoot(m) => self.getquotaroot(&m),
             SetQuota { .. } => self.setquota(),
-            // Parsed, not yet served: ACL is not advertised until every right is enforced.
-            SetAcl(_) | DeleteAcl(_) | GetAcl(_) | ListRights(_) | MyRights(_) => {
-                Err(bad("ACL is not supported"))
-            }
+            SetAcl(a) => self.setacl(a),
+            DeleteAcl(e) => self.deleteacl(e),
+            GetAcl(m) => self.getacl(&m),
+            ListRights(e) => self.listrights(e),
+            MyRights(m) => self.myrights(&m),
             Check => Done::ok("CHECK completed"),
             Close => self.close(true),
             Unselect => self.close(false),
@@ -723,7 +730,11 @@ impl<S: MailStore> Session<S> {
                 Err(bad(format!("malformed SASL response: {m}")))
             }
             Err(_) => {
-                let d = self.shared.throttle.failure(self.peer, "");
+                // Charge the failure to the account the client named (SCRAM, LOGIN), not to nobody.
+                let d = self
+                    .shared
+                    .throttle
+                    .failure(self.peer, sasl.authcid().unwrap_or(""));
                 self.delay = Some(d.max(Duration::from_millis(200)));
                 Err(no("AUTHENTICATIONFAILED", "Authentication failed"))
             }

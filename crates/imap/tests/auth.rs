@@ -53,6 +53,8 @@ fn greeting_and_capability() {
         "QUOTA",
         "QUOTA=RES-STORAGE",
         "QUOTA=RES-MESSAGE",
+        "ACL",
+        "RIGHTS=texk",
         "COMPRESS=DEFLATE",
         "APPENDLIMIT=",
         "AUTH=SCRAM-SHA-256",

@@ -131,7 +131,10 @@ fn small_extensions() {
     let r = c.ok("ID (\"name\" \"test\")");
     assert!(r[0].starts_with("* ID (\"name\" \"Pochta\""), "{r:#?}");
     let r = c.ok("NAMESPACE");
-    assert_eq!(r[0], "* NAMESPACE ((\"\" \"/\")) NIL NIL");
+    assert_eq!(
+        r[0],
+        "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) NIL"
+    );
     c.append("INBOX", "", &message("s", "x"));
     let r = c.ok("STATUS INBOX (SIZE DELETED)");
     assert!(

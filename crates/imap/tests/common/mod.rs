@@ -17,6 +17,8 @@ use pochta_types::Address;
 
 pub const USER: &str = "user@example.org";
 pub const OTHER: &str = "other@example.org";
+/// A third account, for access-control tests (an owner, a grantee and a bystander).
+pub const THIRD: &str = "third@example.org";
 pub const PASSWORD: &str = "secret";
 
 pub struct Server {
@@ -47,7 +49,7 @@ pub fn start() -> Server {
 pub fn start_with(plaintext: PlaintextPolicy) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = EmbeddedStore::open(dir.path()).expect("open store");
-    for user in [USER, OTHER] {
+    for user in [USER, OTHER, THIRD] {
         let hash = pochta_auth::hash_password(PASSWORD).expect("hash");
         store
             .account_create(&Address::new(user).expect("address"), &hash)
