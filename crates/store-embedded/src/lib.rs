@@ -2,13 +2,22 @@
 //!
 //! Implementation notes (what always holds; the rules of [`pochta_store`] apply on top):
 //! - **Layout.** `data_dir/pochta.sqlite3` (WAL, `synchronous=FULL`, `foreign_keys=ON`) holds
-//!   everything but message bytes; `data_dir/blobs/ab/cdef…` holds each distinct message once,
-//!   named by the SHA-256 of its CRLF-normalised bytes. Mailbox names never become paths.
-//! - **Write order.** Blob file first (temp file in the same directory, fsync, rename, fsync the
-//!   directory), then the metadata transaction. `synchronous=FULL` makes COMMIT return only
-//!   after the WAL is fsynced, so an `Ok` means data and metadata are on disk. A crash between
-//!   the two leaves an unreferenced blob file that nobody can see; [`EmbeddedStore::sweep_orphans`]
-//!   removes it later.
+//!   the metadata and the bytes of small messages; `data_dir/blobs/ab/cdef…` holds each
+//!   distinct larger message once. Either way a blob is named by the SHA-256 of its
+//!   CRLF-normalised bytes and stored once however many messages refer to it. Mailbox names
+//!   never become paths.
+//! - **Small messages inline.** A blob of at most [`INLINE_MAX`] bytes (most mail) is stored in
+//!   its `blobs` row (`data`, schema 4) in the same transaction as the message rows, so the
+//!   commit's one WAL fsync makes it durable; a file would cost two more fsyncs (file and
+//!   directory) per message, which dominated SMTP delivery (bench/README.md "SMTP"). Larger
+//!   blobs stay files: SQLite would write them to the WAL and again at checkpoint, and reading
+//!   them back whole through the database is slower than from a file.
+//! - **Write order.** A file blob first (temp file in the same directory, fsync, rename, fsync
+//!   the directory), then the metadata transaction (with inline blob bytes, if any).
+//!   `synchronous=FULL` makes COMMIT return only after the WAL is fsynced, so an `Ok` means
+//!   data and metadata are on disk. A crash between file and commit leaves an unreferenced
+//!   blob file that nobody can see; [`EmbeddedStore::sweep_orphans`] removes it later. An
+//!   inline blob cannot be orphaned: it commits or vanishes with its message rows.
 //! - **One writer.** All writes go through one connection behind a mutex and use
 //!   `BEGIN IMMEDIATE`, which also takes SQLite's file lock, so writers in *other processes*
 //!   (the admin CLI) are serialised with ours. UIDs, MODSEQs and UIDVALIDITYs are read and
@@ -66,6 +75,8 @@ use crate::cache::Caches;
 
 /// How long a connection waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest blob stored inline in its database row rather than as a file (see the crate docs).
+pub const INLINE_MAX: usize = 128 * 1024;
 /// Read connections kept open for reuse; more are opened under load and dropped after.
 const READER_POOL: usize = 8;
 
@@ -88,6 +99,8 @@ struct Inner {
     queue: Mutex<Vec<Queued>>,
     readers: Mutex<Vec<Connection>>,
     blobs: BlobFiles,
+    /// Blobs up to this size go into the database (see [`INLINE_MAX`]).
+    inline_max: usize,
     caches: Caches,
     bus: ChangeBus,
 }
@@ -139,10 +152,20 @@ impl EmbeddedStore {
     /// Open the store in `data_dir`, creating the directory, database and schema if missing.
     /// Several processes may open the same directory at once (the CLI while the server runs).
     pub fn open(data_dir: &Path) -> pochta_store::Result<EmbeddedStore> {
-        Ok(Self::open_inner(data_dir)?)
+        Ok(Self::open_inner(data_dir, INLINE_MAX)?)
     }
 
-    fn open_inner(data_dir: &Path) -> R<EmbeddedStore> {
+    /// Like [`Self::open`], storing blobs of at most `inline_max` bytes in the database and
+    /// larger ones as files; `0` keeps every blob in a file (as schema 3 and earlier did).
+    /// Blobs already stored stay where they are; the limit only decides where new ones go.
+    pub fn open_with_inline_max(
+        data_dir: &Path,
+        inline_max: usize,
+    ) -> pochta_store::Result<EmbeddedStore> {
+        Ok(Self::open_inner(data_dir, inline_max)?)
+    }
+
+    fn open_inner(data_dir: &Path, inline_max: usize) -> R<EmbeddedStore> {
         std::fs::create_dir_all(data_dir)?;
         let db_path = data_dir.join("pochta.sqlite3");
         let mut writer = Connection::open(&db_path)?;
@@ -159,6 +182,7 @@ impl EmbeddedStore {
                 queue: Mutex::new(Vec::new()),
                 readers: Mutex::new(Vec::new()),
                 blobs,
+                inline_max,
                 caches: Caches::default(),
                 bus: ChangeBus::new(),
             }),

@@ -289,7 +289,11 @@ impl EmbeddedStore {
     fn prepare<'a>(&self, bytes: &'a [u8]) -> R<Prepared<'a>> {
         let bytes = pochta_message::normalize_line_endings(bytes);
         let id = blob_id(&bytes);
-        self.inner.blobs.ensure(&id, &bytes)?;
+        // A file blob is written and fsynced here, outside the writer lock; an inline one
+        // travels with the transaction.
+        if !self.inline(&bytes) {
+            self.inner.blobs.ensure(&id, &bytes)?;
+        }
         let known = self.read(|tx| {
             Ok(tx
                 .prepare_cached("SELECT 1 FROM blobs WHERE id = ?1")?
@@ -303,24 +307,38 @@ impl EmbeddedStore {
     /// Inside the write transaction: make sure the blob file and row exist before a message
     /// row refers to it. The file check is here, under SQLite's write lock, because garbage
     /// collection and the orphan sweep unlink files only under that lock too.
+    ///
+    /// A blob already known keeps its place (row or file) whatever the inline limit is now;
+    /// a new one goes inline if small enough, else to its file.
     fn ensure_blob_row(&self, tx: &Transaction<'_>, p: &Prepared<'_>) -> R<()> {
-        if !self.inner.blobs.exists(&p.id) {
+        let row: Option<bool> = tx
+            .prepare_cached("SELECT data IS NOT NULL FROM blobs WHERE id = ?1")?
+            .query_row([&p.id], |r| r.get(0))
+            .optional()?;
+        let inline = match row {
+            Some(inline) => inline,
+            None => self.inline(&p.bytes),
+        };
+        if !inline && !self.inner.blobs.exists(&p.id) {
             self.inner.blobs.ensure(&p.id, &p.bytes)?;
         }
-        let known = tx
-            .prepare_cached("SELECT 1 FROM blobs WHERE id = ?1")?
-            .exists([&p.id])?;
-        if !known {
+        if row.is_none() {
             let meta = match &p.meta {
                 Some(m) => Cow::Borrowed(m.as_slice()),
                 None => Cow::Owned(pochta_message::parse(&p.bytes).to_bytes()),
             };
+            let data = inline.then_some(p.bytes.as_ref());
             tx.prepare_cached(
-                "INSERT INTO blobs (id, size, refcount, meta) VALUES (?1, ?2, 0, ?3)",
+                "INSERT INTO blobs (id, size, refcount, meta, data) VALUES (?1, ?2, 0, ?3, ?4)",
             )?
-            .execute(params![p.id, p.bytes.len(), meta.as_ref()])?;
+            .execute(params![p.id, p.bytes.len(), meta.as_ref(), data])?;
         }
         Ok(())
+    }
+
+    /// Whether new bytes of this size are stored in the database row.
+    fn inline(&self, bytes: &[u8]) -> bool {
+        bytes.len() <= self.inner.inline_max && self.inner.inline_max > 0
     }
 }
 
@@ -1084,6 +1102,17 @@ impl MailStore for EmbeddedStore {
         }
         if let Some(b) = self.inner.caches.blob(&blob.0) {
             return Ok(b);
+        }
+        let inline: Option<Vec<u8>> = self.read(|tx| {
+            Ok(tx
+                .prepare_cached("SELECT data FROM blobs WHERE id = ?1 AND data IS NOT NULL")?
+                .query_row([&blob.0], |r| r.get(0))
+                .optional()?)
+        })?;
+        if let Some(bytes) = inline {
+            let bytes = Arc::new(bytes);
+            self.inner.caches.put_blob(&blob.0, bytes.clone());
+            return Ok(bytes);
         }
         match self.inner.blobs.read(&blob.0) {
             Ok(bytes) => {

@@ -151,6 +151,14 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM acl WHERE grantee = OLD.id;
     END;
     "#,
+    // 3 → 4: small messages stored inline. `data` holds the bytes of a blob whose size is at
+    // most the store's inline limit, so the commit's WAL fsync covers them (no file, no file
+    // and directory fsync); NULL means the bytes are in `blobs/ab/cdef…` as before. Existing
+    // rows keep their files. Reference counting and garbage collection are unchanged: deleting
+    // the row drops inline bytes with it.
+    r#"
+    ALTER TABLE blobs ADD COLUMN data BLOB;
+    "#,
 ];
 
 /// Bring the schema to the newest version. Refuses a database newer than this program.

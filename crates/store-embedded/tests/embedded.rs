@@ -27,6 +27,12 @@ fn hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// A store that keeps every blob in a file, for the tests about blob files (by default small
+/// messages are stored inline in the database: see `inline_blobs_*`).
+fn files_only(dir: &Path) -> pochta_store::Result<EmbeddedStore> {
+    EmbeddedStore::open_with_inline_max(dir, 0)
+}
+
 fn inbox(s: &EmbeddedStore, who: &str) -> pochta_types::MailboxId {
     let acc = s.account_create(&Address::new(who).unwrap(), "h").unwrap();
     s.mailbox(acc, &MailboxName::inbox()).unwrap().unwrap().id
@@ -38,7 +44,7 @@ const MSG: &[u8] = b"Subject: shared\r\n\r\nhello\r\n";
 #[test]
 fn one_file_for_twenty_recipients() {
     let dir = tempfile::tempdir().unwrap();
-    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let s = files_only(dir.path()).unwrap();
     let boxes: Vec<_> = (0..20)
         .map(|i| inbox(&s, &format!("u{i}@example.org")))
         .collect();
@@ -65,7 +71,7 @@ fn one_file_for_twenty_recipients() {
 #[test]
 fn crash_between_blob_write_and_commit() {
     let dir = tempfile::tempdir().unwrap();
-    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let s = files_only(dir.path()).unwrap();
     let mb = inbox(&s, "a@example.org");
     s.append(
         mb,
@@ -85,7 +91,7 @@ fn crash_between_blob_write_and_commit() {
     std::fs::write(sub.join(&id[2..]), orphan).unwrap();
     std::fs::write(sub.join(".tmp-1-0"), b"half a mess").unwrap();
 
-    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let s = files_only(dir.path()).unwrap();
     assert_eq!(s.summaries(mb).unwrap().len(), 1, "orphan became visible");
     assert_eq!(
         s.sweep_orphans(Duration::from_secs(3600)).unwrap(),
@@ -114,7 +120,7 @@ fn crash_between_blob_write_and_commit() {
 #[test]
 fn reappearing_message_after_collection() {
     let dir = tempfile::tempdir().unwrap();
-    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let s = files_only(dir.path()).unwrap();
     let mb = inbox(&s, "a@example.org");
     let deleted = Flags::from_flags(&[Flag::Deleted]);
     for round in 0..3 {
@@ -181,7 +187,8 @@ fn two_openers_share_the_directory() {
 fn quota_migration_counts_existing_mail() {
     let dir = tempfile::tempdir().unwrap();
     let (mb, acc) = {
-        let s = EmbeddedStore::open(dir.path()).unwrap();
+        // Blob files, as schema 1 kept them (inline bytes would go with the column below).
+        let s = files_only(dir.path()).unwrap();
         let mb = inbox(&s, "a@example.org");
         inbox(&s, "b@example.org");
         for i in 0..3 {
@@ -206,7 +213,8 @@ fn quota_migration_counts_existing_mail() {
     // Back to schema 1: what an older Pochta left behind.
     let db = rusqlite::Connection::open(dir.path().join("pochta.sqlite3")).unwrap();
     db.execute_batch(
-        "DROP TRIGGER accounts_acl; DROP TABLE acl;
+        "ALTER TABLE blobs DROP COLUMN data;
+         DROP TRIGGER accounts_acl; DROP TABLE acl;
          DROP TRIGGER accounts_quota; DROP TRIGGER messages_usage_add;
          DROP TRIGGER messages_usage_sub; DROP TRIGGER mailboxes_usage_sub;
          DROP TABLE quotas; PRAGMA user_version = 1;",
@@ -294,4 +302,64 @@ fn concurrent_deliveries_group_commit_and_fail_alone() {
     assert_eq!(uids.len(), 40, "UIDs handed out twice");
     let stored: Vec<Uid> = s.summaries(mb).unwrap().iter().map(|m| m.uid).collect();
     assert_eq!(stored, uids);
+}
+
+/// Small blobs live in the database: no file, still stored once for twenty recipients,
+/// readable after reopening, gone with the last reference. A blob over the limit is a file.
+#[test]
+fn inline_blobs_small_in_the_database_large_as_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let boxes: Vec<_> = (0..20)
+        .map(|i| inbox(&s, &format!("u{i}@example.org")))
+        .collect();
+    let targets: Vec<_> = boxes.iter().map(|b| (*b, Flags::new())).collect();
+    s.deliver(&targets, MSG, None).unwrap();
+    assert!(
+        blob_files(dir.path()).is_empty(),
+        "small message became a file"
+    );
+    drop(s);
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let rec = s.records(boxes[0], &[Uid::MIN], true).unwrap().remove(0);
+    assert_eq!(rec.blob.0, hex(MSG));
+    assert_eq!(s.blob(&rec.blob).unwrap().as_slice(), MSG);
+    let deleted = Flags::from_flags(&[Flag::Deleted]);
+    for b in &boxes {
+        s.store_flags(*b, &[Uid::MIN], FlagOp::Add, &deleted, None)
+            .unwrap();
+        s.expunge(*b, None).unwrap();
+    }
+    let fresh = EmbeddedStore::open(dir.path()).unwrap();
+    assert!(
+        fresh.blob(&rec.blob).is_err(),
+        "inline blob outlived its last reference"
+    );
+
+    let mut big = b"Subject: big\r\n\r\n".to_vec();
+    while big.len() <= pochta_store_embedded::INLINE_MAX {
+        big.extend_from_slice(
+            b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd\r\n",
+        );
+    }
+    let uids = s.deliver(&[(boxes[0], Flags::new())], &big, None).unwrap();
+    assert_eq!(blob_files(dir.path()), vec![hex(&big)[2..].to_string()]);
+    let rec = s.records(boxes[0], &uids, false).unwrap().remove(0);
+    assert_eq!(s.blob(&rec.blob).unwrap().as_slice(), big.as_slice());
+}
+
+/// A directory written with every blob in a file (schema 3, or a zero limit) reads the same
+/// under the default limit, and a message arriving again reuses the file instead of a row copy.
+#[test]
+fn file_blobs_stay_files_under_the_inline_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = files_only(dir.path()).unwrap();
+    let mb = inbox(&s, "a@example.org");
+    s.deliver(&[(mb, Flags::new())], MSG, None).unwrap();
+    drop(s);
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let uids = s.deliver(&[(mb, Flags::new())], MSG, None).unwrap();
+    assert_eq!(blob_files(dir.path()), vec![hex(MSG)[2..].to_string()]);
+    let rec = s.records(mb, &uids, false).unwrap().remove(0);
+    assert_eq!(s.blob(&rec.blob).unwrap().as_slice(), MSG);
 }
