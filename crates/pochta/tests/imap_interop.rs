@@ -169,3 +169,43 @@ fn mbsync_pulls_every_folder_with_flags() {
     );
     assert_eq!(files(&mail.join("INBOX")).len(), 2);
 }
+
+/// A shared mailbox (RFC 4314, RFC 2342) browsed with imaplib: the owner grants "lr" over
+/// IMAP, `pochta share` adds "s" while the server runs, the grantee lists, opens and reads it.
+#[test]
+fn python_imaplib_shared_folder() {
+    if !tool_available("python3") {
+        return;
+    }
+    const OWNER: &str = "owner@example.org";
+    let ports = vec![("imap", free_ports(1)[0])];
+    let dir = TestDir::new(&ports, "[auth]\nplaintext = \"tls-or-loopback\"\n");
+    dir.add_user(USER, PASSWORD);
+    dir.add_user(OWNER, PASSWORD);
+    let s = TestServer::start_in(dir, ports);
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/imaplib_shared.py");
+    let run = |phase: &str| {
+        let out = Command::new("python3")
+            .arg(&script)
+            .arg("127.0.0.1")
+            .arg(s.port("imap").to_string())
+            .arg(phase)
+            .arg(OWNER)
+            .arg(USER)
+            .arg(PASSWORD)
+            .output()
+            .expect("run python3");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(&format!("imaplib shared ({phase}): ok")),
+            "imaplib shared scenario ({phase}) failed:\n{stdout}\n{}\nserver log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            s.log()
+        );
+    };
+    run("owner");
+    let o = s.cli(&["share", OWNER, "Team", USER, "+s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    run("grantee");
+}
