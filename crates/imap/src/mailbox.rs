@@ -83,6 +83,18 @@ impl<S: MailStore> Session<S> {
         // A message that arrived between summaries() and claim_recent() is not in `uids`;
         // the next sync announces it (and it stays recent to us).
         let mut view = View::new(mb.id, read_only, uids, recent, status.highest_modseq);
+        // \HasChildren counts only children the user can see (RFC 4314 §4: without "l" a
+        // mailbox must not show, not even as a child).
+        let children = if own {
+            store
+                .mailboxes(mb.account)?
+                .iter()
+                .any(|b| b.name.is_child_of(&mb.name))
+        } else {
+            store.shared_with(self.account()?.id)?.iter().any(|(b, r)| {
+                b.account == mb.account && r.contains(Right::Lookup) && b.name.is_child_of(&mb.name)
+            })
+        };
         let o = &mut self.out;
         let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
         o.extend_from_slice(format!("* FLAGS ({SYSTEM_FLAGS}{kw})\r\n").as_bytes());
@@ -111,10 +123,6 @@ impl<S: MailStore> Session<S> {
         if self.rev2 {
             // RFC 9051 §6.3.2: a LIST response with the mailbox name and accurate
             // attributes; RECENT and UNSEEN are gone (Appendix E items 11, 12).
-            let children = store
-                .mailboxes(mb.account)?
-                .iter()
-                .any(|b| b.name.is_child_of(&mb.name));
             o.extend_from_slice(b"* LIST (");
             o.extend_from_slice(if children {
                 b"\\HasChildren".as_slice()

@@ -396,3 +396,20 @@ fn changes_reach_every_session() {
     let r = owner.ok("NOOP");
     assert!(has(&r, "\\Answered"), "{r:#?}");
 }
+
+/// IMAP4rev2 SELECT's LIST response shows \HasChildren only for children the user can see.
+#[test]
+fn rev2_select_hides_invisible_children() {
+    let s = start();
+    let mut owner = setup(&s, "lr");
+    owner.ok("CREATE Team/Secret");
+    // Created with Team's ACL (inherited); take OTHER's entry away.
+    owner.ok(&format!("DELETEACL Team/Secret {OTHER}"));
+    let mut other = Client::login(s.addr, OTHER);
+    other.ok("ENABLE IMAP4rev2");
+    let r = other.ok(&format!("EXAMINE {SHARED}"));
+    assert!(has(&r, "* LIST (\\HasNoChildren)"), "{r:#?}");
+    owner.ok(&format!("SETACL Team/Secret {OTHER} l"));
+    let r = other.ok(&format!("EXAMINE {SHARED}"));
+    assert!(has(&r, "* LIST (\\HasChildren)"), "{r:#?}");
+}
