@@ -24,7 +24,10 @@ fn server() -> TestServer {
     // No DNS checks: the test machine may have no resolver, and CI must not query the net.
     let dir = TestDir::new(
         &ports,
-        "[auth]\nplaintext = \"tls-or-loopback\"\n[smtp]\ncheck_inbound = false\n",
+        // The remote domain routes to a closed loopback port: queued mail stays deferred and
+        // nothing leaves the machine.
+        "[auth]\nplaintext = \"tls-or-loopback\"\n[smtp]\ncheck_inbound = false\n\
+         [smtp.routes]\n\"elsewhere.example\" = \"127.0.0.1:9\"\n",
     );
     dir.add_user(USER, PASSWORD);
     dir.add_user(OTHER, PASSWORD);
