@@ -318,10 +318,6 @@ fn run(cli: Cli) -> Result<()> {
                 AliasCmd::Del { alias } => admin::alias_del(&store, &alias, out),
             }
         }
-        Command::Collect(cmd) => collect(&load(&cli.config)?, cmd, out),
-    }
-}
-
         Command::Share {
             owner,
             mailbox,
@@ -331,6 +327,10 @@ fn run(cli: Cli) -> Result<()> {
             let store = admin::open(&load(&cli.config)?)?;
             admin::share(&store, &owner, &mailbox, &grantee, &rights, out)
         }
+        Command::Collect(cmd) => collect(&load(&cli.config)?, cmd, out),
+    }
+}
+
 /// `pochta collect …`, delegated to the collector crate.
 fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Result<()> {
     use pochta_collector::cli;
