@@ -12,6 +12,7 @@
 //!   [`stream`] and implemented by [`starttls_buffered`].
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod listener;
 pub mod shutdown;
 pub mod stream;

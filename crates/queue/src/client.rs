@@ -26,9 +26,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use base64::Engine;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use pochta_net::client::AcceptAnyCert;
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -314,7 +313,8 @@ fn connector(mode: TlsMode, cfg: &ClientConfig) -> Res<TlsConnector> {
     let config = if mode == TlsMode::Opportunistic {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+            // Opportunistic TLS (RFC 7435): encrypt without authenticating the server.
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert::new(provider)))
             .with_no_client_auth()
     } else {
         let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(
@@ -328,57 +328,6 @@ fn connector(mode: TlsMode, cfg: &ClientConfig) -> Res<TlsConnector> {
             .with_no_client_auth()
     };
     Ok(TlsConnector::from(Arc::new(config)))
-}
-
-/// Opportunistic TLS (RFC 7435): encrypt against passive listeners without authenticating
-/// the server, as MX delivery without MTA-STS/DANE does everywhere. Signatures are still
-/// checked so the handshake itself is sound.
-#[derive(Debug)]
-struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// RFC 3461 §4: xtext (`+HH` for `+`, `=`, and bytes outside `!`..`~`).
