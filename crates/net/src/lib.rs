@@ -23,5 +23,7 @@ pub use listener::{
 };
 pub use shutdown::{Shutdown, ShutdownController, Tracker};
 pub use stream::{Stream, starttls_buffered, with_timeout};
-pub use tls::{TlsError, acceptor, ensure_self_signed, generate_self_signed, server_config};
+pub use tls::{
+    ReloadableCert, TlsError, acceptor, ensure_self_signed, generate_self_signed, server_config,
+};
 pub use tokio_rustls::TlsAcceptor;

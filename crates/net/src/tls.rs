@@ -7,6 +7,10 @@
 //! - The generated certificate names the hostname, `localhost`, 127.0.0.1 and ::1, so local
 //!   clients and tests can verify it by trusting the file. The key is created with mode 0600
 //!   before any byte is written, so it is never readable by others even for an instant.
+//! - The server certificate comes from a [`ReloadableCert`] resolver: the current
+//!   `CertifiedKey` sits behind a lock, so acceptors built once at startup present a new
+//!   certificate on the next handshake after [`ReloadableCert::reload`] (SIGHUP in `serve`).
+//!   A reload that fails (unreadable file, key not matching the certificate) changes nothing.
 //! - Generation happens only when neither file exists; if exactly one exists, something is
 //!   wrong and we refuse rather than overwrite a key someone may depend on.
 
@@ -14,9 +18,12 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
@@ -53,9 +60,17 @@ pub enum TlsError {
     HalfPair { present: PathBuf, missing: PathBuf },
 }
 
-/// Builds a server configuration from a PEM certificate chain and a PEM private key
-/// (PKCS#8, PKCS#1 or SEC1).
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Reads a PEM certificate chain and a PEM private key (PKCS#8, PKCS#1 or SEC1) into a
+/// `CertifiedKey`, checking that the key belongs to the first certificate.
+fn load_certified_key(
+    cert: &Path,
+    key: &Path,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, TlsError> {
     let chain = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|source| TlsError::Cert {
@@ -71,12 +86,74 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
         path: key.to_owned(),
         source,
     })?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    Ok(Arc::new(config))
+    Ok(CertifiedKey::from_der(chain, key, provider)?)
+}
+
+/// The server certificate, re-readable from its files while acceptors keep running.
+#[derive(Debug)]
+pub struct ReloadableCert {
+    cert: PathBuf,
+    key: PathBuf,
+    provider: Arc<CryptoProvider>,
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl ReloadableCert {
+    /// Loads the pair at `cert`/`key`; they are read again by [`reload`](Self::reload).
+    pub fn load(cert: &Path, key: &Path) -> Result<Arc<ReloadableCert>, TlsError> {
+        let provider = provider();
+        let ck = load_certified_key(cert, key, &provider)?;
+        Ok(Arc::new(ReloadableCert {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+            provider,
+            current: RwLock::new(Arc::new(ck)),
+        }))
+    }
+
+    /// Re-reads the files; on success new handshakes use the new pair, on error the old
+    /// pair stays in use and the error is returned for logging.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let ck = load_certified_key(&self.cert, &self.key, &self.provider)?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ck);
+        Ok(())
+    }
+
+    /// The pair in use now.
+    pub fn current(&self) -> Arc<CertifiedKey> {
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The certificate file this resolver reads.
+    pub fn cert_path(&self) -> &Path {
+        &self.cert
+    }
+
+    /// A server configuration (TLS 1.2 and 1.3, no client auth) resolving through `self`.
+    pub fn server_config(self: &Arc<Self>) -> Result<Arc<ServerConfig>, TlsError> {
+        let config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::clone(self) as Arc<dyn ResolvesServerCert>);
+        Ok(Arc::new(config))
+    }
+
+    /// [`server_config`](Self::server_config) wrapped in an acceptor.
+    pub fn acceptor(self: &Arc<Self>) -> Result<TlsAcceptor, TlsError> {
+        self.server_config().map(TlsAcceptor::from)
+    }
+}
+
+impl ResolvesServerCert for ReloadableCert {
+    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+/// Builds a server configuration from a PEM certificate chain and a PEM private key
+/// (PKCS#8, PKCS#1 or SEC1). The files are read once; see [`ReloadableCert`] to re-read them.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    ReloadableCert::load(cert, key)?.server_config()
 }
 
 /// [`server_config`] wrapped in an acceptor.
@@ -197,5 +274,30 @@ mod tests {
         let (c, _, _) = ensure_self_signed(dir.path(), "h").unwrap();
         let err = server_config(&c, &empty).unwrap_err();
         assert!(err.to_string().contains("empty.pem"), "{err}");
+    }
+
+    #[test]
+    fn reload_swaps_the_pair_and_keeps_it_on_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        let (c1, k1) = generate_self_signed("one").unwrap();
+        fs::write(&cert, &c1).unwrap();
+        fs::write(&key, &k1).unwrap();
+        let r = ReloadableCert::load(&cert, &key).unwrap();
+        let first = r.current().cert[0].clone();
+        let (c2, k2) = generate_self_signed("two").unwrap();
+        fs::write(&cert, &c2).unwrap();
+        fs::write(&key, &k2).unwrap();
+        r.reload().unwrap();
+        let second = r.current().cert[0].clone();
+        assert_ne!(first, second);
+        // A certificate with someone else's key is refused; the second pair stays.
+        fs::write(&key, &k1).unwrap();
+        let err = r.reload().unwrap_err();
+        assert!(matches!(err, TlsError::Rustls(_)), "{err}");
+        assert_eq!(r.current().cert[0], second);
+        fs::write(&cert, "garbage").unwrap();
+        assert!(r.reload().is_err());
+        assert_eq!(r.current().cert[0], second);
     }
 }

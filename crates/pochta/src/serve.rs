@@ -6,6 +6,11 @@
 //!   actually serving, and a broken setup exits 1 with the reason.
 //! - Plain listeners always offer STARTTLS: TLS is always available, from `[tls]` or from the
 //!   self-signed certificate generated into `data_dir`.
+//! - SIGHUP re-reads the certificate and key files (`[tls]` or the self-signed pair) into the
+//!   [`ReloadableCert`] every acceptor resolves through, so new handshakes present the new
+//!   certificate without a restart; a pair that fails to load is logged and the old one kept.
+//!   The handlers are installed before any listener is bound, so an early SIGHUP never takes
+//!   the default action (exit).
 //! - Shutdown: the signal stops every accept loop, sessions are told (BYE/421) and get
 //!   `limits.shutdown_timeout` to finish; then the process exits 0 either way.
 
@@ -15,9 +20,10 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use pochta_auth::{AuthCache, Throttle, ThrottleConfig};
 use pochta_net::{
-    Limiter, Listener, ListenerConfig, Service, Shutdown, ShutdownController, TlsAcceptor, TlsMode,
-    Tracker,
+    Limiter, Listener, ListenerConfig, ReloadableCert, Service, Shutdown, ShutdownController,
+    TlsMode, Tracker,
 };
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing::{info, warn};
 
 use crate::config::{Config, Protocol};
@@ -44,25 +50,27 @@ impl Runner {
     }
 }
 
-/// The TLS acceptor from `[tls]`, or from the self-signed pair in `data_dir`.
-fn tls_acceptor(config: &Config) -> Result<TlsAcceptor> {
+/// The reloadable certificate from `[tls]`, or from the self-signed pair in `data_dir`.
+fn tls_cert(config: &Config) -> Result<Arc<ReloadableCert>> {
     match &config.tls {
-        Some(files) => Ok(pochta_net::acceptor(&files.cert, &files.key)?),
+        Some(files) => Ok(ReloadableCert::load(&files.cert, &files.key)?),
         None => {
             let (cert, key, fresh) =
                 pochta_net::ensure_self_signed(&config.data_dir, &config.hostname)?;
             if fresh {
                 info!(cert = %cert.display(), "generated a self-signed certificate for {}", config.hostname);
             }
-            Ok(pochta_net::acceptor(&cert, &key)?)
+            Ok(ReloadableCert::load(&cert, &key)?)
         }
     }
 }
 
 pub async fn serve(config: Config) -> Result<()> {
     let config = Arc::new(config);
+    let mut signals = Signals::install()?;
     let store = crate::admin::open(&config)?;
-    let acceptor = tls_acceptor(&config)?;
+    let cert = tls_cert(&config)?;
+    let acceptor = cert.acceptor()?;
     let limiter = Limiter::new(
         config.limits.max_connections,
         config.limits.connections_per_ip,
@@ -132,7 +140,7 @@ pub async fn serve(config: Config) -> Result<()> {
     };
     info!(hostname = %config.hostname, data_dir = %config.data_dir.display(), "pochta ready");
 
-    let signal = wait_for_signal().await?;
+    let signal = signals.wait_for_shutdown(&cert).await;
     info!("{signal} received; shutting down");
     let grace = config.limits.shutdown_timeout;
     if runner.ctl.drain(grace).await {
@@ -144,12 +152,32 @@ pub async fn serve(config: Config) -> Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() -> Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot install SIGINT handler")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("cannot install SIGINT handler")?,
+            hup: signal(SignalKind::hangup()).context("cannot install SIGHUP handler")?,
+        })
+    }
+
+    /// Reloads `cert` on every SIGHUP; returns the name of the signal that asks to stop.
+    async fn wait_for_shutdown(&mut self, cert: &ReloadableCert) -> &'static str {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return "SIGTERM",
+                _ = self.int.recv() => return "SIGINT",
+                _ = self.hup.recv() => match cert.reload() {
+                    Ok(()) => info!(cert = %cert.cert_path().display(), "SIGHUP: TLS certificate reloaded"),
+                    Err(e) => warn!("SIGHUP: TLS certificate not reloaded, keeping the current one: {e}"),
+                },
+            }
+        }
+    }
 }
