@@ -110,6 +110,33 @@ mod tests {
         assert!(check_hash("not a hash").is_err());
     }
 
+    /// A missing account costs a full Argon2id verification, like a wrong password does, so
+    /// timing cannot tell them apart. Compared here, below the protocols, where no throttle
+    /// delay or network time can hide a missing dummy verification.
+    #[test]
+    fn missing_account_costs_as_much_as_a_wrong_password() {
+        use std::time::Instant;
+        let phc = hash_password("right").unwrap();
+        let median = |f: &dyn Fn() -> bool| {
+            let mut t: Vec<u128> = (0..5)
+                .map(|_| {
+                    let start = Instant::now();
+                    assert!(!f());
+                    start.elapsed().as_micros()
+                })
+                .collect();
+            t.sort_unstable();
+            t[2].max(1)
+        };
+        let wrong = median(&|| verify_password(Some(&phc), "wrong"));
+        let missing = median(&|| verify_password(None, "wrong"));
+        let ratio = missing as f64 / wrong as f64;
+        assert!(
+            (0.5..2.0).contains(&ratio),
+            "missing account {missing} µs vs wrong password {wrong} µs"
+        );
+    }
+
     #[test]
     fn empty_password_refused() {
         assert!(matches!(hash_password(""), Err(PasswordError::Empty)));
