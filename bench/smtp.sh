@@ -25,6 +25,8 @@ DOMAIN="${DOMAIN:-bench.test}"
 MAILUSER="${MAILUSER:-pbench}"   # system user Postfix delivers to (created if missing)
 POSTFIX_PORT="${POSTFIX_PORT:-21025}"
 POCHTA_PORT="${POCHTA_PORT:-21026}"
+SINK_PORT="${SINK_PORT:-21027}"
+SOURCE_MESSAGES="${SOURCE_MESSAGES:-5000}" # messages per smtp-source run (protocol ceiling)
 ONLY="${ONLY:-}"                  # postfix | pochta: measure one server only
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 OUT="${OUT:-$target_dir/bench-smtp/$(date +%Y%m%d-%H%M%S)}"
@@ -33,7 +35,9 @@ work="$(mktemp -d /tmp/pochta-bench-smtp.XXXXXX)"
 chmod 755 "$work"
 pochta_pid=""
 postfix_started=""
+sink_pid=""
 cleanup() {
+  [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null || true
   if [ -n "$pochta_pid" ] && kill -0 "$pochta_pid" 2>/dev/null; then
     kill "$pochta_pid" 2>/dev/null || true
     wait "$pochta_pid" 2>/dev/null || true
@@ -58,6 +62,22 @@ say "building (release)"
 cargo build --release -p pochta-loadgen -p pochta
 loadgen="$target_dir/release/pochta-loadgen"
 pochta_bin="$target_dir/release/pochta"
+
+# source LABEL PORT RCPT: Postfix's own smtp-source, $SENDERS sessions, $SOURCE_MESSAGES
+# messages of $SIZE bytes; writes msgs/s (wall) to $OUT/LABEL/smtp-source.txt.
+source_run() {
+  local label="$1" port="$2" rcpt="$3"
+  command -v smtp-source >/dev/null 2>&1 || return 0
+  mkdir -p "$OUT/$label"
+  local t0 t1
+  t0="$(date +%s%N)"
+  smtp-source -s "$SENDERS" -l "$SIZE" -m "$SOURCE_MESSAGES" -f "bench@$DOMAIN" -t "$rcpt" \
+    "127.0.0.1:$port" > "$OUT/$label/smtp-source.log" 2>&1 || true
+  t1="$(date +%s%N)"
+  awk -v n="$SOURCE_MESSAGES" -v a="$t0" -v b="$t1" -v l="$label" \
+    'BEGIN { s = (b - a) / 1e9; printf "smtp-source -> %s: %d messages in %.2f s: %.1f msgs/s\n", l, n, s, n / s }' \
+    | tee "$OUT/$label/smtp-source.txt"
+}
 
 # lg LABEL PORT PID RCPT: the SMTP load; results in $OUT/LABEL/smtp.{json,txt}.
 lg() {
@@ -129,6 +149,7 @@ CONF
   pochta_pid=$!
   if wait_port "$POCHTA_PORT"; then
     lg pochta "$POCHTA_PORT" "$pochta_pid" "bench@$DOMAIN"
+    source_run pochta "$POCHTA_PORT" "bench@$DOMAIN"
   else
     echo "pochta did not listen on $POCHTA_PORT (see $OUT/pochta/server.log)"
   fi
@@ -138,9 +159,29 @@ CONF
   du -sh "$work/pochta/data" > "$OUT/pochta/data-size.txt" 2>/dev/null || true
 fi
 
+# --- Protocol-only ceiling: Postfix's smtp-source against Postfix's smtp-sink ---------------
+# smtp-sink accepts and discards (no queue, no disk): what the SMTP exchange alone costs here.
+if [ -z "$ONLY" ] && command -v smtp-sink >/dev/null 2>&1; then
+  say "ceiling: smtp-sink on 127.0.0.1:$SINK_PORT"
+  mkdir -p "$OUT/sink"
+  # As root smtp-sink must drop privileges (-u); the bench's delivery user serves.
+  sink_user=()
+  [ "$(id -u)" = 0 ] && sink_user=(-u "$MAILUSER")
+  smtp-sink "${sink_user[@]}" -c "127.0.0.1:$SINK_PORT" 1000 > "$OUT/sink/sink.log" 2>&1 &
+  sink_pid=$!
+  if wait_port "$SINK_PORT"; then
+    source_run sink "$SINK_PORT" "bench@$DOMAIN"
+    lg sink "$SINK_PORT" "$sink_pid" "bench@$DOMAIN"
+  fi
+  kill "$sink_pid" 2>/dev/null || true
+  wait "$sink_pid" 2>/dev/null || true
+fi
+
 # --- Table ---------------------------------------------------------------------------------
 say "results (ratio = pochta / postfix; $SENDERS senders, $SIZE bytes, $DURATION, $(nproc) CPUs)"
 "$loadgen" --compare "$OUT/postfix" "$OUT/pochta" | tee "$OUT/table.txt"
 cat "$OUT/postfix/delivered.txt" 2>/dev/null | tee -a "$OUT/table.txt" || true
+cat "$OUT"/*/smtp-source.txt 2>/dev/null | tee -a "$OUT/table.txt" || true
+[ -f "$OUT/sink/smtp.json" ] && "$loadgen" --compare "$OUT/sink" "$OUT/pochta" | tee -a "$OUT/table.txt" || true
 echo
 echo "results kept in $OUT"
