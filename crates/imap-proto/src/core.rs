@@ -170,16 +170,11 @@ impl DateTime {
     }
     /// Seconds since the Unix epoch (UTC), for the store.
     pub fn unix_timestamp(self) -> i64 {
-        // Days from civil (Howard Hinnant's algorithm).
-        let y = i64::from(self.date.year) - i64::from(self.date.month <= 2);
-        let m = i64::from(self.date.month);
-        let d = i64::from(self.date.day);
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let mp = (m + 9) % 12;
-        let doy = (153 * mp + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        let days = era * 146097 + doe - 719468;
+        let days = pochta_types::civil::days_from_civil(
+            i64::from(self.date.year),
+            u32::from(self.date.month),
+            u32::from(self.date.day),
+        );
         days * 86400
             + i64::from(self.hour) * 3600
             + i64::from(self.minute) * 60

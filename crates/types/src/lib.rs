@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod address;
+pub mod civil;
 mod flag;
 mod ids;
 mod mailbox;

@@ -597,30 +597,6 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 /// Parses an IMAP `date-time` (RFC 9051 §9): `"17-Jul-1996 02:44:25 -0700"` (the day may be
 /// space-padded).
 pub fn parse_date_time(s: &str) -> Option<MailDate> {
@@ -648,7 +624,8 @@ pub fn parse_date_time(s: &str) -> Option<MailDate> {
     let zh: i64 = zone.get(1..3)?.parse().ok()?;
     let zm: i64 = zone.get(3..5)?.parse().ok()?;
     let offset = sign * (zh * 60 + zm);
-    let local = days_from_civil(year, month, day) * 86_400 + h * 3600 + mi * 60 + sec;
+    let local =
+        pochta_types::civil::days_from_civil(year, month, day) * 86_400 + h * 3600 + mi * 60 + sec;
     Some(MailDate {
         unix: local - offset * 60,
         offset_minutes: i16::try_from(offset).ok()?,
@@ -658,7 +635,7 @@ pub fn parse_date_time(s: &str) -> Option<MailDate> {
 /// Formats a [`MailDate`] as an IMAP `date-time`.
 pub fn format_date_time(d: MailDate) -> String {
     let local = d.unix + i64::from(d.offset_minutes) * 60;
-    let (y, m, day) = civil_from_days(local.div_euclid(86_400));
+    let (y, m, day) = pochta_types::civil::civil_from_days(local.div_euclid(86_400));
     let secs = local.rem_euclid(86_400);
     let off = i64::from(d.offset_minutes);
     let sign = if off < 0 { '-' } else { '+' };
