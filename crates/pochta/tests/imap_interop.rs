@@ -22,8 +22,14 @@ fn server() -> TestServer {
     TestServer::start_in(dir, ports)
 }
 
-fn scenario() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/imaplib_scenario.py")
+/// The imaplib/IMAPClient scripts' arguments: host, IMAP port, user, password.
+fn imap_args(s: &TestServer) -> Vec<String> {
+    vec![
+        "127.0.0.1".into(),
+        s.port("imap").to_string(),
+        USER.into(),
+        PASSWORD.into(),
+    ]
 }
 
 #[test]
@@ -32,20 +38,11 @@ fn python_imaplib_full_scenario() {
         return;
     }
     let s = server();
-    let out = Command::new("python3")
-        .arg(scenario())
-        .arg("127.0.0.1")
-        .arg(s.port("imap").to_string())
-        .arg(USER)
-        .arg(PASSWORD)
-        .output()
-        .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("imaplib scenario: ok"),
-        "imaplib scenario failed:\n{stdout}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
+    run_interop_script(
+        &s,
+        "imaplib_scenario.py",
+        &imap_args(&s),
+        "imaplib scenario: ok",
     );
 }
 
@@ -58,22 +55,11 @@ fn imapclient_condstore_qresync_idle() {
         return;
     }
     let s = server();
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/imapclient_sync.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg("127.0.0.1")
-        .arg(s.port("imap").to_string())
-        .arg(USER)
-        .arg(PASSWORD)
-        .output()
-        .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("imapclient sync: ok"),
-        "IMAPClient scenario failed:\n{stdout}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
+    run_interop_script(
+        &s,
+        "imapclient_sync.py",
+        &imap_args(&s),
+        "imapclient sync: ok",
     );
 }
 
@@ -84,18 +70,11 @@ fn mbsync_pulls_every_folder_with_flags() {
     }
     let s = server();
     // Fill the account through imaplib first: a Cyrillic folder, flags, several messages.
-    let out = Command::new("python3")
-        .arg(scenario())
-        .arg("127.0.0.1")
-        .arg(s.port("imap").to_string())
-        .arg(USER)
-        .arg(PASSWORD)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    run_interop_script(
+        &s,
+        "imaplib_scenario.py",
+        &imap_args(&s),
+        "imaplib scenario: ok",
     );
 
     let work = tempfile::tempdir().expect("tempdir");

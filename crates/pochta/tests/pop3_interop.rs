@@ -8,7 +8,6 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -102,24 +101,14 @@ fn python_poplib_scenario() {
         return;
     }
     let s = server();
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/poplib_scenario.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg("127.0.0.1")
-        .arg(s.port("imap").to_string())
-        .arg(s.port("pop3").to_string())
-        .arg(USER)
-        .arg(PASSWORD)
-        .output()
-        .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("poplib scenario: ok"),
-        "poplib scenario failed:\n{stdout}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
-    );
+    let args = [
+        "127.0.0.1".to_string(),
+        s.port("imap").to_string(),
+        s.port("pop3").to_string(),
+        USER.into(),
+        PASSWORD.into(),
+    ];
+    run_interop_script(&s, "poplib_scenario.py", &args, "poplib scenario: ok");
 }
 
 /// A message deleted over POP3 disappears from IMAP, and a selected IMAP session is told

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -40,27 +39,17 @@ fn python_smtplib_scenario() {
         return;
     }
     let s = server();
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/smtplib_scenario.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg("127.0.0.1")
-        .arg(s.port("smtp").to_string())
-        .arg(s.port("submission").to_string())
-        .arg(s.port("imap").to_string())
-        .arg(s.port("pop3").to_string())
-        .arg(USER)
-        .arg(PASSWORD)
-        .arg(OTHER)
-        .output()
-        .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("smtplib scenario: ok"),
-        "smtplib scenario failed:\n{stdout}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
-    );
+    let args = [
+        "127.0.0.1".to_string(),
+        s.port("smtp").to_string(),
+        s.port("submission").to_string(),
+        s.port("imap").to_string(),
+        s.port("pop3").to_string(),
+        USER.into(),
+        PASSWORD.into(),
+        OTHER.into(),
+    ];
+    run_interop_script(&s, "smtplib_scenario.py", &args, "smtplib scenario: ok");
 }
 
 /// Counts INBOX messages of `who` whose text contains `needle`, over IMAP with imaplib.

@@ -383,3 +383,23 @@ pub fn python_module_available(module: &str) -> bool {
     }
     found
 }
+
+/// Runs `tests/interop/SCRIPT` with python3 and `args`, and asserts it exited 0 and printed
+/// `ok_line`; on failure the message shows the script's output and the server's log.
+pub fn run_interop_script(server: &TestServer, script: &str, args: &[String], ok_line: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/interop")
+        .join(script);
+    let out = Command::new("python3")
+        .arg(path)
+        .args(args)
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains(ok_line),
+        "{script} failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+}
