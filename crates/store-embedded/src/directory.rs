@@ -73,7 +73,8 @@ impl Directory for EmbeddedStore {
 
     fn domain_list(&self) -> Result<Vec<Domain>> {
         Ok(self.read(|tx| {
-            let mut q = tx.prepare_cached("SELECT name FROM domains ORDER BY name")?;
+            let mut q = tx
+                .prepare_cached("SELECT name FROM domains WHERE name <> '#public' ORDER BY name")?;
             let names: Vec<String> = q
                 .query_map([], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
@@ -158,7 +159,7 @@ impl Directory for EmbeddedStore {
     fn account_by_id(&self, id: AccountId) -> Result<Option<Account>> {
         Ok(self.read(|tx| {
             tx.prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1"
+                "SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1 AND key <> '#public'"
             ))?
             .query_row([id.0], account_from_row)
             .optional()?
@@ -169,8 +170,9 @@ impl Directory for EmbeddedStore {
 
     fn account_list(&self) -> Result<Vec<Account>> {
         Ok(self.read(|tx| {
-            let mut q =
-                tx.prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM accounts ORDER BY key"))?;
+            let mut q = tx.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts WHERE key <> '#public' ORDER BY key"
+            ))?;
             let rows: Vec<_> = q
                 .query_map([], account_from_row)?
                 .collect::<rusqlite::Result<_>>()?;

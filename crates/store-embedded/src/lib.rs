@@ -68,6 +68,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use pochta_store::{ChangeBus, ChangeEvent, StoreError};
+use pochta_types::AccountId;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::blobs::BlobFiles;
@@ -103,6 +104,8 @@ struct Inner {
     inline_max: usize,
     caches: Caches,
     bus: ChangeBus,
+    /// The public folders' owner, read once (see `public_owner`).
+    public: std::sync::OnceLock<AccountId>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -185,6 +188,7 @@ impl EmbeddedStore {
                 inline_max,
                 caches: Caches::default(),
                 bus: ChangeBus::new(),
+                public: std::sync::OnceLock::new(),
             }),
         })
     }

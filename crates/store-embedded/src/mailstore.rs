@@ -31,10 +31,11 @@ struct Mb {
     recent_floor: u32,
     special_use: Option<String>,
     noselect: bool,
+    seen_per_user: bool,
 }
 
 const MB_COLS: &str = "id, account, name, uid_validity, uid_next, highest_modseq, recent_floor, \
-                       special_use, noselect";
+                       special_use, noselect, seen_per_user";
 
 fn mb_from_row(r: &Row<'_>) -> rusqlite::Result<Mb> {
     Ok(Mb {
@@ -47,6 +48,7 @@ fn mb_from_row(r: &Row<'_>) -> rusqlite::Result<Mb> {
         recent_floor: r.get(6)?,
         special_use: r.get(7)?,
         noselect: r.get(8)?,
+        seen_per_user: r.get(9)?,
     })
 }
 
@@ -66,6 +68,7 @@ impl Mb {
             highest_modseq: to_modseq(self.highest_modseq)?,
             special_use: self.special_use.as_deref().and_then(SpecialUse::parse),
             noselect: self.noselect,
+            seen_per_user: self.seen_per_user,
         })
     }
 
@@ -195,9 +198,12 @@ pub(crate) fn insert_mailbox(
     }
     let uid_validity = next_uid_validity(tx)?;
     tx.prepare_cached(
+        // Public folders keep \Seen per user unless switched (one reader's read is not
+        // everybody's).
         "INSERT INTO mailboxes (account, name, uid_validity, uid_next, highest_modseq,
-                                recent_floor, special_use, noselect)
-         VALUES (?1, ?2, ?3, 1, 1, 1, ?4, 0)",
+                                recent_floor, special_use, noselect, seen_per_user)
+         VALUES (?1, ?2, ?3, 1, 1, 1, ?4, 0,
+                 (SELECT key = '#public' FROM accounts WHERE id = ?1))",
     )?
     .execute(params![
         account.0,
@@ -1361,5 +1367,124 @@ impl MailStore for EmbeddedStore {
             });
             Ok(out)
         })?)
+    }
+
+    fn shared_with_anonymous(&self) -> Result<Vec<(MailboxInfo, Rights)>> {
+        Ok(self.read(|tx| {
+            let mut q = tx.prepare_cached(&format!(
+                "SELECT {}, acl.rights FROM acl JOIN mailboxes b ON b.id = acl.mailbox
+                 WHERE acl.grantee < 0 ORDER BY b.account, b.name",
+                MB_COLS
+                    .split(", ")
+                    .map(|c| format!("b.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))?;
+            let rows: Vec<(Mb, u16)> = q
+                .query_map([], |r| Ok((mb_from_row(r)?, r.get(10)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter()
+                .map(|(mb, bits)| Ok((mb.info()?, Rights::from_bits(bits))))
+                .collect()
+        })?)
+    }
+
+    fn public_owner(&self) -> Result<Option<AccountId>> {
+        Ok(Some(self.public_account()?))
+    }
+
+    fn set_seen_per_user(&self, mailbox: MailboxId, on: bool) -> Result<()> {
+        Ok(self.write(|tx| {
+            let mb = mb_by_id(tx, mailbox)?
+                .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
+            tx.prepare_cached("UPDATE mailboxes SET seen_per_user = ?2 WHERE id = ?1")?
+                .execute(params![mb.id, on])?;
+            if !on {
+                tx.prepare_cached("DELETE FROM private_seen WHERE mailbox = ?1")?
+                    .execute([mb.id])?;
+            }
+            Ok(((), vec![mb.event()]))
+        })?)
+    }
+
+    fn private_seen(&self, mailbox: MailboxId, account: AccountId) -> Result<Vec<Uid>> {
+        Ok(self.read(|tx| {
+            let mut q = tx.prepare_cached(
+                "SELECT uid FROM private_seen WHERE mailbox = ?1 AND account = ?2 ORDER BY uid",
+            )?;
+            let v: Vec<u32> = q
+                .query_map(params![mailbox.0, account.0], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            v.into_iter().map(to_uid).collect()
+        })?)
+    }
+
+    fn set_private_seen(
+        &self,
+        mailbox: MailboxId,
+        account: AccountId,
+        uids: &[Uid],
+        seen: bool,
+    ) -> Result<Vec<MessageSummary>> {
+        let uids = sorted(uids);
+        Ok(self.write(|tx| {
+            let mut mb = selectable(tx, mailbox)?;
+            if !mb.seen_per_user {
+                return Err(
+                    StoreError::NotAllowed(format!("{} keeps one shared \\Seen", mb.name)).into(),
+                );
+            }
+            let mut q = tx.prepare_cached(
+                "SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox = ?1 AND uid = ?2",
+            )?;
+            let mut change = tx.prepare_cached(if seen {
+                "INSERT INTO private_seen (mailbox, uid, account) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING"
+            } else {
+                "DELETE FROM private_seen WHERE mailbox = ?1 AND uid = ?2 AND account = ?3"
+            })?;
+            let mut bump = tx.prepare_cached(
+                "UPDATE messages SET modseq = ?3 WHERE mailbox = ?1 AND uid = ?2",
+            )?;
+            let mut out = Vec::new();
+            for uid in uids {
+                let Some(row) = q
+                    .query_row(params![mb.id, uid], summary_from_row)
+                    .optional()?
+                else {
+                    continue;
+                };
+                if change.execute(params![mb.id, uid, account.0])? == 0 {
+                    continue;
+                }
+                let mut s = to_summary(row)?;
+                let modseq = mb.take_modseq()?;
+                bump.execute(params![mb.id, uid, modseq.get()])?;
+                s.modseq = modseq;
+                out.push(s);
+            }
+            let events = if out.is_empty() {
+                Vec::new()
+            } else {
+                save_counters(tx, &mb)?;
+                vec![mb.event()]
+            };
+            Ok((out, events))
+        })?)
+    }
+}
+
+impl EmbeddedStore {
+    /// The id of the reserved account that owns the public folders (schema version 5).
+    fn public_account(&self) -> R<AccountId> {
+        if let Some(id) = self.inner.public.get() {
+            return Ok(*id);
+        }
+        let id: i64 = self.read(|tx| {
+            Ok(tx
+                .prepare_cached("SELECT id FROM accounts WHERE key = '#public'")?
+                .query_row([], |r| r.get(0))?)
+        })?;
+        Ok(*self.inner.public.get_or_init(|| AccountId(id)))
     }
 }

@@ -159,6 +159,28 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE blobs ADD COLUMN data BLOB;
     "#,
+    // 4 → 5: public folders and per-user \Seen. The public folders belong to a reserved
+    // account (key and domain `#public`, which no address can spell, and a password hash
+    // that is not a PHC string, so nothing verifies against it); the directory never lists
+    // it. `private_seen` holds, for a mailbox with `seen_per_user`, the UIDs each user other
+    // than the owner has seen; rows go with their message (trigger), mailbox and account
+    // (cascades). Its key starts (mailbox, uid) so the trigger's delete is an index lookup.
+    r#"
+    INSERT INTO domains (name) VALUES ('#public');
+    INSERT INTO accounts (address, key, domain, password_hash)
+        VALUES ('#public', '#public', '#public', '!');
+    ALTER TABLE mailboxes ADD COLUMN seen_per_user INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE private_seen (
+        mailbox INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid     INTEGER NOT NULL,
+        account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        PRIMARY KEY (mailbox, uid, account)
+    ) WITHOUT ROWID;
+    CREATE INDEX private_seen_account ON private_seen(account);
+    CREATE TRIGGER messages_private_seen AFTER DELETE ON messages BEGIN
+        DELETE FROM private_seen WHERE mailbox = OLD.mailbox AND uid = OLD.uid;
+    END;
+    "#,
 ];
 
 /// Bring the schema to the newest version. Refuses a database newer than this program.

@@ -213,7 +213,10 @@ fn quota_migration_counts_existing_mail() {
     // Back to schema 1: what an older Pochta left behind.
     let db = rusqlite::Connection::open(dir.path().join("pochta.sqlite3")).unwrap();
     db.execute_batch(
-        "ALTER TABLE blobs DROP COLUMN data;
+        "DROP TRIGGER messages_private_seen; DROP TABLE private_seen;
+         ALTER TABLE mailboxes DROP COLUMN seen_per_user;
+         DELETE FROM accounts WHERE key = '#public'; DELETE FROM domains WHERE name = '#public';
+         ALTER TABLE blobs DROP COLUMN data;
          DROP TRIGGER accounts_acl; DROP TABLE acl;
          DROP TRIGGER accounts_quota; DROP TRIGGER messages_usage_add;
          DROP TRIGGER messages_usage_sub; DROP TRIGGER mailboxes_usage_sub;
@@ -362,4 +365,108 @@ fn file_blobs_stay_files_under_the_inline_limit() {
     assert_eq!(blob_files(dir.path()), vec![hex(MSG)[2..].to_string()]);
     let rec = s.records(mb, &uids, false).unwrap().remove(0);
     assert_eq!(s.blob(&rec.blob).unwrap().as_slice(), MSG);
+}
+
+/// The public folders' owner is a reserved account: it owns mailboxes like any account, but
+/// the directory never shows it and no address reaches it. Its mailboxes keep `\Seen` per
+/// user by default.
+#[test]
+fn public_owner_is_reserved_and_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    inbox(&s, "a@example.org");
+    let public = s
+        .public_owner()
+        .unwrap()
+        .expect("the embedded store has public folders");
+    assert!(s.account_by_id(public).unwrap().is_none());
+    let listed: Vec<String> = s
+        .account_list()
+        .unwrap()
+        .iter()
+        .map(|a| a.address.to_string())
+        .collect();
+    assert_eq!(listed, vec!["a@example.org"]);
+    assert!(
+        s.domain_list()
+            .unwrap()
+            .iter()
+            .all(|d| d.as_str() != "#public")
+    );
+    let news = MailboxName::new("News").unwrap();
+    let mb = s.mailbox_create(public, &news, None).unwrap();
+    assert!(mb.seen_per_user);
+    assert_eq!(s.mailboxes(public).unwrap().len(), 1);
+    // Reopening finds the same owner (it is a row, not a per-process value).
+    drop(s);
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    assert_eq!(s.public_owner().unwrap(), Some(public));
+}
+
+/// Per-user `\Seen`: each user's state is their own, changes take a new MODSEQ, expunged
+/// messages leave it, and switching the mailbox back to a shared `\Seen` clears it.
+#[test]
+fn private_seen_per_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let mb = inbox(&s, "owner@example.org");
+    let b = s
+        .account_create(&Address::new("b@example.org").unwrap(), "h")
+        .unwrap();
+    let c = s
+        .account_create(&Address::new("c@example.org").unwrap(), "h")
+        .unwrap();
+    for i in 0..3 {
+        let body = format!("Subject: {i}\r\n\r\nx\r\n");
+        s.append(
+            mb,
+            &[NewMessage {
+                bytes: body.as_bytes(),
+                flags: Flags::new(),
+                internal_date: None,
+            }],
+        )
+        .unwrap();
+    }
+    let uids = [Uid::new(1).unwrap(), Uid::new(2).unwrap()];
+    // Refused while the mailbox keeps one shared \Seen.
+    assert!(s.set_private_seen(mb, b, &uids, true).is_err());
+    s.set_seen_per_user(mb, true).unwrap();
+    let before = s.mailbox_status(mb).unwrap().highest_modseq;
+    let changed = s.set_private_seen(mb, b, &uids, true).unwrap();
+    assert_eq!(changed.len(), 2);
+    assert!(changed.iter().all(|m| m.modseq > before));
+    // The shared flags are untouched.
+    assert!(changed.iter().all(|m| !m.flags.contains(&Flag::Seen)));
+    assert_eq!(s.mailbox_status(mb).unwrap().unseen, 3);
+    // Setting it again changes nothing and takes no MODSEQ.
+    assert!(
+        s.set_private_seen(mb, b, &uids[..1], true)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.private_seen(mb, b).unwrap(), uids.to_vec());
+    assert!(s.private_seen(mb, c).unwrap().is_empty());
+    // An expunged message leaves the private state with its row.
+    s.store_flags(
+        mb,
+        &uids[..1],
+        FlagOp::Add,
+        &Flags::from_flags(&[Flag::Deleted]),
+        None,
+    )
+    .unwrap();
+    s.expunge(mb, None).unwrap();
+    assert_eq!(s.private_seen(mb, b).unwrap(), vec![uids[1]]);
+    s.set_private_seen(mb, b, &uids[1..], false).unwrap();
+    assert!(s.private_seen(mb, b).unwrap().is_empty());
+    s.set_private_seen(mb, c, &uids[1..], true).unwrap();
+    s.set_seen_per_user(mb, false).unwrap();
+    assert!(s.private_seen(mb, c).unwrap().is_empty());
+    let owner = s
+        .account_by_address(&Address::new("owner@example.org").unwrap())
+        .unwrap()
+        .unwrap()
+        .id;
+    assert!(!s.mailbox_by_id(owner, mb).unwrap().unwrap().seen_per_user);
 }

@@ -210,6 +210,9 @@ pub struct MailboxInfo {
     pub special_use: Option<SpecialUse>,
     /// `\Noselect`: the name exists only because it has children (RFC 3501 §6.3.4).
     pub noselect: bool,
+    /// `\Seen` is kept per user for everyone but the owner (RFC 4314 §4 lets the "s" right
+    /// be per user): see [`MailStore::private_seen`]. Off by default: one shared `\Seen`.
+    pub seen_per_user: bool,
 }
 
 /// Counts for STATUS and SELECT.
@@ -567,6 +570,66 @@ pub trait MailStore: Directory {
             .into_iter()
             .filter(|(g, _)| *g == Grantee::Account(account) || *g == Grantee::Anyone)
             .fold(Rights::NONE, |acc, (_, r)| acc.union(r)))
+    }
+
+    /// Mailboxes that have an entry for the `anonymous` identifier, with its rights. Only
+    /// that entry counts for anonymous sessions: `anyone` means every authenticated user of
+    /// this server, so sharing with colleagues never publishes to the Internet.
+    fn shared_with_anonymous(&self) -> Result<Vec<(MailboxInfo, Rights)>> {
+        Ok(Vec::new())
+    }
+
+    /// What an anonymous session may do in `mailbox` by its ACL (the protocol layer further
+    /// limits it to reading).
+    fn anonymous_rights(&self, mailbox: &MailboxInfo) -> Result<Rights> {
+        Ok(self
+            .acl(mailbox.id)?
+            .into_iter()
+            .filter(|(g, _)| *g == Grantee::Anonymous)
+            .fold(Rights::NONE, |acc, (_, r)| acc.union(r)))
+    }
+
+    // --- public folders and per-user \Seen ---
+
+    /// The reserved account that owns the public folders (RFC 2342 §5 "shared" namespace),
+    /// if the store has one. No one can log in as it, it has no address, and it is never
+    /// listed among accounts; its mailboxes are reached through their ACLs only.
+    fn public_owner(&self) -> Result<Option<AccountId>> {
+        Ok(None)
+    }
+
+    /// Switch a mailbox between one shared `\Seen` (off, the default) and a `\Seen` kept
+    /// per user (on). Switching does not move any state: the owner keeps the mailbox's own
+    /// flags either way, and each other user's private state starts empty.
+    fn set_seen_per_user(&self, mailbox: MailboxId, on: bool) -> Result<()> {
+        let _ = (mailbox, on);
+        Err(StoreError::NotAllowed(
+            "this store does not keep per-user \\Seen".into(),
+        ))
+    }
+
+    /// The UIDs `account` has seen in a per-user-seen mailbox, ascending. Expunged messages
+    /// leave it with their rows.
+    fn private_seen(&self, mailbox: MailboxId, account: AccountId) -> Result<Vec<Uid>> {
+        let _ = (mailbox, account);
+        Ok(Vec::new())
+    }
+
+    /// Mark (`seen`) or unmark messages as seen by `account` alone. Each message whose state
+    /// changed gets a new MODSEQ, so the user's other sessions learn of it (RFC 7162 §3.1;
+    /// other users' sessions get an unchanged FLAGS, which §3.1.4 allows). Returns those
+    /// messages with their new MODSEQ and the mailbox's shared flags, in UID order.
+    fn set_private_seen(
+        &self,
+        mailbox: MailboxId,
+        account: AccountId,
+        uids: &[Uid],
+        seen: bool,
+    ) -> Result<Vec<MessageSummary>> {
+        let _ = (mailbox, account, uids, seen);
+        Err(StoreError::NotAllowed(
+            "this store does not keep per-user \\Seen".into(),
+        ))
     }
 
     /// Replace the account's limits (an administrator's act; IMAP SETQUOTA is refused).
