@@ -10,6 +10,10 @@
 //!   `-ERR [AUTH]` saying to use STLS; maildrop locked → `-ERR [IN-USE]` (RFC 2449 §8.1.2);
 //!   throttled or store failure → `-ERR [SYS/TEMP]` (RFC 3206 §4) and, for the store, a log
 //!   line. I/O never reaches here: the driver closes the connection.
+//! - Every status line is written by `status_line`, which turns control characters in the
+//!   text into spaces: replies echo client text (a user name, a SASL mechanism), and a CR
+//!   inside a command line must not split the reply into two (found by the `pop3_session`
+//!   fuzz target).
 //! - APOP (RFC 1939 §7) needs the plaintext password (or an MD5 secret) on the server; Pochta
 //!   stores only Argon2id hashes and SCRAM secrets, so APOP is not advertised (no timestamp
 //!   in the greeting) and the command is refused with a reason.
@@ -201,25 +205,42 @@ impl<S: MailStore> Session<S> {
     }
 
     fn ok(&mut self, text: &str) {
-        self.out.extend_from_slice(b"+OK ");
-        self.out.extend_from_slice(text.as_bytes());
+        self.status_line("+OK ", text);
+    }
+
+    /// Appends one status line. Replies echo client text (a user name, a mechanism name), and
+    /// the framer leaves CRs and other control characters inside a line: they become spaces,
+    /// so a reply is always exactly one line and a client cannot inject a second one.
+    fn status_line(&mut self, status: &str, text: &str) {
+        self.out.extend_from_slice(status.as_bytes());
+        for c in text.chars() {
+            let c = if c.is_control() { ' ' } else { c };
+            let mut buf = [0u8; 4];
+            self.out
+                .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
         self.out.extend_from_slice(b"\r\n");
     }
 
     /// The one place failures become replies.
     fn fail(&mut self, f: Fail) {
-        let line = match f {
-            Fail::Err(t) => format!("-ERR {t}"),
-            Fail::Auth(t) => format!("-ERR [AUTH] {t}"),
-            Fail::InUse => "-ERR [IN-USE] Maildrop is locked by another POP3 session".into(),
-            Fail::Temp(t) => format!("-ERR [SYS/TEMP] {t}"),
+        let (status, text) = match f {
+            Fail::Err(t) => ("-ERR ", t),
+            Fail::Auth(t) => ("-ERR [AUTH] ", t),
+            Fail::InUse => (
+                "-ERR [IN-USE] ",
+                "Maildrop is locked by another POP3 session".into(),
+            ),
+            Fail::Temp(t) => ("-ERR [SYS/TEMP] ", t),
             Fail::Store(e) => {
                 tracing::error!(peer = %self.peer, error = %e, "POP3 store failure");
-                "-ERR [SYS/TEMP] Internal storage error; try again later".into()
+                (
+                    "-ERR [SYS/TEMP] ",
+                    "Internal storage error; try again later".into(),
+                )
             }
         };
-        self.out.extend_from_slice(line.as_bytes());
-        self.out.extend_from_slice(b"\r\n");
+        self.status_line(status, &text);
     }
 
     /// The reply to a line that exceeded the limit.
