@@ -97,11 +97,14 @@ impl Driven {
                 hostname: "fuzz.test".into(),
                 plaintext: PlaintextPolicy::Always,
                 max_message: MAX_MESSAGE,
+                // Anonymous sessions are one more state for the fuzzer to reach.
+                anonymous: true,
                 ..ImapConfig::default()
             },
             // Fresh per run: fuzzed failed logins must not lock the next run out.
             throttle: Arc::new(Throttle::new(ThrottleConfig::default())),
             auth_cache: Arc::clone(&h.auth_cache),
+            anonymous_logins: Default::default(),
         });
         let mut session = Session::new(shared, IpAddr::V4(Ipv4Addr::LOCALHOST), false, true);
         session.greeting();

@@ -17,6 +17,12 @@
 //!   set `\Seen` does not without `s`.
 //! - Identifiers: an account's address, `anyone`, `anonymous` (§2). The owner's implicit
 //!   rights cannot be changed (SETACL on the owner is `NO [CANNOT]`).
+//! - Public folders are `Public/<name>` (RFC 2342 §5's shared namespace): mailboxes of the
+//!   store's reserved public owner, whom no one is; everyone, the administrator included,
+//!   reaches them through their ACL. Own mailboxes under `Public` cannot be created either.
+//! - Per-user `\Seen` (RFC 4314 §4 lets "s" be per user): in a mailbox switched to it,
+//!   every user but the owner sees and sets their own `\Seen` ([`Session::seen_view`]);
+//!   the owner keeps the mailbox's flags, so POP3 and the owner's clients are unaffected.
 
 use pochta_imap_proto::acl::{
     AclEntry, RightsMode, SetAcl, write_acl, write_listrights, write_myrights,
@@ -28,6 +34,38 @@ use crate::session::{Done, Res, Session, no};
 
 /// The root of the shared-mailbox namespace.
 pub(crate) const OTHER_USERS: &str = "Other Users";
+/// The root of the public folders.
+pub(crate) const PUBLIC: &str = "Public";
+
+/// Whether `name` is, or is inside, one of the two namespaces no one can own names in.
+pub(crate) fn in_foreign_namespace(name: &str) -> bool {
+    [OTHER_USERS, PUBLIC].iter().any(|root| {
+        name.strip_prefix(root)
+            .is_some_and(|r| r.is_empty() || r.starts_with(SEPARATOR))
+    })
+}
+
+/// How `\Seen` reads for this session in one mailbox.
+#[derive(Debug, Clone)]
+pub(crate) enum SeenView {
+    /// The mailbox's own flags.
+    Shared,
+    /// The user's own: these UIDs (ascending) are seen, whatever the mailbox's flags say.
+    Private(Vec<pochta_types::Uid>),
+}
+
+impl SeenView {
+    /// Put the user's `\Seen` into a message's flags.
+    pub(crate) fn apply(&self, uid: pochta_types::Uid, flags: &mut Flags) {
+        if let SeenView::Private(seen) = self {
+            if seen.binary_search(&uid).is_ok() {
+                flags.insert(&Flag::Seen);
+            } else {
+                flags.remove(&Flag::Seen);
+            }
+        }
+    }
+}
 
 /// A mailbox as the session sees it.
 #[derive(Debug, Clone)]
@@ -65,16 +103,32 @@ impl<S: MailStore> Session<S> {
     /// Which account and name `name` points at; `None` for a name in `Other Users` that
     /// names no account (or only the namespace levels).
     pub(crate) fn place(&self, name: &MailboxName) -> Res<Option<Place>> {
-        let me = self.account()?.id;
+        let me = self.me()?;
         let s = name.as_str();
+        if let Some(inner) = s
+            .strip_prefix(PUBLIC)
+            .and_then(|r| r.strip_prefix(SEPARATOR))
+        {
+            let (Some(owner), Ok(inner)) =
+                (self.shared.store.public_owner()?, MailboxName::new(inner))
+            else {
+                return Ok(None);
+            };
+            return Ok(Some(Place {
+                owner,
+                inner,
+                prefix: Some(format!("{PUBLIC}{SEPARATOR}")),
+            }));
+        }
         let Some(rest) = s
             .strip_prefix(OTHER_USERS)
             .and_then(|r| r.strip_prefix(SEPARATOR))
         else {
-            if s == OTHER_USERS {
+            if s == OTHER_USERS || s == PUBLIC {
                 return Ok(None);
             }
-            return Ok(Some(Place {
+            // Anonymous sessions have no mailboxes of their own.
+            return Ok(me.map(|me| Place {
                 owner: me,
                 inner: name.clone(),
                 prefix: None,
@@ -92,7 +146,7 @@ impl<S: MailStore> Session<S> {
         let Ok(inner) = MailboxName::new(inner) else {
             return Ok(None);
         };
-        if acc.id == me {
+        if Some(acc.id) == me {
             // One's own mailboxes are not shared with oneself.
             return Ok(None);
         }
@@ -116,8 +170,7 @@ impl<S: MailStore> Session<S> {
         let Some(info) = store.mailbox(place.owner, &place.inner)? else {
             return Ok(None);
         };
-        let me = self.account()?.id;
-        let rights = store.rights(me, &info)?;
+        let rights = self.rights_in(&info)?;
         if !rights.contains(Right::Lookup) {
             return Ok(None);
         }
@@ -140,12 +193,79 @@ impl<S: MailStore> Session<S> {
 
     /// The user's current rights in the selected mailbox (re-read: revocations apply at once).
     pub(crate) fn selected_rights(&self) -> Res<Rights> {
-        let me = self.account()?.id;
         match &self.selected {
-            Some(info) if info.account == me => Ok(Rights::ALL),
-            Some(info) => Ok(self.shared.store.rights(me, info)?),
+            Some(info) => self.rights_in(info),
             None => Ok(Rights::NONE),
         }
+    }
+
+    /// What the session's user may do in `info`: the owner everything, another account its
+    /// ACL entries and `anyone`'s, an anonymous session the `anonymous` entry's reading
+    /// rights only (see [`crate::anonymous`]).
+    pub(crate) fn rights_in(&self, info: &MailboxInfo) -> Res<Rights> {
+        let store = &self.shared.store;
+        Ok(match self.me()? {
+            Some(me) => store.rights(me, info)?,
+            None => crate::anonymous::cap(store.anonymous_rights(info)?),
+        })
+    }
+
+    /// How `\Seen` reads for this session in `info` (see the notes on top). Anonymous
+    /// sessions have no state of their own: nothing is seen.
+    pub(crate) fn seen_view(&self, info: &MailboxInfo) -> Res<SeenView> {
+        if !info.seen_per_user {
+            return Ok(SeenView::Shared);
+        }
+        Ok(match self.me()? {
+            Some(me) if me == info.account => SeenView::Shared,
+            Some(me) => SeenView::Private(self.shared.store.private_seen(info.id, me)?),
+            None => SeenView::Private(Vec::new()),
+        })
+    }
+
+    /// [`Self::seen_view`] of the selected mailbox.
+    pub(crate) fn selected_seen_view(&self) -> Res<SeenView> {
+        match &self.selected {
+            Some(info) => self.seen_view(info),
+            None => Ok(SeenView::Shared),
+        }
+    }
+
+    /// Every mailbox that is not the user's own and that they may see ("l"), under the names
+    /// they see them by, with their rights: other accounts' shared with them (or, for an
+    /// anonymous session, with `anonymous`) and the public folders.
+    pub(crate) fn foreign_mailboxes(&self) -> Res<Vec<(MailboxInfo, Rights)>> {
+        let store = &self.shared.store;
+        let public = store.public_owner()?;
+        let mut out = Vec::new();
+        let shared = match self.me()? {
+            Some(me) => store.shared_with(me)?,
+            None => store.shared_with_anonymous()?,
+        };
+        for (info, _) in shared {
+            if Some(info.account) == public {
+                continue;
+            }
+            let rights = self.rights_in(&info)?;
+            if !rights.contains(Right::Lookup) {
+                continue;
+            }
+            if let Some(name) = self.shared_name(&info)? {
+                out.push((MailboxInfo { name, ..info }, rights));
+            }
+        }
+        if let Some(public) = public {
+            for info in store.mailboxes(public)? {
+                let rights = self.rights_in(&info)?;
+                if !rights.contains(Right::Lookup) {
+                    continue;
+                }
+                if let Ok(name) = MailboxName::new(&format!("{PUBLIC}{SEPARATOR}{}", info.name)) {
+                    out.push((MailboxInfo { name, ..info }, rights));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The name under which the user sees another account's mailbox.

@@ -17,6 +17,7 @@ use pochta_message::SectionText as MsgSection;
 use pochta_store::{FlagOp, MailStore, MessageRecord};
 use pochta_types::{Flag, Flags, ModSeq, Uid};
 
+use crate::acl::SeenView;
 use crate::dates;
 use crate::out;
 use crate::session::{Done, Res, Session, bad, no};
@@ -103,6 +104,10 @@ impl<S: MailStore> Session<S> {
         let uids: Vec<Uid> = targets.iter().map(|&(_, u)| u).collect();
         let store = self.shared.store.clone();
         let mut records = store.records(mailbox, &uids, need_meta)?;
+        let seen = self.selected_seen_view()?;
+        for r in &mut records {
+            seen.apply(r.uid, &mut r.flags);
+        }
         if let Some(since) = f.changed_since {
             records.retain(|r| r.modseq.get() > since);
         }
@@ -117,14 +122,27 @@ impl<S: MailStore> Session<S> {
                 .map(|r| r.uid)
                 .collect();
             if !unseen.is_empty() {
-                let outcome = store.store_flags(
-                    mailbox,
-                    &unseen,
-                    FlagOp::Add,
-                    &Flags::from_flags(&[Flag::Seen]),
-                    None,
-                )?;
-                for m in outcome.updated {
+                let updated = match (&seen, self.me()?) {
+                    (SeenView::Private(_), Some(me)) => {
+                        let mut v = store.set_private_seen(mailbox, me, &unseen, true)?;
+                        for m in &mut v {
+                            m.flags.insert(&Flag::Seen);
+                        }
+                        v
+                    }
+                    _ => {
+                        store
+                            .store_flags(
+                                mailbox,
+                                &unseen,
+                                FlagOp::Add,
+                                &Flags::from_flags(&[Flag::Seen]),
+                                None,
+                            )?
+                            .updated
+                    }
+                };
+                for m in updated {
                     if let Ok(i) = records.binary_search_by_key(&m.uid, |r| r.uid) {
                         records[i].flags = m.flags;
                         records[i].modseq = m.modseq;

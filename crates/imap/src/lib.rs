@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 mod acl;
+pub mod anonymous;
 mod compress;
 pub mod dates;
 pub mod driver;
@@ -60,6 +61,7 @@ impl<S: MailStore> ImapService<S> {
                 config,
                 throttle,
                 auth_cache,
+                anonymous_logins: Default::default(),
             }),
         }
     }

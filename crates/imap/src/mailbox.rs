@@ -21,7 +21,7 @@ use pochta_types::{Flags, MailboxName, ModSeq, SEPARATOR, Uid};
 
 use pochta_types::Right;
 
-use crate::acl::{OTHER_USERS, allowed_flags, flag_allowed};
+use crate::acl::{PUBLIC, SeenView, allowed_flags, flag_allowed, in_foreign_namespace};
 use crate::out;
 use crate::session::{Done, Next, Res, Session, State, bad, no};
 use crate::view::View;
@@ -51,7 +51,8 @@ impl<S: MailStore> Session<S> {
         let found = self.find_with(&s.mailbox, Right::Read)?;
         let rights = found.rights;
         let mb = found.info;
-        let own = mb.account == self.account()?.id;
+        let own = Some(mb.account) == self.me()?;
+        let seen_view = self.seen_view(&mb)?;
         // RFC 4314 §5.2: read-only without "i", "e" and every flag right.
         let read_only = read_only
             || !(rights.contains(Right::Insert)
@@ -68,7 +69,10 @@ impl<S: MailStore> Session<S> {
         // Status first: whatever changes between the two calls is then reported again by the
         // first sync rather than lost.
         let status = store.mailbox_status(mb.id)?;
-        let summaries = store.summaries(mb.id)?;
+        let mut summaries = store.summaries(mb.id)?;
+        for m in &mut summaries {
+            seen_view.apply(m.uid, &mut m.flags);
+        }
         let recent = if read_only {
             Vec::new()
         } else {
@@ -91,9 +95,9 @@ impl<S: MailStore> Session<S> {
                 .iter()
                 .any(|b| b.name.is_child_of(&mb.name))
         } else {
-            store.shared_with(self.account()?.id)?.iter().any(|(b, r)| {
-                b.account == mb.account && r.contains(Right::Lookup) && b.name.is_child_of(&mb.name)
-            })
+            self.foreign_mailboxes()?
+                .iter()
+                .any(|(b, _)| b.name.is_child_of(&found.display))
         };
         let o = &mut self.out;
         let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
@@ -163,7 +167,7 @@ impl<S: MailStore> Session<S> {
         if let Some(q) = &s.qresync
             && q.uid_validity.get() == mb.uid_validity.get()
         {
-            self.qresync_catch_up(&view, q)?;
+            self.qresync_catch_up(&view, q, &seen_view)?;
         }
         self.state = State::Selected(view);
         self.selected = Some(mb);
@@ -176,7 +180,7 @@ impl<S: MailStore> Session<S> {
 
     /// SELECT (QRESYNC ...) (RFC 7162 §3.2.5.1): what was expunged and what changed since the
     /// client's MODSEQ, as VANISHED (EARLIER) and FETCH responses.
-    fn qresync_catch_up(&mut self, view: &View, q: &QResync) -> Res<()> {
+    fn qresync_catch_up(&mut self, view: &View, q: &QResync, seen: &SeenView) -> Res<()> {
         let since = ModSeq::new(q.modseq).unwrap_or(ModSeq::MIN);
         let changes = self.shared.store.changes_since(view.mailbox, since)?;
         let known = q.known_uids.as_ref().map(|k| k.resolve(u32::MAX));
@@ -193,8 +197,9 @@ impl<S: MailStore> Session<S> {
             out::sequence_set(&mut self.out, &gone);
             self.out.extend_from_slice(b"\r\n");
         }
-        for m in changes.changed {
+        for mut m in changes.changed {
             let Some(seq) = view.seq(m.uid) else { continue };
+            seen.apply(m.uid, &mut m.flags);
             self.out.extend_from_slice(b"* ");
             out::num(&mut self.out, seq);
             self.out.extend_from_slice(b" FETCH (UID ");
@@ -262,7 +267,10 @@ impl<S: MailStore> Session<S> {
         let refuse = || {
             no(
                 "CANNOT",
-                format!("{OTHER_USERS} holds other users' mailboxes"),
+                format!(
+                    "{} holds other users' mailboxes and {PUBLIC} the public folders",
+                    crate::acl::OTHER_USERS
+                ),
             )
         };
         let Some(place) = self.place(name)? else {
@@ -332,7 +340,7 @@ impl<S: MailStore> Session<S> {
     }
 
     pub(crate) fn list(&mut self, l: List) -> Res {
-        let account = self.account()?.id;
+        let me = self.me()?;
         let utf8 = self.utf8;
         if !l.extended && l.patterns.len() == 1 && l.patterns[0].is_empty() {
             // RFC 3501 §6.3.8: the hierarchy delimiter and root name.
@@ -341,25 +349,31 @@ impl<S: MailStore> Session<S> {
             return Done::ok("LIST completed");
         }
         let store = self.shared.store.clone();
-        let mut boxes = store.mailboxes(account)?;
-        // Other users' mailboxes shared with us ("l"), under their Other Users names; their
-        // namespace levels are listed as \Noselect parents (RFC 2342 §5, RFC 4314 §4).
+        let mut boxes = match me {
+            Some(me) => store.mailboxes(me)?,
+            None => Vec::new(),
+        };
+        // Other users' mailboxes shared with us and the public folders ("l"), under their
+        // Other Users and Public names; the namespace levels (`Other Users`, `Other
+        // Users/<owner>`, `Public`) are listed as \Noselect parents (RFC 2342 §5, RFC 4314
+        // §4).
         let mut virtual_parents: BTreeMap<String, ()> = BTreeMap::new();
-        for (mut info, rights) in store.shared_with(account)? {
-            if !rights.contains(Right::Lookup) {
-                continue;
-            }
-            let Some(display) = self.shared_name(&info)? else {
-                continue;
+        for (mut info, _) in self.foreign_mailboxes()? {
+            let levels = if info.name.as_str().starts_with(PUBLIC) {
+                1
+            } else {
+                2
             };
-            for anc in display.ancestors().into_iter().take(2) {
+            for anc in info.name.ancestors().into_iter().take(levels) {
                 virtual_parents.insert(anc.to_string(), ());
             }
-            info.name = display;
             info.special_use = None;
             boxes.push(info);
         }
-        let subs = store.subscriptions(account)?;
+        let subs = match me {
+            Some(me) => store.subscriptions(me)?,
+            None => Vec::new(),
+        };
         let subscribed_only = l.selection.contains(&ListSelect::Subscribed);
         let special_only = l.selection.contains(&ListSelect::SpecialUse);
         let want_subscribed = subscribed_only
@@ -442,9 +456,9 @@ impl<S: MailStore> Session<S> {
             if let Some(su) = mb.and_then(|m| m.special_use) {
                 attrs.push(su.as_str());
             }
-            lines.push((name.clone(), attrs.join(" "), mb.map(|m| m.id), childinfo));
+            lines.push((name.clone(), attrs.join(" "), mb.cloned(), childinfo));
         }
-        for (name, attrs, id, childinfo) in lines {
+        for (name, attrs, mb, childinfo) in lines {
             let name = MailboxName::new(&name).map_err(|e| bad(e.to_string()))?;
             self.out.extend_from_slice(b"* LIST (");
             self.out.extend_from_slice(attrs.as_bytes());
@@ -455,13 +469,13 @@ impl<S: MailStore> Session<S> {
                     .extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
             }
             self.out.extend_from_slice(b"\r\n");
-            if let (Some(items), Some(id)) = (&status_items, id) {
+            if let (Some(items), Some(mb)) = (&status_items, mb) {
                 // RFC 4314 §4: STATUS needs "r"; LIST must still list the mailbox.
                 if self
                     .find(&name)?
                     .is_some_and(|f| f.rights.contains(Right::Read))
                 {
-                    self.status_line(&name, id, items)?;
+                    self.status_line(&name, &mb, items)?;
                 }
             }
         }
@@ -469,7 +483,10 @@ impl<S: MailStore> Session<S> {
     }
 
     pub(crate) fn lsub(&mut self, l: Lsub) -> Res {
-        let account = self.account()?.id;
+        let Some(account) = self.me()? else {
+            // Anonymous sessions subscribe to nothing.
+            return Done::ok("LSUB completed");
+        };
         let store = self.shared.store.clone();
         let subs = store.subscriptions(account)?;
         let boxes = store.mailboxes(account)?;
@@ -478,7 +495,7 @@ impl<S: MailStore> Session<S> {
         for s in &subs {
             let name = s.as_str();
             if wildcard_match(&pattern, name) {
-                let selectable = if s.as_str().starts_with(OTHER_USERS) {
+                let selectable = if in_foreign_namespace(s.as_str()) {
                     self.find(s)?.is_some_and(|f| !f.info.noselect)
                 } else {
                     boxes.iter().any(|b| b.name == *s && !b.noselect)
@@ -508,12 +525,10 @@ impl<S: MailStore> Session<S> {
     }
 
     pub(crate) fn status(&mut self, s: Status) -> Res {
-        let account = self.account()?.id;
         if s.items.contains(&StatusItem::HighestModSeq) {
             // A CONDSTORE-enabling command (RFC 7162 §3.1).
             self.condstore = true;
         }
-        let _ = account;
         // RFC 4314 §4: STATUS needs "r".
         let mb = self.find_with(&s.mailbox, Right::Read)?.info;
         if mb.noselect {
@@ -522,17 +537,22 @@ impl<S: MailStore> Session<S> {
                 format!("mailbox {} does not exist", s.mailbox),
             ));
         }
-        self.status_line(&s.mailbox, mb.id, &s.items)?;
+        self.status_line(&s.mailbox, &mb, &s.items)?;
         Done::ok("STATUS completed")
     }
 
     fn status_line(
         &mut self,
         name: &MailboxName,
-        id: pochta_types::MailboxId,
+        mb: &MailboxInfo,
         items: &[StatusItem],
     ) -> Res<()> {
-        let st = self.shared.store.mailbox_status(id)?;
+        let id = mb.id;
+        let mut st = self.shared.store.mailbox_status(id)?;
+        if let SeenView::Private(seen) = self.seen_view(mb)? {
+            // Private rows exist only for messages still there (they go with their row).
+            st.unseen = st.messages.saturating_sub(seen.len() as u32);
+        }
         self.out.extend_from_slice(b"* STATUS ");
         out::mailbox(&mut self.out, name, self.utf8);
         self.out.extend_from_slice(b" (");
@@ -582,6 +602,11 @@ impl<S: MailStore> Session<S> {
         crate::acl::need(&found, Right::Insert)?;
         let rights = found.rights;
         let mb = found.info;
+        // Where \Seen is the user's own, an appended \Seen is too (not the mailbox's).
+        let private = match (self.seen_view(&mb)?, self.me()?) {
+            (SeenView::Private(_), Some(me)) => Some(me),
+            _ => None,
+        };
         let mut msgs = Vec::with_capacity(a.messages.len());
         for m in &a.messages {
             if m.data.is_empty() {
@@ -590,9 +615,13 @@ impl<S: MailStore> Session<S> {
             if m.data.len() as u64 > self.shared.config.max_message {
                 return Err(no("TOOBIG", "message is larger than APPENDLIMIT"));
             }
+            let mut flags = allowed_flags(rights, &Flags::from_flags(&m.flags));
+            if private.is_some() {
+                flags.remove(&pochta_types::Flag::Seen);
+            }
             msgs.push(NewMessage {
                 bytes: &m.data,
-                flags: allowed_flags(rights, &Flags::from_flags(&m.flags)),
+                flags,
                 internal_date: m.date.map(|d| MailDate {
                     unix: d.unix_timestamp(),
                     offset_minutes: d.zone_minutes(),
@@ -600,6 +629,20 @@ impl<S: MailStore> Session<S> {
             });
         }
         let mapping = store.append(mb.id, &msgs)?;
+        if let Some(me) = private {
+            let seen: Vec<Uid> = a
+                .messages
+                .iter()
+                .zip(&mapping.pairs)
+                .filter(|(m, _)| {
+                    m.flags.contains(&pochta_types::Flag::Seen) && rights.contains(Right::Seen)
+                })
+                .map(|(_, (_, u))| *u)
+                .collect();
+            if !seen.is_empty() {
+                store.set_private_seen(mb.id, me, &seen, true)?;
+            }
+        }
         let uids: Vec<u32> = mapping.pairs.iter().map(|(_, u)| u.get()).collect();
         let mut code = format!("APPENDUID {} ", mapping.uid_validity);
         let mut set = Vec::new();

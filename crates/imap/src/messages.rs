@@ -10,11 +10,11 @@
 use pochta_imap_proto::copy_move::CopyMove;
 use pochta_imap_proto::store::{Store, StoreMode};
 use pochta_store::{FlagOp, MailStore, StoreOutcome};
-use pochta_types::{Flags, ModSeq, Right, Rights, Uid};
+use pochta_types::{Flag, Flags, ModSeq, Right, Rights, Uid};
 
-use crate::acl::{allowed_flags, flag_allowed, need};
+use crate::acl::{SeenView, allowed_flags, flag_allowed, need};
 use crate::out;
-use crate::session::{Done, Res, Session, no};
+use crate::session::{Done, Fail, Res, Session, no};
 
 /// Whether the user may change every flag (then no flag needs filtering).
 fn all_flag_rights(r: Rights) -> bool {
@@ -127,8 +127,112 @@ impl<S: MailStore> Session<S> {
         flags: &Flags,
         unchanged_since: Option<ModSeq>,
     ) -> Res<StoreOutcome> {
-        let store = self.shared.store.clone();
         let rights = self.selected_rights()?;
+        if let (SeenView::Private(_), Some(me)) = (self.selected_seen_view()?, self.me()?) {
+            return self.store_private_seen(me, rights, mailbox, uids, op, flags, unchanged_since);
+        }
+        self.store_shared(rights, mailbox, uids, op, flags, unchanged_since)
+    }
+
+    /// STORE in a mailbox whose `\Seen` is the user's own: `\Seen` goes to the private state
+    /// (with "s"), the other flags to the mailbox (with "w"/"t", as in [`Self::store_shared`]).
+    /// UNCHANGEDSINCE compares with the message's MODSEQ, which private changes also move.
+    #[allow(clippy::too_many_arguments)]
+    fn store_private_seen(
+        &mut self,
+        me: pochta_types::AccountId,
+        rights: Rights,
+        mailbox: pochta_types::MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: &Flags,
+        unchanged_since: Option<ModSeq>,
+    ) -> Res<StoreOutcome> {
+        let store = self.shared.store.clone();
+        let mut conflicts = Vec::new();
+        let mut todo: Vec<Uid> = uids.to_vec();
+        if let Some(since) = unchanged_since {
+            let recs = store.records(mailbox, uids, false)?;
+            todo = Vec::new();
+            for r in recs {
+                if r.modseq > since {
+                    conflicts.push(r.uid);
+                } else {
+                    todo.push(r.uid);
+                }
+            }
+        }
+        let wants_seen = flags.contains(&Flag::Seen);
+        let target = match op {
+            FlagOp::Add | FlagOp::Remove if !wants_seen => None,
+            FlagOp::Add => Some(true),
+            FlagOp::Remove => Some(false),
+            FlagOp::Replace => Some(wants_seen),
+        };
+        let seen_ok = rights.contains(Right::Seen);
+        let mut rest = flags.clone();
+        rest.remove(&Flag::Seen);
+        let shared_rights = rights.minus(Rights::NONE.with(Right::Seen));
+        let may_rest =
+            shared_rights.contains(Right::Write) || shared_rights.contains(Right::DeleteMessages);
+        let private_part = target.is_some() && seen_ok;
+        let shared_part = op == FlagOp::Replace || !rest.is_empty();
+        if !(private_part || (shared_part && may_rest)) {
+            return Err(no("NOPERM", "you may not change these flags here"));
+        }
+        let mut changed: std::collections::HashSet<Uid> = Default::default();
+        if let Some(t) = target.filter(|_| seen_ok) {
+            changed.extend(
+                store
+                    .set_private_seen(mailbox, me, &todo, t)?
+                    .iter()
+                    .map(|m| m.uid),
+            );
+        }
+        if shared_part && may_rest {
+            match self.store_shared(shared_rights, mailbox, &todo, op, &rest, None) {
+                Ok(o) => changed.extend(
+                    o.updated
+                        .iter()
+                        .zip(&o.changed)
+                        .filter(|(_, c)| **c)
+                        .map(|(m, _)| m.uid),
+                ),
+                // Only flags the user may not change were asked for besides \Seen.
+                Err(Fail::No(..)) if private_part => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let seen = store.private_seen(mailbox, me)?;
+        let view = SeenView::Private(seen);
+        let mut out = StoreOutcome {
+            conflicts,
+            ..Default::default()
+        };
+        for r in store.records(mailbox, &todo, false)? {
+            let mut flags = r.flags;
+            view.apply(r.uid, &mut flags);
+            out.changed.push(changed.contains(&r.uid));
+            out.updated.push(pochta_store::MessageSummary {
+                uid: r.uid,
+                flags,
+                modseq: r.modseq,
+            });
+        }
+        Ok(out)
+    }
+
+    /// STORE on the mailbox's own flags within `rights`.
+    fn store_shared(
+        &mut self,
+        rights: Rights,
+        mailbox: pochta_types::MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: &Flags,
+        unchanged_since: Option<ModSeq>,
+    ) -> Res<StoreOutcome> {
+        let store = self.shared.store.clone();
         if all_flag_rights(rights) {
             return Ok(store.store_flags(mailbox, uids, op, flags, unchanged_since)?);
         }
@@ -209,6 +313,24 @@ impl<S: MailStore> Session<S> {
                 "COPY completed"
             });
         }
+        // Where either side keeps \Seen per user, the copies get the user's own \Seen (as
+        // they saw it in the source), read before a MOVE takes the source rows away.
+        let src_view = self.selected_seen_view()?;
+        let dst_view = self.seen_view(&to)?;
+        let seen_in_source: Option<std::collections::HashSet<Uid>> =
+            if matches!(src_view, SeenView::Shared) && matches!(dst_view, SeenView::Shared) {
+                None
+            } else {
+                let mut set = std::collections::HashSet::new();
+                for r in store.records(from, &uids, false)? {
+                    let mut f = r.flags;
+                    src_view.apply(r.uid, &mut f);
+                    if f.contains(&Flag::Seen) {
+                        set.insert(r.uid);
+                    }
+                }
+                Some(set)
+            };
         let mapping = if across {
             store.transfer_across(from, &uids, to.id, is_move)?
         } else if is_move {
@@ -229,6 +351,28 @@ impl<S: MailStore> Session<S> {
             }
             if !drop.is_empty() {
                 store.store_flags(to.id, &new, FlagOp::Remove, &drop, None)?;
+            }
+        }
+        if let Some(seen_src) = seen_in_source
+            && target_rights.contains(Right::Seen)
+        {
+            let (mut seen, mut unseen) = (Vec::new(), Vec::new());
+            for (s, d) in &mapping.pairs {
+                if s.is_some_and(|s| seen_src.contains(&s)) {
+                    seen.push(*d);
+                } else {
+                    unseen.push(*d);
+                }
+            }
+            let one = Flags::from_flags(&[Flag::Seen]);
+            match (dst_view, self.me()?) {
+                (SeenView::Private(_), Some(me)) => {
+                    store.set_private_seen(to.id, me, &seen, true)?;
+                }
+                _ => {
+                    store.store_flags(to.id, &seen, FlagOp::Add, &one, None)?;
+                    store.store_flags(to.id, &unseen, FlagOp::Remove, &one, None)?;
+                }
             }
         }
         let src: Vec<u32> = mapping

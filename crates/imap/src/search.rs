@@ -333,7 +333,11 @@ impl<S: MailStore> Session<S> {
             self.condstore = true;
         }
         let store = self.shared.store.clone();
-        let records = store.records(mailbox, &uids, needs.meta || needs.text)?;
+        let mut records = store.records(mailbox, &uids, needs.meta || needs.text)?;
+        let seen = self.selected_seen_view()?;
+        for r in &mut records {
+            seen.apply(r.uid, &mut r.flags);
+        }
         let now = dates::now().unix;
         let mut hits: Vec<(u32, Uid)> = Vec::new();
         let mut highest: u64 = 0;

@@ -41,6 +41,8 @@ pub struct ImapConfig {
     pub login_timeout: Duration,
     /// Autologout timer once authenticated (RFC 9051 §5.4: at least 30 minutes).
     pub idle_timeout: Duration,
+    /// Anonymous access (see [`crate::anonymous`]); off by default.
+    pub anonymous: bool,
 }
 
 impl Default for ImapConfig {
@@ -51,6 +53,7 @@ impl Default for ImapConfig {
             max_message: 64 * 1024 * 1024,
             login_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30 * 60),
+            anonymous: false,
         }
     }
 }
@@ -61,6 +64,8 @@ pub struct Shared<S> {
     pub config: ImapConfig,
     pub throttle: Arc<Throttle>,
     pub auth_cache: Arc<pochta_auth::AuthCache>,
+    /// Anonymous logins per address (see [`crate::anonymous`]).
+    pub anonymous_logins: crate::anonymous::AnonLimiter,
 }
 
 /// What the driver must do after a command.
@@ -147,6 +152,10 @@ pub struct Session<S> {
     pub(crate) starttls_available: bool,
     pub(crate) state: State,
     pub(crate) account: Option<Account>,
+    /// Logged in anonymously: no account; paced by the bucket (see [`crate::anonymous`]).
+    pub(crate) anonymous: Option<crate::anonymous::Bucket>,
+    /// An AUTHENTICATE ANONYMOUS waiting for its trace line.
+    anonymous_sasl: Option<Tag>,
     /// Bytes to write to the client.
     pub out: Vec<u8>,
     sasl: Option<(Tag, SaslServer)>,
@@ -178,6 +187,8 @@ impl<S: MailStore> Session<S> {
             starttls_available,
             state: State::NotAuthenticated,
             account: None,
+            anonymous: None,
+            anonymous_sasl: None,
             out: Vec::with_capacity(256),
             sasl: None,
             delay: None,
@@ -230,16 +241,34 @@ impl<S: MailStore> Session<S> {
                 c.push_str(" LOGINDISABLED");
             }
             c.push_str(" AUTH=SCRAM-SHA-256");
+            if self.shared.config.anonymous {
+                c.push_str(" AUTH=ANONYMOUS");
+            }
         }
         c.push_str(&format!(" APPENDLIMIT={}", self.shared.config.max_message));
         c
     }
 
-    /// Account of an authenticated session.
+    /// Account of an authenticated session (anonymous sessions have none).
     pub(crate) fn account(&self) -> Res<&Account> {
-        self.account
-            .as_ref()
-            .ok_or_else(|| bad("not authenticated"))
+        self.account.as_ref().ok_or_else(|| {
+            if self.anonymous.is_some() {
+                no(
+                    "NOPERM",
+                    "anonymous sessions have no mailboxes of their own",
+                )
+            } else {
+                bad("not authenticated")
+            }
+        })
+    }
+
+    /// Who the session acts for: an account, or `None` when anonymous.
+    pub(crate) fn me(&self) -> Res<Option<pochta_types::AccountId>> {
+        if self.anonymous.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(self.account()?.id))
     }
 
     pub(crate) fn view(&self) -> Res<&View> {
@@ -278,7 +307,7 @@ impl<S: MailStore> Session<S> {
     }
 
     pub fn is_authenticated(&self) -> bool {
-        self.account.is_some()
+        self.account.is_some() || self.anonymous.is_some()
     }
 
     /// Answer a command that could not be parsed.
@@ -334,7 +363,14 @@ impl<S: MailStore> Session<S> {
             CommandBody::Fetch(f) if !f.uid
         ) && !matches!(&body, CommandBody::Store(s) if !s.uid)
             && !matches!(&body, CommandBody::Search(s) if !s.uid);
+        if let Some(bucket) = &mut self.anonymous {
+            self.delay = bucket.take();
+        }
         let result = match self.check_state(&body) {
+            Ok(()) if self.anonymous.is_some() && crate::anonymous::refuses(&body) => Err(no(
+                "NOPERM",
+                format!("{name} is not available to anonymous sessions (read-only)"),
+            )),
             Ok(()) => self.dispatch(&tag, body),
             Err(e) => Err(e),
         };
@@ -462,10 +498,17 @@ impl<S: MailStore> Session<S> {
                 Done::ok("ENABLE completed")
             }
             Namespace => {
-                // RFC 2342 §5: personal, other users' (shared with us, RFC 4314), no shared.
-                self.out.extend_from_slice(
-                    b"* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) NIL\r\n",
-                );
+                // RFC 2342 §5: personal (none for an anonymous session), other users' (shared
+                // with us, RFC 4314), shared (the public folders).
+                let personal: &[u8] = if self.anonymous.is_some() {
+                    b"NIL"
+                } else {
+                    b"((\"\" \"/\"))"
+                };
+                self.out.extend_from_slice(b"* NAMESPACE ");
+                self.out.extend_from_slice(personal);
+                self.out
+                    .extend_from_slice(b" ((\"Other Users/\" \"/\")) ((\"Public/\" \"/\"))\r\n");
                 Done::ok("NAMESPACE completed")
             }
             Select(s) => self.select(s, false),
@@ -565,11 +608,22 @@ impl<S: MailStore> Session<S> {
 
     /// Report what changed in the selected mailbox since the last report.
     pub fn sync(&mut self, allow_expunge: bool) -> Result<(), StoreError> {
+        if !matches!(self.state, State::Selected(_)) {
+            return Ok(());
+        }
+        let seen = match self.selected_seen_view() {
+            Ok(v) => v,
+            Err(Fail::Store(e)) => return Err(e),
+            Err(_) => crate::acl::SeenView::Shared,
+        };
         let State::Selected(view) = &mut self.state else {
             return Ok(());
         };
         let store = &self.shared.store;
-        let changes = store.changes_since(view.mailbox, view.known_modseq)?;
+        let mut changes = store.changes_since(view.mailbox, view.known_modseq)?;
+        for m in &mut changes.changed {
+            seen.apply(m.uid, &mut m.flags);
+        }
         let has_new = changes
             .changed
             .iter()
@@ -614,6 +668,11 @@ impl<S: MailStore> Session<S> {
     // --- authentication ---
 
     fn login(&mut self, user: &[u8], password: &[u8]) -> Res {
+        if user.eq_ignore_ascii_case(b"anonymous") && self.shared.config.anonymous {
+            // The password is a trace (conventionally an email address), not a secret.
+            let trace = String::from_utf8_lossy(password).into_owned();
+            return self.anonymous_login(&trace);
+        }
         if !self.plaintext_ok() {
             return Err(no(
                 "PRIVACYREQUIRED",
@@ -651,6 +710,41 @@ impl<S: MailStore> Session<S> {
         }
     }
 
+    /// RFC 4505 §3: the trace is UTF-8 of at most 255 characters.
+    fn anonymous_trace(&mut self, trace: &[u8]) -> Res {
+        match std::str::from_utf8(trace) {
+            Ok(t) if t.chars().count() <= 255 => {
+                let t = t.to_string();
+                self.anonymous_login(&t)
+            }
+            _ => Err(bad(
+                "an ANONYMOUS trace is UTF-8 of at most 255 characters (RFC 4505 section 3)",
+            )),
+        }
+    }
+
+    fn anonymous_login(&mut self, trace: &str) -> Res {
+        if let Err(wait) = self.shared.anonymous_logins.login(self.peer) {
+            self.delay = Some(Duration::from_secs(1));
+            return Err(no(
+                "UNAVAILABLE",
+                format!(
+                    "Too many anonymous logins from your address; try again in {} seconds",
+                    wait.as_secs().max(1)
+                ),
+            ));
+        }
+        let trace: String = trace.chars().filter(|c| !c.is_control()).collect();
+        tracing::info!(peer = %self.peer, trace = %trace, "IMAP anonymous login");
+        self.anonymous = Some(crate::anonymous::Bucket::new());
+        self.state = State::Authenticated;
+        let caps = self.capabilities();
+        Done::code(
+            format!("CAPABILITY {caps}"),
+            "Logged in anonymously (read-only)",
+        )
+    }
+
     fn logged_in(&mut self, account: Account) -> Res {
         tracing::info!(account = %account.address, peer = %self.peer, "IMAP login");
         self.account = Some(account);
@@ -660,6 +754,27 @@ impl<S: MailStore> Session<S> {
     }
 
     fn authenticate(&mut self, tag: &Tag, mechanism: &str, initial: Option<&[u8]>) -> Res {
+        if mechanism.eq_ignore_ascii_case("ANONYMOUS") && self.shared.config.anonymous {
+            // RFC 4505 §2: one message from the client, the (optional) trace.
+            return match initial {
+                Some(b"=") => self.anonymous_login(""),
+                Some(b64) => {
+                    let trace = B64
+                        .decode(b64)
+                        .map_err(|_| bad("initial response is not base64"))?;
+                    self.anonymous_trace(&trace)
+                }
+                None => {
+                    self.out.extend_from_slice(b"+ \r\n");
+                    self.anonymous_sasl = Some(tag.clone());
+                    Ok(Done {
+                        code: None,
+                        text: String::new(),
+                        next: Next::SaslContinue,
+                    })
+                }
+            };
+        }
         let Some(mech) = Mechanism::parse(mechanism) else {
             return Err(no("CANNOT", format!("unsupported mechanism {mechanism}")));
         };
@@ -743,13 +858,24 @@ impl<S: MailStore> Session<S> {
 
     /// The client's answer to a SASL challenge (a raw line, CRLF included or not).
     pub fn sasl_line(&mut self, line: &[u8]) -> Next {
-        let Some((tag, mut sasl)) = self.sasl.take() else {
-            return Next::Continue;
-        };
         let line = line
             .strip_suffix(b"\r\n")
             .or(line.strip_suffix(b"\n"))
             .unwrap_or(line);
+        if let Some(tag) = self.anonymous_sasl.take() {
+            let result = if line == b"*" {
+                Err(bad("AUTHENTICATE cancelled"))
+            } else {
+                match B64.decode(line) {
+                    Ok(trace) => self.anonymous_trace(&trace),
+                    Err(_) => Err(bad("response is not base64")),
+                }
+            };
+            return self.finish(&tag, "AUTHENTICATE", result, true);
+        }
+        let Some((tag, mut sasl)) = self.sasl.take() else {
+            return Next::Continue;
+        };
         let result = if line == b"*" {
             // RFC 3501 §6.2.2: the client cancels.
             Err(bad("AUTHENTICATE cancelled"))

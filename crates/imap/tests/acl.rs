@@ -160,7 +160,7 @@ fn without_lookup_a_mailbox_does_not_exist() {
     let r = other.ok("NAMESPACE");
     assert_eq!(
         r[0],
-        "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) NIL"
+        "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) ((\"Public/\" \"/\"))"
     );
     // THIRD sees nothing; "anyone" changes that.
     let mut third = Client::login(s.addr, THIRD);
@@ -284,11 +284,25 @@ fn insert_right_append_copy_move() {
     assert!(has(&r, "* 2 FETCH (FLAGS (\\Seen"), "{r:#?}");
     assert!(has(&r, "* 3 FETCH (FLAGS (\\Seen"), "{r:#?}");
     assert!(!has(&r, "\\Flagged") && !has(&r, "\\Deleted"), "{r:#?}");
-    // It counts against the owner's quota, not OTHER's.
+    // It counts against the owner's quota, not OTHER's; a grantee with "r" sees the owner's
+    // root (named after the namespace), a user who cannot see the mailbox sees no root.
     let r = owner.ok("GETQUOTAROOT Team");
-    let _ = r;
+    assert_eq!(r[0], "* QUOTAROOT Team \"\"", "{r:#?}");
     let r = other.ok(&format!("GETQUOTAROOT {SHARED}"));
+    let root = "\"Other Users/user@example.org\"";
+    assert_eq!(r[0], format!("* QUOTAROOT {SHARED} {root}"), "{r:#?}");
+    assert_eq!(r[1], format!("* QUOTA {root} ()"), "{r:#?}");
+    let r = other.ok(&format!("GETQUOTA {root}"));
+    assert_eq!(r[0], format!("* QUOTA {root} ()"), "{r:#?}");
+    let mut third = Client::login(s.addr, THIRD);
+    let r = third.ok(&format!("GETQUOTAROOT {SHARED}"));
     assert_eq!(r[0], format!("* QUOTAROOT {SHARED}"), "{r:#?}");
+    let (st, r) = third.status(&format!("GETQUOTA {root}"));
+    assert_eq!(
+        (st.as_str(), code(&r).as_str()),
+        ("NO", "[NONEXISTENT]"),
+        "{r:#?}"
+    );
     // From the shared mailbox into one's own: COPY needs only "r" there.
     other.ok(&format!("SELECT {SHARED}"));
     let r = other.ok("COPY 1 Archive");

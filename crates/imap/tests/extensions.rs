@@ -133,7 +133,7 @@ fn small_extensions() {
     let r = c.ok("NAMESPACE");
     assert_eq!(
         r[0],
-        "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) NIL"
+        "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) ((\"Public/\" \"/\"))"
     );
     c.append("INBOX", "", &message("s", "x"));
     let r = c.ok("STATUS INBOX (SIZE DELETED)");

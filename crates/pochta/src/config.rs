@@ -481,8 +481,17 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     pub plaintext: Plaintext,
     pub limits: Limits,
+    pub imap: ImapSettings,
     pub pop3: Pop3Settings,
     pub smtp: SmtpSettings,
+}
+
+/// `[imap]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImapSettings {
+    /// Anonymous access (RFC 4505 AUTH=ANONYMOUS, LOGIN anonymous): read-only, only to
+    /// mailboxes whose ACL grants the `anonymous` identifier, rate-limited. Off by default.
+    pub anonymous: bool,
 }
 
 impl Config {
@@ -503,7 +512,7 @@ impl Config {
             &table,
             "",
             &[
-                "hostname", "data_dir", "listen", "tls", "auth", "limits", "pop3", "smtp",
+                "hostname", "data_dir", "listen", "tls", "auth", "limits", "imap", "pop3", "smtp",
             ],
         )?;
 
@@ -563,6 +572,20 @@ impl Config {
             Some(v) => parse_limits(as_table(v, "limits")?)?,
         };
 
+        let mut imap = ImapSettings::default();
+        if let Some(v) = table.get("imap") {
+            let t = as_table(v, "imap")?;
+            known_keys(t, "imap.", &["anonymous"])?;
+            if let Some(a) = t.get("anonymous") {
+                imap.anonymous = a.as_bool().ok_or_else(|| {
+                    ConfigError(format!(
+                        "imap.anonymous: expected a boolean, found {}",
+                        a.type_str()
+                    ))
+                })?;
+            }
+        }
+
         let mut pop3 = Pop3Settings::default();
         if let Some(v) = table.get("pop3") {
             let t = as_table(v, "pop3")?;
@@ -589,6 +612,7 @@ impl Config {
             tls,
             plaintext,
             limits,
+            imap,
             pop3,
             smtp,
         })
@@ -776,6 +800,10 @@ plaintext = "tls-or-loopback"     # "tls-only" | "tls-or-loopback" | "always"
 # max_message_size      = 52428800  # bytes
 # shutdown_timeout      = 10
 # tls_handshake_timeout = 30
+
+# [imap]
+# anonymous = false               # AUTH=ANONYMOUS / LOGIN anonymous: read-only access to
+#                                 # mailboxes shared with "anonymous"; rate-limited
 
 # [pop3]
 # mark_seen = false               # RETR marks the message \Seen
@@ -1089,6 +1117,17 @@ plaintext = "tls-or-loopback"
         ] {
             assert_eq!(bad(&format!("{MIN}[smtp.queue]\n{text}\n")), want, "{text}");
         }
+    }
+
+    #[test]
+    fn imap_anonymous() {
+        assert!(!parse(MIN).unwrap().imap.anonymous);
+        let c = parse(&format!("{MIN}[imap]\nanonymous = true\n")).unwrap();
+        assert!(c.imap.anonymous);
+        let e = parse(&format!("{MIN}[imap]\nanonymous = \"yes\"\n")).unwrap_err();
+        assert_eq!(e.0, "imap.anonymous: expected a boolean, found string");
+        let e = parse(&format!("{MIN}[imap]\nanonymus = true\n")).unwrap_err();
+        assert!(e.0.starts_with("imap.anonymus: unknown key"), "{e}");
     }
 
     #[test]

@@ -84,6 +84,7 @@ fn imap_config(config: &Config) -> ImapConfig {
         plaintext: config.plaintext,
         max_message: config.limits.max_message_size,
         idle_timeout: config.limits.imap_idle_timeout,
+        anonymous: config.imap.anonymous,
         ..ImapConfig::default()
     }
 }

@@ -47,6 +47,23 @@ pub fn start() -> Server {
 }
 
 pub fn start_with(plaintext: PlaintextPolicy) -> Server {
+    start_configured(ImapConfig {
+        plaintext,
+        ..ImapConfig::default()
+    })
+}
+
+/// A server with `[imap] anonymous = true`.
+pub fn start_anonymous() -> Server {
+    start_configured(ImapConfig {
+        plaintext: PlaintextPolicy::Always,
+        anonymous: true,
+        ..ImapConfig::default()
+    })
+}
+
+/// A server with `config`'s plaintext policy and anonymous switch.
+pub fn start_configured(config: ImapConfig) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = EmbeddedStore::open(dir.path()).expect("open store");
     for user in [USER, OTHER, THIRD] {
@@ -79,9 +96,8 @@ pub fn start_with(plaintext: PlaintextPolicy) -> Server {
     let shutdown = ShutdownController::new();
     let config = ImapConfig {
         hostname: "mail.example.org".into(),
-        plaintext,
         max_message: 1024 * 1024,
-        ..ImapConfig::default()
+        ..config
     };
     let throttle = Arc::new(Throttle::new(ThrottleConfig::default()));
     let service = Arc::new(ImapService::new(
