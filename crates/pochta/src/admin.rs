@@ -259,9 +259,50 @@ pub fn user_quota(
     Ok(())
 }
 
-/// `pochta share OWNER MAILBOX GRANTEE RIGHTS` (RFC 4314 rights: `lrswipkxtea`): GRANTEE
-/// is an address, `anyone` or `anonymous`; RIGHTS replaces, `+RIGHTS` adds, `-RIGHTS`
-/// removes, `none` removes the entry. Prints the mailbox's ACL afterwards.
+/// A mailbox named on the command line: OWNER is an address, or `public` for the public
+/// folders.
+struct Named {
+    info: pochta_store::MailboxInfo,
+    /// How to print the owner: the address, or `public`.
+    owner: String,
+    /// The owner's account, `None` for the public folders.
+    owner_account: Option<pochta_types::AccountId>,
+}
+
+fn named_mailbox(store: &EmbeddedStore, owner: &str, mailbox: &str) -> Result<Named> {
+    let name = MailboxName::new(mailbox)
+        .map_err(|e| anyhow::anyhow!("{mailbox:?} is not a mailbox name: {e}"))?;
+    if owner.eq_ignore_ascii_case("public") {
+        let Some(public) = store.public_owner()? else {
+            bail!("this store has no public folders");
+        };
+        let Some(info) = store.mailbox(public, &name)? else {
+            bail!("there is no public folder {name} (pochta public create {name})");
+        };
+        return Ok(Named {
+            info,
+            owner: "public".into(),
+            owner_account: None,
+        });
+    }
+    let o = address(owner)?;
+    let Some(acc) = store.account_by_address(&o)? else {
+        bail!("user {o} does not exist");
+    };
+    let Some(info) = store.mailbox(acc.id, &name)? else {
+        bail!("{o} has no mailbox {name}");
+    };
+    Ok(Named {
+        info,
+        owner: o.to_string(),
+        owner_account: Some(acc.id),
+    })
+}
+
+/// `pochta share OWNER MAILBOX GRANTEE RIGHTS` (RFC 4314 rights: `lrswipkxtea`): OWNER is an
+/// address or `public`; GRANTEE is an address, `anyone` or `anonymous`; RIGHTS replaces,
+/// `+RIGHTS` adds, `-RIGHTS` removes, `none` removes the entry. Prints the mailbox's ACL
+/// afterwards.
 pub fn share(
     store: &EmbeddedStore,
     owner: &str,
@@ -270,15 +311,8 @@ pub fn share(
     rights: &str,
     out: &mut impl Write,
 ) -> Result<()> {
-    let o = address(owner)?;
-    let Some(owner_acc) = store.account_by_address(&o)? else {
-        bail!("user {o} does not exist");
-    };
-    let name = MailboxName::new(mailbox)
-        .map_err(|e| anyhow::anyhow!("{mailbox:?} is not a mailbox name: {e}"))?;
-    let Some(mb) = store.mailbox(owner_acc.id, &name)? else {
-        bail!("{o} has no mailbox {name}");
-    };
+    let mb = named_mailbox(store, owner, mailbox)?;
+    let name = &mb.info.name;
     let who = match grantee.to_ascii_lowercase().as_str() {
         "anyone" => Grantee::Anyone,
         "anonymous" => Grantee::Anonymous,
@@ -287,14 +321,14 @@ pub fn share(
             let Some(acc) = store.account_by_address(&g)? else {
                 bail!("user {g} does not exist");
             };
-            if acc.id == owner_acc.id {
+            if Some(acc.id) == mb.owner_account {
                 bail!("{g} owns {name} and always has every right");
             }
             Grantee::Account(acc.id)
         }
     };
     let current = store
-        .acl(mb.id)?
+        .acl(mb.info.id)?
         .into_iter()
         .find(|(g, _)| *g == who)
         .map_or(Rights::NONE, |(_, r)| r);
@@ -309,10 +343,22 @@ pub fn share(
     } else {
         parse(rights)?
     };
-    store.acl_set(mb.id, who, new)?;
-    writeln!(out, "{name} of {o}:")?;
-    writeln!(out, "  {o} {} (owner)", Rights::ALL.letters())?;
-    for (g, r) in store.acl(mb.id)? {
+    store.acl_set(mb.info.id, who, new)?;
+    print_acl(store, &mb, out)
+}
+
+/// A mailbox's ACL, the owner first (public folders have none).
+fn print_acl(store: &EmbeddedStore, mb: &Named, out: &mut impl Write) -> Result<()> {
+    let seen = if mb.info.seen_per_user {
+        "per-user"
+    } else {
+        "shared"
+    };
+    writeln!(out, "{} of {} (\\Seen: {seen}):", mb.info.name, mb.owner)?;
+    if mb.owner_account.is_some() {
+        writeln!(out, "  {} {} (owner)", mb.owner, Rights::ALL.letters())?;
+    }
+    for (g, r) in store.acl(mb.info.id)? {
         let id = match g {
             Grantee::Anyone => "anyone".to_string(),
             Grantee::Anonymous => "anonymous".to_string(),
@@ -323,6 +369,86 @@ pub fn share(
         };
         writeln!(out, "  {id} {}", r.letters())?;
     }
+    Ok(())
+}
+
+/// `pochta seen OWNER MAILBOX shared|per-user`: whether the users a mailbox is shared with
+/// share one `\Seen` with the owner, or each keep their own (RFC 4314 §4).
+pub fn seen_mode(
+    store: &EmbeddedStore,
+    owner: &str,
+    mailbox: &str,
+    mode: &str,
+    out: &mut impl Write,
+) -> Result<()> {
+    let on = match mode.to_ascii_lowercase().as_str() {
+        "per-user" => true,
+        "shared" => false,
+        _ => bail!("{mode:?} is not a \\Seen mode: use shared or per-user"),
+    };
+    let mut mb = named_mailbox(store, owner, mailbox)?;
+    store.set_seen_per_user(mb.info.id, on)?;
+    mb.info.seen_per_user = on;
+    print_acl(store, &mb, out)
+}
+
+/// `pochta public create NAME [--seen shared|per-user]`: a public folder, seen by users as
+/// `Public/NAME` once its ACL grants them "l" (`pochta share public NAME GRANTEE RIGHTS`).
+pub fn public_create(
+    store: &EmbeddedStore,
+    name: &str,
+    seen: &str,
+    out: &mut impl Write,
+) -> Result<()> {
+    let Some(public) = store.public_owner()? else {
+        bail!("this store has no public folders");
+    };
+    let mb_name = MailboxName::new(name)
+        .map_err(|e| anyhow::anyhow!("{name:?} is not a mailbox name: {e}"))?;
+    if mb_name.is_inbox() {
+        bail!("INBOX cannot be a public folder name");
+    }
+    if !matches!(seen, "shared" | "per-user") {
+        bail!("{seen:?} is not a \\Seen mode: use shared or per-user");
+    }
+    let info = store.mailbox_create(public, &mb_name, None)?;
+    store.set_seen_per_user(info.id, seen == "per-user")?;
+    writeln!(
+        out,
+        "created public folder {mb_name} (Public/{mb_name} in IMAP; \\Seen {seen}); \
+         grant access with: pochta share public {mb_name} GRANTEE RIGHTS"
+    )?;
+    Ok(())
+}
+
+/// `pochta public list`: every public folder with its ACL.
+pub fn public_list(store: &EmbeddedStore, out: &mut impl Write) -> Result<()> {
+    let Some(public) = store.public_owner()? else {
+        bail!("this store has no public folders");
+    };
+    let boxes = store.mailboxes(public)?;
+    if boxes.is_empty() {
+        writeln!(out, "no public folders")?;
+    }
+    for info in boxes {
+        let mb = Named {
+            info,
+            owner: "public".into(),
+            owner_account: None,
+        };
+        print_acl(store, &mb, out)?;
+    }
+    Ok(())
+}
+
+/// `pochta public del NAME`: delete a public folder and the messages in it.
+pub fn public_del(store: &EmbeddedStore, name: &str, out: &mut impl Write) -> Result<()> {
+    let mb = named_mailbox(store, "public", name)?;
+    let Some(public) = store.public_owner()? else {
+        bail!("this store has no public folders");
+    };
+    store.mailbox_delete(public, &mb.info.name)?;
+    writeln!(out, "deleted public folder {}", mb.info.name)?;
     Ok(())
 }
 

@@ -60,7 +60,8 @@ enum Command {
     #[command(subcommand)]
     Alias(AliasCmd),
     /// Set GRANTEE's rights on OWNER's MAILBOX (RFC 4314 letters lrswipkxtea; +RIGHTS adds,
-    /// -RIGHTS removes, none removes the entry). GRANTEE is an address, anyone or anonymous.
+    /// -RIGHTS removes, none removes the entry). OWNER is an address, or public for a public
+    /// folder; GRANTEE is an address, anyone (every user) or anonymous.
     Share {
         owner: String,
         mailbox: String,
@@ -68,6 +69,17 @@ enum Command {
         #[arg(allow_hyphen_values = true)]
         rights: String,
     },
+    /// Whether the users OWNER's MAILBOX is shared with see one shared \Seen (shared) or each
+    /// their own (per-user). OWNER is an address or public.
+    Seen {
+        owner: String,
+        mailbox: String,
+        /// shared or per-user
+        mode: String,
+    },
+    /// Public folders: Public/NAME in IMAP, owned by the server, opened with pochta share.
+    #[command(subcommand)]
+    Public(PublicCmd),
     /// Inspect and manage the outbound queue.
     #[command(subcommand)]
     Queue(QueueCmd),
@@ -126,6 +138,21 @@ enum CollectCmd {
     Status { address: String },
     /// Stop collecting from a source (mail already collected stays).
     Del { address: String, url: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum PublicCmd {
+    /// Create a public folder (no one can see it until pochta share public NAME ...).
+    Create {
+        name: String,
+        /// shared: one \Seen for everyone; per-user: each user their own (default).
+        #[arg(long, default_value = "per-user", value_name = "MODE")]
+        seen: String,
+    },
+    /// List the public folders with their access lists.
+    List,
+    /// Delete a public folder and its messages.
+    Del { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -326,6 +353,22 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let store = admin::open(&load(&cli.config)?)?;
             admin::share(&store, &owner, &mailbox, &grantee, &rights, out)
+        }
+        Command::Seen {
+            owner,
+            mailbox,
+            mode,
+        } => {
+            let store = admin::open(&load(&cli.config)?)?;
+            admin::seen_mode(&store, &owner, &mailbox, &mode, out)
+        }
+        Command::Public(cmd) => {
+            let store = admin::open(&load(&cli.config)?)?;
+            match cmd {
+                PublicCmd::Create { name, seen } => admin::public_create(&store, &name, &seen, out),
+                PublicCmd::List => admin::public_list(&store, out),
+                PublicCmd::Del { name } => admin::public_del(&store, &name, out),
+            }
         }
         Command::Collect(cmd) => collect(&load(&cli.config)?, cmd, out),
     }

@@ -309,7 +309,7 @@ fn share() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "INBOX of ivan@example.org:\n  ivan@example.org lrswipkxtea (owner)\n  olga@example.org lr\n"
+        "INBOX of ivan@example.org (\\Seen: shared):\n  ivan@example.org lrswipkxtea (owner)\n  olga@example.org lr\n"
     );
     let o = d.cli(&[
         "share",
@@ -397,4 +397,96 @@ fn share() {
         assert_eq!(o.status.code(), Some(1), "{args:?}");
         assert!(stderr(&o).contains(err), "{args:?}: {}", stderr(&o));
     }
+}
+
+/// `pochta public create|list|del`, `pochta share public …` and `pochta seen`: public folders
+/// belong to no account, keep \Seen per user unless told otherwise, and errors name the
+/// problem.
+#[test]
+fn public_folders_and_seen_mode() {
+    use pochta_store::MailStore;
+
+    let d = TestDir::empty();
+    d.add_user("ivan@example.org", "pw");
+    let o = d.cli(&["public", "list"]);
+    assert_eq!(stdout(&o), "no public folders\n");
+    let o = d.cli(&["public", "create", "News"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Public/News"), "{}", stdout(&o));
+    let o = d.cli(&["public", "create", "Lists/Rust", "--seen", "shared"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = d.cli(&["share", "public", "News", "anyone", "lrs"]);
+    assert_eq!(
+        stdout(&o),
+        "News of public (\\Seen: per-user):\n  anyone lrs\n",
+        "{}",
+        stderr(&o)
+    );
+    let o = d.cli(&["share", "public", "News", "anonymous", "lr"]);
+    assert!(
+        stdout(&o).ends_with("  anyone lrs\n  anonymous lr\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = d.cli(&["public", "list"]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("Lists/Rust of public (\\Seen: shared):"),
+        "{text}"
+    );
+    assert!(
+        text.contains("News of public (\\Seen: per-user):"),
+        "{text}"
+    );
+    // The public owner is nobody: not among the users.
+    let o = d.cli(&["user", "list"]);
+    assert_eq!(stdout(&o).trim(), "ivan@example.org", "{}", stdout(&o));
+    let o = d.cli(&["seen", "ivan@example.org", "INBOX", "per-user"]);
+    assert!(stdout(&o).starts_with("INBOX of ivan@example.org (\\Seen: per-user):"));
+    let o = d.cli(&["seen", "public", "News", "shared"]);
+    assert!(stdout(&o).starts_with("News of public (\\Seen: shared):"));
+    {
+        let store = pochta_store_embedded::EmbeddedStore::open(&d.data_dir()).unwrap();
+        let public = store.public_owner().unwrap().unwrap();
+        let boxes = store.mailboxes(public).unwrap();
+        let names: Vec<&str> = boxes.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["Lists", "Lists/Rust", "News"]);
+        assert!(
+            boxes
+                .iter()
+                .all(|b| !b.seen_per_user || b.name.as_str() == "Lists")
+        );
+    }
+    for (args, err) in [
+        (
+            &["seen", "public", "Nope", "shared"][..],
+            "there is no public folder Nope",
+        ),
+        (
+            &["seen", "ivan@example.org", "INBOX", "maybe"],
+            "is not a \\Seen mode",
+        ),
+        (&["public", "create", "News"], "already exists"),
+        (
+            &["public", "create", "X", "--seen", "sometimes"],
+            "is not a \\Seen mode",
+        ),
+        (
+            &["public", "create", "INBOX"],
+            "INBOX cannot be a public folder name",
+        ),
+        (
+            &["share", "public", "Nope", "anyone", "l"],
+            "there is no public folder Nope",
+        ),
+        (&["public", "del", "Nope"], "there is no public folder Nope"),
+    ] {
+        let o = d.cli(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains(err), "{args:?}: {}", stderr(&o));
+    }
+    let o = d.cli(&["public", "del", "News"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = d.cli(&["public", "list"]);
+    assert!(!stdout(&o).contains("News"), "{}", stdout(&o));
 }

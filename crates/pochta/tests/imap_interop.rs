@@ -149,16 +149,21 @@ fn mbsync_pulls_every_folder_with_flags() {
     assert_eq!(files(&mail.join("INBOX")).len(), 2);
 }
 
-/// A shared mailbox (RFC 4314, RFC 2342) browsed with imaplib: the owner grants "lr" over
-/// IMAP, `pochta share` adds "s" while the server runs, the grantee lists, opens and reads it.
+/// A shared mailbox (RFC 4314, RFC 2342) and a public folder browsed with imaplib, then the
+/// public folder read anonymously (RFC 4505): the owner grants "lr" over IMAP, `pochta share`
+/// adds "s" while the server runs, the grantee lists, opens and reads it; `pochta public
+/// create` and `pochta share public` open a public folder with per-user \Seen.
 #[test]
-fn python_imaplib_shared_folder() {
+fn python_imaplib_shared_and_public_folders() {
     if !tool_available("python3") {
         return;
     }
     const OWNER: &str = "owner@example.org";
     let ports = vec![("imap", free_ports(1)[0])];
-    let dir = TestDir::new(&ports, "[auth]\nplaintext = \"tls-or-loopback\"\n");
+    let dir = TestDir::new(
+        &ports,
+        "[auth]\nplaintext = \"tls-or-loopback\"\n[imap]\nanonymous = true\n",
+    );
     dir.add_user(USER, PASSWORD);
     dir.add_user(OWNER, PASSWORD);
     let s = TestServer::start_in(dir, ports);
@@ -187,4 +192,15 @@ fn python_imaplib_shared_folder() {
     let o = s.cli(&["share", OWNER, "Team", USER, "+s"]);
     assert!(o.status.success(), "{}", stderr(&o));
     run("grantee");
+    for args in [
+        &["public", "create", "News"][..],
+        &["share", "public", "News", OWNER, "lrswi"],
+        &["share", "public", "News", "anyone", "lrs"],
+        &["share", "public", "News", "anonymous", "lr"],
+    ] {
+        let o = s.cli(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+    run("public");
+    run("anonymous");
 }
