@@ -182,8 +182,14 @@ impl Driven {
                 }
             };
             self.flush();
+            let mut next = next;
+            while next == Next::More {
+                // A FETCH written in chunks, as the driver sends them.
+                next = self.session.resume();
+                self.flush();
+            }
             match next {
-                Next::Continue => {}
+                Next::Continue | Next::More => {}
                 Next::Logout => {
                     self.closed = true;
                     return;

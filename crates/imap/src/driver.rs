@@ -130,8 +130,14 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
             if let Some(d) = session.delay.take() {
                 tokio::time::sleep(d).await;
             }
+            let mut next = next;
+            while next == Next::More {
+                // A large FETCH: send this chunk before the session writes the next one.
+                flush(&mut stream, &mut session, &mut deflate).await?;
+                next = blocking(|| session.resume());
+            }
             match next {
-                Next::Continue => {}
+                Next::Continue | Next::More => {}
                 Next::Logout => {
                     flush(&mut stream, &mut session, &mut deflate).await?;
                     return stream.shutdown().await;

@@ -9,6 +9,10 @@
 //!   response carries the new FLAGS (RFC 3501 §6.4.5).
 //! - Messages expunged by another session but not yet announced are skipped (we answer OK
 //!   with what remains, as RFC 9051 §7.5.1 permits).
+//! - The responses are written a chunk at a time: once [`CHUNK`] bytes are waiting the session
+//!   returns [`Next::More`], the driver writes them, and [`Session::resume`] goes on. Memory
+//!   is one chunk plus one message, whatever the FETCH asks for (`1:* BODY[]` over gigabytes
+//!   included); a message expunged (and its bytes collected) meanwhile is skipped.
 
 use std::borrow::Cow;
 
@@ -20,10 +24,29 @@ use pochta_types::{Flag, Flags, ModSeq, Uid};
 use crate::acl::SeenView;
 use crate::dates;
 use crate::out;
-use crate::session::{Done, Res, Session, bad, no};
+use crate::session::{Done, Next, Res, Session, bad, no};
+
+/// Output written before the driver is asked to send it ([`Next::More`]).
+pub(crate) const CHUNK: usize = 256 * 1024;
+
+/// A FETCH between two chunks.
+pub(crate) struct Pending {
+    pub(crate) tag: pochta_imap_proto::Tag,
+    /// Whether the command allows EXPUNGE responses (UID FETCH).
+    pub(crate) allow_expunge: bool,
+    mailbox: pochta_types::MailboxId,
+    attrs: Vec<FetchAttr>,
+    /// Still to write, in order.
+    records: std::collections::VecDeque<MessageRecord>,
+    need_bytes: bool,
+    /// UIDs whose \Seen this command set (their FLAGS go with them).
+    seen_now: Vec<Uid>,
+    add_flags: bool,
+    failure: Option<String>,
+}
 
 impl<S: MailStore> Session<S> {
-    pub(crate) fn fetch(&mut self, f: Fetch) -> Res {
+    pub(crate) fn fetch(&mut self, tag: &pochta_imap_proto::Tag, f: Fetch) -> Res {
         let targets = self.resolve(&f.set, f.uid)?;
         let mut attrs = f.attrs;
         if f.uid && !attrs.iter().any(|a| matches!(a, FetchAttr::Uid)) {
@@ -155,13 +178,47 @@ impl<S: MailStore> Session<S> {
         let add_flags =
             !seen_now.is_empty() && !attrs.iter().any(|a| matches!(a, FetchAttr::Flags));
 
-        let mut failure = None;
-        for rec in &records {
+        let mut pending = Box::new(Pending {
+            tag: tag.clone(),
+            allow_expunge: f.uid,
+            mailbox,
+            attrs,
+            records: records.into(),
+            need_bytes,
+            seen_now,
+            add_flags,
+            failure: None,
+        });
+        match self.fetch_chunk(&mut pending)? {
+            Some(done) => Ok(done),
+            None => {
+                self.pending = Some(pending);
+                Ok(Done {
+                    code: None,
+                    text: String::new(),
+                    next: Next::More,
+                })
+            }
+        }
+    }
+
+    /// Write responses until [`CHUNK`] bytes wait or none remain; the completion when done.
+    pub(crate) fn fetch_chunk(&mut self, p: &mut Pending) -> Res<Option<Done>> {
+        let store = self.shared.store.clone();
+        while self.out.len() < CHUNK {
+            let Some(rec) = p.records.pop_front() else {
+                break;
+            };
             let Some(seq) = self.view()?.seq(rec.uid) else {
                 continue;
             };
-            let bytes = if need_bytes {
-                Some(store.blob(&rec.blob)?)
+            let bytes = if p.need_bytes {
+                match store.blob(&rec.blob) {
+                    Ok(b) => Some(b),
+                    // Expunged (and collected) since the records were read: skip it.
+                    Err(_) if store.records(p.mailbox, &[rec.uid], false)?.is_empty() => continue,
+                    Err(e) => return Err(e.into()),
+                }
             } else {
                 None
             };
@@ -171,7 +228,7 @@ impl<S: MailStore> Session<S> {
             out::num(&mut line, seq);
             line.extend_from_slice(b" FETCH (");
             let mut first = true;
-            for a in &attrs {
+            for a in &p.attrs {
                 if !first {
                     line.push(b' ');
                 }
@@ -179,23 +236,26 @@ impl<S: MailStore> Session<S> {
                 if let Err(e) = write_attr(
                     &mut line,
                     a,
-                    rec,
+                    &rec,
                     bytes.as_deref().map(|b| b.as_slice()),
                     recent,
                 ) {
-                    failure = Some(e);
+                    p.failure = Some(e);
                 }
             }
-            if add_flags && seen_now.binary_search(&rec.uid).is_ok() {
+            if p.add_flags && p.seen_now.binary_search(&rec.uid).is_ok() {
                 line.extend_from_slice(b" FLAGS ");
                 out::flag_list(&mut line, &rec.flags, recent);
             }
             line.extend_from_slice(b")\r\n");
             self.out.extend_from_slice(&line);
         }
-        match failure {
+        if !p.records.is_empty() {
+            return Ok(None);
+        }
+        match p.failure.take() {
             Some(text) => Err(no("UNKNOWN-CTE", text)),
-            None => Done::ok("FETCH completed"),
+            None => Done::ok("FETCH completed").map(Some),
         }
     }
 }

@@ -82,6 +82,10 @@ pub enum Next {
     Idle(Tag),
     /// Write the output uncompressed, then compress both directions (RFC 4978 §3).
     Compress,
+    /// Write the output, then call [`Session::resume`] for the rest of this command's
+    /// responses (a large FETCH is written a chunk at a time, so its answer is never held
+    /// in memory whole).
+    More,
     /// Write the output and close.
     Logout,
 }
@@ -176,6 +180,8 @@ pub struct Session<S> {
     pub(crate) rev2: bool,
     /// The selected mailbox (possibly another account's, RFC 4314), for rights checks.
     pub(crate) selected: Option<pochta_store::MailboxInfo>,
+    /// The rest of a FETCH being written a chunk at a time ([`Next::More`]).
+    pub(crate) pending: Option<Box<crate::fetch::Pending>>,
 }
 
 impl<S: MailStore> Session<S> {
@@ -199,6 +205,7 @@ impl<S: MailStore> Session<S> {
             compressed: false,
             rev2: false,
             selected: None,
+            pending: None,
         }
     }
 
@@ -558,7 +565,7 @@ impl<S: MailStore> Session<S> {
             Expunge => self.expunge(None),
             UidExpunge(set) => self.expunge(Some(set)),
             Search(s) => self.search(tag, s),
-            Fetch(f) => self.fetch(f),
+            Fetch(f) => self.fetch(tag, f),
             Store(s) => self.store(s),
             Copy(c) => self.copy_move(c, false),
             Move(c) => self.copy_move(c, true),
@@ -569,7 +576,7 @@ impl<S: MailStore> Session<S> {
     /// selected mailbox, then the tagged completion.
     fn finish(&mut self, tag: &Tag, name: &str, result: Res, allow_expunge: bool) -> Next {
         let result = match result {
-            Ok(done) if matches!(done.next, Next::Idle(_) | Next::SaslContinue) => {
+            Ok(done) if matches!(done.next, Next::Idle(_) | Next::SaslContinue | Next::More) => {
                 return done.next;
             }
             other => other,
@@ -642,6 +649,24 @@ impl<S: MailStore> Session<S> {
             self.rev2,
         );
         Ok(())
+    }
+
+    /// Write the next chunk of a FETCH's responses ([`Next::More`]); the tagged completion
+    /// comes with the last one.
+    pub fn resume(&mut self) -> Next {
+        let Some(mut p) = self.pending.take() else {
+            return Next::Continue;
+        };
+        let (tag, allow_expunge) = (p.tag.clone(), p.allow_expunge);
+        let result = match self.fetch_chunk(&mut p) {
+            Ok(None) => {
+                self.pending = Some(p);
+                return Next::More;
+            }
+            Ok(Some(done)) => Ok(done),
+            Err(e) => Err(e),
+        };
+        self.finish(&tag, "FETCH", result, allow_expunge)
     }
 
     /// While idling: report changes (expunges allowed).

@@ -354,3 +354,34 @@ fn append_errors() {
     let (st, r) = c.status("APPEND INBOX \"99-Xyz-2024 00:00:00 +0000\" {1+}\r\nx");
     assert_eq!(st, "BAD", "{r:#?}");
 }
+
+/// A FETCH larger than one output chunk (256 KiB) is written chunk by chunk: every message
+/// arrives whole and in order, the tagged OK comes last, and the session goes on normally
+/// (also with a pipelined command behind the FETCH).
+#[test]
+fn fetch_larger_than_a_chunk_streams_whole() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    let bodies: Vec<String> = (0..12)
+        .map(|i| format!("{i:02}").repeat(50 * 1024) + "\r\n")
+        .collect();
+    for (i, b) in bodies.iter().enumerate() {
+        let r = c.append("INBOX", "", &message(&format!("big {i}"), b));
+        assert!(r.last().unwrap().contains("OK"), "{r:#?}");
+    }
+    c.ok("SELECT INBOX");
+    c.send(b"f1 FETCH 1:* (UID BODY[TEXT])\r\nf2 NOOP\r\n");
+    let r = c.read_until("f1");
+    let fetches: Vec<&String> = r.iter().filter(|l| l.contains(" FETCH (")).collect();
+    assert_eq!(fetches.len(), 12);
+    for (i, (line, body)) in fetches.iter().zip(&bodies).enumerate() {
+        assert!(
+            line.starts_with(&format!("* {} FETCH (UID {} ", i + 1, i + 1)),
+            "{i}"
+        );
+        assert!(line.contains(body.as_str()), "message {i} is not whole");
+    }
+    assert!(r.last().unwrap().starts_with("f1 OK"), "{:?}", r.last());
+    let r = c.read_until("f2");
+    assert!(r.last().unwrap().starts_with("f2 OK"), "{r:#?}");
+}
