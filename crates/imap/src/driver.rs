@@ -137,7 +137,13 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                 next = blocking(|| session.resume());
             }
             match next {
-                Next::Continue | Next::More => {}
+                Next::Continue | Next::More => {
+                    // Pipelined commands: send what has piled up rather than let the answers
+                    // to a read buffer full of commands grow without bound.
+                    if session.out.len() >= crate::fetch::CHUNK {
+                        flush(&mut stream, &mut session, &mut deflate).await?;
+                    }
+                }
                 Next::Logout => {
                     flush(&mut stream, &mut session, &mut deflate).await?;
                     return stream.shutdown().await;
