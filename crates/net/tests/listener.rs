@@ -99,6 +99,10 @@ struct Server {
 }
 
 async fn start(mode: &str, max_per_ip: u32) -> Server {
+    start_limited(mode, 100, max_per_ip).await
+}
+
+async fn start_limited(mode: &str, max_connections: usize, max_per_ip: u32) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key, _) = ensure_self_signed(dir.path(), "mail.test").unwrap();
     let acc = pochta_net::acceptor(&cert, &key).unwrap();
@@ -114,7 +118,7 @@ async fn start(mode: &str, max_per_ip: u32) -> Server {
         idle_timeout: Duration::from_secs(30),
         handshake_timeout: Duration::from_secs(5),
     };
-    let listener = Listener::bind(cfg, Limiter::new(100, max_per_ip))
+    let listener = Listener::bind(cfg, Limiter::new(max_connections, max_per_ip))
         .await
         .unwrap();
     let addr = listener.local_addrs()[0];
@@ -226,6 +230,29 @@ async fn per_ip_limit_closes_extra_connections() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("per-IP slot was never released");
+}
+
+/// `limits.max_connections`: past it the listener stops accepting, so a further connection
+/// waits unserved (in the kernel's backlog) until a session ends.
+#[tokio::test]
+async fn max_connections_holds_extra_connections_until_a_slot_frees() {
+    let s = start_limited("plain", 2, 10).await;
+    let mut first = BufReader::new(TcpStream::connect(s.addr).await.unwrap());
+    assert_eq!(line(&mut first).await, "HELLO plain\r\n");
+    let mut second = BufReader::new(TcpStream::connect(s.addr).await.unwrap());
+    assert_eq!(line(&mut second).await, "HELLO plain\r\n");
+    let mut third = BufReader::new(TcpStream::connect(s.addr).await.unwrap());
+    let mut greeting = String::new();
+    let waited =
+        tokio::time::timeout(Duration::from_millis(500), third.read_line(&mut greeting)).await;
+    assert!(
+        waited.is_err(),
+        "a third connection was served with max_connections = 2: {waited:?} {greeting:?}"
+    );
+    drop(first);
+    // The freed slot goes to the waiting connection.
+    assert_eq!(line(&mut third).await, "HELLO plain\r\n");
+    drop(second);
 }
 
 #[tokio::test]
