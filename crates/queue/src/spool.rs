@@ -775,3 +775,26 @@ fn new_id() -> String {
     use rand::Rng;
     format!("{:016X}", rand::thread_rng().r#gen::<u64>())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What makes [`Spool::insert`] durable when it returns: WAL with `synchronous=FULL`, so
+    /// COMMIT fsyncs the WAL. The crash tests kill the process, and the page cache outlives a
+    /// process, so they cannot see a missing fsync: the settings themselves are checked here.
+    #[test]
+    fn commits_are_fsynced() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Spool::open(dir.path()).unwrap();
+        let conn = s.conn.lock();
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "PRAGMA synchronous is {sync}, not FULL (2)");
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
