@@ -6,6 +6,7 @@
 //! | --- | --- | --- |
 //! | line length (64 KiB) | imap-proto framer | `tag BAD line too long` |
 //! | literal size (APPENDLIMIT) | driver, before `+` | `tag NO [TOOBIG]`, no continuation |
+//! | non-synchronizing literal size | imap-proto framer, on the announcement | `tag NO [TOOBIG]`, bytes skipped |
 //! | SEARCH nesting (32) | imap-proto search parser | `tag BAD` |
 //! | pipelined commands ahead | driver: reads 4 KiB only after answering what it has | TCP back-pressure |
 //! | MIME nesting (64) / parts (5000) | pochta-message | deeper parts are opaque; FETCH works |
@@ -70,6 +71,20 @@ fn oversized_literals_are_refused_before_their_bytes() {
     c.ok("NOOP");
     let (st, _) = c.status("STATUS INBOX (MESSAGES)");
     assert_eq!(st, "OK");
+}
+
+/// A non-synchronizing literal over the limit is refused as soon as it is announced: the
+/// framer answers before any of the literal's bytes arrive and then skips them as they come,
+/// so none is buffered. A server that collected the literal before refusing it would say
+/// nothing until all 4 GB had arrived (here: the read times out).
+#[test]
+fn oversized_nonsync_literal_is_refused_on_its_announcement() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    c.send(b"A3 APPEND INBOX {4000000000+}\r\n");
+    c.send(&[b'a'; 64 << 10]);
+    let r = c.read_response();
+    assert!(r.starts_with("A3 NO [TOOBIG]"), "{r}");
 }
 
 #[test]
@@ -166,6 +181,36 @@ fn deep_mime_nesting_is_stored_and_served() {
     assert_eq!(st, "BAD");
     c.ok("SEARCH TEXT needle");
     c.ok("NOOP");
+}
+
+/// A multipart with more parts than MAX_PARTS (5000): stored and served, and its structure
+/// stops at MAX_PARTS parts (the rest of the bytes stay in the message, not in the tree).
+#[test]
+fn mime_parts_are_bounded() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    let mut m = String::from(
+        "Subject: parts\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n",
+    );
+    for i in 0..6000 {
+        m.push_str(&format!("--b\r\nContent-Type: text/plain\r\n\r\np{i}\r\n"));
+    }
+    m.push_str("--b--\r\n");
+    let r = c.append("INBOX", "", m.as_bytes());
+    assert!(r.last().unwrap().contains("OK"), "{r:?}");
+    c.ok("SELECT INBOX");
+    let r = c.ok("FETCH 1 (BODYSTRUCTURE)").join("\n");
+    let parts = r
+        .to_ascii_lowercase()
+        .matches("(\"text\" \"plain\"")
+        .count();
+    assert!(
+        (1..=5000).contains(&parts),
+        "BODYSTRUCTURE lists {parts} parts (MAX_PARTS is 5000)"
+    );
+    c.ok("FETCH 1 (BODY.PEEK[5000] BODY.PEEK[6000] BINARY.SIZE[1])");
+    c.ok("SEARCH TEXT p5999");
 }
 
 #[test]
