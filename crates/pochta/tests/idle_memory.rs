@@ -1,0 +1,97 @@
+//! Memory per idle connection, through the binary: many authenticated IMAP sessions that sit
+//! idle must each cost the server at most [`LIMIT_KIB`] of resident memory (the project's
+//! target; bench/README.md measured about 33 KiB per connection).
+//!
+//! The cost is the growth of the server's VmRSS (`/proc/PID/status`) while [`CONNECTIONS`]
+//! more sessions log in and stay open, divided by their number. A first batch of sessions
+//! opened and logged in before the baseline pays the one-time costs (worker and blocking
+//! threads, allocator arenas, the store's readers, the authentication cache), so they do not
+//! count against the idle sessions. Only memory is asserted, never time.
+
+mod blocking;
+mod common;
+
+use std::fs;
+use std::thread;
+use std::time::Duration;
+
+use blocking::Imap;
+use common::{TestDir, TestServer, free_ports};
+
+const USER: &str = "idle@example.test";
+const PASS: &str = "idle pw";
+/// Sessions opened before the baseline is taken.
+const WARM: usize = 40;
+/// Idle sessions measured.
+const CONNECTIONS: usize = 200;
+/// The bound per idle authenticated connection.
+const LIMIT_KIB: u64 = 64;
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// VmRSS once the server has settled: the smallest of a few readings a little apart.
+fn settled_rss_kib(pid: u32) -> u64 {
+    (0..5)
+        .map(|_| {
+            thread::sleep(Duration::from_millis(200));
+            rss_kib(pid)
+        })
+        .min()
+        .unwrap_or(0)
+}
+
+fn open(server: &TestServer, n: usize) -> Vec<Imap> {
+    let addr = server.addr("imap");
+    (0..n)
+        .map(|i| {
+            let mut c = Imap::login(addr, USER, PASS)
+                .unwrap_or_else(|e| panic!("session {i}: {e}\n{}", server.log()));
+            let r = c.cmd("SELECT INBOX").unwrap();
+            assert!(r.ok(), "session {i}: {}", r.all_text());
+            c
+        })
+        .collect()
+}
+
+#[test]
+fn idle_authenticated_imap_connections_cost_at_most_64_kib_each() {
+    let listeners: Vec<(&'static str, u16)> = vec![("imap", free_ports(1)[0])];
+    let dir = TestDir::new(
+        &listeners,
+        &format!(
+            "[limits]\nconnections_per_ip = {}\n",
+            WARM + CONNECTIONS + 10
+        ),
+    );
+    dir.add_user(USER, PASS);
+    let server = TestServer::start_in(dir, listeners);
+    let pid = server.child.id();
+
+    let warm = open(&server, WARM);
+    let before = settled_rss_kib(pid);
+    assert!(before > 0, "cannot read VmRSS of the server (pid {pid})");
+    let idle = open(&server, CONNECTIONS);
+    let after = settled_rss_kib(pid);
+    let per_connection = after.saturating_sub(before) / CONNECTIONS as u64;
+    eprintln!(
+        "VmRSS {before} KiB with {WARM} sessions, {after} KiB with {} more: \
+         {per_connection} KiB per idle connection",
+        CONNECTIONS
+    );
+    assert!(
+        per_connection <= LIMIT_KIB,
+        "{per_connection} KiB per idle authenticated IMAP connection (bound {LIMIT_KIB} KiB): \
+         VmRSS {before} KiB before and {after} KiB after {CONNECTIONS} more sessions"
+    );
+    // The sessions are still alive and answer.
+    for mut c in warm.into_iter().chain(idle).step_by(37) {
+        assert!(c.cmd("NOOP").unwrap().ok());
+    }
+}
