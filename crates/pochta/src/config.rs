@@ -1165,7 +1165,7 @@ plaintext = "tls-or-loopback"
             ),
             (
                 &format!("{MIN}colour = \"red\"\n"),
-                "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, pop3, smtp)",
+                "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, imap, pop3, smtp)",
             ),
             (
                 &format!("{MIN}[listen]\nimap = [\"127.0.0.1\"]\n"),
