@@ -225,6 +225,28 @@ impl EmbeddedStore {
     }
 
     /// Path of the SQLite database (for diagnostics).
+    /// The writer connection's `(journal_mode, synchronous)`, for checking the durability
+    /// settings acknowledgements rest on (`("wal", 2)`: WAL, FULL).
+    pub fn durability(&self) -> pochta_store::Result<(String, i64)> {
+        let c = self.inner.writer.lock();
+        let q = |sql: &str| -> rusqlite::Result<rusqlite::types::Value> {
+            c.query_row(sql, [], |r| r.get(0))
+        };
+        let text = |v| match v {
+            rusqlite::types::Value::Text(t) => t,
+            other => format!("{other:?}"),
+        };
+        let int = |v| match v {
+            rusqlite::types::Value::Integer(i) => i,
+            _ => -1,
+        };
+        let backend = |e: rusqlite::Error| StoreError::Backend(e.to_string());
+        Ok((
+            text(q("PRAGMA journal_mode").map_err(backend)?),
+            int(q("PRAGMA synchronous").map_err(backend)?),
+        ))
+    }
+
     pub fn db_path(&self) -> &Path {
         &self.inner.db_path
     }

@@ -470,3 +470,13 @@ fn private_seen_per_user() {
         .id;
     assert!(!s.mailbox_by_id(owner, mb).unwrap().unwrap().seen_per_user);
 }
+
+/// An acknowledgement is only as durable as the commit under it: the writer runs in WAL mode
+/// with `synchronous=FULL`, so COMMIT returns after the WAL is fsynced (a SIGKILL test cannot
+/// see a missing fsync; this can).
+#[test]
+fn commits_are_fsynced() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    assert_eq!(s.durability().unwrap(), ("wal".to_string(), 2));
+}
