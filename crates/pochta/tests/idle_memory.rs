@@ -7,6 +7,9 @@
 //! opened and logged in before the baseline pays the one-time costs (worker and blocking
 //! threads, allocator arenas, the store's readers, the authentication cache), so they do not
 //! count against the idle sessions. Only memory is asserted, never time.
+//!
+//! The second test holds the server to the same discipline for a FETCH far larger than one
+//! answer should cost: its responses are written a chunk at a time as the client takes them.
 
 mod blocking;
 mod common;
@@ -94,4 +97,67 @@ fn idle_authenticated_imap_connections_cost_at_most_64_kib_each() {
     for mut c in warm.into_iter().chain(idle).step_by(37) {
         assert!(c.cmd("NOOP").unwrap().ok());
     }
+}
+
+/// Messages and their size for the FETCH test: 48 MiB in all.
+const BIG_MESSAGES: usize = 48;
+const BIG_SIZE: usize = 1024 * 1024;
+/// The most a FETCH may grow the server by while its client reads nothing: one output chunk,
+/// one message, and what the socket buffers hold, with room to spare.
+const FETCH_LIMIT_KIB: u64 = 16 * 1024;
+
+#[test]
+fn a_fetch_of_48_mib_is_streamed_not_built_in_memory() {
+    let listeners: Vec<(&'static str, u16)> = vec![("imap", free_ports(1)[0])];
+    let dir = TestDir::new(&listeners, "");
+    dir.add_user(USER, PASS);
+    let server = TestServer::start_in(dir, listeners);
+    let pid = server.child.id();
+    let addr = server.addr("imap");
+    let mut c = Imap::login(addr, USER, PASS).unwrap();
+    for i in 0..BIG_MESSAGES {
+        let mut msg = format!("Subject: big {i}\r\n\r\n").into_bytes();
+        let line = format!("{i:04}").repeat(19) + "\r\n";
+        while msg.len() + line.len() <= BIG_SIZE {
+            msg.extend_from_slice(line.as_bytes());
+        }
+        let r = c.append("INBOX", "", &msg).unwrap();
+        assert!(r.ok(), "append {i}: {}", r.tagged);
+    }
+    assert!(c.cmd("SELECT INBOX").unwrap().ok());
+    // Warm up the reading path with a small FETCH, then take the baseline.
+    assert!(c.cmd("FETCH 1 BODY.PEEK[]").unwrap().ok());
+    let before = settled_rss_kib(pid);
+    // Ask for everything and read nothing for a while: the server can only go as far as the
+    // socket lets it.
+    c.write(b"big FETCH 1:* BODY.PEEK[]\r\n").unwrap();
+    let peak = (0..10)
+        .map(|_| {
+            thread::sleep(Duration::from_millis(200));
+            rss_kib(pid)
+        })
+        .max()
+        .unwrap_or(0);
+    let reply = c.read_reply("big").unwrap();
+    assert!(reply.ok(), "{}", reply.tagged);
+    let bytes: usize = reply
+        .untagged
+        .iter()
+        .flat_map(|r| r.literals.iter())
+        .map(Vec::len)
+        .sum();
+    assert_eq!(reply.untagged.len(), BIG_MESSAGES);
+    assert!(
+        bytes >= BIG_MESSAGES * (BIG_SIZE - 100),
+        "{bytes} bytes came"
+    );
+    let grown = peak.saturating_sub(before);
+    eprintln!("VmRSS {before} KiB before the FETCH, {peak} KiB at most while it waited");
+    assert!(
+        grown <= FETCH_LIMIT_KIB,
+        "a FETCH of {} MiB grew the server by {grown} KiB while its client read nothing \
+         (bound {FETCH_LIMIT_KIB} KiB): VmRSS {before} KiB before, {peak} KiB at most",
+        BIG_MESSAGES * BIG_SIZE / (1024 * 1024)
+    );
+    assert!(c.cmd("NOOP").unwrap().ok());
 }
