@@ -419,3 +419,29 @@ fn anonymous_logins_are_rate_limited_per_address() {
     // Accounts are not affected.
     Client::login(s.addr, USER);
 }
+
+#[test]
+fn anonymous_commands_are_paced_after_a_burst() {
+    use pochta_imap::anonymous::{BURST, PER_SECOND};
+    let s = start_anonymous();
+    let mut a = Client::connect(s.addr);
+    a.ok("LOGIN anonymous x");
+    // BURST commands go at once; each of the 20 after them waits its token. A lower bound
+    // only: a slow machine makes it longer, never shorter.
+    let extra = 20;
+    let n = BURST as usize + extra;
+    let mut batch = Vec::new();
+    for i in 0..n {
+        batch.extend_from_slice(format!("n{i} NOOP\r\n").as_bytes());
+    }
+    let start = std::time::Instant::now();
+    a.send(&batch);
+    let r = a.read_until(&format!("n{}", n - 1));
+    assert!(r.last().unwrap().contains("OK"), "{r:#?}");
+    let took = start.elapsed().as_secs_f64();
+    let floor = 0.9 * extra as f64 / PER_SECOND;
+    assert!(
+        took >= floor,
+        "{n} anonymous commands took {took:.2} s (at least {floor:.2} s)"
+    );
+}
