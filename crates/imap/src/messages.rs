@@ -16,6 +16,16 @@ use crate::acl::{SeenView, allowed_flags, flag_allowed, need};
 use crate::out;
 use crate::session::{Done, Fail, Res, Session, no};
 
+/// One STORE's change, as the helpers below pass it on.
+#[derive(Clone, Copy)]
+struct FlagChange<'a> {
+    mailbox: pochta_types::MailboxId,
+    uids: &'a [Uid],
+    op: FlagOp,
+    flags: &'a Flags,
+    unchanged_since: Option<ModSeq>,
+}
+
 /// Whether the user may change every flag (then no flag needs filtering).
 fn all_flag_rights(r: Rights) -> bool {
     r.contains(Right::Seen) && r.contains(Right::Write) && r.contains(Right::DeleteMessages)
@@ -50,13 +60,13 @@ impl<S: MailStore> Session<S> {
                 ..Default::default()
             }
         } else {
-            self.store_with_rights(
+            self.store_with_rights(FlagChange {
                 mailbox,
-                &uids,
+                uids: &uids,
                 op,
-                &Flags::from_flags(&s.flags),
-                unchanged_since.flatten(),
-            )?
+                flags: &Flags::from_flags(&s.flags),
+                unchanged_since: unchanged_since.flatten(),
+            })?
         };
         let rev2 = self.rev2;
         for (i, m) in outcome.updated.iter().enumerate() {
@@ -119,35 +129,30 @@ impl<S: MailStore> Session<S> {
     /// other flags "w". Flags the user may not change are left as they are (a replace
     /// becomes an add and a remove of the changeable ones); with none changeable the
     /// command fails with `NO [NOPERM]`.
-    fn store_with_rights(
-        &mut self,
-        mailbox: pochta_types::MailboxId,
-        uids: &[Uid],
-        op: FlagOp,
-        flags: &Flags,
-        unchanged_since: Option<ModSeq>,
-    ) -> Res<StoreOutcome> {
+    fn store_with_rights(&mut self, change: FlagChange<'_>) -> Res<StoreOutcome> {
         let rights = self.selected_rights()?;
         if let (SeenView::Private(_), Some(me)) = (self.selected_seen_view()?, self.me()?) {
-            return self.store_private_seen(me, rights, mailbox, uids, op, flags, unchanged_since);
+            return self.store_private_seen(me, rights, change);
         }
-        self.store_shared(rights, mailbox, uids, op, flags, unchanged_since)
+        self.store_shared(rights, change)
     }
 
     /// STORE in a mailbox whose `\Seen` is the user's own: `\Seen` goes to the private state
     /// (with "s"), the other flags to the mailbox (with "w"/"t", as in [`Self::store_shared`]).
     /// UNCHANGEDSINCE compares with the message's MODSEQ, which private changes also move.
-    #[allow(clippy::too_many_arguments)]
     fn store_private_seen(
         &mut self,
         me: pochta_types::AccountId,
         rights: Rights,
-        mailbox: pochta_types::MailboxId,
-        uids: &[Uid],
-        op: FlagOp,
-        flags: &Flags,
-        unchanged_since: Option<ModSeq>,
+        change: FlagChange<'_>,
     ) -> Res<StoreOutcome> {
+        let FlagChange {
+            mailbox,
+            uids,
+            op,
+            flags,
+            unchanged_since,
+        } = change;
         let store = self.shared.store.clone();
         let mut conflicts = Vec::new();
         let mut todo: Vec<Uid> = uids.to_vec();
@@ -190,7 +195,14 @@ impl<S: MailStore> Session<S> {
             );
         }
         if shared_part && may_rest {
-            match self.store_shared(shared_rights, mailbox, &todo, op, &rest, None) {
+            let shared_change = FlagChange {
+                mailbox,
+                uids: &todo,
+                op,
+                flags: &rest,
+                unchanged_since: None,
+            };
+            match self.store_shared(shared_rights, shared_change) {
                 Ok(o) => changed.extend(
                     o.updated
                         .iter()
@@ -223,15 +235,14 @@ impl<S: MailStore> Session<S> {
     }
 
     /// STORE on the mailbox's own flags within `rights`.
-    fn store_shared(
-        &mut self,
-        rights: Rights,
-        mailbox: pochta_types::MailboxId,
-        uids: &[Uid],
-        op: FlagOp,
-        flags: &Flags,
-        unchanged_since: Option<ModSeq>,
-    ) -> Res<StoreOutcome> {
+    fn store_shared(&mut self, rights: Rights, change: FlagChange<'_>) -> Res<StoreOutcome> {
+        let FlagChange {
+            mailbox,
+            uids,
+            op,
+            flags,
+            unchanged_since,
+        } = change;
         let store = self.shared.store.clone();
         if all_flag_rights(rights) {
             return Ok(store.store_flags(mailbox, uids, op, flags, unchanged_since)?);

@@ -23,15 +23,6 @@ fn set(owner: &mut Client, rights: &str) {
     owner.ok(&format!("SETACL Team {OTHER} \"{rights}\""));
 }
 
-fn code(r: &[String]) -> String {
-    let last = r.last().unwrap();
-    last.split(' ')
-        .nth(2)
-        .filter(|c| c.starts_with('['))
-        .unwrap_or("")
-        .to_string()
-}
-
 #[test]
 fn acl_commands() {
     let s = start();

@@ -11,6 +11,8 @@
 
 #[path = "../../../fuzz/harness/imap_session.rs"]
 mod harness;
+#[path = "../../../fuzz/harness/replay.rs"]
+mod replay;
 
 use proptest::prelude::*;
 
@@ -181,10 +183,7 @@ fn stream() -> impl Strategy<Value = (u8, Vec<u8>)> {
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(96)
+    replay::cases(96)
 }
 
 proptest! {
@@ -201,21 +200,7 @@ proptest! {
 /// Inputs the coverage-guided fuzzer found (or that once broke something), replayed.
 #[test]
 fn fuzz_regressions_replay() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/regressions/imap_session");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
-    };
-    for e in entries {
-        let path = e.unwrap().path();
-        let data = std::fs::read(&path).unwrap();
-        for state in 0..3u8 {
-            let mut input = vec![state];
-            input.extend_from_slice(data.get(1..).unwrap_or_default());
-            harness::run(&input);
-        }
-        harness::run(&data);
-    }
+    replay::regressions(env!("CARGO_MANIFEST_DIR"), "imap_session", 3, harness::run);
 }
 
 /// The harness really reaches each state (otherwise the fuzzing above proves little).

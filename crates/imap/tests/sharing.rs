@@ -9,15 +9,6 @@ use common::*;
 use pochta_store::{Directory, Grantee, MailStore};
 use pochta_types::{MailboxName, Rights};
 
-fn code(r: &[String]) -> String {
-    let last = r.last().unwrap();
-    last.split(' ')
-        .nth(2)
-        .filter(|c| c.starts_with('['))
-        .unwrap_or("")
-        .to_string()
-}
-
 fn expect_code(c: &mut Client, cmd: &str, want: &str) {
     let (_, r) = c.status(cmd);
     assert_eq!(code(&r), want, "{cmd}: {r:#?}");

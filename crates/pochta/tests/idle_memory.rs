@@ -14,12 +14,11 @@
 mod blocking;
 mod common;
 
-use std::fs;
 use std::thread;
 use std::time::Duration;
 
 use blocking::Imap;
-use common::{TestDir, TestServer, free_ports};
+use common::{TestDir, TestServer, free_ports, rss_kib};
 
 const USER: &str = "idle@example.test";
 const PASS: &str = "idle pw";
@@ -29,15 +28,6 @@ const WARM: usize = 40;
 const CONNECTIONS: usize = 200;
 /// The bound per idle authenticated connection.
 const LIMIT_KIB: u64 = 64;
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
 
 /// VmRSS once the server has settled: the smallest of a few readings a little apart.
 fn settled_rss_kib(pid: u32) -> u64 {

@@ -171,15 +171,6 @@ fn fd_targets(pid: u32) -> Vec<String> {
     v
 }
 
-fn rss_kb(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn soak_imap_pop3_smtp_without_errors_or_leaks() {
     let seconds: u64 = std::env::var("POCHTA_SOAK_SECONDS")
@@ -262,7 +253,7 @@ fn soak_imap_pop3_smtp_without_errors_or_leaks() {
     let run = Duration::from_secs(seconds);
     let mut samples = Vec::new();
     while start.elapsed() < run && errors.lock().unwrap().is_empty() {
-        samples.push((start.elapsed(), rss_kb(pid)));
+        samples.push((start.elapsed(), common::rss_kib(pid)));
         thread::sleep(Duration::from_millis(500));
     }
     stop.store(true, Ordering::Relaxed);

@@ -7,6 +7,8 @@
 
 #[path = "../../../fuzz/harness/smtp_session.rs"]
 mod harness;
+#[path = "../../../fuzz/harness/replay.rs"]
+mod replay;
 
 use proptest::prelude::*;
 
@@ -38,20 +40,7 @@ fn seeds_in_every_setup() {
 /// Inputs the coverage-guided fuzzer found, replayed in every state and as found.
 #[test]
 fn fuzz_regressions_replay() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/regressions/smtp_session");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
-    };
-    for e in entries {
-        let data = std::fs::read(e.unwrap().path()).unwrap();
-        for selector in 0..10u8 {
-            let mut input = vec![selector];
-            input.extend_from_slice(data.get(1..).unwrap_or_default());
-            harness::run(&input);
-        }
-        harness::run(&data);
-    }
+    replay::regressions(env!("CARGO_MANIFEST_DIR"), "smtp_session", 10, harness::run);
 }
 
 /// The harness reaches each state (otherwise the fuzzing proves little).
@@ -117,10 +106,7 @@ fn command() -> impl Strategy<Value = String> {
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
+    replay::cases(64)
 }
 
 proptest! {

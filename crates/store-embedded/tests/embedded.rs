@@ -40,6 +40,30 @@ fn inbox(s: &EmbeddedStore, who: &str) -> pochta_types::MailboxId {
 
 const MSG: &[u8] = b"Subject: shared\r\n\r\nhello\r\n";
 
+/// The id of the account `who`.
+fn account_id(s: &EmbeddedStore, who: &str) -> pochta_types::AccountId {
+    s.account_by_address(&Address::new(who).unwrap())
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// Append `n` small messages (`Subject: 0` …) to `mb`, one transaction each.
+fn append_small(s: &EmbeddedStore, mb: pochta_types::MailboxId, n: usize) {
+    for i in 0..n {
+        let body = format!("Subject: {i}\r\n\r\nx\r\n");
+        s.append(
+            mb,
+            &[NewMessage {
+                bytes: body.as_bytes(),
+                flags: Flags::new(),
+                internal_date: None,
+            }],
+        )
+        .unwrap();
+    }
+}
+
 /// Twenty deliveries make one file; it goes only with the last reference.
 #[test]
 fn one_file_for_twenty_recipients() {
@@ -191,23 +215,8 @@ fn quota_migration_counts_existing_mail() {
         let s = files_only(dir.path()).unwrap();
         let mb = inbox(&s, "a@example.org");
         inbox(&s, "b@example.org");
-        for i in 0..3 {
-            let body = format!("Subject: {i}\r\n\r\nx\r\n");
-            s.append(
-                mb,
-                &[NewMessage {
-                    bytes: body.as_bytes(),
-                    flags: Flags::new(),
-                    internal_date: None,
-                }],
-            )
-            .unwrap();
-        }
-        let acc = s
-            .account_by_address(&Address::new("a@example.org").unwrap())
-            .unwrap()
-            .unwrap()
-            .id;
+        append_small(&s, mb, 3);
+        let acc = account_id(&s, "a@example.org");
         (mb, acc)
     };
     // Back to schema 1: what an older Pochta left behind.
@@ -228,11 +237,7 @@ fn quota_migration_counts_existing_mail() {
     let q = s.quota(acc).unwrap();
     let size = s.mailbox_status(mb).unwrap().size;
     assert_eq!((q.messages, q.storage), (3, size));
-    let other = s
-        .account_by_address(&Address::new("b@example.org").unwrap())
-        .unwrap()
-        .unwrap()
-        .id;
+    let other = account_id(&s, "b@example.org");
     assert_eq!(s.quota(other).unwrap().messages, 0);
     // And new accounts get a quota row.
     let c = inbox(&s, "c@example.org");
@@ -245,11 +250,7 @@ fn quota_migration_counts_existing_mail() {
         }],
     )
     .unwrap();
-    let c_acc = s
-        .account_by_address(&Address::new("c@example.org").unwrap())
-        .unwrap()
-        .unwrap()
-        .id;
+    let c_acc = account_id(&s, "c@example.org");
     assert_eq!(s.quota(c_acc).unwrap().messages, 1);
 }
 
@@ -416,18 +417,7 @@ fn private_seen_per_user() {
     let c = s
         .account_create(&Address::new("c@example.org").unwrap(), "h")
         .unwrap();
-    for i in 0..3 {
-        let body = format!("Subject: {i}\r\n\r\nx\r\n");
-        s.append(
-            mb,
-            &[NewMessage {
-                bytes: body.as_bytes(),
-                flags: Flags::new(),
-                internal_date: None,
-            }],
-        )
-        .unwrap();
-    }
+    append_small(&s, mb, 3);
     let uids = [Uid::new(1).unwrap(), Uid::new(2).unwrap()];
     // Refused while the mailbox keeps one shared \Seen.
     assert!(s.set_private_seen(mb, b, &uids, true).is_err());
@@ -463,11 +453,7 @@ fn private_seen_per_user() {
     s.set_private_seen(mb, c, &uids[1..], true).unwrap();
     s.set_seen_per_user(mb, false).unwrap();
     assert!(s.private_seen(mb, c).unwrap().is_empty());
-    let owner = s
-        .account_by_address(&Address::new("owner@example.org").unwrap())
-        .unwrap()
-        .unwrap()
-        .id;
+    let owner = account_id(&s, "owner@example.org");
     assert!(!s.mailbox_by_id(owner, mb).unwrap().unwrap().seen_per_user);
 }
 

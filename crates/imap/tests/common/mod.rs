@@ -269,3 +269,13 @@ pub fn message(subject: &str, body: &str) -> Vec<u8> {
 pub fn has(r: &[String], needle: &str) -> bool {
     r.iter().any(|l| l.contains(needle))
 }
+
+/// The response code of the tagged reply (`[NOPERM]`), or `""` without one.
+pub fn code(r: &[String]) -> String {
+    let last = r.last().expect("reply");
+    last.split(' ')
+        .nth(2)
+        .filter(|c| c.starts_with('['))
+        .unwrap_or("")
+        .to_string()
+}

@@ -403,3 +403,13 @@ pub fn run_interop_script(server: &TestServer, script: &str, args: &[String], ok
         server.log()
     );
 }
+
+/// A process's resident memory in KiB (`VmRSS` of `/proc/PID/status`); 0 if unreadable.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
