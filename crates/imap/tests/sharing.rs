@@ -436,3 +436,27 @@ fn anonymous_commands_are_paced_after_a_burst() {
         "{n} anonymous commands took {took:.2} s (at least {floor:.2} s)"
     );
 }
+
+/// A session idling in a public folder hears of another user's APPEND from the change bus
+/// (well before IDLE's 15 s fallback re-check, and the client's 10 s read timeout).
+#[test]
+fn idle_in_a_public_folder_wakes_on_another_users_append() {
+    let s = start();
+    let other = account(&s, OTHER);
+    public(
+        &s,
+        "News",
+        &[(Grantee::Anyone, "lr"), (Grantee::Account(other), "lri")],
+    );
+    let mut user = Client::login(s.addr, USER);
+    user.ok("SELECT Public/News");
+    user.send(b"i IDLE\r\n");
+    assert!(user.read_response().starts_with('+'));
+    let mut o = Client::login(s.addr, OTHER);
+    let r = o.append("Public/News", "", &message("wake", "up"));
+    assert!(r.last().unwrap().contains("OK"), "{r:#?}");
+    assert_eq!(user.read_response(), "* 1 EXISTS");
+    user.send(b"DONE\r\n");
+    let r = user.read_until("i");
+    assert!(r.last().unwrap().starts_with("i OK"), "{r:#?}");
+}
