@@ -17,6 +17,9 @@
 //! (without literals, ending in LF) left the connection between commands.
 #![allow(dead_code)]
 
+#[path = "scratch.rs"]
+mod scratch;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -44,14 +47,7 @@ pub struct Harness {
 pub fn harness() -> &'static Harness {
     static H: OnceLock<Harness> = OnceLock::new();
     H.get_or_init(|| {
-        let base = std::path::Path::new("/dev/shm");
-        let dir = if base.is_dir() {
-            tempfile::tempdir_in(base)
-        } else {
-            tempfile::tempdir()
-        }
-        .expect("tempdir");
-        let store = EmbeddedStore::open(dir.path()).expect("open store");
+        let (dir, store) = scratch::store();
         Harness {
             store,
             auth_cache: Arc::new(AuthCache::default()),

@@ -24,6 +24,9 @@
 //!   session ends.
 #![allow(dead_code)]
 
+#[path = "scratch.rs"]
+mod scratch;
+
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -65,14 +68,7 @@ pub struct Harness {
 pub fn harness() -> &'static Harness {
     static H: OnceLock<Harness> = OnceLock::new();
     H.get_or_init(|| {
-        let base = std::path::Path::new("/dev/shm");
-        let dir = if base.is_dir() {
-            tempfile::tempdir_in(base)
-        } else {
-            tempfile::tempdir()
-        }
-        .expect("tempdir");
-        let store = EmbeddedStore::open(dir.path()).expect("open store");
+        let (dir, store) = scratch::store();
         let addr = Address::new(USER).expect("address");
         let hash = pochta_auth::hash_password(PASSWORD).expect("hash");
         let account = store.account_create(&addr, &hash).expect("account");

@@ -26,6 +26,9 @@
 //! - sync: after input ending between commands, a final `NOOP` is still answered.
 #![allow(dead_code)]
 
+#[path = "scratch.rs"]
+mod scratch;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -83,14 +86,7 @@ pub struct Harness {
 pub fn harness() -> &'static Harness {
     static H: OnceLock<Harness> = OnceLock::new();
     H.get_or_init(|| {
-        let base = std::path::Path::new("/dev/shm");
-        let dir = if base.is_dir() {
-            tempfile::tempdir_in(base)
-        } else {
-            tempfile::tempdir()
-        }
-        .expect("tempdir");
-        let store = EmbeddedStore::open(dir.path()).expect("open store");
+        let (dir, store) = scratch::store();
         let hash = pochta_auth::hash_password(PASSWORD).expect("hash");
         let scram = pochta_auth::ScramSecrets::derive(PASSWORD).encode();
         let mut accounts = Vec::new();
