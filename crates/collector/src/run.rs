@@ -74,19 +74,18 @@ impl Default for Schedule {
 }
 
 impl Schedule {
-    /// The default, with the pause after a successful pass taken from
-    /// `POCHTA_COLLECTOR_INTERVAL` (seconds) when set — for tests and for impatient users
-    /// until the config file has a `[collector]` table.
-    pub fn from_env() -> Schedule {
-        let mut s = Schedule::default();
+    /// This schedule, with the pause after a successful pass taken from
+    /// `POCHTA_COLLECTOR_INTERVAL` (seconds, fractions allowed) when set: for tests, which
+    /// cannot wait a minute, and a quick override without editing the config.
+    pub fn with_env_override(mut self) -> Schedule {
         if let Some(secs) = std::env::var("POCHTA_COLLECTOR_INTERVAL")
             .ok()
             .and_then(|v| v.parse::<f64>().ok())
             .filter(|v| v.is_finite() && *v > 0.0)
         {
-            s.interval = Duration::from_secs_f64(secs);
+            self.interval = Duration::from_secs_f64(secs);
         }
-        s
+        self
     }
 }
 

@@ -11,6 +11,7 @@
 //!   only (checked here, so the error names both keys instead of a later "address in use").
 //! - `[limits]` is optional and every key in it has a default suited to a small server.
 
+use pochta_collector::run::Schedule;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -354,27 +355,58 @@ fn parse_hop(hop: &str, key: &str) -> Result<(String, u16), ConfigError> {
 
 /// `[smtp.queue]`: `retry = ["5m", "1h"]`, `max_age = "5d"`, `delay_warning = "4h"` (or
 /// `"0"`: never), `concurrency = 16`. Durations are `30s`, `5m`, `4h`, `5d` or seconds.
+/// A duration value: `"30s"`, `"5m"`, `"4h"`, `"5d"`, or whole seconds.
+fn duration(v: &Value, key: &str) -> Result<Duration, ConfigError> {
+    match v {
+        Value::String(s) => parse_duration(s).ok_or_else(|| {
+            ConfigError(format!(
+                "{key}: {s:?} is not a duration (like \"30s\", \"5m\", \"4h\", \"5d\")"
+            ))
+        }),
+        Value::Integer(n) if *n >= 0 => Ok(Duration::from_secs(*n as u64)),
+        Value::Integer(n) => err(format!("{key}: must be at least 0, found {n}")),
+        other => err(format!(
+            "{key}: expected a duration string, found {}",
+            other.type_str()
+        )),
+    }
+}
+
+/// `[collector]`: how often sources are collected and how long an IDLE lasts.
+fn parse_collector(t: &Table) -> Result<Schedule, ConfigError> {
+    known_keys(t, "collector.", &["interval", "max_backoff", "idle_renew"])?;
+    let mut s = Schedule::default();
+    if let Some(v) = t.get("interval") {
+        s.interval = duration(v, "collector.interval")?;
+        if s.interval.is_zero() {
+            return err("collector.interval: must be longer than 0");
+        }
+    }
+    if let Some(v) = t.get("max_backoff") {
+        s.max_backoff = duration(v, "collector.max_backoff")?;
+    }
+    if s.max_backoff < s.interval {
+        return err(format!(
+            "collector.max_backoff: must be at least collector.interval ({} s)",
+            s.interval.as_secs()
+        ));
+    }
+    if let Some(v) = t.get("idle_renew") {
+        s.idle_renew = duration(v, "collector.idle_renew")?;
+        // RFC 2177 §3: servers may log a client out after 30 minutes of IDLE.
+        if !(Duration::from_secs(60)..=Duration::from_secs(29 * 60)).contains(&s.idle_renew) {
+            return err("collector.idle_renew: must be between 1m and 29m (RFC 2177)");
+        }
+    }
+    Ok(s)
+}
+
 fn parse_queue(t: &Table) -> Result<QueueSettings, ConfigError> {
     known_keys(
         t,
         "smtp.queue.",
         &["retry", "max_age", "delay_warning", "concurrency"],
     )?;
-    fn duration(v: &Value, key: &str) -> Result<Duration, ConfigError> {
-        match v {
-            Value::String(s) => parse_duration(s).ok_or_else(|| {
-                ConfigError(format!(
-                    "{key}: {s:?} is not a duration (like \"30s\", \"5m\", \"4h\", \"5d\")"
-                ))
-            }),
-            Value::Integer(n) if *n >= 0 => Ok(Duration::from_secs(*n as u64)),
-            Value::Integer(n) => err(format!("{key}: must be at least 0, found {n}")),
-            other => err(format!(
-                "{key}: expected a duration string, found {}",
-                other.type_str()
-            )),
-        }
-    }
     let mut q = QueueSettings::default();
     for (k, v) in t {
         let key = format!("smtp.queue.{k}");
@@ -484,6 +516,8 @@ pub struct Config {
     pub imap: ImapSettings,
     pub pop3: Pop3Settings,
     pub smtp: SmtpSettings,
+    /// `[collector]`; `POCHTA_COLLECTOR_INTERVAL` (seconds) still overrides the interval.
+    pub collector: Schedule,
 }
 
 /// `[imap]`.
@@ -512,7 +546,16 @@ impl Config {
             &table,
             "",
             &[
-                "hostname", "data_dir", "listen", "tls", "auth", "limits", "imap", "pop3", "smtp",
+                "hostname",
+                "data_dir",
+                "listen",
+                "tls",
+                "auth",
+                "limits",
+                "imap",
+                "pop3",
+                "smtp",
+                "collector",
             ],
         )?;
 
@@ -605,6 +648,11 @@ impl Config {
             Some(v) => parse_smtp(as_table(v, "smtp")?)?,
         };
 
+        let collector = match table.get("collector") {
+            None => Schedule::default(),
+            Some(v) => parse_collector(as_table(v, "collector")?)?,
+        };
+
         Ok(Config {
             hostname: hostname.to_owned(),
             data_dir: base.join(data_dir),
@@ -615,6 +663,7 @@ impl Config {
             imap,
             pop3,
             smtp,
+            collector,
         })
     }
 
@@ -821,6 +870,11 @@ plaintext = "tls-or-loopback"     # "tls-only" | "tls-or-loopback" | "always"
 # "*" = { host = "smtp.provider.example:587", username = "me", password = "secret" }
 #                                   # smarthost; tls = "starttls" (default with a password),
 #                                   # "implicit" (465), "opportunistic" or "none"
+
+# [collector]                     # defaults shown
+# interval    = "60s"             # pause between passes over every source
+# max_backoff = "1h"              # longest pause after failures
+# idle_renew  = "25m"             # re-issue IDLE on a remote INBOX (1m..29m)
 
 # [smtp.queue]                    # defaults shown
 # retry = ["5m", "10m", "20m", "40m", "1h", "2h", "4h"]  # waits; the last repeats
@@ -1131,6 +1185,41 @@ plaintext = "tls-or-loopback"
     }
 
     #[test]
+    fn collector_schedule() {
+        let c = parse(MIN).unwrap();
+        assert_eq!(c.collector.interval, Duration::from_secs(60));
+        let c = parse(&format!(
+            "{MIN}[collector]\ninterval = \"5m\"\nmax_backoff = \"2h\"\nidle_renew = 600\n"
+        ))
+        .unwrap();
+        assert_eq!(c.collector.interval, Duration::from_secs(300));
+        assert_eq!(c.collector.max_backoff, Duration::from_secs(7200));
+        assert_eq!(c.collector.idle_renew, Duration::from_secs(600));
+        for (text, want) in [
+            (
+                "interval = \"0s\"",
+                "collector.interval: must be longer than 0",
+            ),
+            (
+                "interval = \"soon\"",
+                "collector.interval: \"soon\" is not a duration",
+            ),
+            (
+                "idle_renew = \"30m\"",
+                "collector.idle_renew: must be between 1m and 29m",
+            ),
+            (
+                "interval = \"2h\"",
+                "collector.max_backoff: must be at least collector.interval (7200 s)",
+            ),
+            ("every = 5", "collector.every: unknown key"),
+        ] {
+            let e = parse(&format!("{MIN}[collector]\n{text}\n")).unwrap_err();
+            assert!(e.0.starts_with(want), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn pop3_mark_seen() {
         assert!(!parse(MIN).unwrap().pop3.mark_seen);
         let c = parse(&format!("{MIN}[pop3]\nmark_seen = true\n")).unwrap();
@@ -1165,7 +1254,7 @@ plaintext = "tls-or-loopback"
             ),
             (
                 &format!("{MIN}colour = \"red\"\n"),
-                "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, imap, pop3, smtp)",
+                "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, imap, pop3, smtp, collector)",
             ),
             (
                 &format!("{MIN}[listen]\nimap = [\"127.0.0.1\"]\n"),

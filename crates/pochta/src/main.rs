@@ -411,7 +411,7 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
         }
         CollectCmd::List => cli::list(dir, out)?,
         CollectCmd::Run { address, once } => {
-            let interval = pochta_collector::run::Schedule::from_env().interval;
+            let interval = config.collector.with_env_override().interval;
             cli::run(
                 std::sync::Arc::new(store),
                 dir,

@@ -127,14 +127,12 @@ pub async fn serve(config: Config) -> Result<()> {
         let mut shutdown = runner.ctl.subscribe();
         let tracker = runner.ctl.tracker();
         let (store, data_dir) = (Arc::new(ctx.store.clone()), config.data_dir.clone());
+        let schedule = config.collector.with_env_override();
         tokio::spawn(async move {
             let _tracker = tracker;
-            pochta_collector::run::run_all(
-                store,
-                data_dir,
-                pochta_collector::run::Schedule::from_env(),
-                async move { shutdown.wait().await },
-            )
+            pochta_collector::run::run_all(store, data_dir, schedule, async move {
+                shutdown.wait().await
+            })
             .await
         })
     };
