@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pochta_imap_proto::{Event, FrameErrorKind, Framer, Limits, parse_command};
-use pochta_net::{Connection, Stream};
+use pochta_net::{Connection, Stream, blocking};
 use pochta_store::{ChangeEvent, MailStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -31,13 +31,6 @@ use crate::session::{Next, Session, Shared};
 const IDLE_RECHECK: Duration = Duration::from_secs(15);
 /// Read buffer per connection; small, because idle connections must stay cheap.
 const READ_CHUNK: usize = 4096;
-
-fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
-    }
-}
 
 /// What a raw line from the framer is for.
 enum Waiting {
@@ -293,18 +286,12 @@ async fn flush<S>(
     session: &mut Session<S>,
     deflate: &mut Option<Box<Deflate>>,
 ) -> io::Result<()> {
-    if session.out.is_empty() {
-        return Ok(());
-    }
     match deflate {
-        Some(d) => stream.write_all(&d.compress(&session.out)?).await?,
-        None => stream.write_all(&session.out).await?,
+        Some(d) if !session.out.is_empty() => {
+            stream.send(&mut d.compress(&session.out)?).await?;
+            pochta_net::reset_output(&mut session.out);
+            Ok(())
+        }
+        _ => stream.send(&mut session.out).await,
     }
-    stream.flush().await?;
-    session.out.clear();
-    // Keep idle sessions small: a big FETCH must not pin its buffer forever.
-    if session.out.capacity() > 64 * 1024 {
-        session.out = Vec::with_capacity(256);
-    }
-    Ok(())
 }

@@ -22,7 +22,7 @@ pub use listener::{
     BindError, Connection, IpSlot, Limiter, Listener, ListenerConfig, Service, TlsMode,
 };
 pub use shutdown::{Shutdown, ShutdownController, Tracker};
-pub use stream::{Stream, starttls_buffered, with_timeout};
+pub use stream::{Stream, blocking, reset_output, starttls_buffered, with_timeout};
 pub use tls::{
     ReloadableCert, TlsError, acceptor, ensure_self_signed, generate_self_signed, server_config,
 };

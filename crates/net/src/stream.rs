@@ -97,6 +97,40 @@ pub async fn with_timeout<T>(
     }
 }
 
+impl Stream {
+    /// Write a session's pending output, flush it, and empty the buffer (see
+    /// [`reset_output`]). Nothing to write is not an error.
+    pub async fn send(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.write_all(out).await?;
+        self.flush().await?;
+        reset_output(out);
+        Ok(())
+    }
+}
+
+/// Empty an output buffer once written; one that a large answer (a big FETCH or RETR) grew
+/// past 64 KiB goes back to a small one, so an idle session does not keep it.
+pub fn reset_output(out: &mut Vec<u8>) {
+    out.clear();
+    if out.capacity() > 64 * 1024 {
+        *out = Vec::with_capacity(256);
+    }
+}
+
+/// Run blocking work (store calls that may fsync, Argon2) from a session's task: on a
+/// multi-threaded runtime through `block_in_place`, so the worker's other connections move
+/// on; elsewhere (tests, the fuzz harnesses) directly.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 impl AsyncRead for Stream {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -18,7 +18,7 @@
 use std::io;
 use std::sync::Arc;
 
-use pochta_net::{Connection, Stream};
+use pochta_net::{Connection, Stream, blocking};
 use pochta_store::MailStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -26,13 +26,6 @@ use crate::framer::{Frame, LineFramer};
 use crate::session::{Next, Session, Shared};
 
 const READ_CHUNK: usize = 4096;
-
-fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
-    }
-}
 
 /// Serve one connection to its end.
 pub async fn serve<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) {
@@ -125,15 +118,5 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
 }
 
 async fn flush<S>(stream: &mut Stream, session: &mut Session<S>) -> io::Result<()> {
-    if session.out.is_empty() {
-        return Ok(());
-    }
-    stream.write_all(&session.out).await?;
-    stream.flush().await?;
-    session.out.clear();
-    // A big RETR must not pin its buffer for the rest of the session.
-    if session.out.capacity() > 64 * 1024 {
-        session.out = Vec::with_capacity(256);
-    }
-    Ok(())
+    stream.send(&mut session.out).await
 }

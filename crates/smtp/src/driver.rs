@@ -18,7 +18,7 @@
 use std::io;
 use std::sync::Arc;
 
-use pochta_net::{Connection, Stream};
+use pochta_net::{Connection, Stream, blocking};
 use pochta_smtp_proto::{Framer, Limits};
 use pochta_store::MailStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,13 +28,6 @@ use crate::session::{Next, Session};
 use crate::{Kind, Shared};
 
 const READ_CHUNK: usize = 16 * 1024;
-
-fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
-    }
-}
 
 /// Serves one connection to the end.
 pub async fn serve<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) {
@@ -157,14 +150,5 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
 }
 
 async fn flush<S>(stream: &mut Stream, session: &mut Session<S>) -> io::Result<()> {
-    if session.out.is_empty() {
-        return Ok(());
-    }
-    stream.write_all(&session.out).await?;
-    stream.flush().await?;
-    session.out.clear();
-    if session.out.capacity() > 64 * 1024 {
-        session.out = Vec::with_capacity(256);
-    }
-    Ok(())
+    stream.send(&mut session.out).await
 }
