@@ -26,6 +26,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use crate::Error;
+use crate::source::{SourceUrl, TlsPolicy};
 
 /// Longest a single read or write may wait.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(120);
@@ -50,6 +51,15 @@ impl Stream {
             .map_err(Error::Io)?;
         let _ = tcp.set_nodelay(true);
         Ok(Stream::Plain(tcp))
+    }
+
+    /// Connects to a source, with TLS from the first byte when its URL asks for implicit TLS.
+    pub async fn open(url: &SourceUrl, insecure: bool) -> Result<Stream, Error> {
+        let mut stream = Stream::connect(&url.host, url.port).await?;
+        if url.tls == TlsPolicy::Implicit {
+            stream.upgrade(&url.host, insecure).await?;
+        }
+        Ok(stream)
     }
 
     /// Wraps the connection in TLS (implicit TLS right after connect, or after STARTTLS).
@@ -164,4 +174,48 @@ fn client_config(insecure: bool) -> Result<Arc<ClientConfig>, Error> {
             .with_no_client_auth()
     };
     Ok(Arc::new(config))
+}
+
+/// Whether to upgrade with `verb` (STARTTLS, STLS) after the greeting, by the URL's policy and
+/// what the server offers: `Err` when TLS is required and not offered.
+pub fn wants_starttls(policy: TlsPolicy, offered: bool, verb: &str) -> Result<bool, Error> {
+    match policy {
+        TlsPolicy::Opportunistic | TlsPolicy::Required if offered => Ok(true),
+        TlsPolicy::Required => Err(Error::Tls(format!(
+            "the server does not offer {verb} and the URL requires TLS"
+        ))),
+        _ => Ok(false),
+    }
+}
+
+/// After the server's go-ahead for `verb` nothing may have arrived before the handshake: such
+/// bytes were sent in the clear and would be taken as protected (the STARTTLS injection
+/// class, CVE-2011-0411).
+pub fn nothing_pipelined(buffered: usize, verb: &str) -> Result<(), Error> {
+    if buffered == 0 {
+        Ok(())
+    } else {
+        Err(Error::Protocol(format!(
+            "data after {verb} before the handshake"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod starttls_tests {
+    use super::*;
+
+    #[test]
+    fn starttls_by_policy_and_offer() {
+        use TlsPolicy::*;
+        assert!(wants_starttls(Opportunistic, true, "STLS").unwrap());
+        assert!(!wants_starttls(Opportunistic, false, "STLS").unwrap());
+        assert!(wants_starttls(Required, true, "STARTTLS").unwrap());
+        let e = wants_starttls(Required, false, "STARTTLS").unwrap_err();
+        assert!(e.to_string().contains("does not offer STARTTLS"), "{e}");
+        assert!(!wants_starttls(None, true, "STLS").unwrap());
+        assert!(!wants_starttls(Implicit, true, "STLS").unwrap());
+        assert!(nothing_pipelined(0, "STLS").is_ok());
+        assert!(nothing_pipelined(3, "STLS").is_err());
+    }
 }

@@ -28,8 +28,8 @@ use pochta_store::MailStore;
 use pochta_types::{Flags, MailboxName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::conn::{IO_TIMEOUT, Stream};
-use crate::source::{SourceUrl, TlsPolicy};
+use crate::conn::{IO_TIMEOUT, Stream, nothing_pipelined, wants_starttls};
+use crate::source::SourceUrl;
 use crate::sync::{BATCH_BYTES, BATCH_MESSAGES, Ctx, Incoming, Report, message_id, now_date};
 use crate::{Error, Progress};
 
@@ -54,35 +54,18 @@ pub struct Pop3Client {
 
 impl Pop3Client {
     pub async fn connect(url: &SourceUrl, insecure: bool) -> Result<Pop3Client, Error> {
-        let mut stream = Stream::connect(&url.host, url.port).await?;
-        if url.tls == TlsPolicy::Implicit {
-            stream.upgrade(&url.host, insecure).await?;
-        }
         let mut c = Pop3Client {
-            stream,
+            stream: Stream::open(url, insecure).await?,
             buf: BytesMut::with_capacity(256 << 10),
             caps: Vec::new(),
         };
         c.status().await?;
         c.capa().await;
-        let offered = c.has_cap("STLS");
-        match url.tls {
-            TlsPolicy::Opportunistic | TlsPolicy::Required if offered => {
-                c.simple("STLS").await?;
-                if !c.buf.is_empty() {
-                    return Err(Error::Protocol(
-                        "data after STLS before the handshake".into(),
-                    ));
-                }
-                c.stream.upgrade(&url.host, insecure).await?;
-                c.capa().await;
-            }
-            TlsPolicy::Required => {
-                return Err(Error::Tls(
-                    "the server does not offer STLS and the URL requires TLS".into(),
-                ));
-            }
-            _ => {}
+        if wants_starttls(url.tls, c.has_cap("STLS"), "STLS")? {
+            c.simple("STLS").await?;
+            nothing_pipelined(c.buf.len(), "STLS")?;
+            c.stream.upgrade(&url.host, insecure).await?;
+            c.capa().await;
         }
         Ok(c)
     }

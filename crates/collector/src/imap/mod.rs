@@ -28,8 +28,8 @@ use pochta_store::MailDate;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::Error;
-use crate::conn::{IO_TIMEOUT, Stream};
-use crate::source::{SourceUrl, TlsPolicy};
+use crate::conn::{IO_TIMEOUT, Stream, nothing_pipelined, wants_starttls};
+use crate::source::SourceUrl;
 use response::{Framer, Response, Status, StatusText, Value};
 
 /// One LIST entry (RFC 9051 §7.3.1).
@@ -143,12 +143,8 @@ pub struct ImapClient {
 impl ImapClient {
     /// Connects, reads the greeting, and secures the connection as `url` says.
     pub async fn connect(url: &SourceUrl, insecure: bool) -> Result<ImapClient, Error> {
-        let mut stream = Stream::connect(&url.host, url.port).await?;
-        if url.tls == TlsPolicy::Implicit {
-            stream.upgrade(&url.host, insecure).await?;
-        }
         let mut c = ImapClient {
-            stream,
+            stream: Stream::open(url, insecure).await?,
             rbuf: BytesMut::with_capacity(256 << 10),
             framer: Framer::new(),
             next_tag: 1,
@@ -171,24 +167,11 @@ impl ImapClient {
         if c.caps.is_empty() {
             c.capability().await?;
         }
-        let offered = c.has_cap("STARTTLS");
-        match url.tls {
-            TlsPolicy::Opportunistic | TlsPolicy::Required if offered => {
-                c.command("STARTTLS").await?;
-                if !c.rbuf.is_empty() {
-                    return Err(Error::Protocol(
-                        "data after STARTTLS before the handshake".into(),
-                    ));
-                }
-                c.stream.upgrade(&url.host, insecure).await?;
-                c.capability().await?;
-            }
-            TlsPolicy::Required => {
-                return Err(Error::Tls(
-                    "the server does not offer STARTTLS and the URL requires TLS".into(),
-                ));
-            }
-            _ => {}
+        if wants_starttls(url.tls, c.has_cap("STARTTLS"), "STARTTLS")? {
+            c.command("STARTTLS").await?;
+            nothing_pipelined(c.rbuf.len(), "STARTTLS")?;
+            c.stream.upgrade(&url.host, insecure).await?;
+            c.capability().await?;
         }
         Ok(c)
     }
