@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{Script, Sink};
 use pochta_queue::{
     Envelope, LocalDelivery, Notify, Outcome, Queue, Recipient, Route, Routes, State,
-    StaticResolver, StoreDelivery, TlsMode, WorkerSettings,
+    StaticResolver, StoreDelivery, TlsMode, Worker, WorkerSettings,
 };
 use pochta_store::{Directory, MailStore};
 use pochta_store_embedded::EmbeddedStore;
@@ -47,6 +47,25 @@ fn settings(routes: &[(&str, std::net::SocketAddr, TlsMode)]) -> WorkerSettings 
     s
 }
 
+/// A worker whose one route takes b.test to `addr`, with no local recipients.
+fn worker_to_b(
+    q: &Queue,
+    addr: std::net::SocketAddr,
+    tls: TlsMode,
+) -> Worker<StaticResolver, NoLocal> {
+    q.worker(
+        settings(&[("b.test", addr, tls)]),
+        StaticResolver::default(),
+        NoLocal,
+    )
+}
+
+/// Queue [`MSG`] from alice@a.test to bob@b.test; its queue id.
+fn submit_to_bob(q: &Queue) -> String {
+    q.submit(&env(Some("alice@a.test"), &["bob@b.test"]), MSG)
+        .unwrap()
+}
+
 const MSG: &[u8] = b"From: Alice <alice@a.test>\r\nTo: bob@b.test\r\nSubject: hi\r\nMessage-ID: <1@a.test>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n\r\nHello Bob.\r\n.leading dot\r\n";
 
 fn env(from: Option<&str>, to: &[&str]) -> Envelope {
@@ -70,11 +89,7 @@ async fn one_connection_for_all_recipients_of_a_domain() {
         MSG,
     )
     .unwrap();
-    let w = q.worker(
-        settings(&[("b.test", sink.addr, TlsMode::None)]),
-        StaticResolver::default(),
-        NoLocal,
-    );
+    let w = worker_to_b(&q, sink.addr, TlsMode::None);
     assert_eq!(w.run_once().await, 1);
     let t = sink.txns();
     assert_eq!(t.len(), 1);
@@ -102,13 +117,8 @@ async fn without_pipelining_each_command_waits() {
     })
     .await;
     let q = Queue::open(dir.path()).unwrap();
-    q.submit(&env(Some("alice@a.test"), &["bob@b.test"]), MSG)
-        .unwrap();
-    let w = q.worker(
-        settings(&[("b.test", sink.addr, TlsMode::None)]),
-        StaticResolver::default(),
-        NoLocal,
-    );
+    submit_to_bob(&q);
+    let w = worker_to_b(&q, sink.addr, TlsMode::None);
     w.run_once().await;
     let t = sink.txns();
     assert_eq!(t.len(), 1);
@@ -131,14 +141,8 @@ async fn temporary_failure_then_accept_delivers_once() {
     })
     .await;
     let q = Queue::open(dir.path()).unwrap();
-    let id = q
-        .submit(&env(Some("alice@a.test"), &["bob@b.test"]), MSG)
-        .unwrap();
-    let w = q.worker(
-        settings(&[("b.test", sink.addr, TlsMode::None)]),
-        StaticResolver::default(),
-        NoLocal,
-    );
+    let id = submit_to_bob(&q);
+    let w = worker_to_b(&q, sink.addr, TlsMode::None);
     w.run_once().await;
     let r = &q.spool().recipients(&id).unwrap()[0];
     assert_eq!(r.state, State::Deferred);
@@ -172,14 +176,8 @@ async fn next_hop_down_then_up() {
         l.local_addr().unwrap()
     };
     let q = Queue::open(dir.path()).unwrap();
-    let id = q
-        .submit(&env(Some("alice@a.test"), &["bob@b.test"]), MSG)
-        .unwrap();
-    let w = q.worker(
-        settings(&[("b.test", addr, TlsMode::Opportunistic)]),
-        StaticResolver::default(),
-        NoLocal,
-    );
+    let id = submit_to_bob(&q);
+    let w = worker_to_b(&q, addr, TlsMode::Opportunistic);
     w.run_once().await;
     let r = &q.spool().recipients(&id).unwrap()[0];
     assert_eq!(r.state, State::Deferred);
@@ -214,11 +212,7 @@ async fn per_recipient_outcomes_in_one_transaction() {
             MSG,
         )
         .unwrap();
-    let w = q.worker(
-        settings(&[("b.test", sink.addr, TlsMode::None)]),
-        StaticResolver::default(),
-        NoLocal,
-    );
+    let w = worker_to_b(&q, sink.addr, TlsMode::None);
     w.run_once().await;
     assert_eq!(sink.txns()[0].rcpts, ["bob@b.test"]);
     let states: Vec<State> = q
@@ -342,27 +336,16 @@ async fn opportunistic_starttls() {
     })
     .await;
     let q = Queue::open(dir.path()).unwrap();
-    q.submit(&env(Some("alice@a.test"), &["bob@b.test"]), MSG)
-        .unwrap();
-    let w = q.worker(
-        settings(&[("b.test", sink.addr, TlsMode::Opportunistic)]),
-        StaticResolver::default(),
-        NoLocal,
-    );
+    submit_to_bob(&q);
+    let w = worker_to_b(&q, sink.addr, TlsMode::Opportunistic);
     w.run_once().await;
     let t = sink.txns();
     assert_eq!(t.len(), 1);
     assert!(t[0].tls, "delivered over STARTTLS");
 
     // A route that requires verified TLS refuses the self-signed certificate and defers.
-    let id = q
-        .submit(&env(Some("alice@a.test"), &["bob@b.test"]), MSG)
-        .unwrap();
-    let w = q.worker(
-        settings(&[("b.test", sink.addr, TlsMode::StartTls)]),
-        StaticResolver::default(),
-        NoLocal,
-    );
+    let id = submit_to_bob(&q);
+    let w = worker_to_b(&q, sink.addr, TlsMode::StartTls);
     w.run_once().await;
     let r = &q.spool().recipients(&id).unwrap()[0];
     assert_eq!(r.state, State::Deferred);
@@ -381,13 +364,8 @@ async fn dkim_signature_verifies() {
     let ed = dkim::generate(dir.path(), "a.test", "ed1", Algorithm::Ed25519).unwrap();
     let sink = Sink::start(Script::default()).await;
     let q = Queue::open(dir.path()).unwrap();
-    q.submit(&env(Some("alice@a.test"), &["bob@b.test"]), MSG)
-        .unwrap();
-    let w = q.worker(
-        settings(&[("b.test", sink.addr, TlsMode::None)]),
-        StaticResolver::default(),
-        NoLocal,
-    );
+    submit_to_bob(&q);
+    let w = worker_to_b(&q, sink.addr, TlsMode::None);
     w.run_once().await;
     let data = sink.txns()[0].data.clone();
     let text = String::from_utf8_lossy(&data);
