@@ -16,6 +16,8 @@ pub mod client;
 pub mod listener;
 pub mod shutdown;
 pub mod stream;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tls;
 
 pub use listener::{

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use pochta_auth::{Throttle, ThrottleConfig};
 use pochta_imap::{ImapConfig, ImapService, PlaintextPolicy};
-use pochta_net::{Limiter, Listener, ListenerConfig, ShutdownController, TlsMode};
+use pochta_net::TlsMode;
+use pochta_net::testing::TestListener;
 use pochta_store::Directory;
 use pochta_store_embedded::EmbeddedStore;
 use pochta_types::Address;
@@ -25,21 +26,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub store: EmbeddedStore,
     pub dir: tempfile::TempDir,
-    rt: Option<tokio::runtime::Runtime>,
-    shutdown: Option<ShutdownController>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Let sessions say goodbye (they watch the shutdown signal) before the runtime goes:
-        // dropping the runtime cancels tasks wherever they are.
-        if let Some(rt) = self.rt.take() {
-            if let Some(c) = self.shutdown.take() {
-                rt.block_on(c.drain(Duration::from_secs(5)));
-            }
-            rt.shutdown_timeout(Duration::from_secs(2));
-        }
-    }
+    /// Serves until dropped (then sessions are drained).
+    _listener: TestListener,
 }
 
 pub fn start() -> Server {
@@ -72,28 +60,6 @@ pub fn start_configured(config: ImapConfig) -> Server {
             .account_create(&Address::new(user).expect("address"), &hash)
             .expect("create account");
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (cert, key) = pochta_net::generate_self_signed("localhost").expect("cert");
-    std::fs::write(dir.path().join("cert.pem"), cert).expect("write cert");
-    std::fs::write(dir.path().join("key.pem"), key).expect("write key");
-    let acceptor = pochta_net::acceptor(&dir.path().join("cert.pem"), &dir.path().join("key.pem"))
-        .expect("acceptor");
-    let cfg = ListenerConfig {
-        name: "imap".into(),
-        addrs: vec!["127.0.0.1:0".parse().expect("addr")],
-        tls: TlsMode::StartTls(acceptor),
-        idle_timeout: Duration::from_secs(300),
-        handshake_timeout: Duration::from_secs(10),
-    };
-    let listener = rt
-        .block_on(Listener::bind(cfg, Limiter::new(1000, 1000)))
-        .expect("bind");
-    let addr = listener.local_addrs()[0];
-    let shutdown = ShutdownController::new();
     let config = ImapConfig {
         hostname: "mail.example.org".into(),
         max_message: 1024 * 1024,
@@ -106,13 +72,13 @@ pub fn start_configured(config: ImapConfig) -> Server {
         throttle,
         Arc::new(pochta_auth::AuthCache::default()),
     ));
-    rt.spawn(listener.run(service, shutdown.subscribe(), shutdown.tracker()));
+    let listener = TestListener::start(dir.path(), "imap", TlsMode::StartTls, || service);
+    let addr = listener.addr;
     Server {
         addr,
         store,
         dir,
-        rt: Some(rt),
-        shutdown: Some(shutdown),
+        _listener: listener,
     }
 }
 

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pochta_auth::{Throttle, ThrottleConfig};
-use pochta_net::{Limiter, Listener, ListenerConfig, ShutdownController, TlsMode};
+use pochta_net::TlsMode;
+use pochta_net::testing::TestListener;
 use pochta_pop3::{PlaintextPolicy, Pop3Config, Pop3Service};
 use pochta_store::{Directory, MailStore, NewMessage};
 use pochta_store_embedded::EmbeddedStore;
@@ -23,21 +24,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub store: EmbeddedStore,
     pub dir: tempfile::TempDir,
-    rt: Option<tokio::runtime::Runtime>,
-    shutdown: Option<ShutdownController>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Let sessions say goodbye (they watch the shutdown signal) before the runtime goes:
-        // dropping the runtime cancels tasks wherever they are.
-        if let Some(rt) = self.rt.take() {
-            if let Some(c) = self.shutdown.take() {
-                rt.block_on(c.drain(Duration::from_secs(5)));
-            }
-            rt.shutdown_timeout(Duration::from_secs(2));
-        }
-    }
+    /// Serves until dropped (then sessions are drained).
+    _listener: TestListener,
 }
 
 pub struct Options {
@@ -72,28 +60,6 @@ pub fn start_with(opts: Options) -> Server {
             .account_set_password(&addr, &hash, Some(&scram))
             .expect("scram");
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (cert, key) = pochta_net::generate_self_signed("localhost").expect("cert");
-    std::fs::write(dir.path().join("cert.pem"), cert).expect("write cert");
-    std::fs::write(dir.path().join("key.pem"), key).expect("write key");
-    let acceptor = pochta_net::acceptor(&dir.path().join("cert.pem"), &dir.path().join("key.pem"))
-        .expect("acceptor");
-    let cfg = ListenerConfig {
-        name: "pop3".into(),
-        addrs: vec!["127.0.0.1:0".parse().expect("addr")],
-        tls: TlsMode::StartTls(acceptor),
-        idle_timeout: Duration::from_secs(300),
-        handshake_timeout: Duration::from_secs(10),
-    };
-    let listener = rt
-        .block_on(Listener::bind(cfg, Limiter::new(1000, 1000)))
-        .expect("bind");
-    let addr = listener.local_addrs()[0];
-    let shutdown = ShutdownController::new();
     let config = Pop3Config {
         hostname: "mail.example.org".into(),
         plaintext: opts.plaintext,
@@ -106,13 +72,13 @@ pub fn start_with(opts: Options) -> Server {
         Arc::new(Throttle::new(opts.throttle)),
         Arc::new(pochta_auth::AuthCache::default()),
     ));
-    rt.spawn(listener.run(service, shutdown.subscribe(), shutdown.tracker()));
+    let listener = TestListener::start(dir.path(), "pop3", TlsMode::StartTls, || service);
+    let addr = listener.addr;
     Server {
         addr,
         store,
         dir,
-        rt: Some(rt),
-        shutdown: Some(shutdown),
+        _listener: listener,
     }
 }
 

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pochta_auth::{PlaintextPolicy, Throttle, ThrottleConfig};
-use pochta_net::{Limiter, Listener, ListenerConfig, ShutdownController, TlsMode};
+use pochta_net::TlsMode;
+use pochta_net::testing::TestListener;
 use pochta_smtp::{
     Kind, OutboundQueue, QueueError, QueueId, QueuedEnvelope, Shared, SmtpConfig, SmtpService,
     Verifier,
@@ -28,17 +29,8 @@ pub struct Server {
     pub store: EmbeddedStore,
     pub dir: tempfile::TempDir,
     pub queue: Arc<MemQueue>,
-    rt: Option<tokio::runtime::Runtime>,
-    shutdown: ShutdownController,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_timeout(Duration::from_secs(2));
-        }
-    }
+    /// Serves until dropped (then sessions are drained).
+    _listener: TestListener,
 }
 
 /// An in-memory outbound queue for tests.
@@ -128,32 +120,6 @@ pub fn start(opts: Options) -> Server {
         .account_create(&Address::new("иван@почта.рф").expect("a"), "x")
         .expect("utf8 account");
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (cert, key) = pochta_net::generate_self_signed("localhost").expect("cert");
-    std::fs::write(dir.path().join("cert.pem"), cert).expect("write cert");
-    std::fs::write(dir.path().join("key.pem"), key).expect("write key");
-    let acceptor = pochta_net::acceptor(&dir.path().join("cert.pem"), &dir.path().join("key.pem"))
-        .expect("acceptor");
-    let cfg = ListenerConfig {
-        name: "smtp".into(),
-        addrs: vec!["127.0.0.1:0".parse().expect("addr")],
-        tls: if opts.implicit_tls {
-            TlsMode::Implicit(acceptor)
-        } else {
-            TlsMode::StartTls(acceptor)
-        },
-        idle_timeout: Duration::from_secs(300),
-        handshake_timeout: Duration::from_secs(10),
-    };
-    let listener = rt
-        .block_on(Listener::bind(cfg, Limiter::new(1000, 1000)))
-        .expect("bind");
-    let addr = listener.local_addrs()[0];
-    let shutdown = ShutdownController::new();
     let queue = Arc::new(MemQueue::default());
     let service = Arc::new(SmtpService::new(Shared {
         store: Arc::new(store.clone()),
@@ -166,14 +132,25 @@ pub fn start(opts: Options) -> Server {
             .with_queue
             .then(|| queue.clone() as Arc<dyn OutboundQueue>),
     }));
-    rt.spawn(listener.run(service, shutdown.subscribe(), shutdown.tracker()));
+    let listener = TestListener::start(
+        dir.path(),
+        "smtp",
+        |acceptor| {
+            if opts.implicit_tls {
+                TlsMode::Implicit(acceptor)
+            } else {
+                TlsMode::StartTls(acceptor)
+            }
+        },
+        || service,
+    );
+    let addr = listener.addr;
     Server {
         addr,
         store,
         dir,
         queue,
-        rt: Some(rt),
-        shutdown,
+        _listener: listener,
     }
 }
 
