@@ -556,13 +556,7 @@ pub fn run(data: &[u8]) {
     let start = store_count(&next_uids(h));
     let setup = Setup::from_byte(selector);
     let mut d = session_in_state(setup);
-    if setup.chunk == 0 {
-        d.feed(input);
-    } else {
-        for c in input.chunks(setup.chunk) {
-            d.feed(c);
-        }
-    }
+    scratch::feed_in_chunks(input, setup.chunk, |c| d.feed(c));
     if d.between_commands(input) {
         d.keep = true;
         d.transcript.clear();
