@@ -456,7 +456,8 @@ pub(crate) fn parse_date(v: &[u8]) -> Option<i64> {
         return None;
     }
     let zone = glued_zone.or(words.get(4).copied()).map_or(0, zone_offset);
-    let days = days_from_civil(year, month, day);
+    // Both in range: the month came from its name, the day was checked above.
+    let days = pochta_types::civil::days_from_civil(year, month as u32, day as u32);
     Some(days * 86400 + h * 3600 + m * 60 + sec - zone)
 }
 
@@ -477,17 +478,6 @@ fn zone_offset(z: &str) -> i64 {
         _ => 0,
     };
     hours * 3600
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub fn rfc5322(unix: i64) -> String {
     ];
     let days = unix.div_euclid(86_400);
     let rem = unix.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = pochta_types::civil::civil_from_days(days);
     format!(
         "{}, {} {} {} {:02}:{:02}:{:02} +0000",
         DAYS[days.rem_euclid(7) as usize],
@@ -29,20 +29,6 @@ pub fn rfc5322(unix: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]
