@@ -6,8 +6,16 @@
 //! - A global semaphore caps concurrent connections: the accept loop waits for a permit
 //!   *before* accepting, so under overload the kernel backlog applies back-pressure instead
 //!   of us accepting sockets we cannot serve (mini-redis does the same).
-//! - The per-IP limit is shared by all listeners (one [`Limiter`] for the server): a host over
-//!   its limit is disconnected at once, without a greeting — the cheapest answer to a flood.
+//! - The per-IP limit is counted per listener (an MTA peer legitimately opens dozens of
+//!   connections, a mail program a handful), with the listener's own maximum
+//!   ([`ListenerConfig::max_per_ip`], else the [`Limiter`]'s default). A host over its limit
+//!   gets the listener's [`ListenerConfig::refusal`] line (SMTP `421 4.7.0`, IMAP
+//!   `* BYE [UNAVAILABLE]`, POP3 `-ERR [SYS/TEMP]`) before the close, so a client knows why
+//!   instead of seeing a dropped greeting (Postfix's smtp-source aborts a whole run on one).
+//!   Before refusing, a connection waits up to [`SLOT_GRACE`] for one of its host's sessions
+//!   to end, so a client reconnecting right after a goodbye is not refused for a connection
+//!   that is already gone. The refusal holds its global permit and is written under a short timeout, so a flood
+//!   of refused connections stays bounded like any other.
 //! - Accept errors (EMFILE, ENFILE, ECONNABORTED …) are logged and retried with exponential
 //!   backoff from 10 ms to 1 s instead of ending the listener: a mail server must survive a
 //!   burst of file-descriptor exhaustion.
@@ -25,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
@@ -99,14 +107,30 @@ pub struct ListenerConfig {
     pub tls: TlsMode,
     pub idle_timeout: Duration,
     pub handshake_timeout: Duration,
+    /// Concurrent connections one address may hold on this listener; `None`: the
+    /// [`Limiter`]'s default.
+    pub max_per_ip: Option<u32>,
+    /// The line written to a connection refused for its address's limit, before the close
+    /// (empty: close without a word). For implicit-TLS listeners it is written after the
+    /// handshake.
+    pub refusal: &'static [u8],
 }
+
+/// How long a refused connection may take to receive its one-line refusal.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connection limits shared by every listener of a server.
 pub struct Limiter {
     total: Arc<Semaphore>,
     max_per_ip: u32,
-    per_ip: Mutex<HashMap<IpAddr, u32>>,
+    /// Open connections per (listener, address).
+    per_ip: Mutex<HashMap<(Arc<str>, IpAddr), u32>>,
+    /// Woken whenever a slot is released, for [`Limiter::wait_ip`].
+    freed: Notify,
 }
+
+/// How long a connection over its address's limit waits for a slot before it is refused.
+pub const SLOT_GRACE: Duration = Duration::from_millis(500);
 
 impl Limiter {
     pub fn new(max_connections: usize, max_per_ip: u32) -> Arc<Self> {
@@ -114,34 +138,71 @@ impl Limiter {
             total: Arc::new(Semaphore::new(max_connections)),
             max_per_ip,
             per_ip: Mutex::new(HashMap::new()),
+            freed: Notify::new(),
         })
     }
 
-    /// Takes a per-IP slot, or `None` if `ip` is at its limit.
-    pub fn try_ip(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+    /// Takes a per-IP slot on `listener`, or `None` if `ip` is at its limit there (`max`, or
+    /// the limiter's default).
+    pub fn try_ip(
+        self: &Arc<Self>,
+        listener: &Arc<str>,
+        ip: IpAddr,
+        max: Option<u32>,
+    ) -> Option<IpSlot> {
+        let max = max.unwrap_or(self.max_per_ip);
+        let key = (Arc::clone(listener), ip);
         let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-        let n = map.entry(ip).or_insert(0);
-        if *n >= self.max_per_ip {
+        let n = map.entry(key.clone()).or_insert(0);
+        if *n >= max {
+            if *n == 0 {
+                map.remove(&key);
+            }
             return None;
         }
         *n += 1;
         Some(IpSlot {
             limiter: Arc::clone(self),
-            ip,
+            key,
         })
     }
 
-    /// Connections currently open from `ip`.
+    /// Like [`try_ip`](Self::try_ip), but a host at its limit may wait up to [`SLOT_GRACE`]
+    /// for one of its sessions to end. A client that reconnects the moment it reads the
+    /// server's goodbye (`221`, `* BYE`, `+OK`) can otherwise arrive before the finished
+    /// session's task has released its slot, and be refused for a connection already gone.
+    pub async fn wait_ip(
+        self: &Arc<Self>,
+        listener: &Arc<str>,
+        ip: IpAddr,
+        max: Option<u32>,
+    ) -> Option<IpSlot> {
+        let deadline = tokio::time::Instant::now() + SLOT_GRACE;
+        loop {
+            let freed = self.freed.notified();
+            if let Some(slot) = self.try_ip(listener, ip, max) {
+                return Some(slot);
+            }
+            if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                return self.try_ip(listener, ip, max);
+            }
+        }
+    }
+
+    /// Connections currently open from `ip`, over all listeners.
     pub fn count(&self, ip: IpAddr) -> u32 {
         let map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(&ip).copied().unwrap_or(0)
+        map.iter()
+            .filter(|((_, a), _)| *a == ip)
+            .map(|(_, n)| *n)
+            .sum()
     }
 }
 
 /// A held per-IP connection slot; released on drop.
 pub struct IpSlot {
     limiter: Arc<Limiter>,
-    ip: IpAddr,
+    key: (Arc<str>, IpAddr),
 }
 
 impl Drop for IpSlot {
@@ -153,12 +214,14 @@ impl Drop for IpSlot {
             .per_ip
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = map.get_mut(&self.ip) {
+        if let Some(n) = map.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {
-                map.remove(&self.ip);
+                map.remove(&self.key);
             }
         }
+        drop(map);
+        self.limiter.freed.notify_waiters();
     }
 }
 
@@ -274,22 +337,48 @@ async fn accept_loop<S: Service>(
                 continue;
             }
         };
-        let Some(slot) = limiter.try_ip(peer.ip()) else {
-            info!(listener = %name, %peer, "too many connections from this address; closing");
-            continue;
-        };
         let _ = tcp.set_nodelay(true);
-        tokio::spawn(serve_one(
-            tcp,
-            peer,
-            Arc::clone(&cfg),
-            Arc::clone(&name),
-            Arc::clone(&service),
-            shutdown.clone(),
-            (tracker.clone(), permit, slot),
-        ));
+        let (cfg, name, limiter) = (Arc::clone(&cfg), Arc::clone(&name), Arc::clone(&limiter));
+        let (service, shutdown, tracker) =
+            (Arc::clone(&service), shutdown.clone(), tracker.clone());
+        tokio::spawn(async move {
+            let Some(slot) = limiter.wait_ip(&name, peer.ip(), cfg.max_per_ip).await else {
+                info!(listener = %name, %peer, "too many connections from this address; refusing");
+                return refuse(tcp, cfg, permit).await;
+            };
+            serve_one(
+                tcp,
+                peer,
+                cfg,
+                name,
+                service,
+                shutdown,
+                (tracker, permit, slot),
+            )
+            .await
+        });
     }
     debug!(listener = %name, "accept loop stopped");
+}
+
+/// Tells a connection over its address's limit why it is closed, then closes it. Holds the
+/// global permit until done, so refusals count against `max_connections` like sessions.
+async fn refuse(tcp: TcpStream, cfg: Arc<ListenerConfig>, _permit: OwnedSemaphorePermit) {
+    use tokio::io::AsyncWriteExt;
+    if cfg.refusal.is_empty() {
+        return;
+    }
+    let _ = tcp.set_nodelay(true);
+    let _ = tokio::time::timeout(REFUSAL_TIMEOUT, async {
+        let mut stream = match &cfg.tls {
+            TlsMode::Implicit(acc) => Stream::Plain(tcp).starttls(acc).await?,
+            _ => Stream::Plain(tcp),
+        };
+        stream.write_all(cfg.refusal).await?;
+        stream.flush().await?;
+        stream.shutdown().await
+    })
+    .await;
 }
 
 async fn serve_one<S: Service>(

@@ -11,6 +11,14 @@
 //!   reader's buffer with `BufReader::into_inner` and reports how many bytes were dropped.
 //!   Bytes the client sent but we have not read yet stay in the socket and reach the TLS
 //!   handshake, which rejects them — the right outcome for a client that broke the protocol.
+//! - **No delayed-ACK stalls.** Clients write a command in pieces (Python's imaplib sends an
+//!   APPEND literal and its final CRLF in two writes, smtplib and Postfix's smtp-source write
+//!   DATA's end apart from the body). With Nagle's algorithm on the client, the second piece
+//!   waits until the first is acknowledged, and Linux delays that ACK by up to 40 ms when the
+//!   server has nothing to answer yet. Every read that returns bytes re-arms `TCP_QUICKACK` on
+//!   the socket, so data we have consumed is acknowledged at once (one `setsockopt` per read;
+//!   measured: imaplib APPEND of 10 KB went from 47 ms to ~1 ms a message). Clients do not set
+//!   `TCP_NODELAY`, so this is the server's job.
 //! - Neither the handshake nor reads carry timeouts here; wrap them in [`with_timeout`] so each
 //!   protocol chooses its bound (RFC 9051 §5.4 allows 30 minutes idle for IMAP, SMTP less).
 
@@ -137,12 +145,28 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
+        let before = buf.filled().len();
+        let this = self.get_mut();
+        let r = match this {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            quickack(this.tcp());
         }
+        r
     }
 }
+
+/// Re-arms `TCP_QUICKACK` (see the module notes). The kernel leaves quick-ACK mode on its own,
+/// so this is done after every read; failure only means a possible delayed ACK.
+#[cfg(target_os = "linux")]
+fn quickack(tcp: &TcpStream) {
+    let _ = socket2::SockRef::from(tcp).set_tcp_quickack(true);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quickack(_tcp: &TcpStream) {}
 
 impl AsyncWrite for Stream {
     fn poll_write(

@@ -42,6 +42,8 @@ impl TestListener {
             tls: tls(acceptor),
             idle_timeout: Duration::from_secs(300),
             handshake_timeout: Duration::from_secs(10),
+            max_per_ip: None,
+            refusal: b"",
         };
         let listener = rt
             .block_on(Listener::bind(cfg, Limiter::new(1000, 1000)))

@@ -103,6 +103,15 @@ async fn start(mode: &str, max_per_ip: u32) -> Server {
 }
 
 async fn start_limited(mode: &str, max_connections: usize, max_per_ip: u32) -> Server {
+    start_refusing(mode, max_connections, max_per_ip, b"").await
+}
+
+async fn start_refusing(
+    mode: &str,
+    max_connections: usize,
+    max_per_ip: u32,
+    refusal: &'static [u8],
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key, _) = ensure_self_signed(dir.path(), "mail.test").unwrap();
     let acc = pochta_net::acceptor(&cert, &key).unwrap();
@@ -117,6 +126,8 @@ async fn start_limited(mode: &str, max_connections: usize, max_per_ip: u32) -> S
         tls,
         idle_timeout: Duration::from_secs(30),
         handshake_timeout: Duration::from_secs(5),
+        max_per_ip: None,
+        refusal,
     };
     let listener = Listener::bind(cfg, Limiter::new(max_connections, max_per_ip))
         .await
@@ -230,6 +241,67 @@ async fn per_ip_limit_closes_extra_connections() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("per-IP slot was never released");
+}
+
+/// A connection over its address's limit is told why before the close, in plaintext and
+/// after the handshake on an implicit-TLS listener, and the slot of a finished session is
+/// free for the next connection at once.
+#[tokio::test]
+async fn per_ip_refusal_is_written_before_the_close() {
+    const NO: &[u8] = b"421 4.7.0 Too many connections from your address\r\n";
+    let s = start_refusing("plain", 100, 1, NO).await;
+    let mut first = BufReader::new(TcpStream::connect(s.addr).await.unwrap());
+    assert_eq!(line(&mut first).await, "HELLO plain\r\n");
+    let mut second = BufReader::new(TcpStream::connect(s.addr).await.unwrap());
+    assert_eq!(line(&mut second).await.as_bytes(), NO);
+    let mut rest = Vec::new();
+    second.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty(), "nothing after the refusal: {rest:?}");
+    drop(first);
+    let s2 = start_refusing("implicit", 100, 1, NO).await;
+    let tls = connector(&s2.cert);
+    let name = || ServerName::try_from("localhost").unwrap();
+    let tcp = TcpStream::connect(s2.addr).await.unwrap();
+    let mut a = BufReader::new(tls.connect(name(), tcp).await.unwrap());
+    assert_eq!(line(&mut a).await, "HELLO tls\r\n");
+    let tcp = TcpStream::connect(s2.addr).await.unwrap();
+    let mut b = BufReader::new(tls.connect(name(), tcp).await.unwrap());
+    assert_eq!(line(&mut b).await.as_bytes(), NO);
+}
+
+/// Per-IP limits are counted per listener: a host at its limit on one listener still gets
+/// served on another that shares the same [`Limiter`].
+#[tokio::test]
+async fn per_ip_limit_is_counted_per_listener() {
+    let limiter = Limiter::new(100, 1);
+    let ctl = ShutdownController::new();
+    let mut addrs = Vec::new();
+    for name in ["one", "two"] {
+        let cfg = ListenerConfig {
+            name: name.into(),
+            addrs: vec!["127.0.0.1:0".parse().unwrap()],
+            tls: TlsMode::Plain,
+            idle_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(5),
+            max_per_ip: None,
+            refusal: b"NO\r\n",
+        };
+        let l = Listener::bind(cfg, Arc::clone(&limiter)).await.unwrap();
+        addrs.push(l.local_addrs()[0]);
+        let (tx, _rx) = mpsc::unbounded_channel();
+        tokio::spawn(l.run(
+            Arc::new(Echo { events: tx }),
+            ctl.subscribe(),
+            ctl.tracker(),
+        ));
+    }
+    let mut one = BufReader::new(TcpStream::connect(addrs[0]).await.unwrap());
+    assert_eq!(line(&mut one).await, "HELLO plain\r\n");
+    let mut two = BufReader::new(TcpStream::connect(addrs[1]).await.unwrap());
+    assert_eq!(line(&mut two).await, "HELLO plain\r\n");
+    let mut again = BufReader::new(TcpStream::connect(addrs[0]).await.unwrap());
+    assert_eq!(line(&mut again).await, "NO\r\n");
+    assert_eq!(limiter.count("127.0.0.1".parse().unwrap()), 2);
 }
 
 /// `limits.max_connections`: past it the listener stops accepting, so a further connection

@@ -471,8 +471,11 @@ pub struct TlsFiles {
 pub struct Limits {
     /// Concurrent connections over all listeners.
     pub max_connections: usize,
-    /// Concurrent connections from one IP address.
+    /// Concurrent connections from one IP address on each IMAP, POP3 and submission listener.
     pub connections_per_ip: u32,
+    /// Concurrent connections from one IP address on the MTA listener (`smtp`): a sending
+    /// MTA opens many at once (Postfix accepts 50 per client by default).
+    pub smtp_connections_per_ip: u32,
     /// RFC 9051 §5.4: at least 30 minutes for IMAP.
     pub imap_idle_timeout: Duration,
     /// RFC 1939 §3: at least 10 minutes for POP3.
@@ -492,6 +495,7 @@ impl Default for Limits {
         Limits {
             max_connections: 1000,
             connections_per_ip: 20,
+            smtp_connections_per_ip: 50,
             imap_idle_timeout: Duration::from_secs(30 * 60),
             pop3_idle_timeout: Duration::from_secs(10 * 60),
             smtp_idle_timeout: Duration::from_secs(5 * 60),
@@ -686,6 +690,14 @@ impl Config {
             }
         }
     }
+
+    /// Concurrent connections one address may hold on one of `p`'s listeners.
+    pub fn connections_per_ip(&self, p: Protocol) -> u32 {
+        match p {
+            Protocol::Smtp => self.limits.smtp_connections_per_ip,
+            _ => self.limits.connections_per_ip,
+        }
+    }
 }
 
 /// toml's errors span several lines with a source excerpt; keep the message and line.
@@ -775,9 +787,10 @@ fn parse_listen(t: &Table) -> Result<Vec<(Protocol, Vec<SocketAddr>)>, ConfigErr
 }
 
 fn parse_limits(t: &Table) -> Result<Limits, ConfigError> {
-    const KEYS: [&str; 8] = [
+    const KEYS: [&str; 9] = [
         "max_connections",
         "connections_per_ip",
+        "smtp_connections_per_ip",
         "imap_idle_timeout",
         "pop3_idle_timeout",
         "smtp_idle_timeout",
@@ -801,9 +814,14 @@ fn parse_limits(t: &Table) -> Result<Limits, ConfigError> {
         let secs = Duration::from_secs(n);
         match k.as_str() {
             "max_connections" => l.max_connections = n as usize,
-            "connections_per_ip" => {
-                l.connections_per_ip = u32::try_from(n)
-                    .map_err(|_| ConfigError(format!("limits.{k}: {n} is too large")))?
+            "connections_per_ip" | "smtp_connections_per_ip" => {
+                let n = u32::try_from(n)
+                    .map_err(|_| ConfigError(format!("limits.{k}: {n} is too large")))?;
+                if k == "connections_per_ip" {
+                    l.connections_per_ip = n;
+                } else {
+                    l.smtp_connections_per_ip = n;
+                }
             }
             "imap_idle_timeout" => l.imap_idle_timeout = secs,
             "pop3_idle_timeout" => l.pop3_idle_timeout = secs,
@@ -842,7 +860,8 @@ plaintext = "tls-or-loopback"     # "tls-only" | "tls-or-loopback" | "always"
 
 # [limits]                        # defaults shown
 # max_connections       = 1000
-# connections_per_ip    = 20
+# connections_per_ip    = 20      # per address, on each IMAP, POP3, submission listener
+# smtp_connections_per_ip = 50    # per address, on the MTA listener
 # imap_idle_timeout     = 1800    # seconds
 # pop3_idle_timeout     = 600
 # smtp_idle_timeout     = 300

@@ -65,6 +65,23 @@ fn tls_cert(config: &Config) -> Result<Arc<ReloadableCert>> {
     }
 }
 
+/// What a connection over its address's limit is told before the close: a temporary
+/// failure in each protocol's words (RFC 5321 §4.2.3 421 + RFC 3463 4.7.0; RFC 5530
+/// UNAVAILABLE; RFC 3206 SYS/TEMP).
+fn refusal(p: Protocol) -> &'static [u8] {
+    match p {
+        Protocol::Imap | Protocol::Imaps => {
+            b"* BYE [UNAVAILABLE] Too many connections from your address, try again later\r\n"
+        }
+        Protocol::Pop3 | Protocol::Pop3s => {
+            b"-ERR [SYS/TEMP] Too many connections from your address, try again later\r\n"
+        }
+        Protocol::Smtp | Protocol::Submission | Protocol::Submissions => {
+            b"421 4.7.0 Too many connections from your address, try again later\r\n"
+        }
+    }
+}
+
 pub async fn serve(config: Config) -> Result<()> {
     let config = Arc::new(config);
     let mut signals = Signals::install()?;
@@ -92,6 +109,8 @@ pub async fn serve(config: Config) -> Result<()> {
             tls,
             idle_timeout: config.idle_timeout(*p),
             handshake_timeout: config.limits.tls_handshake_timeout,
+            max_per_ip: Some(config.connections_per_ip(*p)),
+            refusal: refusal(*p),
         };
         let l = Listener::bind(cfg, Arc::clone(&limiter)).await?;
         listeners.insert(*p, l);

@@ -110,6 +110,8 @@ fn services(cfg: ThrottleConfig) -> Services {
             tls: TlsMode::Plain,
             idle_timeout: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
+            max_per_ip: None,
+            refusal: b"",
         };
         rt.block_on(Listener::bind(cfg, Arc::clone(&limiter)))
             .unwrap()
