@@ -149,6 +149,9 @@ pub enum ParseError {
     UnknownParameter(String),
 }
 
+/// The longest domain name, in octets (RFC 5321 §4.5.3.1.2).
+const MAX_DOMAIN: usize = 255;
+
 /// Parses one command line (without CRLF).
 pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
     let line = std::str::from_utf8(line).map_err(|_| ParseError::Syntax("not UTF-8"))?;
@@ -173,12 +176,23 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
                     "a domain or address literal is required",
                 ));
             }
+            // RFC 5321 §4.5.3.1.2: a domain is at most 255 octets. The name is echoed into
+            // the Received: header, which must stay within RFC 5322's 998 octets per line.
+            if domain.len() > MAX_DOMAIN {
+                return Err(ParseError::Syntax("the domain is longer than 255 octets"));
+            }
             Ok(if verb == "EHLO" {
                 Command::Ehlo(domain.to_string())
             } else {
                 Command::Helo(domain.to_string())
             })
         }
+        // RFC 5321 §4.1.2: no control character may appear in a path or a parameter (qtextSMTP
+        // and quoted-pairSMTP are %d32-126). A CR, LF or NUL inside a quoted local part would
+        // otherwise reach Return-Path: and split the header for every later parser.
+        "MAIL" | "RCPT" if rest.chars().any(|c| c.is_control()) => Err(ParseError::Syntax(
+            "control characters are not allowed in a path or parameter",
+        )),
         "MAIL" => {
             let args =
                 strip_keyword(rest, "FROM:").ok_or(ParseError::Syntax("expected FROM:<path>"))?;
@@ -302,7 +316,7 @@ fn parse_path(s: &str) -> Result<Path, ParseError> {
     };
     let at = s.rfind('@').ok_or(ParseError::BadAddress)?;
     let (local, domain) = (&s[..at], &s[at + 1..]);
-    if local.is_empty() || local.len() > 256 || domain.is_empty() || domain.len() > 255 {
+    if local.is_empty() || local.len() > 256 || domain.is_empty() || domain.len() > MAX_DOMAIN {
         return Err(ParseError::BadAddress);
     }
     if local.starts_with('"') {
@@ -535,6 +549,39 @@ mod tests {
             Err(ParseError::UnknownParameter("FOO".into()))
         );
         assert!(parse_command(b"EHLO \xff").is_err());
+    }
+
+    /// CR, LF and NUL anywhere in a path or parameter, and over-long EHLO/HELO names, are
+    /// syntax errors (501 5.5.4), never an address that reaches a header.
+    #[test]
+    fn control_characters_and_long_names_are_refused() {
+        for line in [
+            "MAIL FROM:<\"a\rb\"@example.org>",
+            "MAIL FROM:<\"a\nb\"@example.org>",
+            "MAIL FROM:<\"a\0b\"@example.org>",
+            "MAIL FROM:<\"a\\\rb\"@example.org>",
+            "RCPT TO:<a@[127.0.0.1\r]>",
+            "RCPT TO:<a@b.c> ORCPT=rfc822;x\ry",
+            "MAIL FROM:<a@b.c> ENVID=x\u{0}y",
+        ] {
+            assert!(
+                matches!(p(line), Err(ParseError::Syntax(_))),
+                "{line:?}: {:?}",
+                p(line)
+            );
+        }
+        let long = "a".repeat(256);
+        assert!(matches!(
+            p(&format!("EHLO {long}")),
+            Err(ParseError::Syntax(_))
+        ));
+        assert!(matches!(
+            p(&format!("HELO {long}")),
+            Err(ParseError::Syntax(_))
+        ));
+        let ok = format!("{}.example", "a".repeat(63));
+        assert_eq!(p(&format!("EHLO {ok}")), Ok(Command::Ehlo(ok.clone())));
+        assert!(p("MAIL FROM:<\"a b\"@example.org>").is_ok());
     }
 
     #[test]
