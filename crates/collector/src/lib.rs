@@ -1,5 +1,5 @@
 //! Pochta's collector: import a mailbox from another provider over IMAP or POP3 and keep it in
-//! sync (issue 8).
+//! sync.
 //!
 //! Implementation notes:
 //! - **Layers.** [`imap::response`] is a sans-IO framer/parser for server responses;

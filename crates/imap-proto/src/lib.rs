@@ -2,7 +2,7 @@
 //!
 //! Implementation notes (what always holds):
 //! - Nothing here does I/O, reads a clock or spawns a task: bytes in, events/values out.
-//!   The tokio driver in `pochta-imap` owns the socket (STYLE.md habit 1).
+//!   The tokio driver in `pochta-imap` owns the socket (ARCHITECTURE.md "Layers").
 //! - Frame first, then parse (RFC 9051 §2.2): [`framer::Framer`] finds command boundaries
 //!   (lines plus `{n}` / `{n+}` / `~{n}` literals) and enforces hard limits; only a complete
 //!   command reaches [`command::parse_command`], so the parser never sees a partial command and

@@ -10,7 +10,7 @@ use pochta_message::{
 use proptest::prelude::*;
 
 fn corpus_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/messages")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/messages")
 }
 
 fn corpus() -> Vec<(String, Vec<u8>)> {

@@ -1,6 +1,6 @@
-//! Golden test: every corpus message against Dovecot 2.3's answers
-//! (`/work/shared/corpus`, see its README). Values are compared after parsing both sides,
-//! so quoted-versus-literal choices do not matter. Every difference is listed in
+//! Golden test: every corpus message against Dovecot 2.3's answers (`tests/corpus/`, see its
+//! README.md; licences in LICENSES.md). Values are compared after parsing both sides, so
+//! quoted-versus-literal choices do not matter. Every difference is listed in
 //! [`DIVERGENCES`] with the reason; anything not listed must be equal.
 
 use std::collections::BTreeMap;
@@ -121,7 +121,7 @@ fn fetch_items(d: &[u8]) -> BTreeMap<String, V> {
 }
 
 fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
 }
 
 /// Deliberate differences from Dovecot: (message, fetch item, why).

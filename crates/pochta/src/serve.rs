@@ -141,7 +141,7 @@ pub async fn serve(config: Config) -> Result<()> {
         ctl: ShutdownController::new(),
     };
     services::wire(&ctx, &mut runner);
-    // The collector (issue 8): every source in data_dir/collector.sqlite3, until shutdown.
+    // The collector: every source in data_dir/collector.sqlite3, until shutdown.
     let collector = {
         let mut shutdown = runner.ctl.subscribe();
         let tracker = runner.ctl.tracker();

@@ -29,7 +29,7 @@ pub struct Ctx {
     pub throttle: Arc<Throttle>,
     /// Recently verified passwords, shared by all protocols (see `pochta_auth::cache`).
     pub auth_cache: Arc<AuthCache>,
-    /// The outbound queue (issue 7): submission enqueues, the worker delivers.
+    /// The outbound queue: submission enqueues, the worker delivers.
     pub queue: Queue,
 }
 

@@ -1,6 +1,6 @@
 //! Crash safety: SIGKILL the real server while clients APPEND, STORE flags and deliver over
 //! SMTP, restart it on the same data directory, and check the durability promises
-//! (DESIGN.md "Durability", `pochta_store` implementation notes):
+//! (ARCHITECTURE.md "Invariants", `pochta_store` implementation notes):
 //!
 //! - every acknowledged message (`APPEND … OK`, SMTP `250`) is present exactly once, in the
 //!   mailbox it went to, byte-identical, under the UID that `APPENDUID` reported;

@@ -1,5 +1,5 @@
 //! Soak: many concurrent IMAP, POP3 and SMTP client threads against the real binary for a
-//! bounded time, then check that nothing went wrong and nothing leaked (issue 9, "Load").
+//! bounded time, then check that nothing went wrong and nothing leaked.
 //!
 //! - IMAP threads loop LOGIN, SELECT, APPEND, NOOP, FETCH, STORE, LOGOUT on one shared account;
 //!   POP3 threads loop USER/PASS, STAT, RETR, QUIT each on its own account (POP3 locks the

@@ -1,4 +1,4 @@
-//! TLS certificates are reloaded on SIGHUP without a restart (issue 9).
+//! TLS certificates are reloaded on SIGHUP without a restart.
 //!
 //! The server starts with certificate A from `[tls]`; the files are replaced with B and the
 //! server (only the child this test started, by PID) gets SIGHUP; new handshakes must then

@@ -1,4 +1,4 @@
-//! Pochta's outbound delivery (issue 7): the durable queue submission hands remote mail to,
+//! Pochta's outbound delivery: the durable queue submission hands remote mail to,
 //! routing by `[smtp.routes]` or MX, the SMTP client, retries, DSN bounces and DKIM signing.
 //!
 //! Implementation notes (what always holds):

@@ -2,8 +2,8 @@
 //!
 //! Implementation notes:
 //! - WAL journal with `synchronous=FULL`: a committed transaction is fsynced before
-//!   [`Spool::insert`] returns, which is what lets submission answer `250` (DESIGN.md
-//!   "Durability"). A crash at any instant leaves either the whole message with all its
+//!   [`Spool::insert`] returns, which is what lets submission answer `250` (ARCHITECTURE.md
+//!   "Invariants"). A crash at any instant leaves either the whole message with all its
 //!   recipients or nothing.
 //! - The message is stored once (`messages.body`); each recipient has its own row and state:
 //!   `pending` (never tried), `deferred` (temporary failure, `next_attempt` set), `delivered`,

@@ -15,8 +15,8 @@
 //!   inbound mail also `Authentication-Results:` (RFC 8601) when checks are enabled.
 //! - Failed AUTH attempts go through the server-wide [`Throttle`] and verified passwords
 //!   through the shared [`AuthCache`], so guessing cannot be spread across protocols.
-//! - Remote recipients in submission need an [`queue::OutboundQueue`]; while the server has
-//!   none (issue 7 is not done), they are refused at RCPT with `451 4.3.0` saying so.
+//! - Remote recipients in submission need an [`queue::OutboundQueue`]; when the server is
+//!   built without one, they are refused at RCPT with `451 4.3.0` saying so.
 #![forbid(unsafe_code)]
 
 pub mod authcheck;

@@ -1,9 +1,9 @@
-//! The seam to outbound delivery (issue 7): submission hands mail for remote recipients to an
+//! The seam to outbound delivery (`pochta-queue`): submission hands mail for remote recipients to an
 //! [`OutboundQueue`].
 //!
 //! Implementation notes:
 //! - `enqueue` must return only after the message and its envelope are durable (fsynced):
-//!   the submission session answers `250` on the strength of it (DESIGN.md "Durability").
+//!   the submission session answers `250` on the strength of it (ARCHITECTURE.md "Invariants").
 //! - The envelope carries everything the queue needs to honour DSN requests (RFC 3461):
 //!   `RET`, `ENVID`, and per recipient `NOTIFY` and `ORCPT`.
 //! - Until a queue exists the service is built with none, and submission refuses remote
@@ -42,7 +42,7 @@ pub struct QueueId(pub String);
 #[error("{0}")]
 pub struct QueueError(pub String);
 
-/// Durable outbound queue (implemented by the outbound delivery crate of issue 7).
+/// Durable outbound queue (implemented by `pochta-queue`).
 pub trait OutboundQueue: Send + Sync + 'static {
     /// Stores the message for delivery; returns only once it is durable.
     fn enqueue(&self, envelope: &QueuedEnvelope, message: &[u8]) -> Result<QueueId, QueueError>;

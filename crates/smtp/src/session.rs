@@ -12,7 +12,7 @@
 //!   a refusal the client can act on → its own code; a store failure → `451 4.3.0` and a log
 //!   line. Every 4xx/5xx counts toward `max_errors`, after which the session says `421` and
 //!   closes (RFC 5321 §4.5.3.1.9 permits it).
-//! - No open relay (DESIGN.md "Security defaults"): on the MTA listener only recipients in
+//! - No open relay (ARCHITECTURE.md "Security defaults"): on the MTA listener only recipients in
 //!   local domains are accepted; others get `554 5.7.1`. Submission requires AUTH before MAIL
 //!   (`530 5.7.0`, RFC 4954 §6) and the sender must be the account or one of its aliases.
 //! - Durability: `250` to the end of DATA/BDAT LAST is written only after

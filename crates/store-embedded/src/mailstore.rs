@@ -305,7 +305,7 @@ impl EmbeddedStore {
                 .prepare_cached("SELECT 1 FROM blobs WHERE id = ?1")?
                 .exists([&id])?)
         })?;
-        // Parse once per distinct blob (DESIGN "Parse once").
+        // Parse once per distinct blob (ARCHITECTURE.md "Invariants": parse once).
         let meta = (!known).then(|| pochta_message::parse(&bytes).to_bytes());
         Ok(Prepared { id, bytes, meta })
     }
