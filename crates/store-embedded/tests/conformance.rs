@@ -1,6 +1,6 @@
 //! The shared conformance suite, on the embedded backend.
 
-use pochta_store::conformance::Fixture;
+use pochta_store::conformance::mail::Fixture;
 use pochta_store_embedded::EmbeddedStore;
 
 struct Embedded(tempfile::TempDir);

@@ -1,7 +1,9 @@
 //! Pochta's storage traits.
 //!
 //! Sessions talk to a [`MailStore`]; backends (the embedded SQLite one, later PostgreSQL)
-//! implement it and prove themselves with the [`conformance`] suite.
+//! implement it and prove themselves with the conformance suites (`conformance`, compiled only
+//! with this crate's cargo feature `conformance`, which backends enable in their
+//! dev-dependencies).
 //!
 //! Implementation notes (the rules every backend keeps; the conformance suite checks them):
 //! - **Durability.** A method that adds or changes mail returns `Ok` only after the change is
@@ -35,6 +37,7 @@
 //!   the store what changed, so a lost or coalesced event never loses information.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "conformance")]
 pub mod conformance;
 
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //!
 //! ```ignore
 //! struct Embedded(tempfile::TempDir);
-//! impl pochta_store::conformance::Fixture for Embedded { /* … */ }
+//! impl pochta_store::conformance::mail::Fixture for Embedded { /* … */ }
 //! pochta_store::conformance_tests!(Embedded);
 //! ```
 //!
@@ -71,7 +71,7 @@ macro_rules! conformance_tests {
         $(
             #[test]
             fn $name() {
-                $crate::conformance::$name::<$fixture>();
+                $crate::conformance::mail::$name::<$fixture>();
             }
         )*
     };
