@@ -309,10 +309,6 @@ impl<S: MailStore> Session<S> {
         self.tls = true;
     }
 
-    pub fn is_logged_out(&self) -> bool {
-        matches!(self.state, State::Logout)
-    }
-
     pub fn is_authenticated(&self) -> bool {
         self.account.is_some() || self.anonymous.is_some()
     }

@@ -10,6 +10,5 @@
 pub mod admin;
 pub mod config;
 pub mod outbound;
-pub mod placeholder;
 pub mod serve;
 pub mod services;

@@ -5,8 +5,7 @@
 //!   service for the MTA (`smtp`) and one for submission (`submission`, `submissions`).
 //!   Submission hands remote recipients to the outbound queue (`pochta-queue`, in
 //!   `data_dir/queue.sqlite3`), whose delivery worker runs here until shutdown.
-//! - Replacing a placeholder is one line: construct the real service in its `let` below. Each
-//!   service is an `Arc` shared by the protocol's plain and implicit-TLS listeners.
+//! - Each service is an `Arc` shared by the protocol's plain and implicit-TLS listeners.
 
 use std::sync::Arc;
 
