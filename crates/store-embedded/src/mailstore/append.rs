@@ -1,0 +1,189 @@
+//! Adding messages: APPEND (one mailbox, many messages) and delivery (one message, many
+//! mailboxes), both through the group commit; blob preparation outside the writer lock.
+
+use std::borrow::Cow;
+
+use pochta_store::{MailDate, NewMessage, Result, UidMapping};
+use pochta_types::{Flags, MailboxId, Uid, UidValidity};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use crate::blobs::blob_id;
+use crate::{EmbeddedStore, R};
+
+use super::quota::check_quota;
+use super::{corrupt, insert_message, keywords_text, now, save_counters, selectable};
+
+/// Message bytes made ready outside the write lock: normalised, hashed, written to their
+/// blob file, parsed if the store has not seen them before.
+struct Prepared<'a> {
+    id: String,
+    bytes: Cow<'a, [u8]>,
+    meta: Option<Vec<u8>>,
+}
+
+impl Prepared<'_> {
+    /// Owning its bytes, so a group commit on another thread can take it.
+    fn into_owned(self) -> Prepared<'static> {
+        Prepared {
+            id: self.id,
+            bytes: Cow::Owned(self.bytes.into_owned()),
+            meta: self.meta,
+        }
+    }
+}
+
+impl EmbeddedStore {
+    fn prepare<'a>(&self, bytes: &'a [u8]) -> R<Prepared<'a>> {
+        let bytes = pochta_message::normalize_line_endings(bytes);
+        let id = blob_id(&bytes);
+        // A file blob is written and fsynced here, outside the writer lock; an inline one
+        // travels with the transaction.
+        if !self.inline(&bytes) {
+            self.inner.blobs.ensure(&id, &bytes)?;
+        }
+        let known = self.read(|tx| {
+            Ok(tx
+                .prepare_cached("SELECT 1 FROM blobs WHERE id = ?1")?
+                .exists([&id])?)
+        })?;
+        // Parse once per distinct blob (ARCHITECTURE.md "Invariants": parse once).
+        let meta = (!known).then(|| pochta_message::parse(&bytes).to_bytes());
+        Ok(Prepared { id, bytes, meta })
+    }
+
+    /// Inside the write transaction: make sure the blob file and row exist before a message
+    /// row refers to it. The file check is here, under SQLite's write lock, because garbage
+    /// collection and the orphan sweep unlink files only under that lock too.
+    ///
+    /// A blob already known keeps its place (row or file) whatever the inline limit is now;
+    /// a new one goes inline if small enough, else to its file.
+    fn ensure_blob_row(&self, tx: &Transaction<'_>, p: &Prepared<'_>) -> R<()> {
+        let row: Option<bool> = tx
+            .prepare_cached("SELECT data IS NOT NULL FROM blobs WHERE id = ?1")?
+            .query_row([&p.id], |r| r.get(0))
+            .optional()?;
+        let inline = match row {
+            Some(inline) => inline,
+            None => self.inline(&p.bytes),
+        };
+        if !inline && !self.inner.blobs.exists(&p.id) {
+            self.inner.blobs.ensure(&p.id, &p.bytes)?;
+        }
+        if row.is_none() {
+            let meta = match &p.meta {
+                Some(m) => Cow::Borrowed(m.as_slice()),
+                None => Cow::Owned(pochta_message::parse(&p.bytes).to_bytes()),
+            };
+            let data = inline.then_some(p.bytes.as_ref());
+            tx.prepare_cached(
+                "INSERT INTO blobs (id, size, refcount, meta, data) VALUES (?1, ?2, 0, ?3, ?4)",
+            )?
+            .execute(params![p.id, p.bytes.len(), meta.as_ref(), data])?;
+        }
+        Ok(())
+    }
+
+    /// Whether new bytes of this size are stored in the database row.
+    fn inline(&self, bytes: &[u8]) -> bool {
+        bytes.len() <= self.inner.inline_max && self.inner.inline_max > 0
+    }
+}
+
+pub(super) fn append(
+    store: &EmbeddedStore,
+    mailbox: MailboxId,
+    messages: &[NewMessage<'_>],
+) -> Result<UidMapping> {
+    let prepared = messages
+        .iter()
+        .map(|m| Ok(store.prepare(m.bytes)?.into_owned()))
+        .collect::<R<Vec<_>>>()?;
+    let save = now();
+    // Owned copies of what the transaction needs: it may run on another caller's thread.
+    let messages: Vec<(Flags, Option<MailDate>)> = messages
+        .iter()
+        .map(|m| (m.flags.clone(), m.internal_date))
+        .collect();
+    Ok(store.write_grouped(move |store, tx| {
+        let mut mb = selectable(tx, mailbox)?;
+        let bytes = prepared.iter().map(|p| p.bytes.len() as u64).sum();
+        check_quota(tx, mb.account, bytes, prepared.len() as u64)?;
+        let mut pairs = Vec::with_capacity(messages.len());
+        for ((flags, internal_date), p) in messages.iter().zip(&prepared) {
+            store.ensure_blob_row(tx, p)?;
+            let uid = insert_message(
+                tx,
+                &mut mb,
+                &p.id,
+                flags.system_bits(),
+                &keywords_text(flags),
+                internal_date.unwrap_or(save),
+                save,
+                i64::try_from(p.bytes.len()).unwrap_or(i64::MAX),
+            )?;
+            pairs.push((None, uid));
+        }
+        save_counters(tx, &mb)?;
+        let uid_validity =
+            UidValidity::new(mb.uid_validity).ok_or_else(|| corrupt("uid_validity 0"))?;
+        let events = if pairs.is_empty() {
+            Vec::new()
+        } else {
+            vec![mb.event()]
+        };
+        Ok((
+            UidMapping {
+                uid_validity,
+                pairs,
+            },
+            events,
+        ))
+    })?)
+}
+
+pub(super) fn deliver(
+    store: &EmbeddedStore,
+    targets: &[(MailboxId, Flags)],
+    bytes: &[u8],
+    internal_date: Option<MailDate>,
+) -> Result<Vec<Uid>> {
+    let p = store.prepare(bytes)?.into_owned();
+    let save = now();
+    // Owned: the transaction may run on another caller's thread (group commit).
+    let targets = targets.to_vec();
+    Ok(store.write_grouped(move |store, tx| {
+        // Quota per account: one account may be targeted twice (INBOX and Sent).
+        let mut per_account: Vec<(i64, u64)> = Vec::new();
+        for (mailbox, _) in &targets {
+            let account = selectable(tx, *mailbox)?.account;
+            match per_account.iter_mut().find(|(a, _)| *a == account) {
+                Some((_, n)) => *n += 1,
+                None => per_account.push((account, 1)),
+            }
+        }
+        for (account, n) in per_account {
+            check_quota(tx, account, n * p.bytes.len() as u64, n)?;
+        }
+        store.ensure_blob_row(tx, &p)?;
+        let mut uids = Vec::with_capacity(targets.len());
+        let mut events = Vec::with_capacity(targets.len());
+        for (mailbox, flags) in &targets {
+            let mut mb = selectable(tx, *mailbox)?;
+            let uid = insert_message(
+                tx,
+                &mut mb,
+                &p.id,
+                flags.system_bits(),
+                &keywords_text(flags),
+                internal_date.unwrap_or(save),
+                save,
+                i64::try_from(p.bytes.len()).unwrap_or(i64::MAX),
+            )?;
+            // Written back at once: the same mailbox may be listed twice.
+            save_counters(tx, &mb)?;
+            uids.push(uid);
+            events.push(mb.event());
+        }
+        Ok((uids, events))
+    })?)
+}

@@ -1,0 +1,160 @@
+//! Reading messages: summaries, changes since a MODSEQ (CONDSTORE/QRESYNC), records with
+//! their stored metadata, blob bytes (inline row or file, cached).
+
+use std::sync::Arc;
+
+use pochta_store::{
+    BlobId, Changes, MailDate, MessageMeta, MessageRecord, MessageSummary, Result, StoreError,
+};
+use pochta_types::{MailboxId, ModSeq, Uid};
+use rusqlite::{OptionalExtension, params};
+
+use crate::blobs::valid_id;
+use crate::{EmbeddedStore, R};
+
+use super::{corrupt, flags_of, mb_by_id, sorted, summary_from_row, to_modseq, to_summary, to_uid};
+
+pub(super) fn summaries(store: &EmbeddedStore, mailbox: MailboxId) -> Result<Vec<MessageSummary>> {
+    Ok(store.read(|tx| {
+        let mut q = tx.prepare_cached(
+            "SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox = ?1 ORDER BY uid",
+        )?;
+        let rows: Vec<_> = q
+            .query_map([mailbox.0], summary_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.into_iter().map(to_summary).collect()
+    })?)
+}
+
+pub(super) fn changes_since(
+    store: &EmbeddedStore,
+    mailbox: MailboxId,
+    since: ModSeq,
+) -> Result<Changes> {
+    Ok(store.read(|tx| {
+        let mb = mb_by_id(tx, mailbox)?
+            .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
+        let mut q = tx.prepare_cached(
+            "SELECT uid, flags, keywords, modseq FROM messages
+             WHERE mailbox = ?1 AND modseq > ?2 ORDER BY uid",
+        )?;
+        let rows: Vec<_> = q
+            .query_map(params![mb.id, since.get()], summary_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        let changed = rows.into_iter().map(to_summary).collect::<R<_>>()?;
+        let mut q = tx.prepare_cached(
+            "SELECT uid FROM expunged WHERE mailbox = ?1 AND modseq > ?2 ORDER BY uid",
+        )?;
+        let expunged = q
+            .query_map(params![mb.id, since.get()], |r| r.get::<_, u32>(0))?
+            .map(|u| to_uid(u?))
+            .collect::<R<_>>()?;
+        Ok(Changes {
+            changed,
+            expunged,
+            highest_modseq: Some(to_modseq(mb.highest_modseq)?),
+        })
+    })?)
+}
+
+pub(super) fn records(
+    store: &EmbeddedStore,
+    mailbox: MailboxId,
+    uids: &[Uid],
+    with_meta: bool,
+) -> Result<Vec<MessageRecord>> {
+    let uids = sorted(uids);
+    Ok(store.read(|tx| {
+        let mut q = tx.prepare_cached(
+            "SELECT uid, flags, keywords, modseq, internal_date, internal_offset, save_date,
+                    size, blob
+             FROM messages WHERE mailbox = ?1 AND uid = ?2",
+        )?;
+        let mut meta_q = tx.prepare_cached("SELECT meta FROM blobs WHERE id = ?1")?;
+        let mut out = Vec::with_capacity(uids.len());
+        for uid in uids {
+            let row = q
+                .query_row(params![mailbox.0, uid], |r| {
+                    Ok((
+                        r.get::<_, u32>(0)?,
+                        r.get::<_, u8>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, u64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i16>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, i64>(7)?,
+                        r.get::<_, String>(8)?,
+                    ))
+                })
+                .optional()?;
+            let Some((uid, bits, kw, modseq, idate, ioff, sdate, size, blob)) = row else {
+                continue;
+            };
+            let meta = if with_meta {
+                Some(match store.inner.caches.meta(&blob) {
+                    Some(m) => m,
+                    None => {
+                        let bytes: Vec<u8> = meta_q.query_row([&blob], |r| r.get(0))?;
+                        let m = Arc::new(
+                            MessageMeta::from_bytes(&bytes)
+                                .map_err(|e| corrupt(format!("meta of {blob}: {e}")))?,
+                        );
+                        store.inner.caches.put_meta(&blob, m.clone());
+                        m
+                    }
+                })
+            } else {
+                None
+            };
+            out.push(MessageRecord {
+                uid: to_uid(uid)?,
+                flags: flags_of(bits, &kw),
+                modseq: to_modseq(modseq)?,
+                internal_date: MailDate {
+                    unix: idate,
+                    offset_minutes: ioff,
+                },
+                save_date: MailDate {
+                    unix: sdate,
+                    offset_minutes: 0,
+                },
+                size: u64::try_from(size).unwrap_or(0),
+                blob: BlobId(blob),
+                meta,
+            });
+        }
+        Ok(out)
+    })?)
+}
+
+pub(super) fn blob(store: &EmbeddedStore, blob: &BlobId) -> Result<Arc<Vec<u8>>> {
+    if !valid_id(&blob.0) {
+        return Err(StoreError::NotFound(format!("blob {}", blob.0)));
+    }
+    if let Some(b) = store.inner.caches.blob(&blob.0) {
+        return Ok(b);
+    }
+    let inline: Option<Vec<u8>> = store.read(|tx| {
+        Ok(tx
+            .prepare_cached("SELECT data FROM blobs WHERE id = ?1 AND data IS NOT NULL")?
+            .query_row([&blob.0], |r| r.get(0))
+            .optional()?)
+    })?;
+    if let Some(bytes) = inline {
+        let bytes = Arc::new(bytes);
+        store.inner.caches.put_blob(&blob.0, bytes.clone());
+        return Ok(bytes);
+    }
+    match store.inner.blobs.read(&blob.0) {
+        Ok(bytes) => {
+            let bytes = Arc::new(bytes);
+            store.inner.caches.put_blob(&blob.0, bytes.clone());
+            Ok(bytes)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(StoreError::NotFound(format!("blob {}", blob.0)))
+        }
+        Err(e) => Err(StoreError::Backend(format!("blob {}: {e}", blob.0))),
+    }
+}
