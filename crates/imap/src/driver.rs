@@ -60,8 +60,13 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         peer,
         starttls,
         mut shutdown,
+        admission,
         ..
     } = conn;
+    // Greeting to login is one total budget, not a budget per read: a client dripping a
+    // byte now and then must not hold a connection past it (RFC 9051 §5.4 sets no minimum
+    // before login).
+    let login_deadline = tokio::time::Instant::now() + shared.config.login_timeout;
     let mut session = Session::new(
         shared.clone(),
         peer.ip(),
@@ -192,16 +197,23 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         if !session.out.is_empty() {
             flush(&mut stream, &mut session, &mut deflate).await?;
         }
-        let timeout = if session.is_authenticated() {
+        let authenticated = session.is_authenticated();
+        let timeout = if authenticated {
+            admission.authenticated();
             shared.config.idle_timeout
         } else {
-            shared.config.login_timeout
+            login_deadline.saturating_duration_since(tokio::time::Instant::now())
         };
         let n = tokio::select! {
             r = tokio::time::timeout(timeout, stream.read(&mut buf)) => match r {
                 Ok(r) => r?,
                 Err(_) => {
-                    session.out.extend_from_slice(b"* BYE Autologout; idle for too long\r\n");
+                    let bye: &[u8] = if authenticated {
+                        b"* BYE Autologout; idle for too long\r\n"
+                    } else {
+                        b"* BYE Autologout; no login in time\r\n"
+                    };
+                    session.out.extend_from_slice(bye);
                     flush(&mut stream, &mut session, &mut deflate).await?;
                     return Ok(());
                 }

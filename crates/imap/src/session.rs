@@ -37,7 +37,7 @@ pub struct ImapConfig {
     pub plaintext: PlaintextPolicy,
     /// Largest APPEND literal accepted (RFC 7889 APPENDLIMIT).
     pub max_message: u64,
-    /// Autologout timer while not authenticated.
+    /// The total time from the greeting to a successful login (not per read).
     pub login_timeout: Duration,
     /// Autologout timer once authenticated (RFC 9051 §5.4: at least 30 minutes).
     pub idle_timeout: Duration,

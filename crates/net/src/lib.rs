@@ -21,7 +21,7 @@ pub mod testing;
 pub mod tls;
 
 pub use listener::{
-    BindError, Connection, IpSlot, Limiter, Listener, ListenerConfig, Service, TlsMode,
+    Admission, BindError, Connection, IpSlot, Limiter, Listener, ListenerConfig, Service, TlsMode,
 };
 pub use shutdown::{Shutdown, ShutdownController, Tracker};
 pub use stream::{Stream, blocking, reset_output, starttls_buffered, with_timeout};

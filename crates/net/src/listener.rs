@@ -16,6 +16,14 @@
 //!   to end, so a client reconnecting right after a goodbye is not refused for a connection
 //!   that is already gone. The refusal holds its global permit and is written under a short timeout, so a flood
 //!   of refused connections stays bounded like any other.
+//! - **Overload favours people who log in.** Connections on a listener whose sessions log in
+//!   ([`ListenerConfig::login_required`]) are *evictable* until their session reports
+//!   [`Admission::authenticated`]. When every global permit is taken, the accept loop evicts
+//!   the oldest such connection (its session future is dropped: before login there is nothing
+//!   to lose) instead of letting the newcomer wait behind it. A flood of connections that
+//!   never log in — slowloris drips from many addresses — therefore cannot keep a legitimate
+//!   user from a greeting; a session that has logged in is never evicted. The MTA listener
+//!   does not take part: its sessions never log in.
 //! - Accept errors (EMFILE, ENFILE, ECONNABORTED …) are logged and retried with exponential
 //!   backoff from 10 ms to 1 s instead of ending the listener: a mail server must survive a
 //!   burst of file-descriptor exhaustion.
@@ -24,16 +32,17 @@
 //! - Each connection task holds a shutdown [`Tracker`], the semaphore permit and its per-IP
 //!   slot; all are released by drop when the service returns, however it returns.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
@@ -60,6 +69,8 @@ pub struct Connection {
     pub idle_timeout: Duration,
     /// The listener's name (`"imap"`, `"submissions"` …), for logs.
     pub listener: Arc<str>,
+    /// Tell the listener when the session has logged in (see the module notes).
+    pub admission: Admission,
 }
 
 impl Connection {
@@ -110,6 +121,9 @@ pub struct ListenerConfig {
     /// Concurrent connections one address may hold on this listener; `None`: the
     /// [`Limiter`]'s default.
     pub max_per_ip: Option<u32>,
+    /// Whether sessions here log in, so that until they do they may be evicted under
+    /// overload (IMAP, POP3, submission: yes; the MTA: no).
+    pub login_required: bool,
     /// The line written to a connection refused for its address's limit, before the close
     /// (empty: close without a word). For implicit-TLS listeners it is written after the
     /// handshake.
@@ -127,6 +141,74 @@ pub struct Limiter {
     per_ip: Mutex<HashMap<(Arc<str>, IpAddr), u32>>,
     /// Woken whenever a slot is released, for [`Limiter::wait_ip`].
     freed: Notify,
+    /// Connections not yet logged in, oldest first (see the module notes).
+    evictable: Mutex<BTreeMap<u64, Arc<AdmissionState>>>,
+    next_admission: AtomicU64,
+}
+
+/// A session's standing with the limiter: evictable until it has logged in.
+pub struct Admission {
+    state: Option<Arc<AdmissionState>>,
+    limiter: Option<Arc<Limiter>>,
+}
+
+struct AdmissionState {
+    seq: u64,
+    authenticated: AtomicBool,
+    evict: Notify,
+}
+
+impl Admission {
+    /// An admission that is never evicted (MTA sessions; sessions made outside a listener).
+    pub fn exempt() -> Admission {
+        Admission {
+            state: None,
+            limiter: None,
+        }
+    }
+
+    /// The session has logged in: it is no longer evictable. Cheap to call repeatedly.
+    pub fn authenticated(&self) {
+        let (Some(state), Some(limiter)) = (&self.state, &self.limiter) else {
+            return;
+        };
+        if !state.authenticated.swap(true, Ordering::AcqRel) {
+            limiter.forget(state.seq);
+        }
+    }
+
+    /// Resolves when the connection is evicted; never for an exempt or logged-in one.
+    async fn evicted(&self) {
+        match &self.state {
+            Some(state) => loop {
+                state.evict.notified().await;
+                if !state.authenticated.load(Ordering::Acquire) {
+                    return;
+                }
+            },
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let (Some(state), Some(limiter)) = (&self.state, &self.limiter) {
+            limiter.forget(state.seq);
+        }
+    }
+}
+
+impl fmt::Debug for Admission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let authenticated = self
+            .state
+            .as_ref()
+            .map(|s| s.authenticated.load(Ordering::Relaxed));
+        f.debug_struct("Admission")
+            .field("authenticated", &authenticated)
+            .finish()
+    }
 }
 
 /// How long a connection over its address's limit waits for a slot before it is refused.
@@ -139,6 +221,8 @@ impl Limiter {
             max_per_ip,
             per_ip: Mutex::new(HashMap::new()),
             freed: Notify::new(),
+            evictable: Mutex::new(BTreeMap::new()),
+            next_admission: AtomicU64::new(0),
         })
     }
 
@@ -187,6 +271,60 @@ impl Limiter {
                 return self.try_ip(listener, ip, max);
             }
         }
+    }
+
+    /// Registers a new connection; evictable until it logs in when `login_required`.
+    fn admit(self: &Arc<Self>, login_required: bool) -> (Admission, Admission) {
+        if !login_required {
+            return (Admission::exempt(), Admission::exempt());
+        }
+        let state = Arc::new(AdmissionState {
+            seq: self.next_admission.fetch_add(1, Ordering::Relaxed),
+            authenticated: AtomicBool::new(false),
+            evict: Notify::new(),
+        });
+        self.evictable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(state.seq, Arc::clone(&state));
+        // One handle for the session, one for the listener's watch: the entry is forgotten
+        // when either is dropped (the session ended) or on login.
+        let mk = || Admission {
+            state: Some(Arc::clone(&state)),
+            limiter: Some(Arc::clone(self)),
+        };
+        (mk(), mk())
+    }
+
+    fn forget(&self, seq: u64) {
+        self.evictable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&seq);
+    }
+
+    /// Evicts the oldest connection that has not logged in; false if there is none.
+    fn evict_oldest(&self) -> bool {
+        let oldest = self
+            .evictable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_first();
+        match oldest {
+            Some((_, state)) => {
+                state.evict.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Connections currently open and not yet logged in, over all listeners.
+    pub fn evictable(&self) -> usize {
+        self.evictable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// Connections currently open from `ip`, over all listeners.
@@ -314,12 +452,23 @@ async fn accept_loop<S: Service>(
 ) {
     let mut backoff = Duration::from_millis(10);
     loop {
-        let permit = tokio::select! {
-            _ = shutdown.wait() => break,
-            p = Arc::clone(&limiter.total).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break, // semaphore closed: server is going away
-            },
+        let permit = match Arc::clone(&limiter.total).try_acquire_owned() {
+            Ok(p) => p,
+            Err(TryAcquireError::Closed) => break, // server is going away
+            Err(TryAcquireError::NoPermits) => {
+                // Full: make room by evicting the oldest connection that has not logged in
+                // (module notes); if every session has logged in, wait for one to end.
+                if limiter.evict_oldest() {
+                    debug!(listener = %name, "at max_connections: evicted the oldest connection not logged in");
+                }
+                tokio::select! {
+                    _ = shutdown.wait() => break,
+                    p = Arc::clone(&limiter.total).acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                }
+            }
         };
         let accepted = tokio::select! {
             _ = shutdown.wait() => break,
@@ -347,12 +496,12 @@ async fn accept_loop<S: Service>(
                 return refuse(tcp, cfg, permit).await;
             };
             serve_one(
-                tcp,
-                peer,
+                (tcp, peer),
                 cfg,
                 name,
                 service,
                 shutdown,
+                &limiter,
                 (tracker, permit, slot),
             )
             .await
@@ -382,12 +531,12 @@ async fn refuse(tcp: TcpStream, cfg: Arc<ListenerConfig>, _permit: OwnedSemaphor
 }
 
 async fn serve_one<S: Service>(
-    tcp: TcpStream,
-    peer: SocketAddr,
+    (tcp, peer): (TcpStream, SocketAddr),
     cfg: Arc<ListenerConfig>,
     name: Arc<str>,
     service: Arc<S>,
     shutdown: Shutdown,
+    limiter: &Arc<Limiter>,
     // Held, not used: dropping them at the end of this task releases the connection.
     _held: (Tracker, OwnedSemaphorePermit, IpSlot),
 ) {
@@ -412,6 +561,7 @@ async fn serve_one<S: Service>(
         }
     };
     debug!(listener = %name, %peer, tls = stream.is_tls(), "connection accepted");
+    let (admission, watch) = limiter.admit(cfg.login_required);
     let conn = Connection {
         stream,
         peer,
@@ -420,7 +570,13 @@ async fn serve_one<S: Service>(
         shutdown,
         idle_timeout: cfg.idle_timeout,
         listener: Arc::clone(&name),
+        admission,
     };
-    service.handle(conn).await;
+    tokio::select! {
+        _ = service.handle(conn) => {}
+        _ = watch.evicted() => {
+            info!(listener = %name, %peer, "evicted before login: the server is at max_connections");
+        }
+    }
     debug!(listener = %name, %peer, "connection closed");
 }

@@ -43,6 +43,7 @@ impl TestListener {
             idle_timeout: Duration::from_secs(300),
             handshake_timeout: Duration::from_secs(10),
             max_per_ip: None,
+            login_required: false,
             refusal: b"",
         };
         let listener = rt

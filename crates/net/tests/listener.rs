@@ -127,6 +127,7 @@ async fn start_refusing(
         idle_timeout: Duration::from_secs(30),
         handshake_timeout: Duration::from_secs(5),
         max_per_ip: None,
+        login_required: false,
         refusal,
     };
     let listener = Listener::bind(cfg, Limiter::new(max_connections, max_per_ip))
@@ -284,6 +285,7 @@ async fn per_ip_limit_is_counted_per_listener() {
             idle_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(5),
             max_per_ip: None,
+            login_required: false,
             refusal: b"NO\r\n",
         };
         let l = Listener::bind(cfg, Arc::clone(&limiter)).await.unwrap();

@@ -110,6 +110,7 @@ pub async fn serve(config: Config) -> Result<()> {
             idle_timeout: config.idle_timeout(*p),
             handshake_timeout: config.limits.tls_handshake_timeout,
             max_per_ip: Some(config.connections_per_ip(*p)),
+            login_required: *p != Protocol::Smtp,
             refusal: refusal(*p),
         };
         let l = Listener::bind(cfg, Arc::clone(&limiter)).await?;

@@ -83,8 +83,8 @@ fn imap_config(config: &Config) -> ImapConfig {
         plaintext: config.plaintext,
         max_message: config.limits.max_message_size,
         idle_timeout: config.limits.imap_idle_timeout,
+        login_timeout: config.limits.login_timeout,
         anonymous: config.imap.anonymous,
-        ..ImapConfig::default()
     }
 }
 
@@ -93,6 +93,7 @@ fn pop3_config(config: &Config) -> Pop3Config {
         hostname: config.hostname.clone(),
         plaintext: config.plaintext,
         mark_seen: config.pop3.mark_seen,
+        login_timeout: config.limits.login_timeout,
         ..Pop3Config::default()
     }
 }
@@ -113,6 +114,7 @@ fn smtp_service(ctx: &Ctx, kind: Kind) -> SmtpService<EmbeddedStore> {
             max_recipients: c.smtp.max_recipients as usize,
             max_errors: c.smtp.max_errors,
             idle_timeout: c.limits.smtp_idle_timeout,
+            login_timeout: c.limits.login_timeout,
             greeting_delay: c.smtp.greeting_delay,
             dmarc_reject: c.smtp.dmarc_reject,
             save_sent: c.smtp.save_sent,

@@ -9,7 +9,8 @@
 //!   drops every byte the client pipelined after STLS in plaintext (CVE-2011-0411 class);
 //!   the count is logged.
 //! - Idle timeout (RFC 1939 §3: at least 10 minutes; the listener's `pop3_idle_timeout`
-//!   once logged in, [`crate::Pop3Config::login_timeout`] before): the connection closes
+//!   once logged in; before, what is left of [`crate::Pop3Config::login_timeout`], a total
+//!   budget from the greeting, not a budget per read): the connection closes
 //!   silently without entering UPDATE, so nothing is deleted. On shutdown the client is told
 //!   `-ERR [SYS/TEMP]` and nothing is deleted either.
 //! - Store calls are synchronous; on the multi-threaded runtime they run under
@@ -42,8 +43,11 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         starttls,
         mut shutdown,
         idle_timeout,
+        admission,
         ..
     } = conn;
+    // Greeting to login is one total budget, not a budget per read.
+    let login_deadline = tokio::time::Instant::now() + shared.config.login_timeout;
     let mut session = Session::new(
         shared.clone(),
         peer.ip(),
@@ -94,9 +98,12 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         }
         flush(&mut stream, &mut session).await?;
         let timeout = if session.is_authenticated() {
+            admission.authenticated();
             idle_timeout
         } else {
-            shared.config.login_timeout.min(idle_timeout)
+            login_deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(idle_timeout)
         };
         let n = tokio::select! {
             r = tokio::time::timeout(timeout, stream.read(&mut buf)) => match r {

@@ -58,7 +58,7 @@ pub struct Pop3Config {
     pub mark_seen: bool,
     /// Longest command line, CRLF included (RFC 2449 §4 says 255; see `framer`).
     pub max_line: usize,
-    /// Autologout before login completes.
+    /// The total time from the greeting to a successful login (not per read).
     pub login_timeout: Duration,
 }
 

@@ -49,8 +49,11 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         peer,
         starttls,
         mut shutdown,
+        admission,
         ..
     } = conn;
+    // Submission: greeting to AUTH is one total budget, not a budget per read.
+    let login_deadline = tokio::time::Instant::now() + shared.config.login_timeout;
     let tls = stream.is_tls().then(|| {
         stream
             .tls_description()
@@ -127,8 +130,16 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         if !session.out.is_empty() {
             flush(&mut stream, &mut session).await?;
         }
+        let timeout = if shared.kind == Kind::Mta || session.is_authenticated() {
+            admission.authenticated();
+            shared.config.idle_timeout
+        } else {
+            login_deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(shared.config.idle_timeout)
+        };
         let n = tokio::select! {
-            r = tokio::time::timeout(shared.config.idle_timeout, stream.read(&mut buf)) => match r {
+            r = tokio::time::timeout(timeout, stream.read(&mut buf)) => match r {
                 Ok(r) => r?,
                 Err(_) => {
                     session.goodbye("4.4.2", "Timeout exceeded");

@@ -63,6 +63,8 @@ pub struct SmtpConfig {
     pub max_line: usize,
     /// How long to wait for the next command (RFC 5321 §4.5.3.2.7: at least 5 minutes).
     pub idle_timeout: Duration,
+    /// Submission: the total time from the greeting to a successful AUTH.
+    pub login_timeout: Duration,
     /// MTA only: how long to wait before the greeting, refusing clients that talk first.
     pub greeting_delay: Duration,
     /// Refuse mail whose DMARC check fails under `p=reject` (otherwise only record it).
@@ -82,6 +84,7 @@ impl Default for SmtpConfig {
             max_idle_commands: 100,
             max_line: 16 * 1024,
             idle_timeout: Duration::from_secs(300),
+            login_timeout: Duration::from_secs(60),
             greeting_delay: Duration::ZERO,
             dmarc_reject: false,
             save_sent: false,

@@ -17,6 +17,9 @@ pub struct Limits {
     /// Concurrent connections from one IP address on the MTA listener (`smtp`): a sending
     /// MTA opens many at once (Postfix accepts 50 per client by default).
     pub smtp_connections_per_ip: u32,
+    /// The total time from the greeting to a successful login (IMAP, POP3, submission): a
+    /// client that drips bytes cannot hold a connection past it.
+    pub login_timeout: Duration,
     /// RFC 9051 §5.4: at least 30 minutes for IMAP.
     pub imap_idle_timeout: Duration,
     /// RFC 1939 §3: at least 10 minutes for POP3.
@@ -37,6 +40,7 @@ impl Default for Limits {
             max_connections: 1000,
             connections_per_ip: 20,
             smtp_connections_per_ip: 50,
+            login_timeout: Duration::from_secs(60),
             imap_idle_timeout: Duration::from_secs(30 * 60),
             pop3_idle_timeout: Duration::from_secs(10 * 60),
             smtp_idle_timeout: Duration::from_secs(5 * 60),
@@ -54,6 +58,7 @@ pub(super) struct Section {
     max_connections: Option<Positive>,
     connections_per_ip: Option<Positive>,
     smtp_connections_per_ip: Option<Positive>,
+    login_timeout: Option<Positive>,
     imap_idle_timeout: Option<Positive>,
     pop3_idle_timeout: Option<Positive>,
     smtp_idle_timeout: Option<Positive>,
@@ -90,6 +95,7 @@ impl Section {
                 .map_or(d.max_connections, |Positive(n)| n as usize),
             connections_per_ip,
             smtp_connections_per_ip,
+            login_timeout: secs(self.login_timeout, d.login_timeout),
             imap_idle_timeout: secs(self.imap_idle_timeout, d.imap_idle_timeout),
             pop3_idle_timeout: secs(self.pop3_idle_timeout, d.pop3_idle_timeout),
             smtp_idle_timeout: secs(self.smtp_idle_timeout, d.smtp_idle_timeout),

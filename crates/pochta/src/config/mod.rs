@@ -316,6 +316,7 @@ plaintext = "tls-or-loopback"     # "tls-only" | "tls-or-loopback" | "always"
 # max_connections       = 1000
 # connections_per_ip    = 20      # per address, on each IMAP, POP3, submission listener
 # smtp_connections_per_ip = 50    # per address, on the MTA listener
+# login_timeout         = 60      # seconds from greeting to login, in total
 # imap_idle_timeout     = 1800    # seconds
 # pop3_idle_timeout     = 600
 # smtp_idle_timeout     = 300
