@@ -40,7 +40,12 @@ fn seeds_in_every_setup() {
 /// Inputs the coverage-guided fuzzer found, replayed in every state and as found.
 #[test]
 fn fuzz_regressions_replay() {
-    replay::regressions(env!("CARGO_MANIFEST_DIR"), "smtp_session", 10, harness::run);
+    let replayed =
+        replay::regressions(env!("CARGO_MANIFEST_DIR"), "smtp_session", 10, harness::run);
+    assert!(
+        replayed >= 1,
+        "no regression input of smtp_session was replayed"
+    );
 }
 
 /// The harness reaches each state (otherwise the fuzzing proves little).
