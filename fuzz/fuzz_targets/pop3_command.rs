@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pochta_pop3::command::parse;
-use pochta_pop3::framer::{Frame, LineFramer};
+use pochta_pop3_proto::command::parse;
+use pochta_pop3_proto::framer::{Frame, LineFramer};
 
 const MAX: usize = 64;
 

@@ -32,11 +32,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use pochta_auth::{AuthCache, PlaintextPolicy, Throttle, ThrottleConfig};
-use pochta_pop3::command::{self, Command};
-use pochta_pop3::framer::{Frame, LineFramer};
-use pochta_pop3::maildrop::{Locks, top, unstuff};
+use pochta_pop3::maildrop::{Locks, top};
 use pochta_pop3::session::Next;
 use pochta_pop3::{Pop3Config, Session, Shared};
+use pochta_pop3_proto::client;
+use pochta_pop3_proto::command::{self, Command};
+use pochta_pop3_proto::framer::{Frame, LineFramer};
 use pochta_store::{Directory, FlagOp, MailStore, NewMessage};
 use pochta_store_embedded::EmbeddedStore;
 use pochta_types::{AccountId, Address, Flag, Flags, MailboxId, MailboxName, Uid};
@@ -522,4 +523,11 @@ pub fn transcript(selector: u8, input: &[u8]) -> String {
     d.transcript.clear();
     d.feed(input);
     String::from_utf8_lossy(&d.transcript).into_owned()
+}
+
+/// A whole multi-line block (terminator included) un-stuffed by the client half of the
+/// grammar; `None` unless it is exactly one block.
+fn unstuff(raw: &[u8]) -> Option<Vec<u8>> {
+    let (body, used) = client::multiline(raw)?;
+    (used == raw.len()).then_some(body)
 }

@@ -7,8 +7,10 @@
 //! - STLS (RFC 2595 §4) when the URL is `pop3://` and CAPA (RFC 2449) lists it; the read
 //!   buffer must be empty when the handshake starts.
 //! - RETRs are pipelined in windows when CAPA lists PIPELINING (RFC 2449 §6.6), otherwise
-//!   sent one at a time. Multi-line responses end at `CRLF.CRLF`; byte-stuffed lines
-//!   (RFC 1939 §3) are unstuffed.
+//!   sent one at a time. The grammar is `pochta_pop3_proto`'s client half: commands are
+//!   encoded by [`Command::encode`], status lines parsed by [`client::parse_status`],
+//!   multi-line responses found by [`client::MultilineReader`] (they end at `CRLF.CRLF`) and
+//!   un-stuffed by [`client::unstuff`] (RFC 1939 §3); this module only does the I/O.
 //! - Messages stay on the server unless the source was added with `--delete`. Then, at the end
 //!   of a pass, every message of the listing whose UIDL is in the state — its append committed
 //!   and its checkpoint written ([`crate::state`]), in this pass or an earlier one — is marked
@@ -23,9 +25,13 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
+use std::borrow::Cow;
+
 use bytes::{Buf, Bytes, BytesMut};
+use pochta_pop3_proto::Command;
+use pochta_pop3_proto::client::{self, MultilineReader};
 use pochta_store::MailStore;
-use pochta_types::{Flags, MailboxName};
+use pochta_types::{Flags, MailboxName, Secret};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::conn::{IO_TIMEOUT, Stream, nothing_pipelined, wants_starttls};
@@ -62,7 +68,7 @@ impl Pop3Client {
         c.status().await?;
         c.capa().await;
         if wants_starttls(url.tls, c.has_cap("STLS"), "STLS")? {
-            c.simple("STLS").await?;
+            c.simple(&Command::Stls).await?;
             nothing_pipelined(c.buf.len(), "STLS")?;
             c.stream.upgrade(&url.host, insecure).await?;
             c.capa().await;
@@ -76,7 +82,7 @@ impl Pop3Client {
 
     async fn capa(&mut self) {
         self.caps.clear();
-        if self.send("CAPA").await.is_err() {
+        if self.send(&Command::Capa).await.is_err() {
             return;
         }
         if let Ok(body) = self.multi().await {
@@ -93,8 +99,10 @@ impl Pop3Client {
                 "user or password contains a line break".into(),
             ));
         }
-        self.simple(&format!("USER {user}")).await.map_err(auth)?;
-        self.simple(&format!("PASS {password}"))
+        self.simple(&Command::User(user.to_owned()))
+            .await
+            .map_err(auth)?;
+        self.simple(&Command::Pass(Secret::new(password.to_owned())))
             .await
             .map_err(auth)?;
         Ok(())
@@ -102,12 +110,12 @@ impl Pop3Client {
 
     /// `UIDL` and `LIST`: (message number, UIDL, size).
     pub async fn listing(&mut self) -> Result<Vec<(u32, String, u64)>, Error> {
-        self.send("UIDL").await?;
+        self.send(&Command::Uidl(None)).await?;
         let uidl = self.multi().await.map_err(|e| match e {
             Error::Remote(m) => Error::Remote(format!("UIDL is required: {m}")),
             e => e,
         })?;
-        self.send("LIST").await?;
+        self.send(&Command::List(None)).await?;
         let list = self.multi().await?;
         let sizes: std::collections::HashMap<u32, u64> = String::from_utf8_lossy(&list)
             .lines()
@@ -128,14 +136,18 @@ impl Pop3Client {
     }
 
     pub async fn quit(mut self) {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.simple("QUIT")).await;
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            self.simple(&Command::Quit),
+        )
+        .await;
         let _ = self.stream.shutdown().await;
     }
 
     /// QUIT, checked: a `-ERR` means some messages marked deleted were not removed
     /// (RFC 1939 §6).
     pub async fn quit_checked(mut self) -> Result<(), Error> {
-        let r = self.simple("QUIT").await;
+        let r = self.simple(&Command::Quit).await;
         let _ = self.stream.shutdown().await;
         r.map(|_| ())
             .map_err(|e| Error::Remote(format!("QUIT after DELE: {e}")))
@@ -147,7 +159,7 @@ impl Pop3Client {
         let mut accepted = 0;
         for chunk in numbers.chunks(window.max(1)) {
             for n in chunk {
-                self.send(&format!("DELE {n}")).await?;
+                self.send(&Command::Dele(*n)).await?;
             }
             for n in chunk {
                 match self.status().await {
@@ -164,17 +176,17 @@ impl Pop3Client {
 
     /// Test helper: how many messages the maildrop holds (STAT, RFC 1939 §5).
     pub async fn stat(&mut self) -> Result<u64, Error> {
-        let r = self.simple("STAT").await?;
+        let r = self.simple(&Command::Stat).await?;
         r.split_whitespace()
             .next()
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| Error::Protocol(format!("bad STAT answer {r:?}")))
     }
 
-    async fn send(&mut self, line: &str) -> Result<(), Error> {
-        let data = format!("{line}\r\n");
+    async fn send(&mut self, cmd: &Command) -> Result<(), Error> {
+        let data = cmd.encode().map_err(|e| Error::Config(e.to_string()))?;
         let w = async {
-            self.stream.write_all(data.as_bytes()).await?;
+            self.stream.write_all(&data).await?;
             self.stream.flush().await
         };
         tokio::time::timeout(IO_TIMEOUT, w)
@@ -200,16 +212,18 @@ impl Pop3Client {
         Ok(())
     }
 
-    /// Reads one status line; `-ERR` is [`Error::Remote`].
+    /// Reads one status line: the text of `+OK`; `-ERR` (or a line that is no status) is
+    /// [`Error::Remote`] with the whole line.
     async fn status(&mut self) -> Result<String, Error> {
         loop {
-            if let Some(i) = memchr::memchr(b'\n', &self.buf) {
-                let line = self.buf.split_to(i + 1);
-                let text = String::from_utf8_lossy(&line).trim_end().to_owned();
-                if let Some(rest) = text.strip_prefix("+OK") {
-                    return Ok(rest.trim().to_owned());
-                }
-                return Err(Error::Remote(text));
+            if let Some(n) = client::line_len(&self.buf) {
+                let line = self.buf.split_to(n);
+                return match client::parse_status(&line) {
+                    Ok(st) if st.ok => Ok(st.text),
+                    _ => Err(Error::Remote(
+                        String::from_utf8_lossy(&line).trim_end().to_owned(),
+                    )),
+                };
             }
             if self.buf.len() > MAX_LINE {
                 return Err(Error::Protocol("POP3 line too long".into()));
@@ -218,7 +232,7 @@ impl Pop3Client {
         }
     }
 
-    async fn simple(&mut self, cmd: &str) -> Result<String, Error> {
+    async fn simple(&mut self, cmd: &Command) -> Result<String, Error> {
         self.send(cmd).await?;
         self.status().await
     }
@@ -226,23 +240,20 @@ impl Pop3Client {
     /// Reads a status line and, if `+OK`, the multi-line body, unstuffed.
     async fn multi(&mut self) -> Result<Bytes, Error> {
         self.status().await?;
-        // The body starts here; the terminator is ".\r\n" at the start or "\r\n.\r\n".
-        let mut from = 0;
+        // The body starts here.
+        let mut reader = MultilineReader::new();
         loop {
-            if self.buf.starts_with(b".\r\n") {
-                self.buf.advance(3);
-                return Ok(Bytes::new());
-            }
-            if let Some(i) = memchr::memmem::find(&self.buf[from..], b"\r\n.\r\n") {
-                let end = from + i;
-                let body = self.buf.split_to(end + 2);
-                self.buf.advance(3);
-                return Ok(unstuff(body.freeze()));
+            if let Some(m) = reader.poll(&self.buf) {
+                let body = self.buf.split_to(m.body).freeze();
+                self.buf.advance(m.consumed - m.body);
+                return Ok(match client::unstuff(&body) {
+                    Cow::Borrowed(_) => body,
+                    Cow::Owned(v) => Bytes::from(v),
+                });
             }
             if self.buf.len() > MAX_MESSAGE {
                 return Err(Error::Protocol("POP3 message too large".into()));
             }
-            from = self.buf.len().saturating_sub(4);
             self.fill().await?;
         }
     }
@@ -253,29 +264,6 @@ fn auth(e: Error) -> Error {
         Error::Remote(m) => Error::Auth(m),
         e => e,
     }
-}
-
-/// Removes the byte-stuffing dot of lines starting with `..` (RFC 1939 §3).
-fn unstuff(body: Bytes) -> Bytes {
-    let stuffed = body.starts_with(b"..") || memchr::memmem::find(&body, b"\r\n..").is_some();
-    if !stuffed {
-        return body;
-    }
-    let mut out = Vec::with_capacity(body.len());
-    let mut at_line_start = true;
-    let mut i = 0;
-    while i < body.len() {
-        let b = body[i];
-        if at_line_start && b == b'.' {
-            i += 1; // drop the stuffing dot
-            at_line_start = false;
-            continue;
-        }
-        out.push(b);
-        at_line_start = b == b'\n';
-        i += 1;
-    }
-    Bytes::from(out)
 }
 
 /// One POP3 pass.
@@ -329,7 +317,7 @@ pub(crate) async fn pop3_pass<S: MailStore>(
     let mut refused: Option<Error> = None;
     for chunk in todo.chunks(window) {
         for (n, _, _) in chunk {
-            client.send(&format!("RETR {n}")).await?;
+            client.send(&Command::Retr(*n)).await?;
         }
         for (_, id, size) in chunk {
             let body = client.multi().await?;
@@ -402,19 +390,4 @@ pub(crate) async fn pop3_pass<S: MailStore>(
     }
     report.elapsed = started.elapsed();
     Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unstuffing() {
-        let b = |s: &'static [u8]| Bytes::from_static(s);
-        assert_eq!(unstuff(b(b"a\r\nb\r\n")), b(b"a\r\nb\r\n"));
-        assert_eq!(
-            unstuff(b(b"..a\r\n..\r\nx.y\r\n")),
-            b(b".a\r\n.\r\nx.y\r\n")
-        );
-    }
 }

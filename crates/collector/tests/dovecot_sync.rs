@@ -561,7 +561,7 @@ async fn serve_mode_collects_inbox_through_idle() {
             .await
             .expect("append");
         c.logout().await;
-        let took = eventually(Duration::from_secs(10), "the new message locally", || {
+        let took = eventually(Duration::from_secs(30), "the new message locally", || {
             l.contents("INBOX").len() == 1 + i
         })
         .await;

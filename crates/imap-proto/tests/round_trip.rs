@@ -478,6 +478,15 @@ proptest! {
                     let _ = parse_command(&c.bytes, ParseOptions::default());
                 }
             }
+            // Consumed: once it asks for more, the framer holds at most one unfinished line
+            // (up to the line limit plus its CR); everything else became events or was dropped.
+            prop_assert!(!f.awaiting_decision(), "every literal was decided");
+            prop_assert!(
+                f.buffered() <= 40 + 1,
+                "{} bytes left unframed after a piece of {}",
+                f.buffered(),
+                piece.len()
+            );
         }
     }
 }

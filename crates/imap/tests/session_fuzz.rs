@@ -200,7 +200,11 @@ proptest! {
 /// Inputs the coverage-guided fuzzer found (or that once broke something), replayed.
 #[test]
 fn fuzz_regressions_replay() {
-    replay::regressions(env!("CARGO_MANIFEST_DIR"), "imap_session", 3, harness::run);
+    let replayed = replay::regressions(env!("CARGO_MANIFEST_DIR"), "imap_session", 3, harness::run);
+    assert!(
+        replayed >= 1,
+        "no regression input of imap_session was replayed"
+    );
 }
 
 /// The harness really reaches each state (otherwise the fuzzing above proves little).

@@ -53,6 +53,19 @@ fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 
 /// Submits a message as `user` (AUTH PLAIN from loopback) to `to`.
 async fn submit(server: &TestServer, user: &str, password: &str, to: &str, subject: &str) {
+    submit_with(server, user, password, ("", &[(to, "")]), subject).await;
+}
+
+/// Like [`submit`], with ESMTP parameters: `envelope` is the MAIL FROM parameters and each
+/// recipient with its RCPT TO parameters (both without a leading space; empty for none).
+async fn submit_with(
+    server: &TestServer,
+    user: &str,
+    password: &str,
+    envelope: (&str, &[(&str, &str)]),
+    subject: &str,
+) {
+    let (mail_params, rcpts) = envelope;
     let mut c = server.connect("submission").await;
     read_line(&mut c).await;
     c.get_mut()
@@ -61,12 +74,30 @@ async fn submit(server: &TestServer, user: &str, password: &str, to: &str, subje
         .unwrap();
     read_until(&mut c, "250 ").await;
     let token = base64(format!("\0{user}\0{password}").as_bytes());
-    let cmds = format!("AUTH PLAIN {token}\r\nMAIL FROM:<{user}>\r\nRCPT TO:<{to}>\r\nDATA\r\n");
+    let sp = |p: &str| {
+        if p.is_empty() {
+            String::new()
+        } else {
+            format!(" {p}")
+        }
+    };
+    let mut cmds = format!(
+        "AUTH PLAIN {token}\r\nMAIL FROM:<{user}>{}\r\n",
+        sp(mail_params)
+    );
+    for (to, params) in rcpts {
+        cmds.push_str(&format!("RCPT TO:<{to}>{}\r\n", sp(params)));
+    }
+    cmds.push_str("DATA\r\n");
     c.get_mut().write_all(cmds.as_bytes()).await.unwrap();
-    for want in ["235", "250", "250", "354"] {
+    let mut want = vec!["235", "250"];
+    want.extend(rcpts.iter().map(|_| "250"));
+    want.push("354");
+    for want in want {
         let l = read_line(&mut c).await;
         assert!(l.starts_with(want), "expected {want}, got {l}");
     }
+    let to = rcpts.first().map_or("", |r| r.0);
     let msg = format!(
         "From: <{user}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\r\nHello from {user}.\r\n.\r\n"
     );
@@ -139,6 +170,139 @@ async fn submission_to_another_instance_arrives_signed() {
     wait_for("an empty queue", Duration::from_secs(10), || {
         stdout(&a.cli(&["queue", "list"])).contains("queue is empty")
     });
+}
+
+/// Decodes RFC 3461 xtext (`+XX` is the byte XX in hex).
+fn xtext_decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'+' {
+            let hex = s
+                .get(i + 1..i + 3)
+                .expect("xtext: + without two hex digits");
+            out.push(u8::from_str_radix(hex, 16).expect("xtext hex"));
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).expect("xtext is ASCII")
+}
+
+/// A next hop that records the commands it is sent: a plain SMTP listener on loopback that
+/// offers `PIPELINING` and `DSN` (RFC 3461) and accepts everything. (A second Pochta instance
+/// would accept the DSN parameters too, but keeps no record of them that a test could read.)
+/// Every command line of every transaction lands in the returned list, `DATA` last.
+fn recording_next_hop() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind next hop");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { return };
+            let mut w = tcp.try_clone().expect("clone");
+            let mut r = BufReader::new(tcp);
+            let _ = w.write_all(b"220 hop.b.test ESMTP\r\n");
+            let mut line = String::new();
+            while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+                let cmd = line.trim_end().to_owned();
+                line.clear();
+                let upper = cmd.to_ascii_uppercase();
+                let reply: &[u8] = if upper.starts_with("EHLO") {
+                    b"250-hop.b.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 DSN\r\n"
+                } else if upper == "DATA" {
+                    let _ = w.write_all(b"354 go ahead\r\n");
+                    let mut body = String::new();
+                    while r.read_line(&mut body).is_ok_and(|n| n > 0) && body != ".\r\n" {
+                        body.clear();
+                    }
+                    b"250 2.0.0 kept\r\n"
+                } else if upper == "QUIT" {
+                    let _ = w.write_all(b"221 bye\r\n");
+                    break;
+                } else {
+                    b"250 ok\r\n"
+                };
+                record.lock().unwrap_or_else(|e| e.into_inner()).push(cmd);
+                if w.write_all(reply).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    (port, seen)
+}
+
+/// RFC 3461 parameters given at submission reach the next hop: RET and ENVID on MAIL FROM,
+/// NOTIFY and ORCPT on each RCPT TO (the README: "DSN parameters (RET/ENVID/NOTIFY/ORCPT
+/// passed on) when advertised"). Through the binary: submission listener → queue → the route
+/// for b.test.
+#[tokio::test(flavor = "multi_thread")]
+async fn dsn_parameters_reach_the_next_hop() {
+    let (hop, seen) = recording_next_hop();
+    let a = start_a(hop);
+    submit_with(
+        &a,
+        "alice@a.test",
+        "alicepw",
+        (
+            "RET=HDRS ENVID=QQ+2B314",
+            &[
+                (
+                    "bob@b.test",
+                    "NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob+2Bdsn@b.test",
+                ),
+                ("carol@b.test", "NOTIFY=NEVER"),
+            ],
+        ),
+        "dsn params",
+    )
+    .await;
+    let lines = || seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    wait_for(
+        "the next hop to receive DATA",
+        Duration::from_secs(30),
+        || lines().iter().any(|l| l == "DATA"),
+    );
+    let lines = lines();
+    let find = |prefix: &str| {
+        lines
+            .iter()
+            .find(|l| l.to_ascii_uppercase().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} sent to the next hop: {lines:?}"))
+            .clone()
+    };
+    let mail = find("MAIL FROM:<ALICE@A.TEST>");
+    assert!(mail.contains(" RET=HDRS"), "RET not passed on: {mail}");
+    assert!(
+        mail.contains(" ENVID=QQ+2B314"),
+        "ENVID not passed on: {mail}"
+    );
+    let bob = find("RCPT TO:<BOB@B.TEST>");
+    assert!(
+        bob.contains(" NOTIFY=SUCCESS,FAILURE"),
+        "NOTIFY not passed on: {bob}"
+    );
+    // ORCPT is xtext (RFC 3461 §4): `+2B` is the `+` of the original address.
+    let orcpt = bob
+        .split(' ')
+        .find_map(|p| p.strip_prefix("ORCPT="))
+        .unwrap_or_else(|| panic!("ORCPT not passed on: {bob}"));
+    assert_eq!(
+        xtext_decode(orcpt).to_ascii_lowercase(),
+        "rfc822;bob+dsn@b.test",
+        "ORCPT changed on the way: {bob}"
+    );
+    let carol = find("RCPT TO:<CAROL@B.TEST>");
+    assert!(
+        carol.contains(" NOTIFY=NEVER"),
+        "NOTIFY not passed on: {carol}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -54,13 +54,13 @@ fn imap_failures_slow_down_pop3_and_back() {
     let server = TestServer::start_in(dir, listeners);
     let (imap, pop3) = (server.addr("imap"), server.addr("pop3"));
     // Three free failures, each against a different name (so only the address counts).
+    // Only lower bounds on time here: a loaded machine makes every answer slower, never
+    // faster. That exactly three are free is pinned without a clock by pochta-auth's
+    // `delay_grows_exponentially_then_caps` (manual clock); here the fourth and fifth must be
+    // slowed by the first and second steps of the schedule.
     for i in 0..3 {
-        let (r, took) = imap_fail(imap, &format!("nobody{i}@example.test"));
+        let (r, _) = imap_fail(imap, &format!("nobody{i}@example.test"));
         assert!(r.contains(" NO "), "{r}");
-        assert!(
-            took < Duration::from_millis(900),
-            "free failure {i} took {took:?}"
-        );
     }
     // The fourth, over POP3, is delayed: the counter is shared.
     let (r, took) = pop3_login(pop3, "other@example.test", "wrong");

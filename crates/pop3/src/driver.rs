@@ -23,8 +23,8 @@ use pochta_net::{Connection, Stream, blocking};
 use pochta_store::MailStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::framer::{Frame, LineFramer};
 use crate::session::{Next, Session, Shared};
+use pochta_pop3_proto::framer::{Frame, LineFramer};
 
 const READ_CHUNK: usize = 4096;
 

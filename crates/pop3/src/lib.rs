@@ -2,7 +2,8 @@
 //! from RFC 5034, STLS from RFC 2595, response codes from RFC 3206).
 //!
 //! Implementation notes (what always holds):
-//! - Layers: [`framer`] (lines with a length limit) and [`command`] (grammar) know no state;
+//! - Layers: the grammar is `pochta-pop3-proto` (line framer, command parser, status lines
+//!   with response codes, dot-stuffed multi-line responses), which knows no state;
 //!   [`session`] is the sans-IO state machine AUTHORIZATION → TRANSACTION → UPDATE (it calls
 //!   the store synchronously but never touches a socket); [`driver`] is the thin tokio loop.
 //! - The maildrop is INBOX, the same mailbox IMAP serves, snapshotted at login
@@ -15,9 +16,7 @@
 //! - Failures become `-ERR` lines in exactly one place ([`session::Session`]'s `fail`).
 #![forbid(unsafe_code)]
 
-pub mod command;
 pub mod driver;
-pub mod framer;
 pub mod maildrop;
 pub mod session;
 

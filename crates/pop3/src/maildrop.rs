@@ -127,24 +127,6 @@ impl Drop for LockGuard {
     }
 }
 
-/// Appends `data` to `out` dot-stuffed (RFC 1939 §3: a line starting with "." gets another
-/// "."), ending in CRLF (added if missing), followed by the terminating ".\r\n".
-pub fn write_multiline(out: &mut Vec<u8>, data: &[u8]) {
-    out.reserve(data.len() + data.len() / 64 + 5);
-    let mut at_line_start = true;
-    for &b in data {
-        if at_line_start && b == b'.' {
-            out.push(b'.');
-        }
-        out.push(b);
-        at_line_start = b == b'\n';
-    }
-    if !data.is_empty() && !data.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
-}
-
 /// The part of a message TOP sends (RFC 1939 §7): the header, the blank line, and the first
 /// `lines` lines of the body. A message without a blank line is all header.
 pub fn top(message: &[u8], lines: u32) -> &[u8] {
@@ -173,52 +155,9 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Reverses [`write_multiline`]: the message a client reassembles (used by tests).
-pub fn unstuff(multiline: &[u8]) -> Option<Vec<u8>> {
-    let body = multiline.strip_suffix(b".\r\n")?;
-    let mut out = Vec::with_capacity(body.len());
-    let mut at_line_start = true;
-    let mut skip = false;
-    for (i, &b) in body.iter().enumerate() {
-        if at_line_start && b == b'.' && body.get(i + 1) == Some(&b'.') {
-            skip = true;
-        }
-        if skip {
-            skip = false;
-            at_line_start = false;
-            continue;
-        }
-        out.push(b);
-        at_line_start = b == b'\n';
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn multi(data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        write_multiline(&mut out, data);
-        out
-    }
-
-    #[test]
-    fn dot_stuffing() {
-        assert_eq!(multi(b""), b".\r\n");
-        assert_eq!(multi(b"a\r\n"), b"a\r\n.\r\n");
-        assert_eq!(multi(b"a"), b"a\r\n.\r\n");
-        assert_eq!(multi(b".\r\n"), b"..\r\n.\r\n");
-        assert_eq!(multi(b"..x\r\nb.c\r\n.\r\n"), b"...x\r\nb.c\r\n..\r\n.\r\n");
-        for m in [
-            &b"x: y\r\n\r\n.hidden\r\n..two\r\nend\r\n"[..],
-            b".\r\n.\r\n",
-        ] {
-            let out = multi(m);
-            assert_eq!(unstuff(&out).as_deref(), Some(m));
-        }
-    }
 
     #[test]
     fn top_lines() {

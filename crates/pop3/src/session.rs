@@ -10,8 +10,8 @@
 //!   `-ERR [AUTH]` saying to use STLS; maildrop locked → `-ERR [IN-USE]` (RFC 2449 §8.1.2);
 //!   throttled or store failure → `-ERR [SYS/TEMP]` (RFC 3206 §4) and, for the store, a log
 //!   line. I/O never reaches here: the driver closes the connection.
-//! - Every status line is written by `status_line`, which turns control characters in the
-//!   text into spaces: replies echo client text (a user name, a SASL mechanism), and a CR
+//! - Every status line is written by `pochta_pop3_proto::reply`, which turns control
+//!   characters in the text into spaces: replies echo client text (a user name, a SASL mechanism), and a CR
 //!   inside a command line must not split the reply into two (found by the `pop3_session`
 //!   fuzz target).
 //! - APOP (RFC 1939 §7) needs the plaintext password (or an MD5 secret) on the server; Pochta
@@ -42,9 +42,10 @@ use pochta_auth::{
 use pochta_store::{Account, FlagOp, MailStore, StoreError};
 use pochta_types::{Address, Flag, Flags, MailboxName};
 
-use crate::command::{self, Command, ParseError};
-use crate::framer::DEFAULT_MAX_LINE;
-use crate::maildrop::{Entry, LockGuard, Locks, Maildrop, top, write_multiline};
+use crate::maildrop::{Entry, LockGuard, Locks, Maildrop, top};
+use pochta_pop3_proto::command::{self, Command, ParseError};
+use pochta_pop3_proto::framer::DEFAULT_MAX_LINE;
+use pochta_pop3_proto::reply::{self, Code, write_multiline};
 
 /// Longest SASL response line accepted (RFC 5034 §4 lifts the command limit for them).
 pub const MAX_SASL_LINE: usize = 8192;
@@ -205,42 +206,28 @@ impl<S: MailStore> Session<S> {
     }
 
     fn ok(&mut self, text: &str) {
-        self.status_line("+OK ", text);
-    }
-
-    /// Appends one status line. Replies echo client text (a user name, a mechanism name), and
-    /// the framer leaves CRs and other control characters inside a line: they become spaces,
-    /// so a reply is always exactly one line and a client cannot inject a second one.
-    fn status_line(&mut self, status: &str, text: &str) {
-        self.out.extend_from_slice(status.as_bytes());
-        for c in text.chars() {
-            let c = if c.is_control() { ' ' } else { c };
-            let mut buf = [0u8; 4];
-            self.out
-                .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-        }
-        self.out.extend_from_slice(b"\r\n");
+        reply::ok(&mut self.out, text);
     }
 
     /// The one place failures become replies.
     fn fail(&mut self, f: Fail) {
-        let (status, text) = match f {
-            Fail::Err(t) => ("-ERR ", t),
-            Fail::Auth(t) => ("-ERR [AUTH] ", t),
+        let (code, text) = match f {
+            Fail::Err(t) => (None, t),
+            Fail::Auth(t) => (Some(Code::Auth), t),
             Fail::InUse => (
-                "-ERR [IN-USE] ",
+                Some(Code::InUse),
                 "Maildrop is locked by another POP3 session".into(),
             ),
-            Fail::Temp(t) => ("-ERR [SYS/TEMP] ", t),
+            Fail::Temp(t) => (Some(Code::SysTemp), t),
             Fail::Store(e) => {
                 tracing::error!(peer = %self.peer, error = %e, "POP3 store failure");
                 (
-                    "-ERR [SYS/TEMP] ",
+                    Some(Code::SysTemp),
                     "Internal storage error; try again later".into(),
                 )
             }
         };
-        self.status_line(status, &text);
+        reply::err(&mut self.out, code, &text);
     }
 
     /// The reply to a line that exceeded the limit.
@@ -362,9 +349,7 @@ impl<S: MailStore> Session<S> {
             Command::List(None) => {
                 let lines: Vec<String> = {
                     let d = self.maildrop()?;
-                    d.live()
-                        .map(|(n, e)| format!("{n} {}\r\n", e.size))
-                        .collect()
+                    d.live().map(|(n, e)| format!("{n} {}", e.size)).collect()
                 };
                 self.multi_listing("scan listing follows", &lines);
             }
@@ -376,7 +361,7 @@ impl<S: MailStore> Session<S> {
                 let lines: Vec<String> = {
                     let d = self.maildrop()?;
                     d.live()
-                        .map(|(n, e)| format!("{n} {}\r\n", d.uidl(e)))
+                        .map(|(n, e)| format!("{n} {}", d.uidl(e)))
                         .collect()
                 };
                 self.multi_listing("unique-id listing follows", &lines);
@@ -434,12 +419,10 @@ impl<S: MailStore> Session<S> {
         }
     }
 
+    /// `+OK head`, then `lines` (without CRLF) as a multi-line response.
     fn multi_listing(&mut self, head: &str, lines: &[String]) {
         self.ok(head);
-        for l in lines {
-            self.out.extend_from_slice(l.as_bytes());
-        }
-        self.out.extend_from_slice(b".\r\n");
+        reply::write_lines(&mut self.out, lines);
     }
 
     /// RFC 2449 §5. STLS and the plaintext mechanisms only where they may be used.
@@ -467,8 +450,7 @@ impl<S: MailStore> Session<S> {
             caps.push("STLS".into());
         }
         caps.push("IMPLEMENTATION Pochta".into());
-        let lines: Vec<String> = caps.into_iter().map(|c| c + "\r\n").collect();
-        self.multi_listing("Capability list follows", &lines);
+        self.multi_listing("Capability list follows", &caps);
     }
 
     fn quit(&mut self) -> Res<Next> {
@@ -645,7 +627,7 @@ impl<S: MailStore> Session<S> {
             let lines: Vec<String> = Mechanism::ALL
                 .iter()
                 .filter(|m| plain || !m.sends_password())
-                .map(|m| format!("{}\r\n", m.name()))
+                .map(|m| m.name().to_owned())
                 .collect();
             self.multi_listing("SASL mechanisms follow", &lines);
             return Ok(());

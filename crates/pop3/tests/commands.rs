@@ -161,7 +161,7 @@ fn sizes_are_the_octets_retr_sends_with_dot_stuffing() {
         "{text:?}"
     );
     // ... and un-stuffed the message is exactly the listed octets, CRLF throughout.
-    let body = pochta_pop3::maildrop::unstuff(&wire).expect("terminated");
+    let body = common::unstuff(&wire);
     assert_eq!(body.len(), listed);
     assert_eq!(
         body,

@@ -40,7 +40,11 @@ fn seeds_in_every_setup() {
 /// Inputs the coverage-guided fuzzer found, replayed in every state and as found.
 #[test]
 fn fuzz_regressions_replay() {
-    replay::regressions(env!("CARGO_MANIFEST_DIR"), "pop3_session", 3, harness::run);
+    let replayed = replay::regressions(env!("CARGO_MANIFEST_DIR"), "pop3_session", 3, harness::run);
+    assert!(
+        replayed >= 1,
+        "no regression input of pop3_session was replayed"
+    );
 }
 
 /// The harness reaches each state, and QUIT deletes exactly what was marked.

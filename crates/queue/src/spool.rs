@@ -782,9 +782,10 @@ mod tests {
 
     /// What makes [`Spool::insert`] durable when it returns: WAL with `synchronous=FULL`, so
     /// COMMIT fsyncs the WAL. The crash tests kill the process, and the page cache outlives a
-    /// process, so they cannot see a missing fsync: the settings themselves are checked here.
+    /// process, so they cannot see a missing fsync: the settings themselves are checked here
+    /// (the setting, not the fsync).
     #[test]
-    fn commits_are_fsynced() {
+    fn commits_use_wal_with_synchronous_full() {
         let dir = tempfile::tempdir().unwrap();
         let s = Spool::open(dir.path()).unwrap();
         let conn = s.conn.lock();

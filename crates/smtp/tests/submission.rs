@@ -157,6 +157,8 @@ fn remote_recipients_go_to_the_queue() {
         env.recipients[0].address.to_string(),
         "friend@elsewhere.example"
     );
+    // RET, NOTIFY and ORCPT are followed to the next hop through the binary:
+    // crates/pochta/tests/queue.rs `dsn_parameters_reach_the_next_hop`.
     assert_eq!(env.envid.as_deref(), Some("e1"));
     assert!(
         bytes.starts_with(b"Received: "),

@@ -3,6 +3,8 @@
 
 #[path = "../../../fuzz/harness/mutf7.rs"]
 mod harness;
+#[path = "../../../fuzz/harness/replay.rs"]
+mod replay;
 
 use proptest::prelude::*;
 
@@ -34,17 +36,18 @@ fn seeds() {
     }
 }
 
-/// Inputs the coverage-guided fuzzer found, replayed.
+/// Inputs the coverage-guided fuzzer found (or that exercise known tricky spellings), replayed.
 #[test]
 fn fuzz_regressions_replay() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/mutf7");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
-    };
-    for e in entries {
-        let path = e.unwrap().path();
-        harness::run(&std::fs::read(&path).unwrap());
+    let inputs = replay::inputs(env!("CARGO_MANIFEST_DIR"), "mutf7");
+    for (path, data) in &inputs {
+        eprintln!("replaying {}", path.display());
+        harness::run(data);
     }
+    assert!(
+        !inputs.is_empty(),
+        "no regression input of mutf7 was replayed"
+    );
 }
 
 proptest! {

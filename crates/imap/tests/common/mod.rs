@@ -82,6 +82,12 @@ pub fn start_configured(config: ImapConfig) -> Server {
     }
 }
 
+/// How long [`Client::wait_response`] waits for a response another party causes: generous for
+/// a loaded machine (a push takes milliseconds), yet below the IDLE driver's 15 s re-check
+/// (`IDLE_RECHECK` in crates/imap/src/driver.rs), so an IDLE response that arrives in time was
+/// pushed by the change bus, not found by the fallback.
+pub const PUSH_DEADLINE: Duration = Duration::from_secs(12);
+
 /// A blocking IMAP client for tests. Responses are returned as text lines with literals
 /// inlined (`{n}\r\n` + the bytes), lossily decoded.
 pub struct Client {
@@ -160,6 +166,24 @@ impl Client {
         }
         let s = String::from_utf8_lossy(&out).into_owned();
         s.trim_end_matches("\r\n").to_string()
+    }
+
+    /// Read one response that something else (another session, a timer) is to cause: waits up
+    /// to [`PUSH_DEADLINE`], a deadline generous enough for a loaded machine, and says what did
+    /// not happen if it passes. (How fast the push is, is for benchmarks, not tests.)
+    pub fn wait_response(&mut self, what: &str) -> String {
+        self.r
+            .get_ref()
+            .set_read_timeout(Some(PUSH_DEADLINE))
+            .expect("timeout");
+        if let Err(e) = self.r.fill_buf() {
+            panic!("{what} did not happen within {PUSH_DEADLINE:?} ({e})");
+        }
+        self.r
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        self.read_response()
     }
 
     /// Read responses up to and including the tagged one.

@@ -56,7 +56,7 @@ pub struct Imap {
 }
 
 pub fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    let s = TcpStream::connect_timeout(&addr, READ_TIMEOUT)?;
     s.set_read_timeout(Some(READ_TIMEOUT))?;
     s.set_write_timeout(Some(READ_TIMEOUT))?;
     s.set_nodelay(true)?;

@@ -193,7 +193,7 @@ impl Client {
     /// The lines of a multi-line response, un-stuffed, without the terminator.
     pub fn multiline(&mut self) -> Vec<String> {
         let raw = self.multiline_raw();
-        let body = pochta_pop3::maildrop::unstuff(&raw).expect("terminated");
+        let body = unstuff(&raw);
         String::from_utf8_lossy(&body)
             .split_terminator("\r\n")
             .map(str::to_owned)
@@ -230,10 +230,7 @@ impl Client {
     pub fn retr(&mut self, n: u32) -> (String, Vec<u8>) {
         let status = self.ok(&format!("RETR {n}"));
         let raw = self.multiline_raw();
-        (
-            status,
-            pochta_pop3::maildrop::unstuff(&raw).expect("terminated"),
-        )
+        (status, unstuff(&raw))
     }
 
     /// Whether the server closed the connection (reads EOF).
@@ -241,4 +238,12 @@ impl Client {
         let mut b = [0u8; 1];
         matches!(self.r.read(&mut b), Ok(0))
     }
+}
+
+/// A whole multi-line block as read from the wire (terminator included), un-stuffed by the
+/// client half of the grammar; it must be exactly one block.
+pub fn unstuff(raw: &[u8]) -> Vec<u8> {
+    let (body, used) = pochta_pop3_proto::client::multiline(raw).expect("terminated");
+    assert_eq!(used, raw.len(), "bytes after the terminator: {raw:?}");
+    body
 }

@@ -1,4 +1,5 @@
-//! POP3 command parsing (RFC 1939 §§4–7, RFC 2449, RFC 5034, RFC 2595).
+//! POP3 commands (RFC 1939 §§4–7, RFC 2449, RFC 5034, RFC 2595): parsed by the server
+//! ([`parse`]), encoded by the client ([`Command::encode`]).
 //!
 //! Implementation notes:
 //! - Input is one framed line without CRLF. Keywords are case-insensitive (RFC 1939 §3);
@@ -63,6 +64,107 @@ impl Command {
             Command::Top { .. } => "TOP",
             Command::Uidl(_) => "UIDL",
         }
+    }
+}
+
+/// Why a command cannot be encoded as one line that parses back to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodeError {
+    pub command: &'static str,
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot send {}: {}", self.command, self.reason)
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+impl Command {
+    /// The command as a line, CRLF included. Refused: an argument with CR, LF or NUL (it
+    /// would end the line early), an empty or space-holding argument where the grammar has
+    /// one word, message number 0, and an AUTH initial response without a mechanism.
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        let name = self.name();
+        let fail = |reason| EncodeError {
+            command: name,
+            reason,
+        };
+        let word = |w: &str| -> Result<(), EncodeError> {
+            if w.is_empty() {
+                Err(fail("empty argument"))
+            } else if w.bytes().any(|b| matches!(b, b' ' | b'\r' | b'\n' | 0)) {
+                Err(fail("argument holds a space, CR, LF or NUL"))
+            } else {
+                Ok(())
+            }
+        };
+        let number = |n: u32| -> Result<u32, EncodeError> {
+            if n == 0 {
+                Err(fail("message numbers start at 1"))
+            } else {
+                Ok(n)
+            }
+        };
+        let mut line = String::from(name);
+        let mut arg = |a: &str| {
+            line.push(' ');
+            line.push_str(a);
+        };
+        match self {
+            Command::User(u) => {
+                word(u)?;
+                arg(u);
+            }
+            Command::Pass(p) => {
+                let p = p.expose();
+                if p.is_empty() {
+                    return Err(fail("empty password"));
+                }
+                if p.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+                    return Err(fail("password holds CR, LF or NUL"));
+                }
+                arg(p);
+            }
+            Command::Apop { name, digest } => {
+                word(name)?;
+                word(digest)?;
+                arg(name);
+                arg(digest);
+            }
+            Command::Auth { mechanism, initial } => match (mechanism, initial) {
+                (None, None) => {}
+                (None, Some(_)) => return Err(fail("initial response without a mechanism")),
+                (Some(m), i) => {
+                    word(m)?;
+                    arg(m);
+                    if let Some(i) = i {
+                        word(i)?;
+                        arg(i);
+                    }
+                }
+            },
+            Command::List(n) | Command::Uidl(n) => {
+                if let Some(n) = n {
+                    arg(&number(*n)?.to_string());
+                }
+            }
+            Command::Retr(n) | Command::Dele(n) => arg(&number(*n)?.to_string()),
+            Command::Top { msg, lines } => {
+                arg(&number(*msg)?.to_string());
+                arg(&lines.to_string());
+            }
+            Command::Stls
+            | Command::Capa
+            | Command::Quit
+            | Command::Stat
+            | Command::Noop
+            | Command::Rset => {}
+        }
+        line.push_str("\r\n");
+        Ok(line.into_bytes())
     }
 }
 
