@@ -251,8 +251,9 @@ async fn per_ip_limit_closes_extra_connections() {
 }
 
 /// A connection over its address's limit is told why before the close, in plaintext and
-/// after the handshake on an implicit-TLS listener, and the slot of a finished session is
-/// free for the next connection at once.
+/// after the handshake on an implicit-TLS listener. (That a finished session's slot is free
+/// for an immediate reconnection is checked through the binary in
+/// `crates/pochta/tests/connections.rs`.)
 #[tokio::test]
 async fn per_ip_refusal_is_written_before_the_close() {
     const NO: &[u8] = b"421 4.7.0 Too many connections from your address\r\n";
