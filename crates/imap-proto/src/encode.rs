@@ -100,6 +100,10 @@ impl W<'_> {
             enc = mutf7::encode(s);
             enc.as_bytes()
         };
+        self.pattern_bytes(b);
+    }
+    /// A `list-mailbox` already in wire form: atom with wildcards, else a string.
+    fn pattern_bytes(&mut self, b: &[u8]) {
         if !b.is_empty() && b.iter().all(|&c| crate::core::is_list_char(c)) {
             self.raw(b);
         } else {
@@ -338,6 +342,61 @@ impl W<'_> {
     }
 }
 
+/// Splits an encoded command at its synchronizing literals: send part 0, wait for `+`, send
+/// part 1, … (one part when `literal_plus`).
+pub(crate) fn split_parts(bytes: Vec<u8>, opts: EncodeOptions) -> Vec<Vec<u8>> {
+    if opts.literal_plus {
+        return vec![bytes];
+    }
+    // Walk our own output line by line to find the split points.
+    let mut parts = Vec::new();
+    let mut last = 0;
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let lf = bytes[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| pos + i + 1);
+        let line = &bytes[pos..lf];
+        pos = lf;
+        let trimmed = line.strip_suffix(b"\r\n").unwrap_or(line);
+        if let Some((n, kind)) = crate::framer::literal_suffix(trimmed) {
+            if kind.is_sync() {
+                parts.push(bytes[last..pos].to_vec());
+                last = pos;
+            }
+            pos = pos
+                .saturating_add(usize::try_from(n).unwrap_or(usize::MAX))
+                .min(bytes.len());
+        }
+    }
+    parts.push(bytes[last..].to_vec());
+    parts
+}
+
+// The one quoting rule, for the client half (`crate::client`), which writes mailbox names as
+// the server spells them (wire bytes) rather than as Pochta `MailboxName`s.
+
+/// An `astring`: atom when every byte is an ASTRING-CHAR, else quoted, else a literal.
+pub(crate) fn write_astring(out: &mut Vec<u8>, b: &[u8], opts: EncodeOptions) {
+    W { out, opts }.astring(b);
+}
+
+/// A `string`: quoted when it can be, else a literal.
+pub(crate) fn write_string(out: &mut Vec<u8>, b: &[u8], opts: EncodeOptions) {
+    W { out, opts }.string(b);
+}
+
+/// A literal (`~{n}` when `binary`), `{n+}` with LITERAL+.
+pub(crate) fn write_literal(out: &mut Vec<u8>, b: &[u8], binary: bool, opts: EncodeOptions) {
+    W { out, opts }.literal(b, binary);
+}
+
+/// A `list-mailbox` pattern in wire form.
+pub(crate) fn write_list_mailbox(out: &mut Vec<u8>, b: &[u8], opts: EncodeOptions) {
+    W { out, opts }.pattern_bytes(b);
+}
+
 impl Command {
     /// Encode as one buffer (see the module notes about synchronizing literals).
     pub fn encode(&self, opts: EncodeOptions) -> Vec<u8> {
@@ -348,34 +407,7 @@ impl Command {
 
     /// Encode split at synchronizing literals: send part 0, wait for `+`, send part 1, …
     pub fn encode_parts(&self, opts: EncodeOptions) -> Vec<Vec<u8>> {
-        let bytes = self.encode(opts);
-        if opts.literal_plus {
-            return vec![bytes];
-        }
-        // Walk our own output line by line to find the split points.
-        let mut parts = Vec::new();
-        let mut last = 0;
-        let mut pos = 0;
-        while pos < bytes.len() {
-            let lf = bytes[pos..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(bytes.len(), |i| pos + i + 1);
-            let line = &bytes[pos..lf];
-            pos = lf;
-            let trimmed = line.strip_suffix(b"\r\n").unwrap_or(line);
-            if let Some((n, kind)) = crate::framer::literal_suffix(trimmed) {
-                if kind.is_sync() {
-                    parts.push(bytes[last..pos].to_vec());
-                    last = pos;
-                }
-                pos = pos
-                    .saturating_add(usize::try_from(n).unwrap_or(usize::MAX))
-                    .min(bytes.len());
-            }
-        }
-        parts.push(bytes[last..].to_vec());
-        parts
+        split_parts(self.encode(opts), opts)
     }
 
     /// Encode into `out`.

@@ -1,4 +1,5 @@
-//! Sans-IO IMAP server-side protocol core: framing, command parsing and response encoding.
+//! Sans-IO IMAP protocol core: framing, command parsing and response encoding for the server,
+//! and the client half ([`client`]: command encoder, response reader).
 //!
 //! Implementation notes (what always holds):
 //! - Nothing here does I/O, reads a clock or spawns a task: bytes in, events/values out.
@@ -20,6 +21,7 @@
 pub mod acl;
 pub mod append;
 pub mod auth;
+pub mod client;
 pub mod command;
 pub mod copy_move;
 pub mod core;

@@ -1,112 +1,132 @@
-//! A sans-IO parser for the IMAP responses a *client* receives (RFC 9051 §7, RFC 3501 §7).
+//! The client's response reader: framing with imap-proto's [`Framer`] under per-response
+//! budgets, then a parser for the responses a client receives (RFC 9051 §7, RFC 3501 §7).
 //!
 //! Implementation notes:
-//! - **Frame first, then parse.** [`Framer`] finds where one response ends: a line ends with
-//!   CRLF unless it ends with a literal announcement `{n}` (or `~{n}`, RFC 3516 literal8), in
-//!   which case `n` bytes of literal follow and the response goes on after them
-//!   (RFC 9051 §4.3). It keeps its scan position between calls, so feeding a large literal in
-//!   small pieces costs O(bytes), never a rescan.
-//! - Limits: a response *line* (outside literals) is at most [`MAX_LINE`] bytes and a literal at
-//!   most [`MAX_LITERAL`]; beyond them the connection is unusable and the caller closes it.
+//! - **Frame first, then parse.** [`ResponseReader`] feeds received bytes to the same
+//!   [`Framer`] the server reads commands with: a line ends with CRLF unless it announces a
+//!   literal `{n}` (or `~{n}`, RFC 3516 literal8), whose `n` bytes follow and after which the
+//!   response goes on (RFC 9051 §4.3). A server never waits for `+`, so every announced
+//!   literal is accepted at once, within the limits.
+//! - **Budgets** ([`Limits`], the server framer's type): a line (outside literals) is at most
+//!   `max_line` bytes, one literal at most `max_literal`, the literals of one response at most
+//!   `max_literals`, and all lines and literals of one response together at most
+//!   `max_command` — the total budget per response. A peer that breaks one gets a
+//!   [`ResponseError`] naming it before the bytes over the budget are buffered, so a hostile
+//!   server (an endless FETCH line, one response made of many large literals) costs at most
+//!   the budget in memory. Any error ends the connection: the caller must not read on.
 //! - **Parse** a framed response into [`Response`]: tagged status, untagged status with its
 //!   optional response code (`[UIDVALIDITY 3]`, RFC 9051 §7.1), numbered data (`* 3 FETCH (…)`,
-//!   `* 4 EXISTS`), and other untagged data (`* LIST …`, `* CAPABILITY …`) as a list of
-//!   generic [`Value`]s. Strings — quoted or literal — are zero-copy slices of the frame
-//!   ([`Bytes`]), so a message body is copied once, from the socket buffer into the frame.
-//! - Nothing here panics on any input: malformed input is a [`ParseError`].
+//!   `* 4 EXISTS`), other untagged data (`* LIST …`, `* CAPABILITY …`) as generic [`Value`]s,
+//!   and continuation requests. Strings — quoted or literal — are zero-copy slices of the frame
+//!   ([`Bytes`]). Typed views for what clients use are in [`crate::client::data`].
+//! - Nothing here panics on any input: malformed input is a [`ResponseError`].
 //! - Atoms may carry a bracketed section with spaces, as in
 //!   `BODY[HEADER.FIELDS (MESSAGE-ID)]` (RFC 9051 §7.5.2 `section`); the tokenizer keeps the
 //!   brackets' contents inside the atom.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-/// Longest response line (outside literals) we accept.
-pub const MAX_LINE: usize = 1 << 20;
-/// Largest literal we accept (a message body).
-pub const MAX_LITERAL: usize = 512 << 20;
+use crate::framer::{Event, FrameErrorKind, Framer, Limits};
 
-/// The framing or parsing of a server response failed; the connection cannot continue.
+/// The client's default budgets: the server framer's limits, widened where answers are
+/// larger than commands. A line may hold a `SEARCH`/`VANISHED` answer for a large mailbox
+/// (1 MiB); a literal may be a message of up to 512 MiB; one response (a FETCH of one message
+/// with its header fields, or a LIST entry) at most one such literal plus 1 MiB of lines and
+/// other literals, and at most 64 literals.
+pub const CLIENT_LIMITS: Limits = Limits {
+    max_line: 1 << 20,
+    max_literal: 512 << 20,
+    max_command: (512 << 20) + (1 << 20),
+    max_literals: 64,
+};
+
+/// The server's answer cannot be read on; the connection must be closed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError {
-    #[error("response line longer than {MAX_LINE} bytes")]
-    LineTooLong,
-    #[error("literal of {0} bytes exceeds the limit")]
-    LiteralTooLarge(u64),
+pub enum ResponseError {
+    #[error("response line longer than {0} bytes")]
+    LineTooLong(usize),
+    #[error("literal of {size} bytes exceeds the limit of {limit}")]
+    LiteralTooLarge { size: u64, limit: u64 },
+    #[error("response exceeds its budget of {0} bytes (lines and literals together)")]
+    ResponseTooLarge(u64),
+    #[error("more than {0} literals in one response")]
+    TooManyLiterals(usize),
     #[error("malformed response: {0}")]
     Syntax(&'static str),
 }
 
-/// Finds complete responses in a byte stream.
-#[derive(Debug, Default)]
-pub struct Framer {
-    /// Where scanning resumes in the buffer.
-    pos: usize,
-    /// Bytes of the current line scanned so far (for the line limit).
-    line_len: usize,
+/// Frames and parses a server's byte stream into [`Response`]s (see the module notes).
+#[derive(Debug)]
+pub struct ResponseReader {
+    framer: Framer,
 }
 
-impl Framer {
-    pub fn new() -> Self {
-        Self::default()
+impl Default for ResponseReader {
+    fn default() -> Self {
+        ResponseReader::new(CLIENT_LIMITS)
+    }
+}
+
+impl ResponseReader {
+    pub fn new(limits: Limits) -> Self {
+        ResponseReader {
+            framer: Framer::new(limits),
+        }
     }
 
-    /// If `buf` starts with a complete response, splits it off and returns it. `Ok(None)`
-    /// means more bytes are needed.
-    pub fn next(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, ParseError> {
+    pub fn limits(&self) -> Limits {
+        self.framer.limits()
+    }
+
+    /// Adds received bytes.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.framer.feed(bytes);
+    }
+
+    /// Bytes fed but not yet part of a returned response (for STARTTLS: must be 0 before the
+    /// handshake, RFC 9051 §6.2.1).
+    pub fn buffered(&self) -> usize {
+        self.framer.buffered()
+    }
+
+    /// The next complete response, `Ok(None)` if more bytes are needed.
+    pub fn next_response(&mut self) -> Result<Option<Response>, ResponseError> {
+        Ok(match self.next_frame()? {
+            Some(frame) => Some(parse(&frame)?),
+            None => None,
+        })
+    }
+
+    /// The next complete response unparsed (wire form, lines end in CRLF).
+    pub fn next_frame(&mut self) -> Result<Option<Bytes>, ResponseError> {
+        let limits = self.framer.limits();
         loop {
-            let rest = &buf[self.pos..];
-            let Some(nl) = memchr::memchr(b'\n', rest) else {
-                self.line_len += rest.len();
-                self.pos = buf.len();
-                if self.line_len > MAX_LINE {
-                    return Err(ParseError::LineTooLong);
-                }
-                return Ok(None);
-            };
-            self.line_len += nl;
-            if self.line_len > MAX_LINE {
-                return Err(ParseError::LineTooLong);
-            }
-            let line_end = self.pos + nl; // index of '\n'
-            match literal_suffix(&buf[..line_end]) {
-                Some(n) => {
-                    if n > MAX_LITERAL as u64 {
-                        return Err(ParseError::LiteralTooLarge(n));
-                    }
-                    let after = line_end + 1 + n as usize;
-                    if buf.len() < after {
-                        // Resume at this line's end next time (the suffix is recomputed
-                        // cheaply) and make room so the reader fills the literal in few reads.
-                        buf.reserve(after - buf.len());
-                        self.pos = line_end;
-                        self.line_len = 0;
-                        return Ok(None);
-                    }
-                    self.pos = after;
-                    self.line_len = 0;
-                }
-                None => {
-                    let frame = buf.split_to(line_end + 1).freeze();
-                    self.pos = 0;
-                    self.line_len = 0;
-                    return Ok(Some(frame));
+            match self.framer.next_event() {
+                None => return Ok(None),
+                Some(Event::LiteralAnnounced { .. }) => self.framer.accept_literal(),
+                Some(Event::Command(c)) => return Ok(Some(Bytes::from(c.bytes))),
+                // Only the server side asks for raw lines.
+                Some(Event::Line(l)) => return Ok(Some(Bytes::from(l))),
+                Some(Event::Error(e)) => {
+                    return Err(match e.kind {
+                        FrameErrorKind::LineTooLong => ResponseError::LineTooLong(limits.max_line),
+                        FrameErrorKind::LiteralTooBig { size, .. } if size > limits.max_literal => {
+                            ResponseError::LiteralTooLarge {
+                                size,
+                                limit: limits.max_literal,
+                            }
+                        }
+                        FrameErrorKind::LiteralTooBig { .. } | FrameErrorKind::CommandTooBig => {
+                            ResponseError::ResponseTooLarge(limits.max_command)
+                        }
+                        FrameErrorKind::TooManyLiterals => {
+                            ResponseError::TooManyLiterals(limits.max_literals)
+                        }
+                    });
                 }
             }
         }
     }
-}
-
-/// `{123}` or `{123+}` or `~{123}` just before the (CR)LF at the end of `line`.
-fn literal_suffix(line: &[u8]) -> Option<u64> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let inner = line.strip_suffix(b"}")?;
-    let open = memchr::memrchr(b'{', inner)?;
-    let digits = &inner[open + 1..];
-    let digits = digits.strip_suffix(b"+").unwrap_or(digits);
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// A generic response value (RFC 9051 §4).
@@ -210,8 +230,8 @@ pub enum Response {
     Continue(String),
 }
 
-/// Parses one framed response (as returned by [`Framer::next`]).
-pub fn parse(frame: &Bytes) -> Result<Response, ParseError> {
+/// Parses one framed response (as returned by [`ResponseReader::next_frame`]).
+pub fn parse(frame: &Bytes) -> Result<Response, ResponseError> {
     let mut p = Parser {
         buf: frame,
         pos: 0,
@@ -223,14 +243,14 @@ pub fn parse(frame: &Bytes) -> Result<Response, ParseError> {
     }
     let tag = p.word();
     if tag.is_empty() {
-        return Err(ParseError::Syntax("missing tag"));
+        return Err(ResponseError::Syntax("missing tag"));
     }
     if !p.eat(b" ") {
-        return Err(ParseError::Syntax("missing space after tag"));
+        return Err(ResponseError::Syntax("missing space after tag"));
     }
     if tag.as_ref() != b"*" {
         let word = p.word();
-        let status = Status::parse(&word).ok_or(ParseError::Syntax("tagged response status"))?;
+        let status = Status::parse(&word).ok_or(ResponseError::Syntax("tagged response status"))?;
         let st = p.status_text(status)?;
         return Ok(Response::Tagged {
             tag: String::from_utf8_lossy(&tag).into_owned(),
@@ -242,9 +262,9 @@ pub fn parse(frame: &Bytes) -> Result<Response, ParseError> {
         return Ok(Response::UntaggedStatus(p.status_text(status)?));
     }
     if !word.is_empty() && word.iter().all(u8::is_ascii_digit) {
-        let n = ascii_number(&word).ok_or(ParseError::Syntax("number too large"))?;
+        let n = ascii_number(&word).ok_or(ResponseError::Syntax("number too large"))?;
         if !p.eat(b" ") {
-            return Err(ParseError::Syntax("missing space after number"));
+            return Err(ResponseError::Syntax("missing space after number"));
         }
         let name = String::from_utf8_lossy(&p.word()).to_ascii_uppercase();
         let values = p.values_to_end()?;
@@ -313,7 +333,7 @@ impl Parser<'_> {
     }
 
     /// After `OK`/`NO`/…: ` [CODE args] text` (RFC 9051 §7.1 `resp-text`).
-    fn status_text(&mut self, status: Status) -> Result<StatusText, ParseError> {
+    fn status_text(&mut self, status: Status) -> Result<StatusText, ResponseError> {
         self.eat(b" ");
         let mut code = None;
         if self.eat(b"[") {
@@ -336,7 +356,7 @@ impl Parser<'_> {
                         break;
                     }
                     None | Some(b'\r') | Some(b'\n') => {
-                        return Err(ParseError::Syntax("unterminated response code"));
+                        return Err(ResponseError::Syntax("unterminated response code"));
                     }
                     Some(b' ') => self.pos += 1,
                     Some(_) => args.push(self.value()?),
@@ -352,7 +372,7 @@ impl Parser<'_> {
         })
     }
 
-    fn values_to_end(&mut self) -> Result<Vec<Value>, ParseError> {
+    fn values_to_end(&mut self) -> Result<Vec<Value>, ResponseError> {
         let mut out = Vec::new();
         loop {
             while self.eat(b" ") {}
@@ -363,13 +383,13 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self) -> Result<Value, ParseError> {
+    fn value(&mut self) -> Result<Value, ResponseError> {
         match self.peek() {
             Some(b'(') => {
                 self.pos += 1;
                 self.depth += 1;
                 if self.depth > MAX_DEPTH {
-                    return Err(ParseError::Syntax("lists nested too deeply"));
+                    return Err(ResponseError::Syntax("lists nested too deeply"));
                 }
                 let mut items = Vec::new();
                 loop {
@@ -381,7 +401,7 @@ impl Parser<'_> {
                             return Ok(Value::List(items));
                         }
                         None | Some(b'\r') | Some(b'\n') => {
-                            return Err(ParseError::Syntax("unterminated list"));
+                            return Err(ResponseError::Syntax("unterminated list"));
                         }
                         Some(_) => items.push(self.value()?),
                     }
@@ -393,13 +413,13 @@ impl Parser<'_> {
                 self.pos += 1;
                 self.literal()
             }
-            Some(b')') => Err(ParseError::Syntax("unexpected ')'")),
+            Some(b')') => Err(ResponseError::Syntax("unexpected ')'")),
             Some(_) => Ok(self.atom()),
-            None => Err(ParseError::Syntax("value expected")),
+            None => Err(ResponseError::Syntax("value expected")),
         }
     }
 
-    fn quoted(&mut self) -> Result<Value, ParseError> {
+    fn quoted(&mut self) -> Result<Value, ResponseError> {
         self.pos += 1;
         let start = self.pos;
         // Fast path: no escapes, a zero-copy slice.
@@ -412,13 +432,13 @@ impl Parser<'_> {
                     self.pos += 2;
                 }
                 Some(b'\r') | Some(b'\n') | None => {
-                    return Err(ParseError::Syntax("unterminated quoted string"));
+                    return Err(ResponseError::Syntax("unterminated quoted string"));
                 }
                 Some(_) => self.pos += 1,
             }
         }
         if self.pos >= self.buf.len() {
-            return Err(ParseError::Syntax("unterminated quoted string"));
+            return Err(ResponseError::Syntax("unterminated quoted string"));
         }
         let raw = self.buf.slice(start..self.pos);
         self.pos += 1; // closing quote
@@ -439,24 +459,24 @@ impl Parser<'_> {
         Ok(Value::Str(Bytes::from(out)))
     }
 
-    fn literal(&mut self) -> Result<Value, ParseError> {
+    fn literal(&mut self) -> Result<Value, ResponseError> {
         self.pos += 1; // '{'
         let start = self.pos;
         while self.peek().is_some_and(|c| c.is_ascii_digit()) {
             self.pos += 1;
         }
-        let n =
-            ascii_number(&self.buf[start..self.pos]).ok_or(ParseError::Syntax("literal length"))?;
+        let n = ascii_number(&self.buf[start..self.pos])
+            .ok_or(ResponseError::Syntax("literal length"))?;
         self.eat(b"+");
         if !self.eat(b"}\r\n") && !self.eat(b"}\n") {
-            return Err(ParseError::Syntax("literal announcement"));
+            return Err(ResponseError::Syntax("literal announcement"));
         }
-        let n = usize::try_from(n).map_err(|_| ParseError::LiteralTooLarge(n))?;
+        let n = usize::try_from(n).map_err(|_| ResponseError::Syntax("literal length"))?;
         let end = self
             .pos
             .checked_add(n)
             .filter(|&e| e <= self.buf.len())
-            .ok_or(ParseError::Syntax("literal shorter than announced"))?;
+            .ok_or(ResponseError::Syntax("literal shorter than announced"))?;
         let v = self.buf.slice(self.pos..end);
         self.pos = end;
         Ok(Value::Str(v))
@@ -501,16 +521,15 @@ mod tests {
 
     /// Feeds `input` in pieces of `chunk` bytes and returns every parsed response.
     fn feed(input: &[u8], chunk: usize) -> Vec<Response> {
-        let mut framer = Framer::new();
-        let mut buf = BytesMut::new();
+        let mut reader = ResponseReader::default();
         let mut out = Vec::new();
         for piece in input.chunks(chunk) {
-            buf.extend_from_slice(piece);
-            while let Some(frame) = framer.next(&mut buf).expect("frame") {
-                out.push(parse(&frame).expect("parse"));
+            reader.feed(piece);
+            while let Some(r) = reader.next_response().expect("response") {
+                out.push(r);
             }
         }
-        assert!(buf.is_empty(), "left over: {:?}", buf);
+        assert_eq!(reader.buffered(), 0, "left over");
         out
     }
 
@@ -646,19 +665,115 @@ A8 NO Mailbox doesn't exist\r\n";
     #[test]
     fn known_answers_at_every_chunk_size() {
         let want = expected();
-        for chunk in 1..=STREAM.len() {
+        let mut chunk = 1;
+        while chunk <= 512 {
+            assert_eq!(feed(STREAM, chunk), want, "chunk size {chunk}");
+            chunk *= 2;
+        }
+        for chunk in [3, 5, 7, 13, STREAM.len()] {
             assert_eq!(feed(STREAM, chunk), want, "chunk size {chunk}");
         }
     }
 
     #[test]
     fn every_prefix_is_incomplete_not_an_error() {
-        // A prefix of one response never yields a frame nor an error.
+        // A prefix of one response never yields a response nor an error.
         let one = b"* 1 FETCH (UID 1 BODY[] {5}\r\nabcde)\r\n";
         for cut in 0..one.len() {
-            let mut buf = BytesMut::from(&one[..cut]);
-            assert_eq!(Framer::new().next(&mut buf), Ok(None), "cut at {cut}");
+            let mut r = ResponseReader::default();
+            r.feed(&one[..cut]);
+            assert_eq!(r.next_response(), Ok(None), "cut at {cut}");
         }
+    }
+
+    /// Feeds `input` in 4 KiB pieces until the reader fails or has everything.
+    fn first_error(limits: Limits, input: &[u8]) -> Option<ResponseError> {
+        let mut r = ResponseReader::new(limits);
+        for piece in input.chunks(4096) {
+            r.feed(piece);
+            loop {
+                match r.next_response() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(e) => return Some(e),
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn budgets() {
+        let small = Limits {
+            max_line: 100,
+            max_literal: 1000,
+            max_command: 2500,
+            max_literals: 4,
+        };
+        // One literal over the limit: refused before any of its bytes is buffered.
+        assert_eq!(
+            first_error(small, b"* 1 FETCH (BODY[] {1001}\r\n"),
+            Some(ResponseError::LiteralTooLarge {
+                size: 1001,
+                limit: 1000
+            })
+        );
+        assert_eq!(
+            first_error(CLIENT_LIMITS, b"* 1 FETCH (BODY[] {99999999999}\r\n"),
+            Some(ResponseError::LiteralTooLarge {
+                size: 99_999_999_999,
+                limit: CLIENT_LIMITS.max_literal
+            })
+        );
+        // Many literals, each within the limit, over the response budget together.
+        let lit = vec![b'x'; 900];
+        let mut many = b"* 1 FETCH (".to_vec();
+        for i in 0..3 {
+            many.extend_from_slice(format!("BODY[{i}] {{900}}\r\n").as_bytes());
+            many.extend_from_slice(&lit);
+            many.push(b' ');
+        }
+        many.extend_from_slice(b")\r\n");
+        assert_eq!(
+            first_error(small, &many),
+            Some(ResponseError::ResponseTooLarge(2500))
+        );
+        // The same within a larger budget passes.
+        assert_eq!(
+            first_error(
+                Limits {
+                    max_command: 4000,
+                    ..small
+                },
+                &many
+            ),
+            None
+        );
+        // Too many (small) literals.
+        let mut tiny = b"* 1 FETCH (".to_vec();
+        for _ in 0..5 {
+            tiny.extend_from_slice(b"X {1}\r\ny ");
+        }
+        tiny.extend_from_slice(b")\r\n");
+        assert_eq!(
+            first_error(small, &tiny),
+            Some(ResponseError::TooManyLiterals(4))
+        );
+        // An endless line: an error once it passes the line limit, with at most one line
+        // buffered.
+        let endless = vec![b'a'; 10_000];
+        let mut r = ResponseReader::new(small);
+        r.feed(b"* SEARCH ");
+        let mut err = None;
+        for piece in endless.chunks(10) {
+            r.feed(piece);
+            if let Err(e) = r.next_response() {
+                err = Some(e);
+                break;
+            }
+        }
+        assert_eq!(err, Some(ResponseError::LineTooLong(100)));
+        assert!(r.buffered() <= 200, "{}", r.buffered());
     }
 
     #[test]
@@ -678,14 +793,7 @@ A8 NO Mailbox doesn't exist\r\n";
     }
 
     #[test]
-    fn limits_and_garbage() {
-        let mut buf = BytesMut::from(&b"* 1 FETCH (BODY[] {99999999999}\r\n"[..]);
-        assert!(matches!(
-            Framer::new().next(&mut buf),
-            Err(ParseError::LiteralTooLarge(_))
-        ));
-        let mut buf = BytesMut::from(vec![b'a'; MAX_LINE + 10].as_slice());
-        assert_eq!(Framer::new().next(&mut buf), Err(ParseError::LineTooLong));
+    fn garbage() {
         for bad in [
             &b"\r\n"[..],
             b"* 1 FETCH (UID 1\r\n",
@@ -708,11 +816,9 @@ A8 NO Mailbox doesn't exist\r\n";
                 v.push(alphabet[(x >> 16) as usize % alphabet.len()]);
             }
             let _ = parse(&Bytes::from(v.clone()));
-            let mut buf = BytesMut::from(v.as_slice());
-            let mut f = Framer::new();
-            while let Ok(Some(fr)) = f.next(&mut buf) {
-                let _ = parse(&fr);
-            }
+            let mut r = ResponseReader::default();
+            r.feed(&v);
+            while let Ok(Some(_)) = r.next_response() {}
         }
     }
 }
