@@ -2,8 +2,9 @@
 //! sync.
 //!
 //! Implementation notes:
-//! - **Layers.** [`imap::response`] is a sans-IO framer/parser for server responses;
-//!   [`imap`] and [`pop3`] are thin async clients over [`conn`] (TCP, TLS, STARTTLS/STLS);
+//! - **Layers.** [`imap`] is the collector's policy over `pochta-imap-client` (whose grammar,
+//!   framing and budgets are `pochta_imap_proto::client`); [`pop3`] is a thin async client;
+//!   both connect through [`conn`] (`pochta_net::connect`: TCP, TLS, STARTTLS/STLS);
 //!   [`sync`] is the pass algorithm; [`state`] is the collector's own SQLite database in
 //!   `data_dir/collector.sqlite3` (sources, encrypted passwords, per-folder checkpoints, the
 //!   remote→local UID map); [`run`] runs every source continuously for `pochta serve`;
@@ -64,12 +65,6 @@ pub enum Error {
     State(String),
     #[error("local store: {0}")]
     Store(#[from] pochta_store::StoreError),
-}
-
-impl From<imap::response::ParseError> for Error {
-    fn from(e: imap::response::ParseError) -> Self {
-        Error::Protocol(e.to_string())
-    }
 }
 
 /// Receives progress of a pass (the CLI draws a bar from it). Totals grow as folders are

@@ -19,18 +19,8 @@ pub enum Protocol {
     Pop3,
 }
 
-/// How TLS is used on a plain-port URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsPolicy {
-    /// TLS from the first byte (imaps, pop3s).
-    Implicit,
-    /// STARTTLS if offered, else plain text.
-    Opportunistic,
-    /// STARTTLS, or fail.
-    Required,
-    /// Never upgrade.
-    None,
-}
+/// When a source connection uses TLS (shared with every Pochta client).
+pub use pochta_net::connect::TlsPolicy;
 
 /// A parsed source URL.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -840,7 +840,10 @@ fn incoming(f: Fetched, sizes: &HashMap<u32, u64>) -> Option<Incoming> {
         key: uid.to_string(),
         message_id: message_id(&body),
         flags: flags_from(&f.flags.unwrap_or_default()),
-        internal_date: f.internal_date.unwrap_or_else(now_date),
+        internal_date: f
+            .internal_date
+            .map(crate::imap::mail_date)
+            .unwrap_or_else(now_date),
         body,
         remote_size,
     })
@@ -881,7 +884,10 @@ async fn rekey<S: MailStore>(
             continue;
         };
         let mid = m.header_fields.as_deref().and_then(message_id);
-        if let Some(old) = by_fp.get_mut(&(mid, size, date.unix)).and_then(Vec::pop) {
+        if let Some(old) = by_fp
+            .get_mut(&(mid, size, date.unix_timestamp()))
+            .and_then(Vec::pop)
+        {
             rekey.push((old.key, uid.to_string(), old.flags));
             changes.push((uid.to_string(), flags_from(&m.flags.unwrap_or_default())));
         }

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod connect;
 pub mod listener;
 pub mod shutdown;
 pub mod stream;

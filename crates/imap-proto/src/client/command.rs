@@ -176,6 +176,88 @@ impl ClientCommand {
         })
     }
 
+    /// `UID FETCH set items` from text, read by the server's own parser (so only what the
+    /// grammar allows gets through), e.g. `("1:*", "(UID RFC822.SIZE)")` or
+    /// `("1:9", "(UID FLAGS) (CHANGEDSINCE 7)")`.
+    pub fn uid_fetch_text(set: &str, items: &str) -> Result<Self, crate::ParseError> {
+        Self::parse(&format!("UID FETCH {set} {items}"), false)
+    }
+
+    /// A command from its text without tag (`SELECT INBOX`, `UID STORE 1 +FLAGS (\\Seen)`),
+    /// read by the server's own parser; mailbox names become [`WireName`]s again (modified
+    /// UTF-7 unless `utf8`). Commands that carry a literal cannot be written on one line; use
+    /// the typed variants.
+    pub fn parse(text: &str, utf8: bool) -> Result<Self, crate::ParseError> {
+        let line = format!("T {text}\r\n");
+        let cmd = crate::parse_command(line.as_bytes(), crate::ParseOptions { utf8_accept: utf8 })?;
+        let unsupported = || crate::ParseError {
+            tag: Some(cmd.tag.clone()),
+            kind: crate::ParseErrorKind::Syntax,
+            message: format!("{} is not a client command here", cmd.body.name()),
+        };
+        let name = |m: &MailboxName| WireName::from_mailbox(m, utf8);
+        use ClientCommand as C;
+        use CommandBody as B;
+        Ok(match &cmd.body {
+            B::Select(s) if s.qresync.is_none() => C::Select {
+                mailbox: name(&s.mailbox),
+                condstore: s.condstore,
+            },
+            B::Examine(s) if s.qresync.is_none() => C::Examine {
+                mailbox: name(&s.mailbox),
+                condstore: s.condstore,
+            },
+            B::Create(c) if c.special_use.is_empty() => C::Create(name(&c.mailbox)),
+            B::Delete(m) => C::Delete(name(m)),
+            B::Status(st) => C::Status {
+                mailbox: name(&st.mailbox),
+                items: st.items.clone(),
+            },
+            B::List(l) if l.selection.is_empty() && l.patterns.len() == 1 => C::List {
+                reference: WireName::encode(&l.reference, utf8),
+                pattern: WireName::encode(&l.patterns[0], utf8),
+                returns: l.returns.clone(),
+            },
+            B::Lsub(l) => C::Lsub {
+                reference: WireName::encode(&l.reference, utf8),
+                pattern: WireName::encode(&l.pattern, utf8),
+            },
+            body => {
+                let c = C::from_body(body.clone()).ok_or_else(unsupported)?;
+                if c.body().is_none() {
+                    return Err(unsupported());
+                }
+                c
+            }
+        })
+    }
+
+    /// The mailbox-free bodies this client sends.
+    fn from_body(body: CommandBody) -> Option<Self> {
+        use ClientCommand as C;
+        use CommandBody as B;
+        Some(match body {
+            B::Capability => C::Capability,
+            B::Noop => C::Noop,
+            B::Logout => C::Logout,
+            B::StartTls => C::StartTls,
+            B::Namespace => C::Namespace,
+            B::Idle => C::Idle,
+            B::Close => C::Close,
+            B::Unselect => C::Unselect,
+            B::Expunge => C::Expunge,
+            B::Login(l) => C::Login {
+                user: l.username,
+                password: l.password,
+            },
+            B::Enable(caps) => C::Enable(caps),
+            B::Fetch(f) => C::Fetch(f),
+            B::Search(s) => C::Search(s),
+            B::Store(s) => C::Store(s),
+            _ => return None,
+        })
+    }
+
     /// The command's name as written on the wire.
     pub fn name(&self) -> &'static str {
         use ClientCommand as C;
@@ -702,6 +784,41 @@ mod tests {
             utf8,
         );
         assert!(matches!(c.body, B::Create(ref m) if m.mailbox.as_str() == "Пример"));
+    }
+
+    #[test]
+    fn commands_from_text() {
+        let o = EncodeOptions::default();
+        let line =
+            |c: ClientCommand| String::from_utf8(c.encode(&tag(), o).concat()).expect("utf8");
+        assert_eq!(
+            line(ClientCommand::uid_fetch_text("1:*", "(UID RFC822.SIZE)").expect("fetch")),
+            "C7 UID FETCH 1:* (UID RFC822.SIZE)\r\n"
+        );
+        assert_eq!(
+            line(
+                ClientCommand::uid_fetch_text("1:9", "(UID FLAGS) (CHANGEDSINCE 7)")
+                    .expect("fetch")
+            ),
+            "C7 UID FETCH 1:9 (UID FLAGS) (CHANGEDSINCE 7)\r\n"
+        );
+        assert_eq!(
+            line(ClientCommand::parse("select inbox", false).expect("select")),
+            "C7 SELECT INBOX\r\n"
+        );
+        assert_eq!(
+            line(
+                ClientCommand::parse("UID STORE 1 +FLAGS.SILENT (\\Flagged newkw)", false)
+                    .expect("store")
+            ),
+            "C7 UID STORE 1 +FLAGS.SILENT (\\Flagged newkw)\r\n"
+        );
+        assert_eq!(
+            line(ClientCommand::parse("EXAMINE \"&BBIERQQ+BDQETw-\"", false).expect("examine")),
+            "C7 EXAMINE &BBIERQQ+BDQETw-\r\n"
+        );
+        assert!(ClientCommand::parse("UID FETCH x FLAGS", false).is_err());
+        assert!(ClientCommand::parse("GETACL INBOX", false).is_err());
     }
 
     #[test]
