@@ -507,9 +507,10 @@ impl ImapClient {
             if i + 1 == n {
                 break;
             }
-            // Wait for the continuation request before sending the literal.
+            // Wait for the continuation request before sending the literal; what else comes
+            // is kept for the caller (in order, after what was pending before).
             loop {
-                let (r, size) = self.next_sized(self.deadline()).await?;
+                let (r, size) = self.from_socket(self.deadline(), true).await?;
                 match r {
                     Response::Continue(_) => break,
                     r => {
@@ -571,6 +572,15 @@ impl ImapClient {
         if let Some(p) = self.pending.pop_front() {
             return Ok(p);
         }
+        self.from_socket(deadline, io_timeout).await
+    }
+
+    /// The next response from the socket (not from the pending queue).
+    async fn from_socket(
+        &mut self,
+        deadline: Instant,
+        io_timeout: bool,
+    ) -> Result<(Response, usize), Error> {
         loop {
             if let Some(frame) = self.reader.next_frame()? {
                 let r = client::parse(&frame)?;
