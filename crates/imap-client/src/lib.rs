@@ -510,7 +510,7 @@ impl ImapClient {
             // Wait for the continuation request before sending the literal; what else comes
             // is kept for the caller (in order, after what was pending before).
             loop {
-                let (r, size) = self.from_socket(self.deadline(), true).await?;
+                let (r, size) = self.read_socket(self.deadline(), true).await?;
                 match r {
                     Response::Continue(_) => break,
                     r => {
@@ -572,11 +572,11 @@ impl ImapClient {
         if let Some(p) = self.pending.pop_front() {
             return Ok(p);
         }
-        self.from_socket(deadline, io_timeout).await
+        self.read_socket(deadline, io_timeout).await
     }
 
     /// The next response from the socket (not from the pending queue).
-    async fn from_socket(
+    async fn read_socket(
         &mut self,
         deadline: Instant,
         io_timeout: bool,
