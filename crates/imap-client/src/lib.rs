@@ -58,6 +58,9 @@ pub struct Options {
     pub response_timeout: Duration,
     /// Accept any certificate (handshake signatures are still checked).
     pub insecure: bool,
+    /// Use `{n+}` literals when the server has LITERAL+/LITERAL- (off: always wait for `+`,
+    /// e.g. for a benchmark that must send the same bytes to every server).
+    pub literal_plus: bool,
 }
 
 impl Default for Options {
@@ -68,6 +71,7 @@ impl Default for Options {
             io_timeout: Duration::from_secs(120),
             response_timeout: Duration::from_secs(30 * 60),
             insecure: false,
+            literal_plus: true,
         }
     }
 }
@@ -165,6 +169,9 @@ impl ImapClient {
         let stream = ClientStream::open(server, opts.insecure).await?;
         let mut c = ImapClient::over(stream, opts);
         c.greeting().await?;
+        if c.caps.is_empty() {
+            c.capability().await?;
+        }
         if wants_starttls(server.tls(), c.has_cap("STARTTLS"), "STARTTLS")? {
             c.run(ClientCommand::StartTls).await?;
             nothing_pipelined(c.reader.buffered() + c.pending.len(), "STARTTLS")?;
@@ -189,7 +196,8 @@ impl ImapClient {
         }
     }
 
-    /// Reads the greeting (`* OK`/`* PREAUTH`, RFC 9051 §7.1) and learns the capabilities.
+    /// Reads the greeting (`* OK`/`* PREAUTH`, RFC 9051 §7.1) and learns the capabilities it
+    /// announces, if any (no CAPABILITY command is sent).
     pub async fn greeting(&mut self) -> Result<Status, Error> {
         let status = match self.read().await? {
             Response::UntaggedStatus(st) if matches!(st.status, Status::Ok | Status::Preauth) => {
@@ -207,9 +215,6 @@ impl ImapClient {
             }) => return Err(Error::Bye(text)),
             other => return Err(Error::Protocol(format!("unexpected greeting {other:?}"))),
         };
-        if self.caps.is_empty() {
-            self.capability().await?;
-        }
         Ok(status)
     }
 
@@ -442,18 +447,29 @@ impl ImapClient {
         self.finish(&tag).await
     }
 
-    /// Collects responses up to `tag`'s completion (within [`Options::max_collected`]).
+    /// Runs a command to completion whatever its status (OK, NO or BAD are all returned).
+    pub async fn exchange(&mut self, cmd: ClientCommand) -> Result<Completed, Error> {
+        let tag = self.start(cmd).await?;
+        self.collect(&tag).await
+    }
+
+    /// Collects responses up to `tag`'s completion; NO or BAD is [`Error::Rejected`].
     pub async fn finish(&mut self, tag: &Tag) -> Result<Completed, Error> {
+        let done = self.collect(tag).await?;
+        check(done.status.clone())?;
+        Ok(done)
+    }
+
+    /// Collects responses up to `tag`'s completion, whatever its status (within
+    /// [`Options::max_collected`]).
+    pub async fn collect(&mut self, tag: &Tag) -> Result<Completed, Error> {
         let mut responses = Vec::new();
         let mut size = 0u64;
         loop {
             let (r, n) = self.next_sized(self.deadline()).await?;
             match r {
                 Response::Tagged { tag: t, status } if t == tag.as_str() => {
-                    return Ok(Completed {
-                        responses,
-                        status: check(status)?,
-                    });
+                    return Ok(Completed { responses, status });
                 }
                 r => {
                     size += n as u64;
@@ -474,8 +490,9 @@ impl ImapClient {
 
     fn encode_options(&self, cmd: &ClientCommand) -> EncodeOptions {
         EncodeOptions {
-            literal_plus: self.has_cap("LITERAL+")
-                || (self.has_cap("LITERAL-") && cmd.largest_payload() <= 4096),
+            literal_plus: self.opts.literal_plus
+                && (self.has_cap("LITERAL+")
+                    || (self.has_cap("LITERAL-") && cmd.largest_payload() <= 4096)),
             utf8: self.utf8,
         }
     }

@@ -1,25 +1,33 @@
-//! A deliberately small IMAP client: just enough protocol to drive a benchmark.
+//! The load generator's IMAP connection: `pochta-imap-client` (imap-proto's client half)
+//! with the benchmark's rules on top.
 //!
 //! Implementation notes:
-//! - Responses are read as *logical lines*: a line ending in a literal announcement `{n}` (or
-//!   `{n+}`) is followed by exactly `n` raw bytes and then the rest of the same response, so a
-//!   `BODY[]` value containing CRLFs never splits a response (RFC 9051 §4.3).
-//! - One command is outstanding at a time (no pipelining); every tagged completion is checked.
-//! - APPEND uses a synchronizing literal: the client waits for the server's `+` continuation
-//!   before sending the message bytes (RFC 9051 §7.5), which every server supports.
-//! - Every read and write is bounded by a timeout so a stuck server shows up as a failure, not as
-//!   a hung benchmark.
+//! - Commands are given as text (`SELECT INBOX`) and read by imap-proto's grammar into typed
+//!   commands, then encoded by the same grammar, so the load generator writes exactly what a
+//!   conforming client writes; LOGIN and APPEND are typed (one quoting rule).
+//! - One command is outstanding at a time (no pipelining); every tagged completion is
+//!   returned with its status, NO and BAD included, for the mix to count.
+//! - Latency stays a measure of the server: the client sends no command of its own (no
+//!   CAPABILITY after the greeting, none after LOGIN), and APPEND always uses a synchronizing
+//!   literal — the client waits for the server's `+` (RFC 9051 §7.5), as before and on every
+//!   server alike, even one offering LITERAL+.
+//! - Every response must be complete within the I/O timeout (the whole response, not each
+//!   read), so a stuck server shows up as a failure, not as a hung benchmark; a response over
+//!   64 MiB is refused (a guard against a runaway server, not a protocol limit).
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use anyhow::{Context, Result, anyhow};
+use pochta_imap_client::{
+    CLIENT_LIMITS, ClientCommand, Completed, ImapClient, Options, Response, WireName,
+};
+use pochta_imap_proto::client::data::{Fetched, Selected};
+use pochta_net::connect::ClientStream;
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::timeout;
 
-/// Largest logical response we accept; a guard against a runaway server, not a protocol limit.
-const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+/// Largest response we accept; a guard against a runaway server, not a protocol limit.
+const MAX_RESPONSE: u64 = 64 * 1024 * 1024;
 
 /// How a tagged command finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,24 +41,44 @@ pub enum Status {
 #[derive(Debug)]
 pub struct Reply {
     pub status: Status,
-    /// The tagged completion line, without the tag and CRLF.
+    /// The tagged completion without the tag: status, response code and text.
     pub text: String,
-    /// Untagged responses (`* ...`), each a logical line with literals inline, CRLF stripped.
-    pub untagged: Vec<Vec<u8>>,
+    /// Untagged responses, parsed.
+    pub untagged: Vec<Response>,
 }
 
 impl Reply {
     pub fn is_ok(&self) -> bool {
         self.status == Status::Ok
     }
+
+    fn from(done: Completed) -> Reply {
+        use pochta_imap_client::Status as S;
+        let status = match done.status.status {
+            S::Ok => Status::Ok,
+            S::No => Status::No,
+            _ => Status::Bad,
+        };
+        let code = match &done.status.code {
+            Some((name, _)) => format!("[{name}] "),
+            None => String::new(),
+        };
+        let word = match status {
+            Status::Ok => "OK",
+            Status::No => "NO",
+            Status::Bad => "BAD",
+        };
+        Reply {
+            status,
+            text: format!("{word} {code}{}", done.status.text),
+            untagged: done.responses,
+        }
+    }
 }
 
 /// One IMAP connection.
 pub struct Client {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
-    next_tag: u32,
-    io_timeout: Duration,
+    inner: ImapClient,
 }
 
 impl Client {
@@ -61,153 +89,58 @@ impl Client {
             .context("connect timed out")?
             .with_context(|| format!("connect to {addr}"))?;
         stream.set_nodelay(true)?;
-        let (r, w) = stream.into_split();
-        let mut client = Client {
-            reader: BufReader::with_capacity(64 * 1024, r),
-            writer: w,
-            next_tag: 1,
+        let opts = Options {
+            limits: pochta_imap_proto::framer::Limits {
+                max_literal: MAX_RESPONSE,
+                max_command: MAX_RESPONSE,
+                ..CLIENT_LIMITS
+            },
+            max_collected: 4 * MAX_RESPONSE,
             io_timeout,
+            response_timeout: io_timeout,
+            insecure: false,
+            literal_plus: false,
         };
-        let greeting = client.read_response().await?;
-        if !(greeting.starts_with(b"* OK") || greeting.starts_with(b"* PREAUTH")) {
-            bail!("unexpected greeting: {}", lossy(&greeting));
-        }
-        Ok(client)
+        let mut inner = ImapClient::over(ClientStream::Plain(stream), opts);
+        inner.greeting().await.context("greeting")?;
+        Ok(Client { inner })
     }
 
-    fn tag(&mut self) -> String {
-        let tag = format!("a{}", self.next_tag);
-        self.next_tag += 1;
-        tag
-    }
-
-    /// Sends `command` (without tag and CRLF) and reads until its tagged completion.
+    /// Runs `command` (its text without tag and CRLF) to its tagged completion.
     pub async fn command(&mut self, command: &str) -> Result<Reply> {
-        let tag = self.tag();
-        let line = format!("{tag} {command}\r\n");
-        self.write(line.as_bytes()).await?;
-        self.read_until_tagged(&tag).await
+        let cmd = ClientCommand::parse(command, false)
+            .map_err(|e| anyhow!("IMAP command {command:?}: {e}"))?;
+        self.run(cmd).await
     }
 
-    /// `APPEND mailbox {n}` with a synchronizing literal.
+    /// LOGIN, the strings written by imap-proto's quoting rule.
+    pub async fn login(&mut self, user: &str, password: &str) -> Result<Reply> {
+        self.run(ClientCommand::Login {
+            user: user.as_bytes().to_vec(),
+            password: pochta_types::Secret::new(password.as_bytes().to_vec()),
+        })
+        .await
+    }
+
+    /// `APPEND mailbox (flags) {n}` with a synchronizing literal.
     pub async fn append(&mut self, mailbox: &str, flags: &str, message: &[u8]) -> Result<Reply> {
-        let tag = self.tag();
-        let flags = if flags.is_empty() {
-            String::new()
-        } else {
-            format!(" ({flags})")
-        };
-        let line = format!("{tag} APPEND {mailbox}{flags} {{{}}}\r\n", message.len());
-        self.write(line.as_bytes()).await?;
-        // Wait for the continuation request; the server may instead refuse with a tagged reply.
-        let mut untagged = Vec::new();
-        loop {
-            let resp = self.read_response().await?;
-            if resp.starts_with(b"+") {
-                break;
-            }
-            if let Some(reply) = tagged(&tag, &resp) {
-                return Ok(Reply { untagged, ..reply });
-            }
-            untagged.push(resp);
-        }
-        self.write(message).await?;
-        self.write(b"\r\n").await?;
-        let mut reply = self.read_until_tagged(&tag).await?;
-        untagged.append(&mut reply.untagged);
-        reply.untagged = untagged;
-        Ok(reply)
+        let flags = flags
+            .split_whitespace()
+            .map(|f| pochta_types::Flag::parse(f).map_err(|e| anyhow!("flag {f:?}: {e}")))
+            .collect::<Result<Vec<_>>>()?;
+        self.run(ClientCommand::Append {
+            mailbox: WireName::encode(mailbox, false),
+            flags,
+            date: None,
+            message: message.to_vec(),
+        })
+        .await
     }
 
-    async fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        timeout(self.io_timeout, self.writer.write_all(bytes))
-            .await
-            .context("write timed out")?
-            .context("write")
+    async fn run(&mut self, cmd: ClientCommand) -> Result<Reply> {
+        let done = self.inner.exchange(cmd).await?;
+        Ok(Reply::from(done))
     }
-
-    async fn read_until_tagged(&mut self, tag: &str) -> Result<Reply> {
-        let mut untagged = Vec::new();
-        loop {
-            let resp = self.read_response().await?;
-            if let Some(reply) = tagged(tag, &resp) {
-                return Ok(Reply { untagged, ..reply });
-            }
-            if resp.starts_with(b"+") {
-                bail!("unexpected continuation request: {}", lossy(&resp));
-            }
-            untagged.push(resp);
-        }
-    }
-
-    /// Reads one logical response: a line plus any literals it announces, CRLF stripped.
-    async fn read_response(&mut self) -> Result<Vec<u8>> {
-        let io_timeout = self.io_timeout;
-        timeout(io_timeout, self.read_response_inner())
-            .await
-            .context("read timed out")?
-    }
-
-    async fn read_response_inner(&mut self) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
-        loop {
-            let start = out.len();
-            let n = self.reader.read_until(b'\n', &mut out).await?;
-            if n == 0 {
-                bail!("server closed the connection");
-            }
-            if out.len() > MAX_RESPONSE {
-                bail!("response larger than {MAX_RESPONSE} bytes");
-            }
-            match literal_len(&out[start..]) {
-                Some(len) => {
-                    if out.len() + len > MAX_RESPONSE {
-                        bail!("literal of {len} bytes is too large");
-                    }
-                    let at = out.len();
-                    out.resize(at + len, 0);
-                    self.reader.read_exact(&mut out[at..]).await?;
-                }
-                None => {
-                    while out.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                        out.pop();
-                    }
-                    return Ok(out);
-                }
-            }
-        }
-    }
-}
-
-/// If `line` (one physical line, CRLF included) ends with `{n}` or `{n+}`, returns `n`.
-fn literal_len(line: &[u8]) -> Option<usize> {
-    let line = line.strip_suffix(b"\n")?;
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let line = line.strip_suffix(b"}")?;
-    let line = line.strip_suffix(b"+").unwrap_or(line);
-    let open = line.iter().rposition(|b| *b == b'{')?;
-    let digits = &line[open + 1..];
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-/// Parses `resp` as the tagged completion for `tag`, if it is one.
-fn tagged(tag: &str, resp: &[u8]) -> Option<Reply> {
-    let rest = resp.strip_prefix(tag.as_bytes())?.strip_prefix(b" ")?;
-    let text = lossy(rest);
-    let word = text.split(' ').next().unwrap_or("").to_ascii_uppercase();
-    let status = match word.as_str() {
-        "OK" => Status::Ok,
-        "NO" => Status::No,
-        _ => Status::Bad,
-    };
-    Some(Reply {
-        status,
-        text,
-        untagged: Vec::new(),
-    })
 }
 
 pub fn lossy(bytes: &[u8]) -> String {
@@ -215,41 +148,23 @@ pub fn lossy(bytes: &[u8]) -> String {
 }
 
 /// `* N EXISTS` → N.
-pub fn exists(untagged: &[Vec<u8>]) -> Option<u32> {
-    untagged.iter().find_map(|r| {
-        let rest = r.strip_prefix(b"* ")?;
-        let sp = rest.iter().position(|b| *b == b' ')?;
-        let (num, word) = rest.split_at(sp);
-        if !word.eq_ignore_ascii_case(b" EXISTS") {
-            return None;
+pub fn exists(untagged: &[Response]) -> Option<u32> {
+    let mut sel = Selected::default();
+    let mut seen = false;
+    for r in untagged {
+        if matches!(r, Response::Numbered { name, .. } if name == "EXISTS") {
+            seen = true;
         }
-        std::str::from_utf8(num).ok()?.parse().ok()
-    })
+        sel.absorb(r);
+    }
+    seen.then_some(sel.exists)
 }
 
-/// The `UID n` values of `* k FETCH (... UID n ...)` responses, in response order.
-pub fn fetched_uids(untagged: &[Vec<u8>]) -> Vec<u32> {
+/// The UIDs of the FETCH responses that carry one, in response order.
+pub fn fetched_uids(untagged: &[Response]) -> Vec<u32> {
     untagged
         .iter()
-        .filter_map(|r| {
-            let text = std::str::from_utf8(r).ok()?;
-            let mut words = text.split(' ');
-            if words.next()? != "*" {
-                return None;
-            }
-            words.next()?.parse::<u32>().ok()?;
-            if !words.next()?.eq_ignore_ascii_case("FETCH") {
-                return None;
-            }
-            let items = text.split_once('(')?.1;
-            let mut it = items.split([' ', '(', ')']);
-            while let Some(w) = it.next() {
-                if w.eq_ignore_ascii_case("UID") {
-                    return it.next()?.parse().ok();
-                }
-            }
-            None
-        })
+        .filter_map(|r| Fetched::from_response(r).ok().flatten()?.uid)
         .collect()
 }
 
@@ -265,44 +180,23 @@ pub fn ensure_ok(what: &str, reply: &Reply) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pochta_imap_proto::client::ResponseReader;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    #[test]
-    fn literal_announcements() {
-        assert_eq!(literal_len(b"* 1 FETCH (BODY[] {123}\r\n"), Some(123));
-        assert_eq!(literal_len(b"* 1 FETCH (BODY[] {7+}\r\n"), Some(7));
-        assert_eq!(literal_len(b"* 1 FETCH (BODY[] {}\r\n"), None);
-        assert_eq!(literal_len(b"* OK {x}\r\n"), None);
-        assert_eq!(literal_len(b"* OK done\r\n"), None);
-    }
-
-    #[test]
-    fn tagged_status() {
-        assert_eq!(
-            tagged("a1", b"a1 OK done").map(|r| r.status),
-            Some(Status::Ok)
-        );
-        assert_eq!(
-            tagged("a1", b"a1 no such").map(|r| r.status),
-            Some(Status::No)
-        );
-        assert_eq!(
-            tagged("a1", b"a1 BAD x").map(|r| r.status),
-            Some(Status::Bad)
-        );
-        assert!(tagged("a1", b"a12 OK done").is_none());
-        assert!(tagged("a1", b"* OK").is_none());
+    fn parse_all(wire: &[u8]) -> Vec<Response> {
+        let mut r = ResponseReader::default();
+        r.feed(wire);
+        std::iter::from_fn(|| r.next_response().expect("parse")).collect()
     }
 
     #[test]
     fn parses_exists_and_uids() {
-        let untagged = vec![
-            b"* FLAGS (\\Seen)".to_vec(),
-            b"* 42 EXISTS".to_vec(),
-            b"* 1 FETCH (UID 7 FLAGS (\\Seen))".to_vec(),
-            b"* 2 FETCH (FLAGS () UID 9)".to_vec(),
-            b"* 3 FETCH (FLAGS (\\Deleted))".to_vec(),
-        ];
+        let untagged = parse_all(
+            b"* FLAGS (\\Seen)\r\n* 42 EXISTS\r\n* 1 FETCH (UID 7 FLAGS (\\Seen))\r\n\
+              * 2 FETCH (FLAGS () UID 9)\r\n* 3 FETCH (FLAGS (\\Deleted))\r\n",
+        );
         assert_eq!(exists(&untagged), Some(42));
+        assert_eq!(exists(&untagged[..1]), None);
         assert_eq!(fetched_uids(&untagged), vec![7, 9]);
     }
 
@@ -313,16 +207,21 @@ mod tests {
         let addr = listener.local_addr().unwrap().to_string();
         let server = tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.unwrap();
-            s.write_all(b"* OK hi\r\n").await.unwrap();
-            let mut buf = vec![0u8; 256];
-            let _ = s.read(&mut buf).await.unwrap();
-            s.write_all(b"* 1 FETCH (UID 5 BODY[] {9}\r\na\r\nb\r\nc\r\n)\r\na1 OK done\r\n")
+            s.write_all(b"* OK [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n")
                 .await
                 .unwrap();
+            let mut buf = vec![0u8; 256];
             let _ = s.read(&mut buf).await.unwrap();
+            s.write_all(b"* 1 FETCH (UID 5 BODY[] {9}\r\na\r\nb\r\nc\r\n)\r\nC1 OK done\r\n")
+                .await
+                .unwrap();
+            // APPEND waits for `+` even though LITERAL+ was announced.
+            let n = s.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"C2 APPEND INBOX (\\Seen) {1}\r\n");
             s.write_all(b"+ go\r\n").await.unwrap();
-            let _ = s.read(&mut buf).await.unwrap();
-            s.write_all(b"a2 OK [APPENDUID 1 6] done\r\n")
+            let n = s.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"x\r\n");
+            s.write_all(b"C2 NO [TRYCREATE] no such mailbox\r\n")
                 .await
                 .unwrap();
         });
@@ -331,13 +230,12 @@ mod tests {
             .unwrap();
         let r = c.command("UID FETCH 5 BODY.PEEK[]").await.unwrap();
         assert!(r.is_ok());
-        assert_eq!(
-            r.untagged,
-            vec![b"* 1 FETCH (UID 5 BODY[] {9}\r\na\r\nb\r\nc\r\n)".to_vec()]
-        );
         assert_eq!(fetched_uids(&r.untagged), vec![5]);
-        let r = c.append("INBOX", "", b"x").await.unwrap();
-        assert!(r.is_ok(), "{}", r.text);
+        let f = Fetched::from_response(&r.untagged[0]).unwrap().unwrap();
+        assert_eq!(f.body.as_deref(), Some(&b"a\r\nb\r\nc\r\n"[..]));
+        let r = c.append("INBOX", "\\Seen", b"x").await.unwrap();
+        assert_eq!(r.status, Status::No);
+        assert_eq!(r.text, "NO [TRYCREATE] no such mailbox");
         server.await.unwrap();
     }
 }

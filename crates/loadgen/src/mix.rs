@@ -103,10 +103,6 @@ where
     }
 }
 
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
 fn uid_set(uids: &[u32]) -> String {
     uids.iter()
         .map(u32::to_string)
@@ -131,8 +127,10 @@ async fn session(ctx: &SessionCtx<'_>, rng: &mut Rng, tally: &mut Tally) -> Resu
             return Err(Abort);
         }
     };
-    let login = format!("LOGIN {} {}", quote(ctx.user), quote(ctx.password));
-    if !timed(tally, "LOGIN", || c.command(&login)).await?.is_ok() {
+    if !timed(tally, "LOGIN", || c.login(ctx.user, ctx.password))
+        .await?
+        .is_ok()
+    {
         return Err(Abort);
     }
     timed(tally, "LIST", || c.command("LIST \"\" \"*\"")).await?;
@@ -312,8 +310,7 @@ pub async fn prepare(args: &Args, addr: &str, n: u32) -> Result<()> {
         tasks.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await?;
             let mut c = Client::connect(&addr, io_timeout).await?;
-            let login = format!("LOGIN {} {}", quote(&user), quote(&password));
-            ensure_ok(&format!("LOGIN {user}"), &c.command(&login).await?)?;
+            ensure_ok(&format!("LOGIN {user}"), &c.login(&user, &password).await?)?;
             let select = c.command("SELECT INBOX").await?;
             ensure_ok("SELECT INBOX", &select)?;
             let have = client::exists(&select.untagged).unwrap_or(0);
@@ -366,8 +363,7 @@ pub async fn idle(args: &Args, addr: &str, target: &Target, n: usize) -> Result<
     // baseline rather than charged to the idle connections.
     for user in &args.users {
         let mut c = Client::connect(addr, args.io_timeout).await?;
-        let login = format!("LOGIN {} {}", quote(user), quote(&args.password));
-        ensure_ok("LOGIN", &c.command(&login).await?)?;
+        ensure_ok("LOGIN", &c.login(user, &args.password).await?)?;
         ensure_ok("SELECT", &c.command("SELECT INBOX").await?)?;
         ensure_ok("LOGOUT", &c.command("LOGOUT").await?)?;
     }
@@ -384,8 +380,7 @@ pub async fn idle(args: &Args, addr: &str, target: &Target, n: usize) -> Result<
         tasks.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await?;
             let mut c = Client::connect(&addr, io_timeout).await?;
-            let login = format!("LOGIN {} {}", quote(&user), quote(&password));
-            ensure_ok("LOGIN", &c.command(&login).await?)?;
+            ensure_ok("LOGIN", &c.login(&user, &password).await?)?;
             ensure_ok("SELECT", &c.command("SELECT INBOX").await?)?;
             anyhow::Ok(c)
         }));
@@ -457,10 +452,5 @@ mod tests {
         assert_eq!(percentile(&v, 99.0), 99);
         assert_eq!(percentile(&[5], 99.0), 5);
         assert_eq!(percentile(&[], 50.0), 0);
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
     }
 }
