@@ -601,6 +601,25 @@ mod tests {
             )
             .expect("dt");
             let set = SequenceSet::from_pairs([(1, 3), (7, 7)]).expect("set");
+            let attrs = vec![
+                FetchAttr::Uid,
+                FetchAttr::Flags,
+                FetchAttr::InternalDate,
+                FetchAttr::Rfc822Size,
+                FetchAttr::BodySection {
+                    peek: true,
+                    section: Section::default(),
+                    partial: None,
+                },
+                FetchAttr::BodySection {
+                    peek: true,
+                    section: Section {
+                        part: vec![],
+                        text: Some(SectionText::HeaderFields(vec![b"MESSAGE-ID".to_vec()])),
+                    },
+                    partial: None,
+                },
+            ];
             let cases: Vec<(ClientCommand, B)> = vec![
                 (ClientCommand::Capability, B::Capability),
                 (ClientCommand::Logout, B::Logout),
@@ -661,55 +680,11 @@ mod tests {
                     }),
                 ),
                 (
-                    ClientCommand::uid_fetch(
-                        set.clone(),
-                        vec![
-                            FetchAttr::Uid,
-                            FetchAttr::Flags,
-                            FetchAttr::InternalDate,
-                            FetchAttr::Rfc822Size,
-                            FetchAttr::BodySection {
-                                peek: true,
-                                section: Section::default(),
-                                partial: None,
-                            },
-                            FetchAttr::BodySection {
-                                peek: true,
-                                section: Section {
-                                    part: vec![],
-                                    text: Some(SectionText::HeaderFields(vec![
-                                        b"MESSAGE-ID".to_vec(),
-                                    ])),
-                                },
-                                partial: None,
-                            },
-                        ],
-                        Some(77),
-                    ),
+                    ClientCommand::uid_fetch(set.clone(), attrs.clone(), Some(77)),
                     B::Fetch(Fetch {
                         uid: true,
                         set: set.clone(),
-                        attrs: vec![
-                            FetchAttr::Uid,
-                            FetchAttr::Flags,
-                            FetchAttr::InternalDate,
-                            FetchAttr::Rfc822Size,
-                            FetchAttr::BodySection {
-                                peek: true,
-                                section: Section::default(),
-                                partial: None,
-                            },
-                            FetchAttr::BodySection {
-                                peek: true,
-                                section: Section {
-                                    part: vec![],
-                                    text: Some(SectionText::HeaderFields(vec![
-                                        b"MESSAGE-ID".to_vec(),
-                                    ])),
-                                },
-                                partial: None,
-                            },
-                        ],
+                        attrs: attrs.clone(),
                         changed_since: Some(77),
                         vanished: false,
                     }),
