@@ -301,3 +301,46 @@ async fn idle_sees_exists_and_ends_with_done() {
     c.idle_done(&tag).await.expect("done");
     assert_eq!(h.await.expect("server"), b"DONE\r\n");
 }
+
+#[tokio::test]
+async fn authenticate_plain_after_continuation_then_utf8_names() {
+    let (srv, h) = server(|mut c| async move {
+        send(
+            &mut c,
+            b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN ENABLE] hi\r\n",
+        )
+        .await;
+        let mut seen = line(&mut c).await;
+        send(&mut c, b"+ \r\n").await;
+        seen.push_str(&line(&mut c).await);
+        send(
+            &mut c,
+            b"C1 OK [CAPABILITY IMAP4rev1 ENABLE UTF8=ACCEPT] logged in\r\n",
+        )
+        .await;
+        seen.push_str(&line(&mut c).await);
+        send(&mut c, b"* ENABLED UTF8=ACCEPT\r\nC2 OK enabled\r\n").await;
+        seen.push_str(&line(&mut c).await);
+        send(&mut c, b"C3 OK created\r\n").await;
+        seen.into_bytes()
+    })
+    .await;
+    let mut c = ImapClient::connect(&srv, small()).await.expect("connect");
+    c.authenticate(&pochta_imap_client::SaslInitial::Plain {
+        user: "bob".into(),
+        password: pochta_types::Secret::new("pw".into()),
+    })
+    .await
+    .expect("authenticate");
+    assert!(c.has_cap("UTF8=ACCEPT"), "capabilities from the OK's code");
+    assert_eq!(
+        c.enable(&["utf8=accept"]).await.expect("enable"),
+        ["UTF8=ACCEPT"]
+    );
+    let name = c.wire_name("Пример");
+    c.run(ClientCommand::Create(name)).await.expect("create");
+    assert_eq!(
+        String::from_utf8(h.await.expect("server")).expect("utf8"),
+        "C1 AUTHENTICATE PLAIN\r\nAGJvYgBwdw==\r\nC2 ENABLE UTF8=ACCEPT\r\nC3 CREATE \"Пример\"\r\n"
+    );
+}
