@@ -348,6 +348,22 @@ impl ImapClient {
         Ok(enabled)
     }
 
+    /// NAMESPACE (RFC 2342, RFC 9051 §6.3.10); `None` when the server has no NAMESPACE.
+    pub async fn namespace(&mut self) -> Result<Option<client::Namespaces>, Error> {
+        if !self.has_cap("NAMESPACE") && !self.has_cap("IMAP4REV2") {
+            return Ok(None);
+        }
+        let done = self.run(ClientCommand::Namespace).await?;
+        for r in &done.responses {
+            if let Some(ns) = client::Namespaces::from_response(r)? {
+                return Ok(Some(ns));
+            }
+        }
+        Err(Error::Protocol(
+            "NAMESPACE without a NAMESPACE response".into(),
+        ))
+    }
+
     /// `LIST "" *`, with `RETURN (SPECIAL-USE)` when the server has SPECIAL-USE (RFC 6154
     /// §5.1; servers without it may still include the attributes, RFC 6154 §2).
     pub async fn list_all(&mut self) -> Result<Vec<ListEntry>, Error> {

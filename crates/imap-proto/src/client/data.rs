@@ -377,6 +377,57 @@ impl StatusData {
     }
 }
 
+/// `* NAMESPACE personal other shared` (RFC 2342 §5, RFC 9051 §7.3.4): each a list of
+/// (prefix as sent, delimiter), empty for `NIL`. Extension data after an entry is ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Namespaces {
+    pub personal: Vec<(String, Option<char>)>,
+    pub other_users: Vec<(String, Option<char>)>,
+    pub shared: Vec<(String, Option<char>)>,
+}
+
+impl Namespaces {
+    pub fn from_response(r: &Response) -> Result<Option<Namespaces>, ResponseError> {
+        let Response::Data { name, values } = r else {
+            return Ok(None);
+        };
+        if name != "NAMESPACE" {
+            return Ok(None);
+        }
+        let [personal, other, shared] = values.as_slice() else {
+            return Err(ResponseError::Syntax("NAMESPACE needs three parts"));
+        };
+        let part = |v: &Value| -> Result<Vec<(String, Option<char>)>, ResponseError> {
+            match v {
+                Value::Nil => Ok(Vec::new()),
+                Value::List(entries) => entries
+                    .iter()
+                    .map(|e| {
+                        let l = e
+                            .as_list()
+                            .ok_or(ResponseError::Syntax("NAMESPACE entry"))?;
+                        let prefix = l
+                            .first()
+                            .and_then(Value::as_text)
+                            .ok_or(ResponseError::Syntax("NAMESPACE prefix"))?;
+                        let delim = l
+                            .get(1)
+                            .and_then(Value::as_text)
+                            .and_then(|d| d.chars().next());
+                        Ok((prefix, delim))
+                    })
+                    .collect(),
+                _ => Err(ResponseError::Syntax("NAMESPACE part")),
+            }
+        };
+        Ok(Some(Namespaces {
+            personal: part(personal)?,
+            other_users: part(other)?,
+            shared: part(shared)?,
+        }))
+    }
+}
+
 /// Whether `r` is `* BYE` (the server is closing the connection, RFC 9051 §7.1.5); its text.
 pub fn bye_text(r: &Response) -> Option<&str> {
     match r {
@@ -504,5 +555,14 @@ mod tests {
             Some(vec!["IMAP4REV1".to_owned(), "LITERAL+".to_owned()])
         );
         assert_eq!(bye_text(&one(b"* BYE going\r\n")), Some("going"));
+        let ns = Namespaces::from_response(&one(
+            b"* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\" \"X-PARAM\" (\"a\"))) NIL\r\n",
+        ))
+        .expect("namespace")
+        .expect("is namespace");
+        assert_eq!(ns.personal, [(String::new(), Some('/'))]);
+        assert_eq!(ns.other_users, [("Other Users/".to_owned(), Some('/'))]);
+        assert!(ns.shared.is_empty());
+        assert!(Namespaces::from_response(&one(b"* NAMESPACE NIL NIL\r\n")).is_err());
     }
 }

@@ -21,7 +21,7 @@ pub mod data;
 pub mod response;
 
 pub use command::{ClientCommand, SaslInitial, Tags, WireName};
-pub use data::{Fetched, ListEntry, SearchResult, Selected, StatusData, Vanished};
+pub use data::{Fetched, ListEntry, Namespaces, SearchResult, Selected, StatusData, Vanished};
 pub use response::{
     CLIENT_LIMITS, Response, ResponseError, ResponseReader, Status, StatusText, Value, parse,
 };
