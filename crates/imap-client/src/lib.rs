@@ -413,12 +413,16 @@ impl ImapClient {
     }
 
     /// A FETCH command run to completion: every FETCH response that carries a UID (one with
-    /// none cannot be matched to a message and is dropped).
+    /// none cannot be matched to a message and is dropped), within
+    /// [`Options::max_collected`] bytes of responses kept. Stream large bodies with
+    /// [`Self::start`] and [`Self::read`] instead.
     pub async fn fetch(&mut self, cmd: ClientCommand) -> Result<Vec<Fetched>, Error> {
         let tag = self.start(cmd).await?;
         let mut out = Vec::new();
+        let mut kept = 0u64;
         loop {
-            match self.read().await? {
+            let (r, n) = self.next_sized(self.deadline()).await?;
+            match r {
                 Response::Tagged { tag: t, status } if t == tag.as_str() => {
                     check(status)?;
                     return Ok(out);
@@ -430,6 +434,8 @@ impl ImapClient {
                     if let Some(f) = Fetched::from_response(&r)?
                         && f.uid.is_some()
                     {
+                        kept += n as u64;
+                        self.within_collect_budget(kept)?;
                         out.push(f);
                     }
                 }

@@ -344,3 +344,24 @@ async fn authenticate_plain_after_continuation_then_utf8_names() {
         "C1 AUTHENTICATE PLAIN\r\nAGJvYgBwdw==\r\nC2 ENABLE UTF8=ACCEPT\r\nC3 CREATE \"Пример\"\r\n"
     );
 }
+
+#[tokio::test]
+async fn endless_fetch_answers_are_cut_at_the_collect_budget() {
+    let (srv, _h) = server(|mut c| async move {
+        send(&mut c, GREETING).await;
+        let _ = line(&mut c).await;
+        let mut uid = 1u64;
+        loop {
+            let r = format!("* {uid} FETCH (UID {uid} FLAGS (\\Seen))\r\n");
+            if !send(&mut c, r.as_bytes()).await || uid > 10_000_000 {
+                return Vec::new();
+            }
+            uid += 1;
+        }
+    })
+    .await;
+    let mut c = ImapClient::connect(&srv, small()).await.expect("connect");
+    let cmd = ClientCommand::uid_fetch_text("1:*", "(UID FLAGS)").expect("cmd");
+    let e = c.fetch(cmd).await.expect_err("endless FETCH must fail");
+    assert!(matches!(e, Error::TooMuchData(n) if n == 1 << 20), "{e:?}");
+}

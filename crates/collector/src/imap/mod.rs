@@ -12,7 +12,7 @@
 //! - Remote names are sent back exactly as LIST gave them ([`WireName::raw`]).
 //! - Budgets: one response at most [`pochta_imap_client::CLIENT_LIMITS`] (a 512 MiB message
 //!   plus 1 MiB); the untagged answers one command collects (LIST, flag and size FETCHes) at
-//!   most [`pochta_imap_client::Options::max_collected`]. Message bodies are streamed batch by
+//!   most [`MAX_COLLECTED`]. Message bodies are streamed batch by
 //!   batch ([`ImapClient::start_uid_fetch`] + [`ImapClient::read`]), never collected.
 //! - IDLE (RFC 2177): [`ImapClient::idle_start`] sends `IDLE` and waits for the continuation,
 //!   [`ImapClient::idle_wait`] reads untagged responses until a deadline the caller picks
@@ -30,6 +30,9 @@ use crate::source::SourceUrl;
 pub use pochta_imap_client::{Fetched, ListEntry};
 pub use pochta_imap_proto::client::response;
 use response::{Response, StatusText};
+
+/// Most bytes of answers one collected command (LIST, flag or size FETCH) may hold.
+pub const MAX_COLLECTED: u64 = 512 << 20;
 
 /// What EXAMINE reported.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -121,6 +124,9 @@ impl ImapClient {
         let opts = Options {
             io_timeout: IO_TIMEOUT,
             insecure,
+            // The flags of every message of a large folder (about 100 bytes each) come in
+            // one command: room for millions of messages, yet bounded.
+            max_collected: MAX_COLLECTED,
             ..Options::default()
         };
         Ok(ImapClient {
