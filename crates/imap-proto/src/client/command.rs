@@ -348,22 +348,16 @@ impl ClientCommand {
                 out.push(b' ');
                 write_list_mailbox(out, pattern.as_bytes(), opts);
                 if !returns.is_empty() {
-                    out.extend_from_slice(b" RETURN (");
-                    for (i, r) in returns.iter().enumerate() {
-                        if i > 0 {
-                            out.push(b' ');
+                    out.extend_from_slice(b" RETURN ");
+                    paren_list(out, returns, |out, r| match r {
+                        ListReturn::Subscribed => out.extend_from_slice(b"SUBSCRIBED"),
+                        ListReturn::Children => out.extend_from_slice(b"CHILDREN"),
+                        ListReturn::SpecialUse => out.extend_from_slice(b"SPECIAL-USE"),
+                        ListReturn::Status(items) => {
+                            out.extend_from_slice(b"STATUS ");
+                            status_items(out, items);
                         }
-                        match r {
-                            ListReturn::Subscribed => out.extend_from_slice(b"SUBSCRIBED"),
-                            ListReturn::Children => out.extend_from_slice(b"CHILDREN"),
-                            ListReturn::SpecialUse => out.extend_from_slice(b"SPECIAL-USE"),
-                            ListReturn::Status(items) => {
-                                out.extend_from_slice(b"STATUS ");
-                                status_items(out, items);
-                            }
-                        }
-                    }
-                    out.push(b')');
+                    });
                 }
             }
             C::Lsub { reference, pattern } => {
@@ -384,14 +378,10 @@ impl ClientCommand {
             } => {
                 write_astring(out, mailbox.as_bytes(), opts);
                 if !flags.is_empty() {
-                    out.extend_from_slice(b" (");
-                    for (i, f) in flags.iter().enumerate() {
-                        if i > 0 {
-                            out.push(b' ');
-                        }
-                        out.extend_from_slice(f.as_str().as_bytes());
-                    }
-                    out.push(b')');
+                    out.push(b' ');
+                    paren_list(out, flags, |out, f| {
+                        out.extend_from_slice(f.as_str().as_bytes())
+                    });
                 }
                 if let Some(d) = date {
                     out.push(b' ');
@@ -416,12 +406,19 @@ impl ClientCommand {
 }
 
 fn status_items(out: &mut Vec<u8>, items: &[StatusItem]) {
+    paren_list(out, items, |out, it| {
+        out.extend_from_slice(it.as_str().as_bytes())
+    });
+}
+
+/// `(a b c)`.
+fn paren_list<T>(out: &mut Vec<u8>, items: &[T], mut item: impl FnMut(&mut Vec<u8>, &T)) {
     out.push(b'(');
     for (i, it) in items.iter().enumerate() {
         if i > 0 {
             out.push(b' ');
         }
-        out.extend_from_slice(it.as_str().as_bytes());
+        item(out, it);
     }
     out.push(b')');
 }

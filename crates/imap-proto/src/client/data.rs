@@ -299,13 +299,10 @@ pub struct Vanished {
 
 impl Vanished {
     pub fn from_response(r: &Response) -> Result<Option<Vanished>, ResponseError> {
-        let Response::Data { name, values } = r else {
+        let Some(values) = untagged_data(r, "VANISHED") else {
             return Ok(None);
         };
-        if name != "VANISHED" {
-            return Ok(None);
-        }
-        let (earlier, set) = match values.as_slice() {
+        let (earlier, set) = match values {
             [Value::List(l), set] if l.first().is_some_and(|a| a.is_atom("EARLIER")) => (true, set),
             [set] => (false, set),
             _ => return Err(ResponseError::Syntax("VANISHED data")),
@@ -351,12 +348,7 @@ pub struct StatusData {
 
 impl StatusData {
     pub fn from_response(r: &Response) -> Option<StatusData> {
-        let Response::Data { name, values } = r else {
-            return None;
-        };
-        if name != "STATUS" {
-            return None;
-        }
+        let values = untagged_data(r, "STATUS")?;
         let mailbox = values.first()?.as_bytes()?.clone();
         let list = values.get(1)?.as_list()?;
         let mut items = Vec::new();
@@ -388,13 +380,10 @@ pub struct Namespaces {
 
 impl Namespaces {
     pub fn from_response(r: &Response) -> Result<Option<Namespaces>, ResponseError> {
-        let Response::Data { name, values } = r else {
+        let Some(values) = untagged_data(r, "NAMESPACE") else {
             return Ok(None);
         };
-        if name != "NAMESPACE" {
-            return Ok(None);
-        }
-        let [personal, other, shared] = values.as_slice() else {
+        let [personal, other, shared] = values else {
             return Err(ResponseError::Syntax("NAMESPACE needs three parts"));
         };
         let part = |v: &Value| -> Result<Vec<(String, Option<char>)>, ResponseError> {
@@ -425,6 +414,14 @@ impl Namespaces {
             other_users: part(other)?,
             shared: part(shared)?,
         }))
+    }
+}
+
+/// The values of `* NAME …` data when `r` is that.
+fn untagged_data<'a>(r: &'a Response, want: &str) -> Option<&'a [Value]> {
+    match r {
+        Response::Data { name, values } if name == want => Some(values),
+        _ => None,
     }
 }
 
