@@ -58,9 +58,14 @@
 
 mod blobs;
 mod cache;
+mod collector;
 mod directory;
 mod mailstore;
+mod queue;
 mod schema;
+
+pub use collector::{COLLECTOR_FILE, EmbeddedCollectorStore};
+pub use queue::{EmbeddedQueueStore, QUEUE_FILE};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -22,6 +22,8 @@
 //!   id is only ever obtained through the account that owns it.
 //! - **Blobs** are content-addressed and shared: one message delivered to twenty mailboxes is
 //!   stored once; a blob is removed only when no message refers to it any more.
+//! - **Queue and collector state** are behind [`QueueStore`] ([`queue`]) and
+//!   [`CollectorStore`] ([`collector`]), each with its own rules and conformance suite.
 //! - **Parse once**: messages are parsed ([`pochta_message::parse`]) when they are stored; readers
 //!   get the stored [`MessageMeta`] and never re-parse.
 //! - Calls are synchronous and short; the async session layer runs the ones that fsync on a
@@ -47,6 +49,12 @@ use pochta_types::{
     AccountId, Address, Domain, Flags, MailboxId, MailboxName, ModSeq, Rights, SpecialUse, Uid,
     UidValidity,
 };
+
+pub mod collector;
+pub mod queue;
+
+pub use collector::CollectorStore;
+pub use queue::QueueStore;
 
 /// What went wrong in a store call. The protocol layers map each kind to a reply in one place.
 #[derive(Debug, thiserror::Error)]

@@ -4,5 +4,11 @@
 //!
 //! - [`mail`]: the [`MailStore`](crate::MailStore) suite, expanded by
 //!   [`conformance_tests!`](crate::conformance_tests).
+//! - [`queue`]: the [`QueueStore`](crate::QueueStore) suite, expanded by
+//!   [`queue_conformance_tests!`](crate::queue_conformance_tests).
+//! - [`collector`]: the [`CollectorStore`](crate::CollectorStore) suite, expanded by
+//!   [`collector_conformance_tests!`](crate::collector_conformance_tests).
 
+pub mod collector;
 pub mod mail;
+pub mod queue;
