@@ -135,7 +135,8 @@ fn main() {
     store
         .account_create(&Address::new("bench@example.org").expect("addr"), "x")
         .expect("account");
-    let state = State::open(&data).expect("state");
+    let collector = pochta_store_embedded::EmbeddedCollectorStore::open(&data).expect("state");
+    let state = State::open(&data, Arc::new(collector)).expect("state");
     state
         .add_source(
             "bench@example.org",

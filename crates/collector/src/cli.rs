@@ -3,7 +3,7 @@
 //! Implementation notes:
 //! - Output for people goes to `out` (stdout); the progress bar draws on stderr and only on a
 //!   terminal (indicatif hides itself otherwise), so scripted output stays clean.
-//! - `run` takes the same per-source lock as `pochta serve` ([`crate::run::SourceLock`]): if
+//! - `run` takes the same per-source lock as `pochta serve` ([`State::lock_source`]): if
 //!   the server is collecting that source right now, `run` says so and stops rather than race.
 //! - `add` checks the local account exists and the URL parses, but does not contact the
 //!   remote: `collect run --once` is the check, with errors in plain words. `--delete` is
@@ -11,7 +11,6 @@
 //!   only read); for POP3 it is stored with the source and shown by `list` and `status`.
 
 use std::io::Write;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +18,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use pochta_store::MailStore;
 use pochta_types::Address;
 
-use crate::run::SourceLock;
 use crate::{Error, Progress, Report, SourceUrl, State, sync_source};
 
 /// What `collect add` was given.
@@ -49,7 +47,7 @@ fn account_key<S: MailStore>(store: &S, account: &str) -> Result<String, Error> 
 
 pub fn add<S: MailStore>(
     store: &S,
-    data_dir: &Path,
+    state: &State,
     args: AddArgs,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
@@ -68,8 +66,7 @@ pub fn add<S: MailStore>(
              (folders and flags) and never changed on the remote"
         )));
     }
-    let st = State::open(data_dir)?;
-    st.add_source_with(
+    state.add_source_with(
         &account,
         &url,
         &args.user,
@@ -91,9 +88,8 @@ pub fn add<S: MailStore>(
     .map_err(io)
 }
 
-pub fn list(data_dir: &Path, out: &mut dyn Write) -> Result<(), Error> {
-    let st = State::open(data_dir)?;
-    for s in st.sources(None)? {
+pub fn list(state: &State, out: &mut dyn Write) -> Result<(), Error> {
+    for s in state.sources(None)? {
         let status = match (&s.last_error, s.last_success) {
             (Some(e), _) => format!("error: {e}"),
             (None, Some(t)) => format!("ok {}", format_utc(t)),
@@ -120,14 +116,13 @@ pub fn list(data_dir: &Path, out: &mut dyn Write) -> Result<(), Error> {
 
 pub fn del<S: MailStore>(
     store: &S,
-    data_dir: &Path,
+    st: &State,
     account: &str,
     url: &str,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let account = account_key(store, account).unwrap_or_else(|_| account.to_owned());
     let url = SourceUrl::parse(url)?;
-    let st = State::open(data_dir)?;
     match st.del_source(&account, &url)? {
         0 => Err(Error::Config(format!(
             "{account} does not collect from {url}"
@@ -142,12 +137,11 @@ pub fn del<S: MailStore>(
 
 pub fn status<S: MailStore>(
     store: &S,
-    data_dir: &Path,
+    st: &State,
     account: &str,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let account = account_key(store, account)?;
-    let st = State::open(data_dir)?;
     let sources = st.sources(Some(&account))?;
     if sources.is_empty() {
         writeln!(out, "{account} collects from no source").map_err(io)?;
@@ -197,14 +191,14 @@ pub fn status<S: MailStore>(
 /// bar; without `once`, again every `interval` until interrupted.
 pub fn run<S: MailStore>(
     store: Arc<S>,
-    data_dir: &Path,
+    state: State,
     account: &str,
     once: bool,
     interval: Duration,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let account = account_key(&*store, account)?;
-    let state = Arc::new(Mutex::new(State::open(data_dir)?));
+    let state = Arc::new(Mutex::new(state));
     let sources = state
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -221,7 +215,11 @@ pub fn run<S: MailStore>(
     let mut failed = None;
     loop {
         for src in &sources {
-            let Some(_lock) = SourceLock::try_acquire(data_dir, src.id)? else {
+            let lock = state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .lock_source(src.id)?;
+            let Some(_lock) = lock else {
                 writeln!(
                     out,
                     "{}: a pass is already running (pochta serve?); skipped",

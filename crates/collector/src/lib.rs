@@ -5,9 +5,10 @@
 //! - **Layers.** [`imap`] is the collector's policy over `pochta-imap-client` (whose grammar,
 //!   framing and budgets are `pochta_imap_proto::client`); [`pop3`] is a thin async client;
 //!   both connect through [`conn`] (`pochta_net::connect`: TCP, TLS, STARTTLS/STLS);
-//!   [`sync`] is the pass algorithm; [`state`] is the collector's own SQLite database in
-//!   `data_dir/collector.sqlite3` (sources, encrypted passwords, per-folder checkpoints, the
-//!   remote→local UID map); [`run`] runs every source continuously for `pochta serve`;
+//!   [`sync`] is the pass algorithm; [`state`] is the collector's own state (sources,
+//!   encrypted passwords, per-folder checkpoints, the remote→local UID map) over a
+//!   [`pochta_store::CollectorStore`] (the embedded backend keeps it in
+//!   `data_dir/collector.sqlite3`); [`run`] runs every source continuously for `pochta serve`;
 //!   [`cli`] is `pochta collect …`.
 //! - **Never lose, never duplicate.** A message is checkpointed only after the store's append
 //!   committed, and a batch interrupted between the two is found again on the next pass

@@ -1,8 +1,9 @@
 //! Running every configured source continuously (`pochta serve`), and the per-source lock.
 //!
 //! Implementation notes:
-//! - One pass per source at a time, machine-wide: a pass holds an exclusive lock on
-//!   `data_dir/collector-<id>.lock` (`File::try_lock`, an advisory `flock`), so `pochta collect
+//! - One pass per source at a time, across processes (and, on a shared backend, nodes): a pass
+//!   holds the collector store's lock on its source ([`State::lock_source`]; the embedded
+//!   backend takes an advisory `flock` on `data_dir/collector-<id>.lock`), so `pochta collect
 //!   run` and `pochta serve` never work on the same source at once (two passes would both see
 //!   the same checkpoint and import the same messages twice). The lock dies with the process.
 //! - Schedule: a source is due `interval` after its last successful pass; after a failure it
@@ -28,9 +29,7 @@
 //!   loop or the server.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
 use std::future::Future;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,6 +41,7 @@ use tracing::{debug, info, warn};
 
 use crate::imap::ImapClient;
 use crate::imap::response::{Response, Status, StatusText};
+use crate::state::SourceLock;
 use crate::{
     Error, NoProgress, Protocol, Scope, SourceRow, State, sync_source, sync_source_scoped,
 };
@@ -89,36 +89,11 @@ impl Schedule {
     }
 }
 
-/// An exclusive lock on one source, held for the duration of a pass.
-#[derive(Debug)]
-pub struct SourceLock {
-    _file: File,
-}
-
-impl SourceLock {
-    /// `Ok(None)` if another pass holds it.
-    pub fn try_acquire(data_dir: &Path, source: i64) -> Result<Option<SourceLock>, Error> {
-        let path = data_dir.join(format!("collector-{source}.lock"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(SourceLock { _file: file })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(Error::State(format!("{}: {e}", path.display())))
-            }
-        }
-    }
-}
-
-/// Runs every configured source until `shutdown` completes.
-pub async fn run_all<S: MailStore>(
+/// Runs every configured source until `shutdown` completes. `open` opens the collector's
+/// state; it is called again after a pause while it fails.
+pub async fn run_all<S: MailStore, O: Fn() -> Result<State, Error> + Send>(
     store: Arc<S>,
-    data_dir: PathBuf,
+    open: O,
     schedule: Schedule,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -127,7 +102,7 @@ pub async fn run_all<S: MailStore>(
     let mut watchers = JoinSet::new();
     tokio::select! {
         _ = &mut shutdown => {}
-        _ = run_loop(store, data_dir, schedule, &mut watchers, stop_rx) => {}
+        _ = run_loop(store, open, schedule, &mut watchers, stop_rx) => {}
     }
     // The IDLE watchers end their IDLE and log out; any still busy after the grace is dropped.
     let _ = stop_tx.send(true);
@@ -139,15 +114,15 @@ pub async fn run_all<S: MailStore>(
     info!("collector stopped");
 }
 
-async fn run_loop<S: MailStore>(
+async fn run_loop<S: MailStore, O: Fn() -> Result<State, Error> + Send>(
     store: Arc<S>,
-    data_dir: PathBuf,
+    open: O,
     schedule: Schedule,
     watchers: &mut JoinSet<()>,
     stop: watch::Receiver<bool>,
 ) {
     let state = loop {
-        match State::open(&data_dir) {
+        match open() {
             Ok(s) => break Arc::new(Mutex::new(s)),
             Err(e) => {
                 warn!("collector: cannot open its state: {e}");
@@ -213,7 +188,7 @@ async fn run_loop<S: MailStore>(
             let Some(src) = sources.iter().find(|s| s.id == id) else {
                 continue;
             };
-            let lock = match SourceLock::try_acquire(&data_dir, id) {
+            let lock = match lock_source(&state, id) {
                 Ok(Some(l)) => l,
                 Ok(None) => {
                     // `collect run` is on it; try again shortly.
@@ -252,7 +227,7 @@ async fn run_loop<S: MailStore>(
             if at > now {
                 continue;
             }
-            let lock = match SourceLock::try_acquire(&data_dir, src.id) {
+            let lock = match lock_source(&state, src.id) {
                 Ok(Some(l)) => l,
                 Ok(None) => {
                     // Someone (collect run) is on it; look again later.
@@ -320,6 +295,11 @@ async fn run_loop<S: MailStore>(
 enum SessionEnd {
     Stopped,
     NotOffered,
+}
+
+fn lock_source(state: &Mutex<State>, source: i64) -> Result<Option<SourceLock>, Error> {
+    let st = state.lock().unwrap_or_else(|p| p.into_inner());
+    st.lock_source(source)
 }
 
 fn set_idle(state: &Mutex<State>, source: i64, what: Option<&str>) {

@@ -1,92 +1,41 @@
-//! The collector's own state: `data_dir/collector.sqlite3`, separate from the mail store.
+//! The collector's own state — sources, sealed passwords, per-folder checkpoints, the
+//! remote→local UID map — over a [`CollectorStore`] (in the embedded backend,
+//! `data_dir/collector.sqlite3`, separate from the mail store).
 //!
 //! Implementation notes:
-//! - **Secrets.** Remote passwords are encrypted with AES-256-GCM (aws-lc-rs) under a key in
-//!   `data_dir/collector.key`; the AAD binds each ciphertext to its row (account, URL, user),
-//!   so a ciphertext copied onto another row does not decrypt. The key file and the database
-//!   (with its `-wal`/`-shm`, which SQLite creates with the database's permissions) are created
-//!   mode 0600, readable only by the server user. Honestly: the key sits beside the database,
-//!   so this protects a copy of the database alone (a backup, a support bundle), not someone
-//!   who can read the whole data directory as the server user.
+//! - **Secrets.** Remote passwords are encrypted here, before the store sees them, with
+//!   AES-256-GCM (aws-lc-rs) under a key in `data_dir/collector.key` (created mode 0600); the
+//!   AAD binds each ciphertext to its source (account, URL, user), so a ciphertext copied onto
+//!   another source does not decrypt. The store keeps only the sealed bytes. Honestly: the key
+//!   sits beside the embedded database, so this protects a copy of the database alone (a
+//!   backup, a support bundle), not someone who can read the whole data directory as the
+//!   server user. Nodes sharing one database need the same key file.
 //! - **Checkpoints follow commits.** A batch of messages goes through three durable steps:
 //!   (1) its description is written to `pending` (remote key, sizes, dates) together with the
 //!   local mailbox's UIDNEXT before the append; (2) the store appends it atomically;
-//!   (3) one transaction here records the UID mapping, advances the folder's `last_uid` and
-//!   clears `pending`. A crash between (2) and (3) leaves `pending`: the next pass looks for
-//!   the batch at and after that UIDNEXT (it was appended atomically, so it is a consecutive
-//!   run with the recorded sizes and dates) and either adopts it or, if it is not there,
-//!   fetches it again. So no crash point loses or duplicates a message.
-//! - SQLite runs in WAL mode with `synchronous = FULL`, so step (1) is on disk before (2).
+//!   (3) one transaction of the collector store records the UID mapping, advances the folder's
+//!   `last_uid` and clears `pending`. A crash between (2) and (3) leaves `pending`: the next
+//!   pass looks for the batch at and after that UIDNEXT (it was appended atomically, so it is a
+//!   consecutive run with the recorded sizes and dates) and either adopts it or, if it is not
+//!   there, fetches it again. So no crash point loses or duplicates a message.
+//! - Every call is durable when it returns (the store's rule), so step (1) is on disk before
+//!   (2).
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Arc;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use rusqlite::{Connection, OptionalExtension, params};
+use pochta_store::StoreError;
+pub use pochta_store::collector::{
+    CollectorStore, FolderState, MessageRow, Pending, PendingItem, SourceLock,
+};
+use pochta_store::collector::{NewSource, Source};
 
 use crate::Error;
 use crate::source::SourceUrl;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS sources (
-    id INTEGER PRIMARY KEY,
-    account TEXT NOT NULL,
-    url TEXT NOT NULL,
-    user TEXT NOT NULL,
-    secret BLOB NOT NULL,
-    insecure INTEGER NOT NULL,
-    folder_prefix TEXT,
-    created INTEGER NOT NULL,
-    last_attempt INTEGER,
-    last_success INTEGER,
-    last_error TEXT,
-    imported_messages INTEGER NOT NULL DEFAULT 0,
-    imported_bytes INTEGER NOT NULL DEFAULT 0,
-    flag_updates INTEGER NOT NULL DEFAULT 0,
-    delete_remote INTEGER NOT NULL DEFAULT 0,
-    idle TEXT,
-    UNIQUE (account, url, user)
-);
-CREATE TABLE IF NOT EXISTS folders (
-    source INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-    remote TEXT NOT NULL,
-    local TEXT NOT NULL,
-    uid_validity INTEGER NOT NULL,
-    last_uid INTEGER NOT NULL,
-    highest_modseq INTEGER,
-    PRIMARY KEY (source, remote)
-);
-CREATE TABLE IF NOT EXISTS messages (
-    source INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-    remote TEXT NOT NULL,
-    key TEXT NOT NULL,
-    local TEXT NOT NULL,
-    local_uid INTEGER NOT NULL,
-    flags TEXT NOT NULL,
-    message_id TEXT,
-    remote_size INTEGER NOT NULL,
-    idate INTEGER NOT NULL,
-    PRIMARY KEY (source, remote, key)
-);
-CREATE TABLE IF NOT EXISTS pending (
-    source INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-    remote TEXT NOT NULL,
-    ord INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    local TEXT NOT NULL,
-    local_validity INTEGER NOT NULL,
-    uid_next INTEGER NOT NULL,
-    remote_validity INTEGER NOT NULL,
-    local_size INTEGER NOT NULL,
-    idate INTEGER NOT NULL,
-    flags TEXT NOT NULL,
-    message_id TEXT,
-    remote_size INTEGER NOT NULL,
-    PRIMARY KEY (source, remote, ord)
-);
-";
 
 /// A configured source.
 #[derive(Debug, Clone)]
@@ -110,54 +59,30 @@ pub struct SourceRow {
     pub idle: Option<String>,
 }
 
-/// What the collector remembers of one remote folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FolderState {
-    pub remote: String,
-    pub local: String,
-    pub uid_validity: u32,
-    pub last_uid: u32,
-    pub highest_modseq: Option<u64>,
+impl SourceRow {
+    fn from_store(s: Source) -> Result<SourceRow, Error> {
+        Ok(SourceRow {
+            id: s.id,
+            url: SourceUrl::parse(&s.url)?,
+            account: s.account,
+            user: s.user,
+            insecure: s.insecure,
+            folder_prefix: s.folder_prefix,
+            last_attempt: s.last_attempt,
+            last_success: s.last_success,
+            last_error: s.last_error,
+            imported_messages: s.imported_messages,
+            imported_bytes: s.imported_bytes,
+            flag_updates: s.flag_updates,
+            delete_remote: s.delete_remote,
+            idle: s.idle,
+        })
+    }
 }
 
-/// One imported message (or one about to be: a pending row).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageRow {
-    /// The remote UID (IMAP) or UIDL (POP3), as text.
-    pub key: String,
-    pub local_uid: u32,
-    /// Remote flags last applied locally, space-separated.
-    pub flags: String,
-    pub message_id: Option<String>,
-    pub remote_size: u64,
-    pub idate: i64,
-}
-
-/// One message of a batch about to be appended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingItem {
-    pub key: String,
-    pub local_size: u64,
-    pub idate: i64,
-    pub flags: String,
-    pub message_id: Option<String>,
-    pub remote_size: u64,
-}
-
-/// A batch that was being appended when a pass stopped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pending {
-    pub local: String,
-    pub local_validity: u32,
-    pub uid_next: u32,
-    /// The remote folder's UIDVALIDITY the keys belong to (0 for POP3).
-    pub remote_validity: u32,
-    pub items: Vec<PendingItem>,
-}
-
-/// The collector database.
+/// The collector's state: a [`CollectorStore`] and the key that seals passwords.
 pub struct State {
-    db: Connection,
+    store: Arc<dyn CollectorStore>,
     key: LessSafeKey,
 }
 
@@ -167,8 +92,12 @@ impl std::fmt::Debug for State {
     }
 }
 
-fn db_err(e: rusqlite::Error) -> Error {
-    Error::State(e.to_string())
+/// A store error as the collector reports it.
+fn st(e: StoreError) -> Error {
+    match e {
+        StoreError::Backend(m) => Error::State(m),
+        e => Error::State(e.to_string()),
+    }
 }
 
 pub fn now() -> i64 {
@@ -176,18 +105,6 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// Creates `path` empty with mode 0600 if it does not exist, and tightens it if it does.
-fn private_file(path: &Path) -> Result<(), Error> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| Error::State(format!("{}: {e}", path.display())))
 }
 
 fn load_key(path: &Path) -> Result<LessSafeKey, Error> {
@@ -215,40 +132,18 @@ fn load_key(path: &Path) -> Result<LessSafeKey, Error> {
 }
 
 impl State {
-    /// Opens (creating) `data_dir/collector.sqlite3` and `data_dir/collector.key`.
-    pub fn open(data_dir: &Path) -> Result<State, Error> {
+    /// The state over `store`, with the sealing key `data_dir/collector.key` (created on first
+    /// use).
+    pub fn open(data_dir: &Path, store: Arc<dyn CollectorStore>) -> Result<State, Error> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| Error::State(format!("{}: {e}", data_dir.display())))?;
-        let path: PathBuf = data_dir.join("collector.sqlite3");
-        private_file(&path)?;
         let key = load_key(&data_dir.join("collector.key"))?;
-        let db = Connection::open(&path).map_err(db_err)?;
-        db.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(db_err)?;
-        db.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(db_err)?;
-        db.execute_batch(SCHEMA).map_err(db_err)?;
-        // Databases created before these columns existed.
-        for (column, decl) in [
-            ("delete_remote", "INTEGER NOT NULL DEFAULT 0"),
-            ("idle", "TEXT"),
-        ] {
-            let present: bool = db
-                .query_row(
-                    "SELECT count(*) FROM pragma_table_info('sources') WHERE name = ?1",
-                    params![column],
-                    |r| r.get::<_, i64>(0),
-                )
-                .map_err(db_err)?
-                > 0;
-            if !present {
-                db.execute_batch(&format!("ALTER TABLE sources ADD COLUMN {column} {decl}"))
-                    .map_err(db_err)?;
-            }
-        }
-        Ok(State { db, key })
+        Ok(State { store, key })
+    }
+
+    /// The store behind the state.
+    pub fn store(&self) -> &Arc<dyn CollectorStore> {
+        &self.store
     }
 
     fn aad(account: &str, url: &str, user: &str) -> Vec<u8> {
@@ -288,8 +183,8 @@ impl State {
         String::from_utf8(plain.to_vec()).map_err(|_| Error::State("password not UTF-8".into()))
     }
 
-    /// Adds a source that leaves the remote untouched; `AlreadyExists` for the same account,
-    /// URL and user.
+    /// Adds a source that leaves the remote untouched; refused for the same account, URL and
+    /// user.
     pub fn add_source(
         &self,
         account: &str,
@@ -321,109 +216,43 @@ impl State {
             )));
         }
         let sealed = self.seal(&Self::aad(account, url.as_str(), user), password)?;
-        let r = self.db.execute(
-            "INSERT INTO sources (account, url, user, secret, insecure, folder_prefix, created,
-                 delete_remote)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                account,
-                url.as_str(),
-                user,
-                sealed,
-                insecure,
-                folder_prefix,
-                now(),
-                delete_remote
-            ],
-        );
+        let r = self.store.add_source(&NewSource {
+            account,
+            url: url.as_str(),
+            user,
+            secret: &sealed,
+            insecure,
+            folder_prefix,
+            delete_remote,
+            created: now(),
+        });
         match r {
-            Ok(_) => Ok(self.db.last_insert_rowid()),
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                Err(Error::Config(format!(
-                    "{account} already collects from {url} as {user}"
-                )))
-            }
-            Err(e) => Err(db_err(e)),
+            Ok(id) => Ok(id),
+            Err(StoreError::AlreadyExists(_)) => Err(Error::Config(format!(
+                "{account} already collects from {url} as {user}"
+            ))),
+            Err(e) => Err(st(e)),
         }
     }
 
     /// Deletes the sources of `account` with this URL (all users); how many were deleted.
     pub fn del_source(&self, account: &str, url: &SourceUrl) -> Result<usize, Error> {
-        self.db
-            .execute(
-                "DELETE FROM sources WHERE account = ?1 AND url = ?2",
-                params![account, url.as_str()],
-            )
-            .map_err(db_err)
+        self.store.del_sources(account, url.as_str()).map_err(st)
     }
 
     /// Every source (of one account, if given), in the order added.
     pub fn sources(&self, account: Option<&str>) -> Result<Vec<SourceRow>, Error> {
-        let mut stmt = self
-            .db
-            .prepare(
-                "SELECT id, account, url, user, insecure, folder_prefix, last_attempt,
-                        last_success, last_error, imported_messages, imported_bytes, flag_updates,
-                        delete_remote, idle
-                 FROM sources WHERE ?1 IS NULL OR account = ?1 ORDER BY id",
-            )
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map(params![account], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, bool>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, Option<i64>>(6)?,
-                    r.get::<_, Option<i64>>(7)?,
-                    r.get::<_, Option<String>>(8)?,
-                    r.get::<_, i64>(9)?,
-                    r.get::<_, i64>(10)?,
-                    r.get::<_, i64>(11)?,
-                    r.get::<_, bool>(12)?,
-                    r.get::<_, Option<String>>(13)?,
-                ))
-            })
-            .map_err(db_err)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, account, url, user, insecure, folder_prefix, la, ls, le, m, b, f, del, idle) =
-                row.map_err(db_err)?;
-            out.push(SourceRow {
-                id,
-                account,
-                url: SourceUrl::parse(&url)?,
-                user,
-                insecure,
-                folder_prefix,
-                last_attempt: la,
-                last_success: ls,
-                last_error: le,
-                imported_messages: m as u64,
-                imported_bytes: b as u64,
-                flag_updates: f as u64,
-                delete_remote: del,
-                idle,
-            });
-        }
-        Ok(out)
+        self.store
+            .sources(account)
+            .map_err(st)?
+            .into_iter()
+            .map(SourceRow::from_store)
+            .collect()
     }
 
     /// The decrypted password of a source.
     pub fn password(&self, source: &SourceRow) -> Result<String, Error> {
-        let sealed: Vec<u8> = self
-            .db
-            .query_row(
-                "SELECT secret FROM sources WHERE id = ?1",
-                params![source.id],
-                |r| r.get(0),
-            )
-            .map_err(db_err)?;
+        let sealed = self.store.secret(source.id).map_err(st)?;
         self.open_secret(
             &Self::aad(&source.account, source.url.as_str(), &source.user),
             &sealed,
@@ -431,118 +260,30 @@ impl State {
     }
 
     pub fn record_attempt(&self, source: i64, error: Option<&str>) -> Result<(), Error> {
-        let t = now();
-        match error {
-            None => self.db.execute(
-                "UPDATE sources SET last_attempt = ?2, last_success = ?2, last_error = NULL
-                 WHERE id = ?1",
-                params![source, t],
-            ),
-            Some(e) => self.db.execute(
-                "UPDATE sources SET last_attempt = ?2, last_error = ?3 WHERE id = ?1",
-                params![source, t, e],
-            ),
-        }
-        .map(|_| ())
-        .map_err(db_err)
+        self.store.record_attempt(source, now(), error).map_err(st)
     }
 
     /// Records what the IDLE watcher is doing (shown by `collect status`).
     pub fn set_idle(&self, source: i64, idle: Option<&str>) -> Result<(), Error> {
-        self.db
-            .execute(
-                "UPDATE sources SET idle = ?2 WHERE id = ?1",
-                params![source, idle],
-            )
-            .map(|_| ())
-            .map_err(db_err)
+        self.store.set_idle(source, idle).map_err(st)
     }
 
     pub fn folders(&self, source: i64) -> Result<Vec<FolderState>, Error> {
-        let mut stmt = self
-            .db
-            .prepare(
-                "SELECT remote, local, uid_validity, last_uid, highest_modseq FROM folders
-                 WHERE source = ?1 ORDER BY remote",
-            )
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map(params![source], |r| {
-                Ok(FolderState {
-                    remote: r.get(0)?,
-                    local: r.get(1)?,
-                    uid_validity: r.get(2)?,
-                    last_uid: r.get(3)?,
-                    highest_modseq: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
-                })
-            })
-            .map_err(db_err)?;
-        rows.collect::<Result<_, _>>().map_err(db_err)
+        self.store.folders(source).map_err(st)
     }
 
     pub fn folder(&self, source: i64, remote: &str) -> Result<Option<FolderState>, Error> {
-        self.db
-            .query_row(
-                "SELECT remote, local, uid_validity, last_uid, highest_modseq FROM folders
-                 WHERE source = ?1 AND remote = ?2",
-                params![source, remote],
-                |r| {
-                    Ok(FolderState {
-                        remote: r.get(0)?,
-                        local: r.get(1)?,
-                        uid_validity: r.get(2)?,
-                        last_uid: r.get(3)?,
-                        highest_modseq: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
-                    })
-                },
-            )
-            .optional()
-            .map_err(db_err)
+        self.store.folder(source, remote).map_err(st)
     }
 
     /// Writes a folder's state (insert or replace).
     pub fn put_folder(&self, source: i64, f: &FolderState) -> Result<(), Error> {
-        self.db
-            .execute(
-                "INSERT INTO folders (source, remote, local, uid_validity, last_uid, highest_modseq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (source, remote) DO UPDATE SET local = ?3, uid_validity = ?4,
-                     last_uid = ?5, highest_modseq = ?6",
-                params![
-                    source,
-                    f.remote,
-                    f.local,
-                    f.uid_validity,
-                    f.last_uid,
-                    f.highest_modseq.map(|v| v as i64)
-                ],
-            )
-            .map(|_| ())
-            .map_err(db_err)
+        self.store.put_folder(source, f).map_err(st)
     }
 
     /// Every imported message of a remote folder.
     pub fn messages(&self, source: i64, remote: &str) -> Result<Vec<MessageRow>, Error> {
-        let mut stmt = self
-            .db
-            .prepare_cached(
-                "SELECT key, local_uid, flags, message_id, remote_size, idate FROM messages
-                 WHERE source = ?1 AND remote = ?2",
-            )
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map(params![source, remote], |r| {
-                Ok(MessageRow {
-                    key: r.get(0)?,
-                    local_uid: r.get(1)?,
-                    flags: r.get(2)?,
-                    message_id: r.get(3)?,
-                    remote_size: r.get::<_, i64>(4)? as u64,
-                    idate: r.get(5)?,
-                })
-            })
-            .map_err(db_err)?;
-        rows.collect::<Result<_, _>>().map_err(db_err)
+        self.store.messages(source, remote).map_err(st)
     }
 
     /// Records new remote flags of imported messages (after the local store applied them).
@@ -552,24 +293,7 @@ impl State {
         remote: &str,
         changes: &[(String, String)],
     ) -> Result<(), Error> {
-        let tx = self.db.transaction().map_err(db_err)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE messages SET flags = ?4 WHERE source = ?1 AND remote = ?2 AND key = ?3",
-                )
-                .map_err(db_err)?;
-            for (key, flags) in changes {
-                stmt.execute(params![source, remote, key, flags])
-                    .map_err(db_err)?;
-            }
-            tx.execute(
-                "UPDATE sources SET flag_updates = flag_updates + ?2 WHERE id = ?1",
-                params![source, changes.len() as i64],
-            )
-            .map_err(db_err)?;
-        }
-        tx.commit().map_err(db_err)
+        self.store.set_flags(source, remote, changes).map_err(st)
     }
 
     /// Forgets a remote folder's message keys (its UIDVALIDITY changed) after re-keying the
@@ -581,138 +305,22 @@ impl State {
         rekey: &[(String, String, String)],
         folder: &FolderState,
     ) -> Result<(), Error> {
-        let tx = self.db.transaction().map_err(db_err)?;
-        {
-            tx.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS rekey (old TEXT, new TEXT, flags TEXT)",
-                [],
-            )
-            .map_err(db_err)?;
-            tx.execute("DELETE FROM temp.rekey", []).map_err(db_err)?;
-            let mut ins = tx
-                .prepare_cached("INSERT INTO temp.rekey VALUES (?1, ?2, ?3)")
-                .map_err(db_err)?;
-            for (o, n, f) in rekey {
-                ins.execute(params![o, n, f]).map_err(db_err)?;
-            }
-            // Matched rows get their new key (prefixed so old and new never collide mid-way);
-            // unmatched rows are forgotten: their remote messages are gone.
-            tx.execute(
-                "DELETE FROM messages WHERE source = ?1 AND remote = ?2
-                 AND key NOT IN (SELECT old FROM temp.rekey)",
-                params![source, remote],
-            )
-            .map_err(db_err)?;
-            tx.execute(
-                "UPDATE messages SET key = 'n' || (SELECT new FROM temp.rekey WHERE old = key),
-                     flags = (SELECT flags FROM temp.rekey WHERE old = key)
-                 WHERE source = ?1 AND remote = ?2",
-                params![source, remote],
-            )
-            .map_err(db_err)?;
-            tx.execute(
-                "UPDATE messages SET key = substr(key, 2) WHERE source = ?1 AND remote = ?2",
-                params![source, remote],
-            )
-            .map_err(db_err)?;
-            tx.execute(
-                "INSERT INTO folders (source, remote, local, uid_validity, last_uid, highest_modseq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (source, remote) DO UPDATE SET local = ?3, uid_validity = ?4,
-                     last_uid = ?5, highest_modseq = ?6",
-                params![
-                    source,
-                    remote,
-                    folder.local,
-                    folder.uid_validity,
-                    folder.last_uid,
-                    folder.highest_modseq.map(|v| v as i64)
-                ],
-            )
-            .map_err(db_err)?;
-        }
-        tx.commit().map_err(db_err)
+        self.store
+            .rekey_folder(source, remote, rekey, folder)
+            .map_err(st)
     }
 
     /// Step (1): describe a batch before appending it.
     pub fn put_pending(&mut self, source: i64, remote: &str, p: &Pending) -> Result<(), Error> {
-        let tx = self.db.transaction().map_err(db_err)?;
-        {
-            tx.execute(
-                "DELETE FROM pending WHERE source = ?1 AND remote = ?2",
-                params![source, remote],
-            )
-            .map_err(db_err)?;
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO pending (source, remote, ord, key, local, local_validity,
-                         uid_next, local_size, idate, flags, message_id, remote_size,
-                         remote_validity)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )
-                .map_err(db_err)?;
-            for (i, it) in p.items.iter().enumerate() {
-                stmt.execute(params![
-                    source,
-                    remote,
-                    i as i64,
-                    it.key,
-                    p.local,
-                    p.local_validity,
-                    p.uid_next,
-                    it.local_size as i64,
-                    it.idate,
-                    it.flags,
-                    it.message_id,
-                    it.remote_size as i64,
-                    p.remote_validity
-                ])
-                .map_err(db_err)?;
-            }
-        }
-        tx.commit().map_err(db_err)
+        self.store.put_pending(source, remote, p).map_err(st)
     }
 
     pub fn pending(&self, source: i64, remote: &str) -> Result<Option<Pending>, Error> {
-        let mut stmt = self
-            .db
-            .prepare_cached(
-                "SELECT key, local, local_validity, uid_next, local_size, idate, flags,
-                        message_id, remote_size, remote_validity
-                 FROM pending WHERE source = ?1 AND remote = ?2 ORDER BY ord",
-            )
-            .map_err(db_err)?;
-        let mut rows = stmt.query(params![source, remote]).map_err(db_err)?;
-        let mut out: Option<Pending> = None;
-        while let Some(r) = rows.next().map_err(db_err)? {
-            let item = PendingItem {
-                key: r.get(0).map_err(db_err)?,
-                local_size: r.get::<_, i64>(4).map_err(db_err)? as u64,
-                idate: r.get(5).map_err(db_err)?,
-                flags: r.get(6).map_err(db_err)?,
-                message_id: r.get(7).map_err(db_err)?,
-                remote_size: r.get::<_, i64>(8).map_err(db_err)? as u64,
-            };
-            let p = out.get_or_insert(Pending {
-                local: r.get(1).map_err(db_err)?,
-                local_validity: r.get(2).map_err(db_err)?,
-                uid_next: r.get(3).map_err(db_err)?,
-                remote_validity: r.get(9).map_err(db_err)?,
-                items: Vec::new(),
-            });
-            p.items.push(item);
-        }
-        Ok(out)
+        self.store.pending(source, remote).map_err(st)
     }
 
     pub fn clear_pending(&self, source: i64, remote: &str) -> Result<(), Error> {
-        self.db
-            .execute(
-                "DELETE FROM pending WHERE source = ?1 AND remote = ?2",
-                params![source, remote],
-            )
-            .map(|_| ())
-            .map_err(db_err)
+        self.store.clear_pending(source, remote).map_err(st)
     }
 
     /// Step (3): the batch is in the store; record it, advance the folder, clear `pending`.
@@ -725,84 +333,40 @@ impl State {
         folder: Option<&FolderState>,
         bytes: u64,
     ) -> Result<(), Error> {
-        let tx = self.db.transaction().map_err(db_err)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO messages (source, remote, key, local, local_uid, flags,
-                         message_id, remote_size, idate)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(db_err)?;
-            for m in rows {
-                stmt.execute(params![
-                    source,
-                    remote,
-                    m.key,
-                    local,
-                    m.local_uid,
-                    m.flags,
-                    m.message_id,
-                    m.remote_size as i64,
-                    m.idate
-                ])
-                .map_err(db_err)?;
-            }
-            if let Some(f) = folder {
-                tx.execute(
-                    "INSERT INTO folders (source, remote, local, uid_validity, last_uid,
-                         highest_modseq)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (source, remote) DO UPDATE SET local = ?3, uid_validity = ?4,
-                         last_uid = max(last_uid, ?5), highest_modseq = ?6",
-                    params![
-                        source,
-                        remote,
-                        f.local,
-                        f.uid_validity,
-                        f.last_uid,
-                        f.highest_modseq.map(|v| v as i64)
-                    ],
-                )
-                .map_err(db_err)?;
-            }
-            tx.execute(
-                "DELETE FROM pending WHERE source = ?1 AND remote = ?2",
-                params![source, remote],
-            )
-            .map_err(db_err)?;
-            tx.execute(
-                "UPDATE sources SET imported_messages = imported_messages + ?2,
-                     imported_bytes = imported_bytes + ?3 WHERE id = ?1",
-                params![source, rows.len() as i64, bytes as i64],
-            )
-            .map_err(db_err)?;
-        }
-        tx.commit().map_err(db_err)
+        self.store
+            .commit_batch(source, remote, local, rows, folder, bytes)
+            .map_err(st)
     }
 
     /// Whether a message key (UIDL) of a remote folder was imported.
     pub fn has_key(&self, source: i64, remote: &str, key: &str) -> Result<bool, Error> {
-        self.db
-            .query_row(
-                "SELECT 1 FROM messages WHERE source = ?1 AND remote = ?2 AND key = ?3",
-                params![source, remote, key],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|o| o.is_some())
-            .map_err(db_err)
+        self.store.has_message(source, remote, key).map_err(st)
+    }
+
+    /// The exclusive right to run a pass of `source` (one pass per source at a time, across
+    /// processes and nodes); `None` while another pass holds it.
+    pub fn lock_source(&self, source: i64) -> Result<Option<SourceLock>, Error> {
+        self.store.lock_source(source).map_err(st)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use pochta_store_embedded::EmbeddedCollectorStore;
+
     use super::*;
+
+    fn open(dir: &Path) -> State {
+        let store = EmbeddedCollectorStore::open(dir).expect("store");
+        State::open(dir, Arc::new(store)).expect("open")
+    }
 
     #[test]
     fn secrets_are_encrypted_and_files_private() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let st = State::open(dir.path()).expect("open");
+        let st = open(dir.path());
         let url = SourceUrl::parse("imaps://mail.example.com").expect("url");
         st.add_source("me@example.org", &url, "old", "s3cr3t-пароль", false, None)
             .expect("add");
@@ -827,9 +391,13 @@ mod tests {
             }
         }
         // Reopening finds the same key.
-        let st = State::open(dir.path()).expect("reopen");
+        let st = open(dir.path());
         let src = &st.sources(None).expect("sources")[0];
         assert_eq!(st.password(src).expect("password"), "s3cr3t-пароль");
+        // A sealed password does not open for another source.
+        let mut other = src.clone();
+        other.user = "new".into();
+        assert!(st.password(&other).is_err());
         assert_eq!(st.del_source("me@example.org", &url).expect("del"), 1);
         assert!(st.sources(None).expect("sources").is_empty());
     }

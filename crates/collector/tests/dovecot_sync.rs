@@ -108,6 +108,12 @@ struct Local {
     state: Arc<Mutex<State>>,
 }
 
+/// The collector's state over the embedded backend in `data`.
+fn open_state(data: &std::path::Path) -> Result<State, pochta_collector::Error> {
+    let store = pochta_store_embedded::EmbeddedCollectorStore::open(data)?;
+    State::open(data, Arc::new(store))
+}
+
 fn local() -> Local {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
@@ -115,7 +121,7 @@ fn local() -> Local {
     store
         .account_create(&Address::new(LOCAL).expect("addr"), "x")
         .expect("account");
-    let state = Arc::new(Mutex::new(State::open(&data).expect("state")));
+    let state = Arc::new(Mutex::new(open_state(&data).expect("state")));
     Local {
         _dir: dir,
         data,
@@ -536,7 +542,10 @@ async fn serve_mode_collects_inbox_through_idle() {
     };
     let runner = tokio::spawn(run_all(
         Arc::clone(&l.store),
-        l.data.clone(),
+        {
+            let data = l.data.clone();
+            move || open_state(&data)
+        },
         schedule,
         async move {
             let _ = stop_rx.await;

@@ -378,7 +378,7 @@ fn run(cli: Cli) -> Result<()> {
 fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Result<()> {
     use pochta_collector::cli;
     let store = admin::open(config)?;
-    let dir = &config.data_dir;
+    let state = pochta::backend::collector_state(config)?;
     match cmd {
         CollectCmd::Add {
             address,
@@ -407,22 +407,22 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
                 folder_prefix,
                 delete,
             };
-            cli::add(&store, dir, args, out)?
+            cli::add(&store, &state, args, out)?
         }
-        CollectCmd::List => cli::list(dir, out)?,
+        CollectCmd::List => cli::list(&state, out)?,
         CollectCmd::Run { address, once } => {
             let interval = config.collector.with_env_override().interval;
             cli::run(
                 std::sync::Arc::new(store),
-                dir,
+                state,
                 &address,
                 once,
                 interval,
                 out,
             )?
         }
-        CollectCmd::Status { address } => cli::status(&store, dir, &address, out)?,
-        CollectCmd::Del { address, url } => cli::del(&store, dir, &address, &url, out)?,
+        CollectCmd::Status { address } => cli::status(&store, &state, &address, out)?,
+        CollectCmd::Del { address, url } => cli::del(&store, &state, &address, &url, out)?,
     }
     Ok(())
 }

@@ -2,28 +2,22 @@
 //! `pochta dns`.
 //!
 //! Implementation notes:
-//! - The queue commands open `data_dir/queue.sqlite3` directly (WAL lets them run next to a
-//!   running server). `retry` only makes recipients due now; a running server notices within
+//! - The queue commands open the embedded spool, `data_dir/queue.sqlite3`, directly (WAL lets
+//!   them run next to a running server); they never claim work. `retry` only makes recipients due now; a running server notices within
 //!   its poll interval (10 s).
 //! - `dkim generate` writes the key under `data_dir/dkim/` and prints the TXT record; the
 //!   server signs with it from the next message on, without a restart.
 
 use std::io::Write;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use pochta_queue::dkim::{self, Algorithm};
 use pochta_queue::{Spool, State, unix_now};
 
 use crate::config::Config;
 
 fn spool(config: &Config) -> Result<Spool> {
-    crate::admin::create_private_dir(&config.data_dir)?;
-    Spool::open(&config.data_dir).with_context(|| {
-        format!(
-            "cannot open the outbound queue in {}",
-            config.data_dir.display()
-        )
-    })
+    Ok(Spool::new(crate::backend::queue_store(config)?))
 }
 
 fn ago(secs: i64) -> String {

@@ -26,6 +26,7 @@ use pochta_net::{
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing::{info, warn};
 
+use crate::backend;
 use crate::config::{Config, Protocol};
 use crate::services::{self, Ctx};
 
@@ -130,12 +131,7 @@ pub async fn serve(config: Config) -> Result<()> {
         store,
         throttle: Arc::new(Throttle::new(ThrottleConfig::default())),
         auth_cache: Arc::new(AuthCache::default()),
-        queue: pochta_queue::Queue::open(&config.data_dir).with_context(|| {
-            format!(
-                "cannot open the outbound queue in {}",
-                config.data_dir.display()
-            )
-        })?,
+        queue: pochta_queue::Queue::new(backend::queue_store(&config)?, &config.data_dir),
     };
     let mut runner = Runner {
         listeners,
@@ -146,11 +142,12 @@ pub async fn serve(config: Config) -> Result<()> {
     let collector = {
         let mut shutdown = runner.ctl.subscribe();
         let tracker = runner.ctl.tracker();
-        let (store, data_dir) = (Arc::new(ctx.store.clone()), config.data_dir.clone());
+        let store = Arc::new(ctx.store.clone());
+        let open_state = backend::collector_opener(&config);
         let schedule = config.collector.with_env_override();
         tokio::spawn(async move {
             let _tracker = tracker;
-            pochta_collector::run::run_all(store, data_dir, schedule, async move {
+            pochta_collector::run::run_all(store, open_state, schedule, async move {
                 shutdown.wait().await
             })
             .await

@@ -4,7 +4,8 @@
 //! Implementation notes (what always holds):
 //! - **Durable before 250**: [`Queue::submit`] (and so `OutboundQueue::enqueue`, which the
 //!   submission session calls before it answers) returns only after the message and its
-//!   envelope are committed and fsynced in `data_dir/queue.sqlite3` ([`spool`]).
+//!   envelope are committed to stable storage by the [`pochta_store::QueueStore`] behind the
+//!   [`Spool`] (the embedded backend: fsynced in `data_dir/queue.sqlite3`).
 //! - **Per-recipient state** (`pending`, `deferred` with the next attempt, `delivered`,
 //!   `failed`); a message leaves the queue when its last recipient is final. A crash between
 //!   a server's `250` and our commit can repeat one delivery (RFC 5321 §6.1 accepts this;
@@ -33,7 +34,7 @@ use tokio::sync::Notify as Wake;
 
 pub use route::{DnsResolver, Resolver, Route, Routes, StaticResolver, TlsMode};
 pub use schedule::RetryPolicy;
-pub use spool::{Envelope, Notify, Outcome, Recipient, Ret, Spool, SpoolError, State};
+pub use spool::{Envelope, Notify, Outcome, QueueStore, Recipient, Ret, Spool, SpoolError, State};
 pub use worker::{LocalDelivery, StoreDelivery, Worker, WorkerSettings, unix_now};
 
 /// The outbound queue: what submission enqueues into and the worker delivers from.
@@ -45,13 +46,13 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// Opens the queue in `data_dir` (DKIM keys under `data_dir/dkim`).
-    pub fn open(data_dir: &Path) -> Result<Queue, SpoolError> {
-        Ok(Queue {
-            spool: Arc::new(Spool::open(data_dir)?),
+    /// The queue over `store`, with DKIM keys under `data_dir/dkim`.
+    pub fn new(store: Arc<dyn QueueStore>, data_dir: &Path) -> Queue {
+        Queue {
+            spool: Arc::new(Spool::new(store)),
             signer: dkim::Signer::new(data_dir),
             wake: Arc::new(Wake::new()),
-        })
+        }
     }
 
     /// The database, for listing and management.

@@ -1,242 +1,59 @@
-//! The durable queue: one SQLite database, `queue.sqlite3`, in `data_dir`.
+//! The durable queue: the queue's rules over a [`QueueStore`] (in the embedded backend, one
+//! SQLite database, `queue.sqlite3`, in `data_dir`).
 //!
 //! Implementation notes:
-//! - WAL journal with `synchronous=FULL`: a committed transaction is fsynced before
-//!   [`Spool::insert`] returns, which is what lets submission answer `250` (ARCHITECTURE.md
-//!   "Invariants"). A crash at any instant leaves either the whole message with all its
+//! - **Durable before 250**: [`Spool::insert`] returns once the store has the message and all
+//!   its recipients on stable storage (the store's rule; the embedded one commits with WAL and
+//!   `synchronous=FULL`). A crash at any instant leaves either the whole message with all its
 //!   recipients or nothing.
-//! - The message is stored once (`messages.body`); each recipient has its own row and state:
-//!   `pending` (never tried), `deferred` (temporary failure, `next_attempt` set), `delivered`,
-//!   `failed`. A message whose recipients are all final is deleted in the same transaction
-//!   that made the last one final.
-//! - DSNs (RFC 3464) for failures and delay warnings are built and inserted as new queue
-//!   messages (null sender, RFC 5321 §4.5.5) **in the same transaction** as the state change
-//!   that caused them, so a crash can neither lose nor double a bounce. Bounces to local
-//!   senders are then delivered locally by the worker like any other local recipient.
+//! - **Policy here, state in the store.** This module decides what an outcome means — the
+//!   next attempt by the [`RetryPolicy`], giving up after `max_age`, which DSN to write — and
+//!   hands the store the new recipient states together with the DSNs (RFC 3464) they cause;
+//!   the store applies both in one transaction ([`QueueStore::record`]), so a crash can neither
+//!   lose nor double a bounce. Bounces to local senders are then delivered locally by the
+//!   worker like any other local recipient. A message whose recipients are all final leaves
+//!   the queue in that transaction.
+//! - **Optimistic**: the new states are computed from a read of the recipients; if the store
+//!   says the read is stale (another attempt, or another node holding a lease, recorded
+//!   meanwhile) the outcome is computed again from a fresh read (a few times at most).
+//! - **Leases**: the worker takes work with [`Spool::claim`], which leases each batch to this
+//!   spool's holder id for [`Spool::LEASE`]; on a shared backend another node takes a batch
+//!   over only when its lease has run out. The worker's own in-flight set still keeps one
+//!   process from running a batch twice.
+//! - Delay warnings (RFC 3464 `Action: delayed`) are marked in the store together with the
+//!   warning they cause ([`QueueStore::mark_warned`]), once per recipient.
 //! - The DSN parameters of RFC 3461 (`RET`, `ENVID`, `NOTIFY`, `ORCPT`) are stored with the
 //!   message and its recipients.
 //! - Times are Unix seconds supplied by the caller, so tests drive the clock.
 
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use parking_lot::Mutex;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use pochta_store::StoreError;
+pub use pochta_store::queue::{
+    Batch, Envelope, Message, Notify, QueueStore, Recipient, RecipientStatus, Ret, State, Summary,
+};
+use pochta_store::queue::{Lease, NewMessage, RecipientUpdate, Recorded};
 
 use crate::dsn::{self, DsnKind, DsnRecipient};
 use crate::schedule::RetryPolicy;
 
-/// The file name of the queue database inside `data_dir`.
-pub const FILE: &str = "queue.sqlite3";
-
-/// Errors of the queue database.
+/// Errors of the queue.
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
     #[error("queue database: {0}")]
-    Db(#[from] rusqlite::Error),
-    #[error("queue: {0}")]
-    Io(#[from] std::io::Error),
+    Store(StoreError),
     #[error("queue: no message {0}")]
     NotFound(String),
 }
 
+impl From<StoreError> for SpoolError {
+    fn from(e: StoreError) -> Self {
+        SpoolError::Store(e)
+    }
+}
+
 pub type Result<T> = std::result::Result<T, SpoolError>;
-
-/// `RET=` of RFC 3461 §4.3: how much of the message a DSN returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ret {
-    Full,
-    Hdrs,
-}
-
-impl Ret {
-    fn as_str(self) -> &'static str {
-        match self {
-            Ret::Full => "FULL",
-            Ret::Hdrs => "HDRS",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Ret> {
-        match s {
-            "FULL" => Some(Ret::Full),
-            "HDRS" => Some(Ret::Hdrs),
-            _ => None,
-        }
-    }
-}
-
-/// `NOTIFY=` of RFC 3461 §4.1. `None` in [`Recipient::notify`] means "not given": failures
-/// are reported and delays at our discretion (we do).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Notify {
-    pub success: bool,
-    pub failure: bool,
-    pub delay: bool,
-}
-
-impl Notify {
-    /// `NOTIFY=NEVER`.
-    pub const NEVER: Notify = Notify {
-        success: false,
-        failure: false,
-        delay: false,
-    };
-
-    /// From the upper-cased keywords as parsed by `pochta-smtp-proto`.
-    pub fn from_keywords<S: AsRef<str>>(words: &[S]) -> Notify {
-        let mut n = Notify::NEVER;
-        for w in words {
-            match w.as_ref() {
-                "SUCCESS" => n.success = true,
-                "FAILURE" => n.failure = true,
-                "DELAY" => n.delay = true,
-                _ => {}
-            }
-        }
-        n
-    }
-
-    /// The `NOTIFY=` value to pass on to a next hop that supports DSN.
-    pub fn keywords(self) -> String {
-        let mut w = Vec::new();
-        if self.success {
-            w.push("SUCCESS");
-        }
-        if self.failure {
-            w.push("FAILURE");
-        }
-        if self.delay {
-            w.push("DELAY");
-        }
-        if w.is_empty() {
-            "NEVER".into()
-        } else {
-            w.join(",")
-        }
-    }
-}
-
-/// One recipient as given to [`Spool::insert`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recipient {
-    /// `local@domain`.
-    pub address: String,
-    pub notify: Option<Notify>,
-    /// `ORCPT=` as (address type, address), RFC 3461 §4.2.
-    pub orcpt: Option<(String, String)>,
-}
-
-impl Recipient {
-    pub fn new(address: impl Into<String>) -> Recipient {
-        Recipient {
-            address: address.into(),
-            notify: None,
-            orcpt: None,
-        }
-    }
-
-    /// The (lower-cased) domain part: what routing and connection grouping use.
-    pub fn domain(&self) -> String {
-        domain_of(&self.address)
-    }
-}
-
-pub(crate) fn domain_of(address: &str) -> String {
-    address
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("")
-        .trim_end_matches('.')
-        .to_ascii_lowercase()
-}
-
-/// The envelope of a queued message.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Envelope {
-    /// The reverse-path; `None` is the null sender `<>` (never bounced to).
-    pub sender: Option<String>,
-    pub recipients: Vec<Recipient>,
-    pub ret: Option<Ret>,
-    pub envid: Option<String>,
-    /// Needs SMTPUTF8 from the next hop (RFC 6531).
-    pub smtputf8: bool,
-    /// Has 8-bit content: sent with `BODY=8BITMIME` (RFC 6152).
-    pub eight_bit: bool,
-}
-
-/// State of one recipient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    Pending,
-    Deferred,
-    Delivered,
-    Failed,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Pending => "pending",
-            State::Deferred => "deferred",
-            State::Delivered => "delivered",
-            State::Failed => "failed",
-        }
-    }
-
-    fn parse(s: &str) -> State {
-        match s {
-            "deferred" => State::Deferred,
-            "delivered" => State::Delivered,
-            "failed" => State::Failed,
-            _ => State::Pending,
-        }
-    }
-}
-
-/// A recipient as stored, with its state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecipientStatus {
-    /// Position in the message's envelope; the key of the recipient within its message.
-    pub index: u32,
-    pub recipient: Recipient,
-    pub state: State,
-    pub attempts: u32,
-    /// Unix seconds of the next attempt (meaningful while pending or deferred).
-    pub next_attempt: i64,
-    /// The last reply or error, e.g. `451 4.3.0 try later` or `connection refused`.
-    pub last_reply: Option<String>,
-    /// The host that gave `last_reply`.
-    pub remote_mta: Option<String>,
-}
-
-/// A queued message without its body (for listings).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Summary {
-    pub id: String,
-    pub sender: Option<String>,
-    /// Unix seconds of acceptance.
-    pub created: i64,
-    pub size: u64,
-    pub recipients: Vec<RecipientStatus>,
-}
-
-/// A queued message with its envelope and body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub id: String,
-    pub envelope: Envelope,
-    pub created: i64,
-    pub body: Vec<u8>,
-}
-
-/// Recipients of one message for one destination domain that are due: one delivery attempt
-/// (one connection) handles them all.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Batch {
-    pub message_id: String,
-    pub domain: String,
-    pub recipients: Vec<u32>,
-}
 
 /// What happened to one recipient in a delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,239 +78,104 @@ pub struct Reporter {
     pub hostname: String,
 }
 
-/// The queue database.
+/// How often an outcome is recomputed when the store reports the read it was based on stale.
+const STALE_RETRIES: usize = 5;
+
+/// The queue: its rules over a [`QueueStore`].
+#[derive(Clone)]
 pub struct Spool {
-    conn: Mutex<Connection>,
-    path: PathBuf,
+    store: Arc<dyn QueueStore>,
+    holder: Arc<str>,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS messages (
-    id        TEXT PRIMARY KEY,
-    sender    TEXT,
-    ret       TEXT,
-    envid     TEXT,
-    smtputf8  INTEGER NOT NULL,
-    eight_bit INTEGER NOT NULL,
-    created   INTEGER NOT NULL,
-    body      BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS recipients (
-    message_id   TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
-    idx          INTEGER NOT NULL,
-    address      TEXT NOT NULL,
-    domain       TEXT NOT NULL,
-    notify       TEXT,
-    orcpt_type   TEXT,
-    orcpt        TEXT,
-    state        TEXT NOT NULL,
-    attempts     INTEGER NOT NULL DEFAULT 0,
-    next_attempt INTEGER NOT NULL,
-    last_reply   TEXT,
-    remote_mta   TEXT,
-    warned       INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (message_id, idx)
-);
-CREATE INDEX IF NOT EXISTS recipients_due ON recipients(state, next_attempt);
-";
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool")
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Spool {
-    /// Opens (creating if needed) `data_dir/queue.sqlite3`.
-    pub fn open(data_dir: &Path) -> Result<Spool> {
-        std::fs::create_dir_all(data_dir)?;
-        let path = data_dir.join(FILE);
-        let conn = Connection::open(&path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
-        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Spool {
-            conn: Mutex::new(conn),
-            path,
-        })
+    /// How long a claimed batch stays leased to this process: longer than any attempt (the
+    /// SMTP client's timeouts bound one host to minutes), so it only matters when a node died.
+    pub const LEASE: Duration = Duration::from_secs(30 * 60);
+
+    /// The queue over `store`, with a fresh holder id for its leases.
+    pub fn new(store: Arc<dyn QueueStore>) -> Spool {
+        use rand::Rng;
+        let holder = format!(
+            "{}-{:08x}",
+            std::process::id(),
+            rand::thread_rng().r#gen::<u32>()
+        );
+        Spool {
+            store,
+            holder: holder.into(),
+        }
     }
 
-    /// Where the database lives.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The store behind the queue.
+    pub fn store(&self) -> &Arc<dyn QueueStore> {
+        &self.store
     }
 
-    /// Stores a message for delivery; durable (fsynced) when this returns.
+    /// Stores a message for delivery; durable when this returns.
     pub fn insert(&self, envelope: &Envelope, body: &[u8], now: i64) -> Result<String> {
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction()?;
-        let id = insert_tx(&tx, envelope, body, now)?;
-        tx.commit()?;
-        Ok(id)
+        Ok(self.store.enqueue(envelope, body, now)?)
     }
 
     /// Due work: pending or deferred recipients whose time has come, grouped by message and
-    /// destination domain, oldest message first.
+    /// destination domain, oldest message first. Claims nothing.
     pub fn due(&self, now: i64, limit: usize) -> Result<Vec<Batch>> {
-        let conn = self.conn.lock();
-        let mut st = conn.prepare_cached(
-            "SELECT r.message_id, r.domain, r.idx FROM recipients r
-             JOIN messages m ON m.id = r.message_id
-             WHERE r.state IN ('pending', 'deferred') AND r.next_attempt <= ?1
-             ORDER BY m.created, r.message_id, r.domain, r.idx",
-        )?;
-        let rows = st.query_map([now], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
-        })?;
-        let mut out: Vec<Batch> = Vec::new();
-        for row in rows {
-            let (message_id, domain, idx) = row?;
-            match out.last_mut() {
-                Some(b) if b.message_id == message_id && b.domain == domain => {
-                    b.recipients.push(idx)
-                }
-                _ => {
-                    if out.len() == limit {
-                        break;
-                    }
-                    out.push(Batch {
-                        message_id,
-                        domain,
-                        recipients: vec![idx],
-                    })
-                }
-            }
-        }
-        Ok(out)
+        Ok(self.store.due(now, limit)?)
     }
 
-    /// The earliest `next_attempt` of any unfinished recipient.
+    /// Due work not leased to anyone, leased to this spool for [`Self::LEASE`].
+    pub fn claim(&self, now: i64, limit: usize) -> Result<Vec<Batch>> {
+        let lease = Lease {
+            holder: &self.holder,
+            until: now + Self::LEASE.as_secs() as i64,
+        };
+        Ok(self.store.claim_due(now, limit, &lease)?)
+    }
+
+    /// The earliest time at which unfinished, unleased work is due.
     pub fn next_due(&self) -> Result<Option<i64>> {
-        let conn = self.conn.lock();
-        Ok(conn.query_row(
-            "SELECT MIN(next_attempt) FROM recipients WHERE state IN ('pending', 'deferred')",
-            [],
-            |r| r.get(0),
-        )?)
+        Ok(self.store.next_due(crate::unix_now())?)
     }
 
     /// The message with its envelope and body.
     pub fn message(&self, id: &str) -> Result<Option<Message>> {
-        let conn = self.conn.lock();
-        let head = conn
-            .query_row(
-                "SELECT sender, ret, envid, smtputf8, eight_bit, created, body
-                 FROM messages WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, bool>(3)?,
-                        r.get::<_, bool>(4)?,
-                        r.get::<_, i64>(5)?,
-                        r.get::<_, Vec<u8>>(6)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((sender, ret, envid, smtputf8, eight_bit, created, body)) = head else {
-            return Ok(None);
-        };
-        let recipients = recipients_of(&conn, id)?
-            .into_iter()
-            .map(|r| r.recipient)
-            .collect();
-        Ok(Some(Message {
-            id: id.to_owned(),
-            envelope: Envelope {
-                sender,
-                recipients,
-                ret: ret.as_deref().and_then(Ret::parse),
-                envid,
-                smtputf8,
-                eight_bit,
-            },
-            created,
-            body,
-        }))
+        Ok(self.store.message(id)?)
     }
 
     /// The recipients of a message with their states.
     pub fn recipients(&self, id: &str) -> Result<Vec<RecipientStatus>> {
-        let conn = self.conn.lock();
-        recipients_of(&conn, id)
+        Ok(self.store.recipients(id)?)
     }
 
     /// Every queued message, oldest first.
     pub fn list(&self) -> Result<Vec<Summary>> {
-        let conn = self.conn.lock();
-        let mut st = conn.prepare(
-            "SELECT id, sender, created, length(body) FROM messages ORDER BY created, id",
-        )?;
-        let heads = st
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut out = Vec::with_capacity(heads.len());
-        for (id, sender, created, size) in heads {
-            let recipients = recipients_of(&conn, &id)?;
-            out.push(Summary {
-                id,
-                sender,
-                created,
-                size: size.max(0) as u64,
-                recipients,
-            });
-        }
-        Ok(out)
+        Ok(self.store.list()?)
     }
 
     /// Makes unfinished recipients due now: of message `id`, or of every message. Returns how
     /// many recipients were rescheduled.
     pub fn retry(&self, id: Option<&str>, now: i64) -> Result<usize> {
-        let conn = self.conn.lock();
-        let n = match id {
-            Some(id) => {
-                let exists: bool = conn.query_row(
-                    "SELECT EXISTS(SELECT 1 FROM messages WHERE id = ?1)",
-                    [id],
-                    |r| r.get(0),
-                )?;
-                if !exists {
-                    return Err(SpoolError::NotFound(id.to_owned()));
-                }
-                conn.execute(
-                    "UPDATE recipients SET next_attempt = ?2
-                     WHERE message_id = ?1 AND state IN ('pending', 'deferred')",
-                    params![id, now],
-                )?
-            }
-            None => conn.execute(
-                "UPDATE recipients SET next_attempt = ?1
-                 WHERE state IN ('pending', 'deferred')",
-                [now],
-            )?,
-        };
-        Ok(n)
+        self.store.retry(id, now).map_err(|e| not_found(e, id))
     }
 
     /// Removes a message without delivering or bouncing it.
     pub fn delete(&self, id: &str) -> Result<()> {
-        let conn = self.conn.lock();
-        if conn.execute("DELETE FROM messages WHERE id = ?1", [id])? == 0 {
-            return Err(SpoolError::NotFound(id.to_owned()));
-        }
-        Ok(())
+        self.store.delete(id).map_err(|e| not_found(e, Some(id)))
     }
 
     /// Records the outcome of an attempt for some recipients of message `id`: temporary
     /// failures are rescheduled by `policy` (or failed once the message is older than its
     /// lifetime), DSNs are queued for failures (and for successes asked for with
     /// `NOTIFY=SUCCESS` that the next hop will not report), and a message with no unfinished
-    /// recipient left is removed — all in one transaction.
+    /// recipient left is removed — all in one transaction of the store.
     pub fn record(
         &self,
         id: &str,
@@ -502,119 +184,50 @@ impl Spool {
         policy: &RetryPolicy,
         reporter: &Reporter,
     ) -> Result<()> {
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction()?;
-        let created: Option<i64> = tx
-            .query_row("SELECT created FROM messages WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        // Deleted meanwhile (`pochta queue delete`): nothing to record.
-        let Some(created) = created else {
-            return Ok(());
-        };
-        let current = recipients_of(&tx, id)?;
-        let mut failed = Vec::new();
-        let mut relayed = Vec::new();
-        for (idx, outcome) in outcomes {
-            let Some(r) = current.iter().find(|r| r.index == *idx) else {
-                continue;
+        for _ in 0..STALE_RETRIES {
+            // Deleted meanwhile (`pochta queue delete`): nothing to record.
+            let Some(message) = self.store.message(id)? else {
+                return Ok(());
             };
-            if matches!(r.state, State::Delivered | State::Failed) {
-                continue;
-            }
-            let attempts = r.attempts + 1;
-            let (state, next, reply, mta) = match outcome {
-                Outcome::Delivered {
-                    reply,
-                    mta,
-                    relayed: rel,
-                } => {
-                    if *rel && r.recipient.notify.is_some_and(|n| n.success) {
-                        relayed.push((r.clone(), reply.clone(), mta.clone()));
+            let current = self.store.recipients(id)?;
+            let (updates, dsns) = consequences(&message, &current, outcomes, now, policy, reporter);
+            match self.store.record(id, &self.holder, &updates, &dsns, now)? {
+                Recorded::Applied { queued } => {
+                    for (dsn, to) in queued.iter().zip(&dsns) {
+                        let to = to.envelope.recipients.first().map(|r| r.address.as_str());
+                        tracing::info!(original = %id, %dsn, to = to.unwrap_or(""), "queue: DSN queued");
                     }
-                    (State::Delivered, r.next_attempt, reply.clone(), mta.clone())
+                    return Ok(());
                 }
-                Outcome::Permanent { reply, mta } => {
-                    failed.push((r.clone(), reply.clone(), mta.clone()));
-                    (State::Failed, r.next_attempt, reply.clone(), mta.clone())
-                }
-                Outcome::Temporary { reply, mta } => {
-                    if now - created >= policy.max_age.as_secs() as i64 {
-                        let reply = format!("{reply} (gave up after {})", policy.max_age_text());
-                        failed.push((r.clone(), reply.clone(), mta.clone()));
-                        (State::Failed, r.next_attempt, reply, mta.clone())
-                    } else {
-                        let delay = policy.delay_after(attempts);
-                        (
-                            State::Deferred,
-                            now + delay.as_secs() as i64,
-                            reply.clone(),
-                            mta.clone(),
-                        )
-                    }
-                }
-            };
-            tx.execute(
-                "UPDATE recipients SET state = ?3, attempts = ?4, next_attempt = ?5,
-                 last_reply = ?6, remote_mta = ?7 WHERE message_id = ?1 AND idx = ?2",
-                params![id, idx, state.as_str(), attempts, next, reply, mta],
-            )?;
-        }
-        if !failed.is_empty() || !relayed.is_empty() {
-            let message = message_tx(&tx, id)?;
-            let failed: Vec<_> = failed
-                .into_iter()
-                .filter(|(r, _, _)| r.recipient.notify.is_none_or(|n| n.failure))
-                .collect();
-            if !failed.is_empty() {
-                queue_dsn(&tx, &message, DsnKind::Failed, &failed, now, reporter)?;
-            }
-            if !relayed.is_empty() {
-                queue_dsn(&tx, &message, DsnKind::Relayed, &relayed, now, reporter)?;
+                Recorded::Gone => return Ok(()),
+                Recorded::Stale => continue,
             }
         }
-        let open: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM recipients
-             WHERE message_id = ?1 AND state IN ('pending', 'deferred'))",
-            [id],
-            |r| r.get(0),
-        )?;
-        if !open {
-            tx.execute("DELETE FROM messages WHERE id = ?1", [id])?;
-        }
-        tx.commit()?;
-        Ok(())
+        Err(SpoolError::Store(StoreError::Backend(format!(
+            "queue: recipients of {id} kept changing while recording an attempt"
+        ))))
     }
 
     /// Queues delay warnings (RFC 3464 `Action: delayed`) for recipients still unfinished
     /// `after` seconds past acceptance, once per recipient, where NOTIFY allows (absent, or
     /// containing DELAY — RFC 3461 §4.1). Returns how many warnings were queued.
     pub fn warn_delayed(&self, now: i64, after: i64, reporter: &Reporter) -> Result<usize> {
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction()?;
-        let ids: Vec<String> = {
-            let mut st = tx.prepare(
-                "SELECT DISTINCT r.message_id FROM recipients r JOIN messages m
-                 ON m.id = r.message_id
-                 WHERE r.state = 'deferred' AND r.warned = 0 AND m.created <= ?1
-                 AND m.sender IS NOT NULL",
-            )?;
-            st.query_map([now - after], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?
-        };
         let mut sent = 0;
-        for id in ids {
-            let message = message_tx(&tx, &id)?;
-            let due: Vec<_> = recipients_of(&tx, &id)?
+        for id in self.store.delay_candidates(now - after)? {
+            let Some(message) = self.store.message(&id)? else {
+                continue;
+            };
+            let due: Vec<_> = self
+                .store
+                .recipients(&id)?
                 .into_iter()
-                .filter(|r| r.state == State::Deferred)
+                .filter(|r| r.state == State::Deferred && !r.warned)
                 .collect();
-            tx.execute(
-                "UPDATE recipients SET warned = 1 WHERE message_id = ?1 AND state = 'deferred'",
-                [&id],
-            )?;
-            let due: Vec<_> = due
+            if due.is_empty() {
+                continue;
+            }
+            let indexes: Vec<u32> = due.iter().map(|r| r.index).collect();
+            let report: Vec<_> = due
                 .into_iter()
                 .filter(|r| r.recipient.notify.is_none_or(|n| n.delay))
                 .map(|r| {
@@ -623,91 +236,117 @@ impl Spool {
                     (r, reply, mta)
                 })
                 .collect();
-            if !due.is_empty() {
-                queue_dsn(&tx, &message, DsnKind::Delayed, &due, now, reporter)?;
+            let warning = dsn_message(&message, DsnKind::Delayed, &report, now, reporter);
+            // `false`: another node warned first, or a recipient was finished meanwhile; the
+            // next round looks again.
+            if self
+                .store
+                .mark_warned(&id, &indexes, warning.as_ref(), now)?
+                && warning.is_some()
+            {
+                tracing::info!(original = %id, "queue: delay warning queued");
                 sent += 1;
             }
         }
-        tx.commit()?;
         Ok(sent)
     }
 }
 
-fn insert_tx(tx: &Transaction<'_>, envelope: &Envelope, body: &[u8], now: i64) -> Result<String> {
-    let id = new_id();
-    tx.execute(
-        "INSERT INTO messages (id, sender, ret, envid, smtputf8, eight_bit, created, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            id,
-            envelope.sender,
-            envelope.ret.map(Ret::as_str),
-            envelope.envid,
-            envelope.smtputf8,
-            envelope.eight_bit,
-            now,
-            body
-        ],
-    )?;
-    for (i, r) in envelope.recipients.iter().enumerate() {
-        tx.execute(
-            "INSERT INTO recipients (message_id, idx, address, domain, notify, orcpt_type,
-             orcpt, state, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
-            params![
-                id,
-                i as u32,
-                r.address,
-                r.domain(),
-                r.notify.map(Notify::keywords),
-                r.orcpt.as_ref().map(|o| o.0.as_str()),
-                r.orcpt.as_ref().map(|o| o.1.as_str()),
-                now
-            ],
-        )?;
+fn not_found(e: StoreError, id: Option<&str>) -> SpoolError {
+    match (e, id) {
+        (StoreError::NotFound(_), Some(id)) => SpoolError::NotFound(id.to_owned()),
+        (e, _) => SpoolError::Store(e),
     }
-    Ok(id)
 }
 
-fn message_tx(tx: &Transaction<'_>, id: &str) -> Result<Message> {
-    let (sender, ret, envid, created, body) = tx.query_row(
-        "SELECT sender, ret, envid, created, body FROM messages WHERE id = ?1",
-        [id],
-        |r| {
-            Ok((
-                r.get::<_, Option<String>>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, Vec<u8>>(4)?,
-            ))
-        },
-    )?;
-    Ok(Message {
-        id: id.to_owned(),
-        envelope: Envelope {
-            sender,
-            ret: ret.as_deref().and_then(Ret::parse),
-            envid,
-            ..Envelope::default()
-        },
-        created,
-        body,
-    })
+/// What `outcomes` mean for the recipients as read (`current`): their new states, and the
+/// DSNs to queue with them.
+fn consequences(
+    message: &Message,
+    current: &[RecipientStatus],
+    outcomes: &[(u32, Outcome)],
+    now: i64,
+    policy: &RetryPolicy,
+    reporter: &Reporter,
+) -> (Vec<RecipientUpdate>, Vec<NewMessage>) {
+    let mut updates = Vec::new();
+    let mut failed = Vec::new();
+    let mut relayed = Vec::new();
+    for (idx, outcome) in outcomes {
+        let Some(r) = current.iter().find(|r| r.index == *idx) else {
+            continue;
+        };
+        if !r.state.is_open() {
+            continue;
+        }
+        let attempts = r.attempts + 1;
+        let (state, next, reply, mta) = match outcome {
+            Outcome::Delivered {
+                reply,
+                mta,
+                relayed: rel,
+            } => {
+                if *rel && r.recipient.notify.is_some_and(|n| n.success) {
+                    relayed.push((r.clone(), reply.clone(), mta.clone()));
+                }
+                (State::Delivered, r.next_attempt, reply.clone(), mta.clone())
+            }
+            Outcome::Permanent { reply, mta } => {
+                failed.push((r.clone(), reply.clone(), mta.clone()));
+                (State::Failed, r.next_attempt, reply.clone(), mta.clone())
+            }
+            Outcome::Temporary { reply, mta } => {
+                if now - message.created >= policy.max_age.as_secs() as i64 {
+                    let reply = format!("{reply} (gave up after {})", policy.max_age_text());
+                    failed.push((r.clone(), reply.clone(), mta.clone()));
+                    (State::Failed, r.next_attempt, reply, mta.clone())
+                } else {
+                    let delay = policy.delay_after(attempts);
+                    (
+                        State::Deferred,
+                        now + delay.as_secs() as i64,
+                        reply.clone(),
+                        mta.clone(),
+                    )
+                }
+            }
+        };
+        updates.push(RecipientUpdate {
+            index: *idx,
+            state,
+            attempts,
+            next_attempt: next,
+            last_reply: Some(reply),
+            remote_mta: mta,
+        });
+    }
+    let failed: Vec<_> = failed
+        .into_iter()
+        .filter(|(r, _, _)| r.recipient.notify.is_none_or(|n| n.failure))
+        .collect();
+    let dsns = [
+        dsn_message(message, DsnKind::Failed, &failed, now, reporter),
+        dsn_message(message, DsnKind::Relayed, &relayed, now, reporter),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (updates, dsns)
 }
 
-/// Builds a DSN about `rcpts` of `message` and queues it to the message's sender, unless the
-/// sender is null (RFC 5321 §4.5.5: never bounce a bounce).
-fn queue_dsn(
-    tx: &Transaction<'_>,
+/// A DSN about `rcpts` of `message` to the message's sender; `None` when there is nobody to
+/// report on, or the sender is null (RFC 5321 §4.5.5: never bounce a bounce).
+fn dsn_message(
     message: &Message,
     kind: DsnKind,
     rcpts: &[(RecipientStatus, String, Option<String>)],
     now: i64,
     reporter: &Reporter,
-) -> Result<()> {
-    let Some(sender) = message.envelope.sender.as_deref() else {
-        return Ok(());
-    };
+) -> Option<NewMessage> {
+    let sender = message.envelope.sender.as_deref()?;
+    if rcpts.is_empty() {
+        return None;
+    }
     let list: Vec<DsnRecipient> = rcpts
         .iter()
         .map(|(r, reply, mta)| DsnRecipient {
@@ -730,72 +369,10 @@ fn queue_dsn(
     });
     let envelope = Envelope {
         sender: None,
-        recipients: vec![Recipient {
-            address: sender.to_owned(),
-            notify: None,
-            orcpt: None,
-        }],
+        recipients: vec![Recipient::new(sender)],
         eight_bit: body.iter().any(|&b| b >= 0x80),
         smtputf8: !sender.is_ascii(),
         ..Envelope::default()
     };
-    let id = insert_tx(tx, &envelope, &body, now)?;
-    tracing::info!(original = %message.id, dsn = %id, kind = ?kind, to = %sender, "queue: DSN queued");
-    Ok(())
-}
-
-fn recipients_of(conn: &Connection, id: &str) -> Result<Vec<RecipientStatus>> {
-    let mut st = conn.prepare_cached(
-        "SELECT idx, address, notify, orcpt_type, orcpt, state, attempts, next_attempt,
-         last_reply, remote_mta FROM recipients WHERE message_id = ?1 ORDER BY idx",
-    )?;
-    let rows = st.query_map([id], |r| {
-        let notify: Option<String> = r.get(2)?;
-        let orcpt_type: Option<String> = r.get(3)?;
-        let orcpt: Option<String> = r.get(4)?;
-        Ok(RecipientStatus {
-            index: r.get(0)?,
-            recipient: Recipient {
-                address: r.get(1)?,
-                notify: notify.map(|n| Notify::from_keywords(&n.split(',').collect::<Vec<_>>())),
-                orcpt: orcpt_type.zip(orcpt),
-            },
-            state: State::parse(&r.get::<_, String>(5)?),
-            attempts: r.get(6)?,
-            next_attempt: r.get(7)?,
-            last_reply: r.get(8)?,
-            remote_mta: r.get(9)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// A random queue id: 16 upper-case hex digits, like the SMTP session's ids.
-fn new_id() -> String {
-    use rand::Rng;
-    format!("{:016X}", rand::thread_rng().r#gen::<u64>())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// What makes [`Spool::insert`] durable when it returns: WAL with `synchronous=FULL`, so
-    /// COMMIT fsyncs the WAL. The crash tests kill the process, and the page cache outlives a
-    /// process, so they cannot see a missing fsync: the settings themselves are checked here
-    /// (the setting, not the fsync).
-    #[test]
-    fn commits_use_wal_with_synchronous_full() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Spool::open(dir.path()).unwrap();
-        let conn = s.conn.lock();
-        let sync: i64 = conn
-            .query_row("PRAGMA synchronous", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(sync, 2, "PRAGMA synchronous is {sync}, not FULL (2)");
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-    }
+    Some(NewMessage { envelope, body })
 }

@@ -173,7 +173,7 @@ impl<R: Resolver, L: LocalDelivery> Worker<R, L> {
             let now = unix_now();
             self.housekeeping(now);
             let mut blocked = false;
-            match self.inner.spool.due(now, 1000) {
+            match self.inner.spool.claim(now, 1000) {
                 Ok(batches) => {
                     for b in batches {
                         let key = (b.message_id.clone(), b.domain.clone());
@@ -216,7 +216,7 @@ impl<R: Resolver, L: LocalDelivery> Worker<R, L> {
     pub async fn run_once(&self) -> usize {
         let now = unix_now();
         self.housekeeping(now);
-        let batches = match self.inner.spool.due(now, 1000) {
+        let batches = match self.inner.spool.claim(now, 1000) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "queue: cannot read due messages");

@@ -27,6 +27,12 @@ impl LocalDelivery for NoLocal {
     }
 }
 
+/// The queue over the embedded spool in `dir`.
+fn open_queue(dir: &std::path::Path) -> Queue {
+    let spool = pochta_store_embedded::EmbeddedQueueStore::open(dir).unwrap();
+    Queue::new(Arc::new(spool), dir)
+}
+
 fn settings(routes: &[(&str, std::net::SocketAddr, TlsMode)]) -> WorkerSettings {
     let mut s = WorkerSettings::new("a.test");
     let mut r = Routes::default();
@@ -80,7 +86,7 @@ fn env(from: Option<&str>, to: &[&str]) -> Envelope {
 async fn one_connection_for_all_recipients_of_a_domain() {
     let dir = tempfile::tempdir().unwrap();
     let sink = Sink::start(Script::default()).await;
-    let q = Queue::open(dir.path()).unwrap();
+    let q = open_queue(dir.path());
     q.submit(
         &env(
             Some("alice@a.test"),
@@ -116,7 +122,7 @@ async fn without_pipelining_each_command_waits() {
         ..Script::default()
     })
     .await;
-    let q = Queue::open(dir.path()).unwrap();
+    let q = open_queue(dir.path());
     submit_to_bob(&q);
     let w = worker_to_b(&q, sink.addr, TlsMode::None);
     w.run_once().await;
@@ -140,7 +146,7 @@ async fn temporary_failure_then_accept_delivers_once() {
         ..Script::default()
     })
     .await;
-    let q = Queue::open(dir.path()).unwrap();
+    let q = open_queue(dir.path());
     let id = submit_to_bob(&q);
     let w = worker_to_b(&q, sink.addr, TlsMode::None);
     w.run_once().await;
@@ -175,7 +181,7 @@ async fn next_hop_down_then_up() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let q = Queue::open(dir.path()).unwrap();
+    let q = open_queue(dir.path());
     let id = submit_to_bob(&q);
     let w = worker_to_b(&q, addr, TlsMode::Opportunistic);
     w.run_once().await;
@@ -205,7 +211,7 @@ async fn per_recipient_outcomes_in_one_transaction() {
         ..Script::default()
     })
     .await;
-    let q = Queue::open(dir.path()).unwrap();
+    let q = open_queue(dir.path());
     let id = q
         .submit(
             &env(None, &["bob@b.test", "gone@b.test", "busy@b.test"]),
@@ -238,7 +244,7 @@ async fn failure_bounces_to_the_local_sender_inbox() {
         ..Script::default()
     })
     .await;
-    let q = Queue::open(dir.path()).unwrap();
+    let q = open_queue(dir.path());
     let mut e = env(Some("alice@a.test"), &["bob@b.test"]);
     e.envid = Some("env-42".into());
     e.recipients[0].orcpt = Some(("rfc822".into(), "Bob@b.test".into()));
@@ -313,7 +319,7 @@ async fn notify_never_and_gave_up_after_max_age() {
         ..Script::default()
     })
     .await;
-    let q = Queue::open(dir.path()).unwrap();
+    let q = open_queue(dir.path());
     let mut e = env(Some("alice@remote.test"), &["quiet@b.test"]);
     e.recipients[0].notify = Some(Notify::NEVER);
     q.submit(&e, MSG).unwrap();
@@ -335,7 +341,7 @@ async fn opportunistic_starttls() {
         ..Script::default()
     })
     .await;
-    let q = Queue::open(dir.path()).unwrap();
+    let q = open_queue(dir.path());
     submit_to_bob(&q);
     let w = worker_to_b(&q, sink.addr, TlsMode::Opportunistic);
     w.run_once().await;
@@ -363,7 +369,7 @@ async fn dkim_signature_verifies() {
     let rsa = dkim::generate(dir.path(), "a.test", "rsa1", Algorithm::Rsa).unwrap();
     let ed = dkim::generate(dir.path(), "a.test", "ed1", Algorithm::Ed25519).unwrap();
     let sink = Sink::start(Script::default()).await;
-    let q = Queue::open(dir.path()).unwrap();
+    let q = open_queue(dir.path());
     submit_to_bob(&q);
     let w = worker_to_b(&q, sink.addr, TlsMode::None);
     w.run_once().await;

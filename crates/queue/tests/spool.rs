@@ -6,6 +6,12 @@ use std::time::Duration;
 use pochta_queue::spool::Reporter;
 use pochta_queue::{Envelope, Notify, Outcome, Recipient, Ret, RetryPolicy, Spool, State};
 
+/// The queue over the embedded spool in `dir` (a new store each time: a reopen).
+fn open(dir: &std::path::Path) -> Spool {
+    let store = pochta_store_embedded::EmbeddedQueueStore::open(dir).unwrap();
+    Spool::new(std::sync::Arc::new(store))
+}
+
 fn env() -> Envelope {
     Envelope {
         sender: Some("alice@a.test".into()),
@@ -46,10 +52,10 @@ fn temp(reply: &str) -> Outcome {
 #[test]
 fn survives_reopen_and_simulated_crash() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Spool::open(dir.path()).unwrap();
+    let s = open(dir.path());
     let id = s.insert(&env(), BODY, 1000).unwrap();
     drop(s);
-    let s = Spool::open(dir.path()).unwrap();
+    let s = open(dir.path());
     let m = s.message(&id).unwrap().unwrap();
     assert_eq!(m.envelope, env());
     assert_eq!(m.body, BODY);
@@ -58,7 +64,7 @@ fn survives_reopen_and_simulated_crash() {
     // A crash: the connection is never closed (no checkpoint, WAL left behind).
     let id2 = s.insert(&env(), b"second", 1001).unwrap();
     std::mem::forget(s);
-    let s = Spool::open(dir.path()).unwrap();
+    let s = open(dir.path());
     assert_eq!(s.message(&id2).unwrap().unwrap().body, b"second");
     assert_eq!(s.list().unwrap().len(), 2);
 }
@@ -66,7 +72,7 @@ fn survives_reopen_and_simulated_crash() {
 #[test]
 fn due_groups_by_message_and_domain() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Spool::open(dir.path()).unwrap();
+    let s = open(dir.path());
     let mut e = env();
     e.recipients.push(Recipient::new("dave@B.test"));
     let id = s.insert(&e, BODY, 100).unwrap();
@@ -88,7 +94,7 @@ fn due_groups_by_message_and_domain() {
 #[test]
 fn backoff_then_delivery_then_removal() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Spool::open(dir.path()).unwrap();
+    let s = open(dir.path());
     let id = s.insert(&env(), BODY, 0).unwrap();
     let p = RetryPolicy::default();
     s.record(&id, &[(0, temp("451 later"))], 10, &p, &reporter())
@@ -122,7 +128,7 @@ fn backoff_then_delivery_then_removal() {
 #[test]
 fn gives_up_after_max_age_and_bounces_once() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Spool::open(dir.path()).unwrap();
+    let s = open(dir.path());
     let id = s.insert(&env(), BODY, 0).unwrap();
     let p = RetryPolicy {
         max_age: Duration::from_secs(3600),
@@ -175,7 +181,7 @@ fn gives_up_after_max_age_and_bounces_once() {
 #[test]
 fn delay_warning_once_where_notify_allows() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Spool::open(dir.path()).unwrap();
+    let s = open(dir.path());
     let mut e = env();
     e.recipients[1].notify = Some(Notify {
         success: false,
@@ -210,7 +216,7 @@ fn delay_warning_once_where_notify_allows() {
 #[test]
 fn retry_and_delete() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Spool::open(dir.path()).unwrap();
+    let s = open(dir.path());
     let id = s.insert(&env(), BODY, 0).unwrap();
     s.record(
         &id,

@@ -499,7 +499,7 @@ pub fn delay_warnings_are_marked_once<F: QueueFixture>() {
     s.record(&null, "A", &def, &[], 10).unwrap();
     // Accepted at 0: a candidate from cutoff 0 on; the null sender's message never is.
     assert!(s.delay_candidates(-1).unwrap().is_empty());
-    assert_eq!(s.delay_candidates(0).unwrap(), [id.clone()]);
+    assert_eq!(s.delay_candidates(0).unwrap(), std::slice::from_ref(&id));
     // A recipient that is not deferred (Dave is pending) cannot be marked.
     assert!(
         !s.mark_warned(&id, &[0, 2], Some(&dsn("alice@a.test")), 20)
