@@ -537,7 +537,8 @@ fn recipients_of(conn: &Connection, id: &str) -> Result<Vec<RecipientStatus>> {
                 index: r.get(0)?,
                 recipient: Recipient {
                     address: r.get(1)?,
-                    notify: notify.as_deref().map(Notify::parse),
+                    notify: notify
+                        .map(|n| Notify::from_keywords(&n.split(',').collect::<Vec<_>>())),
                     orcpt: orcpt_type.zip(orcpt),
                 },
                 state: State::parse(&r.get::<_, String>(5)?),

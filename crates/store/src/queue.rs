@@ -91,7 +91,7 @@ impl Notify {
         n
     }
 
-    /// The `NOTIFY=` value to pass on to a next hop that supports DSN (and the stored form).
+    /// The `NOTIFY=` value to pass on to a next hop that supports DSN.
     pub fn keywords(self) -> String {
         let mut w = Vec::new();
         if self.success {
@@ -108,11 +108,6 @@ impl Notify {
         } else {
             w.join(",")
         }
-    }
-
-    /// The stored form ([`Notify::keywords`]) back.
-    pub fn parse(stored: &str) -> Notify {
-        Notify::from_keywords(&stored.split(',').collect::<Vec<_>>())
     }
 }
 
@@ -142,7 +137,7 @@ impl Recipient {
 }
 
 /// The lower-cased domain of `address`, without a trailing dot; empty when there is no `@`.
-pub fn domain_of(address: &str) -> String {
+fn domain_of(address: &str) -> String {
     address
         .rsplit_once('@')
         .map(|(_, d)| d)
