@@ -566,9 +566,9 @@ mod tests {
     /// What makes [`QueueStore::enqueue`] durable when it returns: WAL with
     /// `synchronous=FULL`, so COMMIT fsyncs the WAL. The crash tests kill the process, and the
     /// page cache outlives a process, so they cannot see a missing fsync: the settings
-    /// themselves are checked here.
+    /// themselves are checked here (the setting, not the fsync).
     #[test]
-    fn commits_are_fsynced() {
+    fn commits_use_wal_with_synchronous_full() {
         let dir = tempfile::tempdir().unwrap();
         let s = EmbeddedQueueStore::open(dir.path()).unwrap();
         let d = s.db.lock();
