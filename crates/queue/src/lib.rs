@@ -34,7 +34,7 @@ use tokio::sync::Notify as Wake;
 
 pub use route::{DnsResolver, Resolver, Route, Routes, StaticResolver, TlsMode};
 pub use schedule::RetryPolicy;
-pub use spool::{Envelope, Notify, Outcome, QueueStore, Recipient, Ret, Spool, SpoolError, State};
+pub use spool::{Envelope, Notify, Outcome, Recipient, Ret, Spool, SpoolError, State};
 pub use worker::{LocalDelivery, StoreDelivery, Worker, WorkerSettings, unix_now};
 
 /// The outbound queue: what submission enqueues into and the worker delivers from.
@@ -47,7 +47,7 @@ pub struct Queue {
 
 impl Queue {
     /// The queue over `store`, with DKIM keys under `data_dir/dkim`.
-    pub fn new(store: Arc<dyn QueueStore>, data_dir: &Path) -> Queue {
+    pub fn new(store: Arc<dyn pochta_store::QueueStore>, data_dir: &Path) -> Queue {
         Queue {
             spool: Arc::new(Spool::new(store)),
             signer: dkim::Signer::new(data_dir),
