@@ -234,3 +234,39 @@ fn retry_and_delete() {
     assert!(s.list().unwrap().is_empty());
     assert!(s.delete(&id).is_err());
 }
+
+/// Two nodes on one spool: a batch claimed by one is not handed to the other, and a late
+/// outcome from a node whose batch was taken over is not recorded over the new holder's lease.
+#[test]
+fn claimed_batches_belong_to_one_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        std::sync::Arc::new(pochta_store_embedded::EmbeddedQueueStore::open(dir.path()).unwrap());
+    let a = Spool::new(store.clone());
+    let b = Spool::new(store);
+    let id = a.insert(&env(), BODY, 0).unwrap();
+    assert_eq!(a.claim(0, 10).unwrap().len(), 2);
+    assert!(b.claim(1, 10).unwrap().is_empty(), "leased to a");
+    let p = RetryPolicy::default();
+    // b's outcome for a's batch is refused and changes nothing.
+    assert!(
+        b.record(&id, &[(0, temp("451 x"))], 2, &p, &reporter())
+            .is_err()
+    );
+    let r = &a.recipients(&id).unwrap()[0];
+    assert_eq!((r.state, r.attempts), (State::Pending, 0));
+    // a's own outcome is recorded and ends its lease on that recipient.
+    a.record(&id, &[(0, temp("451 x"))], 2, &p, &reporter())
+        .unwrap();
+    let r = &a.recipients(&id).unwrap()[0];
+    assert_eq!((r.state, r.attempts), (State::Deferred, 1));
+    // Before its lease ends, a's other batch (Carol) stays a's, while Bob, deferred and
+    // released, is due again at his next attempt (2 + 300 s).
+    assert_eq!(r.next_attempt, 302);
+    let bob = b.claim(302, 10).unwrap();
+    assert_eq!((bob.len(), bob[0].domain.as_str()), (1, "b.test"));
+    // After the lease's end Carol is b's to take over.
+    let later = Spool::LEASE.as_secs() as i64 + 1;
+    let taken = b.claim(later, 10).unwrap();
+    assert_eq!((taken.len(), taken[0].domain.as_str()), (1, "c.test"));
+}
