@@ -172,8 +172,14 @@ impl<R: Resolver, L: LocalDelivery> Worker<R, L> {
             }
             let now = unix_now();
             self.housekeeping(now);
-            let mut blocked = false;
-            match self.inner.spool.claim(now, 1000) {
+            // Claim no more than can start now: a claimed batch is leased to this process.
+            let free = self
+                .inner
+                .settings
+                .concurrency
+                .saturating_sub(in_flight.len());
+            let mut blocked = free == 0;
+            match self.inner.spool.claim(now, free) {
                 Ok(batches) => {
                     for b in batches {
                         let key = (b.message_id.clone(), b.domain.clone());

@@ -414,3 +414,31 @@ async fn dkim_signature_verifies() {
         .unwrap();
     assert!(!out.header.contains("dkim=pass"), "{}", out.header);
 }
+
+/// More due work than the worker's concurrency: what it cannot start now stays claimable, so
+/// it goes out as soon as a slot is free rather than after a lease runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_work_beyond_concurrency_is_not_held_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::start(Script::default()).await;
+    let q = open_queue(dir.path());
+    for _ in 0..3 {
+        submit_to_bob(&q);
+    }
+    let mut s = settings(&[("b.test", sink.addr, TlsMode::None)]);
+    s.concurrency = 1;
+    s.poll = Duration::from_millis(200);
+    let w = q.worker(s, StaticResolver::default(), NoLocal);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(w.run(async move {
+        let _ = stopped.await;
+    }));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sink.txns().len() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    run.await.unwrap();
+    assert_eq!(sink.txns().len(), 3, "all three delivered one at a time");
+    assert!(q.spool().list().unwrap().is_empty());
+}
