@@ -24,7 +24,6 @@ mod compress;
 pub mod dates;
 pub mod driver;
 mod fetch;
-pub mod login;
 mod mailbox;
 mod messages;
 pub mod out;

@@ -18,12 +18,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
-use pochta_auth::{Mechanism, SaslServer, SaslStep, ScramSecrets, Throttle, Verdict};
+use pochta_auth::{Context as LoginContext, Directory, Login, Outcome, Protocol, Throttle};
 use pochta_imap_proto::{Command, CommandBody, ParseError, ParseErrorKind, Tag};
 use pochta_store::{Account, MailStore, StoreError};
-use pochta_types::{Address, Uid};
+use pochta_types::Uid;
 
 use crate::out;
 use crate::view::{Update, View};
@@ -158,11 +156,10 @@ pub struct Session<S> {
     pub(crate) account: Option<Account>,
     /// Logged in anonymously: no account; paced by the bucket (see [`crate::anonymous`]).
     pub(crate) anonymous: Option<crate::anonymous::Bucket>,
-    /// An AUTHENTICATE ANONYMOUS waiting for its trace line.
-    anonymous_sasl: Option<Tag>,
     /// Bytes to write to the client.
     pub out: Vec<u8>,
-    sasl: Option<(Tag, SaslServer)>,
+    /// An AUTHENTICATE waiting for the client's next line.
+    sasl: Option<(Tag, Login<Account>)>,
     /// How long to wait before writing the output (failed logins are slowed down).
     pub delay: Option<Duration>,
     /// SEARCHRES result (RFC 5182), as UIDs.
@@ -194,7 +191,6 @@ impl<S: MailStore> Session<S> {
             state: State::NotAuthenticated,
             account: None,
             anonymous: None,
-            anonymous_sasl: None,
             out: Vec::with_capacity(256),
             sasl: None,
             delay: None,
@@ -688,60 +684,29 @@ impl<S: MailStore> Session<S> {
 
     // --- authentication ---
 
+    /// What the login flow needs to know about this connection.
+    fn login_context(&self) -> LoginContext<'_> {
+        LoginContext {
+            protocol: Protocol::Imap,
+            peer: self.peer,
+            plaintext: self.plaintext_ok(),
+            anonymous: self.shared.config.anonymous,
+            throttle: &self.shared.throttle,
+            cache: &self.shared.auth_cache,
+        }
+    }
+
     fn login(&mut self, user: &[u8], password: &[u8]) -> Res {
-        if user.eq_ignore_ascii_case(b"anonymous") && self.shared.config.anonymous {
-            // The password is a trace (conventionally an email address), not a secret.
-            let trace = String::from_utf8_lossy(password).into_owned();
-            return self.anonymous_login(&trace);
-        }
-        if !self.plaintext_ok() {
-            return Err(no(
-                "PRIVACYREQUIRED",
-                "Plaintext authentication is disabled on this connection; use STARTTLS first",
-            ));
-        }
-        let user = String::from_utf8_lossy(user).into_owned();
-        let password = String::from_utf8_lossy(password).into_owned();
-        self.verify_and_login(&user, &password)
-    }
-
-    fn verify_and_login(&mut self, user: &str, password: &str) -> Res {
-        let throttle = self.shared.throttle.clone();
-        if let Verdict::Locked(left) = throttle.check(self.peer, Some(user)) {
-            self.delay = Some(Duration::from_secs(1));
-            return Err(no(
-                "UNAVAILABLE",
-                format!(
-                    "Too many failed logins; try again in {} seconds",
-                    left.as_secs().max(1)
-                ),
-            ));
-        }
-        let account = crate::login::verify(&self.shared, user, password)?;
-        match account {
-            Some(account) => {
-                throttle.success(self.peer, user);
-                self.logged_in(account)
-            }
-            None => {
-                let d = throttle.failure(self.peer, user);
-                self.delay = Some(d.max(Duration::from_millis(200)));
-                Err(no("AUTHENTICATIONFAILED", "Authentication failed"))
-            }
-        }
-    }
-
-    /// RFC 4505 §3: the trace is UTF-8 of at most 255 characters.
-    fn anonymous_trace(&mut self, trace: &[u8]) -> Res {
-        match std::str::from_utf8(trace) {
-            Ok(t) if t.chars().count() <= 255 => {
-                let t = t.to_string();
-                self.anonymous_login(&t)
-            }
-            _ => Err(bad(
-                "an ANONYMOUS trace is UTF-8 of at most 255 characters (RFC 4505 section 3)",
-            )),
-        }
+        let user = String::from_utf8_lossy(user);
+        let password = String::from_utf8_lossy(password);
+        let shared = Arc::clone(&self.shared);
+        let outcome = Login::password(
+            &self.login_context(),
+            &Directory(&*shared.store),
+            &user,
+            &password,
+        );
+        self.login_outcome(None, outcome)
     }
 
     fn anonymous_login(&mut self, trace: &str) -> Res {
@@ -775,105 +740,58 @@ impl<S: MailStore> Session<S> {
     }
 
     fn authenticate(&mut self, tag: &Tag, mechanism: &str, initial: Option<&[u8]>) -> Res {
-        if mechanism.eq_ignore_ascii_case("ANONYMOUS") && self.shared.config.anonymous {
-            // RFC 4505 §2: one message from the client, the (optional) trace.
-            return match initial {
-                Some(b"=") => self.anonymous_login(""),
-                Some(b64) => {
-                    let trace = B64
-                        .decode(b64)
-                        .map_err(|_| bad("initial response is not base64"))?;
-                    self.anonymous_trace(&trace)
-                }
-                None => {
-                    self.out.extend_from_slice(b"+ \r\n");
-                    self.anonymous_sasl = Some(tag.clone());
-                    Ok(Done {
-                        code: None,
-                        text: String::new(),
-                        next: Next::SaslContinue,
-                    })
-                }
-            };
+        let shared = Arc::clone(&self.shared);
+        let outcome = Login::authenticate(
+            &self.login_context(),
+            &Directory(&*shared.store),
+            mechanism,
+            initial,
+        );
+        match outcome {
+            Outcome::Unsupported => Err(no("CANNOT", format!("unsupported mechanism {mechanism}"))),
+            Outcome::NotBase64 => Err(bad("initial response is not base64")),
+            outcome => self.login_outcome(Some(tag), outcome),
         }
-        let Some(mech) = Mechanism::parse(mechanism) else {
-            return Err(no("CANNOT", format!("unsupported mechanism {mechanism}")));
-        };
-        if mech.sends_password() && !self.plaintext_ok() {
-            return Err(no(
-                "PRIVACYREQUIRED",
-                "Plaintext authentication is disabled on this connection; use STARTTLS first",
-            ));
-        }
-        let mut sasl = SaslServer::new(mech);
-        // SASL-IR (RFC 4959 §3): "=" is an empty initial response; the parser hands us
-        // the base64 text.
-        let initial = match initial {
-            None => None,
-            Some(b"=") => Some(Vec::new()),
-            Some(b64) => Some(
-                B64.decode(b64)
-                    .map_err(|_| bad("initial response is not base64"))?,
-            ),
-        };
-        let step = sasl.start(initial.as_deref());
-        self.sasl_step(tag.clone(), sasl, step)
     }
 
-    fn sasl_step(
-        &mut self,
-        tag: Tag,
-        mut sasl: SaslServer,
-        step: Result<SaslStep, pochta_auth::SaslError>,
-    ) -> Res {
-        match step {
-            Ok(SaslStep::Challenge(c)) => {
+    /// The one mapping of the login flow's outcomes to IMAP responses; `tag` is that of the
+    /// AUTHENTICATE command (a challenge keeps the exchange open under it).
+    fn login_outcome(&mut self, tag: Option<&Tag>, outcome: Outcome<Account, StoreError>) -> Res {
+        self.delay = outcome.delay();
+        match outcome {
+            Outcome::Challenge { challenge, next } => {
+                let Some(tag) = tag else {
+                    return Err(bad("unexpected challenge"));
+                };
                 self.out.extend_from_slice(b"+ ");
-                self.out.extend_from_slice(B64.encode(c).as_bytes());
+                self.out.extend_from_slice(challenge.as_bytes());
                 self.out.extend_from_slice(b"\r\n");
-                self.sasl = Some((tag, sasl));
+                self.sasl = Some((tag.clone(), next));
                 Ok(Done {
                     code: None,
                     text: String::new(),
                     next: Next::SaslContinue,
                 })
             }
-            Ok(SaslStep::VerifyPassword { authcid, password }) => {
-                self.verify_and_login(&authcid, password.expose())
-            }
-            Ok(SaslStep::LookupScram { authcid }) => {
-                let secrets = Address::new(&authcid)
-                    .ok()
-                    .and_then(|a| self.shared.store.account_by_address(&a).ok().flatten())
-                    .and_then(|a| a.scram_sha256)
-                    .and_then(|s| s.parse::<ScramSecrets>().ok());
-                let step = sasl.scram_secrets(secrets.as_ref());
-                self.sasl_step(tag, sasl, step)
-            }
-            Ok(SaslStep::Success { authcid }) => {
-                let account = Address::new(&authcid)
-                    .ok()
-                    .and_then(|a| self.shared.store.account_by_address(&a).ok().flatten());
-                match account {
-                    Some(a) => {
-                        self.shared.throttle.success(self.peer, &authcid);
-                        self.logged_in(a)
-                    }
-                    None => Err(no("AUTHENTICATIONFAILED", "Authentication failed")),
-                }
-            }
-            Err(pochta_auth::SaslError::Malformed(m)) => {
-                Err(bad(format!("malformed SASL response: {m}")))
-            }
-            Err(_) => {
-                // Charge the failure to the account the client named (SCRAM, LOGIN), not to nobody.
-                let d = self
-                    .shared
-                    .throttle
-                    .failure(self.peer, sasl.authcid().unwrap_or(""));
-                self.delay = Some(d.max(Duration::from_millis(200)));
-                Err(no("AUTHENTICATIONFAILED", "Authentication failed"))
-            }
+            Outcome::LoggedIn(account) => self.logged_in(account),
+            Outcome::Anonymous(trace) => self.anonymous_login(&trace),
+            Outcome::Failed { .. } => Err(no("AUTHENTICATIONFAILED", "Authentication failed")),
+            Outcome::Throttled { retry_after } => Err(no(
+                "UNAVAILABLE",
+                format!(
+                    "Too many failed logins; try again in {} seconds",
+                    retry_after.as_secs().max(1)
+                ),
+            )),
+            Outcome::PlaintextRefused => Err(no(
+                "PRIVACYREQUIRED",
+                "Plaintext authentication is disabled on this connection; use STARTTLS first",
+            )),
+            Outcome::Unsupported => Err(no("CANNOT", "unsupported mechanism")),
+            Outcome::NotBase64 => Err(bad("response is not base64")),
+            Outcome::Malformed(m) => Err(bad(format!("malformed SASL response: {m}"))),
+            Outcome::Cancelled => Err(bad("AUTHENTICATE cancelled")),
+            Outcome::Store(e) => Err(e.into()),
         }
     }
 
@@ -883,32 +801,12 @@ impl<S: MailStore> Session<S> {
             .strip_suffix(b"\r\n")
             .or(line.strip_suffix(b"\n"))
             .unwrap_or(line);
-        if let Some(tag) = self.anonymous_sasl.take() {
-            let result = if line == b"*" {
-                Err(bad("AUTHENTICATE cancelled"))
-            } else {
-                match B64.decode(line) {
-                    Ok(trace) => self.anonymous_trace(&trace),
-                    Err(_) => Err(bad("response is not base64")),
-                }
-            };
-            return self.finish(&tag, "AUTHENTICATE", result, true);
-        }
-        let Some((tag, mut sasl)) = self.sasl.take() else {
+        let Some((tag, login)) = self.sasl.take() else {
             return Next::Continue;
         };
-        let result = if line == b"*" {
-            // RFC 3501 §6.2.2: the client cancels.
-            Err(bad("AUTHENTICATE cancelled"))
-        } else {
-            match B64.decode(line) {
-                Ok(bytes) => {
-                    let step = sasl.step(&bytes);
-                    self.sasl_step(tag.clone(), sasl, step)
-                }
-                Err(_) => Err(bad("response is not base64")),
-            }
-        };
+        let shared = Arc::clone(&self.shared);
+        let outcome = login.line(&self.login_context(), &Directory(&*shared.store), line);
+        let result = self.login_outcome(Some(&tag), outcome);
         self.finish(&tag, "AUTHENTICATE", result, true)
     }
 }

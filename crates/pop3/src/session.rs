@@ -33,14 +33,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use pochta_auth::{
-    AuthCache, Mechanism, PlaintextPolicy, SaslError, SaslServer, SaslStep, ScramSecrets, Throttle,
-    Verdict,
+    AuthCache, Context as LoginContext, Directory, Login, Mechanism, Outcome, PlaintextPolicy,
+    Protocol, Throttle,
 };
 use pochta_store::{Account, FlagOp, MailStore, StoreError};
-use pochta_types::{Address, Flag, Flags, MailboxName};
+use pochta_types::{Flag, Flags, MailboxName};
 
 use crate::maildrop::{Entry, LockGuard, Locks, Maildrop, top};
 use pochta_pop3_proto::command::{self, Command, ParseError};
@@ -153,7 +151,7 @@ pub struct Session<S> {
     starttls_available: bool,
     state: State,
     /// A SASL exchange waiting for the client's next line.
-    sasl: Option<SaslServer>,
+    sasl: Option<Login<Account>>,
     /// Bytes to write.
     pub out: Vec<u8>,
     /// How long the driver waits before writing (failed logins, RFC 1939 §8 advice).
@@ -549,32 +547,27 @@ impl<S: MailStore> Session<S> {
 
     // --- authentication ---
 
+    /// What the login flow needs to know about this connection.
+    fn login_context(&self) -> LoginContext<'_> {
+        LoginContext {
+            protocol: Protocol::Pop3,
+            peer: self.peer,
+            plaintext: self.plaintext_ok(),
+            anonymous: false,
+            throttle: &self.shared.throttle,
+            cache: &self.shared.auth_cache,
+        }
+    }
+
     fn verify_and_login(&mut self, user: &str, password: &str) -> Res {
-        let throttle = self.shared.throttle.clone();
-        if let Verdict::Locked(left) = throttle.check(self.peer, Some(user)) {
-            self.delay = Some(Duration::from_secs(1));
-            return Err(Fail::Temp(format!(
-                "Too many failed logins; try again in {} seconds",
-                left.as_secs().max(1)
-            )));
-        }
-        let account = match Address::new(user) {
-            Ok(a) => self.shared.store.account_by_address(&a)?,
-            Err(_) => None,
-        };
-        let phc = account.as_ref().map(|a| a.password_hash.as_str());
-        let verified = self.shared.auth_cache.verify(phc, password);
-        match account.filter(|_| verified) {
-            Some(account) => {
-                throttle.success(self.peer, user);
-                self.enter_transaction(account)
-            }
-            None => {
-                let d = throttle.failure(self.peer, user);
-                self.delay = Some(d.max(Duration::from_millis(200)));
-                Err(Fail::Auth("Authentication failed".into()))
-            }
-        }
+        let shared = Arc::clone(&self.shared);
+        let outcome = Login::password(
+            &self.login_context(),
+            &Directory(&*shared.store),
+            user,
+            password,
+        );
+        self.login_outcome(outcome)
     }
 
     /// Lock the maildrop and take the snapshot (RFC 1939 §8, §5).
@@ -632,93 +625,51 @@ impl<S: MailStore> Session<S> {
             self.multi_listing("SASL mechanisms follow", &lines);
             return Ok(());
         };
-        let Some(mech) = Mechanism::parse(&name) else {
-            return Err(err(format!("Unsupported SASL mechanism {name}")));
-        };
-        if mech.sends_password() && !plain {
-            return Err(Fail::Auth(PLAINTEXT_REFUSED.into()));
+        let shared = Arc::clone(&self.shared);
+        let outcome = Login::authenticate(
+            &self.login_context(),
+            &Directory(&*shared.store),
+            &name,
+            initial.as_deref().map(str::as_bytes),
+        );
+        match outcome {
+            Outcome::Unsupported => Err(err(format!("Unsupported SASL mechanism {name}"))),
+            Outcome::NotBase64 => Err(err("Initial response is not base64")),
+            outcome => self.login_outcome(outcome),
         }
-        let initial = match initial.as_deref() {
-            None => None,
-            Some("=") => Some(Vec::new()),
-            Some(b64) => Some(
-                B64.decode(b64)
-                    .map_err(|_| err("Initial response is not base64"))?,
-            ),
-        };
-        let mut sasl = SaslServer::new(mech);
-        let step = sasl.start(initial.as_deref());
-        self.sasl_step(sasl, step)
     }
 
-    fn sasl_line(&mut self, sasl: SaslServer, line: &[u8]) -> Res {
-        if line == b"*" {
-            return Err(err("Authentication cancelled"));
-        }
-        let bytes = B64
-            .decode(line)
-            .map_err(|_| err("SASL response is not base64; authentication cancelled"))?;
-        let mut sasl = sasl;
-        let step = sasl.step(&bytes);
-        self.sasl_step(sasl, step)
+    fn sasl_line(&mut self, login: Login<Account>, line: &[u8]) -> Res {
+        let shared = Arc::clone(&self.shared);
+        let outcome = login.line(&self.login_context(), &Directory(&*shared.store), line);
+        self.login_outcome(outcome)
     }
 
-    fn sasl_step(&mut self, mut sasl: SaslServer, step: Result<SaslStep, SaslError>) -> Res {
-        match step {
-            Ok(SaslStep::Challenge(c)) => {
+    /// The one mapping of the login flow's outcomes to POP3 replies (RFC 3206 codes).
+    fn login_outcome(&mut self, outcome: Outcome<Account, StoreError>) -> Res {
+        self.delay = outcome.delay();
+        match outcome {
+            Outcome::Challenge { challenge, next } => {
                 self.out.extend_from_slice(b"+ ");
-                self.out.extend_from_slice(B64.encode(c).as_bytes());
+                self.out.extend_from_slice(challenge.as_bytes());
                 self.out.extend_from_slice(b"\r\n");
-                self.sasl = Some(sasl);
+                self.sasl = Some(next);
                 Ok(())
             }
-            Ok(SaslStep::VerifyPassword { authcid, password }) => {
-                self.verify_and_login(&authcid, password.expose())
-            }
-            Ok(SaslStep::LookupScram { authcid }) => {
-                if let Verdict::Locked(left) = self.shared.throttle.check(self.peer, Some(&authcid))
-                {
-                    self.delay = Some(Duration::from_secs(1));
-                    return Err(Fail::Temp(format!(
-                        "Too many failed logins; try again in {} seconds",
-                        left.as_secs().max(1)
-                    )));
-                }
-                let secrets = match Address::new(&authcid) {
-                    Ok(a) => self
-                        .shared
-                        .store
-                        .account_by_address(&a)?
-                        .and_then(|a| a.scram_sha256)
-                        .and_then(|s| s.parse::<ScramSecrets>().ok()),
-                    Err(_) => None,
-                };
-                let step = sasl.scram_secrets(secrets.as_ref());
-                self.sasl_step(sasl, step)
-            }
-            Ok(SaslStep::Success { authcid }) => {
-                let account = match Address::new(&authcid) {
-                    Ok(a) => self.shared.store.account_by_address(&a)?,
-                    Err(_) => None,
-                };
-                match account {
-                    Some(a) => {
-                        self.shared.throttle.success(self.peer, &authcid);
-                        self.enter_transaction(a)
-                    }
-                    None => Err(Fail::Auth("Authentication failed".into())),
-                }
-            }
-            Err(SaslError::Malformed(m)) => Err(err(format!("Malformed SASL response: {m}"))),
-            Err(_) => {
-                // Charge the failure to the account the client named (SCRAM, LOGIN), not to nobody.
-                let d = self
-                    .shared
-                    .throttle
-                    .failure(self.peer, sasl.authcid().unwrap_or(""));
-                self.delay = Some(d.max(Duration::from_millis(200)));
+            Outcome::LoggedIn(account) => self.enter_transaction(account),
+            Outcome::Failed { .. } | Outcome::Anonymous(_) => {
                 Err(Fail::Auth("Authentication failed".into()))
             }
+            Outcome::Throttled { retry_after } => Err(Fail::Temp(format!(
+                "Too many failed logins; try again in {} seconds",
+                retry_after.as_secs().max(1)
+            ))),
+            Outcome::PlaintextRefused => Err(Fail::Auth(PLAINTEXT_REFUSED.into())),
+            Outcome::Unsupported => Err(err("Unsupported SASL mechanism")),
+            Outcome::NotBase64 => Err(err("SASL response is not base64; authentication cancelled")),
+            Outcome::Malformed(m) => Err(err(format!("Malformed SASL response: {m}"))),
+            Outcome::Cancelled => Err(err("Authentication cancelled")),
+            Outcome::Store(e) => Err(Fail::Store(e)),
         }
     }
 }

@@ -26,9 +26,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
-use pochta_auth::{Mechanism, SaslError, SaslServer, SaslStep, ScramSecrets, Verdict};
+use pochta_auth::{Context as LoginContext, Directory, Login, Mechanism, Outcome, Protocol};
 use pochta_smtp_proto::{
     Body, Command, Event, MailParams, ParseError, Path, RcptParams, Reply, parse_command,
 };
@@ -135,7 +133,7 @@ pub struct Session<S> {
     account: Option<Account>,
     envelope: Option<Envelope>,
     chunks: Option<Chunks>,
-    sasl: Option<SaslServer>,
+    sasl: Option<Login<Account>>,
     errors: u32,
     /// Commands since the last MAIL (or the start); bounded to stop idle chatter.
     idle_commands: u32,
@@ -823,124 +821,73 @@ impl<S: MailStore> Session<S> {
         if self.envelope.is_some() {
             return Err(bad_sequence("AUTH not allowed during a mail transaction"));
         }
-        let Some(mech) = Mechanism::parse(mechanism) else {
-            return Err(refuse(504, "5.5.4", "Unrecognized authentication type"));
-        };
-        if mech.sends_password() && !self.plaintext_ok() {
-            return Err(refuse(
-                538,
-                "5.7.11",
-                "Encryption required for requested authentication mechanism",
-            ));
+        let shared = Arc::clone(&self.shared);
+        let outcome = Login::authenticate(
+            &self.login_context(),
+            &Directory(&*shared.store),
+            mechanism,
+            initial.as_deref().map(str::as_bytes),
+        );
+        match outcome {
+            Outcome::NotBase64 => Err(refuse(501, "5.5.2", "Cannot decode the initial response")),
+            outcome => self.login_outcome(outcome),
         }
-        let initial = match initial.as_deref() {
-            None => None,
-            Some("=") => Some(Vec::new()),
-            Some(b64) => Some(
-                B64.decode(b64)
-                    .map_err(|_| refuse(501, "5.5.2", "Cannot decode the initial response"))?,
-            ),
-        };
-        let mut sasl = SaslServer::new(mech);
-        let step = sasl.start(initial.as_deref());
-        self.sasl_step(sasl, step)
+    }
+
+    /// What the login flow needs to know about this connection.
+    fn login_context(&self) -> LoginContext<'_> {
+        LoginContext {
+            protocol: Protocol::Smtp,
+            peer: self.peer.ip(),
+            plaintext: self.plaintext_ok(),
+            anonymous: false,
+            throttle: &self.shared.throttle,
+            cache: &self.shared.auth_cache,
+        }
     }
 
     fn sasl_line(&mut self, line: &[u8]) -> Res {
-        let Some(mut sasl) = self.sasl.take() else {
+        let Some(login) = self.sasl.take() else {
             return Ok(Next::Continue);
         };
-        if line == b"*" {
-            return Err(refuse(501, "5.0.0", "Authentication cancelled"));
-        }
-        let bytes = B64
-            .decode(line)
-            .map_err(|_| refuse(501, "5.5.2", "Cannot decode the response"))?;
-        let step = sasl.step(&bytes);
-        self.sasl_step(sasl, step)
+        let shared = Arc::clone(&self.shared);
+        let outcome = login.line(&self.login_context(), &Directory(&*shared.store), line);
+        self.login_outcome(outcome)
     }
 
-    fn sasl_step(&mut self, mut sasl: SaslServer, step: Result<SaslStep, SaslError>) -> Res {
-        match step {
-            Ok(SaslStep::Challenge(c)) => {
-                self.reply(Reply::bare(334, B64.encode(c)));
-                self.sasl = Some(sasl);
+    /// The one mapping of the login flow's outcomes to SMTP replies (RFC 4954 §6).
+    fn login_outcome(&mut self, outcome: Outcome<Account, StoreError>) -> Res {
+        self.delay = outcome.delay();
+        match outcome {
+            Outcome::Challenge { challenge, next } => {
+                self.reply(Reply::bare(334, challenge));
+                self.sasl = Some(next);
                 Ok(Next::Sasl)
             }
-            Ok(SaslStep::VerifyPassword { authcid, password }) => {
-                self.verify_password(&authcid, password.expose())
+            Outcome::LoggedIn(account) => self.authenticated(account),
+            Outcome::Failed { .. } | Outcome::Anonymous(_) => {
+                Err(refuse(535, "5.7.8", "Authentication credentials invalid"))
             }
-            Ok(SaslStep::LookupScram { authcid }) => {
-                if let Verdict::Locked(_) =
-                    self.shared.throttle.check(self.peer.ip(), Some(&authcid))
-                {
-                    return Err(self.locked());
-                }
-                let secrets = Address::new(&authcid)
-                    .ok()
-                    .and_then(|a| self.shared.store.account_by_address(&a).ok().flatten())
-                    .and_then(|a| a.scram_sha256)
-                    .and_then(|s| s.parse::<ScramSecrets>().ok());
-                let step = sasl.scram_secrets(secrets.as_ref());
-                self.sasl_step(sasl, step)
-            }
-            Ok(SaslStep::Success { authcid }) => {
-                let account = Address::new(&authcid)
-                    .ok()
-                    .and_then(|a| self.shared.store.account_by_address(&a).ok().flatten());
-                match account {
-                    Some(a) => {
-                        self.shared.throttle.success(self.peer.ip(), &authcid);
-                        self.authenticated(a)
-                    }
-                    None => Err(self.auth_failed("")),
-                }
-            }
-            Err(SaslError::Malformed(m)) => Err(refuse(
+            Outcome::Throttled { .. } => Err(refuse(
+                454,
+                "4.7.0",
+                "Too many failed authentications; try again later",
+            )),
+            Outcome::PlaintextRefused => Err(refuse(
+                538,
+                "5.7.11",
+                "Encryption required for requested authentication mechanism",
+            )),
+            Outcome::Unsupported => Err(refuse(504, "5.5.4", "Unrecognized authentication type")),
+            Outcome::NotBase64 => Err(refuse(501, "5.5.2", "Cannot decode the response")),
+            Outcome::Malformed(m) => Err(refuse(
                 501,
                 "5.5.2",
                 format!("Malformed authentication response: {m}"),
             )),
-            Err(_) => Err(self.auth_failed("")),
+            Outcome::Cancelled => Err(refuse(501, "5.0.0", "Authentication cancelled")),
+            Outcome::Store(e) => Err(Fail::Store(e)),
         }
-    }
-
-    fn verify_password(&mut self, user: &str, password: &str) -> Res {
-        if let Verdict::Locked(_) = self.shared.throttle.check(self.peer.ip(), Some(user)) {
-            return Err(self.locked());
-        }
-        let account = match Address::new(user) {
-            Ok(a) => self.shared.store.account_by_address(&a)?,
-            Err(_) => None,
-        };
-        let phc = account.as_ref().map(|a| a.password_hash.as_str());
-        match account {
-            Some(a) if self.shared.auth_cache.verify(phc, password) => {
-                self.shared.throttle.success(self.peer.ip(), user);
-                self.authenticated(a)
-            }
-            None => {
-                // Spend the same time on unknown accounts (pochta_auth notes).
-                self.shared.auth_cache.verify(None, password);
-                Err(self.auth_failed(user))
-            }
-            Some(_) => Err(self.auth_failed(user)),
-        }
-    }
-
-    fn locked(&mut self) -> Fail {
-        self.delay = Some(Duration::from_secs(1));
-        refuse(
-            454,
-            "4.7.0",
-            "Too many failed authentications; try again later",
-        )
-    }
-
-    fn auth_failed(&mut self, user: &str) -> Fail {
-        let d = self.shared.throttle.failure(self.peer.ip(), user);
-        self.delay = Some(d.max(Duration::from_millis(200)));
-        refuse(535, "5.7.8", "Authentication credentials invalid")
     }
 
     fn authenticated(&mut self, account: Account) -> Res {
