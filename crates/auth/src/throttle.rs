@@ -1,26 +1,35 @@
-//! Login throttling shared by every protocol: per-IP and per-account failure counters with
-//! exponential delay and a lockout window.
+//! Login throttling shared by every protocol: failures are counted per address and per
+//! (address, account), with exponential delay and a lockout window, so that nobody can lock an
+//! account's owner out by failing against it from elsewhere.
 //!
 //! Implementation notes:
 //! - Counters are in memory: a restart forgets them, which is acceptable for a delay whose
 //!   purpose is to make online guessing slow, not impossible.
 //! - IPv6 peers are counted per /64, since one host usually owns a whole /64 and could
 //!   otherwise rotate addresses for free.
+//! - Two counters, no global per-account one: an attacker's failures against an account count
+//!   against the attacker's address and pair only, so a correct password from an address that
+//!   has not been failing logs in at once (fifteen wrong passwords from anywhere used to lock
+//!   the owner out from everywhere for 15 minutes). An address that fails `ip_lockout` times
+//!   (against any accounts) is refused for every account; one that fails `pair_lockout` times
+//!   against one account is refused for that account.
 //! - A counter expires `window` after its last failure. Within the window, after
 //!   `free_failures` failures each further failure asks the caller to wait
-//!   `base_delay * 2^(n - free_failures)` (capped at `max_delay`) before answering, and at
-//!   `ip_lockout` / `account_lockout` failures [`Throttle::check`] refuses further attempts
-//!   until the window has passed.
-//! - A success clears the account's counter but not the IP's: otherwise an attacker holding one
-//!   valid account could reset its IP counter between guesses at other accounts.
+//!   `base_delay * 2^(n - free_failures)` (capped at `max_delay`) before answering, where `n`
+//!   is the larger of the address's and the pair's count.
+//! - A success clears the pair's counter but not the address's: otherwise an attacker holding
+//!   one valid account could reset its address counter between guesses at other accounts.
 //! - The clock is injected ([`Clock`]) so tests step time instead of sleeping.
-//! - Memory is bounded: when a map grows past [`PRUNE_AT`] entries, expired entries are dropped.
+//! - Memory is bounded: each map keeps at most `max_entries` counters (an LRU ordered by the
+//!   last failure); past that the least recently failing counter is forgotten. Account names
+//!   are cut at [`MAX_NAME`] bytes, so an entry costs under 400 bytes and the default bound
+//!   is about 40 MB in the worst case.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hashlink::LruCache;
 use parking_lot::Mutex;
 
 /// A source of monotonic time.
@@ -68,12 +77,16 @@ pub struct ThrottleConfig {
     /// Delay after the first failure past `free_failures`; doubles with each further one.
     pub base_delay: Duration,
     pub max_delay: Duration,
-    /// Failures from one IP (or IPv6 /64) within `window` that lock it out.
+    /// Failures from one address (or IPv6 /64) within `window` that lock it out of every
+    /// account.
     pub ip_lockout: u32,
-    /// Failures against one account within `window` that lock it out.
-    pub account_lockout: u32,
+    /// Failures from one address against one account within `window` that lock that address
+    /// out of that account.
+    pub pair_lockout: u32,
     /// How long a counter lives after its last failure, and so how long a lockout lasts.
     pub window: Duration,
+    /// Most counters kept in each of the two maps (addresses, pairs).
+    pub max_entries: usize,
 }
 
 impl Default for ThrottleConfig {
@@ -83,8 +96,9 @@ impl Default for ThrottleConfig {
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(15),
             ip_lockout: 30,
-            account_lockout: 15,
+            pair_lockout: 10,
             window: Duration::from_secs(15 * 60),
+            max_entries: 100_000,
         }
     }
 }
@@ -98,21 +112,20 @@ pub enum Verdict {
     Locked(Duration),
 }
 
-/// Entries past which expired counters are swept.
-pub const PRUNE_AT: usize = 50_000;
-
 #[derive(Debug, Clone, Copy)]
 struct Counter {
     failures: u32,
     last: Instant,
 }
 
+type Pair = (IpAddr, String);
+
 /// Failure counters shared by all protocols; cheap to share behind an `Arc`.
 pub struct Throttle {
     cfg: ThrottleConfig,
     clock: Arc<dyn Clock>,
-    ips: Mutex<HashMap<IpAddr, Counter>>,
-    accounts: Mutex<HashMap<String, Counter>>,
+    ips: Mutex<LruCache<IpAddr, Counter>>,
+    pairs: Mutex<LruCache<Pair, Counter>>,
 }
 
 impl Throttle {
@@ -121,27 +134,25 @@ impl Throttle {
     }
 
     pub fn with_clock(cfg: ThrottleConfig, clock: Arc<dyn Clock>) -> Self {
+        let cap = cfg.max_entries.max(1);
         Throttle {
             cfg,
             clock,
-            ips: Mutex::new(HashMap::new()),
-            accounts: Mutex::new(HashMap::new()),
+            ips: Mutex::new(LruCache::new(cap)),
+            pairs: Mutex::new(LruCache::new(cap)),
         }
     }
 
     /// Call before verifying credentials; `account` is the name the client gave, if known.
     pub fn check(&self, ip: IpAddr, account: Option<&str>) -> Verdict {
         let now = self.clock.now();
-        let ip_left = self.locked(&self.ips.lock(), &ip_key(ip), self.cfg.ip_lockout, now);
-        let acct_left = account.and_then(|a| {
-            self.locked(
-                &self.accounts.lock(),
-                &account_key(a),
-                self.cfg.account_lockout,
-                now,
-            )
+        let ip = ip_key(ip);
+        let ip_left = self.locked(self.ips.lock().peek(&ip), self.cfg.ip_lockout, now);
+        let pair_left = account.and_then(|a| {
+            let pairs = self.pairs.lock();
+            self.locked(pairs.peek(&pair_key(ip, a)), self.cfg.pair_lockout, now)
         });
-        match ip_left.max(acct_left) {
+        match ip_left.max(pair_left) {
             Some(left) => Verdict::Locked(left),
             None => Verdict::Allow,
         }
@@ -150,14 +161,20 @@ impl Throttle {
     /// Records a failed attempt; returns how long the caller should wait before answering.
     pub fn failure(&self, ip: IpAddr, account: &str) -> Duration {
         let now = self.clock.now();
-        let n_ip = self.bump(&mut self.ips.lock(), ip_key(ip), now);
-        let n_acct = self.bump(&mut self.accounts.lock(), account_key(account), now);
-        self.delay_for(n_ip.max(n_acct))
+        let ip = ip_key(ip);
+        let n_ip = self.bump(&mut self.ips.lock(), ip, now);
+        let n_pair = self.bump(&mut self.pairs.lock(), pair_key(ip, account), now);
+        self.delay_for(n_ip.max(n_pair))
     }
 
-    /// Records a successful login: the account's counter is cleared.
-    pub fn success(&self, _ip: IpAddr, account: &str) {
-        self.accounts.lock().remove(&account_key(account));
+    /// Records a successful login: the pair's counter is cleared.
+    pub fn success(&self, ip: IpAddr, account: &str) {
+        self.pairs.lock().remove(&pair_key(ip_key(ip), account));
+    }
+
+    /// How many counters are held (addresses, pairs).
+    pub fn counters(&self) -> (usize, usize) {
+        (self.ips.lock().len(), self.pairs.lock().len())
     }
 
     fn delay_for(&self, failures: u32) -> Duration {
@@ -171,29 +188,20 @@ impl Throttle {
             .min(self.cfg.max_delay)
     }
 
-    fn locked<K: std::hash::Hash + Eq>(
-        &self,
-        map: &HashMap<K, Counter>,
-        key: &K,
-        limit: u32,
-        now: Instant,
-    ) -> Option<Duration> {
-        let c = map.get(key)?;
+    fn locked(&self, c: Option<&Counter>, limit: u32, now: Instant) -> Option<Duration> {
+        let c = c?;
         let ends = c.last + self.cfg.window;
         (c.failures >= limit && now < ends).then(|| ends - now)
     }
 
     fn bump<K: std::hash::Hash + Eq>(
         &self,
-        map: &mut HashMap<K, Counter>,
+        map: &mut LruCache<K, Counter>,
         key: K,
         now: Instant,
     ) -> u32 {
         let window = self.cfg.window;
-        if map.len() >= PRUNE_AT {
-            map.retain(|_, c| now < c.last + window);
-        }
-        let c = map.entry(key).or_insert(Counter {
+        let mut c = map.remove(&key).unwrap_or(Counter {
             failures: 0,
             last: now,
         });
@@ -202,6 +210,8 @@ impl Throttle {
         }
         c.failures = c.failures.saturating_add(1);
         c.last = now;
+        // Re-inserted at the most recent end; a full map forgets its least recent counter.
+        map.insert(key, c);
         c.failures
     }
 }
@@ -219,9 +229,22 @@ fn ip_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The key of an (address, account) counter; `ip` already through [`ip_key`].
+fn pair_key(ip: IpAddr, account: &str) -> Pair {
+    (ip, account_key(account))
+}
+
+/// The longest account name kept in a counter's key (RFC 5321 §4.5.3.1 allows 254 octets for
+/// a whole address; longer names are no account, and still counted, by their first bytes).
+pub const MAX_NAME: usize = 255;
+
 /// Accounts are matched case-insensitively, like the addresses they name.
 fn account_key(a: &str) -> String {
-    a.to_lowercase()
+    let mut end = a.len().min(MAX_NAME);
+    while !a.is_char_boundary(end) {
+        end -= 1;
+    }
+    a[..end].to_lowercase()
 }
 
 #[cfg(test)]
@@ -243,21 +266,62 @@ mod tests {
         assert_eq!(delays, [0, 0, 0, 1, 2, 4, 8, 15, 15]);
     }
 
+    /// Issue 17: failures against an account from other addresses never lock its owner out.
     #[test]
-    fn account_lockout_and_expiry() {
-        let (clock, t) = setup();
-        for i in 0..15 {
-            // Spread over IPs so only the account counter trips.
+    fn failures_elsewhere_do_not_lock_the_owner_out() {
+        let (_, t) = setup();
+        for i in 0..100u8 {
             let ip = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, i));
-            assert_eq!(t.check(ip, Some("a@x")), Verdict::Allow);
             t.failure(ip, "a@x");
         }
+        assert_eq!(t.check(IP, Some("a@x")), Verdict::Allow);
+    }
+
+    #[test]
+    fn pair_lockout_and_expiry() {
+        let (clock, t) = setup();
+        for _ in 0..10 {
+            assert_eq!(t.check(IP, Some("a@x")), Verdict::Allow);
+            t.failure(IP, "a@x");
+        }
+        // Locked for that account from that address (names are case-insensitive) …
         assert!(matches!(t.check(IP, Some("A@X")), Verdict::Locked(_)));
+        // … but not for another account from it, nor for that account from elsewhere.
         assert_eq!(t.check(IP, Some("b@x")), Verdict::Allow);
+        let other = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
+        assert_eq!(t.check(other, Some("a@x")), Verdict::Allow);
         clock.advance(Duration::from_secs(15 * 60));
         assert_eq!(t.check(IP, Some("a@x")), Verdict::Allow);
-        // The counter restarted: one failure costs no delay.
+        // The counters restarted: one failure costs no delay.
         assert_eq!(t.failure(IP, "a@x"), Duration::ZERO);
+    }
+
+    #[test]
+    fn counters_are_bounded_least_recent_first() {
+        let clock = Arc::new(ManualClock::default());
+        let t = Throttle::with_clock(
+            ThrottleConfig {
+                max_entries: 100,
+                ..ThrottleConfig::default()
+            },
+            clock,
+        );
+        for _ in 0..30 {
+            t.failure(IP, "a@x");
+        }
+        for i in 0..10_000u32 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            t.failure(ip, &format!("{i}@x"));
+            // The most recently failing address stays locked while others come and go.
+            if i % 50 == 0 {
+                t.failure(IP, "a@x");
+            }
+        }
+        assert_eq!(t.counters(), (100, 100));
+        assert!(matches!(t.check(IP, None), Verdict::Locked(_)));
+        // Long names are cut: a hostile name costs at most MAX_NAME bytes.
+        t.failure(IP, &"z".repeat(1 << 20));
+        assert!(t.pairs.lock().iter().all(|((_, k), _)| k.len() <= MAX_NAME));
     }
 
     #[test]
@@ -280,7 +344,7 @@ mod tests {
     }
 
     #[test]
-    fn success_clears_account_but_not_ip() {
+    fn success_clears_pair_but_not_ip() {
         let (_, t) = setup();
         for _ in 0..5 {
             t.failure(IP, "a@x");

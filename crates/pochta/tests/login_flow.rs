@@ -129,8 +129,9 @@ fn small_throttle() -> ThrottleConfig {
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(20),
         ip_lockout: 10_000,
-        account_lockout: 3,
+        pair_lockout: 3,
         window: Duration::from_secs(600),
+        ..ThrottleConfig::default()
     }
 }
 

@@ -155,8 +155,9 @@ fn failures_over_imap_and_pop3_lock_the_address_out_of_both() {
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(20),
         ip_lockout: 6,
-        account_lockout: 100,
+        pair_lockout: 100,
         window: Duration::from_secs(600),
+        ..ThrottleConfig::default()
     });
     // The right password works before.
     Imap::login(s.imap, USER, PASS).unwrap();
@@ -192,7 +193,7 @@ fn failed_login_timing_does_not_reveal_whether_the_account_exists() {
     let s = services(ThrottleConfig {
         free_failures: 10_000,
         ip_lockout: 10_000,
-        account_lockout: 10_000,
+        pair_lockout: 10_000,
         ..ThrottleConfig::default()
     });
     let (mut real, mut missing) = (Vec::new(), Vec::new());

@@ -179,8 +179,9 @@ fn failed_logins_are_throttled() {
             base_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(20),
             ip_lockout: 100,
-            account_lockout: 3,
+            pair_lockout: 3,
             window: Duration::from_secs(600),
+            ..ThrottleConfig::default()
         },
         ..Options::default()
     });
