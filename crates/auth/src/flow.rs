@@ -16,8 +16,9 @@
 //!   client-first message for SCRAM-SHA-256. A refused attempt is not verified at all.
 //! - Accounting is in one place: [`succeeded`] clears the throttle's counter for the pair,
 //!   [`failed`] charges the failure to the address and the account as the client named it
-//!   (also for SCRAM and LOGIN when the exchange broke off after the name) and returns the
-//!   delay to wait before answering. Malformed exchanges and
+//!   (also for SCRAM and LOGIN when the exchange broke off after the name), logs it (one
+//!   `event=auth_failed` line at `info`, [`pochta_types::event`]) and returns the delay to
+//!   wait before answering. A throttled refusal is logged the same way. Malformed exchanges and
 //!   cancellations are answered as syntax errors and not charged.
 //! - Verification goes through the shared [`AuthCache`] (which keeps the Argon2 concurrency
 //!   bound of [`crate::password`]); an unknown account verifies against a dummy hash, so timing
@@ -30,6 +31,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use pochta_types::event::Event;
 
 use crate::{
     AuthCache, Mechanism, SaslError, SaslServer, SaslStep, ScramSecrets, Throttle, Verdict,
@@ -347,7 +349,7 @@ fn throttled<A, E>(cx: &Context, method: Method, user: &str) -> Option<Outcome<A
     match cx.throttle.check(cx.peer, Some(user)) {
         Verdict::Allow => None,
         Verdict::Locked(retry_after) => {
-            let _ = method;
+            log_failure(cx, method, user, "throttled");
             Some(Outcome::Throttled { retry_after })
         }
     }
@@ -360,8 +362,21 @@ fn succeeded<A, E>(cx: &Context, user: &str, account: A) -> Outcome<A, E> {
 
 fn failed<A, E>(cx: &Context, method: Method, user: &str) -> Outcome<A, E> {
     let delay = cx.throttle.failure(cx.peer, user);
-    let _ = method;
+    log_failure(cx, method, user, "credentials");
     Outcome::Failed {
         delay: delay.max(MIN_FAILURE_DELAY),
     }
+}
+
+/// The one log line of a failed login, at `info` (format in `pochta_types::event` and the
+/// README): `reason=credentials` for wrong credentials, `reason=throttled` for a refusal
+/// without verifying.
+fn log_failure(cx: &Context, method: Method, user: &str, reason: &str) {
+    let e = Event::new("auth_failed")
+        .field("proto", cx.protocol.name())
+        .field("mech", method.name())
+        .remote(cx.peer)
+        .given("user", user)
+        .field("reason", reason);
+    tracing::info!(target: "pochta::event", "{e}");
 }

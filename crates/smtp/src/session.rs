@@ -31,6 +31,7 @@ use pochta_smtp_proto::{
     Body, Command, Event, MailParams, ParseError, Path, RcptParams, Reply, parse_command,
 };
 use pochta_store::{Account, MailStore, StoreError};
+use pochta_types::event::Event as LogEvent;
 use pochta_types::{AccountId, Address, Domain, Flag, Flags, MailboxName, SpecialUse};
 
 use crate::authcheck::AuthOutcome;
@@ -141,6 +142,57 @@ pub struct Session<S> {
     pub out: Vec<u8>,
     /// A pause the driver takes before writing (failed AUTH).
     pub delay: Option<Duration>,
+    /// The envelope as the client gave it, for the log line of a refusal.
+    given: Given,
+}
+
+/// What the client gave in the current command and transaction, as it wrote it (bounded).
+#[derive(Default)]
+struct Given {
+    /// The verb of the command being answered.
+    verb: String,
+    /// The MAIL FROM path of the transaction.
+    from: Option<String>,
+    /// The RCPT TO path being answered.
+    to: Option<String>,
+}
+
+/// How much of a command line the refusal log keeps.
+const MAX_GIVEN: usize = 512;
+
+impl Given {
+    fn note(&mut self, line: &[u8]) {
+        let text = String::from_utf8_lossy(&line[..line.len().min(MAX_GIVEN)]);
+        let text = text.trim_end_matches(['\r', '\n']);
+        let verb = text.split(' ').next().unwrap_or("");
+        self.verb = verb
+            .chars()
+            .take(12)
+            .collect::<String>()
+            .to_ascii_uppercase();
+        self.to = None;
+        match self.verb.as_str() {
+            "MAIL" => self.from = Some(path_given(text, "MAIL FROM:")),
+            "RCPT" => self.to = Some(path_given(text, "RCPT TO:")),
+            "DATA" | "BDAT" => {}
+            _ => self.from = None,
+        }
+    }
+}
+
+/// The path after `prefix` as written (`<a@b>`, up to its `>`), or the arguments after the verb.
+fn path_given(text: &str, prefix: &str) -> String {
+    let rest = match text.get(..prefix.len()) {
+        Some(p) if p.eq_ignore_ascii_case(prefix) => &text[prefix.len()..],
+        _ => text.split_once(' ').map_or("", |(_, r)| r),
+    };
+    let rest = rest.trim_start();
+    let end = if rest.starts_with('<') {
+        rest.find('>').map_or(rest.len(), |i| i + 1)
+    } else {
+        rest.find(' ').unwrap_or(rest.len())
+    };
+    rest[..end].to_string()
 }
 
 impl<S: MailStore> Session<S> {
@@ -165,11 +217,47 @@ impl<S: MailStore> Session<S> {
             idle_commands: 0,
             out: Vec::with_capacity(256),
             delay: None,
+            given: Given::default(),
         }
     }
 
+    /// Every reply is written here; every refusal (4xx, 5xx) is logged here.
     fn reply(&mut self, r: Reply) {
+        if r.code >= 400 {
+            self.log_refusal(&r);
+        }
         r.encode(&mut self.out);
+    }
+
+    /// The one log line of a refusal, at `info` (format in `pochta_types::event` and the
+    /// README): code, enhanced code, peer, the command, and the envelope as given.
+    fn log_refusal(&self, r: &Reply) {
+        let mut e = LogEvent::new("smtp_refused")
+            .field("code", r.code)
+            .field("status", r.status.unwrap_or("-"))
+            .remote(self.peer.ip())
+            .field(
+                "service",
+                match self.shared.kind {
+                    Kind::Mta => "mta",
+                    Kind::Submission => "submission",
+                },
+            )
+            .field(
+                "cmd",
+                if self.given.verb.is_empty() {
+                    "-"
+                } else {
+                    &self.given.verb
+                },
+            );
+        if let Some(from) = &self.given.from {
+            e = e.given("from", from);
+        }
+        if let Some(to) = &self.given.to {
+            e = e.given("to", to);
+        }
+        tracing::info!(target: "pochta::event", "{e}");
     }
 
     fn config(&self) -> &crate::SmtpConfig {
@@ -230,10 +318,13 @@ impl<S: MailStore> Session<S> {
     pub fn handle_event(&mut self, event: Event) -> Next {
         let result = match event {
             Event::Line(line) if self.sasl.is_some() => self.sasl_line(&line),
-            Event::Line(line) => match parse_command(&line) {
-                Ok(cmd) => self.command(cmd),
-                Err(e) => Err(Fail::Parse(e)),
-            },
+            Event::Line(line) => {
+                self.given.note(&line);
+                match parse_command(&line) {
+                    Ok(cmd) => self.command(cmd),
+                    Err(e) => Err(Fail::Parse(e)),
+                }
+            }
             Event::LineTooLong => {
                 self.sasl = None;
                 Err(refuse(500, "5.5.6", "Line too long"))
