@@ -380,3 +380,152 @@ fn log_failure(cx: &Context, method: Method, user: &str, reason: &str) {
         .field("reason", reason);
     tracing::info!(target: "pochta::event", "{e}");
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{ManualClock, ThrottleConfig};
+
+    /// Accounts in memory: name, PHC, SCRAM secrets.
+    struct Acct(String, String, String);
+
+    struct Dir(Vec<(String, String, String)>);
+
+    impl Accounts for Dir {
+        type Account = Acct;
+        type Error = ();
+        fn find(&self, name: &str) -> Result<Option<Acct>, ()> {
+            Ok(self
+                .0
+                .iter()
+                .find(|(n, ..)| n == name)
+                .map(|(n, p, s)| Acct(n.clone(), p.clone(), s.clone())))
+        }
+        fn credentials(a: &Acct) -> Credentials<'_> {
+            Credentials {
+                password_hash: &a.1,
+                scram_sha256: Some(&a.2),
+            }
+        }
+    }
+
+    fn dir() -> Dir {
+        let phc = crate::hash_password("pw").unwrap();
+        let scram = ScramSecrets::derive("pw").encode();
+        Dir(vec![("u@x".into(), phc, scram)])
+    }
+
+    fn cx<'a>(t: &'a Throttle, c: &'a AuthCache, plaintext: bool, anonymous: bool) -> Context<'a> {
+        Context {
+            protocol: Protocol::Imap,
+            peer: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            plaintext,
+            anonymous,
+            throttle: t,
+            cache: c,
+        }
+    }
+
+    fn throttle(pair_lockout: u32) -> Throttle {
+        Throttle::with_clock(
+            ThrottleConfig {
+                pair_lockout,
+                ..ThrottleConfig::default()
+            },
+            Arc::new(ManualClock::default()),
+        )
+    }
+
+    #[test]
+    fn plain_with_initial_response_and_cancel_and_framing() {
+        let (t, c, d) = (throttle(10), AuthCache::default(), dir());
+        let cx = cx(&t, &c, true, false);
+        let ir = B64.encode("\0u@x\0pw");
+        assert!(matches!(
+            Login::authenticate(&cx, &d, "plain", Some(ir.as_bytes())),
+            Outcome::LoggedIn(Acct(n, ..)) if n == "u@x"
+        ));
+        // `=` is an empty initial response: PLAIN then has nothing to parse.
+        assert!(matches!(
+            Login::authenticate(&cx, &d, "PLAIN", Some(b"=")),
+            Outcome::Malformed(_)
+        ));
+        let Outcome::Challenge { challenge, next } = Login::authenticate(&cx, &d, "PLAIN", None)
+        else {
+            panic!("PLAIN without initial response asks for it");
+        };
+        assert_eq!(challenge, "");
+        assert!(matches!(next.line(&cx, &d, b"*"), Outcome::Cancelled));
+        assert!(matches!(
+            Login::authenticate(&cx, &d, "PLAIN", Some(b"%%")),
+            Outcome::NotBase64
+        ));
+        assert!(matches!(
+            Login::authenticate(&cx, &d, "CRAM-MD5", None),
+            Outcome::Unsupported
+        ));
+    }
+
+    #[test]
+    fn plaintext_policy_and_anonymous_only_where_offered() {
+        let (t, c, d) = (throttle(10), AuthCache::default(), dir());
+        let closed = cx(&t, &c, false, false);
+        assert!(matches!(
+            Login::authenticate(&closed, &d, "LOGIN", None),
+            Outcome::PlaintextRefused
+        ));
+        assert!(matches!(
+            Login::password(&closed, &d, "u@x", "pw"),
+            Outcome::PlaintextRefused
+        ));
+        // SCRAM does not send the password: allowed.
+        assert!(matches!(
+            Login::authenticate(&closed, &d, "SCRAM-SHA-256", None),
+            Outcome::Challenge { .. }
+        ));
+        assert!(matches!(
+            Login::authenticate(&closed, &d, "ANONYMOUS", Some(b"=")),
+            Outcome::Unsupported
+        ));
+        let anon = cx(&t, &c, false, true);
+        assert!(matches!(
+            Login::authenticate(&anon, &d, "ANONYMOUS", Some(B64.encode("me").as_bytes())),
+            Outcome::Anonymous(trace) if trace == "me"
+        ));
+        assert!(matches!(
+            Login::password(&anon, &d, "Anonymous", "trace"),
+            Outcome::Anonymous(trace) if trace == "trace"
+        ));
+    }
+
+    /// The throttle is asked before any verification, SCRAM included, and failures are
+    /// charged to the name the client gave.
+    #[test]
+    fn throttle_applies_to_every_mechanism() {
+        let (t, c, d) = (throttle(2), AuthCache::default(), dir());
+        let cx = cx(&t, &c, true, false);
+        for _ in 0..2 {
+            assert!(matches!(
+                Login::password(&cx, &d, "u@x", "wrong"),
+                Outcome::Failed { delay } if delay >= MIN_FAILURE_DELAY
+            ));
+        }
+        assert!(matches!(
+            Login::password(&cx, &d, "u@x", "pw"),
+            Outcome::Throttled { .. }
+        ));
+        let first = B64.encode("n,,n=u@x,r=abcdefgh");
+        let scram = Login::authenticate(&cx, &d, "SCRAM-SHA-256", Some(first.as_bytes()));
+        assert!(matches!(scram, Outcome::Throttled { .. }));
+        assert_eq!(scram.delay(), Some(THROTTLED_DELAY));
+        // Another account from the same address is not locked.
+        let ir = B64.encode("\0v@x\0pw");
+        assert!(matches!(
+            Login::authenticate(&cx, &d, "PLAIN", Some(ir.as_bytes())),
+            Outcome::Failed { .. }
+        ));
+    }
+}
