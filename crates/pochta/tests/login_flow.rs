@@ -71,6 +71,9 @@ fn services(cfg: ThrottleConfig) -> Services {
             tls: TlsMode::Plain,
             idle_timeout: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
+            max_per_ip: None,
+            login_required: false,
+            refusal: b"",
         };
         rt.block_on(Listener::bind(cfg, Arc::clone(&limiter)))
             .unwrap()
