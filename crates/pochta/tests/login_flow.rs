@@ -9,121 +9,15 @@
 mod blocking;
 mod login;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use login::{Client, Proto, Verdict, Way, attempt};
-use pochta_auth::{AuthCache, PlaintextPolicy, Throttle, ThrottleConfig};
-use pochta_imap::{ImapConfig, ImapService};
-use pochta_net::{Limiter, Listener, ListenerConfig, ShutdownController, TlsMode};
-use pochta_pop3::{Pop3Config, Pop3Service};
-use pochta_smtp::{Kind, SmtpConfig, SmtpService, Verifier};
-use pochta_store::Directory;
-use pochta_store_embedded::EmbeddedStore;
-use pochta_types::Address;
+use login::{Client, Proto, Verdict, Way, attempt, services};
+use pochta_auth::ThrottleConfig;
 
 const USER: &str = "owner@example.test";
 const PASS: &str = "right password";
 const HERE: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-struct Services {
-    addrs: Vec<(Proto, SocketAddr)>,
-    _rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-    _shutdown: ShutdownController,
-}
-
-impl Services {
-    fn addr(&self, proto: Proto) -> SocketAddr {
-        self.addrs
-            .iter()
-            .find(|(p, _)| *p == proto)
-            .expect("wired")
-            .1
-    }
-}
-
-/// IMAP, POP3 and submission on one store, throttle and cache; plaintext allowed.
-fn services(cfg: ThrottleConfig) -> Services {
-    let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(dir.path()).unwrap();
-    let addr = Address::new(USER).unwrap();
-    let hash = pochta_auth::hash_password(PASS).unwrap();
-    store.account_create(&addr, &hash).unwrap();
-    let scram = pochta_auth::ScramSecrets::derive(PASS).encode();
-    store
-        .account_set_password(&addr, &hash, Some(&scram))
-        .unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let throttle = Arc::new(Throttle::new(cfg));
-    let cache = Arc::new(AuthCache::default());
-    let limiter = Limiter::new(1000, 1000);
-    let shutdown = ShutdownController::new();
-    let bind = |name: &str| {
-        let cfg = ListenerConfig {
-            name: name.into(),
-            addrs: vec!["127.0.0.1:0".parse().unwrap()],
-            tls: TlsMode::Plain,
-            idle_timeout: Duration::from_secs(60),
-            handshake_timeout: Duration::from_secs(10),
-            max_per_ip: None,
-            login_required: false,
-            refusal: b"",
-        };
-        rt.block_on(Listener::bind(cfg, Arc::clone(&limiter)))
-            .unwrap()
-    };
-    let (li, lp, ls) = (bind("imap"), bind("pop3"), bind("submission"));
-    let addrs = vec![
-        (Proto::Imap, li.local_addrs()[0]),
-        (Proto::Pop3, lp.local_addrs()[0]),
-        (Proto::Submission, ls.local_addrs()[0]),
-    ];
-    let imap = Arc::new(ImapService::new(
-        Arc::new(store.clone()),
-        ImapConfig {
-            plaintext: PlaintextPolicy::Always,
-            ..ImapConfig::default()
-        },
-        Arc::clone(&throttle),
-        Arc::clone(&cache),
-    ));
-    let pop3 = Arc::new(Pop3Service::new(
-        Arc::new(store.clone()),
-        Pop3Config {
-            plaintext: PlaintextPolicy::Always,
-            ..Pop3Config::default()
-        },
-        Arc::clone(&throttle),
-        Arc::clone(&cache),
-    ));
-    let submission = Arc::new(SmtpService::new(pochta_smtp::Shared {
-        store: Arc::new(store.clone()),
-        config: SmtpConfig {
-            plaintext: PlaintextPolicy::Always,
-            ..SmtpConfig::default()
-        },
-        kind: Kind::Submission,
-        throttle,
-        auth_cache: cache,
-        verifier: Arc::new(Verifier::disabled("localhost")),
-        queue: None,
-    }));
-    rt.spawn(li.run(imap, shutdown.subscribe(), shutdown.tracker()));
-    rt.spawn(lp.run(pop3, shutdown.subscribe(), shutdown.tracker()));
-    rt.spawn(ls.run(submission, shutdown.subscribe(), shutdown.tracker()));
-    Services {
-        addrs,
-        _rt: rt,
-        _dir: dir,
-        _shutdown: shutdown,
-    }
-}
 
 /// Three failures against the account from this address lock it (for this address).
 fn small_throttle() -> ThrottleConfig {
@@ -141,7 +35,7 @@ fn small_throttle() -> ThrottleConfig {
 /// Every way in logs in with the right password; after three wrong passwords every way in
 /// is refused as throttled, the right password notwithstanding.
 fn throttled_account_is_refused_by_every_way(proto: Proto) {
-    let s = services(small_throttle());
+    let s = services(small_throttle(), USER, PASS);
     let to = s.addr(proto);
     for &way in proto.ways() {
         let (v, answer) = attempt(proto, HERE, to, way, USER, PASS);

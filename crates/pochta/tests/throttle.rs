@@ -3,27 +3,22 @@
 //!
 //! - Through the binary with its default settings: failed IMAP logins from one address slow
 //!   down the next POP3 login failure from that address, and the other way round.
-//! - With the services wired as `serve` wires them but a small throttle: failures spread over
+//! - With the services wired as `serve` wires them (`login::services`) but a small throttle: failures spread over
 //!   IMAP and POP3 lock the address out of both, even with the right password.
 //! - The time a failed login takes does not tell whether the account exists (medians of
 //!   interleaved attempts, compared loosely).
 
 mod blocking;
 mod common;
+mod login;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use blocking::{Imap, Lines};
 use common::{TestDir, TestServer, free_ports};
-use pochta_auth::{AuthCache, PlaintextPolicy, Throttle, ThrottleConfig};
-use pochta_imap::{ImapConfig, ImapService};
-use pochta_net::{Limiter, Listener, ListenerConfig, ShutdownController, TlsMode};
-use pochta_pop3::{Pop3Config, Pop3Service};
-use pochta_store::Directory;
-use pochta_store_embedded::EmbeddedStore;
-use pochta_types::Address;
+use login::services;
+use pochta_auth::ThrottleConfig;
 
 const USER: &str = "real@example.test";
 const PASS: &str = "right password";
@@ -78,87 +73,21 @@ fn imap_failures_slow_down_pop3_and_back() {
     );
 }
 
-struct Services {
-    imap: SocketAddr,
-    pop3: SocketAddr,
-    _rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-    _shutdown: ShutdownController,
-}
-
-/// IMAP and POP3 as `serve` wires them (one store, one throttle, one auth cache), plaintext.
-fn services(cfg: ThrottleConfig) -> Services {
-    let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(dir.path()).unwrap();
-    let hash = pochta_auth::hash_password(PASS).unwrap();
-    store
-        .account_create(&Address::new(USER).unwrap(), &hash)
-        .unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let throttle = Arc::new(Throttle::new(cfg));
-    let cache = Arc::new(AuthCache::default());
-    let limiter = Limiter::new(1000, 1000);
-    let shutdown = ShutdownController::new();
-    let bind = |name: &str| {
-        let cfg = ListenerConfig {
-            name: name.into(),
-            addrs: vec!["127.0.0.1:0".parse().unwrap()],
-            tls: TlsMode::Plain,
-            idle_timeout: Duration::from_secs(60),
-            handshake_timeout: Duration::from_secs(10),
-            max_per_ip: None,
-            login_required: false,
-            refusal: b"",
-        };
-        rt.block_on(Listener::bind(cfg, Arc::clone(&limiter)))
-            .unwrap()
-    };
-    let (li, lp) = (bind("imap"), bind("pop3"));
-    let (imap, pop3) = (li.local_addrs()[0], lp.local_addrs()[0]);
-    let imap_service = Arc::new(ImapService::new(
-        Arc::new(store.clone()),
-        ImapConfig {
-            plaintext: PlaintextPolicy::Always,
-            ..ImapConfig::default()
-        },
-        Arc::clone(&throttle),
-        Arc::clone(&cache),
-    ));
-    let pop3_service = Arc::new(Pop3Service::new(
-        Arc::new(store.clone()),
-        Pop3Config {
-            plaintext: PlaintextPolicy::Always,
-            ..Pop3Config::default()
-        },
-        throttle,
-        cache,
-    ));
-    rt.spawn(li.run(imap_service, shutdown.subscribe(), shutdown.tracker()));
-    rt.spawn(lp.run(pop3_service, shutdown.subscribe(), shutdown.tracker()));
-    Services {
-        imap,
-        pop3,
-        _rt: rt,
-        _dir: dir,
-        _shutdown: shutdown,
-    }
-}
-
 #[test]
 fn failures_over_imap_and_pop3_lock_the_address_out_of_both() {
-    let s = services(ThrottleConfig {
-        free_failures: 1,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(20),
-        ip_lockout: 6,
-        pair_lockout: 100,
-        window: Duration::from_secs(600),
-        ..ThrottleConfig::default()
-    });
+    let s = services(
+        ThrottleConfig {
+            free_failures: 1,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+            ip_lockout: 6,
+            pair_lockout: 100,
+            window: Duration::from_secs(600),
+            ..ThrottleConfig::default()
+        },
+        USER,
+        PASS,
+    );
     // The right password works before.
     Imap::login(s.imap, USER, PASS).unwrap();
     for i in 0..3 {
@@ -190,12 +119,16 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// (an Argon2id verification against a dummy hash), over IMAP and POP3.
 #[test]
 fn failed_login_timing_does_not_reveal_whether_the_account_exists() {
-    let s = services(ThrottleConfig {
-        free_failures: 10_000,
-        ip_lockout: 10_000,
-        pair_lockout: 10_000,
-        ..ThrottleConfig::default()
-    });
+    let s = services(
+        ThrottleConfig {
+            free_failures: 10_000,
+            ip_lockout: 10_000,
+            pair_lockout: 10_000,
+            ..ThrottleConfig::default()
+        },
+        USER,
+        PASS,
+    );
     let (mut real, mut missing) = (Vec::new(), Vec::new());
     for i in 0..7 {
         real.push(imap_fail(s.imap, USER).1);

@@ -1,14 +1,25 @@
 //! Logging in over IMAP, POP3 and SMTP submission by every way each offers (the protocol's
 //! plaintext command, SASL PLAIN, LOGIN and SCRAM-SHA-256), from a chosen loopback address,
-//! and classifying the answer. Use with `mod blocking; mod login;`.
+//! and classifying the answer; the three services wired in-process with a chosen throttle
+//! ([`services`]). Use with `mod blocking; mod login;`.
 #![allow(dead_code)]
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use pochta_auth::{AuthCache, PlaintextPolicy, Throttle, ThrottleConfig};
+use pochta_imap::{ImapConfig, ImapService};
+use pochta_net::{Limiter, Listener, ListenerConfig, ShutdownController, TlsMode};
+use pochta_pop3::{Pop3Config, Pop3Service};
+use pochta_smtp::{Kind, SmtpConfig, SmtpService, Verifier};
+use pochta_store::Directory;
+use pochta_store_embedded::EmbeddedStore;
+use pochta_types::Address;
 
 use crate::blocking::Lines;
 
@@ -265,4 +276,108 @@ fn client_proof(password: &str, salt: &[u8], iters: u32, auth_message: &str) -> 
         .map(|(a, b)| a ^ b)
         .collect();
     B64.encode(proof)
+}
+
+pub struct Services {
+    pub imap: SocketAddr,
+    pub pop3: SocketAddr,
+    pub submission: SocketAddr,
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+    _shutdown: ShutdownController,
+}
+
+impl Services {
+    pub fn addr(&self, proto: Proto) -> SocketAddr {
+        match proto {
+            Proto::Imap => self.imap,
+            Proto::Pop3 => self.pop3,
+            Proto::Submission => self.submission,
+        }
+    }
+}
+
+/// IMAP, POP3 and SMTP submission as `serve` wires them (one store, one throttle, one auth
+/// cache), plaintext allowed, on 127.0.0.1; `user` has the password `pass` (Argon2id hash and
+/// SCRAM-SHA-256 secrets).
+pub fn services(cfg: ThrottleConfig, user: &str, pass: &str) -> Services {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let addr = Address::new(user).unwrap();
+    let hash = pochta_auth::hash_password(pass).unwrap();
+    store.account_create(&addr, &hash).unwrap();
+    let scram = pochta_auth::ScramSecrets::derive(pass).encode();
+    store
+        .account_set_password(&addr, &hash, Some(&scram))
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let throttle = Arc::new(Throttle::new(cfg));
+    let cache = Arc::new(AuthCache::default());
+    let limiter = Limiter::new(1000, 1000);
+    let shutdown = ShutdownController::new();
+    let bind = |name: &str| {
+        let cfg = ListenerConfig {
+            name: name.into(),
+            addrs: vec!["127.0.0.1:0".parse().unwrap()],
+            tls: TlsMode::Plain,
+            idle_timeout: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(10),
+            max_per_ip: None,
+            login_required: false,
+            refusal: b"",
+        };
+        rt.block_on(Listener::bind(cfg, Arc::clone(&limiter)))
+            .unwrap()
+    };
+    let (li, lp, ls) = (bind("imap"), bind("pop3"), bind("submission"));
+    let (imap_addr, pop3_addr, submission_addr) = (
+        li.local_addrs()[0],
+        lp.local_addrs()[0],
+        ls.local_addrs()[0],
+    );
+    let imap = Arc::new(ImapService::new(
+        Arc::new(store.clone()),
+        ImapConfig {
+            plaintext: PlaintextPolicy::Always,
+            ..ImapConfig::default()
+        },
+        Arc::clone(&throttle),
+        Arc::clone(&cache),
+    ));
+    let pop3 = Arc::new(Pop3Service::new(
+        Arc::new(store.clone()),
+        Pop3Config {
+            plaintext: PlaintextPolicy::Always,
+            ..Pop3Config::default()
+        },
+        Arc::clone(&throttle),
+        Arc::clone(&cache),
+    ));
+    let submission = Arc::new(SmtpService::new(pochta_smtp::Shared {
+        store: Arc::new(store.clone()),
+        config: SmtpConfig {
+            plaintext: PlaintextPolicy::Always,
+            ..SmtpConfig::default()
+        },
+        kind: Kind::Submission,
+        throttle,
+        auth_cache: cache,
+        verifier: Arc::new(Verifier::disabled("localhost")),
+        queue: None,
+    }));
+    rt.spawn(li.run(imap, shutdown.subscribe(), shutdown.tracker()));
+    rt.spawn(lp.run(pop3, shutdown.subscribe(), shutdown.tracker()));
+    rt.spawn(ls.run(submission, shutdown.subscribe(), shutdown.tracker()));
+    Services {
+        imap: imap_addr,
+        pop3: pop3_addr,
+        submission: submission_addr,
+        _rt: rt,
+        _dir: dir,
+        _shutdown: shutdown,
+    }
 }
