@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use pochta_delivery::Delivery;
 use pochta_store::{FlagOp, MailDate, MailStore, MailboxInfo, NewMessage, StoreError};
 use pochta_types::{AccountId, Address, Flag, Flags, MailboxName, SpecialUse, Uid, mutf7};
 use tracing::{debug, info, warn};
@@ -270,7 +271,8 @@ impl<S: MailStore> Ctx<S> {
                 internal_date: Some(m.internal_date),
             })
             .collect();
-        let mapping = self.store.append(mailbox.id, &news)?;
+        // Stored through the one delivery path, with the remote flags and internal date.
+        let mapping = Delivery::new(Arc::clone(&self.store)).append(mailbox.id, &news)?;
         let rows: Vec<MessageRow> = pending
             .items
             .iter()

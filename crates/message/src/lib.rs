@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 mod codec;
+pub mod dates;
 mod envelope;
 mod header;
 pub mod imap;

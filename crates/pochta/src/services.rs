@@ -14,7 +14,7 @@ use pochta_store_embedded::EmbeddedStore;
 
 use pochta_imap::{ImapConfig, ImapService};
 use pochta_pop3::{Pop3Config, Pop3Service};
-use pochta_queue::{DnsResolver, Queue, StoreDelivery, WorkerSettings};
+use pochta_queue::{Delivery, DnsResolver, Queue, WorkerSettings};
 use pochta_smtp::{Kind, OutboundQueue, SmtpConfig, SmtpService, Verifier};
 
 use crate::config::{Config, Protocol};
@@ -60,7 +60,7 @@ pub fn wire(ctx: &Ctx, run: &mut Runner) {
     let worker = ctx.queue.worker(
         outbound_settings(&ctx.config),
         DnsResolver::system(),
-        StoreDelivery(Arc::new(ctx.store.clone())),
+        Delivery::new(Arc::new(ctx.store.clone())),
     );
     let (mut shutdown, tracker) = run.background();
     tokio::spawn(async move {

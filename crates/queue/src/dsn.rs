@@ -113,7 +113,10 @@ pub fn build(r: &Report<'_>) -> Vec<u8> {
     ));
     m.push_str(&format!("To: <{}>\r\n", r.sender));
     m.push_str(&format!("Subject: {subject}\r\n"));
-    m.push_str(&format!("Date: {}\r\n", pochta_smtp::dates::rfc5322(r.now)));
+    m.push_str(&format!(
+        "Date: {}\r\n",
+        pochta_message::dates::rfc5322(r.now)
+    ));
     m.push_str(&format!(
         "Message-ID: <{:016x}.dsn@{host}>\r\n",
         rand::random::<u64>()
@@ -159,7 +162,7 @@ pub fn build(r: &Report<'_>) -> Vec<u8> {
     }
     m.push_str(&format!(
         "Arrival-Date: {}\r\n",
-        pochta_smtp::dates::rfc5322(r.arrival)
+        pochta_message::dates::rfc5322(r.arrival)
     ));
     for rc in r.recipients {
         m.push_str("\r\n");
@@ -186,7 +189,7 @@ pub fn build(r: &Report<'_>) -> Vec<u8> {
         }
         m.push_str(&format!(
             "Last-Attempt-Date: {}\r\n",
-            pochta_smtp::dates::rfc5322(r.now)
+            pochta_message::dates::rfc5322(r.now)
         ));
     }
     m.push_str("\r\n");

@@ -29,13 +29,14 @@ pub mod worker;
 use std::path::Path;
 use std::sync::Arc;
 
-use pochta_smtp::{OutboundQueue, QueueError, QueueId, QueuedEnvelope};
+use pochta_delivery::{OutboundQueue, QueueError, QueueId, QueuedEnvelope};
 use tokio::sync::Notify as Wake;
 
+pub use pochta_delivery::Delivery;
 pub use route::{DnsResolver, Resolver, Route, Routes, StaticResolver, TlsMode};
 pub use schedule::RetryPolicy;
 pub use spool::{Envelope, Notify, Outcome, Recipient, Ret, Spool, SpoolError, State};
-pub use worker::{LocalDelivery, StoreDelivery, Worker, WorkerSettings, unix_now};
+pub use worker::{LocalDelivery, Worker, WorkerSettings, unix_now};
 
 /// The outbound queue: what submission enqueues into and the worker delivers from.
 #[derive(Clone)]
@@ -98,7 +99,7 @@ impl Queue {
     }
 }
 
-/// The submission seam of `pochta-smtp`.
+/// The submission seam (`pochta_delivery::OutboundQueue`).
 impl OutboundQueue for Queue {
     fn enqueue(&self, envelope: &QueuedEnvelope, message: &[u8]) -> Result<QueueId, QueueError> {
         let env = Envelope {

@@ -6,7 +6,8 @@
 //!   transaction). A group is never run twice at once: the worker keeps the set of groups in
 //!   flight and only forgets one after its outcome is committed, so a due-query racing a
 //!   finishing attempt cannot start a second delivery.
-//! - Local domains (the store knows them) are delivered through the store with a
+//! - Local domains (the store knows them) are delivered through [`pochta_delivery::Delivery`],
+//!   the path SMTP takes too: every local recipient of a group in one stored copy, with a
 //!   `Return-Path:` (RFC 5321 §4.4) — this is how bounces reach local senders.
 //! - Hosts are tried in route/MX order, each address in turn; a [`HostFailure`] moves on, the
 //!   first completed transaction decides (a per-recipient `4xx` is retried later, not at the
@@ -22,8 +23,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use pochta_delivery::{Delivery, DeliveryError, LocalMessage, Resolved};
 use pochta_store::MailStore;
-use pochta_types::{Address, Domain, Flags, MailboxName};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -36,54 +37,70 @@ use crate::spool::{Batch, Outcome, Recipient, Reporter, Spool, State};
 pub trait LocalDelivery: Send + Sync + 'static {
     /// Whether mail for `domain` stays here.
     fn is_local(&self, domain: &str) -> bool;
-    /// Delivers `message` (already carrying its `Return-Path:`) to the local `rcpt`.
-    fn deliver(&self, rcpt: &str, message: &[u8]) -> Outcome;
+    /// Delivers `message` from `sender` (`None`: the null sender) to the local `rcpts`, with
+    /// a `Return-Path:`; one outcome per recipient, in order.
+    fn deliver(&self, sender: Option<&str>, rcpts: &[&str], message: &[u8]) -> Vec<Outcome>;
 }
 
-/// [`LocalDelivery`] through a [`MailStore`]: the recipient's (or alias target's) INBOX.
-pub struct StoreDelivery<S>(pub Arc<S>);
+/// The outcome of a delivery error, as its SMTP reply says.
+fn refused(e: &DeliveryError) -> Outcome {
+    let r = e.reply();
+    let reply = format!(
+        "{} {} {}",
+        r.code,
+        r.status.unwrap_or(""),
+        r.lines.join(" ")
+    );
+    if r.code / 100 == 5 {
+        Outcome::Permanent { reply, mta: None }
+    } else {
+        Outcome::Temporary { reply, mta: None }
+    }
+}
 
-impl<S: MailStore> LocalDelivery for StoreDelivery<S> {
+/// Local delivery through the one delivery path: each recipient resolved (alias, catch-all,
+/// quota), the message stored once for all that resolve.
+impl<S: MailStore> LocalDelivery for Delivery<S> {
     fn is_local(&self, domain: &str) -> bool {
-        Domain::new(domain)
-            .ok()
-            .is_some_and(|d| self.0.domain_exists(&d).unwrap_or(false))
+        self.is_local_domain(domain).unwrap_or(false)
     }
 
-    fn deliver(&self, rcpt: &str, message: &[u8]) -> Outcome {
-        let temp = |e: &dyn std::fmt::Display| Outcome::Temporary {
-            reply: format!("451 4.3.0 local delivery failed: {e}"),
-            mta: None,
-        };
-        let Ok(address) = Address::new(rcpt) else {
-            return Outcome::Permanent {
-                reply: format!("553 5.1.3 <{rcpt}> is not a valid address"),
-                mta: None,
-            };
-        };
-        let account = match self.0.resolve_recipient(&address) {
-            Ok(Some(a)) => a,
-            Ok(None) => {
-                return Outcome::Permanent {
-                    reply: format!("550 5.1.1 <{rcpt}>: no such user here"),
-                    mta: None,
-                };
+    fn deliver(&self, sender: Option<&str>, rcpts: &[&str], message: &[u8]) -> Vec<Outcome> {
+        let mut out: Vec<Option<Outcome>> = vec![None; rcpts.len()];
+        let mut accounts = Vec::new();
+        for (o, rcpt) in out.iter_mut().zip(rcpts) {
+            match self.resolve(rcpt) {
+                Ok(Resolved::Local(a)) => accounts.push(a),
+                // The domain stopped being local since the group was formed.
+                Ok(Resolved::Remote) => {
+                    *o = Some(refused(&DeliveryError::UnknownUser((*rcpt).to_owned())))
+                }
+                Err(e) => {
+                    if e.is_failure() {
+                        tracing::error!(to = rcpt, error = %e, "queue: local delivery failed");
+                    }
+                    *o = Some(refused(&e));
+                }
             }
-            Err(e) => return temp(&e),
-        };
-        let inbox = match self.0.mailbox(account, &MailboxName::inbox()) {
-            Ok(Some(mb)) => mb,
-            Ok(None) => return temp(&"the recipient has no INBOX"),
-            Err(e) => return temp(&e),
-        };
-        match self.0.deliver(&[(inbox.id, Flags::new())], message, None) {
-            Ok(_) => Outcome::Delivered {
-                reply: "250 2.0.0 delivered locally".into(),
-                mta: None,
-                relayed: false,
-            },
-            Err(e) => temp(&e),
         }
+        let stored = Delivery::deliver(self, &LocalMessage::new(sender, message, &accounts));
+        if let Err(e) = &stored
+            && e.is_failure()
+        {
+            tracing::error!(error = %e, "queue: local delivery failed");
+        }
+        out.into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| match &stored {
+                    Ok(_) => Outcome::Delivered {
+                        reply: "250 2.0.0 delivered locally".into(),
+                        mta: None,
+                        relayed: false,
+                    },
+                    Err(e) => refused(e),
+                })
+            })
+            .collect()
     }
 }
 
@@ -291,16 +308,10 @@ impl<R: Resolver, L: LocalDelivery> Inner<R, L> {
             return;
         }
         let outcomes = if self.local.is_local(&batch.domain) {
-            let mut bytes = format!(
-                "Return-Path: <{}>\r\n",
-                message.envelope.sender.as_deref().unwrap_or("")
-            )
-            .into_bytes();
-            bytes.extend_from_slice(&message.body);
-            rcpts
-                .iter()
-                .map(|(i, r)| (*i, self.local.deliver(&r.address, &bytes)))
-                .collect()
+            let addresses: Vec<&str> = rcpts.iter().map(|(_, r)| r.address.as_str()).collect();
+            let sender = message.envelope.sender.as_deref();
+            let outs = self.local.deliver(sender, &addresses, &message.body);
+            rcpts.iter().map(|(i, _)| *i).zip(outs).collect()
         } else {
             let refs: Vec<(u32, &Recipient)> = rcpts.iter().map(|(i, r)| (*i, r)).collect();
             let out = Outgoing {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::{Script, Sink};
 use pochta_queue::{
-    Envelope, LocalDelivery, Notify, Outcome, Queue, Recipient, Route, Routes, State,
-    StaticResolver, StoreDelivery, TlsMode, Worker, WorkerSettings,
+    Delivery, Envelope, LocalDelivery, Notify, Outcome, Queue, Recipient, Route, Routes, State,
+    StaticResolver, TlsMode, Worker, WorkerSettings,
 };
 use pochta_store::{Directory, MailStore};
 use pochta_store_embedded::EmbeddedStore;
@@ -22,7 +22,7 @@ impl LocalDelivery for NoLocal {
     fn is_local(&self, _: &str) -> bool {
         false
     }
-    fn deliver(&self, _: &str, _: &[u8]) -> Outcome {
+    fn deliver(&self, _: Option<&str>, _: &[&str], _: &[u8]) -> Vec<Outcome> {
         unreachable!()
     }
 }
@@ -252,7 +252,7 @@ async fn failure_bounces_to_the_local_sender_inbox() {
     let w = q.worker(
         settings(&[("b.test", sink.addr, TlsMode::None)]),
         StaticResolver::default(),
-        StoreDelivery(Arc::clone(&store)),
+        Delivery::new(Arc::clone(&store)),
     );
     w.run_once().await;
     // The original is gone; a DSN from <> to alice is queued in its place.

@@ -5,24 +5,23 @@
 //! Implementation notes (what always holds):
 //! - The grammar and framing live in `pochta-smtp-proto` (sans-IO); this crate holds the
 //!   session state machine ([`session`]), inbound checks ([`authcheck`]), submission rules
-//!   ([`submission`]), the queue seam ([`queue`]) and the tokio [`driver`].
+//!   ([`submission`]) and the tokio [`driver`]. Recipient resolution and local delivery are
+//!   `pochta-delivery`'s, as is the seam to the outbound queue ([`OutboundQueue`]).
 //! - **Never an open relay**: without AUTH only recipients in local domains are accepted;
 //!   AUTH is offered only on submission listeners.
-//! - **Durable before 250**: the reply to the end of a message is written only after the
-//!   store's `deliver` (fsynced, one blob for all local recipients) and the queue's `enqueue`
-//!   (durable by contract) returned.
+//! - **Durable before 250**: the reply to the end of a message is written only after
+//!   `pochta_delivery::Delivery::deliver` (fsynced, one blob for all local recipients) and
+//!   the queue's `enqueue` (durable by contract) returned.
 //! - **Trace**: every delivered message gets `Return-Path:` and `Received:` (RFC 5321 §4.4);
 //!   inbound mail also `Authentication-Results:` (RFC 8601) when checks are enabled.
 //! - Failed AUTH attempts go through the server-wide [`Throttle`] and verified passwords
 //!   through the shared [`AuthCache`], so guessing cannot be spread across protocols.
-//! - Remote recipients in submission need an [`queue::OutboundQueue`]; when the server is
-//!   built without one, they are refused at RCPT with `451 4.3.0` saying so.
+//! - Remote recipients in submission need an [`OutboundQueue`]; a server built without one
+//!   refuses them at RCPT with `451 4.3.0` saying so.
 #![forbid(unsafe_code)]
 
 pub mod authcheck;
-pub mod dates;
 pub mod driver;
-pub mod queue;
 pub mod session;
 pub mod submission;
 
@@ -34,7 +33,7 @@ use pochta_net::{Connection, Service};
 use pochta_store::MailStore;
 
 pub use authcheck::{AuthOutcome, Verifier};
-pub use queue::{OutboundQueue, QueueError, QueueId, QueuedEnvelope, QueuedRecipient};
+pub use pochta_delivery::{OutboundQueue, QueueError, QueueId, QueuedEnvelope, QueuedRecipient};
 pub use session::{Next, Session};
 
 /// Which role a listener plays.

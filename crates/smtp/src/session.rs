@@ -9,15 +9,18 @@
 //!   AUTH), `envelope` (between MAIL and the end of DATA/BDAT LAST or RSET). A second MAIL
 //!   inside a transaction, RCPT before MAIL and DATA before RCPT are `503 5.5.1`.
 //! - Errors are classified once, in [`Fail`] → [`Session::fail`]: syntax → `500`/`501`/`555`;
-//!   a refusal the client can act on → its own code; a store failure → `451 4.3.0` and a log
-//!   line. Every 4xx/5xx counts toward `max_errors`, after which the session says `421` and
+//!   a refusal the client can act on → its own code; delivery and store errors → the reply
+//!   `pochta_delivery::DeliveryError::reply` gives (a store failure is `451 4.3.0` and a log
+//!   line). Every 4xx/5xx counts toward `max_errors`, after which the session says `421` and
 //!   closes (RFC 5321 §4.5.3.1.9 permits it).
 //! - No open relay (ARCHITECTURE.md "Security defaults"): on the MTA listener only recipients in
 //!   local domains are accepted; others get `554 5.7.1`. Submission requires AUTH before MAIL
 //!   (`530 5.7.0`, RFC 4954 §6) and the sender must be the account or one of its aliases.
+//! - Recipients are resolved (account, alias, catch-all, quota) and local mail stored by
+//!   [`pochta_delivery::Delivery`], the path every local delivery takes.
 //! - Durability: `250` to the end of DATA/BDAT LAST is written only after
-//!   [`pochta_store::MailStore::deliver`] returned, which fsyncs (and after the outbound queue
-//!   accepted remote recipients, which is durable by contract).
+//!   [`pochta_delivery::Delivery::deliver`] returned, which fsyncs (and after the outbound
+//!   queue accepted remote recipients, which is durable by contract).
 //! - STARTTLS (RFC 3207 §4.2): after the handshake everything learned before is forgotten:
 //!   HELO, AUTH and the envelope; the driver drops any pipelined plaintext.
 
@@ -27,15 +30,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pochta_auth::{Context as LoginContext, Directory, Login, Mechanism, Outcome, Protocol};
+use pochta_delivery::{
+    Delivery, DeliveryError, LocalMessage, QueuedEnvelope, QueuedRecipient, Resolved,
+};
 use pochta_smtp_proto::{
     Body, Command, Event, MailParams, ParseError, Path, RcptParams, Reply, parse_command,
 };
 use pochta_store::{Account, MailStore, StoreError};
 use pochta_types::event::Event as LogEvent;
-use pochta_types::{AccountId, Address, Domain, Flag, Flags, MailboxName, SpecialUse};
+use pochta_types::{AccountId, Address, Flag, Flags};
 
 use crate::authcheck::AuthOutcome;
-use crate::queue::{QueuedEnvelope, QueuedRecipient};
 use crate::{Kind, Shared};
 
 /// What the driver must do after feeding the session.
@@ -104,13 +109,20 @@ enum Fail {
     Parse(ParseError),
     /// A reply the client can act on.
     Refuse(u16, &'static str, String),
-    /// Our fault: logged, answered `451 4.3.0`.
-    Store(StoreError),
+    /// Resolution or storage: answered as [`DeliveryError::reply`] says; a store failure
+    /// is logged.
+    Delivery(DeliveryError),
 }
 
 impl From<StoreError> for Fail {
     fn from(e: StoreError) -> Self {
-        Fail::Store(e)
+        Fail::Delivery(DeliveryError::Store(e))
+    }
+}
+
+impl From<DeliveryError> for Fail {
+    fn from(e: DeliveryError) -> Self {
+        Fail::Delivery(e)
     }
 }
 
@@ -127,6 +139,7 @@ type Res = Result<Next, Fail>;
 /// One SMTP session.
 pub struct Session<S> {
     shared: Arc<Shared<S>>,
+    delivery: Delivery<S>,
     peer: SocketAddr,
     tls: Option<String>,
     starttls_available: bool,
@@ -204,6 +217,7 @@ impl<S: MailStore> Session<S> {
         starttls_available: bool,
     ) -> Self {
         Session {
+            delivery: Delivery::new(Arc::clone(&shared.store)),
             shared,
             peer,
             tls,
@@ -361,17 +375,11 @@ impl<S: MailStore> Session<S> {
             ),
             Fail::Parse(e @ ParseError::Syntax(_)) => Reply::new(501, "5.5.4", e.to_string()),
             Fail::Refuse(code, status, text) => Reply::new(code, status, text),
-            // RFC 3463 X.2.2 "mailbox full": temporary, unless the message alone is larger
-            // than the whole quota (RFC 9208 quota, enforced by the store).
-            Fail::Store(StoreError::OverQuota(e)) if e.permanent() => {
-                Reply::new(552, "5.2.2", "Mailbox full: the message exceeds the quota")
-            }
-            Fail::Store(StoreError::OverQuota(_)) => {
-                Reply::new(452, "4.2.2", "Mailbox full; try again later")
-            }
-            Fail::Store(e) => {
-                tracing::error!(peer = %self.peer, error = %e, "SMTP: storage failure");
-                Reply::new(451, "4.3.0", "Local error in processing; try again later")
+            Fail::Delivery(e) => {
+                if e.is_failure() {
+                    tracing::error!(peer = %self.peer, error = %e, "SMTP: storage failure");
+                }
+                e.reply()
             }
         };
         self.reply(reply);
@@ -594,37 +602,15 @@ impl<S: MailStore> Session<S> {
             return Err(refuse(553, "5.6.7", "Non-ASCII address requires SMTPUTF8"));
         }
         let given = to.to_string();
-        let domain_text = if to.domain.is_empty() {
+        let address = if to.domain.is_empty() {
             // <Postmaster> (RFC 5321 §4.1.1.3): our own postmaster.
-            self.config().hostname.clone()
+            format!("{}@{}", to.local, self.config().hostname)
         } else {
-            to.domain.clone()
+            given.clone()
         };
-        let local_domain = match Domain::new(&domain_text) {
-            Ok(d) => self.shared.store.domain_exists(&d)?,
-            Err(_) => false,
-        };
-        let rcpt = if local_domain {
-            let addr = Address::new(&format!("{}@{}", to.local, domain_text)).ok();
-            let account = match addr {
-                Some(a) => self.shared.store.resolve_recipient(&a)?,
-                None => None,
-            };
-            match account {
-                // A full mailbox is refused per recipient, so the others still get the
-                // message (RFC 3463 4.2.2); one that fits now may still fail at DATA.
-                Some(account) if self.shared.store.quota(account)?.check(1, 1).is_err() => {
-                    return Err(refuse(452, "4.2.2", format!("<{given}>: Mailbox full")));
-                }
-                Some(account) => Rcpt::Local { account, given },
-                None => {
-                    return Err(refuse(
-                        550,
-                        "5.1.1",
-                        format!("<{given}>: Recipient address rejected: User unknown"),
-                    ));
-                }
-            }
+        // Unknown users and full mailboxes are refused here, per recipient.
+        let rcpt = if let Resolved::Local(account) = self.delivery.resolve(&address)? {
+            Rcpt::Local { account, given }
         } else if self.shared.kind == Kind::Submission && self.account.is_some() {
             if self.shared.queue.is_none() {
                 return Err(refuse(
@@ -793,42 +779,22 @@ impl<S: MailStore> Session<S> {
                 }
             }
         }
-        let mut targets = Vec::new();
-        let store = &self.shared.store;
-        for account in &local {
-            match store.mailbox(*account, &MailboxName::inbox())? {
-                Some(mb) => targets.push((mb.id, Flags::new())),
-                None => return Err(Fail::Store(StoreError::NotFound("INBOX".into()))),
-            }
-        }
+        let mut also = Vec::new();
         if let Some(account) = &self.account
             && self.config().save_sent
+            && let Some(sent) = self.delivery.sent_mailbox(account.id)?
         {
-            let sent = store
-                .mailboxes(account.id)?
-                .into_iter()
-                .find(|m| m.special_use == Some(SpecialUse::Sent) && !m.noselect);
-            if let Some(mb) = sent {
-                targets.push((mb.id, Flags::from_flags(&[Flag::Seen])));
-            }
+            also.push((sent, Flags::from_flags(&[Flag::Seen])));
         }
-        if !targets.is_empty() {
-            let return_path = format!(
-                "Return-Path: <{}>\r\n",
-                envelope
-                    .from
-                    .as_ref()
-                    .map(Path::to_string)
-                    .unwrap_or_default()
-            );
-            let mut bytes =
-                Vec::with_capacity(return_path.len() + trace.len() + extra.len() + body.len());
-            bytes.extend_from_slice(return_path.as_bytes());
-            bytes.extend_from_slice(trace.as_bytes());
-            bytes.extend_from_slice(extra.as_bytes());
-            bytes.extend_from_slice(&body);
-            store.deliver(&targets, &bytes, None)?;
-        }
+        let recipients: Vec<AccountId> = local.iter().copied().collect();
+        let sender = envelope.from.as_ref().map(Path::to_string);
+        let mut header = trace.into_bytes();
+        header.extend_from_slice(extra.as_bytes());
+        self.delivery.deliver(&LocalMessage {
+            header: &header,
+            also: &also,
+            ..LocalMessage::new(sender.as_deref(), &body, &recipients)
+        })?;
         tracing::info!(
             peer = %self.peer,
             id = %queue_id,
@@ -886,7 +852,7 @@ impl<S: MailStore> Session<S> {
             "Received: from {helo} ([{ip}]){tls}\r\n\tby {host} (Pochta) with {with} id {id}{for_clause};\r\n\t{date}\r\n",
             ip = self.peer.ip(),
             host = self.config().hostname,
-            date = crate::dates::now_rfc5322(),
+            date = pochta_message::dates::now_rfc5322(),
         );
         if let Some(a) = auth {
             h.push_str(&a.header);
@@ -977,7 +943,7 @@ impl<S: MailStore> Session<S> {
                 format!("Malformed authentication response: {m}"),
             )),
             Outcome::Cancelled => Err(refuse(501, "5.0.0", "Authentication cancelled")),
-            Outcome::Store(e) => Err(Fail::Store(e)),
+            Outcome::Store(e) => Err(e.into()),
         }
     }
 

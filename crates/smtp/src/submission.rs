@@ -35,7 +35,7 @@ pub fn inspect(message: &[u8]) -> Inspected {
 pub fn missing_headers(info: &Inspected, hostname: &str, out: &mut String) {
     if !info.has_date {
         out.push_str("Date: ");
-        out.push_str(&crate::dates::now_rfc5322());
+        out.push_str(&pochta_message::dates::now_rfc5322());
         out.push_str("\r\n");
     }
     if !info.has_message_id {

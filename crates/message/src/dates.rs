@@ -1,4 +1,5 @@
-//! RFC 5322 §3.3 dates for `Received:` and `Date:` headers, in UTC.
+//! RFC 5322 §3.3 dates for the `Date:`, `Received:` and DSN `Arrival-Date:` fields Pochta
+//! writes, in UTC.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

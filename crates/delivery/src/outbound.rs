@@ -1,14 +1,15 @@
-//! The seam to outbound delivery (`pochta-queue`): submission hands mail for remote recipients to an
-//! [`OutboundQueue`].
+//! The seam to outbound delivery: submission hands mail for remote recipients to an
+//! [`OutboundQueue`] (implemented by `pochta-queue`, which therefore needs no SMTP session
+//! crate).
 //!
 //! Implementation notes:
 //! - `enqueue` must return only after the message and its envelope are durable (fsynced):
 //!   the submission session answers `250` on the strength of it (ARCHITECTURE.md "Invariants").
 //! - The envelope carries everything the queue needs to honour DSN requests (RFC 3461):
 //!   `RET`, `ENVID`, and per recipient `NOTIFY` and `ORCPT`.
-//! - Until a queue exists the service is built with none, and submission refuses remote
-//!   recipients at RCPT with `451 4.3.0` naming the reason (see `session`), rather than
-//!   accepting mail it cannot send.
+//! - A server built without a queue refuses remote recipients at RCPT with `451 4.3.0`
+//!   naming the reason (see `pochta_smtp::session`), rather than accepting mail it cannot
+//!   send.
 
 use pochta_smtp_proto::{Path, RcptParams, Ret};
 
