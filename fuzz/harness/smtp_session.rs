@@ -35,8 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use pochta_auth::{AuthCache, PlaintextPolicy, Throttle, ThrottleConfig};
 use pochta_smtp::authcheck::Client;
 use pochta_smtp::{
-    Kind, Next, OutboundQueue, QueueError, QueueId, QueuedEnvelope, Session, Shared, SmtpConfig,
-    Verifier,
+    Kind, Next, OutboundQueue, QueueError, QueueId, Session, Shared, SmtpConfig, Verifier,
 };
 use pochta_smtp_proto::{Event, Framer, Limits};
 use pochta_store::{Directory, FlagOp, MailStore};
@@ -60,7 +59,11 @@ struct CountingQueue {
 }
 
 impl OutboundQueue for CountingQueue {
-    fn enqueue(&self, _: &QueuedEnvelope, message: &[u8]) -> Result<QueueId, QueueError> {
+    fn enqueue(
+        &self,
+        _: &pochta_smtp_proto::Envelope,
+        message: &[u8],
+    ) -> Result<QueueId, QueueError> {
         let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
         items.push(message.to_vec());
         Ok(QueueId("q".into()))

@@ -33,7 +33,7 @@ use pochta_smtp_proto::Reply;
 use pochta_store::{MailStore, NewMessage, StoreError, UidMapping};
 use pochta_types::{AccountId, Address, Domain, Flags, MailboxId, MailboxName, SpecialUse, Uid};
 
-pub use outbound::{OutboundQueue, QueueError, QueueId, QueuedEnvelope, QueuedRecipient};
+pub use outbound::{OutboundQueue, QueueError, QueueId};
 
 /// Where mail for a recipient goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

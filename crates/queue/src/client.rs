@@ -32,13 +32,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::route::{Route, TlsMode};
-use crate::spool::{Envelope, Outcome, Recipient, Ret};
+use pochta_smtp_proto::{
+    Body, Capabilities, Command, MailParams, Path, RcptParams, Reply, ReplyParser, data_bytes,
+};
 
-/// Longest reply line accepted (RFC 5321 §4.5.3.1.5 says 512; servers exceed it).
-const MAX_LINE: usize = 8192;
-/// Most lines in one reply (a long EHLO list is ~30).
-const MAX_LINES: usize = 200;
+use crate::route::{Route, TlsMode};
+use crate::spool::{Envelope, Outcome, Recipient};
 
 /// Settings of the client.
 #[derive(Debug, Clone)]
@@ -77,70 +76,6 @@ pub struct Outgoing<'a> {
     /// The recipients for this host, with their indexes in the envelope.
     pub recipients: &'a [(u32, &'a Recipient)],
     pub body: &'a [u8],
-}
-
-/// A parsed reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub code: u16,
-    pub lines: Vec<String>,
-}
-
-impl Reply {
-    /// `250 2.0.0 text` on one line (multi-line texts joined by spaces).
-    pub fn text(&self) -> String {
-        let mut s = self.code.to_string();
-        for l in &self.lines {
-            if !l.is_empty() {
-                s.push(' ');
-                s.push_str(l);
-            }
-        }
-        s
-    }
-
-    fn class(&self) -> u16 {
-        self.code / 100
-    }
-}
-
-/// What the server offered after EHLO.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Capabilities {
-    pub esmtp: bool,
-    pub starttls: bool,
-    pub pipelining: bool,
-    /// `SIZE` limit; 0 means none given.
-    pub size: Option<u64>,
-    pub eight_bit_mime: bool,
-    pub smtputf8: bool,
-    pub dsn: bool,
-    pub auth_plain: bool,
-}
-
-impl Capabilities {
-    /// From an EHLO reply (RFC 5321 §4.1.1.1: the first line is the greeting).
-    pub fn parse(reply: &Reply) -> Capabilities {
-        let mut c = Capabilities {
-            esmtp: true,
-            ..Capabilities::default()
-        };
-        for line in reply.lines.iter().skip(1) {
-            let mut words = line.split_whitespace();
-            let Some(kw) = words.next() else { continue };
-            match kw.to_ascii_uppercase().as_str() {
-                "STARTTLS" => c.starttls = true,
-                "PIPELINING" => c.pipelining = true,
-                "SIZE" => c.size = Some(words.next().and_then(|n| n.parse().ok()).unwrap_or(0)),
-                "8BITMIME" => c.eight_bit_mime = true,
-                "SMTPUTF8" => c.smtputf8 = true,
-                "DSN" => c.dsn = true,
-                "AUTH" => c.auth_plain |= words.any(|m| m.eq_ignore_ascii_case("PLAIN")),
-                _ => {}
-            }
-        }
-        c
-    }
 }
 
 enum Stream {
@@ -188,10 +123,10 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// A connection with its read buffer.
+/// A connection with its reply parser.
 struct Conn {
     stream: Option<Stream>,
-    buf: Vec<u8>,
+    parser: ReplyParser,
     timeout: Duration,
 }
 
@@ -223,18 +158,12 @@ impl Conn {
         }
     }
 
-    async fn line(&mut self, timeout: Duration) -> Res<String> {
+    async fn reply_within(&mut self, timeout: Duration) -> Res<Reply> {
         loop {
-            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
-                let mut line: Vec<u8> = self.buf.drain(..=i).collect();
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                return Ok(String::from_utf8_lossy(&line).into_owned());
-            }
-            if self.buf.len() > MAX_LINE {
-                return Err(HostFailure("reply line too long".into()));
+            match self.parser.next_reply() {
+                Ok(Some(r)) => return Ok(r),
+                Ok(None) => {}
+                Err(e) => return Err(HostFailure(e.to_string())),
             }
             let mut chunk = [0u8; 4096];
             let s = self.stream()?;
@@ -244,30 +173,7 @@ impl Conn {
                 Ok(Err(e)) => return Err(io_fail("read failed", e)),
                 Err(_) => return Err(HostFailure("timeout waiting for a reply".into())),
             };
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    async fn reply_within(&mut self, timeout: Duration) -> Res<Reply> {
-        let mut lines = Vec::new();
-        loop {
-            let line = self.line(timeout).await?;
-            let b = line.as_bytes();
-            let code = (b.len() >= 3 && b[..3].iter().all(u8::is_ascii_digit))
-                .then(|| line[..3].parse::<u16>().ok())
-                .flatten()
-                .filter(|c| (200..600).contains(c));
-            let Some(code) = code else {
-                return Err(HostFailure(format!("malformed reply: {line:.100}")));
-            };
-            let more = b.get(3) == Some(&b'-');
-            lines.push(line.get(4..).unwrap_or("").trim_end().to_owned());
-            if !more {
-                return Ok(Reply { code, lines });
-            }
-            if lines.len() >= MAX_LINES {
-                return Err(HostFailure("reply has too many lines".into()));
-            }
+            self.parser.feed(&chunk[..n]);
         }
     }
 
@@ -275,8 +181,10 @@ impl Conn {
         self.reply_within(self.timeout).await
     }
 
-    async fn command(&mut self, cmd: &str) -> Res<Reply> {
-        self.send(format!("{cmd}\r\n").as_bytes()).await?;
+    async fn command(&mut self, cmd: &Command) -> Res<Reply> {
+        let mut line = Vec::new();
+        cmd.encode(&mut line);
+        self.send(&line).await?;
         self.reply().await
     }
 
@@ -287,7 +195,7 @@ impl Conn {
             _ => return Err(HostFailure("TLS already active".into())),
         };
         // RFC 3207 §4.2 / §6: nothing read before the handshake may be used after it.
-        self.buf.clear();
+        self.parser.clear();
         match tokio::time::timeout(self.timeout, connector.connect(name, plain)).await {
             Ok(Ok(tls)) => {
                 self.stream = Some(Stream::Tls(Box::new(tls)));
@@ -330,41 +238,6 @@ fn connector(mode: TlsMode, cfg: &ClientConfig) -> Res<TlsConnector> {
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
-/// RFC 3461 §4: xtext (`+HH` for `+`, `=`, and bytes outside `!`..`~`).
-pub fn xtext(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if (33..=126).contains(&b) && b != b'+' && b != b'=' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("+{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Dot-stuffs (RFC 5321 §4.5.2) and terminates the message for DATA.
-pub fn data_bytes(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + body.len() / 64 + 5);
-    let mut at_line_start = true;
-    for (i, &b) in body.iter().enumerate() {
-        if at_line_start && b == b'.' {
-            out.push(b'.');
-        }
-        // Bare LF becomes CRLF: SMTP lines end in CRLF (RFC 5321 §2.3.8).
-        if b == b'\n' && (i == 0 || body[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(b);
-        at_line_start = b == b'\n';
-    }
-    if !out.is_empty() && !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
-    out
-}
-
 /// Delivers `msg` through one connection to `addr` (the host `route.host`).
 pub async fn deliver(
     route: &Route,
@@ -379,7 +252,7 @@ pub async fn deliver(
     };
     let mut conn = Conn {
         stream: Some(Stream::Plain(tcp)),
-        buf: Vec::new(),
+        parser: ReplyParser::default(),
         timeout: cfg.command_timeout,
     };
     if route.tls == TlsMode::Implicit {
@@ -413,7 +286,7 @@ async fn session(
     let mut caps = hello(conn, cfg).await?;
     let mut tls = route.tls == TlsMode::Implicit;
     if !tls && caps.starttls && matches!(route.tls, TlsMode::Opportunistic | TlsMode::StartTls) {
-        let r = conn.command("STARTTLS").await?;
+        let r = conn.command(&Command::StartTls).await?;
         if r.code == 220 {
             conn.start_tls(connector(route.tls, cfg)?, &route.host)
                 .await?;
@@ -434,7 +307,12 @@ async fn session(
             return Err(HostFailure("refusing to send AUTH without TLS".into()));
         }
         let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{pass}"));
-        let r = conn.command(&format!("AUTH PLAIN {token}")).await?;
+        let r = conn
+            .command(&Command::Auth {
+                mechanism: "PLAIN".into(),
+                initial: Some(token),
+            })
+            .await?;
         if r.code != 235 {
             return Err(HostFailure(format!("AUTH failed: {}", r.text())));
         }
@@ -472,41 +350,29 @@ async fn session(
         }));
     }
 
-    let mut mail = format!("MAIL FROM:<{}>", env.sender.as_deref().unwrap_or(""));
-    if caps.size.is_some() {
-        mail.push_str(&format!(" SIZE={}", msg.body.len()));
-    }
-    if env.eight_bit && caps.eight_bit_mime {
-        mail.push_str(" BODY=8BITMIME");
-    }
-    if needs_utf8 {
-        mail.push_str(" SMTPUTF8");
-    }
-    if caps.dsn {
-        if let Some(ret) = env.ret {
-            mail.push_str(match ret {
-                Ret::Full => " RET=FULL",
-                Ret::Hdrs => " RET=HDRS",
-            });
-        }
-        if let Some(id) = &env.envid {
-            mail.push_str(&format!(" ENVID={}", xtext(id)));
-        }
-    }
-    let rcpt_cmds: Vec<String> = msg
+    let mail = Command::Mail {
+        from: env.sender.as_deref().map(Path::from_address),
+        params: MailParams {
+            size: caps.size.map(|_| msg.body.len() as u64),
+            body: (env.eight_bit && caps.eight_bit_mime).then_some(Body::EightBitMime),
+            smtputf8: needs_utf8,
+            ret: env.ret.filter(|_| caps.dsn),
+            envid: env.envid.clone().filter(|_| caps.dsn),
+            auth: None,
+        },
+    };
+    let rcpt_cmds: Vec<Command> = msg
         .recipients
         .iter()
-        .map(|(_, r)| {
-            let mut c = format!("RCPT TO:<{}>", r.address);
-            if caps.dsn {
-                if let Some(n) = r.notify {
-                    c.push_str(&format!(" NOTIFY={}", n.keywords()));
-                }
-                if let Some((ty, a)) = &r.orcpt {
-                    c.push_str(&format!(" ORCPT={ty};{}", xtext(a)));
-                }
-            }
-            c
+        .map(|(_, r)| Command::Rcpt {
+            to: Path::from_address(&r.address),
+            params: RcptParams {
+                notify: r
+                    .notify
+                    .filter(|_| caps.dsn)
+                    .map(|n| n.keywords().split(',').map(str::to_owned).collect()),
+                orcpt: r.orcpt.clone().filter(|_| caps.dsn),
+            },
         })
         .collect();
 
@@ -515,13 +381,13 @@ async fn session(
     let data_reply;
     if caps.pipelining {
         // RFC 2920 §3.1: MAIL, RCPT… and DATA may be sent as one group.
-        let mut batch = format!("{mail}\r\n");
+        let mut batch = Vec::new();
+        mail.encode(&mut batch);
         for c in &rcpt_cmds {
-            batch.push_str(c);
-            batch.push_str("\r\n");
+            c.encode(&mut batch);
         }
-        batch.push_str("DATA\r\n");
-        conn.send(batch.as_bytes()).await?;
+        Command::Data.encode(&mut batch);
+        conn.send(&batch).await?;
         mail_reply = conn.reply().await?;
         for _ in &rcpt_cmds {
             rcpt_replies.push(conn.reply().await?);
@@ -535,7 +401,7 @@ async fn session(
             }
         }
         data_reply = if rcpt_replies.iter().any(|r| r.class() == 2) {
-            Some(conn.command("DATA").await?)
+            Some(conn.command(&Command::Data).await?)
         } else {
             None
         };
@@ -622,59 +488,16 @@ async fn session(
 
 /// EHLO, or HELO when EHLO is refused with a `5xx` (RFC 5321 §4.1.4).
 async fn hello(conn: &mut Conn, cfg: &ClientConfig) -> Res<Capabilities> {
-    let r = conn.command(&format!("EHLO {}", cfg.helo)).await?;
+    let r = conn.command(&Command::Ehlo(cfg.helo.clone())).await?;
     if r.class() == 2 {
         return Ok(Capabilities::parse(&r));
     }
     if r.class() == 5 {
-        let h = conn.command(&format!("HELO {}", cfg.helo)).await?;
+        let h = conn.command(&Command::Helo(cfg.helo.clone())).await?;
         if h.class() == 2 {
             return Ok(Capabilities::default());
         }
         return Err(HostFailure(format!("HELO: {}", h.text())));
     }
     Err(HostFailure(format!("EHLO: {}", r.text())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dot_stuffing_and_line_ends() {
-        assert_eq!(data_bytes(b"a\r\n.b\r\n"), b"a\r\n..b\r\n.\r\n");
-        assert_eq!(data_bytes(b".x"), b"..x\r\n.\r\n");
-        assert_eq!(data_bytes(b"a\nb"), b"a\r\nb\r\n.\r\n");
-        assert_eq!(data_bytes(b""), b".\r\n");
-    }
-
-    #[test]
-    fn xtext_encodes_plus_equals_and_controls() {
-        assert_eq!(xtext("a+b=c d"), "a+2Bb+3Dc+20d");
-        assert_eq!(xtext("rfc822"), "rfc822");
-    }
-
-    #[test]
-    fn capabilities() {
-        let r = Reply {
-            code: 250,
-            lines: vec![
-                "mx.test Hello".into(),
-                "PIPELINING".into(),
-                "SIZE 1000".into(),
-                "8BITMIME".into(),
-                "starttls".into(),
-                "AUTH LOGIN PLAIN".into(),
-                "DSN".into(),
-            ],
-        };
-        let c = Capabilities::parse(&r);
-        assert!(c.pipelining && c.starttls && c.eight_bit_mime && c.auth_plain && c.dsn);
-        assert!(!c.smtputf8);
-        assert_eq!(c.size, Some(1000));
-        assert_eq!(
-            r.text(),
-            "250 mx.test Hello PIPELINING SIZE 1000 8BITMIME starttls AUTH LOGIN PLAIN DSN"
-        );
-    }
 }

@@ -29,7 +29,7 @@ pub mod worker;
 use std::path::Path;
 use std::sync::Arc;
 
-use pochta_delivery::{OutboundQueue, QueueError, QueueId, QueuedEnvelope};
+use pochta_delivery::{OutboundQueue, QueueError, QueueId};
 use tokio::sync::Notify as Wake;
 
 pub use pochta_delivery::Delivery;
@@ -99,29 +99,10 @@ impl Queue {
     }
 }
 
-/// The submission seam (`pochta_delivery::OutboundQueue`).
+/// The submission seam (`pochta_delivery::OutboundQueue`): the envelope is stored as given.
 impl OutboundQueue for Queue {
-    fn enqueue(&self, envelope: &QueuedEnvelope, message: &[u8]) -> Result<QueueId, QueueError> {
-        let env = Envelope {
-            sender: envelope.from.as_ref().map(|p| p.to_string()),
-            recipients: envelope
-                .recipients
-                .iter()
-                .map(|r| Recipient {
-                    address: r.address.to_string(),
-                    notify: r.params.notify.as_deref().map(Notify::from_keywords),
-                    orcpt: r.params.orcpt.clone(),
-                })
-                .collect(),
-            ret: envelope.ret.map(|r| match r {
-                pochta_smtp_proto::Ret::Full => Ret::Full,
-                pochta_smtp_proto::Ret::Hdrs => Ret::Hdrs,
-            }),
-            envid: envelope.envid.clone(),
-            smtputf8: envelope.smtputf8,
-            eight_bit: envelope.eight_bit,
-        };
-        self.submit(&env, message)
+    fn enqueue(&self, envelope: &Envelope, message: &[u8]) -> Result<QueueId, QueueError> {
+        self.submit(envelope, message)
             .map(QueueId)
             .map_err(|e| QueueError(e.to_string()))
     }

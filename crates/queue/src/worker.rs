@@ -45,13 +45,8 @@ pub trait LocalDelivery: Send + Sync + 'static {
 /// The outcome of a delivery error, as its SMTP reply says.
 fn refused(e: &DeliveryError) -> Outcome {
     let r = e.reply();
-    let reply = format!(
-        "{} {} {}",
-        r.code,
-        r.status.unwrap_or(""),
-        r.lines.join(" ")
-    );
-    if r.code / 100 == 5 {
+    let reply = r.text();
+    if r.class() == 5 {
         Outcome::Permanent { reply, mta: None }
     } else {
         Outcome::Temporary { reply, mta: None }

@@ -15,6 +15,8 @@
 
 use std::fmt;
 
+pub use pochta_types::envelope::Ret;
+
 /// A forward- or reverse-path, without the angle brackets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Path {
@@ -41,13 +43,6 @@ pub enum Body {
     SevenBit,
     EightBitMime,
     BinaryMime,
-}
-
-/// `RET=` (RFC 3461 §4.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ret {
-    Full,
-    Hdrs,
 }
 
 /// Parameters of MAIL FROM.
@@ -440,6 +435,19 @@ fn rcpt_params(s: &str) -> Result<RcptParams, ParseError> {
     Ok(out)
 }
 
+/// RFC 3461 §4: xtext (`+HH` for `+`, `=`, and bytes outside `!`..`~`).
+pub fn xtext_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (33..=126).contains(&b) && b != b'+' && b != b'=' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("+{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Decodes RFC 3461 §4 xtext (`+XX` hex escapes).
 pub fn xtext_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
@@ -645,5 +653,11 @@ mod tests {
         assert_eq!(xtext_decode("a+2Bb+3D"), Some("a+b=".into()));
         assert_eq!(xtext_decode("a+2"), None);
         assert_eq!(xtext_decode("a=b"), None);
+    }
+
+    #[test]
+    fn xtext_encodes_plus_equals_and_controls() {
+        assert_eq!(xtext_encode("a+b=c d"), "a+2Bb+3Dc+20d");
+        assert_eq!(xtext_encode("rfc822"), "rfc822");
     }
 }

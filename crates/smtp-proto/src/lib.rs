@@ -1,4 +1,7 @@
-//! Sans-IO SMTP server-side protocol core: framing, command parsing and reply encoding.
+//! Sans-IO SMTP protocol core, both halves: for the server, framing, command parsing and
+//! reply encoding; for the client ([`client`]), reply framing and parsing, command encoding
+//! and the DATA body. The envelope type ([`Envelope`]) and the reply type ([`Reply`]) are
+//! the ones the server, the outbound queue and the client share.
 //!
 //! Implementation notes (what always holds):
 //! - **Frame first, then parse.** [`Framer`] turns bytes into command lines, DATA bodies and
@@ -17,12 +20,16 @@
 //!   answer to HELO/EHLO and 3xx replies, which RFC 2034 §3 excludes.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod command;
 pub mod framer;
 pub mod reply;
 
+pub use client::{Capabilities, ReplyError, ReplyLimits, ReplyParser, data_bytes};
 pub use command::{
-    Body, Command, MailParams, ParseError, Path, RcptParams, Ret, parse_command, xtext_decode,
+    Body, Command, MailParams, ParseError, Path, RcptParams, parse_command, xtext_decode,
+    xtext_encode,
 };
 pub use framer::{Event, Framer, Limits};
+pub use pochta_types::envelope::{Envelope, Notify, Recipient, Ret};
 pub use reply::Reply;

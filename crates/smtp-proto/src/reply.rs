@@ -1,5 +1,8 @@
-//! SMTP replies (RFC 5321 §4.2) with enhanced status codes (RFC 2034, RFC 3463).
+//! SMTP replies (RFC 5321 §4.2) with enhanced status codes (RFC 2034, RFC 3463): the one
+//! reply type of the server (which encodes it) and the client (which parses it, see
+//! [`crate::client::ReplyParser`]).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// One reply: a three-digit code, an optional enhanced status code and one or more text
@@ -8,18 +11,44 @@ use std::fmt::Write as _;
 pub struct Reply {
     pub code: u16,
     /// `class.subject.detail`, e.g. `"5.1.1"`; `None` for the greeting, EHLO/HELO answers and
-    /// 3xx replies (RFC 2034 §3).
-    pub status: Option<&'static str>,
+    /// 3xx replies (RFC 2034 §3). Our own replies use literals; parsed ones own theirs.
+    pub status: Option<Cow<'static, str>>,
+    /// The text of each line, without the code and the enhanced status code.
     pub lines: Vec<String>,
 }
 
 impl Reply {
     /// A one-line reply with an enhanced status code.
-    pub fn new(code: u16, status: &'static str, text: impl Into<String>) -> Self {
+    pub fn new(code: u16, status: impl Into<Cow<'static, str>>, text: impl Into<String>) -> Self {
         Reply {
             code,
-            status: Some(status),
+            status: Some(status.into()),
             lines: vec![text.into()],
+        }
+    }
+
+    /// A reply read from the wire: `code` and the text after `code` and its separator on
+    /// each line. An enhanced status code of the reply's class on the first line (RFC 2034
+    /// §4: `class.subject.detail` then a space) becomes [`Reply::status`] and is taken off
+    /// every line that starts with it.
+    pub fn from_lines(code: u16, mut lines: Vec<String>) -> Self {
+        let status = lines
+            .first()
+            .and_then(|l| enhanced_prefix(code, l))
+            .map(str::to_owned);
+        if let Some(st) = &status {
+            for l in &mut lines {
+                if let Some(rest) = l.strip_prefix(st.as_str())
+                    && (rest.is_empty() || rest.starts_with(' '))
+                {
+                    *l = rest.trim_start_matches(' ').to_owned();
+                }
+            }
+        }
+        Reply {
+            code,
+            status: status.map(Cow::Owned),
+            lines,
         }
     }
 
@@ -46,6 +75,28 @@ impl Reply {
         (200..300).contains(&self.code)
     }
 
+    /// The first digit: 2 (done), 3 (go on), 4 (try again later), 5 (refused).
+    pub fn class(&self) -> u16 {
+        self.code / 100
+    }
+
+    /// `250 2.0.0 text` on one line, multi-line texts joined by spaces (logs, DSN
+    /// `Diagnostic-Code:`, queue state).
+    pub fn text(&self) -> String {
+        let mut s = self.code.to_string();
+        if let Some(st) = &self.status {
+            s.push(' ');
+            s.push_str(st);
+        }
+        for l in &self.lines {
+            if !l.is_empty() {
+                s.push(' ');
+                s.push_str(l);
+            }
+        }
+        s
+    }
+
     /// Appends the wire form, each line ending in CRLF. Control characters in the text are
     /// replaced so a reply can never inject a line.
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -55,7 +106,7 @@ impl Reply {
             let text = self.lines.get(i).map(String::as_str).unwrap_or("");
             let sep = if i + 1 < n { '-' } else { ' ' };
             let _ = write!(s, "{}{}", self.code, sep);
-            if let Some(st) = self.status {
+            if let Some(st) = &self.status {
                 s.push_str(st);
                 if !text.is_empty() {
                     s.push(' ');
@@ -73,6 +124,26 @@ impl Reply {
         self.encode(&mut v);
         String::from_utf8_lossy(&v).into_owned()
     }
+}
+
+/// The enhanced status code at the start of `line` if it is one of `code`'s class: `c.s.d`
+/// with 1–3 digit subject and detail (RFC 3463 §2), then a space or the end.
+fn enhanced_prefix(code: u16, line: &str) -> Option<&str> {
+    let end = line.find(' ').unwrap_or(line.len());
+    let word = &line[..end];
+    let mut parts = word.split('.');
+    let class = parts.next()?;
+    let subject = parts.next()?;
+    let detail = parts.next()?;
+    let digits = |p: &str, max: usize| {
+        !p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_digit())
+    };
+    let ok = parts.next().is_none()
+        && digits(class, 1)
+        && digits(subject, 3)
+        && digits(detail, 3)
+        && u16::from(class.as_bytes()[0] - b'0') == code / 100;
+    ok.then_some(word)
 }
 
 #[cfg(test)]
@@ -94,5 +165,40 @@ mod tests {
         assert_eq!(r.to_wire(), "250-mx.example\r\n250 PIPELINING\r\n");
         let r = Reply::new(550, "5.1.1", "bad\r\n250 ok");
         assert_eq!(r.to_wire(), "550 5.1.1 bad  250 ok\r\n");
+    }
+
+    #[test]
+    fn enhanced_codes_are_split_off_parsed_lines() {
+        let r = Reply::from_lines(
+            550,
+            vec!["5.1.1 <b@x>: no".into(), "5.1.1 such user".into()],
+        );
+        assert_eq!(r.status.as_deref(), Some("5.1.1"));
+        assert_eq!(r.lines, ["<b@x>: no", "such user"]);
+        assert_eq!(r.text(), "550 5.1.1 <b@x>: no such user");
+        assert_eq!(
+            r.to_wire(),
+            "550-5.1.1 <b@x>: no\r\n550 5.1.1 such user\r\n"
+        );
+        // Not of the reply's class, or not a status code: text.
+        for (code, line) in [
+            (250, "5.1.1 x"),
+            (250, "2.0 x"),
+            (250, "2.0.0.1 x"),
+            (220, "mx ESMTP"),
+        ] {
+            let r = Reply::from_lines(code, vec![line.into()]);
+            assert_eq!(r.status, None, "{line}");
+            assert_eq!(r.lines, [line]);
+        }
+        let r = Reply::from_lines(250, vec!["2.0.0".into()]);
+        assert_eq!(
+            (r.status.as_deref(), r.text().as_str()),
+            (Some("2.0.0"), "250 2.0.0")
+        );
+        assert_eq!(
+            Reply::new(451, "4.3.0", "try again later").text(),
+            "451 4.3.0 try again later"
+        );
     }
 }

@@ -33,7 +33,7 @@ use pochta_net::{Connection, Service};
 use pochta_store::MailStore;
 
 pub use authcheck::{AuthOutcome, Verifier};
-pub use pochta_delivery::{OutboundQueue, QueueError, QueueId, QueuedEnvelope, QueuedRecipient};
+pub use pochta_delivery::{OutboundQueue, QueueError, QueueId};
 pub use session::{Next, Session};
 
 /// Which role a listener plays.

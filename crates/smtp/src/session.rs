@@ -30,11 +30,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pochta_auth::{Context as LoginContext, Directory, Login, Mechanism, Outcome, Protocol};
-use pochta_delivery::{
-    Delivery, DeliveryError, LocalMessage, QueuedEnvelope, QueuedRecipient, Resolved,
-};
+use pochta_delivery::{Delivery, DeliveryError, LocalMessage, Resolved};
 use pochta_smtp_proto::{
-    Body, Command, Event, MailParams, ParseError, Path, RcptParams, Reply, parse_command,
+    Body, Command, Envelope as Outbound, Event, MailParams, Notify, ParseError, Path, RcptParams,
+    Recipient, Reply, parse_command,
 };
 use pochta_store::{Account, MailStore, StoreError};
 use pochta_types::event::Event as LogEvent;
@@ -108,7 +107,7 @@ struct Chunks {
 enum Fail {
     Parse(ParseError),
     /// A reply the client can act on.
-    Refuse(u16, &'static str, String),
+    Refuse(Reply),
     /// Resolution or storage: answered as [`DeliveryError::reply`] says; a store failure
     /// is logged.
     Delivery(DeliveryError),
@@ -127,7 +126,7 @@ impl From<DeliveryError> for Fail {
 }
 
 fn refuse(code: u16, status: &'static str, text: impl Into<String>) -> Fail {
-    Fail::Refuse(code, status, text.into())
+    Fail::Refuse(Reply::new(code, status, text))
 }
 
 fn bad_sequence(text: &str) -> Fail {
@@ -374,7 +373,7 @@ impl<S: MailStore> Session<S> {
                 format!("Parameter {p} not recognized or not implemented"),
             ),
             Fail::Parse(e @ ParseError::Syntax(_)) => Reply::new(501, "5.5.4", e.to_string()),
-            Fail::Refuse(code, status, text) => Reply::new(code, status, text),
+            Fail::Refuse(reply) => reply,
             Fail::Delivery(e) => {
                 if e.is_failure() {
                     tracing::error!(peer = %self.peer, error = %e, "SMTP: storage failure");
@@ -672,11 +671,7 @@ impl<S: MailStore> Session<S> {
         if let Some(reply) = chunks.refused.take() {
             // RFC 3030 §2: a failed BDAT fails the transaction.
             self.envelope = None;
-            return Err(Fail::Refuse(
-                reply.code,
-                reply.status.unwrap_or("5.0.0"),
-                reply.lines.join(" "),
-            ));
+            return Err(Fail::Refuse(reply));
         }
         let bytes = bytes.unwrap_or_default();
         let n = bytes.len();
@@ -743,9 +738,10 @@ impl<S: MailStore> Session<S> {
                     tracing::debug!(rcpt = %given, ?account, "SMTP: local recipient");
                     local.insert(*account);
                 }
-                Rcpt::Remote { path, params } => remote.push(QueuedRecipient {
-                    address: path.clone(),
-                    params: params.clone(),
+                Rcpt::Remote { path, params } => remote.push(Recipient {
+                    address: path.to_string(),
+                    notify: params.notify.as_deref().map(Notify::from_keywords),
+                    orcpt: params.orcpt.clone(),
                 }),
             }
         }
@@ -759,8 +755,8 @@ impl<S: MailStore> Session<S> {
             bytes.extend_from_slice(trace.as_bytes());
             bytes.extend_from_slice(extra.as_bytes());
             bytes.extend_from_slice(&body);
-            let qenv = QueuedEnvelope {
-                from: envelope.from.clone(),
+            let qenv = Outbound {
+                sender: envelope.from.as_ref().map(Path::to_string),
                 recipients: remote,
                 ret: envelope.params.ret,
                 envid: envelope.params.envid.clone(),

@@ -13,6 +13,7 @@
 
 mod address;
 pub mod civil;
+pub mod envelope;
 pub mod event;
 mod flag;
 mod ids;

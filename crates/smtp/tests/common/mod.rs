@@ -12,9 +12,9 @@ use pochta_auth::{PlaintextPolicy, Throttle, ThrottleConfig};
 use pochta_net::TlsMode;
 use pochta_net::testing::TestListener;
 use pochta_smtp::{
-    Kind, OutboundQueue, QueueError, QueueId, QueuedEnvelope, Shared, SmtpConfig, SmtpService,
-    Verifier,
+    Kind, OutboundQueue, QueueError, QueueId, Shared, SmtpConfig, SmtpService, Verifier,
 };
+use pochta_smtp_proto::Envelope;
 use pochta_store::{Directory, MailStore};
 use pochta_store_embedded::EmbeddedStore;
 use pochta_types::{Address, MailboxName};
@@ -36,11 +36,11 @@ pub struct Server {
 /// An in-memory outbound queue for tests.
 #[derive(Default)]
 pub struct MemQueue {
-    pub items: Mutex<Vec<(QueuedEnvelope, Vec<u8>)>>,
+    pub items: Mutex<Vec<(Envelope, Vec<u8>)>>,
 }
 
 impl OutboundQueue for MemQueue {
-    fn enqueue(&self, envelope: &QueuedEnvelope, message: &[u8]) -> Result<QueueId, QueueError> {
+    fn enqueue(&self, envelope: &Envelope, message: &[u8]) -> Result<QueueId, QueueError> {
         let mut items = self
             .items
             .lock()
