@@ -14,40 +14,25 @@
 //! - Message bytes are dot-stuffed (RFC 5321 §4.5.2) and made once per sender from the seed,
 //!   with a distinct first header line each time so a content-addressed store cannot
 //!   deduplicate.
+//! - The protocol is `pochta-smtp-client`'s (the driver the outbound queue uses) over
+//!   `pochta-smtp-proto`'s client half: replies, command encoding, dot-stuffing.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use pochta_smtp_client::Client;
+use pochta_smtp_proto::{Command, MailParams, Path, RcptParams, data_bytes};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::time::{sleep, timeout};
+use tokio::time::sleep;
 
 use crate::Args;
-use crate::client::lossy;
 use crate::message::{self, Rng};
 use crate::mix::CommandStats;
 use crate::proc::{self, Target};
 
-/// One SMTP reply: the code and the text of its last line.
-#[derive(Debug)]
-struct SmtpReply {
-    code: u16,
-    /// Every line, code included, CRLF stripped.
-    lines: Vec<String>,
-}
-
-impl SmtpReply {
-    fn text(&self) -> String {
-        self.lines.join(" / ")
-    }
-}
-
 /// One SMTP connection.
 struct SmtpClient {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    client: Client,
     io_timeout: Duration,
     pipelining: bool,
 }
@@ -55,112 +40,55 @@ struct SmtpClient {
 impl SmtpClient {
     /// Connects, reads the 220 greeting, sends EHLO and notes whether PIPELINING is offered.
     async fn connect(addr: &str, io_timeout: Duration) -> Result<Self> {
-        let stream = timeout(io_timeout, TcpStream::connect(addr))
-            .await
-            .context("connect timed out")?
-            .with_context(|| format!("connect to {addr}"))?;
-        stream.set_nodelay(true)?;
-        let (r, w) = stream.into_split();
-        let mut c = SmtpClient {
-            reader: BufReader::with_capacity(16 * 1024, r),
-            writer: w,
-            io_timeout,
-            pipelining: false,
-        };
-        let greeting = c.reply().await?;
+        let mut client = Client::connect(addr, io_timeout, io_timeout).await?;
+        let greeting = client.reply().await?;
         if greeting.code != 220 {
             bail!("unexpected greeting: {}", greeting.text());
         }
-        c.write(b"EHLO loadgen.bench.test\r\n").await?;
-        let ehlo = c.reply().await?;
+        let ehlo = client
+            .command(&Command::Ehlo("loadgen.bench.test".into()))
+            .await?;
         if ehlo.code != 250 {
             bail!("EHLO refused: {}", ehlo.text());
         }
-        c.pipelining = ehlo.lines.iter().skip(1).any(|l| {
-            l.get(4..)
-                .is_some_and(|k| k.eq_ignore_ascii_case("PIPELINING"))
-        });
-        Ok(c)
-    }
-
-    async fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        timeout(self.io_timeout, self.writer.write_all(bytes))
-            .await
-            .context("write timed out")?
-            .context("write")
-    }
-
-    /// Reads one (possibly multi-line, `250-...`) reply.
-    async fn reply(&mut self) -> Result<SmtpReply> {
-        let io_timeout = self.io_timeout;
-        timeout(io_timeout, self.reply_inner())
-            .await
-            .context("read timed out")?
-    }
-
-    async fn reply_inner(&mut self) -> Result<SmtpReply> {
-        let mut lines = Vec::new();
-        loop {
-            let mut line = Vec::new();
-            if self.reader.read_until(b'\n', &mut line).await? == 0 {
-                bail!("server closed the connection");
-            }
-            while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                line.pop();
-            }
-            let text = lossy(&line);
-            let code = text
-                .get(..3)
-                .and_then(|c| c.parse::<u16>().ok())
-                .with_context(|| format!("malformed reply line: {text}"))?;
-            let more = text.as_bytes().get(3) == Some(&b'-');
-            lines.push(text);
-            if !more {
-                return Ok(SmtpReply { code, lines });
-            }
-        }
+        let pipelining = pochta_smtp_proto::Capabilities::parse(&ehlo).pipelining;
+        Ok(SmtpClient {
+            client,
+            io_timeout,
+            pipelining,
+        })
     }
 
     /// One transaction. `Ok(Ok(()))`: acknowledged with 250; `Ok(Err(why))`: the server
     /// refused a step (the session is still usable after RSET); `Err`: I/O.
     async fn send(&mut self, from: &str, rcpt: &str, data: &[u8]) -> Result<Result<(), String>> {
-        let mail = format!("MAIL FROM:<{from}>\r\n");
-        let rcpt = format!("RCPT TO:<{rcpt}>\r\n");
-        let replies = if self.pipelining {
-            let batch = format!("{mail}{rcpt}DATA\r\n");
-            self.write(batch.as_bytes()).await?;
-            let a = self.reply().await?;
-            let b = self.reply().await?;
-            let c = self.reply().await?;
-            [a, b, c]
-        } else {
-            self.write(mail.as_bytes()).await?;
-            let a = self.reply().await?;
-            if a.code / 100 != 2 {
-                return Ok(Err(format!("MAIL: {}", a.text())));
-            }
-            self.write(rcpt.as_bytes()).await?;
-            let b = self.reply().await?;
-            if b.code / 100 != 2 {
-                return Ok(Err(format!("RCPT: {}", b.text())));
-            }
-            self.write(b"DATA\r\n").await?;
-            let c = self.reply().await?;
-            [a, b, c]
+        let mail = Command::Mail {
+            from: Some(Path::from_address(from)),
+            params: MailParams::default(),
         };
-        let [a, b, c] = replies;
-        if a.code / 100 != 2 {
-            return Ok(Err(format!("MAIL: {}", a.text())));
+        let rcpt = Command::Rcpt {
+            to: Path::from_address(rcpt),
+            params: RcptParams::default(),
+        };
+        let t = self
+            .client
+            .transaction(&mail, std::slice::from_ref(&rcpt), self.pipelining)
+            .await?;
+        if t.mail.class() != 2 {
+            return Ok(Err(format!("MAIL: {}", t.mail.text())));
         }
-        if b.code / 100 != 2 {
+        match t.rcpts.first() {
             // A pipelined DATA after a refused RCPT gets 503/554; nothing more to send.
-            return Ok(Err(format!("RCPT: {}", b.text())));
+            Some(r) if r.class() != 2 => return Ok(Err(format!("RCPT: {}", r.text()))),
+            Some(_) => {}
+            None => return Ok(Err("RCPT: no reply".into())),
         }
-        if c.code != 354 {
-            return Ok(Err(format!("DATA: {}", c.text())));
+        match t.data {
+            Some(c) if c.code == 354 => {}
+            Some(c) => return Ok(Err(format!("DATA: {}", c.text()))),
+            None => return Ok(Err("DATA: not sent".into())),
         }
-        self.write(data).await?;
-        let end = self.reply().await?;
+        let end = self.client.data(data, self.io_timeout).await?;
         if end.code != 250 {
             return Ok(Err(format!("end of data: {}", end.text())));
         }
@@ -168,28 +96,9 @@ impl SmtpClient {
     }
 
     async fn rset(&mut self) -> Result<()> {
-        self.write(b"RSET\r\n").await?;
-        self.reply().await?;
+        self.client.command(&Command::Rset).await?;
         Ok(())
     }
-}
-
-/// `message` dot-stuffed and terminated with `CRLF.CRLF`, ready to follow a 354.
-fn data_block(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + 64);
-    let mut at_line_start = true;
-    for &b in message {
-        if at_line_start && b == b'.' {
-            out.push(b'.');
-        }
-        out.push(b);
-        at_line_start = b == b'\n';
-    }
-    if !at_line_start {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
-    out
 }
 
 /// `template` with a first header line unique to sender `sender`, message `n`.
@@ -270,7 +179,7 @@ async fn sender(
         tally.pipelining = c.pipelining;
         while Instant::now() < deadline {
             n += 1;
-            let data = data_block(&with_message_id(&template, i, n));
+            let data = data_bytes(&with_message_id(&template, i, n));
             let start = Instant::now();
             let result = c.send(&from, &rcpt, &data).await;
             let us = u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX);
@@ -289,8 +198,7 @@ async fn sender(
             }
         }
         // Polite end; the reply does not matter any more.
-        let _ = c.write(b"QUIT\r\n").await;
-        let _ = c.reply().await;
+        c.client.quit().await;
     }
     tally
 }
@@ -374,17 +282,10 @@ pub async fn run(args: &Args, addr: &str, target: &Target) -> Result<SmtpSummary
 mod tests {
     use super::*;
 
-    #[test]
-    fn dot_stuffing() {
-        assert_eq!(data_block(b"a\r\n.b\r\n"), b"a\r\n..b\r\n.\r\n");
-        assert_eq!(data_block(b".x"), b"..x\r\n.\r\n");
-        assert_eq!(data_block(b"a.b\r\n"), b"a.b\r\n.\r\n");
-    }
-
     #[tokio::test]
     async fn pipelined_transaction_against_a_scripted_server() {
-        use tokio::io::AsyncReadExt;
-        use tokio::net::TcpListener;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::net::{TcpListener, TcpStream};
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let server = tokio::spawn(async move {
@@ -416,7 +317,7 @@ mod tests {
             .unwrap();
         assert!(c.pipelining);
         let r = c
-            .send("a@x", "b@y", &data_block(b"S: x\r\n\r\n.hi\r\n"))
+            .send("a@x", "b@y", &data_bytes(b"S: x\r\n\r\n.hi\r\n"))
             .await;
         assert_eq!(r.unwrap(), Ok(()));
         let seen = server.await.unwrap();

@@ -1,9 +1,10 @@
 //! Test harness: a real SMTP server (the embedded store in a temp dir, the real listener and
 //! driver) on 127.0.0.1 with a free port, in its own runtime thread; a small blocking SMTP
-//! client; and helpers to read what was delivered.
+//! client (raw command lines on purpose, replies framed by `pochta-smtp-proto`'s client
+//! half); and helpers to read what was delivered.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,7 +15,7 @@ use pochta_net::testing::TestListener;
 use pochta_smtp::{
     Kind, OutboundQueue, QueueError, QueueId, Shared, SmtpConfig, SmtpService, Verifier,
 };
-use pochta_smtp_proto::Envelope;
+use pochta_smtp_proto::{Envelope, ReplyParser};
 use pochta_store::{Directory, MailStore};
 use pochta_store_embedded::EmbeddedStore;
 use pochta_types::{Address, MailboxName};
@@ -221,8 +222,8 @@ impl Server {
 
 /// A blocking SMTP client for tests.
 pub struct Client {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
+    s: TcpStream,
+    parser: ReplyParser,
     pub greeting: String,
 }
 
@@ -231,10 +232,9 @@ impl Client {
         let s = TcpStream::connect(addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
-        let w = s.try_clone().expect("clone");
         let mut c = Client {
-            r: BufReader::new(s),
-            w,
+            s,
+            parser: ReplyParser::default(),
             greeting: String::new(),
         };
         c.greeting = c.reply();
@@ -258,27 +258,30 @@ impl Client {
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
-        self.w.write_all(bytes).expect("write");
+        self.s.write_all(bytes).expect("write");
     }
 
     /// One (possibly multi-line) reply, lines joined with `\n`, without CRLF. Empty string
     /// when the connection was closed.
     pub fn reply(&mut self) -> String {
-        let mut lines = Vec::new();
         loop {
-            let mut line = String::new();
-            let n = self.r.read_line(&mut line).unwrap_or(0);
+            match self.parser.next_reply() {
+                Ok(Some(r)) => {
+                    return r
+                        .to_wire()
+                        .trim_end_matches(['\r', '\n'])
+                        .replace("\r\n", "\n");
+                }
+                Ok(None) => {}
+                Err(e) => panic!("the server sent a malformed reply: {e}"),
+            }
+            let mut buf = [0u8; 4096];
+            let n = self.s.read(&mut buf).unwrap_or(0);
             if n == 0 {
-                break;
+                return String::new();
             }
-            let line = line.trim_end_matches(['\r', '\n']).to_string();
-            let more = line.as_bytes().get(3) == Some(&b'-');
-            lines.push(line);
-            if !more {
-                break;
-            }
+            self.parser.feed(&buf[..n]);
         }
-        lines.join("\n")
     }
 
     pub fn cmd(&mut self, line: &str) -> String {
@@ -300,29 +303,25 @@ impl Client {
             self.expect(&format!("RCPT TO:<{t}>"), "250 2.1.5");
         }
         self.expect("DATA", "354");
-        self.send(&dot_stuff(message));
-        self.send(b".\r\n");
+        self.send(&pochta_smtp_proto::data_bytes(message));
         self.reply()
     }
 
     /// Whether the server closed the connection.
     pub fn closed(&mut self) -> bool {
-        let mut line = String::new();
-        matches!(self.r.read_line(&mut line), Ok(0) | Err(_))
+        if self.parser.has_pending() {
+            return false;
+        }
+        let mut buf = [0u8; 1];
+        matches!(self.s.read(&mut buf), Ok(0) | Err(_))
     }
 }
 
-/// Dot-stuffs a message for DATA; the message must end with CRLF.
+/// Dot-stuffs a message for DATA, without the final `.` line (tests pipeline commands after
+/// it); the message must end with CRLF.
 pub fn dot_stuff(m: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(m.len() + 16);
-    let mut start = true;
-    for &b in m {
-        if start && b == b'.' {
-            out.push(b'.');
-        }
-        out.push(b);
-        start = b == b'\n';
-    }
+    let mut out = pochta_smtp_proto::data_bytes(m);
+    out.truncate(out.len().saturating_sub(b".\r\n".len()));
     out
 }
 
