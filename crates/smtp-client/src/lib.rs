@@ -20,15 +20,13 @@
 #![forbid(unsafe_code)]
 
 use std::fmt::Display;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pochta_net::client::AcceptAnyCert;
 use pochta_smtp_proto::{Capabilities, Command, Reply, ReplyParser};
 use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio_rustls::TlsConnector;
 
@@ -78,50 +76,10 @@ pub fn connector(verify: &Verify) -> Result<TlsConnector> {
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
+/// What the connection is read and written through: TCP, or TLS over it.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// The replies to one mail transaction's envelope commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,8 +93,10 @@ pub struct Transaction {
 
 /// One SMTP connection.
 pub struct Client {
-    /// `None` only after a failed STARTTLS handshake.
-    stream: Option<Stream>,
+    /// Before TLS; taken by the handshake.
+    plain: Option<TcpStream>,
+    /// After TLS.
+    tls: Option<Box<tokio_rustls::client::TlsStream<TcpStream>>>,
     parser: ReplyParser,
     /// For every read and write but [`Client::reply_within`].
     timeout: Duration,
@@ -158,7 +118,8 @@ impl Client {
         // Nagle's algorithm hold them back waiting for an ACK.
         let _ = tcp.set_nodelay(true);
         Ok(Client {
-            stream: Some(Stream::Plain(tcp)),
+            plain: Some(tcp),
+            tls: None,
             parser: ReplyParser::default(),
             timeout,
         })
@@ -166,17 +127,21 @@ impl Client {
 
     /// Whether the connection is still usable (a failed handshake consumes it).
     pub fn is_open(&self) -> bool {
-        self.stream.is_some()
+        self.plain.is_some() || self.tls.is_some()
     }
 
     pub fn is_tls(&self) -> bool {
-        matches!(self.stream, Some(Stream::Tls(_)))
+        self.tls.is_some()
     }
 
-    fn stream(&mut self) -> Result<&mut Stream> {
-        self.stream
-            .as_mut()
-            .ok_or_else(|| Error("connection lost".into()))
+    fn stream(&mut self) -> Result<&mut dyn Io> {
+        if let Some(t) = self.tls.as_mut() {
+            return Ok(t.as_mut());
+        }
+        match self.plain.as_mut() {
+            Some(p) => Ok(p),
+            None => Err(Error("connection lost".into())),
+        }
     }
 
     /// Writes `bytes` and flushes.
@@ -251,18 +216,17 @@ impl Client {
         let h = host.trim_start_matches('[').trim_end_matches(']');
         let name =
             ServerName::try_from(h.to_owned()).map_err(|e| io_fail("bad TLS server name", e))?;
-        let plain = match self.stream.take() {
-            Some(Stream::Plain(s)) => s,
-            other => {
-                self.stream = other;
-                return Err(Error("TLS already active".into()));
-            }
+        if self.tls.is_some() {
+            return Err(Error("TLS already active".into()));
+        }
+        let Some(plain) = self.plain.take() else {
+            return Err(Error("connection lost".into()));
         };
         // RFC 3207 §4.2 / §6: nothing read before the handshake may be used after it.
         self.parser.clear();
         match tokio::time::timeout(self.timeout, connector.connect(name, plain)).await {
             Ok(Ok(tls)) => {
-                self.stream = Some(Stream::Tls(Box::new(tls)));
+                self.tls = Some(Box::new(tls));
                 Ok(())
             }
             Ok(Err(e)) => Err(io_fail("TLS handshake failed", e)),
@@ -327,7 +291,7 @@ impl Client {
 
     /// `QUIT` and its reply, best effort and within 5 seconds: the outcome is known already.
     pub async fn quit(&mut self) {
-        if self.stream.is_none() {
+        if !self.is_open() {
             return;
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), async {
