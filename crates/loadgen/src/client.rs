@@ -143,10 +143,6 @@ impl Client {
     }
 }
 
-pub fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// `* N EXISTS` → N.
 pub fn exists(untagged: &[Response]) -> Option<u32> {
     let mut sel = Selected::default();
