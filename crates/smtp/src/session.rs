@@ -247,7 +247,7 @@ impl<S: MailStore> Session<S> {
     fn log_refusal(&self, r: &Reply) {
         let mut e = LogEvent::new("smtp_refused")
             .field("code", r.code)
-            .field("status", r.status.unwrap_or("-"))
+            .field("status", r.status.as_deref().unwrap_or("-"))
             .remote(self.peer.ip())
             .field(
                 "service",
