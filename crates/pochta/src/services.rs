@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use pochta_auth::{AuthCache, Throttle};
+use pochta_dns::Dns;
 use pochta_store_embedded::EmbeddedStore;
 
 use pochta_imap::{ImapConfig, ImapService};
@@ -34,6 +35,8 @@ pub struct Ctx {
 
 /// Starts one service per configured listener.
 pub fn wire(ctx: &Ctx, run: &mut Runner) {
+    // One resolver (and cache) for inbound checks and outbound routing.
+    let dns = Arc::new(Dns::new(&ctx.config.dns.resolver()));
     let imap = Arc::new(ImapService::new(
         Arc::new(ctx.store.clone()),
         imap_config(&ctx.config),
@@ -46,8 +49,8 @@ pub fn wire(ctx: &Ctx, run: &mut Runner) {
         Arc::clone(&ctx.throttle),
         Arc::clone(&ctx.auth_cache),
     ));
-    let smtp = Arc::new(smtp_service(ctx, Kind::Mta));
-    let submission = Arc::new(smtp_service(ctx, Kind::Submission));
+    let smtp = Arc::new(smtp_service(ctx, Kind::Mta, &dns));
+    let submission = Arc::new(smtp_service(ctx, Kind::Submission, &dns));
 
     run.serve(Protocol::Imap, Arc::clone(&imap));
     run.serve(Protocol::Imaps, imap);
@@ -59,7 +62,7 @@ pub fn wire(ctx: &Ctx, run: &mut Runner) {
 
     let worker = ctx.queue.worker(
         outbound_settings(&ctx.config),
-        DnsResolver::system(),
+        DnsResolver::new(dns),
         Delivery::new(Arc::new(ctx.store.clone())),
     );
     let (mut shutdown, tracker) = run.background();
@@ -72,6 +75,9 @@ pub fn wire(ctx: &Ctx, run: &mut Runner) {
 fn outbound_settings(config: &Config) -> WorkerSettings {
     let mut s = WorkerSettings::new(&config.hostname);
     s.routes = config.smtp.routes.clone();
+    if let Some(port) = config.dns.mx_port {
+        s.routes.set_mx_port(port);
+    }
     s.policy = config.smtp.queue.policy.clone();
     s.concurrency = config.smtp.queue.concurrency;
     s
@@ -98,10 +104,10 @@ fn pop3_config(config: &Config) -> Pop3Config {
     }
 }
 
-fn smtp_service(ctx: &Ctx, kind: Kind) -> SmtpService<EmbeddedStore> {
+fn smtp_service(ctx: &Ctx, kind: Kind, dns: &Arc<Dns>) -> SmtpService<EmbeddedStore> {
     let c = &ctx.config;
     let verifier = if kind == Kind::Mta && c.smtp.check_inbound {
-        Verifier::system(&c.hostname)
+        Verifier::new(&c.hostname, Arc::clone(dns))
     } else {
         Verifier::disabled(&c.hostname)
     };

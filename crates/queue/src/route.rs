@@ -10,16 +10,21 @@
 //! - A null MX (one record with exchange `.`, RFC 7505 §3) means the domain accepts no mail:
 //!   the recipient fails at once with `5.1.10` (RFC 7505 §4.2).
 //! - DNS is behind the [`Resolver`] trait so tests inject answers and never reach real DNS;
-//!   production uses mail-auth's hickory resolver ([`DnsResolver`]), the same hickory that
-//!   inbound checks use.
+//!   production uses the server's one resolver ([`DnsResolver`] over `pochta_dns::Dns`), the
+//!   same resolver and caches that inbound SPF/DKIM/DMARC checks use.
+//! - MX hosts are contacted on port 25, or on [`Routes::set_mx_port`]'s port (`[dns]
+//!   mx_port`, for tests and private networks where the MTAs listen elsewhere).
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
+use std::sync::Arc;
 
-use mail_auth::common::cache::NoCache;
-use mail_auth::hickory_resolver::proto::op::ResponseCode;
-use mail_auth::{DnsError, MX, MessageAuthenticator, RecordSet};
+use pochta_dns::Dns;
+
+/// A failed DNS lookup, classified the way delivery needs it: no records, no such domain,
+/// or temporary.
+pub use pochta_dns::LookupError as DnsFailure;
 
 /// How a route uses TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +66,8 @@ impl std::fmt::Debug for Route {
 pub struct Routes {
     by_domain: HashMap<String, Route>,
     fallback: Option<Route>,
+    /// Port of hosts found by MX lookup; `None`: 25.
+    mx_port: Option<u16>,
 }
 
 impl Routes {
@@ -84,17 +91,16 @@ impl Routes {
     pub fn is_empty(&self) -> bool {
         self.by_domain.is_empty() && self.fallback.is_none()
     }
-}
 
-/// A failed DNS lookup, classified the way delivery needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DnsFailure {
-    /// The name exists but has no records of the type.
-    NoRecords,
-    /// The name does not exist.
-    NxDomain,
-    /// Anything else: try again later.
-    Temporary(String),
+    /// Contacts hosts found by MX lookup on `port` instead of 25.
+    pub fn set_mx_port(&mut self, port: u16) {
+        self.mx_port = Some(port);
+    }
+
+    /// The port of hosts found by MX lookup.
+    pub fn mx_port(&self) -> u16 {
+        self.mx_port.unwrap_or(25)
+    }
 }
 
 /// DNS lookups delivery needs; injectable for tests.
@@ -137,10 +143,11 @@ pub async fn plan<R: Resolver>(
             preference: 0,
         }]);
     }
+    let port = routes.mx_port();
     let mx_host = |host: &str, preference| Hop {
         route: Route {
             host: host.to_owned(),
-            port: 25,
+            port,
             tls: TlsMode::Opportunistic,
             auth: None,
         },
@@ -193,88 +200,29 @@ pub async fn addresses<R: Resolver>(host: &str, resolver: &R) -> Result<Vec<IpAd
     }
 }
 
-/// The production resolver: mail-auth's hickory resolver with the system configuration.
-pub struct DnsResolver {
-    /// `None` when the system configuration could not be read: every lookup is then a
-    /// temporary failure (mail waits in the queue rather than bouncing).
-    inner: Option<MessageAuthenticator>,
-}
+/// The production resolver: the server's shared [`Dns`].
+#[derive(Clone)]
+pub struct DnsResolver(pub Arc<Dns>);
 
 impl DnsResolver {
-    /// From `/etc/resolv.conf`.
+    /// Over the server's resolver.
+    pub fn new(dns: Arc<Dns>) -> DnsResolver {
+        DnsResolver(dns)
+    }
+
+    /// A resolver of its own with the system configuration (`/etc/resolv.conf`).
     pub fn system() -> DnsResolver {
-        let inner = match MessageAuthenticator::new_system_conf() {
-            Ok(r) => Some(r),
-            Err(e) => {
-                tracing::error!(error = %e, "no DNS resolver; outbound mail will wait in the queue");
-                None
-            }
-        };
-        DnsResolver { inner }
-    }
-
-    fn inner(&self) -> Result<&MessageAuthenticator, DnsFailure> {
-        self.inner
-            .as_ref()
-            .ok_or_else(|| DnsFailure::Temporary("no DNS resolver configured".into()))
-    }
-}
-
-fn classify(e: mail_auth::Error) -> DnsFailure {
-    match e {
-        mail_auth::Error::Dns(DnsError::RecordNotFound(ResponseCode::NXDomain)) => {
-            DnsFailure::NxDomain
-        }
-        mail_auth::Error::Dns(DnsError::RecordNotFound(_)) => DnsFailure::NoRecords,
-        other => DnsFailure::Temporary(other.to_string()),
+        DnsResolver(Arc::new(Dns::system()))
     }
 }
 
 impl Resolver for DnsResolver {
     async fn mx(&self, domain: &str) -> Result<Vec<(u16, String)>, DnsFailure> {
-        let set: RecordSet<MX> = self
-            .inner()?
-            .mx_lookup(domain, None::<&NoCache<Box<str>, RecordSet<MX>>>)
-            .await
-            .map_err(classify)?;
-        Ok(set
-            .rrset
-            .iter()
-            .flat_map(|mx| {
-                mx.exchanges
-                    .iter()
-                    .map(move |x| (mx.preference, x.trim_end_matches('.').to_owned()))
-            })
-            .collect())
+        self.0.mx(domain).await
     }
 
     async fn ips(&self, host: &str) -> Result<Vec<IpAddr>, DnsFailure> {
-        let inner = self.inner()?;
-        let v4 = inner
-            .ipv4_lookup(host, None::<&NoCache<Box<str>, RecordSet<Ipv4Addr>>>)
-            .await
-            .map_err(classify);
-        let v6 = inner
-            .ipv6_lookup(host, None::<&NoCache<Box<str>, RecordSet<Ipv6Addr>>>)
-            .await
-            .map_err(classify);
-        let mut out: Vec<IpAddr> = Vec::new();
-        if let Ok(s) = &v4 {
-            out.extend(s.rrset.iter().copied().map(IpAddr::from));
-        }
-        if let Ok(s) = &v6 {
-            out.extend(s.rrset.iter().copied().map(IpAddr::from));
-        }
-        if !out.is_empty() {
-            return Ok(out);
-        }
-        match (v4, v6) {
-            (Err(DnsFailure::Temporary(e)), _) | (_, Err(DnsFailure::Temporary(e))) => {
-                Err(DnsFailure::Temporary(e))
-            }
-            (Err(DnsFailure::NxDomain), _) => Err(DnsFailure::NxDomain),
-            _ => Err(DnsFailure::NoRecords),
-        }
+        self.0.ips(host).await
     }
 }
 
@@ -405,6 +353,22 @@ mod tests {
         let mut rest = h[1..].to_vec();
         rest.sort();
         assert_eq!(rest, ["x.test:25", "y.test:25"]);
+    }
+
+    #[tokio::test]
+    async fn mx_port_override() {
+        let mut dns = StaticResolver::default();
+        dns.mx
+            .insert("d.test".into(), Ok(vec![(10, "x.test".into())]));
+        let mut routes = Routes::default();
+        routes.set_mx_port(2526);
+        assert_eq!(hosts(plan("d.test", &routes, &dns).await), ["x.test:2526"]);
+        // A table route keeps its own port.
+        routes.insert("d.test", route("relay.test", 587));
+        assert_eq!(
+            hosts(plan("d.test", &routes, &dns).await),
+            ["relay.test:587"]
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The TOML configuration file: one module per section (`[listen]`, `[tls]`, `[auth]`,
 //! `[limits]`, `[imap]`, `[pop3]`, `[smtp]` with `[smtp.routes]` and `[smtp.queue]`,
-//! `[collector]`), each with the serde shape of its section and the checks that turn it into
+//! `[collector]`, `[dns]`), each with the serde shape of its section and the checks that turn it into
 //! settings.
 //!
 //! Implementation notes:
@@ -23,6 +23,7 @@
 
 mod auth;
 mod collector;
+mod dns;
 mod imap;
 mod limits;
 mod listen;
@@ -44,6 +45,7 @@ use serde_path_to_error::Segment;
 use toml::{Table, Value};
 
 pub use auth::Plaintext;
+pub use dns::DnsSettings;
 pub use imap::ImapSettings;
 pub use limits::Limits;
 pub use listen::Protocol;
@@ -82,6 +84,7 @@ struct File {
     pop3: Option<pop3::Section>,
     smtp: Option<smtp::Section>,
     collector: Option<collector::Section>,
+    dns: Option<dns::Section>,
 }
 
 /// A loaded, validated configuration.
@@ -100,6 +103,8 @@ pub struct Config {
     pub smtp: SmtpSettings,
     /// `[collector]`; `POCHTA_COLLECTOR_INTERVAL` (seconds) still overrides the interval.
     pub collector: Schedule,
+    /// `[dns]`: the server's resolver.
+    pub dns: DnsSettings,
 }
 
 impl Config {
@@ -155,6 +160,7 @@ impl Config {
                 .map(collector::Section::check)
                 .transpose()?
                 .unwrap_or_default(),
+            dns: file.dns.map(dns::Section::settings).unwrap_or_default(),
             hostname: file.hostname,
             data_dir: base.join(file.data_dir),
         })
@@ -355,6 +361,12 @@ plaintext = "tls-or-loopback"     # "tls-only" | "tls-or-loopback" | "always"
 # max_age = "5d"                  # then a temporary failure bounces
 # delay_warning = "4h"            # tell the sender once ("0": never)
 # concurrency = 16                # deliveries in flight
+
+# [dns]                           # defaults: the system's resolver (/etc/resolv.conf)
+# servers  = ["127.0.0.1:53"]     # resolvers to ask (UDP, TCP when truncated)
+# timeout  = 5                    # seconds per query (1..60)
+# attempts = 2                    # tries per query (1..10)
+# mx_port  = 25                   # port of MX hosts (tests, private networks)
 "#;
 
 #[cfg(test)]

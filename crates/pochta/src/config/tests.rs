@@ -371,7 +371,7 @@ fn bad_configs() {
         ),
         (
             &format!("{MIN}colour = \"red\"\n"),
-            "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, imap, pop3, smtp, collector)",
+            "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, imap, pop3, smtp, collector, dns)",
         ),
         (
             &format!("{MIN}[listen]\nimap = [\"127.0.0.1\"]\n"),
@@ -522,5 +522,46 @@ fn key_paths_at_every_depth() {
             format!("{MIN}{text}")
         };
         assert_eq!(bad(&text), want, "{text}");
+    }
+}
+
+#[test]
+fn dns_section() {
+    let d = parse(MIN).unwrap().dns;
+    assert_eq!(d, DnsSettings::default());
+    assert!(d.resolver().servers.is_empty());
+    let d = parse(&format!(
+        "{MIN}[dns]\nservers = [\"127.0.0.1:5353\", \"[::1]:53\"]\ntimeout = 2\nattempts = 3\nmx_port = 2526\n"
+    ))
+    .unwrap()
+    .dns;
+    let want: Vec<std::net::SocketAddr> = vec![
+        "127.0.0.1:5353".parse().unwrap(),
+        "[::1]:53".parse().unwrap(),
+    ];
+    assert_eq!(d.servers, want);
+    assert_eq!(d.timeout, Some(Duration::from_secs(2)));
+    assert_eq!((d.attempts, d.mx_port), (Some(3), Some(2526)));
+    assert_eq!(d.resolver().attempts, Some(3));
+    assert_eq!(d.resolver().timeout, Some(Duration::from_secs(2)));
+    for (text, want) in [
+        (
+            "servers = \"1.2.3.4:53\"",
+            "dns.servers: expected a list of \"ip:port\" strings, found string",
+        ),
+        (
+            "timeout = 0",
+            "dns.timeout: must be between 1 and 60, found 0",
+        ),
+        (
+            "attempts = \"2\"",
+            "dns.attempts: expected an integer, found string",
+        ),
+        (
+            "cache = 1",
+            "dns.cache: unknown key (expected one of: servers, timeout, attempts, mx_port)",
+        ),
+    ] {
+        assert_eq!(bad(&format!("{MIN}[dns]\n{text}\n")), want, "{text}");
     }
 }
