@@ -21,6 +21,11 @@
 //!   bounded number of attempts (`attempts`, default 2); every lookup made through this
 //!   crate is also cut at [`Dns::query_bound`] (timeout × attempts), so a resolver that does
 //!   not answer costs at most that, then a temporary failure — never an unbounded stall.
+//! - Failure memory: [`Dns::probe_txt`] looks a TXT name up ahead of mail-auth and, when
+//!   the lookup fails temporarily, stores the failure in the TXT cache for [`FAILURE_TTL`],
+//!   so the checks of the next messages from the same domain answer `temperror` at once
+//!   instead of each waiting for the timeout again (RFC 2308 §7.1–7.2 allow this for up to
+//!   five minutes). hickory itself does not cache timeouts.
 //! - Transport: UDP to each configured server, TCP to the same server when an answer comes
 //!   back truncated (RFC 7766 §5).
 //! - Fixture mode ([`Dns::fixture`]) is for tests: answers come only from records added with
@@ -53,6 +58,9 @@ pub use mail_auth::hickory_resolver;
 pub const NEGATIVE_TTL_MAX: Duration = Duration::from_secs(3600);
 /// Longest a positive answer is cached, whatever its TTL says.
 pub const POSITIVE_TTL_MAX: Duration = Duration::from_secs(86_400);
+/// How long a TXT lookup that failed temporarily (timeout, SERVFAIL) is remembered as
+/// failed (RFC 2308 §7: at most five minutes).
+pub const FAILURE_TTL: Duration = Duration::from_secs(30);
 
 /// `[dns]` in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -430,6 +438,27 @@ impl Dns {
                 _ => None,
             })
             .collect())
+    }
+
+    /// Looks up `name`'s TXT records so that the answer is cached before mail-auth asks
+    /// for it; a temporary failure is remembered for [`FAILURE_TTL`] (see the module notes).
+    pub async fn probe_txt(&self, name: &str) {
+        if self.is_fixture() || self.resolver.is_none() {
+            return;
+        }
+        let key = fqdn(name);
+        if mail_auth::ResolverCache::get(&self.caches.txt, key.as_str()).is_some() {
+            return;
+        }
+        if let Err(LookupError::Temporary(e)) = self.txt(&key).await {
+            tracing::debug!(name = %key, error = %e, "TXT lookup failed; remembered");
+            mail_auth::ResolverCache::insert(
+                &self.caches.txt,
+                key.into_boxed_str(),
+                Txt::Error(Error::Dns(DnsError::Resolver(e))),
+                std::time::Instant::now() + FAILURE_TTL,
+            );
+        }
     }
 
     /// SRV records of `name` (e.g. `_imaps._tcp.example.org`, RFC 6186), in answer order.

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mail_auth::SpfResult;
@@ -210,13 +211,28 @@ async fn truncated_answers_are_retried_over_tcp_and_srv_works() {
     );
 }
 
+/// A UDP "server" that counts the queries it receives and never answers.
+fn silent_server() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&count);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while socket.recv_from(&mut buf).is_ok() {
+            c.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (addr, count)
+}
+
 /// A server that never answers costs at most the timeout per query, then a temporary
 /// failure; asking again costs no more than that again (no stall beyond the bound).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_server_costs_at_most_the_bound() {
-    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (addr, _) = silent_server();
     let dns = Dns::new(&DnsConfig {
-        servers: vec![silent.local_addr().unwrap()],
+        servers: vec![addr],
         timeout: Some(Duration::from_secs(1)),
         attempts: Some(2),
         ..DnsConfig::default()
@@ -230,4 +246,34 @@ async fn a_silent_server_costs_at_most_the_bound() {
         assert!(took >= Duration::from_millis(900), "{took:?}");
         assert!(took < Duration::from_secs(10), "{took:?}");
     }
+}
+
+/// A TXT name whose lookup timed out is remembered as failed: the SPF checks of the next
+/// messages are `temperror` without asking the silent server again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_txt_lookup_is_remembered() {
+    let (addr, count) = silent_server();
+    let dns = Dns::new(&DnsConfig {
+        servers: vec![addr],
+        timeout: Some(Duration::from_secs(1)),
+        attempts: Some(1),
+        ..DnsConfig::default()
+    });
+    dns.probe_txt("sender.test").await;
+    let asked = count.load(Ordering::SeqCst);
+    assert!(asked >= 1, "the server was not asked");
+    let auth = dns.authenticator().expect("resolver");
+    for _ in 0..5 {
+        dns.probe_txt("sender.test").await;
+        let out = auth
+            .verify_spf(dns.params(SpfParameters::verify_mail_from(
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                "client.sender.test",
+                "mx.test",
+                "a@sender.test",
+            )))
+            .await;
+        assert_eq!(out.result(), SpfResult::TempError);
+    }
+    assert_eq!(count.load(Ordering::SeqCst), asked);
 }

@@ -172,7 +172,10 @@ mx.b.test. 300 IN A 127.0.0.1
         .collect::<Vec<_>>()
         .join(" ");
     for want in ["dkim=pass", "spf=pass", "dmarc=pass", "header.d=a.test"] {
-        assert!(results.contains(want), "{want} missing in: {results}\n{text}");
+        assert!(
+            results.contains(want),
+            "{want} missing in: {results}\n{text}"
+        );
     }
     // The route came from DNS: b.test's MX and its address were asked.
     assert!(dns.count("b.test", "MX") >= 1, "{:?}", dns.queries());
@@ -263,4 +266,51 @@ _dmarc.client.test. 300 IN TXT \"v=DMARC1; p=none\"
     assert!(text.contains("smtp.mailfrom=a@client.test"), "{text}");
     // One resolver, one cache: the sender's SPF record was asked once for all messages.
     assert_eq!(dns.count("client.test", "TXT"), 1, "{:?}", dns.queries());
+}
+
+/// With a resolver that never answers, smtp-source still completes: the first messages wait
+/// for the timeout (shared by the sessions asking at once), the failure is remembered, and
+/// the rest are `temperror` at once — the silent server is not asked once per message.
+#[test]
+fn smtp_source_completes_when_the_resolver_is_silent() {
+    let Some(tool) = smtp_source() else {
+        return;
+    };
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&asked);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while silent.recv_from(&mut buf).is_ok() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let port = free_ports(1)[0];
+    let dir = TestDir::new(
+        &[("smtp", port)],
+        &format!("[dns]\nservers = [\"{silent_addr}\"]\ntimeout = 1\nattempts = 1\n"),
+    );
+    dir.add_user("b@example.org", "bpw");
+    let server = TestServer::start_in(dir, vec![("smtp", port)]);
+    let messages = 200;
+    let start = Instant::now();
+    let o = Command::new(&tool)
+        .args(["-s", "20", "-l", "10240", "-m", &messages.to_string()])
+        .args(["-f", "a@client.test", "-t", "b@example.org"])
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .expect("run smtp-source");
+    eprintln!(
+        "smtp-source with a silent resolver: {messages} messages in {:?}",
+        start.elapsed()
+    );
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let data = server.dir.data_dir();
+    assert_eq!(inbox_len(&data, "b@example.org"), messages);
+    let all = inbox(&data, "b@example.org");
+    let text = String::from_utf8_lossy(&all[all.len() - 1]).into_owned();
+    assert!(text.contains("spf=temperror"), "{text}");
+    let n = asked.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(n < messages / 4, "the silent resolver was asked {n} times");
 }

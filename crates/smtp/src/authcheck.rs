@@ -140,6 +140,23 @@ impl Verifier {
             };
         }
         let host = self.hostname.as_str();
+        let parsed = AuthenticatedMessage::parse(message);
+        // The SPF and DMARC records are asked for at once, ahead of mail-auth; a resolver
+        // that fails is then remembered and the next messages do not wait for it again.
+        let mail_from_domain = client
+            .mail_from
+            .rsplit_once('@')
+            .map_or(client.helo, |(_, d)| d);
+        let dmarc_name = parsed
+            .as_ref()
+            .and_then(|m| m.from.first())
+            .and_then(|f| f.rsplit_once('@'))
+            .map(|(_, d)| format!("_dmarc.{d}"));
+        tokio::join!(dns.probe_txt(mail_from_domain), async {
+            if let Some(n) = &dmarc_name {
+                dns.probe_txt(n).await;
+            }
+        });
         let spf = if client.mail_from.is_empty() {
             resolver
                 .verify_spf(params!(SpfParameters::verify_ehlo(
@@ -159,7 +176,7 @@ impl Verifier {
                 .await
         };
         let mut results = AuthenticationResults::new(host);
-        let Some(msg) = AuthenticatedMessage::parse(message) else {
+        let Some(msg) = parsed else {
             // Not parseable as a message: record SPF only.
             results = if client.mail_from.is_empty() {
                 results.with_spf_ehlo_result(&spf, client.ip, client.helo)
@@ -172,10 +189,6 @@ impl Verifier {
             });
         };
         let dkim = resolver.verify_dkim(params!(&msg)).await;
-        let mail_from_domain = client
-            .mail_from
-            .rsplit_once('@')
-            .map_or(client.helo, |(_, d)| d);
         let dmarc = resolver
             .verify_dmarc(params!(DmarcParameters::new(
                 &msg,
