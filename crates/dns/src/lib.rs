@@ -9,7 +9,8 @@
 //! - Two cache layers, both bounded, both TTL-respecting:
 //!   - hickory's response cache holds raw answers, positive and negative: a negative answer
 //!     (NXDOMAIN or NODATA) lives for the SOA minimum of the zone's authority record
-//!     (RFC 2308 §5), capped at [`NEGATIVE_TTL_MAX`]; an answer without SOA is not cached.
+//!     (RFC 2308 §5), between [`NEGATIVE_TTL_MIN`] (also used for an answer without SOA)
+//!     and [`NEGATIVE_TTL_MAX`].
 //!     Positive answers are capped at [`POSITIVE_TTL_MAX`]. At most `cache_entries`
 //!     responses.
 //!   - [`cache::Cache`] holds parsed answers (SPF/DKIM/DMARC records, MX, A, AAAA, PTR) and is
@@ -54,6 +55,11 @@ use mail_auth::{DnsError, Error, MX, MessageAuthenticator, Parameters, RecordSet
 pub use cache::{Bounds, Cache};
 pub use mail_auth::hickory_resolver;
 
+/// Shortest a negative answer is cached: also the lifetime of one without an SOA record.
+/// RFC 2308 §5 advises against caching those because of loops between servers, which a
+/// stub resolver at the end of the chain cannot form; some resolvers answer NXDOMAIN
+/// without SOA for everything, and each message would otherwise ask again.
+pub const NEGATIVE_TTL_MIN: Duration = Duration::from_secs(5);
 /// Longest a negative answer is cached, whatever the zone's SOA says.
 pub const NEGATIVE_TTL_MAX: Duration = Duration::from_secs(3600);
 /// Longest a positive answer is cached, whatever its TTL says.
@@ -199,6 +205,7 @@ impl Dns {
         }
         opts.attempts = opts.attempts.max(1);
         opts.cache_size = config.cache_entries.max(1);
+        opts.negative_min_ttl = Some(NEGATIVE_TTL_MIN);
         opts.negative_max_ttl = Some(NEGATIVE_TTL_MAX);
         opts.positive_max_ttl = Some(POSITIVE_TTL_MAX);
         let bound = opts.timeout * u32::try_from(opts.attempts).unwrap_or(u32::MAX);
