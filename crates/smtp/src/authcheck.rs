@@ -56,7 +56,7 @@ impl Verifier {
     /// Verification through the server's resolver (shared with the outbound queue).
     pub fn new(hostname: &str, dns: Arc<Dns>) -> Self {
         if dns.authenticator().is_none() {
-            tracing::warn!("no DNS resolver; SPF/DKIM/DMARC results will be temperror");
+            tracing::warn!("no DNS resolver; SPF/DKIM/DMARC checks disabled");
         }
         Verifier {
             hostname: hostname.to_string(),
@@ -94,7 +94,7 @@ impl Verifier {
 
     /// Whether checks run at all.
     pub fn enabled(&self) -> bool {
-        self.dns.is_some()
+        self.dns.as_ref().is_some_and(|d| d.authenticator().is_some())
     }
 
     /// Checks SPF, DKIM and DMARC of `message` as received from `client`, within
