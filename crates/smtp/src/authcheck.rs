@@ -94,7 +94,9 @@ impl Verifier {
 
     /// Whether checks run at all.
     pub fn enabled(&self) -> bool {
-        self.dns.as_ref().is_some_and(|d| d.authenticator().is_some())
+        self.dns
+            .as_ref()
+            .is_some_and(|d| d.authenticator().is_some())
     }
 
     /// Checks SPF, DKIM and DMARC of `message` as received from `client`, within
