@@ -181,6 +181,25 @@ impl DateTime {
             + i64::from(self.second)
             - i64::from(self.zone_minutes) * 60
     }
+    /// The instant `unix` (seconds since the epoch, UTC) as seen in the zone `zone_minutes`
+    /// east of UTC; `None` outside the years 0–9999 or for an invalid zone.
+    pub fn from_unix(unix: i64, zone_minutes: i16) -> Option<Self> {
+        let local = unix.checked_add(i64::from(zone_minutes) * 60)?;
+        let (y, m, d) = pochta_types::civil::civil_from_days(local.div_euclid(86400));
+        let secs = local.rem_euclid(86400);
+        let date = Date::new(
+            u16::try_from(y).ok()?,
+            u8::try_from(m).ok()?,
+            u8::try_from(d).ok()?,
+        )?;
+        DateTime::new(
+            date,
+            (secs / 3600) as u8,
+            (secs % 3600 / 60) as u8,
+            (secs % 60) as u8,
+            zone_minutes,
+        )
+    }
 }
 
 impl fmt::Display for DateTime {

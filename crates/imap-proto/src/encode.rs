@@ -13,13 +13,15 @@
 use crate::acl::RightsMode;
 use crate::append::AppendDataKind;
 use crate::command::{Command, CommandBody};
-use crate::core::is_astring_char;
 use crate::fetch::{FetchAttr, Partial};
 use crate::list::{ListReturn, ListSelect};
-use crate::response::write_section;
+use crate::response::{
+    LiteralForm, mailbox_wire_name, write_astring_with, write_literal_form, write_section,
+    write_string_with,
+};
 use crate::search::SearchKey;
 use crate::store::StoreMode;
-use pochta_types::{MailboxName, mutf7};
+use pochta_types::MailboxName;
 
 /// Encoder settings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,60 +49,30 @@ impl W<'_> {
         let s = n.to_string();
         self.s(&s)
     }
+    fn form(&self, binary: bool) -> LiteralForm {
+        LiteralForm {
+            binary,
+            non_sync: self.opts.literal_plus,
+        }
+    }
     fn literal(&mut self, b: &[u8], binary: bool) {
-        if binary {
-            self.out.push(b'~');
-        }
-        self.out.push(b'{');
-        let n = b.len().to_string();
-        self.out.extend_from_slice(n.as_bytes());
-        if self.opts.literal_plus {
-            self.out.push(b'+');
-        }
-        self.out.extend_from_slice(b"}\r\n");
-        self.out.extend_from_slice(b);
+        let form = self.form(binary);
+        write_literal_form(self.out, b, form);
     }
     fn string(&mut self, b: &[u8]) {
-        let utf8_ok = self.opts.utf8 && std::str::from_utf8(b).is_ok();
-        if b.len() <= 1024
-            && !b.iter().any(|&c| matches!(c, 0 | b'\r' | b'\n'))
-            && (b.is_ascii() || utf8_ok)
-        {
-            self.out.push(b'"');
-            for &c in b {
-                if c == b'"' || c == b'\\' {
-                    self.out.push(b'\\');
-                }
-                self.out.push(c);
-            }
-            self.out.push(b'"');
-        } else {
-            self.literal(b, false);
-        }
+        let form = self.form(false);
+        write_string_with(self.out, b, self.opts.utf8, form);
     }
     fn astring(&mut self, b: &[u8]) {
-        if !b.is_empty() && b.iter().all(|&c| is_astring_char(c)) {
-            self.raw(b);
-        } else {
-            self.string(b);
-        }
+        let form = self.form(false);
+        write_astring_with(self.out, b, self.opts.utf8, form);
     }
     fn name_str(&mut self, s: &str) {
-        if self.opts.utf8 || s.is_ascii() && !s.contains('&') {
-            self.astring(s.as_bytes());
-        } else {
-            self.astring(mutf7::encode(s).as_bytes());
-        }
+        self.astring(mailbox_wire_name(s, self.opts.utf8).as_bytes());
     }
     fn pattern(&mut self, s: &str) {
-        let enc;
-        let b = if self.opts.utf8 || s.is_ascii() && !s.contains('&') {
-            s.as_bytes()
-        } else {
-            enc = mutf7::encode(s);
-            enc.as_bytes()
-        };
-        self.pattern_bytes(b);
+        let name = mailbox_wire_name(s, self.opts.utf8);
+        self.pattern_bytes(name.as_bytes());
     }
     /// A `list-mailbox` already in wire form: atom with wildcards, else a string.
     fn pattern_bytes(&mut self, b: &[u8]) {

@@ -1,16 +1,22 @@
-//! Server responses: status responses with codes, data responses, a streaming FETCH writer,
-//! and the low-level writers that pick atom / quoted / literal for any byte string.
+//! Server responses: status responses with typed codes, data responses, a streaming FETCH
+//! writer, and the one quoting rule (atom / quoted / literal) for every byte string that
+//! Pochta writes in IMAP syntax, server responses and client commands alike.
 //!
 //! Implementation notes:
 //! - Everything writes into a caller-owned `Vec<u8>`; nothing allocates per item. The FETCH
-//!   writer ([`FetchWriter`]) appends items in place, so the hot path is one buffer.
-//! - [`write_string`] is total: any byte string comes out as a valid `string` — quoted when it
-//!   is short 7-bit text without CR, LF or NUL (`"` and `\` escaped, RFC 9051 §4.3), a literal
-//!   otherwise, and a literal8 (`~{n}`) from [`write_binary`] when it holds NUL (RFC 3516).
-//! - Human text (`resp-text`) never contains CR or LF: [`write_text`] replaces them, so a
-//!   message from anywhere cannot break the framing or inject a response.
+//!   writer ([`FetchWriter`]) appends items in place, so the hot path is one buffer; numbers
+//!   go through `itoa`, not `fmt`.
+//! - One quoting rule ([`write_string_with`]): any byte string comes out as a valid `string`
+//!   — quoted when it is at most [`MAX_QUOTED`] bytes of 7-bit text (UTF-8 under UTF8=ACCEPT)
+//!   without CR, LF or NUL (`"` and `\` escaped, RFC 9051 §4.3), a literal otherwise. An
+//!   `astring` is an atom when every byte is an ASTRING-CHAR and it is not `NIL`. The client
+//!   encoder (`encode`) uses the same functions with `{n+}` literals.
+//! - Human text (`resp-text`) is one 7-bit line: [`write_text`] replaces CR, LF and NUL and
+//!   writes non-ASCII (a mailbox name in an error) in modified UTF-7, so a message from
+//!   anywhere cannot break the framing or inject a response.
 //! - Mailbox names are written modified UTF-7 unless UTF8=ACCEPT is on (RFC 3501 §5.1.3,
-//!   RFC 9051 §6.3.1).
+//!   RFC 9051 §6.3.1): as an astring in ACL and QUOTA responses, always as a string in LIST,
+//!   LSUB and STATUS (as Dovecot does, which every client reads).
 //!
 //! ```abnf
 //! response-tagged = tag SP resp-cond-state CRLF
@@ -19,24 +25,24 @@
 //! continue-req    = "+" SP (resp-text / base64) CRLF
 //! ```
 
-use std::io::Write as _;
+use std::borrow::Cow;
+use std::num::NonZeroU32;
 
-use pochta_types::{Flag, Flags, MailboxName, mutf7};
+use pochta_types::{Flag, Flags, MailboxName, SEPARATOR, mutf7};
 
-use crate::core::{DateTime, Tag, is_astring_char};
+use crate::core::{DateTime, Tag, is_astring_char, month_name};
 use crate::fetch::{Section, SectionText};
-use crate::search::SearchReturn;
 use crate::status::StatusItem;
 
 /// Longest string written quoted; longer ones go as literals (cheaper for the client).
-const MAX_QUOTED: usize = 1024;
+pub const MAX_QUOTED: usize = 1024;
 
 // ---------------------------------------------------------------------------------------------
-// Low-level writers
+// Low-level writers: the one quoting rule
 
-fn num(out: &mut Vec<u8>, n: impl std::fmt::Display) {
-    // Writing to a Vec cannot fail.
-    let _ = write!(out, "{n}");
+/// A number in decimal.
+fn num(out: &mut Vec<u8>, n: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Whether `b` can go in a quoted string (7-bit, or UTF-8 when `utf8`), escapes aside.
@@ -57,26 +63,52 @@ fn write_quoted(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
 }
 
-/// `{n}CRLF<bytes>`.
-pub fn write_literal(out: &mut Vec<u8>, b: &[u8]) {
+/// How a literal is announced (RFC 9051 §4.3, RFC 7888, RFC 3516 §4.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiteralForm {
+    /// `~{n}`: a literal8, for data that may hold NUL.
+    pub binary: bool,
+    /// `{n+}`: non-synchronizing (a client under LITERAL+; servers never write it).
+    pub non_sync: bool,
+}
+
+/// `{n}CRLF<bytes>` (or `~{n}`, `{n+}` as `form` says).
+pub fn write_literal_form(out: &mut Vec<u8>, b: &[u8], form: LiteralForm) {
+    if form.binary {
+        out.push(b'~');
+    }
     out.push(b'{');
     num(out, b.len());
+    if form.non_sync {
+        out.push(b'+');
+    }
     out.extend_from_slice(b"}\r\n");
     out.extend_from_slice(b);
 }
 
-/// A `string`: quoted if possible, else a literal.
-pub fn write_string(out: &mut Vec<u8>, b: &[u8]) {
-    write_string_utf8(out, b, false);
+/// `{n}CRLF<bytes>`.
+pub(crate) fn write_literal(out: &mut Vec<u8>, b: &[u8]) {
+    write_literal_form(out, b, LiteralForm::default());
 }
 
-/// A `string` that may be quoted UTF-8 (UTF8=ACCEPT, RFC 9051 §4.3).
-pub fn write_string_utf8(out: &mut Vec<u8>, b: &[u8], utf8: bool) {
+/// The quoting rule: a `string`, quoted if possible (UTF-8 allowed in quotes when `utf8`,
+/// RFC 9051 §4.3), else a literal of the given form.
+pub fn write_string_with(out: &mut Vec<u8>, b: &[u8], utf8: bool, form: LiteralForm) {
     if quotable(b, utf8) {
         write_quoted(out, b);
     } else {
-        write_literal(out, b);
+        write_literal_form(out, b, form);
     }
+}
+
+/// A `string`: quoted if possible, else a literal.
+pub fn write_string(out: &mut Vec<u8>, b: &[u8]) {
+    write_string_with(out, b, false, LiteralForm::default());
+}
+
+/// A `string` that may be quoted UTF-8 (UTF8=ACCEPT, RFC 9051 §4.3).
+pub(crate) fn write_string_utf8(out: &mut Vec<u8>, b: &[u8], utf8: bool) {
+    write_string_with(out, b, utf8, LiteralForm::default());
 }
 
 /// An `nstring`: `NIL` or a string.
@@ -87,50 +119,48 @@ pub fn write_nstring(out: &mut Vec<u8>, b: Option<&[u8]>) {
     }
 }
 
-/// Content that may hold NUL: a literal8 `~{n}` if it does, else a `string` (RFC 3516 §4.2).
-pub fn write_binary(out: &mut Vec<u8>, b: &[u8]) {
-    if b.contains(&0) {
-        out.extend_from_slice(b"~{");
-        num(out, b.len());
-        out.extend_from_slice(b"}\r\n");
-        out.extend_from_slice(b);
-    } else {
-        write_string(out, b);
-    }
-}
-
-/// An `astring`: an atom when every byte is an ASTRING-CHAR and it is not `NIL`, else a string.
-pub fn write_astring(out: &mut Vec<u8>, b: &[u8]) {
+/// An `astring` under the quoting rule: an atom when every byte is an ASTRING-CHAR and it is
+/// not `NIL` (which a reader of an `nstring` would take for nothing), else a string.
+pub fn write_astring_with(out: &mut Vec<u8>, b: &[u8], utf8: bool, form: LiteralForm) {
     if !b.is_empty() && b.iter().all(|&c| is_astring_char(c)) && !b.eq_ignore_ascii_case(b"NIL") {
         out.extend_from_slice(b);
     } else {
-        write_string(out, b);
+        write_string_with(out, b, utf8, form);
     }
 }
 
-/// A mailbox name: modified UTF-7 (or UTF-8 under UTF8=ACCEPT), as an astring.
-pub fn write_mailbox(out: &mut Vec<u8>, name: &MailboxName, utf8: bool) {
-    write_mailbox_str(out, name.as_str(), utf8);
+/// An `astring`: an atom when possible, else a string.
+pub fn write_astring(out: &mut Vec<u8>, b: &[u8]) {
+    write_astring_with(out, b, false, LiteralForm::default());
 }
 
-/// Like [`write_mailbox`] for a name that is not a [`MailboxName`] (a LIST pattern, `""`).
-pub fn write_mailbox_str(out: &mut Vec<u8>, name: &str, utf8: bool) {
-    if utf8 {
-        let b = name.as_bytes();
-        if b.is_ascii() {
-            write_astring(out, b);
-        } else {
-            write_string_utf8(out, b, true);
-        }
-    } else if name.is_ascii() && !name.contains('&') {
-        write_astring(out, name.as_bytes());
+/// A mailbox name as it travels: UTF-8 under UTF8=ACCEPT, else modified UTF-7 (borrowed
+/// when the name needs no encoding).
+pub fn mailbox_wire_name(name: &str, utf8: bool) -> Cow<'_, str> {
+    if utf8 || (name.is_ascii() && !name.contains('&')) {
+        Cow::Borrowed(name)
     } else {
-        write_astring(out, mutf7::encode(name).as_bytes());
+        Cow::Owned(mutf7::encode(name))
     }
+}
+
+/// A mailbox name as an astring (ACL, QUOTAROOT).
+pub fn write_mailbox(out: &mut Vec<u8>, name: &MailboxName, utf8: bool) {
+    write_astring_with(
+        out,
+        mailbox_wire_name(name.as_str(), utf8).as_bytes(),
+        utf8,
+        LiteralForm::default(),
+    );
+}
+
+/// A mailbox name (or the empty root name) always as a string (LIST, LSUB, STATUS).
+pub(crate) fn write_mailbox_string(out: &mut Vec<u8>, name: &str, utf8: bool) {
+    write_string_utf8(out, mailbox_wire_name(name, utf8).as_bytes(), utf8);
 }
 
 /// `(\Seen $Forwarded)`; `recent` adds `\Recent` (a session property, RFC 3501 §2.3.2).
-pub fn write_flags(out: &mut Vec<u8>, flags: &Flags, recent: bool) {
+pub(crate) fn write_flags(out: &mut Vec<u8>, flags: &Flags, recent: bool) {
     out.push(b'(');
     let mut first = true;
     for f in flags.iter() {
@@ -150,44 +180,45 @@ pub fn write_flags(out: &mut Vec<u8>, flags: &Flags, recent: bool) {
 }
 
 /// A flag list from a slice of flags, plus extra raw items (like `\*`).
-pub fn write_flag_list(out: &mut Vec<u8>, flags: &[Flag], extra: &[&str]) {
+pub(crate) fn write_flag_list(out: &mut Vec<u8>, flags: &[Flag], extra: &[&str]) {
+    write_list_of(
+        out,
+        flags.iter().map(Flag::as_str).chain(extra.iter().copied()),
+    );
+}
+
+/// `(a b c)` from atoms.
+fn write_list_of<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = &'a str>) {
     out.push(b'(');
-    let mut first = true;
-    for s in flags.iter().map(Flag::as_str).chain(extra.iter().copied()) {
-        if !first {
-            out.push(b' ');
-        }
-        first = false;
-        out.extend_from_slice(s.as_bytes());
-    }
+    write_spaced(out, items);
     out.push(b')');
 }
 
-/// A compact sequence set from inclusive ranges (`1:5,7`); ranges are written in the order
-/// given (COPYUID needs the source order). Writes nothing for an empty slice.
-pub fn write_ranges(out: &mut Vec<u8>, ranges: &[(u32, u32)]) {
-    for (i, &(lo, hi)) in ranges.iter().enumerate() {
+/// Atoms separated by spaces.
+fn write_spaced<S: AsRef<str>>(out: &mut Vec<u8>, items: impl IntoIterator<Item = S>) {
+    for (i, s) in items.into_iter().enumerate() {
         if i > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(s.as_ref().as_bytes());
+    }
+}
+
+/// Compact numbers into ranges and write them in the order given (`1,2,3,5` → `1:3,5`;
+/// COPYUID needs the source order kept). Writes nothing for no numbers.
+pub(crate) fn write_numbers(out: &mut Vec<u8>, nums: impl IntoIterator<Item = u32>) {
+    let mut run: Option<(u32, u32)> = None;
+    let mut first = true;
+    let mut flush = |out: &mut Vec<u8>, (lo, hi): (u32, u32)| {
+        if !first {
             out.push(b',');
         }
+        first = false;
         num(out, lo);
         if hi != lo {
             out.push(b':');
             num(out, hi);
         }
-    }
-}
-
-/// Compact sorted numbers into ranges and write them (`1,2,3,5` → `1:3,5`).
-pub fn write_numbers(out: &mut Vec<u8>, nums: impl IntoIterator<Item = u32>) {
-    let mut run: Option<(u32, u32)> = None;
-    let mut first = true;
-    let mut flush = |out: &mut Vec<u8>, r: (u32, u32)| {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        write_ranges(out, &[r]);
     };
     for n in nums {
         run = match run {
@@ -204,19 +235,50 @@ pub fn write_numbers(out: &mut Vec<u8>, nums: impl IntoIterator<Item = u32>) {
     }
 }
 
-/// `"01-Feb-2024 13:05:09 +0300"`.
+fn two_digits(out: &mut Vec<u8>, n: u32) {
+    out.push(b'0' + (n / 10 % 10) as u8);
+    out.push(b'0' + (n % 10) as u8);
+}
+
+/// `"01-Feb-2024 13:05:09 +0300"` (the two-digit day every client reads).
 pub fn write_date_time(out: &mut Vec<u8>, dt: DateTime) {
+    let date = dt.date();
+    let (h, m, s) = dt.time();
     out.push(b'"');
-    num(out, dt);
+    two_digits(out, date.day().into());
+    out.push(b'-');
+    out.extend_from_slice(month_name(date.month()).as_bytes());
+    out.push(b'-');
+    let y = u32::from(date.year());
+    two_digits(out, y / 100);
+    two_digits(out, y % 100);
+    out.push(b' ');
+    two_digits(out, h.into());
+    out.push(b':');
+    two_digits(out, m.into());
+    out.push(b':');
+    two_digits(out, s.into());
+    let z = dt.zone_minutes();
+    out.extend_from_slice(if z < 0 { b" -" } else { b" +" });
+    let z = u32::from(z.unsigned_abs());
+    two_digits(out, z / 60);
+    two_digits(out, z % 60);
     out.push(b'"');
 }
 
-/// Human-readable text with CR, LF and NUL replaced by spaces; never empty.
-pub fn write_text(out: &mut Vec<u8>, text: &str) {
+/// Human-readable text: one 7-bit line (RFC 3501 §9 `text`). CR, LF and NUL become spaces;
+/// non-ASCII (a mailbox name in an error) is written in modified UTF-7, the form the client
+/// used for it; never empty.
+pub(crate) fn write_text(out: &mut Vec<u8>, text: &str) {
     if text.is_empty() {
         out.extend_from_slice(b"done");
         return;
     }
+    let text: Cow<'_, str> = if text.is_ascii() {
+        text.into()
+    } else {
+        mutf7::encode(text).into()
+    };
     out.extend(text.bytes().map(|b| {
         if matches!(b, b'\r' | b'\n' | 0) {
             b' '
@@ -251,12 +313,15 @@ impl Status {
     }
 }
 
-/// A response code (RFC 9051 §7.1, RFC 5530, RFC 4315, RFC 7162, RFC 4978, RFC 6154 …).
+/// A response code (RFC 9051 §7.1, RFC 5530, RFC 4315, RFC 7162, RFC 4978, RFC 6154,
+/// RFC 8474, RFC 3516). The set is closed: a session cannot write a code that is not here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Code {
     Alert,
-    BadCharset(Vec<String>),
-    Capability(Vec<String>),
+    /// `BADCHARSET (charset ...)`, the charsets SEARCH supports (RFC 9051 §7.1).
+    BadCharset(Vec<Cow<'static, str>>),
+    /// `CAPABILITY cap ...` (in a greeting or a login's OK).
+    Capability(Vec<Cow<'static, str>>),
     Parse,
     /// `PERMANENTFLAGS (flags [\*])`.
     PermanentFlags {
@@ -269,24 +334,28 @@ pub enum Code {
     UidNext(u32),
     UidValidity(u32),
     Unseen(u32),
-    /// `APPENDUID validity uids` (RFC 4315 §3).
+    /// `APPENDUID validity uids` (RFC 4315 §3); the UIDs are compacted into ranges.
     AppendUid {
         uid_validity: u32,
-        uids: Vec<(u32, u32)>,
+        uids: Vec<u32>,
     },
-    /// `COPYUID validity source dest` (RFC 4315 §3); ranges in corresponding order.
+    /// `COPYUID validity source dest` (RFC 4315 §3): UIDs in corresponding order.
     CopyUid {
         uid_validity: u32,
-        source: Vec<(u32, u32)>,
-        dest: Vec<(u32, u32)>,
+        source: Vec<u32>,
+        dest: Vec<u32>,
     },
     UidNotSticky,
     HighestModSeq(u64),
     NoModSeq,
     /// `MODIFIED set` (RFC 7162 §3.1.3).
-    Modified(Vec<(u32, u32)>),
+    Modified(Vec<u32>),
     Closed,
     TooBig,
+    /// `MAILBOXID (objectid)` (RFC 8474 §4.1).
+    MailboxId(String),
+    /// `UNKNOWN-CTE`: a part whose transfer encoding cannot be decoded (RFC 3516 §4.3).
+    UnknownCte,
     // RFC 5530
     Unavailable,
     AuthenticationFailed,
@@ -310,8 +379,6 @@ pub enum Code {
     UseAttr,
     NotSaved,
     HasChildren,
-    /// Any other code, written as given (must be an atom, optionally followed by text).
-    Other(String),
 }
 
 impl Code {
@@ -327,6 +394,7 @@ impl Code {
             NoModSeq => "NOMODSEQ",
             Closed => "CLOSED",
             TooBig => "TOOBIG",
+            UnknownCte => "UNKNOWN-CTE",
             Unavailable => "UNAVAILABLE",
             AuthenticationFailed => "AUTHENTICATIONFAILED",
             AuthorizationFailed => "AUTHORIZATIONFAILED",
@@ -373,11 +441,8 @@ impl Code {
                 }
             }
             Code::Capability(caps) => {
-                out.extend_from_slice(b"CAPABILITY");
-                for c in caps {
-                    out.push(b' ');
-                    out.extend_from_slice(c.as_bytes());
-                }
+                out.extend_from_slice(b"CAPABILITY ");
+                write_spaced(out, caps);
             }
             Code::PermanentFlags { flags, allow_new } => {
                 out.extend_from_slice(b"PERMANENTFLAGS ");
@@ -385,21 +450,21 @@ impl Code {
             }
             Code::UidNext(n) => {
                 out.extend_from_slice(b"UIDNEXT ");
-                num(out, n);
+                num(out, *n);
             }
             Code::UidValidity(n) => {
                 out.extend_from_slice(b"UIDVALIDITY ");
-                num(out, n);
+                num(out, *n);
             }
             Code::Unseen(n) => {
                 out.extend_from_slice(b"UNSEEN ");
-                num(out, n);
+                num(out, *n);
             }
             Code::AppendUid { uid_validity, uids } => {
                 out.extend_from_slice(b"APPENDUID ");
-                num(out, uid_validity);
+                num(out, *uid_validity);
                 out.push(b' ');
-                write_ranges(out, uids);
+                write_numbers(out, uids.iter().copied());
             }
             Code::CopyUid {
                 uid_validity,
@@ -407,21 +472,25 @@ impl Code {
                 dest,
             } => {
                 out.extend_from_slice(b"COPYUID ");
-                num(out, uid_validity);
+                num(out, *uid_validity);
                 out.push(b' ');
-                write_ranges(out, source);
+                write_numbers(out, source.iter().copied());
                 out.push(b' ');
-                write_ranges(out, dest);
+                write_numbers(out, dest.iter().copied());
             }
             Code::HighestModSeq(n) => {
                 out.extend_from_slice(b"HIGHESTMODSEQ ");
-                num(out, n);
+                num(out, *n);
             }
             Code::Modified(r) => {
                 out.extend_from_slice(b"MODIFIED ");
-                write_ranges(out, r);
+                write_numbers(out, r.iter().copied());
             }
-            Code::Other(s) => write_text(out, &s.replace(']', " ")),
+            Code::MailboxId(id) => {
+                out.extend_from_slice(b"MAILBOXID (");
+                out.extend_from_slice(id.as_bytes());
+                out.push(b')');
+            }
             _ => {}
         }
     }
@@ -451,44 +520,6 @@ pub fn write_status(
     out.extend_from_slice(b"\r\n");
 }
 
-/// An owned status response, for code that builds responses before writing them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusResponse {
-    /// `None` for untagged (`*`).
-    pub tag: Option<Tag>,
-    pub status: Status,
-    pub code: Option<Code>,
-    pub text: String,
-}
-
-impl StatusResponse {
-    pub fn tagged(tag: Tag, status: Status, code: Option<Code>, text: impl Into<String>) -> Self {
-        StatusResponse {
-            tag: Some(tag),
-            status,
-            code,
-            text: text.into(),
-        }
-    }
-    pub fn untagged(status: Status, code: Option<Code>, text: impl Into<String>) -> Self {
-        StatusResponse {
-            tag: None,
-            status,
-            code,
-            text: text.into(),
-        }
-    }
-    pub fn write(&self, out: &mut Vec<u8>) {
-        write_status(
-            out,
-            self.tag.as_ref(),
-            self.status,
-            self.code.as_ref(),
-            &self.text,
-        );
-    }
-}
-
 /// `+ text CRLF` (a continuation request).
 pub fn write_continue(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(b"+ ");
@@ -506,21 +537,14 @@ pub fn write_continue_base64(out: &mut Vec<u8>, b64: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // Data responses
 
-fn untagged(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"* ");
-}
-
 /// `* CAPABILITY ...`
-pub fn write_capability(out: &mut Vec<u8>, caps: &[&str]) {
-    out.extend_from_slice(b"* CAPABILITY");
-    for c in caps {
-        out.push(b' ');
-        out.extend_from_slice(c.as_bytes());
-    }
+pub fn write_capability<S: AsRef<str>>(out: &mut Vec<u8>, caps: &[S]) {
+    out.extend_from_slice(b"* CAPABILITY ");
+    write_spaced(out, caps);
     out.extend_from_slice(b"\r\n");
 }
 
-/// `* ENABLED ...` (RFC 5161 §3.2).
+/// `* ENABLED ...` (RFC 5161 §3.2): what this command newly enabled, maybe nothing.
 pub fn write_enabled(out: &mut Vec<u8>, caps: &[&str]) {
     out.extend_from_slice(b"* ENABLED");
     for c in caps {
@@ -530,34 +554,35 @@ pub fn write_enabled(out: &mut Vec<u8>, caps: &[&str]) {
     out.extend_from_slice(b"\r\n");
 }
 
+fn write_message_data(out: &mut Vec<u8>, n: u32, what: &[u8]) {
+    out.extend_from_slice(b"* ");
+    num(out, n);
+    out.extend_from_slice(what);
+}
+
 /// `* n EXISTS`
 pub fn write_exists(out: &mut Vec<u8>, n: u32) {
-    untagged(out);
-    num(out, n);
-    out.extend_from_slice(b" EXISTS\r\n");
+    write_message_data(out, n, b" EXISTS\r\n");
 }
 
 /// `* n RECENT`
 pub fn write_recent(out: &mut Vec<u8>, n: u32) {
-    untagged(out);
-    num(out, n);
-    out.extend_from_slice(b" RECENT\r\n");
+    write_message_data(out, n, b" RECENT\r\n");
 }
 
 /// `* n EXPUNGE`
 pub fn write_expunge(out: &mut Vec<u8>, seq: u32) {
-    untagged(out);
-    num(out, seq);
-    out.extend_from_slice(b" EXPUNGE\r\n");
+    write_message_data(out, seq, b" EXPUNGE\r\n");
 }
 
-/// `* VANISHED [(EARLIER)] uids` (RFC 7162 §3.2.10).
-pub fn write_vanished(out: &mut Vec<u8>, earlier: bool, uids: &[(u32, u32)]) {
-    out.extend_from_slice(b"* VANISHED ");
-    if earlier {
-        out.extend_from_slice(b"(EARLIER) ");
-    }
-    write_ranges(out, uids);
+/// `* VANISHED [(EARLIER)] uids` (RFC 7162 §3.2.10), from ascending UIDs.
+pub fn write_vanished(out: &mut Vec<u8>, earlier: bool, uids: &[u32]) {
+    out.extend_from_slice(if earlier {
+        b"* VANISHED (EARLIER) ".as_slice()
+    } else {
+        b"* VANISHED ".as_slice()
+    });
+    write_numbers(out, uids.iter().copied());
     out.extend_from_slice(b"\r\n");
 }
 
@@ -568,84 +593,71 @@ pub fn write_flags_response(out: &mut Vec<u8>, flags: &[Flag]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// One `* LIST` / `* LSUB` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListItem<'a> {
-    /// Attributes as written (`\HasChildren`, `\Sent`, `\Subscribed`, `\NonExistent` …).
-    pub attributes: &'a [&'a str],
-    /// Always `/` for Pochta; `None` writes `NIL` (flat namespace).
-    pub delimiter: Option<char>,
-    pub name: &'a str,
-    /// `CHILDINFO ("SUBSCRIBED")` (RFC 5258 §3.5).
-    pub child_info_subscribed: bool,
-    /// `OLDNAME` (RFC 9051 §7.3.1) for a renamed mailbox.
-    pub old_name: Option<&'a str>,
-}
-
-/// `* LIST (attrs) "/" name [extended]` (or `LSUB` when `lsub`).
-pub fn write_list(out: &mut Vec<u8>, item: &ListItem<'_>, lsub: bool, utf8: bool) {
-    out.extend_from_slice(if lsub { b"* LSUB (" } else { b"* LIST (" });
-    for (i, a) in item.attributes.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        out.extend_from_slice(a.as_bytes());
-    }
-    out.extend_from_slice(b") ");
-    match item.delimiter {
-        Some(d) => {
-            let mut b = [0u8; 4];
-            write_quoted(out, d.encode_utf8(&mut b).as_bytes());
-        }
-        None => out.extend_from_slice(b"NIL"),
-    }
+/// `* LIST (attrs) "/" name [("CHILDINFO" ("SUBSCRIBED"))]` (or `LSUB` when `lsub`); the
+/// name is a string, the root name `""` included (RFC 3501 §6.3.8, RFC 5258 §3.5).
+pub fn write_list(
+    out: &mut Vec<u8>,
+    lsub: bool,
+    attributes: &[&str],
+    name: &str,
+    child_info_subscribed: bool,
+    utf8: bool,
+) {
+    out.extend_from_slice(if lsub { b"* LSUB " } else { b"* LIST " });
+    write_list_of(out, attributes.iter().copied());
+    out.extend_from_slice(b" ");
+    let mut d = [0u8; 4];
+    write_quoted(out, SEPARATOR.encode_utf8(&mut d).as_bytes());
     out.push(b' ');
-    write_mailbox_str(out, item.name, utf8);
-    if item.child_info_subscribed || item.old_name.is_some() {
-        out.extend_from_slice(b" (");
-        let mut first = true;
-        if item.child_info_subscribed {
-            out.extend_from_slice(b"\"CHILDINFO\" (\"SUBSCRIBED\")");
-            first = false;
-        }
-        if let Some(old) = item.old_name {
-            if !first {
-                out.push(b' ');
-            }
-            out.extend_from_slice(b"\"OLDNAME\" (");
-            write_mailbox_str(out, old, utf8);
-            out.push(b')');
-        }
-        out.push(b')');
+    write_mailbox_string(out, name, utf8);
+    if child_info_subscribed {
+        out.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// The value of one STATUS item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusValue<'a> {
+    Number(u64),
+    /// `MAILBOXID (objectid)` (RFC 8474 §4.2).
+    ObjectId(&'a str),
 }
 
 /// `* STATUS name (ITEM n ...)`.
 pub fn write_status_data(
     out: &mut Vec<u8>,
     mailbox: &MailboxName,
-    items: &[(StatusItem, u64)],
+    items: &[(StatusItem, StatusValue<'_>)],
     utf8: bool,
 ) {
     out.extend_from_slice(b"* STATUS ");
-    write_mailbox(out, mailbox, utf8);
+    write_mailbox_string(out, mailbox.as_str(), utf8);
     out.extend_from_slice(b" (");
     for (i, (item, v)) in items.iter().enumerate() {
         if i > 0 {
             out.push(b' ');
         }
         out.extend_from_slice(item.as_str().as_bytes());
-        out.push(b' ');
-        num(out, v);
+        match v {
+            StatusValue::Number(n) => {
+                out.push(b' ');
+                num(out, *n);
+            }
+            StatusValue::ObjectId(id) => {
+                out.extend_from_slice(b" (");
+                out.extend_from_slice(id.as_bytes());
+                out.push(b')');
+            }
+        }
     }
     out.extend_from_slice(b")\r\n");
 }
 
-/// `* SEARCH n n n [(MODSEQ m)]` (RFC 9051 §7.3.5 (rev1), RFC 7162 §3.1.5).
-pub fn write_search(out: &mut Vec<u8>, nums: impl IntoIterator<Item = u32>, modseq: Option<u64>) {
+/// `* SEARCH n n n [(MODSEQ m)]` (RFC 3501 §7.2.5, RFC 7162 §3.1.5).
+pub fn write_search(out: &mut Vec<u8>, nums: &[u32], modseq: Option<u64>) {
     out.extend_from_slice(b"* SEARCH");
-    for n in nums {
+    for &n in nums {
         out.push(b' ');
         num(out, n);
     }
@@ -657,60 +669,85 @@ pub fn write_search(out: &mut Vec<u8>, nums: impl IntoIterator<Item = u32>, mods
     out.extend_from_slice(b"\r\n");
 }
 
-/// What an ESEARCH response reports (RFC 4731 §3.1); `None` fields are left out.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ESearch<'a> {
-    pub min: Option<u32>,
-    pub max: Option<u32>,
-    pub all: Option<&'a [(u32, u32)]>,
-    pub count: Option<u32>,
-    pub modseq: Option<u64>,
+/// Writes one `* ESEARCH (TAG "t") [UID] ...` response (RFC 4731 §3.1) item by item, in the
+/// order the client asked for them.
+pub struct ESearchWriter<'a> {
+    out: &'a mut Vec<u8>,
 }
 
-/// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [ALL set] [COUNT n] [MODSEQ m]`.
-pub fn write_esearch(out: &mut Vec<u8>, tag: Option<&Tag>, uid: bool, r: &ESearch<'_>) {
-    out.extend_from_slice(b"* ESEARCH");
-    if let Some(t) = tag {
-        out.extend_from_slice(b" (TAG ");
-        write_quoted(out, t.as_str().as_bytes());
+impl<'a> ESearchWriter<'a> {
+    /// The correlator (the command's tag) and whether the numbers are UIDs.
+    pub fn begin(out: &'a mut Vec<u8>, tag: &Tag, uid: bool) -> Self {
+        out.extend_from_slice(b"* ESEARCH (TAG ");
+        write_string(out, tag.as_str().as_bytes());
         out.push(b')');
-    }
-    if uid {
-        out.extend_from_slice(b" UID");
-    }
-    let mut item = |name: SearchReturn, v: Option<u32>| {
-        if let Some(v) = v {
-            out.push(b' ');
-            out.extend_from_slice(name.as_str().as_bytes());
-            out.push(b' ');
-            num(out, v);
+        if uid {
+            out.extend_from_slice(b" UID");
         }
-    };
-    item(SearchReturn::Min, r.min);
-    item(SearchReturn::Max, r.max);
-    if let Some(all) = r.all.filter(|a| !a.is_empty()) {
-        out.extend_from_slice(b" ALL ");
-        write_ranges(out, all);
+        ESearchWriter { out }
     }
-    if let Some(c) = r.count {
-        out.extend_from_slice(b" COUNT ");
-        num(out, c);
+
+    fn item(&mut self, name: &[u8], n: u64) -> &mut Self {
+        self.out.extend_from_slice(name);
+        num(self.out, n);
+        self
     }
-    if let Some(m) = r.modseq {
-        out.extend_from_slice(b" MODSEQ ");
-        num(out, m);
+
+    pub fn min(&mut self, n: u32) -> &mut Self {
+        self.item(b" MIN ", n.into())
+    }
+
+    pub fn max(&mut self, n: u32) -> &mut Self {
+        self.item(b" MAX ", n.into())
+    }
+
+    pub fn count(&mut self, n: u32) -> &mut Self {
+        self.item(b" COUNT ", n.into())
+    }
+
+    /// `ALL set` from ascending numbers (never written empty: RFC 4731 §3.1).
+    pub fn all(&mut self, nums: &[u32]) -> &mut Self {
+        if !nums.is_empty() {
+            self.out.extend_from_slice(b" ALL ");
+            write_numbers(self.out, nums.iter().copied());
+        }
+        self
+    }
+
+    /// `MODSEQ m` (RFC 7162 §3.1.5).
+    pub fn modseq(&mut self, m: u64) -> &mut Self {
+        self.item(b" MODSEQ ", m)
+    }
+
+    pub fn finish(self) {
+        self.out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// `* NAMESPACE personal other shared` (RFC 2342 §5): each a prefix with the `/` delimiter,
+/// or `NIL`.
+pub fn write_namespace(
+    out: &mut Vec<u8>,
+    personal: Option<&str>,
+    other: Option<&str>,
+    shared: Option<&str>,
+) {
+    out.extend_from_slice(b"* NAMESPACE");
+    for ns in [personal, other, shared] {
+        out.push(b' ');
+        match ns {
+            Some(prefix) => {
+                out.extend_from_slice(b"((");
+                write_string(out, prefix.as_bytes());
+                out.push(b' ');
+                let mut d = [0u8; 4];
+                write_quoted(out, SEPARATOR.encode_utf8(&mut d).as_bytes());
+                out.extend_from_slice(b"))");
+            }
+            None => out.extend_from_slice(b"NIL"),
+        }
     }
     out.extend_from_slice(b"\r\n");
-}
-
-/// `* NAMESPACE (("prefix" "/")) NIL NIL` with only a personal namespace (RFC 2342).
-pub fn write_namespace_personal(out: &mut Vec<u8>, prefix: &str, delimiter: char) {
-    out.extend_from_slice(b"* NAMESPACE ((");
-    write_quoted(out, prefix.as_bytes());
-    out.push(b' ');
-    let mut b = [0u8; 4];
-    write_quoted(out, delimiter.encode_utf8(&mut b).as_bytes());
-    out.extend_from_slice(b")) NIL NIL\r\n");
 }
 
 /// `* ID (...)` or `* ID NIL` (RFC 2971 §3.2).
@@ -745,9 +782,9 @@ pub fn write_quota(out: &mut Vec<u8>, root: &[u8], resources: &[(&str, u64, u64)
         }
         out.extend_from_slice(name.as_bytes());
         out.push(b' ');
-        num(out, usage);
+        num(out, *usage);
         out.push(b' ');
-        num(out, limit);
+        num(out, *limit);
     }
     out.extend_from_slice(b")\r\n");
 }
@@ -766,7 +803,8 @@ pub fn write_quotaroot(out: &mut Vec<u8>, mailbox: &MailboxName, roots: &[&[u8]]
 // ---------------------------------------------------------------------------------------------
 // FETCH
 
-/// Writes one `* n FETCH (...)` response item by item into the output buffer.
+/// Writes one `* n FETCH (...)` response item by item into the output buffer: a FETCH's
+/// items, a STORE's answer and the untagged flag updates of other sessions' changes.
 ///
 /// ```
 /// # use pochta_imap_proto::response::FetchWriter;
@@ -785,9 +823,7 @@ pub struct FetchWriter<'a> {
 impl<'a> FetchWriter<'a> {
     /// Start the response for message sequence number `seq`.
     pub fn begin(out: &'a mut Vec<u8>, seq: u32) -> Self {
-        out.extend_from_slice(b"* ");
-        num(out, seq);
-        out.extend_from_slice(b" FETCH (");
+        write_message_data(out, seq, b" FETCH (");
         FetchWriter { out, first: true }
     }
 
@@ -815,12 +851,9 @@ impl<'a> FetchWriter<'a> {
         self
     }
 
-    pub fn save_date(&mut self, dt: Option<DateTime>) -> &mut Self {
-        let out = self.item(b"SAVEDATE ");
-        match dt {
-            Some(dt) => write_date_time(out, dt),
-            None => out.extend_from_slice(b"NIL"),
-        }
+    /// `SAVEDATE "..."` (RFC 8514).
+    pub fn save_date(&mut self, dt: DateTime) -> &mut Self {
+        write_date_time(self.item(b"SAVEDATE "), dt);
         self
     }
 
@@ -837,7 +870,7 @@ impl<'a> FetchWriter<'a> {
         self
     }
 
-    /// `EMAILID (id)` / `THREADID (id)` or `THREADID NIL` (RFC 8474).
+    /// `EMAILID (id)` / `THREADID (id)` or `THREADID NIL` (RFC 8474 §5).
     pub fn object_id(&mut self, name: &str, id: Option<&str>) -> &mut Self {
         let out = self.item(name.as_bytes());
         match id {
@@ -851,18 +884,15 @@ impl<'a> FetchWriter<'a> {
         self
     }
 
-    /// `PREVIEW "text"` or `PREVIEW NIL` (RFC 8970).
+    /// `PREVIEW "text"` or `PREVIEW NIL` (RFC 8970 §3; 7-bit quoted, else a literal).
     pub fn preview(&mut self, text: Option<&str>) -> &mut Self {
         let out = self.item(b"PREVIEW ");
-        match text {
-            Some(t) => write_string_utf8(out, t.as_bytes(), true),
-            None => out.extend_from_slice(b"NIL"),
-        }
+        write_nstring(out, text.map(str::as_bytes));
         self
     }
 
-    /// An item whose value is already in wire form, e.g. `ENVELOPE (...)`,
-    /// `BODYSTRUCTURE (...)` prepared by the message crate.
+    /// An item whose value is already in wire form: `ENVELOPE (...)`, `BODY (...)`,
+    /// `BODYSTRUCTURE (...)` rendered by the message crate.
     pub fn raw(&mut self, name: &str, value: &[u8]) -> &mut Self {
         let out = self.item(name.as_bytes());
         out.push(b' ');
@@ -870,64 +900,71 @@ impl<'a> FetchWriter<'a> {
         self
     }
 
-    /// `BODY[section]<origin> nstring`; `RFC822`, `RFC822.HEADER`, `RFC822.TEXT` go through
-    /// [`FetchWriter::raw_string`].
+    /// `NAME {n}...`: `RFC822`, `RFC822.HEADER`, `RFC822.TEXT`, always a literal.
+    pub fn literal(&mut self, name: &str, data: &[u8]) -> &mut Self {
+        let out = self.item(name.as_bytes());
+        out.push(b' ');
+        write_literal(out, data);
+        self
+    }
+
+    /// `BODY[section]<origin> {n}...`: the section spec echoed as asked, the data (already
+    /// cut to the partial range) always a literal, empty for a missing section (RFC 3501
+    /// §6.4.5 gives no NIL there, and clients handle `{0}` best).
     pub fn body_section(
         &mut self,
         section: &Section,
         origin: Option<u32>,
-        data: Option<&[u8]>,
+        data: &[u8],
     ) -> &mut Self {
         let out = self.item(b"BODY[");
         write_section(out, section);
         out.push(b']');
-        if let Some(o) = origin {
-            out.push(b'<');
-            num(out, o);
-            out.push(b'>');
-        }
+        write_origin(out, origin);
         out.push(b' ');
-        write_nstring(out, data);
+        write_literal(out, data);
         self
     }
 
-    /// `BINARY[part]<origin> data`; literal8 when the data holds NUL (RFC 3516 §4.2).
+    /// `BINARY[part]<origin> data`: a literal8 when the data holds NUL (RFC 3516 §4.2), `NIL`
+    /// for a part that does not exist or cannot be decoded.
     pub fn binary(
         &mut self,
-        part: &[std::num::NonZeroU32],
+        part: &[NonZeroU32],
         origin: Option<u32>,
         data: Option<&[u8]>,
     ) -> &mut Self {
         let out = self.item(b"BINARY[");
         write_part(out, part);
         out.push(b']');
-        if let Some(o) = origin {
-            out.push(b'<');
-            num(out, o);
-            out.push(b'>');
-        }
-        out.push(b' ');
         match data {
-            Some(d) => write_binary(out, d),
-            None => out.extend_from_slice(b"NIL"),
+            Some(d) => {
+                write_origin(out, origin);
+                out.push(b' ');
+                let binary = d.contains(&0);
+                write_literal_form(
+                    out,
+                    d,
+                    LiteralForm {
+                        binary,
+                        non_sync: false,
+                    },
+                );
+            }
+            None => out.extend_from_slice(b" NIL"),
         }
         self
     }
 
-    /// `BINARY.SIZE[part] n`.
-    pub fn binary_size(&mut self, part: &[std::num::NonZeroU32], n: u64) -> &mut Self {
+    /// `BINARY.SIZE[part] n` or `NIL`.
+    pub fn binary_size(&mut self, part: &[NonZeroU32], n: Option<u64>) -> &mut Self {
         let out = self.item(b"BINARY.SIZE[");
         write_part(out, part);
         out.extend_from_slice(b"] ");
-        num(out, n);
-        self
-    }
-
-    /// `NAME nstring`, e.g. `RFC822.HEADER {n}...`.
-    pub fn raw_string(&mut self, name: &str, data: Option<&[u8]>) -> &mut Self {
-        let out = self.item(name.as_bytes());
-        out.push(b' ');
-        write_nstring(out, data);
+        match n {
+            Some(n) => num(out, n),
+            None => out.extend_from_slice(b"NIL"),
+        }
         self
     }
 
@@ -937,12 +974,21 @@ impl<'a> FetchWriter<'a> {
     }
 }
 
-fn write_part(out: &mut Vec<u8>, part: &[std::num::NonZeroU32]) {
+fn write_origin(out: &mut Vec<u8>, origin: Option<u32>) {
+    if let Some(o) = origin {
+        out.push(b'<');
+        num(out, o);
+        out.push(b'>');
+    }
+}
+
+/// A part number `1.2.3`.
+pub(crate) fn write_part(out: &mut Vec<u8>, part: &[NonZeroU32]) {
     for (i, p) in part.iter().enumerate() {
         if i > 0 {
             out.push(b'.');
         }
-        num(out, p);
+        num(out, p.get());
     }
 }
 
@@ -983,53 +1029,268 @@ mod tests {
         String::from_utf8_lossy(&v).into_owned()
     }
 
+    fn tag() -> Tag {
+        Tag::new(b"a1").unwrap()
+    }
+
+    fn name(n: &str) -> MailboxName {
+        MailboxName::new(n).unwrap()
+    }
+
     #[test]
     fn strings() {
         assert_eq!(s(|o| write_astring(o, b"abc")), "abc");
         assert_eq!(s(|o| write_astring(o, b"")), "\"\"");
         assert_eq!(s(|o| write_astring(o, b"nil")), "\"nil\"");
         assert_eq!(s(|o| write_astring(o, b"a b")), "\"a b\"");
+        assert_eq!(s(|o| write_string(o, b"abc def")), "\"abc def\"");
         assert_eq!(s(|o| write_string(o, b"a\"\\b")), "\"a\\\"\\\\b\"");
         assert_eq!(s(|o| write_string(o, b"a\r\nb")), "{4}\r\na\r\nb");
         assert_eq!(s(|o| write_string(o, "я".as_bytes())), "{2}\r\nя");
-        assert_eq!(s(|o| write_binary(o, b"a\0")), "~{2}\r\na\0");
+        assert_eq!(s(|o| write_string_utf8(o, "я".as_bytes(), true)), "\"я\"");
+        assert_eq!(s(|o| write_string(o, &[b'x'; MAX_QUOTED + 1])).len(), 1033);
         assert_eq!(s(|o| write_nstring(o, None)), "NIL");
+        assert_eq!(s(|o| write_nstring(o, Some(b"x"))), "\"x\"");
+        assert_eq!(s(|o| write_literal(o, b"ab")), "{2}\r\nab");
+        let plus = LiteralForm {
+            binary: false,
+            non_sync: true,
+        };
+        assert_eq!(
+            s(|o| write_string_with(o, b"a\nb", false, plus)),
+            "{3+}\r\na\nb"
+        );
+        assert_eq!(s(|o| write_astring_with(o, b"x y", false, plus)), "\"x y\"");
+        let eight = LiteralForm {
+            binary: true,
+            non_sync: false,
+        };
+        assert_eq!(s(|o| write_literal_form(o, b"a\0", eight)), "~{2}\r\na\0");
+        assert_eq!(s(|o| num(o, 4_294_967_295u32)), "4294967295");
     }
 
     #[test]
     fn mailboxes() {
-        let n = MailboxName::new("Отправленные").unwrap();
+        let n = name("Отправленные");
         assert_eq!(
             s(|o| write_mailbox(o, &n, false)),
             "&BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-"
         );
         assert_eq!(s(|o| write_mailbox(o, &n, true)), "\"Отправленные\"");
-        let n = MailboxName::new("A&B").unwrap();
-        assert_eq!(s(|o| write_mailbox(o, &n, false)), "A&-B");
+        assert_eq!(s(|o| write_mailbox(o, &name("A&B"), false)), "A&-B");
+        assert_eq!(s(|o| write_mailbox(o, &name("a b"), false)), "\"a b\"");
+        assert_eq!(s(|o| write_mailbox_string(o, "INBOX", false)), "\"INBOX\"");
+        assert_eq!(s(|o| write_mailbox_string(o, "A&B", false)), "\"A&-B\"");
+        assert_eq!(s(|o| write_mailbox_string(o, "", false)), "\"\"");
+        assert_eq!(s(|o| write_mailbox_string(o, "Вход", true)), "\"Вход\"");
+    }
+
+    #[test]
+    fn lists_numbers_dates_text() {
+        let mut flags = Flags::new();
+        flags.insert(&Flag::Seen);
+        assert_eq!(s(|o| write_flags(o, &flags, true)), "(\\Seen \\Recent)");
+        assert_eq!(s(|o| write_flags(o, &Flags::new(), false)), "()");
+        assert_eq!(
+            s(|o| write_flag_list(o, &[Flag::Deleted], &["\\*"])),
+            "(\\Deleted \\*)"
+        );
+        assert_eq!(s(|o| write_numbers(o, [1, 2, 3, 5, 7, 8])), "1:3,5,7:8");
+        assert_eq!(s(|o| write_numbers(o, [9, 3, 4])), "9,3:4");
+        assert_eq!(s(|o| write_numbers(o, [])), "");
+        let dt = DateTime::from_unix(1_704_110_400, 0).unwrap();
+        assert_eq!(
+            s(|o| write_date_time(o, dt)),
+            "\"01-Jan-2024 12:00:00 +0000\""
+        );
+        let dt = DateTime::from_unix(1_705_303_800, 180).unwrap();
+        assert_eq!(
+            s(|o| write_date_time(o, dt)),
+            "\"15-Jan-2024 10:30:00 +0300\""
+        );
+        let dt = DateTime::from_unix(0, -330).unwrap();
+        assert_eq!(
+            s(|o| write_date_time(o, dt)),
+            "\"31-Dec-1969 18:30:00 -0530\""
+        );
+        assert_eq!(s(|o| write_text(o, "a\r\nb\0")), "a  b ");
+        assert_eq!(
+            s(|o| write_text(o, "нет Входящие")),
+            "&BD0ENQRC- &BBIERQQ+BDQETwRJBDgENQ-"
+        );
+        assert_eq!(s(|o| write_text(o, "")), "done");
+        assert_eq!(
+            s(|o| write_part(o, &[NonZeroU32::MIN, NonZeroU32::new(3).unwrap()])),
+            "1.3"
+        );
     }
 
     #[test]
     fn status_and_codes() {
-        let t = Tag::new(b"a1").unwrap();
+        let t = tag();
         assert_eq!(
             s(|o| write_status(o, Some(&t), Status::No, Some(&Code::TooBig), "too\r\nbig")),
             "a1 NO [TOOBIG] too  big\r\n"
         );
-        let c = Code::CopyUid {
-            uid_validity: 7,
-            source: vec![(1, 3), (5, 5)],
-            dest: vec![(10, 13)],
-        };
         assert_eq!(
-            s(|o| write_status(o, None, Status::Ok, Some(&c), "")),
-            "* OK [COPYUID 7 1:3,5 10:13] done\r\n"
+            s(|o| write_status(o, None, Status::Bye, None, "Logging out")),
+            "* BYE Logging out\r\n"
         );
-        let c = Code::PermanentFlags {
-            flags: vec![Flag::Seen, Flag::Deleted],
-            allow_new: true,
-        };
-        assert_eq!(s(|o| c.write(o)), "PERMANENTFLAGS (\\Seen \\Deleted \\*)");
-        assert_eq!(s(|o| write_numbers(o, [1, 2, 3, 5, 7, 8])), "1:3,5,7:8");
+        let cases: Vec<(Code, &str)> = vec![
+            (Code::UnknownCte, "UNKNOWN-CTE"),
+            (Code::ReadOnly, "READ-ONLY"),
+            (Code::NonExistent, "NONEXISTENT"),
+            (
+                Code::BadCharset(vec!["US-ASCII".into(), "UTF-8".into()]),
+                "BADCHARSET (US-ASCII UTF-8)",
+            ),
+            (
+                Code::Capability(vec!["IMAP4rev1".into(), "APPENDLIMIT=5".into()]),
+                "CAPABILITY IMAP4rev1 APPENDLIMIT=5",
+            ),
+            (
+                Code::PermanentFlags {
+                    flags: vec![Flag::Seen, Flag::Deleted],
+                    allow_new: true,
+                },
+                "PERMANENTFLAGS (\\Seen \\Deleted \\*)",
+            ),
+            (
+                Code::PermanentFlags {
+                    flags: vec![],
+                    allow_new: false,
+                },
+                "PERMANENTFLAGS ()",
+            ),
+            (Code::UidNext(5), "UIDNEXT 5"),
+            (Code::UidValidity(7), "UIDVALIDITY 7"),
+            (Code::Unseen(2), "UNSEEN 2"),
+            (Code::HighestModSeq(9), "HIGHESTMODSEQ 9"),
+            (Code::Modified(vec![1, 2, 4]), "MODIFIED 1:2,4"),
+            (Code::MailboxId("M7".into()), "MAILBOXID (M7)"),
+            (
+                Code::AppendUid {
+                    uid_validity: 3,
+                    uids: vec![10, 11],
+                },
+                "APPENDUID 3 10:11",
+            ),
+            (
+                Code::CopyUid {
+                    uid_validity: 7,
+                    source: vec![1, 2, 3, 5],
+                    dest: vec![10, 11, 12, 13],
+                },
+                "COPYUID 7 1:3,5 10:13",
+            ),
+        ];
+        for (code, want) in cases {
+            assert_eq!(s(|o| code.write(o)), want);
+        }
+        assert_eq!(
+            s(|o| write_status(o, None, Status::Ok, Some(&Code::Closed), "")),
+            "* OK [CLOSED] done\r\n"
+        );
+        assert_eq!(s(|o| write_continue(o, "idling")), "+ idling\r\n");
+        assert_eq!(s(|o| write_continue_base64(o, b"")), "+ \r\n");
+        assert_eq!(s(|o| write_continue_base64(o, b"YQ==")), "+ YQ==\r\n");
+    }
+
+    #[test]
+    fn data_responses() {
+        assert_eq!(
+            s(|o| write_capability(o, &["IMAP4rev1", "IDLE"])),
+            "* CAPABILITY IMAP4rev1 IDLE\r\n"
+        );
+        assert_eq!(s(|o| write_enabled(o, &[])), "* ENABLED\r\n");
+        assert_eq!(
+            s(|o| write_enabled(o, &["CONDSTORE"])),
+            "* ENABLED CONDSTORE\r\n"
+        );
+        assert_eq!(s(|o| write_exists(o, 3)), "* 3 EXISTS\r\n");
+        assert_eq!(s(|o| write_recent(o, 0)), "* 0 RECENT\r\n");
+        assert_eq!(s(|o| write_expunge(o, 2)), "* 2 EXPUNGE\r\n");
+        assert_eq!(
+            s(|o| write_vanished(o, false, &[1, 2, 9])),
+            "* VANISHED 1:2,9\r\n"
+        );
+        assert_eq!(
+            s(|o| write_vanished(o, true, &[4])),
+            "* VANISHED (EARLIER) 4\r\n"
+        );
+        assert_eq!(
+            s(|o| write_flags_response(o, &[Flag::Answered, Flag::parse("$Label").unwrap()])),
+            "* FLAGS (\\Answered $Label)\r\n"
+        );
+        assert_eq!(
+            s(|o| write_list(
+                o,
+                false,
+                &["\\HasNoChildren", "\\Sent"],
+                "Sent",
+                false,
+                false
+            )),
+            "* LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\"\r\n"
+        );
+        assert_eq!(
+            s(|o| write_list(o, false, &["\\Noselect"], "", false, false)),
+            "* LIST (\\Noselect) \"/\" \"\"\r\n"
+        );
+        assert_eq!(
+            s(|o| write_list(o, false, &["\\NonExistent"], "a", true, false)),
+            "* LIST (\\NonExistent) \"/\" \"a\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"
+        );
+        assert_eq!(
+            s(|o| write_list(o, true, &[], "Входящие", false, false)),
+            "* LSUB () \"/\" \"&BBIERQQ+BDQETwRJBDgENQ-\"\r\n"
+        );
+        assert_eq!(
+            s(|o| write_status_data(
+                o,
+                &name("INBOX"),
+                &[
+                    (StatusItem::Messages, StatusValue::Number(2)),
+                    (StatusItem::MailboxId, StatusValue::ObjectId("M1")),
+                ],
+                false
+            )),
+            "* STATUS \"INBOX\" (MESSAGES 2 MAILBOXID (M1))\r\n"
+        );
+        assert_eq!(s(|o| write_search(o, &[], None)), "* SEARCH\r\n");
+        assert_eq!(
+            s(|o| write_search(o, &[2, 5], Some(7))),
+            "* SEARCH 2 5 (MODSEQ 7)\r\n"
+        );
+        assert_eq!(
+            s(|o| {
+                let mut w = ESearchWriter::begin(o, &tag(), true);
+                w.count(3).min(2).all(&[2, 3, 4]).all(&[]).max(4).modseq(9);
+                w.finish();
+            }),
+            "* ESEARCH (TAG \"a1\") UID COUNT 3 MIN 2 ALL 2:4 MAX 4 MODSEQ 9\r\n"
+        );
+        assert_eq!(
+            s(|o| write_namespace(o, Some(""), Some("Other Users/"), Some("Public/"))),
+            "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) ((\"Public/\" \"/\"))\r\n"
+        );
+        assert_eq!(
+            s(|o| write_namespace(o, None, None, None)),
+            "* NAMESPACE NIL NIL NIL\r\n"
+        );
+        assert_eq!(
+            s(|o| write_id(o, Some(&[("name", Some("Pochta")), ("x", None)]))),
+            "* ID (\"name\" \"Pochta\" \"x\" NIL)\r\n"
+        );
+        assert_eq!(s(|o| write_id(o, None)), "* ID NIL\r\n");
+        assert_eq!(
+            s(|o| write_quota(o, b"", &[("STORAGE", 1, 10), ("MESSAGE", 2, 5)])),
+            "* QUOTA \"\" (STORAGE 1 10 MESSAGE 2 5)\r\n"
+        );
+        assert_eq!(
+            s(|o| write_quotaroot(o, &name("Входящие"), &[b""], false)),
+            "* QUOTAROOT &BBIERQQ+BDQETwRJBDgENQ- \"\"\r\n"
+        );
     }
 
     #[test]
@@ -1038,20 +1299,62 @@ mod tests {
         let mut w = FetchWriter::begin(&mut out, 1);
         let mut flags = Flags::new();
         flags.insert(&Flag::Seen);
-        w.flags(&flags, true);
-        w.body_section(
-            &Section {
-                part: vec![],
-                text: Some(SectionText::HeaderFields(vec![b"DATE".to_vec()])),
-            },
-            Some(0),
-            Some(b"Date: x\r\n"),
-        );
-        w.modseq(5);
+        let one = [NonZeroU32::MIN];
+        w.uid(7)
+            .flags(&flags, true)
+            .body_section(
+                &Section {
+                    part: vec![],
+                    text: Some(SectionText::HeaderFields(vec![b"DATE".to_vec()])),
+                },
+                Some(0),
+                b"Date: x\r\n",
+            )
+            .body_section(
+                &Section {
+                    part: vec![],
+                    text: None,
+                },
+                None,
+                b"",
+            )
+            .modseq(5)
+            .internal_date(DateTime::from_unix(0, 0).unwrap())
+            .save_date(DateTime::from_unix(0, 0).unwrap())
+            .rfc822_size(12)
+            .object_id("EMAILID", Some("Eab"))
+            .object_id("THREADID", None)
+            .preview(Some("hi"))
+            .preview(None)
+            .raw("ENVELOPE", b"NIL")
+            .literal("RFC822.TEXT", b"x")
+            .binary(&one, Some(2), Some(b"a\0"))
+            .binary(&one, None, Some(b"ab"))
+            .binary(&one, Some(2), None)
+            .binary_size(&one, Some(2))
+            .binary_size(&one, None);
         w.finish();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "* 1 FETCH (FLAGS (\\Seen \\Recent) BODY[HEADER.FIELDS (DATE)]<0> {9}\r\nDate: x\r\n MODSEQ (5))\r\n"
+            concat!(
+                "* 1 FETCH (UID 7 FLAGS (\\Seen \\Recent) BODY[HEADER.FIELDS (DATE)]<0> {9}\r\n",
+                "Date: x\r\n BODY[] {0}\r\n MODSEQ (5)",
+                " INTERNALDATE \"01-Jan-1970 00:00:00 +0000\" SAVEDATE \"01-Jan-1970 00:00:00 +0000\"",
+                " RFC822.SIZE 12 EMAILID (Eab) THREADID NIL PREVIEW \"hi\" PREVIEW NIL",
+                " ENVELOPE NIL RFC822.TEXT {1}\r\nx BINARY[1]<2> ~{2}\r\na\0 BINARY[1] {2}\r\nab",
+                " BINARY[1] NIL BINARY.SIZE[1] 2 BINARY.SIZE[1] NIL)\r\n"
+            )
+        );
+        let section = Section {
+            part: vec![NonZeroU32::new(2).unwrap()],
+            text: Some(SectionText::HeaderFieldsNot(vec![
+                b"A B".to_vec(),
+                b"C".to_vec(),
+            ])),
+        };
+        assert_eq!(
+            s(|o| write_section(o, &section)),
+            "2.HEADER.FIELDS.NOT (\"A B\" C)"
         );
     }
 }

@@ -30,6 +30,8 @@ use pochta_imap_proto::acl::{
 use pochta_store::{Grantee, MailStore, MailboxInfo};
 use pochta_types::{Address, Flag, Flags, MailboxName, Right, Rights, SEPARATOR};
 
+use pochta_imap_proto::response::Code;
+
 use crate::session::{Done, Res, Session, no};
 
 /// The root of the shared-mailbox namespace.
@@ -186,7 +188,7 @@ impl<S: MailStore> Session<S> {
     pub(crate) fn find_with(&self, name: &MailboxName, right: Right) -> Res<Found> {
         let found = self
             .find(name)?
-            .ok_or_else(|| no("NONEXISTENT", format!("mailbox {name} does not exist")))?;
+            .ok_or_else(|| no(Code::NonExistent, format!("mailbox {name} does not exist")))?;
         need(&found, right)?;
         Ok(found)
     }
@@ -291,7 +293,12 @@ impl<S: MailStore> Session<S> {
             .map(|a| self.shared.store.account_by_address(&a))
             .transpose()?
             .flatten()
-            .ok_or_else(|| no("NONEXISTENT", format!("no such identifier {identifier}")))?;
+            .ok_or_else(|| {
+                no(
+                    Code::NonExistent,
+                    format!("no such identifier {identifier}"),
+                )
+            })?;
         Ok(Grantee::Account(acc.id))
     }
 
@@ -312,7 +319,7 @@ impl<S: MailStore> Session<S> {
         let found = self.find_with(&s.mailbox, Right::Admin)?;
         let grantee = self.grantee(&s.identifier)?;
         if grantee == Grantee::Account(found.info.account) {
-            return Err(no("CANNOT", "the owner always has every right"));
+            return Err(no(Code::Cannot, "the owner always has every right"));
         }
         let current = self
             .shared
@@ -334,7 +341,7 @@ impl<S: MailStore> Session<S> {
         let found = self.find_with(&e.mailbox, Right::Admin)?;
         let grantee = self.grantee(&e.identifier)?;
         if grantee == Grantee::Account(found.info.account) {
-            return Err(no("CANNOT", "the owner always has every right"));
+            return Err(no(Code::Cannot, "the owner always has every right"));
         }
         self.shared
             .store
@@ -390,7 +397,7 @@ impl<S: MailStore> Session<S> {
     pub(crate) fn myrights(&mut self, name: &MailboxName) -> Res {
         let found = self
             .find(name)?
-            .ok_or_else(|| no("NONEXISTENT", format!("mailbox {name} does not exist")))?;
+            .ok_or_else(|| no(Code::NonExistent, format!("mailbox {name} does not exist")))?;
         write_myrights(&mut self.out, name, found.rights, self.utf8);
         Done::ok("MYRIGHTS completed")
     }
@@ -402,7 +409,7 @@ pub(crate) fn need(found: &Found, right: Right) -> Res<()> {
         Ok(())
     } else {
         Err(no(
-            "NOPERM",
+            Code::NoPerm,
             format!(
                 "you lack the \"{}\" right on {}",
                 right.letter(),

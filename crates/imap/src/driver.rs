@@ -19,6 +19,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use pochta_imap_proto::response::{self, Status};
 use pochta_imap_proto::{Event, FrameErrorKind, Framer, Limits, parse_command};
 use pochta_net::{Connection, Stream, blocking};
 use pochta_store::{ChangeEvent, MailStore};
@@ -104,9 +105,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                         );
                     } else {
                         framer.accept_literal();
-                        session
-                            .out
-                            .extend_from_slice(b"+ Ready for literal data\r\n");
+                        response::write_continue(&mut session.out, "Ready for literal data");
                     }
                     Next::Continue
                 }
@@ -184,9 +183,13 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                     match done {
                         Some(line) => blocking(|| session.idle_done(&tag, &line)),
                         None => {
-                            session
-                                .out
-                                .extend_from_slice(b"* BYE Server shutting down\r\n");
+                            response::write_status(
+                                &mut session.out,
+                                None,
+                                Status::Bye,
+                                None,
+                                "Server shutting down",
+                            );
                             flush(&mut stream, &mut session, &mut deflate).await?;
                             return Ok(());
                         }
@@ -208,18 +211,18 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
             r = tokio::time::timeout(timeout, stream.read(&mut buf)) => match r {
                 Ok(r) => r?,
                 Err(_) => {
-                    let bye: &[u8] = if authenticated {
-                        b"* BYE Autologout; idle for too long\r\n"
+                    let text = if authenticated {
+                        "Autologout; idle for too long"
                     } else {
-                        b"* BYE Autologout; no login in time\r\n"
+                        "Autologout; no login in time"
                     };
-                    session.out.extend_from_slice(bye);
+                    response::write_status(&mut session.out, None, Status::Bye, None, text);
                     flush(&mut stream, &mut session, &mut deflate).await?;
                     return Ok(());
                 }
             },
             _ = shutdown.wait() => {
-                session.out.extend_from_slice(b"* BYE Server shutting down\r\n");
+                response::write_status(&mut session.out, None, Status::Bye, None, "Server shutting down");
                 flush(&mut stream, &mut session, &mut deflate).await?;
                 return Ok(());
             }
@@ -284,7 +287,7 @@ async fn idle<S: MailStore>(
                 flush(stream, session, deflate).await?;
             }
             _ = tokio::time::sleep_until(deadline) => {
-                session.out.extend_from_slice(b"* BYE IDLE for too long\r\n");
+                response::write_status(&mut session.out, None, Status::Bye, None, "IDLE for too long");
                 flush(stream, session, deflate).await?;
                 return Err(io::ErrorKind::TimedOut.into());
             }

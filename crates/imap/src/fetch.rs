@@ -16,14 +16,16 @@
 
 use std::borrow::Cow;
 
-use pochta_imap_proto::fetch::{Fetch, FetchAttr, Section, SectionText};
+use pochta_imap_proto::fetch::{Fetch, FetchAttr, Partial, Section, SectionText};
 use pochta_message::SectionText as MsgSection;
 use pochta_store::{FlagOp, MailStore, MessageRecord};
 use pochta_types::{Flag, Flags, ModSeq, Uid};
 
+use pochta_imap_proto::DateTime;
+use pochta_imap_proto::response::{Code, FetchWriter, write_vanished};
+use pochta_store::MailDate;
+
 use crate::acl::SeenView;
-use crate::dates;
-use crate::out;
 use crate::session::{Done, Next, Res, Session, bad, no};
 
 /// Output written before the driver is asked to send it ([`Next::More`]).
@@ -81,9 +83,7 @@ impl<S: MailStore> Session<S> {
                 .filter(|u| asked.contains(*u))
                 .collect();
             if !gone.is_empty() {
-                self.out.extend_from_slice(b"* VANISHED (EARLIER) ");
-                out::sequence_set(&mut self.out, &gone);
-                self.out.extend_from_slice(b"\r\n");
+                write_vanished(&mut self.out, true, &gone);
             }
         }
         let need_meta = attrs.iter().any(|a| {
@@ -223,18 +223,10 @@ impl<S: MailStore> Session<S> {
                 None
             };
             let recent = self.shows_recent(rec.uid);
-            let mut line = Vec::with_capacity(128);
-            line.extend_from_slice(b"* ");
-            out::num(&mut line, seq);
-            line.extend_from_slice(b" FETCH (");
-            let mut first = true;
+            let mut w = FetchWriter::begin(&mut self.out, seq);
             for a in &p.attrs {
-                if !first {
-                    line.push(b' ');
-                }
-                first = false;
                 if let Err(e) = write_attr(
-                    &mut line,
+                    &mut w,
                     a,
                     &rec,
                     bytes.as_deref().map(|b| b.as_slice()),
@@ -244,17 +236,15 @@ impl<S: MailStore> Session<S> {
                 }
             }
             if p.add_flags && p.seen_now.binary_search(&rec.uid).is_ok() {
-                line.extend_from_slice(b" FLAGS ");
-                out::flag_list(&mut line, &rec.flags, recent);
+                w.flags(&rec.flags, recent);
             }
-            line.extend_from_slice(b")\r\n");
-            self.out.extend_from_slice(&line);
+            w.finish();
         }
         if !p.records.is_empty() {
             return Ok(None);
         }
         match p.failure.take() {
-            Some(text) => Err(no("UNKNOWN-CTE", text)),
+            Some(text) => Err(no(Code::UnknownCte, text)),
             None => Done::ok("FETCH completed").map(Some),
         }
     }
@@ -263,7 +253,7 @@ impl<S: MailStore> Session<S> {
 /// Write one item. `Err` with a message when BINARY cannot decode the part; the item is then
 /// written as NIL and the command ends in `NO [UNKNOWN-CTE]` (RFC 3516 §4.3).
 fn write_attr(
-    o: &mut Vec<u8>,
+    w: &mut FetchWriter<'_>,
     a: &FetchAttr,
     rec: &MessageRecord,
     bytes: Option<&[u8]>,
@@ -273,132 +263,114 @@ fn write_attr(
     let raw = bytes.unwrap_or(&[]);
     match a {
         FetchAttr::Uid => {
-            o.extend_from_slice(b"UID ");
-            out::num(o, rec.uid.get());
+            w.uid(rec.uid.get());
         }
         FetchAttr::Flags => {
-            o.extend_from_slice(b"FLAGS ");
-            out::flag_list(o, &rec.flags, recent);
+            w.flags(&rec.flags, recent);
         }
         FetchAttr::InternalDate => {
-            o.extend_from_slice(b"INTERNALDATE ");
-            dates::format_internal_date(rec.internal_date, o);
+            w.internal_date(date_time(rec.internal_date));
         }
         FetchAttr::Rfc822Size => {
-            o.extend_from_slice(b"RFC822.SIZE ");
-            out::num(o, rec.size);
+            w.rfc822_size(rec.size);
         }
         FetchAttr::Envelope => {
-            o.extend_from_slice(b"ENVELOPE ");
-            o.extend_from_slice(meta.map(|m| m.envelope()).unwrap_or("NIL").as_bytes());
+            w.raw(
+                "ENVELOPE",
+                meta.map(|m| m.envelope()).unwrap_or("NIL").as_bytes(),
+            );
         }
         FetchAttr::Body => {
-            o.extend_from_slice(b"BODY ");
-            o.extend_from_slice(meta.map(|m| m.body()).unwrap_or("NIL").as_bytes());
+            w.raw("BODY", meta.map(|m| m.body()).unwrap_or("NIL").as_bytes());
         }
         FetchAttr::BodyStructure => {
-            o.extend_from_slice(b"BODYSTRUCTURE ");
-            o.extend_from_slice(meta.map(|m| m.bodystructure()).unwrap_or("NIL").as_bytes());
+            w.raw(
+                "BODYSTRUCTURE",
+                meta.map(|m| m.bodystructure()).unwrap_or("NIL").as_bytes(),
+            );
         }
         FetchAttr::Rfc822 => {
-            o.extend_from_slice(b"RFC822 ");
-            out::literal(o, raw);
+            w.literal("RFC822", raw);
         }
         FetchAttr::Rfc822Header => {
-            o.extend_from_slice(b"RFC822.HEADER ");
             let h = meta.and_then(|m| pochta_message::section(raw, m, &[], MsgSection::Header));
-            out::literal(o, h.as_deref().unwrap_or(b""));
+            w.literal("RFC822.HEADER", h.as_deref().unwrap_or(b""));
         }
         FetchAttr::Rfc822Text => {
-            o.extend_from_slice(b"RFC822.TEXT ");
             let t = meta.and_then(|m| pochta_message::section(raw, m, &[], MsgSection::Text));
-            out::literal(o, t.as_deref().unwrap_or(b""));
+            w.literal("RFC822.TEXT", t.as_deref().unwrap_or(b""));
         }
         FetchAttr::BodySection {
             section, partial, ..
         } => {
-            o.extend_from_slice(b"BODY[");
             // The section spec is echoed as the client wrote it (field names too).
-            pochta_imap_proto::response::write_section(o, section);
-            o.push(b']');
             let data = meta.and_then(|m| section_bytes(raw, m, section));
-            write_partial_data(
-                o,
-                data.as_deref(),
-                partial.as_ref().map(|p| (p.offset, p.length.get())),
-                false,
-            );
+            let (origin, slice) = cut(data.as_deref().unwrap_or(b""), partial.as_ref());
+            w.body_section(section, origin, slice);
         }
         FetchAttr::Binary { part, partial, .. } => {
-            o.extend_from_slice(b"BINARY[");
-            write_part(o, part);
-            o.push(b']');
             let path: Vec<u32> = part.iter().map(|n| n.get()).collect();
             match meta.map(|m| pochta_message::binary(raw, m, &path)) {
-                Some(Ok(data)) => write_partial_data(
-                    o,
-                    Some(&data),
-                    partial.as_ref().map(|p| (p.offset, p.length.get())),
-                    true,
-                ),
+                Some(Ok(data)) => {
+                    let (origin, slice) = cut(&data, partial.as_ref());
+                    w.binary(part, origin, Some(slice));
+                }
                 Some(Err(pochta_message::BinaryError::NoSuchPart)) | None => {
-                    o.extend_from_slice(b" NIL");
+                    w.binary(part, None, None);
                 }
                 Some(Err(e)) => {
-                    o.extend_from_slice(b" NIL");
+                    w.binary(part, None, None);
                     return Err(format!("cannot decode part: {e}"));
                 }
             }
         }
         FetchAttr::BinarySize { part } => {
-            o.extend_from_slice(b"BINARY.SIZE[");
-            write_part(o, part);
-            o.extend_from_slice(b"] ");
             let path: Vec<u32> = part.iter().map(|n| n.get()).collect();
             match meta.map(|m| pochta_message::binary(raw, m, &path)) {
-                Some(Ok(data)) => out::num(o, data.len()),
+                Some(Ok(data)) => {
+                    w.binary_size(part, Some(data.len() as u64));
+                }
                 Some(Err(pochta_message::BinaryError::NoSuchPart)) | None => {
-                    o.extend_from_slice(b"NIL");
+                    w.binary_size(part, None);
                 }
                 Some(Err(e)) => {
-                    o.extend_from_slice(b"NIL");
+                    w.binary_size(part, None);
                     return Err(format!("cannot decode part: {e}"));
                 }
             }
         }
         FetchAttr::ModSeq => {
-            o.extend_from_slice(b"MODSEQ (");
-            out::num(o, rec.modseq.get());
-            o.push(b')');
+            w.modseq(rec.modseq.get());
         }
         FetchAttr::SaveDate => {
-            o.extend_from_slice(b"SAVEDATE ");
-            dates::format_internal_date(rec.save_date, o);
+            w.save_date(date_time(rec.save_date));
         }
         FetchAttr::Preview { .. } => {
             // RFC 8970 §3: at most 256 characters of plain text; computed from the stored
             // bytes and parts (never re-parsed), so LAZY gets it at once too.
-            o.extend_from_slice(b"PREVIEW ");
-            match meta {
-                Some(m) => {
-                    let p = preview(raw, m);
-                    pochta_imap_proto::response::write_string(o, p.as_bytes());
-                }
-                None => o.extend_from_slice(b"NIL"),
-            }
+            let p = meta.map(|m| preview(raw, m));
+            w.preview(p.as_deref());
         }
         FetchAttr::EmailId => {
             // RFC 8474 §5.1: copies of a message share the EMAILID; ours is the content
             // address, so identical messages share it too, which the RFC allows.
-            o.extend_from_slice(b"EMAILID (");
-            o.extend_from_slice(email_object_id(&rec.blob).as_bytes());
-            o.push(b')');
+            w.object_id("EMAILID", Some(&email_object_id(&rec.blob)));
         }
         FetchAttr::ThreadId => {
-            o.extend_from_slice(b"THREADID NIL");
+            w.object_id("THREADID", None);
         }
     }
     Ok(())
+}
+
+/// A stored date as INTERNALDATE / SAVEDATE write it: in the offset it was given in
+/// (RFC 3501 §2.3.3). The store only holds dates that came from a valid `date-time` or the
+/// clock, so the fallback (the epoch) is never written in practice.
+fn date_time(d: MailDate) -> DateTime {
+    DateTime::from_unix(d.unix, d.offset_minutes)
+        .or_else(|| DateTime::from_unix(d.unix, 0))
+        .or_else(|| DateTime::from_unix(0, 0))
+        .expect("the epoch is a valid date-time")
 }
 
 /// The EMAILID of a message (RFC 8474 §5.1).
@@ -442,15 +414,6 @@ fn preview(raw: &[u8], meta: &pochta_message::MessageMeta) -> String {
     out
 }
 
-fn write_part(o: &mut Vec<u8>, part: &[std::num::NonZeroU32]) {
-    for (i, n) in part.iter().enumerate() {
-        if i > 0 {
-            o.push(b'.');
-        }
-        out::num(o, n.get());
-    }
-}
-
 fn section_bytes<'a>(
     raw: &'a [u8],
     meta: &pochta_message::MessageMeta,
@@ -480,31 +443,17 @@ fn section_bytes<'a>(
     pochta_message::section(raw, meta, &path, which)
 }
 
-/// ` {n}\r\n…` or `<origin> {n}…` for a partial fetch (RFC 3501 §6.4.5: the response names
-/// only the origin). A missing section is an empty string, as RFC 3501 gives no NIL there
-/// for BODY[...] and clients handle "" best.
-fn write_partial_data(
-    o: &mut Vec<u8>,
-    data: Option<&[u8]>,
-    partial: Option<(u32, u32)>,
-    binary: bool,
-) {
-    let data = data.unwrap_or(b"");
-    let slice = match partial {
-        Some((offset, len)) => {
-            o.push(b'<');
-            out::num(o, offset);
-            o.push(b'>');
-            let start = (offset as usize).min(data.len());
-            let end = start.saturating_add(len as usize).min(data.len());
-            &data[start..end]
+/// The part of `data` a partial fetch asks for, and the origin the response names (RFC 3501
+/// §6.4.5: only the origin is echoed).
+fn cut<'d>(data: &'d [u8], partial: Option<&Partial>) -> (Option<u32>, &'d [u8]) {
+    match partial {
+        Some(p) => {
+            let start = (p.offset as usize).min(data.len());
+            let end = start
+                .saturating_add(p.length.get() as usize)
+                .min(data.len());
+            (Some(p.offset), &data[start..end])
         }
-        None => data,
-    };
-    o.push(b' ');
-    if binary && slice.contains(&0) {
-        // RFC 3516 §4.2: literal8 for data with NUL.
-        o.push(b'~');
+        None => (None, data),
     }
-    out::literal(o, slice);
 }

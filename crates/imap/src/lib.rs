@@ -26,7 +26,6 @@ pub mod driver;
 mod fetch;
 mod mailbox;
 mod messages;
-pub mod out;
 mod quota;
 mod search;
 pub mod session;

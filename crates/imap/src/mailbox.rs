@@ -13,20 +13,28 @@ use std::collections::BTreeMap;
 use pochta_imap_proto::append::Append;
 use pochta_imap_proto::list::{List, ListReturn, ListSelect, Lsub};
 use pochta_imap_proto::mailbox::{Create, Rename};
+use pochta_imap_proto::response::{
+    self, Code, FetchWriter, Status as Cond, StatusValue, write_list, write_vanished,
+};
 use pochta_imap_proto::select_examine::{QResync, Select};
 use pochta_imap_proto::sequence::SequenceSet;
 use pochta_imap_proto::status::{Status, StatusItem};
 use pochta_store::{MailDate, MailStore, MailboxInfo, NewMessage, StoreError};
-use pochta_types::{Flags, MailboxName, ModSeq, SEPARATOR, Uid};
+use pochta_types::{Flag, Flags, MailboxName, ModSeq, SEPARATOR, Uid};
 
 use pochta_types::Right;
 
 use crate::acl::{PUBLIC, SeenView, allowed_flags, flag_allowed, in_foreign_namespace};
-use crate::out;
 use crate::session::{Done, Next, Res, Session, State, bad, no};
 use crate::view::View;
 
-const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+const SYSTEM_FLAGS: [Flag; 5] = [
+    Flag::Answered,
+    Flag::Flagged,
+    Flag::Deleted,
+    Flag::Seen,
+    Flag::Draft,
+];
 
 impl<S: MailStore> Session<S> {
     pub(crate) fn select(&mut self, s: Select, read_only: bool) -> Res {
@@ -35,8 +43,12 @@ impl<S: MailStore> Session<S> {
         if matches!(self.state, State::Selected(_)) {
             self.state = State::Authenticated;
             self.selected = None;
-            self.out
-                .extend_from_slice(b"* OK [CLOSED] Previous mailbox closed\r\n");
+            self.tagged(
+                None,
+                Cond::Ok,
+                Some(&Code::Closed),
+                "Previous mailbox closed",
+            );
         }
         if s.qresync.is_some() && !self.qresync {
             // RFC 7162 §3.2.5: QRESYNC parameters need ENABLE QRESYNC first.
@@ -62,7 +74,7 @@ impl<S: MailStore> Session<S> {
                 || rights.contains(Right::DeleteMessages));
         if mb.noselect {
             return Err(no(
-                "CANNOT",
+                Code::Cannot,
                 format!("{} cannot be selected (\\Noselect)", s.mailbox),
             ));
         }
@@ -99,68 +111,63 @@ impl<S: MailStore> Session<S> {
                 .iter()
                 .any(|(b, _)| b.name.is_child_of(&found.display))
         };
+        let keywords: Vec<Flag> = keywords
+            .iter()
+            .filter_map(|k| Flag::parse(k).ok())
+            .collect();
+        let flags: Vec<Flag> = SYSTEM_FLAGS.iter().chain(&keywords).cloned().collect();
         let o = &mut self.out;
-        let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
-        o.extend_from_slice(format!("* FLAGS ({SYSTEM_FLAGS}{kw})\r\n").as_bytes());
+        response::write_flags_response(o, &flags);
         if read_only {
-            o.extend_from_slice(b"* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+            let perm = Code::PermanentFlags {
+                flags: Vec::new(),
+                allow_new: false,
+            };
+            response::write_status(o, None, Cond::Ok, Some(&perm), "Read-only mailbox");
         } else {
             // Only the flags the user may change (RFC 4314 §4).
-            let mut perm: Vec<String> = SYSTEM_FLAGS
-                .split(' ')
-                .filter(|f| pochta_types::Flag::parse(f).is_ok_and(|f| flag_allowed(rights, &f)))
-                .map(str::to_string)
-                .collect();
-            if rights.contains(Right::Write) {
-                perm.extend(keywords.iter().cloned());
-                perm.push("\\*".into());
-            }
-            o.extend_from_slice(
-                format!(
-                    "* OK [PERMANENTFLAGS ({})] Flags permitted\r\n",
-                    perm.join(" ")
-                )
-                .as_bytes(),
-            );
+            let write = rights.contains(Right::Write);
+            let perm = Code::PermanentFlags {
+                flags: flags
+                    .into_iter()
+                    .filter(|f| matches!(f, Flag::Keyword(_)) && write || flag_allowed(rights, f))
+                    .collect(),
+                allow_new: write,
+            };
+            response::write_status(o, None, Cond::Ok, Some(&perm), "Flags permitted");
         }
-        o.extend_from_slice(format!("* {} EXISTS\r\n", view.len()).as_bytes());
+        response::write_exists(o, view.len());
         if self.rev2 {
             // RFC 9051 §6.3.2: a LIST response with the mailbox name and accurate
             // attributes; RECENT and UNSEEN are gone (Appendix E items 11, 12).
-            o.extend_from_slice(b"* LIST (");
-            o.extend_from_slice(if children {
-                b"\\HasChildren".as_slice()
+            let mut attrs = vec![if children {
+                "\\HasChildren"
             } else {
-                b"\\HasNoChildren".as_slice()
-            });
+                "\\HasNoChildren"
+            }];
             if let Some(su) = mb.special_use.filter(|_| own) {
-                o.push(b' ');
-                o.extend_from_slice(su.as_str().as_bytes());
+                attrs.push(su.as_str());
             }
-            o.extend_from_slice(b") \"/\" ");
-            out::mailbox(o, &s.mailbox, true);
-            o.extend_from_slice(b"\r\n");
+            write_list(o, false, &attrs, s.mailbox.as_str(), false, true);
         } else {
-            o.extend_from_slice(format!("* {} RECENT\r\n", view.recent_count()).as_bytes());
+            response::write_recent(o, view.recent_count());
             if let Some(seq) = first_unseen {
-                o.extend_from_slice(
-                    format!("* OK [UNSEEN {seq}] First unseen message\r\n").as_bytes(),
-                );
+                let code = Code::Unseen(seq as u32);
+                response::write_status(o, None, Cond::Ok, Some(&code), "First unseen message");
             }
         }
-        o.extend_from_slice(
-            format!("* OK [UIDVALIDITY {}] UIDs valid\r\n", mb.uid_validity).as_bytes(),
-        );
-        o.extend_from_slice(
-            format!("* OK [UIDNEXT {}] Predicted next UID\r\n", status.uid_next).as_bytes(),
-        );
-        o.extend_from_slice(
-            format!("* OK [MAILBOXID ({})] Ok\r\n", mailbox_object_id(mb.id)).as_bytes(),
-        );
+        let oid = mailbox_object_id(mb.id);
+        let untagged: [(Code, &str); 3] = [
+            (Code::UidValidity(mb.uid_validity.get()), "UIDs valid"),
+            (Code::UidNext(status.uid_next.get()), "Predicted next UID"),
+            (Code::MailboxId(oid), "Ok"),
+        ];
+        for (code, text) in &untagged {
+            response::write_status(o, None, Cond::Ok, Some(code), text);
+        }
         if self.condstore {
-            o.extend_from_slice(
-                format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", status.highest_modseq).as_bytes(),
-            );
+            let code = Code::HighestModSeq(status.highest_modseq.get());
+            response::write_status(o, None, Cond::Ok, Some(&code), "Highest");
         }
         // Changes after `status` are reported by the first sync.
         view.known_modseq = status.highest_modseq;
@@ -172,9 +179,9 @@ impl<S: MailStore> Session<S> {
         self.state = State::Selected(view);
         self.selected = Some(mb);
         if read_only {
-            Done::code("READ-ONLY", "EXAMINE completed")
+            Done::code(Code::ReadOnly, "EXAMINE completed")
         } else {
-            Done::code("READ-WRITE", "SELECT completed")
+            Done::code(Code::ReadWrite, "SELECT completed")
         }
     }
 
@@ -193,36 +200,33 @@ impl<S: MailStore> Session<S> {
         gone.sort_unstable();
         gone.dedup();
         if !gone.is_empty() {
-            self.out.extend_from_slice(b"* VANISHED (EARLIER) ");
-            out::sequence_set(&mut self.out, &gone);
-            self.out.extend_from_slice(b"\r\n");
+            write_vanished(&mut self.out, true, &gone);
         }
         for mut m in changes.changed {
             let Some(seq) = view.seq(m.uid) else { continue };
             seen.apply(m.uid, &mut m.flags);
-            self.out.extend_from_slice(b"* ");
-            out::num(&mut self.out, seq);
-            self.out.extend_from_slice(b" FETCH (UID ");
-            out::num(&mut self.out, m.uid.get());
-            self.out.extend_from_slice(b" FLAGS ");
-            out::flag_list(&mut self.out, &m.flags, !self.rev2 && view.is_recent(m.uid));
-            self.out.extend_from_slice(b" MODSEQ (");
-            out::num(&mut self.out, m.modseq.get());
-            self.out.extend_from_slice(b"))\r\n");
+            let mut w = FetchWriter::begin(&mut self.out, seq);
+            w.uid(m.uid.get())
+                .flags(&m.flags, !self.rev2 && view.is_recent(m.uid))
+                .modseq(m.modseq.get());
+            w.finish();
         }
         Ok(())
     }
 
     pub(crate) fn create(&mut self, c: Create) -> Res {
         if c.mailbox.is_inbox() {
-            return Err(no("ALREADYEXISTS", "INBOX always exists"));
+            return Err(no(Code::AlreadyExists, "INBOX always exists"));
         }
         if c.special_use.len() > 1 {
-            return Err(no("USEATTR", "only one special-use attribute per mailbox"));
+            return Err(no(
+                Code::UseAttr,
+                "only one special-use attribute per mailbox",
+            ));
         }
         let place = self.creatable(&c.mailbox)?;
         if place.prefix.is_some() && !c.special_use.is_empty() {
-            return Err(no("CANNOT", "special-use is for one's own mailboxes"));
+            return Err(no(Code::Cannot, "special-use is for one's own mailboxes"));
         }
         let store = self.shared.store.clone();
         let mb = store.mailbox_create(place.owner, &place.inner, c.special_use.first().copied())?;
@@ -236,14 +240,14 @@ impl<S: MailStore> Session<S> {
         }
         // RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK.
         Done::code(
-            format!("MAILBOXID ({})", mailbox_object_id(mb.id)),
+            Code::MailboxId(mailbox_object_id(mb.id)),
             "CREATE completed",
         )
     }
 
     pub(crate) fn delete(&mut self, name: &MailboxName) -> Res {
         if name.is_inbox() {
-            return Err(no("CANNOT", "INBOX cannot be deleted"));
+            return Err(no(Code::Cannot, "INBOX cannot be deleted"));
         }
         // RFC 4314 §4: DELETE needs "x".
         let found = self.find_with(name, Right::DeleteMailbox)?;
@@ -266,7 +270,7 @@ impl<S: MailStore> Session<S> {
     fn creatable(&self, name: &MailboxName) -> Res<crate::acl::Place> {
         let refuse = || {
             no(
-                "CANNOT",
+                Code::Cannot,
                 format!(
                     "{} holds other users' mailboxes and {PUBLIC} the public folders",
                     crate::acl::OTHER_USERS
@@ -294,7 +298,7 @@ impl<S: MailStore> Session<S> {
                 Ok(place)
             }
             None => Err(no(
-                "NOPERM",
+                Code::NoPerm,
                 format!("you cannot create mailboxes there ({name})"),
             )),
         }
@@ -302,17 +306,17 @@ impl<S: MailStore> Session<S> {
 
     pub(crate) fn rename(&mut self, r: Rename) -> Res {
         if r.to.is_inbox() {
-            return Err(no("ALREADYEXISTS", "INBOX always exists"));
+            return Err(no(Code::AlreadyExists, "INBOX always exists"));
         }
         if r.to.is_child_of(&r.from) {
-            return Err(no("CANNOT", "a mailbox cannot be renamed into itself"));
+            return Err(no(Code::Cannot, "a mailbox cannot be renamed into itself"));
         }
         // RFC 4314 §4: "x" on the mailbox, "k" on the new parent; within one account.
         let from = self.find_with(&r.from, Right::DeleteMailbox)?;
         let to = self.creatable(&r.to)?;
         if to.owner != from.info.account {
             return Err(no(
-                "CANNOT",
+                Code::Cannot,
                 "a mailbox cannot be renamed into another user's mailboxes",
             ));
         }
@@ -329,7 +333,10 @@ impl<S: MailStore> Session<S> {
             // we accept them only if the mailbox exists (and, RFC 4314 §4, is visible: "l"),
             // so clients see a clear error.
             if self.find(name)?.is_none() {
-                return Err(no("NONEXISTENT", format!("mailbox {name} does not exist")));
+                return Err(no(
+                    Code::NonExistent,
+                    format!("mailbox {name} does not exist"),
+                ));
             }
             self.shared.store.subscribe(account, name)?;
             Done::ok("SUBSCRIBE completed")
@@ -344,8 +351,7 @@ impl<S: MailStore> Session<S> {
         let utf8 = self.utf8;
         if !l.extended && l.patterns.len() == 1 && l.patterns[0].is_empty() {
             // RFC 3501 §6.3.8: the hierarchy delimiter and root name.
-            self.out
-                .extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
+            write_list(&mut self.out, false, &["\\Noselect"], "", false, utf8);
             return Done::ok("LIST completed");
         }
         let store = self.shared.store.clone();
@@ -456,19 +462,11 @@ impl<S: MailStore> Session<S> {
             if let Some(su) = mb.and_then(|m| m.special_use) {
                 attrs.push(su.as_str());
             }
-            lines.push((name.clone(), attrs.join(" "), mb.cloned(), childinfo));
+            lines.push((name.clone(), attrs, mb.cloned(), childinfo));
         }
         for (name, attrs, mb, childinfo) in lines {
             let name = MailboxName::new(&name).map_err(|e| bad(e.to_string()))?;
-            self.out.extend_from_slice(b"* LIST (");
-            self.out.extend_from_slice(attrs.as_bytes());
-            self.out.extend_from_slice(b") \"/\" ");
-            out::mailbox(&mut self.out, &name, utf8);
-            if childinfo {
-                self.out
-                    .extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
-            }
-            self.out.extend_from_slice(b"\r\n");
+            write_list(&mut self.out, false, &attrs, name.as_str(), childinfo, utf8);
             if let (Some(items), Some(mb)) = (&status_items, mb) {
                 // RFC 4314 §4: STATUS needs "r"; LIST must still list the mailbox.
                 if self
@@ -513,13 +511,8 @@ impl<S: MailStore> Session<S> {
         }
         for (name, noselect) in out_names {
             let name = MailboxName::new(&name).map_err(|e| bad(e.to_string()))?;
-            self.out.extend_from_slice(if noselect {
-                b"* LSUB (\\Noselect) \"/\" ".as_slice()
-            } else {
-                b"* LSUB () \"/\" ".as_slice()
-            });
-            out::mailbox(&mut self.out, &name, self.utf8);
-            self.out.extend_from_slice(b"\r\n");
+            let attrs: &[&str] = if noselect { &["\\Noselect"] } else { &[] };
+            write_list(&mut self.out, true, attrs, name.as_str(), false, self.utf8);
         }
         Done::ok("LSUB completed")
     }
@@ -533,7 +526,7 @@ impl<S: MailStore> Session<S> {
         let mb = self.find_with(&s.mailbox, Right::Read)?.info;
         if mb.noselect {
             return Err(no(
-                "NONEXISTENT",
+                Code::NonExistent,
                 format!("mailbox {} does not exist", s.mailbox),
             ));
         }
@@ -553,20 +546,9 @@ impl<S: MailStore> Session<S> {
             // Private rows exist only for messages still there (they go with their row).
             st.unseen = st.messages.saturating_sub(seen.len() as u32);
         }
-        self.out.extend_from_slice(b"* STATUS ");
-        out::mailbox(&mut self.out, name, self.utf8);
-        self.out.extend_from_slice(b" (");
-        for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                self.out.push(b' ');
-            }
-            if *item == StatusItem::MailboxId {
-                // RFC 8474 §4.2: MAILBOXID (objectid).
-                self.out.extend_from_slice(b"MAILBOXID (");
-                self.out.extend_from_slice(mailbox_object_id(id).as_bytes());
-                self.out.push(b')');
-                continue;
-            }
+        let oid = mailbox_object_id(id);
+        let mut values = Vec::with_capacity(items.len());
+        for item in items {
             let v: u64 = match item {
                 StatusItem::Messages => st.messages.into(),
                 StatusItem::Recent => st.recent.into(),
@@ -579,13 +561,15 @@ impl<S: MailStore> Session<S> {
                 StatusItem::Size => st.size,
                 StatusItem::HighestModSeq => st.highest_modseq.get(),
                 StatusItem::AppendLimit => self.shared.config.max_message,
-                StatusItem::MailboxId => continue,
+                // RFC 8474 §4.2: MAILBOXID (objectid).
+                StatusItem::MailboxId => {
+                    values.push((*item, StatusValue::ObjectId(&oid)));
+                    continue;
+                }
             };
-            self.out.extend_from_slice(item.as_str().as_bytes());
-            self.out.push(b' ');
-            out::num(&mut self.out, v);
+            values.push((*item, StatusValue::Number(v)));
         }
-        self.out.extend_from_slice(b")\r\n");
+        response::write_status_data(&mut self.out, name, &values, self.utf8);
         Ok(())
     }
 
@@ -594,7 +578,7 @@ impl<S: MailStore> Session<S> {
         let Some(found) = self.find(&a.mailbox)?.filter(|f| !f.info.noselect) else {
             // RFC 3501 §6.3.11: TRYCREATE tells the client it may create it and retry.
             return Err(no(
-                "TRYCREATE",
+                Code::TryCreate,
                 format!("mailbox {} does not exist", a.mailbox),
             ));
         };
@@ -610,10 +594,10 @@ impl<S: MailStore> Session<S> {
         let mut msgs = Vec::with_capacity(a.messages.len());
         for m in &a.messages {
             if m.data.is_empty() {
-                return Err(no("CANNOT", "an empty message cannot be appended"));
+                return Err(no(Code::Cannot, "an empty message cannot be appended"));
             }
             if m.data.len() as u64 > self.shared.config.max_message {
-                return Err(no("TOOBIG", "message is larger than APPENDLIMIT"));
+                return Err(no(Code::TooBig, "message is larger than APPENDLIMIT"));
             }
             let mut flags = allowed_flags(rights, &Flags::from_flags(&m.flags));
             if private.is_some() {
@@ -644,10 +628,10 @@ impl<S: MailStore> Session<S> {
             }
         }
         let uids: Vec<u32> = mapping.pairs.iter().map(|(_, u)| u.get()).collect();
-        let mut code = format!("APPENDUID {} ", mapping.uid_validity);
-        let mut set = Vec::new();
-        out::sequence_set(&mut set, &uids);
-        code.push_str(&String::from_utf8_lossy(&set));
+        let code = Code::AppendUid {
+            uid_validity: mapping.uid_validity.get(),
+            uids,
+        };
         Done::code(code, "APPEND completed")
     }
 
@@ -677,12 +661,12 @@ impl<S: MailStore> Session<S> {
     pub(crate) fn expunge(&mut self, set: Option<SequenceSet>) -> Res {
         let view = self.view()?;
         if view.read_only {
-            return Err(no("READ-ONLY", "mailbox is read-only"));
+            return Err(no(Code::ReadOnly, "mailbox is read-only"));
         }
         let mailbox = view.mailbox;
         // RFC 4314 §4: EXPUNGE needs "e".
         if !self.selected_rights()?.contains(Right::Expunge) {
-            return Err(no("NOPERM", "you lack the \"e\" right on this mailbox"));
+            return Err(no(Code::NoPerm, "you lack the \"e\" right on this mailbox"));
         }
         let uids: Option<Vec<Uid>> = match &set {
             Some(set) => Some(

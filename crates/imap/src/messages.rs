@@ -12,8 +12,9 @@ use pochta_imap_proto::store::{Store, StoreMode};
 use pochta_store::{FlagOp, MailStore, StoreOutcome};
 use pochta_types::{Flag, Flags, ModSeq, Right, Rights, Uid};
 
+use pochta_imap_proto::response::{self, Code, FetchWriter, Status};
+
 use crate::acl::{SeenView, allowed_flags, flag_allowed, need};
-use crate::out;
 use crate::session::{Done, Fail, Res, Session, no};
 
 /// One STORE's change, as the helpers below pass it on.
@@ -36,7 +37,7 @@ impl<S: MailStore> Session<S> {
         let targets = self.resolve(&s.set, s.uid)?;
         let view = self.view()?;
         if view.read_only {
-            return Err(no("READ-ONLY", "mailbox is read-only"));
+            return Err(no(Code::ReadOnly, "mailbox is read-only"));
         }
         let mailbox = view.mailbox;
         let uids: Vec<Uid> = targets.iter().map(|&(_, u)| u).collect();
@@ -81,28 +82,18 @@ impl<S: MailStore> Session<S> {
             if s.silent && !modseq_only {
                 continue;
             }
-            self.out.extend_from_slice(b"* ");
-            out::num(&mut self.out, seq);
-            self.out.extend_from_slice(b" FETCH (");
+            let condstore = self.condstore;
+            let mut w = FetchWriter::begin(&mut self.out, seq);
             if s.uid {
-                self.out.extend_from_slice(b"UID ");
-                out::num(&mut self.out, m.uid.get());
-                self.out.push(b' ');
+                w.uid(m.uid.get());
             }
-            if modseq_only {
-                self.out.extend_from_slice(b"MODSEQ (");
-                out::num(&mut self.out, m.modseq.get());
-                self.out.extend_from_slice(b"))\r\n");
-                continue;
+            if !modseq_only {
+                w.flags(&m.flags, recent);
             }
-            self.out.extend_from_slice(b"FLAGS ");
-            out::flag_list(&mut self.out, &m.flags, recent);
-            if self.condstore {
-                self.out.extend_from_slice(b" MODSEQ (");
-                out::num(&mut self.out, m.modseq.get());
-                self.out.push(b')');
+            if modseq_only || condstore {
+                w.modseq(m.modseq.get());
             }
-            self.out.extend_from_slice(b")\r\n");
+            w.finish();
         }
         if !outcome.conflicts.is_empty() {
             let view = self.view()?;
@@ -115,10 +106,8 @@ impl<S: MailStore> Session<S> {
                     .filter_map(|&u| view.seq(u))
                     .collect()
             };
-            let mut set = Vec::new();
-            out::sequence_set(&mut set, &nums);
             return Done::code(
-                format!("MODIFIED {}", String::from_utf8_lossy(&set)),
+                Code::Modified(nums),
                 "Some messages were modified meanwhile",
             );
         }
@@ -183,7 +172,7 @@ impl<S: MailStore> Session<S> {
         let private_part = target.is_some() && seen_ok;
         let shared_part = op == FlagOp::Replace || !rest.is_empty();
         if !(private_part || (shared_part && may_rest)) {
-            return Err(no("NOPERM", "you may not change these flags here"));
+            return Err(no(Code::NoPerm, "you may not change these flags here"));
         }
         let mut changed: std::collections::HashSet<Uid> = Default::default();
         if let Some(t) = target.filter(|_| seen_ok) {
@@ -252,7 +241,7 @@ impl<S: MailStore> Session<S> {
             || rights.contains(Right::Write)
             || rights.contains(Right::DeleteMessages);
         if !any_right || (op != FlagOp::Replace && allowed.is_empty() && !flags.is_empty()) {
-            return Err(no("NOPERM", "you may not change these flags here"));
+            return Err(no(Code::NoPerm, "you may not change these flags here"));
         }
         if op != FlagOp::Replace {
             return Ok(store.store_flags(mailbox, uids, op, &allowed, unchanged_since)?);
@@ -289,12 +278,12 @@ impl<S: MailStore> Session<S> {
         let view = self.view()?;
         let from = view.mailbox;
         if is_move && view.read_only {
-            return Err(no("READ-ONLY", "mailbox is read-only"));
+            return Err(no(Code::ReadOnly, "mailbox is read-only"));
         }
         let store = self.shared.store.clone();
         let Some(found) = self.find(&c.mailbox)?.filter(|f| !f.info.noselect) else {
             return Err(no(
-                "TRYCREATE",
+                Code::TryCreate,
                 format!("mailbox {} does not exist", c.mailbox),
             ));
         };
@@ -305,7 +294,7 @@ impl<S: MailStore> Session<S> {
             let src = self.selected_rights()?;
             if !(src.contains(Right::DeleteMessages) && src.contains(Right::Expunge)) {
                 return Err(no(
-                    "NOPERM",
+                    Code::NoPerm,
                     "moving out of this mailbox needs the \"t\" and \"e\" rights",
                 ));
             }
@@ -395,17 +384,15 @@ impl<S: MailStore> Session<S> {
         let code = if src.is_empty() {
             None
         } else {
-            let mut code = format!("COPYUID {} ", mapping.uid_validity).into_bytes();
-            out::sequence_set(&mut code, &src);
-            code.push(b' ');
-            out::sequence_set(&mut code, &dst);
-            Some(String::from_utf8_lossy(&code).into_owned())
+            Some(Code::CopyUid {
+                uid_validity: mapping.uid_validity.get(),
+                source: src,
+                dest: dst,
+            })
         };
         if is_move {
             if let Some(code) = &code {
-                self.out.extend_from_slice(b"* OK [");
-                self.out.extend_from_slice(code.as_bytes());
-                self.out.extend_from_slice(b"] Moved\r\n");
+                response::write_status(&mut self.out, None, Status::Ok, Some(code), "Moved");
             }
             // EXPUNGEs follow from the sync in `finish`.
             return Done::ok("MOVE completed");

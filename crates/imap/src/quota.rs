@@ -24,6 +24,8 @@ use pochta_store::{MailStore, Quota};
 use pochta_types::{MailboxName, Right};
 
 use crate::acl::{OTHER_USERS, PUBLIC};
+use pochta_imap_proto::response::Code;
+
 use crate::session::{Done, Res, Session, no};
 
 /// The name of an account's only quota root.
@@ -48,7 +50,7 @@ impl<S: MailStore> Session<S> {
             found
         };
         let Some(owner) = owner else {
-            return Err(no("NONEXISTENT", "no such quota root"));
+            return Err(no(Code::NonExistent, "no such quota root"));
         };
         let q = self.shared.store.quota(owner)?;
         quota_response(&mut self.out, root, &q);
@@ -86,7 +88,7 @@ impl<S: MailStore> Session<S> {
 
     pub(crate) fn setquota(&mut self) -> Res {
         Err(no(
-            "NOPERM",
+            Code::NoPerm,
             "quota limits are set by the administrator (pochta user quota)",
         ))
     }

@@ -16,13 +16,13 @@
 use std::sync::Arc;
 
 use pochta_imap_proto::Date;
+use pochta_imap_proto::response::{Code, ESearchWriter, write_search};
 use pochta_imap_proto::search::{Search, SearchKey, SearchReturn};
 use pochta_imap_proto::sequence::SequenceSet;
 use pochta_store::{MailStore, MessageRecord};
 use pochta_types::{Flag, Uid};
 
 use crate::dates;
-use crate::out;
 use crate::session::{Done, Res, Session, no};
 use crate::text;
 
@@ -190,8 +190,11 @@ impl Compiler<'_> {
 }
 
 fn badcharset() -> crate::session::Fail {
-    let list = text::ADVERTISED_CHARSETS.join(" ");
-    no(&format!("BADCHARSET ({list})"), "unsupported charset")
+    let list = text::ADVERTISED_CHARSETS
+        .iter()
+        .map(|&c| c.into())
+        .collect();
+    no(Code::BadCharset(list), "unsupported charset")
 }
 
 /// One message under evaluation, with what was loaded for it.
@@ -375,17 +378,8 @@ impl<S: MailStore> Session<S> {
         };
         match &returns {
             None => {
-                self.out.extend_from_slice(b"* SEARCH");
-                for n in &nums {
-                    self.out.push(b' ');
-                    out::num(&mut self.out, *n);
-                }
-                if needs.modseq && !nums.is_empty() {
-                    self.out.extend_from_slice(b" (MODSEQ ");
-                    out::num(&mut self.out, highest);
-                    self.out.push(b')');
-                }
-                self.out.extend_from_slice(b"\r\n");
+                let modseq = (needs.modseq && !nums.is_empty()).then_some(highest);
+                write_search(&mut self.out, &nums, modseq);
             }
             Some(returns) => {
                 // RFC 4731 §3.1: RETURN () means RETURN (ALL).
@@ -438,42 +432,31 @@ impl<S: MailStore> Session<S> {
         modseq: Option<u64>,
     ) {
         // RFC 4731 §3.1: the response carries the command's tag as a correlator.
-        let o = &mut self.out;
-        o.extend_from_slice(b"* ESEARCH (TAG ");
-        out::string(o, tag.as_str().as_bytes());
-        o.push(b')');
-        if uid {
-            o.extend_from_slice(b" UID");
-        }
+        let mut w = ESearchWriter::begin(&mut self.out, tag, uid);
+        let (first, last) = (nums.first(), nums.last());
         for r in returns {
-            match r {
-                SearchReturn::Min if !nums.is_empty() => {
-                    o.extend_from_slice(b" MIN ");
-                    out::num(o, nums[0]);
+            match (r, first, last) {
+                (SearchReturn::Min, Some(&n), _) => {
+                    w.min(n);
                 }
-                SearchReturn::Max if !nums.is_empty() => {
-                    o.extend_from_slice(b" MAX ");
-                    out::num(o, nums[nums.len() - 1]);
+                (SearchReturn::Max, _, Some(&n)) => {
+                    w.max(n);
                 }
-                SearchReturn::Count => {
-                    o.extend_from_slice(b" COUNT ");
-                    out::num(o, nums.len());
+                (SearchReturn::Count, _, _) => {
+                    w.count(nums.len() as u32);
                 }
-                SearchReturn::All if !nums.is_empty() => {
-                    o.extend_from_slice(b" ALL ");
-                    out::sequence_set(o, nums);
+                (SearchReturn::All, _, _) => {
+                    w.all(nums);
                 }
                 _ => {}
             }
         }
-        if all && !nums.is_empty() {
-            o.extend_from_slice(b" ALL ");
-            out::sequence_set(o, nums);
+        if all {
+            w.all(nums);
         }
         if let Some(m) = modseq {
-            o.extend_from_slice(b" MODSEQ ");
-            out::num(o, m);
+            w.modseq(m);
         }
-        o.extend_from_slice(b"\r\n");
+        w.finish();
     }
 }

@@ -14,16 +14,17 @@
 //!   session asks the store what changed since the MODSEQ it last reported ([`View::apply`]);
 //!   EXPUNGE is held back during FETCH, STORE and SEARCH (RFC 3501 §7.4.1).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use pochta_auth::{Context as LoginContext, Directory, Login, Outcome, Protocol, Throttle};
+use pochta_imap_proto::response::{self, Code, FetchWriter, Status};
 use pochta_imap_proto::{Command, CommandBody, ParseError, ParseErrorKind, Tag};
 use pochta_store::{Account, MailStore, StoreError};
-use pochta_types::Uid;
+use pochta_types::{SEPARATOR, Uid};
 
-use crate::out;
 use crate::view::{Update, View};
 
 pub use pochta_auth::PlaintextPolicy;
@@ -101,7 +102,7 @@ pub enum State {
 #[derive(Debug)]
 pub enum Fail {
     Bad(String),
-    No(Option<String>, String),
+    No(Option<Code>, String),
     Store(StoreError),
 }
 
@@ -116,7 +117,7 @@ pub(crate) type Res<T = Done> = Result<T, Fail>;
 /// A command's success: optional response code and text of the tagged OK.
 #[derive(Debug)]
 pub struct Done {
-    pub code: Option<String>,
+    pub code: Option<Code>,
     pub text: String,
     pub next: Next,
 }
@@ -129,17 +130,17 @@ impl Done {
             next: Next::Continue,
         })
     }
-    pub fn code(code: impl Into<String>, text: impl Into<String>) -> Res {
+    pub fn code(code: Code, text: impl Into<String>) -> Res {
         Ok(Done {
-            code: Some(code.into()),
+            code: Some(code),
             text: text.into(),
             next: Next::Continue,
         })
     }
 }
 
-pub(crate) fn no(code: &str, text: impl Into<String>) -> Fail {
-    Fail::No(Some(code.to_string()), text.into())
+pub(crate) fn no(code: Code, text: impl Into<String>) -> Fail {
+    Fail::No(Some(code), text.into())
 }
 
 pub(crate) fn bad(text: impl Into<String>) -> Fail {
@@ -207,13 +208,9 @@ impl<S: MailStore> Session<S> {
 
     /// The greeting (RFC 3501 §7.1.1).
     pub fn greeting(&mut self) {
-        let caps = self.capabilities();
-        let host = self.shared.config.hostname.clone();
-        self.out.extend_from_slice(b"* OK [CAPABILITY ");
-        self.out.extend_from_slice(caps.as_bytes());
-        self.out.extend_from_slice(b"] ");
-        self.out.extend_from_slice(host.as_bytes());
-        self.out.extend_from_slice(b" Pochta ready.\r\n");
+        let caps = Code::Capability(self.capabilities());
+        let text = format!("{} Pochta ready.", self.shared.config.hostname);
+        response::write_status(&mut self.out, None, Status::Ok, Some(&caps), &text);
     }
 
     /// Whether a password may cross this connection in the clear.
@@ -222,33 +219,34 @@ impl<S: MailStore> Session<S> {
     }
 
     /// The CAPABILITY list for the current state (RFC 3501 §6.1.1).
-    pub fn capabilities(&self) -> String {
+    pub fn capabilities(&self) -> Vec<Cow<'static, str>> {
         // Only what fully works is advertised.
-        let mut c = String::from(concat!(
+        const ALWAYS: &str = concat!(
             "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE",
             " CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH",
             " SEARCHRES WITHIN CONDSTORE QRESYNC STATUS=SIZE SAVEDATE OBJECTID PREVIEW",
             " UTF8=ACCEPT MULTIAPPEND BINARY QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE",
             " ACL RIGHTS=texk",
-        ));
+        );
+        let mut c: Vec<Cow<'static, str>> = ALWAYS.split(' ').map(Cow::Borrowed).collect();
         if !self.compressed {
-            c.push_str(" COMPRESS=DEFLATE");
+            c.push("COMPRESS=DEFLATE".into());
         }
         if matches!(self.state, State::NotAuthenticated) {
             if !self.tls && self.starttls_available {
-                c.push_str(" STARTTLS");
+                c.push("STARTTLS".into());
             }
             if self.plaintext_ok() {
-                c.push_str(" AUTH=PLAIN AUTH=LOGIN");
+                c.extend(["AUTH=PLAIN".into(), "AUTH=LOGIN".into()]);
             } else {
-                c.push_str(" LOGINDISABLED");
+                c.push("LOGINDISABLED".into());
             }
-            c.push_str(" AUTH=SCRAM-SHA-256");
+            c.push("AUTH=SCRAM-SHA-256".into());
             if self.shared.config.anonymous {
-                c.push_str(" AUTH=ANONYMOUS");
+                c.push("AUTH=ANONYMOUS".into());
             }
         }
-        c.push_str(&format!(" APPENDLIMIT={}", self.shared.config.max_message));
+        c.push(format!("APPENDLIMIT={}", self.shared.config.max_message).into());
         c
     }
 
@@ -257,7 +255,7 @@ impl<S: MailStore> Session<S> {
         self.account.as_ref().ok_or_else(|| {
             if self.anonymous.is_some() {
                 no(
-                    "NOPERM",
+                    Code::NoPerm,
                     "anonymous sessions have no mailboxes of their own",
                 )
             } else {
@@ -311,46 +309,37 @@ impl<S: MailStore> Session<S> {
 
     /// Answer a command that could not be parsed.
     pub fn parse_error(&mut self, e: ParseError) {
-        let tag = e.tag.as_ref().map(Tag::as_str).unwrap_or("*");
-        let (kind, code) = match e.kind {
-            ParseErrorKind::Mailbox(_) => ("NO", Some("CANNOT")),
-            _ => ("BAD", None),
+        let (status, code) = match e.kind {
+            ParseErrorKind::Mailbox(_) => (Status::No, Some(Code::Cannot)),
+            _ => (Status::Bad, None),
         };
-        self.tagged(tag, kind, code, &e.message);
+        response::write_status(
+            &mut self.out,
+            e.tag.as_ref(),
+            status,
+            code.as_ref(),
+            &e.message,
+        );
     }
 
     /// Answer a framing error (line or literal too long).
     pub fn frame_error(&mut self, tag: Option<&Tag>, text: &str, too_big: bool) {
-        let tag = tag.map(Tag::as_str).unwrap_or("*");
-        if too_big && tag != "*" {
-            self.tagged(tag, "NO", Some("TOOBIG"), text);
+        if too_big && tag.is_some() {
+            self.tagged(tag, Status::No, Some(&Code::TooBig), text);
         } else {
-            self.tagged(tag, "BAD", None, text);
+            self.tagged(tag, Status::Bad, None, text);
         }
     }
 
-    pub(crate) fn tagged(&mut self, tag: &str, kind: &str, code: Option<&str>, text: &str) {
-        self.out.extend_from_slice(tag.as_bytes());
-        self.out.push(b' ');
-        self.out.extend_from_slice(kind.as_bytes());
-        self.out.push(b' ');
-        if let Some(code) = code {
-            self.out.push(b'[');
-            self.out.extend_from_slice(code.as_bytes());
-            self.out.extend_from_slice(b"] ");
-        }
-        // Text must be one 7-bit line (RFC 3501 §9 `text`): non-ASCII (a mailbox name in an
-        // error) is written in modified UTF-7, the form the client used for it.
-        let text: std::borrow::Cow<'_, str> = if text.is_ascii() {
-            text.into()
-        } else {
-            pochta_types::mutf7::encode(text).into()
-        };
-        for &b in text.as_bytes() {
-            self.out
-                .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
-        }
-        self.out.extend_from_slice(b"\r\n");
+    /// A status response, tagged or (without a tag) untagged.
+    pub(crate) fn tagged(
+        &mut self,
+        tag: Option<&Tag>,
+        status: Status,
+        code: Option<&Code>,
+        text: &str,
+    ) {
+        response::write_status(&mut self.out, tag, status, code, text);
     }
 
     /// Handle one parsed command, writing its responses to `out`.
@@ -367,7 +356,7 @@ impl<S: MailStore> Session<S> {
         }
         let result = match self.check_state(&body) {
             Ok(()) if self.anonymous.is_some() && crate::anonymous::refuses(&body) => Err(no(
-                "NOPERM",
+                Code::NoPerm,
                 format!("{name} is not available to anonymous sessions (read-only)"),
             )),
             Ok(()) => self.dispatch(&tag, body),
@@ -416,14 +405,12 @@ impl<S: MailStore> Session<S> {
         match body {
             Capability => {
                 let caps = self.capabilities();
-                self.out.extend_from_slice(b"* CAPABILITY ");
-                self.out.extend_from_slice(caps.as_bytes());
-                self.out.extend_from_slice(b"\r\n");
+                response::write_capability(&mut self.out, &caps);
                 Done::ok("CAPABILITY completed")
             }
             Noop => Done::ok("NOOP completed"),
             Logout => {
-                self.out.extend_from_slice(b"* BYE Logging out\r\n");
+                self.tagged(None, response::Status::Bye, None, "Logging out");
                 self.state = State::Logout;
                 Ok(Done {
                     code: None,
@@ -432,13 +419,11 @@ impl<S: MailStore> Session<S> {
                 })
             }
             Id(_) => {
-                self.out.extend_from_slice(
-                    format!(
-                        "* ID (\"name\" \"Pochta\" \"version\" \"{}\")\r\n",
-                        env!("CARGO_PKG_VERSION")
-                    )
-                    .as_bytes(),
-                );
+                let id = [
+                    ("name", Some("Pochta")),
+                    ("version", Some(env!("CARGO_PKG_VERSION"))),
+                ];
+                response::write_id(&mut self.out, Some(&id));
                 Done::ok("ID completed")
             }
             StartTls => {
@@ -446,7 +431,7 @@ impl<S: MailStore> Session<S> {
                     return Err(bad("TLS is already active"));
                 }
                 if !self.starttls_available {
-                    return Err(no("CANNOT", "TLS is not available"));
+                    return Err(no(Code::Cannot, "TLS is not available"));
                 }
                 Ok(Done {
                     code: None,
@@ -488,26 +473,16 @@ impl<S: MailStore> Session<S> {
                         _ => {}
                     }
                 }
-                self.out.extend_from_slice(b"* ENABLED");
-                for n in newly {
-                    self.out.push(b' ');
-                    self.out.extend_from_slice(n.as_bytes());
-                }
-                self.out.extend_from_slice(b"\r\n");
+                response::write_enabled(&mut self.out, &newly);
                 Done::ok("ENABLE completed")
             }
             Namespace => {
                 // RFC 2342 §5: personal (none for an anonymous session), other users' (shared
                 // with us, RFC 4314), shared (the public folders).
-                let personal: &[u8] = if self.anonymous.is_some() {
-                    b"NIL"
-                } else {
-                    b"((\"\" \"/\"))"
-                };
-                self.out.extend_from_slice(b"* NAMESPACE ");
-                self.out.extend_from_slice(personal);
-                self.out
-                    .extend_from_slice(b" ((\"Other Users/\" \"/\")) ((\"Public/\" \"/\"))\r\n");
+                let personal = self.anonymous.is_none().then_some("");
+                let other = format!("{}{SEPARATOR}", crate::acl::OTHER_USERS);
+                let public = format!("{}{SEPARATOR}", crate::acl::PUBLIC);
+                response::write_namespace(&mut self.out, personal, Some(&other), Some(&public));
                 Done::ok("NAMESPACE completed")
             }
             Select(s) => self.select(s, false),
@@ -522,7 +497,7 @@ impl<S: MailStore> Session<S> {
             Status(s) => self.status(s),
             Append(a) => self.append(a),
             Idle => {
-                self.out.extend_from_slice(b"+ idling\r\n");
+                response::write_continue(&mut self.out, "idling");
                 Ok(Done {
                     code: None,
                     text: String::new(),
@@ -531,7 +506,7 @@ impl<S: MailStore> Session<S> {
             }
             Compress(mech) => {
                 if self.compressed {
-                    return Err(no("COMPRESSIONACTIVE", "compression is already active"));
+                    return Err(no(Code::CompressionActive, "compression is already active"));
                 }
                 if mech != "DEFLATE" {
                     return Err(bad(format!("unknown compression mechanism {mech}")));
@@ -583,23 +558,23 @@ impl<S: MailStore> Session<S> {
                 } else {
                     done.text
                 };
-                self.tagged(tag.as_str(), "OK", done.code.as_deref(), &text);
+                self.tagged(Some(tag), Status::Ok, done.code.as_ref(), &text);
                 done.next
             }
             Err(Fail::Bad(text)) => {
-                self.tagged(tag.as_str(), "BAD", None, &text);
+                self.tagged(Some(tag), Status::Bad, None, &text);
                 Next::Continue
             }
             Err(Fail::No(code, text)) => {
-                self.tagged(tag.as_str(), "NO", code.as_deref(), &text);
+                self.tagged(Some(tag), Status::No, code.as_ref(), &text);
                 Next::Continue
             }
             Err(Fail::Store(e)) => {
                 let (code, text) = store_error(&e);
-                if code == "SERVERBUG" {
+                if code == Code::ServerBug {
                     tracing::error!(command = name, error = %e, "store failure");
                 }
-                self.tagged(tag.as_str(), "NO", Some(code), &text);
+                self.tagged(Some(tag), Status::No, Some(&code), &text);
                 Next::Continue
             }
         }
@@ -676,9 +651,9 @@ impl<S: MailStore> Session<S> {
             .unwrap_or(line);
         self.idle_poll();
         if trimmed.eq_ignore_ascii_case(b"DONE") {
-            self.tagged(tag.as_str(), "OK", None, "IDLE terminated");
+            self.tagged(Some(tag), Status::Ok, None, "IDLE terminated");
         } else {
-            self.tagged(tag.as_str(), "BAD", None, "expected DONE to end IDLE");
+            self.tagged(Some(tag), Status::Bad, None, "expected DONE to end IDLE");
         }
     }
 
@@ -713,7 +688,7 @@ impl<S: MailStore> Session<S> {
         if let Err(wait) = self.shared.anonymous_logins.login(self.peer) {
             self.delay = Some(Duration::from_secs(1));
             return Err(no(
-                "UNAVAILABLE",
+                Code::Unavailable,
                 format!(
                     "Too many anonymous logins from your address; try again in {} seconds",
                     wait.as_secs().max(1)
@@ -724,9 +699,8 @@ impl<S: MailStore> Session<S> {
         tracing::info!(peer = %self.peer, trace = %trace, "IMAP anonymous login");
         self.anonymous = Some(crate::anonymous::Bucket::new());
         self.state = State::Authenticated;
-        let caps = self.capabilities();
         Done::code(
-            format!("CAPABILITY {caps}"),
+            Code::Capability(self.capabilities()),
             "Logged in anonymously (read-only)",
         )
     }
@@ -735,8 +709,7 @@ impl<S: MailStore> Session<S> {
         tracing::info!(account = %account.address, peer = %self.peer, "IMAP login");
         self.account = Some(account);
         self.state = State::Authenticated;
-        let caps = self.capabilities();
-        Done::code(format!("CAPABILITY {caps}"), "Logged in")
+        Done::code(Code::Capability(self.capabilities()), "Logged in")
     }
 
     fn authenticate(&mut self, tag: &Tag, mechanism: &str, initial: Option<&[u8]>) -> Res {
@@ -748,7 +721,10 @@ impl<S: MailStore> Session<S> {
             initial,
         );
         match outcome {
-            Outcome::Unsupported => Err(no("CANNOT", format!("unsupported mechanism {mechanism}"))),
+            Outcome::Unsupported => Err(no(
+                Code::Cannot,
+                format!("unsupported mechanism {mechanism}"),
+            )),
             Outcome::NotBase64 => Err(bad("initial response is not base64")),
             outcome => self.login_outcome(Some(tag), outcome),
         }
@@ -763,9 +739,7 @@ impl<S: MailStore> Session<S> {
                 let Some(tag) = tag else {
                     return Err(bad("unexpected challenge"));
                 };
-                self.out.extend_from_slice(b"+ ");
-                self.out.extend_from_slice(challenge.as_bytes());
-                self.out.extend_from_slice(b"\r\n");
+                response::write_continue_base64(&mut self.out, challenge.as_bytes());
                 self.sasl = Some((tag.clone(), next));
                 Ok(Done {
                     code: None,
@@ -775,19 +749,19 @@ impl<S: MailStore> Session<S> {
             }
             Outcome::LoggedIn(account) => self.logged_in(account),
             Outcome::Anonymous(trace) => self.anonymous_login(&trace),
-            Outcome::Failed { .. } => Err(no("AUTHENTICATIONFAILED", "Authentication failed")),
+            Outcome::Failed { .. } => Err(no(Code::AuthenticationFailed, "Authentication failed")),
             Outcome::Throttled { retry_after } => Err(no(
-                "UNAVAILABLE",
+                Code::Unavailable,
                 format!(
                     "Too many failed logins; try again in {} seconds",
                     retry_after.as_secs().max(1)
                 ),
             )),
             Outcome::PlaintextRefused => Err(no(
-                "PRIVACYREQUIRED",
+                Code::PrivacyRequired,
                 "Plaintext authentication is disabled on this connection; use STARTTLS first",
             )),
-            Outcome::Unsupported => Err(no("CANNOT", "unsupported mechanism")),
+            Outcome::Unsupported => Err(no(Code::Cannot, "unsupported mechanism")),
             Outcome::NotBase64 => Err(bad("response is not base64")),
             Outcome::Malformed(m) => Err(bad(format!("malformed SASL response: {m}"))),
             Outcome::Cancelled => Err(bad("AUTHENTICATE cancelled")),
@@ -812,17 +786,17 @@ impl<S: MailStore> Session<S> {
 }
 
 /// The one mapping of store errors to response codes (RFC 5530, RFC 9051 §7.1).
-fn store_error(e: &StoreError) -> (&'static str, String) {
+fn store_error(e: &StoreError) -> (Code, String) {
     match e {
-        StoreError::NotFound(what) => ("NONEXISTENT", format!("{what} does not exist")),
-        StoreError::AlreadyExists(what) => ("ALREADYEXISTS", format!("{what} already exists")),
-        StoreError::NotAllowed(why) => ("CANNOT", why.clone()),
-        StoreError::HasChildren(what) => ("HASCHILDREN", format!("{what} has child mailboxes")),
-        StoreError::Limit(what) => ("LIMIT", format!("limit reached: {what}")),
+        StoreError::NotFound(what) => (Code::NonExistent, format!("{what} does not exist")),
+        StoreError::AlreadyExists(what) => (Code::AlreadyExists, format!("{what} already exists")),
+        StoreError::NotAllowed(why) => (Code::Cannot, why.clone()),
+        StoreError::HasChildren(what) => (Code::HasChildren, format!("{what} has child mailboxes")),
+        StoreError::Limit(what) => (Code::Limit, format!("limit reached: {what}")),
         // RFC 9208 §4.3.1.
-        StoreError::OverQuota(e) => ("OVERQUOTA", format!("over quota: {e}")),
+        StoreError::OverQuota(e) => (Code::OverQuota, format!("over quota: {e}")),
         StoreError::Backend(_) => (
-            "SERVERBUG",
+            Code::ServerBug,
             "internal storage error; the administrator can find details in the log".to_string(),
         ),
     }
@@ -849,9 +823,7 @@ pub(crate) fn write_updates(
             .collect();
         if !gone.is_empty() {
             gone.sort_unstable();
-            out.extend_from_slice(b"* VANISHED ");
-            out::sequence_set(out, &gone);
-            out.extend_from_slice(b"\r\n");
+            response::write_vanished(out, false, &gone);
         }
     }
     for u in updates {
@@ -882,21 +854,9 @@ pub(crate) fn write_updates(
 
 fn write_update(out: &mut Vec<u8>, u: Update, condstore: bool) {
     match u {
-        Update::Expunge { seq, .. } => {
-            out.extend_from_slice(b"* ");
-            out::num(out, seq);
-            out.extend_from_slice(b" EXPUNGE\r\n");
-        }
-        Update::Exists(n) => {
-            out.extend_from_slice(b"* ");
-            out::num(out, n);
-            out.extend_from_slice(b" EXISTS\r\n");
-        }
-        Update::Recent(n) => {
-            out.extend_from_slice(b"* ");
-            out::num(out, n);
-            out.extend_from_slice(b" RECENT\r\n");
-        }
+        Update::Expunge { seq, .. } => response::write_expunge(out, seq),
+        Update::Exists(n) => response::write_exists(out, n),
+        Update::Recent(n) => response::write_recent(out, n),
         Update::Flags {
             seq,
             uid,
@@ -904,18 +864,12 @@ fn write_update(out: &mut Vec<u8>, u: Update, condstore: bool) {
             recent,
             modseq,
         } => {
-            out.extend_from_slice(b"* ");
-            out::num(out, seq);
-            out.extend_from_slice(b" FETCH (UID ");
-            out::num(out, uid.get());
-            out.extend_from_slice(b" FLAGS ");
-            out::flag_list(out, &flags, recent);
+            let mut w = FetchWriter::begin(out, seq);
+            w.uid(uid.get()).flags(&flags, recent);
             if condstore {
-                out.extend_from_slice(b" MODSEQ (");
-                out::num(out, modseq.get());
-                out.push(b')');
+                w.modseq(modseq.get());
             }
-            out.extend_from_slice(b")\r\n");
+            w.finish();
         }
     }
 }

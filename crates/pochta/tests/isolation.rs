@@ -20,6 +20,8 @@ mod common;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use pochta_imap_proto::response::{LiteralForm, write_string_with};
+
 use blocking::{Imap, Lines, Reply, number_after};
 use common::{TestDir, TestServer, free_ports};
 
@@ -92,17 +94,12 @@ fn hostile_names() -> Vec<String> {
     v
 }
 
-/// A mailbox name as an IMAP astring: always a quoted string (escaping `\` and `"`).
+/// A mailbox name as an IMAP astring: always a string, quoted raw UTF-8 where it fits (the
+/// attacker does not bother with modified UTF-7), under imap-proto's one quoting rule.
 fn quoted(name: &str) -> String {
-    let mut s = String::from("\"");
-    for c in name.chars() {
-        if c == '\\' || c == '"' {
-            s.push('\\');
-        }
-        s.push(c);
-    }
-    s.push('"');
-    s
+    let mut out = Vec::new();
+    write_string_with(&mut out, name.as_bytes(), true, LiteralForm::default());
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Checks that nothing of A's leaks into `r`, and returns it.
