@@ -28,13 +28,13 @@ use pochta_types::{MailboxName, MailboxNameError};
 
 use crate::acl::{AclEntry, SetAcl};
 use crate::append::Append;
-use crate::auth::{Authenticate, Login};
 use crate::copy_move::CopyMove;
 use crate::core::Tag;
 use crate::fetch::Fetch;
+use crate::id::IdParams;
 use crate::list::{List, Lsub};
+use crate::login::{Authenticate, Login};
 use crate::mailbox::{Create, Rename};
-use crate::misc::IdParams;
 use crate::parse::{Cursor, PErr, PResult, syntax};
 use crate::search::Search;
 use crate::select_examine::Select;
@@ -42,7 +42,8 @@ use crate::sequence::SequenceSet;
 use crate::status::Status;
 use crate::store::Store;
 use crate::{
-    acl, append, auth, copy_move, fetch, list, mailbox, misc, search, select_examine, status, store,
+    acl, append, copy_move, enable, fetch, id, list, login, mailbox, quota, search, select_examine,
+    status, store,
 };
 
 /// Parser settings that depend on the session.
@@ -248,8 +249,8 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
         b"EXPUNGE" => CommandBody::Expunge,
         b"IDLE" => CommandBody::Idle,
         b"NAMESPACE" => CommandBody::Namespace,
-        b"ID" => CommandBody::Id(misc::id(c)?),
-        b"ENABLE" => CommandBody::Enable(misc::enable(c)?),
+        b"ID" => CommandBody::Id(id::id(c)?),
+        b"ENABLE" => CommandBody::Enable(enable::enable(c)?),
         b"COMPRESS" => {
             c.sp()?;
             CommandBody::Compress(c.keyword()?)
@@ -263,7 +264,7 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
             CommandBody::GetQuotaRoot(c.mailbox()?)
         }
         b"SETQUOTA" => {
-            let (root, limits) = misc::setquota(c)?;
+            let (root, limits) = quota::setquota(c)?;
             CommandBody::SetQuota { root, limits }
         }
         b"SETACL" => CommandBody::SetAcl(acl::setacl(c)?),
@@ -271,8 +272,8 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
         b"GETACL" => CommandBody::GetAcl(mailbox::one(c)?),
         b"LISTRIGHTS" => CommandBody::ListRights(acl::entry(c)?),
         b"MYRIGHTS" => CommandBody::MyRights(mailbox::one(c)?),
-        b"AUTHENTICATE" => CommandBody::Authenticate(auth::authenticate(c)?),
-        b"LOGIN" => CommandBody::Login(auth::login(c)?),
+        b"AUTHENTICATE" => CommandBody::Authenticate(login::authenticate(c)?),
+        b"LOGIN" => CommandBody::Login(login::login(c)?),
         b"SELECT" => CommandBody::Select(select_examine::select(c)?),
         b"EXAMINE" => CommandBody::Examine(select_examine::select(c)?),
         b"CREATE" => CommandBody::Create(mailbox::create(c)?),

@@ -20,18 +20,20 @@
 
 pub mod acl;
 pub mod append;
-pub mod auth;
 pub mod client;
 pub mod command;
 pub mod copy_move;
 pub mod core;
+pub mod enable;
 pub mod encode;
 pub mod fetch;
 pub mod framer;
+pub mod id;
 pub mod list;
+pub mod login;
 pub mod mailbox;
-pub mod misc;
 mod parse;
+pub mod quota;
 pub mod response;
 pub mod search;
 pub mod select_examine;

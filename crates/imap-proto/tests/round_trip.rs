@@ -6,13 +6,13 @@ use std::num::NonZeroU32;
 use proptest::prelude::*;
 
 use pochta_imap_proto::append::{Append, AppendDataKind, AppendMessage};
-use pochta_imap_proto::auth::Login;
 use pochta_imap_proto::command::{Command, CommandBody, ParseOptions, parse_command};
 use pochta_imap_proto::copy_move::CopyMove;
 use pochta_imap_proto::encode::EncodeOptions;
 use pochta_imap_proto::fetch::{Fetch, FetchAttr, Partial, Section, SectionText};
 use pochta_imap_proto::framer::{Event, Framer, Limits};
 use pochta_imap_proto::list::{List, ListReturn, ListSelect};
+use pochta_imap_proto::login::Login;
 use pochta_imap_proto::search::{Search, SearchKey, SearchReturn};
 use pochta_imap_proto::select_examine::{QResync, Select};
 use pochta_imap_proto::sequence::{SeqNum, SeqRange, SequenceSet};

@@ -1,6 +1,8 @@
-//! COMPRESS=DEFLATE (RFC 4978): raw DEFLATE (no zlib header) in both directions.
+//! COMPRESS=DEFLATE (RFC 4978): the command, and raw DEFLATE (no zlib header) in both
+//! directions.
 //!
 //! Implementation notes:
+//! - The tagged OK goes out uncompressed; compression starts right after it (RFC 4978 §3).
 //! - Each write is compressed and ended with a sync flush (RFC 4978 §4: the server must flush
 //!   after each response so the client can decompress it without waiting for more).
 //! - Decompression output is bounded per call by what the framer accepts anyway; a stream
@@ -9,6 +11,27 @@
 use std::io;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use pochta_imap_proto::response::Code;
+use pochta_store::MailStore;
+
+use crate::session::{Done, Next, Res, Session, bad, no};
+
+impl<S: MailStore> Session<S> {
+    pub(crate) fn compress(&mut self, mech: &str) -> Res {
+        if self.compressed {
+            return Err(no(Code::CompressionActive, "compression is already active"));
+        }
+        if mech != "DEFLATE" {
+            return Err(bad(format!("unknown compression mechanism {mech}")));
+        }
+        self.compressed = true;
+        Ok(Done {
+            code: None,
+            text: "DEFLATE active".into(),
+            next: Next::Compress,
+        })
+    }
+}
 
 /// The two DEFLATE streams of one connection.
 pub struct Deflate {

@@ -2,8 +2,11 @@
 //!
 //! Implementation notes (what always holds):
 //! - The protocol grammar lives in `pochta-imap-proto` (sans-IO); this crate holds the
-//!   session state machine ([`session`]), one module per command family (`mailbox`, `fetch`,
-//!   `search`, `messages` for STORE/COPY/MOVE), and the tokio [`driver`].
+//!   session state machine ([`session`]), one module per command family named as in
+//!   `pochta-imap-proto` and in `tests/` (`select_examine`, `mailbox`, `list`, `status`,
+//!   `append`, `fetch`, `store`, `copy_move`, `search`, `expunge`, `acl`, `quota`, `enable`,
+//!   `idle`, `namespace`, `id`, `compress`; LOGIN/AUTHENTICATE in `session`), and the tokio
+//!   [`driver`].
 //! - UIDs and MODSEQs come only from the store, which assigns them strictly ascending; a
 //!   session never invents one. Sequence numbers exist only in a session's [`view::View`] and
 //!   change only when the client is told (EXISTS / EXPUNGE).
@@ -20,15 +23,25 @@
 
 mod acl;
 pub mod anonymous;
+mod append;
 mod compress;
+mod copy_move;
 pub mod dates;
 pub mod driver;
+mod enable;
+mod expunge;
 mod fetch;
+mod id;
+mod idle;
+mod list;
 mod mailbox;
-mod messages;
+mod namespace;
 mod quota;
 mod search;
+mod select_examine;
 pub mod session;
+mod status;
+mod store;
 pub mod text;
 pub mod view;
 

@@ -23,7 +23,7 @@ use pochta_auth::{Context as LoginContext, Directory, Login, Outcome, Protocol, 
 use pochta_imap_proto::response::{self, Code, FetchWriter, Status};
 use pochta_imap_proto::{Command, CommandBody, ParseError, ParseErrorKind, Tag};
 use pochta_store::{Account, MailStore, StoreError};
-use pochta_types::{SEPARATOR, Uid};
+use pochta_types::Uid;
 
 use crate::view::{Update, View};
 
@@ -418,14 +418,7 @@ impl<S: MailStore> Session<S> {
                     next: Next::Logout,
                 })
             }
-            Id(_) => {
-                let id = [
-                    ("name", Some("Pochta")),
-                    ("version", Some(env!("CARGO_PKG_VERSION"))),
-                ];
-                response::write_id(&mut self.out, Some(&id));
-                Done::ok("ID completed")
-            }
+            Id(_) => self.id(),
             StartTls => {
                 if self.tls {
                     return Err(bad("TLS is already active"));
@@ -445,46 +438,8 @@ impl<S: MailStore> Session<S> {
                 &a.mechanism,
                 a.initial_response.as_ref().map(|s| s.expose().as_slice()),
             ),
-            Enable(caps) => {
-                // RFC 5161 §3.1: ENABLED lists only what this command newly enabled.
-                let mut newly = Vec::new();
-                for cap in caps {
-                    match cap.as_str() {
-                        "CONDSTORE" if !self.condstore => {
-                            self.condstore = true;
-                            newly.push("CONDSTORE");
-                        }
-                        "QRESYNC" if !self.qresync => {
-                            // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
-                            self.qresync = true;
-                            self.condstore = true;
-                            newly.push("QRESYNC");
-                        }
-                        "IMAP4REV2" if !self.rev2 => {
-                            // RFC 9051 §6.3.1; mailbox names are UTF-8 in IMAP4rev2 (§5.1).
-                            self.rev2 = true;
-                            self.utf8 = true;
-                            newly.push("IMAP4rev2");
-                        }
-                        "UTF8=ACCEPT" if !self.utf8 => {
-                            self.utf8 = true;
-                            newly.push("UTF8=ACCEPT");
-                        }
-                        _ => {}
-                    }
-                }
-                response::write_enabled(&mut self.out, &newly);
-                Done::ok("ENABLE completed")
-            }
-            Namespace => {
-                // RFC 2342 §5: personal (none for an anonymous session), other users' (shared
-                // with us, RFC 4314), shared (the public folders).
-                let personal = self.anonymous.is_none().then_some("");
-                let other = format!("{}{SEPARATOR}", crate::acl::OTHER_USERS);
-                let public = format!("{}{SEPARATOR}", crate::acl::PUBLIC);
-                response::write_namespace(&mut self.out, personal, Some(&other), Some(&public));
-                Done::ok("NAMESPACE completed")
-            }
+            Enable(caps) => self.enable(caps),
+            Namespace => self.namespace(),
             Select(s) => self.select(s, false),
             Examine(s) => self.select(s, true),
             Create(c) => self.create(c),
@@ -496,28 +451,8 @@ impl<S: MailStore> Session<S> {
             Lsub(l) => self.lsub(l),
             Status(s) => self.status(s),
             Append(a) => self.append(a),
-            Idle => {
-                response::write_continue(&mut self.out, "idling");
-                Ok(Done {
-                    code: None,
-                    text: String::new(),
-                    next: Next::Idle(tag.clone()),
-                })
-            }
-            Compress(mech) => {
-                if self.compressed {
-                    return Err(no(Code::CompressionActive, "compression is already active"));
-                }
-                if mech != "DEFLATE" {
-                    return Err(bad(format!("unknown compression mechanism {mech}")));
-                }
-                self.compressed = true;
-                Ok(Done {
-                    code: None,
-                    text: "DEFLATE active".into(),
-                    next: Next::Compress,
-                })
-            }
+            Idle => self.idle(tag),
+            Compress(mech) => self.compress(&mech),
             GetQuota(root) => self.getquota(&root),
             GetQuotaRoot(m) => self.getquotaroot(&m),
             SetQuota { .. } => self.setquota(),
@@ -634,27 +569,6 @@ impl<S: MailStore> Session<S> {
             Err(e) => Err(e),
         };
         self.finish(&tag, "FETCH", result, allow_expunge)
-    }
-
-    /// While idling: report changes (expunges allowed).
-    pub fn idle_poll(&mut self) {
-        if let Err(e) = self.sync(true) {
-            tracing::error!(error = %e, "syncing during IDLE failed");
-        }
-    }
-
-    /// The client ended IDLE with `line` (RFC 2177 §3: must be `DONE`).
-    pub fn idle_done(&mut self, tag: &Tag, line: &[u8]) {
-        let trimmed = line
-            .strip_suffix(b"\r\n")
-            .or(line.strip_suffix(b"\n"))
-            .unwrap_or(line);
-        self.idle_poll();
-        if trimmed.eq_ignore_ascii_case(b"DONE") {
-            self.tagged(Some(tag), Status::Ok, None, "IDLE terminated");
-        } else {
-            self.tagged(Some(tag), Status::Bad, None, "expected DONE to end IDLE");
-        }
     }
 
     // --- authentication ---

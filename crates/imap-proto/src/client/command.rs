@@ -288,14 +288,14 @@ impl ClientCommand {
             C::Close => B::Close,
             C::Unselect => B::Unselect,
             C::Expunge => B::Expunge,
-            C::Login { user, password } => B::Login(crate::auth::Login {
+            C::Login { user, password } => B::Login(crate::login::Login {
                 username: user.clone(),
                 password: Secret::new(password.expose().clone()),
             }),
             C::Authenticate {
                 mechanism,
                 initial_response,
-            } => B::Authenticate(crate::auth::Authenticate {
+            } => B::Authenticate(crate::login::Authenticate {
                 mechanism: mechanism.to_ascii_uppercase(),
                 initial_response: initial_response
                     .as_ref()

@@ -269,3 +269,26 @@ pub fn code(r: &[String]) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+/// A multipart message with a nested message/rfc822 part and encoded headers.
+pub const MULTI: &[u8] = b"From: =?koi8-r?B?6dfBziDwxdTSz9c=?= <ivan@example.org>\r\n\
+To: user@example.org\r\n\
+Subject: =?utf-8?B?0J7RgtGH0ZHRgiDQt9CwINC80LDRgNGC?=\r\n\
+Date: Mon, 15 Jan 2024 10:30:00 +0300\r\n\
+Message-ID: <m1@example.org>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
+\r\n\
+--b1\r\n\
+Content-Type: text/plain; charset=koi8-r\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\
+\r\n\
+=F0=D2=C9=D7=C5=D4, =DC=D4=CF =CF=D4=DE=A3=D4.\r\n\
+--b1\r\n\
+Content-Type: message/rfc822\r\n\
+\r\n\
+Subject: inner\r\n\
+From: a@b.c\r\n\
+\r\n\
+inner body\r\n\
+--b1--\r\n";

@@ -1,0 +1,272 @@
+//! SELECT and EXAMINE (RFC 3501 §6.3.1–6.3.2, QRESYNC RFC 7162 §3.2.5), CLOSE and UNSELECT
+//! (RFC 3501 §6.4.2, RFC 3691), and the resolution of sequence sets against the selected
+//! mailbox's view.
+//!
+//! Implementation notes:
+//! - A failed SELECT leaves the session unselected (RFC 3501 §6.3.1); a SELECT while a mailbox
+//!   is selected first reports `[CLOSED]` (RFC 7162 §3.2.11).
+//! - PERMANENTFLAGS lists only the flags the user may change (RFC 4314 §4); a mailbox is
+//!   read-only without "i", "e" and every flag right (RFC 4314 §5.2).
+//! - In IMAP4rev2 mode SELECT answers a LIST response and no RECENT/UNSEEN (RFC 9051 §6.3.2).
+
+use pochta_imap_proto::response::{
+    self, Code, FetchWriter, Status as Cond, write_list, write_vanished,
+};
+use pochta_imap_proto::select_examine::{QResync, Select};
+use pochta_imap_proto::sequence::SequenceSet;
+use pochta_store::MailStore;
+use pochta_types::{Flag, ModSeq, Right, Uid};
+
+use crate::acl::{SeenView, flag_allowed};
+use crate::mailbox::mailbox_object_id;
+use crate::session::{Done, Next, Res, Session, State, bad, no};
+use crate::view::View;
+
+const SYSTEM_FLAGS: [Flag; 5] = [
+    Flag::Answered,
+    Flag::Flagged,
+    Flag::Deleted,
+    Flag::Seen,
+    Flag::Draft,
+];
+
+impl<S: MailStore> Session<S> {
+    pub(crate) fn select(&mut self, s: Select, read_only: bool) -> Res {
+        // Whatever happens next, the old mailbox is no longer selected; say so
+        // (RFC 7162 §3.2.11, RFC 9051 §7.1: the CLOSED response code).
+        if matches!(self.state, State::Selected(_)) {
+            self.state = State::Authenticated;
+            self.selected = None;
+            self.tagged(
+                None,
+                Cond::Ok,
+                Some(&Code::Closed),
+                "Previous mailbox closed",
+            );
+        }
+        if s.qresync.is_some() && !self.qresync {
+            // RFC 7162 §3.2.5: QRESYNC parameters need ENABLE QRESYNC first.
+            return Err(bad("QRESYNC must be enabled first (ENABLE QRESYNC)"));
+        }
+        if s.condstore {
+            self.condstore = true;
+        }
+        self.saved.clear();
+        let store = self.shared.store.clone();
+        // RFC 4314 §4: SELECT and EXAMINE need "r".
+        let found = self.find_with(&s.mailbox, Right::Read)?;
+        let rights = found.rights;
+        let mb = found.info;
+        let own = Some(mb.account) == self.me()?;
+        let seen_view = self.seen_view(&mb)?;
+        // RFC 4314 §5.2: read-only without "i", "e" and every flag right.
+        let read_only = read_only
+            || !(rights.contains(Right::Insert)
+                || rights.contains(Right::Expunge)
+                || rights.contains(Right::Seen)
+                || rights.contains(Right::Write)
+                || rights.contains(Right::DeleteMessages));
+        if mb.noselect {
+            return Err(no(
+                Code::Cannot,
+                format!("{} cannot be selected (\\Noselect)", s.mailbox),
+            ));
+        }
+        // Status first: whatever changes between the two calls is then reported again by the
+        // first sync rather than lost.
+        let status = store.mailbox_status(mb.id)?;
+        let mut summaries = store.summaries(mb.id)?;
+        for m in &mut summaries {
+            seen_view.apply(m.uid, &mut m.flags);
+        }
+        let recent = if read_only {
+            Vec::new()
+        } else {
+            store.claim_recent(mb.id)?
+        };
+        let keywords = store.mailbox_keywords(mb.id)?;
+        let first_unseen = summaries
+            .iter()
+            .position(|m| !m.flags.contains(&pochta_types::Flag::Seen))
+            .map(|i| i + 1);
+        let uids: Vec<Uid> = summaries.iter().map(|m| m.uid).collect();
+        // A message that arrived between summaries() and claim_recent() is not in `uids`;
+        // the next sync announces it (and it stays recent to us).
+        let mut view = View::new(mb.id, read_only, uids, recent, status.highest_modseq);
+        // \HasChildren counts only children the user can see (RFC 4314 §4: without "l" a
+        // mailbox must not show, not even as a child).
+        let children = if own {
+            store
+                .mailboxes(mb.account)?
+                .iter()
+                .any(|b| b.name.is_child_of(&mb.name))
+        } else {
+            self.foreign_mailboxes()?
+                .iter()
+                .any(|(b, _)| b.name.is_child_of(&found.display))
+        };
+        let keywords: Vec<Flag> = keywords
+            .iter()
+            .filter_map(|k| Flag::parse(k).ok())
+            .collect();
+        let flags: Vec<Flag> = SYSTEM_FLAGS.iter().chain(&keywords).cloned().collect();
+        let o = &mut self.out;
+        response::write_flags_response(o, &flags);
+        if read_only {
+            let perm = Code::PermanentFlags {
+                flags: Vec::new(),
+                allow_new: false,
+            };
+            response::write_status(o, None, Cond::Ok, Some(&perm), "Read-only mailbox");
+        } else {
+            // Only the flags the user may change (RFC 4314 §4).
+            let write = rights.contains(Right::Write);
+            let perm = Code::PermanentFlags {
+                flags: flags
+                    .into_iter()
+                    .filter(|f| matches!(f, Flag::Keyword(_)) && write || flag_allowed(rights, f))
+                    .collect(),
+                allow_new: write,
+            };
+            response::write_status(o, None, Cond::Ok, Some(&perm), "Flags permitted");
+        }
+        response::write_exists(o, view.len());
+        if self.rev2 {
+            // RFC 9051 §6.3.2: a LIST response with the mailbox name and accurate
+            // attributes; RECENT and UNSEEN are gone (Appendix E items 11, 12).
+            let mut attrs = vec![if children {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            }];
+            if let Some(su) = mb.special_use.filter(|_| own) {
+                attrs.push(su.as_str());
+            }
+            write_list(o, false, &attrs, s.mailbox.as_str(), false, true);
+        } else {
+            response::write_recent(o, view.recent_count());
+            if let Some(seq) = first_unseen {
+                let code = Code::Unseen(seq as u32);
+                response::write_status(o, None, Cond::Ok, Some(&code), "First unseen message");
+            }
+        }
+        let oid = mailbox_object_id(mb.id);
+        let untagged: [(Code, &str); 3] = [
+            (Code::UidValidity(mb.uid_validity.get()), "UIDs valid"),
+            (Code::UidNext(status.uid_next.get()), "Predicted next UID"),
+            (Code::MailboxId(oid), "Ok"),
+        ];
+        for (code, text) in &untagged {
+            response::write_status(o, None, Cond::Ok, Some(code), text);
+        }
+        if self.condstore {
+            let code = Code::HighestModSeq(status.highest_modseq.get());
+            response::write_status(o, None, Cond::Ok, Some(&code), "Highest");
+        }
+        // Changes after `status` are reported by the first sync.
+        view.known_modseq = status.highest_modseq;
+        if let Some(q) = &s.qresync
+            && q.uid_validity.get() == mb.uid_validity.get()
+        {
+            self.qresync_catch_up(&view, q, &seen_view)?;
+        }
+        self.state = State::Selected(view);
+        self.selected = Some(mb);
+        if read_only {
+            Done::code(Code::ReadOnly, "EXAMINE completed")
+        } else {
+            Done::code(Code::ReadWrite, "SELECT completed")
+        }
+    }
+
+    /// SELECT (QRESYNC ...) (RFC 7162 §3.2.5.1): what was expunged and what changed since the
+    /// client's MODSEQ, as VANISHED (EARLIER) and FETCH responses.
+    fn qresync_catch_up(&mut self, view: &View, q: &QResync, seen: &SeenView) -> Res<()> {
+        let since = ModSeq::new(q.modseq).unwrap_or(ModSeq::MIN);
+        let changes = self.shared.store.changes_since(view.mailbox, since)?;
+        let known = q.known_uids.as_ref().map(|k| k.resolve(u32::MAX));
+        let mut gone: Vec<u32> = changes
+            .expunged
+            .iter()
+            .map(|u| u.get())
+            .filter(|u| known.as_ref().is_none_or(|k| k.contains(*u)))
+            .collect();
+        gone.sort_unstable();
+        gone.dedup();
+        if !gone.is_empty() {
+            write_vanished(&mut self.out, true, &gone);
+        }
+        for mut m in changes.changed {
+            let Some(seq) = view.seq(m.uid) else { continue };
+            seen.apply(m.uid, &mut m.flags);
+            let mut w = FetchWriter::begin(&mut self.out, seq);
+            w.uid(m.uid.get())
+                .flags(&m.flags, !self.rev2 && view.is_recent(m.uid))
+                .modseq(m.modseq.get());
+            w.finish();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn close(&mut self, expunge: bool) -> Res {
+        let view = self.view()?;
+        let (mailbox, read_only) = (view.mailbox, view.read_only);
+        // RFC 3501 §6.4.2: CLOSE expunges silently; RFC 4314 §4: only with "e", and
+        // without it the mailbox is closed all the same.
+        if expunge && !read_only && self.selected_rights()?.contains(Right::Expunge) {
+            self.shared.store.expunge(mailbox, None)?;
+        }
+        self.state = State::Authenticated;
+        self.selected = None;
+        self.saved.clear();
+        Ok(Done {
+            code: None,
+            text: if expunge {
+                "CLOSE completed"
+            } else {
+                "UNSELECT completed"
+            }
+            .into(),
+            next: Next::Continue,
+        })
+    }
+
+    /// Resolve a sequence set (`uid`: a UID set) against the view into (seq, uid) pairs,
+    /// ascending. `$` is the saved search result (RFC 5182).
+    pub(crate) fn resolve(&self, set: &SequenceSet, uid: bool) -> Res<Vec<(u32, Uid)>> {
+        let view = self.view()?;
+        if set.is_saved() {
+            return Ok(self
+                .saved
+                .iter()
+                .filter_map(|&u| view.seq(u).map(|s| (s, u)))
+                .collect());
+        }
+        let mut outv = Vec::new();
+        if uid {
+            let largest = view.last_uid().map(|u| u.get()).unwrap_or(0);
+            for (lo, hi) in set.resolve(largest) {
+                let uids = view.uids();
+                let start = uids.partition_point(|u| u.get() < lo);
+                for (i, u) in uids[start..].iter().enumerate() {
+                    if u.get() > hi {
+                        break;
+                    }
+                    outv.push((start as u32 + i as u32 + 1, *u));
+                }
+            }
+        } else {
+            if set.exceeds(view.len()) {
+                return Err(bad("message sequence number out of range"));
+            }
+            for (lo, hi) in set.resolve(view.len()) {
+                for seq in lo..=hi {
+                    if let Some(u) = view.uid(seq) {
+                        outv.push((seq, u));
+                    }
+                }
+            }
+        }
+        Ok(outv)
+    }
+}
