@@ -45,13 +45,31 @@ mod store;
 pub mod text;
 pub mod view;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use pochta_auth::{AuthCache, Throttle};
+use pochta_imap_proto::response::{self, Code, Status};
 use pochta_net::{Connection, Service};
 use pochta_store::MailStore;
 
 pub use session::{ImapConfig, PlaintextPolicy, Session, Shared};
+
+/// What a connection over its address's connection limit is told before the close
+/// (RFC 5530 UNAVAILABLE): `* BYE [UNAVAILABLE] ...`, written once by imap-proto's writer.
+pub fn refusal() -> &'static [u8] {
+    static LINE: OnceLock<Vec<u8>> = OnceLock::new();
+    LINE.get_or_init(|| {
+        let mut out = Vec::new();
+        response::write_status(
+            &mut out,
+            None,
+            Status::Bye,
+            Some(&Code::Unavailable),
+            "Too many connections from your address, try again later",
+        );
+        out
+    })
+}
 
 /// The IMAP service the binary wires to the `imap` and `imaps` listeners.
 pub struct ImapService<S> {
@@ -81,5 +99,16 @@ impl<S: MailStore> ImapService<S> {
 impl<S: MailStore> Service for ImapService<S> {
     fn handle(&self, conn: Connection) -> impl Future<Output = ()> + Send {
         driver::serve(self.shared.clone(), conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn refusal_line() {
+        assert_eq!(
+            super::refusal(),
+            b"* BYE [UNAVAILABLE] Too many connections from your address, try again later\r\n"
+        );
     }
 }

@@ -71,9 +71,7 @@ fn tls_cert(config: &Config) -> Result<Arc<ReloadableCert>> {
 /// UNAVAILABLE; RFC 3206 SYS/TEMP).
 fn refusal(p: Protocol) -> &'static [u8] {
     match p {
-        Protocol::Imap | Protocol::Imaps => {
-            b"* BYE [UNAVAILABLE] Too many connections from your address, try again later\r\n"
-        }
+        Protocol::Imap | Protocol::Imaps => pochta_imap::refusal(),
         Protocol::Pop3 | Protocol::Pop3s => {
             b"-ERR [SYS/TEMP] Too many connections from your address, try again later\r\n"
         }

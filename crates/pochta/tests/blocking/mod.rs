@@ -10,6 +10,8 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use pochta_imap_proto::response::{LiteralForm, write_string_with};
+
 /// How long any single read may wait.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -94,7 +96,17 @@ impl Imap {
 
     pub fn login(addr: SocketAddr, user: &str, pass: &str) -> io::Result<Imap> {
         let mut c = Imap::connect(addr)?;
-        let r = c.cmd(&format!("LOGIN {user} \"{pass}\""))?;
+        // The password as a string under imap-proto's quoting rule (`{n+}`: LITERAL+).
+        let mut quoted = Vec::new();
+        let form = LiteralForm {
+            binary: false,
+            non_sync: true,
+        };
+        write_string_with(&mut quoted, pass.as_bytes(), false, form);
+        let r = c.cmd(&format!(
+            "LOGIN {user} {}",
+            String::from_utf8_lossy(&quoted)
+        ))?;
         if !r.ok() {
             return Err(io::Error::other(format!("login failed: {}", r.tagged)));
         }
