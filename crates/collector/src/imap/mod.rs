@@ -19,7 +19,7 @@
 //!   (under the 29 minutes of RFC 2177 §3), and [`ImapClient::idle_done`] sends `DONE`.
 
 use pochta_imap_client::{ClientCommand, Options, WireName};
-use pochta_imap_proto::{Date, DateTime, Tag};
+use pochta_imap_proto::{DateTime, Tag};
 use pochta_store::MailDate;
 use pochta_types::Flag;
 
@@ -84,23 +84,10 @@ pub fn mail_date(dt: DateTime) -> MailDate {
     }
 }
 
-/// A store date as an IMAP `date-time` (for APPEND); `None` outside years 0–9999.
+/// A store date as an IMAP `date-time` (for APPEND), in its own offset; `None` outside years
+/// 0–9999.
 pub fn imap_date(d: MailDate) -> Option<DateTime> {
-    let local = d.unix + i64::from(d.offset_minutes) * 60;
-    let (y, m, day) = pochta_types::civil::civil_from_days(local.div_euclid(86_400));
-    let secs = local.rem_euclid(86_400);
-    let date = Date::new(
-        u16::try_from(y).ok().filter(|y| *y <= 9999)?,
-        u8::try_from(m).ok()?,
-        u8::try_from(day).ok()?,
-    )?;
-    DateTime::new(
-        date,
-        (secs / 3600) as u8,
-        (secs % 3600 / 60) as u8,
-        (secs % 60) as u8,
-        d.offset_minutes,
-    )
+    DateTime::from_unix(d.unix, d.offset_minutes)
 }
 
 /// Formats a [`MailDate`] as an IMAP `date-time` (`17-Jul-1996 02:44:25 -0700`).
