@@ -5,8 +5,7 @@
 //!   session state machine ([`session`]), one module per command family named as in
 //!   `pochta-imap-proto` and in `tests/` (`select_examine`, `mailbox`, `list`, `status`,
 //!   `append`, `fetch`, `store`, `copy_move`, `search`, `expunge`, `acl`, `quota`, `enable`,
-//!   `idle`, `namespace`, `id`, `compress`; LOGIN/AUTHENTICATE in `session`), and the tokio
-//!   [`driver`].
+//!   `idle`, `namespace`, `id`, `compress`, `login`), and the tokio [`driver`].
 //! - UIDs and MODSEQs come only from the store, which assigns them strictly ascending; a
 //!   session never invents one. Sequence numbers exist only in a session's [`view::View`] and
 //!   change only when the client is told (EXISTS / EXPUNGE).
@@ -34,6 +33,7 @@ mod fetch;
 mod id;
 mod idle;
 mod list;
+mod login;
 mod mailbox;
 mod namespace;
 mod quota;

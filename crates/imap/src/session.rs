@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pochta_auth::{Context as LoginContext, Directory, Login, Outcome, Protocol, Throttle};
+use pochta_auth::{Login, Throttle};
 use pochta_imap_proto::response::{self, Code, FetchWriter, Status};
 use pochta_imap_proto::{Command, CommandBody, ParseError, ParseErrorKind, Tag};
 use pochta_store::{Account, MailStore, StoreError};
@@ -160,7 +160,7 @@ pub struct Session<S> {
     /// Bytes to write to the client.
     pub out: Vec<u8>,
     /// An AUTHENTICATE waiting for the client's next line.
-    sasl: Option<(Tag, Login<Account>)>,
+    pub(crate) sasl: Option<(Tag, Login<Account>)>,
     /// How long to wait before writing the output (failed logins are slowed down).
     pub delay: Option<Duration>,
     /// SEARCHRES result (RFC 5182), as UIDs.
@@ -476,7 +476,13 @@ impl<S: MailStore> Session<S> {
 
     /// The one place where a command's outcome becomes responses: untagged updates of the
     /// selected mailbox, then the tagged completion.
-    fn finish(&mut self, tag: &Tag, name: &str, result: Res, allow_expunge: bool) -> Next {
+    pub(crate) fn finish(
+        &mut self,
+        tag: &Tag,
+        name: &str,
+        result: Res,
+        allow_expunge: bool,
+    ) -> Next {
         let result = match result {
             Ok(done) if matches!(done.next, Next::Idle(_) | Next::SaslContinue | Next::More) => {
                 return done.next;
@@ -569,133 +575,6 @@ impl<S: MailStore> Session<S> {
             Err(e) => Err(e),
         };
         self.finish(&tag, "FETCH", result, allow_expunge)
-    }
-
-    // --- authentication ---
-
-    /// What the login flow needs to know about this connection.
-    fn login_context(&self) -> LoginContext<'_> {
-        LoginContext {
-            protocol: Protocol::Imap,
-            peer: self.peer,
-            plaintext: self.plaintext_ok(),
-            anonymous: self.shared.config.anonymous,
-            throttle: &self.shared.throttle,
-            cache: &self.shared.auth_cache,
-        }
-    }
-
-    fn login(&mut self, user: &[u8], password: &[u8]) -> Res {
-        let user = String::from_utf8_lossy(user);
-        let password = String::from_utf8_lossy(password);
-        let shared = Arc::clone(&self.shared);
-        let outcome = Login::password(
-            &self.login_context(),
-            &Directory(&*shared.store),
-            &user,
-            &password,
-        );
-        self.login_outcome(None, outcome)
-    }
-
-    fn anonymous_login(&mut self, trace: &str) -> Res {
-        if let Err(wait) = self.shared.anonymous_logins.login(self.peer) {
-            self.delay = Some(Duration::from_secs(1));
-            return Err(no(
-                Code::Unavailable,
-                format!(
-                    "Too many anonymous logins from your address; try again in {} seconds",
-                    wait.as_secs().max(1)
-                ),
-            ));
-        }
-        let trace: String = trace.chars().filter(|c| !c.is_control()).collect();
-        tracing::info!(peer = %self.peer, trace = %trace, "IMAP anonymous login");
-        self.anonymous = Some(crate::anonymous::Bucket::new());
-        self.state = State::Authenticated;
-        Done::code(
-            Code::Capability(self.capabilities()),
-            "Logged in anonymously (read-only)",
-        )
-    }
-
-    fn logged_in(&mut self, account: Account) -> Res {
-        tracing::info!(account = %account.address, peer = %self.peer, "IMAP login");
-        self.account = Some(account);
-        self.state = State::Authenticated;
-        Done::code(Code::Capability(self.capabilities()), "Logged in")
-    }
-
-    fn authenticate(&mut self, tag: &Tag, mechanism: &str, initial: Option<&[u8]>) -> Res {
-        let shared = Arc::clone(&self.shared);
-        let outcome = Login::authenticate(
-            &self.login_context(),
-            &Directory(&*shared.store),
-            mechanism,
-            initial,
-        );
-        match outcome {
-            Outcome::Unsupported => Err(no(
-                Code::Cannot,
-                format!("unsupported mechanism {mechanism}"),
-            )),
-            Outcome::NotBase64 => Err(bad("initial response is not base64")),
-            outcome => self.login_outcome(Some(tag), outcome),
-        }
-    }
-
-    /// The one mapping of the login flow's outcomes to IMAP responses; `tag` is that of the
-    /// AUTHENTICATE command (a challenge keeps the exchange open under it).
-    fn login_outcome(&mut self, tag: Option<&Tag>, outcome: Outcome<Account, StoreError>) -> Res {
-        self.delay = outcome.delay();
-        match outcome {
-            Outcome::Challenge { challenge, next } => {
-                let Some(tag) = tag else {
-                    return Err(bad("unexpected challenge"));
-                };
-                response::write_continue_base64(&mut self.out, challenge.as_bytes());
-                self.sasl = Some((tag.clone(), next));
-                Ok(Done {
-                    code: None,
-                    text: String::new(),
-                    next: Next::SaslContinue,
-                })
-            }
-            Outcome::LoggedIn(account) => self.logged_in(account),
-            Outcome::Anonymous(trace) => self.anonymous_login(&trace),
-            Outcome::Failed { .. } => Err(no(Code::AuthenticationFailed, "Authentication failed")),
-            Outcome::Throttled { retry_after } => Err(no(
-                Code::Unavailable,
-                format!(
-                    "Too many failed logins; try again in {} seconds",
-                    retry_after.as_secs().max(1)
-                ),
-            )),
-            Outcome::PlaintextRefused => Err(no(
-                Code::PrivacyRequired,
-                "Plaintext authentication is disabled on this connection; use STARTTLS first",
-            )),
-            Outcome::Unsupported => Err(no(Code::Cannot, "unsupported mechanism")),
-            Outcome::NotBase64 => Err(bad("response is not base64")),
-            Outcome::Malformed(m) => Err(bad(format!("malformed SASL response: {m}"))),
-            Outcome::Cancelled => Err(bad("AUTHENTICATE cancelled")),
-            Outcome::Store(e) => Err(e.into()),
-        }
-    }
-
-    /// The client's answer to a SASL challenge (a raw line, CRLF included or not).
-    pub fn sasl_line(&mut self, line: &[u8]) -> Next {
-        let line = line
-            .strip_suffix(b"\r\n")
-            .or(line.strip_suffix(b"\n"))
-            .unwrap_or(line);
-        let Some((tag, login)) = self.sasl.take() else {
-            return Next::Continue;
-        };
-        let shared = Arc::clone(&self.shared);
-        let outcome = login.line(&self.login_context(), &Directory(&*shared.store), line);
-        let result = self.login_outcome(Some(&tag), outcome);
-        self.finish(&tag, "AUTHENTICATE", result, true)
     }
 }
 
