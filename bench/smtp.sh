@@ -116,6 +116,22 @@ if [ "$ONLY" != pochta ]; then
   rate="$(awk -v n="$delivered" -v s="$secs" 'BEGIN { printf "%.1f", n / s }')"
   echo "postfix end to end: $delivered of $acked acknowledged messages in Maildir/new after $secs s: $rate msgs/s delivered" \
     | tee "$OUT/postfix/delivered.txt"
+  # Postfix's own smtp-source against Postfix (a new connection per message), timed until
+  # every message is in Maildir/new: the Postfix->maildir reference for smtp-source.
+  if command -v smtp-source >/dev/null 2>&1; then
+    rm -rf "$maildir"/new/* "$maildir"/cur/* 2>/dev/null || true
+    s0="$(date +%s%N)"
+    source_run postfix "$POSTFIX_PORT" "$MAILUSER@$DOMAIN"
+    for _ in $(seq 1200); do
+      delivered="$(find "$maildir/new" -type f 2>/dev/null | wc -l)"
+      [ "$delivered" -ge "$SOURCE_MESSAGES" ] && break
+      sleep 0.1
+    done
+    s1="$(date +%s%N)"
+    awk -v n="$delivered" -v a="$s0" -v b="$s1" \
+      'BEGIN { s = (b - a) / 1e9; printf "smtp-source -> postfix -> maildir: %d messages delivered in %.2f s: %.1f msgs/s\n", n, s, n / s }' \
+      | tee "$OUT/postfix/smtp-source-maildir.txt"
+  fi
   cp "$work/postfix/log/postfix.log" "$OUT/postfix/server.log" 2>/dev/null || true
   "$root/bench/postfix/postfix.sh" stop "$work/postfix"
   postfix_started=""
@@ -181,7 +197,7 @@ fi
 say "results (ratio = pochta / postfix; $SENDERS senders, $SIZE bytes, $DURATION, $(nproc) CPUs)"
 "$loadgen" --compare "$OUT/postfix" "$OUT/pochta" | tee "$OUT/table.txt"
 cat "$OUT/postfix/delivered.txt" 2>/dev/null | tee -a "$OUT/table.txt" || true
-cat "$OUT"/*/smtp-source.txt 2>/dev/null | tee -a "$OUT/table.txt" || true
+cat "$OUT"/*/smtp-source.txt "$OUT"/postfix/smtp-source-maildir.txt 2>/dev/null | tee -a "$OUT/table.txt" || true
 [ -f "$OUT/sink/smtp.json" ] && "$loadgen" --compare "$OUT/sink" "$OUT/pochta" | tee -a "$OUT/table.txt" || true
 echo
 echo "results kept in $OUT"
