@@ -34,6 +34,7 @@ const IDLE_RECHECK: Duration = Duration::from_secs(15);
 const READ_CHUNK: usize = 4096;
 
 /// What a raw line from the framer is for.
+#[derive(PartialEq, Eq)]
 enum Waiting {
     Nothing,
     Sasl,
@@ -120,7 +121,13 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                         FrameErrorKind::CommandTooBig => ("command too big", true),
                         FrameErrorKind::TooManyLiterals => ("too many literals", false),
                     };
-                    session.frame_error(e.tag.as_ref(), text, too_big);
+                    if std::mem::replace(&mut waiting, Waiting::Nothing) == Waiting::Sasl {
+                        // The raw line the exchange waited for never came whole: answer
+                        // AUTHENTICATE's tag, or the client would wait for it forever.
+                        session.sasl_abort(&format!("{text}; AUTHENTICATE aborted"));
+                    } else {
+                        session.frame_error(e.tag.as_ref(), text, too_big);
+                    }
                     Next::Continue
                 }
             };
@@ -260,8 +267,13 @@ async fn idle<S: MailStore>(
     blocking(|| session.idle_poll());
     flush(stream, session, deflate).await?;
     loop {
-        if let Some(Event::Line(line)) = framer.next_event() {
-            return Ok(Some(line));
+        match framer.next_event() {
+            Some(Event::Line(line)) => return Ok(Some(line)),
+            // An over-long line in IDLE (the one raw line it waits for) ends IDLE with the
+            // tagged BAD any line but DONE gets, so the client is never left unanswered and
+            // its next command is read normally.
+            Some(Event::Error(_)) => return Ok(Some(Vec::new())),
+            _ => {}
         }
         tokio::select! {
             ev = rx.recv() => {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use pochta_auth::{Context as LoginContext, Directory, Login, Outcome, Protocol};
 use pochta_imap_proto::Tag;
-use pochta_imap_proto::response::{self, Code};
+use pochta_imap_proto::response::{self, Code, Status};
 use pochta_store::{Account, MailStore, StoreError};
 
 use crate::session::{Done, Next, Res, Session, State, bad, no};
@@ -134,6 +134,15 @@ impl<S: MailStore> Session<S> {
     }
 
     /// The client's answer to a SASL challenge (a raw line, CRLF included or not).
+    /// Ends an AUTHENTICATE exchange whose continuation line could not be framed (too long):
+    /// the command gets its tagged `BAD` (RFC 9051 §6.2.2) and the session goes on
+    /// unauthenticated. Nothing of the line reaches the login flow.
+    pub fn sasl_abort(&mut self, why: &str) {
+        if let Some((tag, _)) = self.sasl.take() {
+            self.tagged(Some(&tag), Status::Bad, None, why);
+        }
+    }
+
     pub fn sasl_line(&mut self, line: &[u8]) -> Next {
         let line = line
             .strip_suffix(b"\r\n")

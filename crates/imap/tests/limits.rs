@@ -5,6 +5,7 @@
 //! | limit | where | answer |
 //! | --- | --- | --- |
 //! | line length (64 KiB) | imap-proto framer | `tag BAD line too long` |
+//! | line length in IDLE / an AUTHENTICATE continuation | driver | IDLE's / AUTHENTICATE's tag `BAD` |
 //! | literal size (APPENDLIMIT) | driver, before `+` | `tag NO [TOOBIG]`, no continuation |
 //! | non-synchronizing literal size | imap-proto framer, on the announcement | `tag NO [TOOBIG]`, bytes skipped |
 //! | SEARCH nesting (32) | imap-proto search parser | `tag BAD` |
@@ -228,4 +229,40 @@ fn keywords_per_message_are_limited() {
     let r = c.append("INBOX", &many.join(" "), &message("k2", "x"));
     assert!(r.last().unwrap().contains("NO [LIMIT]"), "{r:?}");
     c.ok("NOOP");
+}
+
+/// An over-long line while IDLE waits for `DONE` ends IDLE with a tagged `BAD`, and the
+/// session goes on (before: the error was dropped, the framer left raw-line mode, and the
+/// client's `DONE` was read as a command and dropped too, so IDLE never ended).
+#[test]
+fn overlong_line_in_idle_gets_a_tagged_bad() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    c.ok("SELECT INBOX");
+    c.send(b"I1 IDLE\r\n");
+    assert!(c.read_response().starts_with("+ "));
+    let mut line = vec![b'x'; 200 * 1024];
+    line.extend_from_slice(b"\r\n");
+    c.send(&line);
+    let r = c.read_until("I1");
+    assert!(tagged(&r, "I1").starts_with("I1 BAD"), "{r:?}");
+    c.ok("NOOP");
+}
+
+/// An over-long AUTHENTICATE continuation gets AUTHENTICATE's tagged `BAD`; the session stays
+/// unauthenticated and in sync (before: an untagged BAD only, and the tag was never answered).
+#[test]
+fn overlong_authenticate_continuation_gets_a_tagged_bad() {
+    let s = start();
+    let mut c = Client::connect(s.addr);
+    c.send(b"A1 AUTHENTICATE PLAIN\r\n");
+    assert!(c.read_response().starts_with("+"));
+    let mut line = vec![b'A'; 200 * 1024];
+    line.extend_from_slice(b"\r\n");
+    c.send(&line);
+    let r = c.read_until("A1");
+    assert!(tagged(&r, "A1").starts_with("A1 BAD"), "{r:?}");
+    assert!(tagged(&r, "A1").contains("too long"), "{r:?}");
+    let (status, r) = c.status("NOOP");
+    assert_eq!(status, "OK", "{r:?}");
 }
