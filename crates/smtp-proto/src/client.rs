@@ -284,7 +284,9 @@ fn rcpt_params(p: &RcptParams, s: &mut String) {
     }
 }
 
-/// Dot-stuffs (RFC 5321 §4.5.2) and terminates the message for DATA; bare LF becomes CRLF.
+/// Dot-stuffs (RFC 5321 §4.5.2) and terminates the message for DATA; bare LF and bare CR
+/// become CRLF (RFC 5321 §2.3.8: a client must not send either alone, and the next hop
+/// might read one as a line end where we did not: SMTP smuggling).
 pub fn data_bytes(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + body.len() / 64 + 5);
     let mut at_line_start = true;
@@ -292,11 +294,15 @@ pub fn data_bytes(body: &[u8]) -> Vec<u8> {
         if at_line_start && b == b'.' {
             out.push(b'.');
         }
-        // Bare LF becomes CRLF: SMTP lines end in CRLF (RFC 5321 §2.3.8).
-        if b == b'\n' && (i == 0 || body[i - 1] != b'\r') {
-            out.push(b'\r');
+        match b {
+            b'\n' if i == 0 || body[i - 1] != b'\r' => out.extend_from_slice(b"\r\n"),
+            b'\r' if body.get(i + 1) != Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                at_line_start = true;
+                continue;
+            }
+            _ => out.push(b),
         }
-        out.push(b);
         at_line_start = b == b'\n';
     }
     if !out.is_empty() && !out.ends_with(b"\r\n") {
@@ -316,6 +322,11 @@ mod tests {
         assert_eq!(data_bytes(b"a\r\n.b\r\n"), b"a\r\n..b\r\n.\r\n");
         assert_eq!(data_bytes(b".x"), b"..x\r\n.\r\n");
         assert_eq!(data_bytes(b"a\nb"), b"a\r\nb\r\n.\r\n");
+        // Bare CR becomes CRLF too, and a dot after it starts a line.
+        assert_eq!(data_bytes(b"a\rb"), b"a\r\nb\r\n.\r\n");
+        assert_eq!(data_bytes(b"a\r.\rb"), b"a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(data_bytes(b"a\r"), b"a\r\n.\r\n");
+        assert_eq!(data_bytes(b"\r\n.\r\n"), b"\r\n..\r\n.\r\n");
         assert_eq!(data_bytes(b""), b".\r\n");
         // The load generator's cases.
         assert_eq!(data_bytes(b"a.b\r\n"), b"a.b\r\n.\r\n");
