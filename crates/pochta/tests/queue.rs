@@ -8,37 +8,11 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{TestDir, TestServer, free_ports, read_line, read_until, stderr, stdout};
+use common::{TestDir, TestServer, free_ports, inbox, read_line, read_until, stderr, stdout};
 use pochta_store::{Directory, MailStore};
 use pochta_store_embedded::EmbeddedStore;
 use pochta_types::{Address, MailboxName};
 use tokio::io::AsyncWriteExt;
-
-/// The messages in `address`'s INBOX in the store at `data_dir`.
-fn inbox(data_dir: &Path, address: &str) -> Vec<Vec<u8>> {
-    let store = EmbeddedStore::open(data_dir).expect("open store");
-    let account = store
-        .account_by_address(&Address::new(address).unwrap())
-        .unwrap()
-        .expect("account")
-        .id;
-    let mb = store
-        .mailbox(account, &MailboxName::inbox())
-        .unwrap()
-        .unwrap();
-    let uids: Vec<_> = store
-        .summaries(mb.id)
-        .unwrap()
-        .iter()
-        .map(|s| s.uid)
-        .collect();
-    store
-        .records(mb.id, &uids, false)
-        .unwrap()
-        .iter()
-        .map(|r| store.blob(&r.blob).unwrap().to_vec())
-        .collect()
-}
 
 fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let end = Instant::now() + limit;

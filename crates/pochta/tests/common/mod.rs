@@ -413,3 +413,30 @@ pub fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }
+
+/// The messages in `address`'s INBOX in the store at `data_dir`.
+pub fn inbox(data_dir: &Path, address: &str) -> Vec<Vec<u8>> {
+    use pochta_store::{Directory, MailStore};
+    let store = pochta_store_embedded::EmbeddedStore::open(data_dir).expect("open store");
+    let account = store
+        .account_by_address(&pochta_types::Address::new(address).unwrap())
+        .unwrap()
+        .expect("account")
+        .id;
+    let mb = store
+        .mailbox(account, &pochta_types::MailboxName::inbox())
+        .unwrap()
+        .unwrap();
+    let uids: Vec<_> = store
+        .summaries(mb.id)
+        .unwrap()
+        .iter()
+        .map(|s| s.uid)
+        .collect();
+    store
+        .records(mb.id, &uids, false)
+        .unwrap()
+        .iter()
+        .map(|r| store.blob(&r.blob).unwrap().to_vec())
+        .collect()
+}
