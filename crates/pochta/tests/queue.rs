@@ -5,13 +5,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{TestDir, TestServer, free_ports, inbox, read_line, read_until, stderr, stdout};
-use pochta_store::{Directory, MailStore};
-use pochta_store_embedded::EmbeddedStore;
-use pochta_types::{Address, MailboxName};
 use tokio::io::AsyncWriteExt;
 
 fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
