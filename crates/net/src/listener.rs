@@ -319,14 +319,6 @@ impl Limiter {
         }
     }
 
-    /// Connections currently open and not yet logged in, over all listeners.
-    pub fn evictable(&self) -> usize {
-        self.evictable
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .len()
-    }
-
     /// Connections currently open from `ip`, over all listeners.
     pub fn count(&self, ip: IpAddr) -> u32 {
         let map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
