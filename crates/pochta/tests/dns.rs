@@ -13,7 +13,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TestDir, TestServer, free_ports, inbox, read_line, read_until, stderr, stdout};
+use common::{
+    TestDir, TestServer, base64, free_ports, inbox, read_line, read_until, stderr, stdout, wait_for,
+};
 use pochta_dns::testing::TestDnsServer;
 use pochta_store::{Directory, MailStore};
 use pochta_store_embedded::EmbeddedStore;
@@ -32,17 +34,6 @@ fn inbox_len(data_dir: &Path, address: &str) -> usize {
         .unwrap()
         .unwrap();
     store.summaries(mb.id).unwrap().len()
-}
-
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// `text` as master-file character-strings of at most 200 octets (RFC 1035 §3.3.14 allows
@@ -154,24 +145,6 @@ mx.b.test. 300 IN A 127.0.0.1
     // The route came from DNS: b.test's MX and its address were asked.
     assert!(dns.count("b.test", "MX") >= 1, "{:?}", dns.queries());
     assert!(dns.count("mx.b.test", "A") >= 1, "{:?}", dns.queries());
-}
-
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Postfix's `smtp-source` (package `postfix`; only the client runs, no Postfix daemon).

@@ -5,21 +5,12 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{TestDir, TestServer, free_ports, inbox, read_line, read_until, stderr, stdout};
+use common::{
+    TestDir, TestServer, base64, free_ports, inbox, read_line, read_until, stderr, stdout, wait_for,
+};
 use tokio::io::AsyncWriteExt;
-
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
-}
 
 /// Submits a message as `user` (AUTH PLAIN from loopback) to `to`.
 async fn submit(server: &TestServer, user: &str, password: &str, to: &str, subject: &str) {
@@ -75,24 +66,6 @@ async fn submit_with(
     let l = read_line(&mut c).await;
     assert!(l.starts_with("250 "), "{l}");
     c.get_mut().write_all(b"QUIT\r\n").await.unwrap();
-}
-
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 const B_CONFIG: &str = "[smtp]\ncheck_inbound = false\n";

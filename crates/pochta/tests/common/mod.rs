@@ -440,3 +440,21 @@ pub fn inbox(data_dir: &Path, address: &str) -> Vec<Vec<u8>> {
         .map(|r| store.blob(&r.blob).unwrap().to_vec())
         .collect()
 }
+
+/// Polls `f` every 100 ms until it holds, failing the test with `what` after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Standard base64 (AUTH PLAIN tokens).
+pub fn base64(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
