@@ -43,6 +43,8 @@ pub enum Protocol {
     Imap,
     Pop3,
     Smtp,
+    /// HTTP Basic (CardDAV).
+    Http,
 }
 
 impl Protocol {
@@ -51,6 +53,7 @@ impl Protocol {
             Protocol::Imap => "imap",
             Protocol::Pop3 => "pop3",
             Protocol::Smtp => "smtp",
+            Protocol::Http => "http",
         }
     }
 }
@@ -295,7 +298,7 @@ impl<A> Login<A> {
                 self.advance(cx, accounts, step)
             }
             Ok(SaslStep::Success { authcid }) => match self.account.take() {
-                Some(account) => succeeded(cx, &authcid, account),
+                Some(account) => succeeded(cx, self.method, &authcid, account),
                 None => failed(cx, self.method, &authcid),
             },
             Err(SaslError::Malformed(m)) => Outcome::Malformed(m),
@@ -339,7 +342,7 @@ fn verify_password<X: Accounts>(
     let phc = account.as_ref().map(|a| X::credentials(a).password_hash);
     let verified = cx.cache.verify(phc, password);
     match account {
-        Some(account) if verified => succeeded(cx, user, account),
+        Some(account) if verified => succeeded(cx, method, user, account),
         _ => failed(cx, method, user),
     }
 }
@@ -355,8 +358,9 @@ fn throttled<A, E>(cx: &Context, method: Method, user: &str) -> Option<Outcome<A
     }
 }
 
-fn succeeded<A, E>(cx: &Context, user: &str, account: A) -> Outcome<A, E> {
+fn succeeded<A, E>(cx: &Context, method: Method, user: &str, account: A) -> Outcome<A, E> {
     cx.throttle.success(cx.peer, user);
+    pochta_metrics::login(cx.protocol.name(), method.name(), "ok");
     Outcome::LoggedIn(account)
 }
 
@@ -371,7 +375,8 @@ fn failed<A, E>(cx: &Context, method: Method, user: &str) -> Outcome<A, E> {
 /// The one log line of a failed login, at `info` (format in `pochta_types::event` and the
 /// README): `reason=credentials` for wrong credentials, `reason=throttled` for a refusal
 /// without verifying.
-fn log_failure(cx: &Context, method: Method, user: &str, reason: &str) {
+fn log_failure(cx: &Context, method: Method, user: &str, reason: &'static str) {
+    pochta_metrics::login(cx.protocol.name(), method.name(), reason);
     let e = Event::new("auth_failed")
         .field("proto", cx.protocol.name())
         .field("mech", method.name())

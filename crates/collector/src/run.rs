@@ -249,6 +249,7 @@ async fn run_loop<S: MailStore, O: Fn() -> Result<State, Error> + Send>(
             )
             .await;
             drop(lock);
+            pochta_metrics::collector_pass(&src.id.to_string(), result.is_ok());
             match result {
                 Ok(r) => {
                     if r.messages > 0 || r.flag_updates > 0 {

@@ -345,7 +345,7 @@ impl<S: MailStore> Session<S> {
     /// Handle one parsed command, writing its responses to `out`.
     pub fn handle(&mut self, cmd: Command) -> Next {
         let Command { tag, body } = cmd;
-        let name = body.name();
+        let (name, started) = (body.name(), std::time::Instant::now());
         let allow_expunge = !matches!(
             &body,
             CommandBody::Fetch(f) if !f.uid
@@ -362,7 +362,9 @@ impl<S: MailStore> Session<S> {
             Ok(()) => self.dispatch(&tag, body),
             Err(e) => Err(e),
         };
-        self.finish(&tag, name, result, allow_expunge)
+        let next = self.finish(&tag, name, result, allow_expunge);
+        pochta_metrics::imap_command(name, started.elapsed());
+        next
     }
 
     /// Which commands each state allows (RFC 3501 §6).

@@ -553,6 +553,7 @@ async fn serve_one<S: Service>(
         }
     };
     debug!(listener = %name, %peer, tls = stream.is_tls(), "connection accepted");
+    let _open = pochta_metrics::connection(&name);
     let (admission, watch) = limiter.admit(cfg.login_required);
     let conn = Connection {
         stream,

@@ -86,7 +86,7 @@ enum Command {
     /// DKIM keys for signing outgoing mail.
     #[command(subcommand)]
     Dkim(DkimCmd),
-    /// Print the DNS records (MX, SPF, DMARC, DKIM) to publish for DOMAIN.
+    /// Print the DNS records (MX, SPF, DMARC, DKIM, SRV, autoconfig) to publish for DOMAIN.
     Dns { domain: String },
     /// Collect mail from another provider (IMAP or POP3) into a local account, and keep it in
     /// sync (`pochta serve` runs every source continuously).

@@ -14,7 +14,7 @@ use anyhow::{Result, bail};
 use pochta_queue::dkim::{self, Algorithm};
 use pochta_queue::{Spool, State, unix_now};
 
-use crate::config::Config;
+use crate::config::{Config, Protocol};
 
 fn spool(config: &Config) -> Result<Spool> {
     Ok(Spool::new(crate::backend::queue_store(config)?))
@@ -127,7 +127,8 @@ pub fn dkim_generate(
     Ok(())
 }
 
-/// `pochta dns DOMAIN`: the MX, SPF, DMARC and DKIM records to publish.
+/// `pochta dns DOMAIN`: the MX, SPF, DMARC and DKIM records to publish, then the SRV
+/// records (RFC 6186, RFC 8314) and autoconfig/autodiscover names for mail programs.
 pub fn dns(config: &Config, domain: &str, out: &mut impl Write) -> Result<()> {
     if pochta_types::Domain::new(domain).is_err() {
         bail!("{domain:?} is not a valid domain");
@@ -146,6 +147,12 @@ pub fn dns(config: &Config, domain: &str, out: &mut impl Write) -> Result<()> {
             out,
             "; no DKIM key yet: run `pochta dkim generate {domain}` and run this again"
         )?;
+    }
+    let http =
+        !config.addrs(Protocol::Http).is_empty() || !config.addrs(Protocol::Https).is_empty();
+    let servers = crate::services::mail_servers(config);
+    for line in pochta_http::autoconfig::dns_records(&servers, domain, http) {
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }

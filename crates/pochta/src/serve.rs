@@ -34,13 +34,20 @@ use crate::services::{self, Ctx};
 pub struct Runner {
     listeners: HashMap<Protocol, Listener>,
     ctl: ShutdownController,
+    /// The running accept loops, for `/healthz`.
+    pub running: Running,
 }
+
+/// Each served listener's name and accept-loop task.
+pub type Running = Arc<std::sync::Mutex<Vec<(&'static str, tokio::task::JoinHandle<()>)>>>;
 
 impl Runner {
     /// Serves `p`'s listener (if configured) with `service`.
     pub fn serve<S: Service>(&mut self, p: Protocol, service: Arc<S>) {
         if let Some(l) = self.listeners.remove(&p) {
-            tokio::spawn(l.run(service, self.ctl.subscribe(), self.ctl.tracker()));
+            let task = tokio::spawn(l.run(service, self.ctl.subscribe(), self.ctl.tracker()));
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            running.push((p.key(), task));
         }
     }
 
@@ -78,6 +85,7 @@ fn refusal(p: Protocol) -> &'static [u8] {
         Protocol::Smtp | Protocol::Submission | Protocol::Submissions => {
             b"421 4.7.0 Too many connections from your address, try again later\r\n"
         }
+        Protocol::Http | Protocol::Https => pochta_http::REFUSAL,
     }
 }
 
@@ -99,6 +107,9 @@ pub async fn serve(config: Config) -> Result<()> {
         }
         let tls = if p.implicit_tls() {
             TlsMode::Implicit(acceptor.clone())
+        } else if *p == Protocol::Http {
+            // HTTP has no STARTTLS: plain, or `https` with implicit TLS.
+            TlsMode::Plain
         } else {
             TlsMode::StartTls(acceptor.clone())
         };
@@ -134,6 +145,7 @@ pub async fn serve(config: Config) -> Result<()> {
     let mut runner = Runner {
         listeners,
         ctl: ShutdownController::new(),
+        running: Running::default(),
     };
     services::wire(&ctx, &mut runner);
     // The collector: every source in data_dir/collector.sqlite3, until shutdown.

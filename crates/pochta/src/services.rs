@@ -6,11 +6,16 @@
 //!   Submission hands remote recipients to the outbound queue (`pochta-queue`, in
 //!   `data_dir/queue.sqlite3`), whose delivery worker runs here until shutdown.
 //! - Each service is an `Arc` shared by the protocol's plain and implicit-TLS listeners.
+//! - `http`/`https` serve `pochta-http`: the autoconfig documents name the listeners
+//!   configured here (implicit TLS preferred, RFC 8314), `/healthz` asks the store and the
+//!   accept loops, and the metrics registry's scrape hook reads the queue depth and the sizes
+//!   of the store files.
 
 use std::sync::Arc;
 
 use pochta_auth::{AuthCache, Throttle};
 use pochta_dns::Dns;
+use pochta_http::{Endpoint, HealthCheck, HttpConfig, HttpService, MailServers, Security};
 use pochta_store_embedded::EmbeddedStore;
 
 use pochta_imap::{ImapConfig, ImapService};
@@ -59,6 +64,9 @@ pub fn wire(ctx: &Ctx, run: &mut Runner) {
     run.serve(Protocol::Smtp, smtp);
     run.serve(Protocol::Submission, Arc::clone(&submission));
     run.serve(Protocol::Submissions, submission);
+    let http = Arc::new(http_service(ctx, run));
+    run.serve(Protocol::Http, Arc::clone(&http));
+    run.serve(Protocol::Https, http);
 
     let worker = ctx.queue.worker(
         outbound_settings(&ctx.config),
@@ -133,4 +141,88 @@ fn smtp_service(ctx: &Ctx, kind: Kind, dns: &Arc<Dns>) -> SmtpService<EmbeddedSt
         queue: (kind == Kind::Submission)
             .then(|| Arc::new(ctx.queue.clone()) as Arc<dyn OutboundQueue>),
     })
+}
+
+/// What mail programs are told: each service's preferred listener (implicit TLS first).
+pub fn mail_servers(config: &Config) -> MailServers {
+    let pick = |tls: Protocol, plain: Protocol| {
+        let port = |p| {
+            config
+                .addrs(p)
+                .first()
+                .map(|a: &std::net::SocketAddr| a.port())
+        };
+        port(tls)
+            .map(|port| Endpoint {
+                port,
+                security: Security::Tls,
+            })
+            .or_else(|| {
+                port(plain).map(|port| Endpoint {
+                    port,
+                    security: Security::StartTls,
+                })
+            })
+    };
+    MailServers {
+        hostname: config.hostname.clone(),
+        imap: pick(Protocol::Imaps, Protocol::Imap),
+        pop3: pick(Protocol::Pop3s, Protocol::Pop3),
+        smtp: pick(Protocol::Submissions, Protocol::Submission),
+    }
+}
+
+fn http_service(ctx: &Ctx, run: &Runner) -> HttpService {
+    let c = &ctx.config;
+    // Gauges nobody updates as things happen: read at every scrape.
+    let spool = Arc::clone(ctx.queue.spool());
+    let data_dir = c.data_dir.clone();
+    pochta_metrics::on_scrape(move || {
+        if let Ok(list) = spool.list() {
+            let open = list
+                .iter()
+                .flat_map(|m| &m.recipients)
+                .filter(|r| r.state.is_open())
+                .count();
+            pochta_metrics::queue_depth(open as u64);
+        }
+        for file in [
+            "pochta.sqlite3",
+            "pochta.sqlite3-wal",
+            "queue.sqlite3",
+            "collector.sqlite3",
+        ] {
+            if let Ok(m) = std::fs::metadata(data_dir.join(file)) {
+                pochta_metrics::store_bytes(file, m.len());
+            }
+        }
+    });
+    let store = ctx.store.clone();
+    let running = Arc::clone(&run.running);
+    let health: Vec<(&'static str, HealthCheck)> = vec![
+        (
+            "store",
+            Box::new(move || {
+                use pochta_store::Directory;
+                store.domain_list().map(|_| ()).map_err(|e| e.to_string())
+            }),
+        ),
+        (
+            "listeners",
+            Box::new(move || {
+                let running = running.lock().unwrap_or_else(|p| p.into_inner());
+                match running.iter().find(|(_, t)| t.is_finished()) {
+                    Some((name, _)) => Err(format!("the {name} listener has stopped")),
+                    None => Ok(()),
+                }
+            }),
+        ),
+    ];
+    HttpService::new(
+        HttpConfig {
+            servers: mail_servers(c),
+            metrics_allow: c.http.metrics_allow.clone(),
+        },
+        health,
+    )
 }

@@ -193,6 +193,9 @@ impl Spool {
             let (updates, dsns) = consequences(&message, &current, outcomes, now, policy, reporter);
             match self.store.record(id, &self.holder, &updates, &dsns, now)? {
                 Recorded::Applied { queued } => {
+                    updates
+                        .iter()
+                        .for_each(|u| pochta_metrics::delivery(u.state.as_str()));
                     for (dsn, to) in queued.iter().zip(&dsns) {
                         let to = to.envelope.recipients.first().map(|r| r.address.as_str());
                         tracing::info!(original = %id, %dsn, to = to.unwrap_or(""), "queue: DSN queued");

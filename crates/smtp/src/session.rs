@@ -695,6 +695,18 @@ impl<S: MailStore> Session<S> {
     /// then answers. `auth` is the inbound SPF/DKIM/DMARC outcome, if checks ran.
     pub fn finish_message(&mut self, msg: Received, auth: Option<AuthOutcome>) -> Next {
         let result = self.deliver(msg, auth);
+        let code = match &result {
+            Ok(_) => 250,
+            Err(Fail::Refuse(r)) => r.code,
+            Err(Fail::Delivery(e)) => e.reply().code,
+            Err(_) => 500,
+        };
+        let kind = if self.shared.kind == Kind::Mta {
+            "mta"
+        } else {
+            "submission"
+        };
+        pochta_metrics::smtp_message(kind, code);
         self.outcome(result)
     }
 

@@ -18,10 +18,12 @@ pub enum Protocol {
     Smtp,
     Submission,
     Submissions,
+    Http,
+    Https,
 }
 
 impl Protocol {
-    pub const ALL: [Protocol; 7] = [
+    pub const ALL: [Protocol; 9] = [
         Protocol::Imap,
         Protocol::Imaps,
         Protocol::Pop3,
@@ -29,6 +31,8 @@ impl Protocol {
         Protocol::Smtp,
         Protocol::Submission,
         Protocol::Submissions,
+        Protocol::Http,
+        Protocol::Https,
     ];
 
     /// The `[listen]` key, also the listener's name in logs.
@@ -41,6 +45,8 @@ impl Protocol {
             Protocol::Smtp => "smtp",
             Protocol::Submission => "submission",
             Protocol::Submissions => "submissions",
+            Protocol::Http => "http",
+            Protocol::Https => "https",
         }
     }
 
@@ -48,7 +54,7 @@ impl Protocol {
     pub fn implicit_tls(self) -> bool {
         matches!(
             self,
-            Protocol::Imaps | Protocol::Pop3s | Protocol::Submissions
+            Protocol::Imaps | Protocol::Pop3s | Protocol::Submissions | Protocol::Https
         )
     }
 }
@@ -65,6 +71,8 @@ pub(super) struct Section {
     smtp: Option<Addrs>,
     submission: Option<Addrs>,
     submissions: Option<Addrs>,
+    http: Option<Addrs>,
+    https: Option<Addrs>,
 }
 
 impl Section {
@@ -78,6 +86,8 @@ impl Section {
             (Protocol::Smtp, self.smtp),
             (Protocol::Submission, self.submission),
             (Protocol::Submissions, self.submissions),
+            (Protocol::Http, self.http),
+            (Protocol::Https, self.https),
         ];
         let mut out = Vec::new();
         let mut seen: HashMap<SocketAddr, String> = HashMap::new();

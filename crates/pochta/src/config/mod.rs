@@ -1,6 +1,6 @@
 //! The TOML configuration file: one module per section (`[listen]`, `[tls]`, `[auth]`,
 //! `[limits]`, `[imap]`, `[pop3]`, `[smtp]` with `[smtp.routes]` and `[smtp.queue]`,
-//! `[collector]`, `[dns]`), each with the serde shape of its section and the checks that turn it into
+//! `[collector]`, `[dns]`, `[http]`), each with the serde shape of its section and the checks that turn it into
 //! settings.
 //!
 //! Implementation notes:
@@ -24,6 +24,7 @@
 mod auth;
 mod collector;
 mod dns;
+mod http;
 mod imap;
 mod limits;
 mod listen;
@@ -46,6 +47,7 @@ use toml::{Table, Value};
 
 pub use auth::Plaintext;
 pub use dns::DnsSettings;
+pub use http::HttpSettings;
 pub use imap::ImapSettings;
 pub use limits::Limits;
 pub use listen::Protocol;
@@ -85,6 +87,7 @@ struct File {
     smtp: Option<smtp::Section>,
     collector: Option<collector::Section>,
     dns: Option<dns::Section>,
+    http: Option<http::Section>,
 }
 
 /// A loaded, validated configuration.
@@ -105,6 +108,8 @@ pub struct Config {
     pub collector: Schedule,
     /// `[dns]`: the server's resolver.
     pub dns: DnsSettings,
+    /// `[http]`: access to `/metrics` and `/healthz`.
+    pub http: HttpSettings,
 }
 
 impl Config {
@@ -161,6 +166,11 @@ impl Config {
                 .transpose()?
                 .unwrap_or_default(),
             dns: file.dns.map(dns::Section::settings).unwrap_or_default(),
+            http: file
+                .http
+                .map(http::Section::check)
+                .transpose()?
+                .unwrap_or_default(),
             hostname: file.hostname,
             data_dir: base.join(file.data_dir),
         })
@@ -183,6 +193,8 @@ impl Config {
             Protocol::Smtp | Protocol::Submission | Protocol::Submissions => {
                 self.limits.smtp_idle_timeout
             }
+            // Between requests on a kept-alive connection, and for one request's headers.
+            Protocol::Http | Protocol::Https => self.limits.login_timeout,
         }
     }
 
@@ -309,6 +321,8 @@ pop3s       = ["127.0.0.1:1995"]  # implicit TLS
 smtp        = ["127.0.0.1:2525"]  # MTA; port 25 in production
 submission  = ["127.0.0.1:1587"]  # STARTTLS + AUTH
 submissions = ["127.0.0.1:1465"]  # implicit TLS + AUTH
+# http      = ["127.0.0.1:8080"]  # autoconfig, /metrics, /healthz (plain HTTP)
+# https     = ["127.0.0.1:8443"]  # the same over implicit TLS (the [tls] certificate)
 
 # [tls] is absent: a self-signed certificate is generated into data_dir on first start.
 # [tls]
@@ -367,6 +381,10 @@ plaintext = "tls-or-loopback"     # "tls-only" | "tls-or-loopback" | "always"
 # timeout  = 5                    # seconds per query (1..60)
 # attempts = 2                    # tries per query (1..10)
 # mx_port  = 25                   # port of MX hosts (tests, private networks)
+
+# [http]
+# metrics_allow = ["192.0.2.10", "10.0.0.0/8"]  # besides loopback, who may read /metrics
+#                                                # and /healthz
 "#;
 
 #[cfg(test)]

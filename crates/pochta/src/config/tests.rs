@@ -371,7 +371,7 @@ fn bad_configs() {
         ),
         (
             &format!("{MIN}colour = \"red\"\n"),
-            "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, imap, pop3, smtp, collector, dns)",
+            "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, imap, pop3, smtp, collector, dns, http)",
         ),
         (
             &format!("{MIN}[listen]\nimap = [\"127.0.0.1\"]\n"),
@@ -395,7 +395,7 @@ fn bad_configs() {
         ),
         (
             &format!("{MIN}[listen]\nimap4 = [\"127.0.0.1:143\"]\n"),
-            "listen.imap4: unknown key (expected one of: imap, imaps, pop3, pop3s, smtp, submission, submissions)",
+            "listen.imap4: unknown key (expected one of: imap, imaps, pop3, pop3s, smtp, submission, submissions, http, https)",
         ),
         (
             &format!("{MIN}[listen]\nimap = [\"127.0.0.1:143\"]\npop3 = [\"127.0.0.1:143\"]\n"),
@@ -564,4 +564,27 @@ fn dns_section() {
     ] {
         assert_eq!(bad(&format!("{MIN}[dns]\n{text}\n")), want, "{text}");
     }
+}
+
+#[test]
+fn http_section() {
+    let c = Config::parse(
+        &format!(
+            "{MIN}[listen]\nhttp = [\"127.0.0.1:8080\"]\nhttps = [\"127.0.0.1:8443\"]\n[http]\nmetrics_allow = [\"192.0.2.7\", \"10.0.0.0/8\"]\n"
+        ),
+        Path::new("/etc/pochta"),
+    )
+    .unwrap();
+    assert_eq!(c.addrs(Protocol::Http), ["127.0.0.1:8080".parse().unwrap()]);
+    assert!(Protocol::Https.implicit_tls() && !Protocol::Http.implicit_tls());
+    assert_eq!(c.http.metrics_allow.len(), 2);
+    assert!(c.http.metrics_allow[1].contains("10.9.8.7".parse().unwrap()));
+    assert_eq!(
+        Config::parse(MIN, Path::new("/")).unwrap().http,
+        HttpSettings::default()
+    );
+    assert_eq!(
+        bad(&format!("{MIN}[http]\nmetrics_allow = [\"10.0.0.0/40\"]\n")),
+        "http.metrics_allow[0]: \"10.0.0.0/40\": the prefix length must be 0..=32"
+    );
 }
