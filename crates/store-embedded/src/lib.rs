@@ -59,12 +59,14 @@
 mod blobs;
 mod cache;
 mod collector;
+mod contacts;
 mod directory;
 mod mailstore;
 mod queue;
 mod schema;
 
 pub use collector::{COLLECTOR_FILE, EmbeddedCollectorStore};
+pub use contacts::{CONTACTS_FILE, EmbeddedContactStore};
 pub use queue::{EmbeddedQueueStore, QUEUE_FILE};
 
 use std::path::{Path, PathBuf};

@@ -51,9 +51,11 @@ use pochta_types::{
 };
 
 pub mod collector;
+pub mod contacts;
 pub mod queue;
 
 pub use collector::CollectorStore;
+pub use contacts::ContactStore;
 pub use queue::QueueStore;
 
 /// What went wrong in a store call. The protocol layers map each kind to a reply in one place.

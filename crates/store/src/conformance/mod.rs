@@ -8,7 +8,10 @@
 //!   [`queue_conformance_tests!`](crate::queue_conformance_tests).
 //! - [`collector`]: the [`CollectorStore`](crate::CollectorStore) suite, expanded by
 //!   [`collector_conformance_tests!`](crate::collector_conformance_tests).
+//! - [`contacts`]: the [`ContactStore`](crate::ContactStore) suite, expanded by
+//!   [`contacts_conformance_tests!`](crate::contacts_conformance_tests).
 
 pub mod collector;
+pub mod contacts;
 pub mod mail;
 pub mod queue;
