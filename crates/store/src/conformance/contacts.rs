@@ -83,6 +83,7 @@ pub fn default_book_is_created_once<F: ContactsFixture>() {
 pub fn books_are_per_account_and_unique<F: ContactsFixture>() {
     let f = F::create();
     let s = f.open();
+    s.address_books(A).unwrap();
     let work = s
         .create_address_book(A, "work", "Work", "colleagues")
         .unwrap();
