@@ -19,6 +19,8 @@
 #![forbid(unsafe_code)]
 
 pub mod autoconfig;
+pub mod carddav;
+pub mod vcard;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -113,12 +115,21 @@ pub struct HttpService {
 pub struct Http {
     config: HttpConfig,
     health: Vec<(&'static str, HealthCheck)>,
+    carddav: Option<carddav::CardDav>,
 }
 
 impl HttpService {
-    pub fn new(config: HttpConfig, health: Vec<(&'static str, HealthCheck)>) -> HttpService {
+    pub fn new(
+        config: HttpConfig,
+        health: Vec<(&'static str, HealthCheck)>,
+        carddav: Option<carddav::CardDav>,
+    ) -> HttpService {
         HttpService {
-            inner: Arc::new(Http { config, health }),
+            inner: Arc::new(Http {
+                config,
+                health,
+                carddav,
+            }),
         }
     }
 }
@@ -226,6 +237,19 @@ impl Http {
         peer: Peer,
     ) -> (&'static str, Answer) {
         let s = &self.config.servers;
+        if let Some(dav) = &self.carddav {
+            let dav_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::POST);
+            if path == "/dav" || path.starts_with("/dav/") || (path == "/" && dav_method) {
+                return ("carddav", dav.handle(req, peer).await);
+            }
+            if path.eq_ignore_ascii_case("/.well-known/carddav") {
+                // RFC 6764 §5: the context path.
+                let mut r = text(StatusCode::MOVED_PERMANENTLY, "see /dav/\n");
+                r.headers_mut()
+                    .insert(header::LOCATION, HeaderValue::from_static("/dav/"));
+                return ("carddav", r);
+            }
+        }
         let lower = path.to_ascii_lowercase();
         match lower.as_str() {
             "/mail/config-v1.1.xml" | "/.well-known/autoconfig/mail/config-v1.1.xml" => {
@@ -359,6 +383,7 @@ mod tests {
                 metrics_allow: vec!["192.0.2.0/28".parse().unwrap()],
             },
             health: Vec::new(),
+            carddav: None,
         };
         for ok in [
             "127.0.0.1",

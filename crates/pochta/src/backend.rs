@@ -3,7 +3,7 @@
 //!
 //! Implementation notes:
 //! - Today every store is the embedded one in `data_dir` (`queue.sqlite3`,
-//!   `collector.sqlite3`); a second backend is chosen here and nowhere else.
+//!   `collector.sqlite3`, `contacts.sqlite3`); a second backend is chosen here and nowhere else.
 //! - `data_dir` is created readable by the owner only ([`crate::admin::create_private_dir`]):
 //!   the queue holds mail, the collector sealed credentials.
 
@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use pochta_collector::State;
-use pochta_store::{CollectorStore, QueueStore};
-use pochta_store_embedded::{EmbeddedCollectorStore, EmbeddedQueueStore};
+use pochta_store::{CollectorStore, ContactStore, QueueStore};
+use pochta_store_embedded::{EmbeddedCollectorStore, EmbeddedContactStore, EmbeddedQueueStore};
 
 use crate::config::Config;
 
@@ -47,4 +47,12 @@ fn open_collector_state(data_dir: &std::path::Path) -> Result<State, pochta_coll
         .map_err(|e| pochta_collector::Error::State(e.to_string()))?;
     let store: Arc<dyn CollectorStore> = Arc::new(store);
     State::open(data_dir, store)
+}
+
+/// Address books and contacts.
+pub fn contact_store(config: &Config) -> Result<Arc<dyn ContactStore>> {
+    crate::admin::create_private_dir(&config.data_dir)?;
+    let store = EmbeddedContactStore::open(&config.data_dir)
+        .with_context(|| format!("cannot open the contacts in {}", config.data_dir.display()))?;
+    Ok(Arc::new(store))
 }

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod backend;
 pub mod config;
+pub mod contacts;
 pub mod outbound;
 pub mod serve;
 pub mod services;

@@ -16,8 +16,8 @@ use clap::{Args, Parser, Subcommand};
 
 use pochta::admin::{self, PasswordSource};
 use pochta::config::Config;
-use pochta::outbound;
 use pochta::serve;
+use pochta::{contacts, outbound};
 
 /// Pochta: a mail server (SMTP, IMAP, POP3) in one binary.
 #[derive(Debug, Parser)]
@@ -88,6 +88,9 @@ enum Command {
     Dkim(DkimCmd),
     /// Print the DNS records (MX, SPF, DMARC, DKIM, SRV, autoconfig) to publish for DOMAIN.
     Dns { domain: String },
+    /// Address books: import and export vCard files.
+    #[command(subcommand)]
+    Contacts(ContactsCmd),
     /// Collect mail from another provider (IMAP or POP3) into a local account, and keep it in
     /// sync (`pochta serve` runs every source continuously).
     #[command(subcommand)]
@@ -217,6 +220,23 @@ enum UserCmd {
 }
 
 #[derive(Debug, Subcommand)]
+enum ContactsCmd {
+    /// Store every vCard of FILE in ADDRESS's address book (a card with the same UID is replaced).
+    Import {
+        address: String,
+        file: PathBuf,
+        #[arg(long, default_value = "default")]
+        book: String,
+    },
+    /// Print every vCard of ADDRESS's address book.
+    Export {
+        address: String,
+        #[arg(long, default_value = "default")]
+        book: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum QueueCmd {
     /// List queued messages and the state of each recipient.
     List,
@@ -336,6 +356,19 @@ fn run(cli: Cli) -> Result<()> {
             selector,
             algorithm,
         }) => outbound::dkim_generate(&load(&cli.config)?, &domain, &selector, &algorithm, out),
+        Command::Contacts(cmd) => {
+            let config = load(&cli.config)?;
+            match cmd {
+                ContactsCmd::Import {
+                    address,
+                    file,
+                    book,
+                } => contacts::import(&config, &address, &file, &book, out),
+                ContactsCmd::Export { address, book } => {
+                    contacts::export(&config, &address, &book, out)
+                }
+            }
+        }
         Command::Dns { domain } => outbound::dns(&load(&cli.config)?, &domain, out),
         Command::Alias(cmd) => {
             let store = admin::open(&load(&cli.config)?)?;

@@ -141,6 +141,7 @@ pub async fn serve(config: Config) -> Result<()> {
         throttle: Arc::new(Throttle::new(ThrottleConfig::default())),
         auth_cache: Arc::new(AuthCache::default()),
         queue: pochta_queue::Queue::new(backend::queue_store(&config)?, &config.data_dir),
+        contacts: backend::contact_store(&config)?,
     };
     let mut runner = Runner {
         listeners,

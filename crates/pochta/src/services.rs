@@ -6,7 +6,8 @@
 //!   Submission hands remote recipients to the outbound queue (`pochta-queue`, in
 //!   `data_dir/queue.sqlite3`), whose delivery worker runs here until shutdown.
 //! - Each service is an `Arc` shared by the protocol's plain and implicit-TLS listeners.
-//! - `http`/`https` serve `pochta-http`: the autoconfig documents name the listeners
+//! - `http`/`https` serve `pochta-http`: CardDAV over the contacts store with the shared
+//!   throttle and auth cache (one login flow for every protocol); the autoconfig documents name the listeners
 //!   configured here (implicit TLS preferred, RFC 8314), `/healthz` asks the store and the
 //!   accept loops, and the metrics registry's scrape hook reads the queue depth and the sizes
 //!   of the store files.
@@ -15,7 +16,9 @@ use std::sync::Arc;
 
 use pochta_auth::{AuthCache, Throttle};
 use pochta_dns::Dns;
+use pochta_http::carddav::{CardDav, StoreLogins};
 use pochta_http::{Endpoint, HealthCheck, HttpConfig, HttpService, MailServers, Security};
+use pochta_store::ContactStore;
 use pochta_store_embedded::EmbeddedStore;
 
 use pochta_imap::{ImapConfig, ImapService};
@@ -36,6 +39,8 @@ pub struct Ctx {
     pub auth_cache: Arc<AuthCache>,
     /// The outbound queue: submission enqueues, the worker delivers.
     pub queue: Queue,
+    /// Address books (CardDAV on the HTTP listeners).
+    pub contacts: Arc<dyn ContactStore>,
 }
 
 /// Starts one service per configured listener.
@@ -218,11 +223,21 @@ fn http_service(ctx: &Ctx, run: &Runner) -> HttpService {
             }),
         ),
     ];
+    let carddav = CardDav {
+        contacts: Arc::clone(&ctx.contacts),
+        logins: Arc::new(StoreLogins {
+            store: Arc::new(ctx.store.clone()),
+            throttle: Arc::clone(&ctx.throttle),
+            cache: Arc::clone(&ctx.auth_cache),
+            plaintext: c.plaintext,
+        }),
+    };
     HttpService::new(
         HttpConfig {
             servers: mail_servers(c),
             metrics_allow: c.http.metrics_allow.clone(),
         },
         health,
+        Some(carddav),
     )
 }

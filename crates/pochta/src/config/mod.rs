@@ -321,7 +321,7 @@ pop3s       = ["127.0.0.1:1995"]  # implicit TLS
 smtp        = ["127.0.0.1:2525"]  # MTA; port 25 in production
 submission  = ["127.0.0.1:1587"]  # STARTTLS + AUTH
 submissions = ["127.0.0.1:1465"]  # implicit TLS + AUTH
-# http      = ["127.0.0.1:8080"]  # autoconfig, /metrics, /healthz (plain HTTP)
+# http      = ["127.0.0.1:8080"]  # CardDAV, autoconfig, /metrics, /healthz (plain HTTP)
 # https     = ["127.0.0.1:8443"]  # the same over implicit TLS (the [tls] certificate)
 
 # [tls] is absent: a self-signed certificate is generated into data_dir on first start.
