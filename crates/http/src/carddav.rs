@@ -378,7 +378,7 @@ impl CardDav {
     fn authenticate(
         &self,
         req: &Request<Incoming>,
-        peer: Peer,
+        peer: &Peer,
     ) -> Result<User, Box<(Answer, Duration)>> {
         let now = |a| Box::new((a, Duration::ZERO));
         let Some(v) = req
@@ -449,8 +449,13 @@ impl CardDav {
                 "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, REPORT, MKCOL",
             );
         }
-        let user = match self.authenticate(&req, peer) {
-            Ok(u) => u,
+        let user = match self.authenticate(&req, &peer) {
+            Ok(u) => {
+                if let Some(a) = &peer.admission {
+                    a.authenticated();
+                }
+                u
+            }
             Err(refused) => {
                 let (r, delay) = *refused;
                 // The flow's delay on a failure, before answering (a client that saw the

@@ -135,10 +135,13 @@ impl HttpService {
 }
 
 /// Where a request came from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Peer {
     pub addr: SocketAddr,
     pub tls: bool,
+    /// The connection's standing with the listener: a CardDAV login marks it logged in, so
+    /// that under overload it is not evicted like a connection that never logged in.
+    pub admission: Option<Arc<pochta_net::Admission>>,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -163,15 +166,17 @@ impl Service for HttpService {
             mut shutdown,
             idle_timeout,
             listener,
+            admission,
             ..
         } = conn;
         let who = Peer {
             addr: peer,
             tls: stream.is_tls(),
+            admission: Some(Arc::new(admission)),
         };
         let http = Arc::clone(&self.inner);
         let svc = service_fn(move |req| {
-            let http = Arc::clone(&http);
+            let (http, who) = (Arc::clone(&http), who.clone());
             async move { Ok::<_, Infallible>(http.route(req, who).await) }
         });
         let conn = http1::Builder::new()
