@@ -28,6 +28,7 @@
 //!   network input.
 #![forbid(unsafe_code)]
 
+pub mod carddav;
 pub mod cli;
 pub mod conn;
 pub mod imap;

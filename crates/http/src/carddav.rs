@@ -304,7 +304,9 @@ fn prop(user: &str, r: &Res, n: &Name) -> Option<String> {
             .iter()
             .map(|p| format!("<d:privilege><d:{p}/></d:privilege>"))
             .collect(),
-        (CARD, "address-data", Res::Card(c)) => escape(String::from_utf8_lossy(&c.data).as_ref()).into_owned(),
+        // A CR goes out as a character reference: XML parsers turn a literal CRLF into LF
+        // (XML 1.0 section 2.11), and the vCard must reach the client byte for byte.
+        (CARD, "address-data", Res::Card(c)) => escape(String::from_utf8_lossy(&c.data).as_ref()).replace('\r', "&#13;"),
         _ => return None,
     };
     let p = prefix(ns)?;

@@ -1,4 +1,6 @@
-//! `pochta contacts import|export`: vCard files in and out of an account's address book.
+//! `pochta contacts import|export|pull`: vCard files in and out of an account's address
+//! book, and the address books of another provider over CardDAV
+//! (`pochta_collector::carddav`).
 //!
 //! Implementation notes:
 //! - A file (Google, Yandex, Outlook and Apple exports are all this) holds any number of
@@ -133,6 +135,29 @@ pub fn export(config: &Config, address: &str, book_name: &str, out: &mut impl Wr
             out.write_all(b"\r\n")?;
         }
     }
+    Ok(())
+}
+
+/// `pochta contacts pull ADDRESS URL --user USER`: the remote's books into ADDRESS's.
+pub fn pull(
+    config: &Config,
+    address: &str,
+    remote: &pochta_collector::carddav::Remote,
+    out: &mut impl Write,
+) -> Result<()> {
+    let id = account(config, address)?;
+    let store = crate::backend::contact_store(config)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let r = rt
+        .block_on(pochta_collector::carddav::pull(store, id, remote))
+        .with_context(|| format!("pulling contacts from {}", remote.url))?;
+    writeln!(
+        out,
+        "{} address book(s), {} contact(s) fetched, {} stored or updated",
+        r.books, r.fetched, r.stored
+    )?;
     Ok(())
 }
 

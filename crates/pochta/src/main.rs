@@ -234,6 +234,28 @@ enum ContactsCmd {
         #[arg(long, default_value = "default")]
         book: String,
     },
+    /// Copy the address books of a CardDAV server (URL: https://HOST[/PATH]; discovered by
+    /// RFC 6764 from the host alone) into ADDRESS's books; run again to bring changes.
+    Pull {
+        address: String,
+        url: String,
+        /// The user name at the remote provider.
+        #[arg(long)]
+        user: String,
+        /// The remote password (visible in the process list; prefer --password-stdin).
+        #[arg(
+            long,
+            conflicts_with = "password_stdin",
+            required_unless_present = "password_stdin"
+        )]
+        password: Option<String>,
+        /// Read the remote password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Accept any certificate from the remote (self-signed); the connection stays encrypted.
+        #[arg(long)]
+        insecure: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -366,6 +388,30 @@ fn run(cli: Cli) -> Result<()> {
                 } => contacts::import(&config, &address, &file, &book, out),
                 ContactsCmd::Export { address, book } => {
                     contacts::export(&config, &address, &book, out)
+                }
+                ContactsCmd::Pull {
+                    address,
+                    url,
+                    user,
+                    password,
+                    password_stdin: _,
+                    insecure,
+                } => {
+                    let password = match password {
+                        Some(p) => p,
+                        None => {
+                            let mut line = String::new();
+                            std::io::stdin().read_line(&mut line)?;
+                            line.trim_end_matches(['\r', '\n']).to_owned()
+                        }
+                    };
+                    let remote = pochta_collector::carddav::Remote {
+                        url,
+                        user,
+                        password,
+                        insecure,
+                    };
+                    contacts::pull(&config, &address, &remote, out)
                 }
             }
         }

@@ -657,3 +657,136 @@ fn basic_auth_follows_the_plaintext_policy() {
     );
     assert_eq!(s, 207);
 }
+
+#[test]
+fn pull_brings_an_address_book_over_from_radicale_and_from_pochta() {
+    if !have("radicale") {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let radicale = Radicale::start(store.path());
+    let base = format!("http://127.0.0.1:{}", radicale.1);
+    let auth = "olduser:x";
+    let mkcol = r#"<d:mkcol xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:set><d:prop><d:resourcetype><d:collection/><card:addressbook/></d:resourcetype></d:prop></d:set></d:mkcol>"#;
+    dav(
+        auth,
+        "PROPFIND",
+        &format!("{base}/olduser/"),
+        &["Depth: 0"],
+        None,
+    );
+    assert_eq!(
+        dav(
+            auth,
+            "MKCOL",
+            &format!("{base}/olduser/book/"),
+            &[],
+            Some(mkcol)
+        )
+        .0,
+        201
+    );
+    let put = |name: &str, body: &str| {
+        let s = dav(
+            auth,
+            "PUT",
+            &format!("{base}/olduser/book/{name}"),
+            &["Content-Type: text/vcard"],
+            Some(body),
+        )
+        .0;
+        assert!(s == 201 || s == 204, "radicale PUT {name}: {s}");
+    };
+    put("one.vcf", &card("one", "Ольга Первая"));
+    put("two.vcf", &card("two", "Two"));
+
+    // Into a Pochta account, discovered from the host alone (RFC 6764).
+    let dir = TestDir::new(&[], "");
+    dir.add_user(USER, PASS);
+    let pull = |url: &str, user: &str, password: &str| {
+        let o = dir.cli_with_stdin(
+            &[
+                "contacts",
+                "pull",
+                USER,
+                url,
+                "--user",
+                user,
+                "--password-stdin",
+            ],
+            &format!("{password}\n"),
+        );
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        stdout(&o)
+    };
+    let out = pull(&format!("{base}/"), "olduser", "x");
+    assert!(
+        out.contains("1 address book(s), 2 contact(s) fetched, 2 stored"),
+        "{out}"
+    );
+    let exported = stdout(&dir.cli(&["contacts", "export", USER]));
+    for name in ["one.vcf", "two.vcf"] {
+        let served = dav(
+            auth,
+            "GET",
+            &format!("{base}/olduser/book/{name}"),
+            &[],
+            None,
+        )
+        .2;
+        assert!(
+            exported.contains(&served),
+            "{name} not brought over as served:\n{served}\nin\n{exported}"
+        );
+    }
+    // Again: nothing new; then a change and an addition at the source come over.
+    assert!(pull(&format!("{base}/"), "olduser", "x").contains("0 stored"));
+    put("two.vcf", &card("two", "Two Changed"));
+    put("three.vcf", &card("three", "Three"));
+    let out = pull(&format!("{base}/"), "olduser", "x");
+    assert!(out.contains("3 contact(s) fetched, 2 stored"), "{out}");
+    let exported = stdout(&dir.cli(&["contacts", "export", USER]));
+    assert!(
+        exported.contains("FN:Two Changed") && exported.contains("FN:Three"),
+        "{exported}"
+    );
+
+    // From a Pochta server (over HTTPS, its certificate trusted with --insecure): the vCards
+    // arrive byte for byte, CRLF included (sent as &#13; in the XML).
+    let server = start();
+    let url = format!(
+        "https://localhost:{}/dav/addressbooks/{USER}/default/",
+        server.port("https")
+    );
+    let exact =
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:exact\r\nFN:Exact\r\nNOTE:two\\nlines\r\nEND:VCARD\r\n";
+    let (s, _, _) = curl(
+        Some(&server.cert()),
+        &[
+            "-u",
+            &format!("{USER}:{PASS}"),
+            "-X",
+            "PUT",
+            "--data-binary",
+            exact,
+            &format!("{url}exact.vcf"),
+        ],
+    );
+    assert_eq!(s, 201);
+    let o = dir.cli_with_stdin(
+        &[
+            "contacts",
+            "pull",
+            USER,
+            &format!("https://localhost:{}/", server.port("https")),
+            "--user",
+            USER,
+            "--password-stdin",
+            "--insecure",
+        ],
+        &format!("{PASS}\n"),
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let exported = stdout(&dir.cli(&["contacts", "export", USER]));
+    assert!(exported.contains(exact), "{exported:?}");
+}
