@@ -852,7 +852,9 @@ fn put(
     };
     if let Some(uid) = uid {
         for other in store.contacts(b.id)? {
+            // Parse only the cards whose bytes contain the UID at all.
             if other.name != *name
+                && other.data.windows(uid.len()).any(|w| w == uid.as_bytes())
                 && vcard::check(&other.data).ok().flatten().as_deref() == Some(uid.as_str())
             {
                 let href = format!(
