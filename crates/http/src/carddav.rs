@@ -448,7 +448,7 @@ impl CardDav {
             return with_header(
                 r,
                 header::ALLOW,
-                "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, REPORT, MKCOL",
+                "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, MKCOL",
             );
         }
         let user = match self.authenticate(&req, &peer) {
@@ -512,6 +512,7 @@ impl CardDav {
                 "PUT" => put(&*store, u, &t, &body, if_match.as_deref(), if_none_match),
                 "DELETE" => delete(&*store, u, &t, if_match.as_deref()),
                 "MKCOL" => mkcol(&*store, u, &t, &body),
+                "PROPPATCH" => proppatch(&*store, u, &t, &body),
                 _ => Ok(plain(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "method not allowed\n",
@@ -927,6 +928,81 @@ fn delete(store: &dyn ContactStore, u: &User, t: &Target, if_match: Option<&str>
         },
         _ => Ok(plain(StatusCode::FORBIDDEN, "cannot delete this\n")),
     }
+}
+
+/// PROPPATCH (RFC 4918 §9.2) of a book: `displayname` and `addressbook-description` may be
+/// set or removed (emptied); any other property is 403 and then, the request being atomic,
+/// nothing is changed and the others are 424.
+fn proppatch(store: &dyn ContactStore, u: &User, t: &Target, body: &[u8]) -> R {
+    let Target::Book(_, name) = t else {
+        return Ok(plain(
+            StatusCode::FORBIDDEN,
+            "only address books have writable properties\n",
+        ));
+    };
+    let Some(b) = book_of(store, u, name)? else {
+        return Ok(plain(StatusCode::NOT_FOUND, "no such address book\n"));
+    };
+    let text = std::str::from_utf8(body).unwrap_or("");
+    let Ok(doc) = roxmltree::Document::parse(text) else {
+        return Ok(plain(
+            StatusCode::BAD_REQUEST,
+            "the PROPPATCH body is not XML\n",
+        ));
+    };
+    let (mut display, mut description) = (None, None);
+    let (mut ok, mut refused) = (Vec::new(), Vec::new());
+    for op in doc.root_element().children().filter(|n| n.is_element()) {
+        let set = op.has_tag_name((DAV, "set"));
+        let props = op
+            .children()
+            .filter(|n| n.has_tag_name((DAV, "prop")))
+            .flat_map(|p| p.children().filter(|n| n.is_element()));
+        for p in props {
+            let value = if set {
+                p.descendants()
+                    .filter(|n| n.is_text())
+                    .filter_map(|n| n.text())
+                    .collect()
+            } else {
+                String::new()
+            };
+            let n = name_of(p);
+            match (n.0.as_str(), n.1.as_str()) {
+                (DAV, "displayname") => display = Some(value),
+                (CARD, "addressbook-description") => description = Some(value),
+                _ => {
+                    refused.push(n);
+                    continue;
+                }
+            }
+            ok.push(n);
+        }
+    }
+    let href = book_href(&u.address, &b.name);
+    let propstat = |names: &[Name], status: &str| {
+        let props: String = names.iter().map(empty).collect();
+        format!(
+            "<d:propstat><d:prop>{props}</d:prop><d:status>HTTP/1.1 {status}</d:status></d:propstat>"
+        )
+    };
+    let mut out = format!("<d:response><d:href>{}</d:href>", escape(href.as_str()));
+    if refused.is_empty() {
+        store.update_address_book(
+            u.account,
+            &b.name,
+            display.as_deref(),
+            description.as_deref(),
+        )?;
+        out.push_str(&propstat(&ok, "200 OK"));
+    } else {
+        out.push_str(&propstat(&refused, "403 Forbidden"));
+        if !ok.is_empty() {
+            out.push_str(&propstat(&ok, "424 Failed Dependency"));
+        }
+    }
+    out.push_str("</d:response>");
+    Ok(multistatus(&out))
 }
 
 /// MKCOL (RFC 4918 §9.3, extended by RFC 5689 as RFC 6352 §6.3.1 uses it).

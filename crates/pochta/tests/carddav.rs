@@ -396,6 +396,27 @@ fn exchange(auth: &str, base: &str, home: &str, mkcol_first: bool) -> Vec<String
     ));
     let token = first(&body, "DAV:", "sync-token").expect("a sync-token");
 
+    // PROPPATCH the display name, then read it back.
+    let pp = r#"<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>Best friends</d:displayname></d:prop></d:set></d:propertyupdate>"#;
+    let (s, _, body) = dav(auth, "PROPPATCH", &format!("{base}{book}"), &[], Some(pp));
+    seen.push(format!(
+        "PROPPATCH {s} {:?}",
+        responses(&body).first().map(|r| r.1.clone())
+    ));
+    let dn = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:propfind>"#;
+    let body = dav(
+        auth,
+        "PROPFIND",
+        &format!("{base}{book}"),
+        &["Depth: 0"],
+        Some(dn),
+    )
+    .2;
+    seen.push(format!(
+        "displayname after PROPPATCH {:?}",
+        first(&body, "DAV:", "displayname")
+    ));
+
     // multiget: one present, one missing.
     let multiget = format!(
         r#"<card:addressbook-multiget xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><card:address-data/></d:prop><d:href>{book}a.vcf</d:href><d:href>{book}zzz.vcf</d:href></card:addressbook-multiget>"#
@@ -560,6 +581,25 @@ fn carddav_answers_like_radicale() {
     let ours = exchange(&auth, &base, &home, false);
     println!("pochta: {ours:#?}");
     assert!(ours.contains(&"MKCOL 201".to_owned()), "{ours:?}");
+    assert!(
+        ours.contains(&"displayname after PROPPATCH Some(\"Best friends\")".to_owned()),
+        "{ours:?}"
+    );
+    // A property that cannot be written fails the whole PROPPATCH (RFC 4918 §9.2): 403 for
+    // it, 424 for the rest, nothing changed.
+    let pp = r#"<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>X</d:displayname><d:getetag>"x"</d:getetag></d:prop></d:set></d:propertyupdate>"#;
+    let (s, _, body) = dav(
+        &auth,
+        "PROPPATCH",
+        &format!("{base}{home}friends/"),
+        &[],
+        Some(pp),
+    );
+    assert_eq!(s, 207);
+    assert!(
+        body.contains("HTTP/1.1 403 Forbidden") && body.contains("HTTP/1.1 424 Failed Dependency"),
+        "{body}"
+    );
     assert!(
         ours.contains(
             &"sync [\"a.vcf HTTP/1.1 200 OK\", \"b.vcf HTTP/1.1 404 Not Found\"]".to_owned()

@@ -198,6 +198,28 @@ impl ContactStore for EmbeddedContactStore {
         }
     }
 
+    fn update_address_book(
+        &self,
+        account: AccountId,
+        name: &str,
+        display_name: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<()> {
+        let n = self
+            .db
+            .lock()
+            .execute(
+                "UPDATE books SET display_name = coalesce(?3, display_name),
+                 description = coalesce(?4, description) WHERE account = ?1 AND name = ?2",
+                params![account.0, name, display_name, description],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("address book {name}")));
+        }
+        Ok(())
+    }
+
     fn delete_address_book(&self, account: AccountId, name: &str) -> Result<()> {
         let n = self
             .db

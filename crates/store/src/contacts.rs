@@ -99,6 +99,15 @@ pub trait ContactStore: Send + Sync + 'static {
         display_name: &str,
         description: &str,
     ) -> Result<AddressBook>;
+    /// Sets a book's display name and/or description (`None`: unchanged); `NotFound` if there
+    /// is no such book. Not a change of its contacts: the token stays.
+    fn update_address_book(
+        &self,
+        account: AccountId,
+        name: &str,
+        display_name: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<()>;
     /// `NotFound` if there is no such book; deletes its contacts.
     fn delete_address_book(&self, account: AccountId, name: &str) -> Result<()>;
     /// Every contact of the book, by name.

@@ -106,6 +106,25 @@ pub fn books_are_per_account_and_unique<F: ContactsFixture>() {
         .collect();
     assert_eq!(names, ["default", "work"]);
     assert_eq!(s.address_book(B, "work").unwrap().unwrap().id, other.id);
+    // Renaming and describing a book changes neither its contacts nor its token.
+    s.update_address_book(A, "work", Some("Office"), None)
+        .unwrap();
+    s.update_address_book(A, "work", None, Some("desk"))
+        .unwrap();
+    let w = s.address_book(A, "work").unwrap().unwrap();
+    assert_eq!(
+        (w.display_name.as_str(), w.description.as_str()),
+        ("Office", "desk")
+    );
+    assert_eq!(w.token, work.token);
+    assert_eq!(
+        s.address_book(B, "work").unwrap().unwrap().display_name,
+        "B work"
+    );
+    assert!(matches!(
+        s.update_address_book(A, "nope", Some("x"), None),
+        Err(StoreError::NotFound(_))
+    ));
     assert!(matches!(
         s.delete_address_book(A, "nope"),
         Err(StoreError::NotFound(_))
