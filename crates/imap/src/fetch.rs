@@ -223,6 +223,9 @@ impl<S: MailStore> Session<S> {
                 None
             };
             let recent = self.shows_recent(rec.uid);
+            if p.add_flags || p.attrs.iter().any(|a| matches!(a, FetchAttr::Flags)) {
+                self.announce_keywords(&rec.flags);
+            }
             let mut w = FetchWriter::begin(&mut self.out, seq);
             for a in &p.attrs {
                 if let Err(e) = write_attr(

@@ -15,7 +15,7 @@ use pochta_imap_proto::response::{
 use pochta_imap_proto::select_examine::{QResync, Select};
 use pochta_imap_proto::sequence::SequenceSet;
 use pochta_store::MailStore;
-use pochta_types::{Flag, ModSeq, Right, Uid};
+use pochta_types::{Flag, Flags, ModSeq, Right, Uid};
 
 use crate::acl::{SeenView, flag_allowed};
 use crate::mailbox::mailbox_object_id;
@@ -80,7 +80,17 @@ impl<S: MailStore> Session<S> {
             seen_view.apply(m.uid, &mut m.flags);
         }
         let recent = if read_only {
-            Vec::new()
+            // EXAMINE reports the RECENT count (RFC 3501 §6.3.2 lists it among EXAMINE's
+            // responses) but claims nothing, so the next SELECT still sees the messages as
+            // recent. Unclaimed messages are those from a UID on (store notes on Recent):
+            // the last `status.recent` of the messages that existed when `status` was read.
+            let before: Vec<Uid> = summaries
+                .iter()
+                .map(|m| m.uid)
+                .filter(|u| *u < status.uid_next)
+                .collect();
+            let n = (status.recent as usize).min(before.len());
+            before[before.len() - n..].to_vec()
         } else {
             store.claim_recent(mb.id)?
         };
@@ -109,27 +119,18 @@ impl<S: MailStore> Session<S> {
             .iter()
             .filter_map(|k| Flag::parse(k).ok())
             .collect();
-        let flags: Vec<Flag> = SYSTEM_FLAGS.iter().chain(&keywords).cloned().collect();
-        let o = &mut self.out;
-        response::write_flags_response(o, &flags);
-        if read_only {
-            let perm = Code::PermanentFlags {
-                flags: Vec::new(),
-                allow_new: false,
-            };
-            response::write_status(o, None, Cond::Ok, Some(&perm), "Read-only mailbox");
-        } else {
+        view.learn_keywords(&Flags::from_flags(&keywords));
+        if !read_only {
             // Only the flags the user may change (RFC 4314 §4).
-            let write = rights.contains(Right::Write);
-            let perm = Code::PermanentFlags {
-                flags: flags
-                    .into_iter()
-                    .filter(|f| matches!(f, Flag::Keyword(_)) && write || flag_allowed(rights, f))
-                    .collect(),
-                allow_new: write,
-            };
-            response::write_status(o, None, Cond::Ok, Some(&perm), "Flags permitted");
+            view.perm_system = SYSTEM_FLAGS
+                .iter()
+                .filter(|f| flag_allowed(rights, f))
+                .cloned()
+                .collect();
+            view.perm_keywords = rights.contains(Right::Write);
         }
+        let o = &mut self.out;
+        write_flag_lists(o, &view);
         response::write_exists(o, view.len());
         if self.rev2 {
             // RFC 9051 §6.3.2: a LIST response with the mailbox name and accurate
@@ -168,7 +169,7 @@ impl<S: MailStore> Session<S> {
         if let Some(q) = &s.qresync
             && q.uid_validity.get() == mb.uid_validity.get()
         {
-            self.qresync_catch_up(&view, q, &seen_view)?;
+            self.qresync_catch_up(&mut view, q, &seen_view)?;
         }
         self.state = State::Selected(view);
         self.selected = Some(mb);
@@ -179,9 +180,25 @@ impl<S: MailStore> Session<S> {
         }
     }
 
+    /// Before a FETCH response shows `flags`: if they hold a keyword the client was not told
+    /// of, send FLAGS and PERMANENTFLAGS again with it (RFC 3501 §7.2.6, RFC 9051 §7.3.5).
+    /// Whichever session defined the keyword, every session that has the mailbox selected
+    /// hears of it before it sees the keyword on a message.
+    pub(crate) fn announce_keywords(&mut self, flags: &Flags) {
+        if flags.keywords().is_empty() {
+            return;
+        }
+        let State::Selected(view) = &mut self.state else {
+            return;
+        };
+        if view.learn_keywords(flags) {
+            write_flag_lists(&mut self.out, view);
+        }
+    }
+
     /// SELECT (QRESYNC ...) (RFC 7162 §3.2.5.1): what was expunged and what changed since the
     /// client's MODSEQ, as VANISHED (EARLIER) and FETCH responses.
-    fn qresync_catch_up(&mut self, view: &View, q: &QResync, seen: &SeenView) -> Res<()> {
+    fn qresync_catch_up(&mut self, view: &mut View, q: &QResync, seen: &SeenView) -> Res<()> {
         let since = ModSeq::new(q.modseq).unwrap_or(ModSeq::MIN);
         let changes = self.shared.store.changes_since(view.mailbox, since)?;
         let known = q.known_uids.as_ref().map(|k| k.resolve(u32::MAX));
@@ -199,6 +216,9 @@ impl<S: MailStore> Session<S> {
         for mut m in changes.changed {
             let Some(seq) = view.seq(m.uid) else { continue };
             seen.apply(m.uid, &mut m.flags);
+            if view.learn_keywords(&m.flags) {
+                write_flag_lists(&mut self.out, view);
+            }
             let mut w = FetchWriter::begin(&mut self.out, seq);
             w.uid(m.uid.get())
                 .flags(&m.flags, !self.rev2 && view.is_recent(m.uid))
@@ -268,5 +288,34 @@ impl<S: MailStore> Session<S> {
             }
         }
         Ok(outv)
+    }
+}
+
+/// Untagged FLAGS (the system flags and every keyword announced) and `OK [PERMANENTFLAGS]`
+/// (what the user may change; none in a read-only mailbox), RFC 3501 §7.2.6 and §7.1.
+fn write_flag_lists(o: &mut Vec<u8>, view: &View) {
+    let keywords = view
+        .keywords()
+        .iter()
+        .filter_map(|k| Flag::parse(k).ok())
+        .collect::<Vec<_>>();
+    let flags: Vec<Flag> = SYSTEM_FLAGS.iter().chain(&keywords).cloned().collect();
+    response::write_flags_response(o, &flags);
+    if view.read_only {
+        let perm = Code::PermanentFlags {
+            flags: Vec::new(),
+            allow_new: false,
+        };
+        response::write_status(o, None, Cond::Ok, Some(&perm), "Read-only mailbox");
+    } else {
+        let mut allowed = view.perm_system.clone();
+        if view.perm_keywords {
+            allowed.extend(keywords);
+        }
+        let perm = Code::PermanentFlags {
+            flags: allowed,
+            allow_new: view.perm_keywords,
+        };
+        response::write_status(o, None, Cond::Ok, Some(&perm), "Flags permitted");
     }
 }

@@ -551,6 +551,12 @@ impl<S: MailStore> Session<S> {
             Vec::new()
         };
         let updates = view.apply(changes, &newly_recent, allow_expunge);
+        // New keywords on changed messages: FLAGS first (RFC 3501 §7.2.6).
+        for u in &updates {
+            if let Update::Flags { flags, .. } = u {
+                self.announce_keywords(flags);
+            }
+        }
         write_updates(
             &mut self.out,
             updates,

@@ -68,6 +68,8 @@ impl<S: MailStore> Session<S> {
         };
         let rev2 = self.rev2;
         for (i, m) in outcome.updated.iter().enumerate() {
+            // Even under .SILENT: the keyword is defined now, and the client hears of it.
+            self.announce_keywords(&m.flags);
             let view = self.view_mut()?;
             view.note_own(m.uid, m.modseq);
             let Some(seq) = view.seq(m.uid) else { continue };

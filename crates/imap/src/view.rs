@@ -11,11 +11,15 @@
 //!   are read from the store, never from the change bus, so nothing is lost if a wake-up is.
 //! - A change this session made itself and already reported (a STORE's own FETCH responses)
 //!   is remembered by (UID, MODSEQ) until the next sync so it is not reported twice.
+//! - `keywords` are the keywords the client was told of in the last untagged FLAGS. A FETCH
+//!   response may show only those (RFC 3501 §7.2.6, RFC 9051 §7.3.5): before one shows a
+//!   keyword defined since (by this session or another), FLAGS and PERMANENTFLAGS are sent
+//!   again (see `Session::announce_keywords`).
 
 use std::collections::HashMap;
 
 use pochta_store::Changes;
-use pochta_types::{Flags, MailboxId, ModSeq, Uid};
+use pochta_types::{Flag, Flags, MailboxId, ModSeq, Uid};
 
 /// One untagged response the sync wants written, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +53,12 @@ pub struct View {
     pub known_modseq: ModSeq,
     /// Own flag changes already reported in this command: UID → MODSEQ.
     own: HashMap<Uid, ModSeq>,
+    /// Keywords announced in the last untagged FLAGS, in announcement order.
+    keywords: Vec<String>,
+    /// What PERMANENTFLAGS lists: the system flags the user may change, and whether they
+    /// may set keywords (then every announced keyword and `\*` are listed too).
+    pub perm_system: Vec<Flag>,
+    pub perm_keywords: bool,
 }
 
 impl View {
@@ -68,7 +78,28 @@ impl View {
             pending_expunge: Vec::new(),
             known_modseq: modseq,
             own: HashMap::new(),
+            keywords: Vec::new(),
+            perm_system: Vec::new(),
+            perm_keywords: false,
         }
+    }
+
+    /// Keywords announced to the client (the last untagged FLAGS).
+    pub fn keywords(&self) -> &[String] {
+        &self.keywords
+    }
+
+    /// Add the keywords of `flags` not announced yet (keywords compare case-insensitively,
+    /// RFC 3501 §2.3.2); true when there were any, and FLAGS must be sent again.
+    pub fn learn_keywords(&mut self, flags: &Flags) -> bool {
+        let mut grew = false;
+        for k in flags.keywords() {
+            if !self.keywords.iter().any(|a| a.eq_ignore_ascii_case(k)) {
+                self.keywords.push(k.clone());
+                grew = true;
+            }
+        }
+        grew
     }
 
     /// Number of messages the client knows of (`EXISTS`).
