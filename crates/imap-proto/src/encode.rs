@@ -23,6 +23,10 @@ use crate::search::SearchKey;
 use crate::store::StoreMode;
 use pochta_types::MailboxName;
 
+/// A pattern that is no valid modified UTF-7 (a lone `&`): it lists nothing, which is what a
+/// parsed LIST or LSUB whose patterns were all invalid asks for.
+const NO_NAME: &[u8] = b"&";
+
 /// Encoder settings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EncodeOptions {
@@ -500,7 +504,10 @@ impl Command {
                 w.s(" ");
                 w.name_str(&l.reference);
                 w.s(" ");
-                if l.patterns.len() == 1 {
+                if l.patterns.is_empty() {
+                    // Only invalid patterns were given: one that matches nothing again.
+                    w.pattern_bytes(NO_NAME);
+                } else if l.patterns.len() == 1 {
                     w.pattern(&l.patterns[0]);
                 } else {
                     w.list(&l.patterns, |w, p| w.pattern(p));
@@ -530,7 +537,10 @@ impl Command {
                 w.s(" ");
                 w.name_str(&l.reference);
                 w.s(" ");
-                w.pattern(&l.pattern);
+                match &l.pattern {
+                    Some(p) => w.pattern(p),
+                    None => w.pattern_bytes(NO_NAME),
+                }
             }
             B::Status(s) => {
                 w.s(" ");

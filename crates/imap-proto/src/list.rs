@@ -48,7 +48,8 @@ pub struct List {
     pub selection: Vec<ListSelect>,
     /// The reference name, decoded (often empty).
     pub reference: String,
-    /// One or more patterns, decoded; `%` and `*` are wildcards.
+    /// The patterns, decoded; `%` and `*` are wildcards. Patterns that are no valid name are
+    /// left out (they match nothing), so this may be empty.
     pub patterns: Vec<String>,
     pub returns: Vec<ListReturn>,
     /// Whether the extended syntax was used (selection options, a pattern list or RETURN);
@@ -60,17 +61,21 @@ pub struct List {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lsub {
     pub reference: String,
-    pub pattern: String,
+    /// `None`: the reference or pattern is no valid name; nothing matches.
+    pub pattern: Option<String>,
 }
 
-fn pattern(c: &mut Cursor<'_>) -> PResult<String> {
+/// A pattern, decoded; `None` when it is no valid name (not modified UTF-7, or 8-bit without
+/// UTF8=ACCEPT): no mailbox can match it, so it lists nothing (as Dovecot does) instead of
+/// failing the command.
+fn pattern(c: &mut Cursor<'_>) -> PResult<Option<String>> {
     let raw = c.list_mailbox()?;
-    c.decode_name(&raw)
+    Ok(c.decode_name(&raw).ok())
 }
 
-fn reference(c: &mut Cursor<'_>) -> PResult<String> {
+fn reference(c: &mut Cursor<'_>) -> PResult<Option<String>> {
     let raw = c.astring()?;
-    c.decode_name(&raw)
+    Ok(c.decode_name(&raw).ok())
 }
 
 pub(crate) fn list(c: &mut Cursor<'_>) -> PResult<List> {
@@ -104,6 +109,12 @@ pub(crate) fn list(c: &mut Cursor<'_>) -> PResult<List> {
         c.paren_list(1, pattern)?
     } else {
         vec![pattern(c)?]
+    };
+    // An undecodable reference or pattern matches nothing: it is left out (no patterns at
+    // all: an empty answer).
+    let (reference, patterns) = match reference {
+        Some(r) => (r, patterns.into_iter().flatten().collect()),
+        None => (String::new(), Vec::new()),
     };
     let mut returns = Vec::new();
     if c.at_sp() {
@@ -140,5 +151,11 @@ pub(crate) fn lsub(c: &mut Cursor<'_>) -> PResult<Lsub> {
     let reference = reference(c)?;
     c.sp()?;
     let pattern = pattern(c)?;
-    Ok(Lsub { reference, pattern })
+    Ok(match reference {
+        Some(reference) => Lsub { reference, pattern },
+        None => Lsub {
+            reference: String::new(),
+            pattern: None,
+        },
+    })
 }

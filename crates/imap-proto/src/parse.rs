@@ -301,8 +301,10 @@ impl<'a> Cursor<'a> {
     }
 
     /// Decode a mailbox name's bytes to Unicode: modified UTF-7 unless UTF8=ACCEPT is on.
-    /// Outside UTF8=ACCEPT, 8-bit names that are valid UTF-8 are tolerated as UTF-8 (some
-    /// clients send them; modified UTF-7 cannot contain 8-bit bytes, so there is no ambiguity).
+    /// Outside UTF8=ACCEPT an 8-bit name is refused (`NO`, as Dovecot does): modified UTF-7
+    /// has no 8-bit bytes (RFC 3501 §5.1.3), and taking it as UTF-8 would store it under a
+    /// name the client never sees again (LIST answers in modified UTF-7), so a client that
+    /// syncs folders by name would create it anew on every run.
     pub fn decode_name(&self, raw: &[u8]) -> PResult<String> {
         let Ok(s) = std::str::from_utf8(raw) else {
             return Err(PErr {
@@ -310,7 +312,7 @@ impl<'a> Cursor<'a> {
                 msg: "mailbox name is not valid UTF-8".into(),
             });
         };
-        if self.opts.utf8_accept || !s.is_ascii() {
+        if self.opts.utf8_accept {
             return Ok(s.to_string());
         }
         mutf7::decode(s).map_err(|_| PErr {

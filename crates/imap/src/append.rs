@@ -4,7 +4,7 @@
 //! - A missing mailbox is `NO [TRYCREATE]`; APPEND needs "i" and keeps only the flags the
 //!   user may set (RFC 4314 §4); all messages of a MULTIAPPEND go in one store call.
 
-use pochta_imap_proto::append::Append;
+use pochta_imap_proto::append::{Append, AppendDataKind};
 use pochta_imap_proto::response::Code;
 use pochta_store::{MailDate, MailStore, NewMessage};
 use pochta_types::{Flags, Right, Uid};
@@ -31,8 +31,19 @@ impl<S: MailStore> Session<S> {
             (SeenView::Private(_), Some(me)) => Some(me),
             _ => None,
         };
+        // Binary parts of a `~{n}` message are stored base64-encoded (RFC 3516 §4.4; see
+        // pochta_message::binary_parts_to_base64).
+        let converted: Vec<Option<Vec<u8>>> = a
+            .messages
+            .iter()
+            .map(|m| {
+                (m.kind == AppendDataKind::Literal8)
+                    .then(|| pochta_message::binary_parts_to_base64(&m.data))
+                    .flatten()
+            })
+            .collect();
         let mut msgs = Vec::with_capacity(a.messages.len());
-        for m in &a.messages {
+        for (m, conv) in a.messages.iter().zip(&converted) {
             if m.data.is_empty() {
                 return Err(no(Code::Cannot, "an empty message cannot be appended"));
             }
@@ -44,7 +55,7 @@ impl<S: MailStore> Session<S> {
                 flags.remove(&pochta_types::Flag::Seen);
             }
             msgs.push(NewMessage {
-                bytes: &m.data,
+                bytes: conv.as_deref().unwrap_or(&m.data),
                 flags,
                 internal_date: m.date.map(|d| MailDate {
                     unix: d.unix_timestamp(),

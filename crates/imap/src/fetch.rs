@@ -62,7 +62,7 @@ impl<S: MailStore> Session<S> {
         }
         if f.changed_since.is_some() || attrs.iter().any(|a| matches!(a, FetchAttr::ModSeq)) {
             // CONDSTORE-enabling (RFC 7162 §3.1); CHANGEDSINCE implies MODSEQ (§3.1.4.1).
-            self.condstore = true;
+            self.enable_condstore();
             if !attrs.iter().any(|a| matches!(a, FetchAttr::ModSeq)) {
                 attrs.push(FetchAttr::ModSeq);
             }

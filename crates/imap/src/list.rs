@@ -97,6 +97,11 @@ impl<S: MailStore> Session<S> {
             let prefix = format!("{name}{SEPARATOR}");
             subs.iter().any(|s| s.as_str().starts_with(&prefix))
         };
+        let has_unlisted_subscribed_child = |name: &str| {
+            let prefix = format!("{name}{SEPARATOR}");
+            subs.iter()
+                .any(|s| s.as_str().starts_with(&prefix) && !matches(s.as_str()))
+        };
         let has_children = |name: &str| {
             let prefix = format!("{name}{SEPARATOR}");
             boxes.iter().any(|b| b.name.as_str().starts_with(&prefix))
@@ -109,7 +114,10 @@ impl<S: MailStore> Session<S> {
             }
             let sub = is_subscribed(name);
             let childinfo = recursive && has_subscribed_child(name);
-            if subscribed_only && !sub && !childinfo {
+            // RFC 5258 §3.1 (b) and §3.5: a name that does not meet the selection itself is
+            // listed for CHILDINFO only when a descendant that does is not listed too (does
+            // not match the patterns); otherwise the CHILDINFO would be redundant.
+            if subscribed_only && !sub && !(childinfo && has_unlisted_subscribed_child(name)) {
                 continue;
             }
             if special_only && mb.is_none_or(|m| m.special_use.is_none()) {
@@ -161,7 +169,11 @@ impl<S: MailStore> Session<S> {
         let store = self.shared.store.clone();
         let subs = store.subscriptions(account)?;
         let boxes = store.mailboxes(account)?;
-        let pattern = canonical_pattern(&l.reference, &l.pattern);
+        let Some(pattern) = &l.pattern else {
+            // Not a valid name: nothing matches (see `Lsub::pattern`).
+            return Done::ok("LSUB completed");
+        };
+        let pattern = canonical_pattern(&l.reference, pattern);
         let mut out_names: BTreeMap<String, bool> = BTreeMap::new();
         for s in &subs {
             let name = s.as_str();

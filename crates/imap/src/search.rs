@@ -7,11 +7,14 @@
 //!   `NO [BADCHARSET (…)]` before any message is looked at.
 //! - Messages are read lazily: flags/sizes/dates come from the records; a message's bytes and
 //!   decoded text are loaded only if a key needs them, once per message.
-//! - Header keys match RFC 2047-decoded header values; BODY/TEXT match the decoded text of the
+//! - Header keys match RFC 2047-decoded header values; FROM/TO/CC/BCC match a substring of
+//!   the parsed addresses and display names (comments and quoting removed, as Dovecot does:
+//!   `<user (c)@ (c) domain.org>` is found by `user@domain.org`); BODY/TEXT match the decoded text of the
 //!   text parts (charset and transfer encoding removed), so a KOI8-R quoted-printable body is
 //!   found with a UTF-8 or KOI8-R search string.
 //! - Date keys compare dates without time or zone: INTERNALDATE in its own zone, the Date:
-//!   header in UTC (RFC 3501 §6.4.4).
+//!   header's date as written in it (RFC 3501 §6.4.4, RFC 9051 §6.4.4: "disregarding time
+//!   and timezone"; `23:00 +0200` on 24 March is SENTON 24-Mar, not the UTC day).
 
 use std::sync::Arc;
 
@@ -33,6 +36,8 @@ enum K {
     Recent(bool),
     New,
     Header(String, String),
+    /// FROM/TO/CC/BCC: a substring of the parsed addresses and display names.
+    Address(String, String),
     Body(String),
     Text(String),
     Before(i64),
@@ -124,10 +129,10 @@ impl Compiler<'_> {
             S::Recent => K::Recent(true),
             S::Old => K::Recent(false),
             S::New => K::New,
-            S::Bcc(v) => self.header("bcc", v)?,
-            S::Cc(v) => self.header("cc", v)?,
-            S::From(v) => self.header("from", v)?,
-            S::To(v) => self.header("to", v)?,
+            S::Bcc(v) => self.address("bcc", v)?,
+            S::Cc(v) => self.address("cc", v)?,
+            S::From(v) => self.address("from", v)?,
+            S::To(v) => self.address("to", v)?,
             S::Subject(v) => self.header("subject", v)?,
             S::Header(name, v) => {
                 let name = String::from_utf8_lossy(name).into_owned();
@@ -187,6 +192,11 @@ impl Compiler<'_> {
         self.needs.bytes = true;
         Ok(K::Header(name.to_ascii_lowercase(), self.s(v)?))
     }
+
+    fn address(&mut self, name: &'static str, v: &[u8]) -> Res<K> {
+        self.needs.bytes = true;
+        Ok(K::Address(name.to_string(), self.s(v)?))
+    }
 }
 
 fn badcharset() -> crate::session::Fail {
@@ -219,6 +229,16 @@ fn eval(k: &K, m: &mut Msg<'_>) -> bool {
             let values = pochta_message::search_header_values(raw, name);
             if needle.is_empty() {
                 // RFC 3501: HEADER with an empty string matches every message that has the field.
+                return !values.is_empty();
+            }
+            values
+                .iter()
+                .any(|v| text::contains_folded(&text::fold(v), needle))
+        }
+        K::Address(name, needle) => {
+            let raw = m.bytes.as_deref().map(|b| b.as_slice()).unwrap_or(&[]);
+            let values = pochta_message::search_address_values(raw, name);
+            if needle.is_empty() {
                 return !values.is_empty();
             }
             values
@@ -275,12 +295,10 @@ fn in_ranges(r: &[(u32, u32)], n: u32) -> bool {
     r.get(i).is_some_and(|&(lo, _)| lo <= n)
 }
 
+/// The Date: header's own day, as written (time and zone disregarded: RFC 9051 §6.4.4,
+/// RFC 3501 §6.4.4); Dovecot compares the same way.
 fn sent_day(m: &Msg<'_>) -> Option<i64> {
-    m.rec
-        .meta
-        .as_deref()
-        .and_then(|meta| meta.sent_date())
-        .map(|s| s.div_euclid(86400))
+    m.rec.meta.as_deref().and_then(|meta| meta.sent_day())
 }
 
 fn body_text<'m>(m: &'m mut Msg<'_>) -> &'m str {
@@ -333,7 +351,7 @@ impl<S: MailStore> Session<S> {
         let uids: Vec<Uid> = view.uids().to_vec();
         if needs.modseq {
             // A CONDSTORE-enabling command (RFC 7162 §3.1).
-            self.condstore = true;
+            self.enable_condstore();
         }
         let store = self.shared.store.clone();
         let mut records = store.records(mailbox, &uids, needs.meta || needs.text)?;
@@ -343,6 +361,8 @@ impl<S: MailStore> Session<S> {
         }
         let now = dates::now().unix;
         let mut hits: Vec<(u32, Uid)> = Vec::new();
+        // The MODSEQ of each hit, in hit order (for ESEARCH MIN/MAX, see below).
+        let mut hit_modseqs: Vec<u64> = Vec::new();
         let mut highest: u64 = 0;
         for rec in &records {
             let view = self.view()?;
@@ -364,6 +384,7 @@ impl<S: MailStore> Session<S> {
             };
             if eval(&key, &mut m) {
                 hits.push((seq, rec.uid));
+                hit_modseqs.push(rec.modseq.get());
                 highest = highest.max(rec.modseq.get());
             }
         }
@@ -410,6 +431,24 @@ impl<S: MailStore> Session<S> {
                 }
                 let only_save = returns.len() == 1 && returns[0] == SearchReturn::Save;
                 if !only_save {
+                    // RFC 4731 §3.2: with MIN and/or MAX but no ALL/COUNT, MODSEQ is the
+                    // highest of the returned messages' (the first and/or the last hit);
+                    // otherwise of all hits.
+                    let (min, max) = (
+                        returns.contains(&SearchReturn::Min),
+                        returns.contains(&SearchReturn::Max),
+                    );
+                    let only_ends = !all
+                        && (min || max)
+                        && !returns.contains(&SearchReturn::All)
+                        && !returns.contains(&SearchReturn::Count);
+                    let highest = if only_ends {
+                        let first = hit_modseqs.first().filter(|_| min);
+                        let last = hit_modseqs.last().filter(|_| max);
+                        first.into_iter().chain(last).copied().max().unwrap_or(0)
+                    } else {
+                        highest
+                    };
                     let modseq = (needs.modseq && !nums.is_empty()).then_some(highest);
                     self.esearch(tag, &nums, returns, all, s.uid, modseq);
                 }

@@ -180,6 +180,20 @@ impl<S: MailStore> Session<S> {
         }
     }
 
+    /// A CONDSTORE-enabling command (RFC 7162 §3.1) ran. The first one with a mailbox
+    /// selected also reports its HIGHESTMODSEQ (§3.1: "MUST cause the server to return
+    /// HIGHESTMODSEQ"): the highest MODSEQ whose changes this session has reported.
+    pub(crate) fn enable_condstore(&mut self) {
+        if self.condstore {
+            return;
+        }
+        self.condstore = true;
+        if let State::Selected(view) = &self.state {
+            let code = Code::HighestModSeq(view.known_modseq.get());
+            response::write_status(&mut self.out, None, Cond::Ok, Some(&code), "Highest");
+        }
+    }
+
     /// Before a FETCH response shows `flags`: if they hold a keyword the client was not told
     /// of, send FLAGS and PERMANENTFLAGS again with it (RFC 3501 §7.2.6, RFC 9051 §7.3.5).
     /// Whichever session defined the keyword, every session that has the mailbox selected

@@ -16,7 +16,7 @@ impl<S: MailStore> Session<S> {
     pub(crate) fn status(&mut self, s: Status) -> Res {
         if s.items.contains(&StatusItem::HighestModSeq) {
             // A CONDSTORE-enabling command (RFC 7162 §3.1).
-            self.condstore = true;
+            self.enable_condstore();
         }
         // RFC 4314 §4: STATUS needs "r".
         let mb = self.find_with(&s.mailbox, Right::Read)?.info;

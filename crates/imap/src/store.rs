@@ -44,7 +44,7 @@ impl<S: MailStore> Session<S> {
             StoreMode::Remove => FlagOp::Remove,
         };
         if s.unchanged_since.is_some() {
-            self.condstore = true;
+            self.enable_condstore();
         }
         let unchanged_since = match s.unchanged_since {
             Some(0) => Some(None),

@@ -19,10 +19,9 @@ struct Addr {
 enum Tok {
     /// Atom (dots included, so `X.` in a phrase and `a.b` in a local part stay whole).
     Atom(Vec<u8>),
-    /// Quoted string, unescaped; `raw` keeps the quotes for a quoted local part.
+    /// Quoted string, unescaped.
     Quoted {
         text: Vec<u8>,
-        raw: Vec<u8>,
     },
     Comment(Vec<u8>),
     DomainLit(Vec<u8>),
@@ -37,7 +36,6 @@ fn tokenize(v: &[u8]) -> Vec<Tok> {
         match b {
             b' ' | b'\t' | b'\r' | b'\n' => i += 1,
             b'"' => {
-                let start = i;
                 let mut text = Vec::new();
                 i += 1;
                 while i < v.len() && v[i] != b'"' {
@@ -48,10 +46,7 @@ fn tokenize(v: &[u8]) -> Vec<Tok> {
                     i += 1;
                 }
                 i = (i + 1).min(v.len());
-                out.push(Tok::Quoted {
-                    text,
-                    raw: v[start..i].to_vec(),
-                });
+                out.push(Tok::Quoted { text });
             }
             b'(' => {
                 let mut depth = 0usize;
@@ -131,7 +126,7 @@ fn phrase(toks: &[Tok]) -> Vec<u8> {
     for t in toks {
         let w: &[u8] = match t {
             Tok::Atom(a) => a,
-            Tok::Quoted { text, .. } => text,
+            Tok::Quoted { text } => text,
             Tok::DomainLit(d) => d,
             Tok::Special(b'.') => b".",
             _ => continue,
@@ -151,9 +146,9 @@ fn first_comment(toks: &[Tok]) -> Option<Vec<u8>> {
     })
 }
 
-/// `local@domain` from tokens (no angle brackets). The local part keeps the quotes of a
-/// quoted-string (RFC 5322 §3.4.1): unlike Dovecot we keep `"john..doe"` so a client can
-/// reassemble a valid address.
+/// `local@domain` from tokens (no angle brackets). A quoted local part loses its RFC 5322
+/// quoting (`"john..doe"` gives `john..doe`), as addr-mailbox wants (RFC 9051 §9: "a mailbox
+/// name ... with RFC 5322 quoting removed"; RFC 3501 §7.4.2), and as Dovecot does.
 fn addr_spec(toks: &[Tok]) -> (Vec<u8>, Option<Vec<u8>>) {
     let at = toks.iter().rposition(|t| *t == Tok::Special(b'@'));
     let (local_toks, dom_toks) = match at {
@@ -164,7 +159,7 @@ fn addr_spec(toks: &[Tok]) -> (Vec<u8>, Option<Vec<u8>>) {
     for t in local_toks {
         match t {
             Tok::Atom(a) => local.extend_from_slice(a),
-            Tok::Quoted { raw, .. } => local.extend_from_slice(raw),
+            Tok::Quoted { text } => local.extend_from_slice(text),
             _ => {}
         }
     }
@@ -342,6 +337,51 @@ fn write_addrs(out: &mut String, addrs: &[Addr]) {
     out.push(')');
 }
 
+/// An address-list as text for SEARCH FROM/TO/CC/BCC, the way Dovecot matches them: each
+/// address parsed (comments and quoting gone) and written back as `name <mailbox@host>` or
+/// `mailbox@host`, groups as `group: a, b;`, names RFC 2047-decoded. A search string then
+/// matches a substring of the addresses and display names, not of the raw header.
+pub(crate) fn search_text(v: &[u8], fb: Fallback) -> String {
+    let mut addrs = Vec::new();
+    address_list(v, fb, &mut addrs);
+    let mut out = String::new();
+    let mut sep = "";
+    for a in &addrs {
+        match (&a.mailbox, &a.host) {
+            // Group start (NIL NIL name NIL) and end (NIL NIL NIL NIL).
+            (Some(group), None) => {
+                out.push_str(sep);
+                out.push_str(&crate::text::decode_2047(group.as_bytes(), fb));
+                out.push_str(": ");
+                sep = "";
+            }
+            (None, None) => {
+                out.push(';');
+                sep = ", ";
+            }
+            (mailbox, host) => {
+                out.push_str(sep);
+                let spec = format!(
+                    "{}@{}",
+                    mailbox.as_deref().unwrap_or(""),
+                    host.as_deref().unwrap_or("")
+                );
+                match a.name.as_deref().filter(|n| !n.is_empty()) {
+                    Some(n) => {
+                        out.push_str(&crate::text::decode_2047(n.as_bytes(), fb));
+                        out.push_str(" <");
+                        out.push_str(&spec);
+                        out.push('>');
+                    }
+                    None => out.push_str(&spec),
+                }
+                sep = ", ";
+            }
+        }
+    }
+    out
+}
+
 /// Renders the ENVELOPE of a header block. Values are the raw, unfolded header text (no
 /// RFC 2047 decoding, as RFC 9051 §7.5.2 and Dovecot); repeated address fields are merged;
 /// Sender and Reply-To default to From (RFC 9051 §7.5.2).
@@ -394,6 +434,19 @@ pub(crate) fn render(raw: &[u8], fields: &[Field], fb: Fallback) -> String {
 /// Parses an RFC 5322 §3.3 date (with the obsolete forms of §4.3: 2-digit years, zone names,
 /// missing seconds) into unix seconds. `None` when it cannot be read.
 pub(crate) fn parse_date(v: &[u8]) -> Option<i64> {
+    let (days, secs, zone) = parse_date_fields(v)?;
+    Some(days * 86400 + secs - zone)
+}
+
+/// The date of an RFC 5322 date-time as written (its own day, disregarding time and zone, as
+/// SENTBEFORE/SENTON/SENTSINCE want: RFC 9051 §6.4.4), as days since 1970-01-01.
+pub(crate) fn parse_date_day(v: &[u8]) -> Option<i64> {
+    parse_date_fields(v).map(|(days, _, _)| days)
+}
+
+/// (days since 1970-01-01 of the date as written, seconds into that day, zone offset in
+/// seconds east of UTC).
+fn parse_date_fields(v: &[u8]) -> Option<(i64, i64, i64)> {
     // Drop comments, then split on whitespace and commas.
     let mut clean = Vec::with_capacity(v.len());
     let mut depth = 0usize;
@@ -458,7 +511,7 @@ pub(crate) fn parse_date(v: &[u8]) -> Option<i64> {
     let zone = glued_zone.or(words.get(4).copied()).map_or(0, zone_offset);
     // Both in range: the month came from its name, the day was checked above.
     let days = pochta_types::civil::days_from_civil(year, month as u32, day as u32);
-    Some(days * 86400 + h * 3600 + m * 60 + sec - zone)
+    Some((days, h * 3600 + m * 60 + sec, zone))
 }
 
 fn zone_offset(z: &str) -> i64 {
@@ -497,5 +550,16 @@ mod tests {
             Some(986_577_786)
         );
         assert_eq!(parse_date(b"garbage"), None);
+        // The day as written, whatever the zone: 23:00 +0200 on 24 March is 24 March
+        // (13596), although it is 21:00 UTC; 00:00 +0300 on 26 March is 26 March.
+        assert_eq!(
+            parse_date_day(b"Sat, 24 Mar 2007 23:00:00 +0200"),
+            Some(13596)
+        );
+        assert_eq!(
+            parse_date_day(b"Mon, 26 Mar 2007 00:00:00 +0300"),
+            Some(13598)
+        );
+        assert_eq!(parse_date_day(b"garbage"), None);
     }
 }

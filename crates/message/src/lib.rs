@@ -144,6 +144,23 @@ impl MessageMeta {
         self.sent_date
     }
 
+    /// The day of the Date: header as written in it, disregarding time and zone (RFC 9051
+    /// §6.4.4 SENTBEFORE/SENTON/SENTSINCE), as days since 1970-01-01. Read from the ENVELOPE's
+    /// date string, which is the header's raw value.
+    pub fn sent_day(&self) -> Option<i64> {
+        let rest = self.envelope.strip_prefix('(')?;
+        let date = if let Some(q) = rest.strip_prefix('"') {
+            // Quoted strings hold no `"` or `\` (imap::can_quote).
+            &q[..q.find('"')?]
+        } else if let Some(l) = rest.strip_prefix('{') {
+            let (n, after) = l.split_once("}\r\n")?;
+            after.get(..n.parse::<usize>().ok()?)?
+        } else {
+            return None;
+        };
+        envelope::parse_date_day(date.as_bytes())
+    }
+
     /// The top-level entity (the message itself).
     pub fn root(&self) -> &Part {
         &self.root
@@ -316,6 +333,85 @@ pub fn search_header_values(raw: &[u8], field_name: &str) -> Vec<String> {
     hdr.iter()
         .filter(|f| header::name_is(raw, f, field_name))
         .map(|f| text::decode_2047(&header::unfold(&raw[f.value.clone()]), fb))
+        .collect()
+}
+
+/// A message APPENDed as binary (RFC 3516 §4.4, `~{n}`) with its `binary` parts re-encoded
+/// as base64, as Dovecot does: stored bytes get CRLF line ends and BODY[] must stay a valid
+/// non-binary literal (no NUL, RFC 9051 §4.3), so a binary body cannot be stored as it is.
+/// BINARY[] decodes the base64 and gives the client's bytes back, unchanged. `None` when no
+/// part has Content-Transfer-Encoding `binary` (nothing to do).
+pub fn binary_parts_to_base64(raw: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let meta = parse(raw);
+    let mut leaves = Vec::new();
+    collect_binary_leaves(&meta.root, &mut leaves);
+    if leaves.is_empty() {
+        return None;
+    }
+    leaves.sort_by_key(|p| p.header.start);
+    let mut out = Vec::with_capacity(raw.len() * 4 / 3 + 64);
+    let mut pos = 0;
+    for p in leaves {
+        let hdr = header::fields(raw, p.header.clone());
+        let Some(cte) = hdr
+            .iter()
+            .find(|f| header::name_is(raw, f, "Content-Transfer-Encoding"))
+        else {
+            continue;
+        };
+        if cte.value.start < pos || p.body.start < cte.value.end || p.body.end > raw.len() {
+            continue;
+        }
+        // The value without its line ending, which is kept.
+        let v = &raw[cte.value.clone()];
+        let keep = v.len()
+            - v.iter()
+                .rev()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+        out.extend_from_slice(&raw[pos..cte.value.start]);
+        out.extend_from_slice(b" base64");
+        out.extend_from_slice(&v[keep..]);
+        out.extend_from_slice(&raw[cte.value.end..p.body.start]);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&raw[p.body.clone()]);
+        for (i, line) in encoded.as_bytes().chunks(76).enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(line);
+        }
+        pos = p.body.end;
+    }
+    out.extend_from_slice(&raw[pos..]);
+    Some(out)
+}
+
+fn collect_binary_leaves<'a>(p: &'a Part, out: &mut Vec<&'a Part>) {
+    match p.kind {
+        PartKind::Basic if p.encoding == "binary" => out.push(p),
+        PartKind::Basic => {}
+        _ => p
+            .children
+            .iter()
+            .for_each(|c| collect_binary_leaves(c, out)),
+    }
+}
+
+/// FROM/TO/CC/BCC search text of every top-level header field named `field_name`: the
+/// addresses parsed and written back without comments or quoting (see
+/// `envelope::search_text`), one string per field, in message order.
+pub fn search_address_values(raw: &[u8], field_name: &str) -> Vec<String> {
+    let end = header_end(raw);
+    let hdr = header::fields(raw, 0..end);
+    hdr.iter()
+        .filter(|f| header::name_is(raw, f, field_name))
+        .map(|f| {
+            envelope::search_text(
+                &header::unfold(&raw[f.value.clone()]),
+                text::Fallback::default(),
+            )
+        })
         .collect()
 }
 

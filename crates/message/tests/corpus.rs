@@ -127,11 +127,6 @@ fn corpus() -> PathBuf {
 /// Deliberate differences from Dovecot: (message, fetch item, why).
 const DIVERGENCES: &[(&str, &str, &str)] = &[
     (
-        "mime-address-edge-cases",
-        "ENVELOPE",
-        "quoted local part keeps its quotes (\"john..doe\") so a client can reassemble a valid address (RFC 5322 §3.4.1); Dovecot strips them",
-    ),
-    (
         "mime-digest",
         "BINARY.SIZE[1]",
         "BINARY of a composite part (multipart, message/rfc822) is the part as stored: only its own CTE is removed and a composite's CTE is an identity (RFC 3516 §4.2, RFC 2045 §6.4); Dovecot also decodes nested parts, and its BINARY.SIZE does not even equal its own BINARY (corpus README)",

@@ -24,7 +24,7 @@ use crate::encode::{
     EncodeOptions, split_parts, write_astring, write_list_mailbox, write_literal, write_string,
 };
 use crate::fetch::{Fetch, FetchAttr};
-use crate::list::ListReturn;
+use crate::list::{ListReturn, Lsub};
 use crate::search::Search;
 use crate::sequence::SequenceSet;
 use crate::status::StatusItem;
@@ -218,9 +218,12 @@ impl ClientCommand {
                 pattern: WireName::encode(&l.patterns[0], utf8),
                 returns: l.returns.clone(),
             },
-            B::Lsub(l) => C::Lsub {
-                reference: WireName::encode(&l.reference, utf8),
-                pattern: WireName::encode(&l.pattern, utf8),
+            B::Lsub(Lsub {
+                reference,
+                pattern: Some(pattern),
+            }) => C::Lsub {
+                reference: WireName::encode(reference, utf8),
+                pattern: WireName::encode(pattern, utf8),
             },
             body => {
                 let c = C::from_body(body.clone()).ok_or_else(unsupported)?;
