@@ -222,6 +222,27 @@ impl<S: MailStore> Session<S> {
             } else {
                 None
             };
+            // IMAP4rev1: message/global is a basic body (RFC 3501 §9); re-rendered from the
+            // bytes for the rare message that has one.
+            let rev1_structure = if !self.rev2
+                && p.attrs
+                    .iter()
+                    .any(|a| matches!(a, FetchAttr::Body | FetchAttr::BodyStructure))
+                && rec
+                    .meta
+                    .as_deref()
+                    .is_some_and(pochta_message::has_message_global)
+            {
+                // Bytes gone meanwhile (expunged): the stored rendering, as for the rest.
+                let b = match &bytes {
+                    Some(b) => Some(b.clone()),
+                    None => store.blob(&rec.blob).ok(),
+                };
+                b.zip(rec.meta.as_deref())
+                    .and_then(|(b, m)| pochta_message::rev1_body_structure(&b, m))
+            } else {
+                None
+            };
             let recent = self.shows_recent(rec.uid);
             if p.add_flags || p.attrs.iter().any(|a| matches!(a, FetchAttr::Flags)) {
                 self.announce_keywords(&rec.flags);
@@ -234,6 +255,7 @@ impl<S: MailStore> Session<S> {
                     &rec,
                     bytes.as_deref().map(|b| b.as_slice()),
                     recent,
+                    rev1_structure.as_ref(),
                 ) {
                     p.failure = Some(e);
                 }
@@ -261,6 +283,8 @@ fn write_attr(
     rec: &MessageRecord,
     bytes: Option<&[u8]>,
     recent: bool,
+    // (BODY, BODYSTRUCTURE) to use instead of the stored ones (see `fetch_chunk`).
+    structure: Option<&(String, String)>,
 ) -> Result<(), String> {
     let meta = rec.meta.as_deref();
     let raw = bytes.unwrap_or(&[]);
@@ -284,13 +308,14 @@ fn write_attr(
             );
         }
         FetchAttr::Body => {
-            w.raw("BODY", meta.map(|m| m.body()).unwrap_or("NIL").as_bytes());
+            let body = structure.map(|s| s.0.as_str());
+            let body = body.or(meta.map(|m| m.body()));
+            w.raw("BODY", body.unwrap_or("NIL").as_bytes());
         }
         FetchAttr::BodyStructure => {
-            w.raw(
-                "BODYSTRUCTURE",
-                meta.map(|m| m.bodystructure()).unwrap_or("NIL").as_bytes(),
-            );
+            let bs = structure.map(|s| s.1.as_str());
+            let bs = bs.or(meta.map(|m| m.bodystructure()));
+            w.raw("BODYSTRUCTURE", bs.unwrap_or("NIL").as_bytes());
         }
         FetchAttr::Rfc822 => {
             w.literal("RFC822", raw);

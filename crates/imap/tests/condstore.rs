@@ -144,3 +144,47 @@ fn qresync_reports_exactly_what_changed() {
     assert_eq!(r[0], "* VANISHED 1", "{r:#?}");
     assert!(!has(&r, "EXPUNGE"));
 }
+
+/// RFC 7162 §3.1: the first CONDSTORE-enabling command with a mailbox selected reports its
+/// HIGHESTMODSEQ. RFC 4731 §3.2: with only MIN and/or MAX, the ESEARCH MODSEQ is that of the
+/// returned message(s); otherwise the highest of all hits.
+#[test]
+fn highestmodseq_on_enabling_and_esearch_modseq_for_min_max() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    for i in 0..4 {
+        c.append("INBOX", "", &message(&format!("m{i}"), "x"));
+    }
+    c.ok("SELECT INBOX");
+    let r = c.ok("FETCH 1 (MODSEQ)");
+    let hm = r
+        .iter()
+        .position(|l| l.starts_with("* OK [HIGHESTMODSEQ "))
+        .unwrap_or_else(|| panic!("{r:#?}"));
+    let f = r
+        .iter()
+        .position(|l| l.starts_with("* 1 FETCH"))
+        .unwrap_or_else(|| panic!("{r:#?}"));
+    assert!(hm < f, "{r:#?}");
+    let r = c.ok("FETCH 1 (MODSEQ)");
+    assert!(!has(&r, "HIGHESTMODSEQ"), "only the first time: {r:#?}");
+    // Modify in the order 1, 3, 2, 4: modseq(1) < modseq(3) < modseq(2) < modseq(4).
+    let mut m = [0u64; 5];
+    for i in [1, 3, 2, 4] {
+        let r = c.ok(&format!("STORE {i} +FLAGS (\\Seen)"));
+        m[i] = number_after(&r, "MODSEQ");
+    }
+    assert!(m[1] < m[3] && m[3] < m[2] && m[2] < m[4], "{m:?}");
+    let q = "MODSEQ \"/flags/\\\\seen\" all 1";
+    for (ret, set, want) in [
+        ("MIN", "1:3", format!("MIN 1 MODSEQ {}", m[1])),
+        ("MAX", "1:3", format!("MAX 3 MODSEQ {}", m[3])),
+        ("MIN MAX", "1:3", format!("MIN 1 MAX 3 MODSEQ {}", m[3])),
+        ("ALL", "1:3", format!("ALL 1:3 MODSEQ {}", m[2])),
+        ("MIN COUNT", "1:3", format!("MIN 1 COUNT 3 MODSEQ {}", m[2])),
+        ("MIN MAX", "2:3", format!("MIN 2 MAX 3 MODSEQ {}", m[2])),
+    ] {
+        let r = c.ok(&format!("SEARCH RETURN ({ret}) {set} {q}"));
+        assert!(r[0].ends_with(&want), "{ret} {set}: want {want}: {r:#?}");
+    }
+}

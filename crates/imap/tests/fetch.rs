@@ -167,3 +167,58 @@ fn preview() {
     let r = c.ok("FETCH 2 (PREVIEW (LAZY))");
     assert!(r[0].contains("PREVIEW \"Plain body text\""), "{r:#?}");
 }
+
+/// RFC 9051 §9 addr-mailbox / RFC 3501 §7.4.2: the ENVELOPE mailbox of a quoted local part
+/// has its RFC 5322 quoting removed.
+#[test]
+fn envelope_removes_the_quoting_of_a_local_part() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    c.append(
+        "INBOX",
+        "",
+        b"From: \"John Doe\" <\"john..doe\"@example.com>\r\nTo: \"a\\\"b\"@example.com\r\nSubject: q\r\n\r\nx\r\n",
+    );
+    c.ok("SELECT INBOX");
+    let r = c.ok("FETCH 1 (ENVELOPE)");
+    assert!(
+        r[0].contains("((\"John Doe\" NIL \"john..doe\" \"example.com\"))"),
+        "{r:#?}"
+    );
+    // An escaped quote inside stays as the character it stands for (a literal, as Dovecot
+    // sends strings holding `"`).
+    assert!(
+        r[0].contains("((NIL NIL {3}\r\na\"b \"example.com\"))"),
+        "{r:#?}"
+    );
+}
+
+/// message/global has envelope and body in IMAP4rev2 (RFC 9051 §7.5.2) but is a basic body in
+/// IMAP4rev1, which gives them to message/rfc822 only (RFC 3501 §9, RFC 6532 §3.7).
+#[test]
+fn message_global_is_basic_in_imap4rev1() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    let msg = b"From: a@example.org\r\nSubject: outer\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
+--b\r\nContent-Type: message/global\r\n\r\nFrom: b@example.org\r\nSubject: inner\r\n\r\nthere\r\n\
+--b--\r\n";
+    c.append("INBOX", "", msg);
+    c.ok("SELECT INBOX");
+    let r = c.ok("FETCH 1 (BODY BODYSTRUCTURE)");
+    assert!(!r[0].contains("inner"), "no envelope in IMAP4rev1: {r:#?}");
+    assert!(
+        r[0].contains("(\"message\" \"global\" NIL NIL NIL \"7bit\" 44)"),
+        "basic BODY: {r:#?}"
+    );
+    // message/rfc822 is unaffected, and the section is still fetchable.
+    let r = c.ok("FETCH 1 (BODY.PEEK[2])");
+    assert!(r[0].contains("Subject: inner"), "{r:#?}");
+    // The same message in an IMAP4rev2 session.
+    let mut c2 = Client::login(s.addr, USER);
+    c2.ok("ENABLE IMAP4rev2");
+    c2.ok("SELECT INBOX");
+    let r = c2.ok("FETCH 1 (BODYSTRUCTURE)");
+    assert!(r[0].contains("\"inner\""), "envelope in IMAP4rev2: {r:#?}");
+    assert!(r[0].contains("\"message\" \"global\""), "{r:#?}");
+}

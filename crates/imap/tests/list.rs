@@ -80,3 +80,58 @@ fn list_extended() {
     let r = c.ok("LIST \"\" Spam");
     assert!(has(&r, "\\Junk"), "{r:#?}");
 }
+
+/// A LIST/LSUB pattern (or reference) that is no valid modified UTF-7, or 8-bit without
+/// UTF8=ACCEPT, matches no mailbox: `OK` with no responses (as Dovecot), not `NO`.
+#[test]
+fn a_pattern_that_is_no_valid_name_lists_nothing() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    c.ok("CREATE Work");
+    c.ok("SUBSCRIBE Work");
+    for pat in [
+        "\"&Jjo\"",
+        "&",
+        "\"Caf\u{e9}*\"",
+        // imaptest's `atoms` group.
+        "!#$$&'+,-.0123456789:;<=>?@^_`|[}%*",
+        "(Work* \"&Jjo\")",
+    ] {
+        let r = c.ok(&format!("LIST \"\" {pat}"));
+        let listed: Vec<&String> = r.iter().filter(|l| l.starts_with("* LIST")).collect();
+        // Only the valid pattern of the pattern list lists anything.
+        if pat.starts_with('(') {
+            assert_eq!(listed.len(), 1, "{pat}: {r:#?}");
+            assert!(listed[0].contains("\"Work\""), "{pat}: {r:#?}");
+        } else {
+            assert!(listed.is_empty(), "{pat}: {r:#?}");
+        }
+    }
+    let r = c.ok("LSUB \"\" \"&Jjo*\"");
+    assert_eq!(r.len(), 1, "{r:#?}");
+    let r = c.ok("LIST \"&\" *");
+    assert_eq!(r.len(), 1, "an invalid reference lists nothing: {r:#?}");
+    // A valid pattern still lists.
+    let r = c.ok("LIST \"\" Wor*");
+    assert!(has(&r, "\"Work\""), "{r:#?}");
+}
+
+/// RFC 5258 §3.1 (b), §3.5: with RECURSIVEMATCH, a parent that does not meet the selection
+/// itself is listed with CHILDINFO only when a matching descendant is not listed too.
+#[test]
+fn recursivematch_childinfo_is_not_redundant() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    c.ok("CREATE T/t2/t1");
+    c.ok("SUBSCRIBE T/t2/t1");
+    let r = c.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (T/t2)");
+    assert!(
+        has(&r, "\"/\" \"T/t2\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"),
+        "{r:#?}"
+    );
+    // T/t2/t1 is listed itself: T/t2's CHILDINFO would say nothing new.
+    let r = c.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (T/t2 T/t2/t1)");
+    assert!(has(&r, "\\Subscribed) \"/\" \"T/t2/t1\""), "{r:#?}");
+    assert!(!has(&r, "\"T/t2\" "), "{r:#?}");
+    assert_eq!(r.len(), 2, "{r:#?}");
+}

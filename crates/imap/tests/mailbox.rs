@@ -130,3 +130,34 @@ fn accounts_are_isolated() {
     let r = b.ok("STATUS INBOX (MESSAGES)");
     assert!(has(&r, "(MESSAGES 0)"));
 }
+
+/// A mailbox name sent as raw 8-bit UTF-8 by a client that did not ENABLE UTF8=ACCEPT is
+/// refused with NO (as Dovecot), not stored under a name the client never sees again (LIST
+/// answers modified UTF-7, so a syncing client would create the folder anew on every run).
+#[test]
+fn a_raw_utf8_name_without_utf8_accept_is_refused() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    for cmd in [
+        "CREATE \"Caf\u{e9}\"",
+        "SELECT \"Caf\u{e9}\"",
+        "STATUS \"Caf\u{e9}\" (MESSAGES)",
+        "RENAME INBOX \"Caf\u{e9}\"",
+        "SUBSCRIBE \"Caf\u{e9}\"",
+        "APPEND \"Caf\u{e9}\" {1+}\r\nx",
+    ] {
+        let (st, r) = c.status(cmd);
+        assert_eq!(st, "NO", "{cmd}: {r:#?}");
+    }
+    let r = c.ok("LIST \"\" *");
+    assert!(!has(&r, "Caf"), "{r:#?}");
+    // The same name in modified UTF-7 is fine; it is listed as sent.
+    c.ok(&format!("CREATE {}", enc("Café")));
+    let r = c.ok("LIST \"\" Caf*");
+    assert!(has(&r, &enc("Café")), "{r:#?}");
+    // After ENABLE UTF8=ACCEPT raw UTF-8 is the name (RFC 6855 §3).
+    c.ok("ENABLE UTF8=ACCEPT");
+    c.ok("CREATE \"Caf\u{e9}/Menu\"");
+    let r = c.ok("LIST \"\" \"Caf\u{e9}/*\"");
+    assert!(has(&r, "\"Caf\u{e9}/Menu\""), "{r:#?}");
+}

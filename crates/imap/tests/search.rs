@@ -88,3 +88,75 @@ fn search_keys() {
     assert_eq!(r.len(), 2);
     assert!(r[0].starts_with("* 1 FETCH"));
 }
+
+fn raw_message(headers: &str) -> Vec<u8> {
+    format!("{headers}Subject: s\r\n\r\nbody\r\n").into_bytes()
+}
+
+/// FROM/TO/CC/BCC match a substring of the parsed addresses and display names, as Dovecot
+/// does (imaptest `search-addresses`): comments and quoting are not part of an address.
+#[test]
+fn address_keys_match_parsed_addresses_and_names() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    for h in [
+        "From: <user-from (comment)@ (comment) domain.org>\r\n",
+        "From: RealFrom <user-from@domain.org>\r\nCc: \"Quoted, Name\" <cc@domain.org>\r\n",
+        "From: user-from@domain.org (RealFrom)\r\n",
+        "From: other@domain.org\r\nTo: groupname: groupuser1@domain.org, groupuser2@domain.org;\r\n",
+        "From: =?utf-8?Q?J=C3=B6rg_Real?= <jorg@domain.org>\r\n",
+    ] {
+        c.append("INBOX", "", &raw_message(h));
+    }
+    c.ok("SELECT INBOX");
+    for (key, want) in [
+        ("FROM user-from@domain.org", "* SEARCH 1 2 3"),
+        ("FROM ser-fro", "* SEARCH 1 2 3"),
+        ("FROM realfrom", "* SEARCH 2 3"),
+        ("FROM ealfro", "* SEARCH 2 3"),
+        ("FROM \"realfrom <user\"", "* SEARCH 2 3"),
+        ("TO groupname", "* SEARCH 4"),
+        ("TO groupuser2", "* SEARCH 4"),
+        ("TO groupuser3", "* SEARCH"),
+        ("CC \"quoted, name\"", "* SEARCH 2"),
+        ("CC \"\\\"quoted\"", "* SEARCH"),
+        // Display names are RFC 2047-decoded.
+        ("CHARSET UTF-8 FROM \"J\u{f6}rg real\"", "* SEARCH 5"),
+        ("BCC x", "* SEARCH"),
+    ] {
+        let r = c.ok(&format!("SEARCH {key}"));
+        assert_eq!(r[0], want, "{key}: {r:#?}");
+    }
+}
+
+/// SENTBEFORE/SENTON/SENTSINCE compare the Date: header's own day as written, disregarding
+/// time and zone (RFC 9051 §6.4.4, RFC 3501 §6.4.4), not its UTC day.
+#[test]
+fn sent_keys_use_the_date_as_written() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    for d in [
+        // 21:00 UTC on the 24th.
+        "Sat, 24 Mar 2007 23:00:00 +0200",
+        // 21:00 UTC on the 25th.
+        "Mon, 26 Mar 2007 00:00:00 +0300",
+        // 04:30 UTC on the 26th.
+        "Sun, 25 Mar 2007 23:30:00 -0500",
+    ] {
+        c.append("INBOX", "", &raw_message(&format!("Date: {d}\r\n")));
+    }
+    c.append("INBOX", "", &raw_message("From: no-date@example.org\r\n"));
+    c.ok("SELECT INBOX");
+    for (key, want) in [
+        ("SENTON 24-Mar-2007", "* SEARCH 1"),
+        ("SENTON 25-Mar-2007", "* SEARCH 3"),
+        ("SENTON 26-Mar-2007", "* SEARCH 2"),
+        ("SENTBEFORE 26-Mar-2007", "* SEARCH 1 3"),
+        ("SENTBEFORE 24-Mar-2007", "* SEARCH"),
+        ("SENTSINCE 25-Mar-2007", "* SEARCH 2 3"),
+        ("SENTSINCE 27-Mar-2007", "* SEARCH"),
+    ] {
+        let r = c.ok(&format!("SEARCH {key}"));
+        assert_eq!(r[0], want, "{key}: {r:#?}");
+    }
+}

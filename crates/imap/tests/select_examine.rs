@@ -12,7 +12,8 @@ fn examine_is_read_only() {
     let r = c.ok("EXAMINE INBOX");
     assert!(r.last().unwrap().contains("[READ-ONLY]"));
     assert!(has(&r, "[PERMANENTFLAGS ()]"));
-    assert!(has(&r, "* 0 RECENT"), "EXAMINE claims no \\Recent: {r:#?}");
+    // RFC 3501 §6.3.2: EXAMINE reports RECENT like SELECT, but claims nothing.
+    assert!(has(&r, "* 1 RECENT"), "EXAMINE reports RECENT: {r:#?}");
     let r = c.ok("FETCH 1 BODY[]");
     assert!(!r[0].contains("\\Seen"), "{r:#?}");
     let (st, _) = c.status("STORE 1 +FLAGS (\\Deleted)");
@@ -20,5 +21,8 @@ fn examine_is_read_only() {
     let (st, _) = c.status("EXPUNGE");
     assert_eq!(st, "NO");
     let r = c.ok("SELECT INBOX");
-    assert!(has(&r, "* 1 RECENT"), "{r:#?}");
+    assert!(has(&r, "* 1 RECENT"), "EXAMINE claimed nothing: {r:#?}");
+    // The SELECT did claim it.
+    let r = c.ok("EXAMINE INBOX");
+    assert!(has(&r, "* 0 RECENT"), "{r:#?}");
 }

@@ -13,6 +13,16 @@ fn store_flags() {
     }
     c.ok("SELECT INBOX");
     let r = c.ok("STORE 1:2 +FLAGS (\\Seen Important)");
+    // The new keyword is announced before a FETCH shows it (RFC 3501 §7.2.6).
+    assert!(
+        r[0].starts_with("* FLAGS (") && r[0].contains(" Important)"),
+        "{r:#?}"
+    );
+    assert!(
+        r[1].starts_with("* OK [PERMANENTFLAGS (") && r[1].contains(" Important \\*)"),
+        "{r:#?}"
+    );
+    let r = &r[2..];
     assert_eq!(r.len(), 3, "{r:#?}");
     assert!(
         r[0].starts_with("* 1 FETCH (FLAGS (\\Seen Important \\Recent))"),

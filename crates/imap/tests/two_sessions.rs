@@ -115,3 +115,76 @@ fn rename_and_delete_seen_by_other_session() {
     let (st, _) = b.status("SELECT Renamed");
     assert_eq!(st, "NO");
 }
+
+/// Index of the first response line that starts with `start` and contains `needle`.
+fn line_of(r: &[String], start: &str, needle: &str) -> Option<usize> {
+    r.iter()
+        .position(|l| l.starts_with(start) && l.contains(needle))
+}
+
+/// RFC 3501 §7.2.6, RFC 9051 §7.3.5: a session is told the new flag set (FLAGS, and
+/// PERMANENTFLAGS) before any FETCH shows a keyword defined by another session, whether the
+/// keyword reaches it as an unsolicited FETCH (NOOP) or in the answer to its own FETCH.
+#[test]
+fn a_keyword_defined_elsewhere_is_announced_before_a_fetch_shows_it() {
+    let s = start();
+    let mut a = Client::login(s.addr, USER);
+    let mut b = Client::login(s.addr, USER);
+    a.append("INBOX", "", &message("one", "x"));
+    a.append("INBOX", "", &message("two", "x"));
+    let r = a.ok("SELECT INBOX");
+    assert!(line_of(&r, "* FLAGS (", "$Hello").is_none(), "{r:#?}");
+    b.ok("SELECT INBOX");
+
+    // The keyword reaches A in the answer to A's own FETCH.
+    b.ok("STORE 1 +FLAGS ($Hello)");
+    let r = a.ok("FETCH 1 (FLAGS)");
+    let flags = line_of(&r, "* FLAGS (", "$Hello").unwrap_or_else(|| panic!("{r:#?}"));
+    let perm =
+        line_of(&r, "* OK [PERMANENTFLAGS (", "$Hello \\*)").unwrap_or_else(|| panic!("{r:#?}"));
+    let fetch = line_of(&r, "* 1 FETCH", "$Hello").unwrap_or_else(|| panic!("{r:#?}"));
+    assert!(flags < fetch && perm < fetch, "{r:#?}");
+    // The full set: system flags too.
+    assert!(
+        r[flags].contains("\\Answered") && r[flags].contains("\\Draft"),
+        "{r:#?}"
+    );
+
+    // As an unsolicited FETCH after another session's STORE.
+    b.ok("STORE 2 +FLAGS ($World)");
+    let r = a.ok("NOOP");
+    let flags = line_of(&r, "* FLAGS (", "$World").unwrap_or_else(|| panic!("{r:#?}"));
+    assert!(
+        r[flags].contains("$Hello"),
+        "keywords stay announced: {r:#?}"
+    );
+    let fetch = line_of(&r, "* 2 FETCH", "$World").unwrap_or_else(|| panic!("{r:#?}"));
+    assert!(flags < fetch, "{r:#?}");
+
+    // Known keywords are not announced again; the keyword is not new to B either (B's own
+    // STORE announced it to B).
+    b.ok("STORE 1 +FLAGS ($World)");
+    let r = a.ok("NOOP");
+    assert!(line_of(&r, "* FLAGS", "").is_none(), "{r:#?}");
+    assert!(line_of(&r, "* 1 FETCH", "$World").is_some(), "{r:#?}");
+    let r = b.ok("FETCH 1:2 (FLAGS)");
+    assert!(line_of(&r, "* FLAGS", "").is_none(), "{r:#?}");
+}
+
+/// A STORE that defines a keyword announces it to its own session first, also with .SILENT.
+#[test]
+fn a_keyword_defined_by_the_session_itself_is_announced_first() {
+    let s = start();
+    let mut a = Client::login(s.addr, USER);
+    a.append("INBOX", "", &message("one", "x"));
+    a.ok("SELECT INBOX");
+    let r = a.ok("STORE 1 +FLAGS ($Own)");
+    let flags = line_of(&r, "* FLAGS (", "$Own").unwrap_or_else(|| panic!("{r:#?}"));
+    let fetch = line_of(&r, "* 1 FETCH", "$Own").unwrap_or_else(|| panic!("{r:#?}"));
+    assert!(flags < fetch, "{r:#?}");
+    let r = a.ok("STORE 1 +FLAGS.SILENT ($Quiet)");
+    assert!(line_of(&r, "* FLAGS (", "$Quiet").is_some(), "{r:#?}");
+    let r = a.ok("FETCH 1 (FLAGS)");
+    assert!(line_of(&r, "* FLAGS", "").is_none(), "{r:#?}");
+    assert!(line_of(&r, "* 1 FETCH", "$Quiet").is_some(), "{r:#?}");
+}

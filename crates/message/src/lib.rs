@@ -336,6 +336,27 @@ pub fn search_header_values(raw: &[u8], field_name: &str) -> Vec<String> {
         .collect()
 }
 
+/// BODY and BODYSTRUCTURE for an IMAP4rev1 session, where message/global is a basic body
+/// (RFC 3501 §9 allows envelope and body only for message/rfc822; RFC 6532 §3.7 and RFC 9051
+/// §7.5.2 add message/global in IMAP4rev2). `None` when the message has no message/global
+/// part: the stored renderings are right for both protocol versions.
+pub fn rev1_body_structure(raw: &[u8], meta: &MessageMeta) -> Option<(String, String)> {
+    if !has_message_global(meta) {
+        return None;
+    }
+    let p = parse::parse_message_with(raw, false);
+    Some((p.body, p.bodystructure))
+}
+
+/// Whether the message has a message/global part (see [`rev1_body_structure`]).
+pub fn has_message_global(meta: &MessageMeta) -> bool {
+    fn has_global(p: &Part) -> bool {
+        (p.kind == PartKind::Message && p.media_subtype == "global")
+            || p.children.iter().any(has_global)
+    }
+    has_global(&meta.root)
+}
+
 /// A message APPENDed as binary (RFC 3516 §4.4, `~{n}`) with its `binary` parts re-encoded
 /// as base64, as Dovecot does: stored bytes get CRLF line ends and BODY[] must stay a valid
 /// non-binary literal (no NUL, RFC 9051 §4.3), so a binary body cannot be stored as it is.

@@ -33,6 +33,9 @@ struct Stop {
 struct Ctx<'a> {
     raw: &'a [u8],
     parts: usize,
+    /// message/global is an encapsulated message (IMAP4rev2, RFC 9051 §7.5.2); when false it
+    /// is a basic body, as IMAP4rev1 knows only message/rfc822 as one (RFC 3501 §9, RFC 6532).
+    global_is_message: bool,
 }
 
 /// Everything known about one entity; rendered to strings, then reduced to a [`Part`].
@@ -110,7 +113,15 @@ pub(crate) struct Parsed {
 }
 
 pub(crate) fn parse_message(raw: &[u8]) -> Parsed {
-    let mut ctx = Ctx { raw, parts: 0 };
+    parse_message_with(raw, true)
+}
+
+pub(crate) fn parse_message_with(raw: &[u8], global_is_message: bool) -> Parsed {
+    let mut ctx = Ctx {
+        raw,
+        parts: 0,
+        global_is_message,
+    };
     let mut stack = Vec::new();
     let (root, _) = entity(&mut ctx, 0, &mut stack, 0, false, Fallback::default());
     let hdr = fields(raw, root.header.clone());
@@ -226,6 +237,12 @@ fn entity(
     }
     let hdr = fields(raw, start..header_end);
     let mut node = describe(raw, &hdr, in_digest, parent_fb, start..header_end);
+    if !ctx.global_is_message
+        && node.kind == PartKind::Message
+        && node.sub.eq_ignore_ascii_case("global")
+    {
+        node.kind = PartKind::Basic;
+    }
     let fb = Fallback::from_label(charset_of(&node.params)).or(parent_fb, &node.params);
     let structural = depth < MAX_DEPTH && ctx.parts <= MAX_PARTS;
     if !structural && node.kind != PartKind::Basic {
