@@ -84,13 +84,15 @@ impl<S: MailStore> Session<S> {
             // responses) but claims nothing, so the next SELECT still sees the messages as
             // recent. Unclaimed messages are those from a UID on (store notes on Recent):
             // the last `status.recent` of the messages that existed when `status` was read.
-            let before: Vec<Uid> = summaries
+            let mut recent: Vec<Uid> = summaries
                 .iter()
+                .rev()
                 .map(|m| m.uid)
                 .filter(|u| *u < status.uid_next)
+                .take(status.recent as usize)
                 .collect();
-            let n = (status.recent as usize).min(before.len());
-            before[before.len() - n..].to_vec()
+            recent.reverse();
+            recent
         } else {
             store.claim_recent(mb.id)?
         };
