@@ -9,9 +9,9 @@
 //!   decoded text are loaded only if a key needs them, once per message.
 //! - Header keys match RFC 2047-decoded header values; FROM/TO/CC/BCC match a substring of
 //!   the parsed addresses and display names (comments and quoting removed, as Dovecot does:
-//!   `<user (c)@ (c) domain.org>` is found by `user@domain.org`); BODY/TEXT match the decoded text of the
-//!   text parts (charset and transfer encoding removed), so a KOI8-R quoted-printable body is
-//!   found with a UTF-8 or KOI8-R search string.
+//!   `<user (c)@ (c) domain.org>` is found by `user@domain.org`); BODY/TEXT match the decoded
+//!   text of the text parts (charset and transfer encoding removed), so a KOI8-R
+//!   quoted-printable body is found with a UTF-8 or KOI8-R search string.
 //! - Date keys compare dates without time or zone: INTERNALDATE in its own zone, the Date:
 //!   header's date as written in it (RFC 3501 §6.4.4, RFC 9051 §6.4.4: "disregarding time
 //!   and timezone"; `23:00 +0200` on 24 March is SENTON 24-Mar, not the UTC day).
