@@ -48,7 +48,7 @@ pub struct Append {
     pub messages: Vec<AppendMessage>,
 }
 
-fn message(c: &mut Cursor<'_>) -> PResult<AppendMessage> {
+pub(crate) fn message(c: &mut Cursor<'_>) -> PResult<AppendMessage> {
     let mut flags = Vec::new();
     let mut date = None;
     if c.peek() == Some(b'(') {

@@ -20,8 +20,9 @@
 //!                   deleteacl / getacl / listrights / myrights
 //! command-nonauth = login / authenticate / "STARTTLS"
 //! command-select  = "CHECK" / "CLOSE" / "UNSELECT" / "EXPUNGE" / copy / move / fetch /
-//!                   store / search / uid
-//! uid             = "UID" SP (copy / move / fetch / search / store / uid-expunge)
+//!                   store / search / uid / replace
+//! uid             = "UID" SP (copy / move / fetch / search / store / uid-expunge /
+//!                   replace)
 //! ```
 
 use pochta_types::{MailboxName, MailboxNameError};
@@ -36,14 +37,15 @@ use crate::list::{List, Lsub};
 use crate::login::{Authenticate, Login};
 use crate::mailbox::{Create, Rename};
 use crate::parse::{Cursor, PErr, PResult, syntax};
+use crate::replace::Replace;
 use crate::search::Search;
 use crate::select_examine::Select;
 use crate::sequence::SequenceSet;
 use crate::status::Status;
 use crate::store::Store;
 use crate::{
-    acl, append, copy_move, enable, fetch, id, list, login, mailbox, quota, search, select_examine,
-    status, store,
+    acl, append, copy_move, enable, fetch, id, list, login, mailbox, quota, replace, search,
+    select_examine, status, store,
 };
 
 /// Parser settings that depend on the session.
@@ -122,6 +124,8 @@ pub enum CommandBody {
     Store(Store),
     Copy(CopyMove),
     Move(CopyMove),
+    /// REPLACE / UID REPLACE (RFC 8508).
+    Replace(Replace),
 }
 
 impl CommandBody {
@@ -174,6 +178,8 @@ impl CommandBody {
             Copy(_) => "COPY",
             Move(m) if m.uid => "UID MOVE",
             Move(_) => "MOVE",
+            Replace(r) if r.uid => "UID REPLACE",
+            Replace(_) => "REPLACE",
         }
     }
 }
@@ -290,6 +296,7 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
         b"STORE" => CommandBody::Store(store::store(c, false)?),
         b"COPY" => CommandBody::Copy(copy_move::copy_move(c, false)?),
         b"MOVE" => CommandBody::Move(copy_move::copy_move(c, false)?),
+        b"REPLACE" => CommandBody::Replace(replace::replace(c, false)?),
         b"UID" => {
             c.sp()?;
             match c.keyword()?.as_str() {
@@ -298,6 +305,7 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
                 "STORE" => CommandBody::Store(store::store(c, true)?),
                 "COPY" => CommandBody::Copy(copy_move::copy_move(c, true)?),
                 "MOVE" => CommandBody::Move(copy_move::copy_move(c, true)?),
+                "REPLACE" => CommandBody::Replace(replace::replace(c, true)?),
                 "EXPUNGE" => {
                     c.sp()?;
                     CommandBody::UidExpunge(c.sequence_set()?)

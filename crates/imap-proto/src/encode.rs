@@ -11,7 +11,7 @@
 //!   requires waiting for the server's continuation.
 
 use crate::acl::RightsMode;
-use crate::append::AppendDataKind;
+use crate::append::{AppendDataKind, AppendMessage};
 use crate::command::{Command, CommandBody};
 use crate::fetch::{FetchAttr, Partial};
 use crate::list::{ListReturn, ListSelect};
@@ -38,6 +38,29 @@ struct W<'a> {
 }
 
 impl W<'_> {
+    /// One APPEND / REPLACE message: ` [flags] ["date"] data`.
+    fn append_message(&mut self, m: &AppendMessage) {
+        if !m.flags.is_empty() {
+            self.s(" ");
+            self.list(&m.flags, |w, f| {
+                w.s(f.as_str());
+            });
+        }
+        if let Some(d) = m.date {
+            self.s(" \"").num(d).s("\"");
+        }
+        self.s(" ");
+        match m.kind {
+            AppendDataKind::Literal => self.literal(&m.data, false),
+            AppendDataKind::Literal8 => self.literal(&m.data, true),
+            AppendDataKind::Utf8 => {
+                self.s("UTF8 (");
+                self.literal(&m.data, true);
+                self.s(")");
+            }
+        }
+    }
+
     fn raw(&mut self, b: &[u8]) -> &mut Self {
         self.out.extend_from_slice(b);
         self
@@ -544,25 +567,7 @@ impl Command {
                 w.s(" ");
                 w.mailbox(&a.mailbox);
                 for m in &a.messages {
-                    if !m.flags.is_empty() {
-                        w.s(" ");
-                        w.list(&m.flags, |w, f| {
-                            w.s(f.as_str());
-                        });
-                    }
-                    if let Some(d) = m.date {
-                        w.s(" \"").num(d).s("\"");
-                    }
-                    w.s(" ");
-                    match m.kind {
-                        AppendDataKind::Literal => w.literal(&m.data, false),
-                        AppendDataKind::Literal8 => w.literal(&m.data, true),
-                        AppendDataKind::Utf8 => {
-                            w.s("UTF8 (");
-                            w.literal(&m.data, true);
-                            w.s(")");
-                        }
-                    }
+                    w.append_message(m);
                 }
             }
             B::Compress(m) => {
@@ -648,6 +653,11 @@ impl Command {
             B::Copy(c) | B::Move(c) => {
                 w.s(" ").num(&c.set).s(" ");
                 w.mailbox(&c.mailbox);
+            }
+            B::Replace(r) => {
+                w.s(" ").num(r.target).s(" ");
+                w.mailbox(&r.mailbox);
+                w.append_message(&r.message);
             }
         }
         w.s("\r\n");

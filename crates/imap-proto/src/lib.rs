@@ -34,6 +34,7 @@ pub mod login;
 pub mod mailbox;
 mod parse;
 pub mod quota;
+pub mod replace;
 pub mod response;
 pub mod search;
 pub mod select_examine;

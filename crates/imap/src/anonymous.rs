@@ -60,6 +60,7 @@ pub(crate) fn refuses(body: &CommandBody) -> bool {
             | Move(_)
             | Expunge
             | UidExpunge(_)
+            | Replace(_)
     )
 }
 

@@ -4,10 +4,10 @@
 //! - A missing mailbox is `NO [TRYCREATE]`; APPEND needs "i" and keeps only the flags the
 //!   user may set (RFC 4314 §4); all messages of a MULTIAPPEND go in one store call.
 
-use pochta_imap_proto::append::Append;
+use pochta_imap_proto::append::{Append, AppendMessage};
 use pochta_imap_proto::response::Code;
 use pochta_store::{MailDate, MailStore, NewMessage};
-use pochta_types::{Flags, Right, Uid};
+use pochta_types::{Flags, Right, Rights, Uid};
 
 use crate::acl::{SeenView, allowed_flags};
 use crate::session::{Done, Res, Session, no};
@@ -33,24 +33,7 @@ impl<S: MailStore> Session<S> {
         };
         let mut msgs = Vec::with_capacity(a.messages.len());
         for m in &a.messages {
-            if m.data.is_empty() {
-                return Err(no(Code::Cannot, "an empty message cannot be appended"));
-            }
-            if m.data.len() as u64 > self.shared.config.max_message {
-                return Err(no(Code::TooBig, "message is larger than APPENDLIMIT"));
-            }
-            let mut flags = allowed_flags(rights, &Flags::from_flags(&m.flags));
-            if private.is_some() {
-                flags.remove(&pochta_types::Flag::Seen);
-            }
-            msgs.push(NewMessage {
-                bytes: &m.data,
-                flags,
-                internal_date: m.date.map(|d| MailDate {
-                    unix: d.unix_timestamp(),
-                    offset_minutes: d.zone_minutes(),
-                }),
-            });
+            msgs.push(self.new_message(m, rights, private.is_some())?);
         }
         let mapping = store.append(mb.id, &msgs)?;
         if let Some(me) = private {
@@ -73,5 +56,34 @@ impl<S: MailStore> Session<S> {
             uids,
         };
         Done::code(code, "APPEND completed")
+    }
+
+    /// One message of an APPEND (or REPLACE) as the store takes it: not empty, within
+    /// APPENDLIMIT, with only the flags the user may set (RFC 4314 §4); a `\Seen` kept per
+    /// user (`private_seen`) is left out, the caller stores it as the user's own.
+    pub(crate) fn new_message<'m>(
+        &self,
+        m: &'m AppendMessage,
+        rights: Rights,
+        private_seen: bool,
+    ) -> Res<NewMessage<'m>> {
+        if m.data.is_empty() {
+            return Err(no(Code::Cannot, "an empty message cannot be appended"));
+        }
+        if m.data.len() as u64 > self.shared.config.max_message {
+            return Err(no(Code::TooBig, "message is larger than APPENDLIMIT"));
+        }
+        let mut flags = allowed_flags(rights, &Flags::from_flags(&m.flags));
+        if private_seen {
+            flags.remove(&pochta_types::Flag::Seen);
+        }
+        Ok(NewMessage {
+            bytes: &m.data,
+            flags,
+            internal_date: m.date.map(|d| MailDate {
+                unix: d.unix_timestamp(),
+                offset_minutes: d.zone_minutes(),
+            }),
+        })
     }
 }

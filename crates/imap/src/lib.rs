@@ -37,6 +37,7 @@ mod login;
 mod mailbox;
 mod namespace;
 mod quota;
+mod replace;
 mod search;
 mod select_examine;
 pub mod session;

@@ -227,6 +227,7 @@ impl<S: MailStore> Session<S> {
             " SEARCHRES WITHIN CONDSTORE QRESYNC STATUS=SIZE SAVEDATE OBJECTID PREVIEW",
             " UTF8=ACCEPT MULTIAPPEND BINARY QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE",
             " ACL RIGHTS=texk",
+            " REPLACE",
         );
         let mut c: Vec<Cow<'static, str>> = ALWAYS.split(' ').map(Cow::Borrowed).collect();
         if !self.compressed {
@@ -387,6 +388,7 @@ impl<S: MailStore> Session<S> {
                 | Store(_)
                 | Copy(_)
                 | Move(_)
+                | Replace(_)
         );
         match &self.state {
             State::NotAuthenticated if nonauth => Ok(()),
@@ -473,6 +475,7 @@ impl<S: MailStore> Session<S> {
             Store(s) => self.store(s),
             Copy(c) => self.copy_move(c, false),
             Move(c) => self.copy_move(c, true),
+            Replace(r) => self.replace(r),
         }
     }
 

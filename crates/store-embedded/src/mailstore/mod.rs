@@ -3,7 +3,7 @@
 //! The one trait impl delegates each method to the module of its concern, named like the
 //! IMAP command family where there is one: `mailboxes` (CREATE/DELETE/RENAME/STATUS),
 //! `subscriptions`, `append` (APPEND and delivery), `fetch` (reads), `flags` (STORE,
-//! `\Recent`, per-user `\Seen`), `copy_move`, `expunge`, `quota`, `acl`. This file keeps the
+//! `\Recent`, per-user `\Seen`), `copy_move`, `replace`, `expunge`, `quota`, `acl`. This file keeps the
 //! mailbox row type and the row helpers they share.
 
 mod acl;
@@ -14,6 +14,7 @@ mod fetch;
 mod flags;
 mod mailboxes;
 mod quota;
+mod replace;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -409,6 +410,16 @@ impl MailStore for EmbeddedStore {
 
     fn move_messages(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<UidMapping> {
         copy_move::move_messages(self, from, uids, to)
+    }
+
+    fn replace(
+        &self,
+        from: MailboxId,
+        uid: Uid,
+        to: MailboxId,
+        message: &NewMessage<'_>,
+    ) -> Result<UidMapping> {
+        replace::replace(self, from, uid, to, message)
     }
 
     fn transfer_across(

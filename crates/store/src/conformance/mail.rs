@@ -45,6 +45,7 @@ macro_rules! conformance_tests {
             unchanged_since_conflicts,
             copy_keeps_flags_and_dates,
             move_is_atomic_and_maps_uids,
+            replace_appends_and_expunges_in_one_step,
             expunge_removes_only_deleted,
             recent_is_claimed_once,
             status_counts,
@@ -418,6 +419,47 @@ pub fn move_is_atomic_and_maps_uids<F: Fixture>() {
     let map = s.move_messages(inbox, &[a], dst).unwrap();
     assert!(map.pairs.is_empty());
     assert_eq!(uids(&s, dst), moved);
+}
+
+/// REPLACE (RFC 8508) adds the new message and expunges the old one, whatever its flags,
+/// in one step; a missing old message changes nothing.
+pub fn replace_appends_and_expunges_in_one_step<F: Fixture>() {
+    let (_fx, s, acc, inbox) = setup::<F>();
+    let drafts = mailbox_id(&s, acc, "Drafts");
+    let a = append(&s, inbox, 1, &[Flag::Seen]);
+    let b = append(&s, inbox, 2, &[]);
+    let bytes = message(3);
+    let new = NewMessage {
+        bytes: &bytes,
+        flags: flags(&[Flag::Draft]),
+        internal_date: None,
+    };
+    // Into the same mailbox.
+    let mark = highest(&s, inbox);
+    let map = s.replace(inbox, a, inbox, &new).unwrap();
+    let c = map.pairs[0].1;
+    assert_eq!(map.pairs.len(), 1);
+    assert!(c > b);
+    assert_eq!(uids(&s, inbox), vec![b.get(), c.get()]);
+    let ch = s.changes_since(inbox, mark).unwrap();
+    assert_eq!(ch.expunged, vec![a]);
+    assert!(
+        s.records(inbox, &[c], false).unwrap()[0]
+            .flags
+            .contains(&Flag::Draft)
+    );
+    // Into another mailbox.
+    let map = s.replace(inbox, b, drafts, &new).unwrap();
+    assert_eq!(uids(&s, inbox), vec![c.get()]);
+    assert_eq!(uids(&s, drafts), vec![map.pairs[0].1.get()]);
+    // A UID that is not there: nothing appended.
+    let before = uids(&s, drafts);
+    assert!(matches!(
+        s.replace(inbox, b, drafts, &new),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(uids(&s, drafts), before);
+    assert_eq!(s.quota(acc).unwrap().messages, 2);
 }
 
 /// EXPUNGE removes exactly the `\Deleted` messages; UID EXPUNGE only those in its set.
