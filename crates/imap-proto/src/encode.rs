@@ -540,6 +540,9 @@ impl Command {
                         ListReturn::SpecialUse => {
                             w.s("SPECIAL-USE");
                         }
+                        ListReturn::MyRights => {
+                            w.s("MYRIGHTS");
+                        }
                         ListReturn::Status(items) => {
                             w.s("STATUS ");
                             w.list(items, |w, i| {

@@ -33,6 +33,7 @@ mod fetch;
 mod id;
 mod idle;
 mod list;
+mod list_myrights;
 mod login;
 mod mailbox;
 mod namespace;

@@ -353,6 +353,7 @@ impl ClientCommand {
                         ListReturn::Subscribed => out.extend_from_slice(b"SUBSCRIBED"),
                         ListReturn::Children => out.extend_from_slice(b"CHILDREN"),
                         ListReturn::SpecialUse => out.extend_from_slice(b"SPECIAL-USE"),
+                        ListReturn::MyRights => out.extend_from_slice(b"MYRIGHTS"),
                         ListReturn::Status(items) => {
                             out.extend_from_slice(b"STATUS ");
                             status_items(out, items);
