@@ -19,7 +19,7 @@ use crate::response::{
     LiteralForm, mailbox_wire_name, write_astring_with, write_literal_form, write_section,
     write_string_with,
 };
-use crate::search::SearchKey;
+use crate::search::{SearchKey, SearchReturn};
 use crate::store::StoreMode;
 use pochta_types::MailboxName;
 
@@ -615,6 +615,10 @@ impl Command {
                     w.s(" RETURN ");
                     w.list(r, |w, r| {
                         w.s(r.as_str());
+                        if let SearchReturn::Partial(p) = r {
+                            w.s(" ");
+                            p.write(w.out);
+                        }
                     });
                 }
                 if let Some(cs) = &s.charset {
@@ -627,13 +631,20 @@ impl Command {
             B::Fetch(f) => {
                 w.s(" ").num(&f.set).s(" ");
                 w.list(&f.attrs, |w, a| w.attr(a));
-                if f.changed_since.is_some() || f.vanished {
+                if f.changed_since.is_some() || f.vanished || f.partial.is_some() {
                     w.s(" (");
                     if let Some(m) = f.changed_since {
                         w.s("CHANGEDSINCE ").num(m);
                     }
                     if f.vanished {
                         w.s(" VANISHED");
+                    }
+                    if let Some(p) = &f.partial {
+                        if f.changed_since.is_some() {
+                            w.s(" ");
+                        }
+                        w.s("PARTIAL ");
+                        p.write(w.out);
                     }
                     w.s(")");
                 }

@@ -33,6 +33,7 @@ pub mod list;
 pub mod login;
 pub mod mailbox;
 mod parse;
+pub mod partial;
 pub mod quota;
 pub mod replace;
 pub mod response;

@@ -714,6 +714,12 @@ impl<'a> ESearchWriter<'a> {
         self
     }
 
+    /// `PARTIAL (range set)` (RFC 9394 §3.1); `nums` are the selected results, ascending.
+    pub fn partial(&mut self, range: &crate::partial::PartialRange, nums: &[u32]) -> &mut Self {
+        crate::partial::write_partial(self.out, range, nums);
+        self
+    }
+
     /// `MODSEQ m` (RFC 7162 §3.1.5).
     pub fn modseq(&mut self, m: u64) -> &mut Self {
         self.item(b" MODSEQ ", m)

@@ -37,6 +37,7 @@ mod list_myrights;
 mod login;
 mod mailbox;
 mod namespace;
+mod partial;
 mod quota;
 mod replace;
 mod search;

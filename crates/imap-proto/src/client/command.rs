@@ -173,6 +173,7 @@ impl ClientCommand {
             attrs,
             changed_since,
             vanished: false,
+            partial: None,
         })
     }
 
@@ -685,6 +686,7 @@ mod tests {
                         attrs: attrs.clone(),
                         changed_since: Some(77),
                         vanished: false,
+                        partial: None,
                     }),
                 ),
                 (
