@@ -379,6 +379,8 @@ pub enum Code {
     UseAttr,
     NotSaved,
     HasChildren,
+    /// `UIDREQUIRED` (RFC 9586 §3): a sequence number was used after ENABLE UIDONLY.
+    UidRequired,
 }
 
 impl Code {
@@ -416,6 +418,7 @@ impl Code {
             UseAttr => "USEATTR",
             NotSaved => "NOTSAVED",
             HasChildren => "HASCHILDREN",
+            UidRequired => "UIDREQUIRED",
             _ => return None,
         })
     }
@@ -830,6 +833,13 @@ impl<'a> FetchWriter<'a> {
     /// Start the response for message sequence number `seq`.
     pub fn begin(out: &'a mut Vec<u8>, seq: u32) -> Self {
         write_message_data(out, seq, b" FETCH (");
+        FetchWriter { out, first: true }
+    }
+
+    /// Start a `* uid UIDFETCH (` response (RFC 9586 §3.3), which replaces FETCH once
+    /// UIDONLY is enabled: the message is named by its UID.
+    pub fn begin_uidfetch(out: &'a mut Vec<u8>, uid: u32) -> Self {
+        write_message_data(out, uid, b" UIDFETCH (");
         FetchWriter { out, first: true }
     }
 

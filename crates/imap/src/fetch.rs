@@ -233,7 +233,7 @@ impl<S: MailStore> Session<S> {
                 None
             };
             let recent = self.shows_recent(rec.uid);
-            let mut w = FetchWriter::begin(&mut self.out, seq);
+            let mut w = crate::uidonly::fetch_writer(&mut self.out, self.uidonly, seq, rec.uid);
             for a in &p.attrs {
                 if let Err(e) = write_attr(
                     &mut w,

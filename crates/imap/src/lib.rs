@@ -46,6 +46,7 @@ pub mod session;
 mod status;
 mod store;
 pub mod text;
+mod uidonly;
 pub mod view;
 
 use std::sync::{Arc, OnceLock};

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pochta_auth::{Login, Throttle};
-use pochta_imap_proto::response::{self, Code, FetchWriter, Status};
+use pochta_imap_proto::response::{self, Code, Status};
 use pochta_imap_proto::{Command, CommandBody, ParseError, ParseErrorKind, Tag};
 use pochta_store::{Account, MailStore, StoreError};
 use pochta_types::Uid;
@@ -102,6 +102,8 @@ pub enum State {
 #[derive(Debug)]
 pub enum Fail {
     Bad(String),
+    /// `BAD [code]` (e.g. UIDREQUIRED, RFC 9586 §3).
+    BadCode(Code, String),
     No(Option<Code>, String),
     Store(StoreError),
 }
@@ -170,6 +172,8 @@ pub struct Session<S> {
     pub(crate) condstore: bool,
     /// QRESYNC is enabled (RFC 7162 §3.2): expunges are reported as VANISHED.
     pub(crate) qresync: bool,
+    /// UIDONLY is enabled (RFC 9586, see [`crate::uidonly`]).
+    pub(crate) uidonly: bool,
     /// UTF8=ACCEPT is enabled (RFC 6855 §3): mailbox names travel as UTF-8.
     pub(crate) utf8: bool,
     /// COMPRESS=DEFLATE is active.
@@ -198,6 +202,7 @@ impl<S: MailStore> Session<S> {
             saved: Vec::new(),
             condstore: false,
             qresync: false,
+            uidonly: false,
             utf8: false,
             compressed: false,
             rev2: false,
@@ -227,7 +232,7 @@ impl<S: MailStore> Session<S> {
             " SEARCHRES WITHIN CONDSTORE QRESYNC STATUS=SIZE SAVEDATE OBJECTID PREVIEW",
             " UTF8=ACCEPT MULTIAPPEND BINARY QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE",
             " ACL RIGHTS=texk",
-            " REPLACE LIST-MYRIGHTS PARTIAL",
+            " REPLACE LIST-MYRIGHTS PARTIAL UIDONLY",
         );
         let mut c: Vec<Cow<'static, str>> = ALWAYS.split(' ').map(Cow::Borrowed).collect();
         if !self.compressed {
@@ -360,6 +365,9 @@ impl<S: MailStore> Session<S> {
                 Code::NoPerm,
                 format!("{name} is not available to anonymous sessions (read-only)"),
             )),
+            Ok(()) if self.uidonly && crate::uidonly::refuses(&body) => {
+                Err(crate::uidonly::uid_required(name))
+            }
             Ok(()) => self.dispatch(&tag, body),
             Err(e) => Err(e),
         };
@@ -511,6 +519,10 @@ impl<S: MailStore> Session<S> {
                 self.tagged(Some(tag), Status::Bad, None, &text);
                 Next::Continue
             }
+            Err(Fail::BadCode(code, text)) => {
+                self.tagged(Some(tag), Status::Bad, Some(&code), &text);
+                Next::Continue
+            }
             Err(Fail::No(code, text)) => {
                 self.tagged(Some(tag), Status::No, code.as_ref(), &text);
                 Next::Continue
@@ -558,8 +570,9 @@ impl<S: MailStore> Session<S> {
             &mut self.out,
             updates,
             self.condstore,
-            self.qresync,
+            self.qresync || self.uidonly,
             self.rev2,
+            self.uidonly,
         );
         Ok(())
     }
@@ -603,13 +616,14 @@ fn store_error(e: &StoreError) -> (Code, String) {
 /// Write untagged updates. With QRESYNC enabled, expunges are one `VANISHED` response
 /// instead of `EXPUNGE`s (RFC 7162 §3.2.10); with CONDSTORE, flag changes carry MODSEQ.
 /// In IMAP4rev2 mode there is no `\Recent` and no RECENT response (RFC 9051 Appendix E
-/// item 12).
+/// item 12). With UIDONLY, flag changes are UIDFETCH responses (RFC 9586 §3.3).
 pub(crate) fn write_updates(
     out: &mut Vec<u8>,
     updates: Vec<Update>,
     condstore: bool,
     qresync: bool,
     rev2: bool,
+    uidonly: bool,
 ) {
     if qresync {
         let mut gone: Vec<u32> = updates
@@ -644,13 +658,14 @@ pub(crate) fn write_updates(
                     modseq,
                 },
                 condstore,
+                uidonly,
             ),
-            u => write_update(out, u, condstore),
+            u => write_update(out, u, condstore, uidonly),
         }
     }
 }
 
-fn write_update(out: &mut Vec<u8>, u: Update, condstore: bool) {
+fn write_update(out: &mut Vec<u8>, u: Update, condstore: bool, uidonly: bool) {
     match u {
         Update::Expunge { seq, .. } => response::write_expunge(out, seq),
         Update::Exists(n) => response::write_exists(out, n),
@@ -662,7 +677,7 @@ fn write_update(out: &mut Vec<u8>, u: Update, condstore: bool) {
             recent,
             modseq,
         } => {
-            let mut w = FetchWriter::begin(out, seq);
+            let mut w = crate::uidonly::fetch_writer(out, uidonly, seq, uid);
             w.uid(uid.get()).flags(&flags, recent);
             if condstore {
                 w.modseq(modseq.get());
