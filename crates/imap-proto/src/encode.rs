@@ -12,6 +12,7 @@
 
 use crate::acl::RightsMode;
 use crate::append::{AppendDataKind, AppendMessage};
+use crate::catenate::CatPart;
 use crate::command::{Command, CommandBody};
 use crate::fetch::{FetchAttr, Partial};
 use crate::list::{ListReturn, ListSelect};
@@ -57,6 +58,19 @@ impl W<'_> {
                 self.s("UTF8 (");
                 self.literal(&m.data, true);
                 self.s(")");
+            }
+            AppendDataKind::Catenate => {
+                self.s("CATENATE ");
+                self.list(&m.parts, |w, p| match p {
+                    CatPart::Text(t) => {
+                        w.s("TEXT ");
+                        w.literal(t, t.contains(&0));
+                    }
+                    CatPart::Url(u) => {
+                        w.s("URL ");
+                        w.astring(u);
+                    }
+                });
             }
         }
     }

@@ -20,6 +20,7 @@
 
 pub mod acl;
 pub mod append;
+pub mod catenate;
 pub mod client;
 pub mod command;
 pub mod copy_move;

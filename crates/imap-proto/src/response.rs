@@ -381,6 +381,12 @@ pub enum Code {
     HasChildren,
     /// `UIDREQUIRED` (RFC 9586 §3): a sequence number was used after ENABLE UIDONLY.
     UidRequired,
+    /// `BADURL url` (RFC 4469 §6): a CATENATE URL that cannot be resolved. `]`, CR and LF
+    /// are dropped from the URL when written (`url-resp-text`).
+    BadUrl(String),
+    /// `METADATA LONGENTRIES n` / `MAXSIZE n` / `TOOMANY` / `NOPRIVATE` (RFC 5464 §4.2.1,
+    /// §4.3): the text after `METADATA `.
+    Metadata(String),
 }
 
 impl Code {
@@ -493,6 +499,20 @@ impl Code {
                 out.extend_from_slice(b"MAILBOXID (");
                 out.extend_from_slice(id.as_bytes());
                 out.push(b')');
+            }
+            Code::BadUrl(url) => {
+                out.extend_from_slice(b"BADURL ");
+                out.extend(
+                    url.bytes()
+                        .filter(|b| !matches!(b, b']' | b'\r' | b'\n' | 0)),
+                );
+            }
+            Code::Metadata(what) => {
+                out.extend_from_slice(b"METADATA ");
+                out.extend(
+                    what.bytes()
+                        .filter(|b| !matches!(b, b']' | b'\r' | b'\n' | 0)),
+                );
             }
             _ => {}
         }

@@ -308,6 +308,7 @@ fn body() -> impl Strategy<Value = CommandBody> {
                             date,
                             kind,
                             data,
+                            parts: Vec::new(),
                         }
                     })
                     .collect(),

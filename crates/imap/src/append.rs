@@ -13,7 +13,7 @@ use crate::acl::{SeenView, allowed_flags};
 use crate::session::{Done, Res, Session, no};
 
 impl<S: MailStore> Session<S> {
-    pub(crate) fn append(&mut self, a: Append) -> Res {
+    pub(crate) fn append(&mut self, mut a: Append) -> Res {
         let store = self.shared.store.clone();
         let Some(found) = self.find(&a.mailbox)?.filter(|f| !f.info.noselect) else {
             // RFC 3501 §6.3.11: TRYCREATE tells the client it may create it and retry.
@@ -31,6 +31,8 @@ impl<S: MailStore> Session<S> {
             (SeenView::Private(_), Some(me)) => Some(me),
             _ => None,
         };
+        // RFC 4469: CATENATE messages are assembled before anything is stored.
+        self.catenate(&mut a.messages)?;
         let mut msgs = Vec::with_capacity(a.messages.len());
         for m in &a.messages {
             msgs.push(self.new_message(m, rights, private.is_some())?);

@@ -23,6 +23,7 @@
 mod acl;
 pub mod anonymous;
 mod append;
+mod catenate;
 mod compress;
 mod copy_move;
 pub mod dates;

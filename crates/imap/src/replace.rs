@@ -23,7 +23,7 @@ use crate::acl::{SeenView, need};
 use crate::session::{Done, Res, Session, bad, no};
 
 impl<S: MailStore> Session<S> {
-    pub(crate) fn replace(&mut self, r: Replace) -> Res {
+    pub(crate) fn replace(&mut self, mut r: Replace) -> Res {
         let view = self.view()?;
         if view.read_only {
             return Err(no(Code::ReadOnly, "mailbox is read-only"));
@@ -57,6 +57,7 @@ impl<S: MailStore> Session<S> {
             (SeenView::Private(_), Some(me)) => Some(me),
             _ => None,
         };
+        self.catenate(std::slice::from_mut(&mut r.message))?;
         let msg = self.new_message(&r.message, rights, private.is_some())?;
         let store = self.shared.store.clone();
         let mapping = store.replace(from, old, to.id, &msg)?;

@@ -232,7 +232,7 @@ impl<S: MailStore> Session<S> {
             " SEARCHRES WITHIN CONDSTORE QRESYNC STATUS=SIZE SAVEDATE OBJECTID PREVIEW",
             " UTF8=ACCEPT MULTIAPPEND BINARY QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE",
             " ACL RIGHTS=texk",
-            " REPLACE LIST-MYRIGHTS PARTIAL UIDONLY",
+            " REPLACE LIST-MYRIGHTS PARTIAL UIDONLY CATENATE",
         );
         let mut c: Vec<Cow<'static, str>> = ALWAYS.split(' ').map(Cow::Borrowed).collect();
         if !self.compressed {

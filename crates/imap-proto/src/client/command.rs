@@ -675,6 +675,7 @@ mod tests {
                             date: Some(date),
                             kind: crate::append::AppendDataKind::Literal,
                             data: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+                            parts: Vec::new(),
                         }],
                     }),
                 ),
