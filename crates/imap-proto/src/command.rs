@@ -17,7 +17,8 @@
 //! command-auth    = append / create / delete / examine / list / lsub / rename / select /
 //!                   status / subscribe / unsubscribe / idle / namespace / enable /
 //!                   getquota / getquotaroot / setquota / compress / setacl /
-//!                   deleteacl / getacl / listrights / myrights
+//!                   deleteacl / getacl / listrights / myrights / getmetadata /
+//!                   setmetadata
 //! command-nonauth = login / authenticate / "STARTTLS"
 //! command-select  = "CHECK" / "CLOSE" / "UNSELECT" / "EXPUNGE" / copy / move / fetch /
 //!                   store / search / uid / replace
@@ -36,6 +37,7 @@ use crate::id::IdParams;
 use crate::list::{List, Lsub};
 use crate::login::{Authenticate, Login};
 use crate::mailbox::{Create, Rename};
+use crate::metadata::{GetMetadata, SetMetadata};
 use crate::parse::{Cursor, PErr, PResult, syntax};
 use crate::replace::Replace;
 use crate::search::Search;
@@ -44,8 +46,8 @@ use crate::sequence::SequenceSet;
 use crate::status::Status;
 use crate::store::Store;
 use crate::{
-    acl, append, copy_move, enable, fetch, id, list, login, mailbox, quota, replace, search,
-    select_examine, status, store,
+    acl, append, copy_move, enable, fetch, id, list, login, mailbox, metadata, quota, replace,
+    search, select_examine, status, store,
 };
 
 /// Parser settings that depend on the session.
@@ -112,6 +114,10 @@ pub enum CommandBody {
     ListRights(AclEntry),
     /// MYRIGHTS (RFC 4314 §3.5).
     MyRights(MailboxName),
+    /// GETMETADATA (RFC 5464 §4.2).
+    GetMetadata(GetMetadata),
+    /// SETMETADATA (RFC 5464 §4.3).
+    SetMetadata(SetMetadata),
     // Selected (RFC 9051 §6.4)
     Check,
     Close,
@@ -163,6 +169,8 @@ impl CommandBody {
             GetAcl(_) => "GETACL",
             ListRights(_) => "LISTRIGHTS",
             MyRights(_) => "MYRIGHTS",
+            GetMetadata(_) => "GETMETADATA",
+            SetMetadata(_) => "SETMETADATA",
             Check => "CHECK",
             Close => "CLOSE",
             Unselect => "UNSELECT",
@@ -278,6 +286,8 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
         b"GETACL" => CommandBody::GetAcl(mailbox::one(c)?),
         b"LISTRIGHTS" => CommandBody::ListRights(acl::entry(c)?),
         b"MYRIGHTS" => CommandBody::MyRights(mailbox::one(c)?),
+        b"GETMETADATA" => CommandBody::GetMetadata(metadata::getmetadata(c)?),
+        b"SETMETADATA" => CommandBody::SetMetadata(metadata::setmetadata(c)?),
         b"AUTHENTICATE" => CommandBody::Authenticate(login::authenticate(c)?),
         b"LOGIN" => CommandBody::Login(login::login(c)?),
         b"SELECT" => CommandBody::Select(select_examine::select(c)?),

@@ -682,6 +682,46 @@ impl Command {
                 w.s(" ").num(&c.set).s(" ");
                 w.mailbox(&c.mailbox);
             }
+            B::GetMetadata(g) => {
+                let mut opts = Vec::new();
+                if let Some(n) = g.maxsize {
+                    opts.push(format!("MAXSIZE {n}"));
+                }
+                match g.depth {
+                    crate::metadata::Depth::Zero => {}
+                    crate::metadata::Depth::One => opts.push("DEPTH 1".into()),
+                    crate::metadata::Depth::Infinity => opts.push("DEPTH infinity".into()),
+                }
+                if !opts.is_empty() {
+                    w.s(" (").s(&opts.join(" ")).s(")");
+                }
+                w.s(" ");
+                match &g.mailbox {
+                    Some(m) => w.mailbox(m),
+                    None => w.astring(b""),
+                }
+                w.s(" ");
+                w.list(&g.entries, |w, e| w.astring(e.as_bytes()));
+            }
+            B::SetMetadata(sm) => {
+                w.s(" ");
+                match &sm.mailbox {
+                    Some(m) => w.mailbox(m),
+                    None => w.astring(b""),
+                }
+                w.s(" ");
+                w.list(&sm.entries, |w, (e, v)| {
+                    w.astring(e.as_bytes());
+                    w.s(" ");
+                    match v {
+                        None => {
+                            w.s("NIL");
+                        }
+                        Some(v) if v.contains(&0) => w.literal(v, true),
+                        Some(v) => w.string(v),
+                    }
+                });
+            }
             B::Replace(r) => {
                 w.s(" ").num(r.target).s(" ");
                 w.mailbox(&r.mailbox);

@@ -33,6 +33,7 @@ pub mod id;
 pub mod list;
 pub mod login;
 pub mod mailbox;
+pub mod metadata;
 mod parse;
 pub mod partial;
 pub mod quota;

@@ -61,6 +61,8 @@ pub(crate) fn refuses(body: &CommandBody) -> bool {
             | Expunge
             | UidExpunge(_)
             | Replace(_)
+            | GetMetadata(_)
+            | SetMetadata(_)
     )
 }
 

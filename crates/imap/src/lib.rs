@@ -37,6 +37,7 @@ mod list;
 mod list_myrights;
 mod login;
 mod mailbox;
+mod metadata;
 mod namespace;
 mod partial;
 mod quota;

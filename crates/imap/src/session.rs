@@ -232,7 +232,7 @@ impl<S: MailStore> Session<S> {
             " SEARCHRES WITHIN CONDSTORE QRESYNC STATUS=SIZE SAVEDATE OBJECTID PREVIEW",
             " UTF8=ACCEPT MULTIAPPEND BINARY QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE",
             " ACL RIGHTS=texk",
-            " REPLACE LIST-MYRIGHTS PARTIAL UIDONLY CATENATE",
+            " REPLACE LIST-MYRIGHTS PARTIAL UIDONLY CATENATE METADATA METADATA-SERVER",
         );
         let mut c: Vec<Cow<'static, str>> = ALWAYS.split(' ').map(Cow::Borrowed).collect();
         if !self.compressed {
@@ -473,6 +473,8 @@ impl<S: MailStore> Session<S> {
             GetAcl(m) => self.getacl(&m),
             ListRights(e) => self.listrights(e),
             MyRights(m) => self.myrights(&m),
+            GetMetadata(g) => self.getmetadata(g),
+            SetMetadata(s) => self.setmetadata(s),
             Check => Done::ok("CHECK completed"),
             Close => self.close(true),
             Unselect => self.close(false),

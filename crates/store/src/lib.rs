@@ -667,6 +667,39 @@ pub trait MailStore: Directory {
         ))
     }
 
+    // --- metadata (RFC 5464; names and limits are the protocol layer's, see the notes) ---
+
+    /// The metadata entries `account` sees on `mailbox` (`None`: the server): every `/shared/`
+    /// entry and the account's own `/private/` ones, as (lower-case name, value), ascending
+    /// by name. Entries go with their mailbox when it is deleted, stay with it on rename,
+    /// and a renamed INBOX's are copied to the new mailbox (RFC 5464 §4.1). The default
+    /// keeps none.
+    fn metadata(
+        &self,
+        mailbox: Option<MailboxId>,
+        account: AccountId,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let _ = (mailbox, account);
+        Ok(Vec::new())
+    }
+
+    /// Set (`Some`) or remove (`None`) entries on `mailbox` (`None`: the server) as
+    /// `account`: names are lower-case and start `/private/` (the account's own) or
+    /// `/shared/`. All or nothing (RFC 5464 §4.3): `Limit` if afterwards more than
+    /// `max_entries` entries would be visible to the account there and the count grew.
+    fn metadata_set(
+        &self,
+        mailbox: Option<MailboxId>,
+        account: AccountId,
+        changes: &[(String, Option<Vec<u8>>)],
+        max_entries: u32,
+    ) -> Result<()> {
+        let _ = (mailbox, account, changes, max_entries);
+        Err(StoreError::NotAllowed(
+            "this store does not keep metadata".into(),
+        ))
+    }
+
     /// Replace the account's limits (an administrator's act; IMAP SETQUOTA is refused).
     /// Lowering a limit below the usage removes nothing; it only refuses further additions.
     fn set_quota(&self, account: AccountId, limits: QuotaLimits) -> Result<()> {

@@ -13,6 +13,7 @@ mod expunge;
 mod fetch;
 mod flags;
 mod mailboxes;
+mod metadata;
 mod quota;
 mod replace;
 mod subscriptions;
@@ -420,6 +421,24 @@ impl MailStore for EmbeddedStore {
         message: &NewMessage<'_>,
     ) -> Result<UidMapping> {
         replace::replace(self, from, uid, to, message)
+    }
+
+    fn metadata(
+        &self,
+        mailbox: Option<MailboxId>,
+        account: AccountId,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        metadata::metadata(self, mailbox, account)
+    }
+
+    fn metadata_set(
+        &self,
+        mailbox: Option<MailboxId>,
+        account: AccountId,
+        changes: &[(String, Option<Vec<u8>>)],
+        max_entries: u32,
+    ) -> Result<()> {
+        metadata::metadata_set(self, mailbox, account, changes, max_entries)
     }
 
     fn transfer_across(

@@ -65,7 +65,8 @@ macro_rules! conformance_tests {
             change_bus_announces_commits,
             quota_usage_is_exact,
             quota_is_enforced,
-            acl_entries_and_rights
+            acl_entries_and_rights,
+            metadata_scopes_limits_and_lifecycle
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {
@@ -1324,4 +1325,83 @@ pub fn acl_entries_and_rights<F: Fixture>() {
     s.mailbox_delete(owner, &name("Team")).unwrap();
     assert!(s.shared_with(bob).unwrap().is_empty());
     assert!(s.acl(team.id).unwrap().is_empty());
+}
+
+/// Metadata (RFC 5464): shared entries are everyone's, private ones the setter's; the
+/// server scope is separate from every mailbox; a change is all or nothing; entries survive
+/// reopening, stay with a renamed mailbox, are copied from a renamed INBOX, and go with a
+/// deleted mailbox (also one that stays as `\Noselect`).
+pub fn metadata_scopes_limits_and_lifecycle<F: Fixture>() {
+    let (fx, s, acc, inbox) = setup::<F>();
+    let other = s
+        .account_create(&addr("other@example.org"), "$argon2id$x")
+        .unwrap();
+    let v = |x: &str| Some(x.as_bytes().to_vec());
+    s.metadata_set(
+        Some(inbox),
+        acc,
+        &[
+            ("/shared/comment".into(), v("shared")),
+            ("/private/comment".into(), v("mine")),
+        ],
+        10,
+    )
+    .unwrap();
+    s.metadata_set(None, acc, &[("/private/vendor/x/y".into(), v("srv"))], 10)
+        .unwrap();
+    let got = s.metadata(Some(inbox), acc).unwrap();
+    assert_eq!(
+        got,
+        vec![
+            ("/private/comment".to_string(), b"mine".to_vec()),
+            ("/shared/comment".to_string(), b"shared".to_vec()),
+        ]
+    );
+    // Another account sees the shared entry only; the server scope is separate.
+    let got = s.metadata(Some(inbox), other).unwrap();
+    assert_eq!(
+        got,
+        vec![("/shared/comment".to_string(), b"shared".to_vec())]
+    );
+    assert_eq!(s.metadata(None, acc).unwrap().len(), 1);
+    assert!(s.metadata(None, other).unwrap().is_empty());
+    // Too many: nothing of the change is kept.
+    let err = s
+        .metadata_set(
+            Some(inbox),
+            acc,
+            &[("/private/a".into(), v("1")), ("/private/b".into(), v("2"))],
+            3,
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Limit(_)), "{err:?}");
+    assert_eq!(s.metadata(Some(inbox), acc).unwrap().len(), 2);
+    // Removal.
+    s.metadata_set(Some(inbox), acc, &[("/private/comment".into(), None)], 10)
+        .unwrap();
+    assert_eq!(s.metadata(Some(inbox), acc).unwrap().len(), 1);
+    // Rename keeps them; a renamed INBOX copies them; delete drops them.
+    s.mailbox_create(acc, &name("Work"), None).unwrap();
+    let work = mailbox_id(&s, acc, "Work");
+    s.metadata_set(Some(work), acc, &[("/shared/comment".into(), v("w"))], 10)
+        .unwrap();
+    s.mailbox_rename(acc, &name("Work"), &name("Job")).unwrap();
+    let job = mailbox_id(&s, acc, "Job");
+    assert_eq!(s.metadata(Some(job), acc).unwrap().len(), 1);
+    s.mailbox_rename(acc, &MailboxName::inbox(), &name("Old"))
+        .unwrap();
+    let old = mailbox_id(&s, acc, "Old");
+    assert_eq!(
+        s.metadata(Some(old), acc).unwrap(),
+        s.metadata(Some(inbox), acc).unwrap()
+    );
+    s.mailbox_create(acc, &name("Job/Sub"), None).unwrap();
+    s.mailbox_delete(acc, &name("Job")).unwrap();
+    assert!(s.metadata(Some(job), acc).unwrap().is_empty());
+    s.mailbox_delete(acc, &name("Old")).unwrap();
+    // Durable.
+    drop(s);
+    let s = fx.open();
+    assert_eq!(s.metadata(Some(inbox), acc).unwrap().len(), 1);
+    assert_eq!(s.metadata(None, acc).unwrap().len(), 1);
 }
