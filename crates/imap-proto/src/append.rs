@@ -13,6 +13,7 @@
 //! append-opts     = [SP flag-list] [SP date-time]
 //! append-data     = literal / literal8 / append-data-ext
 //! append-data-ext = "UTF8" SP "(" literal8 ")"                       ; RFC 6855
+//!                 / "CATENATE" SP "(" cat-part *(SP cat-part) ")"    ; RFC 4469
 //! ```
 
 use pochta_types::{Flag, MailboxName};
@@ -29,6 +30,8 @@ pub enum AppendDataKind {
     Literal8,
     /// `UTF8 (~{n})` (RFC 6855).
     Utf8,
+    /// `CATENATE (...)` (RFC 4469): the message is built from [`AppendMessage::parts`].
+    Catenate,
 }
 
 /// One message of an APPEND.
@@ -37,7 +40,10 @@ pub struct AppendMessage {
     pub flags: Vec<Flag>,
     pub date: Option<DateTime>,
     pub kind: AppendDataKind,
+    /// The message; empty for CATENATE until the session has assembled it.
     pub data: Vec<u8>,
+    /// The parts of a CATENATE, in order (empty otherwise).
+    pub parts: Vec<crate::catenate::CatPart>,
 }
 
 /// `APPEND mailbox message...`.
@@ -48,7 +54,7 @@ pub struct Append {
     pub messages: Vec<AppendMessage>,
 }
 
-fn message(c: &mut Cursor<'_>) -> PResult<AppendMessage> {
+pub(crate) fn message(c: &mut Cursor<'_>) -> PResult<AppendMessage> {
     let mut flags = Vec::new();
     let mut date = None;
     if c.peek() == Some(b'(') {
@@ -59,7 +65,12 @@ fn message(c: &mut Cursor<'_>) -> PResult<AppendMessage> {
         date = Some(c.date_time()?);
         c.sp()?;
     }
-    let (kind, data) = if c.eat_keyword("UTF8") {
+    let mut parts = Vec::new();
+    let (kind, data) = if c.eat_keyword("CATENATE") {
+        c.sp()?;
+        parts = crate::catenate::cat_parts(c)?;
+        (AppendDataKind::Catenate, Vec::new())
+    } else if c.eat_keyword("UTF8") {
         c.sp()?;
         c.expect(b'(', "'('")?;
         let (d, k) = c.literal_any()?;
@@ -80,6 +91,7 @@ fn message(c: &mut Cursor<'_>) -> PResult<AppendMessage> {
         date,
         kind,
         data,
+        parts,
     })
 }
 

@@ -17,11 +17,13 @@
 //! command-auth    = append / create / delete / examine / list / lsub / rename / select /
 //!                   status / subscribe / unsubscribe / idle / namespace / enable /
 //!                   getquota / getquotaroot / setquota / compress / setacl /
-//!                   deleteacl / getacl / listrights / myrights
+//!                   deleteacl / getacl / listrights / myrights / getmetadata /
+//!                   setmetadata
 //! command-nonauth = login / authenticate / "STARTTLS"
 //! command-select  = "CHECK" / "CLOSE" / "UNSELECT" / "EXPUNGE" / copy / move / fetch /
-//!                   store / search / uid
-//! uid             = "UID" SP (copy / move / fetch / search / store / uid-expunge)
+//!                   store / search / uid / replace
+//! uid             = "UID" SP (copy / move / fetch / search / store / uid-expunge /
+//!                   replace)
 //! ```
 
 use pochta_types::{MailboxName, MailboxNameError};
@@ -35,15 +37,17 @@ use crate::id::IdParams;
 use crate::list::{List, Lsub};
 use crate::login::{Authenticate, Login};
 use crate::mailbox::{Create, Rename};
+use crate::metadata::{GetMetadata, SetMetadata};
 use crate::parse::{Cursor, PErr, PResult, syntax};
+use crate::replace::Replace;
 use crate::search::Search;
 use crate::select_examine::Select;
 use crate::sequence::SequenceSet;
 use crate::status::Status;
 use crate::store::Store;
 use crate::{
-    acl, append, copy_move, enable, fetch, id, list, login, mailbox, quota, search, select_examine,
-    status, store,
+    acl, append, copy_move, enable, fetch, id, list, login, mailbox, metadata, quota, replace,
+    search, select_examine, status, store,
 };
 
 /// Parser settings that depend on the session.
@@ -110,6 +114,10 @@ pub enum CommandBody {
     ListRights(AclEntry),
     /// MYRIGHTS (RFC 4314 §3.5).
     MyRights(MailboxName),
+    /// GETMETADATA (RFC 5464 §4.2).
+    GetMetadata(GetMetadata),
+    /// SETMETADATA (RFC 5464 §4.3).
+    SetMetadata(SetMetadata),
     // Selected (RFC 9051 §6.4)
     Check,
     Close,
@@ -122,6 +130,8 @@ pub enum CommandBody {
     Store(Store),
     Copy(CopyMove),
     Move(CopyMove),
+    /// REPLACE / UID REPLACE (RFC 8508).
+    Replace(Replace),
 }
 
 impl CommandBody {
@@ -159,6 +169,8 @@ impl CommandBody {
             GetAcl(_) => "GETACL",
             ListRights(_) => "LISTRIGHTS",
             MyRights(_) => "MYRIGHTS",
+            GetMetadata(_) => "GETMETADATA",
+            SetMetadata(_) => "SETMETADATA",
             Check => "CHECK",
             Close => "CLOSE",
             Unselect => "UNSELECT",
@@ -174,6 +186,8 @@ impl CommandBody {
             Copy(_) => "COPY",
             Move(m) if m.uid => "UID MOVE",
             Move(_) => "MOVE",
+            Replace(r) if r.uid => "UID REPLACE",
+            Replace(_) => "REPLACE",
         }
     }
 }
@@ -272,6 +286,8 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
         b"GETACL" => CommandBody::GetAcl(mailbox::one(c)?),
         b"LISTRIGHTS" => CommandBody::ListRights(acl::entry(c)?),
         b"MYRIGHTS" => CommandBody::MyRights(mailbox::one(c)?),
+        b"GETMETADATA" => CommandBody::GetMetadata(metadata::getmetadata(c)?),
+        b"SETMETADATA" => CommandBody::SetMetadata(metadata::setmetadata(c)?),
         b"AUTHENTICATE" => CommandBody::Authenticate(login::authenticate(c)?),
         b"LOGIN" => CommandBody::Login(login::login(c)?),
         b"SELECT" => CommandBody::Select(select_examine::select(c)?),
@@ -290,6 +306,7 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
         b"STORE" => CommandBody::Store(store::store(c, false)?),
         b"COPY" => CommandBody::Copy(copy_move::copy_move(c, false)?),
         b"MOVE" => CommandBody::Move(copy_move::copy_move(c, false)?),
+        b"REPLACE" => CommandBody::Replace(replace::replace(c, false)?),
         b"UID" => {
             c.sp()?;
             match c.keyword()?.as_str() {
@@ -298,6 +315,7 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
                 "STORE" => CommandBody::Store(store::store(c, true)?),
                 "COPY" => CommandBody::Copy(copy_move::copy_move(c, true)?),
                 "MOVE" => CommandBody::Move(copy_move::copy_move(c, true)?),
+                "REPLACE" => CommandBody::Replace(replace::replace(c, true)?),
                 "EXPUNGE" => {
                     c.sp()?;
                     CommandBody::UidExpunge(c.sequence_set()?)

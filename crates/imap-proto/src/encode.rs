@@ -11,7 +11,8 @@
 //!   requires waiting for the server's continuation.
 
 use crate::acl::RightsMode;
-use crate::append::AppendDataKind;
+use crate::append::{AppendDataKind, AppendMessage};
+use crate::catenate::CatPart;
 use crate::command::{Command, CommandBody};
 use crate::fetch::{FetchAttr, Partial};
 use crate::list::{ListReturn, ListSelect};
@@ -19,7 +20,7 @@ use crate::response::{
     LiteralForm, mailbox_wire_name, write_astring_with, write_literal_form, write_section,
     write_string_with,
 };
-use crate::search::SearchKey;
+use crate::search::{SearchKey, SearchReturn};
 use crate::store::StoreMode;
 use pochta_types::MailboxName;
 
@@ -42,6 +43,42 @@ struct W<'a> {
 }
 
 impl W<'_> {
+    /// One APPEND / REPLACE message: ` [flags] ["date"] data`.
+    fn append_message(&mut self, m: &AppendMessage) {
+        if !m.flags.is_empty() {
+            self.s(" ");
+            self.list(&m.flags, |w, f| {
+                w.s(f.as_str());
+            });
+        }
+        if let Some(d) = m.date {
+            self.s(" \"").num(d).s("\"");
+        }
+        self.s(" ");
+        match m.kind {
+            AppendDataKind::Literal => self.literal(&m.data, false),
+            AppendDataKind::Literal8 => self.literal(&m.data, true),
+            AppendDataKind::Utf8 => {
+                self.s("UTF8 (");
+                self.literal(&m.data, true);
+                self.s(")");
+            }
+            AppendDataKind::Catenate => {
+                self.s("CATENATE ");
+                self.list(&m.parts, |w, p| match p {
+                    CatPart::Text(t) => {
+                        w.s("TEXT ");
+                        w.literal(t, t.contains(&0));
+                    }
+                    CatPart::Url(u) => {
+                        w.s("URL ");
+                        w.astring(u);
+                    }
+                });
+            }
+        }
+    }
+
     fn raw(&mut self, b: &[u8]) -> &mut Self {
         self.out.extend_from_slice(b);
         self
@@ -524,6 +561,9 @@ impl Command {
                         ListReturn::SpecialUse => {
                             w.s("SPECIAL-USE");
                         }
+                        ListReturn::MyRights => {
+                            w.s("MYRIGHTS");
+                        }
                         ListReturn::Status(items) => {
                             w.s("STATUS ");
                             w.list(items, |w, i| {
@@ -554,25 +594,7 @@ impl Command {
                 w.s(" ");
                 w.mailbox(&a.mailbox);
                 for m in &a.messages {
-                    if !m.flags.is_empty() {
-                        w.s(" ");
-                        w.list(&m.flags, |w, f| {
-                            w.s(f.as_str());
-                        });
-                    }
-                    if let Some(d) = m.date {
-                        w.s(" \"").num(d).s("\"");
-                    }
-                    w.s(" ");
-                    match m.kind {
-                        AppendDataKind::Literal => w.literal(&m.data, false),
-                        AppendDataKind::Literal8 => w.literal(&m.data, true),
-                        AppendDataKind::Utf8 => {
-                            w.s("UTF8 (");
-                            w.literal(&m.data, true);
-                            w.s(")");
-                        }
-                    }
+                    w.append_message(m);
                 }
             }
             B::Compress(m) => {
@@ -617,6 +639,10 @@ impl Command {
                     w.s(" RETURN ");
                     w.list(r, |w, r| {
                         w.s(r.as_str());
+                        if let SearchReturn::Partial(p) = r {
+                            w.s(" ");
+                            p.write(w.out);
+                        }
                     });
                 }
                 if let Some(cs) = &s.charset {
@@ -629,13 +655,20 @@ impl Command {
             B::Fetch(f) => {
                 w.s(" ").num(&f.set).s(" ");
                 w.list(&f.attrs, |w, a| w.attr(a));
-                if f.changed_since.is_some() || f.vanished {
+                if f.changed_since.is_some() || f.vanished || f.partial.is_some() {
                     w.s(" (");
                     if let Some(m) = f.changed_since {
                         w.s("CHANGEDSINCE ").num(m);
                     }
                     if f.vanished {
                         w.s(" VANISHED");
+                    }
+                    if let Some(p) = &f.partial {
+                        if f.changed_since.is_some() {
+                            w.s(" ");
+                        }
+                        w.s("PARTIAL ");
+                        p.write(w.out);
                     }
                     w.s(")");
                 }
@@ -658,6 +691,51 @@ impl Command {
             B::Copy(c) | B::Move(c) => {
                 w.s(" ").num(&c.set).s(" ");
                 w.mailbox(&c.mailbox);
+            }
+            B::GetMetadata(g) => {
+                let mut opts = Vec::new();
+                if let Some(n) = g.maxsize {
+                    opts.push(format!("MAXSIZE {n}"));
+                }
+                match g.depth {
+                    crate::metadata::Depth::Zero => {}
+                    crate::metadata::Depth::One => opts.push("DEPTH 1".into()),
+                    crate::metadata::Depth::Infinity => opts.push("DEPTH infinity".into()),
+                }
+                if !opts.is_empty() {
+                    w.s(" (").s(&opts.join(" ")).s(")");
+                }
+                w.s(" ");
+                match &g.mailbox {
+                    Some(m) => w.mailbox(m),
+                    None => w.astring(b""),
+                }
+                w.s(" ");
+                w.list(&g.entries, |w, e| w.astring(e.as_bytes()));
+            }
+            B::SetMetadata(sm) => {
+                w.s(" ");
+                match &sm.mailbox {
+                    Some(m) => w.mailbox(m),
+                    None => w.astring(b""),
+                }
+                w.s(" ");
+                w.list(&sm.entries, |w, (e, v)| {
+                    w.astring(e.as_bytes());
+                    w.s(" ");
+                    match v {
+                        None => {
+                            w.s("NIL");
+                        }
+                        Some(v) if v.contains(&0) => w.literal(v, true),
+                        Some(v) => w.string(v),
+                    }
+                });
+            }
+            B::Replace(r) => {
+                w.s(" ").num(r.target).s(" ");
+                w.mailbox(&r.mailbox);
+                w.append_message(&r.message);
             }
         }
         w.s("\r\n");

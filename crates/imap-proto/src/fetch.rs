@@ -14,7 +14,8 @@
 //! fetch           = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att /
 //!                   "(" fetch-att *(SP fetch-att) ")") [fetch-modifiers]
 //! fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")"
-//! fetch-modifier  = "CHANGEDSINCE" SP mod-sequence-valzer / "VANISHED"
+//! fetch-modifier  = "CHANGEDSINCE" SP mod-sequence-valzer / "VANISHED" /
+//!                   "PARTIAL" SP partial-range                        ; RFC 9394
 //! fetch-att       = "ENVELOPE" / "FLAGS" / "INTERNALDATE" / "RFC822" [".HEADER" / ".SIZE" /
 //!                   ".TEXT"] / "BODY" ["STRUCTURE"] / "UID" /
 //!                   "BODY" section [partial] / "BODY.PEEK" section [partial] /
@@ -113,6 +114,8 @@ pub struct Fetch {
     pub changed_since: Option<u64>,
     /// `VANISHED` (RFC 7162 §3.2.6).
     pub vanished: bool,
+    /// `PARTIAL range` (RFC 9394 §4): only these positions of the matching messages.
+    pub partial: Option<crate::partial::PartialRange>,
 }
 
 pub(crate) fn fetch(c: &mut Cursor<'_>, uid: bool) -> PResult<Fetch> {
@@ -147,6 +150,7 @@ pub(crate) fn fetch(c: &mut Cursor<'_>, uid: bool) -> PResult<Fetch> {
     };
     let mut changed_since = None;
     let mut vanished = false;
+    let mut partial = None;
     if c.at_sp() {
         c.sp()?;
         c.paren_list(1, |c| {
@@ -156,6 +160,10 @@ pub(crate) fn fetch(c: &mut Cursor<'_>, uid: bool) -> PResult<Fetch> {
                 Ok(())
             } else if c.eat_keyword("VANISHED") && !vanished {
                 vanished = true;
+                Ok(())
+            } else if partial.is_none() && c.eat_keyword("PARTIAL") {
+                c.sp()?;
+                partial = Some(crate::partial::partial_range(c)?);
                 Ok(())
             } else {
                 syntax("unknown or repeated FETCH modifier")
@@ -170,6 +178,7 @@ pub(crate) fn fetch(c: &mut Cursor<'_>, uid: bool) -> PResult<Fetch> {
         set,
         attrs,
         changed_since,
+        partial,
         vanished,
     })
 }

@@ -20,6 +20,7 @@
 
 pub mod acl;
 pub mod append;
+pub mod catenate;
 pub mod client;
 pub mod command;
 pub mod copy_move;
@@ -32,8 +33,11 @@ pub mod id;
 pub mod list;
 pub mod login;
 pub mod mailbox;
+pub mod metadata;
 mod parse;
+pub mod partial;
 pub mod quota;
+pub mod replace;
 pub mod response;
 pub mod search;
 pub mod select_examine;

@@ -17,7 +17,8 @@
 //! patterns           = "(" list-mailbox *(SP list-mailbox) ")"
 //! list-return-opts   = "RETURN" SP "(" [return-option *(SP return-option)] ")"
 //! return-option      = "SUBSCRIBED" / "CHILDREN" / "SPECIAL-USE" /
-//!                      "STATUS" SP "(" status-att *(SP status-att) ")"
+//!                      "STATUS" SP "(" status-att *(SP status-att) ")" /
+//!                      "MYRIGHTS"                                    ; RFC 8440
 //! lsub               = "LSUB" SP mailbox SP list-mailbox
 //! ```
 
@@ -40,6 +41,8 @@ pub enum ListReturn {
     Children,
     SpecialUse,
     Status(Vec<StatusItem>),
+    /// `MYRIGHTS` (RFC 8440 §3): a MYRIGHTS response for each listed mailbox.
+    MyRights,
 }
 
 /// `LIST`.
@@ -129,6 +132,7 @@ pub(crate) fn list(c: &mut Cursor<'_>) -> PResult<List> {
                 "SUBSCRIBED" => ListReturn::Subscribed,
                 "CHILDREN" => ListReturn::Children,
                 "SPECIAL-USE" => ListReturn::SpecialUse,
+                "MYRIGHTS" => ListReturn::MyRights,
                 "STATUS" => {
                     c.sp()?;
                     ListReturn::Status(c.paren_list(1, status_item)?)

@@ -379,6 +379,14 @@ pub enum Code {
     UseAttr,
     NotSaved,
     HasChildren,
+    /// `UIDREQUIRED` (RFC 9586 §3): a sequence number was used after ENABLE UIDONLY.
+    UidRequired,
+    /// `BADURL url` (RFC 4469 §6): a CATENATE URL that cannot be resolved. `]`, CR and LF
+    /// are dropped from the URL when written (`url-resp-text`).
+    BadUrl(String),
+    /// `METADATA LONGENTRIES n` / `MAXSIZE n` / `TOOMANY` / `NOPRIVATE` (RFC 5464 §4.2.1,
+    /// §4.3): the text after `METADATA `.
+    Metadata(String),
 }
 
 impl Code {
@@ -416,6 +424,7 @@ impl Code {
             UseAttr => "USEATTR",
             NotSaved => "NOTSAVED",
             HasChildren => "HASCHILDREN",
+            UidRequired => "UIDREQUIRED",
             _ => return None,
         })
     }
@@ -490,6 +499,20 @@ impl Code {
                 out.extend_from_slice(b"MAILBOXID (");
                 out.extend_from_slice(id.as_bytes());
                 out.push(b')');
+            }
+            Code::BadUrl(url) => {
+                out.extend_from_slice(b"BADURL ");
+                out.extend(
+                    url.bytes()
+                        .filter(|b| !matches!(b, b']' | b'\r' | b'\n' | 0)),
+                );
+            }
+            Code::Metadata(what) => {
+                out.extend_from_slice(b"METADATA ");
+                out.extend(
+                    what.bytes()
+                        .filter(|b| !matches!(b, b']' | b'\r' | b'\n' | 0)),
+                );
             }
             _ => {}
         }
@@ -714,6 +737,12 @@ impl<'a> ESearchWriter<'a> {
         self
     }
 
+    /// `PARTIAL (range set)` (RFC 9394 §3.1); `nums` are the selected results, ascending.
+    pub fn partial(&mut self, range: &crate::partial::PartialRange, nums: &[u32]) -> &mut Self {
+        crate::partial::write_partial(self.out, range, nums);
+        self
+    }
+
     /// `MODSEQ m` (RFC 7162 §3.1.5).
     pub fn modseq(&mut self, m: u64) -> &mut Self {
         self.item(b" MODSEQ ", m)
@@ -824,6 +853,13 @@ impl<'a> FetchWriter<'a> {
     /// Start the response for message sequence number `seq`.
     pub fn begin(out: &'a mut Vec<u8>, seq: u32) -> Self {
         write_message_data(out, seq, b" FETCH (");
+        FetchWriter { out, first: true }
+    }
+
+    /// Start a `* uid UIDFETCH (` response (RFC 9586 §3.3), which replaces FETCH once
+    /// UIDONLY is enabled: the message is named by its UID.
+    pub fn begin_uidfetch(out: &'a mut Vec<u8>, uid: u32) -> Self {
+        write_message_data(out, uid, b" UIDFETCH (");
         FetchWriter { out, first: true }
     }
 

@@ -13,7 +13,8 @@
 //! ```abnf
 //! search             = "SEARCH" [search-return-opts] SP search-program
 //! search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"
-//! search-return-opt  = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE"
+//! search-return-opt  = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE" /
+//!                      "PARTIAL" SP partial-range                     ; RFC 9394
 //! search-program     = ["CHARSET" SP charset SP] search-key *(SP search-key)
 //! search-key         = "ALL" / "ANSWERED" / "BCC" SP astring / "BEFORE" SP date /
 //!                      "BODY" SP astring / "CC" SP astring / "DELETED" / "FLAGGED" /
@@ -53,6 +54,8 @@ pub enum SearchReturn {
     All,
     Count,
     Save,
+    /// `PARTIAL range` (RFC 9394 §3).
+    Partial(crate::partial::PartialRange),
 }
 
 impl SearchReturn {
@@ -63,6 +66,7 @@ impl SearchReturn {
             SearchReturn::All => "ALL",
             SearchReturn::Count => "COUNT",
             SearchReturn::Save => "SAVE",
+            SearchReturn::Partial(_) => "PARTIAL",
         }
     }
 }
@@ -169,6 +173,10 @@ pub(crate) fn search(c: &mut Cursor<'_>, uid: bool) -> PResult<Search> {
                 "ALL" => SearchReturn::All,
                 "COUNT" => SearchReturn::Count,
                 "SAVE" => SearchReturn::Save,
+                "PARTIAL" => {
+                    c.sp()?;
+                    SearchReturn::Partial(crate::partial::partial_range(c)?)
+                }
                 other => return syntax(format!("unknown SEARCH return option {other}")),
             })
         })?);

@@ -308,6 +308,7 @@ fn body() -> impl Strategy<Value = CommandBody> {
                             date,
                             kind,
                             data,
+                            parts: Vec::new(),
                         }
                     })
                     .collect(),
@@ -320,7 +321,9 @@ fn body() -> impl Strategy<Value = CommandBody> {
                     SearchReturn::Max,
                     SearchReturn::All,
                     SearchReturn::Count,
-                    SearchReturn::Save
+                    SearchReturn::Save,
+                    SearchReturn::Partial(partial_range(false, 1, 100)),
+                    SearchReturn::Partial(partial_range(true, 3, 7))
                 ]),
                 0..3
             )),
@@ -338,14 +341,16 @@ fn body() -> impl Strategy<Value = CommandBody> {
             seq_set(),
             prop::collection::vec(fetch_attr(), 1..5),
             prop::option::of(0u64..i64::MAX as u64),
-            any::<bool>()
+            any::<bool>(),
+            prop::option::of((any::<bool>(), 1u32..50, 1u32..50))
         )
-            .prop_map(|(uid, set, attrs, changed_since, v)| B::Fetch(Fetch {
+            .prop_map(|(uid, set, attrs, changed_since, v, p)| B::Fetch(Fetch {
                 uid,
                 set,
                 attrs,
                 vanished: v && uid && changed_since.is_some(),
                 changed_since,
+                partial: p.map(|(e, a, b)| partial_range(e, a.min(b), a.max(b))),
             })),
         (
             any::<bool>(),
@@ -488,5 +493,13 @@ proptest! {
                 piece.len()
             );
         }
+    }
+}
+
+fn partial_range(from_end: bool, lo: u32, hi: u32) -> pochta_imap_proto::partial::PartialRange {
+    pochta_imap_proto::partial::PartialRange {
+        from_end,
+        lo: std::num::NonZeroU32::new(lo).expect("lo"),
+        hi: std::num::NonZeroU32::new(hi).expect("hi"),
     }
 }

@@ -60,6 +60,9 @@ pub(crate) fn refuses(body: &CommandBody) -> bool {
             | Move(_)
             | Expunge
             | UidExpunge(_)
+            | Replace(_)
+            | GetMetadata(_)
+            | SetMetadata(_)
     )
 }
 

@@ -4,16 +4,16 @@
 //! - A missing mailbox is `NO [TRYCREATE]`; APPEND needs "i" and keeps only the flags the
 //!   user may set (RFC 4314 §4); all messages of a MULTIAPPEND go in one store call.
 
-use pochta_imap_proto::append::{Append, AppendDataKind};
+use pochta_imap_proto::append::{Append, AppendDataKind, AppendMessage};
 use pochta_imap_proto::response::Code;
 use pochta_store::{MailDate, MailStore, NewMessage};
-use pochta_types::{Flags, Right, Uid};
+use pochta_types::{Flags, Right, Rights, Uid};
 
 use crate::acl::{SeenView, allowed_flags};
 use crate::session::{Done, Res, Session, no};
 
 impl<S: MailStore> Session<S> {
-    pub(crate) fn append(&mut self, a: Append) -> Res {
+    pub(crate) fn append(&mut self, mut a: Append) -> Res {
         let store = self.shared.store.clone();
         let Some(found) = self.find(&a.mailbox)?.filter(|f| !f.info.noselect) else {
             // RFC 3501 §6.3.11: TRYCREATE tells the client it may create it and retry.
@@ -31,37 +31,12 @@ impl<S: MailStore> Session<S> {
             (SeenView::Private(_), Some(me)) => Some(me),
             _ => None,
         };
-        // Binary parts of a `~{n}` message are stored base64-encoded (RFC 3516 §4.4; see
-        // pochta_message::binary_parts_to_base64).
-        let converted: Vec<Option<Vec<u8>>> = a
-            .messages
-            .iter()
-            .map(|m| {
-                (m.kind == AppendDataKind::Literal8)
-                    .then(|| pochta_message::binary_parts_to_base64(&m.data))
-                    .flatten()
-            })
-            .collect();
+        // RFC 4469: CATENATE messages are assembled before anything is stored.
+        self.catenate(&mut a.messages)?;
+        binary_parts_to_base64(&mut a.messages);
         let mut msgs = Vec::with_capacity(a.messages.len());
-        for (m, conv) in a.messages.iter().zip(&converted) {
-            if m.data.is_empty() {
-                return Err(no(Code::Cannot, "an empty message cannot be appended"));
-            }
-            if m.data.len() as u64 > self.shared.config.max_message {
-                return Err(no(Code::TooBig, "message is larger than APPENDLIMIT"));
-            }
-            let mut flags = allowed_flags(rights, &Flags::from_flags(&m.flags));
-            if private.is_some() {
-                flags.remove(&pochta_types::Flag::Seen);
-            }
-            msgs.push(NewMessage {
-                bytes: conv.as_deref().unwrap_or(&m.data),
-                flags,
-                internal_date: m.date.map(|d| MailDate {
-                    unix: d.unix_timestamp(),
-                    offset_minutes: d.zone_minutes(),
-                }),
-            });
+        for m in &a.messages {
+            msgs.push(self.new_message(m, rights, private.is_some())?);
         }
         let mapping = store.append(mb.id, &msgs)?;
         if let Some(me) = private {
@@ -84,5 +59,47 @@ impl<S: MailStore> Session<S> {
             uids,
         };
         Done::code(code, "APPEND completed")
+    }
+
+    /// One message of an APPEND (or REPLACE) as the store takes it: not empty, within
+    /// APPENDLIMIT, with only the flags the user may set (RFC 4314 §4); a `\Seen` kept per
+    /// user (`private_seen`) is left out, the caller stores it as the user's own.
+    pub(crate) fn new_message<'m>(
+        &self,
+        m: &'m AppendMessage,
+        rights: Rights,
+        private_seen: bool,
+    ) -> Res<NewMessage<'m>> {
+        if m.data.is_empty() {
+            return Err(no(Code::Cannot, "an empty message cannot be appended"));
+        }
+        if m.data.len() as u64 > self.shared.config.max_message {
+            return Err(no(Code::TooBig, "message is larger than APPENDLIMIT"));
+        }
+        let mut flags = allowed_flags(rights, &Flags::from_flags(&m.flags));
+        if private_seen {
+            flags.remove(&pochta_types::Flag::Seen);
+        }
+        Ok(NewMessage {
+            bytes: &m.data,
+            flags,
+            internal_date: m.date.map(|d| MailDate {
+                unix: d.unix_timestamp(),
+                offset_minutes: d.zone_minutes(),
+            }),
+        })
+    }
+}
+
+/// Binary parts of a `~{n}` message are stored base64-encoded (RFC 3516 §4.4; see
+/// pochta_message::binary_parts_to_base64), so BODY[] stays a valid literal and BINARY[]
+/// gives the client's bytes back.
+pub(crate) fn binary_parts_to_base64(messages: &mut [AppendMessage]) {
+    for m in messages {
+        if m.kind == AppendDataKind::Literal8
+            && let Some(converted) = pochta_message::binary_parts_to_base64(&m.data)
+        {
+            m.data = converted;
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! ENABLE (RFC 5161): CONDSTORE, QRESYNC, IMAP4rev2, UTF8=ACCEPT.
+//! ENABLE (RFC 5161): CONDSTORE, QRESYNC, IMAP4rev2, UTF8=ACCEPT, UIDONLY (RFC 9586).
 //!
 //! Implementation notes:
 //! - `* ENABLED` lists only what this command newly enabled (RFC 5161 §3.1).
@@ -31,6 +31,11 @@ impl<S: MailStore> Session<S> {
                     self.rev2 = true;
                     self.utf8 = true;
                     newly.push("IMAP4rev2");
+                }
+                "UIDONLY" if !self.uidonly => {
+                    // RFC 9586 §3: from now on, UIDs only (see crate::uidonly).
+                    self.uidonly = true;
+                    newly.push("UIDONLY");
                 }
                 "UTF8=ACCEPT" if !self.utf8 => {
                     self.utf8 = true;

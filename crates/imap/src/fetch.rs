@@ -49,7 +49,13 @@ pub(crate) struct Pending {
 
 impl<S: MailStore> Session<S> {
     pub(crate) fn fetch(&mut self, tag: &pochta_imap_proto::Tag, f: Fetch) -> Res {
-        let targets = self.resolve(&f.set, f.uid)?;
+        let mut targets = self.resolve(&f.set, f.uid)?;
+        if let Some(p) = f.partial
+            && f.changed_since.is_none()
+        {
+            // RFC 9394 §4: only these positions of the messages the set names.
+            targets = p.slice(&targets).to_vec();
+        }
         let mut attrs = f.attrs;
         if f.uid && !attrs.iter().any(|a| matches!(a, FetchAttr::Uid)) {
             attrs.insert(0, FetchAttr::Uid);
@@ -133,6 +139,10 @@ impl<S: MailStore> Session<S> {
         }
         if let Some(since) = f.changed_since {
             records.retain(|r| r.modseq.get() > since);
+            if let Some(p) = f.partial {
+                // With CHANGEDSINCE, PARTIAL pages the messages that changed.
+                records = p.slice(&records).to_vec();
+            }
         }
 
         // \Seen first, so the FETCH responses show it (RFC 3501 §6.4.5).
@@ -247,7 +257,7 @@ impl<S: MailStore> Session<S> {
             if p.add_flags || p.attrs.iter().any(|a| matches!(a, FetchAttr::Flags)) {
                 self.announce_keywords(&rec.flags);
             }
-            let mut w = FetchWriter::begin(&mut self.out, seq);
+            let mut w = crate::uidonly::fetch_writer(&mut self.out, self.uidonly, seq, rec.uid);
             for a in &p.attrs {
                 if let Err(e) = write_attr(
                     &mut w,

@@ -59,6 +59,7 @@ impl<S: MailStore> Session<S> {
             || l.returns
                 .iter()
                 .any(|r| matches!(r, ListReturn::Subscribed));
+        let want_myrights = l.returns.contains(&ListReturn::MyRights);
         let status_items: Option<Vec<StatusItem>> = l.returns.iter().find_map(|r| match r {
             ListReturn::Status(items) => Some(items.clone()),
             _ => None,
@@ -148,6 +149,9 @@ impl<S: MailStore> Session<S> {
         for (name, attrs, mb, childinfo) in lines {
             let name = MailboxName::new(&name).map_err(|e| bad(e.to_string()))?;
             write_list(&mut self.out, false, &attrs, name.as_str(), childinfo, utf8);
+            if want_myrights {
+                self.list_myrights(&name, mb.as_ref())?;
+            }
             if let (Some(items), Some(mb)) = (&status_items, mb) {
                 // RFC 4314 §4: STATUS needs "r"; LIST must still list the mailbox.
                 if self

@@ -405,7 +405,12 @@ impl<S: MailStore> Session<S> {
             Some(returns) => {
                 // RFC 4731 §3.1: RETURN () means RETURN (ALL).
                 let all = returns.is_empty();
-                if returns.contains(&SearchReturn::Save) {
+                let partial = crate::partial::search_partial(returns)?;
+                if let Some(p) = partial
+                    && returns.contains(&SearchReturn::Save)
+                {
+                    self.saved = p.slice(&hits).iter().map(|&(_, u)| u).collect();
+                } else if returns.contains(&SearchReturn::Save) {
                     let min = returns.contains(&SearchReturn::Min);
                     let max = returns.contains(&SearchReturn::Max);
                     let whole = all
@@ -486,6 +491,9 @@ impl<S: MailStore> Session<S> {
                 }
                 (SearchReturn::All, _, _) => {
                     w.all(nums);
+                }
+                (SearchReturn::Partial(p), _, _) => {
+                    w.partial(p, p.slice(nums));
                 }
                 _ => {}
             }

@@ -9,9 +9,7 @@
 //!   read-only without "i", "e" and every flag right (RFC 4314 §5.2).
 //! - In IMAP4rev2 mode SELECT answers a LIST response and no RECENT/UNSEEN (RFC 9051 §6.3.2).
 
-use pochta_imap_proto::response::{
-    self, Code, FetchWriter, Status as Cond, write_list, write_vanished,
-};
+use pochta_imap_proto::response::{self, Code, Status as Cond, write_list, write_vanished};
 use pochta_imap_proto::select_examine::{QResync, Select};
 use pochta_imap_proto::sequence::SequenceSet;
 use pochta_store::MailStore;
@@ -235,7 +233,7 @@ impl<S: MailStore> Session<S> {
             if view.learn_keywords(&m.flags) {
                 write_flag_lists(&mut self.out, view);
             }
-            let mut w = FetchWriter::begin(&mut self.out, seq);
+            let mut w = crate::uidonly::fetch_writer(&mut self.out, self.uidonly, seq, m.uid);
             w.uid(m.uid.get())
                 .flags(&m.flags, !self.rev2 && view.is_recent(m.uid))
                 .modseq(m.modseq.get());

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pochta_auth::{Login, Throttle};
-use pochta_imap_proto::response::{self, Code, FetchWriter, Status};
+use pochta_imap_proto::response::{self, Code, Status};
 use pochta_imap_proto::{Command, CommandBody, ParseError, ParseErrorKind, Tag};
 use pochta_store::{Account, MailStore, StoreError};
 use pochta_types::Uid;
@@ -102,6 +102,8 @@ pub enum State {
 #[derive(Debug)]
 pub enum Fail {
     Bad(String),
+    /// `BAD [code]` (e.g. UIDREQUIRED, RFC 9586 §3).
+    BadCode(Code, String),
     No(Option<Code>, String),
     Store(StoreError),
 }
@@ -170,6 +172,8 @@ pub struct Session<S> {
     pub(crate) condstore: bool,
     /// QRESYNC is enabled (RFC 7162 §3.2): expunges are reported as VANISHED.
     pub(crate) qresync: bool,
+    /// UIDONLY is enabled (RFC 9586, see [`crate::uidonly`]).
+    pub(crate) uidonly: bool,
     /// UTF8=ACCEPT is enabled (RFC 6855 §3): mailbox names travel as UTF-8.
     pub(crate) utf8: bool,
     /// COMPRESS=DEFLATE is active.
@@ -198,6 +202,7 @@ impl<S: MailStore> Session<S> {
             saved: Vec::new(),
             condstore: false,
             qresync: false,
+            uidonly: false,
             utf8: false,
             compressed: false,
             rev2: false,
@@ -227,6 +232,7 @@ impl<S: MailStore> Session<S> {
             " SEARCHRES WITHIN CONDSTORE QRESYNC STATUS=SIZE SAVEDATE OBJECTID PREVIEW",
             " UTF8=ACCEPT MULTIAPPEND BINARY QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE",
             " ACL RIGHTS=texk",
+            " REPLACE LIST-MYRIGHTS PARTIAL UIDONLY CATENATE METADATA METADATA-SERVER",
         );
         let mut c: Vec<Cow<'static, str>> = ALWAYS.split(' ').map(Cow::Borrowed).collect();
         if !self.compressed {
@@ -359,6 +365,9 @@ impl<S: MailStore> Session<S> {
                 Code::NoPerm,
                 format!("{name} is not available to anonymous sessions (read-only)"),
             )),
+            Ok(()) if self.uidonly && crate::uidonly::refuses(&body) => {
+                Err(crate::uidonly::uid_required(name))
+            }
             Ok(()) => self.dispatch(&tag, body),
             Err(e) => Err(e),
         };
@@ -387,6 +396,7 @@ impl<S: MailStore> Session<S> {
                 | Store(_)
                 | Copy(_)
                 | Move(_)
+                | Replace(_)
         );
         match &self.state {
             State::NotAuthenticated if nonauth => Ok(()),
@@ -463,6 +473,8 @@ impl<S: MailStore> Session<S> {
             GetAcl(m) => self.getacl(&m),
             ListRights(e) => self.listrights(e),
             MyRights(m) => self.myrights(&m),
+            GetMetadata(g) => self.getmetadata(g),
+            SetMetadata(s) => self.setmetadata(s),
             Check => Done::ok("CHECK completed"),
             Close => self.close(true),
             Unselect => self.close(false),
@@ -473,6 +485,7 @@ impl<S: MailStore> Session<S> {
             Store(s) => self.store(s),
             Copy(c) => self.copy_move(c, false),
             Move(c) => self.copy_move(c, true),
+            Replace(r) => self.replace(r),
         }
     }
 
@@ -506,6 +519,10 @@ impl<S: MailStore> Session<S> {
             }
             Err(Fail::Bad(text)) => {
                 self.tagged(Some(tag), Status::Bad, None, &text);
+                Next::Continue
+            }
+            Err(Fail::BadCode(code, text)) => {
+                self.tagged(Some(tag), Status::Bad, Some(&code), &text);
                 Next::Continue
             }
             Err(Fail::No(code, text)) => {
@@ -561,8 +578,9 @@ impl<S: MailStore> Session<S> {
             &mut self.out,
             updates,
             self.condstore,
-            self.qresync,
+            self.qresync || self.uidonly,
             self.rev2,
+            self.uidonly,
         );
         Ok(())
     }
@@ -606,13 +624,14 @@ fn store_error(e: &StoreError) -> (Code, String) {
 /// Write untagged updates. With QRESYNC enabled, expunges are one `VANISHED` response
 /// instead of `EXPUNGE`s (RFC 7162 §3.2.10); with CONDSTORE, flag changes carry MODSEQ.
 /// In IMAP4rev2 mode there is no `\Recent` and no RECENT response (RFC 9051 Appendix E
-/// item 12).
+/// item 12). With UIDONLY, flag changes are UIDFETCH responses (RFC 9586 §3.3).
 pub(crate) fn write_updates(
     out: &mut Vec<u8>,
     updates: Vec<Update>,
     condstore: bool,
     qresync: bool,
     rev2: bool,
+    uidonly: bool,
 ) {
     if qresync {
         let mut gone: Vec<u32> = updates
@@ -647,13 +666,14 @@ pub(crate) fn write_updates(
                     modseq,
                 },
                 condstore,
+                uidonly,
             ),
-            u => write_update(out, u, condstore),
+            u => write_update(out, u, condstore, uidonly),
         }
     }
 }
 
-fn write_update(out: &mut Vec<u8>, u: Update, condstore: bool) {
+fn write_update(out: &mut Vec<u8>, u: Update, condstore: bool, uidonly: bool) {
     match u {
         Update::Expunge { seq, .. } => response::write_expunge(out, seq),
         Update::Exists(n) => response::write_exists(out, n),
@@ -665,7 +685,7 @@ fn write_update(out: &mut Vec<u8>, u: Update, condstore: bool) {
             recent,
             modseq,
         } => {
-            let mut w = FetchWriter::begin(out, seq);
+            let mut w = crate::uidonly::fetch_writer(out, uidonly, seq, uid);
             w.uid(uid.get()).flags(&flags, recent);
             if condstore {
                 w.modseq(modseq.get());

@@ -9,7 +9,7 @@ use pochta_imap_proto::store::{Store, StoreMode};
 use pochta_store::{FlagOp, MailStore, StoreOutcome};
 use pochta_types::{Flag, Flags, ModSeq, Right, Rights, Uid};
 
-use pochta_imap_proto::response::{Code, FetchWriter};
+use pochta_imap_proto::response::Code;
 
 use crate::acl::{SeenView, allowed_flags, flag_allowed};
 use crate::session::{Done, Fail, Res, Session, no};
@@ -82,7 +82,7 @@ impl<S: MailStore> Session<S> {
                 continue;
             }
             let condstore = self.condstore;
-            let mut w = FetchWriter::begin(&mut self.out, seq);
+            let mut w = crate::uidonly::fetch_writer(&mut self.out, self.uidonly, seq, m.uid);
             if s.uid {
                 w.uid(m.uid.get());
             }

@@ -181,6 +181,21 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM private_seen WHERE mailbox = OLD.mailbox AND uid = OLD.uid;
     END;
     "#,
+    // 5 → 6: metadata (RFC 5464). `mailbox` NULL is a server entry; `account` is the owner of
+    // a `/private/` entry and 0 for a `/shared/` one; names are lower-case. Entries go with
+    // their mailbox (cascade) and with the account that owns them (trigger).
+    r#"
+    CREATE TABLE metadata (
+        mailbox INTEGER REFERENCES mailboxes(id) ON DELETE CASCADE,
+        account INTEGER NOT NULL,
+        name    TEXT NOT NULL,
+        value   BLOB NOT NULL
+    );
+    CREATE UNIQUE INDEX metadata_key ON metadata(ifnull(mailbox, 0), account, name);
+    CREATE TRIGGER accounts_metadata AFTER DELETE ON accounts BEGIN
+        DELETE FROM metadata WHERE account = OLD.id;
+    END;
+    "#,
 ];
 
 /// Bring the schema to the newest version. Refuses a database newer than this program.

@@ -509,6 +509,28 @@ pub trait MailStore: Directory {
     /// Move messages (RFC 6851): one transaction, so no observer sees a message in both
     /// mailboxes or in neither. A move within one account never changes its quota usage.
     fn move_messages(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<UidMapping>;
+    /// Replace one message (RFC 8508 REPLACE): append `message` to `to` (any mailbox of the
+    /// same account, `from` included) and expunge `uid` from `from`, whatever its flags, as one
+    /// step: no observer sees both messages or neither. `NotFound` (and nothing changes) if
+    /// `uid` is not in `from`. Within one account the replaced message's size is freed before
+    /// the quota check. Returns the new UID. The default runs APPEND, STORE `\Deleted` and
+    /// UID EXPUNGE one after the other (not atomic); backends override it.
+    fn replace(
+        &self,
+        from: MailboxId,
+        uid: Uid,
+        to: MailboxId,
+        message: &NewMessage<'_>,
+    ) -> Result<UidMapping> {
+        if self.records(from, &[uid], false)?.is_empty() {
+            return Err(StoreError::NotFound(format!("message UID {uid}")));
+        }
+        let mapping = self.append(to, std::slice::from_ref(message))?;
+        let deleted = Flags::from_flags(&[pochta_types::Flag::Deleted]);
+        self.store_flags(from, &[uid], FlagOp::Add, &deleted, None)?;
+        self.expunge(from, Some(&[uid]))?;
+        Ok(mapping)
+    }
     /// Copy (or move, in one transaction) messages between mailboxes of *different*
     /// accounts, for shared mailboxes (RFC 4314): the caller has checked the rights. The
     /// copies count against the destination account's quota (`OverQuota`); a move frees the
@@ -642,6 +664,39 @@ pub trait MailStore: Directory {
         let _ = (mailbox, account, uids, seen);
         Err(StoreError::NotAllowed(
             "this store does not keep per-user \\Seen".into(),
+        ))
+    }
+
+    // --- metadata (RFC 5464; names and limits are the protocol layer's, see the notes) ---
+
+    /// The metadata entries `account` sees on `mailbox` (`None`: the server): every `/shared/`
+    /// entry and the account's own `/private/` ones, as (lower-case name, value), ascending
+    /// by name. Entries go with their mailbox when it is deleted, stay with it on rename,
+    /// and a renamed INBOX's are copied to the new mailbox (RFC 5464 §4.1). The default
+    /// keeps none.
+    fn metadata(
+        &self,
+        mailbox: Option<MailboxId>,
+        account: AccountId,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let _ = (mailbox, account);
+        Ok(Vec::new())
+    }
+
+    /// Set (`Some`) or remove (`None`) entries on `mailbox` (`None`: the server) as
+    /// `account`: names are lower-case and start `/private/` (the account's own) or
+    /// `/shared/`. All or nothing (RFC 5464 §4.3): `Limit` if afterwards more than
+    /// `max_entries` entries would be visible to the account there and the count grew.
+    fn metadata_set(
+        &self,
+        mailbox: Option<MailboxId>,
+        account: AccountId,
+        changes: &[(String, Option<Vec<u8>>)],
+        max_entries: u32,
+    ) -> Result<()> {
+        let _ = (mailbox, account, changes, max_entries);
+        Err(StoreError::NotAllowed(
+            "this store does not keep metadata".into(),
         ))
     }
 

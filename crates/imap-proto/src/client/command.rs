@@ -173,6 +173,7 @@ impl ClientCommand {
             attrs,
             changed_since,
             vanished: false,
+            partial: None,
         })
     }
 
@@ -356,6 +357,7 @@ impl ClientCommand {
                         ListReturn::Subscribed => out.extend_from_slice(b"SUBSCRIBED"),
                         ListReturn::Children => out.extend_from_slice(b"CHILDREN"),
                         ListReturn::SpecialUse => out.extend_from_slice(b"SPECIAL-USE"),
+                        ListReturn::MyRights => out.extend_from_slice(b"MYRIGHTS"),
                         ListReturn::Status(items) => {
                             out.extend_from_slice(b"STATUS ");
                             status_items(out, items);
@@ -676,6 +678,7 @@ mod tests {
                             date: Some(date),
                             kind: crate::append::AppendDataKind::Literal,
                             data: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+                            parts: Vec::new(),
                         }],
                     }),
                 ),
@@ -687,6 +690,7 @@ mod tests {
                         attrs: attrs.clone(),
                         changed_since: Some(77),
                         vanished: false,
+                        partial: None,
                     }),
                 ),
                 (

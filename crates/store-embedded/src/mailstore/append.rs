@@ -15,15 +15,15 @@ use super::{corrupt, insert_message, keywords_text, now, save_counters, selectab
 
 /// Message bytes made ready outside the write lock: normalised, hashed, written to their
 /// blob file, parsed if the store has not seen them before.
-struct Prepared<'a> {
-    id: String,
-    bytes: Cow<'a, [u8]>,
+pub(super) struct Prepared<'a> {
+    pub(super) id: String,
+    pub(super) bytes: Cow<'a, [u8]>,
     meta: Option<Vec<u8>>,
 }
 
 impl Prepared<'_> {
     /// Owning its bytes, so a group commit on another thread can take it.
-    fn into_owned(self) -> Prepared<'static> {
+    pub(super) fn into_owned(self) -> Prepared<'static> {
         Prepared {
             id: self.id,
             bytes: Cow::Owned(self.bytes.into_owned()),
@@ -33,7 +33,7 @@ impl Prepared<'_> {
 }
 
 impl EmbeddedStore {
-    fn prepare<'a>(&self, bytes: &'a [u8]) -> R<Prepared<'a>> {
+    pub(super) fn prepare<'a>(&self, bytes: &'a [u8]) -> R<Prepared<'a>> {
         let bytes = pochta_message::normalize_line_endings(bytes);
         let id = blob_id(&bytes);
         // A file blob is written and fsynced here, outside the writer lock; an inline one
@@ -57,7 +57,7 @@ impl EmbeddedStore {
     ///
     /// A blob already known keeps its place (row or file) whatever the inline limit is now;
     /// a new one goes inline if small enough, else to its file.
-    fn ensure_blob_row(&self, tx: &Transaction<'_>, p: &Prepared<'_>) -> R<()> {
+    pub(super) fn ensure_blob_row(&self, tx: &Transaction<'_>, p: &Prepared<'_>) -> R<()> {
         let row: Option<bool> = tx
             .prepare_cached("SELECT data IS NOT NULL FROM blobs WHERE id = ?1")?
             .query_row([&p.id], |r| r.get(0))

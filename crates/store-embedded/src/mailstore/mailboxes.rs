@@ -187,6 +187,8 @@ pub(super) fn mailbox_delete(
             expunge_uids(tx, &mut mb, &uids)?;
             save_counters(tx, &mb)?;
             tx.execute("UPDATE mailboxes SET noselect = 1 WHERE id = ?1", [mb.id])?;
+            // RFC 5464 §4.1: a deleted mailbox's metadata goes, even when its name stays.
+            tx.execute("DELETE FROM metadata WHERE mailbox = ?1", [mb.id])?;
             if !uids.is_empty() {
                 events.push(mb.event());
             }
@@ -227,6 +229,12 @@ pub(super) fn mailbox_rename(
             create_ancestors(tx, account, to)?;
             let info = insert_mailbox(tx, account, to, None)?;
             let mut dst = mb_by_id(tx, info.id)?.ok_or_else(|| corrupt("mailbox vanished"))?;
+            // RFC 5464 §4.1: the new mailbox gets a copy of INBOX's metadata.
+            tx.execute(
+                "INSERT INTO metadata (mailbox, account, name, value)
+                 SELECT ?2, account, name, value FROM metadata WHERE mailbox = ?1",
+                params![src.id, dst.id],
+            )?;
             let uids = all_uids(tx, src.id)?;
             for r in read_rows(tx, src.id, &uids)? {
                 insert_message(

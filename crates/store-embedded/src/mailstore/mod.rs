@@ -3,7 +3,7 @@
 //! The one trait impl delegates each method to the module of its concern, named like the
 //! IMAP command family where there is one: `mailboxes` (CREATE/DELETE/RENAME/STATUS),
 //! `subscriptions`, `append` (APPEND and delivery), `fetch` (reads), `flags` (STORE,
-//! `\Recent`, per-user `\Seen`), `copy_move`, `expunge`, `quota`, `acl`. This file keeps the
+//! `\Recent`, per-user `\Seen`), `copy_move`, `replace`, `expunge`, `quota`, `acl`. This file keeps the
 //! mailbox row type and the row helpers they share.
 
 mod acl;
@@ -13,7 +13,9 @@ mod expunge;
 mod fetch;
 mod flags;
 mod mailboxes;
+mod metadata;
 mod quota;
+mod replace;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -409,6 +411,34 @@ impl MailStore for EmbeddedStore {
 
     fn move_messages(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<UidMapping> {
         copy_move::move_messages(self, from, uids, to)
+    }
+
+    fn replace(
+        &self,
+        from: MailboxId,
+        uid: Uid,
+        to: MailboxId,
+        message: &NewMessage<'_>,
+    ) -> Result<UidMapping> {
+        replace::replace(self, from, uid, to, message)
+    }
+
+    fn metadata(
+        &self,
+        mailbox: Option<MailboxId>,
+        account: AccountId,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        metadata::metadata(self, mailbox, account)
+    }
+
+    fn metadata_set(
+        &self,
+        mailbox: Option<MailboxId>,
+        account: AccountId,
+        changes: &[(String, Option<Vec<u8>>)],
+        max_entries: u32,
+    ) -> Result<()> {
+        metadata::metadata_set(self, mailbox, account, changes, max_entries)
     }
 
     fn transfer_across(

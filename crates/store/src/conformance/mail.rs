@@ -45,6 +45,7 @@ macro_rules! conformance_tests {
             unchanged_since_conflicts,
             copy_keeps_flags_and_dates,
             move_is_atomic_and_maps_uids,
+            replace_appends_and_expunges_in_one_step,
             expunge_removes_only_deleted,
             recent_is_claimed_once,
             status_counts,
@@ -64,7 +65,8 @@ macro_rules! conformance_tests {
             change_bus_announces_commits,
             quota_usage_is_exact,
             quota_is_enforced,
-            acl_entries_and_rights
+            acl_entries_and_rights,
+            metadata_scopes_limits_and_lifecycle
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {
@@ -418,6 +420,47 @@ pub fn move_is_atomic_and_maps_uids<F: Fixture>() {
     let map = s.move_messages(inbox, &[a], dst).unwrap();
     assert!(map.pairs.is_empty());
     assert_eq!(uids(&s, dst), moved);
+}
+
+/// REPLACE (RFC 8508) adds the new message and expunges the old one, whatever its flags,
+/// in one step; a missing old message changes nothing.
+pub fn replace_appends_and_expunges_in_one_step<F: Fixture>() {
+    let (_fx, s, acc, inbox) = setup::<F>();
+    let drafts = mailbox_id(&s, acc, "Drafts");
+    let a = append(&s, inbox, 1, &[Flag::Seen]);
+    let b = append(&s, inbox, 2, &[]);
+    let bytes = message(3);
+    let new = NewMessage {
+        bytes: &bytes,
+        flags: flags(&[Flag::Draft]),
+        internal_date: None,
+    };
+    // Into the same mailbox.
+    let mark = highest(&s, inbox);
+    let map = s.replace(inbox, a, inbox, &new).unwrap();
+    let c = map.pairs[0].1;
+    assert_eq!(map.pairs.len(), 1);
+    assert!(c > b);
+    assert_eq!(uids(&s, inbox), vec![b.get(), c.get()]);
+    let ch = s.changes_since(inbox, mark).unwrap();
+    assert_eq!(ch.expunged, vec![a]);
+    assert!(
+        s.records(inbox, &[c], false).unwrap()[0]
+            .flags
+            .contains(&Flag::Draft)
+    );
+    // Into another mailbox.
+    let map = s.replace(inbox, b, drafts, &new).unwrap();
+    assert_eq!(uids(&s, inbox), vec![c.get()]);
+    assert_eq!(uids(&s, drafts), vec![map.pairs[0].1.get()]);
+    // A UID that is not there: nothing appended.
+    let before = uids(&s, drafts);
+    assert!(matches!(
+        s.replace(inbox, b, drafts, &new),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(uids(&s, drafts), before);
+    assert_eq!(s.quota(acc).unwrap().messages, 2);
 }
 
 /// EXPUNGE removes exactly the `\Deleted` messages; UID EXPUNGE only those in its set.
@@ -1282,4 +1325,83 @@ pub fn acl_entries_and_rights<F: Fixture>() {
     s.mailbox_delete(owner, &name("Team")).unwrap();
     assert!(s.shared_with(bob).unwrap().is_empty());
     assert!(s.acl(team.id).unwrap().is_empty());
+}
+
+/// Metadata (RFC 5464): shared entries are everyone's, private ones the setter's; the
+/// server scope is separate from every mailbox; a change is all or nothing; entries survive
+/// reopening, stay with a renamed mailbox, are copied from a renamed INBOX, and go with a
+/// deleted mailbox (also one that stays as `\Noselect`).
+pub fn metadata_scopes_limits_and_lifecycle<F: Fixture>() {
+    let (fx, s, acc, inbox) = setup::<F>();
+    let other = s
+        .account_create(&addr("other@example.org"), "$argon2id$x")
+        .unwrap();
+    let v = |x: &str| Some(x.as_bytes().to_vec());
+    s.metadata_set(
+        Some(inbox),
+        acc,
+        &[
+            ("/shared/comment".into(), v("shared")),
+            ("/private/comment".into(), v("mine")),
+        ],
+        10,
+    )
+    .unwrap();
+    s.metadata_set(None, acc, &[("/private/vendor/x/y".into(), v("srv"))], 10)
+        .unwrap();
+    let got = s.metadata(Some(inbox), acc).unwrap();
+    assert_eq!(
+        got,
+        vec![
+            ("/private/comment".to_string(), b"mine".to_vec()),
+            ("/shared/comment".to_string(), b"shared".to_vec()),
+        ]
+    );
+    // Another account sees the shared entry only; the server scope is separate.
+    let got = s.metadata(Some(inbox), other).unwrap();
+    assert_eq!(
+        got,
+        vec![("/shared/comment".to_string(), b"shared".to_vec())]
+    );
+    assert_eq!(s.metadata(None, acc).unwrap().len(), 1);
+    assert!(s.metadata(None, other).unwrap().is_empty());
+    // Too many: nothing of the change is kept.
+    let err = s
+        .metadata_set(
+            Some(inbox),
+            acc,
+            &[("/private/a".into(), v("1")), ("/private/b".into(), v("2"))],
+            3,
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Limit(_)), "{err:?}");
+    assert_eq!(s.metadata(Some(inbox), acc).unwrap().len(), 2);
+    // Removal.
+    s.metadata_set(Some(inbox), acc, &[("/private/comment".into(), None)], 10)
+        .unwrap();
+    assert_eq!(s.metadata(Some(inbox), acc).unwrap().len(), 1);
+    // Rename keeps them; a renamed INBOX copies them; delete drops them.
+    s.mailbox_create(acc, &name("Work"), None).unwrap();
+    let work = mailbox_id(&s, acc, "Work");
+    s.metadata_set(Some(work), acc, &[("/shared/comment".into(), v("w"))], 10)
+        .unwrap();
+    s.mailbox_rename(acc, &name("Work"), &name("Job")).unwrap();
+    let job = mailbox_id(&s, acc, "Job");
+    assert_eq!(s.metadata(Some(job), acc).unwrap().len(), 1);
+    s.mailbox_rename(acc, &MailboxName::inbox(), &name("Old"))
+        .unwrap();
+    let old = mailbox_id(&s, acc, "Old");
+    assert_eq!(
+        s.metadata(Some(old), acc).unwrap(),
+        s.metadata(Some(inbox), acc).unwrap()
+    );
+    s.mailbox_create(acc, &name("Job/Sub"), None).unwrap();
+    s.mailbox_delete(acc, &name("Job")).unwrap();
+    assert!(s.metadata(Some(job), acc).unwrap().is_empty());
+    s.mailbox_delete(acc, &name("Old")).unwrap();
+    // Durable.
+    drop(s);
+    let s = fx.open();
+    assert_eq!(s.metadata(Some(inbox), acc).unwrap().len(), 1);
+    assert_eq!(s.metadata(None, acc).unwrap().len(), 1);
 }
