@@ -5,7 +5,8 @@
 //!   session state machine ([`session`]), one module per command family named as in
 //!   `pochta-imap-proto` and in `tests/` (`select_examine`, `mailbox`, `list`, `status`,
 //!   `append`, `fetch`, `store`, `copy_move`, `search`, `expunge`, `acl`, `quota`, `enable`,
-//!   `idle`, `namespace`, `id`, `compress`, `login`), and the tokio [`driver`].
+//!   `idle`, `namespace`, `id`, `compress`, `login`), the tokio [`driver`], and `pipeline`:
+//!   which pipelined commands run concurrently (RFC 9051 §5.5) and how.
 //! - UIDs and MODSEQs come only from the store, which assigns them strictly ascending; a
 //!   session never invents one. Sequence numbers exist only in a session's [`view::View`] and
 //!   change only when the client is told (EXISTS / EXPUNGE).
@@ -36,6 +37,7 @@ mod list;
 mod login;
 mod mailbox;
 mod namespace;
+mod pipeline;
 mod quota;
 mod search;
 mod select_examine;
