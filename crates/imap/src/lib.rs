@@ -11,7 +11,9 @@
 //!   session never invents one. Sequence numbers exist only in a session's [`view::View`] and
 //!   change only when the client is told (EXISTS / EXPUNGE).
 //! - No EXPUNGE response during FETCH, STORE or SEARCH (RFC 3501 §7.4.1); other sessions'
-//!   changes are reported at the end of every command in the selected state and in IDLE.
+//!   changes are reported at the end of every command in the selected state and in IDLE
+//!   (for a group of concurrent pipelined reads, once after the group and without EXPUNGE:
+//!   `pipeline`).
 //! - `\Recent` belongs to the first session that sees a message (store `claim_recent`).
 //! - Plaintext passwords only under TLS, or where the configured policy allows
 //!   (`LOGINDISABLED` is advertised otherwise).
