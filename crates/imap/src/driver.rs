@@ -4,7 +4,11 @@
 //! - All protocol decisions live in the sans-IO [`Session`]; this loop only moves bytes,
 //!   applies timeouts, performs the TLS upgrade and waits in IDLE.
 //! - Pipelining: every complete command already buffered is handled before the output is
-//!   flushed, so a burst of pipelined commands costs one write (RFC 9051 §5.5).
+//!   flushed, so a burst of pipelined commands costs one write (RFC 9051 §5.5). Consecutive
+//!   independent commands (reads: [`crate::pipeline`]) are collected into a group that runs
+//!   concurrently, answered as each member completes; any other command first waits for the
+//!   group before it, and is parsed only after it (so what it changes is in effect for what
+//!   follows).
 //! - STARTTLS: the framer (and with it every byte the client sent after the command) is
 //!   replaced by a fresh one before the handshake, so nothing pipelined in plaintext is ever
 //!   acted on (RFC 2595 §3.1; the CVE-2011-0411 class).
@@ -26,6 +30,7 @@ use pochta_store::{ChangeEvent, MailStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::compress::Deflate;
+use crate::pipeline;
 use crate::session::{Next, Session, Shared};
 
 /// Fallback re-check interval while idling (changes made by another process).
@@ -81,6 +86,8 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
     let mut deflate: Option<Box<Deflate>> = None;
     session.greeting();
     flush(&mut stream, &mut session, &mut deflate).await?;
+    // Independent commands waiting to run together (see `pipeline`).
+    let mut group: Vec<pochta_imap_proto::Command> = Vec::new();
 
     loop {
         // Handle everything already buffered.
@@ -89,14 +96,27 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                 Event::Command(fc) => {
                     let parsed = parse_command(&fc.bytes, session.parse_options());
                     match parsed {
-                        Ok(cmd) => blocking(|| session.handle(cmd)),
+                        Ok(cmd) if pipeline::independent(&session, &cmd.body) => {
+                            if group.len() >= pipeline::MAX_GROUP {
+                                run_group(&mut group, &mut stream, &mut session, &mut deflate)
+                                    .await?;
+                            }
+                            group.push(cmd);
+                            continue;
+                        }
+                        Ok(cmd) => {
+                            run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
+                            blocking(|| session.handle(cmd))
+                        }
                         Err(e) => {
+                            run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
                             session.parse_error(e);
                             Next::Continue
                         }
                     }
                 }
                 Event::LiteralAnnounced { tag, size, .. } => {
+                    run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
                     if size > shared.config.max_message {
                         framer.reject_literal();
                         session.frame_error(
@@ -111,10 +131,12 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                     Next::Continue
                 }
                 Event::Line(line) => match std::mem::replace(&mut waiting, Waiting::Nothing) {
+                    // A raw line follows a command that waited for it: no group is pending.
                     Waiting::Sasl => blocking(|| session.sasl_line(&line)),
                     Waiting::Nothing => Next::Continue,
                 },
                 Event::Error(e) => {
+                    run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
                     let (text, too_big) = match e.kind {
                         FrameErrorKind::LineTooLong => ("line too long", false),
                         FrameErrorKind::LiteralTooBig { .. } => ("literal too big", true),
@@ -204,6 +226,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                 }
             }
         }
+        run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
         if !session.out.is_empty() {
             flush(&mut stream, &mut session, &mut deflate).await?;
         }
@@ -239,6 +262,44 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         }
         feed(&mut framer, &mut deflate, &buf[..n])?;
     }
+}
+
+/// Run the independent commands collected in `group` (see [`crate::pipeline`]) and write
+/// their answers as they complete. One command runs here, in order, as any other; two or more
+/// run concurrently on copies of the session, after which the session reports what changed
+/// meanwhile (no EXPUNGE: no command is in progress then).
+async fn run_group<S: MailStore>(
+    group: &mut Vec<pochta_imap_proto::Command>,
+    stream: &mut Stream,
+    session: &mut Session<S>,
+    deflate: &mut Option<Box<Deflate>>,
+) -> io::Result<()> {
+    if group.len() <= 1 {
+        if let Some(cmd) = group.pop() {
+            let mut next = blocking(|| session.handle(cmd));
+            while next == Next::More {
+                flush(stream, session, deflate).await?;
+                next = blocking(|| session.resume());
+            }
+        }
+        return Ok(());
+    }
+    // Output waiting from before the group goes out with the first answer.
+    let mut rx = pipeline::spawn(session, std::mem::take(group));
+    while let Some(piece) = rx.recv().await {
+        let mut piece = Some(piece);
+        // Take whatever else is ready too: one write for answers completed together.
+        while let Some(p) = piece {
+            session.condstore |= p.condstore;
+            session.out.extend_from_slice(&p.bytes);
+            piece = rx.try_recv().ok();
+        }
+        flush(stream, session, deflate).await?;
+    }
+    if let Err(e) = blocking(|| session.sync(false)) {
+        tracing::error!(error = %e, "syncing the selected mailbox failed");
+    }
+    Ok(())
 }
 
 /// Hand received bytes to the framer, decompressing first when COMPRESS is active.

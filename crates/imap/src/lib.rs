@@ -5,12 +5,15 @@
 //!   session state machine ([`session`]), one module per command family named as in
 //!   `pochta-imap-proto` and in `tests/` (`select_examine`, `mailbox`, `list`, `status`,
 //!   `append`, `fetch`, `store`, `copy_move`, `search`, `expunge`, `acl`, `quota`, `enable`,
-//!   `idle`, `namespace`, `id`, `compress`, `login`), and the tokio [`driver`].
+//!   `idle`, `namespace`, `id`, `compress`, `login`), the tokio [`driver`], and `pipeline`:
+//!   which pipelined commands run concurrently (RFC 9051 §5.5) and how.
 //! - UIDs and MODSEQs come only from the store, which assigns them strictly ascending; a
 //!   session never invents one. Sequence numbers exist only in a session's [`view::View`] and
 //!   change only when the client is told (EXISTS / EXPUNGE).
 //! - No EXPUNGE response during FETCH, STORE or SEARCH (RFC 3501 §7.4.1); other sessions'
-//!   changes are reported at the end of every command in the selected state and in IDLE.
+//!   changes are reported at the end of every command in the selected state and in IDLE
+//!   (for a group of concurrent pipelined reads, once after the group and without EXPUNGE:
+//!   `pipeline`).
 //! - `\Recent` belongs to the first session that sees a message (store `claim_recent`).
 //! - Plaintext passwords only under TLS, or where the configured policy allows
 //!   (`LOGINDISABLED` is advertised otherwise).
@@ -40,6 +43,7 @@ mod mailbox;
 mod metadata;
 mod namespace;
 mod partial;
+mod pipeline;
 mod quota;
 mod replace;
 mod search;

@@ -42,6 +42,9 @@ pub struct ImapConfig {
     pub idle_timeout: Duration,
     /// Anonymous access (see [`crate::anonymous`]); off by default.
     pub anonymous: bool,
+    /// Run independent pipelined commands concurrently (see [`crate::pipeline`]); on by
+    /// default.
+    pub parallel: bool,
 }
 
 impl Default for ImapConfig {
@@ -53,6 +56,7 @@ impl Default for ImapConfig {
             login_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30 * 60),
             anonymous: false,
+            parallel: true,
         }
     }
 }
@@ -184,6 +188,9 @@ pub struct Session<S> {
     pub(crate) selected: Option<pochta_store::MailboxInfo>,
     /// The rest of a FETCH being written a chunk at a time ([`Next::More`]).
     pub(crate) pending: Option<Box<crate::fetch::Pending>>,
+    /// A copy running one command of a concurrent group ([`crate::pipeline`]): it reports no
+    /// untagged updates (the session it was forked from does, after the group).
+    pub(crate) forked: bool,
 }
 
 impl<S: MailStore> Session<S> {
@@ -208,6 +215,40 @@ impl<S: MailStore> Session<S> {
             rev2: false,
             selected: None,
             pending: None,
+            forked: false,
+        }
+    }
+
+    /// A copy of this session for one command of a concurrent group ([`crate::pipeline`]):
+    /// the same account, settings and view (as of now), its own output, no untagged updates.
+    /// Only for authenticated, non-anonymous sessions (see `pipeline::independent`).
+    pub(crate) fn fork(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            peer: self.peer,
+            tls: self.tls,
+            starttls_available: self.starttls_available,
+            state: match &self.state {
+                State::NotAuthenticated => State::NotAuthenticated,
+                State::Authenticated => State::Authenticated,
+                State::Selected(v) => State::Selected(v.clone()),
+                State::Logout => State::Logout,
+            },
+            account: self.account.clone(),
+            anonymous: None,
+            out: Vec::new(),
+            sasl: None,
+            delay: None,
+            saved: self.saved.clone(),
+            condstore: self.condstore,
+            qresync: self.qresync,
+            uidonly: self.uidonly,
+            utf8: self.utf8,
+            compressed: self.compressed,
+            rev2: self.rev2,
+            selected: self.selected.clone(),
+            pending: None,
+            forked: true,
         }
     }
 
@@ -504,7 +545,9 @@ impl<S: MailStore> Session<S> {
             }
             other => other,
         };
-        if let Err(e) = self.sync(allow_expunge) {
+        if !self.forked
+            && let Err(e) = self.sync(allow_expunge)
+        {
             tracing::error!(error = %e, "syncing the selected mailbox failed");
         }
         match result {

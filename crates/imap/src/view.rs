@@ -41,7 +41,7 @@ pub enum Update {
 }
 
 /// The selected mailbox of a session.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct View {
     pub mailbox: MailboxId,
     pub read_only: bool,

@@ -104,6 +104,7 @@ fn imap_config(config: &Config) -> ImapConfig {
         idle_timeout: config.limits.imap_idle_timeout,
         login_timeout: config.limits.login_timeout,
         anonymous: config.imap.anonymous,
+        parallel: config.imap.parallel,
     }
 }
 

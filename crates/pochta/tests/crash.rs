@@ -9,7 +9,15 @@
 //! - UIDs never go backwards: UIDNEXT after a restart is above every UID ever seen and not
 //!   below the UIDNEXT of the previous restart, UIDVALIDITY is unchanged, and UIDs assigned
 //!   after a restart are at least that UIDNEXT;
-//! - acknowledged flag changes (STORE FLAGS, +FLAGS, APPEND flags) persisted.
+//! - acknowledged flag changes (STORE FLAGS, +FLAGS, APPEND flags) persisted;
+//! - acknowledged moves and expunges (UID MOVE, UID EXPUNGE) persisted: a moved message is only
+//!   in its new mailbox, an expunged one nowhere; one in flight at the kill is in exactly one
+//!   of the two places, or present or gone;
+//! - the store opens clean: SQLite's `integrity_check` and `foreign_key_check` find nothing on
+//!   the data directory the SIGKILL left.
+//!
+//! Flags, moves and expunges are the store's *lazy* class (README "Durability": written before
+//! the reply, fsynced within 100 ms): a SIGKILL must not lose them, only a power loss may.
 //!
 //! Rounds and seed: `POCHTA_CRASH_ROUNDS` (default 6) and `POCHTA_CRASH_SEED` (default 1).
 //! The seed picks message sizes and the kill moment; thread interleaving varies from run to
@@ -18,7 +26,7 @@
 mod blocking;
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -66,6 +74,12 @@ struct Ledger {
     seen: HashMap<&'static str, (u64, u64)>,
     /// Violations noticed by worker threads.
     errors: Vec<String>,
+    /// Acknowledged `UID EXPUNGE`: must never be seen again.
+    gone: HashSet<String>,
+    /// `UID EXPUNGE` sent, not acknowledged: present or gone.
+    expunging: HashSet<String>,
+    /// `UID MOVE` INBOX → Work sent, not acknowledged: in exactly one of the two.
+    moving: HashSet<String>,
 }
 
 type Shared = Arc<Mutex<Ledger>>;
@@ -262,6 +276,95 @@ fn flag_worker(addr: SocketAddr, ledger: Shared, acks: Arc<AtomicU32>) {
     }
 }
 
+/// Appends to INBOX, then moves each acknowledged message to Work or flags it `\Deleted` and
+/// expunges it (the store's lazy writes), until the connection dies.
+fn churn_worker(
+    addr: SocketAddr,
+    ledger: Shared,
+    acks: Arc<AtomicU32>,
+    tag: String,
+    mut rng: StdRng,
+) {
+    let Ok(mut c) = Imap::login(addr, USER, PASS) else {
+        return;
+    };
+    if !c.cmd("SELECT INBOX").is_ok_and(|r| r.ok()) {
+        return;
+    }
+    for n in 0.. {
+        let id = format!("{tag}.{n}@crash.test");
+        let bytes = message(&id, &mut rng);
+        let sent = Sent {
+            mailbox: "INBOX",
+            bytes: bytes.clone(),
+            uid: None,
+            smtp: false,
+            flags: vec![],
+        };
+        ledger.lock().unwrap().maybe.insert(id.clone(), sent);
+        let Ok(reply) = c.append("INBOX", "", &bytes) else {
+            return;
+        };
+        let mut l = ledger.lock().unwrap();
+        let mut sent = l.maybe.remove(&id).expect("in flight");
+        let Some((_, uid)) = appenduid(&reply.tagged).filter(|_| reply.ok()) else {
+            l.errors
+                .push(format!("APPEND {id} refused: {}", reply.tagged));
+            return;
+        };
+        sent.uid = Some(uid);
+        l.acked.insert(id.clone(), sent);
+        drop(l);
+        acks.fetch_add(1, Ordering::Relaxed);
+
+        if rng.gen_bool(0.5) {
+            ledger.lock().unwrap().moving.insert(id.clone());
+            let Ok(r) = c.cmd(&format!("UID MOVE {uid} Work")) else {
+                return;
+            };
+            let mut l = ledger.lock().unwrap();
+            if !r.ok() {
+                l.errors.push(format!("MOVE {id} refused: {}", r.tagged));
+                return;
+            }
+            l.moving.remove(&id);
+            let s = l.acked.get_mut(&id).expect("acknowledged");
+            s.mailbox = "Work";
+            s.uid = None;
+        } else {
+            let Ok(r) = c.cmd(&format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)")) else {
+                return;
+            };
+            if !r.ok() {
+                let mut l = ledger.lock().unwrap();
+                l.errors.push(format!("STORE {id} refused: {}", r.tagged));
+                return;
+            }
+            {
+                let mut l = ledger.lock().unwrap();
+                l.acked
+                    .get_mut(&id)
+                    .expect("acknowledged")
+                    .flags
+                    .push("\\Deleted");
+                l.expunging.insert(id.clone());
+            }
+            let Ok(r) = c.cmd(&format!("UID EXPUNGE {uid}")) else {
+                return;
+            };
+            let mut l = ledger.lock().unwrap();
+            if !r.ok() {
+                l.errors.push(format!("EXPUNGE {id} refused: {}", r.tagged));
+                return;
+            }
+            l.expunging.remove(&id);
+            l.acked.remove(&id);
+            l.gone.insert(id);
+        }
+        acks.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Delivers to the user over SMTP (port 25 semantics) until the connection dies.
 fn smtp_worker(
     addr: SocketAddr,
@@ -367,6 +470,8 @@ fn verify(ledger: &mut Ledger, snap: &Snapshot, context: &str) {
     );
     let mut found: HashMap<String, u32> = HashMap::new();
     let mut survived = Vec::new();
+    // Moves in flight at the kill: where each message was found, and under which UID.
+    let mut moved: Vec<(String, &'static str, u64)> = Vec::new();
     for mb in MAILBOXES {
         let (validity, next, msgs) = &snap[mb];
         if let Some(&(v, n)) = ledger.seen.get(mb) {
@@ -391,6 +496,10 @@ fn verify(ledger: &mut Ledger, snap: &Snapshot, context: &str) {
                 )
             });
             *found.entry(id.clone()).or_default() += 1;
+            assert!(
+                !ledger.gone.contains(&id),
+                "{context}: <{id}> is back in {mb} after an acknowledged EXPUNGE"
+            );
             if id == "target@crash.test" {
                 assert_eq!(*uid, ledger.target_uid, "{context}: flag target moved");
                 let gens: Vec<&String> = flags.iter().filter(|f| f.starts_with("$g")).collect();
@@ -415,7 +524,15 @@ fn verify(ledger: &mut Ledger, snap: &Snapshot, context: &str) {
                     None => panic!("{context}: {mb} UID {uid} holds an unknown message <{id}>"),
                 },
             };
-            assert_eq!(sent.mailbox, mb, "{context}: <{id}> in the wrong mailbox");
+            let in_flight_move = ledger.moving.contains(&id);
+            assert!(
+                sent.mailbox == mb || in_flight_move && mb == "Work",
+                "{context}: <{id}> in {mb}, acknowledged in {}",
+                sent.mailbox
+            );
+            if in_flight_move {
+                moved.push((id.clone(), mb, *uid));
+            }
             let intact = if sent.smtp {
                 bytes.ends_with(&sent.bytes)
             } else {
@@ -428,7 +545,7 @@ fn verify(ledger: &mut Ledger, snap: &Snapshot, context: &str) {
                 sent.bytes.len()
             );
             if acked {
-                if let Some(u) = sent.uid {
+                if let Some(u) = sent.uid.filter(|_| sent.mailbox == mb) {
                     assert_eq!(*uid, u, "{context}: <{id}> UID differs from APPENDUID");
                 }
                 for f in &sent.flags {
@@ -447,10 +564,24 @@ fn verify(ledger: &mut Ledger, snap: &Snapshot, context: &str) {
     }
     for id in ledger.acked.keys() {
         assert!(
-            found.contains_key(id),
+            found.contains_key(id) || ledger.expunging.contains(id),
             "{context}: acknowledged <{id}> is missing"
         );
     }
+    // Expunges in flight that happened are acknowledged from now on; moves land where found.
+    for id in std::mem::take(&mut ledger.expunging) {
+        if !found.contains_key(&id) {
+            ledger.acked.remove(&id);
+            ledger.gone.insert(id);
+        }
+    }
+    for (id, mb, uid) in moved {
+        if let Some(s) = ledger.acked.get_mut(&id) {
+            s.mailbox = mb;
+            s.uid = Some(uid);
+        }
+    }
+    ledger.moving.clear();
     // What survived is durable from now on; what did not must never appear.
     for id in survived {
         let s = ledger.maybe.remove(&id).unwrap();
@@ -490,6 +621,16 @@ fn run_round(dir: &TestDir, ledger: &Shared, seed: u64, round: usize) {
             Arc::clone(&acks),
             StdRng::seed_from_u64(rng.r#gen()),
         );
+        let tag = format!("s{seed}.r{round}.churn");
+        let addr = server.imap;
+        workers.push(thread::spawn(move || churn_worker(addr, l, a, tag, r)));
+    }
+    {
+        let (l, a, r) = (
+            Arc::clone(ledger),
+            Arc::clone(&acks),
+            StdRng::seed_from_u64(rng.r#gen()),
+        );
         let tag = format!("s{seed}.r{round}.smtp");
         let addr = server.smtp;
         workers.push(thread::spawn(move || smtp_worker(addr, l, a, tag, r)));
@@ -511,6 +652,16 @@ fn run_round(dir: &TestDir, ledger: &Shared, seed: u64, round: usize) {
         "{context}: nothing was acknowledged"
     );
 
+    // The data directory as the SIGKILL left it opens clean, before any server touches it.
+    {
+        let store = pochta_store_embedded::EmbeddedStore::open(&dir.data_dir())
+            .unwrap_or_else(|e| panic!("{context}: the store does not open: {e}"));
+        let problems = store.integrity_check().expect("integrity check");
+        assert!(
+            problems.is_empty(),
+            "{context}: store damaged: {problems:#?}"
+        );
+    }
     let server = start(dir, round + 1000);
     let snap = snapshot(server.imap);
     let mut l = ledger.lock().unwrap();
@@ -568,8 +719,10 @@ fn sigkill_during_appends_flag_updates_and_smtp_loses_nothing_acknowledged() {
     }
     let l = ledger.lock().unwrap();
     eprintln!(
-        "crash test: {rounds} rounds, seed {seed}, {} messages acknowledged, flag generation {}, {:?}",
+        "crash test: {rounds} rounds, seed {seed}, {} messages acknowledged, {} expunged, flag \
+         generation {}, {:?}",
         l.acked.len(),
+        l.gone.len(),
         l.flag_acked,
         started.elapsed()
     );

@@ -181,7 +181,7 @@ impl Directory for EmbeddedStore {
     }
 
     fn account_delete(&self, address: &Address) -> Result<()> {
-        Ok(self.write_then_collect(|tx| {
+        Ok(self.write_then_collect(crate::Class::Durable, |tx| {
             let Some(id) = account_id_by_key(tx, &address.key())? else {
                 return Err(StoreError::NotFound(format!("account {address}")).into());
             };

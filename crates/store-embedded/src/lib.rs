@@ -13,8 +13,8 @@
 //!   blobs stay files: SQLite would write them to the WAL and again at checkpoint, and reading
 //!   them back whole through the database is slower than from a file.
 //! - **Write order.** A file blob first (temp file in the same directory, fsync, rename, fsync
-//!   the directory), then the metadata transaction (with inline blob bytes, if any).
-//!   `synchronous=FULL` makes COMMIT return only after the WAL is fsynced, so an `Ok` means
+//!   the directory), then the metadata transaction (with inline blob bytes, if any); a
+//!   durable write's `Ok` comes only after the WAL's fsync (see "Durability"), so it means
 //!   data and metadata are on disk. A crash between file and commit leaves an unreferenced
 //!   blob file that nobody can see; [`EmbeddedStore::sweep_orphans`] removes it later. An
 //!   inline blob cannot be orphaned: it commits or vanishes with its message rows.
@@ -32,6 +32,23 @@
 //!   finds its job done returns; otherwise it leads the next group. So every caller still
 //!   returns `Ok` only after the commit that holds its rows, and no caller waits for more than
 //!   the group in flight plus its own. Measured in bench/README.md ("SMTP").
+//! - **Durability** (the policy; README "Durability" and SECURITY.md repeat it). Every commit
+//!   is written to the WAL before its call returns, so a crash of the process (SIGKILL, panic
+//!   abort) never loses an acknowledged change and never corrupts the store. Against power
+//!   loss two classes: **durable** writes — `append`, `deliver` (APPEND, SMTP, collector),
+//!   mailbox create/rename/delete, ACL, quota, subscriptions, accounts — return only after an
+//!   fsync of the WAL that covers their commit; **lazy** writes — `store_flags`,
+//!   `set_private_seen`, `claim_recent`, `expunge`, copy/move — return once written, and the WAL
+//!   is fsynced within [`LAZY_BOUND`] (100 ms) by a background thread (or earlier by any
+//!   durable write, whose fsync covers everything written before it). A power loss therefore
+//!   may undo the lazy changes of the last ~100 ms, never an acknowledged message, and what
+//!   survives is always a prefix of the commit order (SQLite's WAL recovery stops at the first
+//!   frame whose checksum fails): a MOVE or a COPY then EXPUNGE is either kept or undone whole.
+//!   A blob *file* is unlinked only after the commit that dropped its last reference is on
+//!   disk, so an undone expunge never finds its bytes gone. The fsync runs outside the writer
+//!   mutex (`walsync`): a STORE is never queued behind another session's fsync. Readers may
+//!   see a commit before its fsync (so may an IDLE session); only the acknowledgement to the
+//!   writing client waits for it.
 //! - **Readers** take a connection from a small pool; WAL gives each read transaction a
 //!   snapshot and never blocks the writer.
 //! - **Locking order:** writer mutex → (SQLite write lock) → reader pool → caches. The reader
@@ -64,10 +81,12 @@ mod directory;
 mod mailstore;
 mod queue;
 mod schema;
+mod walsync;
 
 pub use collector::{COLLECTOR_FILE, EmbeddedCollectorStore};
 pub use contacts::{CONTACTS_FILE, EmbeddedContactStore};
 pub use queue::{EmbeddedQueueStore, QUEUE_FILE};
+pub use walsync::LAZY_BOUND;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -80,6 +99,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::blobs::BlobFiles;
 use crate::cache::Caches;
+use crate::walsync::WalSync;
 
 /// How long a connection waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -113,6 +133,23 @@ struct Inner {
     bus: ChangeBus,
     /// The public folders' owner, read once (see `public_owner`).
     public: std::sync::OnceLock<AccountId>,
+    /// fsync of the WAL outside the writer mutex (see "Durability" in the crate docs).
+    wal: Arc<WalSync>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.wal.close();
+    }
+}
+
+/// How durable a write is when its call returns (see "Durability" in the crate docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// On disk (the WAL fsynced) before the call returns.
+    Durable,
+    /// Written to the WAL (survives a crash of the process); fsynced within [`LAZY_BOUND`].
+    Lazy,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -149,9 +186,10 @@ pub(crate) type R<T> = std::result::Result<T, Error>;
 /// events, or `Err(())` when it failed (its caller's error is already in its own slot).
 type Job = Box<dyn FnOnce(&EmbeddedStore, &Transaction<'_>) -> Result<Vec<ChangeEvent>, ()> + Send>;
 
-/// What became of a queued job: `None` until a group ran it, then `Ok` if its group committed
-/// (the job's own result is in its slot) or the group's error.
-type Done = Arc<Mutex<Option<Result<(), String>>>>;
+/// What became of a queued job: `None` until a group ran it, then `Ok(ticket)` if its group
+/// committed (the job's own result is in its slot; the ticket is the commit's, see
+/// [`WalSync`]) or the group's error.
+type Done = Arc<Mutex<Option<Result<u64, String>>>>;
 
 struct Queued {
     job: Job,
@@ -180,11 +218,15 @@ impl EmbeddedStore {
         let db_path = data_dir.join("pochta.sqlite3");
         let mut writer = Connection::open(&db_path)?;
         configure(&writer)?;
+        // The writer commits without fsync; durable writes fsync the WAL themselves, outside
+        // the writer mutex (see "Durability" in the crate docs and `walsync`).
+        writer.execute_batch("PRAGMA synchronous=NORMAL")?;
         // WAL is a property of the database file; setting it once is enough, but it is
         // idempotent and cheap, so every open makes sure.
         writer.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
         schema::migrate(&mut writer)?;
         let blobs = BlobFiles::open(&data_dir.join("blobs"))?;
+        let wal = WalSync::start(&db_path);
         Ok(EmbeddedStore {
             inner: Arc::new(Inner {
                 db_path,
@@ -196,6 +238,7 @@ impl EmbeddedStore {
                 caches: Caches::default(),
                 bus: ChangeBus::new(),
                 public: std::sync::OnceLock::new(),
+                wal,
             }),
         })
     }
@@ -231,9 +274,9 @@ impl EmbeddedStore {
         })
     }
 
-    /// Path of the SQLite database (for diagnostics).
     /// The writer connection's `(journal_mode, synchronous)`, for checking the durability
-    /// settings acknowledgements rest on (`("wal", 2)`: WAL, FULL).
+    /// settings acknowledgements rest on (`("wal", 1)`: WAL, NORMAL — commits are not fsynced
+    /// by SQLite; durable writes fsync the WAL themselves, see "Durability" in the crate docs).
     pub fn durability(&self) -> pochta_store::Result<(String, i64)> {
         let c = self.inner.writer.lock();
         let q = |sql: &str| -> rusqlite::Result<rusqlite::types::Value> {
@@ -254,24 +297,91 @@ impl EmbeddedStore {
         ))
     }
 
+    /// `(commits written, commits known to be on disk, fsyncs of the WAL)` since open, for
+    /// diagnostics and for tests of the durability policy (crate docs, "Durability").
+    pub fn wal_counters(&self) -> (u64, u64, u64) {
+        self.inner.wal.counters()
+    }
+
+    /// SQLite's own consistency checks of the database (`PRAGMA integrity_check` and
+    /// `foreign_key_check`): the problems found, none when the store is sound. Run by the
+    /// crash test on a data directory left by a SIGKILL.
+    pub fn integrity_check(&self) -> pochta_store::Result<Vec<String>> {
+        Ok(self.read(|tx| {
+            let mut problems: Vec<String> = tx
+                .prepare("PRAGMA integrity_check")?
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .filter(|line| line != "ok")
+                .collect();
+            let fk: Vec<String> = tx
+                .prepare("PRAGMA foreign_key_check")?
+                .query_map([], |r| {
+                    Ok(format!(
+                        "foreign key: table {} row {:?} -> {}",
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, String>(2)?
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            problems.extend(fk);
+            Ok(problems)
+        })?)
+    }
+
+    /// Path of the SQLite database (for diagnostics).
     pub fn db_path(&self) -> &Path {
         &self.inner.db_path
     }
 
     /// Run `f` in an immediate write transaction; commit; then publish its events (still
-    /// under the writer mutex, so in commit order). Then collect unreferenced blobs.
+    /// under the writer mutex, so in commit order); then, outside the mutex, wait until the
+    /// commit is on disk.
     pub(crate) fn write<T>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> R<(T, Vec<ChangeEvent>)>,
     ) -> R<T> {
-        let mut conn = self.inner.writer.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (out, events) = f(&tx)?;
-        tx.commit()?;
-        for e in events {
-            self.inner.bus.publish(e);
-        }
+        self.write_as(Class::Durable, f)
+    }
+
+    /// Like [`Self::write`] for a [`Class::Lazy`] change: returns once the commit is in the
+    /// WAL (a crash of the process keeps it); the WAL is fsynced within [`LAZY_BOUND`].
+    pub(crate) fn write_lazy<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> R<(T, Vec<ChangeEvent>)>,
+    ) -> R<T> {
+        self.write_as(Class::Lazy, f)
+    }
+
+    fn write_as<T>(
+        &self,
+        class: Class,
+        f: impl FnOnce(&Transaction<'_>) -> R<(T, Vec<ChangeEvent>)>,
+    ) -> R<T> {
+        let (out, ticket) = {
+            let mut conn = self.inner.writer.lock();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (out, events) = f(&tx)?;
+            tx.commit()?;
+            let ticket = self.inner.wal.committed();
+            for e in events {
+                self.inner.bus.publish(e);
+            }
+            (out, ticket)
+        };
+        self.settle(class, ticket)?;
         Ok(out)
+    }
+
+    /// After a commit with `ticket`: wait for the WAL's fsync, or ask for a lazy one.
+    fn settle(&self, class: Class, ticket: u64) -> R<()> {
+        match class {
+            Class::Durable => self.inner.wal.wait_durable(ticket)?,
+            Class::Lazy => self.inner.wal.lazy(),
+        }
+        Ok(())
     }
 
     /// Like [`Self::write`], but committed together with whatever other grouped writes are
@@ -309,9 +419,13 @@ impl EmbeddedStore {
         }
         let outcome = done.lock().take();
         match outcome {
-            Some(Ok(())) => slot.lock().take().unwrap_or_else(|| {
-                Err(StoreError::Backend("grouped write lost its result".into()).into())
-            }),
+            Some(Ok(ticket)) => {
+                // Outside the writer mutex: the next group is written while this one syncs.
+                self.inner.wal.wait_durable(ticket)?;
+                slot.lock().take().unwrap_or_else(|| {
+                    Err(StoreError::Backend("grouped write lost its result".into()).into())
+                })
+            }
             Some(Err(msg)) => Err(StoreError::Backend(msg).into()),
             None => Err(StoreError::Backend("grouped write was not run".into()).into()),
         }
@@ -322,7 +436,7 @@ impl EmbeddedStore {
     fn commit_group(&self, conn: &mut Connection, batch: Vec<Queued>) {
         let (jobs, dones): (Vec<Job>, Vec<Done>) =
             batch.into_iter().map(|q| (q.job, q.done)).unzip();
-        let result = (|| -> R<Vec<ChangeEvent>> {
+        let result = (|| -> R<(Vec<ChangeEvent>, u64)> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut events = Vec::new();
             for job in jobs {
@@ -338,12 +452,12 @@ impl EmbeddedStore {
                 }
             }
             tx.commit()?;
-            Ok(events)
+            Ok((events, self.inner.wal.committed()))
         })();
         match result {
-            Ok(events) => {
+            Ok((events, ticket)) => {
                 for d in &dones {
-                    *d.lock() = Some(Ok(()));
+                    *d.lock() = Some(Ok(ticket));
                 }
                 for e in events {
                     self.inner.bus.publish(e);
@@ -364,29 +478,44 @@ impl EmbeddedStore {
     /// caller's change is committed already and must be reported as done.
     pub(crate) fn write_then_collect<T>(
         &self,
+        class: Class,
         f: impl FnOnce(&Transaction<'_>) -> R<(T, Vec<ChangeEvent>)>,
     ) -> R<T> {
-        let mut conn = self.inner.writer.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (out, events) = f(&tx)?;
-        tx.commit()?;
-        for e in events {
-            self.inner.bus.publish(e);
-        }
-        // Ignored on failure on purpose: rows at refcount 0 stay and are collected next time.
-        let _ = self.collect_garbage(&mut conn);
+        let (out, ticket) = {
+            let mut conn = self.inner.writer.lock();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (out, events) = f(&tx)?;
+            tx.commit()?;
+            let ticket = self.inner.wal.committed();
+            for e in events {
+                self.inner.bus.publish(e);
+            }
+            // Ignored on failure on purpose: rows at refcount 0 stay and are collected next time.
+            let _ = self.collect_garbage(&mut conn, ticket);
+            (out, ticket)
+        };
+        self.settle(class, ticket)?;
         Ok(out)
     }
 
-    fn collect_garbage(&self, conn: &mut Connection) -> R<()> {
+    /// `ticket` is the commit that dropped the references: a blob *file* is unlinked only
+    /// once that commit is on disk, so a power loss that undoes a lazy expunge never leaves
+    /// its messages without their bytes. (Inline blobs go with their rows.)
+    fn collect_garbage(&self, conn: &mut Connection, ticket: u64) -> R<()> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let ids: Vec<String> = {
-            let mut q = tx.prepare_cached("SELECT id FROM blobs WHERE refcount <= 0")?;
-            q.query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?
+        let (ids, files): (Vec<String>, Vec<bool>) = {
+            let mut q =
+                tx.prepare_cached("SELECT id, data IS NULL FROM blobs WHERE refcount <= 0")?;
+            q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .unzip()
         };
         if ids.is_empty() {
             return Ok(());
+        }
+        if files.contains(&true) {
+            self.inner.wal.wait_durable(ticket)?;
         }
         {
             let mut del = tx.prepare_cached("DELETE FROM blobs WHERE id = ?1")?;
@@ -399,6 +528,10 @@ impl EmbeddedStore {
             }
         }
         tx.commit()?;
+        // Lazy: losing this commit leaves rows at refcount 0 whose files are gone, which is
+        // harmless (appenders re-create missing files; the next collection deletes them).
+        self.inner.wal.committed();
+        self.inner.wal.lazy();
         Ok(())
     }
 
@@ -434,8 +567,8 @@ impl EmbeddedStore {
 
 fn configure(c: &Connection) -> R<()> {
     c.busy_timeout(BUSY_TIMEOUT)?;
-    // FULL: in WAL mode, COMMIT fsyncs the WAL before returning (NORMAL would not), which is
-    // what "acknowledged only when durable" needs.
+    // FULL: in WAL mode, COMMIT fsyncs the WAL before returning. The mail store's writer
+    // switches to NORMAL after this and fsyncs the WAL itself (`walsync`).
     c.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
     Ok(())
 }

@@ -303,6 +303,19 @@ fn imap_anonymous() {
 }
 
 #[test]
+fn imap_parallel_is_on_unless_switched_off() {
+    assert!(parse(MIN).unwrap().imap.parallel);
+    assert!(
+        parse(&format!("{MIN}[imap]\nanonymous = true\n"))
+            .unwrap()
+            .imap
+            .parallel
+    );
+    let c = parse(&format!("{MIN}[imap]\nparallel = false\n")).unwrap();
+    assert!(!c.imap.parallel);
+}
+
+#[test]
 fn collector_schedule() {
     let c = parse(MIN).unwrap();
     assert_eq!(c.collector.interval, Duration::from_secs(60));

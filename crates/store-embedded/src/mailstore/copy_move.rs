@@ -94,7 +94,7 @@ impl EmbeddedStore {
         };
         // A move drops source rows; the blob stays referenced by the new rows, so no
         // collection is needed either way.
-        self.write(body)
+        self.write_lazy(body)
     }
 }
 

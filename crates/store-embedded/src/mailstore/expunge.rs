@@ -30,7 +30,7 @@ pub(super) fn expunge(
     uids: Option<&[Uid]>,
 ) -> Result<Vec<Uid>> {
     let only = uids.map(sorted);
-    Ok(store.write_then_collect(|tx| {
+    Ok(store.write_then_collect(crate::Class::Lazy, |tx| {
         let mut mb = selectable(tx, mailbox)?;
         let mut q = tx.prepare_cached(
             "SELECT uid FROM messages WHERE mailbox = ?1 AND (flags & 8) != 0 ORDER BY uid",

@@ -20,7 +20,7 @@ pub(super) fn store_flags(
     unchanged_since: Option<ModSeq>,
 ) -> Result<StoreOutcome> {
     let uids = sorted(uids);
-    Ok(store.write(|tx| {
+    Ok(store.write_lazy(|tx| {
         let mut mb = selectable(tx, mailbox)?;
         let mut out = StoreOutcome::default();
         let mut q = tx.prepare_cached(
@@ -86,7 +86,18 @@ pub(super) fn store_flags(
 }
 
 pub(super) fn claim_recent(store: &EmbeddedStore, mailbox: MailboxId) -> Result<Vec<Uid>> {
-    Ok(store.write(|tx| {
+    // Most SELECTs find nothing new to claim: answer those from a read snapshot, without the
+    // writer (a write transaction would queue behind other sessions' commits). Whatever
+    // arrives after this read is claimed by the next sync, as with the write below.
+    let unclaimed = store.read(|tx| {
+        let mb = selectable(tx, mailbox)?;
+        Ok(mb.recent_floor != mb.uid_next)
+    })?;
+    if !unclaimed {
+        return Ok(Vec::new());
+    }
+    // Lazy: losing the claim to a power loss only shows these messages as \Recent again.
+    Ok(store.write_lazy(|tx| {
         let mut mb = selectable(tx, mailbox)?;
         let mut q = tx.prepare_cached(
             "SELECT uid FROM messages WHERE mailbox = ?1 AND uid >= ?2 ORDER BY uid",
@@ -142,7 +153,7 @@ pub(super) fn set_private_seen(
     seen: bool,
 ) -> Result<Vec<MessageSummary>> {
     let uids = sorted(uids);
-    Ok(store.write(|tx| {
+    Ok(store.write_lazy(|tx| {
         let mut mb = selectable(tx, mailbox)?;
         if !mb.seen_per_user {
             return Err(

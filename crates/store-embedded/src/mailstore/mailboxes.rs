@@ -169,7 +169,7 @@ pub(super) fn mailbox_delete(
     account: AccountId,
     name: &MailboxName,
 ) -> Result<()> {
-    Ok(store.write_then_collect(|tx| {
+    Ok(store.write_then_collect(crate::Class::Durable, |tx| {
         if name.is_inbox() {
             return Err(StoreError::NotAllowed("INBOX cannot be deleted".into()).into());
         }

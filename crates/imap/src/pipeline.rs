@@ -1,0 +1,156 @@
+//! Parallel execution of independent pipelined commands of one connection (RFC 9051 §5.5).
+//!
+//! A client may send several commands without waiting; the server may execute them at the
+//! same time and answer as each completes, since every completion carries its tag. This module
+//! decides which commands may run beside their neighbours ([`independent`]) and runs such a
+//! group on the blocking pool ([`spawn`]); the driver feeds it and writes what comes back.
+//!
+//! Invariants (what always holds):
+//! - **Only reads run concurrently.** A command is independent only if it changes nothing — in
+//!   the store or in the session: `FETCH`/`UID FETCH` that set no `\Seen` (only `.PEEK`
+//!   sections, no `RFC822`/`RFC822.TEXT`), `SEARCH`/`UID SEARCH` without `RETURN (SAVE)`,
+//!   `STATUS`, `LIST`, `LSUB`, `GETQUOTA`, `GETQUOTAROOT`, `MYRIGHTS`, `GETACL`, `LISTRIGHTS`.
+//!   A command that would switch CONDSTORE on (RFC 7162 §3.1: `MODSEQ`, `CHANGEDSINCE`,
+//!   `HIGHESTMODSEQ`) is independent only once CONDSTORE is already on, so no neighbour's
+//!   answer depends on whether it ran first. Anonymous sessions (paced per command) and
+//!   sessions not yet authenticated never run commands concurrently.
+//! - **Everything else is a barrier**: SELECT, EXAMINE, STORE, EXPUNGE, COPY, MOVE, APPEND,
+//!   CREATE, DELETE, RENAME, ENABLE, NOOP, IDLE, LOGOUT, STARTTLS, … The driver runs the group
+//!   collected so far to its end before it starts a barrier, and parses the command after the
+//!   barrier only once the barrier is done (so an ENABLE UTF8=ACCEPT or a SELECT is in effect
+//!   for what follows, exactly as in sequential execution). A parse error, a literal or any
+//!   other framer event also ends the group first.
+//! - **Sequence numbers stay valid.** Every member of a group works on a copy of the session's
+//!   view taken when the group starts ([`Session::fork`]); no member reports untagged updates
+//!   (a fork never syncs), so no EXPUNGE can be sent inside a group and the sequence numbers
+//!   every member uses and answers with are the ones the client knows. Nothing in a group can
+//!   expunge, so no command using sequence numbers is reordered around an expunge.
+//! - **Answers are whole and tagged.** A member's responses are written together with its
+//!   tagged completion (a large FETCH in chunks of whole responses, [`crate::fetch::CHUNK`]),
+//!   so an untagged `SEARCH`, `STATUS` or `LIST` is followed by its own command's tag; members
+//!   are answered in the order they complete.
+//! - **Untagged updates stay consistent.** After the group the session reports what other
+//!   sessions changed meanwhile (EXISTS, flags), without EXPUNGE: no command is in progress
+//!   then (RFC 9051 §7.5.1); expunges wait for the next command that may report them.
+//! - **Bounded.** At most [`MAX_GROUP`] commands per group and [`PARALLEL`] of them executing
+//!   at once per connection; a slow client holds back its group's large FETCH through the
+//!   bounded channel, not memory.
+//! - The switch is `ImapConfig::parallel` (`[imap] parallel`, on by default); off, every
+//!   command is handled in order as before.
+
+use std::sync::Arc;
+
+use pochta_imap_proto::fetch::FetchAttr;
+use pochta_imap_proto::search::{SearchKey, SearchReturn};
+use pochta_imap_proto::status::StatusItem;
+use pochta_imap_proto::{Command, CommandBody};
+use pochta_store::MailStore;
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::session::{Next, Session};
+
+/// Most commands in one group; the next one starts a new group.
+pub const MAX_GROUP: usize = 64;
+/// Most members of a group executing at once (per connection).
+pub const PARALLEL: usize = 4;
+
+/// Whether `body` may run concurrently with its independent neighbours (module docs).
+pub(crate) fn independent<S: MailStore>(session: &Session<S>, body: &CommandBody) -> bool {
+    if !session.shared.config.parallel || session.anonymous.is_some() || session.account.is_none() {
+        return false;
+    }
+    let condstore = session.condstore;
+    match body {
+        CommandBody::Fetch(f) => {
+            let sets_seen = f.attrs.iter().any(|a| {
+                matches!(
+                    a,
+                    FetchAttr::Rfc822
+                        | FetchAttr::Rfc822Text
+                        | FetchAttr::BodySection { peek: false, .. }
+                        | FetchAttr::Binary { peek: false, .. }
+                )
+            });
+            let enables_condstore =
+                f.changed_since.is_some() || f.attrs.iter().any(|a| matches!(a, FetchAttr::ModSeq));
+            !sets_seen && (condstore || !enables_condstore)
+        }
+        CommandBody::Search(s) => {
+            let saves = s
+                .returns
+                .as_ref()
+                .is_some_and(|r| r.contains(&SearchReturn::Save));
+            !saves && (condstore || !mentions_modseq(&s.key))
+        }
+        CommandBody::Status(s) => condstore || !s.items.contains(&StatusItem::HighestModSeq),
+        CommandBody::List(_)
+        | CommandBody::Lsub(_)
+        | CommandBody::GetQuota(_)
+        | CommandBody::GetQuotaRoot(_)
+        | CommandBody::MyRights(_)
+        | CommandBody::GetAcl(_)
+        | CommandBody::ListRights(_) => true,
+        _ => false,
+    }
+}
+
+/// Whether a search key uses MODSEQ (a CONDSTORE-enabling search, RFC 7162 §3.1.5).
+fn mentions_modseq(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::ModSeq { .. } => true,
+        SearchKey::Not(k) => mentions_modseq(k),
+        SearchKey::Or(a, b) => mentions_modseq(a) || mentions_modseq(b),
+        SearchKey::And(keys) => keys.iter().any(mentions_modseq),
+        _ => false,
+    }
+}
+
+/// Output of a group member: whole responses, in order (its last piece holds its tagged
+/// completion).
+pub(crate) struct Piece {
+    pub bytes: Vec<u8>,
+    /// The member switched CONDSTORE on (only possible when it already was: see
+    /// [`independent`]; merged back anyway).
+    pub condstore: bool,
+}
+
+/// Start every command of `group` on a fork of `session`; the pieces arrive on the returned
+/// channel as members produce them, which closes when every member is done (or gone).
+pub(crate) fn spawn<S: MailStore>(
+    session: &Session<S>,
+    group: Vec<Command>,
+) -> mpsc::Receiver<Piece> {
+    let (tx, rx) = mpsc::channel(2 * PARALLEL);
+    let permits = Arc::new(Semaphore::new(PARALLEL));
+    for cmd in group {
+        let mut fork = session.fork();
+        let tx = tx.clone();
+        let permits = Arc::clone(&permits);
+        tokio::spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return;
+            };
+            let _ = tokio::task::spawn_blocking(move || {
+                let mut next = fork.handle(cmd);
+                while next == Next::More {
+                    let bytes = std::mem::take(&mut fork.out);
+                    let piece = Piece {
+                        bytes,
+                        condstore: false,
+                    };
+                    if tx.blocking_send(piece).is_err() {
+                        // The connection is gone.
+                        return;
+                    }
+                    next = fork.resume();
+                }
+                let _ = tx.blocking_send(Piece {
+                    bytes: std::mem::take(&mut fork.out),
+                    condstore: fork.condstore,
+                });
+            })
+            .await;
+        });
+    }
+    rx
+}
