@@ -79,6 +79,12 @@ impl Cluster {
     /// `initdb` + `postgres` in a new temporary directory; returns once it accepts
     /// connections. Panics (test helper) when it cannot.
     pub fn start() -> Cluster {
+        Self::start_with_fsync(false)
+    }
+
+    /// Like [`Self::start`], with `fsync` and `full_page_writes` as asked (on: commits are
+    /// durable as in production, for measurements).
+    pub fn start_with_fsync(fsync: bool) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("pochta-pg-")
             .tempdir()
@@ -118,7 +124,15 @@ impl Cluster {
         let postmaster = as_owner(&bin_dir().join("postgres"))
             .arg("-D")
             .arg(&data)
-            .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
+            .args(["-c", if fsync { "fsync=on" } else { "fsync=off" }])
+            .args([
+                "-c",
+                if fsync {
+                    "full_page_writes=on"
+                } else {
+                    "full_page_writes=off"
+                },
+            ])
             .args(["-c", "listen_addresses=127.0.0.1"])
             .args(["-c", "max_connections=300"])
             .args(["-c", "shared_buffers=32MB"])
