@@ -8,6 +8,7 @@
 //! - Only `serve` and `dev` start a tokio runtime; admin commands are plain synchronous code.
 #![forbid(unsafe_code)]
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -95,6 +96,15 @@ enum Command {
     /// sync (`pochta serve` runs every source continuously).
     #[command(subcommand)]
     Collect(CollectCmd),
+    /// The database of `[store] backend = "postgres"`.
+    #[command(subcommand)]
+    Db(DbCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum DbCmd {
+    /// Apply the schema migrations the database lacks (every start does it too).
+    Migrate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -450,6 +460,23 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Collect(cmd) => collect(&load(&cli.config)?, cmd, out),
+        Command::Db(DbCmd::Migrate) => match pochta::backend::migrate(&load(&cli.config)?)? {
+            Some(n) => {
+                writeln!(
+                    out,
+                    "schema at version {} ({n} migration(s) applied)",
+                    pochta_store_postgres::SCHEMA_VERSION
+                )?;
+                Ok(())
+            }
+            None => {
+                writeln!(
+                    out,
+                    "the embedded store migrates itself when opened; nothing to do"
+                )?;
+                Ok(())
+            }
+        },
     }
 }
 

@@ -311,6 +311,14 @@ impl Tx<'_> {
     }
 }
 
+/// Checks a connection URL (`postgres://user:password@host:port/dbname` or key=value form)
+/// without connecting; the error does not repeat the URL (it may hold a password).
+pub fn check_url(url: &str) -> std::result::Result<(), String> {
+    url.parse::<postgres::Config>()
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// A pool of connections to one database, shared by the stores of one process.
 #[derive(Clone)]
 pub struct Pool {
@@ -330,6 +338,13 @@ impl Pool {
     /// Connects to `url` (`postgres://user:password@host:port/dbname`, or the key=value
     /// form) with at most `size` connections, and applies the schema's migrations.
     pub fn open(url: &str, size: u32) -> pochta_store::Result<Pool> {
+        let p = Self::connect(url, size)?;
+        p.migrate()?;
+        Ok(p)
+    }
+
+    /// Like [`Self::open`] without applying migrations (connections are made on first use).
+    pub fn connect(url: &str, size: u32) -> pochta_store::Result<Pool> {
         let config: postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Backend(format!("postgresql url: {e}")))?;
@@ -340,9 +355,7 @@ impl Pool {
             .build_unchecked(Manager {
                 config: config.clone(),
             });
-        let p = Pool { pool, config };
-        p.migrate()?;
-        Ok(p)
+        Ok(Pool { pool, config })
     }
 
     /// Applies the migrations this program knows and the database lacks; how many ran.

@@ -180,7 +180,8 @@ impl Cluster {
                         .unwrap_or_default()
                 );
             }
-            if postgres::Client::connect(&self.url("postgres"), postgres::NoTls).is_ok() {
+            let url = self.url("postgres");
+            if crate::bridge(move || postgres::Client::connect(&url, postgres::NoTls).is_ok()) {
                 return;
             }
             assert!(Instant::now() < deadline, "postgres did not start in 60 s");

@@ -1,0 +1,234 @@
+//! Two `pochta serve` nodes on one throwaway PostgreSQL 15 cluster (`[store] backend =
+//! "postgres"`), driven over TCP: an account added through one node's CLI logs in on both,
+//! mail delivered over SMTP to one node is read over IMAP on the other, IMAP IDLE on one node
+//! sees an APPEND made on the other, and concurrent APPENDs through both nodes get distinct
+//! UIDs that ascend in each connection's order, none lost.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestDir, TestServer, free_ports};
+use pochta_store_postgres::testing::Cluster;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const USER: &str = "ivan@pochta.test";
+const PASS: &str = "correct horse battery";
+
+fn node(url: &str) -> TestServer {
+    let listeners = ["imap", "pop3", "smtp"];
+    let ports: Vec<(&'static str, u16)> = listeners.into_iter().zip(free_ports(3)).collect();
+    let extra = format!(
+        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n\
+         [limits]\nconnections_per_ip = 200\n"
+    );
+    let dir = TestDir::new(&ports, &extra);
+    TestServer::start_in(dir, ports)
+}
+
+struct Imap {
+    conn: BufReader<TcpStream>,
+    n: u32,
+}
+
+impl Imap {
+    async fn login(server: &TestServer) -> Imap {
+        let mut conn = BufReader::new(TcpStream::connect(server.addr("imap")).await.unwrap());
+        let mut greeting = String::new();
+        conn.read_line(&mut greeting).await.unwrap();
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        let mut c = Imap { conn, n: 0 };
+        c.cmd(&format!("LOGIN {USER} \"{PASS}\"")).await;
+        c
+    }
+
+    async fn line(&mut self) -> String {
+        let mut l = String::new();
+        let n = tokio::time::timeout(Duration::from_secs(60), self.conn.read_line(&mut l))
+            .await
+            .expect("an IMAP line within 60 s")
+            .unwrap();
+        assert!(n > 0, "connection closed");
+        l
+    }
+
+    /// Sends a command, returns every line up to and including its tagged OK.
+    async fn cmd(&mut self, command: &str) -> Vec<String> {
+        self.n += 1;
+        let tag = format!("c{}", self.n);
+        self.conn
+            .get_mut()
+            .write_all(format!("{tag} {command}\r\n").as_bytes())
+            .await
+            .unwrap();
+        self.until(&tag).await
+    }
+
+    async fn until(&mut self, tag: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let l = self.line().await;
+            let done = l.starts_with(&format!("{tag} "));
+            out.push(l.clone());
+            if done {
+                assert!(l.starts_with(&format!("{tag} OK")), "{out:?}");
+                return out;
+            }
+        }
+    }
+
+    /// APPEND with a synchronising literal; returns the UID from APPENDUID.
+    async fn append(&mut self, body: &[u8]) -> u32 {
+        self.n += 1;
+        let tag = format!("c{}", self.n);
+        let w = self.conn.get_mut();
+        w.write_all(format!("{tag} APPEND INBOX {{{}}}\r\n", body.len()).as_bytes())
+            .await
+            .unwrap();
+        let cont = self.line().await;
+        assert!(cont.starts_with('+'), "{cont}");
+        let w = self.conn.get_mut();
+        w.write_all(body).await.unwrap();
+        w.write_all(b"\r\n").await.unwrap();
+        let lines = self.until(&tag).await;
+        let last = lines.last().unwrap();
+        let at = last.find("APPENDUID ").expect("APPENDUID") + "APPENDUID ".len();
+        last[at..]
+            .split([' ', ']'])
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
+fn message(n: usize) -> Vec<u8> {
+    format!(
+        "From: a@example.org\r\nTo: {USER}\r\nSubject: node test {n}\r\n\
+         Message-ID: <{n}.cluster@example.org>\r\n\r\nBody {n}\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_share_one_database() {
+    let cluster = Cluster::start();
+    let url = cluster.database();
+    let a = node(&url);
+    let b = node(&url);
+    // An account made through node A's CLI (it writes to the database).
+    a.dir.add_user(USER, PASS);
+
+    // SMTP to node A, read over IMAP on node B.
+    {
+        let mut smtp = BufReader::new(TcpStream::connect(a.addr("smtp")).await.unwrap());
+        let mut l = String::new();
+        smtp.read_line(&mut l).await.unwrap();
+        for cmd in [
+            "EHLO client.test".to_string(),
+            "MAIL FROM:<a@example.org>".into(),
+            format!("RCPT TO:<{USER}>"),
+            "DATA".into(),
+        ] {
+            smtp.get_mut()
+                .write_all(format!("{cmd}\r\n").as_bytes())
+                .await
+                .unwrap();
+            loop {
+                l.clear();
+                smtp.read_line(&mut l).await.unwrap();
+                if l.len() < 4 || l.as_bytes()[3] != b'-' {
+                    break;
+                }
+            }
+            assert!(l.starts_with('2') || l.starts_with('3'), "{cmd}: {l}");
+        }
+        smtp.get_mut().write_all(&message(0)).await.unwrap();
+        smtp.get_mut().write_all(b".\r\n").await.unwrap();
+        l.clear();
+        smtp.read_line(&mut l).await.unwrap();
+        assert!(l.starts_with("250"), "{l}");
+    }
+    let mut on_b = Imap::login(&b).await;
+    let sel = on_b.cmd("SELECT INBOX").await;
+    assert!(sel.iter().any(|l| l == "* 1 EXISTS\r\n"), "{sel:?}");
+    let fetched = on_b
+        .cmd("UID FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        .await;
+    assert!(
+        fetched.iter().any(|l| l.contains("Subject: node test 0")),
+        "{fetched:?}"
+    );
+
+    // IDLE on node B sees an APPEND made on node A.
+    on_b.n += 1;
+    let idle_tag = format!("c{}", on_b.n);
+    on_b.conn
+        .get_mut()
+        .write_all(format!("{idle_tag} IDLE\r\n").as_bytes())
+        .await
+        .unwrap();
+    let cont = on_b.line().await;
+    assert!(cont.starts_with('+'), "{cont}");
+    let mut on_a = Imap::login(&a).await;
+    let started = Instant::now();
+    let uid = on_a.append(&message(1)).await;
+    assert_eq!(uid, 2);
+    let seen = on_b.line().await;
+    let waited = started.elapsed();
+    assert_eq!(seen, "* 2 EXISTS\r\n");
+    println!("node B's IDLE saw node A's APPEND after {waited:?}");
+    on_b.conn.get_mut().write_all(b"DONE\r\n").await.unwrap();
+    on_b.until(&idle_tag).await;
+
+    // Concurrent APPENDs through both nodes: 2 nodes x 20 connections x 10 APPENDs.
+    const CONNS: usize = 20;
+    const PER: usize = 10;
+    let mut tasks = Vec::new();
+    for (i, server) in [&a, &b].into_iter().enumerate() {
+        for c in 0..CONNS {
+            let addr_imap = server.addr("imap");
+            tasks.push(tokio::spawn(async move {
+                let conn = BufReader::new(TcpStream::connect(addr_imap).await.unwrap());
+                let mut s = Imap { conn, n: 0 };
+                let mut greeting = String::new();
+                s.conn.read_line(&mut greeting).await.unwrap();
+                s.cmd(&format!("LOGIN {USER} \"{PASS}\"")).await;
+                let mut mine = Vec::new();
+                for k in 0..PER {
+                    mine.push(s.append(&message(1000 * (i * CONNS + c + 1) + k)).await);
+                }
+                mine
+            }));
+        }
+    }
+    let started = Instant::now();
+    let mut all = Vec::new();
+    for t in tasks {
+        let mine = t.await.unwrap();
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "UIDs went down within one connection: {mine:?}"
+        );
+        all.extend(mine);
+    }
+    println!(
+        "{} concurrent APPENDs through two nodes in {:?}",
+        all.len(),
+        started.elapsed()
+    );
+    let n = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), n, "duplicate UIDs");
+    assert_eq!(all.len(), 2 * CONNS * PER);
+    assert!(all.iter().all(|u| *u > 2));
+    // Every one is there, seen from either node.
+    let st = on_a.cmd("STATUS INBOX (MESSAGES UIDNEXT)").await;
+    let want = format!("MESSAGES {}", 2 + 2 * CONNS * PER);
+    assert!(st.iter().any(|l| l.contains(&want)), "{st:?}");
+    let st = on_b.cmd("STATUS INBOX (MESSAGES)").await;
+    assert!(st.iter().any(|l| l.contains(&want)), "{st:?}");
+}
