@@ -70,6 +70,28 @@ pub fn migrate(config: &Config) -> Result<Option<usize>> {
     }
 }
 
+/// `pochta store copy --to URL`: copies the embedded installation of `config` (mail store,
+/// queue, collector state) into the empty PostgreSQL database at `url`, keeping UIDVALIDITY,
+/// UIDs, MODSEQs and every id a client or the collector remembers.
+pub fn copy_to_postgres(config: &Config, url: &str) -> Result<pochta_store_postgres::CopyReport> {
+    if config.store != StoreSettings::Embedded {
+        anyhow::bail!("store copy reads an embedded installation; this config's [store] is not");
+    }
+    let Store::Embedded(src) = open_store(config)? else {
+        anyhow::bail!("the embedded store did not open as embedded");
+    };
+    let queue = EmbeddedQueueStore::open(&config.data_dir).context("cannot open the queue")?;
+    let collector = EmbeddedCollectorStore::open(&config.data_dir)
+        .context("cannot open the collector's state")?;
+    let dst = PgStore::open(url, 2).context("cannot open the PostgreSQL database")?;
+    Ok(pochta_store_postgres::copy_into(
+        &src,
+        Some(&queue),
+        Some(&collector),
+        &dst,
+    )?)
+}
+
 /// The outbound queue's spool.
 pub fn queue_store(config: &Config) -> Result<Arc<dyn QueueStore>> {
     crate::admin::create_private_dir(&config.data_dir)?;

@@ -99,6 +99,21 @@ enum Command {
     /// The database of `[store] backend = "postgres"`.
     #[command(subcommand)]
     Db(DbCmd),
+    /// Move an installation between storage backends.
+    #[command(subcommand)]
+    Store(StoreCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCmd {
+    /// Copy this (embedded) installation — accounts, mailboxes with their UIDVALIDITY and
+    /// UIDs, messages, flags, ACLs, quotas, aliases, queue, collector sources — into an empty
+    /// PostgreSQL database (then point [store] at it).
+    Copy {
+        /// postgres://user:password@host:port/dbname
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -460,6 +475,15 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Collect(cmd) => collect(&load(&cli.config)?, cmd, out),
+        Command::Store(StoreCmd::Copy { to }) => {
+            let r = pochta::backend::copy_to_postgres(&load(&cli.config)?, &to)?;
+            writeln!(
+                out,
+                "copied {} account(s), {} mailbox(es), {} message(s) ({} distinct), {} queued message(s), {} collector source(s)",
+                r.accounts, r.mailboxes, r.messages, r.blobs, r.queued, r.sources
+            )?;
+            Ok(())
+        }
         Command::Db(DbCmd::Migrate) => match pochta::backend::migrate(&load(&cli.config)?)? {
             Some(n) => {
                 writeln!(

@@ -232,3 +232,92 @@ async fn two_nodes_share_one_database() {
     let st = on_b.cmd("STATUS INBOX (MESSAGES)").await;
     assert!(st.iter().any(|l| l.contains(&want)), "{st:?}");
 }
+
+/// Everything a mail program caches, as IMAP shows it: the mailbox list, each mailbox's
+/// UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ, each message's UID, flags, MODSEQ, internal date,
+/// size and bytes. (`\Recent` is left out: it belongs to sessions, not to the mailbox.)
+async fn snapshot(server: &TestServer) -> Vec<String> {
+    let mut c = Imap::login(server).await;
+    let mut out = Vec::new();
+    let list = c.cmd("LIST \"\" \"*\"").await;
+    let mut names = Vec::new();
+    for l in &list {
+        if let Some(rest) = l.strip_prefix("* LIST ") {
+            let name = rest.rsplit(' ').next().unwrap().trim().trim_matches('"');
+            names.push(name.to_owned());
+            out.push(l.clone());
+        }
+    }
+    names.sort();
+    for name in names {
+        let ex = c.cmd(&format!("EXAMINE \"{name}\" (CONDSTORE)")).await;
+        if ex.last().is_some_and(|l| !l.contains("OK")) {
+            continue;
+        }
+        for l in &ex {
+            if l.contains("UIDVALIDITY") || l.contains("UIDNEXT") || l.contains("HIGHESTMODSEQ") {
+                out.push(format!("{name}: {}", l.trim_end()));
+            }
+        }
+        let f = c
+            .cmd("UID FETCH 1:* (UID FLAGS MODSEQ INTERNALDATE RFC822.SIZE BODY.PEEK[])")
+            .await;
+        out.extend(f.iter().filter(|l| !l.starts_with('c')).map(|l| {
+            format!(
+                "{name}: {}",
+                l.replace("\\Recent ", "").replace(" \\Recent", "")
+            )
+        }));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn store_copy_keeps_uidvalidity_and_uids() {
+    // An embedded installation with some history: flags, keywords, a folder, an expunge.
+    let mut embedded = TestServer::start_with(&["imap"], "");
+    embedded.dir.add_user(USER, PASS);
+    let o = embedded.cli(&["alias", "add", "boss@pochta.test", USER]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    {
+        let mut c = Imap::login(&embedded).await;
+        for n in 0..5 {
+            c.append(&message(n)).await;
+        }
+        c.cmd("CREATE Work").await;
+        c.cmd("SELECT INBOX").await;
+        c.cmd("UID STORE 1,3 +FLAGS (\\Seen $Important)").await;
+        c.cmd("UID STORE 2 +FLAGS (\\Deleted)").await;
+        c.cmd("EXPUNGE").await;
+        c.cmd("UID COPY 3:5 Work").await;
+    }
+    let before = snapshot(&embedded).await;
+    assert!(
+        before.iter().any(|l| l.contains("$Important")),
+        "{before:?}"
+    );
+    assert!(embedded.sigterm(Duration::from_secs(30)).is_some());
+
+    let cluster = Cluster::start();
+    let url = cluster.database();
+    let o = embedded.cli(&["store", "copy", "--to", &url]);
+    assert!(
+        o.status.success(),
+        "store copy failed: {}",
+        common::stderr(&o)
+    );
+    let said = common::stdout(&o);
+    assert!(said.contains("copied 1 account(s)"), "{said}");
+    // A second copy into the same (now full) database is refused, changing nothing.
+    let o = embedded.cli(&["store", "copy", "--to", &url]);
+    assert!(!o.status.success());
+
+    let pg = node(&url);
+    let after = snapshot(&pg).await;
+    assert_eq!(before, after, "the IMAP view changed across the copy");
+    // The copied alias delivers, and new mail continues the UIDs.
+    let mut c = Imap::login(&pg).await;
+    assert_eq!(c.append(&message(9)).await, 6);
+    let o = pg.cli(&["alias", "list"]);
+    assert!(common::stdout(&o).contains("boss@pochta.test"));
+}

@@ -7,6 +7,7 @@
 //!   `FOR UPDATE SKIP LOCKED`);
 //! - [`PgCollectorStore`]: [`pochta_store::CollectorStore`] (one pass per source through a
 //!   session-scoped advisory lock);
+//! - [`copy_into`]: moving an installation from another backend, keeping UIDVALIDITY and UIDs;
 //! - `testing` (cargo feature `testing`): a throwaway PostgreSQL cluster for tests.
 //!
 //! Implementation notes (the rules of [`pochta_store`] apply on top):
@@ -43,6 +44,7 @@
 #![forbid(unsafe_code)]
 
 mod collector;
+mod copy;
 mod directory;
 mod mailstore;
 mod queue;
@@ -51,6 +53,7 @@ mod schema;
 pub mod testing;
 
 pub use collector::PgCollectorStore;
+pub use copy::{CopyReport, copy_into};
 pub use queue::PgQueueStore;
 pub use schema::SCHEMA_VERSION;
 
