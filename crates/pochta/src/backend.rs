@@ -360,4 +360,7 @@ impl MailStore for Store {
     fn set_quota(&self, account: AccountId, limits: QuotaLimits) -> R<()> {
         each!(self, s => s.set_quota(account, limits))
     }
+    fn maildrop_lock(&self, account: AccountId) -> R<Option<pochta_store::MaildropLock>> {
+        each!(self, s => s.maildrop_lock(account))
+    }
 }

@@ -321,3 +321,55 @@ async fn store_copy_keeps_uidvalidity_and_uids() {
     let o = pg.cli(&["alias", "list"]);
     assert!(common::stdout(&o).contains("boss@pochta.test"));
 }
+
+async fn pop3_line(c: &mut BufReader<TcpStream>) -> String {
+    let mut l = String::new();
+    tokio::time::timeout(Duration::from_secs(60), c.read_line(&mut l))
+        .await
+        .expect("a POP3 line within 60 s")
+        .unwrap();
+    l
+}
+
+/// USER/PASS on `server`'s POP3 listener; returns the connection and the answer to PASS.
+async fn pop3_login(server: &TestServer) -> (BufReader<TcpStream>, String) {
+    let mut c = BufReader::new(TcpStream::connect(server.addr("pop3")).await.unwrap());
+    assert!(pop3_line(&mut c).await.starts_with("+OK"));
+    c.get_mut()
+        .write_all(format!("USER {USER}\r\n").as_bytes())
+        .await
+        .unwrap();
+    assert!(pop3_line(&mut c).await.starts_with("+OK"));
+    c.get_mut()
+        .write_all(format!("PASS {PASS}\r\n").as_bytes())
+        .await
+        .unwrap();
+    let answer = pop3_line(&mut c).await;
+    (c, answer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pop3_maildrop_lock_holds_across_nodes() {
+    let cluster = Cluster::start();
+    let url = cluster.database();
+    let a = node(&url);
+    let b = node(&url);
+    a.dir.add_user(USER, PASS);
+    let (mut on_a, answer) = pop3_login(&a).await;
+    assert!(answer.starts_with("+OK"), "{answer}");
+    let (_, answer) = pop3_login(&b).await;
+    assert!(answer.starts_with("-ERR [IN-USE]"), "{answer}");
+    on_a.get_mut().write_all(b"QUIT\r\n").await.unwrap();
+    assert!(pop3_line(&mut on_a).await.starts_with("+OK"));
+    // Released with A's session: B gets in (the unlock reaches the server as A's lock
+    // connection closes, so poll).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, answer) = pop3_login(&b).await;
+        if answer.starts_with("+OK") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still locked: {answer}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

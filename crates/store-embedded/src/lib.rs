@@ -113,6 +113,8 @@ struct Inner {
     bus: ChangeBus,
     /// The public folders' owner, read once (see `public_owner`).
     public: std::sync::OnceLock<AccountId>,
+    /// Accounts whose POP3 maildrop is locked (one process: an in-memory set).
+    maildrops: Arc<Mutex<std::collections::HashSet<AccountId>>>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -196,6 +198,7 @@ impl EmbeddedStore {
                 caches: Caches::default(),
                 bus: ChangeBus::new(),
                 public: std::sync::OnceLock::new(),
+                maildrops: Arc::default(),
             }),
         })
     }
@@ -229,6 +232,22 @@ impl EmbeddedStore {
             }
             Ok((removed, Vec::new()))
         })
+    }
+
+    /// The POP3 maildrop lock (see [`pochta_store::MailStore::maildrop_lock`]): this
+    /// backend serves one process, so the lock is an entry in a set, removed on drop.
+    pub(crate) fn lock_maildrop(&self, account: AccountId) -> Option<pochta_store::MaildropLock> {
+        struct Held(Arc<Mutex<std::collections::HashSet<AccountId>>>, AccountId);
+        impl Drop for Held {
+            fn drop(&mut self) {
+                self.0.lock().remove(&self.1);
+            }
+        }
+        let set = Arc::clone(&self.inner.maildrops);
+        if !set.lock().insert(account) {
+            return None;
+        }
+        Some(pochta_store::MaildropLock::new(Held(set, account)))
     }
 
     /// Path of the SQLite database (for diagnostics).

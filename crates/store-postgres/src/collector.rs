@@ -15,7 +15,7 @@ use pochta_store::collector::{
 use pochta_store::{Result, StoreError};
 use postgres::{NoTls, Row};
 
-use crate::{Pool, R, SafeClient, Tx, bridge};
+use crate::{LockHolder, Pool, R, SafeClient, Tx, bridge};
 
 /// First key of the collector's advisory locks ("coll" in ASCII).
 const LOCK_CLASS: i32 = 0x636f_6c6c;
@@ -81,11 +81,6 @@ fn put_folder(tx: &mut Tx<'_>, source: i64, f: &FolderState, lower: bool) -> R<(
         ],
     )?;
     Ok(())
-}
-
-/// The connection that holds a source's advisory lock; closing it releases the lock.
-struct LockHolder {
-    _conn: Mutex<SafeClient>,
 }
 
 impl CollectorStore for PgCollectorStore {

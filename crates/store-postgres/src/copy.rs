@@ -48,10 +48,7 @@ pub fn copy_into<S: MailStore>(
     let sync = |e| -> crate::Error { crate::Error::Store(e) };
     Ok(dst.inner.pool.write(|tx| {
         let others: i64 = tx
-            .query_one(
-                "SELECT count(*) FROM accounts WHERE key <> '#public'",
-                &[],
-            )?
+            .query_one("SELECT count(*) FROM accounts WHERE key <> '#public'", &[])?
             .get(0);
         if others > 0 {
             return Err(StoreError::AlreadyExists(

@@ -156,6 +156,12 @@ pub(crate) fn bridge<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     }
 }
 
+/// A connection that holds a session-scoped advisory lock (a collector source, a POP3
+/// maildrop); closing it releases the lock.
+pub(crate) struct LockHolder {
+    pub(crate) _conn: Mutex<SafeClient>,
+}
+
 /// A pooled connection with its prepared statements.
 pub struct Conn {
     client: SafeClient,
@@ -326,7 +332,7 @@ pub fn check_url(url: &str) -> std::result::Result<(), String> {
 #[derive(Clone)]
 pub struct Pool {
     pool: r2d2::Pool<Manager>,
-    config: postgres::Config,
+    pub(crate) config: postgres::Config,
 }
 
 impl std::fmt::Debug for Pool {

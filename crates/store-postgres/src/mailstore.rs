@@ -19,6 +19,10 @@ use sha2::{Digest, Sha256};
 
 use crate::{PgStore, R, Tx};
 
+/// First key of the POP3 maildrop advisory locks ("pop3" in ASCII): a session-scoped lock on
+/// a connection of its own, so it is released when the lock is dropped or its node dies.
+const MAILDROP_LOCK_CLASS: i32 = 0x706f_7033;
+
 /// Most mailboxes per account (as the embedded store).
 pub const MAX_MAILBOXES: i64 = 2_000;
 /// Most keywords on one message (as the embedded store).
@@ -1398,6 +1402,28 @@ impl MailStore for PgStore {
 
     fn public_owner(&self) -> Result<Option<AccountId>> {
         Ok(Some(self.public_account()?))
+    }
+
+    fn maildrop_lock(&self, account: AccountId) -> Result<Option<pochta_store::MaildropLock>> {
+        let key = i32::try_from(account.0).map_err(|_| {
+            StoreError::Backend(format!("account id {} out of lock range", account.0))
+        })?;
+        let config = self.inner.pool.config.clone();
+        let r: R<Option<pochta_store::MaildropLock>> = crate::bridge(move || {
+            let mut client = crate::SafeClient::new(config.connect(postgres::NoTls)?);
+            let got: bool = client
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1, $2)",
+                    &[&MAILDROP_LOCK_CLASS, &key],
+                )?
+                .get(0);
+            Ok(got.then(|| {
+                pochta_store::MaildropLock::new(crate::LockHolder {
+                    _conn: parking_lot::Mutex::new(client),
+                })
+            }))
+        });
+        Ok(r?)
     }
 
     fn set_seen_per_user(&self, mailbox: MailboxId, on: bool) -> Result<()> {

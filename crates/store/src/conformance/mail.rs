@@ -64,7 +64,8 @@ macro_rules! conformance_tests {
             change_bus_announces_commits,
             quota_usage_is_exact,
             quota_is_enforced,
-            acl_entries_and_rights
+            acl_entries_and_rights,
+            maildrop_lock_is_exclusive
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {
@@ -1282,4 +1283,27 @@ pub fn acl_entries_and_rights<F: Fixture>() {
     s.mailbox_delete(owner, &name("Team")).unwrap();
     assert!(s.shared_with(bob).unwrap().is_empty());
     assert!(s.acl(team.id).unwrap().is_empty());
+}
+
+// --- POP3 maildrop lock (RFC 1939 §8) ---
+
+/// One holder per account at a time; other accounts are independent; dropping releases.
+pub fn maildrop_lock_is_exclusive<F: Fixture>() {
+    let (_fx, s, acc, _inbox) = setup::<F>();
+    let other = s.account_create(&addr("other@example.org"), "h").unwrap();
+    let held = s
+        .maildrop_lock(acc)
+        .unwrap()
+        .expect("a free maildrop locks");
+    assert!(s.maildrop_lock(acc).unwrap().is_none(), "locked twice");
+    let other_held = s.maildrop_lock(other).unwrap();
+    assert!(
+        other_held.is_some(),
+        "another account's maildrop is independent"
+    );
+    drop(held);
+    assert!(
+        s.maildrop_lock(acc).unwrap().is_some(),
+        "not released on drop"
+    );
 }
