@@ -2,7 +2,9 @@
 //! "postgres"`), driven over TCP: an account added through one node's CLI logs in on both,
 //! mail delivered over SMTP to one node is read over IMAP on the other, IMAP IDLE on one node
 //! sees an APPEND made on the other, and concurrent APPENDs through both nodes get distinct
-//! UIDs that ascend in each connection's order, none lost.
+//! UIDs that ascend in each connection's order, none lost; POP3's maildrop lock holds across
+//! nodes; a node killed mid-delivery loses the queued message to the other node once its
+//! lease runs out, delivered once; `pochta store copy` keeps the whole IMAP view.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -372,4 +374,182 @@ async fn pop3_maildrop_lock_holds_across_nodes() {
         assert!(Instant::now() < deadline, "still locked: {answer}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// What the next hop saw: (EHLO name, whether it answered the message with 250).
+type Sessions = std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>;
+
+/// A next hop for `remote.test` that takes the first message's DATA and then never answers
+/// (its sender hangs mid-delivery, holding the queue's lease) and accepts every later one.
+async fn hanging_next_hop() -> (u16, Sessions) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Sessions = Default::default();
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut c = BufReader::new(sock);
+                let mut helo = String::new();
+                c.get_mut().write_all(b"220 sink\r\n").await.unwrap();
+                loop {
+                    let mut l = String::new();
+                    if c.read_line(&mut l).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let upper = l.to_ascii_uppercase();
+                    let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                        helo = l[5..].trim().to_owned();
+                        b"250 sink\r\n"
+                    } else if upper.starts_with("DATA") {
+                        c.get_mut().write_all(b"354 go\r\n").await.unwrap();
+                        loop {
+                            let mut d = String::new();
+                            if c.read_line(&mut d).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if d == ".\r\n" {
+                                break;
+                            }
+                        }
+                        let first = {
+                            let mut v = log.lock().unwrap();
+                            let first = v.is_empty();
+                            v.push((helo.clone(), !first));
+                            first
+                        };
+                        if first {
+                            // Hang: hold the connection, answer nothing.
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            return;
+                        }
+                        b"250 2.0.0 ok\r\n"
+                    } else if upper.starts_with("QUIT") {
+                        let _ = c.get_mut().write_all(b"221 bye\r\n").await;
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    c.get_mut().write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// A node with SMTP submission whose queue routes remote.test to `next_hop`, named `name`
+/// (its EHLO), with 3-second queue leases.
+fn queue_node(url: &str, name: &str, next_hop: u16) -> TestServer {
+    let listeners = ["imap", "submission"];
+    let ports: Vec<(&'static str, u16)> = listeners.into_iter().zip(free_ports(2)).collect();
+    let extra = format!(
+        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n\
+         [smtp.routes]\n\"remote.test\" = \"127.0.0.1:{next_hop}\"\n\
+         [smtp.queue]\nretry = [\"1s\"]\n"
+    );
+    let dir = TestDir::new(&ports, &extra);
+    let text = std::fs::read_to_string(&dir.config).unwrap();
+    std::fs::write(
+        &dir.config,
+        text.replacen(
+            "hostname = \"pochta.test\"",
+            &format!("hostname = \"{name}\""),
+            1,
+        ),
+    )
+    .unwrap();
+    TestServer::start_in_with_env(dir, ports, &[("POCHTA_QUEUE_LEASE", "3")])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queue_is_taken_over_when_a_node_dies_mid_delivery() {
+    let cluster = Cluster::start();
+    let url = cluster.database();
+    let (hop, seen) = hanging_next_hop().await;
+    let mut nodes = [
+        queue_node(&url, "node-a.test", hop),
+        queue_node(&url, "node-b.test", hop),
+    ];
+    nodes[0].dir.add_user(USER, PASS);
+
+    // Submit on node A.
+    let mut c = BufReader::new(
+        TcpStream::connect(nodes[0].addr("submission"))
+            .await
+            .unwrap(),
+    );
+    let mut l = String::new();
+    c.read_line(&mut l).await.unwrap();
+    let token = common::base64(format!("\0{USER}\0{PASS}").as_bytes());
+    for cmd in [
+        "EHLO client.test".to_string(),
+        format!("AUTH PLAIN {token}"),
+        format!("MAIL FROM:<{USER}>"),
+        "RCPT TO:<x@remote.test>".into(),
+        "DATA".into(),
+    ] {
+        c.get_mut()
+            .write_all(format!("{cmd}\r\n").as_bytes())
+            .await
+            .unwrap();
+        loop {
+            l.clear();
+            c.read_line(&mut l).await.unwrap();
+            if l.len() < 4 || l.as_bytes()[3] != b'-' {
+                break;
+            }
+        }
+        assert!(l.starts_with('2') || l.starts_with('3'), "{cmd}: {l}");
+    }
+    c.get_mut()
+        .write_all(
+            format!("From: {USER}\r\nTo: x@remote.test\r\nSubject: takeover\r\n\r\nhi\r\n.\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    l.clear();
+    c.read_line(&mut l).await.unwrap();
+    assert!(l.starts_with("250"), "{l}");
+
+    // Whichever node took it first is now stuck in DATA, holding the lease: kill it.
+    common::wait_for(
+        "the first delivery attempt",
+        Duration::from_secs(60),
+        || !seen.lock().unwrap().is_empty(),
+    );
+    let first = seen.lock().unwrap()[0].0.clone();
+    let (dead, alive) = if first == "node-a.test" {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
+    nodes[dead].child.kill().unwrap();
+    nodes[dead].child.wait().unwrap();
+    let killed_at = Instant::now();
+
+    // The other node takes the message over once the lease has run out, and delivers it once.
+    let other = if alive == 0 {
+        "node-a.test"
+    } else {
+        "node-b.test"
+    };
+    common::wait_for("the takeover", Duration::from_secs(60), || {
+        seen.lock().unwrap().iter().any(|(h, ok)| *ok && h == other)
+    });
+    println!(
+        "{first} killed mid-delivery; {other} delivered {:?} later",
+        killed_at.elapsed()
+    );
+    common::wait_for("an empty queue", Duration::from_secs(30), || {
+        let o = nodes[alive].cli(&["queue", "list"]);
+        o.status.success() && !common::stdout(&o).contains("remote.test")
+    });
+    let delivered = seen.lock().unwrap().iter().filter(|(_, ok)| *ok).count();
+    assert_eq!(delivered, 1, "{:?}", seen.lock().unwrap());
 }
