@@ -360,6 +360,9 @@ impl Pool {
         let pool = r2d2::Pool::builder()
             .max_size(size.max(1))
             .min_idle(Some(0))
+            // No ping before every use: a broken connection fails its call and is dropped
+            // (`has_broken`), the next call gets a fresh one.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(30))
             .build_unchecked(Manager {
                 config: config.clone(),
