@@ -276,7 +276,7 @@ impl Directory for PgStore {
     }
 
     fn resolve_recipient(&self, address: &Address) -> Result<Option<AccountId>> {
-        Ok(self.read(|tx| {
+        Ok(self.snapshot(|tx| {
             let key = address.key();
             if let Some(id) = account_id_by_key(tx, &key)? {
                 return Ok(Some(AccountId(id)));

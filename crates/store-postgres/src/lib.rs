@@ -19,6 +19,9 @@
 //!   nests in a runtime. The alternative — async tokio-postgres with deadpool, entered
 //!   through `Handle::block_on` of a runtime the store owns — was measured against this one
 //!   (`tests/bridge_bench.rs`, ARCHITECTURE.md "PostgreSQL backend").
+//! - **Reads** of one statement run outside a transaction (one round trip instead of three);
+//!   reads of several statements that must agree (`mailbox_status`, `changes_since`,
+//!   `records`, …) run in one `REPEATABLE READ, READ ONLY` transaction, one snapshot.
 //! - **Schema** (`schema.rs`): versioned migrations applied at open, under an advisory lock.
 //! - **UIDs and MODSEQs** come from the mailbox row's counters, read `FOR UPDATE` at the
 //!   start of every transaction that changes the mailbox: writers of one mailbox are
@@ -216,20 +219,29 @@ impl Conn {
     /// A transaction on this connection (with the statement cache).
     pub(crate) fn begin(&mut self) -> R<Tx<'_>> {
         Ok(Tx {
-            tx: self.client.transaction()?,
+            tx: On::Tx(self.client.transaction()?),
             stmts: &mut self.stmts,
         })
+    }
+
+    /// The connection without a transaction (autocommit).
+    pub(crate) fn bare(&mut self) -> Tx<'_> {
+        Tx {
+            tx: On::Bare(&mut self.client),
+            stmts: &mut self.stmts,
+        }
     }
 
     /// A read-only transaction that sees one snapshot.
     pub(crate) fn begin_read(&mut self) -> R<Tx<'_>> {
         Ok(Tx {
-            tx: self
-                .client
-                .build_transaction()
-                .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()?,
+            tx: On::Tx(
+                self.client
+                    .build_transaction()
+                    .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                    .read_only(true)
+                    .start()?,
+            ),
             stmts: &mut self.stmts,
         })
     }
@@ -277,8 +289,25 @@ impl r2d2::ManageConnection for Manager {
 /// A transaction with cached statements: every query names its SQL text, prepared once per
 /// connection.
 pub(crate) struct Tx<'a> {
-    tx: Transaction<'a>,
+    tx: On<'a>,
     stmts: &'a mut HashMap<String, Statement>,
+}
+
+/// A transaction, or the bare connection (autocommit: each statement its own snapshot, for
+/// reads of one statement, which then cost one round trip instead of three).
+enum On<'a> {
+    Tx(Transaction<'a>),
+    Bare(&'a mut Client),
+}
+
+/// Dispatches a `GenericClient` call to the transaction or the bare connection.
+macro_rules! on {
+    ($self:ident, $c:ident => $e:expr) => {
+        match &mut $self.tx {
+            On::Tx($c) => $e,
+            On::Bare($c) => $e,
+        }
+    };
 }
 
 impl Tx<'_> {
@@ -286,14 +315,14 @@ impl Tx<'_> {
         if let Some(s) = self.stmts.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.tx.prepare(sql)?;
+        let s = on!(self, c => c.prepare(sql))?;
         self.stmts.insert(sql.to_owned(), s.clone());
         Ok(s)
     }
 
     pub(crate) fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> R<Vec<Row>> {
         let s = self.stmt(sql)?;
-        Ok(self.tx.query(&s, params)?)
+        Ok(on!(self, c => c.query(&s, params))?)
     }
 
     pub(crate) fn query_opt(
@@ -302,21 +331,24 @@ impl Tx<'_> {
         params: &[&(dyn ToSql + Sync)],
     ) -> R<Option<Row>> {
         let s = self.stmt(sql)?;
-        Ok(self.tx.query_opt(&s, params)?)
+        Ok(on!(self, c => c.query_opt(&s, params))?)
     }
 
     pub(crate) fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> R<Row> {
         let s = self.stmt(sql)?;
-        Ok(self.tx.query_one(&s, params)?)
+        Ok(on!(self, c => c.query_one(&s, params))?)
     }
 
     pub(crate) fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> R<u64> {
         let s = self.stmt(sql)?;
-        Ok(self.tx.execute(&s, params)?)
+        Ok(on!(self, c => c.execute(&s, params))?)
     }
 
     fn commit(self) -> R<()> {
-        Ok(self.tx.commit()?)
+        match self.tx {
+            On::Tx(t) => Ok(t.commit()?),
+            On::Bare(_) => Ok(()),
+        }
     }
 }
 
@@ -402,8 +434,14 @@ impl Pool {
         })
     }
 
-    /// Runs `f` in a read-only transaction (one snapshot).
+    /// Runs `f`, which reads with one statement (or does not need its statements to share a
+    /// snapshot), outside a transaction.
     pub(crate) fn read<T: Send>(&self, f: impl FnOnce(&mut Tx<'_>) -> R<T> + Send) -> R<T> {
+        self.with(|c| f(&mut c.bare()))
+    }
+
+    /// Runs `f` in a read-only transaction: its statements see one snapshot.
+    pub(crate) fn snapshot<T: Send>(&self, f: impl FnOnce(&mut Tx<'_>) -> R<T> + Send) -> R<T> {
         self.with(|c| {
             let mut tx = c.begin_read()?;
             let out = f(&mut tx)?;
@@ -496,6 +534,10 @@ impl PgStore {
 
     pub(crate) fn read<T: Send>(&self, f: impl FnOnce(&mut Tx<'_>) -> R<T> + Send) -> R<T> {
         self.inner.pool.read(f)
+    }
+
+    pub(crate) fn snapshot<T: Send>(&self, f: impl FnOnce(&mut Tx<'_>) -> R<T> + Send) -> R<T> {
+        self.inner.pool.snapshot(f)
     }
 
     /// A write transaction whose events are sent with NOTIFY inside it (delivered at commit)

@@ -861,7 +861,7 @@ impl MailStore for PgStore {
     }
 
     fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus> {
-        Ok(self.read(|tx| {
+        Ok(self.snapshot(|tx| {
             let mb = mb_by_id(tx, mailbox)?
                 .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
             let r = tx.query_one(
@@ -1044,7 +1044,7 @@ impl MailStore for PgStore {
     }
 
     fn changes_since(&self, mailbox: MailboxId, since: ModSeq) -> Result<Changes> {
-        Ok(self.read(|tx| {
+        Ok(self.snapshot(|tx| {
             let mb = mb_by_id(tx, mailbox)?
                 .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
             let since = modseq_i64(since);
@@ -1080,7 +1080,7 @@ impl MailStore for PgStore {
         with_meta: bool,
     ) -> Result<Vec<MessageRecord>> {
         let uids = sorted(uids);
-        let rows = self.read(|tx| {
+        let rows = self.snapshot(|tx| {
             let rows = tx.query(
                 "SELECT uid, flags, keywords, modseq, internal_date, internal_offset, save_date,
                         size, blob
@@ -1356,7 +1356,7 @@ impl MailStore for PgStore {
     }
 
     fn shared_with(&self, account: AccountId) -> Result<Vec<(MailboxInfo, Rights)>> {
-        Ok(self.read(|tx| {
+        Ok(self.snapshot(|tx| {
             let rows = tx.query(
                 "SELECT acl.mailbox, acl.rights FROM acl JOIN mailboxes b ON b.id = acl.mailbox
                  WHERE acl.grantee IN ($1, 0) AND b.account <> $1",

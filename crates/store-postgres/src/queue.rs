@@ -209,7 +209,7 @@ impl QueueStore for PgQueueStore {
     }
 
     fn message(&self, id: &str) -> Result<Option<Message>> {
-        Ok(self.pool.read(|tx| {
+        Ok(self.pool.snapshot(|tx| {
             let Some(r) = tx.query_opt(
                 "SELECT sender, ret, envid, smtputf8, eight_bit, created, body
                  FROM queue_messages WHERE id = $1",
@@ -243,7 +243,7 @@ impl QueueStore for PgQueueStore {
     }
 
     fn list(&self) -> Result<Vec<Summary>> {
-        Ok(self.pool.read(|tx| {
+        Ok(self.pool.snapshot(|tx| {
             let heads: Vec<(String, Option<String>, i64, i64)> = tx
                 .query(
                     "SELECT id, sender, created, octet_length(body)::bigint FROM queue_messages
