@@ -34,6 +34,8 @@
 //!   [`MailStore::copy`]) fails with [`StoreError::OverQuota`] inside its transaction, so two
 //!   racing appends can never both slip under the limit. A move within an account, a flag
 //!   change, an expunge or a delete never counts against it, whatever the usage.
+//! - **POP3 maildrop lock** ([`MailStore::maildrop_lock`]): one holder per account across
+//!   every process sharing the store, released on drop (and when the holder dies).
 //! - **Change notification**: after a change is committed the backend publishes a
 //!   [`ChangeEvent`] on its [`ChangeBus`]; sessions use it only as a wake-up (IDLE) and then ask
 //!   the store what changed, so a lost or coalesced event never loses information.
