@@ -18,9 +18,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use pochta_collector::State;
 use pochta_store::{
-    Account, Alias, BlobId, ChangeBus, Changes, CollectorStore, ContactStore, Directory, FlagOp, Grantee,
-    MailDate, MailStore, MailboxInfo, MailboxStatus, MessageRecord, MessageSummary, NewMessage,
-    QueueStore, Quota, QuotaLimits, StoreOutcome, UidMapping,
+    Account, Alias, BlobId, ChangeBus, Changes, CollectorStore, ContactStore, Directory, FlagOp,
+    Grantee, MailDate, MailStore, MailboxInfo, MailboxStatus, MessageRecord, MessageSummary,
+    NewMessage, QueueStore, Quota, QuotaLimits, StoreOutcome, UidMapping,
 };
 use pochta_store_embedded::{
     EmbeddedCollectorStore, EmbeddedContactStore, EmbeddedQueueStore, EmbeddedStore,

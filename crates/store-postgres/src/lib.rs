@@ -165,6 +165,18 @@ pub(crate) struct LockHolder {
     pub(crate) _conn: Mutex<SafeClient>,
 }
 
+impl Drop for LockHolder {
+    /// Unlocks with a round trip before the connection closes: the server releases a closed
+    /// session's locks only when its backend process notices, a moment later, and the next
+    /// holder (another node, or this one at once) must not see the lock still taken.
+    fn drop(&mut self) {
+        let conn = self._conn.get_mut();
+        bridge(|| {
+            let _ = conn.batch_execute("SELECT pg_advisory_unlock_all()");
+        });
+    }
+}
+
 /// A pooled connection with its prepared statements.
 pub struct Conn {
     client: SafeClient,
