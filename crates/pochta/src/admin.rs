@@ -11,10 +11,10 @@
 use std::io::{BufRead, Write};
 use std::path::Path;
 
+use crate::backend::Store;
 use anyhow::{Context, Result, bail};
 use pochta_auth::{ScramSecrets, hash_password};
 use pochta_store::{Directory, Grantee, MailStore};
-use pochta_store_embedded::EmbeddedStore;
 use pochta_types::{Address, Domain, MailboxName, Rights};
 use rand::Rng;
 
@@ -27,12 +27,10 @@ pub enum PasswordSource {
     Generate,
 }
 
-/// Opens the store, creating `data_dir` readable by the owner only (it holds password
-/// hashes and everyone's mail).
-pub fn open(config: &Config) -> Result<EmbeddedStore> {
-    create_private_dir(&config.data_dir)?;
-    EmbeddedStore::open(&config.data_dir)
-        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))
+/// Opens the configured store (`[store]`; embedded: creating `data_dir` readable by the
+/// owner only, as it holds password hashes and everyone's mail).
+pub fn open(config: &Config) -> Result<Store> {
+    crate::backend::open_store(config)
 }
 
 /// Creates `dir` (and parents) with mode 0700 if it does not exist; an existing directory
@@ -94,7 +92,7 @@ fn secrets(pw: &str) -> Result<(String, String)> {
     Ok((hash_password(pw)?, ScramSecrets::derive(pw).encode()))
 }
 
-pub fn domain_add(store: &EmbeddedStore, name: &str, out: &mut impl Write) -> Result<()> {
+pub fn domain_add(store: &Store, name: &str, out: &mut impl Write) -> Result<()> {
     let d = domain(name)?;
     if store.domain_add(&d)? {
         writeln!(out, "added domain {d}")?;
@@ -104,14 +102,14 @@ pub fn domain_add(store: &EmbeddedStore, name: &str, out: &mut impl Write) -> Re
     Ok(())
 }
 
-pub fn domain_list(store: &EmbeddedStore, out: &mut impl Write) -> Result<()> {
+pub fn domain_list(store: &Store, out: &mut impl Write) -> Result<()> {
     for d in store.domain_list()? {
         writeln!(out, "{d}")?;
     }
     Ok(())
 }
 
-pub fn domain_del(store: &EmbeddedStore, name: &str, out: &mut impl Write) -> Result<()> {
+pub fn domain_del(store: &Store, name: &str, out: &mut impl Write) -> Result<()> {
     let d = domain(name)?;
     store.domain_del(&d)?;
     writeln!(out, "deleted domain {d}")?;
@@ -119,7 +117,7 @@ pub fn domain_del(store: &EmbeddedStore, name: &str, out: &mut impl Write) -> Re
 }
 
 pub fn user_add(
-    store: &EmbeddedStore,
+    store: &Store,
     addr: &str,
     src: PasswordSource,
     out: &mut impl Write,
@@ -140,14 +138,14 @@ pub fn user_add(
     Ok(())
 }
 
-pub fn user_list(store: &EmbeddedStore, out: &mut impl Write) -> Result<()> {
+pub fn user_list(store: &Store, out: &mut impl Write) -> Result<()> {
     for acc in store.account_list()? {
         writeln!(out, "{}", acc.address)?;
     }
     Ok(())
 }
 
-pub fn user_del(store: &EmbeddedStore, addr: &str, out: &mut impl Write) -> Result<()> {
+pub fn user_del(store: &Store, addr: &str, out: &mut impl Write) -> Result<()> {
     let a = address(addr)?;
     store.account_delete(&a)?;
     writeln!(out, "deleted user {a} and all its mail")?;
@@ -155,7 +153,7 @@ pub fn user_del(store: &EmbeddedStore, addr: &str, out: &mut impl Write) -> Resu
 }
 
 pub fn user_passwd(
-    store: &EmbeddedStore,
+    store: &Store,
     addr: &str,
     src: PasswordSource,
     out: &mut impl Write,
@@ -219,7 +217,7 @@ pub fn format_size(n: u64) -> String {
 /// `pochta user quota ADDRESS [--storage SIZE] [--messages N]`: changes the limits given
 /// (the others stay), then prints limits and usage (RFC 9208 STORAGE and MESSAGE).
 pub fn user_quota(
-    store: &EmbeddedStore,
+    store: &Store,
     addr: &str,
     storage: Option<&str>,
     messages: Option<&str>,
@@ -269,7 +267,7 @@ struct Named {
     owner_account: Option<pochta_types::AccountId>,
 }
 
-fn named_mailbox(store: &EmbeddedStore, owner: &str, mailbox: &str) -> Result<Named> {
+fn named_mailbox(store: &Store, owner: &str, mailbox: &str) -> Result<Named> {
     let name = MailboxName::new(mailbox)
         .map_err(|e| anyhow::anyhow!("{mailbox:?} is not a mailbox name: {e}"))?;
     if owner.eq_ignore_ascii_case("public") {
@@ -304,7 +302,7 @@ fn named_mailbox(store: &EmbeddedStore, owner: &str, mailbox: &str) -> Result<Na
 /// `+RIGHTS` adds, `-RIGHTS` removes, `none` removes the entry. Prints the mailbox's ACL
 /// afterwards.
 pub fn share(
-    store: &EmbeddedStore,
+    store: &Store,
     owner: &str,
     mailbox: &str,
     grantee: &str,
@@ -348,7 +346,7 @@ pub fn share(
 }
 
 /// A mailbox's ACL, the owner first (public folders have none).
-fn print_acl(store: &EmbeddedStore, mb: &Named, out: &mut impl Write) -> Result<()> {
+fn print_acl(store: &Store, mb: &Named, out: &mut impl Write) -> Result<()> {
     let seen = if mb.info.seen_per_user {
         "per-user"
     } else {
@@ -375,7 +373,7 @@ fn print_acl(store: &EmbeddedStore, mb: &Named, out: &mut impl Write) -> Result<
 /// `pochta seen OWNER MAILBOX shared|per-user`: whether the users a mailbox is shared with
 /// share one `\Seen` with the owner, or each keep their own (RFC 4314 §4).
 pub fn seen_mode(
-    store: &EmbeddedStore,
+    store: &Store,
     owner: &str,
     mailbox: &str,
     mode: &str,
@@ -394,12 +392,7 @@ pub fn seen_mode(
 
 /// `pochta public create NAME [--seen shared|per-user]`: a public folder, seen by users as
 /// `Public/NAME` once its ACL grants them "l" (`pochta share public NAME GRANTEE RIGHTS`).
-pub fn public_create(
-    store: &EmbeddedStore,
-    name: &str,
-    seen: &str,
-    out: &mut impl Write,
-) -> Result<()> {
+pub fn public_create(store: &Store, name: &str, seen: &str, out: &mut impl Write) -> Result<()> {
     let Some(public) = store.public_owner()? else {
         bail!("this store has no public folders");
     };
@@ -422,7 +415,7 @@ pub fn public_create(
 }
 
 /// `pochta public list`: every public folder with its ACL.
-pub fn public_list(store: &EmbeddedStore, out: &mut impl Write) -> Result<()> {
+pub fn public_list(store: &Store, out: &mut impl Write) -> Result<()> {
     let Some(public) = store.public_owner()? else {
         bail!("this store has no public folders");
     };
@@ -442,7 +435,7 @@ pub fn public_list(store: &EmbeddedStore, out: &mut impl Write) -> Result<()> {
 }
 
 /// `pochta public del NAME`: delete a public folder and the messages in it.
-pub fn public_del(store: &EmbeddedStore, name: &str, out: &mut impl Write) -> Result<()> {
+pub fn public_del(store: &Store, name: &str, out: &mut impl Write) -> Result<()> {
     let mb = named_mailbox(store, "public", name)?;
     let Some(public) = store.public_owner()? else {
         bail!("this store has no public folders");
@@ -452,26 +445,21 @@ pub fn public_del(store: &EmbeddedStore, name: &str, out: &mut impl Write) -> Re
     Ok(())
 }
 
-pub fn alias_add(
-    store: &EmbeddedStore,
-    alias: &str,
-    target: &str,
-    out: &mut impl Write,
-) -> Result<()> {
+pub fn alias_add(store: &Store, alias: &str, target: &str, out: &mut impl Write) -> Result<()> {
     let t = address(target)?;
     store.alias_add(alias, &t)?;
     writeln!(out, "added alias {alias} -> {t}")?;
     Ok(())
 }
 
-pub fn alias_list(store: &EmbeddedStore, out: &mut impl Write) -> Result<()> {
+pub fn alias_list(store: &Store, out: &mut impl Write) -> Result<()> {
     for a in store.alias_list()? {
         writeln!(out, "{} -> {}", a.source, a.target)?;
     }
     Ok(())
 }
 
-pub fn alias_del(store: &EmbeddedStore, alias: &str, out: &mut impl Write) -> Result<()> {
+pub fn alias_del(store: &Store, alias: &str, out: &mut impl Write) -> Result<()> {
     store.alias_del(alias)?;
     writeln!(out, "deleted alias {alias}")?;
     Ok(())

@@ -8,6 +8,7 @@
 //! - Only `serve` and `dev` start a tokio runtime; admin commands are plain synchronous code.
 #![forbid(unsafe_code)]
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -95,6 +96,30 @@ enum Command {
     /// sync (`pochta serve` runs every source continuously).
     #[command(subcommand)]
     Collect(CollectCmd),
+    /// The database of `[store] backend = "postgres"`.
+    #[command(subcommand)]
+    Db(DbCmd),
+    /// Move an installation between storage backends.
+    #[command(subcommand)]
+    Store(StoreCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCmd {
+    /// Copy this (embedded) installation — accounts, mailboxes with their UIDVALIDITY and
+    /// UIDs, messages, flags, ACLs, quotas, aliases, queue, collector sources — into an empty
+    /// PostgreSQL database (then point [store] at it).
+    Copy {
+        /// postgres://user:password@host:port/dbname
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DbCmd {
+    /// Apply the schema migrations the database lacks (every start does it too).
+    Migrate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -450,6 +475,32 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Collect(cmd) => collect(&load(&cli.config)?, cmd, out),
+        Command::Store(StoreCmd::Copy { to }) => {
+            let r = pochta::backend::copy_to_postgres(&load(&cli.config)?, &to)?;
+            writeln!(
+                out,
+                "copied {} account(s), {} mailbox(es), {} message(s) ({} distinct), {} queued message(s), {} collector source(s)",
+                r.accounts, r.mailboxes, r.messages, r.blobs, r.queued, r.sources
+            )?;
+            Ok(())
+        }
+        Command::Db(DbCmd::Migrate) => match pochta::backend::migrate(&load(&cli.config)?)? {
+            Some(n) => {
+                writeln!(
+                    out,
+                    "schema at version {} ({n} migration(s) applied)",
+                    pochta_store_postgres::SCHEMA_VERSION
+                )?;
+                Ok(())
+            }
+            None => {
+                writeln!(
+                    out,
+                    "the embedded store migrates itself when opened; nothing to do"
+                )?;
+                Ok(())
+            }
+        },
     }
 }
 

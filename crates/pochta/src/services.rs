@@ -19,20 +19,20 @@ use pochta_dns::Dns;
 use pochta_http::carddav::{CardDav, StoreLogins};
 use pochta_http::{Endpoint, HealthCheck, HttpConfig, HttpService, MailServers, Security};
 use pochta_store::ContactStore;
-use pochta_store_embedded::EmbeddedStore;
 
 use pochta_imap::{ImapConfig, ImapService};
 use pochta_pop3::{Pop3Config, Pop3Service};
 use pochta_queue::{Delivery, DnsResolver, Queue, WorkerSettings};
 use pochta_smtp::{Kind, OutboundQueue, SmtpConfig, SmtpService, Verifier};
 
+use crate::backend::Store;
 use crate::config::{Config, Protocol};
 use crate::serve::Runner;
 
 /// What every service may need, built once by `serve`.
 pub struct Ctx {
     pub config: Arc<Config>,
-    pub store: EmbeddedStore,
+    pub store: Store,
     /// Shared by all protocols so guessing cannot be spread across them.
     pub throttle: Arc<Throttle>,
     /// Recently verified passwords, shared by all protocols (see `pochta_auth::cache`).
@@ -118,7 +118,7 @@ fn pop3_config(config: &Config) -> Pop3Config {
     }
 }
 
-fn smtp_service(ctx: &Ctx, kind: Kind, dns: &Arc<Dns>) -> SmtpService<EmbeddedStore> {
+fn smtp_service(ctx: &Ctx, kind: Kind, dns: &Arc<Dns>) -> SmtpService<Store> {
     let c = &ctx.config;
     let verifier = if kind == Kind::Mta && c.smtp.check_inbound {
         Verifier::new(&c.hostname, Arc::clone(dns))

@@ -19,8 +19,9 @@
 //!   which an IMAP client would re-fetch.
 //! - **Lock** (RFC 1939 §8): [`Locks`] is an in-process set of account ids; [`LockGuard`]
 //!   removes its id on drop, so a session that ends in any way (QUIT, error, dropped
-//!   connection, panic unwinding) releases the maildrop. IMAP does not take this lock. With
-//!   several server processes on one database the lock would have to move into the store.
+//!   connection, panic unwinding) releases the maildrop. IMAP does not take this lock. The
+//!   session also takes the store's lock (`MailStore::maildrop_lock`), which holds across
+//!   the processes and nodes that share a store (PostgreSQL: an advisory lock).
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -105,6 +105,9 @@ struct Transaction {
     mailbox: pochta_types::MailboxId,
     drop: Maildrop,
     _lock: LockGuard,
+    /// The store's lock, which holds across processes and nodes (`None`: the store keeps
+    /// none, the in-process lock is the lock).
+    _store_lock: Option<pochta_store::MaildropLock>,
 }
 
 /// Why a command failed; turned into an `-ERR` line in [`Session::fail`] only.
@@ -576,6 +579,12 @@ impl<S: MailStore> Session<S> {
             return Err(Fail::InUse);
         };
         let store = &self.shared.store;
+        let store_lock = match store.maildrop_lock(account.id) {
+            Ok(Some(l)) => Some(l),
+            Ok(None) => return Err(Fail::InUse),
+            Err(StoreError::NotAllowed(_)) => None,
+            Err(e) => return Err(Fail::Store(e)),
+        };
         let Some(inbox) = store.mailbox(account.id, &MailboxName::inbox())? else {
             return Err(Fail::Store(StoreError::NotFound("INBOX".into())));
         };
@@ -605,6 +614,7 @@ impl<S: MailStore> Session<S> {
             mailbox: inbox.id,
             drop,
             _lock: lock,
+            _store_lock: store_lock,
         }));
         self.ok(&format!(
             "maildrop locked and ready: {n} messages ({size} octets)"

@@ -101,6 +101,16 @@ impl Spool {
     /// SMTP client's timeouts bound one host to minutes), so it only matters when a node died.
     pub const LEASE: Duration = Duration::from_secs(30 * 60);
 
+    /// The lease this process takes: [`Self::LEASE`], or `POCHTA_QUEUE_LEASE` seconds when
+    /// set (for tests of a node dying mid-delivery, which cannot wait half an hour).
+    fn lease() -> Duration {
+        std::env::var("POCHTA_QUEUE_LEASE")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|s| *s > 0)
+            .map_or(Self::LEASE, Duration::from_secs)
+    }
+
     /// The queue over `store`, with a fresh holder id for its leases.
     pub fn new(store: Arc<dyn QueueStore>) -> Spool {
         use rand::Rng;
@@ -131,11 +141,12 @@ impl Spool {
         Ok(self.store.due(now, limit)?)
     }
 
-    /// Due work not leased to anyone, leased to this spool for [`Self::LEASE`].
+    /// Due work not leased to anyone, leased to this spool for [`Self::LEASE`] (see
+    /// [`Self::lease`]).
     pub fn claim(&self, now: i64, limit: usize) -> Result<Vec<Batch>> {
         let lease = Lease {
             holder: &self.holder,
-            until: now + Self::LEASE.as_secs() as i64,
+            until: now + Self::lease().as_secs() as i64,
         };
         Ok(self.store.claim_due(now, limit, &lease)?)
     }

@@ -135,6 +135,8 @@ struct Inner {
     public: std::sync::OnceLock<AccountId>,
     /// fsync of the WAL outside the writer mutex (see "Durability" in the crate docs).
     wal: Arc<WalSync>,
+    /// Accounts whose POP3 maildrop is locked (one process: an in-memory set).
+    maildrops: Arc<Mutex<std::collections::HashSet<AccountId>>>,
 }
 
 impl Drop for Inner {
@@ -239,6 +241,7 @@ impl EmbeddedStore {
                 bus: ChangeBus::new(),
                 public: std::sync::OnceLock::new(),
                 wal,
+                maildrops: Arc::default(),
             }),
         })
     }
@@ -272,6 +275,22 @@ impl EmbeddedStore {
             }
             Ok((removed, Vec::new()))
         })
+    }
+
+    /// The POP3 maildrop lock (see [`pochta_store::MailStore::maildrop_lock`]): this
+    /// backend serves one process, so the lock is an entry in a set, removed on drop.
+    pub(crate) fn lock_maildrop(&self, account: AccountId) -> Option<pochta_store::MaildropLock> {
+        struct Held(Arc<Mutex<std::collections::HashSet<AccountId>>>, AccountId);
+        impl Drop for Held {
+            fn drop(&mut self) {
+                self.0.lock().remove(&self.1);
+            }
+        }
+        let set = Arc::clone(&self.inner.maildrops);
+        if !set.lock().insert(account) {
+            return None;
+        }
+        Some(pochta_store::MaildropLock::new(Held(set, account)))
     }
 
     /// The writer connection's `(journal_mode, synchronous)`, for checking the durability

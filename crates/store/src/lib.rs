@@ -34,6 +34,8 @@
 //!   [`MailStore::copy`]) fails with [`StoreError::OverQuota`] inside its transaction, so two
 //!   racing appends can never both slip under the limit. A move within an account, a flag
 //!   change, an expunge or a delete never counts against it, whatever the usage.
+//! - **POP3 maildrop lock** ([`MailStore::maildrop_lock`]): one holder per account across
+//!   every process sharing the store, released on drop (and when the holder dies).
 //! - **Change notification**: after a change is committed the backend publishes a
 //!   [`ChangeEvent`] on its [`ChangeBus`]; sessions use it only as a wake-up (IDLE) and then ask
 //!   the store what changed, so a lost or coalesced event never loses information.
@@ -383,6 +385,27 @@ impl ChangeBus {
     }
 }
 
+/// Exclusive POP3 access to an account's maildrop (RFC 1939 §8), held until dropped; see
+/// [`MailStore::maildrop_lock`].
+pub struct MaildropLock {
+    _guard: Box<dyn Send + Sync>,
+}
+
+impl MaildropLock {
+    /// Wraps whatever holds the lock in a backend (a set entry, a database session …).
+    pub fn new(guard: impl Send + Sync + 'static) -> MaildropLock {
+        MaildropLock {
+            _guard: Box::new(guard),
+        }
+    }
+}
+
+impl std::fmt::Debug for MaildropLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MaildropLock")
+    }
+}
+
 /// Accounts, domains and aliases.
 pub trait Directory: Send + Sync + 'static {
     /// Add a local domain; `false` if it was there already.
@@ -697,6 +720,17 @@ pub trait MailStore: Directory {
         let _ = (mailbox, account, changes, max_entries);
         Err(StoreError::NotAllowed(
             "this store does not keep metadata".into(),
+        ))
+    }
+
+    /// The POP3 maildrop lock of `account` (RFC 1939 §8): `None` while another holder has
+    /// it, in this process or, for a store shared by several nodes, in any of them. Released
+    /// when the returned lock is dropped, and when its holder dies. The default refuses
+    /// (`NotAllowed`): a store that keeps no locks leaves POP3 to its in-process one.
+    fn maildrop_lock(&self, account: AccountId) -> Result<Option<MaildropLock>> {
+        let _ = account;
+        Err(StoreError::NotAllowed(
+            "this store keeps no maildrop locks".into(),
         ))
     }
 

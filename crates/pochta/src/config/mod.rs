@@ -1,6 +1,6 @@
 //! The TOML configuration file: one module per section (`[listen]`, `[tls]`, `[auth]`,
 //! `[limits]`, `[imap]`, `[pop3]`, `[smtp]` with `[smtp.routes]` and `[smtp.queue]`,
-//! `[collector]`, `[dns]`, `[http]`), each with the serde shape of its section and the checks that turn it into
+//! `[collector]`, `[dns]`, `[http]`, `[store]`), each with the serde shape of its section and the checks that turn it into
 //! settings.
 //!
 //! Implementation notes:
@@ -31,6 +31,7 @@ mod listen;
 mod pop3;
 mod queue;
 mod smtp;
+mod store;
 mod tls;
 mod value;
 
@@ -54,6 +55,7 @@ pub use listen::Protocol;
 pub use pop3::Pop3Settings;
 pub use queue::QueueSettings;
 pub use smtp::SmtpSettings;
+pub use store::StoreSettings;
 pub use tls::TlsFiles;
 
 /// A configuration error: one line that names the key and the problem.
@@ -88,6 +90,7 @@ struct File {
     collector: Option<collector::Section>,
     dns: Option<dns::Section>,
     http: Option<http::Section>,
+    store: Option<store::Section>,
 }
 
 /// A loaded, validated configuration.
@@ -110,6 +113,8 @@ pub struct Config {
     pub dns: DnsSettings,
     /// `[http]`: access to `/metrics` and `/healthz`.
     pub http: HttpSettings,
+    /// `[store]`: the storage backend (absent: embedded, in `data_dir`).
+    pub store: StoreSettings,
 }
 
 impl Config {
@@ -169,6 +174,11 @@ impl Config {
             http: file
                 .http
                 .map(http::Section::check)
+                .transpose()?
+                .unwrap_or_default(),
+            store: file
+                .store
+                .map(store::Section::check)
                 .transpose()?
                 .unwrap_or_default(),
             hostname: file.hostname,

@@ -384,7 +384,7 @@ fn bad_configs() {
         ),
         (
             &format!("{MIN}colour = \"red\"\n"),
-            "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, imap, pop3, smtp, collector, dns, http)",
+            "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, imap, pop3, smtp, collector, dns, http, store)",
         ),
         (
             &format!("{MIN}[listen]\nimap = [\"127.0.0.1\"]\n"),
@@ -599,5 +599,46 @@ fn http_section() {
     assert_eq!(
         bad(&format!("{MIN}[http]\nmetrics_allow = [\"10.0.0.0/40\"]\n")),
         "http.metrics_allow[0]: \"10.0.0.0/40\": the prefix length must be 0..=32"
+    );
+}
+
+#[test]
+fn store_section() {
+    assert_eq!(parse(MIN).unwrap().store, StoreSettings::Embedded);
+    let c = parse(&format!("{MIN}[store]\nbackend = \"embedded\"\n")).unwrap();
+    assert_eq!(c.store, StoreSettings::Embedded);
+    let c = parse(&format!(
+        "{MIN}[store]\nbackend = \"postgres\"\nurl = \"postgres://pochta:secret@db.example.org:5432/mail\"\npool_size = 40\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        c.store,
+        StoreSettings::Postgres {
+            url: "postgres://pochta:secret@db.example.org:5432/mail".into(),
+            pool_size: 40
+        }
+    );
+    let c = parse(&format!(
+        "{MIN}[store]\nbackend = \"postgres\"\nurl = \"postgres://db/mail\"\n"
+    ))
+    .unwrap();
+    assert!(matches!(
+        c.store,
+        StoreSettings::Postgres { pool_size: 16, .. }
+    ));
+    assert!(bad(&format!("{MIN}[store]\nbackend = \"postgres\"\n")).contains("store.url: missing"));
+    assert!(bad(&format!("{MIN}[store]\nbackend = \"mysql\"\n")).contains("store.backend"));
+    assert!(bad(&format!("{MIN}[store]\nurl = \"postgres://db/mail\"\n")).contains("store.url"));
+    assert!(
+        bad(&format!(
+            "{MIN}[store]\nbackend = \"postgres\"\nurl = \"postgres://db/mail\"\npool_size = 0\n"
+        ))
+        .contains("store.pool_size")
+    );
+    assert!(
+        bad(&format!(
+            "{MIN}[store]\nbackend = \"postgres\"\nurl = \"postgres://db/mail\"\nhost = \"x\"\n"
+        ))
+        .contains("host")
     );
 }

@@ -184,12 +184,34 @@ impl TestServer {
         server
     }
 
+    /// Like [`Self::start_in`], with extra environment variables for the server.
+    pub fn start_in_with_env(
+        dir: TestDir,
+        ports: Vec<(&'static str, u16)>,
+        env: &[(&str, &str)],
+    ) -> TestServer {
+        let mut server = Self::spawn_with_env(dir, ports, env);
+        if let Err(log) = server.wait_ready(Duration::from_secs(30)) {
+            panic!("pochta serve did not start:\n{log}");
+        }
+        server
+    }
+
     fn spawn(dir: TestDir, ports: Vec<(&'static str, u16)>) -> TestServer {
+        Self::spawn_with_env(dir, ports, &[])
+    }
+
+    fn spawn_with_env(
+        dir: TestDir,
+        ports: Vec<(&'static str, u16)>,
+        env: &[(&str, &str)],
+    ) -> TestServer {
         let log = fs::File::create(dir.dir.path().join("server.log")).expect("create log");
         let child = Command::new(BIN)
             .arg("--config")
             .arg(&dir.config)
             .arg("serve")
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

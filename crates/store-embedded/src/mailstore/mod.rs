@@ -504,4 +504,8 @@ impl MailStore for EmbeddedStore {
     ) -> Result<Vec<MessageSummary>> {
         flags::set_private_seen(self, mailbox, account, uids, seen)
     }
+
+    fn maildrop_lock(&self, account: AccountId) -> Result<Option<pochta_store::MaildropLock>> {
+        Ok(self.lock_maildrop(account))
+    }
 }

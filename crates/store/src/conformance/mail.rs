@@ -66,7 +66,8 @@ macro_rules! conformance_tests {
             quota_usage_is_exact,
             quota_is_enforced,
             acl_entries_and_rights,
-            metadata_scopes_limits_and_lifecycle
+            metadata_scopes_limits_and_lifecycle,
+            maildrop_lock_is_exclusive
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {
@@ -1404,4 +1405,27 @@ pub fn metadata_scopes_limits_and_lifecycle<F: Fixture>() {
     let s = fx.open();
     assert_eq!(s.metadata(Some(inbox), acc).unwrap().len(), 1);
     assert_eq!(s.metadata(None, acc).unwrap().len(), 1);
+}
+
+// --- POP3 maildrop lock (RFC 1939 §8) ---
+
+/// One holder per account at a time; other accounts are independent; dropping releases.
+pub fn maildrop_lock_is_exclusive<F: Fixture>() {
+    let (_fx, s, acc, _inbox) = setup::<F>();
+    let other = s.account_create(&addr("other@example.org"), "h").unwrap();
+    let held = s
+        .maildrop_lock(acc)
+        .unwrap()
+        .expect("a free maildrop locks");
+    assert!(s.maildrop_lock(acc).unwrap().is_none(), "locked twice");
+    let other_held = s.maildrop_lock(other).unwrap();
+    assert!(
+        other_held.is_some(),
+        "another account's maildrop is independent"
+    );
+    drop(held);
+    assert!(
+        s.maildrop_lock(acc).unwrap().is_some(),
+        "not released on drop"
+    );
 }

@@ -1,0 +1,563 @@
+//! Two `pochta serve` nodes on one throwaway PostgreSQL 15 cluster (`[store] backend =
+//! "postgres"`), driven over TCP: an account added through one node's CLI logs in on both,
+//! mail delivered over SMTP to one node is read over IMAP on the other, IMAP IDLE on one node
+//! sees an APPEND made on the other, and concurrent APPENDs through both nodes get distinct
+//! UIDs that ascend in each connection's order, none lost; POP3's maildrop lock holds across
+//! nodes; a node killed mid-delivery loses the queued message to the other node once its
+//! lease runs out, delivered once; `pochta store copy` keeps the whole IMAP view.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestDir, TestServer, free_ports};
+use pochta_store_postgres::testing::Cluster;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const USER: &str = "ivan@pochta.test";
+const PASS: &str = "correct horse battery";
+
+fn node(url: &str) -> TestServer {
+    let listeners = ["imap", "pop3", "smtp"];
+    let ports: Vec<(&'static str, u16)> = listeners.into_iter().zip(free_ports(3)).collect();
+    let extra = format!(
+        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n\
+         [limits]\nconnections_per_ip = 200\n"
+    );
+    let dir = TestDir::new(&ports, &extra);
+    TestServer::start_in(dir, ports)
+}
+
+struct Imap {
+    conn: BufReader<TcpStream>,
+    n: u32,
+}
+
+impl Imap {
+    async fn login(server: &TestServer) -> Imap {
+        let mut conn = BufReader::new(TcpStream::connect(server.addr("imap")).await.unwrap());
+        let mut greeting = String::new();
+        conn.read_line(&mut greeting).await.unwrap();
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        let mut c = Imap { conn, n: 0 };
+        c.cmd(&format!("LOGIN {USER} \"{PASS}\"")).await;
+        c
+    }
+
+    async fn line(&mut self) -> String {
+        let mut l = String::new();
+        let n = tokio::time::timeout(Duration::from_secs(60), self.conn.read_line(&mut l))
+            .await
+            .expect("an IMAP line within 60 s")
+            .unwrap();
+        assert!(n > 0, "connection closed");
+        l
+    }
+
+    /// Sends a command, returns every line up to and including its tagged OK.
+    async fn cmd(&mut self, command: &str) -> Vec<String> {
+        self.n += 1;
+        let tag = format!("c{}", self.n);
+        self.conn
+            .get_mut()
+            .write_all(format!("{tag} {command}\r\n").as_bytes())
+            .await
+            .unwrap();
+        self.until(&tag).await
+    }
+
+    async fn until(&mut self, tag: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let l = self.line().await;
+            let done = l.starts_with(&format!("{tag} "));
+            out.push(l.clone());
+            if done {
+                assert!(l.starts_with(&format!("{tag} OK")), "{out:?}");
+                return out;
+            }
+        }
+    }
+
+    /// APPEND with a synchronising literal; returns the UID from APPENDUID.
+    async fn append(&mut self, body: &[u8]) -> u32 {
+        self.n += 1;
+        let tag = format!("c{}", self.n);
+        let w = self.conn.get_mut();
+        w.write_all(format!("{tag} APPEND INBOX {{{}}}\r\n", body.len()).as_bytes())
+            .await
+            .unwrap();
+        let cont = self.line().await;
+        assert!(cont.starts_with('+'), "{cont}");
+        let w = self.conn.get_mut();
+        w.write_all(body).await.unwrap();
+        w.write_all(b"\r\n").await.unwrap();
+        let lines = self.until(&tag).await;
+        let last = lines.last().unwrap();
+        let at = last.find("APPENDUID ").expect("APPENDUID") + "APPENDUID ".len();
+        last[at..]
+            .split([' ', ']'])
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
+fn message(n: usize) -> Vec<u8> {
+    format!(
+        "From: a@example.org\r\nTo: {USER}\r\nSubject: node test {n}\r\n\
+         Message-ID: <{n}.cluster@example.org>\r\n\r\nBody {n}\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_share_one_database() {
+    let cluster = Cluster::start();
+    let url = cluster.database();
+    let a = node(&url);
+    let b = node(&url);
+    // An account made through node A's CLI (it writes to the database).
+    a.dir.add_user(USER, PASS);
+    // The nodes migrated the schema when they started: nothing left to do.
+    let o = b.cli(&["db", "migrate"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        common::stdout(&o).contains("(0 migration(s) applied)"),
+        "{}",
+        common::stdout(&o)
+    );
+
+    // SMTP to node A, read over IMAP on node B.
+    {
+        let mut smtp = BufReader::new(TcpStream::connect(a.addr("smtp")).await.unwrap());
+        let mut l = String::new();
+        smtp.read_line(&mut l).await.unwrap();
+        for cmd in [
+            "EHLO client.test".to_string(),
+            "MAIL FROM:<a@example.org>".into(),
+            format!("RCPT TO:<{USER}>"),
+            "DATA".into(),
+        ] {
+            smtp.get_mut()
+                .write_all(format!("{cmd}\r\n").as_bytes())
+                .await
+                .unwrap();
+            loop {
+                l.clear();
+                smtp.read_line(&mut l).await.unwrap();
+                if l.len() < 4 || l.as_bytes()[3] != b'-' {
+                    break;
+                }
+            }
+            assert!(l.starts_with('2') || l.starts_with('3'), "{cmd}: {l}");
+        }
+        smtp.get_mut().write_all(&message(0)).await.unwrap();
+        smtp.get_mut().write_all(b".\r\n").await.unwrap();
+        l.clear();
+        smtp.read_line(&mut l).await.unwrap();
+        assert!(l.starts_with("250"), "{l}");
+    }
+    let mut on_b = Imap::login(&b).await;
+    let sel = on_b.cmd("SELECT INBOX").await;
+    assert!(sel.iter().any(|l| l == "* 1 EXISTS\r\n"), "{sel:?}");
+    let fetched = on_b
+        .cmd("UID FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        .await;
+    assert!(
+        fetched.iter().any(|l| l.contains("Subject: node test 0")),
+        "{fetched:?}"
+    );
+
+    // IDLE on node B sees an APPEND made on node A.
+    on_b.n += 1;
+    let idle_tag = format!("c{}", on_b.n);
+    on_b.conn
+        .get_mut()
+        .write_all(format!("{idle_tag} IDLE\r\n").as_bytes())
+        .await
+        .unwrap();
+    let cont = on_b.line().await;
+    assert!(cont.starts_with('+'), "{cont}");
+    let mut on_a = Imap::login(&a).await;
+    let started = Instant::now();
+    let uid = on_a.append(&message(1)).await;
+    assert_eq!(uid, 2);
+    let seen = on_b.line().await;
+    let waited = started.elapsed();
+    assert_eq!(seen, "* 2 EXISTS\r\n");
+    println!("node B's IDLE saw node A's APPEND after {waited:?}");
+    on_b.conn.get_mut().write_all(b"DONE\r\n").await.unwrap();
+    on_b.until(&idle_tag).await;
+
+    // Concurrent APPENDs through both nodes: 2 nodes x 20 connections x 10 APPENDs.
+    const CONNS: usize = 20;
+    const PER: usize = 10;
+    let mut tasks = Vec::new();
+    for (i, server) in [&a, &b].into_iter().enumerate() {
+        for c in 0..CONNS {
+            let addr_imap = server.addr("imap");
+            tasks.push(tokio::spawn(async move {
+                let conn = BufReader::new(TcpStream::connect(addr_imap).await.unwrap());
+                let mut s = Imap { conn, n: 0 };
+                let mut greeting = String::new();
+                s.conn.read_line(&mut greeting).await.unwrap();
+                s.cmd(&format!("LOGIN {USER} \"{PASS}\"")).await;
+                let mut mine = Vec::new();
+                for k in 0..PER {
+                    mine.push(s.append(&message(1000 * (i * CONNS + c + 1) + k)).await);
+                }
+                mine
+            }));
+        }
+    }
+    let started = Instant::now();
+    let mut all = Vec::new();
+    for t in tasks {
+        let mine = t.await.unwrap();
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "UIDs went down within one connection: {mine:?}"
+        );
+        all.extend(mine);
+    }
+    println!(
+        "{} concurrent APPENDs through two nodes in {:?}",
+        all.len(),
+        started.elapsed()
+    );
+    let n = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), n, "duplicate UIDs");
+    assert_eq!(all.len(), 2 * CONNS * PER);
+    assert!(all.iter().all(|u| *u > 2));
+    // Every one is there, seen from either node.
+    let st = on_a.cmd("STATUS INBOX (MESSAGES UIDNEXT)").await;
+    let want = format!("MESSAGES {}", 2 + 2 * CONNS * PER);
+    assert!(st.iter().any(|l| l.contains(&want)), "{st:?}");
+    let st = on_b.cmd("STATUS INBOX (MESSAGES)").await;
+    assert!(st.iter().any(|l| l.contains(&want)), "{st:?}");
+}
+
+/// Everything a mail program caches, as IMAP shows it: the mailbox list, each mailbox's
+/// UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ, each message's UID, flags, MODSEQ, internal date,
+/// size and bytes. (`\Recent` is left out: it belongs to sessions, not to the mailbox.)
+async fn snapshot(server: &TestServer) -> Vec<String> {
+    let mut c = Imap::login(server).await;
+    let mut out = Vec::new();
+    let list = c.cmd("LIST \"\" \"*\"").await;
+    let mut names = Vec::new();
+    for l in &list {
+        if let Some(rest) = l.strip_prefix("* LIST ") {
+            let name = rest.rsplit(' ').next().unwrap().trim().trim_matches('"');
+            names.push(name.to_owned());
+            out.push(l.clone());
+        }
+    }
+    names.sort();
+    for name in names {
+        let ex = c.cmd(&format!("EXAMINE \"{name}\" (CONDSTORE)")).await;
+        if ex.last().is_some_and(|l| !l.contains("OK")) {
+            continue;
+        }
+        for l in &ex {
+            if l.contains("UIDVALIDITY") || l.contains("UIDNEXT") || l.contains("HIGHESTMODSEQ") {
+                out.push(format!("{name}: {}", l.trim_end()));
+            }
+        }
+        let f = c
+            .cmd("UID FETCH 1:* (UID FLAGS MODSEQ INTERNALDATE RFC822.SIZE BODY.PEEK[])")
+            .await;
+        out.extend(f.iter().filter(|l| !l.starts_with('c')).map(|l| {
+            format!(
+                "{name}: {}",
+                l.replace("\\Recent ", "").replace(" \\Recent", "")
+            )
+        }));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn store_copy_keeps_uidvalidity_and_uids() {
+    // An embedded installation with some history: flags, keywords, a folder, an expunge.
+    let mut embedded = TestServer::start_with(&["imap"], "");
+    embedded.dir.add_user(USER, PASS);
+    let o = embedded.cli(&["alias", "add", "boss@pochta.test", USER]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    {
+        let mut c = Imap::login(&embedded).await;
+        for n in 0..5 {
+            c.append(&message(n)).await;
+        }
+        c.cmd("CREATE Work").await;
+        c.cmd("SELECT INBOX").await;
+        c.cmd("UID STORE 1,3 +FLAGS (\\Seen $Important)").await;
+        c.cmd("UID STORE 2 +FLAGS (\\Deleted)").await;
+        c.cmd("EXPUNGE").await;
+        c.cmd("UID COPY 3:5 Work").await;
+    }
+    let before = snapshot(&embedded).await;
+    assert!(
+        before.iter().any(|l| l.contains("$Important")),
+        "{before:?}"
+    );
+    assert!(embedded.sigterm(Duration::from_secs(30)).is_some());
+
+    let cluster = Cluster::start();
+    let url = cluster.database();
+    let o = embedded.cli(&["store", "copy", "--to", &url]);
+    assert!(
+        o.status.success(),
+        "store copy failed: {}",
+        common::stderr(&o)
+    );
+    let said = common::stdout(&o);
+    assert!(said.contains("copied 1 account(s)"), "{said}");
+    // A second copy into the same (now full) database is refused, changing nothing.
+    let o = embedded.cli(&["store", "copy", "--to", &url]);
+    assert!(!o.status.success());
+
+    let pg = node(&url);
+    let after = snapshot(&pg).await;
+    assert_eq!(before, after, "the IMAP view changed across the copy");
+    // The copied alias delivers, and new mail continues the UIDs.
+    let mut c = Imap::login(&pg).await;
+    assert_eq!(c.append(&message(9)).await, 6);
+    let o = pg.cli(&["alias", "list"]);
+    assert!(common::stdout(&o).contains("boss@pochta.test"));
+}
+
+async fn pop3_line(c: &mut BufReader<TcpStream>) -> String {
+    let mut l = String::new();
+    tokio::time::timeout(Duration::from_secs(60), c.read_line(&mut l))
+        .await
+        .expect("a POP3 line within 60 s")
+        .unwrap();
+    l
+}
+
+/// USER/PASS on `server`'s POP3 listener; returns the connection and the answer to PASS.
+async fn pop3_login(server: &TestServer) -> (BufReader<TcpStream>, String) {
+    let mut c = BufReader::new(TcpStream::connect(server.addr("pop3")).await.unwrap());
+    assert!(pop3_line(&mut c).await.starts_with("+OK"));
+    c.get_mut()
+        .write_all(format!("USER {USER}\r\n").as_bytes())
+        .await
+        .unwrap();
+    assert!(pop3_line(&mut c).await.starts_with("+OK"));
+    c.get_mut()
+        .write_all(format!("PASS {PASS}\r\n").as_bytes())
+        .await
+        .unwrap();
+    let answer = pop3_line(&mut c).await;
+    (c, answer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pop3_maildrop_lock_holds_across_nodes() {
+    let cluster = Cluster::start();
+    let url = cluster.database();
+    let a = node(&url);
+    let b = node(&url);
+    a.dir.add_user(USER, PASS);
+    let (mut on_a, answer) = pop3_login(&a).await;
+    assert!(answer.starts_with("+OK"), "{answer}");
+    let (_, answer) = pop3_login(&b).await;
+    assert!(answer.starts_with("-ERR [IN-USE]"), "{answer}");
+    on_a.get_mut().write_all(b"QUIT\r\n").await.unwrap();
+    assert!(pop3_line(&mut on_a).await.starts_with("+OK"));
+    // Released with A's session: B gets in (the unlock reaches the server as A's lock
+    // connection closes, so poll).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, answer) = pop3_login(&b).await;
+        if answer.starts_with("+OK") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still locked: {answer}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What the next hop saw: (EHLO name, whether it answered the message with 250).
+type Sessions = std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>;
+
+/// A next hop for `remote.test` that takes the first message's DATA and then never answers
+/// (its sender hangs mid-delivery, holding the queue's lease) and accepts every later one.
+async fn hanging_next_hop() -> (u16, Sessions) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Sessions = Default::default();
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut c = BufReader::new(sock);
+                let mut helo = String::new();
+                c.get_mut().write_all(b"220 sink\r\n").await.unwrap();
+                loop {
+                    let mut l = String::new();
+                    if c.read_line(&mut l).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let upper = l.to_ascii_uppercase();
+                    let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                        helo = l[5..].trim().to_owned();
+                        b"250 sink\r\n"
+                    } else if upper.starts_with("DATA") {
+                        c.get_mut().write_all(b"354 go\r\n").await.unwrap();
+                        loop {
+                            let mut d = String::new();
+                            if c.read_line(&mut d).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if d == ".\r\n" {
+                                break;
+                            }
+                        }
+                        let first = {
+                            let mut v = log.lock().unwrap();
+                            let first = v.is_empty();
+                            v.push((helo.clone(), !first));
+                            first
+                        };
+                        if first {
+                            // Hang: hold the connection, answer nothing.
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            return;
+                        }
+                        b"250 2.0.0 ok\r\n"
+                    } else if upper.starts_with("QUIT") {
+                        let _ = c.get_mut().write_all(b"221 bye\r\n").await;
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    c.get_mut().write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// A node with SMTP submission whose queue routes remote.test to `next_hop`, named `name`
+/// (its EHLO), with 3-second queue leases.
+fn queue_node(url: &str, name: &str, next_hop: u16) -> TestServer {
+    let listeners = ["imap", "submission"];
+    let ports: Vec<(&'static str, u16)> = listeners.into_iter().zip(free_ports(2)).collect();
+    let extra = format!(
+        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n\
+         [smtp.routes]\n\"remote.test\" = \"127.0.0.1:{next_hop}\"\n\
+         [smtp.queue]\nretry = [\"1s\"]\n"
+    );
+    let dir = TestDir::new(&ports, &extra);
+    let text = std::fs::read_to_string(&dir.config).unwrap();
+    std::fs::write(
+        &dir.config,
+        text.replacen(
+            "hostname = \"pochta.test\"",
+            &format!("hostname = \"{name}\""),
+            1,
+        ),
+    )
+    .unwrap();
+    TestServer::start_in_with_env(dir, ports, &[("POCHTA_QUEUE_LEASE", "3")])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queue_is_taken_over_when_a_node_dies_mid_delivery() {
+    let cluster = Cluster::start();
+    let url = cluster.database();
+    let (hop, seen) = hanging_next_hop().await;
+    let mut nodes = [
+        queue_node(&url, "node-a.test", hop),
+        queue_node(&url, "node-b.test", hop),
+    ];
+    nodes[0].dir.add_user(USER, PASS);
+
+    // Submit on node A.
+    let mut c = BufReader::new(
+        TcpStream::connect(nodes[0].addr("submission"))
+            .await
+            .unwrap(),
+    );
+    let mut l = String::new();
+    c.read_line(&mut l).await.unwrap();
+    let token = common::base64(format!("\0{USER}\0{PASS}").as_bytes());
+    for cmd in [
+        "EHLO client.test".to_string(),
+        format!("AUTH PLAIN {token}"),
+        format!("MAIL FROM:<{USER}>"),
+        "RCPT TO:<x@remote.test>".into(),
+        "DATA".into(),
+    ] {
+        c.get_mut()
+            .write_all(format!("{cmd}\r\n").as_bytes())
+            .await
+            .unwrap();
+        loop {
+            l.clear();
+            c.read_line(&mut l).await.unwrap();
+            if l.len() < 4 || l.as_bytes()[3] != b'-' {
+                break;
+            }
+        }
+        assert!(l.starts_with('2') || l.starts_with('3'), "{cmd}: {l}");
+    }
+    c.get_mut()
+        .write_all(
+            format!("From: {USER}\r\nTo: x@remote.test\r\nSubject: takeover\r\n\r\nhi\r\n.\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    l.clear();
+    c.read_line(&mut l).await.unwrap();
+    assert!(l.starts_with("250"), "{l}");
+
+    // Whichever node took it first is now stuck in DATA, holding the lease: kill it.
+    common::wait_for(
+        "the first delivery attempt",
+        Duration::from_secs(60),
+        || !seen.lock().unwrap().is_empty(),
+    );
+    let first = seen.lock().unwrap()[0].0.clone();
+    let (dead, alive) = if first == "node-a.test" {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
+    nodes[dead].child.kill().unwrap();
+    nodes[dead].child.wait().unwrap();
+    let killed_at = Instant::now();
+
+    // The other node takes the message over once the lease has run out, and delivers it once.
+    let other = if alive == 0 {
+        "node-a.test"
+    } else {
+        "node-b.test"
+    };
+    common::wait_for("the takeover", Duration::from_secs(60), || {
+        seen.lock().unwrap().iter().any(|(h, ok)| *ok && h == other)
+    });
+    println!(
+        "{first} killed mid-delivery; {other} delivered {:?} later",
+        killed_at.elapsed()
+    );
+    common::wait_for("an empty queue", Duration::from_secs(30), || {
+        let o = nodes[alive].cli(&["queue", "list"]);
+        o.status.success() && !common::stdout(&o).contains("remote.test")
+    });
+    let delivered = seen.lock().unwrap().iter().filter(|(_, ok)| *ok).count();
+    assert_eq!(delivered, 1, "{:?}", seen.lock().unwrap());
+}
