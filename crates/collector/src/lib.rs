@@ -43,7 +43,7 @@ use std::sync::{Arc, Mutex};
 use pochta_store::MailStore;
 
 pub use source::{Protocol, SourceUrl, TlsPolicy};
-pub use state::{SourceRow, State};
+pub use state::{SourceRow, SourceSettings, State};
 pub use sync::Report;
 
 /// What can go wrong in a pass or a collector command.
@@ -96,6 +96,33 @@ pub async fn sync_source<S: MailStore>(
     sync_source_scoped(store, state, source, progress, Scope::All).await
 }
 
+/// Connects to a source and logs in (then out) with these settings: what `collect add` and
+/// `collect edit` do before saving, so a wrong password, host or certificate is reported
+/// at once. Returns how the connection went (`TLS` or `plain text`).
+pub async fn try_login(
+    url: &SourceUrl,
+    insecure: bool,
+    user: &str,
+    password: &str,
+) -> Result<&'static str, Error> {
+    match url.protocol {
+        Protocol::Imap => {
+            let mut c = imap::ImapClient::connect(url, insecure).await?;
+            c.login(user, password).await?;
+            let tls = c.is_tls();
+            c.logout().await;
+            Ok(if tls { "TLS" } else { "plain text" })
+        }
+        Protocol::Pop3 => {
+            let mut c = pop3::Pop3Client::connect(url, insecure).await?;
+            c.login(user, password).await?;
+            let tls = c.is_tls();
+            c.quit().await;
+            Ok(if tls { "TLS" } else { "plain text" })
+        }
+    }
+}
+
 /// What a pass covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -116,6 +143,10 @@ pub async fn sync_source_scoped<S: MailStore>(
     scope: Scope,
 ) -> Result<Report, Error> {
     let id = source.id;
+    if scope == Scope::All {
+        let st = state.lock().unwrap_or_else(|p| p.into_inner());
+        st.record_attempt(id, Some(state::UNFINISHED))?;
+    }
     let result = async {
         let ctx = sync::Ctx::new(store, Arc::clone(&state), source)?;
         let password = ctx.state().password(&ctx.source)?;

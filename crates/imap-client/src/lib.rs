@@ -91,8 +91,9 @@ pub enum Error {
     Response(#[from] ResponseError),
     #[error("protocol error: {0}")]
     Protocol(String),
-    /// The command was answered NO or BAD; the connection goes on.
-    #[error("{status:?} {text}")]
+    /// The command was answered NO or BAD; the connection goes on. Shown as the server
+    /// sent it: `NO [AUTHENTICATIONFAILED] Authentication failed.`
+    #[error("{} {}{text}", status_word(*.status), .code.as_deref().map(|c| format!("[{c}] ")).unwrap_or_default())]
     Rejected {
         status: Status,
         /// The response code's name, if any (`AUTHENTICATIONFAILED`, `NONEXISTENT`, …).
@@ -106,6 +107,17 @@ pub enum Error {
     LoginDisabled,
     #[error("untagged responses to one command exceed {0} bytes")]
     TooMuchData(u64),
+}
+
+/// A status as it appears on the wire (`NO`, `BAD`, …).
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Ok => "OK",
+        Status::No => "NO",
+        Status::Bad => "BAD",
+        Status::Preauth => "PREAUTH",
+        Status::Bye => "BYE",
+    }
 }
 
 /// A command's outcome: its untagged responses and its tagged OK.

@@ -129,6 +129,44 @@ enum CollectCmd {
         #[arg(long)]
         delete: bool,
     },
+    /// Change a source's settings or password in place, keeping what it already imported
+    /// (logs in with the new settings first).
+    Edit {
+        /// The local account.
+        address: String,
+        /// The source's URL, as `collect list` shows it.
+        url: String,
+        /// A new URL for the source (the same mailbox at a new address).
+        #[arg(long, value_name = "URL")]
+        new_url: Option<String>,
+        /// A new user name at the remote provider.
+        #[arg(long)]
+        user: Option<String>,
+        /// A new remote password (visible in the process list; prefer --password-stdin).
+        #[arg(long, conflicts_with = "password_stdin")]
+        password: Option<String>,
+        /// Read a new remote password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Accept any certificate from the remote from now on.
+        #[arg(long, conflicts_with = "secure")]
+        insecure: bool,
+        /// Check the remote's certificate again (undoes --insecure).
+        #[arg(long)]
+        secure: bool,
+        /// Put the remote folder tree under this local folder for new folders.
+        #[arg(long, value_name = "NAME", conflicts_with = "no_folder_prefix")]
+        folder_prefix: Option<String>,
+        /// Merge new remote folders into the local tree (no prefix).
+        #[arg(long)]
+        no_folder_prefix: bool,
+        /// POP3 only: delete each message on the remote once it is stored here.
+        #[arg(long, conflicts_with = "keep")]
+        delete: bool,
+        /// POP3: leave messages on the remote (undoes --delete).
+        #[arg(long)]
+        keep: bool,
+    },
     /// List every source.
     List,
     /// Collect now, with a progress bar: once with --once, else every minute until Ctrl-C.
@@ -487,6 +525,46 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
                 delete,
             };
             cli::add(&store, &state, args, out)?
+        }
+        CollectCmd::Edit {
+            address,
+            url,
+            new_url,
+            user,
+            password,
+            password_stdin,
+            insecure,
+            secure,
+            folder_prefix,
+            no_folder_prefix,
+            delete,
+            keep,
+        } => {
+            let password = match (password, password_stdin) {
+                (Some(p), _) => Some(p),
+                (None, true) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    Some(line.trim_end_matches(['\r', '\n']).to_owned())
+                }
+                (None, false) => None,
+            };
+            let flag = |on: bool, off: bool| (on || off).then_some(on);
+            let args = cli::EditArgs {
+                account: address,
+                url,
+                new_url,
+                user,
+                password,
+                insecure: flag(insecure, secure),
+                folder_prefix: match (folder_prefix, no_folder_prefix) {
+                    (Some(p), _) => Some(Some(p)),
+                    (None, true) => Some(None),
+                    (None, false) => None,
+                },
+                delete: flag(delete, keep),
+            };
+            cli::edit(&store, &state, args, out)?
         }
         CollectCmd::List => cli::list(&state, out)?,
         CollectCmd::Run { address, once } => {
