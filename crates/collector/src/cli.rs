@@ -27,13 +27,21 @@ use crate::{Error, Progress, Report, SourceUrl, State, sync_source};
 #[derive(Debug, Clone)]
 pub struct AddArgs {
     pub account: String,
+    /// A source URL, or an e-mail address to discover the source from.
     pub url: String,
-    pub user: String,
+    /// The remote user name; with an address, defaults to what discovery found.
+    pub user: Option<String>,
     pub password: String,
     pub insecure: bool,
     pub folder_prefix: Option<String>,
     /// POP3 only: delete each message on the remote once it is stored here.
     pub delete: bool,
+    /// Show what would be done (discovery included), log in to nothing, save nothing.
+    pub dry_run: bool,
+    /// The server's resolver (`[dns]`), for discovery.
+    pub dns: pochta_dns::DnsConfig,
+    /// `[collector] https_port`, `https_ca_file`.
+    pub web: crate::discover::WebOptions,
 }
 
 fn io(e: std::io::Error) -> Error {
@@ -48,6 +56,34 @@ fn account_key<S: MailStore>(store: &S, account: &str) -> Result<String, Error> 
     Ok(acc.address.to_string())
 }
 
+/// Finds the source of an address, printing each step.
+fn discover(args: &AddArgs, out: &mut dyn Write) -> Result<crate::discover::Found, Error> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    writeln!(out, "looking for the mail server of {}:", args.url).map_err(io)?;
+    let mut trail = Vec::new();
+    let found = rt.block_on(async {
+        let dns = Arc::new(pochta_dns::Dns::new(&args.dns));
+        crate::discover::discover(&args.url, dns, &args.web, &mut trail).await
+    });
+    for line in &trail {
+        writeln!(out, "  {line}").map_err(io)?;
+    }
+    let found = found?;
+    writeln!(
+        out,
+        "found {} for {} (by {})",
+        found.url, found.user, found.why
+    )
+    .map_err(io)?;
+    if let Some(note) = found.note {
+        writeln!(out, "note: {note}").map_err(io)?;
+    }
+    Ok(found)
+}
+
 pub fn add<S: MailStore>(
     store: &S,
     state: &State,
@@ -55,8 +91,18 @@ pub fn add<S: MailStore>(
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let account = account_key(store, &args.account)?;
-    let url = SourceUrl::parse(&args.url)?;
-    if args.user.is_empty() {
+    let (url, user) = if args.url.contains("://") {
+        let url = SourceUrl::parse(&args.url)?;
+        let user = args
+            .user
+            .clone()
+            .ok_or_else(|| Error::Config("--user is needed with a source URL".into()))?;
+        (url, user)
+    } else {
+        let found = discover(&args, out)?;
+        (found.url, args.user.clone().unwrap_or(found.user))
+    };
+    if user.is_empty() {
         return Err(Error::Config("--user is empty".into()));
     }
     if let Some(p) = &args.folder_prefix {
@@ -69,11 +115,18 @@ pub fn add<S: MailStore>(
              (folders and flags) and never changed on the remote"
         )));
     }
-    let how = check_login(&url, args.insecure, &args.user, &args.password)?;
+    if args.dry_run {
+        return writeln!(
+            out,
+            "dry run: would log in to {url} as {user} and, if that works, collect from it into {account}; nothing done"
+        )
+        .map_err(io);
+    }
+    let how = check_login(&url, args.insecure, &user, &args.password)?;
     state.add_source_with(
         &account,
         &url,
-        &args.user,
+        &user,
         &args.password,
         args.insecure,
         args.folder_prefix.as_deref(),
@@ -81,8 +134,7 @@ pub fn add<S: MailStore>(
     )?;
     writeln!(
         out,
-        "logged in to {url} as {} over {how}: {account} will collect from it{}; run `pochta collect run {account} --once` to start now",
-        args.user,
+        "logged in to {url} as {user} over {how}: {account} will collect from it{}; run `pochta collect run {account} --once` to start now",
         if args.delete {
             ", deleting each message there once it is stored here"
         } else {

@@ -9,7 +9,8 @@
 //!   encrypted passwords, per-folder checkpoints, the remote→local UID map) over a
 //!   [`pochta_store::CollectorStore`] (the embedded backend keeps it in
 //!   `data_dir/collector.sqlite3`); [`run`] runs every source continuously for `pochta serve`;
-//!   [`cli`] is `pochta collect …`.
+//!   [`cli`] is `pochta collect …`; [`discover`] finds a source from an e-mail address (SRV,
+//!   autoconfig over HTTPS with reqwest, MX, a provider table) through the server's resolver.
 //! - **Never lose, never duplicate.** A message is checkpointed only after the store's append
 //!   committed, and a batch interrupted between the two is found again on the next pass
 //!   (see [`state`]). The remote is only read: EXAMINE and `BODY.PEEK[]` for IMAP (also on
@@ -31,6 +32,7 @@
 pub mod carddav;
 pub mod cli;
 pub mod conn;
+pub mod discover;
 pub mod imap;
 pub mod pop3;
 pub mod run;

@@ -100,19 +100,22 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum CollectCmd {
     /// Add a source: URL is imap://, imaps://, pop3:// or pop3s://HOST[:PORT]
-    /// (imap:// and pop3:// use STARTTLS when offered; add ?tls=required to insist).
+    /// (imap:// and pop3:// use STARTTLS when offered; add ?tls=required to insist), or the
+    /// old e-mail address, whose server is then found (SRV, autoconfig, MX, known providers).
+    /// Logs in before saving.
     Add {
         /// The local account that receives the mail.
         address: String,
+        /// The source URL, or the e-mail address at the old provider.
         url: String,
-        /// The user name at the remote provider.
+        /// The user name at the remote provider (with an address: what discovery found).
         #[arg(long)]
-        user: String,
+        user: Option<String>,
         /// The remote password (visible in the process list; prefer --password-stdin).
         #[arg(
             long,
             conflicts_with = "password_stdin",
-            required_unless_present = "password_stdin"
+            required_unless_present_any = ["password_stdin", "dry_run"]
         )]
         password: Option<String>,
         /// Read the remote password from the first line of standard input.
@@ -128,6 +131,10 @@ enum CollectCmd {
         /// it there). Refused for IMAP sources.
         #[arg(long)]
         delete: bool,
+        /// Show what would be done (the discovered server, the user); log in to nothing and
+        /// save nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Change a source's settings or password in place, keeping what it already imported
     /// (logs in with the new settings first).
@@ -506,10 +513,12 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
             insecure,
             folder_prefix,
             delete,
+            dry_run,
         } => {
             let password = match (password, password_stdin) {
                 (Some(p), _) => p,
-                (None, _) => {
+                (None, false) => String::new(),
+                (None, true) => {
                     let mut line = String::new();
                     std::io::stdin().read_line(&mut line)?;
                     line.trim_end_matches(['\r', '\n']).to_owned()
@@ -523,6 +532,9 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
                 insecure,
                 folder_prefix,
                 delete,
+                dry_run,
+                dns: config.dns.resolver(),
+                web: config.collector_web.clone(),
             };
             cli::add(&store, &state, args, out)?
         }
