@@ -21,6 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use pochta_store::MailStore;
 use pochta_types::Address;
 
+use crate::oauth::{Credential, Endpoints};
 use crate::{Error, Progress, Report, SourceUrl, State, sync_source};
 
 /// What `collect add` was given.
@@ -42,6 +43,59 @@ pub struct AddArgs {
     pub dns: pochta_dns::DnsConfig,
     /// `[collector] https_port`, `https_ca_file`.
     pub web: crate::discover::WebOptions,
+    /// Sign in with OAuth 2.0 (device grant) instead of the password.
+    pub oauth: Option<OAuthArgs>,
+}
+
+/// `collect add --oauth`: the client registered with the provider, and the endpoints when
+/// the provider is not one whose endpoints are built in (Gmail, Outlook, Yandex).
+#[derive(Debug, Clone, Default)]
+pub struct OAuthArgs {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub device_url: Option<String>,
+    pub token_url: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// Signs in with the device grant, telling the user where to go.
+fn oauth_sign_in(url: &SourceUrl, o: &OAuthArgs, out: &mut dyn Write) -> Result<Credential, Error> {
+    if url.protocol != crate::Protocol::Imap {
+        return Err(Error::Config("--oauth is for IMAP sources only".into()));
+    }
+    let known = crate::oauth::known_endpoints(&url.host);
+    let pick = |given: &Option<String>, known: Option<&str>, what: &str| {
+        given
+            .clone()
+            .or_else(|| known.map(str::to_owned))
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "--oauth: no built-in OAuth endpoints for {}: give --oauth-{what}",
+                    url.host
+                ))
+            })
+    };
+    let endpoints = Endpoints {
+        device_url: pick(&o.device_url, known.map(|k| k.0), "device-url")?,
+        token_url: pick(&o.token_url, known.map(|k| k.1), "token-url")?,
+        scope: pick(&o.scope, known.map(|k| k.2), "scope")?,
+        client_id: o.client_id.clone().ok_or_else(|| {
+            Error::Config(
+                "--oauth needs --oauth-client-id (the client registered with the provider)".into(),
+            )
+        })?,
+        client_secret: o.client_secret.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    let mut show = |line: &str| {
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    let grant = rt.block_on(crate::oauth::device_grant(endpoints, &mut show))?;
+    Ok(Credential::OAuth(grant))
 }
 
 fn io(e: std::io::Error) -> Error {
@@ -122,19 +176,24 @@ pub fn add<S: MailStore>(
         )
         .map_err(io);
     }
-    let how = check_login(&url, args.insecure, &user, &args.password)?;
+    let credential = match &args.oauth {
+        Some(o) => oauth_sign_in(&url, o, out)?,
+        None => Credential::Password(args.password.clone()),
+    };
+    let how = check_login(&url, args.insecure, &user, &credential)?;
     state.add_source_with(
         &account,
         &url,
         &user,
-        &args.password,
+        &credential.to_secret(),
         args.insecure,
         args.folder_prefix.as_deref(),
         args.delete,
     )?;
     writeln!(
         out,
-        "logged in to {url} as {user} over {how}: {account} will collect from it{}; run `pochta collect run {account} --once` to start now",
+        "logged in to {url} as {user}{} over {how}: {account} will collect from it{}; run `pochta collect run {account} --once` to start now",
+        if credential.is_oauth() { " with OAuth 2.0" } else { "" },
         if args.delete {
             ", deleting each message there once it is stored here"
         } else {
@@ -149,13 +208,13 @@ fn check_login(
     url: &SourceUrl,
     insecure: bool,
     user: &str,
-    password: &str,
+    credential: &Credential,
 ) -> Result<&'static str, Error> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(io)?;
-    rt.block_on(crate::try_login(url, insecure, user, password))
+    rt.block_on(crate::try_login(url, insecure, user, credential))
         .map_err(|e| match e {
             e @ (Error::Auth(_) | Error::Tls(_)) => e,
             e => Error::Config(format!("cannot reach {url}: {e}")),
@@ -234,11 +293,11 @@ pub fn edit<S: MailStore>(
             new.url
         )));
     }
-    let password = match &args.password {
-        Some(p) => p.clone(),
-        None => state.password(&current)?,
+    let credential = match &args.password {
+        Some(p) => Credential::Password(p.clone()),
+        None => Credential::from_secret(state.password(&current)?)?,
     };
-    let how = check_login(&new.url, new.insecure, &new.user, &password)?;
+    let how = check_login(&new.url, new.insecure, &new.user, &credential)?;
     state.update_source(&current, &new, args.password.as_deref())?;
     writeln!(
         out,

@@ -34,6 +34,7 @@ pub mod cli;
 pub mod conn;
 pub mod discover;
 pub mod imap;
+pub mod oauth;
 pub mod pop3;
 pub mod run;
 pub mod source;
@@ -105,17 +106,20 @@ pub async fn try_login(
     url: &SourceUrl,
     insecure: bool,
     user: &str,
-    password: &str,
+    credential: &oauth::Credential,
 ) -> Result<&'static str, Error> {
-    match url.protocol {
-        Protocol::Imap => {
+    match (url.protocol, credential) {
+        (Protocol::Imap, _) => {
             let mut c = imap::ImapClient::connect(url, insecure).await?;
-            c.login(user, password).await?;
+            c.sign_in(user, credential).await?;
             let tls = c.is_tls();
             c.logout().await;
             Ok(if tls { "TLS" } else { "plain text" })
         }
-        Protocol::Pop3 => {
+        (Protocol::Pop3, oauth::Credential::OAuth(_)) => {
+            Err(Error::Config("OAuth is for IMAP sources only".into()))
+        }
+        (Protocol::Pop3, oauth::Credential::Password(password)) => {
             let mut c = pop3::Pop3Client::connect(url, insecure).await?;
             c.login(user, password).await?;
             let tls = c.is_tls();
@@ -150,11 +154,14 @@ pub async fn sync_source_scoped<S: MailStore>(
         st.record_attempt(id, Some(state::UNFINISHED))?;
     }
     let result = async {
+        let credential = oauth::current(&state, &source).await?;
         let ctx = sync::Ctx::new(store, Arc::clone(&state), source)?;
-        let password = ctx.state().password(&ctx.source)?;
-        match ctx.source.url.protocol {
-            Protocol::Imap => sync::imap_pass(&ctx, &password, progress, scope).await,
-            Protocol::Pop3 => pop3::pop3_pass(&ctx, &password, progress).await,
+        match (ctx.source.url.protocol, &credential) {
+            (Protocol::Imap, c) => sync::imap_pass(&ctx, c, progress, scope).await,
+            (Protocol::Pop3, oauth::Credential::Password(p)) => {
+                pop3::pop3_pass(&ctx, p, progress).await
+            }
+            (Protocol::Pop3, _) => Err(Error::Config("OAuth is for IMAP sources only".into())),
         }
     }
     .await;

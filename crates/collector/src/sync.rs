@@ -550,14 +550,14 @@ struct Work {
 /// One IMAP pass.
 pub(crate) async fn imap_pass<S: MailStore>(
     ctx: &Ctx<S>,
-    password: &str,
+    credential: &crate::oauth::Credential,
     progress: &dyn Progress,
     scope: Scope,
 ) -> Result<Report, Error> {
     let started = Instant::now();
     let src = &ctx.source;
     let mut client = ImapClient::connect(&src.url, src.insecure).await?;
-    client.login(&src.user, password).await?;
+    client.sign_in(&src.user, credential).await?;
     let entries = client.list().await?;
     let local = ctx.store.mailboxes(ctx.account)?;
     let mut plans = plan_folders(&entries, &local, src.folder_prefix.as_deref());

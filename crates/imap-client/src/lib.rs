@@ -294,10 +294,11 @@ impl ImapClient {
         self.refresh_caps(&done).await
     }
 
-    /// AUTHENTICATE with a one-message mechanism (PLAIN, XOAUTH2): the message goes as the
-    /// initial response with SASL-IR (RFC 4959), else after the first `+`. A further `+`
-    /// (XOAUTH2's error details) is answered with an empty line, as RFC 9051 §6.2.2 requires,
-    /// and the tagged NO follows.
+    /// AUTHENTICATE with a one-message mechanism (PLAIN, XOAUTH2, OAUTHBEARER): the message
+    /// goes as the initial response with SASL-IR (RFC 4959), else after the first `+`. A
+    /// further `+` (the error details of XOAUTH2 and OAUTHBEARER) is answered with
+    /// [`SaslInitial::abort_response`] (RFC 9051 §6.2.2, RFC 7628 §3.2.3), and the tagged NO
+    /// follows.
     pub async fn authenticate(&mut self, sasl: &SaslInitial) -> Result<(), Error> {
         let ir = self.has_cap("SASL-IR");
         let tag = self.tags.next();
@@ -315,7 +316,7 @@ impl ImapClient {
             match r {
                 Response::Continue(_) => {
                     let mut line = if sent {
-                        Vec::new()
+                        sasl.abort_response()
                     } else {
                         sasl.encoded().expose().clone()
                     };

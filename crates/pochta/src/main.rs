@@ -115,7 +115,7 @@ enum CollectCmd {
         #[arg(
             long,
             conflicts_with = "password_stdin",
-            required_unless_present_any = ["password_stdin", "dry_run"]
+            required_unless_present_any = ["password_stdin", "dry_run", "oauth"]
         )]
         password: Option<String>,
         /// Read the remote password from the first line of standard input.
@@ -135,6 +135,25 @@ enum CollectCmd {
         /// save nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Sign in with OAuth 2.0 (device authorization grant: open a URL, enter a code)
+        /// instead of a password; IMAP only.
+        #[arg(long)]
+        oauth: bool,
+        /// The OAuth client id registered with the provider.
+        #[arg(long, value_name = "ID", requires = "oauth")]
+        oauth_client_id: Option<String>,
+        /// The OAuth client secret, for providers that want one even for devices (Google).
+        #[arg(long, value_name = "SECRET", requires = "oauth")]
+        oauth_client_secret: Option<String>,
+        /// The device authorization endpoint (built in for Gmail, Outlook, Yandex).
+        #[arg(long, value_name = "URL", requires = "oauth")]
+        oauth_device_url: Option<String>,
+        /// The token endpoint (built in for Gmail, Outlook, Yandex).
+        #[arg(long, value_name = "URL", requires = "oauth")]
+        oauth_token_url: Option<String>,
+        /// The scope to ask for (built in for Gmail, Outlook, Yandex).
+        #[arg(long, value_name = "SCOPE", requires = "oauth")]
+        oauth_scope: Option<String>,
     },
     /// Change a source's settings or password in place, keeping what it already imported
     /// (logs in with the new settings first).
@@ -503,6 +522,7 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
     use pochta_collector::cli;
     let store = admin::open(config)?;
     let state = pochta::backend::collector_state(config)?;
+    pochta_collector::oauth::configure(config.collector_web.clone(), config.dns.resolver());
     match cmd {
         CollectCmd::Add {
             address,
@@ -514,6 +534,12 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
             folder_prefix,
             delete,
             dry_run,
+            oauth,
+            oauth_client_id,
+            oauth_client_secret,
+            oauth_device_url,
+            oauth_token_url,
+            oauth_scope,
         } => {
             let password = match (password, password_stdin) {
                 (Some(p), _) => p,
@@ -535,6 +561,13 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
                 dry_run,
                 dns: config.dns.resolver(),
                 web: config.collector_web.clone(),
+                oauth: oauth.then_some(cli::OAuthArgs {
+                    client_id: oauth_client_id,
+                    client_secret: oauth_client_secret,
+                    device_url: oauth_device_url,
+                    token_url: oauth_token_url,
+                    scope: oauth_scope,
+                }),
             };
             cli::add(&store, &state, args, out)?
         }
