@@ -52,10 +52,13 @@ pub struct ScriptedServer {
     pub port: u16,
     /// Every command line received (tag stripped).
     pub log: Arc<Mutex<Vec<String>>>,
+    /// The mailboxes, changeable while it runs.
+    pub folders: Arc<Mutex<Vec<Folder>>>,
 }
 
 impl ScriptedServer {
-    pub async fn start(script: Script) -> ScriptedServer {
+    pub async fn start(mut script: Script) -> ScriptedServer {
+        let folders = Arc::new(Mutex::new(std::mem::take(&mut script.folders)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -63,16 +66,26 @@ impl ScriptedServer {
         let log = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(script);
         let l = Arc::clone(&log);
+        let fs = Arc::clone(&folders);
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let script = Arc::clone(&script);
                 let log = Arc::clone(&l);
+                let fs = Arc::clone(&fs);
                 tokio::spawn(async move {
-                    let _ = session(tcp, &script, &log).await;
+                    let _ = session(tcp, &script, &fs, &log).await;
                 });
             }
         });
-        ScriptedServer { port, log }
+        ScriptedServer { port, log, folders }
+    }
+
+    /// Adds a message to the mailbox named `name` (or changes nothing if there is none).
+    pub fn push(&self, name: &str, msg: Msg) {
+        let mut fs = self.folders.lock().expect("folders");
+        if let Some(f) = fs.iter_mut().find(|f| f.name == name) {
+            f.messages.push(msg);
+        }
     }
 
     pub fn url(&self) -> String {
@@ -136,6 +149,7 @@ fn in_set(set: &str, uid: u32, max: u32) -> bool {
 async fn session(
     tcp: tokio::net::TcpStream,
     script: &Script,
+    folders: &Mutex<Vec<Folder>>,
     log: &Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
     let (r, mut w) = tcp.into_split();
@@ -173,6 +187,8 @@ async fn session(
             args = a.to_owned();
         }
         log.lock().expect("log").push(format!("{cmd} {args}"));
+        let snapshot = folders.lock().expect("folders").clone();
+        let script_folders = &snapshot;
         let mut out = String::new();
         match cmd.as_str() {
             "CAPABILITY" => out.push_str(&format!("* CAPABILITY {caps}\r\n{tag} OK done\r\n")),
@@ -216,7 +232,7 @@ async fn session(
                 }
             }
             "LIST" => {
-                for f in &script.folders {
+                for f in script_folders {
                     out.push_str(&format!(
                         "* LIST ({}) {} {}\r\n",
                         f.attrs,
@@ -228,9 +244,9 @@ async fn session(
             }
             "EXAMINE" | "SELECT" => {
                 let (name, _) = first_arg(&args);
-                match script.folders.iter().position(|f| f.name == name) {
+                match script_folders.iter().position(|f| f.name == name) {
                     Some(i) => {
-                        let f = &script.folders[i];
+                        let f = &script_folders[i];
                         selected = Some(i);
                         let next = f.messages.iter().map(|m| m.uid).max().unwrap_or(0) + 1;
                         out.push_str(&format!(
@@ -253,7 +269,7 @@ async fn session(
                 };
                 let (set, items) = args.split_once(' ').unwrap_or((&args, ""));
                 let items = items.to_ascii_uppercase();
-                let f = &script.folders[i];
+                let f = &script_folders[i];
                 let max = f.messages.iter().map(|m| m.uid).max().unwrap_or(0);
                 w.write_all(out.as_bytes()).await?;
                 out.clear();
@@ -287,7 +303,17 @@ async fn session(
             "IDLE" => {
                 w.write_all(b"+ idling\r\n").await?;
                 let mut l2 = String::new();
-                r.read_line(&mut l2).await?;
+                match script.idle_drop {
+                    Some(d) => {
+                        if tokio::time::timeout(d, r.read_line(&mut l2)).await.is_err() {
+                            w.write_all(b"* BYE idle for too long\r\n").await?;
+                            return Ok(());
+                        }
+                    }
+                    None => {
+                        r.read_line(&mut l2).await?;
+                    }
+                }
                 out.push_str(&format!("{tag} OK done\r\n"));
             }
             "LOGOUT" => {
