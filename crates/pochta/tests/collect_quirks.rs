@@ -320,3 +320,82 @@ async fn bare_server_and_dropped_idle_connections() {
         .count();
     assert!(logins >= 3, "{logins}");
 }
+
+/// Gmail's labels: `[Gmail]/All Mail` (`\\All`) holds every message, the other folders are
+/// labels. Each message is imported once per label it has and never again from All Mail;
+/// only archived mail (no label) comes from All Mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gmail_labels_import_each_message_once() {
+    let date = "01-Jan-2024 10:00:00 +0000";
+    let (m1, m2, m3, m4, m5) = (
+        msg(1, "\\Seen", date, "inbox one"),
+        msg(2, "", date, "inbox two"),
+        msg(3, "\\Seen", date, "archived"),
+        msg(4, "\\Flagged", date, "work"),
+        msg(5, "\\Seen", date, "sent"),
+    );
+    let with_uid = |m: &Msg, uid: u32| Msg { uid, ..m.clone() };
+    let mut all = folder(
+        "[Gmail]/All Mail",
+        vec![
+            with_uid(&m1, 11),
+            with_uid(&m2, 12),
+            with_uid(&m3, 13),
+            with_uid(&m4, 14),
+            with_uid(&m5, 15),
+        ],
+    );
+    all.attrs = "\\All \\HasNoChildren".into();
+    let mut gmail = folder("[Gmail]", vec![]);
+    gmail.attrs = "\\Noselect \\HasChildren".into();
+    let mut sent = folder("[Gmail]/Sent Mail", vec![with_uid(&m5, 1)]);
+    sent.attrs = "\\Sent \\HasNoChildren".into();
+    let server = ScriptedServer::start(Script {
+        caps: "SPECIAL-USE X-GM-EXT-1 IDLE".into(),
+        delimiter: '/',
+        folders: vec![
+            folder("INBOX", vec![m1.clone(), m2.clone()]),
+            gmail,
+            all,
+            sent,
+            folder("Work", vec![with_uid(&m4, 1)]),
+        ],
+        auth: None,
+        idle_drop: None,
+    })
+    .await;
+    let (dir, port) = local_dir();
+    ok(&dir.cli(&[
+        "collect",
+        "add",
+        LOCAL,
+        &server.url(),
+        "--user",
+        "u",
+        "--password",
+        "p",
+    ]));
+    let run = ok(&dir.cli(&["collect", "run", LOCAL, "--once"]));
+    assert!(run.contains(" 5 new messages"), "{run}");
+    // New mail: in INBOX and All Mail; imported once.
+    let m6 = msg(3, "", date, "later");
+    server.push("INBOX", m6.clone());
+    server.push("[Gmail]/All Mail", with_uid(&m6, 16));
+    let run = ok(&dir.cli(&["collect", "run", LOCAL, "--once"]));
+    assert!(run.contains(" 1 new messages"), "{run}");
+    let status = ok(&dir.cli(&["collect", "status", LOCAL]));
+    assert!(status.contains("imported:     6 messages"), "{status}");
+    let _srv = TestServer::start_in(dir, vec![("imap", port)]);
+    for (local, msgs) in [
+        ("INBOX", vec![m1, m2, m6]),
+        ("Work", vec![m4]),
+        ("Sent", vec![m5]),
+        ("[Gmail]/All Mail", vec![m3]),
+    ] {
+        assert_eq!(
+            local_messages(port, local).await,
+            expected(&msgs),
+            "{local}"
+        );
+    }
+}

@@ -289,6 +289,21 @@ async fn session(
                     }
                     let mut bytes =
                         format!("* {} FETCH ({}", seq + 1, parts.join(" ")).into_bytes();
+                    if items.contains("HEADER.FIELDS (MESSAGE-ID)") {
+                        let text = String::from_utf8_lossy(&m.body).into_owned();
+                        let id = text
+                            .lines()
+                            .take_while(|l| !l.is_empty())
+                            .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+                            .map(|l| format!("{}\r\n", l.trim_end()))
+                            .unwrap_or_default();
+                        let hdr = format!("{id}\r\n");
+                        bytes.extend_from_slice(
+                            format!(" BODY[HEADER.FIELDS (MESSAGE-ID)] {{{}}}\r\n", hdr.len())
+                                .as_bytes(),
+                        );
+                        bytes.extend_from_slice(hdr.as_bytes());
+                    }
                     if items.contains("BODY[]") || items.contains("BODY.PEEK[]") {
                         bytes.extend_from_slice(
                             format!(" BODY[] {{{}}}\r\n", m.body.len()).as_bytes(),
