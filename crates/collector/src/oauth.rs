@@ -253,8 +253,8 @@ pub async fn device_grant(
 pub async fn refresh(grant: &Grant) -> Result<Grant, Error> {
     let Some(rt) = &grant.refresh_token else {
         return Err(Error::Auth(
-            "the access token expired and there is no refresh token: sign in again with \
-             `collect edit … --oauth`"
+            "the access token expired and there is no refresh token: sign in again (`collect del`, \
+             then `collect add … --oauth`; the checkpoints go with the source)"
                 .into(),
         ));
     };
