@@ -5,8 +5,11 @@
 //!   terminal (indicatif hides itself otherwise), so scripted output stays clean.
 //! - `run` takes the same per-source lock as `pochta serve` ([`State::lock_source`]): if
 //!   the server is collecting that source right now, `run` says so and stops rather than race.
-//! - `add` checks the local account exists and the URL parses, but does not contact the
-//!   remote: `collect run --once` is the check, with errors in plain words. `--delete` is
+//! - `add` checks the local account exists and the URL parses, then logs in to the remote
+//!   ([`crate::try_login`]) and saves the source only if that worked, with the server's own
+//!   words on failure (`NO [AUTHENTICATIONFAILED] …`; a certificate error points at
+//!   `--insecure`). `edit` changes a source in place (URL, user, password, options) after the
+//!   same check, keeping its checkpoints. `--delete` is
 //!   refused for IMAP sources (an IMAP source is mirrored, folders and flags, and the remote
 //!   only read); for POP3 it is stored with the source and shown by `list` and `status`.
 
@@ -18,19 +21,81 @@ use indicatif::{ProgressBar, ProgressStyle};
 use pochta_store::MailStore;
 use pochta_types::Address;
 
+use crate::oauth::{Credential, Endpoints};
 use crate::{Error, Progress, Report, SourceUrl, State, sync_source};
 
 /// What `collect add` was given.
 #[derive(Debug, Clone)]
 pub struct AddArgs {
     pub account: String,
+    /// A source URL, or an e-mail address to discover the source from.
     pub url: String,
-    pub user: String,
+    /// The remote user name; with an address, defaults to what discovery found.
+    pub user: Option<String>,
     pub password: String,
     pub insecure: bool,
     pub folder_prefix: Option<String>,
     /// POP3 only: delete each message on the remote once it is stored here.
     pub delete: bool,
+    /// Show what would be done (discovery included), log in to nothing, save nothing.
+    pub dry_run: bool,
+    /// The server's resolver (`[dns]`), for discovery.
+    pub dns: pochta_dns::DnsConfig,
+    /// `[collector] https_port`, `https_ca_file`.
+    pub web: crate::discover::WebOptions,
+    /// Sign in with OAuth 2.0 (device grant) instead of the password.
+    pub oauth: Option<OAuthArgs>,
+}
+
+/// `collect add --oauth`: the client registered with the provider, and the endpoints when
+/// the provider is not one whose endpoints are built in (Gmail, Outlook, Yandex).
+#[derive(Debug, Clone, Default)]
+pub struct OAuthArgs {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub device_url: Option<String>,
+    pub token_url: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// Signs in with the device grant, telling the user where to go.
+fn oauth_sign_in(url: &SourceUrl, o: &OAuthArgs, out: &mut dyn Write) -> Result<Credential, Error> {
+    if url.protocol != crate::Protocol::Imap {
+        return Err(Error::Config("--oauth is for IMAP sources only".into()));
+    }
+    let known = crate::oauth::known_endpoints(&url.host);
+    let pick = |given: &Option<String>, known: Option<&str>, what: &str| {
+        given
+            .clone()
+            .or_else(|| known.map(str::to_owned))
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "--oauth: no built-in OAuth endpoints for {}: give --oauth-{what}",
+                    url.host
+                ))
+            })
+    };
+    let endpoints = Endpoints {
+        device_url: pick(&o.device_url, known.map(|k| k.0), "device-url")?,
+        token_url: pick(&o.token_url, known.map(|k| k.1), "token-url")?,
+        scope: pick(&o.scope, known.map(|k| k.2), "scope")?,
+        client_id: o.client_id.clone().ok_or_else(|| {
+            Error::Config(
+                "--oauth needs --oauth-client-id (the client registered with the provider)".into(),
+            )
+        })?,
+        client_secret: o.client_secret.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    let mut show = |line: &str| {
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    let grant = rt.block_on(crate::oauth::device_grant(endpoints, &mut show))?;
+    Ok(Credential::OAuth(grant))
 }
 
 fn io(e: std::io::Error) -> Error {
@@ -45,6 +110,34 @@ fn account_key<S: MailStore>(store: &S, account: &str) -> Result<String, Error> 
     Ok(acc.address.to_string())
 }
 
+/// Finds the source of an address, printing each step.
+fn discover(args: &AddArgs, out: &mut dyn Write) -> Result<crate::discover::Found, Error> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    writeln!(out, "looking for the mail server of {}:", args.url).map_err(io)?;
+    let mut trail = Vec::new();
+    let found = rt.block_on(async {
+        let dns = Arc::new(pochta_dns::Dns::new(&args.dns));
+        crate::discover::discover(&args.url, dns, &args.web, &mut trail).await
+    });
+    for line in &trail {
+        writeln!(out, "  {line}").map_err(io)?;
+    }
+    let found = found?;
+    writeln!(
+        out,
+        "found {} for {} (by {})",
+        found.url, found.user, found.why
+    )
+    .map_err(io)?;
+    if let Some(note) = found.note {
+        writeln!(out, "note: {note}").map_err(io)?;
+    }
+    Ok(found)
+}
+
 pub fn add<S: MailStore>(
     store: &S,
     state: &State,
@@ -52,8 +145,18 @@ pub fn add<S: MailStore>(
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let account = account_key(store, &args.account)?;
-    let url = SourceUrl::parse(&args.url)?;
-    if args.user.is_empty() {
+    let (url, user) = if args.url.contains("://") {
+        let url = SourceUrl::parse(&args.url)?;
+        let user = args
+            .user
+            .clone()
+            .ok_or_else(|| Error::Config("--user is needed with a source URL".into()))?;
+        (url, user)
+    } else {
+        let found = discover(&args, out)?;
+        (found.url, args.user.clone().unwrap_or(found.user))
+    };
+    if user.is_empty() {
         return Err(Error::Config("--user is empty".into()));
     }
     if let Some(p) = &args.folder_prefix {
@@ -66,19 +169,31 @@ pub fn add<S: MailStore>(
              (folders and flags) and never changed on the remote"
         )));
     }
+    if args.dry_run {
+        return writeln!(
+            out,
+            "dry run: would log in to {url} as {user} and, if that works, collect from it into {account}; nothing done"
+        )
+        .map_err(io);
+    }
+    let credential = match &args.oauth {
+        Some(o) => oauth_sign_in(&url, o, out)?,
+        None => Credential::Password(args.password.clone()),
+    };
+    let how = check_login(&url, args.insecure, &user, &credential)?;
     state.add_source_with(
         &account,
         &url,
-        &args.user,
-        &args.password,
+        &user,
+        &credential.to_secret(),
         args.insecure,
         args.folder_prefix.as_deref(),
         args.delete,
     )?;
     writeln!(
         out,
-        "{account} will collect from {url} as {}{}; run `pochta collect run {account} --once` to start now",
-        args.user,
+        "logged in to {url} as {user}{} over {how}: {account} will collect from it{}; run `pochta collect run {account} --once` to start now",
+        if credential.is_oauth() { " with OAuth 2.0" } else { "" },
         if args.delete {
             ", deleting each message there once it is stored here"
         } else {
@@ -88,9 +203,134 @@ pub fn add<S: MailStore>(
     .map_err(io)
 }
 
+/// [`crate::try_login`] from the synchronous CLI.
+fn check_login(
+    url: &SourceUrl,
+    insecure: bool,
+    user: &str,
+    credential: &Credential,
+) -> Result<&'static str, Error> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    rt.block_on(crate::try_login(url, insecure, user, credential))
+        .map_err(|e| match e {
+            e @ (Error::Auth(_) | Error::Tls(_)) => e,
+            e => Error::Config(format!("cannot reach {url}: {e}")),
+        })
+}
+
+/// What `collect edit` was given: each `Some` replaces the source's setting.
+#[derive(Debug, Clone, Default)]
+pub struct EditArgs {
+    pub account: String,
+    /// The source to change, as `collect list` shows it.
+    pub url: String,
+    pub new_url: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub insecure: Option<bool>,
+    /// `Some(None)` removes the prefix.
+    pub folder_prefix: Option<Option<String>>,
+    pub delete: Option<bool>,
+}
+
+/// `collect edit`: changes a source's settings or password in place, keeping its
+/// checkpoints (nothing is imported again), after logging in with the new settings.
+pub fn edit<S: MailStore>(
+    store: &S,
+    state: &State,
+    args: EditArgs,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let account = account_key(store, &args.account)?;
+    let url = SourceUrl::parse(&args.url)?;
+    let matching: Vec<_> = state
+        .sources(Some(&account))?
+        .into_iter()
+        .filter(|s| s.url == url)
+        .collect();
+    let current = match matching.as_slice() {
+        [] => {
+            return Err(Error::Config(format!(
+                "{account} does not collect from {url}"
+            )));
+        }
+        [one] => one.clone(),
+        _ => {
+            return Err(Error::Config(format!(
+                "{account} collects from {url} as several users; delete and add again"
+            )));
+        }
+    };
+    let mut new = current.settings();
+    if let Some(u) = &args.new_url {
+        new.url = SourceUrl::parse(u)?;
+    }
+    if let Some(u) = args.user {
+        if u.is_empty() {
+            return Err(Error::Config("--user is empty".into()));
+        }
+        new.user = u;
+    }
+    if let Some(i) = args.insecure {
+        new.insecure = i;
+    }
+    if let Some(p) = args.folder_prefix {
+        if let Some(p) = &p {
+            pochta_types::MailboxName::new(p)
+                .map_err(|e| Error::Config(format!("--folder-prefix {p:?}: {e}")))?;
+        }
+        new.folder_prefix = p;
+    }
+    if let Some(d) = args.delete {
+        new.delete_remote = d;
+    }
+    if new.delete_remote && new.url.protocol != crate::Protocol::Pop3 {
+        return Err(Error::Config(format!(
+            "--delete is for POP3 sources only: {} is an IMAP source",
+            new.url
+        )));
+    }
+    let credential = match &args.password {
+        Some(p) => Credential::Password(p.clone()),
+        None => Credential::from_secret(state.password(&current)?)?,
+    };
+    let how = check_login(&new.url, new.insecure, &new.user, &credential)?;
+    state.update_source(&current, &new, args.password.as_deref())?;
+    writeln!(
+        out,
+        "logged in to {} as {} over {how}: source updated (its checkpoints and {} imported messages are kept)",
+        new.url, new.user, current.imported_messages
+    )
+    .map_err(io)
+}
+
+/// How the last attempt of a source reads, and whether it is an interrupted pass.
+fn attempt_text(state: &State, s: &crate::SourceRow) -> Result<(String, bool), Error> {
+    let t = s.last_attempt.map(format_utc);
+    if s.last_error.as_deref() != Some(crate::state::UNFINISHED) {
+        return Ok((t.unwrap_or_else(|| "never".into()), false));
+    }
+    let t = t.unwrap_or_default();
+    // The pass's lock is held while it runs (here or in `pochta serve`).
+    Ok(match state.lock_source(s.id)? {
+        None => (format!("{t}, running now"), true),
+        Some(_free) => (
+            format!(
+                "{t}, interrupted before it finished (the next pass goes on from the last checkpoint)"
+            ),
+            true,
+        ),
+    })
+}
+
 pub fn list(state: &State, out: &mut dyn Write) -> Result<(), Error> {
     for s in state.sources(None)? {
+        let (attempt, unfinished) = attempt_text(state, &s)?;
         let status = match (&s.last_error, s.last_success) {
+            _ if unfinished => format!("last attempt {attempt}"),
             (Some(e), _) => format!("error: {e}"),
             (None, Some(t)) => format!("ok {}", format_utc(t)),
             (None, None) => "never run".into(),
@@ -148,6 +388,7 @@ pub fn status<S: MailStore>(
     }
     for s in sources {
         let t = |v: Option<i64>| v.map(format_utc).unwrap_or_else(|| "never".into());
+        let (attempt, unfinished) = attempt_text(st, &s)?;
         writeln!(out, "{} as {}", s.url, s.user).map_err(io)?;
         if s.delete_remote {
             writeln!(out, "  remote copies: deleted once stored here (--delete)").map_err(io)?;
@@ -155,12 +396,16 @@ pub fn status<S: MailStore>(
         if let Some(idle) = &s.idle {
             writeln!(out, "  IDLE on INBOX: {idle}").map_err(io)?;
         }
-        writeln!(out, "  last attempt: {}", t(s.last_attempt)).map_err(io)?;
+        writeln!(out, "  last attempt: {attempt}").map_err(io)?;
         writeln!(out, "  last success: {}", t(s.last_success)).map_err(io)?;
         writeln!(
             out,
             "  last error:   {}",
-            s.last_error.as_deref().unwrap_or("none")
+            match &s.last_error {
+                _ if unfinished => "none recorded",
+                Some(e) => e.as_str(),
+                None => "none",
+            }
         )
         .map_err(io)?;
         writeln!(
@@ -281,30 +526,61 @@ fn summary(r: &Report) -> String {
     )
 }
 
-/// The indicatif bar: position and length in bytes, messages in the message text.
+/// The indicatif bar: position and length in bytes, messages in the message text. It starts
+/// as a spinner ("connecting") and becomes a bar once the pass knows how much it will
+/// transfer, so its first frame is never a full bar of 0 of 0 bytes; every line fits the
+/// terminal's width (the message is the part that shrinks).
 struct Bar {
     bar: ProgressBar,
     messages: std::sync::atomic::AtomicU64,
     total: std::sync::atomic::AtomicU64,
     url: String,
+    started: std::sync::atomic::AtomicBool,
+}
+
+/// The bar's style for a terminal `width` columns wide: the fixed parts (bar, bytes, rate,
+/// ETA) are dropped, widest first, until they leave room for at least 16 columns of message.
+fn bar_style(width: usize) -> ProgressStyle {
+    let templates = [
+        (
+            72,
+            "{wide_msg} [{bar:20}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        ),
+        (54, "{wide_msg} [{bar:16}] {bytes}/{total_bytes} ETA {eta}"),
+        (36, "{wide_msg} [{bar:12}] {percent:>3}%"),
+        (0, "{wide_msg} {percent:>3}%"),
+    ];
+    let t = templates
+        .iter()
+        .find(|(min, _)| width >= *min)
+        .map_or("{wide_msg}", |(_, t)| t);
+    ProgressStyle::with_template(t)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// The terminal's width in columns (80 when unknown).
+fn term_width() -> usize {
+    console::Term::stderr()
+        .size_checked()
+        .map_or(80, |(_, cols)| usize::from(cols))
 }
 
 impl Bar {
     fn new(url: &str) -> Bar {
-        let bar = ProgressBar::new(0);
+        let bar = ProgressBar::new_spinner();
         bar.set_style(
-            ProgressStyle::with_template(
-                "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{spinner} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.set_message(format!("{url}: connecting"));
+        bar.enable_steady_tick(Duration::from_millis(120));
         Bar {
             bar,
             messages: Default::default(),
             total: Default::default(),
             url: url.to_owned(),
+            started: Default::default(),
         }
     }
 
@@ -321,6 +597,13 @@ impl Progress for Bar {
     fn plan(&self, messages: u64, bytes: u64) {
         use std::sync::atomic::Ordering::Relaxed;
         self.total.fetch_add(messages, Relaxed);
+        if bytes > 0 && !self.started.swap(true, Relaxed) {
+            // From spinner to bar: empty, with its length known.
+            self.bar.disable_steady_tick();
+            self.bar.set_length(0);
+            self.bar.set_position(0);
+            self.bar.set_style(bar_style(term_width()));
+        }
         self.bar.inc_length(bytes);
         self.refresh(None);
     }

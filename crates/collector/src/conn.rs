@@ -35,6 +35,10 @@ impl From<ConnectError> for Error {
     fn from(e: ConnectError) -> Self {
         match e {
             ConnectError::Io(e) => Error::Io(e),
+            ConnectError::Tls(m) if m.contains("certificate") => Error::Tls(format!(
+                "{m}; if you trust this server's certificate (self-signed, or a private CA), \
+                 use --insecure (the connection stays encrypted, the certificate is not checked)"
+            )),
             ConnectError::Tls(m) => Error::Tls(m),
             e @ ConnectError::BadName(_) => Error::Config(e.to_string()),
             e @ ConnectError::Pipelined(_) => Error::Protocol(e.to_string()),

@@ -9,7 +9,8 @@
 //!   encrypted passwords, per-folder checkpoints, the remote→local UID map) over a
 //!   [`pochta_store::CollectorStore`] (the embedded backend keeps it in
 //!   `data_dir/collector.sqlite3`); [`run`] runs every source continuously for `pochta serve`;
-//!   [`cli`] is `pochta collect …`.
+//!   [`cli`] is `pochta collect …`; [`discover`] finds a source from an e-mail address (SRV,
+//!   autoconfig over HTTPS with reqwest, MX, a provider table) through the server's resolver.
 //! - **Never lose, never duplicate.** A message is checkpointed only after the store's append
 //!   committed, and a batch interrupted between the two is found again on the next pass
 //!   (see [`state`]). The remote is only read: EXAMINE and `BODY.PEEK[]` for IMAP (also on
@@ -31,7 +32,9 @@
 pub mod carddav;
 pub mod cli;
 pub mod conn;
+pub mod discover;
 pub mod imap;
+pub mod oauth;
 pub mod pop3;
 pub mod run;
 pub mod source;
@@ -43,7 +46,7 @@ use std::sync::{Arc, Mutex};
 use pochta_store::MailStore;
 
 pub use source::{Protocol, SourceUrl, TlsPolicy};
-pub use state::{SourceRow, State};
+pub use state::{SourceRow, SourceSettings, State};
 pub use sync::Report;
 
 /// What can go wrong in a pass or a collector command.
@@ -96,6 +99,36 @@ pub async fn sync_source<S: MailStore>(
     sync_source_scoped(store, state, source, progress, Scope::All).await
 }
 
+/// Connects to a source and logs in (then out) with these settings: what `collect add` and
+/// `collect edit` do before saving, so a wrong password, host or certificate is reported
+/// at once. Returns how the connection went (`TLS` or `plain text`).
+pub async fn try_login(
+    url: &SourceUrl,
+    insecure: bool,
+    user: &str,
+    credential: &oauth::Credential,
+) -> Result<&'static str, Error> {
+    match (url.protocol, credential) {
+        (Protocol::Imap, _) => {
+            let mut c = imap::ImapClient::connect(url, insecure).await?;
+            c.sign_in(user, credential).await?;
+            let tls = c.is_tls();
+            c.logout().await;
+            Ok(if tls { "TLS" } else { "plain text" })
+        }
+        (Protocol::Pop3, oauth::Credential::OAuth(_)) => {
+            Err(Error::Config("OAuth is for IMAP sources only".into()))
+        }
+        (Protocol::Pop3, oauth::Credential::Password(password)) => {
+            let mut c = pop3::Pop3Client::connect(url, insecure).await?;
+            c.login(user, password).await?;
+            let tls = c.is_tls();
+            c.quit().await;
+            Ok(if tls { "TLS" } else { "plain text" })
+        }
+    }
+}
+
 /// What a pass covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -116,12 +149,19 @@ pub async fn sync_source_scoped<S: MailStore>(
     scope: Scope,
 ) -> Result<Report, Error> {
     let id = source.id;
+    if scope == Scope::All {
+        let st = state.lock().unwrap_or_else(|p| p.into_inner());
+        st.record_attempt(id, Some(state::UNFINISHED))?;
+    }
     let result = async {
+        let credential = oauth::current(&state, &source).await?;
         let ctx = sync::Ctx::new(store, Arc::clone(&state), source)?;
-        let password = ctx.state().password(&ctx.source)?;
-        match ctx.source.url.protocol {
-            Protocol::Imap => sync::imap_pass(&ctx, &password, progress, scope).await,
-            Protocol::Pop3 => pop3::pop3_pass(&ctx, &password, progress).await,
+        match (ctx.source.url.protocol, &credential) {
+            (Protocol::Imap, c) => sync::imap_pass(&ctx, c, progress, scope).await,
+            (Protocol::Pop3, oauth::Credential::Password(p)) => {
+                pop3::pop3_pass(&ctx, p, progress).await
+            }
+            (Protocol::Pop3, _) => Err(Error::Config("OAuth is for IMAP sources only".into())),
         }
     }
     .await;

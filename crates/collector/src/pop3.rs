@@ -76,6 +76,10 @@ impl Pop3Client {
         Ok(c)
     }
 
+    pub fn is_tls(&self) -> bool {
+        self.stream.is_tls()
+    }
+
     pub fn has_cap(&self, cap: &str) -> bool {
         self.caps.iter().any(|c| c.eq_ignore_ascii_case(cap))
     }

@@ -373,8 +373,13 @@ async fn idle_session(
 ) -> Result<SessionEnd, Error> {
     let mut client = tokio::select! {
         c = async {
+            // The stored credential, an OAuth token renewed if it is about to expire.
+            let credential = match crate::oauth::Credential::from_secret(password.to_owned())? {
+                crate::oauth::Credential::Password(p) => crate::oauth::Credential::Password(p),
+                crate::oauth::Credential::OAuth(_) => crate::oauth::current(state, src).await?,
+            };
             let mut c = ImapClient::connect(&src.url, src.insecure).await?;
-            c.login(&src.user, password).await?;
+            c.sign_in(&src.user, &credential).await?;
             Ok::<_, Error>(c)
         } => c?,
         _ = stopped(stop) => return Ok(SessionEnd::Stopped),

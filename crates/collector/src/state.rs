@@ -59,7 +59,33 @@ pub struct SourceRow {
     pub idle: Option<String>,
 }
 
+/// The outcome a full pass records as it starts, replaced by the real one when it ends: a
+/// pass cut short (Ctrl-C, a killed process, a crash) leaves it, so `collect status` says the
+/// last attempt was interrupted instead of "never" beside an imported count.
+pub const UNFINISHED: &str = "the pass did not finish (interrupted)";
+
+/// What `collect edit` can change of a source.
+#[derive(Debug, Clone)]
+pub struct SourceSettings {
+    pub url: SourceUrl,
+    pub user: String,
+    pub insecure: bool,
+    pub folder_prefix: Option<String>,
+    pub delete_remote: bool,
+}
+
 impl SourceRow {
+    /// This source's current settings.
+    pub fn settings(&self) -> SourceSettings {
+        SourceSettings {
+            url: self.url.clone(),
+            user: self.user.clone(),
+            insecure: self.insecure,
+            folder_prefix: self.folder_prefix.clone(),
+            delete_remote: self.delete_remote,
+        }
+    }
+
     fn from_store(s: Source) -> Result<SourceRow, Error> {
         Ok(SourceRow {
             id: s.id,
@@ -230,6 +256,52 @@ impl State {
             Ok(id) => Ok(id),
             Err(StoreError::AlreadyExists(_)) => Err(Error::Config(format!(
                 "{account} already collects from {url} as {user}"
+            ))),
+            Err(e) => Err(st(e)),
+        }
+    }
+
+    /// Changes a source in place (`collect edit`), keeping its checkpoints, imported-message
+    /// map and counters. `password` `None` keeps the stored one (sealed again: the seal is
+    /// bound to the URL and user, which may change).
+    pub fn update_source(
+        &self,
+        current: &SourceRow,
+        new: &SourceSettings,
+        password: Option<&str>,
+    ) -> Result<(), Error> {
+        if new.delete_remote && new.url.protocol != crate::Protocol::Pop3 {
+            return Err(Error::Config(format!(
+                "--delete is for POP3 sources only: {} is IMAP",
+                new.url
+            )));
+        }
+        let password = match password {
+            Some(p) => p.to_owned(),
+            None => self.password(current)?,
+        };
+        let sealed = self.seal(
+            &Self::aad(&current.account, new.url.as_str(), &new.user),
+            &password,
+        )?;
+        let r = self.store.update_source(
+            current.id,
+            &NewSource {
+                account: &current.account,
+                url: new.url.as_str(),
+                user: &new.user,
+                secret: &sealed,
+                insecure: new.insecure,
+                folder_prefix: new.folder_prefix.as_deref(),
+                delete_remote: new.delete_remote,
+                created: now(),
+            },
+        );
+        match r {
+            Ok(()) => Ok(()),
+            Err(StoreError::AlreadyExists(_)) => Err(Error::Config(format!(
+                "{} already collects from {} as {}",
+                current.account, new.url, new.user
             ))),
             Err(e) => Err(st(e)),
         }

@@ -550,19 +550,43 @@ struct Work {
 /// One IMAP pass.
 pub(crate) async fn imap_pass<S: MailStore>(
     ctx: &Ctx<S>,
-    password: &str,
+    credential: &crate::oauth::Credential,
     progress: &dyn Progress,
     scope: Scope,
 ) -> Result<Report, Error> {
     let started = Instant::now();
     let src = &ctx.source;
     let mut client = ImapClient::connect(&src.url, src.insecure).await?;
-    client.login(&src.user, password).await?;
+    client.sign_in(&src.user, credential).await?;
     let entries = client.list().await?;
     let local = ctx.store.mailboxes(ctx.account)?;
     let mut plans = plan_folders(&entries, &local, src.folder_prefix.as_deref());
     if scope == Scope::Inbox {
         plans.retain(|p| p.remote.eq_ignore_ascii_case("INBOX"));
+    }
+    // Gmail-style labels: a `\All` folder holds every message the other folders show. It is
+    // planned last, and only its messages whose Message-ID no other folder of this source has
+    // (imported before, or new in this pass) are imported from it: each message once per
+    // folder it is filed in, never again from All Mail.
+    let all_mail = (plans.len() > 1)
+        .then(|| {
+            entries
+                .iter()
+                .find(|e| e.has("\\All"))
+                .map(|e| e.raw.clone())
+        })
+        .flatten();
+    let mut other_ids: HashSet<String> = HashSet::new();
+    if let Some(all) = &all_mail {
+        plans.sort_by_key(|p| p.remote == *all);
+        for p in plans.iter().filter(|p| p.remote != *all) {
+            other_ids.extend(
+                ctx.state()
+                    .messages(src.id, &p.remote)?
+                    .into_iter()
+                    .filter_map(|r| r.message_id),
+            );
+        }
     }
     let mut report = Report {
         folders: plans.len(),
@@ -620,9 +644,23 @@ pub(crate) async fn imap_pass<S: MailStore>(
         let mut new = Vec::new();
         let grown = ex.exists > 0 && ex.uid_next.is_none_or(|n| n > last_uid + 1);
         if grown {
-            let sizes = client
-                .uid_fetch(&format!("{}:*", last_uid + 1), "(UID RFC822.SIZE)")
+            let items = if all_mail.is_some() {
+                "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
+            } else {
+                "(UID RFC822.SIZE)"
+            };
+            let mut sizes = client
+                .uid_fetch(&format!("{}:*", last_uid + 1), items)
                 .await?;
+            if let Some(all) = &all_mail {
+                let ids =
+                    |m: &crate::imap::Fetched| m.header_fields.as_deref().and_then(message_id);
+                if plan.remote == *all {
+                    sizes.retain(|m| ids(m).is_none_or(|id| !other_ids.contains(&id)));
+                } else {
+                    other_ids.extend(sizes.iter().filter_map(ids));
+                }
+            }
             let known: HashSet<String> = if last_uid == 0 && folder.is_some() {
                 // After a UIDVALIDITY change: the re-keyed messages are known.
                 ctx.state()

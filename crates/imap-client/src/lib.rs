@@ -91,8 +91,9 @@ pub enum Error {
     Response(#[from] ResponseError),
     #[error("protocol error: {0}")]
     Protocol(String),
-    /// The command was answered NO or BAD; the connection goes on.
-    #[error("{status:?} {text}")]
+    /// The command was answered NO or BAD; the connection goes on. Shown as the server
+    /// sent it: `NO [AUTHENTICATIONFAILED] Authentication failed.`
+    #[error("{} {}{text}", status_word(*.status), .code.as_deref().map(|c| format!("[{c}] ")).unwrap_or_default())]
     Rejected {
         status: Status,
         /// The response code's name, if any (`AUTHENTICATIONFAILED`, `NONEXISTENT`, …).
@@ -106,6 +107,17 @@ pub enum Error {
     LoginDisabled,
     #[error("untagged responses to one command exceed {0} bytes")]
     TooMuchData(u64),
+}
+
+/// A status as it appears on the wire (`NO`, `BAD`, …).
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Ok => "OK",
+        Status::No => "NO",
+        Status::Bad => "BAD",
+        Status::Preauth => "PREAUTH",
+        Status::Bye => "BYE",
+    }
 }
 
 /// A command's outcome: its untagged responses and its tagged OK.
@@ -282,10 +294,11 @@ impl ImapClient {
         self.refresh_caps(&done).await
     }
 
-    /// AUTHENTICATE with a one-message mechanism (PLAIN, XOAUTH2): the message goes as the
-    /// initial response with SASL-IR (RFC 4959), else after the first `+`. A further `+`
-    /// (XOAUTH2's error details) is answered with an empty line, as RFC 9051 §6.2.2 requires,
-    /// and the tagged NO follows.
+    /// AUTHENTICATE with a one-message mechanism (PLAIN, XOAUTH2, OAUTHBEARER): the message
+    /// goes as the initial response with SASL-IR (RFC 4959), else after the first `+`. A
+    /// further `+` (the error details of XOAUTH2 and OAUTHBEARER) is answered with
+    /// [`SaslInitial::abort_response`] (RFC 9051 §6.2.2, RFC 7628 §3.2.3), and the tagged NO
+    /// follows.
     pub async fn authenticate(&mut self, sasl: &SaslInitial) -> Result<(), Error> {
         let ir = self.has_cap("SASL-IR");
         let tag = self.tags.next();
@@ -303,7 +316,7 @@ impl ImapClient {
             match r {
                 Response::Continue(_) => {
                     let mut line = if sent {
-                        Vec::new()
+                        sasl.abort_response()
                     } else {
                         sasl.encoded().expose().clone()
                     };

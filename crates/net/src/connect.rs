@@ -168,7 +168,7 @@ impl AsyncWrite for ClientStream {
 }
 
 /// The system trust store: every certificate in the usual Debian/Fedora/Alpine bundles.
-fn system_roots() -> RootCertStore {
+pub fn system_roots() -> RootCertStore {
     use rustls_pki_types::pem::PemObject;
     let mut roots = RootCertStore::empty();
     for bundle in [

@@ -125,19 +125,22 @@ enum DbCmd {
 #[derive(Debug, Subcommand)]
 enum CollectCmd {
     /// Add a source: URL is imap://, imaps://, pop3:// or pop3s://HOST[:PORT]
-    /// (imap:// and pop3:// use STARTTLS when offered; add ?tls=required to insist).
+    /// (imap:// and pop3:// use STARTTLS when offered; add ?tls=required to insist), or the
+    /// old e-mail address, whose server is then found (SRV, autoconfig, MX, known providers).
+    /// Logs in before saving.
     Add {
         /// The local account that receives the mail.
         address: String,
+        /// The source URL, or the e-mail address at the old provider.
         url: String,
-        /// The user name at the remote provider.
+        /// The user name at the remote provider (with an address: what discovery found).
         #[arg(long)]
-        user: String,
+        user: Option<String>,
         /// The remote password (visible in the process list; prefer --password-stdin).
         #[arg(
             long,
             conflicts_with = "password_stdin",
-            required_unless_present = "password_stdin"
+            required_unless_present_any = ["password_stdin", "dry_run", "oauth"]
         )]
         password: Option<String>,
         /// Read the remote password from the first line of standard input.
@@ -153,6 +156,67 @@ enum CollectCmd {
         /// it there). Refused for IMAP sources.
         #[arg(long)]
         delete: bool,
+        /// Show what would be done (the discovered server, the user); log in to nothing and
+        /// save nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Sign in with OAuth 2.0 (device authorization grant: open a URL, enter a code)
+        /// instead of a password; IMAP only.
+        #[arg(long)]
+        oauth: bool,
+        /// The OAuth client id registered with the provider.
+        #[arg(long, value_name = "ID", requires = "oauth")]
+        oauth_client_id: Option<String>,
+        /// The OAuth client secret, for providers that want one even for devices (Google).
+        #[arg(long, value_name = "SECRET", requires = "oauth")]
+        oauth_client_secret: Option<String>,
+        /// The device authorization endpoint (built in for Gmail, Outlook, Yandex).
+        #[arg(long, value_name = "URL", requires = "oauth")]
+        oauth_device_url: Option<String>,
+        /// The token endpoint (built in for Gmail, Outlook, Yandex).
+        #[arg(long, value_name = "URL", requires = "oauth")]
+        oauth_token_url: Option<String>,
+        /// The scope to ask for (built in for Gmail, Outlook, Yandex).
+        #[arg(long, value_name = "SCOPE", requires = "oauth")]
+        oauth_scope: Option<String>,
+    },
+    /// Change a source's settings or password in place, keeping what it already imported
+    /// (logs in with the new settings first).
+    Edit {
+        /// The local account.
+        address: String,
+        /// The source's URL, as `collect list` shows it.
+        url: String,
+        /// A new URL for the source (the same mailbox at a new address).
+        #[arg(long, value_name = "URL")]
+        new_url: Option<String>,
+        /// A new user name at the remote provider.
+        #[arg(long)]
+        user: Option<String>,
+        /// A new remote password (visible in the process list; prefer --password-stdin).
+        #[arg(long, conflicts_with = "password_stdin")]
+        password: Option<String>,
+        /// Read a new remote password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Accept any certificate from the remote from now on.
+        #[arg(long, conflicts_with = "secure")]
+        insecure: bool,
+        /// Check the remote's certificate again (undoes --insecure).
+        #[arg(long)]
+        secure: bool,
+        /// Put the remote folder tree under this local folder for new folders.
+        #[arg(long, value_name = "NAME", conflicts_with = "no_folder_prefix")]
+        folder_prefix: Option<String>,
+        /// Merge new remote folders into the local tree (no prefix).
+        #[arg(long)]
+        no_folder_prefix: bool,
+        /// POP3 only: delete each message on the remote once it is stored here.
+        #[arg(long, conflicts_with = "keep")]
+        delete: bool,
+        /// POP3: leave messages on the remote (undoes --delete).
+        #[arg(long)]
+        keep: bool,
     },
     /// List every source.
     List,
@@ -509,6 +573,7 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
     use pochta_collector::cli;
     let store = admin::open(config)?;
     let state = pochta::backend::collector_state(config)?;
+    pochta_collector::oauth::configure(config.collector_web.clone(), config.dns.resolver());
     match cmd {
         CollectCmd::Add {
             address,
@@ -519,10 +584,18 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
             insecure,
             folder_prefix,
             delete,
+            dry_run,
+            oauth,
+            oauth_client_id,
+            oauth_client_secret,
+            oauth_device_url,
+            oauth_token_url,
+            oauth_scope,
         } => {
             let password = match (password, password_stdin) {
                 (Some(p), _) => p,
-                (None, _) => {
+                (None, false) => String::new(),
+                (None, true) => {
                     let mut line = String::new();
                     std::io::stdin().read_line(&mut line)?;
                     line.trim_end_matches(['\r', '\n']).to_owned()
@@ -536,8 +609,58 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
                 insecure,
                 folder_prefix,
                 delete,
+                dry_run,
+                dns: config.dns.resolver(),
+                web: config.collector_web.clone(),
+                oauth: oauth.then_some(cli::OAuthArgs {
+                    client_id: oauth_client_id,
+                    client_secret: oauth_client_secret,
+                    device_url: oauth_device_url,
+                    token_url: oauth_token_url,
+                    scope: oauth_scope,
+                }),
             };
             cli::add(&store, &state, args, out)?
+        }
+        CollectCmd::Edit {
+            address,
+            url,
+            new_url,
+            user,
+            password,
+            password_stdin,
+            insecure,
+            secure,
+            folder_prefix,
+            no_folder_prefix,
+            delete,
+            keep,
+        } => {
+            let password = match (password, password_stdin) {
+                (Some(p), _) => Some(p),
+                (None, true) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    Some(line.trim_end_matches(['\r', '\n']).to_owned())
+                }
+                (None, false) => None,
+            };
+            let flag = |on: bool, off: bool| (on || off).then_some(on);
+            let args = cli::EditArgs {
+                account: address,
+                url,
+                new_url,
+                user,
+                password,
+                insecure: flag(insecure, secure),
+                folder_prefix: match (folder_prefix, no_folder_prefix) {
+                    (Some(p), _) => Some(Some(p)),
+                    (None, true) => Some(None),
+                    (None, false) => None,
+                },
+                delete: flag(delete, keep),
+            };
+            cli::edit(&store, &state, args, out)?
         }
         CollectCmd::List => cli::list(&state, out)?,
         CollectCmd::Run { address, once } => {

@@ -156,6 +156,7 @@ pub async fn serve(config: Config) -> Result<()> {
         let store = Arc::new(ctx.store.clone());
         let open_state = backend::collector_opener(&config);
         let schedule = config.collector.with_env_override();
+        pochta_collector::oauth::configure(config.collector_web.clone(), config.dns.resolver());
         tokio::spawn(async move {
             let _tracker = tracker;
             pochta_collector::run::run_all(store, open_state, schedule, async move {

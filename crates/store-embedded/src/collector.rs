@@ -233,6 +233,37 @@ impl CollectorStore for EmbeddedCollectorStore {
             .map_err(db)
     }
 
+    fn update_source(&self, id: i64, s: &NewSource<'_>) -> Result<()> {
+        let conn = self.db.lock();
+        let r = conn.execute(
+            "UPDATE sources SET url = ?2, user = ?3, secret = ?4, insecure = ?5,
+                 folder_prefix = ?6, delete_remote = ?7
+             WHERE id = ?1",
+            params![
+                id,
+                s.url,
+                s.user,
+                s.secret,
+                s.insecure,
+                s.folder_prefix,
+                s.delete_remote
+            ],
+        );
+        match r {
+            Ok(0) => Err(StoreError::NotFound(format!("source {id}"))),
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(StoreError::AlreadyExists(format!(
+                    "source {} as {}",
+                    s.url, s.user
+                )))
+            }
+            Err(e) => Err(db(e)),
+        }
+    }
+
     fn sources(&self, account: Option<&str>) -> Result<Vec<Source>> {
         let conn = self.db.lock();
         let mut stmt = conn

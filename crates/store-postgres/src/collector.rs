@@ -113,6 +113,33 @@ impl CollectorStore for PgCollectorStore {
         }
     }
 
+    fn update_source(&self, id: i64, s: &NewSource<'_>) -> Result<()> {
+        let r = self.pool.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE collector_sources SET url = $2, \"user\" = $3, secret = $4,
+                     insecure = $5, folder_prefix = $6, delete_remote = $7
+                 WHERE id = $1",
+                &[
+                    &id,
+                    &s.url,
+                    &s.user,
+                    &s.secret,
+                    &s.insecure,
+                    &s.folder_prefix,
+                    &s.delete_remote,
+                ],
+            )?)
+        });
+        match r {
+            Err(e) if e.unique_violation() => Err(StoreError::AlreadyExists(format!(
+                "source {} as {}",
+                s.url, s.user
+            ))),
+            Ok(0) => Err(StoreError::NotFound(format!("source {id}"))),
+            r => r.map(|_| ()).map_err(Into::into),
+        }
+    }
+
     fn del_sources(&self, account: &str, url: &str) -> Result<usize> {
         let n = self.pool.write(|tx| {
             tx.execute(

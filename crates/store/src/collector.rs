@@ -134,6 +134,12 @@ pub trait CollectorStore: Send + Sync + 'static {
     /// Deletes the sources of `account` with this URL (all users) and everything kept for
     /// them; how many sources were deleted.
     fn del_sources(&self, account: &str, url: &str) -> Result<usize>;
+    /// Changes a source in place (`collect edit`): its URL, user, sealed credential,
+    /// `insecure`, `folder_prefix` and `delete_remote` become `source`'s; its account,
+    /// creation time, status, counters, folders, messages and pending batches stay.
+    /// `NotFound` for no such source; `AlreadyExists` when another source of the account has
+    /// the new URL and user.
+    fn update_source(&self, id: i64, source: &NewSource<'_>) -> Result<()>;
     /// Every source (of one account, if given), in the order added.
     fn sources(&self, account: Option<&str>) -> Result<Vec<Source>>;
     /// The sealed credential of a source (`NotFound` if none).

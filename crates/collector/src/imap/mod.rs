@@ -138,6 +138,43 @@ impl ImapClient {
         })
     }
 
+    /// Signs in: LOGIN with a password; with an OAuth token AUTHENTICATE OAUTHBEARER
+    /// (RFC 7628) when offered, else XOAUTH2 (see [`crate::oauth`]).
+    pub async fn sign_in(
+        &mut self,
+        user: &str,
+        credential: &crate::oauth::Credential,
+    ) -> Result<(), Error> {
+        use pochta_imap_client::SaslInitial;
+        use pochta_types::Secret;
+        let grant = match credential {
+            crate::oauth::Credential::Password(p) => return self.login(user, p).await,
+            crate::oauth::Credential::OAuth(g) => g,
+        };
+        let token = Secret::new(grant.access_token.clone());
+        let sasl = if self.has_cap("AUTH=OAUTHBEARER") {
+            SaslInitial::OAuthBearer {
+                user: user.to_owned(),
+                token,
+            }
+        } else if self.has_cap("AUTH=XOAUTH2") {
+            SaslInitial::XOAuth2 {
+                user: user.to_owned(),
+                token,
+            }
+        } else {
+            return Err(Error::Auth(
+                "the server offers neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2".into(),
+            ));
+        };
+        self.inner.authenticate(&sasl).await.map_err(|e| match e {
+            e @ pochta_imap_client::Error::Rejected { .. } => {
+                Error::Auth(format!("{} {e}", sasl.mechanism()))
+            }
+            e => e.into(),
+        })
+    }
+
     /// Every mailbox, with special-use attributes when the server has SPECIAL-USE.
     pub async fn list(&mut self) -> Result<Vec<ListEntry>, Error> {
         Ok(self.inner.list_all().await?)

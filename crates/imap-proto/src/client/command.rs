@@ -80,6 +80,9 @@ pub enum SaslInitial {
     },
     /// XOAUTH2 (Google/Microsoft): `user=… ^A auth=Bearer … ^A ^A`.
     XOAuth2 { user: String, token: Secret<String> },
+    /// OAUTHBEARER (RFC 7628 §3.1): a GS2 header naming the user, then
+    /// `^A auth=Bearer … ^A ^A`.
+    OAuthBearer { user: String, token: Secret<String> },
 }
 
 impl SaslInitial {
@@ -87,6 +90,17 @@ impl SaslInitial {
         match self {
             SaslInitial::Plain { .. } => "PLAIN",
             SaslInitial::XOAuth2 { .. } => "XOAUTH2",
+            SaslInitial::OAuthBearer { .. } => "OAUTHBEARER",
+        }
+    }
+
+    /// What the client answers to a further challenge, which these one-message mechanisms
+    /// get only as error details: an empty response (XOAUTH2, RFC 9051 §6.2.2), or `%x01`
+    /// for OAUTHBEARER (RFC 7628 §3.2.3); the server then fails the exchange.
+    pub fn abort_response(&self) -> Vec<u8> {
+        match self {
+            SaslInitial::OAuthBearer { .. } => B64.encode([1u8]).into_bytes(),
+            _ => Vec::new(),
         }
     }
 
@@ -98,6 +112,11 @@ impl SaslInitial {
             }
             SaslInitial::XOAuth2 { user, token } => {
                 format!("user={user}\x01auth=Bearer {}\x01\x01", token.expose())
+            }
+            SaslInitial::OAuthBearer { user, token } => {
+                // RFC 5801 §4 saslname: '=' and ',' escaped.
+                let name = user.replace('=', "=3D").replace(',', "=2C");
+                format!("n,a={name},\x01auth=Bearer {}\x01\x01", token.expose())
             }
         };
         Secret::new(B64.encode(raw).into_bytes())
@@ -579,6 +598,17 @@ mod tests {
             B64.decode(x.encoded().expose()).expect("b64"),
             b"user=a@b\x01auth=Bearer t\x01\x01"
         );
+        let ob = SaslInitial::OAuthBearer {
+            user: "a=b,c@d".into(),
+            token: Secret::new("t".into()),
+        };
+        assert_eq!(ob.mechanism(), "OAUTHBEARER");
+        assert_eq!(
+            B64.decode(ob.encoded().expose()).expect("b64"),
+            b"n,a=a=3Db=2Cc@d,\x01auth=Bearer t\x01\x01"
+        );
+        assert_eq!(ob.abort_response(), b"AQ==");
+        assert!(x.abort_response().is_empty());
         // Raw names are sent back byte for byte, `%` included.
         assert_eq!(
             enc(&ClientCommand::Create(WireName::raw("a%b")), o),

@@ -1,11 +1,13 @@
-//! `[collector]`: how often sources are collected and how long an IDLE lasts.
+//! `[collector]`: how often sources are collected and how long an IDLE lasts; how discovery
+//! and OAuth reach HTTPS servers (`https_port`, `https_ca_file`, for tests and private
+//! networks).
 
 use std::time::Duration;
 
 use pochta_collector::run::Schedule;
 use serde::Deserialize;
 
-use super::value::{Dur, NonZeroDur};
+use super::value::{Between, Dur, NonZeroDur};
 use super::{ConfigError, err};
 
 #[derive(Deserialize)]
@@ -14,9 +16,19 @@ pub(super) struct Section {
     interval: Option<NonZeroDur>,
     max_backoff: Option<Dur>,
     idle_renew: Option<Dur>,
+    https_port: Option<Between<1, 65535>>,
+    https_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Section {
+    /// `https_port` and `https_ca_file` (relative to the config's directory).
+    pub(super) fn web(&self, base: &std::path::Path) -> pochta_collector::discover::WebOptions {
+        pochta_collector::discover::WebOptions {
+            https_port: self.https_port.map(|Between(p)| p as u16),
+            ca_file: self.https_ca_file.as_ref().map(|f| base.join(f)),
+        }
+    }
+
     pub(super) fn check(self) -> Result<Schedule, ConfigError> {
         let mut s = Schedule::default();
         if let Some(NonZeroDur(d)) = self.interval {

@@ -109,6 +109,8 @@ pub struct Config {
     pub smtp: SmtpSettings,
     /// `[collector]`; `POCHTA_COLLECTOR_INTERVAL` (seconds) still overrides the interval.
     pub collector: Schedule,
+    /// `[collector] https_port`, `https_ca_file`: how discovery and OAuth reach HTTPS servers.
+    pub collector_web: pochta_collector::discover::WebOptions,
     /// `[dns]`: the server's resolver.
     pub dns: DnsSettings,
     /// `[http]`: access to `/metrics` and `/healthz`.
@@ -164,6 +166,11 @@ impl Config {
                 .smtp
                 .map(smtp::Section::check)
                 .transpose()?
+                .unwrap_or_default(),
+            collector_web: file
+                .collector
+                .as_ref()
+                .map(|c| c.web(base))
                 .unwrap_or_default(),
             collector: file
                 .collector
@@ -379,6 +386,8 @@ plaintext = "tls-or-loopback"     # "tls-only" | "tls-or-loopback" | "always"
 # interval    = "60s"             # pause between passes over every source
 # max_backoff = "1h"              # longest pause after failures
 # idle_renew  = "25m"             # re-issue IDLE on a remote INBOX (1m..29m)
+# https_port  = 443               # port of discovered HTTPS URLs: autoconfig, OAuth (tests)
+# https_ca_file = "ca.pem"        # CA certificates trusted for them besides the system's
 
 # [smtp.queue]                    # defaults shown
 # retry = ["5m", "10m", "20m", "40m", "1h", "2h", "4h"]  # waits; the last repeats

@@ -32,6 +32,7 @@ macro_rules! collector_conformance_tests {
         $crate::collector_conformance_tests!(@each $fixture;
             sources_round_trip_and_are_unique,
             secrets_are_kept_as_given,
+            update_keeps_checkpoints,
             attempts_and_idle_status,
             deleting_a_source_forgets_its_state,
             folders_put_and_replace,
@@ -177,6 +178,58 @@ pub fn secrets_are_kept_as_given<F: CollectorFixture>() {
         .unwrap();
     assert_eq!(s.secret(id).unwrap(), sealed);
     assert!(matches!(s.secret(id + 1000), Err(StoreError::NotFound(_))));
+}
+
+pub fn update_keeps_checkpoints<F: CollectorFixture>() {
+    let f = F::create();
+    let s = f.open();
+    let id = s
+        .add_source(&source("me@a.test", "imaps://h", "u"))
+        .unwrap();
+    let other = s
+        .add_source(&source("me@a.test", "imaps://h2", "u"))
+        .unwrap();
+    s.put_folder(id, &folder("INBOX", 7, 0)).unwrap();
+    s.commit_batch(
+        id,
+        "INBOX",
+        "INBOX",
+        &[row("5", 1)],
+        Some(&folder("INBOX", 7, 5)),
+        10,
+    )
+    .unwrap();
+    s.record_attempt(id, 100, None).unwrap();
+    s.update_source(
+        id,
+        &NewSource {
+            secret: b"new",
+            insecure: true,
+            folder_prefix: Some("Old"),
+            created: 9999,
+            ..source("ignored@a.test", "imaps://h:1993", "u2")
+        },
+    )
+    .unwrap();
+    let x = s.sources(None).unwrap().remove(0);
+    assert_eq!(
+        (x.id, x.account.as_str(), x.url.as_str(), x.user.as_str()),
+        (id, "me@a.test", "imaps://h:1993", "u2")
+    );
+    assert!(x.insecure && !x.delete_remote);
+    assert_eq!(x.folder_prefix.as_deref(), Some("Old"));
+    assert_eq!(
+        (x.created, x.last_success, x.imported_messages),
+        (1000, Some(100), 1)
+    );
+    assert_eq!(s.secret(id).unwrap(), b"new");
+    assert_eq!(s.folder(id, "INBOX").unwrap().map(|f| f.last_uid), Some(5));
+    assert!(s.has_message(id, "INBOX", "5").unwrap());
+    // Onto another source's URL and user: refused; an unknown id: NotFound.
+    let dup = s.update_source(id, &source("me@a.test", "imaps://h2", "u"));
+    assert!(matches!(dup, Err(StoreError::AlreadyExists(_))), "{dup:?}");
+    let gone = s.update_source(other + 1000, &source("me@a.test", "imaps://h3", "u"));
+    assert!(matches!(gone, Err(StoreError::NotFound(_))), "{gone:?}");
 }
 
 pub fn attempts_and_idle_status<F: CollectorFixture>() {
