@@ -38,8 +38,10 @@ pub mod response;
 pub mod search;
 pub mod select_examine;
 pub mod sequence;
+pub mod sort;
 pub mod status;
 pub mod store;
+pub mod thread;
 
 pub use command::{Command, CommandBody, ParseError, ParseErrorKind, ParseOptions, parse_command};
 pub use core::{Date, DateTime, Tag};

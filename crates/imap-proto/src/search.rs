@@ -162,16 +162,7 @@ pub(crate) fn search(c: &mut Cursor<'_>, uid: bool) -> PResult<Search> {
     let mut returns = None;
     if c.eat_keyword("RETURN") {
         c.sp()?;
-        returns = Some(c.paren_list(0, |c| {
-            Ok(match c.keyword()?.as_str() {
-                "MIN" => SearchReturn::Min,
-                "MAX" => SearchReturn::Max,
-                "ALL" => SearchReturn::All,
-                "COUNT" => SearchReturn::Count,
-                "SAVE" => SearchReturn::Save,
-                other => return syntax(format!("unknown SEARCH return option {other}")),
-            })
-        })?);
+        returns = Some(return_opts(c)?);
         c.sp()?;
     }
     let mut charset = None;
@@ -188,21 +179,41 @@ pub(crate) fn search(c: &mut Cursor<'_>, uid: bool) -> PResult<Search> {
         charset = Some(String::from_utf8_lossy(&cs).to_ascii_uppercase());
         c.sp()?;
     }
-    let mut keys = vec![key(c, 0)?];
-    while c.at_sp() {
-        c.sp()?;
-        keys.push(key(c, 0)?);
-    }
-    let key = if keys.len() == 1 {
-        keys.pop().unwrap_or(SearchKey::All)
-    } else {
-        SearchKey::And(keys)
-    };
+    let key = program(c)?;
     Ok(Search {
         uid,
         returns,
         charset,
         key,
+    })
+}
+
+/// `search-key *(SP search-key)` to the end of the command (also SORT and THREAD's
+/// search criteria, RFC 5256 §3).
+pub(crate) fn program(c: &mut Cursor<'_>) -> PResult<SearchKey> {
+    let mut keys = vec![key(c, 0)?];
+    while c.at_sp() {
+        c.sp()?;
+        keys.push(key(c, 0)?);
+    }
+    Ok(if keys.len() == 1 {
+        keys.pop().unwrap_or(SearchKey::All)
+    } else {
+        SearchKey::And(keys)
+    })
+}
+
+/// `RETURN (...)` options (RFC 4731 §3.1; also ESORT, RFC 5267 §3).
+pub(crate) fn return_opts(c: &mut Cursor<'_>) -> PResult<Vec<SearchReturn>> {
+    c.paren_list(0, |c| {
+        Ok(match c.keyword()?.as_str() {
+            "MIN" => SearchReturn::Min,
+            "MAX" => SearchReturn::Max,
+            "ALL" => SearchReturn::All,
+            "COUNT" => SearchReturn::Count,
+            "SAVE" => SearchReturn::Save,
+            other => return syntax(format!("unknown SEARCH return option {other}")),
+        })
     })
 }
 
