@@ -154,8 +154,11 @@ mod tests {
 
     #[test]
     fn parses() {
-        let c = parse_command(b"t UID THREAD references UTF-8 ALL\r\n", ParseOptions::default())
-            .expect("parses");
+        let c = parse_command(
+            b"t UID THREAD references UTF-8 ALL\r\n",
+            ParseOptions::default(),
+        )
+        .expect("parses");
         let CommandBody::Thread(t) = c.body else {
             panic!("not THREAD")
         };
@@ -178,17 +181,17 @@ mod tests {
     fn writes_rfc_5256_example() {
         // RFC 5256 §4: (2)(3 6 (4 23)(44 7 96))
         let nodes = vec![
-            node(Some(2), &[]),        // 0
-            node(Some(3), &[2]),       // 1
-            node(Some(6), &[3, 5]),    // 2
-            node(Some(4), &[4]),       // 3
-            node(Some(23), &[]),       // 4
-            node(Some(44), &[6]),      // 5
-            node(Some(7), &[7]),       // 6
-            node(Some(96), &[]),       // 7
-            node(None, &[9, 10]),      // 8: dummy
-            node(Some(3), &[]),        // 9
-            node(Some(5), &[]),        // 10
+            node(Some(2), &[]),     // 0
+            node(Some(3), &[2]),    // 1
+            node(Some(6), &[3, 5]), // 2
+            node(Some(4), &[4]),    // 3
+            node(Some(23), &[]),    // 4
+            node(Some(44), &[6]),   // 5
+            node(Some(7), &[7]),    // 6
+            node(Some(96), &[]),    // 7
+            node(None, &[9, 10]),   // 8: dummy
+            node(Some(3), &[]),     // 9
+            node(Some(5), &[]),     // 10
         ];
         let mut out = Vec::new();
         write_thread(&mut out, &nodes, &[0, 1]);
@@ -205,13 +208,9 @@ mod tests {
     fn long_chain_does_not_recurse() {
         let n = 200_000;
         let nodes: Vec<ThreadNode> = (0..n)
-            .map(|i| node(Some(i as u32 + 1), if i + 1 < n { &[] } else { &[] }))
-            .enumerate()
-            .map(|(i, mut nd)| {
-                if i + 1 < n {
-                    nd.children.push(i + 1);
-                }
-                nd
+            .map(|i| {
+                let next: &[usize] = if i + 1 < n { &[i + 1] } else { &[] };
+                node(Some(i as u32 + 1), next)
             })
             .collect();
         let mut out = Vec::new();

@@ -4,12 +4,12 @@
 //! - The protocol grammar lives in `pochta-imap-proto` (sans-IO); this crate holds the
 //!   session state machine ([`session`]), one module per command family named as in
 //!   `pochta-imap-proto` and in `tests/` (`select_examine`, `mailbox`, `list`, `status`,
-//!   `append`, `fetch`, `store`, `copy_move`, `search`, `expunge`, `acl`, `quota`, `enable`,
+//!   `append`, `fetch`, `store`, `copy_move`, `search`, `sort`, `thread`, `expunge`, `acl`, `quota`, `enable`,
 //!   `idle`, `namespace`, `id`, `compress`, `login`), and the tokio [`driver`].
 //! - UIDs and MODSEQs come only from the store, which assigns them strictly ascending; a
 //!   session never invents one. Sequence numbers exist only in a session's [`view::View`] and
 //!   change only when the client is told (EXISTS / EXPUNGE).
-//! - No EXPUNGE response during FETCH, STORE or SEARCH (RFC 3501 §7.4.1); other sessions'
+//! - No EXPUNGE response during FETCH, STORE, SEARCH, SORT or THREAD (RFC 3501 §7.4.1); other sessions'
 //!   changes are reported at the end of every command in the selected state and in IDLE.
 //! - `\Recent` belongs to the first session that sees a message (store `claim_recent`).
 //! - Plaintext passwords only under TLS, or where the configured policy allows
@@ -40,9 +40,11 @@ mod quota;
 mod search;
 mod select_examine;
 pub mod session;
+mod sort;
 mod status;
 mod store;
 pub mod text;
+mod thread;
 pub mod view;
 
 use std::sync::{Arc, OnceLock};

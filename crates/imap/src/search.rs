@@ -312,8 +312,21 @@ fn decode_words(header: &str) -> String {
     outs
 }
 
+/// The messages a search program matched, in sequence order (also what SORT and THREAD
+/// order, RFC 5256 §3).
+pub(crate) struct Matched {
+    /// (sequence number, record); records carry their metadata when it was asked for.
+    pub hits: Vec<(u32, MessageRecord)>,
+    /// The highest MODSEQ among the hits.
+    pub highest: u64,
+    /// A MODSEQ key was used (RFC 7162 §3.1.5).
+    pub modseq: bool,
+}
+
 impl<S: MailStore> Session<S> {
-    pub(crate) fn search(&mut self, tag: &pochta_imap_proto::Tag, s: Search) -> Res {
+    /// Evaluate a search program over the selected mailbox; `with_meta` loads every hit's
+    /// stored metadata (SORT and THREAD keys).
+    pub(crate) fn matching(&mut self, s: &Search, with_meta: bool) -> Res<Matched> {
         let view = self.view()?;
         let mailbox = view.mailbox;
         let mut c = Compiler {
@@ -336,15 +349,15 @@ impl<S: MailStore> Session<S> {
             self.condstore = true;
         }
         let store = self.shared.store.clone();
-        let mut records = store.records(mailbox, &uids, needs.meta || needs.text)?;
+        let mut records = store.records(mailbox, &uids, with_meta || needs.meta || needs.text)?;
         let seen = self.selected_seen_view()?;
         for r in &mut records {
             seen.apply(r.uid, &mut r.flags);
         }
         let now = dates::now().unix;
-        let mut hits: Vec<(u32, Uid)> = Vec::new();
+        let mut hits: Vec<(u32, MessageRecord)> = Vec::new();
         let mut highest: u64 = 0;
-        for rec in &records {
+        for rec in records {
             let view = self.view()?;
             let Some(seq) = view.seq(rec.uid) else {
                 continue;
@@ -356,17 +369,32 @@ impl<S: MailStore> Session<S> {
             };
             let mut m = Msg {
                 seq,
-                rec,
+                rec: &rec,
                 recent: !self.rev2 && view.is_recent(rec.uid),
                 bytes,
                 text: None,
                 now,
             };
             if eval(&key, &mut m) {
-                hits.push((seq, rec.uid));
                 highest = highest.max(rec.modseq.get());
+                hits.push((seq, rec));
             }
         }
+        Ok(Matched {
+            hits,
+            highest,
+            modseq: needs.modseq,
+        })
+    }
+
+    pub(crate) fn search(&mut self, tag: &pochta_imap_proto::Tag, s: Search) -> Res {
+        let matched = self.matching(&s, false)?;
+        let (needs_modseq, highest) = (matched.modseq, matched.highest);
+        let hits: Vec<(u32, Uid)> = matched
+            .hits
+            .into_iter()
+            .map(|(seq, rec)| (seq, rec.uid))
+            .collect();
         let nums: Vec<u32> = hits
             .iter()
             .map(|&(seq, uid)| if s.uid { uid.get() } else { seq })
@@ -378,7 +406,7 @@ impl<S: MailStore> Session<S> {
         };
         match &returns {
             None => {
-                let modseq = (needs.modseq && !nums.is_empty()).then_some(highest);
+                let modseq = (needs_modseq && !nums.is_empty()).then_some(highest);
                 write_search(&mut self.out, &nums, modseq);
             }
             Some(returns) => {
@@ -410,7 +438,7 @@ impl<S: MailStore> Session<S> {
                 }
                 let only_save = returns.len() == 1 && returns[0] == SearchReturn::Save;
                 if !only_save {
-                    let modseq = (needs.modseq && !nums.is_empty()).then_some(highest);
+                    let modseq = (needs_modseq && !nums.is_empty()).then_some(highest);
                     self.esearch(tag, &nums, returns, all, s.uid, modseq);
                 }
             }
@@ -422,7 +450,7 @@ impl<S: MailStore> Session<S> {
         })
     }
 
-    fn esearch(
+    pub(crate) fn esearch(
         &mut self,
         tag: &pochta_imap_proto::Tag,
         nums: &[u32],

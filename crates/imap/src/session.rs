@@ -227,6 +227,8 @@ impl<S: MailStore> Session<S> {
             " SEARCHRES WITHIN CONDSTORE QRESYNC STATUS=SIZE SAVEDATE OBJECTID PREVIEW",
             " UTF8=ACCEPT MULTIAPPEND BINARY QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE",
             " ACL RIGHTS=texk",
+            " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS",
+            " I18NLEVEL=1",
         );
         let mut c: Vec<Cow<'static, str>> = ALWAYS.split(' ').map(Cow::Borrowed).collect();
         if !self.compressed {
@@ -350,7 +352,9 @@ impl<S: MailStore> Session<S> {
             &body,
             CommandBody::Fetch(f) if !f.uid
         ) && !matches!(&body, CommandBody::Store(s) if !s.uid)
-            && !matches!(&body, CommandBody::Search(s) if !s.uid);
+            && !matches!(&body, CommandBody::Search(s) if !s.uid)
+            && !matches!(&body, CommandBody::Sort(s) if !s.search.uid)
+            && !matches!(&body, CommandBody::Thread(t) if !t.search.uid);
         if let Some(bucket) = &mut self.anonymous {
             self.delay = bucket.take();
         }
@@ -383,6 +387,8 @@ impl<S: MailStore> Session<S> {
                 | Expunge
                 | UidExpunge(_)
                 | Search(_)
+                | Sort(_)
+                | Thread(_)
                 | Fetch(_)
                 | Store(_)
                 | Copy(_)
@@ -469,6 +475,8 @@ impl<S: MailStore> Session<S> {
             Expunge => self.expunge(None),
             UidExpunge(set) => self.expunge(Some(set)),
             Search(s) => self.search(tag, s),
+            Sort(s) => self.sort(tag, s),
+            Thread(t) => self.thread(tag, t),
             Fetch(f) => self.fetch(tag, f),
             Store(s) => self.store(s),
             Copy(c) => self.copy_move(c, false),

@@ -146,7 +146,11 @@ impl Reader<'_> {
     }
 
     fn opt_str(&mut self) -> Result<Option<String>, DecodeError> {
-        Ok(if self.flag()? { Some(self.str()?) } else { None })
+        Ok(if self.flag()? {
+            Some(self.str()?)
+        } else {
+            None
+        })
     }
 
     fn addr(&mut self) -> Result<Option<SortAddress>, DecodeError> {

@@ -359,7 +359,11 @@ pub(crate) fn first_address(
                 .name
                 .map(|n| crate::text::decode_2047(n.as_bytes(), fb))
                 .filter(|n| !n.trim().is_empty());
-            return Some((display, a.mailbox.unwrap_or_default(), a.host.unwrap_or_default()));
+            return Some((
+                display,
+                a.mailbox.unwrap_or_default(),
+                a.host.unwrap_or_default(),
+            ));
         }
     }
     None

@@ -65,8 +65,8 @@ pub(crate) fn fields(raw: &[u8], hdr: &[Field], fb: Fallback) -> SortFields {
             }
         })
     };
-    let message_id = first_value(raw, hdr, "Message-ID")
-        .and_then(|v| msg_ids(&v).into_iter().next());
+    let message_id =
+        first_value(raw, hdr, "Message-ID").and_then(|v| msg_ids(&v).into_iter().next());
     let mut references = first_value(raw, hdr, "References")
         .map(|v| msg_ids(&v))
         .unwrap_or_default();
@@ -214,7 +214,9 @@ fn strip_refwd_leader(s: &str) -> Option<&str> {
     let b = t.as_bytes();
     let n = if b.len() >= 3 && b[..3].eq_ignore_ascii_case(b"fwd") {
         3
-    } else if b.len() >= 2 && (b[..2].eq_ignore_ascii_case(b"fw") || b[..2].eq_ignore_ascii_case(b"re")) {
+    } else if b.len() >= 2
+        && (b[..2].eq_ignore_ascii_case(b"fw") || b[..2].eq_ignore_ascii_case(b"re"))
+    {
         2
     } else {
         return None;
@@ -275,7 +277,10 @@ mod tests {
             In-Reply-To: <p@example.org>\r\n\r\nbody\r\n";
         let meta = crate::parse(raw);
         let f = meta.sort_fields().expect("stored at parse");
-        assert_eq!(f.from.as_ref().map(|a| a.display_key()).as_deref(), Some("Иван"));
+        assert_eq!(
+            f.from.as_ref().map(|a| a.display_key()).as_deref(),
+            Some("Иван")
+        );
         assert_eq!(f.from.as_ref().map(|a| a.mailbox.as_str()), Some("ivan"));
         assert_eq!(
             f.to.as_ref().map(|a| a.display_key()).as_deref(),

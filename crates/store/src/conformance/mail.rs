@@ -488,6 +488,9 @@ pub fn append_normalises_and_parses_once<F: Fixture>() {
     assert_eq!(recs[0].size, crlf.len() as u64);
     assert_eq!(s.blob(&recs[0].blob).unwrap().as_slice(), crlf);
     assert!(recs[0].meta.is_some());
+    // The whole parse-once result is kept, SORT/THREAD fields included (RFC 5256).
+    let sort = recs[0].meta.as_ref().unwrap().sort_fields().cloned();
+    assert_eq!(sort.map(|f| f.base_subject), Some("lf".to_string()));
     let again = s.records(inbox, &[m.pairs[0].1], false).unwrap();
     assert!(again[0].meta.is_none());
     // A forged blob id names nothing.

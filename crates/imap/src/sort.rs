@@ -1,0 +1,222 @@
+//! SORT and UID SORT (RFC 5256 §3), DISPLAYSORT (RFC 5957) and ESORT (RFC 5267 §3).
+//!
+//! Implementation notes:
+//! - The search criteria are evaluated exactly as SEARCH's ([`Session::matching`]); only
+//!   the order differs.
+//! - Keys come from the fields stored at delivery ([`pochta_message::SortFields`]); bytes are
+//!   read only for metadata stored before those fields existed.
+//! - Strings compare under `i;unicode-casemap` (RFC 5051, the I18NLEVEL=1 comparator of
+//!   RFC 5255 §4): the octets of their folded forms ([`text::fold`]).
+//! - SUBJECT is the base subject (RFC 5256 §2.1); FROM/TO/CC the addr-mailbox of the first
+//!   address; DISPLAYFROM/DISPLAYTO its display name, else `mailbox@host` (RFC 5957 §3); a
+//!   missing field sorts as the empty string. DATE is the Date: header in UTC, else the
+//!   INTERNALDATE (RFC 5256 §3); ARRIVAL the INTERNALDATE.
+//! - `REVERSE` reverses its own key only; messages equal under every key keep mailbox
+//!   order (RFC 5256 §3), which a stable sort over messages in sequence order gives.
+//! - ESORT (RFC 5267 §3.2): MIN and MAX are the first and last message in sort order; ALL
+//!   is written in sort order. SAVE keeps the matches as a set (RFC 5182 §2.4).
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use pochta_imap_proto::Tag;
+use pochta_imap_proto::search::SearchReturn;
+use pochta_imap_proto::sort::{Sort, SortCriterion, SortKey, write_sort};
+use pochta_message::SortFields;
+use pochta_store::{MailStore, MessageRecord};
+
+use crate::session::{Done, Res, Session};
+use crate::text;
+
+/// What ordering needs of one message.
+pub(crate) struct Item<'a> {
+    /// INTERNALDATE (unix seconds).
+    pub arrival: i64,
+    /// The sent date (Date: in UTC), falling back to the INTERNALDATE.
+    pub sent: i64,
+    pub size: u64,
+    pub fields: Cow<'a, SortFields>,
+}
+
+impl<'a> Item<'a> {
+    /// The item of a record loaded with its metadata; metadata stored before the sort
+    /// fields existed is completed from the bytes.
+    pub(crate) fn of<S: MailStore>(store: &S, rec: &'a MessageRecord) -> Res<Item<'a>> {
+        let fields = match rec.meta.as_deref() {
+            Some(meta) => match meta.sort_fields() {
+                Some(f) => Cow::Borrowed(f),
+                None => Cow::Owned(pochta_message::sort_fields(&store.blob(&rec.blob)?, meta)),
+            },
+            None => Cow::Owned(SortFields::default()),
+        };
+        let sent = rec
+            .meta
+            .as_deref()
+            .and_then(|m| m.sent_date())
+            .unwrap_or(rec.internal_date.unix);
+        Ok(Item {
+            arrival: rec.internal_date.unix,
+            sent,
+            size: rec.size,
+            fields,
+        })
+    }
+}
+
+/// A key value; all keys of one criterion are of the same kind.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Num(i64),
+    Text(String),
+}
+
+fn key(item: &Item<'_>, k: SortKey) -> Key {
+    let f = &item.fields;
+    let mailbox = |a: &Option<pochta_message::SortAddress>| {
+        Key::Text(
+            a.as_ref()
+                .map_or_else(String::new, |a| text::fold(&a.mailbox)),
+        )
+    };
+    let display = |a: &Option<pochta_message::SortAddress>| {
+        Key::Text(
+            a.as_ref()
+                .map_or_else(String::new, |a| text::fold(&a.display_key())),
+        )
+    };
+    match k {
+        SortKey::Arrival => Key::Num(item.arrival),
+        SortKey::Date => Key::Num(item.sent),
+        SortKey::Size => Key::Num(i64::try_from(item.size).unwrap_or(i64::MAX)),
+        SortKey::Subject => Key::Text(text::fold(&f.base_subject)),
+        SortKey::From => mailbox(&f.from),
+        SortKey::To => mailbox(&f.to),
+        SortKey::Cc => mailbox(&f.cc),
+        SortKey::DisplayFrom => display(&f.from),
+        SortKey::DisplayTo => display(&f.to),
+    }
+}
+
+/// The order of `items` (given in mailbox order) under `criteria`: indexes into `items`.
+pub(crate) fn order(items: &[Item<'_>], criteria: &[SortCriterion]) -> Vec<usize> {
+    let keys: Vec<Vec<Key>> = items
+        .iter()
+        .map(|it| criteria.iter().map(|c| key(it, c.key)).collect())
+        .collect();
+    let mut idx: Vec<usize> = (0..items.len()).collect();
+    // Stable: ties keep mailbox order (RFC 5256 §3).
+    idx.sort_by(|&a, &b| {
+        for (i, c) in criteria.iter().enumerate() {
+            let o = keys[a][i].cmp(&keys[b][i]);
+            let o = if c.reverse { o.reverse() } else { o };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        Ordering::Equal
+    });
+    idx
+}
+
+impl<S: MailStore> Session<S> {
+    pub(crate) fn sort(&mut self, tag: &Tag, s: Sort) -> Res {
+        let matched = self.matching(&s.search, true)?;
+        let store = self.shared.store.clone();
+        let items = matched
+            .hits
+            .iter()
+            .map(|(_, rec)| Item::of(&*store, rec))
+            .collect::<Res<Vec<_>>>()?;
+        let uid = s.search.uid;
+        let nums: Vec<u32> = order(&items, &s.criteria)
+            .into_iter()
+            .map(|i| {
+                let (seq, rec) = &matched.hits[i];
+                if uid { rec.uid.get() } else { *seq }
+            })
+            .collect();
+        let modseq = (matched.modseq && !nums.is_empty()).then_some(matched.highest);
+        match &s.search.returns {
+            None => write_sort(&mut self.out, &nums),
+            Some(returns) => {
+                if returns.contains(&SearchReturn::Save) {
+                    self.saved = matched.hits.iter().map(|(_, r)| r.uid).collect();
+                }
+                let only_save = returns.len() == 1 && returns[0] == SearchReturn::Save;
+                if !only_save {
+                    // RFC 5267 §3.1 (as RFC 4731 §3.1): RETURN () means RETURN (ALL).
+                    self.esearch(tag, &nums, returns, returns.is_empty(), uid, modseq);
+                }
+            }
+        }
+        Done::ok(if uid {
+            "UID SORT completed"
+        } else {
+            "SORT completed"
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pochta_message::SortAddress;
+
+    use super::*;
+
+    fn item(arrival: i64, sent: i64, size: u64, subject: &str, from: &str) -> Item<'static> {
+        let (local, rest) = from.split_once('@').unwrap_or((from, "x"));
+        let (host, display) = match rest.split_once(' ') {
+            Some((h, d)) => (h.to_owned(), Some(d.to_owned())),
+            None => (rest.to_owned(), None),
+        };
+        Item {
+            arrival,
+            sent,
+            size,
+            fields: Cow::Owned(SortFields {
+                base_subject: pochta_message::sort::base_subject(subject).0,
+                from: (!from.is_empty()).then(|| SortAddress {
+                    display,
+                    mailbox: local.to_owned(),
+                    host,
+                }),
+                ..SortFields::default()
+            }),
+        }
+    }
+
+    fn crit(spec: &[(bool, SortKey)]) -> Vec<SortCriterion> {
+        spec.iter()
+            .map(|&(reverse, key)| SortCriterion { reverse, key })
+            .collect()
+    }
+
+    #[test]
+    fn keys_and_ties() {
+        let items = vec![
+            item(5, 50, 300, "Re: привет", "bob@x"),
+            item(4, 40, 100, "ПРИВЕТ", "alice@x Zed"),
+            item(3, 60, 200, "Apple", ""),
+            item(2, 40, 100, "[list] Zebra", "Carol@x"),
+        ];
+        use SortKey::*;
+        assert_eq!(order(&items, &crit(&[(false, Arrival)])), vec![3, 2, 1, 0]);
+        assert_eq!(order(&items, &crit(&[(true, Arrival)])), vec![0, 1, 2, 3]);
+        // Ties keep mailbox order, also under REVERSE of another key.
+        assert_eq!(order(&items, &crit(&[(false, Date)])), vec![1, 3, 0, 2]);
+        assert_eq!(order(&items, &crit(&[(true, Size)])), vec![0, 2, 1, 3]);
+        assert_eq!(
+            order(&items, &crit(&[(false, Size), (true, Arrival)])),
+            vec![1, 3, 2, 0]
+        );
+        // Base subjects, Cyrillic case folded: Apple, Zebra, привет = ПРИВЕТ (mailbox order).
+        assert_eq!(order(&items, &crit(&[(false, Subject)])), vec![2, 3, 0, 1]);
+        // FROM by mailbox; the missing address first.
+        assert_eq!(order(&items, &crit(&[(false, From)])), vec![2, 1, 0, 3]);
+        // DISPLAYFROM: "Zed" is the display name of alice.
+        assert_eq!(
+            order(&items, &crit(&[(false, DisplayFrom)])),
+            vec![2, 0, 3, 1]
+        );
+    }
+}
