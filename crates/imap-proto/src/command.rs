@@ -20,7 +20,7 @@
 //!                   deleteacl / getacl / listrights / myrights
 //! command-nonauth = login / authenticate / "STARTTLS"
 //! command-select  = "CHECK" / "CLOSE" / "UNSELECT" / "EXPUNGE" / copy / move / fetch /
-//!                   store / search / sort / thread / uid
+//!                   store / search / sort / thread / cancelupdate / uid
 //! uid             = "UID" SP (copy / move / fetch / search / sort / thread / store /
 //!                   uid-expunge)
 //! ```
@@ -123,6 +123,8 @@ pub enum CommandBody {
     Sort(crate::sort::Sort),
     /// THREAD / UID THREAD (RFC 5256 §3).
     Thread(crate::thread::Thread),
+    /// CANCELUPDATE (RFC 5267 §4.3.5): the tags of the contexts to end.
+    CancelUpdate(Vec<String>),
     Fetch(Fetch),
     Store(Store),
     Copy(CopyMove),
@@ -175,6 +177,7 @@ impl CommandBody {
             Sort(_) => "SORT",
             Thread(t) if t.search.uid => "UID THREAD",
             Thread(_) => "THREAD",
+            CancelUpdate(_) => "CANCELUPDATE",
             Fetch(f) if f.uid => "UID FETCH",
             Fetch(_) => "FETCH",
             Store(s) if s.uid => "UID STORE",
@@ -297,6 +300,7 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
         b"SEARCH" => CommandBody::Search(search::search(c, false)?),
         b"SORT" => CommandBody::Sort(crate::sort::sort(c, false)?),
         b"THREAD" => CommandBody::Thread(crate::thread::thread(c, false)?),
+        b"CANCELUPDATE" => CommandBody::CancelUpdate(crate::context::cancelupdate(c)?),
         b"FETCH" => CommandBody::Fetch(fetch::fetch(c, false)?),
         b"STORE" => CommandBody::Store(store::store(c, false)?),
         b"COPY" => CommandBody::Copy(copy_move::copy_move(c, false)?),

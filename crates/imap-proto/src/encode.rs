@@ -635,6 +635,12 @@ impl Command {
                 w.s(" ");
                 w.key(&s.search.key, true);
             }
+            B::CancelUpdate(tags) => {
+                for t in tags {
+                    w.s(" ");
+                    w.string(t.as_bytes());
+                }
+            }
             B::Thread(t) => {
                 w.s(" ").s(t.algorithm.as_str()).s(" ");
                 w.astring(t.search.charset.as_deref().unwrap_or("UTF-8").as_bytes());

@@ -22,6 +22,7 @@ pub mod acl;
 pub mod append;
 pub mod client;
 pub mod command;
+pub mod context;
 pub mod copy_move;
 pub mod core;
 pub mod enable;

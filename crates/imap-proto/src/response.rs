@@ -354,6 +354,8 @@ pub enum Code {
     TooBig,
     /// `MAILBOXID (objectid)` (RFC 8474 §4.1).
     MailboxId(String),
+    /// `NOUPDATE "tag"`: a context was not made live (RFC 5267 §4.3.1).
+    NoUpdate(String),
     /// `UNKNOWN-CTE`: a part whose transfer encoding cannot be decoded (RFC 3516 §4.3).
     UnknownCte,
     // RFC 5530
@@ -490,6 +492,10 @@ impl Code {
                 out.extend_from_slice(b"MAILBOXID (");
                 out.extend_from_slice(id.as_bytes());
                 out.push(b')');
+            }
+            Code::NoUpdate(tag) => {
+                out.extend_from_slice(b"NOUPDATE ");
+                write_string(out, tag.as_bytes());
             }
             _ => {}
         }

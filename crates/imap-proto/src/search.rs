@@ -13,7 +13,7 @@
 //! ```abnf
 //! search             = "SEARCH" [search-return-opts] SP search-program
 //! search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"
-//! search-return-opt  = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE"
+//! search-return-opt  = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE" / "UPDATE"
 //! search-program     = ["CHARSET" SP charset SP] search-key *(SP search-key)
 //! search-key         = "ALL" / "ANSWERED" / "BCC" SP astring / "BEFORE" SP date /
 //!                      "BODY" SP astring / "CC" SP astring / "DELETED" / "FLAGGED" /
@@ -53,6 +53,8 @@ pub enum SearchReturn {
     All,
     Count,
     Save,
+    /// Keep the result live (RFC 5267 §4.3, CONTEXT=SEARCH / CONTEXT=SORT).
+    Update,
 }
 
 impl SearchReturn {
@@ -63,6 +65,7 @@ impl SearchReturn {
             SearchReturn::All => "ALL",
             SearchReturn::Count => "COUNT",
             SearchReturn::Save => "SAVE",
+            SearchReturn::Update => "UPDATE",
         }
     }
 }
@@ -212,6 +215,7 @@ pub(crate) fn return_opts(c: &mut Cursor<'_>) -> PResult<Vec<SearchReturn>> {
             "ALL" => SearchReturn::All,
             "COUNT" => SearchReturn::Count,
             "SAVE" => SearchReturn::Save,
+            "UPDATE" => SearchReturn::Update,
             other => return syntax(format!("unknown SEARCH return option {other}")),
         })
     })

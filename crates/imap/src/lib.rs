@@ -24,6 +24,7 @@ mod acl;
 pub mod anonymous;
 mod append;
 mod compress;
+mod context;
 mod copy_move;
 pub mod dates;
 pub mod driver;

@@ -443,11 +443,20 @@ impl<S: MailStore> Session<S> {
                 }
             }
         }
-        Done::ok(if s.uid {
+        let text = if s.uid {
             "UID SEARCH completed"
         } else {
             "SEARCH completed"
-        })
+        };
+        // RFC 5267 §4.3: keep the result live.
+        if s.returns
+            .as_ref()
+            .is_some_and(|r| r.contains(&SearchReturn::Update))
+        {
+            let result = hits.iter().map(|&(_, u)| u).collect();
+            return self.context_done(tag, &s, None, result, text);
+        }
+        Done::ok(text)
     }
 
     pub(crate) fn esearch(

@@ -165,6 +165,8 @@ pub struct Session<S> {
     pub delay: Option<Duration>,
     /// SEARCHRES result (RFC 5182), as UIDs.
     pub(crate) saved: Vec<Uid>,
+    /// Live SEARCH/SORT results (RFC 5267 §4), reported on after every sync.
+    pub(crate) contexts: Vec<crate::context::Context>,
     /// CONDSTORE is on (RFC 7162 §3.1): MODSEQ goes into FETCH responses, HIGHESTMODSEQ
     /// into SELECT. Switched on by the first CONDSTORE-enabling command.
     pub(crate) condstore: bool,
@@ -196,6 +198,7 @@ impl<S: MailStore> Session<S> {
             sasl: None,
             delay: None,
             saved: Vec::new(),
+            contexts: Vec::new(),
             condstore: false,
             qresync: false,
             utf8: false,
@@ -389,6 +392,7 @@ impl<S: MailStore> Session<S> {
                 | Search(_)
                 | Sort(_)
                 | Thread(_)
+                | CancelUpdate(_)
                 | Fetch(_)
                 | Store(_)
                 | Copy(_)
@@ -477,6 +481,7 @@ impl<S: MailStore> Session<S> {
             Search(s) => self.search(tag, s),
             Sort(s) => self.sort(tag, s),
             Thread(t) => self.thread(tag, t),
+            CancelUpdate(tags) => self.cancel_update(&tags),
             Fetch(f) => self.fetch(tag, f),
             Store(s) => self.store(s),
             Copy(c) => self.copy_move(c, false),
@@ -558,6 +563,9 @@ impl<S: MailStore> Session<S> {
         } else {
             Vec::new()
         };
+        // Live contexts (RFC 5267) need the client's numbering from before this update.
+        let before = (!self.contexts.is_empty()).then(|| view.uids().to_vec());
+        let mark = self.out.len();
         let updates = view.apply(changes, &newly_recent, allow_expunge);
         write_updates(
             &mut self.out,
@@ -566,6 +574,9 @@ impl<S: MailStore> Session<S> {
             self.qresync,
             self.rev2,
         );
+        if let Some(before) = before {
+            self.update_contexts(&before, mark);
+        }
         Ok(())
     }
 

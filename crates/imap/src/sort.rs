@@ -118,18 +118,28 @@ pub(crate) fn order(items: &[Item<'_>], criteria: &[SortCriterion]) -> Vec<usize
     idx
 }
 
+/// The order of matched messages (in mailbox order, loaded with their metadata).
+pub(crate) fn order_hits<S: MailStore>(
+    store: &S,
+    hits: &[(u32, MessageRecord)],
+    criteria: &[SortCriterion],
+) -> Res<Vec<usize>> {
+    let items = hits
+        .iter()
+        .map(|(_, rec)| Item::of(store, rec))
+        .collect::<Res<Vec<_>>>()?;
+    Ok(order(&items, criteria))
+}
+
 impl<S: MailStore> Session<S> {
     pub(crate) fn sort(&mut self, tag: &Tag, s: Sort) -> Res {
         let matched = self.matching(&s.search, true)?;
         let store = self.shared.store.clone();
-        let items = matched
-            .hits
-            .iter()
-            .map(|(_, rec)| Item::of(&*store, rec))
-            .collect::<Res<Vec<_>>>()?;
         let uid = s.search.uid;
-        let nums: Vec<u32> = order(&items, &s.criteria)
-            .into_iter()
+        let order = order_hits(&*store, &matched.hits, &s.criteria)?;
+        let nums: Vec<u32> = order
+            .iter()
+            .copied()
             .map(|i| {
                 let (seq, rec) = &matched.hits[i];
                 if uid { rec.uid.get() } else { *seq }
@@ -149,11 +159,20 @@ impl<S: MailStore> Session<S> {
                 }
             }
         }
-        Done::ok(if uid {
+        let text = if uid {
             "UID SORT completed"
         } else {
             "SORT completed"
-        })
+        };
+        if s.search
+            .returns
+            .as_ref()
+            .is_some_and(|r| r.contains(&SearchReturn::Update))
+        {
+            let result = order.iter().map(|&i| matched.hits[i].1.uid).collect();
+            return self.context_done(tag, &s.search, Some(&s.criteria), result, text);
+        }
+        Done::ok(text)
     }
 }
 
