@@ -183,10 +183,17 @@ pub(crate) fn references(msgs: &[Msg<'_>], refs: bool) -> Forest {
             }
             prev = Some(c);
         }
-        // 1C: the last reference is the message's parent, replacing any other.
+        // 1B of RFC 5256: the last reference is the message's parent. A parent it had from
+        // another message's References is dropped first, even when the new link would be a
+        // loop and is not made (Dovecot does the same: imaptest `thread`).
         match prev {
-            Some(p) if p != me && !a.is_ancestor(me, p) => a.link(p, me),
-            Some(_) => {}
+            Some(p) if a.c[me].parent == Some(p) => {}
+            Some(p) => {
+                a.unlink(me);
+                if p != me && !a.is_ancestor(me, p) {
+                    a.link(p, me);
+                }
+            }
             None => a.unlink(me),
         }
     }
@@ -520,6 +527,21 @@ mod tests {
         // 2 is 1's parent (from 1's References); 2's own link to 1 would be a loop.
         // The duplicate Message-ID of 3 is ignored; 4 refers to itself.
         assert_eq!(render(&f), "* THREAD (2 1)(3)(4)\r\n");
+    }
+
+    #[test]
+    fn own_references_drop_a_parent_even_when_the_new_link_is_a_loop() {
+        // imaptest `thread`: 2 names 1 then 3; 3 names 2. 3's own References break the link
+        // 1 -> 3 that 2 made, and 2 -> 3 would be a loop: 3 is a root with 2 under it.
+        let ms = vec![
+            m("a", &[], "", 3),
+            m("b", &["a", "c"], "", 1),
+            m("c", &["b"], "", 2),
+        ];
+        assert_eq!(
+            render(&references(&msgs(&ms), false)),
+            "* THREAD (3 2)(1)\r\n"
+        );
     }
 
     #[test]

@@ -342,9 +342,11 @@ fn write_addrs(out: &mut String, addrs: &[Addr]) {
     out.push(')');
 }
 
-/// The first address of the named address fields that is not a group marker, for SORT
-/// (RFC 5256 §3) and DISPLAYSORT (RFC 5957): (display name, mailbox, host), the display
-/// name RFC 2047-decoded.
+/// The first address of the named address fields, as the first entry of its ENVELOPE
+/// list, for SORT (RFC 5256 §3) and DISPLAYSORT (RFC 5957): (display name, mailbox, host),
+/// the display name RFC 2047-decoded. A group comes first as its start marker: the group
+/// name is the mailbox and the host is empty (what Dovecot sorts by: imaptest
+/// `sort-addresses`, `sort-display-to`).
 pub(crate) fn first_address(
     raw: &[u8],
     fields: &[Field],
@@ -354,7 +356,7 @@ pub(crate) fn first_address(
     for f in fields.iter().filter(|f| name_is(raw, f, name)) {
         let mut out = Vec::new();
         address_list(&unfold(&raw[f.value.clone()]), fb, &mut out);
-        if let Some(a) = out.into_iter().find(|a| a.host.is_some()) {
+        if let Some(a) = out.into_iter().find(|a| a.mailbox.is_some()) {
             let display = a
                 .name
                 .map(|n| crate::text::decode_2047(n.as_bytes(), fb))

@@ -18,17 +18,19 @@ use crate::text::{Fallback, decode_2047};
 pub struct SortAddress {
     /// The display name, RFC 2047-decoded, if present and not empty.
     pub display: Option<String>,
-    /// addr-mailbox (the local part).
+    /// addr-mailbox (the local part), or the group name of a group.
     pub mailbox: String,
-    /// addr-host.
+    /// addr-host; empty for a group.
     pub host: String,
 }
 
 impl SortAddress {
-    /// RFC 5957 §3: the display name if there is one, else the addr-spec `mailbox@host`.
+    /// RFC 5957 §3: the display name if there is one, else the addr-spec `mailbox@host`;
+    /// for a group (empty host) the group name.
     pub fn display_key(&self) -> String {
         match &self.display {
             Some(d) => d.clone(),
+            None if self.host.is_empty() => self.mailbox.clone(),
             None => format!("{}@{}", self.mailbox, self.host),
         }
     }
@@ -282,9 +284,10 @@ mod tests {
             Some("Иван")
         );
         assert_eq!(f.from.as_ref().map(|a| a.mailbox.as_str()), Some("ivan"));
+        // A group comes first, as its name (what Dovecot sorts by).
         assert_eq!(
             f.to.as_ref().map(|a| a.display_key()).as_deref(),
-            Some("bob@example.com")
+            Some("group")
         );
         assert!(f.cc.is_none());
         assert_eq!(f.message_id.as_deref(), Some("m1@example.org"));
