@@ -89,13 +89,16 @@ impl<S: MailStore> Session<S> {
 
     /// The result of a program, in result order.
     fn context_result(&mut self, search: &Search, sort: Option<&[SortCriterion]>) -> Res<Vec<Uid>> {
-        let matched = self.matching(search, sort.is_some())?;
         Ok(match sort {
-            None => matched.hits.iter().map(|(_, r)| r.uid).collect(),
+            None => self.matching(search, false, |_, _, rec| Ok(rec.uid))?.hits,
             Some(criteria) => {
-                let store = self.shared.store.clone();
-                let order = crate::sort::order_hits(&*store, &matched.hits, criteria)?;
-                order.into_iter().map(|i| matched.hits[i].1.uid).collect()
+                let matched = self.matching(search, true, |st, seq, rec| {
+                    crate::sort::keyed(st, seq, rec, criteria)
+                })?;
+                crate::sort::order_keyed(&matched.hits, criteria)
+                    .into_iter()
+                    .map(|i| matched.hits[i].uid)
+                    .collect()
             }
         })
     }

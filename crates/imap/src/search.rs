@@ -312,11 +312,15 @@ fn decode_words(header: &str) -> String {
     outs
 }
 
-/// The messages a search program matched, in sequence order (also what SORT and THREAD
-/// order, RFC 5256 §3).
-pub(crate) struct Matched {
-    /// (sequence number, record); records carry their metadata when it was asked for.
-    pub hits: Vec<(u32, MessageRecord)>,
+/// Messages are read from the store this many at a time, so that what a search holds at
+/// once (records, metadata, bytes) is bounded whatever the mailbox size; only what the
+/// caller keeps of each hit grows with it.
+const CHUNK: usize = 2048;
+
+/// What a search program matched, in sequence order (also what SORT and THREAD order,
+/// RFC 5256 §3): what the caller kept of each hit.
+pub(crate) struct Matched<T> {
+    pub hits: Vec<T>,
     /// The highest MODSEQ among the hits.
     pub highest: u64,
     /// A MODSEQ key was used (RFC 7162 §3.1.5).
@@ -324,9 +328,15 @@ pub(crate) struct Matched {
 }
 
 impl<S: MailStore> Session<S> {
-    /// Evaluate a search program over the selected mailbox; `with_meta` loads every hit's
-    /// stored metadata (SORT and THREAD keys).
-    pub(crate) fn matching(&mut self, s: &Search, with_meta: bool) -> Res<Matched> {
+    /// Evaluate a search program over the selected mailbox; `keep` maps each hit (its
+    /// sequence number and record, with the stored metadata when `with_meta`) to what the
+    /// caller needs of it.
+    pub(crate) fn matching<T>(
+        &mut self,
+        s: &Search,
+        with_meta: bool,
+        mut keep: impl FnMut(&S, u32, &MessageRecord) -> Res<T>,
+    ) -> Res<Matched<T>> {
         let view = self.view()?;
         let mailbox = view.mailbox;
         let mut c = Compiler {
@@ -349,35 +359,38 @@ impl<S: MailStore> Session<S> {
             self.condstore = true;
         }
         let store = self.shared.store.clone();
-        let mut records = store.records(mailbox, &uids, with_meta || needs.meta || needs.text)?;
         let seen = self.selected_seen_view()?;
-        for r in &mut records {
-            seen.apply(r.uid, &mut r.flags);
-        }
         let now = dates::now().unix;
-        let mut hits: Vec<(u32, MessageRecord)> = Vec::new();
+        let mut hits: Vec<T> = Vec::new();
         let mut highest: u64 = 0;
-        for rec in records {
-            let view = self.view()?;
-            let Some(seq) = view.seq(rec.uid) else {
-                continue;
-            };
-            let bytes = if needs.bytes {
-                Some(store.blob(&rec.blob)?)
-            } else {
-                None
-            };
-            let mut m = Msg {
-                seq,
-                rec: &rec,
-                recent: !self.rev2 && view.is_recent(rec.uid),
-                bytes,
-                text: None,
-                now,
-            };
-            if eval(&key, &mut m) {
-                highest = highest.max(rec.modseq.get());
-                hits.push((seq, rec));
+        for chunk in uids.chunks(CHUNK) {
+            let mut records =
+                store.records(mailbox, chunk, with_meta || needs.meta || needs.text)?;
+            for r in &mut records {
+                seen.apply(r.uid, &mut r.flags);
+            }
+            for rec in records {
+                let view = self.view()?;
+                let Some(seq) = view.seq(rec.uid) else {
+                    continue;
+                };
+                let bytes = if needs.bytes {
+                    Some(store.blob(&rec.blob)?)
+                } else {
+                    None
+                };
+                let mut m = Msg {
+                    seq,
+                    rec: &rec,
+                    recent: !self.rev2 && view.is_recent(rec.uid),
+                    bytes,
+                    text: None,
+                    now,
+                };
+                if eval(&key, &mut m) {
+                    highest = highest.max(rec.modseq.get());
+                    hits.push(keep(&store, seq, &rec)?);
+                }
             }
         }
         Ok(Matched {
@@ -388,13 +401,9 @@ impl<S: MailStore> Session<S> {
     }
 
     pub(crate) fn search(&mut self, tag: &pochta_imap_proto::Tag, s: Search) -> Res {
-        let matched = self.matching(&s, false)?;
+        let matched = self.matching(&s, false, |_, seq, rec| Ok((seq, rec.uid)))?;
         let (needs_modseq, highest) = (matched.modseq, matched.highest);
-        let hits: Vec<(u32, Uid)> = matched
-            .hits
-            .into_iter()
-            .map(|(seq, rec)| (seq, rec.uid))
-            .collect();
+        let hits: Vec<(u32, Uid)> = matched.hits;
         let nums: Vec<u32> = hits
             .iter()
             .map(|&(seq, uid)| if s.uid { uid.get() } else { seq })

@@ -24,6 +24,7 @@ use pochta_imap_proto::search::SearchReturn;
 use pochta_imap_proto::sort::{Sort, SortCriterion, SortKey, write_sort};
 use pochta_message::SortFields;
 use pochta_store::{MailStore, MessageRecord};
+use pochta_types::Uid;
 
 use crate::session::{Done, Res, Session};
 use crate::text;
@@ -97,17 +98,36 @@ fn key(item: &Item<'_>, k: SortKey) -> Key {
     }
 }
 
-/// The order of `items` (given in mailbox order) under `criteria`: indexes into `items`.
-pub(crate) fn order(items: &[Item<'_>], criteria: &[SortCriterion]) -> Vec<usize> {
-    let keys: Vec<Vec<Key>> = items
-        .iter()
-        .map(|it| criteria.iter().map(|c| key(it, c.key)).collect())
-        .collect();
-    let mut idx: Vec<usize> = (0..items.len()).collect();
+/// One SORT hit: its numbers and its keys under the criteria (what is kept of a message
+/// while the rest of the mailbox is read).
+pub(crate) struct Keyed {
+    pub seq: u32,
+    pub uid: Uid,
+    keys: Vec<Key>,
+}
+
+/// The keys of one matched message (loaded with its metadata).
+pub(crate) fn keyed<S: MailStore>(
+    store: &S,
+    seq: u32,
+    rec: &MessageRecord,
+    criteria: &[SortCriterion],
+) -> Res<Keyed> {
+    let item = Item::of(store, rec)?;
+    Ok(Keyed {
+        seq,
+        uid: rec.uid,
+        keys: criteria.iter().map(|c| key(&item, c.key)).collect(),
+    })
+}
+
+/// The order of keyed messages (given in mailbox order): indexes into `hits`.
+pub(crate) fn order_keyed(hits: &[Keyed], criteria: &[SortCriterion]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..hits.len()).collect();
     // Stable: ties keep mailbox order (RFC 5256 §3).
     idx.sort_by(|&a, &b| {
         for (i, c) in criteria.iter().enumerate() {
-            let o = keys[a][i].cmp(&keys[b][i]);
+            let o = hits[a].keys[i].cmp(&hits[b].keys[i]);
             let o = if c.reverse { o.reverse() } else { o };
             if o != Ordering::Equal {
                 return o;
@@ -118,31 +138,34 @@ pub(crate) fn order(items: &[Item<'_>], criteria: &[SortCriterion]) -> Vec<usize
     idx
 }
 
-/// The order of matched messages (in mailbox order, loaded with their metadata).
-pub(crate) fn order_hits<S: MailStore>(
-    store: &S,
-    hits: &[(u32, MessageRecord)],
-    criteria: &[SortCriterion],
-) -> Res<Vec<usize>> {
-    let items = hits
+/// The order of `items` (given in mailbox order) under `criteria`: indexes into `items`.
+#[cfg(test)]
+fn order(items: &[Item<'_>], criteria: &[SortCriterion]) -> Vec<usize> {
+    let hits: Vec<Keyed> = items
         .iter()
-        .map(|(_, rec)| Item::of(store, rec))
-        .collect::<Res<Vec<_>>>()?;
-    Ok(order(&items, criteria))
+        .enumerate()
+        .map(|(i, it)| Keyed {
+            seq: i as u32 + 1,
+            uid: Uid::new(i as u32 + 1).unwrap_or(Uid::MIN),
+            keys: criteria.iter().map(|c| key(it, c.key)).collect(),
+        })
+        .collect();
+    order_keyed(&hits, criteria)
 }
 
 impl<S: MailStore> Session<S> {
     pub(crate) fn sort(&mut self, tag: &Tag, s: Sort) -> Res {
-        let matched = self.matching(&s.search, true)?;
-        let store = self.shared.store.clone();
+        let criteria = s.criteria.clone();
+        let matched = self.matching(&s.search, true, |st, seq, rec| {
+            keyed(st, seq, rec, &criteria)
+        })?;
         let uid = s.search.uid;
-        let order = order_hits(&*store, &matched.hits, &s.criteria)?;
+        let order = order_keyed(&matched.hits, &s.criteria);
         let nums: Vec<u32> = order
             .iter()
-            .copied()
-            .map(|i| {
-                let (seq, rec) = &matched.hits[i];
-                if uid { rec.uid.get() } else { *seq }
+            .map(|&i| {
+                let h = &matched.hits[i];
+                if uid { h.uid.get() } else { h.seq }
             })
             .collect();
         let modseq = (matched.modseq && !nums.is_empty()).then_some(matched.highest);
@@ -150,7 +173,9 @@ impl<S: MailStore> Session<S> {
             None => write_sort(&mut self.out, &nums),
             Some(returns) => {
                 if returns.contains(&SearchReturn::Save) {
-                    self.saved = matched.hits.iter().map(|(_, r)| r.uid).collect();
+                    let mut saved: Vec<Uid> = matched.hits.iter().map(|h| h.uid).collect();
+                    saved.sort_unstable();
+                    self.saved = saved;
                 }
                 let only_save = returns.len() == 1 && returns[0] == SearchReturn::Save;
                 if !only_save {
@@ -169,7 +194,7 @@ impl<S: MailStore> Session<S> {
             .as_ref()
             .is_some_and(|r| r.contains(&SearchReturn::Update))
         {
-            let result = order.iter().map(|&i| matched.hits[i].1.uid).collect();
+            let result = order.iter().map(|&i| matched.hits[i].uid).collect();
             return self.context_done(tag, &s.search, Some(&s.criteria), result, text);
         }
         Done::ok(text)

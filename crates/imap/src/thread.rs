@@ -24,7 +24,7 @@ use crate::text;
 use pochta_store::MailStore;
 
 /// What threading needs of one message (given in mailbox order).
-pub(crate) struct Msg<'a> {
+pub(crate) struct Msg {
     /// What the response names it by: a sequence number or a UID.
     pub num: u32,
     pub sent: i64,
@@ -32,8 +32,8 @@ pub(crate) struct Msg<'a> {
     pub subject: String,
     /// The subject marked a reply or forward (RFC 5256 §2.1).
     pub reply: bool,
-    pub message_id: Option<&'a str>,
-    pub references: &'a [String],
+    pub message_id: Option<String>,
+    pub references: Vec<String>,
 }
 
 /// A thread forest: the arena the response is written from, and its roots in order.
@@ -44,7 +44,7 @@ pub(crate) struct Forest {
 
 /// Sort key of a node: (sent date, mailbox position) of its message, or for a dummy of its
 /// first child (RFC 5256 §3 REFERENCES steps 4 and 6).
-fn node_key(nodes: &[Container], msgs: &[Msg<'_>], mut i: usize) -> (i64, usize) {
+fn node_key(nodes: &[Container], msgs: &[Msg], mut i: usize) -> (i64, usize) {
     loop {
         match nodes[i].msg {
             Some(m) => return (msgs[m].sent, m),
@@ -58,7 +58,7 @@ fn node_key(nodes: &[Container], msgs: &[Msg<'_>], mut i: usize) -> (i64, usize)
 
 /// ORDEREDSUBJECT: group by base subject; in each group the earliest message is the
 /// parent of all the others; groups ordered by their first message.
-pub(crate) fn ordered_subject(msgs: &[Msg<'_>]) -> Forest {
+pub(crate) fn ordered_subject(msgs: &[Msg]) -> Forest {
     let mut idx: Vec<usize> = (0..msgs.len()).collect();
     idx.sort_by(|&a, &b| {
         msgs[a]
@@ -144,7 +144,7 @@ impl Arena {
 }
 
 /// REFERENCES (RFC 5256 §3) or, with `refs`, REFS.
-pub(crate) fn references(msgs: &[Msg<'_>], refs: bool) -> Forest {
+pub(crate) fn references(msgs: &[Msg], refs: bool) -> Forest {
     let mut a = Arena {
         c: Vec::with_capacity(msgs.len() * 2),
     };
@@ -152,11 +152,15 @@ pub(crate) fn references(msgs: &[Msg<'_>], refs: bool) -> Forest {
     // Step 1.
     for (m, msg) in msgs.iter().enumerate() {
         // 1A: the message's container.
-        let me = match msg.message_id.and_then(|id| by_id.get(id).copied()) {
+        let me = match msg
+            .message_id
+            .as_deref()
+            .and_then(|id| by_id.get(id).copied())
+        {
             Some(c) if a.c[c].msg.is_none() => c,
             _ => {
                 let c = a.new_container();
-                if let Some(id) = msg.message_id {
+                if let Some(id) = msg.message_id.as_deref() {
                     by_id.entry(id).or_insert(c);
                 }
                 c
@@ -165,7 +169,7 @@ pub(crate) fn references(msgs: &[Msg<'_>], refs: bool) -> Forest {
         a.c[me].msg = Some(m);
         // 1B: link the references in order, each the parent of the next.
         let mut prev: Option<usize> = None;
-        for r in msg.references {
+        for r in &msg.references {
             let c = match by_id.get(r.as_str()) {
                 Some(&c) => c,
                 None => {
@@ -299,7 +303,7 @@ pub(crate) fn references(msgs: &[Msg<'_>], refs: bool) -> Forest {
 }
 
 /// REFERENCES step 5: merge root threads with the same base subject.
-fn group_by_subject(a: &mut Arena, msgs: &[Msg<'_>], roots: Vec<usize>) -> Vec<usize> {
+fn group_by_subject(a: &mut Arena, msgs: &[Msg], roots: Vec<usize>) -> Vec<usize> {
     // The message that stands for a root: itself, or a dummy's first child (5B i).
     fn rep(a: &Arena, r: usize) -> Option<usize> {
         match a.c[r].msg {
@@ -389,27 +393,21 @@ fn group_by_subject(a: &mut Arena, msgs: &[Msg<'_>], roots: Vec<usize>) -> Vec<u
 
 impl<S: MailStore> Session<S> {
     pub(crate) fn thread(&mut self, _tag: &Tag, t: Thread) -> Res {
-        let matched = self.matching(&t.search, true)?;
-        let store = self.shared.store.clone();
         let uid = t.search.uid;
-        let items = matched
-            .hits
-            .iter()
-            .map(|(_, rec)| Item::of(&*store, rec))
-            .collect::<Res<Vec<_>>>()?;
-        let msgs: Vec<Msg<'_>> = matched
-            .hits
-            .iter()
-            .zip(&items)
-            .map(|((seq, rec), it)| Msg {
-                num: if uid { rec.uid.get() } else { *seq },
-                sent: it.sent,
-                subject: text::fold(&it.fields.base_subject),
-                reply: it.fields.reply,
-                message_id: it.fields.message_id.as_deref(),
-                references: &it.fields.references,
-            })
-            .collect();
+        let msgs: Vec<Msg> = self
+            .matching(&t.search, true, |st, seq, rec| {
+                let it = Item::of(st, rec)?;
+                let f = it.fields;
+                Ok(Msg {
+                    num: if uid { rec.uid.get() } else { seq },
+                    sent: it.sent,
+                    subject: text::fold(&f.base_subject),
+                    reply: f.reply,
+                    message_id: f.message_id.clone(),
+                    references: f.references.clone(),
+                })
+            })?
+            .hits;
         let forest = match t.algorithm {
             ThreadAlgorithm::OrderedSubject => ordered_subject(&msgs),
             ThreadAlgorithm::References => references(&msgs, false),
@@ -444,7 +442,7 @@ mod tests {
         }
     }
 
-    fn msgs(ms: &[M]) -> Vec<Msg<'_>> {
+    fn msgs(ms: &[M]) -> Vec<Msg> {
         ms.iter()
             .enumerate()
             .map(|(i, x)| {
@@ -454,8 +452,8 @@ mod tests {
                     sent: x.sent,
                     subject: text::fold(&base),
                     reply,
-                    message_id: (!x.id.is_empty()).then_some(x.id),
-                    references: &x.refs,
+                    message_id: (!x.id.is_empty()).then(|| x.id.to_string()),
+                    references: x.refs.clone(),
                 }
             })
             .collect()
@@ -557,14 +555,14 @@ mod tests {
                 }
             })
             .collect();
-        let msgs: Vec<Msg<'_>> = (0..n)
+        let msgs: Vec<Msg> = (0..n)
             .map(|i| Msg {
                 num: i as u32 + 1,
                 sent: i as i64,
                 subject: "S".into(),
                 reply: i > 0,
-                message_id: Some(&ids[i]),
-                references: &refs[i],
+                message_id: Some(ids[i].clone()),
+                references: refs[i].clone(),
             })
             .collect();
         let f = references(&msgs, false);
