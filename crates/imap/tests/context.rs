@@ -170,3 +170,24 @@ fn sort_context_reports_positions() {
     a.ok(&format!("CANCELUPDATE \"{t}\""));
     step(&mut b, &mut a, "STORE 2 +FLAGS (\\Seen)", &[]);
 }
+
+#[test]
+fn live_contexts_per_session_are_bounded() {
+    let s = start();
+    let mut a = Client::login(s.addr, USER);
+    a.append("INBOX", "", &message("m", "body"));
+    a.ok("SELECT INBOX");
+    for _ in 0..8 {
+        let r = a.ok("SEARCH RETURN (UPDATE) SEEN");
+        assert!(!has(&r, "NOUPDATE"), "{r:#?}");
+    }
+    // The ninth still gets its result, but is not kept live (RFC 5267 §4.3.1).
+    let r = a.ok("SEARCH RETURN (UPDATE COUNT) ALL");
+    let t = tag_of(&r);
+    assert!(has(&r, &format!("[NOUPDATE \"{t}\"]")), "{r:#?}");
+    assert!(has(&r, "COUNT 1"), "{r:#?}");
+    let r = a.ok("STORE 1 +FLAGS (\\Seen)");
+    assert!(esearch(&r, &t).is_empty(), "{r:#?}");
+    // The eight live ones each report the change.
+    assert_eq!(r.iter().filter(|l| l.contains("ADDTO (0 1)")).count(), 8, "{r:#?}");
+}
