@@ -132,6 +132,9 @@ pub(super) fn records(
                 }
             }
         }
+        // A bulk read (a SORT of the whole mailbox) would only flush the small cache that
+        // FETCH bursts re-read: it reads the cache but does not fill it.
+        let fill_cache = uids.len() <= SCAN_ABOVE;
         let mut out = Vec::with_capacity(rows.len());
         for (uid, bits, kw, modseq, idate, ioff, sdate, size, blob, meta_bytes) in rows {
             let meta = if with_meta {
@@ -144,7 +147,9 @@ pub(super) fn records(
                             MessageMeta::from_bytes(&bytes)
                                 .map_err(|e| corrupt(format!("meta of {blob}: {e}")))?,
                         );
-                        store.inner.caches.put_meta(&blob, m.clone());
+                        if fill_cache {
+                            store.inner.caches.put_meta(&blob, m.clone());
+                        }
                         m
                     }
                 })
