@@ -189,5 +189,9 @@ fn live_contexts_per_session_are_bounded() {
     let r = a.ok("STORE 1 +FLAGS (\\Seen)");
     assert!(esearch(&r, &t).is_empty(), "{r:#?}");
     // The eight live ones each report the change.
-    assert_eq!(r.iter().filter(|l| l.contains("ADDTO (0 1)")).count(), 8, "{r:#?}");
+    assert_eq!(
+        r.iter().filter(|l| l.contains("ADDTO (0 1)")).count(),
+        8,
+        "{r:#?}"
+    );
 }
