@@ -413,11 +413,7 @@ impl EmbeddedStore {
                     OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 configure(&c)?;
-                // Readers map the database instead of copying every page through read(2):
-                // a SORT of 100,000 messages spent a fifth of its time in those copies
-                // (bench/README.md, "Big mailbox"). The OS page cache is shared, so this
-                // costs address space, not memory per connection.
-                c.execute_batch("PRAGMA query_only=ON; PRAGMA mmap_size=1073741824;")?;
+                c.execute_batch("PRAGMA query_only=ON")?;
                 c
             }
         };
