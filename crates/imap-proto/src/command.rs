@@ -21,9 +21,9 @@
 //!                   setmetadata
 //! command-nonauth = login / authenticate / "STARTTLS"
 //! command-select  = "CHECK" / "CLOSE" / "UNSELECT" / "EXPUNGE" / copy / move / fetch /
-//!                   store / search / uid / replace
-//! uid             = "UID" SP (copy / move / fetch / search / store / uid-expunge /
-//!                   replace)
+//!                   store / search / sort / thread / cancelupdate / uid / replace
+//! uid             = "UID" SP (copy / move / fetch / search / sort / thread / store /
+//!                   uid-expunge / replace)
 //! ```
 
 use pochta_types::{MailboxName, MailboxNameError};
@@ -126,6 +126,12 @@ pub enum CommandBody {
     /// UID EXPUNGE (RFC 4315 §2.1).
     UidExpunge(SequenceSet),
     Search(Search),
+    /// SORT / UID SORT (RFC 5256 §3, RFC 5957, RFC 5267).
+    Sort(crate::sort::Sort),
+    /// THREAD / UID THREAD (RFC 5256 §3).
+    Thread(crate::thread::Thread),
+    /// CANCELUPDATE (RFC 5267 §4.3.5): the tags of the contexts to end.
+    CancelUpdate(Vec<String>),
     Fetch(Fetch),
     Store(Store),
     Copy(CopyMove),
@@ -178,6 +184,11 @@ impl CommandBody {
             UidExpunge(_) => "UID EXPUNGE",
             Search(s) if s.uid => "UID SEARCH",
             Search(_) => "SEARCH",
+            Sort(s) if s.search.uid => "UID SORT",
+            Sort(_) => "SORT",
+            Thread(t) if t.search.uid => "UID THREAD",
+            Thread(_) => "THREAD",
+            CancelUpdate(_) => "CANCELUPDATE",
             Fetch(f) if f.uid => "UID FETCH",
             Fetch(_) => "FETCH",
             Store(s) if s.uid => "UID STORE",
@@ -302,6 +313,9 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
         b"STATUS" => CommandBody::Status(status::status(c)?),
         b"APPEND" => CommandBody::Append(append::append(c)?),
         b"SEARCH" => CommandBody::Search(search::search(c, false)?),
+        b"SORT" => CommandBody::Sort(crate::sort::sort(c, false)?),
+        b"THREAD" => CommandBody::Thread(crate::thread::thread(c, false)?),
+        b"CANCELUPDATE" => CommandBody::CancelUpdate(crate::context::cancelupdate(c)?),
         b"FETCH" => CommandBody::Fetch(fetch::fetch(c, false)?),
         b"STORE" => CommandBody::Store(store::store(c, false)?),
         b"COPY" => CommandBody::Copy(copy_move::copy_move(c, false)?),
@@ -311,6 +325,8 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
             c.sp()?;
             match c.keyword()?.as_str() {
                 "SEARCH" => CommandBody::Search(search::search(c, true)?),
+                "SORT" => CommandBody::Sort(crate::sort::sort(c, true)?),
+                "THREAD" => CommandBody::Thread(crate::thread::thread(c, true)?),
                 "FETCH" => CommandBody::Fetch(fetch::fetch(c, true)?),
                 "STORE" => CommandBody::Store(store::store(c, true)?),
                 "COPY" => CommandBody::Copy(copy_move::copy_move(c, true)?),

@@ -652,6 +652,37 @@ impl Command {
                 w.s(" ");
                 w.key(&s.key, true);
             }
+            B::Sort(s) => {
+                if let Some(r) = &s.search.returns {
+                    w.s(" RETURN ");
+                    w.list(r, |w, r| {
+                        w.s(r.as_str());
+                    });
+                }
+                w.s(" ");
+                w.list(&s.criteria, |w, c| {
+                    if c.reverse {
+                        w.s("REVERSE ");
+                    }
+                    w.s(c.key.as_str());
+                });
+                w.s(" ");
+                w.astring(s.search.charset.as_deref().unwrap_or("UTF-8").as_bytes());
+                w.s(" ");
+                w.key(&s.search.key, true);
+            }
+            B::CancelUpdate(tags) => {
+                for t in tags {
+                    w.s(" ");
+                    w.string(t.as_bytes());
+                }
+            }
+            B::Thread(t) => {
+                w.s(" ").s(t.algorithm.as_str()).s(" ");
+                w.astring(t.search.charset.as_deref().unwrap_or("UTF-8").as_bytes());
+                w.s(" ");
+                w.key(&t.search.key, true);
+            }
             B::Fetch(f) => {
                 w.s(" ").num(&f.set).s(" ");
                 w.list(&f.attrs, |w, a| w.attr(a));

@@ -23,6 +23,7 @@ pub mod append;
 pub mod catenate;
 pub mod client;
 pub mod command;
+pub mod context;
 pub mod copy_move;
 pub mod core;
 pub mod enable;
@@ -42,8 +43,10 @@ pub mod response;
 pub mod search;
 pub mod select_examine;
 pub mod sequence;
+pub mod sort;
 pub mod status;
 pub mod store;
+pub mod thread;
 
 pub use command::{Command, CommandBody, ParseError, ParseErrorKind, ParseOptions, parse_command};
 pub use core::{Date, DateTime, Tag};

@@ -354,6 +354,8 @@ pub enum Code {
     TooBig,
     /// `MAILBOXID (objectid)` (RFC 8474 §4.1).
     MailboxId(String),
+    /// `NOUPDATE "tag"`: a context was not made live (RFC 5267 §4.3.1).
+    NoUpdate(String),
     /// `UNKNOWN-CTE`: a part whose transfer encoding cannot be decoded (RFC 3516 §4.3).
     UnknownCte,
     // RFC 5530
@@ -513,6 +515,10 @@ impl Code {
                     what.bytes()
                         .filter(|b| !matches!(b, b']' | b'\r' | b'\n' | 0)),
                 );
+            }
+            Code::NoUpdate(tag) => {
+                out.extend_from_slice(b"NOUPDATE ");
+                write_string(out, tag.as_bytes());
             }
             _ => {}
         }

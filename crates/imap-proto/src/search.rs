@@ -13,7 +13,7 @@
 //! ```abnf
 //! search             = "SEARCH" [search-return-opts] SP search-program
 //! search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"
-//! search-return-opt  = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE" /
+//! search-return-opt  = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE" / "UPDATE" /
 //!                      "PARTIAL" SP partial-range                     ; RFC 9394
 //! search-program     = ["CHARSET" SP charset SP] search-key *(SP search-key)
 //! search-key         = "ALL" / "ANSWERED" / "BCC" SP astring / "BEFORE" SP date /
@@ -56,6 +56,8 @@ pub enum SearchReturn {
     Save,
     /// `PARTIAL range` (RFC 9394 §3).
     Partial(crate::partial::PartialRange),
+    /// Keep the result live (RFC 5267 §4.3, CONTEXT=SEARCH / CONTEXT=SORT).
+    Update,
 }
 
 impl SearchReturn {
@@ -67,6 +69,7 @@ impl SearchReturn {
             SearchReturn::Count => "COUNT",
             SearchReturn::Save => "SAVE",
             SearchReturn::Partial(_) => "PARTIAL",
+            SearchReturn::Update => "UPDATE",
         }
     }
 }
@@ -166,20 +169,7 @@ pub(crate) fn search(c: &mut Cursor<'_>, uid: bool) -> PResult<Search> {
     let mut returns = None;
     if c.eat_keyword("RETURN") {
         c.sp()?;
-        returns = Some(c.paren_list(0, |c| {
-            Ok(match c.keyword()?.as_str() {
-                "MIN" => SearchReturn::Min,
-                "MAX" => SearchReturn::Max,
-                "ALL" => SearchReturn::All,
-                "COUNT" => SearchReturn::Count,
-                "SAVE" => SearchReturn::Save,
-                "PARTIAL" => {
-                    c.sp()?;
-                    SearchReturn::Partial(crate::partial::partial_range(c)?)
-                }
-                other => return syntax(format!("unknown SEARCH return option {other}")),
-            })
-        })?);
+        returns = Some(return_opts(c)?);
         c.sp()?;
     }
     let mut charset = None;
@@ -196,21 +186,46 @@ pub(crate) fn search(c: &mut Cursor<'_>, uid: bool) -> PResult<Search> {
         charset = Some(String::from_utf8_lossy(&cs).to_ascii_uppercase());
         c.sp()?;
     }
-    let mut keys = vec![key(c, 0)?];
-    while c.at_sp() {
-        c.sp()?;
-        keys.push(key(c, 0)?);
-    }
-    let key = if keys.len() == 1 {
-        keys.pop().unwrap_or(SearchKey::All)
-    } else {
-        SearchKey::And(keys)
-    };
+    let key = program(c)?;
     Ok(Search {
         uid,
         returns,
         charset,
         key,
+    })
+}
+
+/// `search-key *(SP search-key)` to the end of the command (also SORT and THREAD's
+/// search criteria, RFC 5256 §3).
+pub(crate) fn program(c: &mut Cursor<'_>) -> PResult<SearchKey> {
+    let mut keys = vec![key(c, 0)?];
+    while c.at_sp() {
+        c.sp()?;
+        keys.push(key(c, 0)?);
+    }
+    Ok(if keys.len() == 1 {
+        keys.pop().unwrap_or(SearchKey::All)
+    } else {
+        SearchKey::And(keys)
+    })
+}
+
+/// `RETURN (...)` options (RFC 4731 §3.1; also ESORT, RFC 5267 §3).
+pub(crate) fn return_opts(c: &mut Cursor<'_>) -> PResult<Vec<SearchReturn>> {
+    c.paren_list(0, |c| {
+        Ok(match c.keyword()?.as_str() {
+            "MIN" => SearchReturn::Min,
+            "MAX" => SearchReturn::Max,
+            "ALL" => SearchReturn::All,
+            "COUNT" => SearchReturn::Count,
+            "SAVE" => SearchReturn::Save,
+            "UPDATE" => SearchReturn::Update,
+            "PARTIAL" => {
+                c.sp()?;
+                SearchReturn::Partial(crate::partial::partial_range(c)?)
+            }
+            other => return syntax(format!("unknown SEARCH return option {other}")),
+        })
     })
 }
 

@@ -170,6 +170,22 @@ const TABLE: &[(&str, &str)] = &[
         "x SEARCH RETURN (SAVE) FLAGGED\r\n",
     ),
     ("x UID SEARCH UID $\r\n", "x UID SEARCH UID $\r\n"),
+    (
+        "x sort (reverse date Subject) utf-8 all\r\n",
+        "x SORT (REVERSE DATE SUBJECT) UTF-8 ALL\r\n",
+    ),
+    (
+        "x UID SORT RETURN (MIN ALL) (DISPLAYFROM) UTF-8 SEEN\r\n",
+        "x UID SORT RETURN (MIN ALL) (DISPLAYFROM) UTF-8 SEEN\r\n",
+    ),
+    (
+        "x uid thread refs \"us-ascii\" 1:5 unseen\r\n",
+        "x UID THREAD REFS US-ASCII 1:5 UNSEEN\r\n",
+    ),
+    (
+        "x THREAD ORDEREDSUBJECT UTF-8 ALL\r\n",
+        "x THREAD ORDEREDSUBJECT UTF-8 ALL\r\n",
+    ),
     ("x SEARCH $ SEEN\r\n", "x SEARCH $ SEEN\r\n"),
     (
         "x SEARCH MODSEQ 620162338\r\n",

@@ -4,16 +4,16 @@
 //! - The protocol grammar lives in `pochta-imap-proto` (sans-IO); this crate holds the
 //!   session state machine ([`session`]), one module per command family named as in
 //!   `pochta-imap-proto` and in `tests/` (`select_examine`, `mailbox`, `list`, `status`,
-//!   `append`, `fetch`, `store`, `copy_move`, `search`, `expunge`, `acl`, `quota`, `enable`,
-//!   `idle`, `namespace`, `id`, `compress`, `login`), the tokio [`driver`], and `pipeline`:
-//!   which pipelined commands run concurrently (RFC 9051 §5.5) and how.
+//!   `append`, `fetch`, `store`, `copy_move`, `search`, `sort`, `thread`, `expunge`, `acl`,
+//!   `quota`, `enable`, `idle`, `namespace`, `id`, `compress`, `login`), the tokio [`driver`],
+//!   and `pipeline`: which pipelined commands run concurrently (RFC 9051 §5.5) and how.
 //! - UIDs and MODSEQs come only from the store, which assigns them strictly ascending; a
 //!   session never invents one. Sequence numbers exist only in a session's [`view::View`] and
 //!   change only when the client is told (EXISTS / EXPUNGE).
-//! - No EXPUNGE response during FETCH, STORE or SEARCH (RFC 3501 §7.4.1); other sessions'
-//!   changes are reported at the end of every command in the selected state and in IDLE
-//!   (for a group of concurrent pipelined reads, once after the group and without EXPUNGE:
-//!   `pipeline`).
+//! - No EXPUNGE response during FETCH, STORE, SEARCH, SORT or THREAD (RFC 3501 §7.4.1); other
+//!   sessions' changes are reported at the end of every command in the selected state and in
+//!   IDLE (for a group of concurrent pipelined reads, once after the group and without
+//!   EXPUNGE: `pipeline`).
 //! - `\Recent` belongs to the first session that sees a message (store `claim_recent`).
 //! - Plaintext passwords only under TLS, or where the configured policy allows
 //!   (`LOGINDISABLED` is advertised otherwise).
@@ -28,6 +28,7 @@ pub mod anonymous;
 mod append;
 mod catenate;
 mod compress;
+mod context;
 mod copy_move;
 pub mod dates;
 pub mod driver;
@@ -49,9 +50,11 @@ mod replace;
 mod search;
 mod select_examine;
 pub mod session;
+mod sort;
 mod status;
 mod store;
 pub mod text;
+mod thread;
 mod uidonly;
 pub mod view;
 

@@ -76,10 +76,10 @@ pub(crate) fn independent<S: MailStore>(session: &Session<S>, body: &CommandBody
             !sets_seen && (condstore || !enables_condstore)
         }
         CommandBody::Search(s) => {
-            let saves = s
-                .returns
-                .as_ref()
-                .is_some_and(|r| r.contains(&SearchReturn::Save));
+            // SAVE and UPDATE (a live context, RFC 5267) keep state in the session.
+            let saves = s.returns.as_ref().is_some_and(|r| {
+                r.contains(&SearchReturn::Save) || r.contains(&SearchReturn::Update)
+            });
             !saves && (condstore || !mentions_modseq(&s.key))
         }
         CommandBody::Status(s) => condstore || !s.items.contains(&StatusItem::HighestModSeq),

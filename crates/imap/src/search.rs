@@ -330,8 +330,31 @@ fn decode_words(header: &str) -> String {
     outs
 }
 
+/// Messages are read from the store this many at a time, so that what a search holds at
+/// once (records, metadata, bytes) is bounded whatever the mailbox size; only what the
+/// caller keeps of each hit grows with it.
+const CHUNK: usize = 2048;
+
+/// What a search program matched, in sequence order (also what SORT and THREAD order,
+/// RFC 5256 §3): what the caller kept of each hit.
+pub(crate) struct Matched<T> {
+    pub hits: Vec<T>,
+    /// The highest MODSEQ among the hits.
+    pub highest: u64,
+    /// A MODSEQ key was used (RFC 7162 §3.1.5).
+    pub modseq: bool,
+}
+
 impl<S: MailStore> Session<S> {
-    pub(crate) fn search(&mut self, tag: &pochta_imap_proto::Tag, s: Search) -> Res {
+    /// Evaluate a search program over the selected mailbox; `keep` maps each hit (its
+    /// sequence number and record, with the stored metadata when `with_meta`) to what the
+    /// caller needs of it.
+    pub(crate) fn matching<T>(
+        &mut self,
+        s: &Search,
+        with_meta: bool,
+        mut keep: impl FnMut(&S, u32, &MessageRecord) -> Res<T>,
+    ) -> Res<Matched<T>> {
         let view = self.view()?;
         let mailbox = view.mailbox;
         let mut c = Compiler {
@@ -354,40 +377,55 @@ impl<S: MailStore> Session<S> {
             self.enable_condstore();
         }
         let store = self.shared.store.clone();
-        let mut records = store.records(mailbox, &uids, needs.meta || needs.text)?;
         let seen = self.selected_seen_view()?;
-        for r in &mut records {
-            seen.apply(r.uid, &mut r.flags);
-        }
         let now = dates::now().unix;
-        let mut hits: Vec<(u32, Uid)> = Vec::new();
-        // The MODSEQ of each hit, in hit order (for ESEARCH MIN/MAX, see below).
-        let mut hit_modseqs: Vec<u64> = Vec::new();
+        let mut hits: Vec<T> = Vec::new();
         let mut highest: u64 = 0;
-        for rec in &records {
-            let view = self.view()?;
-            let Some(seq) = view.seq(rec.uid) else {
-                continue;
-            };
-            let bytes = if needs.bytes {
-                Some(store.blob(&rec.blob)?)
-            } else {
-                None
-            };
-            let mut m = Msg {
-                seq,
-                rec,
-                recent: !self.rev2 && view.is_recent(rec.uid),
-                bytes,
-                text: None,
-                now,
-            };
-            if eval(&key, &mut m) {
-                hits.push((seq, rec.uid));
-                hit_modseqs.push(rec.modseq.get());
-                highest = highest.max(rec.modseq.get());
+        for chunk in uids.chunks(CHUNK) {
+            let mut records =
+                store.records(mailbox, chunk, with_meta || needs.meta || needs.text)?;
+            for r in &mut records {
+                seen.apply(r.uid, &mut r.flags);
+            }
+            for rec in records {
+                let view = self.view()?;
+                let Some(seq) = view.seq(rec.uid) else {
+                    continue;
+                };
+                let bytes = if needs.bytes {
+                    Some(store.blob(&rec.blob)?)
+                } else {
+                    None
+                };
+                let mut m = Msg {
+                    seq,
+                    rec: &rec,
+                    recent: !self.rev2 && view.is_recent(rec.uid),
+                    bytes,
+                    text: None,
+                    now,
+                };
+                if eval(&key, &mut m) {
+                    highest = highest.max(rec.modseq.get());
+                    hits.push(keep(&store, seq, &rec)?);
+                }
             }
         }
+        Ok(Matched {
+            hits,
+            highest,
+            modseq: needs.modseq,
+        })
+    }
+
+    pub(crate) fn search(&mut self, tag: &pochta_imap_proto::Tag, s: Search) -> Res {
+        let matched = self.matching(&s, false, |_, seq, rec| {
+            Ok((seq, rec.uid, rec.modseq.get()))
+        })?;
+        let (needs_modseq, highest) = (matched.modseq, matched.highest);
+        // The MODSEQ of each hit, in hit order (for ESEARCH MIN/MAX, see below).
+        let hit_modseqs: Vec<u64> = matched.hits.iter().map(|h| h.2).collect();
+        let hits: Vec<(u32, Uid)> = matched.hits.iter().map(|h| (h.0, h.1)).collect();
         let nums: Vec<u32> = hits
             .iter()
             .map(|&(seq, uid)| if s.uid { uid.get() } else { seq })
@@ -399,7 +437,7 @@ impl<S: MailStore> Session<S> {
         };
         match &returns {
             None => {
-                let modseq = (needs.modseq && !nums.is_empty()).then_some(highest);
+                let modseq = (needs_modseq && !nums.is_empty()).then_some(highest);
                 write_search(&mut self.out, &nums, modseq);
             }
             Some(returns) => {
@@ -454,19 +492,28 @@ impl<S: MailStore> Session<S> {
                     } else {
                         highest
                     };
-                    let modseq = (needs.modseq && !nums.is_empty()).then_some(highest);
+                    let modseq = (needs_modseq && !nums.is_empty()).then_some(highest);
                     self.esearch(tag, &nums, returns, all, s.uid, modseq);
                 }
             }
         }
-        Done::ok(if s.uid {
+        let text = if s.uid {
             "UID SEARCH completed"
         } else {
             "SEARCH completed"
-        })
+        };
+        // RFC 5267 §4.3: keep the result live.
+        if s.returns
+            .as_ref()
+            .is_some_and(|r| r.contains(&SearchReturn::Update))
+        {
+            let result = hits.iter().map(|&(_, u)| u).collect();
+            return self.context_done(tag, &s, None, result, text);
+        }
+        Done::ok(text)
     }
 
-    fn esearch(
+    pub(crate) fn esearch(
         &mut self,
         tag: &pochta_imap_proto::Tag,
         nums: &[u32],

@@ -50,6 +50,7 @@ impl<S: MailStore> Session<S> {
             self.condstore = true;
         }
         self.saved.clear();
+        self.contexts.clear();
         let store = self.shared.store.clone();
         // RFC 4314 §4: SELECT and EXAMINE need "r".
         let found = self.find_with(&s.mailbox, Right::Read)?;
@@ -253,6 +254,7 @@ impl<S: MailStore> Session<S> {
         self.state = State::Authenticated;
         self.selected = None;
         self.saved.clear();
+        self.contexts.clear();
         Ok(Done {
             code: None,
             text: if expunge {

@@ -171,6 +171,8 @@ pub struct Session<S> {
     pub delay: Option<Duration>,
     /// SEARCHRES result (RFC 5182), as UIDs.
     pub(crate) saved: Vec<Uid>,
+    /// Live SEARCH/SORT results (RFC 5267 §4), reported on after every sync.
+    pub(crate) contexts: Vec<crate::context::Context>,
     /// CONDSTORE is on (RFC 7162 §3.1): MODSEQ goes into FETCH responses, HIGHESTMODSEQ
     /// into SELECT. Switched on by the first CONDSTORE-enabling command.
     pub(crate) condstore: bool,
@@ -207,6 +209,7 @@ impl<S: MailStore> Session<S> {
             sasl: None,
             delay: None,
             saved: Vec::new(),
+            contexts: Vec::new(),
             condstore: false,
             qresync: false,
             uidonly: false,
@@ -240,6 +243,9 @@ impl<S: MailStore> Session<S> {
             sasl: None,
             delay: None,
             saved: self.saved.clone(),
+            // Live contexts stay with the session: a forked copy never runs a SEARCH/SORT
+            // with UPDATE (pipeline::independent).
+            contexts: Vec::new(),
             condstore: self.condstore,
             qresync: self.qresync,
             uidonly: self.uidonly,
@@ -274,6 +280,8 @@ impl<S: MailStore> Session<S> {
             " UTF8=ACCEPT MULTIAPPEND BINARY QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE",
             " ACL RIGHTS=texk",
             " REPLACE LIST-MYRIGHTS PARTIAL UIDONLY CATENATE METADATA METADATA-SERVER",
+            " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS",
+            " I18NLEVEL=1 CONTEXT=SEARCH CONTEXT=SORT",
         );
         let mut c: Vec<Cow<'static, str>> = ALWAYS.split(' ').map(Cow::Borrowed).collect();
         if !self.compressed {
@@ -397,7 +405,9 @@ impl<S: MailStore> Session<S> {
             &body,
             CommandBody::Fetch(f) if !f.uid
         ) && !matches!(&body, CommandBody::Store(s) if !s.uid)
-            && !matches!(&body, CommandBody::Search(s) if !s.uid);
+            && !matches!(&body, CommandBody::Search(s) if !s.uid)
+            && !matches!(&body, CommandBody::Sort(s) if !s.search.uid)
+            && !matches!(&body, CommandBody::Thread(t) if !t.search.uid);
         if let Some(bucket) = &mut self.anonymous {
             self.delay = bucket.take();
         }
@@ -433,6 +443,9 @@ impl<S: MailStore> Session<S> {
                 | Expunge
                 | UidExpunge(_)
                 | Search(_)
+                | Sort(_)
+                | Thread(_)
+                | CancelUpdate(_)
                 | Fetch(_)
                 | Store(_)
                 | Copy(_)
@@ -522,6 +535,9 @@ impl<S: MailStore> Session<S> {
             Expunge => self.expunge(None),
             UidExpunge(set) => self.expunge(Some(set)),
             Search(s) => self.search(tag, s),
+            Sort(s) => self.sort(tag, s),
+            Thread(t) => self.thread(tag, t),
+            CancelUpdate(tags) => self.cancel_update(&tags),
             Fetch(f) => self.fetch(tag, f),
             Store(s) => self.store(s),
             Copy(c) => self.copy_move(c, false),
@@ -610,6 +626,9 @@ impl<S: MailStore> Session<S> {
         } else {
             Vec::new()
         };
+        // Live contexts (RFC 5267) need the client's numbering from before this update.
+        let before = (!self.contexts.is_empty()).then(|| view.uids().to_vec());
+        let mark = self.out.len();
         let updates = view.apply(changes, &newly_recent, allow_expunge);
         // New keywords on changed messages: FLAGS first (RFC 3501 §7.2.6).
         for u in &updates {
@@ -625,6 +644,9 @@ impl<S: MailStore> Session<S> {
             self.rev2,
             self.uidonly,
         );
+        if let Some(before) = before {
+            self.update_contexts(&before, mark);
+        }
         Ok(())
     }
 

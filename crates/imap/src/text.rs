@@ -4,9 +4,10 @@
 //! - Search strings arrive as bytes in the command's CHARSET (RFC 3501 §6.4.4); they are
 //!   decoded to UTF-8 once, with encoding_rs (KOI8-R, windows-1251, ISO-8859-x, …). An unknown
 //!   charset is refused with `NO [BADCHARSET (UTF-8 US-ASCII …)]`.
-//! - Matching is substring, case-insensitive by Unicode simple lower-casing on both sides
-//!   (RFC 3501 leaves the comparison to the server; RFC 9051 §6.4.4.1 asks for at least
-//!   i;unicode-casemap-like behaviour), so `ОТЧЁТ` finds `отчёт`.
+//! - Matching is substring under the `i;unicode-casemap` comparator (RFC 5051, the
+//!   I18NLEVEL=1 default of RFC 5255 §4): both sides go through [`fold`] (titlecase each
+//!   character, then NFKD), so `ОТЧЁТ` finds `отчёт` and a precomposed `é` finds `e` +
+//!   U+0301. SORT compares the same folded keys as octets (RFC 5051 §2).
 
 /// Charsets we name in `BADCHARSET`; encoding_rs knows many more labels and we accept any.
 pub const ADVERTISED_CHARSETS: &[&str] = &[
@@ -29,9 +30,37 @@ pub fn decode_charset(bytes: &[u8], charset: Option<&str>) -> Option<String> {
     Some(s.into_owned())
 }
 
-/// Lower-case for matching.
+/// The `i;unicode-casemap` canonical form (RFC 5051 §2): every character mapped to its
+/// titlecase (simple mapping), then the whole string decomposed with NFKD. Two strings are
+/// equal under the comparator iff their forms are equal; their order is the octet order of
+/// the forms. Pure ASCII, the common case, is upper-cased in place.
 pub fn fold(s: &str) -> String {
-    s.to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    if s.is_ascii() {
+        return s.to_ascii_uppercase();
+    }
+    s.chars().map(titlecase).nfkd().collect()
+}
+
+/// Simple titlecase mapping of one character. The standard library knows the uppercase
+/// mapping, which is the titlecase one except for the Latin digraphs (`ǆ` → `ǅ`) and
+/// Georgian Mkhedruli (no titlecase); a character whose uppercase is several characters has
+/// no simple mapping (`ß` stays `ß`).
+fn titlecase(c: char) -> char {
+    match c {
+        '\u{01C4}'..='\u{01C6}' => '\u{01C5}',
+        '\u{01C7}'..='\u{01C9}' => '\u{01C8}',
+        '\u{01CA}'..='\u{01CC}' => '\u{01CB}',
+        '\u{01F1}'..='\u{01F3}' => '\u{01F2}',
+        '\u{10D0}'..='\u{10FF}' => c,
+        _ => {
+            let mut up = c.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        }
+    }
 }
 
 /// Whether `haystack` (already folded) contains `needle` (already folded). An empty needle
@@ -59,5 +88,18 @@ mod tests {
         );
         assert!(decode_charset(b"x", Some("x-no-such")).is_none());
         assert!(contains_folded(&fold("Квартальный ОТЧЁТ"), &fold("отчёт")));
+    }
+
+    #[test]
+    fn unicode_casemap() {
+        // RFC 5051: case and compatibility forms are equal; order is octet order of forms.
+        assert_eq!(fold("ПРИВЕТ"), fold("привет"));
+        assert_eq!(fold("Straße"), fold("STRAßE"));
+        assert_eq!(fold("caf\u{e9}"), fold("CAFE\u{301}"));
+        assert_eq!(fold("ǆemal"), fold("Ǆemal"));
+        assert!(fold("абв") < fold("Где"));
+        assert!(fold("Zebra") < fold("яблоко"));
+        assert!(fold("a_b") > fold("ABC"));
+        assert!(contains_folded(&fold("Re: привет, мир"), &fold("ПРИВЕТ")));
     }
 }

@@ -1,11 +1,16 @@
 //! The storage encoding of [`MessageMeta`]: `b"PM"`, a version byte, then LEB128 integers
 //! and length-prefixed UTF-8 strings. Decoding checks everything: lengths against the input
 //! left, UTF-8, nesting depth, and that ranges are ordered.
+//!
+//! Version 2 appends the SORT/THREAD fields ([`crate::SortFields`]); version 1 is still
+//! read (its sort fields are `None`, and readers extract them from the bytes).
 
-use crate::{MessageMeta, Part, PartKind};
+use crate::{MessageMeta, Part, PartKind, SortAddress, SortFields};
 
 const MAGIC: &[u8; 2] = b"PM";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The format before the sort fields; decoded, never written.
+const VERSION_1: u8 = 1;
 /// Deeper than any tree `parse` builds (it stops at MAX_DEPTH), so a stored tree always
 /// decodes, while a forged one cannot exhaust the stack.
 const MAX_DECODE_DEPTH: usize = 2 * crate::MAX_DEPTH + 4;
@@ -40,7 +45,45 @@ pub(crate) fn encode(m: &MessageMeta) -> Vec<u8> {
         None => out.push(0),
     }
     put_part(&mut out, &m.root);
+    // Always written: `parse` always fills it; a v1 meta re-encoded gets empty fields.
+    let empty = SortFields::default();
+    put_sort(&mut out, m.sort.as_ref().unwrap_or(&empty));
     out
+}
+
+fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => {
+            out.push(1);
+            put_str(out, s);
+        }
+        None => out.push(0),
+    }
+}
+
+fn put_addr(out: &mut Vec<u8>, a: Option<&SortAddress>) {
+    match a {
+        Some(a) => {
+            out.push(1);
+            put_opt_str(out, a.display.as_deref());
+            put_str(out, &a.mailbox);
+            put_str(out, &a.host);
+        }
+        None => out.push(0),
+    }
+}
+
+fn put_sort(out: &mut Vec<u8>, s: &SortFields) {
+    put_str(out, &s.base_subject);
+    out.push(u8::from(s.reply));
+    put_addr(out, s.from.as_ref());
+    put_addr(out, s.to.as_ref());
+    put_addr(out, s.cc.as_ref());
+    put_opt_str(out, s.message_id.as_deref());
+    put_u64(out, s.references.len() as u64);
+    for r in &s.references {
+        put_str(out, r);
+    }
 }
 
 fn put_u64(out: &mut Vec<u8>, mut v: u64) {
@@ -94,6 +137,57 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    fn flag(&mut self) -> Result<bool, DecodeError> {
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(DecodeError::Invalid("flag")),
+        }
+    }
+
+    fn opt_str(&mut self) -> Result<Option<String>, DecodeError> {
+        Ok(if self.flag()? {
+            Some(self.str()?)
+        } else {
+            None
+        })
+    }
+
+    fn addr(&mut self) -> Result<Option<SortAddress>, DecodeError> {
+        if !self.flag()? {
+            return Ok(None);
+        }
+        Ok(Some(SortAddress {
+            display: self.opt_str()?,
+            mailbox: self.str()?,
+            host: self.str()?,
+        }))
+    }
+
+    fn sort(&mut self) -> Result<SortFields, DecodeError> {
+        let base_subject = self.str()?;
+        let reply = self.flag()?;
+        let from = self.addr()?;
+        let to = self.addr()?;
+        let cc = self.addr()?;
+        let message_id = self.opt_str()?;
+        let n = self.usize()?;
+        // Each ID takes at least one byte, so `n` cannot ask for more than the input has.
+        let mut references = Vec::with_capacity(n.min(self.b.len().saturating_sub(self.pos)));
+        for _ in 0..n {
+            references.push(self.str()?);
+        }
+        Ok(SortFields {
+            base_subject,
+            reply,
+            from,
+            to,
+            cc,
+            message_id,
+            references,
+        })
+    }
+
     fn byte(&mut self) -> Result<u8, DecodeError> {
         let v = *self.b.get(self.pos).ok_or(DecodeError::Truncated)?;
         self.pos += 1;
@@ -178,7 +272,7 @@ pub(crate) fn decode(b: &[u8]) -> Result<MessageMeta, DecodeError> {
     if b.len() < 3 || &b[..2] != MAGIC {
         return Err(DecodeError::BadMagic);
     }
-    if b[2] != VERSION {
+    if b[2] != VERSION && b[2] != VERSION_1 {
         return Err(DecodeError::Version(b[2]));
     }
     let mut r = Reader { b, pos: 3 };
@@ -194,6 +288,11 @@ pub(crate) fn decode(b: &[u8]) -> Result<MessageMeta, DecodeError> {
         _ => return Err(DecodeError::Invalid("date flag")),
     };
     let root = r.part(0)?;
+    let sort = if b[2] == VERSION {
+        Some(r.sort()?)
+    } else {
+        None
+    };
     if r.pos != b.len() {
         return Err(DecodeError::Invalid("trailing bytes"));
     }
@@ -203,5 +302,30 @@ pub(crate) fn decode(b: &[u8]) -> Result<MessageMeta, DecodeError> {
         body,
         bodystructure,
         sent_date,
+        sort,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_1_is_still_read() {
+        let raw = b"From: a@b.c\r\nSubject: Re: x\r\n\r\nbody\r\n";
+        let meta = crate::parse(raw);
+        let v2 = encode(&meta);
+        let mut tail = Vec::new();
+        put_sort(&mut tail, meta.sort.as_ref().expect("parse fills it"));
+        let mut v1 = v2[..v2.len() - tail.len()].to_vec();
+        v1[2] = VERSION_1;
+        let old = decode(&v1).expect("v1 decodes");
+        assert!(old.sort_fields().is_none());
+        // Readers then extract the same fields from the bytes.
+        assert_eq!(
+            &crate::sort_fields(raw, &old),
+            meta.sort_fields().expect("parse fills it")
+        );
+        assert_eq!(decode(&v2).expect("v2 decodes"), meta);
+    }
 }

@@ -382,6 +382,35 @@ pub(crate) fn search_text(v: &[u8], fb: Fallback) -> String {
     out
 }
 
+/// The first address of the named address fields, as the first entry of its ENVELOPE
+/// list, for SORT (RFC 5256 §3) and DISPLAYSORT (RFC 5957): (display name, mailbox, host),
+/// the display name RFC 2047-decoded. A group comes first as its start marker: the group
+/// name is the mailbox and the host is empty (what Dovecot sorts by: imaptest
+/// `sort-addresses`, `sort-display-to`).
+pub(crate) fn first_address(
+    raw: &[u8],
+    fields: &[Field],
+    name: &str,
+    fb: Fallback,
+) -> Option<(Option<String>, String, String)> {
+    for f in fields.iter().filter(|f| name_is(raw, f, name)) {
+        let mut out = Vec::new();
+        address_list(&unfold(&raw[f.value.clone()]), fb, &mut out);
+        if let Some(a) = out.into_iter().find(|a| a.mailbox.is_some()) {
+            let display = a
+                .name
+                .map(|n| crate::text::decode_2047(n.as_bytes(), fb))
+                .filter(|n| !n.trim().is_empty());
+            return Some((
+                display,
+                a.mailbox.unwrap_or_default(),
+                a.host.unwrap_or_default(),
+            ));
+        }
+    }
+    None
+}
+
 /// Renders the ENVELOPE of a header block. Values are the raw, unfolded header text (no
 /// RFC 2047 decoding, as RFC 9051 §7.5.2 and Dovecot); repeated address fields are merged;
 /// Sender and Reply-To default to From (RFC 9051 §7.5.2).

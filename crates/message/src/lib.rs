@@ -30,6 +30,7 @@ mod envelope;
 mod header;
 pub mod imap;
 mod parse;
+pub mod sort;
 mod text;
 
 use std::borrow::Cow;
@@ -37,6 +38,7 @@ use std::ops::Range;
 
 pub use codec::DecodeError;
 pub use parse::{MAX_DEPTH, MAX_PARTS};
+pub use sort::{SortAddress, SortFields};
 
 /// Bare LF → CRLF (a lone CR is left alone). Borrowed when nothing changes.
 pub fn normalize_line_endings(raw: &[u8]) -> Cow<'_, [u8]> {
@@ -100,18 +102,48 @@ pub struct MessageMeta {
     body: String,
     bodystructure: String,
     sent_date: Option<i64>,
+    /// `None` only for metadata stored before the sort fields were (format version 1):
+    /// readers then use [`sort_fields`] on the bytes.
+    sort: Option<SortFields>,
 }
 
 /// Parses a (normalized) message. Never fails and never panics.
 pub fn parse(raw: &[u8]) -> MessageMeta {
     let p = parse::parse_message(raw);
+    let sort = sort_fields_in(raw, &p.root);
     MessageMeta {
         root: p.root,
         envelope: p.envelope,
         body: p.body,
         bodystructure: p.bodystructure,
         sent_date: p.date.and_then(|d| envelope::parse_date(&d)),
+        sort: Some(sort),
     }
+}
+
+/// The SORT/THREAD keys of a stored message whose metadata predates them (see
+/// [`MessageMeta::sort_fields`]); new metadata carries them already.
+pub fn sort_fields(raw: &[u8], meta: &MessageMeta) -> SortFields {
+    match &meta.sort {
+        Some(s) => s.clone(),
+        None => sort_fields_in(raw, &meta.root),
+    }
+}
+
+fn sort_fields_in(raw: &[u8], root: &Part) -> SortFields {
+    let hdr = header::fields(raw, root.header.clone());
+    let fb = header::first_value(raw, &hdr, "Content-Type")
+        .and_then(|v| header::parse_mime_value(&v, true, text::Fallback::default()))
+        .map(|c| {
+            text::Fallback::from_label(
+                c.params
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("charset"))
+                    .map(|(_, v)| v.as_str()),
+            )
+        })
+        .unwrap_or_default();
+    sort::fields(raw, &hdr, fb)
 }
 
 impl MessageMeta {
@@ -159,6 +191,12 @@ impl MessageMeta {
             return None;
         };
         envelope::parse_date_day(date.as_bytes())
+    }
+
+    /// The SORT/THREAD keys extracted at delivery; `None` for metadata stored before they
+    /// were (use [`sort_fields`] with the bytes then).
+    pub fn sort_fields(&self) -> Option<&SortFields> {
+        self.sort.as_ref()
     }
 
     /// The top-level entity (the message itself).

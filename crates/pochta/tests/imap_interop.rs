@@ -1,5 +1,5 @@
 //! IMAP through the real binary, driven by clients nobody on this project wrote: Python's
-//! imaplib, IMAPClient (PyPI; CONDSTORE/QRESYNC and IDLE) and isync's mbsync.
+//! imaplib, IMAPClient (PyPI; CONDSTORE/QRESYNC, IDLE, SORT and THREAD) and isync's mbsync.
 //!
 //! These tools are installed by `.ci/run`. Locally, a missing tool skips its test with a
 //! message; under CI (`CI` set) a missing tool fails the test, so CI can never pass without
@@ -60,6 +60,23 @@ fn imapclient_condstore_qresync_idle() {
         "imapclient_sync.py",
         &imap_args(&s),
         "imapclient sync: ok",
+    );
+}
+
+#[test]
+fn imapclient_sort_thread_and_caseless_search() {
+    if !tool_available("python3") {
+        return;
+    }
+    if !python_module_available("imapclient") {
+        return;
+    }
+    let s = server();
+    run_interop_script(
+        &s,
+        "imapclient_sort.py",
+        &imap_args(&s),
+        "imapclient sort: ok",
     );
 }
 

@@ -57,6 +57,24 @@ pub(super) fn changes_since(
     })?)
 }
 
+/// Above this many UIDs, [`records`] scans the UID range once instead of looking each UID
+/// up: 100,000 point queries cost several times one ordered scan (bench/README.md,
+/// "Big mailbox").
+const SCAN_ABOVE: usize = 256;
+
+type RecordRow = (
+    u32,
+    u8,
+    String,
+    u64,
+    i64,
+    i16,
+    i64,
+    i64,
+    String,
+    Option<Vec<u8>>,
+);
+
 pub(super) fn records(
     store: &EmbeddedStore,
     mailbox: MailboxId,
@@ -64,43 +82,74 @@ pub(super) fn records(
     with_meta: bool,
 ) -> Result<Vec<MessageRecord>> {
     let uids = sorted(uids);
+    let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<RecordRow> {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+            r.get(9)?,
+        ))
+    };
     Ok(store.read(|tx| {
-        let mut q = tx.prepare_cached(
-            "SELECT uid, flags, keywords, modseq, internal_date, internal_offset, save_date,
-                    size, blob
-             FROM messages WHERE mailbox = ?1 AND uid = ?2",
-        )?;
-        let mut meta_q = tx.prepare_cached("SELECT meta FROM blobs WHERE id = ?1")?;
-        let mut out = Vec::with_capacity(uids.len());
-        for uid in uids {
-            let row = q
-                .query_row(params![mailbox.0, uid], |r| {
-                    Ok((
-                        r.get::<_, u32>(0)?,
-                        r.get::<_, u8>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, u64>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, i16>(5)?,
-                        r.get::<_, i64>(6)?,
-                        r.get::<_, i64>(7)?,
-                        r.get::<_, String>(8)?,
-                    ))
-                })
-                .optional()?;
-            let Some((uid, bits, kw, modseq, idate, ioff, sdate, size, blob)) = row else {
-                continue;
-            };
+        let mut rows: Vec<RecordRow> = Vec::with_capacity(uids.len());
+        // The meta column comes with the row only when asked for (a join on the blob id).
+        let cols = "m.uid, m.flags, m.keywords, m.modseq, m.internal_date, m.internal_offset,
+                    m.save_date, m.size, m.blob";
+        let meta_col = if with_meta { "b.meta" } else { "NULL" };
+        let join = if with_meta {
+            "JOIN blobs b ON b.id = m.blob"
+        } else {
+            ""
+        };
+        if uids.len() > SCAN_ABOVE {
+            let (lo, hi) = (uids[0], uids[uids.len() - 1]);
+            let mut q = tx.prepare_cached(&format!(
+                "SELECT {cols}, {meta_col} FROM messages m {join}
+                 WHERE m.mailbox = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid"
+            ))?;
+            let mut want = uids.iter().peekable();
+            for r in q.query_map(params![mailbox.0, lo, hi], row)? {
+                let r = r?;
+                while want.next_if(|u| **u < r.0).is_some() {}
+                if want.next_if(|u| **u == r.0).is_some() {
+                    rows.push(r);
+                }
+            }
+        } else {
+            let mut q = tx.prepare_cached(&format!(
+                "SELECT {cols}, {meta_col} FROM messages m {join}
+                 WHERE m.mailbox = ?1 AND m.uid = ?2"
+            ))?;
+            for uid in &uids {
+                if let Some(r) = q.query_row(params![mailbox.0, uid], row).optional()? {
+                    rows.push(r);
+                }
+            }
+        }
+        // A bulk read (a SORT of the whole mailbox) would only flush the small cache that
+        // FETCH bursts re-read: it reads the cache but does not fill it.
+        let fill_cache = uids.len() <= SCAN_ABOVE;
+        let mut out = Vec::with_capacity(rows.len());
+        for (uid, bits, kw, modseq, idate, ioff, sdate, size, blob, meta_bytes) in rows {
             let meta = if with_meta {
                 Some(match store.inner.caches.meta(&blob) {
                     Some(m) => m,
                     None => {
-                        let bytes: Vec<u8> = meta_q.query_row([&blob], |r| r.get(0))?;
+                        let bytes =
+                            meta_bytes.ok_or_else(|| corrupt(format!("meta of {blob} missing")))?;
                         let m = Arc::new(
                             MessageMeta::from_bytes(&bytes)
                                 .map_err(|e| corrupt(format!("meta of {blob}: {e}")))?,
                         );
-                        store.inner.caches.put_meta(&blob, m.clone());
+                        if fill_cache {
+                            store.inner.caches.put_meta(&blob, m.clone());
+                        }
                         m
                     }
                 })

@@ -50,6 +50,7 @@ macro_rules! conformance_tests {
             recent_is_claimed_once,
             status_counts,
             append_normalises_and_parses_once,
+            records_of_many_uids,
             multiappend_and_noselect,
             mailbox_create_makes_parents,
             mailbox_delete_rules,
@@ -513,6 +514,47 @@ pub fn status_counts<F: Fixture>() {
     assert_eq!(s.mailbox_keywords(inbox).unwrap(), vec!["Work".to_string()]);
 }
 
+/// `records` of many UIDs (a whole big mailbox, as SEARCH and SORT ask) returns exactly the
+/// existing ones asked for, ascending, with metadata when asked: gaps, duplicates, unknown
+/// UIDs and UIDs of expunged messages included.
+pub fn records_of_many_uids<F: Fixture>() {
+    let (_fx, s, _acc, inbox) = setup::<F>();
+    let bodies: Vec<Vec<u8>> = (0..600)
+        .map(|i| format!("Subject: m{i}\r\n\r\nbody {i}\r\n").into_bytes())
+        .collect();
+    let msgs: Vec<NewMessage<'_>> = bodies
+        .iter()
+        .map(|b| NewMessage {
+            bytes: b,
+            flags: Flags::new(),
+            internal_date: None,
+        })
+        .collect();
+    let m = s.append(inbox, &msgs).unwrap();
+    let uids: Vec<Uid> = m.pairs.iter().map(|p| p.1).collect();
+    // Expunge every tenth.
+    let gone: Vec<Uid> = uids.iter().copied().step_by(10).collect();
+    s.store_flags(inbox, &gone, FlagOp::Add, &flags(&[Flag::Deleted]), None)
+        .unwrap();
+    s.expunge(inbox, None).unwrap();
+    // Ask for every third, in reverse, twice, plus UIDs that never existed.
+    let mut ask: Vec<Uid> = uids.iter().copied().step_by(3).rev().collect();
+    ask.extend(ask.clone());
+    ask.push(Uid::new(uids[599].get() + 1000).unwrap());
+    for with_meta in [false, true] {
+        let recs = s.records(inbox, &ask, with_meta).unwrap();
+        let want: Vec<Uid> = uids
+            .iter()
+            .copied()
+            .step_by(3)
+            .filter(|u| !gone.contains(u))
+            .collect();
+        let got: Vec<Uid> = recs.iter().map(|r| r.uid).collect();
+        assert_eq!(got, want);
+        assert!(recs.iter().all(|r| r.meta.is_some() == with_meta));
+    }
+}
+
 /// Bare LF is stored as CRLF; size counts CRLF; the parsed metadata comes back.
 pub fn append_normalises_and_parses_once<F: Fixture>() {
     let (_fx, s, _acc, inbox) = setup::<F>();
@@ -532,6 +574,9 @@ pub fn append_normalises_and_parses_once<F: Fixture>() {
     assert_eq!(recs[0].size, crlf.len() as u64);
     assert_eq!(s.blob(&recs[0].blob).unwrap().as_slice(), crlf);
     assert!(recs[0].meta.is_some());
+    // The whole parse-once result is kept, SORT/THREAD fields included (RFC 5256).
+    let sort = recs[0].meta.as_ref().unwrap().sort_fields().cloned();
+    assert_eq!(sort.map(|f| f.base_subject), Some("lf".to_string()));
     let again = s.records(inbox, &[m.pairs[0].1], false).unwrap();
     assert!(again[0].meta.is_none());
     // A forged blob id names nothing.

@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""The big-mailbox benchmark's client: fill one INBOX with N messages (MULTIAPPEND batches,
+the same bytes for every server), then time SELECT, FETCH 1:* (FLAGS), UID SEARCH, SORT and
+THREAD on it, and sample the serving process's memory.
+
+Usage:
+  bigmailbox.py fill HOST PORT USER PASSWORD N
+  bigmailbox.py fill-maildir DIR N        (Dovecot: the same messages as maildir files, the
+                                          INTERNALDATE as mtime; Dovecot indexes them on the
+                                          first SELECT, which the warm-up pass takes)
+  bigmailbox.py measure HOST PORT USER PASSWORD LABEL PID_CMD
+
+PID_CMD is a shell command that prints the PID of the process that serves the session once
+it is logged in (Pochta: the server; Dovecot: the `imap` process of the user); its RSS is read
+from /proc before the commands and at its peak (VmHWM is not resettable, so "peak" is the
+highest RSS seen between commands). Prints one JSON object.
+"""
+
+import imaplib
+import json
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+# Each command is run REPEAT times (a fresh connection for SELECT); the median is reported.
+REPEAT = 3
+BATCH = 500
+
+COMMANDS = [
+    ("FETCH 1:* (FLAGS)", "FETCH 1:* (FLAGS)"),
+    ("UID SEARCH FLAGGED", "UID SEARCH FLAGGED"),
+    ("UID SEARCH UNSEEN SINCE 1-Jun-2024", "UID SEARCH UNSEEN SINCE 1-Jun-2024"),
+    ("UID SEARCH SENTBEFORE 1-Mar-2024", "UID SEARCH SENTBEFORE 1-Mar-2024"),
+    ("UID SEARCH FROM user7@", "UID SEARCH FROM user7@"),
+    ("UID SEARCH SUBJECT \"topic 4242\"", "UID SEARCH SUBJECT \"topic 4242\""),
+    ("UID SEARCH HEADER X-Tag t17", "UID SEARCH HEADER X-Tag t17"),
+    ("SORT (SUBJECT)", "SORT (SUBJECT) UTF-8 ALL"),
+    ("SORT (REVERSE DATE)", "SORT (REVERSE DATE) UTF-8 ALL"),
+    ("SORT (FROM ARRIVAL)", "SORT (FROM ARRIVAL) UTF-8 ALL"),
+    ("THREAD REFERENCES", "THREAD REFERENCES UTF-8 ALL"),
+    ("THREAD ORDEREDSUBJECT", "THREAD ORDEREDSUBJECT UTF-8 ALL"),
+]
+
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def messages(n):
+    """N messages in threads of 1-8, deterministic: the same bytes for every server."""
+    rnd = random.Random(1)
+    i = 0
+    topic = 0
+    while i < n:
+        topic += 1
+        size = rnd.randint(1, 8)
+        parent_ids = []
+        for k in range(size):
+            if i >= n:
+                break
+            day = 1 + (i * 365 // n)
+            month, dom = min(day // 31, 11), 1 + day % 28
+            date = "%d %s 2024 %02d:%02d:%02d +0000" % (
+                dom, MONTHS[month], rnd.randint(0, 23), rnd.randint(0, 59), rnd.randint(0, 59))
+            mid = "<m%d.%d@bench.test>" % (topic, k)
+            subject = ("Re: " if k else "") + "topic %d" % topic
+            hdr = [
+                "From: User %d <user%d@bench.test>" % (rnd.randint(0, 999), rnd.randint(0, 999)),
+                "To: me@bench.test",
+                "Subject: " + subject,
+                "Date: " + date,
+                "Message-ID: " + mid,
+                "X-Tag: t%d" % rnd.randint(0, 99),
+            ]
+            if parent_ids:
+                hdr.append("In-Reply-To: " + parent_ids[-1])
+                hdr.append("References: " + " ".join(parent_ids[-10:]))
+            body = "\r\n".join("line %d of message %d, some text to make it look real" % (j, i)
+                               for j in range(rnd.randint(5, 60)))
+            flags = []
+            if rnd.random() < 0.7:
+                flags.append("\\Seen")
+            if rnd.random() < 0.05:
+                flags.append("\\Flagged")
+            internal = "%02d-%s-2024 %s" % (dom, MONTHS[month], date.split(" ")[3] + " +0000")
+            raw = ("\r\n".join(hdr) + "\r\n\r\n" + body + "\r\n").encode()
+            yield " ".join(flags), internal, raw
+            parent_ids.append(mid)
+            i += 1
+
+
+class Raw:
+    """A tiny raw IMAP connection: pipelined MULTIAPPEND with LITERAL+ and timed commands."""
+
+    def __init__(self, host, port):
+        self.s = socket.create_connection((host, port))
+        self.f = self.s.makefile("rb")
+        self.n = 0
+        self.f.readline()
+
+    def cmd(self, line, payload=None):
+        self.n += 1
+        tag = b"b%d" % self.n
+        self.s.sendall(tag + b" " + line + (payload or b"") + b"\r\n")
+        out = 0
+        while True:
+            l = self.f.readline()
+            if not l:
+                raise SystemExit("connection closed")
+            out += len(l)
+            m = re.search(rb"\{(\d+)\}\r\n$", l)
+            if m:
+                out += len(self.f.read(int(m.group(1))))
+                continue
+            if l.startswith(tag + b" "):
+                if not l.startswith(tag + b" OK"):
+                    raise SystemExit("%r failed: %r" % (line[:80], l))
+                return out
+
+
+def fill(host, port, user, password, n):
+    c = Raw(host, port)
+    c.cmd(b"LOGIN %s %s" % (user.encode(), password.encode()))
+    batch = []
+    done = 0
+
+    def flush():
+        nonlocal batch
+        if not batch:
+            return
+        payload = b"".join(b" (%s) \"%s\" {%d+}\r\n%s" % (f.encode(), d.encode(), len(r), r)
+                          for f, d, r in batch)
+        c.cmd(b"APPEND INBOX", payload)
+        batch = []
+
+    for m in messages(n):
+        batch.append(m)
+        done += 1
+        if len(batch) == BATCH:
+            flush()
+    flush()
+    c.cmd(b"LOGOUT")
+
+
+def fill_maildir(d, n):
+    import calendar
+    import os
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    for i, (flags, internal, raw) in enumerate(messages(n)):
+        info = "".join(sorted({"\\Seen": "S", "\\Flagged": "F"}[f] for f in flags.split()))
+        path = os.path.join(d, "cur", "%d.M%dP1.bench,S=%d:2,%s" % (1700000000 + i, i, len(raw), info))
+        with open(path, "wb") as f:
+            f.write(raw)
+        t = calendar.timegm(time.strptime(internal[:20], "%d-%b-%Y %H:%M:%S"))
+        os.utime(path, (t, t))
+
+
+def rss(pid):
+    try:
+        with open("/proc/%s/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def measure(host, port, user, password, label, pid_cmd):
+    res = {"label": label, "commands": {}}
+    # Warm-up pass, not timed: Dovecot indexes a new maildir and fills its cache here.
+    c = Raw(host, port)
+    c.cmd(b"LOGIN %s %s" % (user.encode(), password.encode()))
+    c.cmd(b"SELECT INBOX")
+    for _, line in COMMANDS:
+        c.cmd(line.encode())
+    c.cmd(b"LOGOUT")
+    times = []
+    for _ in range(REPEAT):
+        c = Raw(host, port)
+        c.cmd(b"LOGIN %s %s" % (user.encode(), password.encode()))
+        t = time.perf_counter()
+        c.cmd(b"SELECT INBOX")
+        times.append(time.perf_counter() - t)
+        c.cmd(b"LOGOUT")
+    res["commands"]["SELECT INBOX"] = statistics.median(times)
+    c = Raw(host, port)
+    c.cmd(b"LOGIN %s %s" % (user.encode(), password.encode()))
+    pid = subprocess.run(pid_cmd, shell=True, capture_output=True, text=True).stdout.split()
+    pid = pid[-1] if pid else None
+    res["rss_kib_before_select"] = rss(pid) if pid else None
+    c.cmd(b"SELECT INBOX")
+    res["rss_kib_selected"] = rss(pid) if pid else None
+    peak = res["rss_kib_selected"] or 0
+    for name, line in COMMANDS:
+        times = []
+        size = 0
+        for _ in range(REPEAT):
+            t = time.perf_counter()
+            size = c.cmd(line.encode())
+            times.append(time.perf_counter() - t)
+            r = rss(pid) if pid else None
+            if r:
+                peak = max(peak, r)
+        res["commands"][name] = statistics.median(times)
+        res.setdefault("response_bytes", {})[name] = size
+    res["rss_kib_peak"] = peak
+    c.cmd(b"LOGOUT")
+    print(json.dumps(res, indent=1))
+
+
+def main():
+    if sys.argv[1] == "fill":
+        fill(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]))
+    elif sys.argv[1] == "fill-maildir":
+        fill_maildir(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "measure":
+        measure(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7])
+    elif sys.argv[1] == "compare":
+        a = json.load(open(sys.argv[2]))
+        b = json.load(open(sys.argv[3]))
+        print("%-36s %12s %12s %7s" % ("command", a["label"], b["label"], "ratio"))
+        for k in a["commands"]:
+            x, y = a["commands"][k], b["commands"].get(k)
+            print("%-36s %10.1fms %10.1fms %7.2f" % (k, x * 1000, (y or 0) * 1000,
+                                                    (y / x) if (x and y) else float("nan")))
+        for k in ("rss_kib_before_select", "rss_kib_selected", "rss_kib_peak"):
+            print("%-36s %10s KiB %8s KiB" % (k, a.get(k), b.get(k)))
+
+
+if __name__ == "__main__":
+    main()

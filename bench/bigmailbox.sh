@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Big-mailbox benchmark: one INBOX of $MESSAGES messages (threads, flags, dates; the same
+# bytes for both servers), on Pochta and on Dovecot (Debian's dovecot-imapd) on this machine.
+# Times SELECT, FETCH 1:* (FLAGS), UID SEARCH (flags, dates, headers), SORT and THREAD, each
+# the median of 3 runs in one session, and the memory of the process serving the session.
+#
+#   bench/bigmailbox.sh                  # MESSAGES=100000
+#   MESSAGES=10000 bench/bigmailbox.sh   # a quicker look
+#
+# Client: bench/bigmailbox.py (python3 only). Results: $OUT/{dovecot,pochta}.json, table.txt.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+MESSAGES="${MESSAGES:-100000}"
+PASSWORD="${PASSWORD:-bench-password}"
+USER_NAME="${USER_NAME:-big@bench.test}"
+DOVECOT_PORT="${DOVECOT_PORT:-21153}"
+POCHTA_PORT="${POCHTA_PORT:-21154}"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+OUT="${OUT:-$target_dir/bench-bigmailbox/$(date +%Y%m%d-%H%M%S)}"
+py="$root/bench/bigmailbox.py"
+
+# Both servers keep their data on tmpfs by default: the fill is 100,000 files for Dovecot and
+# the commands measured read, so a busy disk would measure the disk. BENCH_TMP=/tmp for a disk.
+work="$(mktemp -d "${BENCH_TMP:-/dev/shm}/pochta-bench-big.XXXXXX")"
+chmod 755 "$work"
+pochta_pid=""
+cleanup() {
+  if [ -n "$pochta_pid" ] && kill -0 "$pochta_pid" 2>/dev/null; then
+    kill "$pochta_pid" 2>/dev/null || true
+    wait "$pochta_pid" 2>/dev/null || true
+  fi
+  "$root/bench/dovecot/dovecot.sh" stop "$work/dovecot" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$OUT"
+say() { printf '\n### %s\n' "$*"; }
+wait_port() {
+  for _ in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+say "building (release)"
+cargo build --release -p pochta
+pochta_bin="$target_dir/release/pochta"
+
+say "dovecot: $MESSAGES messages"
+"$root/bench/dovecot/dovecot.sh" start "$work/dovecot" "$DOVECOT_PORT" "$PASSWORD" "$USER_NAME" > /dev/null
+# Written as maildir files: Dovecot's APPEND fsyncs every message (17 s per 2,000 here).
+maildir="$work/dovecot/mail/$USER_NAME/Maildir"
+/usr/bin/time -f "dovecot fill: %e s" python3 "$py" fill-maildir "$maildir" "$MESSAGES"
+[ "$(id -u)" = 0 ] && chown -R mail:mail "$work/dovecot/mail"
+# The `imap` process of the measuring session: the newest one.
+python3 "$py" measure 127.0.0.1 "$DOVECOT_PORT" "$USER_NAME" "$PASSWORD" dovecot \
+  "pgrep -n -x imap" > "$OUT/dovecot.json"
+"$root/bench/dovecot/dovecot.sh" stop "$work/dovecot"
+
+say "pochta: $MESSAGES messages"
+mkdir -p "$work/pochta/data"
+conf="$work/pochta/pochta.toml"
+cat > "$conf" <<CONF
+hostname = "bench.test"
+data_dir = "$work/pochta/data"
+
+[listen]
+imap = ["127.0.0.1:$POCHTA_PORT"]
+
+[auth]
+plaintext = "always"
+CONF
+"$pochta_bin" --config "$conf" user add "$USER_NAME" --password "$PASSWORD" > /dev/null
+"$pochta_bin" --config "$conf" serve >> "$OUT/pochta-server.log" 2>&1 &
+pochta_pid=$!
+wait_port "$POCHTA_PORT"
+/usr/bin/time -f "pochta fill: %e s" python3 "$py" fill 127.0.0.1 "$POCHTA_PORT" "$USER_NAME" "$PASSWORD" "$MESSAGES"
+# Restart: the measured session starts from a server that did not just parse every message.
+kill "$pochta_pid"; wait "$pochta_pid" 2>/dev/null || true
+"$pochta_bin" --config "$conf" serve >> "$OUT/pochta-server.log" 2>&1 &
+pochta_pid=$!
+wait_port "$POCHTA_PORT"
+python3 "$py" measure 127.0.0.1 "$POCHTA_PORT" "$USER_NAME" "$PASSWORD" pochta \
+  "echo $pochta_pid" > "$OUT/pochta.json"
+
+say "results (ratio = pochta / dovecot; $MESSAGES messages, $(nproc) CPUs)"
+python3 "$py" compare "$OUT/dovecot.json" "$OUT/pochta.json" | tee "$OUT/table.txt"
+echo "results kept in $OUT"

@@ -1,0 +1,266 @@
+//! SORT and UID SORT (RFC 5256 §3), DISPLAYSORT (RFC 5957) and ESORT (RFC 5267 §3).
+//!
+//! Implementation notes:
+//! - The search criteria are evaluated exactly as SEARCH's ([`Session::matching`]); only
+//!   the order differs.
+//! - Keys come from the fields stored at delivery ([`pochta_message::SortFields`]); bytes are
+//!   read only for metadata stored before those fields existed.
+//! - Strings compare under `i;unicode-casemap` (RFC 5051, the I18NLEVEL=1 comparator of
+//!   RFC 5255 §4): the octets of their folded forms ([`text::fold`]).
+//! - SUBJECT is the base subject (RFC 5256 §2.1); FROM/TO/CC the addr-mailbox of the first
+//!   address; DISPLAYFROM/DISPLAYTO its display name, else `mailbox@host` (RFC 5957 §3); a
+//!   missing field sorts as the empty string. DATE is the Date: header in UTC, else the
+//!   INTERNALDATE (RFC 5256 §3); ARRIVAL the INTERNALDATE.
+//! - `REVERSE` reverses its own key only; messages equal under every key keep mailbox
+//!   order (RFC 5256 §3), which a stable sort over messages in sequence order gives.
+//! - ESORT (RFC 5267 §3.2): MIN and MAX are the first and last message in sort order; ALL
+//!   is written in sort order. SAVE keeps the matches as a set (RFC 5182 §2.4).
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use pochta_imap_proto::Tag;
+use pochta_imap_proto::search::SearchReturn;
+use pochta_imap_proto::sort::{Sort, SortCriterion, SortKey, write_sort};
+use pochta_message::SortFields;
+use pochta_store::{MailStore, MessageRecord};
+use pochta_types::Uid;
+
+use crate::session::{Done, Res, Session};
+use crate::text;
+
+/// What ordering needs of one message.
+pub(crate) struct Item<'a> {
+    /// INTERNALDATE (unix seconds).
+    pub arrival: i64,
+    /// The sent date (Date: in UTC), falling back to the INTERNALDATE.
+    pub sent: i64,
+    pub size: u64,
+    pub fields: Cow<'a, SortFields>,
+}
+
+impl<'a> Item<'a> {
+    /// The item of a record loaded with its metadata; metadata stored before the sort
+    /// fields existed is completed from the bytes.
+    pub(crate) fn of<S: MailStore>(store: &S, rec: &'a MessageRecord) -> Res<Item<'a>> {
+        let fields = match rec.meta.as_deref() {
+            Some(meta) => match meta.sort_fields() {
+                Some(f) => Cow::Borrowed(f),
+                None => Cow::Owned(pochta_message::sort_fields(&store.blob(&rec.blob)?, meta)),
+            },
+            None => Cow::Owned(SortFields::default()),
+        };
+        let sent = rec
+            .meta
+            .as_deref()
+            .and_then(|m| m.sent_date())
+            .unwrap_or(rec.internal_date.unix);
+        Ok(Item {
+            arrival: rec.internal_date.unix,
+            sent,
+            size: rec.size,
+            fields,
+        })
+    }
+}
+
+/// A key value; all keys of one criterion are of the same kind.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Num(i64),
+    Text(String),
+}
+
+fn key(item: &Item<'_>, k: SortKey) -> Key {
+    let f = &item.fields;
+    let mailbox = |a: &Option<pochta_message::SortAddress>| {
+        Key::Text(
+            a.as_ref()
+                .map_or_else(String::new, |a| text::fold(&a.mailbox)),
+        )
+    };
+    let display = |a: &Option<pochta_message::SortAddress>| {
+        Key::Text(
+            a.as_ref()
+                .map_or_else(String::new, |a| text::fold(&a.display_key())),
+        )
+    };
+    match k {
+        SortKey::Arrival => Key::Num(item.arrival),
+        SortKey::Date => Key::Num(item.sent),
+        SortKey::Size => Key::Num(i64::try_from(item.size).unwrap_or(i64::MAX)),
+        SortKey::Subject => Key::Text(text::fold(&f.base_subject)),
+        SortKey::From => mailbox(&f.from),
+        SortKey::To => mailbox(&f.to),
+        SortKey::Cc => mailbox(&f.cc),
+        SortKey::DisplayFrom => display(&f.from),
+        SortKey::DisplayTo => display(&f.to),
+    }
+}
+
+/// One SORT hit: its numbers and its keys under the criteria (what is kept of a message
+/// while the rest of the mailbox is read).
+pub(crate) struct Keyed {
+    pub seq: u32,
+    pub uid: Uid,
+    keys: Vec<Key>,
+}
+
+/// The keys of one matched message (loaded with its metadata).
+pub(crate) fn keyed<S: MailStore>(
+    store: &S,
+    seq: u32,
+    rec: &MessageRecord,
+    criteria: &[SortCriterion],
+) -> Res<Keyed> {
+    let item = Item::of(store, rec)?;
+    Ok(Keyed {
+        seq,
+        uid: rec.uid,
+        keys: criteria.iter().map(|c| key(&item, c.key)).collect(),
+    })
+}
+
+/// The order of keyed messages (given in mailbox order): indexes into `hits`.
+pub(crate) fn order_keyed(hits: &[Keyed], criteria: &[SortCriterion]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..hits.len()).collect();
+    // Stable: ties keep mailbox order (RFC 5256 §3).
+    idx.sort_by(|&a, &b| {
+        for (i, c) in criteria.iter().enumerate() {
+            let o = hits[a].keys[i].cmp(&hits[b].keys[i]);
+            let o = if c.reverse { o.reverse() } else { o };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        Ordering::Equal
+    });
+    idx
+}
+
+/// The order of `items` (given in mailbox order) under `criteria`: indexes into `items`.
+#[cfg(test)]
+fn order(items: &[Item<'_>], criteria: &[SortCriterion]) -> Vec<usize> {
+    let hits: Vec<Keyed> = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| Keyed {
+            seq: i as u32 + 1,
+            uid: Uid::new(i as u32 + 1).unwrap_or(Uid::MIN),
+            keys: criteria.iter().map(|c| key(it, c.key)).collect(),
+        })
+        .collect();
+    order_keyed(&hits, criteria)
+}
+
+impl<S: MailStore> Session<S> {
+    pub(crate) fn sort(&mut self, tag: &Tag, s: Sort) -> Res {
+        let criteria = s.criteria.clone();
+        let matched = self.matching(&s.search, true, |st, seq, rec| {
+            keyed(st, seq, rec, &criteria)
+        })?;
+        let uid = s.search.uid;
+        let order = order_keyed(&matched.hits, &s.criteria);
+        let nums: Vec<u32> = order
+            .iter()
+            .map(|&i| {
+                let h = &matched.hits[i];
+                if uid { h.uid.get() } else { h.seq }
+            })
+            .collect();
+        let modseq = (matched.modseq && !nums.is_empty()).then_some(matched.highest);
+        match &s.search.returns {
+            None => write_sort(&mut self.out, &nums),
+            Some(returns) => {
+                if returns.contains(&SearchReturn::Save) {
+                    let mut saved: Vec<Uid> = matched.hits.iter().map(|h| h.uid).collect();
+                    saved.sort_unstable();
+                    self.saved = saved;
+                }
+                let only_save = returns.len() == 1 && returns[0] == SearchReturn::Save;
+                if !only_save {
+                    // RFC 5267 §3.1 (as RFC 4731 §3.1): RETURN () means RETURN (ALL).
+                    self.esearch(tag, &nums, returns, returns.is_empty(), uid, modseq);
+                }
+            }
+        }
+        let text = if uid {
+            "UID SORT completed"
+        } else {
+            "SORT completed"
+        };
+        if s.search
+            .returns
+            .as_ref()
+            .is_some_and(|r| r.contains(&SearchReturn::Update))
+        {
+            let result = order.iter().map(|&i| matched.hits[i].uid).collect();
+            return self.context_done(tag, &s.search, Some(&s.criteria), result, text);
+        }
+        Done::ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pochta_message::SortAddress;
+
+    use super::*;
+
+    fn item(arrival: i64, sent: i64, size: u64, subject: &str, from: &str) -> Item<'static> {
+        let (local, rest) = from.split_once('@').unwrap_or((from, "x"));
+        let (host, display) = match rest.split_once(' ') {
+            Some((h, d)) => (h.to_owned(), Some(d.to_owned())),
+            None => (rest.to_owned(), None),
+        };
+        Item {
+            arrival,
+            sent,
+            size,
+            fields: Cow::Owned(SortFields {
+                base_subject: pochta_message::sort::base_subject(subject).0,
+                from: (!from.is_empty()).then(|| SortAddress {
+                    display,
+                    mailbox: local.to_owned(),
+                    host,
+                }),
+                ..SortFields::default()
+            }),
+        }
+    }
+
+    fn crit(spec: &[(bool, SortKey)]) -> Vec<SortCriterion> {
+        spec.iter()
+            .map(|&(reverse, key)| SortCriterion { reverse, key })
+            .collect()
+    }
+
+    #[test]
+    fn keys_and_ties() {
+        let items = vec![
+            item(5, 50, 300, "Re: привет", "bob@x"),
+            item(4, 40, 100, "ПРИВЕТ", "alice@x Zed"),
+            item(3, 60, 200, "Apple", ""),
+            item(2, 40, 100, "[list] Zebra", "Carol@x"),
+        ];
+        use SortKey::*;
+        assert_eq!(order(&items, &crit(&[(false, Arrival)])), vec![3, 2, 1, 0]);
+        assert_eq!(order(&items, &crit(&[(true, Arrival)])), vec![0, 1, 2, 3]);
+        // Ties keep mailbox order, also under REVERSE of another key.
+        assert_eq!(order(&items, &crit(&[(false, Date)])), vec![1, 3, 0, 2]);
+        assert_eq!(order(&items, &crit(&[(true, Size)])), vec![0, 2, 1, 3]);
+        assert_eq!(
+            order(&items, &crit(&[(false, Size), (true, Arrival)])),
+            vec![1, 3, 2, 0]
+        );
+        // Base subjects, Cyrillic case folded: Apple, Zebra, привет = ПРИВЕТ (mailbox order).
+        assert_eq!(order(&items, &crit(&[(false, Subject)])), vec![2, 3, 0, 1]);
+        // FROM by mailbox; the missing address first.
+        assert_eq!(order(&items, &crit(&[(false, From)])), vec![2, 1, 0, 3]);
+        // DISPLAYFROM: "Zed" is the display name of alice.
+        assert_eq!(
+            order(&items, &crit(&[(false, DisplayFrom)])),
+            vec![2, 0, 3, 1]
+        );
+    }
+}
