@@ -57,6 +57,18 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The much smaller budget before authentication: nothing a client needs before login
+    /// (LOGIN with literals, AUTHENTICATE with SASL-IR, ID) comes near it, and no literal or
+    /// AUTHENTICATE of any size can be sent before the server knows who is sending.
+    pub const PRE_AUTH: Limits = Limits {
+        max_line: 16 * 1024,
+        max_literal: 8 * 1024,
+        max_command: 32 * 1024,
+        max_literals: 16,
+    };
+}
+
 /// How a literal was announced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LiteralKind {
@@ -198,6 +210,12 @@ impl Framer {
 
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// Change the limits, e.g. from [`Limits::PRE_AUTH`] to the full ones after login. They
+    /// apply to what is framed from now on.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     /// Add received bytes.

@@ -14,6 +14,11 @@
 //!   acted on (RFC 2595 §3.1; the CVE-2011-0411 class).
 //! - A synchronizing literal is accepted (`+ Ready`) only after checking its size against the
 //!   APPEND limit, so an oversized APPEND is refused before its bytes are sent.
+//! - Before authentication the framer has the much smaller [`Limits::PRE_AUTH`] budget (no
+//!   large literal, line or AUTHENTICATE); a synchronizing literal over it gets
+//!   `NO [TOOBIG]`, a non-synchronizing one `* BYE [TOOBIG]` and the connection is closed
+//!   rather than its bytes read (RFC 7888 §4). The full limits apply from the command after
+//!   the login.
 //! - Store calls are synchronous; on the multi-threaded runtime they run under
 //!   `block_in_place` so a slow fsync does not stall other connections' tasks.
 //! - IDLE (RFC 2177) waits on the change bus (a wake-up only; the session then asks the store)
@@ -53,7 +58,11 @@ pub async fn serve<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) {
     }
 }
 
-fn limits<S>(shared: &Shared<S>) -> Limits {
+/// The framer's limits: [`Limits::PRE_AUTH`] until the session is authenticated.
+fn limits<S>(shared: &Shared<S>, authenticated: bool) -> Limits {
+    if !authenticated {
+        return Limits::PRE_AUTH;
+    }
     Limits {
         max_literal: shared.config.max_message,
         max_command: shared.config.max_message.saturating_mul(2).max(1 << 20),
@@ -80,7 +89,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         stream.is_tls(),
         starttls.is_some(),
     );
-    let mut framer = Framer::new(limits(&shared));
+    let mut framer = Framer::new(limits(&shared, session.is_authenticated()));
     let mut waiting = Waiting::Nothing;
     let mut buf = vec![0u8; READ_CHUNK];
     let mut deflate: Option<Box<Deflate>> = None;
@@ -137,8 +146,29 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                 },
                 Event::Error(e) => {
                     run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
+                    if let FrameErrorKind::LiteralTooBig { kind, .. } = e.kind
+                        && !kind.is_sync()
+                        && !session.is_authenticated()
+                    {
+                        // Before login, rather than read and drop what may be gigabytes
+                        // (RFC 7888 §4, choice 2).
+                        let text = "Literal too big before login";
+                        let code = response::Code::TooBig;
+                        response::write_status(
+                            &mut session.out,
+                            None,
+                            Status::Bye,
+                            Some(&code),
+                            text,
+                        );
+                        flush(&mut stream, &mut session, &mut deflate).await?;
+                        return stream.shutdown().await;
+                    }
                     let (text, too_big) = match e.kind {
                         FrameErrorKind::LineTooLong => ("line too long", false),
+                        FrameErrorKind::LiteralTooBig { .. } if !session.is_authenticated() => {
+                            ("literal too big before login", true)
+                        }
                         FrameErrorKind::LiteralTooBig { .. } => ("literal too big", true),
                         FrameErrorKind::CommandTooBig => ("command too big", true),
                         FrameErrorKind::TooManyLiterals => ("too many literals", false),
@@ -153,6 +183,9 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                     Next::Continue
                 }
             };
+            if session.is_authenticated() {
+                framer.set_limits(limits(&shared, true));
+            }
             if let Some(d) = session.delay.take() {
                 tokio::time::sleep(d).await;
             }
@@ -185,7 +218,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                         return Ok(());
                     };
                     // Dropping the framer drops whatever was pipelined after STARTTLS.
-                    framer = Framer::new(limits(&shared));
+                    framer = Framer::new(limits(&shared, session.is_authenticated()));
                     stream = stream.starttls(acceptor).await?;
                     session.tls_started();
                 }
@@ -193,7 +226,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                     flush(&mut stream, &mut session, &mut deflate).await?;
                     // Anything the client sent after COMPRESS before our OK would be
                     // uncompressed garbage now (RFC 4978 §3 forbids it); start afresh.
-                    framer = Framer::new(limits(&shared));
+                    framer = Framer::new(limits(&shared, session.is_authenticated()));
                     deflate = Some(Box::default());
                 }
                 Next::Idle(tag) => {
