@@ -238,6 +238,11 @@ impl Framer {
         matches!(self.state, State::AwaitDecision { .. })
     }
 
+    /// Whether the bytes of a literal are being read (or discarded).
+    pub fn in_literal(&self) -> bool {
+        matches!(self.state, State::Literal { .. })
+    }
+
     /// Take the next line raw (one-shot), e.g. an AUTHENTICATE response or IDLE's `DONE`.
     /// Only meaningful between commands.
     pub fn expect_line(&mut self) {

@@ -19,6 +19,8 @@
 //!   `NO [TOOBIG]`, a non-synchronizing one `* BYE [TOOBIG]` and the connection is closed
 //!   rather than its bytes read (RFC 7888 §4). The full limits apply from the command after
 //!   the login.
+//! - A literal must arrive at `min_data_rate` bytes/s after `data_rate_grace`
+//!   (`pochta_net::DataRate`); below it the client gets `* BYE` and the connection is closed.
 //! - Store calls are synchronous; on the multi-threaded runtime they run under
 //!   `block_in_place` so a slow fsync does not stall other connections' tasks.
 //! - IDLE (RFC 2177) waits on the change bus (a wake-up only; the session then asks the store)
@@ -30,7 +32,7 @@ use std::time::Duration;
 
 use pochta_imap_proto::response::{self, Status};
 use pochta_imap_proto::{Event, FrameErrorKind, Framer, Limits, parse_command};
-use pochta_net::{Connection, Stream, blocking};
+use pochta_net::{Connection, DataRate, Stream, blocking};
 use pochta_store::{ChangeEvent, MailStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -91,6 +93,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
     );
     let mut framer = Framer::new(limits(&shared, session.is_authenticated()));
     let mut waiting = Waiting::Nothing;
+    let mut rate: Option<DataRate> = None;
     let mut buf = vec![0u8; READ_CHUNK];
     let mut deflate: Option<Box<Deflate>> = None;
     session.greeting();
@@ -270,11 +273,23 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         } else {
             login_deadline.saturating_duration_since(tokio::time::Instant::now())
         };
+        // A literal must keep arriving at the minimum data rate.
+        if !framer.in_literal() {
+            rate = None;
+        }
+        let rate_left = framer.in_literal().then(|| {
+            let c = &shared.config;
+            rate.get_or_insert_with(|| DataRate::start(c.min_data_rate, c.data_rate_grace))
+                .remaining()
+        });
+        let timeout = rate_left.map_or(timeout, |r| r.min(timeout));
         let n = tokio::select! {
             r = tokio::time::timeout(timeout, stream.read(&mut buf)) => match r {
                 Ok(r) => r?,
                 Err(_) => {
-                    let text = if authenticated {
+                    let text = if rate_left == Some(timeout) {
+                        "Literal data arriving too slowly"
+                    } else if authenticated {
                         "Autologout; idle for too long"
                     } else {
                         "Autologout; no login in time"
@@ -292,6 +307,9 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         };
         if n == 0 {
             return Ok(());
+        }
+        if let Some(r) = &mut rate {
+            r.add(n);
         }
         feed(&mut framer, &mut deflate, &buf[..n])?;
     }

@@ -295,6 +295,17 @@ impl<S: MailStore> Session<S> {
 
     /// `421` on idle timeout (`4.4.2`, RFC 3463 "bad connection") or shutdown (`4.3.2`,
     /// "system not accepting network messages").
+    /// A body arriving below the minimum data rate: the transaction fails and the driver
+    /// closes the connection (the rest of the body would be read as commands otherwise).
+    pub fn too_slow(&mut self) {
+        self.envelope = None;
+        let text = format!(
+            "{} Data arriving too slowly, closing connection",
+            self.config().hostname
+        );
+        self.reply(Reply::new(451, "4.4.2", text));
+    }
+
     pub fn goodbye(&mut self, status: &'static str, why: &str) {
         let text = format!("{} {why}, closing connection", self.config().hostname);
         self.reply(Reply::new(421, status, text));
