@@ -21,6 +21,8 @@
 //!   the login.
 //! - A literal must arrive at `min_data_rate` bytes/s after `data_rate_grace`
 //!   (`pochta_net::DataRate`); below it the client gets `* BYE` and the connection is closed.
+//! - A literal over 64 KiB is spooled to an unnamed file in `spool_dir` while it arrives
+//!   (`crate::spool`) and put back into its command when the command is complete.
 //! - Store calls are synchronous; on the multi-threaded runtime they run under
 //!   `block_in_place` so a slow fsync does not stall other connections' tasks.
 //! - IDLE (RFC 2177) waits on the change bus (a wake-up only; the session then asks the store)
@@ -39,6 +41,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::compress::Deflate;
 use crate::pipeline;
 use crate::session::{Next, Session, Shared};
+use crate::spool::Spool;
 
 /// Fallback re-check interval while idling (changes made by another process).
 const IDLE_RECHECK: Duration = Duration::from_secs(15);
@@ -94,6 +97,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
     let mut framer = Framer::new(limits(&shared, session.is_authenticated()));
     let mut waiting = Waiting::Nothing;
     let mut rate: Option<DataRate> = None;
+    let mut spool = Spool::new(shared.config.spool_dir.clone());
     let mut buf = vec![0u8; READ_CHUNK];
     let mut deflate: Option<Box<Deflate>> = None;
     session.greeting();
@@ -106,7 +110,8 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         while let Some(event) = framer.next_event() {
             let next = match event {
                 Event::Command(fc) => {
-                    let parsed = parse_command(&fc.bytes, session.parse_options());
+                    let bytes = blocking(|| spool.complete(fc.bytes))?;
+                    let parsed = parse_command(&bytes, session.parse_options());
                     match parsed {
                         Ok(cmd) if pipeline::independent(&session, &cmd.body) => {
                             if group.len() >= pipeline::MAX_GROUP {
@@ -131,6 +136,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                     run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
                     if size > shared.config.max_message {
                         framer.reject_literal();
+                        spool.clear();
                         session.frame_error(
                             tag.as_ref(),
                             "literal is larger than APPENDLIMIT",
@@ -149,6 +155,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                 },
                 Event::Error(e) => {
                     run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
+                    spool.clear();
                     if let FrameErrorKind::LiteralTooBig { kind, .. } = e.kind
                         && !kind.is_sync()
                         && !session.is_authenticated()
@@ -263,6 +270,8 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
             }
         }
         run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
+        // A large literal in progress goes to disk, not memory.
+        blocking(|| spool.absorb(&mut framer))?;
         if !session.out.is_empty() {
             flush(&mut stream, &mut session, &mut deflate).await?;
         }

@@ -49,6 +49,7 @@ mod replace;
 mod search;
 mod select_examine;
 pub mod session;
+mod spool;
 mod status;
 mod store;
 pub mod text;

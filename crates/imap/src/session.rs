@@ -48,6 +48,9 @@ pub struct ImapConfig {
     /// Bytes/s a literal must arrive at after `data_rate_grace`; slower gets `* BYE`.
     pub min_data_rate: u64,
     pub data_rate_grace: Duration,
+    /// Where literals being received are spooled once they hold 64 KiB (`data_dir/tmp`);
+    /// `None` keeps them in memory.
+    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ImapConfig {
@@ -62,6 +65,7 @@ impl Default for ImapConfig {
             parallel: true,
             min_data_rate: 1024,
             data_rate_grace: Duration::from_secs(30),
+            spool_dir: None,
         }
     }
 }

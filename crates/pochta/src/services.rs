@@ -107,6 +107,7 @@ fn imap_config(config: &Config) -> ImapConfig {
         parallel: config.imap.parallel,
         min_data_rate: config.limits.min_data_rate,
         data_rate_grace: config.limits.data_rate_grace,
+        spool_dir: Some(config.data_dir.join("tmp")),
     }
 }
 

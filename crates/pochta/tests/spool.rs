@@ -1,9 +1,10 @@
 //! Large message bodies are spooled to disk while they arrive (`data_dir/tmp`), never held
 //! whole in memory while a transfer is in progress. Through the binary: [`PEERS`]
 //! authenticated submission clients each send [`BODY`] bytes of a DATA body and stop before
-//! the end; the server's resident memory (VmRSS) may grow by at most [`BOUND_KIB`] for all
-//! of them together (held in memory they would be 912 MiB). Then a complete 3 MiB message
-//! goes through the spool and arrives whole. Only memory is asserted, never time.
+//! the end (and as many IMAP clients the same of an APPEND literal); the server's resident
+//! memory (VmRSS) may grow by at most [`BOUND_KIB`] for all of them together (held in memory
+//! they would be 912 MiB). Then a complete 3 MiB message goes through the spool and arrives
+//! whole. Only memory is asserted, never time.
 
 mod common;
 
@@ -170,4 +171,102 @@ fn unfinished_large_data_transfers_are_spooled_not_held() {
         .expect("data_dir/tmp exists")
         .collect();
     assert!(left.is_empty(), "files left in data_dir/tmp: {left:?}");
+}
+
+fn imap_login(addr: SocketAddr) -> BufReader<TcpStream> {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut r = BufReader::new(s);
+    let mut l = String::new();
+    r.read_line(&mut l).unwrap();
+    assert!(l.starts_with("* OK"), "{l}");
+    r.get_mut()
+        .write_all(format!("l LOGIN {USER} \"{PASS}\"\r\n").as_bytes())
+        .unwrap();
+    let mut l = String::new();
+    while !l.starts_with("l ") {
+        l.clear();
+        r.read_line(&mut l).unwrap();
+    }
+    assert!(l.starts_with("l OK"), "{l}");
+    r
+}
+
+/// Sends `APPEND INBOX {n}` and waits for the continuation.
+fn imap_append(r: &mut BufReader<TcpStream>, n: usize) {
+    r.get_mut()
+        .write_all(format!("a APPEND INBOX {{{n}}}\r\n").as_bytes())
+        .unwrap();
+    let mut l = String::new();
+    r.read_line(&mut l).unwrap();
+    assert!(l.starts_with('+'), "APPEND of {n} octets: {l}");
+}
+
+#[test]
+fn unfinished_large_appends_are_spooled_not_held() {
+    let listeners: Vec<(&'static str, u16)> = vec![("imap", free_ports(1)[0])];
+    let dir = TestDir::new(
+        &listeners,
+        "[limits]\nmax_message_size = 60000000\nconnections_per_ip = 100\n",
+    );
+    dir.add_user(USER, PASS);
+    let server = TestServer::start_in(dir, listeners);
+    let pid = server.child.id();
+    let addr = server.addr("imap");
+
+    // Warm up: one small APPEND pays the one-time costs before the baseline.
+    let mut w = imap_login(addr);
+    let small = b"Subject: warm\r\n\r\nhi\r\n";
+    imap_append(&mut w, small.len());
+    w.get_mut().write_all(small).unwrap();
+    w.get_mut().write_all(b"\r\n").unwrap();
+    let mut l = String::new();
+    w.read_line(&mut l).unwrap();
+    assert!(l.starts_with("a OK"), "{l}");
+    let before = settled_rss_kib(pid);
+    assert!(before > 0, "cannot read VmRSS of the server (pid {pid})");
+
+    let data = std::sync::Arc::new(body(BODY));
+    let peers: Vec<_> = (0..PEERS)
+        .map(|_| {
+            let data = data.clone();
+            thread::spawn(move || {
+                let mut c = imap_login(addr);
+                imap_append(&mut c, BODY + 100);
+                c.get_mut().write_all(&data).unwrap();
+                c
+            })
+        })
+        .collect();
+    let peers: Vec<BufReader<TcpStream>> = peers.into_iter().map(|t| t.join().unwrap()).collect();
+    let after = settled_rss_kib(pid);
+    let grew = after.saturating_sub(before);
+    eprintln!(
+        "VmRSS {before} KiB before, {after} KiB with {PEERS} unfinished APPENDs of \
+         {} MiB each: grew {grew} KiB (bound {BOUND_KIB} KiB)",
+        BODY >> 20
+    );
+    assert!(
+        grew <= BOUND_KIB,
+        "{PEERS} unfinished {} MiB APPEND literals grew the server by {grew} KiB \
+         (bound {BOUND_KIB} KiB)",
+        BODY >> 20
+    );
+    drop(peers);
+
+    // A complete APPEND larger than the spool threshold arrives whole.
+    let big = body(3 * 1024 * 1024 + 17);
+    let mut c = imap_login(addr);
+    imap_append(&mut c, big.len());
+    c.get_mut().write_all(&big).unwrap();
+    c.get_mut().write_all(b"\r\n").unwrap();
+    let mut l = String::new();
+    c.read_line(&mut l).unwrap();
+    assert!(l.starts_with("a OK"), "a 3 MiB APPEND: {l}");
+    let data_dir = server.dir.data_dir();
+    let found = inbox(&data_dir, USER);
+    assert!(
+        found.contains(&big),
+        "the appended message is not in INBOX byte for byte"
+    );
 }
