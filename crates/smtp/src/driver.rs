@@ -96,7 +96,8 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         while let Some(event) = framer.next_event() {
             let event = blocking(|| spool.complete(event))?;
             let mut next = blocking(|| session.handle_event(event));
-            if let Next::Message(msg) = next {
+            if let Next::Message(mut msg) = next {
+                blocking(|| spool.message_body(&mut msg))?;
                 let auth = if session.checks_apply() {
                     let from = msg.mail_from();
                     let client = Client {
@@ -141,6 +142,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         }
         // A large body in progress goes to disk, not memory.
         blocking(|| spool.absorb(&mut framer))?;
+        blocking(|| spool.absorb_chunks(&mut session))?;
         if !session.out.is_empty() {
             flush(&mut stream, &mut session).await?;
         }

@@ -7,6 +7,9 @@
 //!   transfer costs the server disk, not memory, however many are in progress.
 //! - The file has no name (`O_TMPFILE` where the system has it, else unlinked at once): it
 //!   disappears with the connection or a crash, and is never seen by anyone else.
+//! - BDAT chunks already received of a transaction that has not seen `LAST` are taken from
+//!   the session the same way ([`Session::take_chunks`]) into a second file, and put back in
+//!   front of the message when it is complete ([`Received::spooled`] says how much).
 //! - When the body is complete it is read back and handed to the session whole (the store
 //!   and the SPF/DKIM/DMARC check take a body in memory); a body over the size limit is
 //!   dropped with its file.
@@ -20,11 +23,15 @@ use std::path::PathBuf;
 
 use pochta_smtp_proto::{Event, Framer};
 
+use crate::session::{Received, Session};
+
 /// The spool of one connection: at most one body at a time.
 pub(crate) struct Spool {
     dir: Option<PathBuf>,
     threshold: usize,
     file: Option<(File, u64)>,
+    /// Completed BDAT chunks of the transaction in progress.
+    chunks: Option<File>,
 }
 
 impl Spool {
@@ -33,6 +40,7 @@ impl Spool {
             dir,
             threshold: threshold.max(1),
             file: None,
+            chunks: None,
         }
     }
 
@@ -50,6 +58,48 @@ impl Spool {
         };
         file.write_all(&part)?;
         *len += part.len() as u64;
+        Ok(())
+    }
+
+    /// Moves the BDAT chunks the session holds to disk once they are large.
+    pub(crate) fn absorb_chunks<S: pochta_store::MailStore>(
+        &mut self,
+        session: &mut Session<S>,
+    ) -> io::Result<()> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let Some((offset, bytes)) = session.take_chunks(self.threshold) else {
+            return Ok(());
+        };
+        if offset == 0 {
+            // A new transaction: whatever an earlier one left is stale.
+            self.chunks = Some(tempfile::tempfile_in(dir)?);
+        }
+        let Some(f) = self.chunks.as_mut() else {
+            return Err(io::Error::other("BDAT spool lost"));
+        };
+        f.write_all(&bytes)
+    }
+
+    /// A complete message's body with its spooled chunks put back in front.
+    pub(crate) fn message_body(&mut self, msg: &mut Received) -> io::Result<()> {
+        if msg.spooled == 0 {
+            return Ok(());
+        }
+        let mut f = self
+            .chunks
+            .take()
+            .ok_or_else(|| io::Error::other("BDAT spool lost"))?;
+        let mut whole = Vec::with_capacity(msg.spooled as usize + msg.body.len());
+        f.seek(SeekFrom::Start(0))?;
+        f.read_to_end(&mut whole)?;
+        if whole.len() as u64 != msg.spooled {
+            return Err(io::Error::other("BDAT spool has the wrong size"));
+        }
+        whole.extend_from_slice(&msg.body);
+        msg.body = whole;
+        msg.spooled = 0;
         Ok(())
     }
 
