@@ -3,7 +3,8 @@
 //! lists folders named under `Public/` and `Other Users/`, answers one UID twice and leaves
 //! another out of its FETCH answer. The collector must put those folders under `Remote/`,
 //! store each remote UID once, and keep its checkpoint below the UID it never received, so
-//! that the next pass (the provider now honest) imports it.
+//! that the next pass (the provider now honest) imports it. A second provider answers LIST
+//! endlessly: the collector's peak resident memory must stay within a bound.
 
 mod common;
 
@@ -252,4 +253,127 @@ fn hostile_provider_cannot_misplace_duplicate_or_skip_messages() {
         ["INBOX 1", "INBOX 2", "INBOX 3"],
         "pass 2 must import the UID the checkpoint was held for, and only it"
     );
+}
+
+/// A provider whose LIST never ends: folder after folder until the client hangs up.
+fn endless_list_provider() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { return };
+            std::thread::spawn(move || {
+                let mut w = tcp.try_clone().unwrap();
+                let mut r = BufReader::new(tcp);
+                let _ = w.write_all(b"* OK [CAPABILITY IMAP4rev1] endless\r\n");
+                let mut line = String::new();
+                while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    let l = line.trim_end().to_owned();
+                    line.clear();
+                    let Some((tag, rest)) = l.split_once(' ') else {
+                        continue;
+                    };
+                    if rest.to_ascii_uppercase().starts_with("LIST") {
+                        let mut chunk = Vec::new();
+                        for i in 0u64.. {
+                            chunk.extend_from_slice(
+                                format!(
+                                    "* LIST () \"/\" \"folder {i:012} {}\"\r\n",
+                                    "x".repeat(64)
+                                )
+                                .as_bytes(),
+                            );
+                            if chunk.len() > 64 * 1024 {
+                                if w.write_all(&chunk).is_err() {
+                                    return;
+                                }
+                                chunk.clear();
+                            }
+                        }
+                    }
+                    if w.write_all(format!("{tag} OK done\r\n").as_bytes())
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Peak resident memory (VmHWM) in KiB of a process, 0 once it is gone.
+fn hwm_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The peak is sampled every 20 ms while `pochta collect run --once` runs, so growth in its
+/// last 20 ms could be missed; the bound is far below what the LIST would cost unbounded.
+const LIST_PEAK_BOUND_KIB: u64 = 192 * 1024;
+
+#[test]
+fn an_endless_list_is_cut_within_a_memory_bound() {
+    let port = endless_list_provider();
+    let dir = TestDir::empty();
+    dir.add_user(LOCAL, "Local-Pass-1");
+    let url = format!("imap://127.0.0.1:{port}?tls=none");
+    let o = dir.cli_with_stdin(
+        &[
+            "collect",
+            "add",
+            LOCAL,
+            &url,
+            "--user",
+            "old",
+            "--password-stdin",
+        ],
+        "old-password\n",
+    );
+    assert!(
+        o.status.success(),
+        "collect add: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let mut child = std::process::Command::new(common::BIN)
+        .arg("--config")
+        .arg(&dir.config)
+        .args(["collect", "run", LOCAL, "--once"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn collect run");
+    let pid = child.id();
+    let mut peak = 0;
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().expect("wait").is_none() {
+        peak = peak.max(hwm_kib(pid));
+        if std::time::Instant::now() > end || peak > LIST_PEAK_BOUND_KIB {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "collect run against an endless LIST: peak VmRSS {peak} KiB \
+                 (bound {LIST_PEAK_BOUND_KIB} KiB)"
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("collect run against an endless LIST: peak VmRSS {peak} KiB; {text}");
+    assert!(
+        !out.status.success(),
+        "an endless LIST must fail the pass: {text}"
+    );
+    assert!(peak > 0, "could not read the collector's memory");
 }
