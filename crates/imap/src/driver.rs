@@ -110,7 +110,11 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         while let Some(event) = framer.next_event() {
             let next = match event {
                 Event::Command(fc) => {
-                    let bytes = blocking(|| spool.complete(fc.bytes))?;
+                    let bytes = if spool.is_empty() {
+                        fc.bytes
+                    } else {
+                        blocking(|| spool.complete(fc.bytes))?
+                    };
                     let parsed = parse_command(&bytes, session.parse_options());
                     match parsed {
                         Ok(cmd) if pipeline::independent(&session, &cmd.body) => {
@@ -271,7 +275,11 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         }
         run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
         // A large literal in progress goes to disk, not memory.
-        blocking(|| spool.absorb(&mut framer))?;
+        // (`blocking` only when there is something to write: it hands the worker's other
+        // tasks away, too costly on every read of every connection.)
+        if let Some(part) = spool.take(&mut framer) {
+            blocking(|| spool.write(part))?;
+        }
         if !session.out.is_empty() {
             flush(&mut stream, &mut session, &mut deflate).await?;
         }

@@ -37,12 +37,21 @@ impl Spool {
         }
     }
 
-    /// Moves what the framer holds of a large literal to disk.
-    pub(crate) fn absorb(&mut self, framer: &mut Framer) -> io::Result<()> {
+    /// What the framer holds of a large literal, to be written with [`Spool::write`]
+    /// (cheap when there is nothing to take).
+    pub(crate) fn take(&self, framer: &mut Framer) -> Option<(usize, Vec<u8>)> {
+        self.dir.as_ref()?;
+        framer.take_literal(SPOOL_THRESHOLD)
+    }
+
+    /// Whether no part of the command being framed is on disk.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.file.is_none()
+    }
+
+    /// Moves a part taken with [`Spool::take`] to disk.
+    pub(crate) fn write(&mut self, (pos, bytes): (usize, Vec<u8>)) -> io::Result<()> {
         let Some(dir) = &self.dir else {
-            return Ok(());
-        };
-        let Some((pos, bytes)) = framer.take_literal(SPOOL_THRESHOLD) else {
             return Ok(());
         };
         let file = match &mut self.file {

@@ -94,10 +94,16 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
 
     loop {
         while let Some(event) = framer.next_event() {
-            let event = blocking(|| spool.complete(event))?;
+            let event = if spool.holds_body() {
+                blocking(|| spool.complete(event))?
+            } else {
+                event
+            };
             let mut next = blocking(|| session.handle_event(event));
             if let Next::Message(mut msg) = next {
-                blocking(|| spool.message_body(&mut msg))?;
+                if msg.spooled > 0 {
+                    blocking(|| spool.message_body(&mut msg))?;
+                }
                 let auth = if session.checks_apply() {
                     let from = msg.mail_from();
                     let client = Client {
@@ -141,8 +147,14 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
             }
         }
         // A large body in progress goes to disk, not memory.
-        blocking(|| spool.absorb(&mut framer))?;
-        blocking(|| spool.absorb_chunks(&mut session))?;
+        // (`blocking` only when there is something to write: it hands the worker's other
+        // tasks away, too costly on every read of every connection.)
+        if framer.in_body() {
+            blocking(|| spool.absorb(&mut framer))?;
+        }
+        if let Some(part) = spool.take_chunks(&mut session) {
+            blocking(|| spool.keep_chunks(part))?;
+        }
         if !session.out.is_empty() {
             flush(&mut stream, &mut session).await?;
         }

@@ -61,15 +61,23 @@ impl Spool {
         Ok(())
     }
 
-    /// Moves the BDAT chunks the session holds to disk once they are large.
-    pub(crate) fn absorb_chunks<S: pochta_store::MailStore>(
-        &mut self,
+    /// Whether part of a DATA body or BDAT chunk being received is on disk.
+    pub(crate) fn holds_body(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// The BDAT chunks the session holds, once they are large, for [`Spool::keep_chunks`].
+    pub(crate) fn take_chunks<S: pochta_store::MailStore>(
+        &self,
         session: &mut Session<S>,
-    ) -> io::Result<()> {
+    ) -> Option<(u64, Vec<u8>)> {
+        self.dir.as_ref()?;
+        session.take_chunks(self.threshold)
+    }
+
+    /// Moves BDAT chunks taken with [`Spool::take_chunks`] to disk.
+    pub(crate) fn keep_chunks(&mut self, (offset, bytes): (u64, Vec<u8>)) -> io::Result<()> {
         let Some(dir) = &self.dir else {
-            return Ok(());
-        };
-        let Some((offset, bytes)) = session.take_chunks(self.threshold) else {
             return Ok(());
         };
         if offset == 0 {
