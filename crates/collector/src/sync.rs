@@ -9,8 +9,15 @@
 //!   the local mailbox with the same special use, whatever it is called, and their subfolders
 //!   under it. `\Flagged` folders are virtual copies of other folders' messages and are
 //!   skipped. With a folder prefix, the whole tree goes under it, special-use mapping off.
+//! - Remote folders whose local name would fall under `Other Users/` or `Public/` (where
+//!   local names are other accounts' shared and public folders) go under
+//!   [`FOREIGN_PREFIX`] (`Remote/Public/News`).
 //! - **New messages**: per remote folder the state keeps UIDVALIDITY and the highest UID
-//!   imported (RFC 9051 §2.3.1.1: UIDs ascend, so "new" is `last_uid+1:*`). A pass plans first
+//!   imported (RFC 9051 §2.3.1.1: UIDs ascend, so "new" is `last_uid+1:*`). Only UIDs asked
+//!   for are stored, each at most once however many FETCH answers the server sends for it,
+//!   and the checkpoint moves only as far as every UID asked for below it has been stored:
+//!   a server that answers other UIDs, or leaves some out, cannot make a pass skip
+//!   messages (those stored above the checkpoint are known by key and not fetched again). A pass plans first
 //!   (`UID FETCH n:* (UID RFC822.SIZE)` per folder that has grown, so the progress bar knows
 //!   totals), then streams each folder's bodies with one `UID FETCH set (UID FLAGS
 //!   INTERNALDATE BODY.PEEK[])`. Bodies are cut into batches (by count and bytes) handed to a
@@ -457,6 +464,19 @@ fn levels(e: &ListEntry) -> Vec<String> {
         .collect()
 }
 
+/// Where remote folders whose local name would fall under `Other Users/` or `Public/` go:
+/// those namespaces hold other accounts' and public folders locally, so a name there could
+/// be neither opened nor deleted by its owner (`Public/News` becomes `Remote/Public/News`).
+pub const FOREIGN_PREFIX: &str = "Remote";
+
+/// Whether a local name is, or is inside, `Other Users` or `Public` (any case).
+fn in_foreign_namespace(name: &str) -> bool {
+    let first = name.split('/').next().unwrap_or(name);
+    ["Other Users", "Public"]
+        .iter()
+        .any(|root| first.eq_ignore_ascii_case(root))
+}
+
 /// Maps the remote folder list to local names (see the notes on top).
 pub fn plan_folders(
     entries: &[ListEntry],
@@ -524,6 +544,9 @@ pub fn plan_folders(
         }
         if let Some(p) = prefix {
             name = format!("{}/{name}", p.trim_matches('/'));
+        }
+        if in_foreign_namespace(&name) {
+            name = format!("{FOREIGN_PREFIX}/{name}");
         }
         match MailboxName::new(&name) {
             Ok(local) => out.push(FolderPlan {
@@ -661,8 +684,9 @@ pub(crate) async fn imap_pass<S: MailStore>(
                     other_ids.extend(sizes.iter().filter_map(ids));
                 }
             }
-            let known: HashSet<String> = if last_uid == 0 && folder.is_some() {
-                // After a UIDVALIDITY change: the re-keyed messages are known.
+            let known: HashSet<String> = if folder.is_some() {
+                // Imported already: re-keyed after a UIDVALIDITY change, or stored above a
+                // checkpoint held back by a UID the server did not send.
                 ctx.state()
                     .messages(src.id, &remote)?
                     .into_iter()
@@ -714,11 +738,17 @@ pub(crate) async fn imap_pass<S: MailStore>(
             warn!(folder = %w.plan.remote, "UIDVALIDITY changed during the pass; next pass");
             continue;
         }
-        let (m, b) = transfer(ctx, &mut client, &w, progress).await?;
+        let (m, b, last) = transfer(ctx, &mut client, &w, progress).await?;
         report.messages += m;
         report.bytes += b;
-        // Folder complete: HIGHESTMODSEQ as of the plan is now safe to remember.
-        let last = w.new.last().map(|(u, _)| *u).unwrap_or(0);
+        if w.new.last().is_some_and(|(u, _)| *u != last) {
+            warn!(
+                source = %src.url, folder = %w.plan.remote,
+                "the server did not send every message asked for; checkpoint held at UID {last}"
+            );
+        }
+        // Folder complete: HIGHESTMODSEQ as of the plan is now safe to remember (flags
+        // are re-read up to the checkpoint only).
         let st = ctx.state();
         let cur = st.folder(src.id, &w.plan.remote)?;
         st.put_folder(
@@ -775,7 +805,7 @@ async fn transfer<S: MailStore>(
     client: &mut ImapClient,
     w: &Work,
     progress: &dyn Progress,
-) -> Result<(u64, u64), Error> {
+) -> Result<(u64, u64, u32), Error> {
     let sizes: HashMap<u32, u64> = w.new.iter().copied().collect();
     // Long sets are split so a command line stays short (RFC 7162 §4 recommends ≤ 8192
     // octets).
@@ -783,7 +813,9 @@ async fn transfer<S: MailStore>(
     for chunk in w.new.chunks(5000) {
         commands.push(uid_set(chunk.iter().map(|(u, _)| *u)));
     }
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Incoming>>(1);
+    // Each batch travels with the checkpoint it may set: the highest UID up to which every
+    // UID asked for has been received (in it or an earlier batch).
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Incoming>, u32)>(1);
     let base = FolderState {
         remote: w.plan.remote.clone(),
         local: w.mailbox.name.as_str().to_owned(),
@@ -800,13 +832,9 @@ async fn transfer<S: MailStore>(
         let remote = w.plan.remote.clone();
         async move {
             let mut done = Vec::new();
-            while let Some(batch) = rx.recv().await {
+            while let Some((batch, checkpoint)) = rx.recv().await {
                 let mut folder = base.clone();
-                folder.last_uid = batch
-                    .iter()
-                    .filter_map(|m| m.key.parse().ok())
-                    .max()
-                    .unwrap_or(0);
+                folder.last_uid = checkpoint;
                 let n = batch.len() as u64;
                 let (mb, r) = (mailbox.clone(), remote.clone());
                 let bytes = ctx
@@ -819,6 +847,15 @@ async fn transfer<S: MailStore>(
     };
     let appender = tokio::spawn(appender);
 
+    // UIDs received, and how many of those asked for (ascending) form a complete prefix.
+    let mut received: HashSet<u32> = HashSet::new();
+    let mut complete = 0usize;
+    let mut checkpoint = |received: &HashSet<u32>| {
+        while complete < w.new.len() && received.contains(&w.new[complete].0) {
+            complete += 1;
+        }
+        complete.checked_sub(1).map_or(0, |i| w.new[i].0)
+    };
     let reader = async {
         let mut batch: Vec<Incoming> = Vec::new();
         let mut batch_bytes = 0usize;
@@ -830,15 +867,25 @@ async fn transfer<S: MailStore>(
                 match client.read().await? {
                     Response::Numbered { n, name, values } if name == "FETCH" => {
                         let f = Fetched::from_values(n, &values)?;
+                        // Only UIDs asked for, each once: a second answer for a UID
+                        // is not a second message.
                         let Some(inc) = incoming(f, &sizes) else {
                             continue;
                         };
+                        let Ok(uid) = inc.key.parse::<u32>() else {
+                            continue;
+                        };
+                        if !received.insert(uid) {
+                            debug!(folder = %w.plan.remote, uid, "a second FETCH answer for one UID ignored");
+                            continue;
+                        }
                         batch_bytes += inc.body.len();
                         progress.advance(1, inc.body.len() as u64);
                         batch.push(inc);
                         if batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES {
                             batch_bytes = 0;
-                            if tx.send(std::mem::take(&mut batch)).await.is_err() {
+                            let cp = checkpoint(&received);
+                            if tx.send((std::mem::take(&mut batch), cp)).await.is_err() {
                                 return Err(Error::State("the appender stopped".into()));
                             }
                         }
@@ -856,10 +903,11 @@ async fn transfer<S: MailStore>(
                 }
             }
         }
-        if !batch.is_empty() && tx.send(batch).await.is_err() {
+        let cp = checkpoint(&received);
+        if !batch.is_empty() && tx.send((batch, cp)).await.is_err() {
             return Err(Error::State("the appender stopped".into()));
         }
-        Ok(())
+        Ok(cp)
     };
     let read_result = reader.await;
     drop(tx);
@@ -868,8 +916,9 @@ async fn transfer<S: MailStore>(
         .map_err(|e| Error::State(format!("appender task failed: {e}")))?;
     // An append error is the root cause when both failed (the reader saw a closed channel).
     let done = appended?;
-    read_result?;
-    Ok(done.iter().fold((0, 0), |(m, b), (n, by)| (m + n, b + by)))
+    let last = read_result?;
+    let (m, b) = done.iter().fold((0, 0), |(m, b), (n, by)| (m + n, b + by));
+    Ok((m, b, last))
 }
 
 fn incoming(f: Fetched, sizes: &HashMap<u32, u64>) -> Option<Incoming> {

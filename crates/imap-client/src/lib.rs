@@ -515,6 +515,12 @@ impl ImapClient {
         }
     }
 
+    /// Changes [`Options::max_collected`] for the commands that follow (e.g. a smaller one
+    /// for LIST than for a FETCH of every message's flags).
+    pub fn set_max_collected(&mut self, bytes: u64) {
+        self.opts.max_collected = bytes;
+    }
+
     fn within_collect_budget(&self, size: u64) -> Result<(), Error> {
         if size > self.opts.max_collected {
             Err(Error::TooMuchData(self.opts.max_collected))

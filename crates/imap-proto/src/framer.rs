@@ -57,6 +57,18 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The much smaller budget before authentication: nothing a client needs before login
+    /// (LOGIN with literals, AUTHENTICATE with SASL-IR, ID) comes near it, and no literal or
+    /// AUTHENTICATE of any size can be sent before the server knows who is sending.
+    pub const PRE_AUTH: Limits = Limits {
+        max_line: 16 * 1024,
+        max_literal: 8 * 1024,
+        max_command: 32 * 1024,
+        max_literals: 16,
+    };
+}
+
 /// How a literal was announced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LiteralKind {
@@ -162,6 +174,8 @@ pub struct Framer {
     literals: usize,
     /// The current command is being dropped (its error was already reported).
     discarding: bool,
+    /// Bytes of the literal being read that are at the end of `cmd` (see `take_literal`).
+    lit_bytes: usize,
     /// Dropping an over-long line up to its `LF`.
     skip_line: bool,
     /// The last bytes of the line being skipped.
@@ -190,6 +204,7 @@ impl Framer {
             cmd_size: 0,
             literals: 0,
             discarding: false,
+            lit_bytes: 0,
             skip_line: false,
             skip_tail: Vec::new(),
             raw_line: false,
@@ -198,6 +213,12 @@ impl Framer {
 
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// Change the limits, e.g. from [`Limits::PRE_AUTH`] to the full ones after login. They
+    /// apply to what is framed from now on.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     /// Add received bytes.
@@ -218,6 +239,27 @@ impl Framer {
     /// Whether the framer waits for [`Framer::accept_literal`] / [`Framer::reject_literal`].
     pub fn awaiting_decision(&self) -> bool {
         matches!(self.state, State::AwaitDecision { .. })
+    }
+
+    /// While a literal is being read: once at least `at_least` of its bytes are held, take
+    /// them out of the command, so that the driver can spool them to disk. Returns where they
+    /// belong in the command's bytes as the framer will hand them over (which lack every part
+    /// taken): the driver puts each part back at its position, in order.
+    pub fn take_literal(&mut self, at_least: usize) -> Option<(usize, Vec<u8>)> {
+        if !self.in_literal() || self.discarding || self.lit_bytes == 0 {
+            return None;
+        }
+        if self.lit_bytes < at_least {
+            return None;
+        }
+        let pos = self.cmd.len() - self.lit_bytes;
+        self.lit_bytes = 0;
+        Some((pos, self.cmd.split_off(pos)))
+    }
+
+    /// Whether the bytes of a literal are being read (or discarded).
+    pub fn in_literal(&self) -> bool {
+        matches!(self.state, State::Literal { .. })
     }
 
     /// Take the next line raw (one-shot), e.g. an AUTHENTICATE response or IDLE's `DONE`.
@@ -251,6 +293,7 @@ impl Framer {
         self.cmd_size = 0;
         self.literals = 0;
         self.discarding = false;
+        self.lit_bytes = 0;
     }
 
     fn fail(&mut self, kind: FrameErrorKind) -> Event {
@@ -276,11 +319,13 @@ impl Framer {
                     if !self.discarding {
                         self.cmd
                             .extend_from_slice(&self.buf[self.start..self.start + take]);
+                        self.lit_bytes += take;
                     }
                     self.start += take;
                     self.scan = self.scan.max(self.start);
                     let remaining = remaining - take as u64;
                     self.state = if remaining == 0 {
+                        self.lit_bytes = 0;
                         State::Line
                     } else {
                         State::Literal { remaining }
@@ -553,6 +598,44 @@ mod tests {
         assert!(
             matches!(&ev[2], Event::Command(c) if c.bytes == b"a2 LOGIN {3}\r\nbob {4+}\r\npass\r\n" && c.literals == 2)
         );
+    }
+
+    #[test]
+    fn taken_literal_parts_put_back_make_the_command() {
+        let input = b"a APPEND INBOX {10+}\r\n0123456789 {6+}\r\nabcdef\r\nb NOOP\r\n";
+        for n in 1..=input.len() {
+            let mut f = Framer::default();
+            let mut parts: Vec<(usize, Vec<u8>)> = Vec::new();
+            let mut cmds = Vec::new();
+            for chunk in input.chunks(n) {
+                f.feed(chunk);
+                while let Some(ev) = f.next_event() {
+                    let Event::Command(c) = ev else {
+                        panic!("{ev:?}")
+                    };
+                    let mut whole = Vec::new();
+                    let mut at = 0;
+                    for (pos, bytes) in parts.drain(..) {
+                        whole.extend_from_slice(&c.bytes[at..pos]);
+                        whole.extend_from_slice(&bytes);
+                        at = pos;
+                    }
+                    whole.extend_from_slice(&c.bytes[at..]);
+                    cmds.push(whole);
+                }
+                if let Some(p) = f.take_literal(3) {
+                    parts.push(p);
+                }
+            }
+            assert_eq!(
+                cmds,
+                vec![
+                    b"a APPEND INBOX {10+}\r\n0123456789 {6+}\r\nabcdef\r\n".to_vec(),
+                    b"b NOOP\r\n".to_vec()
+                ],
+                "split {n}"
+            );
+        }
     }
 
     #[test]

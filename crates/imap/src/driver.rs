@@ -14,6 +14,15 @@
 //!   acted on (RFC 2595 §3.1; the CVE-2011-0411 class).
 //! - A synchronizing literal is accepted (`+ Ready`) only after checking its size against the
 //!   APPEND limit, so an oversized APPEND is refused before its bytes are sent.
+//! - Before authentication the framer has the much smaller [`Limits::PRE_AUTH`] budget (no
+//!   large literal, line or AUTHENTICATE); a synchronizing literal over it gets
+//!   `NO [TOOBIG]`, a non-synchronizing one `* BYE [TOOBIG]` and the connection is closed
+//!   rather than its bytes read (RFC 7888 §4). The full limits apply from the command after
+//!   the login.
+//! - A literal must arrive at `min_data_rate` bytes/s after `data_rate_grace`
+//!   (`pochta_net::DataRate`); below it the client gets `* BYE` and the connection is closed.
+//! - A literal over 64 KiB is spooled to an unnamed file in `spool_dir` while it arrives
+//!   (`crate::spool`) and put back into its command when the command is complete.
 //! - Store calls are synchronous; on the multi-threaded runtime they run under
 //!   `block_in_place` so a slow fsync does not stall other connections' tasks.
 //! - IDLE (RFC 2177) waits on the change bus (a wake-up only; the session then asks the store)
@@ -25,13 +34,14 @@ use std::time::Duration;
 
 use pochta_imap_proto::response::{self, Status};
 use pochta_imap_proto::{Event, FrameErrorKind, Framer, Limits, parse_command};
-use pochta_net::{Connection, Stream, blocking};
+use pochta_net::{Connection, DataRate, Stream, blocking};
 use pochta_store::{ChangeEvent, MailStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::compress::Deflate;
 use crate::pipeline;
 use crate::session::{Next, Session, Shared};
+use crate::spool::Spool;
 
 /// Fallback re-check interval while idling (changes made by another process).
 const IDLE_RECHECK: Duration = Duration::from_secs(15);
@@ -53,7 +63,11 @@ pub async fn serve<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) {
     }
 }
 
-fn limits<S>(shared: &Shared<S>) -> Limits {
+/// The framer's limits: [`Limits::PRE_AUTH`] until the session is authenticated.
+fn limits<S>(shared: &Shared<S>, authenticated: bool) -> Limits {
+    if !authenticated {
+        return Limits::PRE_AUTH;
+    }
     Limits {
         max_literal: shared.config.max_message,
         max_command: shared.config.max_message.saturating_mul(2).max(1 << 20),
@@ -80,8 +94,10 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         stream.is_tls(),
         starttls.is_some(),
     );
-    let mut framer = Framer::new(limits(&shared));
+    let mut framer = Framer::new(limits(&shared, session.is_authenticated()));
     let mut waiting = Waiting::Nothing;
+    let mut rate: Option<DataRate> = None;
+    let mut spool = Spool::new(shared.config.spool_dir.clone());
     let mut buf = vec![0u8; READ_CHUNK];
     let mut deflate: Option<Box<Deflate>> = None;
     session.greeting();
@@ -94,7 +110,12 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         while let Some(event) = framer.next_event() {
             let next = match event {
                 Event::Command(fc) => {
-                    let parsed = parse_command(&fc.bytes, session.parse_options());
+                    let bytes = if spool.is_empty() {
+                        fc.bytes
+                    } else {
+                        blocking(|| spool.complete(fc.bytes))?
+                    };
+                    let parsed = parse_command(&bytes, session.parse_options());
                     match parsed {
                         Ok(cmd) if pipeline::independent(&session, &cmd.body) => {
                             if group.len() >= pipeline::MAX_GROUP {
@@ -119,6 +140,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                     run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
                     if size > shared.config.max_message {
                         framer.reject_literal();
+                        spool.clear();
                         session.frame_error(
                             tag.as_ref(),
                             "literal is larger than APPENDLIMIT",
@@ -137,8 +159,30 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                 },
                 Event::Error(e) => {
                     run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
+                    spool.clear();
+                    if let FrameErrorKind::LiteralTooBig { kind, .. } = e.kind
+                        && !kind.is_sync()
+                        && !session.is_authenticated()
+                    {
+                        // Before login, rather than read and drop what may be gigabytes
+                        // (RFC 7888 §4, choice 2).
+                        let text = "Literal too big before login";
+                        let code = response::Code::TooBig;
+                        response::write_status(
+                            &mut session.out,
+                            None,
+                            Status::Bye,
+                            Some(&code),
+                            text,
+                        );
+                        flush(&mut stream, &mut session, &mut deflate).await?;
+                        return stream.shutdown().await;
+                    }
                     let (text, too_big) = match e.kind {
                         FrameErrorKind::LineTooLong => ("line too long", false),
+                        FrameErrorKind::LiteralTooBig { .. } if !session.is_authenticated() => {
+                            ("literal too big before login", true)
+                        }
                         FrameErrorKind::LiteralTooBig { .. } => ("literal too big", true),
                         FrameErrorKind::CommandTooBig => ("command too big", true),
                         FrameErrorKind::TooManyLiterals => ("too many literals", false),
@@ -153,6 +197,9 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                     Next::Continue
                 }
             };
+            if session.is_authenticated() {
+                framer.set_limits(limits(&shared, true));
+            }
             if let Some(d) = session.delay.take() {
                 tokio::time::sleep(d).await;
             }
@@ -185,7 +232,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                         return Ok(());
                     };
                     // Dropping the framer drops whatever was pipelined after STARTTLS.
-                    framer = Framer::new(limits(&shared));
+                    framer = Framer::new(limits(&shared, session.is_authenticated()));
                     stream = stream.starttls(acceptor).await?;
                     session.tls_started();
                 }
@@ -193,7 +240,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                     flush(&mut stream, &mut session, &mut deflate).await?;
                     // Anything the client sent after COMPRESS before our OK would be
                     // uncompressed garbage now (RFC 4978 §3 forbids it); start afresh.
-                    framer = Framer::new(limits(&shared));
+                    framer = Framer::new(limits(&shared, session.is_authenticated()));
                     deflate = Some(Box::default());
                 }
                 Next::Idle(tag) => {
@@ -227,6 +274,12 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
             }
         }
         run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
+        // A large literal in progress goes to disk, not memory.
+        // (`blocking` only when there is something to write: it hands the worker's other
+        // tasks away, too costly on every read of every connection.)
+        if let Some(part) = spool.take(&mut framer) {
+            blocking(|| spool.write(part))?;
+        }
         if !session.out.is_empty() {
             flush(&mut stream, &mut session, &mut deflate).await?;
         }
@@ -237,11 +290,23 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         } else {
             login_deadline.saturating_duration_since(tokio::time::Instant::now())
         };
+        // A literal must keep arriving at the minimum data rate.
+        if !framer.in_literal() {
+            rate = None;
+        }
+        let rate_left = framer.in_literal().then(|| {
+            let c = &shared.config;
+            rate.get_or_insert_with(|| DataRate::start(c.min_data_rate, c.data_rate_grace))
+                .remaining()
+        });
+        let timeout = rate_left.map_or(timeout, |r| r.min(timeout));
         let n = tokio::select! {
             r = tokio::time::timeout(timeout, stream.read(&mut buf)) => match r {
                 Ok(r) => r?,
                 Err(_) => {
-                    let text = if authenticated {
+                    let text = if rate_left == Some(timeout) {
+                        "Literal data arriving too slowly"
+                    } else if authenticated {
                         "Autologout; idle for too long"
                     } else {
                         "Autologout; no login in time"
@@ -259,6 +324,9 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         };
         if n == 0 {
             return Ok(());
+        }
+        if let Some(r) = &mut rate {
+            r.add(n);
         }
         feed(&mut framer, &mut deflate, &buf[..n])?;
     }

@@ -51,6 +51,7 @@ mod search;
 mod select_examine;
 pub mod session;
 mod sort;
+mod spool;
 mod status;
 mod store;
 pub mod text;

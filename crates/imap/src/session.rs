@@ -45,6 +45,12 @@ pub struct ImapConfig {
     /// Run independent pipelined commands concurrently (see [`crate::pipeline`]); on by
     /// default.
     pub parallel: bool,
+    /// Bytes/s a literal must arrive at after `data_rate_grace`; slower gets `* BYE`.
+    pub min_data_rate: u64,
+    pub data_rate_grace: Duration,
+    /// Where literals being received are spooled once they hold 64 KiB (`data_dir/tmp`);
+    /// `None` keeps them in memory.
+    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ImapConfig {
@@ -57,6 +63,9 @@ impl Default for ImapConfig {
             idle_timeout: Duration::from_secs(30 * 60),
             anonymous: false,
             parallel: true,
+            min_data_rate: 1024,
+            data_rate_grace: Duration::from_secs(30),
+            spool_dir: None,
         }
     }
 }

@@ -15,6 +15,7 @@
 pub mod client;
 pub mod connect;
 pub mod listener;
+pub mod rate;
 pub mod shutdown;
 pub mod stream;
 #[cfg(feature = "testing")]
@@ -24,6 +25,7 @@ pub mod tls;
 pub use listener::{
     Admission, BindError, Connection, IpSlot, Limiter, Listener, ListenerConfig, Service, TlsMode,
 };
+pub use rate::DataRate;
 pub use shutdown::{Shutdown, ShutdownController, Tracker};
 pub use stream::{Stream, blocking, reset_output, starttls_buffered, with_timeout};
 pub use tls::{

@@ -135,6 +135,13 @@ pub async fn serve(config: Config) -> Result<()> {
         }
     }
 
+    // data_dir/tmp: bodies spooled while they arrive. Its files have no name, so anything
+    // found here is left over from elsewhere; start empty.
+    let spool = config.data_dir.join("tmp");
+    if spool.exists() {
+        std::fs::remove_dir_all(&spool)?;
+    }
+    std::fs::create_dir_all(&spool)?;
     let ctx = Ctx {
         config: Arc::clone(&config),
         store,

@@ -105,6 +105,9 @@ fn imap_config(config: &Config) -> ImapConfig {
         login_timeout: config.limits.login_timeout,
         anonymous: config.imap.anonymous,
         parallel: config.imap.parallel,
+        min_data_rate: config.limits.min_data_rate,
+        data_rate_grace: config.limits.data_rate_grace,
+        spool_dir: Some(config.data_dir.join("tmp")),
     }
 }
 
@@ -138,6 +141,9 @@ fn smtp_service(ctx: &Ctx, kind: Kind, dns: &Arc<Dns>) -> SmtpService<Store> {
             greeting_delay: c.smtp.greeting_delay,
             dmarc_reject: c.smtp.dmarc_reject,
             save_sent: c.smtp.save_sent,
+            spool_dir: Some(c.data_dir.join("tmp")),
+            min_data_rate: c.limits.min_data_rate,
+            data_rate_grace: c.limits.data_rate_grace,
             ..SmtpConfig::default()
         },
         kind,

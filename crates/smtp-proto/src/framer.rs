@@ -9,7 +9,8 @@
 //!   [`Event::LineTooLong`] once and is skipped to its LF; a body or chunk over its limit is
 //!   consumed and dropped, and reported at its end, so the session stays in sync.
 //! - Memory: a line in Line mode is buffered up to the limit only; Data and Bdat move bytes
-//!   to the body as they arrive, so the buffer never holds more than one read.
+//!   to the body as they arrive, so the buffer never holds more than one read. The driver
+//!   takes a large body away as it grows ([`Framer::take_body`]) to spool it to disk.
 //! - The end of DATA is recognised only as `CRLF . CRLF`: a `.` line after a bare LF is data
 //!   (and keeps its dot), which closes the SMTP smuggling hole.
 
@@ -121,6 +122,26 @@ impl Framer {
             remaining: size,
             keep,
         };
+    }
+
+    /// Whether a DATA body or BDAT chunk is being received.
+    pub fn in_body(&self) -> bool {
+        matches!(self.mode, Mode::Data { .. } | Mode::Bdat { .. })
+    }
+
+    /// Takes the body (DATA) or chunk (BDAT) received so far once it holds at least
+    /// `at_least` bytes, so that the driver can spool it to disk while it arrives; the
+    /// final [`Event::Data`] or [`Event::Chunk`] then carries only what came after. Sizes
+    /// and limits are counted over the whole body as before.
+    pub fn take_body(&mut self, at_least: usize) -> Option<Vec<u8>> {
+        let body = match &mut self.mode {
+            Mode::Data { body, .. } => body,
+            Mode::Bdat {
+                chunk, keep: true, ..
+            } => chunk,
+            _ => return None,
+        };
+        (!body.is_empty() && body.len() >= at_least).then(|| std::mem::take(body))
     }
 
     /// The next complete event, if the buffered bytes hold one.
@@ -270,6 +291,46 @@ mod tests {
             let n = std::str::from_utf8(n).unwrap();
             let n: u64 = n.split(' ').next().unwrap().parse().unwrap();
             f.start_bdat(n, n < 1000);
+        }
+    }
+
+    #[test]
+    fn taken_body_parts_and_the_end_make_the_whole() {
+        let input =
+            b"DATA\r\nSubject: x\r\n\r\n..dot\r\nmore text here\r\n.\r\nBDAT 10 LAST\r\n0123456789";
+        for n in split_sizes() {
+            let mut f = Framer::new(Limits { max_line: 64 });
+            let (mut data, mut chunk, mut ends) = (Vec::new(), Vec::new(), 0);
+            for part in input.chunks(n) {
+                f.feed(part);
+                while let Some(ev) = f.next_event() {
+                    match ev {
+                        Event::Line(l) => data_switch(&l, &mut f),
+                        Event::Data(tail) => {
+                            data.extend_from_slice(&tail);
+                            ends += 1;
+                        }
+                        Event::Chunk(tail) => {
+                            chunk.extend_from_slice(&tail);
+                            ends += 1;
+                        }
+                        ev => panic!("{ev:?}"),
+                    }
+                }
+                if let Some(p) = f.take_body(4) {
+                    if chunk.is_empty() && ends == 0 {
+                        data.extend_from_slice(&p);
+                    } else {
+                        chunk.extend_from_slice(&p);
+                    }
+                }
+            }
+            assert_eq!(ends, 2, "split {n}");
+            assert_eq!(
+                data, b"Subject: x\r\n\r\n.dot\r\nmore text here\r\n",
+                "split {n}"
+            );
+            assert_eq!(chunk, b"0123456789", "split {n}");
         }
     }
 

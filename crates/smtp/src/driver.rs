@@ -12,19 +12,25 @@
 //! - Early talkers: on the MTA listener with a greeting delay, a client that sends anything
 //!   before the `220` gets `554 5.5.0` and is disconnected (RFC 5321 §4.3.1; Postfix's
 //!   postscreen does the same).
+//! - A DATA body or BDAT chunk over `spool_threshold` is spooled to an unnamed file in
+//!   `spool_dir` while it arrives (`crate::spool`), then handed to the session whole.
+//! - A DATA body or BDAT chunk must arrive at `min_data_rate` bytes/s after
+//!   `data_rate_grace` (`pochta_net::DataRate`); below it the client gets `451 4.4.2` and
+//!   the connection is closed.
 //! - Store calls are synchronous; on the multi-threaded runtime they run under
 //!   `block_in_place` so an fsync does not stall other connections.
 
 use std::io;
 use std::sync::Arc;
 
-use pochta_net::{Connection, Stream, blocking};
+use pochta_net::{Connection, DataRate, Stream, blocking};
 use pochta_smtp_proto::{Framer, Limits};
 use pochta_store::MailStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::authcheck::Client;
 use crate::session::{Next, Session};
+use crate::spool::Spool;
 use crate::{Kind, Shared};
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -62,6 +68,11 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
     let mut session = Session::new(shared.clone(), peer, tls, starttls.is_some());
     let mut framer = framer(&shared);
     let mut buf = vec![0u8; READ_CHUNK];
+    let mut rate: Option<DataRate> = None;
+    let mut spool = Spool::new(
+        shared.config.spool_dir.clone(),
+        shared.config.spool_threshold,
+    );
 
     let delay = shared.config.greeting_delay;
     if shared.kind == Kind::Mta && !delay.is_zero() {
@@ -83,8 +94,16 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
 
     loop {
         while let Some(event) = framer.next_event() {
+            let event = if spool.holds_body() {
+                blocking(|| spool.complete(event))?
+            } else {
+                event
+            };
             let mut next = blocking(|| session.handle_event(event));
-            if let Next::Message(msg) = next {
+            if let Next::Message(mut msg) = next {
+                if msg.spooled > 0 {
+                    blocking(|| spool.message_body(&mut msg))?;
+                }
                 let auth = if session.checks_apply() {
                     let from = msg.mail_from();
                     let client = Client {
@@ -127,6 +146,15 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                 Next::ReadBdat { size, keep } => framer.start_bdat(size, keep),
             }
         }
+        // A large body in progress goes to disk, not memory.
+        // (`blocking` only when there is something to write: it hands the worker's other
+        // tasks away, too costly on every read of every connection.)
+        if framer.in_body() {
+            blocking(|| spool.absorb(&mut framer))?;
+        }
+        if let Some(part) = spool.take_chunks(&mut session) {
+            blocking(|| spool.keep_chunks(part))?;
+        }
         if !session.out.is_empty() {
             flush(&mut stream, &mut session).await?;
         }
@@ -138,9 +166,26 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                 .saturating_duration_since(tokio::time::Instant::now())
                 .min(shared.config.idle_timeout)
         };
+        // A body must keep arriving at the minimum rate (`crate::SmtpConfig::min_data_rate`).
+        if !framer.in_body() {
+            rate = None;
+        }
+        let rate_left = framer.in_body().then(|| {
+            rate.get_or_insert_with(|| {
+                DataRate::start(shared.config.min_data_rate, shared.config.data_rate_grace)
+            })
+            .remaining()
+        });
+        let timeout = rate_left.map_or(timeout, |r| r.min(timeout));
         let n = tokio::select! {
             r = tokio::time::timeout(timeout, stream.read(&mut buf)) => match r {
                 Ok(r) => r?,
+                Err(_) if rate_left == Some(timeout) => {
+                    tracing::info!(%peer, "SMTP: body arriving below the minimum data rate");
+                    session.too_slow();
+                    flush(&mut stream, &mut session).await?;
+                    return stream.shutdown().await;
+                }
                 Err(_) => {
                     session.goodbye("4.4.2", "Timeout exceeded");
                     flush(&mut stream, &mut session).await?;
@@ -155,6 +200,9 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         };
         if n == 0 {
             return Ok(());
+        }
+        if let Some(r) = &mut rate {
+            r.add(n);
         }
         framer.feed(&buf[..n]);
     }

@@ -23,6 +23,7 @@
 pub mod authcheck;
 pub mod driver;
 pub mod session;
+mod spool;
 pub mod submission;
 
 use std::sync::Arc;
@@ -70,6 +71,14 @@ pub struct SmtpConfig {
     pub dmarc_reject: bool,
     /// Submission: save a copy of each submitted message to the sender's Sent mailbox.
     pub save_sent: bool,
+    /// Where bodies being received are spooled once they reach `spool_threshold` bytes
+    /// (`data_dir/tmp`); `None` keeps them in memory.
+    pub spool_dir: Option<std::path::PathBuf>,
+    pub spool_threshold: usize,
+    /// Bytes/s a DATA body or BDAT chunk must arrive at, after `data_rate_grace`; slower
+    /// gets `451 4.4.2` and the connection is closed.
+    pub min_data_rate: u64,
+    pub data_rate_grace: Duration,
 }
 
 impl Default for SmtpConfig {
@@ -87,6 +96,10 @@ impl Default for SmtpConfig {
             greeting_delay: Duration::ZERO,
             dmarc_reject: false,
             save_sent: false,
+            spool_dir: None,
+            spool_threshold: 256 * 1024,
+            min_data_rate: 1024,
+            data_rate_grace: Duration::from_secs(30),
         }
     }
 }

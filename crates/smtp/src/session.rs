@@ -65,6 +65,9 @@ pub enum Next {
 #[derive(Debug)]
 pub struct Received {
     pub body: Vec<u8>,
+    /// How many bytes of the beginning of the body the driver holds on disk (BDAT chunks
+    /// taken with [`Session::take_chunks`]); they go before `body`.
+    pub spooled: u64,
     envelope: Envelope,
 }
 
@@ -96,6 +99,8 @@ struct Envelope {
 #[derive(Debug, Default)]
 struct Chunks {
     body: Vec<u8>,
+    /// Bytes of earlier chunks taken by the driver ([`Session::take_chunks`]).
+    spooled: u64,
     /// The current chunk is the last one.
     last: bool,
     /// Why the current chunk is being dropped; answered when it has been read.
@@ -295,6 +300,31 @@ impl<S: MailStore> Session<S> {
 
     /// `421` on idle timeout (`4.4.2`, RFC 3463 "bad connection") or shutdown (`4.3.2`,
     /// "system not accepting network messages").
+    /// BDAT chunks received so far in this transaction, once they hold `at_least` bytes, for
+    /// the driver to keep on disk: (how many bytes it already holds, these bytes). The
+    /// message's [`Received::spooled`] says how many it must put back in front.
+    pub fn take_chunks(&mut self, at_least: usize) -> Option<(u64, Vec<u8>)> {
+        let chunks = self.chunks.as_mut()?;
+        if chunks.body.is_empty() || chunks.body.len() < at_least {
+            return None;
+        }
+        let offset = chunks.spooled;
+        let bytes = std::mem::take(&mut chunks.body);
+        chunks.spooled += bytes.len() as u64;
+        Some((offset, bytes))
+    }
+
+    /// A body arriving below the minimum data rate: the transaction fails and the driver
+    /// closes the connection (the rest of the body would be read as commands otherwise).
+    pub fn too_slow(&mut self) {
+        self.envelope = None;
+        let text = format!(
+            "{} Data arriving too slowly, closing connection",
+            self.config().hostname
+        );
+        self.reply(Reply::new(451, "4.4.2", text));
+    }
+
     pub fn goodbye(&mut self, status: &'static str, why: &str) {
         let text = format!("{} {why}, closing connection", self.config().hostname);
         self.reply(Reply::new(421, status, text));
@@ -655,7 +685,8 @@ impl<S: MailStore> Session<S> {
             _ => None,
         };
         let chunks = self.chunks.get_or_insert_with(Chunks::default);
-        if refused.is_none() && (chunks.body.len() as u64).saturating_add(size) > max {
+        let so_far = chunks.spooled + chunks.body.len() as u64;
+        if refused.is_none() && so_far.saturating_add(size) > max {
             refused = Some(Reply::new(552, "5.3.4", "Message too big for system"));
         }
         chunks.last = last;
@@ -677,7 +708,14 @@ impl<S: MailStore> Session<S> {
         let n = bytes.len();
         chunks.body.extend_from_slice(&bytes);
         if chunks.last {
-            return self.message_complete(chunks.body);
+            let spooled = chunks.spooled;
+            return self.message_complete(chunks.body).map(|next| match next {
+                Next::Message(mut m) => {
+                    m.spooled = spooled;
+                    Next::Message(m)
+                }
+                other => other,
+            });
         }
         self.chunks = Some(chunks);
         self.ok("2.0.0", &format!("{n} octets received"))
@@ -688,7 +726,11 @@ impl<S: MailStore> Session<S> {
         let Some(envelope) = self.envelope.take() else {
             return Err(bad_sequence("No transaction in progress"));
         };
-        Ok(Next::Message(Box::new(Received { body, envelope })))
+        Ok(Next::Message(Box::new(Received {
+            body,
+            spooled: 0,
+            envelope,
+        })))
     }
 
     /// Checks (submission), adds headers, delivers locally and queues remote recipients,
@@ -711,7 +753,7 @@ impl<S: MailStore> Session<S> {
     }
 
     fn deliver(&mut self, msg: Received, auth: Option<AuthOutcome>) -> Res {
-        let Received { body, envelope } = msg;
+        let Received { body, envelope, .. } = msg;
         if let Some(domain) = auth.as_ref().and_then(|a| a.dmarc_reject.as_ref())
             && self.config().dmarc_reject
         {

@@ -11,8 +11,8 @@
 //!   reports HIGHESTMODSEQ.
 //! - Remote names are sent back exactly as LIST gave them ([`WireName::raw`]).
 //! - Budgets: one response at most [`pochta_imap_client::CLIENT_LIMITS`] (a 512 MiB message
-//!   plus 1 MiB); the untagged answers one command collects (LIST, flag and size FETCHes) at
-//!   most [`MAX_COLLECTED`]. Message bodies are streamed batch by
+//!   plus 1 MiB); the untagged answers one command collects at most [`MAX_COLLECTED`] (flag
+//!   and size FETCHes), [`MAX_LIST`] for LIST. Message bodies are streamed batch by
 //!   batch ([`ImapClient::start_uid_fetch`] + [`ImapClient::read`]), never collected.
 //! - IDLE (RFC 2177): [`ImapClient::idle_start`] sends `IDLE` and waits for the continuation,
 //!   [`ImapClient::idle_wait`] reads untagged responses until a deadline the caller picks
@@ -33,6 +33,9 @@ use response::{Response, StatusText};
 
 /// Most bytes of answers one collected command (LIST, flag or size FETCH) may hold.
 pub const MAX_COLLECTED: u64 = 512 << 20;
+/// The budget for one LIST answer: a hundred thousand folders with long names fit, and an
+/// endless LIST from a hostile provider is cut long before it costs the server much memory.
+pub const MAX_LIST: u64 = 16 << 20;
 
 /// What EXAMINE reported.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -175,9 +178,13 @@ impl ImapClient {
         })
     }
 
-    /// Every mailbox, with special-use attributes when the server has SPECIAL-USE.
+    /// Every mailbox, with special-use attributes when the server has SPECIAL-USE, within
+    /// [`MAX_LIST`] bytes of LIST responses.
     pub async fn list(&mut self) -> Result<Vec<ListEntry>, Error> {
-        Ok(self.inner.list_all().await?)
+        self.inner.set_max_collected(MAX_LIST);
+        let list = self.inner.list_all().await;
+        self.inner.set_max_collected(MAX_COLLECTED);
+        Ok(list?)
     }
 
     /// EXAMINE a mailbox (read-only), with CONDSTORE when the server has it.

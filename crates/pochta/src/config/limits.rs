@@ -32,6 +32,10 @@ pub struct Limits {
     pub shutdown_timeout: Duration,
     /// How long a TLS handshake may take.
     pub tls_handshake_timeout: Duration,
+    /// Bytes/s an SMTP DATA body, BDAT chunk or IMAP literal must arrive at once
+    /// `data_rate_grace` has passed; a slower client is cut off.
+    pub min_data_rate: u64,
+    pub data_rate_grace: Duration,
 }
 
 impl Default for Limits {
@@ -47,6 +51,8 @@ impl Default for Limits {
             max_message_size: 50 * 1024 * 1024,
             shutdown_timeout: Duration::from_secs(10),
             tls_handshake_timeout: Duration::from_secs(30),
+            min_data_rate: 1024,
+            data_rate_grace: Duration::from_secs(30),
         }
     }
 }
@@ -65,6 +71,8 @@ pub(super) struct Section {
     max_message_size: Option<Positive>,
     shutdown_timeout: Option<Positive>,
     tls_handshake_timeout: Option<Positive>,
+    min_data_rate: Option<Positive>,
+    data_rate_grace: Option<Positive>,
 }
 
 impl Section {
@@ -104,6 +112,8 @@ impl Section {
                 .map_or(d.max_message_size, |Positive(n)| n),
             shutdown_timeout: secs(self.shutdown_timeout, d.shutdown_timeout),
             tls_handshake_timeout: secs(self.tls_handshake_timeout, d.tls_handshake_timeout),
+            min_data_rate: self.min_data_rate.map_or(d.min_data_rate, |Positive(n)| n),
+            data_rate_grace: secs(self.data_rate_grace, d.data_rate_grace),
         })
     }
 }

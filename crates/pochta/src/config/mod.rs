@@ -360,6 +360,8 @@ plaintext = "tls-or-loopback"     # "tls-only" | "tls-or-loopback" | "always"
 # max_message_size      = 52428800  # bytes
 # shutdown_timeout      = 10
 # tls_handshake_timeout = 30
+# min_data_rate         = 1024    # bytes/s for DATA/BDAT bodies and IMAP literals ...
+# data_rate_grace       = 30      # ... once this many seconds of the transfer have passed
 
 # [imap]
 # anonymous = false               # AUTH=ANONYMOUS / LOGIN anonymous: read-only access to
