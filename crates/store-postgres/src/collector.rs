@@ -115,7 +115,7 @@ impl CollectorStore for PgCollectorStore {
 
     fn update_source(&self, id: i64, s: &NewSource<'_>) -> Result<()> {
         let r = self.pool.write(|tx| {
-            Ok(tx.execute(
+            tx.execute(
                 "UPDATE collector_sources SET url = $2, \"user\" = $3, secret = $4,
                      insecure = $5, folder_prefix = $6, delete_remote = $7
                  WHERE id = $1",
@@ -128,7 +128,7 @@ impl CollectorStore for PgCollectorStore {
                     &s.folder_prefix,
                     &s.delete_remote,
                 ],
-            )?)
+            )
         });
         match r {
             Err(e) if e.unique_violation() => Err(StoreError::AlreadyExists(format!(
