@@ -59,12 +59,14 @@ impl Default for Limits {
 
 impl Limits {
     /// The much smaller budget before authentication: nothing a client needs before login
-    /// (LOGIN with literals, AUTHENTICATE with SASL-IR, ID) comes near it, and no literal or
-    /// AUTHENTICATE of any size can be sent before the server knows who is sending.
+    /// comes near it, and no literal or AUTHENTICATE of any size can be sent before the
+    /// server knows who is sending. The largest such command is an ID (RFC 2971 §3.3: 30
+    /// pairs of at most 30-octet fields and 1024-octet values, about 32 KiB on one line;
+    /// imaptest's `id` group sends one before login), hence the line and command budget.
     pub const PRE_AUTH: Limits = Limits {
-        max_line: 16 * 1024,
+        max_line: 40 * 1024,
         max_literal: 8 * 1024,
-        max_command: 32 * 1024,
+        max_command: 48 * 1024,
         max_literals: 16,
     };
 }

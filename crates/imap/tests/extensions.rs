@@ -83,3 +83,21 @@ fn small_extensions() {
     let (st, _) = c.status("FETCH 1 FLAGS");
     assert_eq!(st, "BAD");
 }
+
+/// The largest ID RFC 2971 §3.3 allows (30 pairs, 1024-octet values: about 32 KiB on one line)
+/// is answered before login too: the pre-login budget (`Limits::PRE_AUTH`) must fit it
+/// (imaptest's `id` group sends one in the not-authenticated state).
+#[test]
+fn largest_id_before_login() {
+    let s = start();
+    let mut c = Client::connect(s.addr);
+    let pairs: Vec<String> = (0..30)
+        .map(|i| format!("\"field{i:02}\" \"{}\"", "v".repeat(1024)))
+        .collect();
+    let line = format!("ID ({})", pairs.join(" "));
+    assert!(line.len() > 31_000, "{}", line.len());
+    let r = c.ok(&line);
+    assert!(r[0].starts_with("* ID ("), "{r:#?}");
+    // The session goes on and can still log in.
+    c.ok("NOOP");
+}

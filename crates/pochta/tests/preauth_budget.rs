@@ -1,5 +1,5 @@
 //! Before login an IMAP connection has a much smaller budget (`Limits::PRE_AUTH`: literals of
-//! at most 8 KiB, lines of 16 KiB, commands of 32 KiB), so unauthenticated connections cannot
+//! at most 8 KiB, lines of 40 KiB, commands of 48 KiB), so unauthenticated connections cannot
 //! make the server hold large literals. Through the binary: many connections that never log
 //! in announce 16 MiB literals, half synchronizing (refused with `NO [TOOBIG]` before any byte
 //! is sent, the session goes on) and half non-synchronizing (`* BYE [TOOBIG]`, the connection
