@@ -315,6 +315,31 @@ impl MailStore for Store {
     fn expunge(&self, mailbox: MailboxId, uids: Option<&[Uid]>) -> R<Vec<Uid>> {
         each!(self, s => s.expunge(mailbox, uids))
     }
+    fn replace(
+        &self,
+        from: MailboxId,
+        uid: Uid,
+        to: MailboxId,
+        message: &NewMessage<'_>,
+    ) -> R<UidMapping> {
+        each!(self, s => s.replace(from, uid, to, message))
+    }
+    fn metadata(
+        &self,
+        mailbox: Option<MailboxId>,
+        account: AccountId,
+    ) -> R<Vec<(String, Vec<u8>)>> {
+        each!(self, s => s.metadata(mailbox, account))
+    }
+    fn metadata_set(
+        &self,
+        mailbox: Option<MailboxId>,
+        account: AccountId,
+        changes: &[(String, Option<Vec<u8>>)],
+        max_entries: u32,
+    ) -> R<()> {
+        each!(self, s => s.metadata_set(mailbox, account, changes, max_entries))
+    }
     fn claim_recent(&self, mailbox: MailboxId) -> R<Vec<Uid>> {
         each!(self, s => s.claim_recent(mailbox))
     }

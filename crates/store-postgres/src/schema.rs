@@ -260,6 +260,26 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (source, remote, ord)
     );
     "#,
+    // 1 → 2: metadata (RFC 5464), as the embedded store's. `mailbox` NULL is a server
+    // entry; `account` is the owner of a `/private/` entry and 0 for a `/shared/` one; names
+    // are lower-case. Entries go with their mailbox (cascade) and with the account that
+    // owns them (trigger).
+    r#"
+    CREATE TABLE metadata (
+        mailbox BIGINT REFERENCES mailboxes(id) ON DELETE CASCADE,
+        account BIGINT NOT NULL,
+        name    TEXT COLLATE "C" NOT NULL,
+        value   BYTEA NOT NULL
+    );
+    CREATE UNIQUE INDEX metadata_key ON metadata ((coalesce(mailbox, 0)), account, name);
+    CREATE FUNCTION pochta_account_metadata_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM metadata WHERE account = OLD.id;
+        RETURN OLD;
+    END $$;
+    CREATE TRIGGER accounts_metadata AFTER DELETE ON accounts
+        FOR EACH ROW EXECUTE FUNCTION pochta_account_metadata_removed();
+    "#,
 ];
 
 /// The schema version this program writes.
