@@ -4,7 +4,8 @@
 //! sees an APPEND made on the other, and concurrent APPENDs through both nodes get distinct
 //! UIDs that ascend in each connection's order, none lost; POP3's maildrop lock holds across
 //! nodes; a node killed mid-delivery loses the queued message to the other node once its
-//! lease runs out, delivered once; `pochta store copy` keeps the whole IMAP view.
+//! lease runs out, delivered once; `pochta store copy` keeps the whole IMAP view; address
+//! books are in the database too (CardDAV on one node, read and changed on the other).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -560,4 +561,90 @@ async fn queue_is_taken_over_when_a_node_dies_mid_delivery() {
     });
     let delivered = seen.lock().unwrap().iter().filter(|(_, ok)| *ok).count();
     assert_eq!(delivered, 1, "{:?}", seen.lock().unwrap());
+}
+
+/// `curl -sS -i` as USER: (status, headers lower-cased, body).
+fn dav(method: &str, url: &str, headers: &[&str], body: Option<&str>) -> (u16, String, String) {
+    let auth = format!("{USER}:{PASS}");
+    let mut c = std::process::Command::new("curl");
+    c.args(["-sS", "--max-time", "20", "-i", "-u", &auth, "-X", method]);
+    for h in headers {
+        c.args(["-H", h]);
+    }
+    if let Some(b) = body {
+        c.args(["--data-binary", b]);
+    }
+    let out = c.arg(url).output().expect("run curl");
+    assert!(out.status.success(), "curl {url}: {}", common::stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut rest = text.as_str();
+    while rest.starts_with("HTTP/1.1 100") {
+        rest = rest.split_once("\r\n\r\n").map_or("", |(_, r)| r);
+    }
+    let (head, body) = rest.split_once("\r\n\r\n").unwrap_or((rest, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// With `backend = "postgres"` the address books live in the database: a contact PUT over
+/// CardDAV on node A is read over CardDAV on node B (its ETag and bytes unchanged), a stale
+/// `If-Match` on B is refused, B's delete is gone on A, and neither node has a
+/// `contacts.sqlite3` in its data_dir.
+#[test]
+fn contacts_are_shared_through_the_database() {
+    let cluster = Cluster::start();
+    let url = cluster.database();
+    let start = || {
+        let ports: Vec<(&'static str, u16)> =
+            ["imap", "http"].into_iter().zip(free_ports(2)).collect();
+        let extra = format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 4\n");
+        TestServer::start_in(TestDir::new(&ports, &extra), ports)
+    };
+    let a = start();
+    let b = start();
+    a.dir.add_user(USER, PASS);
+    let card_url = |s: &TestServer| {
+        format!(
+            "http://127.0.0.1:{}/dav/addressbooks/{USER}/default/anna.vcf",
+            s.port("http")
+        )
+    };
+    let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:anna\r\nFN:Anna Petrova\r\nN:Petrova;Anna;;;\r\nEND:VCARD\r\n";
+    let (s, h, _) = dav(
+        "PUT",
+        &card_url(&a),
+        &["Content-Type: text/vcard", "If-None-Match: *"],
+        Some(card),
+    );
+    assert_eq!(s, 201, "{h}");
+    let etag = h
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .expect("an ETag")
+        .trim()
+        .to_owned();
+    let (s, h, body) = dav("GET", &card_url(&b), &[], None);
+    assert_eq!(s, 200, "{h}");
+    assert_eq!(body, card, "node B returns node A's bytes");
+    assert!(h.contains(&format!("etag: {etag}")), "{h}");
+    let (s, _, _) = dav("PUT", &card_url(&b), &["If-Match: \"0000\""], Some(card));
+    assert_eq!(s, 412, "a stale If-Match is refused on the other node too");
+    let (s, h, _) = dav(
+        "DELETE",
+        &card_url(&b),
+        &[&format!("If-Match: {etag}")],
+        None,
+    );
+    assert!(s == 204 || s == 200, "{s} {h}");
+    assert_eq!(dav("GET", &card_url(&a), &[], None).0, 404);
+    for n in [&a, &b] {
+        assert!(
+            !n.dir.data_dir().join("contacts.sqlite3").exists(),
+            "contacts.sqlite3 made in a postgres node's data_dir"
+        );
+    }
 }
