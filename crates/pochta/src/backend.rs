@@ -71,7 +71,7 @@ pub fn migrate(config: &Config) -> Result<Option<usize>> {
 }
 
 /// `pochta store copy --to URL`: copies the embedded installation of `config` (mail store,
-/// queue, collector state) into the empty PostgreSQL database at `url`, keeping UIDVALIDITY,
+/// queue, collector state, address books) into the empty PostgreSQL database at `url`, keeping UIDVALIDITY,
 /// UIDs, MODSEQs and every id a client or the collector remembers.
 pub fn copy_to_postgres(config: &Config, url: &str) -> Result<pochta_store_postgres::CopyReport> {
     if config.store != StoreSettings::Embedded {
@@ -83,11 +83,14 @@ pub fn copy_to_postgres(config: &Config, url: &str) -> Result<pochta_store_postg
     let queue = EmbeddedQueueStore::open(&config.data_dir).context("cannot open the queue")?;
     let collector = EmbeddedCollectorStore::open(&config.data_dir)
         .context("cannot open the collector's state")?;
+    let contacts =
+        EmbeddedContactStore::open(&config.data_dir).context("cannot open the address books")?;
     let dst = PgStore::open(url, 2).context("cannot open the PostgreSQL database")?;
     Ok(pochta_store_postgres::copy_into(
         &src,
         Some(&queue),
         Some(&collector),
+        Some(&contacts),
         &dst,
     )?)
 }
