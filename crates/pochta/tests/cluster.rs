@@ -4,8 +4,8 @@
 //! sees an APPEND made on the other, and concurrent APPENDs through both nodes get distinct
 //! UIDs that ascend in each connection's order, none lost; POP3's maildrop lock holds across
 //! nodes; a node killed mid-delivery loses the queued message to the other node once its
-//! lease runs out, delivered once; `pochta store copy` keeps the whole IMAP view and the
-//! address books; address books are in the database too (CardDAV on one node, read and
+//! lease runs out, delivered once; `pochta store copy` keeps the whole IMAP view (METADATA
+//! included) and the address books; address books are in the database too (CardDAV on one node, read and
 //! changed on the other).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -287,6 +287,17 @@ async fn snapshot(server: &TestServer) -> Vec<String> {
     out
 }
 
+/// The METADATA answers about Work's and the server's entries (RFC 5464 §4.2).
+async fn metadata(server: &TestServer) -> Vec<String> {
+    let mut c = Imap::login(server).await;
+    let mut out = c
+        .cmd("GETMETADATA Work (/private/comment /shared/comment)")
+        .await;
+    out.extend(c.cmd("GETMETADATA \"\" /private/vendor/test/note").await);
+    out.retain(|l| l.starts_with("* METADATA"));
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn store_copy_keeps_uidvalidity_and_uids() {
     // An embedded installation with some history: flags, keywords, a folder, an expunge.
@@ -305,7 +316,17 @@ async fn store_copy_keeps_uidvalidity_and_uids() {
         c.cmd("UID STORE 2 +FLAGS (\\Deleted)").await;
         c.cmd("EXPUNGE").await;
         c.cmd("UID COPY 3:5 Work").await;
+        c.cmd("SETMETADATA Work (/private/comment \"mine\" /shared/comment \"ours\")")
+            .await;
+        c.cmd("SETMETADATA \"\" (/private/vendor/test/note \"server\")")
+            .await;
     }
+    let metadata_before = metadata(&embedded).await;
+    let all = metadata_before.concat();
+    assert!(
+        all.contains("mine") && all.contains("ours") && all.contains("server"),
+        "{metadata_before:?}"
+    );
     let before = snapshot(&embedded).await;
     assert!(
         before.iter().any(|l| l.contains("$Important")),
@@ -351,6 +372,11 @@ async fn store_copy_keeps_uidvalidity_and_uids() {
     assert_eq!(c.append(&message(9)).await, 6);
     let o = pg.cli(&["alias", "list"]);
     assert!(common::stdout(&o).contains("boss@pochta.test"));
+    assert_eq!(
+        metadata(&pg).await,
+        metadata_before,
+        "METADATA changed across the copy"
+    );
     // The address book came along, byte for byte (read from PostgreSQL).
     assert_eq!(
         common::stdout(&pg.cli(&["contacts", "export", USER])),

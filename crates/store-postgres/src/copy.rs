@@ -8,8 +8,8 @@
 //!   UIDVALIDITY, `uid_next` and HIGHESTMODSEQ, messages their UIDs, MODSEQs, flags,
 //!   keywords, internal and save dates; accounts keep password hashes and SCRAM secrets;
 //!   ACLs, quotas (limits; usage follows from the rows), subscriptions, per-user `\Seen`,
-//!   aliases and domains come along, and so do the queue (same ids, recipient states) and the
-//!   collector's sources, checkpoints, UID maps and pending batches (same source ids, secrets
+//!   aliases, domains and metadata entries (RFC 5464) come along, and so do the queue (same
+//!   ids, recipient states) and the collector's sources, checkpoints, UID maps and pending batches (same source ids, secrets
 //!   still sealed); the address books keep their ids, sync tokens, contacts' bytes, ETags and
 //!   tokens.
 //! - Deletions in an address book are carried over as tombstones with the book's current
@@ -210,7 +210,13 @@ pub fn copy_into<S: MailStore>(
                      SELECT $1, u, $3 FROM unnest($2::bigint[]) AS u ON CONFLICT DO NOTHING",
                     &[dst_mb, &seen, dst_a],
                 )?;
+                let entries = src.metadata(Some(*src_mb), *a).map_err(sync)?;
+                copy_metadata(tx, Some(*dst_mb), *dst_a, &entries)?;
             }
+        }
+        for (a, dst_a) in &ids {
+            let entries = src.metadata(None, *a).map_err(sync)?;
+            copy_metadata(tx, None, *dst_a, &entries)?;
         }
         tx.execute(
             "INSERT INTO counters (name, value) VALUES ('uid_validity', $1)
@@ -244,6 +250,29 @@ pub fn copy_into<S: MailStore>(
         }
         Ok(report)
     })?)
+}
+
+/// Metadata entries (RFC 5464) as visible to one account: its `/private/` ones and the
+/// `/shared/` ones (seen by every account, so written once).
+fn copy_metadata(
+    tx: &mut Tx<'_>,
+    mailbox: Option<i64>,
+    account: i64,
+    entries: &[(String, Vec<u8>)],
+) -> R<()> {
+    for (name, value) in entries {
+        let owner = if name.starts_with("/shared/") {
+            0
+        } else {
+            account
+        };
+        tx.execute(
+            "INSERT INTO metadata (mailbox, account, name, value) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[&mailbox, &owner, name, value],
+        )?;
+    }
+    Ok(())
 }
 
 fn insert_message(tx: &mut Tx<'_>, mailbox: i64, r: &pochta_store::MessageRecord) -> R<()> {
