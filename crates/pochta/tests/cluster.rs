@@ -5,8 +5,9 @@
 //! UIDs that ascend in each connection's order, none lost; POP3's maildrop lock holds across
 //! nodes; a node killed mid-delivery loses the queued message to the other node once its
 //! lease runs out, delivered once; `pochta store copy` keeps the whole IMAP view (METADATA
-//! included) and the address books; address books are in the database too (CardDAV on one node, read and
-//! changed on the other).
+//! included) and the address books; address books are in the database too (CardDAV on one
+//! node, read and changed on the other); REPLACE and METADATA made on one node are seen on
+//! the other.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -698,4 +699,55 @@ fn contacts_are_shared_through_the_database() {
             "contacts.sqlite3 made in a postgres node's data_dir"
         );
     }
+}
+
+/// REPLACE (RFC 8508) and METADATA (RFC 5464) on the PostgreSQL store over TCP: a UID
+/// REPLACE on node A answers APPENDUID and leaves node B with only the new message; an
+/// entry set on A is read on B, and a mailbox rename on B carries it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replace_and_metadata_across_nodes() {
+    let cluster = Cluster::start();
+    let url = cluster.database();
+    let a = node(&url);
+    let b = node(&url);
+    a.dir.add_user(USER, PASS);
+    let mut ca = Imap::login(&a).await;
+    let old = ca.append(&message(1)).await;
+    ca.cmd("SELECT INBOX").await;
+    let body = message(2);
+    ca.n += 1;
+    let tag = format!("c{}", ca.n);
+    let w = ca.conn.get_mut();
+    w.write_all(format!("{tag} UID REPLACE {old} INBOX {{{}}}\r\n", body.len()).as_bytes())
+        .await
+        .unwrap();
+    let cont = ca.line().await;
+    assert!(cont.starts_with('+'), "{cont}");
+    let w = ca.conn.get_mut();
+    w.write_all(&body).await.unwrap();
+    w.write_all(b"\r\n").await.unwrap();
+    let lines = ca.until(&tag).await;
+    let all = lines.concat();
+    assert!(all.contains("APPENDUID "), "{all}");
+    assert!(
+        all.contains(&format!("* VANISHED {old}")) || all.contains("EXPUNGE"),
+        "{all}"
+    );
+
+    let mut cb = Imap::login(&b).await;
+    cb.cmd("SELECT INBOX").await;
+    let f = cb
+        .cmd("UID FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        .await;
+    let f = f.concat();
+    assert!(f.contains("node test 2"), "{f}");
+    assert!(!f.contains("node test 1"), "{f}");
+    assert!(!f.contains(&format!("UID {old} ")), "{f}");
+
+    ca.cmd("CREATE Work").await;
+    ca.cmd("SETMETADATA Work (/private/comment \"from A\")")
+        .await;
+    cb.cmd("RENAME Work Job").await;
+    let m = cb.cmd("GETMETADATA Job /private/comment").await.concat();
+    assert!(m.contains("from A"), "{m}");
 }
