@@ -3,10 +3,10 @@
 //!
 //! Implementation notes:
 //! - `[store]` absent or `backend = "embedded"`: everything in `data_dir` (`pochta.sqlite3`,
-//!   `queue.sqlite3`, `collector.sqlite3`, `contacts.sqlite3`). `backend = "postgres"`: the mail store, the queue
-//!   and the collector's state in one PostgreSQL database (`pochta-store-postgres`), shared by
-//!   every node; `data_dir` keeps certificates, DKIM keys, the collector's sealing key and
-//!   (for now, with either backend) the address books, `contacts.sqlite3`.
+//!   `queue.sqlite3`, `collector.sqlite3`, `contacts.sqlite3`). `backend = "postgres"`: the
+//!   mail store, the queue, the collector's state and the address books in one PostgreSQL
+//!   database (`pochta-store-postgres`), shared by every node; `data_dir` keeps
+//!   certificates, DKIM keys and the collector's sealing key.
 //! - [`Store`] is the mail store the binary wires into every service: an enum over the two
 //!   backends that forwards **every** method of [`Directory`] and [`MailStore`], defaulted
 //!   ones included (a method left to its default would silently ignore the backend's own).
@@ -25,7 +25,7 @@ use pochta_store::{
 use pochta_store_embedded::{
     EmbeddedCollectorStore, EmbeddedContactStore, EmbeddedQueueStore, EmbeddedStore,
 };
-use pochta_store_postgres::{PgCollectorStore, PgQueueStore, PgStore};
+use pochta_store_postgres::{PgCollectorStore, PgContactStore, PgQueueStore, PgStore};
 use pochta_types::{
     AccountId, Address, Domain, Flags, MailboxId, MailboxName, ModSeq, Rights, SpecialUse, Uid,
 };
@@ -71,7 +71,7 @@ pub fn migrate(config: &Config) -> Result<Option<usize>> {
 }
 
 /// `pochta store copy --to URL`: copies the embedded installation of `config` (mail store,
-/// queue, collector state) into the empty PostgreSQL database at `url`, keeping UIDVALIDITY,
+/// queue, collector state, address books) into the empty PostgreSQL database at `url`, keeping UIDVALIDITY,
 /// UIDs, MODSEQs and every id a client or the collector remembers.
 pub fn copy_to_postgres(config: &Config, url: &str) -> Result<pochta_store_postgres::CopyReport> {
     if config.store != StoreSettings::Embedded {
@@ -83,11 +83,14 @@ pub fn copy_to_postgres(config: &Config, url: &str) -> Result<pochta_store_postg
     let queue = EmbeddedQueueStore::open(&config.data_dir).context("cannot open the queue")?;
     let collector = EmbeddedCollectorStore::open(&config.data_dir)
         .context("cannot open the collector's state")?;
+    let contacts =
+        EmbeddedContactStore::open(&config.data_dir).context("cannot open the address books")?;
     let dst = PgStore::open(url, 2).context("cannot open the PostgreSQL database")?;
     Ok(pochta_store_postgres::copy_into(
         &src,
         Some(&queue),
         Some(&collector),
+        Some(&contacts),
         &dst,
     )?)
 }
@@ -144,12 +147,21 @@ fn open_collector_state(
     State::open(data_dir, store)
 }
 
-/// Address books and contacts.
+/// Address books and contacts (`data_dir/contacts.sqlite3`, or the PostgreSQL database).
 pub fn contact_store(config: &Config) -> Result<Arc<dyn ContactStore>> {
-    crate::admin::create_private_dir(&config.data_dir)?;
-    let store = EmbeddedContactStore::open(&config.data_dir)
-        .with_context(|| format!("cannot open the contacts in {}", config.data_dir.display()))?;
-    Ok(Arc::new(store))
+    match &config.store {
+        StoreSettings::Embedded => {
+            crate::admin::create_private_dir(&config.data_dir)?;
+            let store = EmbeddedContactStore::open(&config.data_dir).with_context(|| {
+                format!("cannot open the contacts in {}", config.data_dir.display())
+            })?;
+            Ok(Arc::new(store))
+        }
+        StoreSettings::Postgres { url, .. } => Ok(Arc::new(
+            PgContactStore::open(url, SIDE_POOL)
+                .context("cannot open the contacts in PostgreSQL")?,
+        )),
+    }
 }
 
 /// Forwards a call to the backend.
@@ -314,6 +326,31 @@ impl MailStore for Store {
     }
     fn expunge(&self, mailbox: MailboxId, uids: Option<&[Uid]>) -> R<Vec<Uid>> {
         each!(self, s => s.expunge(mailbox, uids))
+    }
+    fn replace(
+        &self,
+        from: MailboxId,
+        uid: Uid,
+        to: MailboxId,
+        message: &NewMessage<'_>,
+    ) -> R<UidMapping> {
+        each!(self, s => s.replace(from, uid, to, message))
+    }
+    fn metadata(
+        &self,
+        mailbox: Option<MailboxId>,
+        account: AccountId,
+    ) -> R<Vec<(String, Vec<u8>)>> {
+        each!(self, s => s.metadata(mailbox, account))
+    }
+    fn metadata_set(
+        &self,
+        mailbox: Option<MailboxId>,
+        account: AccountId,
+        changes: &[(String, Option<Vec<u8>>)],
+        max_entries: u32,
+    ) -> R<()> {
+        each!(self, s => s.metadata_set(mailbox, account, changes, max_entries))
     }
     fn claim_recent(&self, mailbox: MailboxId) -> R<Vec<Uid>> {
         each!(self, s => s.claim_recent(mailbox))

@@ -543,8 +543,15 @@ fn run(cli: Cli) -> Result<()> {
             let r = pochta::backend::copy_to_postgres(&load(&cli.config)?, &to)?;
             writeln!(
                 out,
-                "copied {} account(s), {} mailbox(es), {} message(s) ({} distinct), {} queued message(s), {} collector source(s)",
-                r.accounts, r.mailboxes, r.messages, r.blobs, r.queued, r.sources
+                "copied {} account(s), {} mailbox(es), {} message(s) ({} distinct), {} queued message(s), {} collector source(s), {} address book(s) with {} contact(s)",
+                r.accounts,
+                r.mailboxes,
+                r.messages,
+                r.blobs,
+                r.queued,
+                r.sources,
+                r.address_books,
+                r.contacts
             )?;
             Ok(())
         }

@@ -63,3 +63,26 @@ fn every_trait_method_is_forwarded_and_implemented_on_both_backends() {
         "the embedded store implements {missing:?}, the PostgreSQL store does not"
     );
 }
+
+/// The side stores (`QueueStore`, `CollectorStore`, `ContactStore`) have no defaulted methods,
+/// so the compiler proves each backend implements them; what it cannot prove is that the
+/// binary opens the PostgreSQL one when `[store] backend = "postgres"`. (Behaviour: the
+/// cluster tests, e.g. `contacts_are_shared_through_the_database`.)
+#[test]
+fn every_side_store_has_a_postgres_arm() {
+    let backend = read("src/backend.rs");
+    for (embedded, postgres) in [
+        ("EmbeddedQueueStore::open", "PgQueueStore::open"),
+        ("EmbeddedCollectorStore::open", "PgCollectorStore::open"),
+        ("EmbeddedContactStore::open", "PgContactStore::open"),
+    ] {
+        assert!(
+            backend.contains(embedded),
+            "backend.rs does not open {embedded}"
+        );
+        assert!(
+            backend.contains(postgres),
+            "backend.rs opens {embedded} but never {postgres}"
+        );
+    }
+}

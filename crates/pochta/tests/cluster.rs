@@ -4,7 +4,10 @@
 //! sees an APPEND made on the other, and concurrent APPENDs through both nodes get distinct
 //! UIDs that ascend in each connection's order, none lost; POP3's maildrop lock holds across
 //! nodes; a node killed mid-delivery loses the queued message to the other node once its
-//! lease runs out, delivered once; `pochta store copy` keeps the whole IMAP view.
+//! lease runs out, delivered once; `pochta store copy` keeps the whole IMAP view (METADATA
+//! included) and the address books; address books are in the database too (CardDAV on one
+//! node, read and changed on the other); REPLACE and METADATA made on one node are seen on
+//! the other.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -275,10 +278,24 @@ async fn snapshot(server: &TestServer) -> Vec<String> {
         out.extend(f.iter().filter(|l| !l.starts_with('c')).map(|l| {
             format!(
                 "{name}: {}",
-                l.replace("\\Recent ", "").replace(" \\Recent", "")
+                // \Recent is per session (RFC 3501 §2.3.2), not part of what is kept.
+                l.replace("\\Recent ", "")
+                    .replace(" \\Recent", "")
+                    .replace("(\\Recent)", "()")
             )
         }));
     }
+    out
+}
+
+/// The METADATA answers about Work's and the server's entries (RFC 5464 §4.2).
+async fn metadata(server: &TestServer) -> Vec<String> {
+    let mut c = Imap::login(server).await;
+    let mut out = c
+        .cmd("GETMETADATA Work (/private/comment /shared/comment)")
+        .await;
+    out.extend(c.cmd("GETMETADATA \"\" /private/vendor/test/note").await);
+    out.retain(|l| l.starts_with("* METADATA"));
     out
 }
 
@@ -300,12 +317,34 @@ async fn store_copy_keeps_uidvalidity_and_uids() {
         c.cmd("UID STORE 2 +FLAGS (\\Deleted)").await;
         c.cmd("EXPUNGE").await;
         c.cmd("UID COPY 3:5 Work").await;
+        c.cmd("SETMETADATA Work (/private/comment \"mine\" /shared/comment \"ours\")")
+            .await;
+        c.cmd("SETMETADATA \"\" (/private/vendor/test/note \"server\")")
+            .await;
     }
+    let metadata_before = metadata(&embedded).await;
+    let all = metadata_before.concat();
+    assert!(
+        all.contains("mine") && all.contains("ours") && all.contains("server"),
+        "{metadata_before:?}"
+    );
     let before = snapshot(&embedded).await;
     assert!(
         before.iter().any(|l| l.contains("$Important")),
         "{before:?}"
     );
+    // An address book with two contacts (contacts.sqlite3).
+    let cards = embedded.dir.dir.path().join("cards.vcf");
+    std::fs::write(
+        &cards,
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:anna\r\nFN:Anna Petrova\r\nEND:VCARD\r\n\
+         BEGIN:VCARD\r\nVERSION:3.0\r\nUID:boris\r\nFN:Boris Ivanov\r\nEND:VCARD\r\n",
+    )
+    .unwrap();
+    let o = embedded.cli(&["contacts", "import", USER, cards.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let cards_before = common::stdout(&embedded.cli(&["contacts", "export", USER]));
+    assert!(cards_before.contains("Boris Ivanov"), "{cards_before}");
     assert!(embedded.sigterm(Duration::from_secs(30)).is_some());
 
     let cluster = Cluster::start();
@@ -318,6 +357,10 @@ async fn store_copy_keeps_uidvalidity_and_uids() {
     );
     let said = common::stdout(&o);
     assert!(said.contains("copied 1 account(s)"), "{said}");
+    assert!(
+        said.contains("1 address book(s) with 2 contact(s)"),
+        "{said}"
+    );
     // A second copy into the same (now full) database is refused, changing nothing.
     let o = embedded.cli(&["store", "copy", "--to", &url]);
     assert!(!o.status.success());
@@ -330,6 +373,16 @@ async fn store_copy_keeps_uidvalidity_and_uids() {
     assert_eq!(c.append(&message(9)).await, 6);
     let o = pg.cli(&["alias", "list"]);
     assert!(common::stdout(&o).contains("boss@pochta.test"));
+    assert_eq!(
+        metadata(&pg).await,
+        metadata_before,
+        "METADATA changed across the copy"
+    );
+    // The address book came along, byte for byte (read from PostgreSQL).
+    assert_eq!(
+        common::stdout(&pg.cli(&["contacts", "export", USER])),
+        cards_before
+    );
 }
 
 async fn pop3_line(c: &mut BufReader<TcpStream>) -> String {
@@ -560,4 +613,141 @@ async fn queue_is_taken_over_when_a_node_dies_mid_delivery() {
     });
     let delivered = seen.lock().unwrap().iter().filter(|(_, ok)| *ok).count();
     assert_eq!(delivered, 1, "{:?}", seen.lock().unwrap());
+}
+
+/// `curl -sS -i` as USER: (status, headers lower-cased, body).
+fn dav(method: &str, url: &str, headers: &[&str], body: Option<&str>) -> (u16, String, String) {
+    let auth = format!("{USER}:{PASS}");
+    let mut c = std::process::Command::new("curl");
+    c.args(["-sS", "--max-time", "20", "-i", "-u", &auth, "-X", method]);
+    for h in headers {
+        c.args(["-H", h]);
+    }
+    if let Some(b) = body {
+        c.args(["--data-binary", b]);
+    }
+    let out = c.arg(url).output().expect("run curl");
+    assert!(out.status.success(), "curl {url}: {}", common::stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut rest = text.as_str();
+    while rest.starts_with("HTTP/1.1 100") {
+        rest = rest.split_once("\r\n\r\n").map_or("", |(_, r)| r);
+    }
+    let (head, body) = rest.split_once("\r\n\r\n").unwrap_or((rest, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// With `backend = "postgres"` the address books live in the database: a contact PUT over
+/// CardDAV on node A is read over CardDAV on node B (its ETag and bytes unchanged), a stale
+/// `If-Match` on B is refused, B's delete is gone on A, and neither node has a
+/// `contacts.sqlite3` in its data_dir.
+#[test]
+fn contacts_are_shared_through_the_database() {
+    let cluster = Cluster::start();
+    let url = cluster.database();
+    let start = || {
+        let ports: Vec<(&'static str, u16)> =
+            ["imap", "http"].into_iter().zip(free_ports(2)).collect();
+        let extra = format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 4\n");
+        TestServer::start_in(TestDir::new(&ports, &extra), ports)
+    };
+    let a = start();
+    let b = start();
+    a.dir.add_user(USER, PASS);
+    let card_url = |s: &TestServer| {
+        format!(
+            "http://127.0.0.1:{}/dav/addressbooks/{USER}/default/anna.vcf",
+            s.port("http")
+        )
+    };
+    let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:anna\r\nFN:Anna Petrova\r\nN:Petrova;Anna;;;\r\nEND:VCARD\r\n";
+    let (s, h, _) = dav(
+        "PUT",
+        &card_url(&a),
+        &["Content-Type: text/vcard", "If-None-Match: *"],
+        Some(card),
+    );
+    assert_eq!(s, 201, "{h}");
+    let etag = h
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .expect("an ETag")
+        .trim()
+        .to_owned();
+    let (s, h, body) = dav("GET", &card_url(&b), &[], None);
+    assert_eq!(s, 200, "{h}");
+    assert_eq!(body, card, "node B returns node A's bytes");
+    assert!(h.contains(&format!("etag: {etag}")), "{h}");
+    let (s, _, _) = dav("PUT", &card_url(&b), &["If-Match: \"0000\""], Some(card));
+    assert_eq!(s, 412, "a stale If-Match is refused on the other node too");
+    let (s, h, _) = dav(
+        "DELETE",
+        &card_url(&b),
+        &[&format!("If-Match: {etag}")],
+        None,
+    );
+    assert!(s == 204 || s == 200, "{s} {h}");
+    assert_eq!(dav("GET", &card_url(&a), &[], None).0, 404);
+    for n in [&a, &b] {
+        assert!(
+            !n.dir.data_dir().join("contacts.sqlite3").exists(),
+            "contacts.sqlite3 made in a postgres node's data_dir"
+        );
+    }
+}
+
+/// REPLACE (RFC 8508) and METADATA (RFC 5464) on the PostgreSQL store over TCP: a UID
+/// REPLACE on node A answers APPENDUID and leaves node B with only the new message; an
+/// entry set on A is read on B, and a mailbox rename on B carries it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replace_and_metadata_across_nodes() {
+    let cluster = Cluster::start();
+    let url = cluster.database();
+    let a = node(&url);
+    let b = node(&url);
+    a.dir.add_user(USER, PASS);
+    let mut ca = Imap::login(&a).await;
+    let old = ca.append(&message(1)).await;
+    ca.cmd("SELECT INBOX").await;
+    let body = message(2);
+    ca.n += 1;
+    let tag = format!("c{}", ca.n);
+    let w = ca.conn.get_mut();
+    w.write_all(format!("{tag} UID REPLACE {old} INBOX {{{}}}\r\n", body.len()).as_bytes())
+        .await
+        .unwrap();
+    let cont = ca.line().await;
+    assert!(cont.starts_with('+'), "{cont}");
+    let w = ca.conn.get_mut();
+    w.write_all(&body).await.unwrap();
+    w.write_all(b"\r\n").await.unwrap();
+    let lines = ca.until(&tag).await;
+    let all = lines.concat();
+    assert!(all.contains("APPENDUID "), "{all}");
+    assert!(
+        all.contains(&format!("* VANISHED {old}")) || all.contains("EXPUNGE"),
+        "{all}"
+    );
+
+    let mut cb = Imap::login(&b).await;
+    cb.cmd("SELECT INBOX").await;
+    let f = cb
+        .cmd("UID FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        .await;
+    let f = f.concat();
+    assert!(f.contains("node test 2"), "{f}");
+    assert!(!f.contains("node test 1"), "{f}");
+    assert!(!f.contains(&format!("UID {old} ")), "{f}");
+
+    ca.cmd("CREATE Work").await;
+    ca.cmd("SETMETADATA Work (/private/comment \"from A\")")
+        .await;
+    cb.cmd("RENAME Work Job").await;
+    let m = cb.cmd("GETMETADATA Job /private/comment").await.concat();
+    assert!(m.contains("from A"), "{m}");
 }

@@ -8,9 +8,13 @@
 //!   UIDVALIDITY, `uid_next` and HIGHESTMODSEQ, messages their UIDs, MODSEQs, flags,
 //!   keywords, internal and save dates; accounts keep password hashes and SCRAM secrets;
 //!   ACLs, quotas (limits; usage follows from the rows), subscriptions, per-user `\Seen`,
-//!   aliases and domains come along, and so do the queue (same ids, recipient states) and the
-//!   collector's sources, checkpoints, UID maps and pending batches (same source ids, secrets
-//!   still sealed).
+//!   aliases, domains and metadata entries (RFC 5464) come along, and so do the queue (same
+//!   ids, recipient states) and the collector's sources, checkpoints, UID maps and pending batches (same source ids, secrets
+//!   still sealed); the address books keep their ids, sync tokens, contacts' bytes, ETags and
+//!   tokens.
+//! - Deletions in an address book are carried over as tombstones with the book's current
+//!   token (the trait does not tell each one's token), so a client syncing from an older
+//!   token hears of them at worst once more; a client at the current token is unaffected.
 //! - UIDs expunged before the copy are carried over with the mailbox's HIGHESTMODSEQ (the
 //!   traits do not tell the MODSEQ of each expunge), so a QRESYNC client hears of them as
 //!   VANISHED at worst once more.
@@ -20,6 +24,7 @@
 use std::collections::{HashMap, HashSet};
 
 use pochta_store::collector::CollectorStore;
+use pochta_store::contacts::ContactStore;
 use pochta_store::queue::{Notify, QueueStore, Ret};
 use pochta_store::{Grantee, MailStore, StoreError};
 use pochta_types::{AccountId, MailboxId, ModSeq, Uid};
@@ -35,14 +40,17 @@ pub struct CopyReport {
     pub blobs: usize,
     pub queued: usize,
     pub sources: usize,
+    pub address_books: usize,
+    pub contacts: usize,
 }
 
-/// Copies `src` (and its queue and collector state, if given) into the empty database of
-/// `dst`, in one transaction.
+/// Copies `src` (and its queue, collector state and address books, if given) into the empty
+/// database of `dst`, in one transaction.
 pub fn copy_into<S: MailStore>(
     src: &S,
     queue: Option<&dyn QueueStore>,
     collector: Option<&dyn CollectorStore>,
+    contacts: Option<&dyn ContactStore>,
     dst: &PgStore,
 ) -> pochta_store::Result<CopyReport> {
     let sync = |e| -> crate::Error { crate::Error::Store(e) };
@@ -202,7 +210,13 @@ pub fn copy_into<S: MailStore>(
                      SELECT $1, u, $3 FROM unnest($2::bigint[]) AS u ON CONFLICT DO NOTHING",
                     &[dst_mb, &seen, dst_a],
                 )?;
+                let entries = src.metadata(Some(*src_mb), *a).map_err(sync)?;
+                copy_metadata(tx, Some(*dst_mb), *dst_a, &entries)?;
             }
+        }
+        for (a, dst_a) in &ids {
+            let entries = src.metadata(None, *a).map_err(sync)?;
+            copy_metadata(tx, None, *dst_a, &entries)?;
         }
         tx.execute(
             "INSERT INTO counters (name, value) VALUES ('uid_validity', $1)
@@ -226,8 +240,39 @@ pub fn copy_into<S: MailStore>(
         if let Some(c) = collector {
             report.sources = copy_collector(tx, c)?;
         }
+        if let Some(c) = contacts {
+            let accounts: Vec<(AccountId, i64)> = ids
+                .iter()
+                .filter(|(_, v)| **v != public_dst)
+                .map(|(k, v)| (*k, *v))
+                .collect();
+            (report.address_books, report.contacts) = copy_contacts(tx, c, &accounts)?;
+        }
         Ok(report)
     })?)
+}
+
+/// Metadata entries (RFC 5464) as visible to one account: its `/private/` ones and the
+/// `/shared/` ones (seen by every account, so written once).
+fn copy_metadata(
+    tx: &mut Tx<'_>,
+    mailbox: Option<i64>,
+    account: i64,
+    entries: &[(String, Vec<u8>)],
+) -> R<()> {
+    for (name, value) in entries {
+        let owner = if name.starts_with("/shared/") {
+            0
+        } else {
+            account
+        };
+        tx.execute(
+            "INSERT INTO metadata (mailbox, account, name, value) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[&mailbox, &owner, name, value],
+        )?;
+    }
+    Ok(())
 }
 
 fn insert_message(tx: &mut Tx<'_>, mailbox: i64, r: &pochta_store::MessageRecord) -> R<()> {
@@ -392,4 +437,56 @@ fn copy_collector(tx: &mut Tx<'_>, c: &dyn CollectorStore) -> R<usize> {
         &[],
     )?;
     Ok(sources.len())
+}
+
+/// The address books of `accounts` (source id, target id): books keep their ids and tokens.
+fn copy_contacts(
+    tx: &mut Tx<'_>,
+    c: &dyn ContactStore,
+    accounts: &[(AccountId, i64)],
+) -> R<(usize, usize)> {
+    let (mut books, mut cards) = (0, 0);
+    for (src, dst) in accounts {
+        for b in c.address_books(*src)? {
+            let token = i64::try_from(b.token).unwrap_or(i64::MAX);
+            tx.execute(
+                "INSERT INTO contact_books (id, account, name, display_name, description, token)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&b.id, dst, &b.name, &b.display_name, &b.description, &token],
+            )?;
+            books += 1;
+            for k in c.contacts(b.id)? {
+                tx.execute(
+                    "INSERT INTO contacts (book, name, etag, data, token)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        &b.id,
+                        &k.name,
+                        &k.etag,
+                        &k.data,
+                        &i64::try_from(k.token).unwrap_or(i64::MAX),
+                    ],
+                )?;
+                cards += 1;
+            }
+            // Every deletion after token 1 (none can be at or before it but the first change).
+            let deleted = match c.changes_since(b.id, 1)? {
+                Some(ch) if b.token > 1 => ch.deleted,
+                _ => Vec::new(),
+            };
+            for name in deleted {
+                tx.execute(
+                    "INSERT INTO contact_tombstones (book, name, token) VALUES ($1, $2, $3)",
+                    &[&b.id, &name, &token],
+                )?;
+            }
+        }
+    }
+    // Books keep their ids; new ones continue after them.
+    tx.execute(
+        "SELECT setval(pg_get_serial_sequence('contact_books', 'id'),
+                       greatest((SELECT max(id) FROM contact_books), 1))",
+        &[],
+    )?;
+    Ok((books, cards))
 }

@@ -7,6 +7,7 @@
 //!   `FOR UPDATE SKIP LOCKED`);
 //! - [`PgCollectorStore`]: [`pochta_store::CollectorStore`] (one pass per source through a
 //!   session-scoped advisory lock);
+//! - [`PgContactStore`]: [`pochta_store::ContactStore`] (a write locks its address book's row);
 //! - [`copy_into`]: moving an installation from another backend, keeping UIDVALIDITY and UIDs;
 //! - `testing` (cargo feature `testing`): a throwaway PostgreSQL cluster for tests.
 //!
@@ -47,6 +48,7 @@
 #![forbid(unsafe_code)]
 
 mod collector;
+mod contacts;
 mod copy;
 mod directory;
 mod mailstore;
@@ -56,6 +58,7 @@ mod schema;
 pub mod testing;
 
 pub use collector::PgCollectorStore;
+pub use contacts::PgContactStore;
 pub use copy::{CopyReport, copy_into};
 pub use queue::PgQueueStore;
 pub use schema::SCHEMA_VERSION;

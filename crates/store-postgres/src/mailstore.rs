@@ -19,6 +19,9 @@ use sha2::{Digest, Sha256};
 
 use crate::{PgStore, R, Tx};
 
+mod metadata;
+mod replace;
+
 /// First key of the POP3 maildrop advisory locks ("pop3" in ASCII): a session-scoped lock on
 /// a connection of its own, so it is released when the lock is dropped or its node dies.
 const MAILDROP_LOCK_CLASS: i32 = 0x706f_7033;
@@ -735,6 +738,8 @@ impl MailStore for PgStore {
                     "UPDATE mailboxes SET noselect = TRUE WHERE id = $1",
                     &[&mb.id],
                 )?;
+                // RFC 5464 §4.1: a deleted mailbox's metadata goes, even when its name stays.
+                tx.execute("DELETE FROM metadata WHERE mailbox = $1", &[&mb.id])?;
                 if !uids.is_empty() {
                     events.push(mb.event());
                 }
@@ -776,6 +781,12 @@ impl MailStore for PgStore {
                 create_ancestors(tx, account, to)?;
                 let info = insert_mailbox(tx, account, to, None)?;
                 let mut dst = mb_lock(tx, info.id)?.ok_or_else(|| corrupt("mailbox vanished"))?;
+                // RFC 5464 §4.1: the new mailbox gets a copy of INBOX's metadata.
+                tx.execute(
+                    "INSERT INTO metadata (mailbox, account, name, value)
+                     SELECT $2, account, name, value FROM metadata WHERE mailbox = $1",
+                    &[&src.id, &dst.id],
+                )?;
                 let uids = all_uids(tx, src.id)?;
                 for r in read_rows(tx, src.id, &uids)? {
                     insert_message(
@@ -1424,6 +1435,34 @@ impl MailStore for PgStore {
             }))
         });
         Ok(r?)
+    }
+
+    fn replace(
+        &self,
+        from: MailboxId,
+        uid: Uid,
+        to: MailboxId,
+        message: &NewMessage<'_>,
+    ) -> Result<UidMapping> {
+        replace::replace(self, from, uid, to, message)
+    }
+
+    fn metadata(
+        &self,
+        mailbox: Option<MailboxId>,
+        account: AccountId,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        metadata::metadata(self, mailbox, account)
+    }
+
+    fn metadata_set(
+        &self,
+        mailbox: Option<MailboxId>,
+        account: AccountId,
+        changes: &[(String, Option<Vec<u8>>)],
+        max_entries: u32,
+    ) -> Result<()> {
+        metadata::metadata_set(self, mailbox, account, changes, max_entries)
     }
 
     fn set_seen_per_user(&self, mailbox: MailboxId, on: bool) -> Result<()> {

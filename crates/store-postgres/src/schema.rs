@@ -260,6 +260,61 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (source, remote, ord)
     );
     "#,
+    // 1 → 2: metadata (RFC 5464), as the embedded store's. `mailbox` NULL is a server
+    // entry; `account` is the owner of a `/private/` entry and 0 for a `/shared/` one; names
+    // are lower-case. Entries go with their mailbox (cascade) and with the account that
+    // owns them (trigger).
+    r#"
+    CREATE TABLE metadata (
+        mailbox BIGINT REFERENCES mailboxes(id) ON DELETE CASCADE,
+        account BIGINT NOT NULL,
+        name    TEXT COLLATE "C" NOT NULL,
+        value   BYTEA NOT NULL
+    );
+    CREATE UNIQUE INDEX metadata_key ON metadata ((coalesce(mailbox, 0)), account, name);
+    CREATE FUNCTION pochta_account_metadata_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM metadata WHERE account = OLD.id;
+        RETURN OLD;
+    END $$;
+    CREATE TRIGGER accounts_metadata AFTER DELETE ON accounts
+        FOR EACH ROW EXECUTE FUNCTION pochta_account_metadata_removed();
+    "#,
+    // 2 → 3: address books (pochta_store::contacts), as the embedded `contacts.sqlite3`.
+    // `account` is the mail store's account id without a foreign key (the trait's accounts
+    // need not exist in the directory); an account's books go when the account does.
+    r#"
+    CREATE TABLE contact_books (
+        id           BIGSERIAL PRIMARY KEY,
+        account      BIGINT NOT NULL,
+        name         TEXT COLLATE "C" NOT NULL,
+        display_name TEXT NOT NULL,
+        description  TEXT NOT NULL,
+        token        BIGINT NOT NULL DEFAULT 0,
+        UNIQUE (account, name)
+    );
+    CREATE TABLE contacts (
+        book  BIGINT NOT NULL REFERENCES contact_books(id) ON DELETE CASCADE,
+        name  TEXT COLLATE "C" NOT NULL,
+        etag  TEXT NOT NULL,
+        data  BYTEA NOT NULL,
+        token BIGINT NOT NULL,
+        PRIMARY KEY (book, name)
+    );
+    CREATE TABLE contact_tombstones (
+        book  BIGINT NOT NULL REFERENCES contact_books(id) ON DELETE CASCADE,
+        name  TEXT COLLATE "C" NOT NULL,
+        token BIGINT NOT NULL,
+        PRIMARY KEY (book, name)
+    );
+    CREATE FUNCTION pochta_account_books_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM contact_books WHERE account = OLD.id;
+        RETURN OLD;
+    END $$;
+    CREATE TRIGGER accounts_books AFTER DELETE ON accounts
+        FOR EACH ROW EXECUTE FUNCTION pochta_account_books_removed();
+    "#,
 ];
 
 /// The schema version this program writes.

@@ -1,4 +1,4 @@
-//! The shared conformance suites (mail store, queue spool, collector state) on PostgreSQL:
+//! The shared conformance suites (mail store, queue spool, collector state, contacts) on PostgreSQL:
 //! one throwaway PostgreSQL 15 cluster per test process (`pochta_store_postgres::testing`),
 //! one fresh database per test.
 
@@ -63,4 +63,25 @@ mod collector {
     }
 
     pochta_store::collector_conformance_tests!(Pg);
+}
+
+mod contacts {
+    use pochta_store::conformance::contacts::ContactsFixture;
+    use pochta_store_postgres::{PgContactStore, testing};
+
+    struct Pg(String);
+
+    impl ContactsFixture for Pg {
+        type Store = PgContactStore;
+
+        fn create() -> Self {
+            Pg(testing::shared().database())
+        }
+
+        fn open(&self) -> PgContactStore {
+            PgContactStore::open(&self.0, 4).expect("open contacts")
+        }
+    }
+
+    pochta_store::contacts_conformance_tests!(Pg);
 }
