@@ -8,7 +8,9 @@
 //! Invariants (what always holds):
 //! - **Only reads run concurrently.** A command is independent only if it changes nothing — in
 //!   the store or in the session: `FETCH`/`UID FETCH` that set no `\Seen` (only `.PEEK`
-//!   sections, no `RFC822`/`RFC822.TEXT`), `SEARCH`/`UID SEARCH` without `RETURN (SAVE)`,
+//!   sections, no `RFC822`/`RFC822.TEXT`) and ask no `FLAGS` (announcing a new keyword
+//!   changes the session's flag list), `SEARCH`/`UID SEARCH` without `RETURN (SAVE)` or
+//!   `RETURN (UPDATE)`,
 //!   `STATUS`, `LIST`, `LSUB`, `GETQUOTA`, `GETQUOTAROOT`, `MYRIGHTS`, `GETACL`, `LISTRIGHTS`.
 //!   A command that would switch CONDSTORE on (RFC 7162 §3.1: `MODSEQ`, `CHANGEDSINCE`,
 //!   `HIGHESTMODSEQ`) is independent only once CONDSTORE is already on, so no neighbour's
@@ -73,7 +75,12 @@ pub(crate) fn independent<S: MailStore>(session: &Session<S>, body: &CommandBody
             });
             let enables_condstore =
                 f.changed_since.is_some() || f.attrs.iter().any(|a| matches!(a, FetchAttr::ModSeq));
-            !sets_seen && (condstore || !enables_condstore)
+            // A FETCH that reports FLAGS may have to announce a keyword new to the session
+            // (untagged FLAGS first, RFC 9051 §7.3.5); forks announcing concurrently from one
+            // base would each send a FLAGS list missing the other's keyword, so it is a
+            // barrier.
+            let reports_flags = f.attrs.iter().any(|a| matches!(a, FetchAttr::Flags));
+            !sets_seen && !reports_flags && (condstore || !enables_condstore)
         }
         CommandBody::Search(s) => {
             // SAVE and UPDATE (a live context, RFC 5267) keep state in the session.

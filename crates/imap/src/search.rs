@@ -393,7 +393,15 @@ impl<S: MailStore> Session<S> {
                     continue;
                 };
                 let bytes = if needs.bytes {
-                    Some(store.blob(&rec.blob)?)
+                    match store.blob(&rec.blob) {
+                        Ok(b) => Some(b),
+                        // Expunged by another session (and its bytes collected) since the
+                        // records were read: it matches nothing, as in FETCH.
+                        Err(_) if store.records(mailbox, &[rec.uid], false)?.is_empty() => {
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
                 } else {
                     None
                 };

@@ -154,6 +154,16 @@ impl View {
     }
 }
 
+/// An untagged update the session may send at the end of any command: EXISTS, EXPUNGE,
+/// RECENT, FLAGS, a response code, or a FETCH of flags (no message data).
+fn is_update(line: &str) -> bool {
+    let words: Vec<&str> = line.split(' ').collect();
+    line.starts_with("* FLAGS ")
+        || line.starts_with("* OK [")
+        || matches!(words.get(2), Some(&"EXISTS" | &"EXPUNGE" | &"RECENT"))
+        || (words.get(2) == Some(&"FETCH") && line.contains("FLAGS (") && !line.contains("BODY"))
+}
+
 fn number_after(text: &str, key: &str) -> Option<u32> {
     let i = text.find(key)? + key.len();
     text[i..]
@@ -311,9 +321,15 @@ fn run_batch(f: &mut Fixture, batch: &[Cmd]) {
             );
             *status_seen.entry(k).or_default() += 1;
         } else if head.starts_with("* SEARCH") {
-            // Its own tagged answer follows it directly.
+            // Its own tagged answer follows it, with at most the session's untagged updates
+            // in between (a SEARCH run on its own reports other sessions' changes before its
+            // tagged completion, RFC 9051 §7); never another command's answer.
+            let mut q = p + 1;
+            while !tag_at.contains_key(&q) && responses.get(q).is_some_and(|l| is_update(l)) {
+                q += 1;
+            }
             let i = *tag_at
-                .get(&(p + 1))
+                .get(&q)
                 .unwrap_or_else(|| panic!("{head} not followed by its tagged answer"));
             let Cmd::Search(m) = batch[i] else {
                 panic!("{head} followed by the answer to {}", batch[i].text(i));
@@ -559,4 +575,59 @@ fn a_small_read_overtakes_a_large_fetch_only_when_parallel() {
         0,
         "with parallel = false, answers must come in order"
     );
+}
+
+/// Keywords another session defined, fetched by a pipelined batch of `UID FETCH (FLAGS)`: every
+/// keyword shown in a FETCH was listed in an untagged FLAGS before it, and no later FLAGS list
+/// drops one listed earlier (RFC 9051 §7.3.5; imaptest's "Keyword dropped" check). Forks of the
+/// session announcing keywords concurrently would each send a list missing the other's.
+#[test]
+fn pipelined_flag_fetches_never_drop_an_announced_keyword() {
+    let s = common::start();
+    let mut a = Client::login(s.addr, USER);
+    let mut b = Client::login(s.addr, USER);
+    const N: u32 = 12;
+    for i in 1..=N {
+        a.append("INBOX", "", &message(&format!("k{i}"), "x"));
+    }
+    a.ok("SELECT INBOX");
+    b.ok("SELECT INBOX");
+    for i in 1..=N {
+        b.ok(&format!("UID STORE {i} +FLAGS ($Kw{i})"));
+    }
+    let batch: String = (1..=N)
+        .map(|i| format!("f{i} UID FETCH {i} (UID FLAGS)\r\n"))
+        .collect();
+    a.send(batch.as_bytes());
+    let mut known: Vec<String> = Vec::new();
+    let mut done = 0;
+    while done < N {
+        let line = a.read_response();
+        if line.starts_with("* FLAGS (") {
+            let list: Vec<String> = line["* FLAGS (".len()..]
+                .trim_end_matches(')')
+                .split(' ')
+                .map(str::to_ascii_lowercase)
+                .collect();
+            for k in &known {
+                assert!(list.contains(k), "FLAGS dropped {k}: {line}");
+            }
+            known = list;
+        } else if line.contains(" FETCH (") {
+            let flags = line
+                .split("FLAGS (")
+                .nth(1)
+                .and_then(|x| x.split(')').next())
+                .unwrap_or("");
+            for k in flags.split(' ').filter(|k| k.starts_with('$')) {
+                assert!(
+                    known.contains(&k.to_ascii_lowercase()),
+                    "{k} shown before any FLAGS listed it: {line}"
+                );
+            }
+        } else if line.starts_with('f') {
+            assert!(line.contains(" OK "), "{line}");
+            done += 1;
+        }
+    }
 }
