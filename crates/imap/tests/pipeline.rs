@@ -603,8 +603,8 @@ fn pipelined_flag_fetches_never_drop_an_announced_keyword() {
     let mut done = 0;
     while done < N {
         let line = a.read_response();
-        if line.starts_with("* FLAGS (") {
-            let list: Vec<String> = line["* FLAGS (".len()..]
+        if let Some(rest) = line.strip_prefix("* FLAGS (") {
+            let list: Vec<String> = rest
                 .trim_end_matches(')')
                 .split(' ')
                 .map(str::to_ascii_lowercase)
