@@ -46,7 +46,15 @@ impl<'a> Item<'a> {
         let fields = match rec.meta.as_deref() {
             Some(meta) => match meta.sort_fields() {
                 Some(f) => Cow::Borrowed(f),
-                None => Cow::Owned(pochta_message::sort_fields(&store.blob(&rec.blob)?, meta)),
+                // Bytes gone meanwhile (expunged by another session and collected): the
+                // message sorts with empty keys, as SEARCH and FETCH skip it, rather than
+                // failing the whole command.
+                None => Cow::Owned(
+                    store
+                        .blob(&rec.blob)
+                        .map(|b| pochta_message::sort_fields(&b, meta))
+                        .unwrap_or_default(),
+                ),
             },
             None => Cow::Owned(SortFields::default()),
         };
