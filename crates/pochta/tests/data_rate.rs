@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{TestDir, TestServer, free_ports};
+use common::{TestDir, TestServer, free_ports, smtp_cmd, smtp_reply};
 
 const USER: &str = "rate@example.test";
 const PASS: &str = "rate pw";
@@ -19,35 +19,15 @@ const PASS: &str = "rate pw";
 const CONFIG: &str = "[limits]\nmin_data_rate = 1000\ndata_rate_grace = 2\n\
                       [smtp]\ncheck_inbound = false\n";
 
-fn reply(r: &mut BufReader<TcpStream>) -> String {
-    let mut all = String::new();
-    loop {
-        let mut l = String::new();
-        if r.read_line(&mut l).unwrap_or(0) == 0 {
-            return all;
-        }
-        all.push_str(&l);
-        if l.len() < 4 || l.as_bytes()[3] != b'-' {
-            return all;
-        }
-    }
-}
-
-fn cmd(r: &mut BufReader<TcpStream>, line: &str, want: &str) {
-    r.get_mut().write_all(line.as_bytes()).unwrap();
-    let got = reply(r);
-    assert!(got.starts_with(want), "{line:?}: {got:?} (wanted {want})");
-}
-
 fn smtp_data(addr: SocketAddr) -> BufReader<TcpStream> {
     let s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut r = BufReader::new(s);
-    assert!(reply(&mut r).starts_with("220"));
-    cmd(&mut r, "EHLO client.test\r\n", "250");
-    cmd(&mut r, "MAIL FROM:<someone@client.test>\r\n", "250");
-    cmd(&mut r, &format!("RCPT TO:<{USER}>\r\n"), "250");
-    cmd(&mut r, "DATA\r\n", "354");
+    assert!(smtp_reply(&mut r).starts_with("220"));
+    smtp_cmd(&mut r, "EHLO client.test\r\n", "250");
+    smtp_cmd(&mut r, "MAIL FROM:<someone@client.test>\r\n", "250");
+    smtp_cmd(&mut r, format!("RCPT TO:<{USER}>\r\n"), "250");
+    smtp_cmd(&mut r, "DATA\r\n", "354");
     r
 }
 
@@ -91,7 +71,7 @@ fn dripping_bodies_and_literals_are_cut_off_while_others_go_on() {
             thread::sleep(Duration::from_millis(250));
         }
         c.get_mut().write_all(b".\r\n").unwrap();
-        reply(&mut c)
+        smtp_reply(&mut c)
     });
 
     // SMTP: a body dripped at 5 bytes/s.
@@ -111,9 +91,9 @@ fn dripping_bodies_and_literals_are_cut_off_while_others_go_on() {
         let s = TcpStream::connect(imap).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut c = BufReader::new(s);
-        assert!(reply(&mut c).starts_with("* OK"));
-        cmd(&mut c, &format!("a LOGIN {USER} \"{PASS}\"\r\n"), "a OK");
-        cmd(&mut c, "b APPEND INBOX {100000}\r\n", "+");
+        assert!(smtp_reply(&mut c).starts_with("* OK"));
+        smtp_cmd(&mut c, format!("a LOGIN {USER} \"{PASS}\"\r\n"), "a OK");
+        smtp_cmd(&mut c, "b APPEND INBOX {100000}\r\n", "+");
         drip_until_answer(&mut c)
     });
 

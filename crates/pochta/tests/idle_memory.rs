@@ -18,7 +18,7 @@ use std::thread;
 use std::time::Duration;
 
 use blocking::Imap;
-use common::{TestDir, TestServer, free_ports, rss_kib};
+use common::{TestDir, TestServer, free_ports, rss_kib, settled_rss_kib};
 
 const USER: &str = "idle@example.test";
 const PASS: &str = "idle pw";
@@ -28,17 +28,6 @@ const WARM: usize = 40;
 const CONNECTIONS: usize = 200;
 /// The bound per idle authenticated connection.
 const LIMIT_KIB: u64 = 64;
-
-/// VmRSS once the server has settled: the smallest of a few readings a little apart.
-fn settled_rss_kib(pid: u32) -> u64 {
-    (0..5)
-        .map(|_| {
-            thread::sleep(Duration::from_millis(200));
-            rss_kib(pid)
-        })
-        .min()
-        .unwrap_or(0)
-}
 
 fn open(server: &TestServer, n: usize) -> Vec<Imap> {
     let addr = server.addr("imap");

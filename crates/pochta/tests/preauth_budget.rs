@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use common::{TestDir, TestServer, free_ports, rss_kib};
+use common::{TestDir, TestServer, free_ports, settled_rss_kib};
 
 const USER: &str = "pre@example.test";
 const PASS: &str = "pre pw";
@@ -52,16 +52,6 @@ fn write_filler(w: &mut TcpStream, n: usize) {
         }
         left -= k;
     }
-}
-
-fn settled_rss_kib(pid: u32) -> u64 {
-    (0..5)
-        .map(|_| {
-            thread::sleep(Duration::from_millis(200));
-            rss_kib(pid)
-        })
-        .min()
-        .unwrap_or(0)
 }
 
 #[test]

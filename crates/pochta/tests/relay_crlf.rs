@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{TestDir, TestServer, base64, free_ports, wait_for};
+use common::{TestDir, TestServer, base64, free_ports, smtp_cmd, smtp_reply, wait_for};
 
 /// A next hop that keeps the raw bytes of each DATA body (up to and including `.CRLF`).
 fn raw_next_hop() -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
@@ -55,30 +55,6 @@ fn raw_next_hop() -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
     (port, bodies)
 }
 
-fn reply(r: &mut BufReader<TcpStream>) -> String {
-    let mut all = String::new();
-    loop {
-        let mut l = String::new();
-        if r.read_line(&mut l).unwrap_or(0) == 0 {
-            return all;
-        }
-        all.push_str(&l);
-        if l.len() < 4 || l.as_bytes()[3] != b'-' {
-            return all;
-        }
-    }
-}
-
-fn cmd(r: &mut BufReader<TcpStream>, line: &[u8], want: &str) {
-    r.get_mut().write_all(line).unwrap();
-    let got = reply(r);
-    assert!(
-        got.starts_with(want),
-        "{:?}: {got:?}",
-        String::from_utf8_lossy(line)
-    );
-}
-
 #[test]
 fn bare_cr_and_lf_reach_the_next_hop_as_crlf_and_dot_stuffed() {
     let (hop, bodies) = raw_next_hop();
@@ -96,21 +72,21 @@ fn bare_cr_and_lf_reach_the_next_hop_as_crlf_and_dot_stuffed() {
     let s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut c = BufReader::new(s);
-    assert!(reply(&mut c).starts_with("220"));
-    cmd(&mut c, b"EHLO client.test\r\n", "250");
+    assert!(smtp_reply(&mut c).starts_with("220"));
+    smtp_cmd(&mut c, b"EHLO client.test\r\n", "250");
     let token = base64(b"\0alice@a.test\0alicepw");
-    cmd(&mut c, format!("AUTH PLAIN {token}\r\n").as_bytes(), "235");
-    cmd(&mut c, b"MAIL FROM:<alice@a.test>\r\n", "250");
-    cmd(&mut c, b"RCPT TO:<bob@b.test>\r\n", "250");
-    cmd(&mut c, b"DATA\r\n", "354");
+    smtp_cmd(&mut c, format!("AUTH PLAIN {token}\r\n").as_bytes(), "235");
+    smtp_cmd(&mut c, b"MAIL FROM:<alice@a.test>\r\n", "250");
+    smtp_cmd(&mut c, b"RCPT TO:<bob@b.test>\r\n", "250");
+    smtp_cmd(&mut c, b"DATA\r\n", "354");
     // Bare CR before a dot (the smuggling shape `\r.\r`), bare CR in a line, bare LF.
-    cmd(
+    smtp_cmd(
         &mut c,
         b"From: <alice@a.test>\r\nTo: <bob@b.test>\r\nSubject: bare\r\n\r\n\
           one\r.\rtwo\r\nthree\rfour\r\nfive\nsix\r\n.\r\n",
         "250",
     );
-    cmd(&mut c, b"QUIT\r\n", "221");
+    smtp_cmd(&mut c, b"QUIT\r\n", "221");
 
     let got = || bodies.lock().unwrap_or_else(|e| e.into_inner()).clone();
     wait_for(

@@ -13,7 +13,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use common::{TestDir, TestServer, base64, free_ports, inbox, rss_kib, wait_for};
+use common::{
+    TestDir, TestServer, base64, free_ports, inbox, settled_rss_kib, smtp_cmd, smtp_reply, wait_for,
+};
 
 const USER: &str = "spool@example.test";
 const PASS: &str = "spool pw";
@@ -26,38 +28,18 @@ const BOUND_KIB: u64 = 64 * 1024;
 /// The same for BDAT transactions without `LAST`.
 const BDAT_BOUND_KIB: u64 = 96 * 1024;
 
-fn reply(r: &mut BufReader<TcpStream>) -> String {
-    let mut all = String::new();
-    loop {
-        let mut l = String::new();
-        if r.read_line(&mut l).unwrap_or(0) == 0 {
-            return all;
-        }
-        all.push_str(&l);
-        if l.len() < 4 || l.as_bytes()[3] != b'-' {
-            return all;
-        }
-    }
-}
-
-fn cmd(r: &mut BufReader<TcpStream>, line: &str, want: &str) {
-    r.get_mut().write_all(line.as_bytes()).unwrap();
-    let got = reply(r);
-    assert!(got.starts_with(want), "{line:?}: {got:?} (wanted {want})");
-}
-
 /// An authenticated submission session with `354` received.
 fn open_data(addr: SocketAddr, rcpt: &str) -> BufReader<TcpStream> {
     let s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut r = BufReader::new(s);
-    assert!(reply(&mut r).starts_with("220"));
-    cmd(&mut r, "EHLO client.test\r\n", "250");
+    assert!(smtp_reply(&mut r).starts_with("220"));
+    smtp_cmd(&mut r, "EHLO client.test\r\n", "250");
     let plain = base64(format!("\0{USER}\0{PASS}").as_bytes());
-    cmd(&mut r, &format!("AUTH PLAIN {plain}\r\n"), "235");
-    cmd(&mut r, &format!("MAIL FROM:<{USER}>\r\n"), "250");
-    cmd(&mut r, &format!("RCPT TO:<{rcpt}>\r\n"), "250");
-    cmd(&mut r, "DATA\r\n", "354");
+    smtp_cmd(&mut r, format!("AUTH PLAIN {plain}\r\n"), "235");
+    smtp_cmd(&mut r, format!("MAIL FROM:<{USER}>\r\n"), "250");
+    smtp_cmd(&mut r, format!("RCPT TO:<{rcpt}>\r\n"), "250");
+    smtp_cmd(&mut r, "DATA\r\n", "354");
     r
 }
 
@@ -78,16 +60,6 @@ fn body(n: usize) -> Vec<u8> {
     b
 }
 
-fn settled_rss_kib(pid: u32) -> u64 {
-    (0..5)
-        .map(|_| {
-            thread::sleep(Duration::from_millis(200));
-            rss_kib(pid)
-        })
-        .min()
-        .unwrap_or(0)
-}
-
 #[test]
 fn unfinished_large_data_transfers_are_spooled_not_held() {
     let listeners: Vec<(&'static str, u16)> = vec![("submission", free_ports(1)[0])];
@@ -106,7 +78,7 @@ fn unfinished_large_data_transfers_are_spooled_not_held() {
     w.get_mut()
         .write_all(format!("From: {USER}\r\nSubject: warm\r\n\r\nhi\r\n.\r\n").as_bytes())
         .unwrap();
-    let got = reply(&mut w);
+    let got = smtp_reply(&mut w);
     assert!(got.starts_with("250"), "{got}");
     let before = settled_rss_kib(pid);
     assert!(before > 0, "cannot read VmRSS of the server (pid {pid})");
@@ -143,9 +115,9 @@ fn unfinished_large_data_transfers_are_spooled_not_held() {
     let mut c = open_data(addr, USER);
     c.get_mut().write_all(&big).unwrap();
     c.get_mut().write_all(b"\r\n.\r\n").unwrap();
-    let got = reply(&mut c);
+    let got = smtp_reply(&mut c);
     assert!(got.starts_with("250"), "end of a 3 MiB DATA: {got}");
-    cmd(&mut c, "QUIT\r\n", "221");
+    smtp_cmd(&mut c, "QUIT\r\n", "221");
     let mut rest = Vec::new();
     let _ = c.read_to_end(&mut rest);
     let mut expected = String::from_utf8(big).unwrap().replace("\r\n..", "\r\n.");
@@ -278,12 +250,12 @@ fn open_bdat(addr: SocketAddr) -> BufReader<TcpStream> {
     let s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut r = BufReader::new(s);
-    assert!(reply(&mut r).starts_with("220"));
-    cmd(&mut r, "EHLO client.test\r\n", "250");
+    assert!(smtp_reply(&mut r).starts_with("220"));
+    smtp_cmd(&mut r, "EHLO client.test\r\n", "250");
     let plain = base64(format!("\0{USER}\0{PASS}").as_bytes());
-    cmd(&mut r, &format!("AUTH PLAIN {plain}\r\n"), "235");
-    cmd(&mut r, &format!("MAIL FROM:<{USER}>\r\n"), "250");
-    cmd(&mut r, &format!("RCPT TO:<{USER}>\r\n"), "250");
+    smtp_cmd(&mut r, format!("AUTH PLAIN {plain}\r\n"), "235");
+    smtp_cmd(&mut r, format!("MAIL FROM:<{USER}>\r\n"), "250");
+    smtp_cmd(&mut r, format!("RCPT TO:<{USER}>\r\n"), "250");
     r
 }
 
@@ -293,7 +265,7 @@ fn bdat(r: &mut BufReader<TcpStream>, chunk: &[u8], last: bool) -> String {
     w.write_all(format!("BDAT {}{tail}\r\n", chunk.len()).as_bytes())
         .unwrap();
     w.write_all(chunk).unwrap();
-    reply(r)
+    smtp_reply(r)
 }
 
 /// BDAT chunks already received (a transaction without `LAST`) are spooled too.

@@ -436,6 +436,51 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// [`rss_kib`] once the process has settled: the least of five readings 200 ms apart.
+pub fn settled_rss_kib(pid: u32) -> u64 {
+    (0..5)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(200));
+            rss_kib(pid)
+        })
+        .min()
+        .unwrap_or(0)
+}
+
+/// One SMTP reply, all its lines (`250-…` continuations up to the last), from a blocking
+/// connection; what was read so far if the connection ends.
+pub fn smtp_reply(r: &mut std::io::BufReader<std::net::TcpStream>) -> String {
+    use std::io::BufRead;
+    let mut all = String::new();
+    loop {
+        let mut l = String::new();
+        if r.read_line(&mut l).unwrap_or(0) == 0 {
+            return all;
+        }
+        all.push_str(&l);
+        if l.len() < 4 || l.as_bytes()[3] != b'-' {
+            return all;
+        }
+    }
+}
+
+/// Send `line` on a blocking SMTP connection and assert that the reply starts with `want`.
+pub fn smtp_cmd(
+    r: &mut std::io::BufReader<std::net::TcpStream>,
+    line: impl AsRef<[u8]>,
+    want: &str,
+) {
+    use std::io::Write;
+    let line = line.as_ref();
+    r.get_mut().write_all(line).unwrap();
+    let got = smtp_reply(r);
+    assert!(
+        got.starts_with(want),
+        "{:?}: {got:?} (wanted {want})",
+        String::from_utf8_lossy(line)
+    );
+}
+
 /// The messages in `address`'s INBOX in the store at `data_dir`.
 pub fn inbox(data_dir: &Path, address: &str) -> Vec<Vec<u8>> {
     use pochta_store::{Directory, MailStore};
