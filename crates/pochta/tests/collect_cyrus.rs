@@ -159,36 +159,6 @@ struct Seeded {
     body: Vec<u8>,
 }
 
-async fn local_messages(port: u16, name: &str) -> Vec<(Vec<String>, i64, Vec<u8>)> {
-    let url = SourceUrl::parse(&format!("imap://127.0.0.1:{port}?tls=none")).expect("url");
-    let mut c = ImapClient::connect(&url, false).await.expect("connect");
-    c.login(LOCAL, LOCAL_PASS).await.expect("login");
-    c.examine(&mutf7::encode(name)).await.expect("examine");
-    let mut out: Vec<_> = c
-        .uid_fetch("1:*", "(UID FLAGS INTERNALDATE BODY.PEEK[])")
-        .await
-        .expect("fetch")
-        .into_iter()
-        .map(|f| {
-            let mut flags: Vec<String> = f
-                .flags
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|x| x != "\\Recent")
-                .collect();
-            flags.sort();
-            (
-                flags,
-                f.internal_date.map(|d| d.unix_timestamp()).unwrap_or(0),
-                f.body.map(|b| b.to_vec()).unwrap_or_default(),
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| a.2.cmp(&b.2));
-    c.logout().await;
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cyrus_source_imports_exactly() {
     let Some(cyrus) = Cyrus::start() else { return };
@@ -279,6 +249,10 @@ async fn cyrus_source_imports_exactly() {
             })
             .collect();
         want.sort_by(|a, b| a.2.cmp(&b.2));
-        assert_eq!(local_messages(port, local).await, want, "{local}\n{status}");
+        assert_eq!(
+            local_messages(port, LOCAL, LOCAL_PASS, local).await,
+            want,
+            "{local}\n{status}"
+        );
     }
 }

@@ -12,8 +12,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use pochta_collector::SourceUrl;
-use pochta_collector::imap::ImapClient;
 use pochta_types::mutf7;
 use scripted::{Folder, Msg, Script, ScriptedServer};
 
@@ -53,37 +51,6 @@ fn local_dir() -> (TestDir, u16) {
     let dir = TestDir::new(&[("imap", port)], "[auth]\nplaintext = \"always\"\n");
     dir.add_user(LOCAL, LOCAL_PASS);
     (dir, port)
-}
-
-/// Every message of local folder `name`: (flags sorted, INTERNALDATE unix, bytes).
-async fn local_messages(port: u16, name: &str) -> Vec<(Vec<String>, i64, Vec<u8>)> {
-    let url = SourceUrl::parse(&format!("imap://127.0.0.1:{port}?tls=none")).expect("url");
-    let mut c = ImapClient::connect(&url, false).await.expect("connect");
-    c.login(LOCAL, LOCAL_PASS).await.expect("login");
-    c.examine(&mutf7::encode(name)).await.expect("examine");
-    let mut out: Vec<_> = c
-        .uid_fetch("1:*", "(UID FLAGS INTERNALDATE BODY.PEEK[])")
-        .await
-        .expect("fetch")
-        .into_iter()
-        .map(|f| {
-            let mut flags: Vec<String> = f
-                .flags
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|x| x != "\\Recent")
-                .collect();
-            flags.sort();
-            (
-                flags,
-                f.internal_date.map(|d| d.unix_timestamp()).unwrap_or(0),
-                f.body.map(|b| b.to_vec()).unwrap_or_default(),
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| a.2.cmp(&b.2));
-    c.logout().await;
-    out
 }
 
 fn expected(msgs: &[Msg]) -> Vec<(Vec<String>, i64, Vec<u8>)> {
@@ -203,7 +170,7 @@ async fn localized_special_folders_without_special_use() {
             "Рабочие/Проекты",
         ]) {
             assert_eq!(
-                local_messages(port, local).await,
+                local_messages(port, LOCAL, LOCAL_PASS, local).await,
                 expected(&f.messages),
                 "{provider}: {local}"
             );
@@ -393,7 +360,7 @@ async fn gmail_labels_import_each_message_once() {
         ("[Gmail]/All Mail", vec![m3]),
     ] {
         assert_eq!(
-            local_messages(port, local).await,
+            local_messages(port, LOCAL, LOCAL_PASS, local).await,
             expected(&msgs),
             "{local}"
         );

@@ -481,6 +481,48 @@ pub fn smtp_cmd(
     );
 }
 
+/// Every message of folder `name` of `user`'s account, read over the server's IMAP listener on
+/// `port`: (flags sorted, without `\Recent`; INTERNALDATE unix; bytes), ordered by bytes.
+pub async fn local_messages(
+    port: u16,
+    user: &str,
+    pass: &str,
+    name: &str,
+) -> Vec<(Vec<String>, i64, Vec<u8>)> {
+    let url = pochta_collector::SourceUrl::parse(&format!("imap://127.0.0.1:{port}?tls=none"))
+        .expect("url");
+    let mut c = pochta_collector::imap::ImapClient::connect(&url, false)
+        .await
+        .expect("connect");
+    c.login(user, pass).await.expect("login");
+    c.examine(&pochta_types::mutf7::encode(name))
+        .await
+        .expect("examine");
+    let mut out: Vec<_> = c
+        .uid_fetch("1:*", "(UID FLAGS INTERNALDATE BODY.PEEK[])")
+        .await
+        .expect("fetch")
+        .into_iter()
+        .map(|f| {
+            let mut flags: Vec<String> = f
+                .flags
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|x| x != "\\Recent")
+                .collect();
+            flags.sort();
+            (
+                flags,
+                f.internal_date.map(|d| d.unix_timestamp()).unwrap_or(0),
+                f.body.map(|b| b.to_vec()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.2.cmp(&b.2));
+    c.logout().await;
+    out
+}
+
 /// The messages in `address`'s INBOX in the store at `data_dir`.
 pub fn inbox(data_dir: &Path, address: &str) -> Vec<Vec<u8>> {
     use pochta_store::{Directory, MailStore};
