@@ -6,7 +6,13 @@
 //!   system's trust store unless the source is `--insecure` (see `pochta_net::connect`).
 //! - Every network read and write runs under a timeout ([`IO_TIMEOUT`]); a silent server
 //!   ends the pass with an error instead of hanging it.
+//! - The source's host name is resolved by the server's resolver (`pochta_dns`, `[dns]
+//!   servers`, set once per process by [`crate::oauth::configure`]), not the system's
+//!   ([`resolve`]); an IP literal is used as it is, and `localhost` (and `*.localhost`) is
+//!   loopback without a query (RFC 6761 §6.3). TLS still checks the certificate against the
+//!   host name.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 pub use pochta_net::connect::{
@@ -29,6 +35,55 @@ impl pochta_net::connect::Endpoint for SourceUrl {
     fn tls(&self) -> TlsPolicy {
         self.tls
     }
+}
+
+/// A source URL with the addresses its host resolved to.
+#[derive(Debug, Clone)]
+pub struct Resolved<'a> {
+    pub url: &'a SourceUrl,
+    pub addrs: Vec<IpAddr>,
+}
+
+impl pochta_net::connect::Endpoint for Resolved<'_> {
+    fn host(&self) -> &str {
+        &self.url.host
+    }
+    fn port(&self) -> u16 {
+        self.url.port
+    }
+    fn tls(&self) -> TlsPolicy {
+        self.url.tls
+    }
+    fn addrs(&self) -> Option<&[IpAddr]> {
+        Some(&self.addrs)
+    }
+}
+
+/// Resolves `url`'s host through the server's resolver (see the module notes).
+pub async fn resolve(url: &SourceUrl) -> Result<Resolved<'_>, Error> {
+    let host = url.host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(Resolved {
+            url,
+            addrs: vec![ip],
+        });
+    }
+    let lower = host.trim_end_matches('.').to_ascii_lowercase();
+    if lower == "localhost" || lower.ends_with(".localhost") {
+        return Ok(Resolved {
+            url,
+            addrs: vec![
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ],
+        });
+    }
+    let dns = pochta_dns::Dns::new(&crate::oauth::dns_config());
+    let addrs = dns
+        .ips(host)
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(format!("{host}: {e}"))))?;
+    Ok(Resolved { url, addrs })
 }
 
 impl From<ConnectError> for Error {

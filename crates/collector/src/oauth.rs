@@ -116,10 +116,16 @@ pub fn known_endpoints(imap_host: &str) -> Option<(&'static str, &'static str, &
 
 static WEB: OnceLock<(WebOptions, pochta_dns::DnsConfig)> = OnceLock::new();
 
-/// Sets how this process reaches OAuth endpoints (`[collector] https_*`, `[dns]`); the
-/// first call wins. Without it, the system's resolver and trust store.
+/// Sets how this process reaches OAuth endpoints (`[collector] https_*`, `[dns]`) and
+/// resolves the sources' hosts ([`crate::conn::resolve`]); the first call wins. Without it,
+/// the system's resolver and trust store.
 pub fn configure(web: WebOptions, dns: pochta_dns::DnsConfig) {
     let _ = WEB.set((web, dns));
+}
+
+/// The `[dns]` settings given to [`configure`] (the system's resolver without).
+pub fn dns_config() -> pochta_dns::DnsConfig {
+    WEB.get().map(|(_, dns)| dns.clone()).unwrap_or_default()
 }
 
 fn client() -> Result<reqwest::Client, Error> {

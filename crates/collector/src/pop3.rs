@@ -61,7 +61,7 @@ pub struct Pop3Client {
 impl Pop3Client {
     pub async fn connect(url: &SourceUrl, insecure: bool) -> Result<Pop3Client, Error> {
         let mut c = Pop3Client {
-            stream: Stream::open(url, insecure).await?,
+            stream: Stream::open(&crate::conn::resolve(url).await?, insecure).await?,
             buf: BytesMut::with_capacity(256 << 10),
             caps: Vec::new(),
         };

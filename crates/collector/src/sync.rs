@@ -4,7 +4,9 @@
 //! - **Folders** (IMAP): every selectable remote folder becomes a local one. The remote name is
 //!   decoded from modified UTF-7 (RFC 3501 §5.1.3), split at the remote hierarchy delimiter
 //!   and joined with `/`; a `/` inside a level of a server whose delimiter is not `/` becomes
-//!   `_`. Remote `INBOX` (any case) is local INBOX. Special-use folders (RFC 6154 §2 attributes
+//!   `_`. The prefix of the server's first personal namespace (NAMESPACE, RFC 2342 §5;
+//!   Cyrus's and Courier's `INBOX.`) is dropped from the names under it (`INBOX.Work` is
+//!   local `Work`). Remote `INBOX` (any case) is local INBOX. Special-use folders (RFC 6154 §2 attributes
 //!   from `LIST … RETURN (SPECIAL-USE)`; by well-known names when the server marks none) go to
 //!   the local mailbox with the same special use, whatever it is called, and their subfolders
 //!   under it. `\Flagged` folders are virtual copies of other folders' messages and are
@@ -445,13 +447,24 @@ pub struct FolderPlan {
     pub special_use: Option<SpecialUse>,
 }
 
-/// Decoded remote levels of a LIST entry.
-fn levels(e: &ListEntry) -> Vec<String> {
+/// Decoded remote levels of a LIST entry, without the levels of the personal namespace's
+/// prefix (`personal`, already split: `["INBOX"]` for Cyrus's and Courier's `INBOX.`) when
+/// the name is under it; the prefix itself (INBOX) stays as it is.
+fn levels(e: &ListEntry, personal: &[String]) -> Vec<String> {
     let decoded = mutf7::decode(&e.raw).unwrap_or_else(|_| e.raw.clone());
-    let parts: Vec<String> = match e.delimiter {
+    let mut parts: Vec<String> = match e.delimiter {
         Some(d) => decoded.split(d).map(str::to_owned).collect(),
         None => vec![decoded],
     };
+    let under_prefix = !personal.is_empty()
+        && parts.len() > personal.len()
+        && parts.iter().zip(personal).all(|(a, b)| {
+            // INBOX is case-insensitive (RFC 9051 §5.1); other levels are exact.
+            a == b || (a.eq_ignore_ascii_case("INBOX") && b.eq_ignore_ascii_case("INBOX"))
+        });
+    if under_prefix {
+        parts.drain(..personal.len());
+    }
     parts
         .into_iter()
         .map(|l| {
@@ -477,11 +490,31 @@ fn in_foreign_namespace(name: &str) -> bool {
         .any(|root| first.eq_ignore_ascii_case(root))
 }
 
-/// Maps the remote folder list to local names (see the notes on top).
+/// The levels of a personal namespace prefix (RFC 2342 §5, RFC 9051 §6.3.10) as
+/// [`plan_folders`] strips them: `INBOX.` with delimiter `.` is `["INBOX"]`; the empty
+/// prefix (Dovecot's default) is none.
+pub fn prefix_levels(prefix: &str, delimiter: Option<char>) -> Vec<String> {
+    let decoded = mutf7::decode(prefix).unwrap_or_else(|_| prefix.to_owned());
+    let trimmed = match delimiter {
+        Some(d) => decoded.strip_suffix(d).unwrap_or(&decoded),
+        None => &decoded,
+    };
+    if trimmed.is_empty() {
+        return Vec::new();
+    }
+    match delimiter {
+        Some(d) => trimmed.split(d).map(str::to_owned).collect(),
+        None => vec![trimmed.to_owned()],
+    }
+}
+
+/// Maps the remote folder list to local names (see the notes on top). `personal` is the
+/// personal namespace prefix's levels ([`prefix_levels`]), stripped from the names under it.
 pub fn plan_folders(
     entries: &[ListEntry],
     local: &[MailboxInfo],
     prefix: Option<&str>,
+    personal: &[String],
 ) -> Vec<FolderPlan> {
     let marked = entries
         .iter()
@@ -490,7 +523,7 @@ pub fn plan_folders(
     let mut specials: Vec<(Vec<String>, String, SpecialUse)> = Vec::new();
     if prefix.is_none() {
         for e in entries {
-            let lv = levels(e);
+            let lv = levels(e, personal);
             let su = if marked {
                 e.attributes.iter().find_map(|a| SpecialUse::parse(a))
             } else if lv.len() == 1 {
@@ -522,7 +555,7 @@ pub fn plan_folders(
         if !e.selectable() || e.has("\\Flagged") {
             continue;
         }
-        let lv = levels(e);
+        let lv = levels(e, personal);
         let mut special_use = None;
         let mut name = if lv[0].eq_ignore_ascii_case("INBOX") {
             let mut v = lv.clone();
@@ -581,9 +614,10 @@ pub(crate) async fn imap_pass<S: MailStore>(
     let src = &ctx.source;
     let mut client = ImapClient::connect(&src.url, src.insecure).await?;
     client.sign_in(&src.user, credential).await?;
+    let personal = client.personal_prefix().await?;
     let entries = client.list().await?;
     let local = ctx.store.mailboxes(ctx.account)?;
-    let mut plans = plan_folders(&entries, &local, src.folder_prefix.as_deref());
+    let mut plans = plan_folders(&entries, &local, src.folder_prefix.as_deref(), &personal);
     if scope == Scope::Inbox {
         plans.retain(|p| p.remote.eq_ignore_ascii_case("INBOX"));
     }
@@ -1017,7 +1051,7 @@ mod tests {
             entry("a/b", '.', &[]),
             entry("Starred", '.', &["\\Flagged"]),
         ];
-        let plans = plan_folders(&entries, &[], None);
+        let plans = plan_folders(&entries, &[], None, &[]);
         let names: Vec<&str> = plans.iter().map(|p| p.local.as_str()).collect();
         assert_eq!(
             names,
@@ -1030,13 +1064,45 @@ mod tests {
             ]
         );
         assert_eq!(plans[2].special_use, Some(SpecialUse::Sent));
-        let prefixed = plan_folders(&entries, &[], Some("Old"));
+        let prefixed = plan_folders(&entries, &[], Some("Old"), &[]);
         assert_eq!(prefixed[0].local.as_str(), "Old/INBOX");
         assert!(prefixed.iter().all(|p| p.special_use.is_none()));
         // Unmarked server: well-known names.
         let plain = vec![entry("INBOX", '/', &[]), entry("Sent Items", '/', &[])];
-        let plans = plan_folders(&plain, &[], None);
+        let plans = plan_folders(&plain, &[], None, &[]);
         assert_eq!(plans[1].special_use, Some(SpecialUse::Sent));
+    }
+
+    #[test]
+    fn personal_namespace_prefix_is_stripped() {
+        // Cyrus and Courier: NAMESPACE (("INBOX." ".")), every folder under INBOX.
+        let personal = prefix_levels("INBOX.", Some('.'));
+        assert_eq!(personal, ["INBOX"]);
+        assert!(prefix_levels("", Some('/')).is_empty());
+        let entries = vec![
+            entry("INBOX", '.', &[]),
+            entry(&mutf7::encode("INBOX.Папка"), '.', &[]),
+            entry(&mutf7::encode("INBOX.Папка.Вложенная"), '.', &[]),
+            entry("INBOX.Sent", '.', &[]),
+            entry("inbox.Drafts", '.', &[]),
+            entry("Elsewhere", '.', &[]),
+        ];
+        let plans = plan_folders(&entries, &[], None, &personal);
+        let names: Vec<&str> = plans.iter().map(|p| p.local.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "INBOX",
+                "Папка",
+                "Папка/Вложенная",
+                "Sent",
+                "Drafts",
+                "Elsewhere"
+            ]
+        );
+        assert_eq!(plans[3].special_use, Some(SpecialUse::Sent));
+        assert_eq!(plans[4].special_use, Some(SpecialUse::Drafts));
+        assert_eq!(plans[1].remote, mutf7::encode("INBOX.Папка"));
     }
 
     #[test]

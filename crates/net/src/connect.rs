@@ -15,6 +15,7 @@
 //!   ([`nothing_pipelined`], the injection class of CVE-2011-0411).
 
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -48,9 +49,17 @@ pub enum TlsPolicy {
 
 /// Where a client connects.
 pub trait Endpoint {
+    /// The server's name: what TLS checks the certificate against, and what is resolved
+    /// when [`Endpoint::addrs`] is `None`.
     fn host(&self) -> &str;
     fn port(&self) -> u16;
     fn tls(&self) -> TlsPolicy;
+    /// The addresses the caller already resolved [`Endpoint::host`] to, through its own
+    /// resolver (the collector uses the server's, `[dns] servers`), tried in order; `None`:
+    /// the host is resolved by the system's resolver.
+    fn addrs(&self) -> Option<&[IpAddr]> {
+        None
+    }
 }
 
 /// Why a connection could not be made or secured.
@@ -85,9 +94,23 @@ impl ClientStream {
         Ok(ClientStream::Plain(tcp))
     }
 
-    /// Connects to `ep`, with TLS from the first byte when its policy is implicit TLS.
+    /// Connects to the first of `addrs` that answers, on `port` (plain TCP, no delay).
+    pub async fn connect_addrs(addrs: &[IpAddr], port: u16) -> Result<ClientStream, ConnectError> {
+        let targets: Vec<SocketAddr> = addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(targets.as_slice()))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timeout"))??;
+        let _ = tcp.set_nodelay(true);
+        Ok(ClientStream::Plain(tcp))
+    }
+
+    /// Connects to `ep` (its [`Endpoint::addrs`] when given, else its host by name), with
+    /// TLS from the first byte when its policy is implicit TLS.
     pub async fn open(ep: &impl Endpoint, insecure: bool) -> Result<ClientStream, ConnectError> {
-        let mut stream = ClientStream::connect(ep.host(), ep.port()).await?;
+        let mut stream = match ep.addrs() {
+            Some(addrs) => ClientStream::connect_addrs(addrs, ep.port()).await?,
+            None => ClientStream::connect(ep.host(), ep.port()).await?,
+        };
         if ep.tls() == TlsPolicy::Implicit {
             stream.upgrade(ep.host(), insecure).await?;
         }

@@ -228,3 +228,81 @@ other.example. 300 IN MX 10 mx.other.example.
         stderr(&o)
     );
 }
+
+/// The collector's IMAP and POP3 connections resolve the source's host through the server's
+/// resolver (`[dns] servers`), not the system's: `mail.only-here.test` is known only to the
+/// test's DNS server (the machine's own resolver answers NXDOMAIN for everything).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_resolve_through_the_servers_resolver() {
+    let Some(d) = Dovecot::start() else { return };
+    let zone = format!(
+        "only-here.test. 300 {SOA}
+mail.only-here.test. 300 IN A 127.0.0.1
+"
+    );
+    let Some(dns) = TestDnsServer::start(&zone) else {
+        return;
+    };
+    {
+        let url = pochta_collector::SourceUrl::parse(&d.imap_url()).expect("url");
+        let mut c = pochta_collector::imap::ImapClient::connect(&url, false)
+            .await
+            .expect("connect");
+        c.login(USER, PASSWORD).await.expect("login");
+        c.append(
+            "INBOX",
+            &["\\Seen"],
+            None,
+            b"From: a@example.net\r\nSubject: via DNS\r\nMessage-ID: <dns.1@x>\r\n\r\nbody\r\n",
+        )
+        .await
+        .expect("append");
+        c.logout().await;
+    }
+    let extra = format!(
+        "[dns]\nservers = [\"{}\"]\ntimeout = 2\nattempts = 1\n",
+        dns.addr
+    );
+    let dir = TestDir::new(&[], &extra);
+    let imap = format!("imap://mail.only-here.test:{}", d.imap_port);
+    let pop3 = format!("pop3://mail.only-here.test:{}", d.pop3_port);
+    for (local, url) in [("imap@example.org", &imap), ("pop@example.org", &pop3)] {
+        dir.add_user(local, "Local-Pass-1");
+        // `collect add` logs in before saving: through our DNS too.
+        let added = ok(&dir.cli(&[
+            "collect",
+            "add",
+            local,
+            url,
+            "--user",
+            USER,
+            "--password",
+            PASSWORD,
+        ]));
+        assert!(added.contains("logged in to"), "{added}");
+        let run = ok(&dir.cli(&["collect", "run", local, "--once"]));
+        assert!(run.contains(" 1 new message"), "{url}: {run}");
+    }
+    assert!(
+        dns.count("mail.only-here.test", "A") >= 2,
+        "{:?}",
+        dns.queries()
+    );
+    // A name our DNS does not know fails with the resolver's answer, not a hang.
+    let o = dir.cli(&[
+        "collect",
+        "add",
+        "imap@example.org",
+        &format!("imap://nowhere.only-here.test:{}", d.imap_port),
+        "--user",
+        USER,
+        "--password",
+        PASSWORD,
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("nowhere.only-here.test: no such domain"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -119,8 +119,9 @@ impl ImapClient {
             max_collected: MAX_COLLECTED,
             ..Options::default()
         };
+        let endpoint = crate::conn::resolve(url).await?;
         Ok(ImapClient {
-            inner: pochta_imap_client::ImapClient::connect(url, opts).await?,
+            inner: pochta_imap_client::ImapClient::connect(&endpoint, opts).await?,
         })
     }
 
@@ -176,6 +177,21 @@ impl ImapClient {
             }
             e => e.into(),
         })
+    }
+
+    /// The levels of the first personal namespace's prefix (NAMESPACE, RFC 2342 §5):
+    /// `["INBOX"]` for Cyrus's and Courier's `(("INBOX." "."))`, none for the empty prefix
+    /// or a server without NAMESPACE. A NO to NAMESPACE counts as no prefix.
+    pub async fn personal_prefix(&mut self) -> Result<Vec<String>, Error> {
+        let ns = match self.inner.namespace().await {
+            Ok(ns) => ns,
+            Err(pochta_imap_client::Error::Rejected { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(ns
+            .and_then(|ns| ns.personal.into_iter().next())
+            .map(|(prefix, delim)| crate::sync::prefix_levels(&prefix, delim))
+            .unwrap_or_default())
     }
 
     /// Every mailbox, with special-use attributes when the server has SPECIAL-USE, within
