@@ -45,6 +45,8 @@ pub struct AddArgs {
     pub web: crate::discover::WebOptions,
     /// Sign in with OAuth 2.0 (device grant) instead of the password.
     pub oauth: Option<OAuthArgs>,
+    /// `--contacts URL|auto`: a CardDAV address book to keep in sync too.
+    pub contacts: Option<String>,
 }
 
 /// `collect add --oauth`: the client registered with the provider, and the endpoints when
@@ -145,6 +147,7 @@ pub fn add<S: MailStore>(
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let account = account_key(store, &args.account)?;
+    let by_address = !args.url.contains("://");
     let (url, user) = if args.url.contains("://") {
         let url = SourceUrl::parse(&args.url)?;
         let user = args
@@ -181,7 +184,43 @@ pub fn add<S: MailStore>(
         None => Credential::Password(args.password.clone()),
     };
     let how = check_login(&url, args.insecure, &user, &credential)?;
-    state.add_source_with(
+    // The address book: given, or looked for (`auto`, and by default with an address).
+    let contacts_arg = match &args.contacts {
+        Some(c) => Some(c.clone()),
+        None if by_address => Some("auto".to_owned()),
+        None => None,
+    };
+    let contacts_url = match (&contacts_arg, &credential) {
+        (None, _) => None,
+        (Some(_), Credential::OAuth(_)) => {
+            writeln!(
+                out,
+                "contacts: not synced (CardDAV needs a password; this source uses OAuth)"
+            )
+            .map_err(io)?;
+            None
+        }
+        (Some(c), Credential::Password(p)) => {
+            let domain = contacts_domain(&args.url, &user, &url);
+            let found = check_contacts(c, &domain, &user, p, args.insecure, &args.dns)?;
+            match found {
+                Some((u, why)) => {
+                    writeln!(out, "contacts: {u} ({why}) will be kept in sync").map_err(io)?;
+                    Some(u)
+                }
+                // Only `auto` finds nothing: a given URL that fails is an error.
+                None => {
+                    writeln!(
+                        out,
+                        "contacts: no CardDAV address book found for {domain} (RFC 6764 SRV _carddavs._tcp/_carddav._tcp, /.well-known/carddav); add one later with `collect edit --contacts URL`"
+                    )
+                    .map_err(io)?;
+                    None
+                }
+            }
+        }
+    };
+    let id = state.add_source_with(
         &account,
         &url,
         &user,
@@ -190,6 +229,9 @@ pub fn add<S: MailStore>(
         args.folder_prefix.as_deref(),
         args.delete,
     )?;
+    if let Some(u) = contacts_url {
+        state.set_contacts_sync(id, Some(&new_contacts_sync(u)))?;
+    }
     writeln!(
         out,
         "logged in to {url} as {user}{} over {how}: {account} will collect from it{}; run `pochta collect run {account} --once` to start now",
@@ -201,6 +243,60 @@ pub fn add<S: MailStore>(
         }
     )
     .map_err(io)
+}
+
+fn new_contacts_sync(url: String) -> crate::state::ContactsSync {
+    crate::state::ContactsSync {
+        url,
+        state: String::new(),
+        last_success: None,
+        last_error: None,
+    }
+}
+
+/// The domain RFC 6764 discovery looks at: the old address's, else the remote user's when it
+/// is an address, else the source host's.
+fn contacts_domain(given: &str, user: &str, url: &SourceUrl) -> String {
+    let address = if given.contains("://") { user } else { given };
+    match address.rsplit_once('@') {
+        Some((_, d)) if !d.is_empty() => d.to_ascii_lowercase(),
+        _ => url.host.to_ascii_lowercase(),
+    }
+}
+
+/// `--contacts`: a URL is checked (an address book must be found there with these
+/// credentials, else an error); `auto` is looked for by RFC 6764 (`None`: nothing found).
+fn check_contacts(
+    arg: &str,
+    domain: &str,
+    user: &str,
+    password: &str,
+    insecure: bool,
+    dns: &pochta_dns::DnsConfig,
+) -> Result<Option<(String, String)>, Error> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    if arg == "auto" {
+        let dns = pochta_dns::Dns::new(dns);
+        return Ok(rt.block_on(crate::carddav::discover_url(
+            &dns, domain, user, password, insecure,
+        )));
+    }
+    let remote = crate::carddav::Remote {
+        url: arg.to_owned(),
+        user: user.to_owned(),
+        password: password.to_owned(),
+        insecure,
+    };
+    let books = rt
+        .block_on(crate::carddav::books(&remote))
+        .map_err(|e| Error::Config(format!("--contacts {arg}: {e}")))?;
+    Ok(Some((
+        arg.to_owned(),
+        format!("{} address book(s) found", books),
+    )))
 }
 
 /// [`crate::try_login`] from the synchronous CLI.
@@ -234,6 +330,10 @@ pub struct EditArgs {
     /// `Some(None)` removes the prefix.
     pub folder_prefix: Option<Option<String>>,
     pub delete: Option<bool>,
+    /// `Some(Some(URL|auto))` syncs an address book, `Some(None)` stops.
+    pub contacts: Option<Option<String>>,
+    /// The server's resolver, for `--contacts auto`.
+    pub dns: pochta_dns::DnsConfig,
 }
 
 /// `collect edit`: changes a source's settings or password in place, keeping its
@@ -298,7 +398,47 @@ pub fn edit<S: MailStore>(
         None => Credential::from_secret(state.password(&current)?)?,
     };
     let how = check_login(&new.url, new.insecure, &new.user, &credential)?;
+    let contacts = match (&args.contacts, &credential) {
+        (Some(Some(_)), Credential::OAuth(_)) => {
+            return Err(Error::Config(
+                "--contacts: CardDAV needs a password; this source signs in with OAuth".into(),
+            ));
+        }
+        (Some(Some(c)), Credential::Password(p)) => {
+            let domain = contacts_domain(new.url.as_str(), &new.user, &new.url);
+            match check_contacts(c, &domain, &new.user, p, new.insecure, &args.dns)? {
+                Some((u, why)) => Some(Some((u, why))),
+                None => {
+                    return Err(Error::Config(format!(
+                        "--contacts auto: no CardDAV address book found for {domain}"
+                    )));
+                }
+            }
+        }
+        (Some(None), _) => Some(None),
+        (None, _) => None,
+    };
     state.update_source(&current, &new, args.password.as_deref())?;
+    match contacts {
+        Some(Some((u, why))) => {
+            // A new URL starts a new sync state; the same one keeps its tokens.
+            let keep = state
+                .contacts_sync(current.id)?
+                .filter(|c| c.url == u)
+                .unwrap_or_else(|| new_contacts_sync(u.clone()));
+            state.set_contacts_sync(current.id, Some(&keep))?;
+            writeln!(out, "contacts: {u} ({why}) will be kept in sync").map_err(io)?;
+        }
+        Some(None) => {
+            state.set_contacts_sync(current.id, None)?;
+            writeln!(
+                out,
+                "contacts: no longer synced (the contacts brought over stay)"
+            )
+            .map_err(io)?;
+        }
+        None => {}
+    }
     writeln!(
         out,
         "logged in to {} as {} over {how}: source updated (its checkpoints and {} imported messages are kept)",
@@ -414,6 +554,18 @@ pub fn status<S: MailStore>(
             s.imported_messages, s.imported_bytes, s.flag_updates
         )
         .map_err(io)?;
+        if let Some(c) = st.contacts_sync(s.id)? {
+            writeln!(
+                out,
+                "  contacts:     {}; last synced {}{}",
+                c.url,
+                t(c.last_success),
+                c.last_error
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
+            )
+            .map_err(io)?;
+        }
         for f in st.folders(s.id)? {
             let name = pochta_types::mutf7::decode(&f.remote).unwrap_or(f.remote.clone());
             writeln!(
@@ -436,6 +588,7 @@ pub fn status<S: MailStore>(
 /// bar; without `once`, again every `interval` until interrupted.
 pub fn run<S: MailStore>(
     store: Arc<S>,
+    contacts: Option<Arc<dyn pochta_store::contacts::ContactStore>>,
     state: State,
     account: &str,
     once: bool,
@@ -486,6 +639,35 @@ pub fn run<S: MailStore>(
                 Err(e) => {
                     writeln!(out, "{}: failed: {e}", src.url).map_err(io)?;
                     failed = Some(e);
+                }
+            }
+            if let Some(c) = &contacts {
+                let r = rt.block_on(crate::sync_contacts(
+                    &*store,
+                    Arc::clone(c),
+                    Arc::clone(&state),
+                    src,
+                ));
+                match r {
+                    Ok(Some(r)) => writeln!(
+                        out,
+                        "{}: contacts: {} book(s), {} stored, {} deleted{}",
+                        src.url,
+                        r.books,
+                        r.stored,
+                        r.deleted,
+                        if r.incremental == r.books {
+                            " (sync-collection)"
+                        } else {
+                            " (by ETag)"
+                        }
+                    )
+                    .map_err(io)?,
+                    Ok(None) => {}
+                    Err(e) => {
+                        writeln!(out, "{}: contacts failed: {e}", src.url).map_err(io)?;
+                        failed = Some(e);
+                    }
                 }
             }
         }

@@ -61,29 +61,30 @@ impl pochta_net::connect::Endpoint for Resolved<'_> {
 
 /// Resolves `url`'s host through the server's resolver (see the module notes).
 pub async fn resolve(url: &SourceUrl) -> Result<Resolved<'_>, Error> {
-    let host = url.host.trim_start_matches('[').trim_end_matches(']');
+    Ok(Resolved {
+        url,
+        addrs: resolve_host(&url.host).await?,
+    })
+}
+
+/// The addresses of `host` by the server's resolver; an IP literal as it is, `localhost`
+/// loopback (see the module notes).
+pub async fn resolve_host(host: &str) -> Result<Vec<IpAddr>, Error> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(Resolved {
-            url,
-            addrs: vec![ip],
-        });
+        return Ok(vec![ip]);
     }
     let lower = host.trim_end_matches('.').to_ascii_lowercase();
     if lower == "localhost" || lower.ends_with(".localhost") {
-        return Ok(Resolved {
-            url,
-            addrs: vec![
-                IpAddr::V4(Ipv4Addr::LOCALHOST),
-                IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ],
-        });
+        return Ok(vec![
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ]);
     }
     let dns = pochta_dns::Dns::new(&crate::oauth::dns_config());
-    let addrs = dns
-        .ips(host)
+    dns.ips(host)
         .await
-        .map_err(|e| Error::Io(std::io::Error::other(format!("{host}: {e}"))))?;
-    Ok(Resolved { url, addrs })
+        .map_err(|e| Error::Io(std::io::Error::other(format!("{host}: {e}"))))
 }
 
 impl From<ConnectError> for Error {

@@ -24,6 +24,10 @@
 //!   from modified UTF-7, special-use folders mapped to the local ones, flags (`\Seen`,
 //!   `\Answered`, `\Flagged`, `\Draft`, `\Deleted`, keywords), INTERNALDATE and the exact bytes
 //!   (the store only normalises bare LF to CRLF, which IMAP servers send anyway).
+//! - **Contacts**: a source may keep a remote CardDAV address book in sync too
+//!   (`--contacts URL`, or found by RFC 6764 discovery); [`sync_contacts`] runs after each
+//!   full pass ([`carddav::sync`]: additions, changes, deletions), with the source's
+//!   credentials, its state in the collector store.
 //! - **Errors** are one [`Error`] enum; a pass that fails records its error in the state
 //!   (`collect status`) and the log, and [`run`] retries with backoff. Nothing here panics on
 //!   network input.
@@ -44,6 +48,7 @@ pub mod sync;
 use std::sync::{Arc, Mutex};
 
 use pochta_store::MailStore;
+use pochta_store::contacts::ContactStore;
 
 pub use source::{Protocol, SourceUrl, TlsPolicy};
 pub use state::{SourceRow, SourceSettings, State};
@@ -171,4 +176,62 @@ pub async fn sync_source_scoped<S: MailStore>(
         st.record_attempt(id, err.as_deref())?;
     }
     result
+}
+
+/// Syncs the address book a source keeps in sync (`--contacts`), if it has one, and records
+/// the outcome (state, success or error) in the collector store; `Ok(None)` when it has none.
+pub async fn sync_contacts<S: MailStore>(
+    store: &S,
+    contacts: Arc<dyn ContactStore>,
+    state: Arc<Mutex<State>>,
+    source: &SourceRow,
+) -> Result<Option<carddav::SyncReport>, Error> {
+    let current = {
+        let st = state.lock().unwrap_or_else(|p| p.into_inner());
+        st.contacts_sync(source.id)?
+    };
+    let Some(mut cs) = current else {
+        return Ok(None);
+    };
+    let result = async {
+        let password = match oauth::current(&state, source).await? {
+            oauth::Credential::Password(p) => p,
+            oauth::Credential::OAuth(_) => {
+                return Err(Error::Config(
+                    "contacts: CardDAV needs a password; this source signs in with OAuth".into(),
+                ));
+            }
+        };
+        let address = pochta_types::Address::new(&source.account)
+            .map_err(|e| Error::Config(format!("{}: {e}", source.account)))?;
+        let account = store
+            .account_by_address(&address)?
+            .ok_or_else(|| Error::Config(format!("no local account {}", source.account)))?
+            .id;
+        let remote = carddav::Remote {
+            url: cs.url.clone(),
+            user: source.user.clone(),
+            password,
+            insecure: source.insecure,
+        };
+        carddav::sync(contacts, account, &remote, &cs.state)
+            .await
+            .map_err(|e| Error::Remote(format!("contacts {}: {e}", cs.url)))
+    }
+    .await;
+    let st = state.lock().unwrap_or_else(|p| p.into_inner());
+    match result {
+        Ok((report, new_state)) => {
+            cs.state = new_state;
+            cs.last_success = Some(state::now());
+            cs.last_error = None;
+            st.set_contacts_sync(source.id, Some(&cs))?;
+            Ok(Some(report))
+        }
+        Err(e) => {
+            cs.last_error = Some(e.to_string());
+            st.set_contacts_sync(source.id, Some(&cs))?;
+            Err(e)
+        }
+    }
 }

@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pochta_store::MailStore;
+use pochta_store::contacts::ContactStore;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
@@ -43,7 +44,8 @@ use crate::imap::ImapClient;
 use crate::imap::response::{Response, Status, StatusText};
 use crate::state::SourceLock;
 use crate::{
-    Error, NoProgress, Protocol, Scope, SourceRow, State, sync_source, sync_source_scoped,
+    Error, NoProgress, Protocol, Scope, SourceRow, State, sync_contacts, sync_source,
+    sync_source_scoped,
 };
 
 /// First pause before an IDLE watcher reconnects after an error (doubles each time).
@@ -93,6 +95,7 @@ impl Schedule {
 /// state; it is called again after a pause while it fails.
 pub async fn run_all<S: MailStore, O: Fn() -> Result<State, Error> + Send>(
     store: Arc<S>,
+    contacts: Option<Arc<dyn ContactStore>>,
     open: O,
     schedule: Schedule,
     shutdown: impl Future<Output = ()>,
@@ -102,7 +105,7 @@ pub async fn run_all<S: MailStore, O: Fn() -> Result<State, Error> + Send>(
     let mut watchers = JoinSet::new();
     tokio::select! {
         _ = &mut shutdown => {}
-        _ = run_loop(store, open, schedule, &mut watchers, stop_rx) => {}
+        _ = run_loop(store, contacts, open, schedule, &mut watchers, stop_rx) => {}
     }
     // The IDLE watchers end their IDLE and log out; any still busy after the grace is dropped.
     let _ = stop_tx.send(true);
@@ -116,6 +119,7 @@ pub async fn run_all<S: MailStore, O: Fn() -> Result<State, Error> + Send>(
 
 async fn run_loop<S: MailStore, O: Fn() -> Result<State, Error> + Send>(
     store: Arc<S>,
+    contacts: Option<Arc<dyn ContactStore>>,
     open: O,
     schedule: Schedule,
     watchers: &mut JoinSet<()>,
@@ -248,6 +252,17 @@ async fn run_loop<S: MailStore, O: Fn() -> Result<State, Error> + Send>(
                 &NoProgress,
             )
             .await;
+            // The source's address book (`--contacts`), after its mail, under the same lock.
+            if let Some(c) = &contacts {
+                match sync_contacts(&*store, Arc::clone(c), Arc::clone(&state), &src).await {
+                    Ok(Some(r)) if r.stored > 0 || r.deleted > 0 => info!(
+                        account = %account, source = %url,
+                        "contacts: {} stored, {} deleted", r.stored, r.deleted
+                    ),
+                    Ok(_) => {}
+                    Err(e) => warn!(account = %account, source = %url, "{e}"),
+                }
+            }
             drop(lock);
             pochta_metrics::collector_pass(&src.id.to_string(), result.is_ok());
             match result {

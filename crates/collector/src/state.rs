@@ -30,7 +30,7 @@ use std::sync::Arc;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use pochta_store::StoreError;
 pub use pochta_store::collector::{
-    CollectorStore, FolderState, MessageRow, Pending, PendingItem, SourceLock,
+    CollectorStore, ContactsSync, FolderState, MessageRow, Pending, PendingItem, SourceLock,
 };
 use pochta_store::collector::{NewSource, Source};
 
@@ -338,6 +338,16 @@ impl State {
     /// Records what the IDLE watcher is doing (shown by `collect status`).
     pub fn set_idle(&self, source: i64, idle: Option<&str>) -> Result<(), Error> {
         self.store.set_idle(source, idle).map_err(st)
+    }
+
+    /// The address book kept in sync with a source (`--contacts`), if any.
+    pub fn contacts_sync(&self, source: i64) -> Result<Option<ContactsSync>, Error> {
+        self.store.contacts_sync(source).map_err(st)
+    }
+
+    /// Sets or (`None`) removes it.
+    pub fn set_contacts_sync(&self, source: i64, c: Option<&ContactsSync>) -> Result<(), Error> {
+        self.store.set_contacts_sync(source, c).map_err(st)
     }
 
     pub fn folders(&self, source: i64) -> Result<Vec<FolderState>, Error> {

@@ -542,6 +542,7 @@ async fn serve_mode_collects_inbox_through_idle() {
     };
     let runner = tokio::spawn(run_all(
         Arc::clone(&l.store),
+        None,
         {
             let data = l.data.clone();
             move || open_state(&data)

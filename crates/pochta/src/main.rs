@@ -179,6 +179,11 @@ enum CollectCmd {
         /// The scope to ask for (built in for Gmail, Outlook, Yandex).
         #[arg(long, value_name = "SCOPE", requires = "oauth")]
         oauth_scope: Option<String>,
+        /// Keep this CardDAV address book (or every book of this account or server) in sync
+        /// too, with the same user and password; `auto`: find it by RFC 6764 (SRV records,
+        /// /.well-known/carddav). With an address instead of a URL, `auto` is the default.
+        #[arg(long, value_name = "URL|auto")]
+        contacts: Option<String>,
     },
     /// Change a source's settings or password in place, keeping what it already imported
     /// (logs in with the new settings first).
@@ -217,6 +222,13 @@ enum CollectCmd {
         /// POP3: leave messages on the remote (undoes --delete).
         #[arg(long)]
         keep: bool,
+        /// Keep this CardDAV address book in sync too (`auto`: find it by RFC 6764); what the
+        /// source already brought over stays.
+        #[arg(long, value_name = "URL|auto", conflicts_with = "no_contacts")]
+        contacts: Option<String>,
+        /// Stop syncing the address book (the contacts brought over stay).
+        #[arg(long)]
+        no_contacts: bool,
     },
     /// List every source.
     List,
@@ -598,6 +610,7 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
             oauth_device_url,
             oauth_token_url,
             oauth_scope,
+            contacts,
         } => {
             let password = match (password, password_stdin) {
                 (Some(p), _) => p,
@@ -626,6 +639,7 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
                     token_url: oauth_token_url,
                     scope: oauth_scope,
                 }),
+                contacts,
             };
             cli::add(&store, &state, args, out)?
         }
@@ -642,6 +656,8 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
             no_folder_prefix,
             delete,
             keep,
+            contacts,
+            no_contacts,
         } => {
             let password = match (password, password_stdin) {
                 (Some(p), _) => Some(p),
@@ -666,14 +682,22 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
                     (None, false) => None,
                 },
                 delete: flag(delete, keep),
+                contacts: match (contacts, no_contacts) {
+                    (Some(c), _) => Some(Some(c)),
+                    (None, true) => Some(None),
+                    (None, false) => None,
+                },
+                dns: config.dns.resolver(),
             };
             cli::edit(&store, &state, args, out)?
         }
         CollectCmd::List => cli::list(&state, out)?,
         CollectCmd::Run { address, once } => {
             let interval = config.collector.with_env_override().interval;
+            let contacts = pochta::backend::contact_store(config)?;
             cli::run(
                 std::sync::Arc::new(store),
+                Some(contacts),
                 state,
                 &address,
                 once,

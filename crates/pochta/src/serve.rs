@@ -161,12 +161,13 @@ pub async fn serve(config: Config) -> Result<()> {
         let mut shutdown = runner.ctl.subscribe();
         let tracker = runner.ctl.tracker();
         let store = Arc::new(ctx.store.clone());
+        let contacts = Some(Arc::clone(&ctx.contacts));
         let open_state = backend::collector_opener(&config);
         let schedule = config.collector.with_env_override();
         pochta_collector::oauth::configure(config.collector_web.clone(), config.dns.resolver());
         tokio::spawn(async move {
             let _tracker = tracker;
-            pochta_collector::run::run_all(store, open_state, schedule, async move {
+            pochta_collector::run::run_all(store, contacts, open_state, schedule, async move {
                 shutdown.wait().await
             })
             .await

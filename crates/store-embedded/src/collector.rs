@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use pochta_store::collector::{
-    CollectorStore, FolderState, MessageRow, NewSource, Pending, PendingItem, Source, SourceLock,
+    CollectorStore, ContactsSync, FolderState, MessageRow, NewSource, Pending, PendingItem, Source,
+    SourceLock,
 };
 use pochta_store::{Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -82,6 +83,13 @@ CREATE TABLE IF NOT EXISTS pending (
     message_id TEXT,
     remote_size INTEGER NOT NULL,
     PRIMARY KEY (source, remote, ord)
+);
+CREATE TABLE IF NOT EXISTS contacts_sync (
+    source INTEGER PRIMARY KEY REFERENCES sources(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    state TEXT NOT NULL,
+    last_success INTEGER,
+    last_error TEXT
 );
 ";
 
@@ -624,6 +632,54 @@ impl CollectorStore for EmbeddedCollectorStore {
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(e)) => Err(file_err(&path, e)),
         }
+    }
+
+    fn contacts_sync(&self, source: i64) -> Result<Option<ContactsSync>> {
+        self.db
+            .lock()
+            .query_row(
+                "SELECT url, state, last_success, last_error FROM contacts_sync WHERE source = ?1",
+                params![source],
+                |r| {
+                    Ok(ContactsSync {
+                        url: r.get(0)?,
+                        state: r.get(1)?,
+                        last_success: r.get(2)?,
+                        last_error: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    fn set_contacts_sync(&self, source: i64, sync: Option<&ContactsSync>) -> Result<()> {
+        let conn = self.db.lock();
+        let exists: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sources WHERE id = ?1)",
+                params![source],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        if !exists {
+            return Err(StoreError::NotFound(format!("source {source}")));
+        }
+        match sync {
+            Some(c) => conn.execute(
+                "INSERT INTO contacts_sync (source, url, state, last_success, last_error)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (source) DO UPDATE SET url = ?2, state = ?3, last_success = ?4,
+                     last_error = ?5",
+                params![source, c.url, c.state, c.last_success, c.last_error],
+            ),
+            None => conn.execute(
+                "DELETE FROM contacts_sync WHERE source = ?1",
+                params![source],
+            ),
+        }
+        .map(|_| ())
+        .map_err(db)
     }
 }
 

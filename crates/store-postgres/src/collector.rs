@@ -2,7 +2,8 @@
 //!
 //! Implementation notes (the rules of [`pochta_store::collector`] apply on top):
 //! - Tables `collector_sources`, `collector_folders`, `collector_messages`,
-//!   `collector_pending`, like the embedded database; secrets stay sealed as given.
+//!   `collector_pending`, `collector_contacts_sync`, like the embedded database; secrets stay
+//!   sealed as given.
 //! - **Per-source lock**: a session-scoped advisory lock (`pg_try_advisory_lock(class,
 //!   source)`) on a connection of its own, held by the [`SourceLock`]. Dropping the lock
 //!   closes that connection; a node that dies loses its connection, so the server releases
@@ -10,7 +11,8 @@
 
 use parking_lot::Mutex;
 use pochta_store::collector::{
-    CollectorStore, FolderState, MessageRow, NewSource, Pending, PendingItem, Source, SourceLock,
+    CollectorStore, ContactsSync, FolderState, MessageRow, NewSource, Pending, PendingItem, Source,
+    SourceLock,
 };
 use pochta_store::{Result, StoreError};
 use postgres::{NoTls, Row};
@@ -476,5 +478,56 @@ impl CollectorStore for PgCollectorStore {
             }))
         });
         Ok(r?)
+    }
+
+    fn contacts_sync(&self, source: i64) -> Result<Option<ContactsSync>> {
+        Ok(self.pool.read(|tx| {
+            Ok(tx
+                .query_opt(
+                    "SELECT url, state, last_success, last_error
+                     FROM collector_contacts_sync WHERE source = $1",
+                    &[&source],
+                )?
+                .map(|r| ContactsSync {
+                    url: r.get(0),
+                    state: r.get(1),
+                    last_success: r.get(2),
+                    last_error: r.get(3),
+                }))
+        })?)
+    }
+
+    fn set_contacts_sync(&self, source: i64, sync: Option<&ContactsSync>) -> Result<()> {
+        let found = self.pool.write(|tx| {
+            let exists: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM collector_sources WHERE id = $1)",
+                    &[&source],
+                )?
+                .get(0);
+            if !exists {
+                return Ok(false);
+            }
+            match sync {
+                Some(c) => tx.execute(
+                    "INSERT INTO collector_contacts_sync
+                         (source, url, state, last_success, last_error)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (source) DO UPDATE SET url = $2, state = $3,
+                         last_success = $4, last_error = $5",
+                    &[&source, &c.url, &c.state, &c.last_success, &c.last_error],
+                )?,
+                None => tx.execute(
+                    "DELETE FROM collector_contacts_sync WHERE source = $1",
+                    &[&source],
+                )?,
+            };
+            Ok(true)
+        })?;
+        if found {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound(format!("source {source}")))
+        }
     }
 }

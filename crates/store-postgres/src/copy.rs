@@ -9,8 +9,8 @@
 //!   keywords, internal and save dates; accounts keep password hashes and SCRAM secrets;
 //!   ACLs, quotas (limits; usage follows from the rows), subscriptions, per-user `\Seen`,
 //!   aliases, domains and metadata entries (RFC 5464) come along, and so do the queue (same
-//!   ids, recipient states) and the collector's sources, checkpoints, UID maps and pending batches (same source ids, secrets
-//!   still sealed); the address books keep their ids, sync tokens, contacts' bytes, ETags and
+//!   ids, recipient states) and the collector's sources, checkpoints, UID maps, pending
+//!   batches and contacts-sync state (same source ids, secrets still sealed); the address books keep their ids, sync tokens, contacts' bytes, ETags and
 //!   tokens.
 //! - Deletions in an address book are carried over as tombstones with the book's current
 //!   token (the trait does not tell each one's token), so a client syncing from an older
@@ -372,6 +372,13 @@ fn copy_collector(tx: &mut Tx<'_>, c: &dyn CollectorStore) -> R<usize> {
                 &s.idle,
             ],
         )?;
+        if let Some(cs) = c.contacts_sync(s.id)? {
+            tx.execute(
+                "INSERT INTO collector_contacts_sync (source, url, state, last_success, last_error)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&s.id, &cs.url, &cs.state, &cs.last_success, &cs.last_error],
+            )?;
+        }
         for f in c.folders(s.id)? {
             tx.execute(
                 "INSERT INTO collector_folders (source, remote, local, uid_validity, last_uid,

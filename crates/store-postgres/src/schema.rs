@@ -315,6 +315,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER accounts_books AFTER DELETE ON accounts
         FOR EACH ROW EXECUTE FUNCTION pochta_account_books_removed();
     "#,
+    // The address book a collector source keeps in sync (pochta_store::collector::ContactsSync).
+    r#"
+    CREATE TABLE collector_contacts_sync (
+        source       BIGINT PRIMARY KEY REFERENCES collector_sources(id) ON DELETE CASCADE,
+        url          TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        last_success BIGINT,
+        last_error   TEXT
+    );
+    "#,
 ];
 
 /// The schema version this program writes.

@@ -17,7 +17,8 @@
 //!   [`CollectorStore::lock_source`] hands out at most one [`SourceLock`] per source; it is
 //!   released when dropped and when its holder dies (the embedded backend uses a `flock` on a
 //!   file, a networked one a session-scoped advisory lock), so another node takes over.
-//! - Deleting a source deletes its folders, messages and pending batches with it.
+//! - Deleting a source deletes its folders, messages, pending batches and contacts-sync
+//!   state ([`ContactsSync`]) with it.
 //! - Times are Unix seconds supplied by the caller.
 
 use crate::Result;
@@ -107,6 +108,20 @@ pub struct Pending {
     pub items: Vec<PendingItem>,
 }
 
+/// The address book a source keeps in sync over CardDAV (`collect add --contacts`), and
+/// where that sync stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactsSync {
+    /// The remote CardDAV URL (a book, a principal, or a server root for RFC 6764).
+    pub url: String,
+    /// The collector's state of the sync (remote books, sync tokens, ETags); opaque here.
+    pub state: String,
+    /// Unix seconds of the last sync that succeeded.
+    pub last_success: Option<i64>,
+    /// The last sync's error, `None` after a success.
+    pub last_error: Option<String>,
+}
+
 /// The exclusive right to run a pass of one source; released on drop (see the module notes).
 pub struct SourceLock {
     _guard: Box<dyn Send + Sync>,
@@ -193,4 +208,10 @@ pub trait CollectorStore: Send + Sync + 'static {
 
     /// The exclusive right to run a pass of `source`; `None` while another holder has it.
     fn lock_source(&self, source: i64) -> Result<Option<SourceLock>>;
+
+    /// The address book kept in sync with `source`, if any.
+    fn contacts_sync(&self, source: i64) -> Result<Option<ContactsSync>>;
+    /// Sets (`Some`, insert or replace) or removes (`None`) it; `NotFound` for no such
+    /// source. Deleted with its source.
+    fn set_contacts_sync(&self, source: i64, sync: Option<&ContactsSync>) -> Result<()>;
 }

@@ -12,7 +12,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::StoreError;
-use crate::collector::{CollectorStore, FolderState, MessageRow, NewSource, Pending, PendingItem};
+use crate::collector::{
+    CollectorStore, ContactsSync, FolderState, MessageRow, NewSource, Pending, PendingItem,
+};
 
 /// Storage under test.
 pub trait CollectorFixture: Sized {
@@ -40,7 +42,8 @@ macro_rules! collector_conformance_tests {
             commit_never_lowers_last_uid,
             flags_and_rekey,
             one_lock_per_source,
-            state_is_durable
+            state_is_durable,
+            contacts_sync_round_trip
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {
@@ -512,4 +515,57 @@ pub fn state_is_durable<F: CollectorFixture>() {
     assert_eq!(s.folder(id, "Sent").unwrap(), Some(folder("Sent", 1, 1)));
     assert_eq!(s.pending(id, "INBOX").unwrap(), Some(pending(&["7", "8"])));
     assert_eq!(s.messages(id, "Drafts").unwrap()[0].flags, "\\Draft");
+}
+
+pub fn contacts_sync_round_trip<F: CollectorFixture>() {
+    let f = F::create();
+    let id;
+    {
+        let s = f.open();
+        id = s
+            .add_source(&source("me@a.test", "imaps://h", "u"))
+            .unwrap();
+        let other = s
+            .add_source(&source("me@a.test", "imaps://h2", "u"))
+            .unwrap();
+        assert_eq!(s.contacts_sync(id).unwrap(), None);
+        let mut c = ContactsSync {
+            url: "https://dav.example/".into(),
+            state: "{}".into(),
+            last_success: None,
+            last_error: None,
+        };
+        s.set_contacts_sync(id, Some(&c)).unwrap();
+        assert_eq!(s.contacts_sync(id).unwrap(), Some(c.clone()));
+        assert_eq!(s.contacts_sync(other).unwrap(), None);
+        // Replaced as a whole.
+        c.state = r#"{"books":{"/b/":{"token":"t1"}}}"#.into();
+        c.last_success = Some(100);
+        c.last_error = Some("HTTP 500".into());
+        s.set_contacts_sync(id, Some(&c)).unwrap();
+        assert_eq!(s.contacts_sync(id).unwrap(), Some(c.clone()));
+        // Removed; set again.
+        s.set_contacts_sync(other, Some(&c)).unwrap();
+        s.set_contacts_sync(other, None).unwrap();
+        assert_eq!(s.contacts_sync(other).unwrap(), None);
+        // No such source.
+        let gone = s.set_contacts_sync(other + 1000, Some(&c));
+        assert!(matches!(gone, Err(StoreError::NotFound(_))), "{gone:?}");
+        // Editing the source keeps it.
+        s.update_source(id, &source("me@a.test", "imaps://h3", "u"))
+            .unwrap();
+        assert_eq!(s.contacts_sync(id).unwrap(), Some(c));
+    }
+    // Durable; deleted with its source.
+    let s = f.open();
+    assert_eq!(
+        s.contacts_sync(id).unwrap().map(|c| c.last_success),
+        Some(Some(100))
+    );
+    assert_eq!(s.del_sources("me@a.test", "imaps://h3").unwrap(), 1);
+    let again = s
+        .add_source(&source("me@a.test", "imaps://h3", "u"))
+        .unwrap();
+    assert_eq!(s.contacts_sync(again).unwrap(), None);
+    assert_eq!(s.contacts_sync(id).unwrap(), None);
 }
