@@ -15,7 +15,8 @@
 //!   client chose, so a client cannot grow the registry without bound.
 #![forbid(unsafe_code)]
 
-use std::sync::{LazyLock, Mutex};
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
@@ -43,6 +44,9 @@ pub struct Metrics {
     pub collector_passes: Family<Labels, Counter>,
     pub collector_last_success: Family<Labels, Gauge>,
     pub store_bytes: Family<Labels, Gauge>,
+    pub store_ops: Family<Labels, Counter>,
+    pub store_messages: Gauge,
+    pub store_message_bytes: Gauge,
     pub http_requests: Family<Labels, Counter>,
     hooks: Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,
 }
@@ -124,6 +128,25 @@ impl Metrics {
             "Size of each store file under data_dir",
             Family::clone(&store_bytes),
         );
+        let store_ops = Family::default();
+        registry.register(
+            "store_operations",
+            "Mail store operations per backend, operation (append, deliver, fetch, blob, \
+             store_flags, copy, move, expunge, …) and result (ok, error)",
+            Family::clone(&store_ops),
+        );
+        let store_messages = Gauge::default();
+        registry.register(
+            "store_messages",
+            "Messages stored, all accounts",
+            store_messages.clone(),
+        );
+        let store_message_bytes = Gauge::default();
+        registry.register(
+            "store_message_bytes",
+            "Bytes of the messages stored, all accounts",
+            store_message_bytes.clone(),
+        );
         let http_requests = Family::default();
         registry.register(
             "http_requests",
@@ -143,6 +166,9 @@ impl Metrics {
             collector_passes,
             collector_last_success,
             store_bytes,
+            store_ops,
+            store_messages,
+            store_message_bytes,
             http_requests,
             hooks: Mutex::new(Vec::new()),
         }
@@ -262,6 +288,49 @@ pub fn store_bytes(file: &str, bytes: u64) {
         .set(i64::try_from(bytes).unwrap_or(i64::MAX));
 }
 
+/// The store's counters by (backend, operation, ok), resolved once: counting an operation
+/// then costs a read lock and an atomic add, no allocation.
+static STORE_OPS: LazyLock<RwLock<HashMap<StoreOpKey, Counter>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
+
+/// (backend, operation, ok).
+type StoreOpKey = (&'static str, &'static str, bool);
+
+/// One mail store operation on `backend` (`embedded`, `postgres`).
+pub fn store_op(backend: &'static str, op: &'static str, ok: bool) {
+    let key = (backend, op, ok);
+    if let Some(c) = STORE_OPS
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+    {
+        c.inc();
+        return;
+    }
+    let c = METRICS
+        .store_ops
+        .get_or_create(&vec![
+            ("backend", backend.to_owned()),
+            ("op", op.to_owned()),
+            ("result", if ok { "ok" } else { "error" }.to_owned()),
+        ])
+        .clone();
+    c.inc();
+    STORE_OPS
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, c);
+}
+
+/// Sets how many messages, of how many bytes, the store holds.
+pub fn store_size(messages: u64, bytes: u64) {
+    let m = &*METRICS;
+    m.store_messages
+        .set(i64::try_from(messages).unwrap_or(i64::MAX));
+    m.store_message_bytes
+        .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+}
+
 /// Sets the outbound queue's depth.
 pub fn queue_depth(n: u64) {
     METRICS
@@ -316,5 +385,25 @@ mod tests {
         assert!(text.contains("pochta_sessions{listener=\"imap\"} 1"));
         assert!(text.contains("code=\"250\",result=\"accepted\""));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn store_operations_and_sizes() {
+        store_op("embedded", "append", true);
+        store_op("embedded", "append", true);
+        store_op("embedded", "expunge", false);
+        store_size(3, 4096);
+        let text = render();
+        assert!(
+            text.contains(
+                "pochta_store_operations_total{backend=\"embedded\",op=\"append\",result=\"ok\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "pochta_store_operations_total{backend=\"embedded\",op=\"expunge\",result=\"error\"} 1"
+        ));
+        assert!(text.contains("pochta_store_messages 3"));
+        assert!(text.contains("pochta_store_message_bytes 4096"));
     }
 }

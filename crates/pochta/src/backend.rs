@@ -174,6 +174,26 @@ macro_rules! each {
     };
 }
 
+/// Forwards a call to the backend and counts it in `/metrics`
+/// (`pochta_store_operations_total{backend, op, result}`).
+macro_rules! counted {
+    ($self:ident, $op:literal, $s:ident => $e:expr) => {{
+        let r = each!($self, $s => $e);
+        pochta_metrics::store_op($self.backend_name(), $op, r.is_ok());
+        r
+    }};
+}
+
+impl Store {
+    /// The backend's name, as `/metrics` labels it.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Store::Embedded(_) => "embedded",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+}
+
 type R<T> = pochta_store::Result<T>;
 
 impl Directory for Store {
@@ -245,13 +265,13 @@ impl MailStore for Store {
         name: &MailboxName,
         special_use: Option<SpecialUse>,
     ) -> R<MailboxInfo> {
-        each!(self, s => s.mailbox_create(account, name, special_use))
+        counted!(self, "mailbox_create", s => s.mailbox_create(account, name, special_use))
     }
     fn mailbox_delete(&self, account: AccountId, name: &MailboxName) -> R<()> {
-        each!(self, s => s.mailbox_delete(account, name))
+        counted!(self, "mailbox_delete", s => s.mailbox_delete(account, name))
     }
     fn mailbox_rename(&self, account: AccountId, from: &MailboxName, to: &MailboxName) -> R<()> {
-        each!(self, s => s.mailbox_rename(account, from, to))
+        counted!(self, "mailbox_rename", s => s.mailbox_rename(account, from, to))
     }
     fn mailbox_set_special_use(
         &self,
@@ -277,7 +297,7 @@ impl MailStore for Store {
         each!(self, s => s.subscriptions(account))
     }
     fn append(&self, mailbox: MailboxId, messages: &[NewMessage<'_>]) -> R<UidMapping> {
-        each!(self, s => s.append(mailbox, messages))
+        counted!(self, "append", s => s.append(mailbox, messages))
     }
     fn deliver(
         &self,
@@ -285,19 +305,19 @@ impl MailStore for Store {
         bytes: &[u8],
         internal_date: Option<MailDate>,
     ) -> R<Vec<Uid>> {
-        each!(self, s => s.deliver(targets, bytes, internal_date))
+        counted!(self, "deliver", s => s.deliver(targets, bytes, internal_date))
     }
     fn summaries(&self, mailbox: MailboxId) -> R<Vec<MessageSummary>> {
-        each!(self, s => s.summaries(mailbox))
+        counted!(self, "summaries", s => s.summaries(mailbox))
     }
     fn changes_since(&self, mailbox: MailboxId, since: ModSeq) -> R<Changes> {
         each!(self, s => s.changes_since(mailbox, since))
     }
     fn records(&self, mailbox: MailboxId, uids: &[Uid], with_meta: bool) -> R<Vec<MessageRecord>> {
-        each!(self, s => s.records(mailbox, uids, with_meta))
+        counted!(self, "fetch", s => s.records(mailbox, uids, with_meta))
     }
     fn blob(&self, blob: &BlobId) -> R<Arc<Vec<u8>>> {
-        each!(self, s => s.blob(blob))
+        counted!(self, "blob", s => s.blob(blob))
     }
     fn store_flags(
         &self,
@@ -307,13 +327,13 @@ impl MailStore for Store {
         flags: &Flags,
         unchanged_since: Option<ModSeq>,
     ) -> R<StoreOutcome> {
-        each!(self, s => s.store_flags(mailbox, uids, op, flags, unchanged_since))
+        counted!(self, "store_flags", s => s.store_flags(mailbox, uids, op, flags, unchanged_since))
     }
     fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> R<UidMapping> {
-        each!(self, s => s.copy(from, uids, to))
+        counted!(self, "copy", s => s.copy(from, uids, to))
     }
     fn move_messages(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> R<UidMapping> {
-        each!(self, s => s.move_messages(from, uids, to))
+        counted!(self, "move", s => s.move_messages(from, uids, to))
     }
     fn transfer_across(
         &self,
@@ -322,10 +342,10 @@ impl MailStore for Store {
         to: MailboxId,
         is_move: bool,
     ) -> R<UidMapping> {
-        each!(self, s => s.transfer_across(from, uids, to, is_move))
+        counted!(self, "transfer_across", s => s.transfer_across(from, uids, to, is_move))
     }
     fn expunge(&self, mailbox: MailboxId, uids: Option<&[Uid]>) -> R<Vec<Uid>> {
-        each!(self, s => s.expunge(mailbox, uids))
+        counted!(self, "expunge", s => s.expunge(mailbox, uids))
     }
     fn replace(
         &self,
@@ -334,7 +354,7 @@ impl MailStore for Store {
         to: MailboxId,
         message: &NewMessage<'_>,
     ) -> R<UidMapping> {
-        each!(self, s => s.replace(from, uid, to, message))
+        counted!(self, "replace", s => s.replace(from, uid, to, message))
     }
     fn metadata(
         &self,

@@ -209,6 +209,22 @@ fn http_service(ctx: &Ctx, run: &Runner) -> HttpService {
             }
         }
     });
+    // Messages and bytes stored: the accounts' quota usage (kept by the store as it changes).
+    let sized = ctx.store.clone();
+    pochta_metrics::on_scrape(move || {
+        use pochta_store::{Directory, MailStore};
+        let Ok(accounts) = sized.account_list() else {
+            return;
+        };
+        let (mut messages, mut bytes) = (0u64, 0u64);
+        for a in accounts {
+            if let Ok(q) = sized.quota(a.id) {
+                messages = messages.saturating_add(q.messages);
+                bytes = bytes.saturating_add(q.storage);
+            }
+        }
+        pochta_metrics::store_size(messages, bytes);
+    });
     let store = ctx.store.clone();
     let running = Arc::clone(&run.running);
     let health: Vec<(&'static str, HealthCheck)> = vec![

@@ -309,6 +309,15 @@ try:
 except smtplib.SMTPRecipientsRefused:
     pass
 s.quit()
+m = imaplib.IMAP4("127.0.0.1", {imap})
+m.login("{USER}", "{PASS}")
+m.create("Kept")
+m.select("INBOX")
+m.fetch("1", "(BODY.PEEK[])")
+m.copy("1", "Kept")
+m.store("1", "+FLAGS", "(\\Deleted)")
+m.expunge()
+m.logout()
 print("traffic done")
 "#,
         imap = server.port("imap"),
@@ -357,6 +366,26 @@ print("traffic done")
     has("pochta_sessions{listener=\"http\"}", 1.0);
     has("pochta_queue_depth", 0.0);
     has("pochta_store_bytes{file=\"pochta.sqlite3\"}", 1.0);
+    // Store operations by backend, and what is stored (the copy in Kept: one message).
+    for op in [
+        "deliver",
+        "summaries",
+        "fetch",
+        "blob",
+        "copy",
+        "store_flags",
+        "expunge",
+        "mailbox_create",
+    ] {
+        has(
+            &format!(
+                "pochta_store_operations_total{{backend=\"embedded\",op=\"{op}\",result=\"ok\"}}"
+            ),
+            1.0,
+        );
+    }
+    assert_eq!(sample(&text, "pochta_store_messages"), Some(1.0), "{text}");
+    has("pochta_store_message_bytes", 40.0);
     assert!(text.ends_with("# EOF\n"));
 
     let (status, body) = curl(&server, &[&url("/healthz")]);
