@@ -110,6 +110,14 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         while let Some(event) = framer.next_event() {
             let next = match event {
                 Event::Command(fc) => {
+                    // A spooled command comes back into memory only within the server's
+                    // budget, held until it has run (`crate::spool`).
+                    let permit = if spool.is_empty() {
+                        None
+                    } else {
+                        let held = spool.len() + fc.bytes.len() as u64;
+                        Some(shared.config.message_budget.acquire(held).await)
+                    };
                     let bytes = if spool.is_empty() {
                         fc.bytes
                     } else {
@@ -123,6 +131,11 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                                     .await?;
                             }
                             group.push(cmd);
+                            if permit.is_some() {
+                                // Not kept waiting in memory past its permit.
+                                run_group(&mut group, &mut stream, &mut session, &mut deflate)
+                                    .await?;
+                            }
                             continue;
                         }
                         Ok(cmd) => {

@@ -51,6 +51,9 @@ pub struct ImapConfig {
     /// Where literals being received are spooled once they hold 64 KiB (`data_dir/tmp`);
     /// `None` keeps them in memory.
     pub spool_dir: Option<std::path::PathBuf>,
+    /// The server-wide budget for spooled messages read back into memory to be parsed and
+    /// stored (shared with SMTP and the collector; see `pochta_net::budget`).
+    pub message_budget: pochta_net::MessageBudget,
 }
 
 impl Default for ImapConfig {
@@ -66,6 +69,7 @@ impl Default for ImapConfig {
             min_data_rate: 1024,
             data_rate_grace: Duration::from_secs(30),
             spool_dir: None,
+            message_budget: pochta_net::MessageBudget::unlimited(),
         }
     }
 }

@@ -8,8 +8,10 @@
 //! - The file has no name (`O_TMPFILE` where the system has it, else unlinked at once): it
 //!   disappears with the connection or a crash.
 //! - When the command is complete its bytes are put back together and parsed as before
-//!   (the parser and the store take the message in memory); a command the framer drops
-//!   drops its parts.
+//!   (the parser and the store take the message in memory), but only under a permit of the
+//!   server's [`MessageBudget`](pochta_net::MessageBudget), held until the command has run:
+//!   many large APPENDs completing at once wait for each other instead of multiplying
+//!   memory. A command the framer drops drops its parts.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -42,6 +44,11 @@ impl Spool {
     pub(crate) fn take(&self, framer: &mut Framer) -> Option<(usize, Vec<u8>)> {
         self.dir.as_ref()?;
         framer.take_literal(SPOOL_THRESHOLD)
+    }
+
+    /// Bytes of the command being framed that are on disk.
+    pub(crate) fn len(&self) -> u64 {
+        self.parts.iter().map(|p| p.1 as u64).sum()
     }
 
     /// Whether no part of the command being framed is on disk.

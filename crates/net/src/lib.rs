@@ -12,6 +12,7 @@
 //!   [`stream`] and implemented by [`starttls_buffered`].
 #![forbid(unsafe_code)]
 
+pub mod budget;
 pub mod client;
 pub mod connect;
 pub mod listener;
@@ -22,6 +23,7 @@ pub mod stream;
 pub mod testing;
 pub mod tls;
 
+pub use budget::{MessageBudget, MessagePermit};
 pub use listener::{
     Admission, BindError, Connection, IpSlot, Limiter, Listener, ListenerConfig, Service, TlsMode,
 };

@@ -149,6 +149,7 @@ pub async fn serve(config: Config) -> Result<()> {
         auth_cache: Arc::new(AuthCache::default()),
         queue: pochta_queue::Queue::new(backend::queue_store(&config)?, &config.data_dir),
         contacts: backend::contact_store(&config)?,
+        message_budget: pochta_net::MessageBudget::new(config.limits.message_memory),
     };
     let mut runner = Runner {
         listeners,

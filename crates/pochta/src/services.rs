@@ -41,6 +41,9 @@ pub struct Ctx {
     pub queue: Queue,
     /// Address books (CardDAV on the HTTP listeners).
     pub contacts: Arc<dyn ContactStore>,
+    /// Bytes of spooled messages that IMAP, SMTP and the collector may hold in memory at
+    /// once to parse, check and store them (see `pochta_net::budget`).
+    pub message_budget: pochta_net::MessageBudget,
 }
 
 /// Starts one service per configured listener.
@@ -49,7 +52,7 @@ pub fn wire(ctx: &Ctx, run: &mut Runner) {
     let dns = Arc::new(Dns::new(&ctx.config.dns.resolver()));
     let imap = Arc::new(ImapService::new(
         Arc::new(ctx.store.clone()),
-        imap_config(&ctx.config),
+        imap_config(&ctx.config, &ctx.message_budget),
         Arc::clone(&ctx.throttle),
         Arc::clone(&ctx.auth_cache),
     ));
@@ -96,7 +99,7 @@ fn outbound_settings(config: &Config) -> WorkerSettings {
     s
 }
 
-fn imap_config(config: &Config) -> ImapConfig {
+fn imap_config(config: &Config, budget: &pochta_net::MessageBudget) -> ImapConfig {
     ImapConfig {
         hostname: config.hostname.clone(),
         plaintext: config.plaintext,
@@ -108,6 +111,7 @@ fn imap_config(config: &Config) -> ImapConfig {
         min_data_rate: config.limits.min_data_rate,
         data_rate_grace: config.limits.data_rate_grace,
         spool_dir: Some(config.data_dir.join("tmp")),
+        message_budget: budget.clone(),
     }
 }
 
@@ -142,6 +146,7 @@ fn smtp_service(ctx: &Ctx, kind: Kind, dns: &Arc<Dns>) -> SmtpService<Store> {
             dmarc_reject: c.smtp.dmarc_reject,
             save_sent: c.smtp.save_sent,
             spool_dir: Some(c.data_dir.join("tmp")),
+            message_budget: ctx.message_budget.clone(),
             min_data_rate: c.limits.min_data_rate,
             data_rate_grace: c.limits.data_rate_grace,
             ..SmtpConfig::default()

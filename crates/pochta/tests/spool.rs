@@ -335,3 +335,130 @@ fn unfinished_bdat_transfers_are_spooled_not_held() {
         "the BDAT message is not in INBOX whole"
     );
 }
+
+/// Concurrent complete messages of [`WHOLE`] bytes each, half over SMTP DATA, half over
+/// IMAP APPEND.
+const WHOLE_PEERS: usize = 8;
+const WHOLE: usize = 16 * 1024 * 1024;
+/// `limits.message_memory` for that test: one message of [`WHOLE`] at a time.
+const WHOLE_BUDGET: usize = 20 * 1024 * 1024;
+/// The peak growth allowed while they are parsed and stored.
+const WHOLE_BOUND_KIB: u64 = 160 * 1024;
+
+/// Complete large messages are read back from the spool and stored within the server-wide
+/// `limits.message_memory`: many at once wait for each other instead of multiplying memory.
+#[test]
+fn concurrent_large_messages_are_stored_within_the_message_budget() {
+    let ports = free_ports(2);
+    let listeners: Vec<(&'static str, u16)> = vec![("smtp", ports[0]), ("imap", ports[1])];
+    let budget = std::env::var("POCHTA_TEST_MESSAGE_MEMORY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(WHOLE_BUDGET);
+    let dir = TestDir::new(
+        &listeners,
+        &format!(
+            "[limits]\nmax_message_size = 60000000\nmessage_memory = {budget}\n\
+             connections_per_ip = 100\nsmtp_connections_per_ip = 100\n\
+             [smtp]\ncheck_inbound = false\n"
+        ),
+    );
+    dir.add_user(USER, PASS);
+    let server = TestServer::start_in(dir, listeners);
+    let pid = server.child.id();
+    let smtp = server.addr("smtp");
+    let imap = server.addr("imap");
+
+    // Warm up both paths with a message over the spool threshold.
+    let warm = body(1024 * 1024);
+    let mut w = open_mta_data(smtp);
+    w.get_mut().write_all(&warm).unwrap();
+    w.get_mut().write_all(b"\r\n.\r\n").unwrap();
+    assert!(smtp_reply(&mut w).starts_with("250"));
+    let mut c = imap_login(imap);
+    imap_append(&mut c, warm.len());
+    c.get_mut().write_all(&warm).unwrap();
+    c.get_mut().write_all(b"\r\n").unwrap();
+    let mut l = String::new();
+    c.read_line(&mut l).unwrap();
+    assert!(l.starts_with("a OK"), "{l}");
+    let before = settled_rss_kib(pid);
+    assert!(before > 0, "cannot read VmRSS of the server (pid {pid})");
+
+    // Resident memory sampled every 10 ms while the messages go in.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut peak = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                peak = peak.max(common::rss_kib(pid));
+                thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        })
+    };
+    let data = std::sync::Arc::new(body(WHOLE));
+    let peers: Vec<_> = (0..WHOLE_PEERS)
+        .map(|i| {
+            let data = data.clone();
+            thread::spawn(move || {
+                if i % 2 == 0 {
+                    let mut c = open_mta_data(smtp);
+                    c.get_mut().write_all(&data).unwrap();
+                    c.get_mut().write_all(b"\r\n.\r\n").unwrap();
+                    smtp_reply(&mut c)
+                } else {
+                    let mut c = imap_login(imap);
+                    imap_append(&mut c, data.len());
+                    c.get_mut().write_all(&data).unwrap();
+                    c.get_mut().write_all(b"\r\n").unwrap();
+                    let mut l = String::new();
+                    c.read_line(&mut l).unwrap();
+                    l
+                }
+            })
+        })
+        .collect();
+    let replies: Vec<String> = peers.into_iter().map(|t| t.join().unwrap()).collect();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let peak = sampler.join().unwrap();
+    let grew = peak.saturating_sub(before);
+    eprintln!(
+        "VmRSS {before} KiB before, peak {peak} KiB while {WHOLE_PEERS} messages of {} MiB \
+         were stored at once with message_memory = {budget}: grew {grew} KiB \
+         (bound {WHOLE_BOUND_KIB} KiB)",
+        WHOLE >> 20
+    );
+    for r in &replies {
+        assert!(
+            r.starts_with("250") || r.starts_with("a OK"),
+            "a large message was refused: {r}"
+        );
+    }
+    assert!(
+        grew <= WHOLE_BOUND_KIB,
+        "{WHOLE_PEERS} concurrent {} MiB messages grew the server by {grew} KiB at their peak \
+         (bound {WHOLE_BOUND_KIB} KiB)",
+        WHOLE >> 20
+    );
+    // (DATA un-stuffs the dots of about one line in seven: a little shorter than sent.)
+    let stored = inbox(&server.dir.data_dir(), USER)
+        .iter()
+        .filter(|m| m.len() >= WHOLE - WHOLE / 50)
+        .count();
+    assert_eq!(stored, WHOLE_PEERS, "every large message is in INBOX");
+}
+
+/// An SMTP session on the MTA listener (no AUTH) with `354` received, to [`USER`].
+fn open_mta_data(addr: SocketAddr) -> BufReader<TcpStream> {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut r = BufReader::new(s);
+    assert!(smtp_reply(&mut r).starts_with("220"));
+    smtp_cmd(&mut r, "EHLO client.test\r\n", "250");
+    smtp_cmd(&mut r, "MAIL FROM:<sender@example.net>\r\n", "250");
+    smtp_cmd(&mut r, format!("RCPT TO:<{USER}>\r\n"), "250");
+    smtp_cmd(&mut r, "DATA\r\n", "354");
+    r
+}

@@ -13,7 +13,8 @@
 //!   before the `220` gets `554 5.5.0` and is disconnected (RFC 5321 §4.3.1; Postfix's
 //!   postscreen does the same).
 //! - A DATA body or BDAT chunk over `spool_threshold` is spooled to an unnamed file in
-//!   `spool_dir` while it arrives (`crate::spool`), then handed to the session whole.
+//!   `spool_dir` while it arrives (`crate::spool`), then handed to the session whole under
+//!   a permit of the server's message budget.
 //! - A DATA body or BDAT chunk must arrive at `min_data_rate` bytes/s after
 //!   `data_rate_grace` (`pochta_net::DataRate`); below it the client gets `451 4.4.2` and
 //!   the connection is closed.
@@ -24,7 +25,7 @@ use std::io;
 use std::sync::Arc;
 
 use pochta_net::{Connection, DataRate, Stream, blocking};
-use pochta_smtp_proto::{Framer, Limits};
+use pochta_smtp_proto::{Event, Framer, Limits};
 use pochta_store::MailStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -94,6 +95,14 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
 
     loop {
         while let Some(event) = framer.next_event() {
+            // A spooled body comes back into memory only within the server's budget, held
+            // until the message is stored (`crate::spool`).
+            let held = spool.held();
+            let _permit = if held > 0 && matches!(event, Event::Data(_) | Event::Chunk(_)) {
+                Some(shared.config.message_budget.acquire(held).await)
+            } else {
+                None
+            };
             let event = if spool.holds_body() {
                 blocking(|| spool.complete(event))?
             } else {

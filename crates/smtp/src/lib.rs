@@ -75,6 +75,9 @@ pub struct SmtpConfig {
     /// (`data_dir/tmp`); `None` keeps them in memory.
     pub spool_dir: Option<std::path::PathBuf>,
     pub spool_threshold: usize,
+    /// The server-wide budget for spooled messages read back into memory to be checked and
+    /// stored (shared with IMAP and the collector; see `pochta_net::budget`).
+    pub message_budget: pochta_net::MessageBudget,
     /// Bytes/s a DATA body or BDAT chunk must arrive at, after `data_rate_grace`; slower
     /// gets `451 4.4.2` and the connection is closed.
     pub min_data_rate: u64,
@@ -98,6 +101,7 @@ impl Default for SmtpConfig {
             save_sent: false,
             spool_dir: None,
             spool_threshold: 256 * 1024,
+            message_budget: pochta_net::MessageBudget::unlimited(),
             min_data_rate: 1024,
             data_rate_grace: Duration::from_secs(30),
         }

@@ -10,9 +10,12 @@
 //! - BDAT chunks already received of a transaction that has not seen `LAST` are taken from
 //!   the session the same way ([`Session::take_chunks`]) into a second file, and put back in
 //!   front of the message when it is complete ([`Received::spooled`] says how much).
-//! - When the body is complete it is read back and handed to the session whole (the store
-//!   and the SPF/DKIM/DMARC check take a body in memory); a body over the size limit is
-//!   dropped with its file.
+//! - When the body is complete it is read back and handed to the session whole (the parser,
+//!   the SPF/DKIM/DMARC check and the store take a body in memory), but only under a permit
+//!   of the server's [`MessageBudget`](pochta_net::MessageBudget) for [`Spool::held`] bytes,
+//!   kept until the message is stored: many large messages completing at once wait for
+//!   each other instead of multiplying memory. A body over the size limit is dropped with
+//!   its file.
 //!
 //! [`SmtpConfig::spool_threshold`]: crate::SmtpConfig::spool_threshold
 //! [`SmtpConfig::spool_dir`]: crate::SmtpConfig::spool_dir
@@ -30,8 +33,9 @@ pub(crate) struct Spool {
     dir: Option<PathBuf>,
     threshold: usize,
     file: Option<(File, u64)>,
-    /// Completed BDAT chunks of the transaction in progress.
+    /// Completed BDAT chunks of the transaction in progress, and their length.
     chunks: Option<File>,
+    chunks_len: u64,
 }
 
 impl Spool {
@@ -41,6 +45,7 @@ impl Spool {
             threshold: threshold.max(1),
             file: None,
             chunks: None,
+            chunks_len: 0,
         }
     }
 
@@ -66,6 +71,18 @@ impl Spool {
         self.file.is_some()
     }
 
+    /// Bytes on disk that the end of the body being received would read back: the body's
+    /// and, for a BDAT transaction, its earlier chunks'.
+    pub(crate) fn held(&self) -> u64 {
+        let body = self.file.as_ref().map_or(0, |(_, len)| *len);
+        let chunks = if self.chunks.is_some() {
+            self.chunks_len
+        } else {
+            0
+        };
+        body + chunks
+    }
+
     /// The BDAT chunks the session holds, once they are large, for [`Spool::keep_chunks`].
     pub(crate) fn take_chunks<S: pochta_store::MailStore>(
         &self,
@@ -83,11 +100,14 @@ impl Spool {
         if offset == 0 {
             // A new transaction: whatever an earlier one left is stale.
             self.chunks = Some(tempfile::tempfile_in(dir)?);
+            self.chunks_len = 0;
         }
         let Some(f) = self.chunks.as_mut() else {
             return Err(io::Error::other("BDAT spool lost"));
         };
-        f.write_all(&bytes)
+        f.write_all(&bytes)?;
+        self.chunks_len += bytes.len() as u64;
+        Ok(())
     }
 
     /// A complete message's body with its spooled chunks put back in front.
@@ -99,6 +119,7 @@ impl Spool {
             .chunks
             .take()
             .ok_or_else(|| io::Error::other("BDAT spool lost"))?;
+        self.chunks_len = 0;
         let mut whole = Vec::with_capacity(msg.spooled as usize + msg.body.len());
         f.seek(SeekFrom::Start(0))?;
         f.read_to_end(&mut whole)?;

@@ -28,6 +28,10 @@ pub struct Limits {
     pub smtp_idle_timeout: Duration,
     /// Largest message accepted (SMTP SIZE, IMAP APPEND), in bytes.
     pub max_message_size: u64,
+    /// Bytes of spooled messages held in memory at once to be parsed, checked and stored,
+    /// over IMAP, SMTP and the collector together; more wait (`pochta_net::budget`). A
+    /// message larger than this waits until it can take all of it.
+    pub message_memory: u64,
     /// How long `serve` waits for sessions to end after SIGTERM.
     pub shutdown_timeout: Duration,
     /// How long a TLS handshake may take.
@@ -49,6 +53,7 @@ impl Default for Limits {
             pop3_idle_timeout: Duration::from_secs(10 * 60),
             smtp_idle_timeout: Duration::from_secs(5 * 60),
             max_message_size: 50 * 1024 * 1024,
+            message_memory: 128 * 1024 * 1024,
             shutdown_timeout: Duration::from_secs(10),
             tls_handshake_timeout: Duration::from_secs(30),
             min_data_rate: 1024,
@@ -69,6 +74,7 @@ pub(super) struct Section {
     pop3_idle_timeout: Option<Positive>,
     smtp_idle_timeout: Option<Positive>,
     max_message_size: Option<Positive>,
+    message_memory: Option<Positive>,
     shutdown_timeout: Option<Positive>,
     tls_handshake_timeout: Option<Positive>,
     min_data_rate: Option<Positive>,
@@ -110,6 +116,9 @@ impl Section {
             max_message_size: self
                 .max_message_size
                 .map_or(d.max_message_size, |Positive(n)| n),
+            message_memory: self
+                .message_memory
+                .map_or(d.message_memory, |Positive(n)| n),
             shutdown_timeout: secs(self.shutdown_timeout, d.shutdown_timeout),
             tls_handshake_timeout: secs(self.tls_handshake_timeout, d.tls_handshake_timeout),
             min_data_rate: self.min_data_rate.map_or(d.min_data_rate, |Positive(n)| n),

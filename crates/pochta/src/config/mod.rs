@@ -358,6 +358,7 @@ plaintext = "tls-or-loopback"     # "tls-only" | "tls-or-loopback" | "always"
 # pop3_idle_timeout     = 600
 # smtp_idle_timeout     = 300
 # max_message_size      = 52428800  # bytes
+# message_memory        = 134217728 # bytes of large messages parsed and stored at once
 # shutdown_timeout      = 10
 # tls_handshake_timeout = 30
 # min_data_rate         = 1024    # bytes/s for DATA/BDAT bodies and IMAP literals ...
