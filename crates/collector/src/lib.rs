@@ -51,6 +51,20 @@ use pochta_store::MailStore;
 use pochta_store::contacts::ContactStore;
 
 pub use source::{Protocol, SourceUrl, TlsPolicy};
+
+/// The server-wide memory budget for messages held to be stored (see `crate::sync`,
+/// "Budgets"); unlimited until [`set_message_budget`] is called.
+static MESSAGE_BUDGET: std::sync::OnceLock<pochta_net::MessageBudget> = std::sync::OnceLock::new();
+
+/// Shares the server's [`pochta_net::MessageBudget`] with the collector (`pochta serve` does,
+/// so that imports, SMTP and IMAP draw on one budget). Only the first call counts.
+pub fn set_message_budget(budget: pochta_net::MessageBudget) {
+    let _ = MESSAGE_BUDGET.set(budget);
+}
+
+pub(crate) fn message_budget() -> pochta_net::MessageBudget {
+    MESSAGE_BUDGET.get().cloned().unwrap_or_default()
+}
 pub use state::{SourceRow, SourceSettings, State};
 pub use sync::Report;
 

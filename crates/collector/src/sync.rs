@@ -37,6 +37,14 @@
 //!   provider may delete there). `\Deleted` flags are copied like any other.
 //! - Local store calls run on blocking threads (`spawn_blocking`); the collector database is
 //!   behind a mutex and only touched there too.
+//! - **Budgets** against a hostile provider's body FETCH (the sizes it announced in the plan
+//!   are the yardstick): each response may hold one literal of at most [`answer_limit`] of
+//!   the largest message asked for (so one response made of many large literals is cut at
+//!   about one message), all the answers to one command at most [`command_budget`] of the
+//!   bytes asked for (an endless FETCH answer ends the pass with a clear error instead of
+//!   running forever), and every batch held in memory, from its first byte until it is
+//!   stored, holds a permit of the server-wide [`MessageBudget`] (`crate::set_message_budget`;
+//!   `limits.message_memory` under `pochta serve`), shared with SMTP and IMAP.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -44,6 +52,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pochta_delivery::Delivery;
+use pochta_net::MessagePermit;
 use pochta_store::{FlagOp, MailDate, MailStore, MailboxInfo, NewMessage, StoreError};
 use pochta_types::{AccountId, Address, Flag, Flags, MailboxName, SpecialUse, Uid, mutf7};
 use tracing::{debug, info, warn};
@@ -57,6 +66,23 @@ use crate::{Error, Progress, Scope};
 pub const BATCH_MESSAGES: usize = 2000;
 /// … or this many bytes.
 pub const BATCH_BYTES: usize = 32 << 20;
+
+/// The largest literal (and, with its lines, response) accepted in a body FETCH whose
+/// largest message was announced as `largest` bytes: a quarter more, for providers whose
+/// RFC822.SIZE is a little off, and 64 KiB.
+pub fn answer_limit(largest: u64) -> u64 {
+    largest.saturating_add(largest / 4).saturating_add(64 << 10)
+}
+
+/// All the bytes of answers accepted for one body FETCH of `messages` messages announced
+/// as `bytes` bytes together: a quarter more, and 4 KiB of FETCH items per message, and
+/// 1 MiB; beyond it the provider is answering more than it was asked.
+pub fn command_budget(messages: usize, bytes: u64) -> u64 {
+    bytes
+        .saturating_add(bytes / 4)
+        .saturating_add((messages as u64).saturating_mul(4 << 10))
+        .saturating_add(1 << 20)
+}
 
 /// What a pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -842,14 +868,27 @@ async fn transfer<S: MailStore>(
 ) -> Result<(u64, u64, u32), Error> {
     let sizes: HashMap<u32, u64> = w.new.iter().copied().collect();
     // Long sets are split so a command line stays short (RFC 7162 §4 recommends ≤ 8192
-    // octets).
+    // octets). Each with its budget for all of its answers (see "Budgets" above).
     let mut commands = Vec::new();
     for chunk in w.new.chunks(5000) {
-        commands.push(uid_set(chunk.iter().map(|(u, _)| *u)));
+        let bytes = chunk.iter().map(|(_, n)| *n).sum();
+        commands.push((
+            uid_set(chunk.iter().map(|(u, _)| *u)),
+            command_budget(chunk.len(), bytes),
+        ));
     }
+    let largest = answer_limit(w.new.iter().map(|(_, n)| *n).max().unwrap_or(0));
+    let total: u64 = w.new.iter().map(|(_, n)| *n).sum();
+    // The memory a batch may come to hold: a batch is handed on once it holds BATCH_BYTES,
+    // so at most that and one more answer (no more than the folder's new messages).
+    let batch_memory = (BATCH_BYTES as u64)
+        .min(total.saturating_add(total / 4))
+        .saturating_add(largest);
+    let budget = crate::message_budget();
     // Each batch travels with the checkpoint it may set: the highest UID up to which every
-    // UID asked for has been received (in it or an earlier batch).
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Incoming>, u32)>(1);
+    // UID asked for has been received (in it or an earlier batch), and the permit of the
+    // memory it holds until it is stored.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Incoming>, u32, Option<MessagePermit>)>(1);
     let base = FolderState {
         remote: w.plan.remote.clone(),
         local: w.mailbox.name.as_str().to_owned(),
@@ -866,7 +905,7 @@ async fn transfer<S: MailStore>(
         let remote = w.plan.remote.clone();
         async move {
             let mut done = Vec::new();
-            while let Some((batch, checkpoint)) = rx.recv().await {
+            while let Some((batch, checkpoint, _permit)) = rx.recv().await {
                 let mut folder = base.clone();
                 folder.last_uid = checkpoint;
                 let n = batch.len() as u64;
@@ -890,15 +929,32 @@ async fn transfer<S: MailStore>(
         }
         complete.checked_sub(1).map_or(0, |i| w.new[i].0)
     };
+    // No answer much larger than the largest message asked for.
+    client.set_response_limit(Some(largest));
     let reader = async {
         let mut batch: Vec<Incoming> = Vec::new();
         let mut batch_bytes = 0usize;
-        for set in &commands {
+        let mut permit: Option<MessagePermit> = None;
+        for (set, command_budget) in &commands {
             let tag = client
                 .start_uid_fetch(set, "(UID FLAGS INTERNALDATE BODY.PEEK[])")
                 .await?;
+            let mut answered = 0u64;
             loop {
-                match client.read().await? {
+                // Memory for the batch being filled is reserved before its bytes arrive.
+                if permit.is_none() {
+                    permit = Some(budget.acquire(batch_memory).await);
+                }
+                let (response, size) = client.read_sized().await?;
+                answered += size as u64;
+                if answered > *command_budget {
+                    return Err(Error::Protocol(format!(
+                        "the provider answered more than {command_budget} bytes to a FETCH of \
+                         {set} in {} (announced sizes exceeded): stopped",
+                        w.plan.remote
+                    )));
+                }
+                match response {
                     Response::Numbered { n, name, values } if name == "FETCH" => {
                         let f = Fetched::from_values(n, &values)?;
                         // Only UIDs asked for, each once: a second answer for a UID
@@ -919,7 +975,12 @@ async fn transfer<S: MailStore>(
                         if batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES {
                             batch_bytes = 0;
                             let cp = checkpoint(&received);
-                            if tx.send((std::mem::take(&mut batch), cp)).await.is_err() {
+                            let held = permit.take();
+                            if tx
+                                .send((std::mem::take(&mut batch), cp, held))
+                                .await
+                                .is_err()
+                            {
                                 return Err(Error::State("the appender stopped".into()));
                             }
                         }
@@ -938,12 +999,13 @@ async fn transfer<S: MailStore>(
             }
         }
         let cp = checkpoint(&received);
-        if !batch.is_empty() && tx.send((batch, cp)).await.is_err() {
+        if !batch.is_empty() && tx.send((batch, cp, permit.take())).await.is_err() {
             return Err(Error::State("the appender stopped".into()));
         }
         Ok(cp)
     };
     let read_result = reader.await;
+    client.set_response_limit(None);
     drop(tx);
     let appended = appender
         .await

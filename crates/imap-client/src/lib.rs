@@ -515,6 +515,30 @@ impl ImapClient {
         }
     }
 
+    /// Changes the per-response limits ([`Options::limits`]) for the responses that follow;
+    /// `None` restores the connection's own. With `Some(n)` no literal may exceed `n` bytes
+    /// and no response `n` plus its lines (within the connection's limits): for a FETCH of
+    /// messages whose sizes were announced, so that one response made of many large literals
+    /// is cut at about one message.
+    pub fn set_response_limit(&mut self, bytes: Option<u64>) {
+        let own = self.opts.limits;
+        let limits = match bytes {
+            None => own,
+            Some(n) => Limits {
+                max_literal: n.min(own.max_literal),
+                max_command: n.saturating_add(own.max_line as u64).min(own.max_command),
+                ..own
+            },
+        };
+        self.reader.set_limits(limits);
+    }
+
+    /// The next response with its size on the wire, within the response deadline (for a
+    /// caller that keeps its own budget over many responses).
+    pub async fn read_sized(&mut self) -> Result<(Response, usize), Error> {
+        self.next_sized(self.deadline()).await
+    }
+
     /// Changes [`Options::max_collected`] for the commands that follow (e.g. a smaller one
     /// for LIST than for a FETCH of every message's flags).
     pub fn set_max_collected(&mut self, bytes: u64) {

@@ -166,6 +166,7 @@ pub async fn serve(config: Config) -> Result<()> {
         let open_state = backend::collector_opener(&config);
         let schedule = config.collector.with_env_override();
         pochta_collector::oauth::configure(config.collector_web.clone(), config.dns.resolver());
+        pochta_collector::set_message_budget(ctx.message_budget.clone());
         tokio::spawn(async move {
             let _tracker = tracker;
             pochta_collector::run::run_all(store, contacts, open_state, schedule, async move {

@@ -13,7 +13,8 @@
 //! - Budgets: one response at most [`pochta_imap_client::CLIENT_LIMITS`] (a 512 MiB message
 //!   plus 1 MiB); the untagged answers one command collects at most [`MAX_COLLECTED`] (flag
 //!   and size FETCHes), [`MAX_LIST`] for LIST. Message bodies are streamed batch by
-//!   batch ([`ImapClient::start_uid_fetch`] + [`ImapClient::read`]), never collected.
+//!   batch ([`ImapClient::start_uid_fetch`] + [`ImapClient::read_sized`]), never collected,
+//!   each response bounded by the sizes the provider announced (`crate::sync`, "Budgets").
 //! - IDLE (RFC 2177): [`ImapClient::idle_start`] sends `IDLE` and waits for the continuation,
 //!   [`ImapClient::idle_wait`] reads untagged responses until a deadline the caller picks
 //!   (under the 29 minutes of RFC 2177 §3), and [`ImapClient::idle_done`] sends `DONE`.
@@ -106,7 +107,13 @@ fn tag_of(tag: &str) -> Result<Tag, Error> {
 #[derive(Debug)]
 pub struct ImapClient {
     inner: pochta_imap_client::ImapClient,
+    /// EXISTS of the mailbox last examined: answers to a FETCH are budgeted by it.
+    exists: Option<u32>,
 }
+
+/// Bytes of FETCH answers a flag or size FETCH may collect per message the mailbox holds
+/// (a UID, 64 keywords, a size and a Message-ID fit).
+pub const COLLECTED_PER_MESSAGE: u64 = 4 << 10;
 
 impl ImapClient {
     /// Connects, reads the greeting, and secures the connection as `url` says.
@@ -122,6 +129,7 @@ impl ImapClient {
         let endpoint = crate::conn::resolve(url).await?;
         Ok(ImapClient {
             inner: pochta_imap_client::ImapClient::connect(&endpoint, opts).await?,
+            exists: None,
         })
     }
 
@@ -209,6 +217,7 @@ impl ImapClient {
             .inner
             .select(WireName::raw(raw_name), true, true)
             .await?;
+        self.exists = Some(sel.exists);
         let uid_validity = sel
             .uid_validity
             .filter(|v| *v != 0)
@@ -221,9 +230,17 @@ impl ImapClient {
         })
     }
 
-    /// `UID FETCH set items` run to completion, collecting every FETCH response that has a UID.
+    /// `UID FETCH set items` run to completion, collecting every FETCH response that has a UID,
+    /// within [`COLLECTED_PER_MESSAGE`] for each message the examined mailbox holds (and
+    /// 1 MiB; at most [`MAX_COLLECTED`]): a FETCH answered endlessly is cut early.
     pub async fn uid_fetch(&mut self, set: &str, items: &str) -> Result<Vec<Fetched>, Error> {
-        Ok(self.inner.fetch(fetch_command(set, items)?).await?)
+        let budget = self.exists.map_or(MAX_COLLECTED, |n| {
+            (u64::from(n) * COLLECTED_PER_MESSAGE + (1 << 20)).min(MAX_COLLECTED)
+        });
+        self.inner.set_max_collected(budget);
+        let fetched = self.inner.fetch(fetch_command(set, items)?).await;
+        self.inner.set_max_collected(MAX_COLLECTED);
+        Ok(fetched?)
     }
 
     /// Starts `UID FETCH set items` and returns its tag; read results with [`Self::read`].
@@ -300,6 +317,17 @@ impl ImapClient {
     /// The next response from the server.
     pub async fn read(&mut self) -> Result<Response, Error> {
         Ok(self.inner.read().await?)
+    }
+
+    /// The next response and its size on the wire.
+    pub async fn read_sized(&mut self) -> Result<(Response, usize), Error> {
+        Ok(self.inner.read_sized().await?)
+    }
+
+    /// Bounds each response that follows (a literal at most `bytes`, a response about as
+    /// much) until called with `None`; see [`pochta_imap_client::ImapClient::set_response_limit`].
+    pub fn set_response_limit(&mut self, bytes: Option<u64>) {
+        self.inner.set_response_limit(bytes);
     }
 }
 

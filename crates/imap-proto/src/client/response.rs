@@ -78,6 +78,12 @@ impl ResponseReader {
         self.framer.limits()
     }
 
+    /// Changes the limits for the responses framed from now on (e.g. a FETCH of bodies whose
+    /// sizes are known: no literal, and no response, much larger than the largest of them).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.framer.set_limits(limits);
+    }
+
     /// Adds received bytes.
     pub fn feed(&mut self, bytes: &[u8]) {
         self.framer.feed(bytes);
