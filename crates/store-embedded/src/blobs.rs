@@ -5,7 +5,7 @@
 //! content, so an existing file never needs rewriting.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -68,6 +68,30 @@ impl BlobFiles {
 
     /// Write `bytes` as blob `id` durably unless the file exists already.
     pub fn ensure(&self, id: &str, bytes: &[u8]) -> io::Result<()> {
+        self.ensure_with(id, |f| f.write_all(bytes))
+    }
+
+    /// Write blob `id` durably from `src` (an open handle on the same bytes, e.g. on a blob
+    /// file unlinked meanwhile), copied a piece at a time, unless the file exists already.
+    pub fn ensure_from(&self, id: &str, src: &File) -> io::Result<()> {
+        self.ensure_with(id, |f| {
+            let mut src = src;
+            src.seek(SeekFrom::Start(0))?;
+            io::copy(&mut src, f).map(drop)
+        })
+    }
+
+    /// An open handle on blob `id`'s file: its bytes stay readable through it even if the
+    /// file is unlinked.
+    pub fn open_blob(&self, id: &str) -> io::Result<File> {
+        File::open(self.path(id))
+    }
+
+    fn ensure_with(
+        &self,
+        id: &str,
+        write: impl FnOnce(&mut File) -> io::Result<()>,
+    ) -> io::Result<()> {
         let path = self.path(id);
         if path.is_file() {
             return Ok(());
@@ -78,7 +102,7 @@ impl BlobFiles {
         let tmp = dir.join(format!("{TMP_PREFIX}{}-{n}", std::process::id()));
         let result = (|| {
             let mut f = File::create(&tmp)?;
-            f.write_all(bytes)?;
+            write(&mut f)?;
             f.sync_all()?;
             drop(f);
             fs::rename(&tmp, &path)?;
@@ -147,5 +171,27 @@ impl BlobFiles {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A blob file unlinked while a writer holds a handle on it is written again, whole,
+    /// from that handle (the path the store takes instead of keeping a second copy of a
+    /// large message in memory).
+    #[test]
+    fn an_unlinked_blob_is_rewritten_from_its_open_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobFiles::open(dir.path()).unwrap();
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let id = blob_id(&bytes);
+        blobs.ensure(&id, &bytes).unwrap();
+        let handle = blobs.open_blob(&id).unwrap();
+        assert!(blobs.remove(&id).unwrap());
+        assert!(!blobs.exists(&id));
+        blobs.ensure_from(&id, &handle).unwrap();
+        assert_eq!(blobs.read(&id).unwrap(), bytes);
     }
 }

@@ -17,17 +17,47 @@ use super::{corrupt, insert_message, keywords_text, now, save_counters, selectab
 /// blob file, parsed if the store has not seen them before.
 pub(super) struct Prepared<'a> {
     pub(super) id: String,
-    pub(super) bytes: Cow<'a, [u8]>,
+    /// The stored (normalised) size.
+    pub(super) size: u64,
+    /// The bytes; empty once owned when they are in a blob file (see [`Self::into_owned`]).
+    bytes: Cow<'a, [u8]>,
+    /// An open handle on the blob file, when the bytes are in one.
+    file: Option<std::fs::File>,
     meta: Option<Vec<u8>>,
 }
 
 impl Prepared<'_> {
-    /// Owning its bytes, so a group commit on another thread can take it.
+    /// Owning what the transaction needs, so a group commit on another thread can take it.
+    /// Bytes already in a blob file are not copied: the transaction reads them back through
+    /// the open handle in the rare case it needs them (the file was unlinked meanwhile by
+    /// garbage collection of an identical blob), so a large message is not held twice.
     pub(super) fn into_owned(self) -> Prepared<'static> {
+        let bytes = if self.file.is_some() {
+            Cow::Owned(Vec::new())
+        } else {
+            Cow::Owned(self.bytes.into_owned())
+        };
         Prepared {
             id: self.id,
-            bytes: Cow::Owned(self.bytes.into_owned()),
+            size: self.size,
+            bytes,
+            file: self.file,
             meta: self.meta,
+        }
+    }
+
+    /// The bytes, from memory or read back from the blob file's handle.
+    fn bytes(&self) -> R<Cow<'_, [u8]>> {
+        match &self.file {
+            Some(f) if self.bytes.len() as u64 != self.size => {
+                use std::io::{Read, Seek, SeekFrom};
+                let mut f = f;
+                f.seek(SeekFrom::Start(0))?;
+                let mut v = Vec::with_capacity(usize::try_from(self.size).unwrap_or(0));
+                f.read_to_end(&mut v)?;
+                Ok(Cow::Owned(v))
+            }
+            _ => Ok(Cow::Borrowed(self.bytes.as_ref())),
         }
     }
 }
@@ -36,11 +66,17 @@ impl EmbeddedStore {
     pub(super) fn prepare<'a>(&self, bytes: &'a [u8]) -> R<Prepared<'a>> {
         let bytes = pochta_message::normalize_line_endings(bytes);
         let id = blob_id(&bytes);
+        let size = bytes.len() as u64;
         // A file blob is written and fsynced here, outside the writer lock; an inline one
         // travels with the transaction.
-        if !self.inline(&bytes) {
+        let file = if self.inline(size) {
+            None
+        } else {
             self.inner.blobs.ensure(&id, &bytes)?;
-        }
+            // Unlinked between the two calls (garbage collection of an identical blob):
+            // keep the bytes in memory instead.
+            self.inner.blobs.open_blob(&id).ok()
+        };
         let known = self.read(|tx| {
             Ok(tx
                 .prepare_cached("SELECT 1 FROM blobs WHERE id = ?1")?
@@ -48,7 +84,13 @@ impl EmbeddedStore {
         })?;
         // Parse once per distinct blob (ARCHITECTURE.md "Invariants": parse once).
         let meta = (!known).then(|| pochta_message::parse(&bytes).to_bytes());
-        Ok(Prepared { id, bytes, meta })
+        Ok(Prepared {
+            id,
+            size,
+            bytes,
+            file,
+            meta,
+        })
     }
 
     /// Inside the write transaction: make sure the blob file and row exist before a message
@@ -64,28 +106,32 @@ impl EmbeddedStore {
             .optional()?;
         let inline = match row {
             Some(inline) => inline,
-            None => self.inline(&p.bytes),
+            None => self.inline(p.size),
         };
         if !inline && !self.inner.blobs.exists(&p.id) {
-            self.inner.blobs.ensure(&p.id, &p.bytes)?;
+            match &p.file {
+                Some(f) => self.inner.blobs.ensure_from(&p.id, f)?,
+                None => self.inner.blobs.ensure(&p.id, &p.bytes()?)?,
+            }
         }
         if row.is_none() {
             let meta = match &p.meta {
                 Some(m) => Cow::Borrowed(m.as_slice()),
-                None => Cow::Owned(pochta_message::parse(&p.bytes).to_bytes()),
+                None => Cow::Owned(pochta_message::parse(&p.bytes()?).to_bytes()),
             };
-            let data = inline.then_some(p.bytes.as_ref());
+            let bytes = if inline { Some(p.bytes()?) } else { None };
+            let data = bytes.as_deref();
             tx.prepare_cached(
                 "INSERT INTO blobs (id, size, refcount, meta, data) VALUES (?1, ?2, 0, ?3, ?4)",
             )?
-            .execute(params![p.id, p.bytes.len(), meta.as_ref(), data])?;
+            .execute(params![p.id, p.size, meta.as_ref(), data])?;
         }
         Ok(())
     }
 
     /// Whether new bytes of this size are stored in the database row.
-    fn inline(&self, bytes: &[u8]) -> bool {
-        bytes.len() <= self.inner.inline_max && self.inner.inline_max > 0
+    fn inline(&self, size: u64) -> bool {
+        size <= self.inner.inline_max as u64 && self.inner.inline_max > 0
     }
 }
 
@@ -106,7 +152,7 @@ pub(super) fn append(
         .collect();
     Ok(store.write_grouped(move |store, tx| {
         let mut mb = selectable(tx, mailbox)?;
-        let bytes = prepared.iter().map(|p| p.bytes.len() as u64).sum();
+        let bytes = prepared.iter().map(|p| p.size).sum();
         check_quota(tx, mb.account, bytes, prepared.len() as u64)?;
         let mut pairs = Vec::with_capacity(messages.len());
         for ((flags, internal_date), p) in messages.iter().zip(&prepared) {
@@ -119,7 +165,7 @@ pub(super) fn append(
                 &keywords_text(flags),
                 internal_date.unwrap_or(save),
                 save,
-                i64::try_from(p.bytes.len()).unwrap_or(i64::MAX),
+                i64::try_from(p.size).unwrap_or(i64::MAX),
             )?;
             pairs.push((None, uid));
         }
@@ -162,7 +208,7 @@ pub(super) fn deliver(
             }
         }
         for (account, n) in per_account {
-            check_quota(tx, account, n * p.bytes.len() as u64, n)?;
+            check_quota(tx, account, n * p.size, n)?;
         }
         store.ensure_blob_row(tx, &p)?;
         let mut uids = Vec::with_capacity(targets.len());
@@ -177,7 +223,7 @@ pub(super) fn deliver(
                 &keywords_text(flags),
                 internal_date.unwrap_or(save),
                 save,
-                i64::try_from(p.bytes.len()).unwrap_or(i64::MAX),
+                i64::try_from(p.size).unwrap_or(i64::MAX),
             )?;
             // Written back at once: the same mailbox may be listed twice.
             save_counters(tx, &mb)?;

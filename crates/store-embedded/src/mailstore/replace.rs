@@ -46,12 +46,7 @@ pub(super) fn replace(
         }
         // The replaced message's bytes are freed in the same step (RFC 8508 §3.4 "as if").
         let freed = u64::try_from(old_size).unwrap_or(0);
-        check_quota(
-            tx,
-            src.account,
-            (p.bytes.len() as u64).saturating_sub(freed),
-            0,
-        )?;
+        check_quota(tx, src.account, p.size.saturating_sub(freed), 0)?;
         store.ensure_blob_row(tx, &p)?;
         let target = dst.as_mut().unwrap_or(&mut src);
         let new = insert_message(
@@ -62,7 +57,7 @@ pub(super) fn replace(
             &keywords_text(&flags),
             internal_date.unwrap_or(save),
             save,
-            i64::try_from(p.bytes.len()).unwrap_or(i64::MAX),
+            i64::try_from(p.size).unwrap_or(i64::MAX),
         )?;
         let uid_validity =
             UidValidity::new(target.uid_validity).ok_or_else(|| corrupt("uid_validity 0"))?;
