@@ -118,6 +118,8 @@ pub enum CommandBody {
     GetMetadata(GetMetadata),
     /// SETMETADATA (RFC 5464 §4.3).
     SetMetadata(SetMetadata),
+    /// RESETKEY, GENURLAUTH, URLFETCH (RFC 4467 §7).
+    UrlAuth(crate::urlauth::UrlAuth),
     // Selected (RFC 9051 §6.4)
     Check,
     Close,
@@ -177,6 +179,7 @@ impl CommandBody {
             MyRights(_) => "MYRIGHTS",
             GetMetadata(_) => "GETMETADATA",
             SetMetadata(_) => "SETMETADATA",
+            UrlAuth(u) => u.name(),
             Check => "CHECK",
             Close => "CLOSE",
             Unselect => "UNSELECT",
@@ -299,6 +302,9 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
         b"MYRIGHTS" => CommandBody::MyRights(mailbox::one(c)?),
         b"GETMETADATA" => CommandBody::GetMetadata(metadata::getmetadata(c)?),
         b"SETMETADATA" => CommandBody::SetMetadata(metadata::setmetadata(c)?),
+        b"RESETKEY" | b"GENURLAUTH" | b"URLFETCH" => {
+            CommandBody::UrlAuth(crate::urlauth::urlauth(c, &name)?)
+        }
         b"AUTHENTICATE" => CommandBody::Authenticate(login::authenticate(c)?),
         b"LOGIN" => CommandBody::Login(login::login(c)?),
         b"SELECT" => CommandBody::Select(select_examine::select(c)?),

@@ -768,6 +768,36 @@ impl Command {
                 w.mailbox(&r.mailbox);
                 w.append_message(&r.message);
             }
+            B::UrlAuth(u) => {
+                use crate::urlauth::UrlAuth;
+                match u {
+                    UrlAuth::ResetKey {
+                        mailbox,
+                        mechanisms,
+                    } => {
+                        if let Some(m) = mailbox {
+                            w.s(" ");
+                            w.mailbox(m);
+                        }
+                        for m in mechanisms {
+                            w.s(" ").s(m);
+                        }
+                    }
+                    UrlAuth::GenUrlAuth(pairs) => {
+                        for (url, mech) in pairs {
+                            w.s(" ");
+                            w.astring(url);
+                            w.s(" ").s(mech);
+                        }
+                    }
+                    UrlAuth::UrlFetch(urls) => {
+                        for url in urls {
+                            w.s(" ");
+                            w.astring(url);
+                        }
+                    }
+                }
+            }
         }
         w.s("\r\n");
     }

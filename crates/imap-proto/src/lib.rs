@@ -47,6 +47,7 @@ pub mod sort;
 pub mod status;
 pub mod store;
 pub mod thread;
+pub mod urlauth;
 
 pub use command::{Command, CommandBody, ParseError, ParseErrorKind, ParseOptions, parse_command};
 pub use core::{Date, DateTime, Tag};

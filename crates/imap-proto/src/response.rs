@@ -389,6 +389,8 @@ pub enum Code {
     /// `METADATA LONGENTRIES n` / `MAXSIZE n` / `TOOMANY` / `NOPRIVATE` (RFC 5464 §4.2.1,
     /// §4.3): the text after `METADATA `.
     Metadata(String),
+    /// `URLMECH INTERNAL` (RFC 4467 §8): the URLAUTH mechanisms we have.
+    UrlMech,
 }
 
 impl Code {
@@ -427,6 +429,7 @@ impl Code {
             NotSaved => "NOTSAVED",
             HasChildren => "HASCHILDREN",
             UidRequired => "UIDREQUIRED",
+            UrlMech => "URLMECH INTERNAL",
             _ => return None,
         })
     }

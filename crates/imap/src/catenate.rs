@@ -9,19 +9,21 @@
 //!   must match, the UID must exist, and the section must exist. Anything else, a URL of
 //!   another user, or a form we do not resolve, is `NO [BADURL <url>]` and nothing is
 //!   appended (RFC 4469 §5, §6).
-//! - `;URLAUTH=` URLs are refused here: CATENATE needs no authorization token for the
-//!   user's own mailboxes (RFC 4469 §5 allows either).
+//! - A `;URLAUTH=` URL is resolved as URLFETCH resolves it for this session
+//!   ([`crate::urlauth`]); CATENATE needs no token for the user's own mailboxes (RFC 4469
+//!   §5 allows either).
 //! - The assembled message larger than APPENDLIMIT is `NO [TOOBIG]` (RFC 4469 §6), checked
 //!   while assembling so a huge result is never built.
 //! - Sections: `n[.n...]`, optionally followed by `HEADER`, `TEXT` or `MIME`, or just
-//!   `HEADER` / `TEXT`; `;PARTIAL=o.l` cuts the section's bytes (RFC 5092 §6).
+//!   `HEADER` / `TEXT`; `;PARTIAL=o.l` cuts the section's bytes (RFC 5092 §6); the cutting
+//!   is `pochta_urlauth::read_part`, shared with URLFETCH and BURL.
 
 use pochta_imap_proto::append::{AppendDataKind, AppendMessage};
-use pochta_imap_proto::catenate::{CatPart, ImapUrl};
+use pochta_imap_proto::catenate::CatPart;
 use pochta_imap_proto::response::Code;
-use pochta_message::SectionText;
 use pochta_store::MailStore;
-use pochta_types::{MailboxName, Right, Uid};
+use pochta_types::{MailboxName, Right};
+use pochta_urlauth::ImapUrl;
 
 use crate::session::{Fail, Res, Session, no};
 
@@ -62,11 +64,12 @@ impl<S: MailStore> Session<S> {
         Ok(())
     }
 
-    /// The bytes an IMAP URL names, as this user may read them.
+    /// The bytes an IMAP URL names, as this user may read them: a URLAUTH-authorized URL
+    /// as URLFETCH would resolve it for this session, any other with the session's rights.
     pub(crate) fn url_bytes(&self, raw: &[u8]) -> Res<Vec<u8>> {
-        let url = ImapUrl::parse(raw).ok_or_else(|| bad_url(raw))?;
-        if url.urlauth.is_some() {
-            return Err(bad_url(raw));
+        let url = ImapUrl::parse(raw).map_err(|_| bad_url(raw))?;
+        if url.access.is_some() {
+            return crate::urlauth::fetch_as_session(self, raw)?.ok_or_else(|| bad_url(raw));
         }
         if let Some(user) = &url.user
             && !self
@@ -86,63 +89,7 @@ impl<S: MailStore> Session<S> {
         {
             return Err(bad_url(raw));
         }
-        let uid = Uid::new(url.uid).ok_or_else(|| bad_url(raw))?;
-        let store = &self.shared.store;
-        let rec = store
-            .records(found.info.id, &[uid], true)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| bad_url(raw))?;
-        let blob = store.blob(&rec.blob)?;
-        let data: Vec<u8> = match &url.section {
-            None => blob.as_ref().clone(),
-            Some(section) => {
-                let meta = rec.meta.as_ref().ok_or_else(|| bad_url(raw))?;
-                let (path, which) = parse_section(section).ok_or_else(|| bad_url(raw))?;
-                pochta_message::section(&blob, meta, &path, which)
-                    .ok_or_else(|| bad_url(raw))?
-                    .into_owned()
-            }
-        };
-        Ok(match url.partial {
-            None => data,
-            Some((offset, len)) => {
-                let start = usize::try_from(offset)
-                    .unwrap_or(usize::MAX)
-                    .min(data.len());
-                let end = match len {
-                    Some(l) => start.saturating_add(usize::try_from(l).unwrap_or(usize::MAX)),
-                    None => data.len(),
-                }
-                .min(data.len());
-                data[start..end].to_vec()
-            }
-        })
+        pochta_urlauth::read_part(&*self.shared.store, &found.info, &url)?
+            .ok_or_else(|| bad_url(raw))
     }
-}
-
-/// `1.2`, `1.2.MIME`, `HEADER`, `2.TEXT` → part path and text.
-fn parse_section(s: &str) -> Option<(Vec<u32>, SectionText<'static>)> {
-    let mut path = Vec::new();
-    let mut which = SectionText::Full;
-    let mut parts = s.split('.').peekable();
-    while let Some(p) = parts.next() {
-        if let Ok(n) = p.parse::<u32>() {
-            if n == 0 || which != SectionText::Full {
-                return None;
-            }
-            path.push(n);
-            continue;
-        }
-        which = match p {
-            "HEADER" => SectionText::Header,
-            "TEXT" => SectionText::Text,
-            "MIME" if !path.is_empty() => SectionText::Mime,
-            _ => return None,
-        };
-        if parts.peek().is_some() {
-            return None;
-        }
-    }
-    Some((path, which))
 }

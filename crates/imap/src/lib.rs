@@ -57,6 +57,7 @@ mod store;
 pub mod text;
 mod thread;
 mod uidonly;
+mod urlauth;
 pub mod view;
 
 use std::sync::{Arc, OnceLock};

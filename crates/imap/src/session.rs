@@ -295,6 +295,7 @@ impl<S: MailStore> Session<S> {
             " REPLACE LIST-MYRIGHTS PARTIAL UIDONLY CATENATE METADATA METADATA-SERVER",
             " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS",
             " I18NLEVEL=1 CONTEXT=SEARCH CONTEXT=SORT",
+            " URLAUTH",
         );
         let mut c: Vec<Cow<'static, str>> = ALWAYS.split(' ').map(Cow::Borrowed).collect();
         if !self.compressed {
@@ -542,6 +543,7 @@ impl<S: MailStore> Session<S> {
             MyRights(m) => self.myrights(&m),
             GetMetadata(g) => self.getmetadata(g),
             SetMetadata(s) => self.setmetadata(s),
+            UrlAuth(u) => self.urlauth(u),
             Check => Done::ok("CHECK completed"),
             Close => self.close(true),
             Unselect => self.close(false),

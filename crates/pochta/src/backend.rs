@@ -372,6 +372,20 @@ impl MailStore for Store {
     ) -> R<()> {
         each!(self, s => s.metadata_set(mailbox, account, changes, max_entries))
     }
+    fn access_key(&self, account: AccountId, mailbox: MailboxId) -> R<Option<Vec<u8>>> {
+        each!(self, s => s.access_key(account, mailbox))
+    }
+    fn access_key_or_insert(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        fresh: &[u8],
+    ) -> R<Vec<u8>> {
+        each!(self, s => s.access_key_or_insert(account, mailbox, fresh))
+    }
+    fn access_key_reset(&self, account: AccountId, key: Option<(MailboxId, &[u8])>) -> R<()> {
+        each!(self, s => s.access_key_reset(account, key))
+    }
     fn claim_recent(&self, mailbox: MailboxId) -> R<Vec<Uid>> {
         each!(self, s => s.claim_recent(mailbox))
     }

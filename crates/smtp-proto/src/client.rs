@@ -215,6 +215,12 @@ impl Command {
                     s.push_str(" LAST");
                 }
             }
+            Command::Burl { url, last } => {
+                s.push_str(&format!("BURL {url}"));
+                if *last {
+                    s.push_str(" LAST");
+                }
+            }
             Command::Rset => s.push_str("RSET"),
             Command::Noop => s.push_str("NOOP"),
             Command::Quit => s.push_str("QUIT"),

@@ -90,6 +90,12 @@ pub enum Command {
         size: u64,
         last: bool,
     },
+    /// RFC 4468 §3.2: the URL whose content is the next piece of the message, and whether
+    /// it is the last piece.
+    Burl {
+        url: String,
+        last: bool,
+    },
     Rset,
     Noop,
     Quit,
@@ -115,6 +121,7 @@ impl Command {
             Command::Rcpt { .. } => "RCPT",
             Command::Data => "DATA",
             Command::Bdat { .. } => "BDAT",
+            Command::Burl { .. } => "BURL",
             Command::Rset => "RSET",
             Command::Noop => "NOOP",
             Command::Quit => "QUIT",
@@ -237,6 +244,26 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
                 return Err(ParseError::Syntax("too many arguments"));
             }
             Ok(Command::Bdat { size, last })
+        }
+        // RFC 4468 §3.5: "BURL" SP absolute-URI [SP end-marker].
+        "BURL" => {
+            let mut it = rest.split(' ').filter(|s| !s.is_empty());
+            let url = it
+                .next()
+                .filter(|u| u.contains(':') && u.bytes().all(|b| b.is_ascii_graphic()))
+                .ok_or(ParseError::Syntax("BURL needs an absolute URL"))?;
+            let last = match it.next() {
+                None => false,
+                Some(s) if s.eq_ignore_ascii_case("LAST") => true,
+                Some(_) => return Err(ParseError::Syntax("expected LAST")),
+            };
+            if it.next().is_some() {
+                return Err(ParseError::Syntax("too many arguments"));
+            }
+            Ok(Command::Burl {
+                url: url.to_string(),
+                last,
+            })
         }
         "RSET" => no_args(Command::Rset),
         // RFC 5321 §4.1.1.9: NOOP may carry a string, which is ignored.
@@ -540,6 +567,28 @@ mod tests {
         assert!(matches!(p("EHLO"), Err(ParseError::Syntax(_))));
         assert!(matches!(p("DATA x"), Err(ParseError::Syntax(_))));
         assert!(matches!(p("BDAT"), Err(ParseError::Syntax(_))));
+        assert_eq!(
+            p("burl imap://a@b/INBOX/;UID=1;URLAUTH=submit+a last"),
+            Ok(Command::Burl {
+                url: "imap://a@b/INBOX/;UID=1;URLAUTH=submit+a".into(),
+                last: true
+            })
+        );
+        assert_eq!(
+            p("BURL imap://h/x/;UID=2"),
+            Ok(Command::Burl {
+                url: "imap://h/x/;UID=2".into(),
+                last: false
+            })
+        );
+        for bad in [
+            "BURL",
+            "BURL nocolon",
+            "BURL imap://h/x FIRST",
+            "BURL u:1 LAST x",
+        ] {
+            assert!(matches!(p(bad), Err(ParseError::Syntax(_))), "{bad}");
+        }
         assert!(matches!(p("BDAT -1"), Err(ParseError::Syntax(_))));
         assert!(matches!(p("BDAT 1 FIRST"), Err(ParseError::Syntax(_))));
         assert!(matches!(

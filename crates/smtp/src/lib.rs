@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod authcheck;
+mod burl;
 pub mod driver;
 pub mod session;
 mod spool;

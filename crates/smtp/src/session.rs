@@ -191,7 +191,7 @@ impl Given {
         match self.verb.as_str() {
             "MAIL" => self.from = Some(path_given(text, "MAIL FROM:")),
             "RCPT" => self.to = Some(path_given(text, "RCPT TO:")),
-            "DATA" | "BDAT" => {}
+            "DATA" | "BDAT" | "BURL" => {}
             _ => self.from = None,
         }
     }
@@ -429,15 +429,24 @@ impl<S: MailStore> Session<S> {
         if self.chunks.is_some()
             && !matches!(
                 cmd,
-                Command::Bdat { .. } | Command::Rset | Command::Quit | Command::Noop
+                Command::Bdat { .. }
+                    | Command::Burl { .. }
+                    | Command::Rset
+                    | Command::Quit
+                    | Command::Noop
             )
         {
-            // RFC 3030 §2: only BDAT (and RSET/QUIT) may follow a non-last BDAT.
+            // RFC 3030 §2, RFC 4468 §3.2: only BDAT or BURL (and RSET/QUIT) may follow a
+            // non-last BDAT or BURL.
             return Err(bad_sequence("BDAT transfer in progress; send BDAT or RSET"));
         }
         if !matches!(
             cmd,
-            Command::Mail { .. } | Command::Rcpt { .. } | Command::Data | Command::Bdat { .. }
+            Command::Mail { .. }
+                | Command::Rcpt { .. }
+                | Command::Data
+                | Command::Bdat { .. }
+                | Command::Burl { .. }
         ) {
             self.idle_commands += 1;
             if self.idle_commands > self.config().max_idle_commands {
@@ -457,6 +466,7 @@ impl<S: MailStore> Session<S> {
             Command::Rcpt { to, params } => self.rcpt(to, params),
             Command::Data => self.data(),
             Command::Bdat { size, last } => self.bdat(size, last),
+            Command::Burl { url, last } => self.burl(&url, last),
             Command::Rset => {
                 self.envelope = None;
                 self.chunks = None;
@@ -478,7 +488,7 @@ impl<S: MailStore> Session<S> {
             Command::Help(_) => self.ok_code(
                 214,
                 "2.0.0",
-                "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH; see RFC 5321",
+                "Commands: EHLO HELO MAIL RCPT DATA BDAT BURL RSET NOOP QUIT VRFY HELP STARTTLS AUTH; see RFC 5321",
             ),
             Command::StartTls => self.starttls(),
             Command::Auth { mechanism, initial } => self.auth(&mechanism, initial),
@@ -532,6 +542,17 @@ impl<S: MailStore> Session<S> {
                 .map(|m| m.name())
                 .collect();
             lines.push(format!("AUTH {}", mechs.join(" ")));
+        }
+        if self.shared.kind == Kind::Submission {
+            // RFC 4468 §3.1: the URL schemes once authenticated.
+            lines.push(
+                if self.account.is_some() {
+                    "BURL imap"
+                } else {
+                    "BURL"
+                }
+                .to_string(),
+            );
         }
         lines.push("HELP".to_string());
         self.reply(Reply::multi(250, lines));
@@ -708,17 +729,68 @@ impl<S: MailStore> Session<S> {
         let n = bytes.len();
         chunks.body.extend_from_slice(&bytes);
         if chunks.last {
-            let spooled = chunks.spooled;
-            return self.message_complete(chunks.body).map(|next| match next {
-                Next::Message(mut m) => {
-                    m.spooled = spooled;
-                    Next::Message(m)
-                }
-                other => other,
-            });
+            return self.chunks_complete(chunks);
         }
         self.chunks = Some(chunks);
         self.ok("2.0.0", &format!("{n} octets received"))
+    }
+
+    /// The last chunk (BDAT or BURL) is in: the message is complete.
+    fn chunks_complete(&mut self, chunks: Chunks) -> Res {
+        let spooled = chunks.spooled;
+        self.message_complete(chunks.body).map(|next| match next {
+            Next::Message(mut m) => {
+                m.spooled = spooled;
+                Next::Message(m)
+            }
+            other => other,
+        })
+    }
+
+    /// BURL (RFC 4468 §3.2; see `crate::burl`): the URL's bytes are the next chunk.
+    fn burl(&mut self, url: &str, last: bool) -> Res {
+        if self.shared.kind != Kind::Submission {
+            return Err(refuse(502, "5.5.1", "BURL is not available here"));
+        }
+        let Some(account) = self.account.clone() else {
+            return Err(refuse(530, "5.7.0", "Authentication required"));
+        };
+        match &self.envelope {
+            None => return Err(bad_sequence("Need MAIL command")),
+            Some(env) if env.rcpts.is_empty() => {
+                return Err(refuse(554, "5.5.1", "No valid recipients"));
+            }
+            _ => {}
+        }
+        let fetched = crate::burl::fetch(&*self.shared.store, &account, url);
+        let bytes = match fetched {
+            Ok(b) => b,
+            Err(e) => {
+                // A failed BURL fails the transaction (as a failed BDAT, RFC 3030 §2).
+                self.envelope = None;
+                self.chunks = None;
+                return Err(match e {
+                    crate::burl::BurlError::Refused(r) => Fail::Refuse(r),
+                    crate::burl::BurlError::Store(e) => e.into(),
+                });
+            }
+        };
+        let max = self.config().max_message;
+        let mut chunks = self.chunks.take().unwrap_or_default();
+        let so_far = chunks.spooled + chunks.body.len() as u64;
+        if so_far.saturating_add(bytes.len() as u64) > max {
+            self.envelope = None;
+            return Err(refuse(552, "5.3.4", "Message too big for system"));
+        }
+        chunks.body.extend_from_slice(&bytes);
+        if last {
+            return self.chunks_complete(chunks);
+        }
+        self.chunks = Some(chunks);
+        self.ok(
+            "2.0.0",
+            &format!("{} octets added from the URL", bytes.len()),
+        )
     }
 
     fn message_complete(&mut self, body: Vec<u8>) -> Res {

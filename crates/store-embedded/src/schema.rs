@@ -196,6 +196,18 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM metadata WHERE account = OLD.id;
     END;
     "#,
+    // 6 → 7: URLAUTH mailbox access keys (RFC 4467 §2.2): one secret per (account, mailbox),
+    // the account being the URL's owner, who need not own the mailbox (a shared one). Keys
+    // go with their mailbox and their account (cascades).
+    r#"
+    CREATE TABLE access_keys (
+        account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        mailbox INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        key     BLOB NOT NULL,
+        PRIMARY KEY (account, mailbox)
+    ) WITHOUT ROWID;
+    CREATE INDEX access_keys_mailbox ON access_keys(mailbox);
+    "#,
 ];
 
 /// Bring the schema to the newest version. Refuses a database newer than this program.

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{PgStore, R, Tx};
 
+mod access_keys;
 mod metadata;
 mod replace;
 
@@ -1445,6 +1446,23 @@ impl MailStore for PgStore {
         message: &NewMessage<'_>,
     ) -> Result<UidMapping> {
         replace::replace(self, from, uid, to, message)
+    }
+
+    fn access_key(&self, account: AccountId, mailbox: MailboxId) -> Result<Option<Vec<u8>>> {
+        access_keys::access_key(self, account, mailbox)
+    }
+
+    fn access_key_or_insert(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        fresh: &[u8],
+    ) -> Result<Vec<u8>> {
+        access_keys::access_key_or_insert(self, account, mailbox, fresh)
+    }
+
+    fn access_key_reset(&self, account: AccountId, key: Option<(MailboxId, &[u8])>) -> Result<()> {
+        access_keys::access_key_reset(self, account, key)
     }
 
     fn metadata(

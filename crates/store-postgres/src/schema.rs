@@ -325,6 +325,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         last_error   TEXT
     );
     "#,
+    // 4 → 5: URLAUTH mailbox access keys (RFC 4467 §2.2), as the embedded store's.
+    r#"
+    CREATE TABLE access_keys (
+        account BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        mailbox BIGINT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        key     BYTEA NOT NULL,
+        PRIMARY KEY (account, mailbox)
+    );
+    CREATE INDEX access_keys_mailbox ON access_keys(mailbox);
+    "#,
 ];
 
 /// The schema version this program writes.

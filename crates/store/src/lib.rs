@@ -723,6 +723,42 @@ pub trait MailStore: Directory {
         ))
     }
 
+    // --- URLAUTH mailbox access keys (RFC 4467 §2.2) ---
+
+    /// The mailbox access key of `account` for `mailbox`, if it has one. Keys are per user
+    /// and per mailbox (two users sharing a mailbox have two keys); they are secret bytes
+    /// chosen by the protocol layer, and go with their mailbox and their account. The
+    /// default keeps none.
+    fn access_key(&self, account: AccountId, mailbox: MailboxId) -> Result<Option<Vec<u8>>> {
+        let _ = (account, mailbox);
+        Ok(None)
+    }
+
+    /// The account's key for the mailbox, storing `fresh` first if it has none (RFC 4467
+    /// §7: GENURLAUTH makes one when needed). Concurrent callers, on any node, all get the
+    /// one key that was stored. `NotFound` if the mailbox does not exist.
+    fn access_key_or_insert(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        fresh: &[u8],
+    ) -> Result<Vec<u8>> {
+        let _ = (account, mailbox, fresh);
+        Err(StoreError::NotAllowed(
+            "this store keeps no mailbox access keys".into(),
+        ))
+    }
+
+    /// Replace (`Some`) the account's key for one mailbox, or remove (`None`) every key the
+    /// account has (RFC 4467 §7 RESETKEY: either revokes the URLs made with the old keys).
+    /// `NotFound` if the mailbox does not exist.
+    fn access_key_reset(&self, account: AccountId, key: Option<(MailboxId, &[u8])>) -> Result<()> {
+        let _ = (account, key);
+        Err(StoreError::NotAllowed(
+            "this store keeps no mailbox access keys".into(),
+        ))
+    }
+
     /// The POP3 maildrop lock of `account` (RFC 1939 §8): `None` while another holder has
     /// it, in this process or, for a store shared by several nodes, in any of them. Released
     /// when the returned lock is dropped, and when its holder dies. The default refuses

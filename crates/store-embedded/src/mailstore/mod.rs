@@ -6,6 +6,7 @@
 //! `\Recent`, per-user `\Seen`), `copy_move`, `replace`, `expunge`, `quota`, `acl`. This file keeps the
 //! mailbox row type and the row helpers they share.
 
+mod access_keys;
 mod acl;
 mod append;
 mod copy_move;
@@ -421,6 +422,23 @@ impl MailStore for EmbeddedStore {
         message: &NewMessage<'_>,
     ) -> Result<UidMapping> {
         replace::replace(self, from, uid, to, message)
+    }
+
+    fn access_key(&self, account: AccountId, mailbox: MailboxId) -> Result<Option<Vec<u8>>> {
+        access_keys::access_key(self, account, mailbox)
+    }
+
+    fn access_key_or_insert(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        fresh: &[u8],
+    ) -> Result<Vec<u8>> {
+        access_keys::access_key_or_insert(self, account, mailbox, fresh)
+    }
+
+    fn access_key_reset(&self, account: AccountId, key: Option<(MailboxId, &[u8])>) -> Result<()> {
+        access_keys::access_key_reset(self, account, key)
     }
 
     fn metadata(

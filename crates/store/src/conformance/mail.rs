@@ -68,6 +68,7 @@ macro_rules! conformance_tests {
             quota_is_enforced,
             acl_entries_and_rights,
             metadata_scopes_limits_and_lifecycle,
+            access_keys_per_account_and_mailbox,
             maildrop_lock_is_exclusive
         );
     };
@@ -1450,6 +1451,60 @@ pub fn metadata_scopes_limits_and_lifecycle<F: Fixture>() {
     let s = fx.open();
     assert_eq!(s.metadata(Some(inbox), acc).unwrap().len(), 1);
     assert_eq!(s.metadata(None, acc).unwrap().len(), 1);
+}
+
+// --- URLAUTH mailbox access keys (RFC 4467 §2.2) ---
+
+/// One key per (account, mailbox): the first stored wins, a reset replaces one mailbox's
+/// key or removes all of an account's keys, another account's keys are untouched; keys
+/// survive reopening and go with their mailbox; a missing mailbox is `NotFound`.
+pub fn access_keys_per_account_and_mailbox<F: Fixture>() {
+    let (fx, s, acc, inbox) = setup::<F>();
+    let other = s
+        .account_create(&addr("other@example.org"), "$argon2id$x")
+        .unwrap();
+    assert_eq!(s.access_key(acc, inbox).unwrap(), None);
+    let k1 = s.access_key_or_insert(acc, inbox, &[1; 32]).unwrap();
+    assert_eq!(k1, vec![1; 32]);
+    // The stored key wins over a later candidate.
+    assert_eq!(s.access_key_or_insert(acc, inbox, &[2; 32]).unwrap(), k1);
+    // Per account: another user of the same mailbox has their own key.
+    assert_eq!(
+        s.access_key_or_insert(other, inbox, &[3; 32]).unwrap(),
+        vec![3; 32]
+    );
+    assert_eq!(s.access_key(acc, inbox).unwrap(), Some(k1.clone()));
+    // Per mailbox.
+    s.mailbox_create(acc, &name("Keyed"), None).unwrap();
+    let keyed = mailbox_id(&s, acc, "Keyed");
+    assert_eq!(s.access_key(acc, keyed).unwrap(), None);
+    s.access_key_or_insert(acc, keyed, &[4; 32]).unwrap();
+    // Reset one mailbox.
+    s.access_key_reset(acc, Some((inbox, &[5; 32]))).unwrap();
+    assert_eq!(s.access_key(acc, inbox).unwrap(), Some(vec![5; 32]));
+    assert_eq!(s.access_key(acc, keyed).unwrap(), Some(vec![4; 32]));
+    // Missing mailbox.
+    let gone = MailboxId(i64::MAX - 7);
+    let err = s.access_key_or_insert(acc, gone, &[6; 32]).unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let err = s.access_key_reset(acc, Some((gone, &[6; 32]))).unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    // Durable.
+    drop(s);
+    let s = fx.open();
+    assert_eq!(s.access_key(acc, inbox).unwrap(), Some(vec![5; 32]));
+    // Reset all of one account's keys; the other account keeps its own.
+    s.access_key_reset(acc, None).unwrap();
+    assert_eq!(s.access_key(acc, inbox).unwrap(), None);
+    assert_eq!(s.access_key(acc, keyed).unwrap(), None);
+    assert_eq!(s.access_key(other, inbox).unwrap(), Some(vec![3; 32]));
+    // A key goes with its mailbox; a new mailbox of the same name starts without one.
+    s.access_key_or_insert(acc, keyed, &[7; 32]).unwrap();
+    s.mailbox_delete(acc, &name("Keyed")).unwrap();
+    s.mailbox_create(acc, &name("Keyed"), None).unwrap();
+    let keyed2 = mailbox_id(&s, acc, "Keyed");
+    assert_eq!(s.access_key(acc, keyed2).unwrap(), None);
+    assert_eq!(s.access_key(acc, keyed).unwrap(), None);
 }
 
 // --- POP3 maildrop lock (RFC 1939 §8) ---
