@@ -1,0 +1,329 @@
+//! URLAUTH (RFC 4467) and BURL (RFC 4468) through the real binary over TCP: URLs made in one
+//! IMAP session and fetched in another and by another user, each access identifier, RESETKEY
+//! revocation, EXPIRE, a wrong UIDVALIDITY and a forged token; then a submission with
+//! Python's smtplib that sends `BURL … LAST` from an IMAP draft, delivered intact to a local
+//! recipient (read back over IMAP), and BURLs without submit authorization refused `554 5.7.0`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+
+use common::*;
+
+const ALICE: &str = "alice@example.org";
+const BOB: &str = "bob@example.org";
+const PASSWORD: &str = "Url-Auth-Pass-1";
+
+const MESSAGE: &[u8] = b"From: alice@example.org\r\nTo: bob@example.org\r\nSubject: pawn ticket\r\n\r\nSi vis pacem, para bellum.\r\n";
+
+/// An address as the `enc-user` of a URL.
+fn enc(address: &str) -> String {
+    address.replace('@', "%40")
+}
+
+fn server() -> TestServer {
+    let ports: Vec<(&'static str, u16)> = ["imap", "submission"]
+        .into_iter()
+        .zip(free_ports(2))
+        .collect();
+    let dir = TestDir::new(&ports, "[auth]\nplaintext = \"tls-or-loopback\"\n");
+    dir.add_user(ALICE, PASSWORD);
+    dir.add_user(BOB, PASSWORD);
+    TestServer::start_in(dir, ports)
+}
+
+/// A blocking IMAP connection that keeps literals inside the response bytes.
+struct Imap {
+    r: BufReader<TcpStream>,
+    n: u32,
+}
+
+impl Imap {
+    fn login(port: u16, user: &str) -> Imap {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let mut c = Imap {
+            r: BufReader::new(s),
+            n: 0,
+        };
+        let mut greeting = String::new();
+        c.r.read_line(&mut greeting).unwrap();
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        let r = c.cmd(&format!("LOGIN {user} {PASSWORD}"));
+        assert!(tagged(&r).contains(" OK "), "{}", text(&r));
+        c
+    }
+
+    /// Send a command; everything up to and including its tagged line.
+    fn cmd(&mut self, command: &str) -> Vec<u8> {
+        self.n += 1;
+        let tag = format!("t{}", self.n);
+        self.r
+            .get_mut()
+            .write_all(format!("{tag} {command}\r\n").as_bytes())
+            .unwrap();
+        let mut out = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            assert!(
+                self.r.read_until(b'\n', &mut line).unwrap() > 0,
+                "connection closed after {}",
+                String::from_utf8_lossy(&out)
+            );
+            out.extend_from_slice(&line);
+            // `{n}` at the end of a line: n bytes of literal follow.
+            let l = String::from_utf8_lossy(&line);
+            if let Some(n) = l
+                .trim_end()
+                .strip_suffix('}')
+                .and_then(|x| x.rsplit_once('{'))
+                .and_then(|(_, n)| n.parse::<usize>().ok())
+            {
+                let mut lit = vec![0; n];
+                self.r.read_exact(&mut lit).unwrap();
+                out.extend_from_slice(&lit);
+                continue;
+            }
+            if l.starts_with(&format!("{tag} ")) {
+                return out;
+            }
+        }
+    }
+
+    fn ok(&mut self, command: &str) -> Vec<u8> {
+        let r = self.cmd(command);
+        assert!(
+            tagged(&r).contains(" OK"),
+            "{command}: {}",
+            String::from_utf8_lossy(&r)
+        );
+        r
+    }
+
+    fn genurlauth(&mut self, rump: &str) -> String {
+        let r = self.ok(&format!("GENURLAUTH \"{rump}\" INTERNAL"));
+        let t = text(&r);
+        let line = t
+            .lines()
+            .find(|l| l.starts_with("* GENURLAUTH "))
+            .unwrap_or_else(|| panic!("{t}"));
+        line["* GENURLAUTH ".len()..].trim_matches('"').to_string()
+    }
+
+    /// URLFETCH of one URL: the data, or `None` for NIL.
+    fn urlfetch(&mut self, url: &str) -> Option<Vec<u8>> {
+        let r = self.ok(&format!("URLFETCH \"{url}\""));
+        let start = find(&r, b"* URLFETCH ").unwrap_or_else(|| panic!("{}", text(&r)));
+        let rest = &r[start + b"* URLFETCH ".len()..];
+        // Skip the URL (quoted or an atom) and the space after it.
+        let rest = if rest[0] == b'"' {
+            let end = 1 + rest[1..].iter().position(|&b| b == b'"').unwrap();
+            &rest[end + 2..]
+        } else {
+            &rest[rest.iter().position(|&b| b == b' ').unwrap() + 1..]
+        };
+        if rest.starts_with(b"NIL") {
+            return None;
+        }
+        if rest[0] == b'"' {
+            let end = 1 + rest[1..].iter().position(|&b| b == b'"').unwrap();
+            return Some(rest[1..end].to_vec());
+        }
+        let close = rest.iter().position(|&b| b == b'}').unwrap();
+        let n: usize = std::str::from_utf8(&rest[1..close])
+            .unwrap()
+            .parse()
+            .unwrap();
+        Some(rest[close + 3..close + 3 + n].to_vec())
+    }
+}
+
+fn text(r: &[u8]) -> String {
+    String::from_utf8_lossy(r).into_owned()
+}
+
+fn tagged(r: &[u8]) -> String {
+    text(r).lines().last().unwrap_or("").to_string()
+}
+
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    h.windows(n.len()).position(|w| w == n)
+}
+
+/// The number after `key ` in a response.
+fn number_after(r: &[u8], key: &str) -> u32 {
+    let t = text(r);
+    let i = t.find(key).unwrap_or_else(|| panic!("{key} in {t}")) + key.len();
+    t[i..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn append(c: &mut Imap, mailbox: &str, msg: &[u8]) -> (u32, u32) {
+    let mut cmd = format!("APPEND {mailbox} {{{}+}}\r\n", msg.len()).into_bytes();
+    cmd.extend_from_slice(msg);
+    let r = c.ok(&String::from_utf8(cmd).unwrap());
+    (number_after(&r, "APPENDUID"), {
+        let t = text(&r);
+        let i = t.find("APPENDUID ").unwrap() + "APPENDUID ".len();
+        t[i..].split([' ', ']']).nth(1).unwrap().parse().unwrap()
+    })
+}
+
+#[test]
+fn urlauth_across_sessions_users_expiry_and_revocation() {
+    let s = server();
+    let port = s.port("imap");
+    let mut a1 = Imap::login(port, ALICE);
+    let mut a2 = Imap::login(port, ALICE);
+    let mut b = Imap::login(port, BOB);
+    let caps = text(&a1.ok("CAPABILITY"));
+    assert!(caps.contains(" URLAUTH"), "{caps}");
+
+    let (v, uid) = append(&mut a1, "INBOX", MESSAGE);
+    let base = format!(
+        "imap://{}@{HOSTNAME}/INBOX;UIDVALIDITY={v}/;UID={uid}",
+        enc(ALICE)
+    );
+    // No mailbox needs to be selected for either command.
+    let authuser = a1.genurlauth(&format!("{base};URLAUTH=authuser"));
+    assert!(
+        authuser.starts_with(&format!("{base};URLAUTH=authuser:internal:01")),
+        "{authuser}"
+    );
+
+    // Another session of the same user fetches it; so does another user.
+    assert_eq!(a2.urlfetch(&authuser).as_deref(), Some(MESSAGE));
+    assert_eq!(b.urlfetch(&authuser).as_deref(), Some(MESSAGE));
+
+    // Access identifiers.
+    let anonymous = a1.genurlauth(&format!("{base}/;SECTION=TEXT;URLAUTH=anonymous"));
+    assert_eq!(
+        b.urlfetch(&anonymous).as_deref(),
+        Some(&b"Si vis pacem, para bellum.\r\n"[..])
+    );
+    let for_bob = a1.genurlauth(&format!("{base};URLAUTH=user+{}", enc(BOB)));
+    assert_eq!(b.urlfetch(&for_bob).as_deref(), Some(MESSAGE));
+    assert_eq!(a2.urlfetch(&for_bob), None, "user+bob is bob's only");
+    let for_alice = a1.genurlauth(&format!("{base};URLAUTH=user+{}", enc(ALICE)));
+    assert_eq!(a2.urlfetch(&for_alice).as_deref(), Some(MESSAGE));
+    assert_eq!(b.urlfetch(&for_alice), None);
+    // A bare userid is one at the URL's host (imaptest's form).
+    let bare = a1.genurlauth(&format!(
+        "imap://alice@example.org/INBOX/;UID={uid};URLAUTH=user+alice"
+    ));
+    assert_eq!(a2.urlfetch(&bare).as_deref(), Some(MESSAGE));
+    assert_eq!(b.urlfetch(&bare), None);
+    let submit = a1.genurlauth(&format!("{base};URLAUTH=submit+{}", enc(ALICE)));
+    assert_eq!(a2.urlfetch(&submit), None, "no IMAP session submits");
+
+    // EXPIRE: past fails, future works.
+    let past = a1.genurlauth(&format!(
+        "{base};EXPIRE=2001-02-03T04:05:06Z;URLAUTH=authuser"
+    ));
+    assert_eq!(b.urlfetch(&past), None, "expired");
+    let future = a1.genurlauth(&format!(
+        "{base};EXPIRE=2999-01-01T00:00:00+03:00;URLAUTH=authuser"
+    ));
+    assert_eq!(b.urlfetch(&future).as_deref(), Some(MESSAGE));
+
+    // A wrong UIDVALIDITY fails though its token is genuine.
+    let wrong = a1.genurlauth(&format!(
+        "imap://{ALICE}@{HOSTNAME}/INBOX;UIDVALIDITY={}/;UID={uid};URLAUTH=authuser",
+        v + 1
+    ));
+    assert_eq!(b.urlfetch(&wrong), None, "wrong UIDVALIDITY");
+
+    // Forged: one hex digit changed; the access identifier widened; the mailbox changed.
+    let mut forged = authuser.clone().into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'0' { b'1' } else { b'0' };
+    assert_eq!(b.urlfetch(&String::from_utf8(forged).unwrap()), None);
+    assert_eq!(
+        b.urlfetch(&for_alice.replace(&format!("user+{}", enc(ALICE)), "authuser")),
+        None
+    );
+    assert_eq!(b.urlfetch(&authuser.replace("/INBOX;", "/Sent;")), None);
+    // Several URLs in one command, answered in order; a non-URL is NIL.
+    let r = text(&b.ok(&format!("URLFETCH \"{future}\" nonsense \"{past}\"")));
+    let order: Vec<&str> = r.lines().filter(|l| l.starts_with("* URLFETCH")).collect();
+    assert_eq!(order.len(), 3, "{r}");
+    assert!(
+        order[1].ends_with("nonsense NIL") && order[2].ends_with(" NIL"),
+        "{r}"
+    );
+
+    // GENURLAUTH refusals are BAD (RFC 4467 §7).
+    for rump in [
+        base.clone(),
+        format!("imap://{HOSTNAME}/INBOX/;UID={uid};URLAUTH=authuser"),
+        format!(
+            "imap://{}@{HOSTNAME}/Nope/;UID={uid};URLAUTH=authuser",
+            enc(ALICE)
+        ),
+        format!(
+            "imap://{}@{HOSTNAME}/INBOX/;UID={uid};URLAUTH=authuser",
+            enc(BOB)
+        ),
+        format!("{base};URLAUTH=nobody"),
+    ] {
+        let r = a1.cmd(&format!("GENURLAUTH \"{rump}\" INTERNAL"));
+        assert!(tagged(&r).contains(" BAD "), "{rump}: {}", text(&r));
+    }
+    let r = a1.cmd(&format!("GENURLAUTH \"{base};URLAUTH=authuser\" XSAMPLE"));
+    assert!(tagged(&r).contains(" BAD "), "{}", text(&r));
+
+    // RESETKEY of the mailbox revokes every URL made with the old key, in every session.
+    let r = a1.ok("RESETKEY INBOX");
+    assert!(tagged(&r).contains("OK [URLMECH INTERNAL]"), "{}", text(&r));
+    assert_eq!(a2.urlfetch(&authuser), None, "revoked");
+    assert_eq!(b.urlfetch(&for_bob), None, "revoked");
+    let fresh = a1.genurlauth(&format!("{base};URLAUTH=authuser"));
+    assert_ne!(fresh, authuser);
+    assert_eq!(b.urlfetch(&fresh).as_deref(), Some(MESSAGE));
+    // RESETKEY without a mailbox removes all keys.
+    a2.ok("RESETKEY");
+    assert_eq!(b.urlfetch(&fresh), None, "all keys removed");
+    let r = a1.cmd("RESETKEY Nope");
+    assert!(tagged(&r).contains("NO [NONEXISTENT]"), "{}", text(&r));
+    let r = a1.cmd("RESETKEY INBOX XSAMPLE");
+    assert!(tagged(&r).contains(" BAD "), "{}", text(&r));
+
+    // The owner's access at fetch time counts: a URL on a mailbox shared with bob stops
+    // working for anyone once bob loses the right to read it.
+    a1.ok("CREATE Shared");
+    let (sv, suid) = append(&mut a1, "Shared", MESSAGE);
+    a1.ok(&format!("SETACL Shared {BOB} lr"));
+    let shared = b.genurlauth(&format!(
+        "imap://{}@{HOSTNAME}/Other%20Users/{}/Shared;UIDVALIDITY={sv}/;UID={suid};URLAUTH=authuser",
+        enc(BOB),
+        enc(ALICE)
+    ));
+    assert_eq!(a2.urlfetch(&shared).as_deref(), Some(MESSAGE));
+    a1.ok(&format!("DELETEACL Shared {BOB}"));
+    assert_eq!(a2.urlfetch(&shared), None, "bob can no longer read it");
+}
+
+#[test]
+fn burl_submission_from_an_imap_draft_with_smtplib() {
+    if !tool_available("python3") {
+        return;
+    }
+    let s = server();
+    let args = [
+        "127.0.0.1".to_string(),
+        s.port("submission").to_string(),
+        s.port("imap").to_string(),
+        ALICE.into(),
+        BOB.into(),
+        PASSWORD.into(),
+        HOSTNAME.into(),
+    ];
+    run_interop_script(&s, "smtplib_burl.py", &args, "smtplib burl: ok");
+}
