@@ -47,6 +47,7 @@ const PROTOCOL: &[&str] = &[
     "pochta-net",
     "pochta-auth",
     "pochta-http",
+    "pochta-urlauth",
 ];
 
 /// Crates that run sessions, the queue, the collector or clients: they reach storage only
@@ -62,6 +63,7 @@ const SESSION: &[&str] = &[
     "pochta-smtp-client",
     "pochta-loadgen",
     "pochta-http",
+    "pochta-urlauth",
 ];
 
 /// Storage engines and their drivers.
