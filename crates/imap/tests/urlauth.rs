@@ -31,7 +31,8 @@ fn anonymous_sessions_redeem_anonymous_urls_only() {
     let all = r.join("\n");
     assert!(all.contains("for anyone"), "{all}");
     assert!(
-        r.iter().any(|l| l.starts_with("* URLFETCH") && l.ends_with(" NIL")),
+        r.iter()
+            .any(|l| l.starts_with("* URLFETCH") && l.ends_with(" NIL")),
         "authuser is not for anonymous sessions: {all}"
     );
     // No key table of its own.
