@@ -222,7 +222,8 @@ fn quota_migration_counts_existing_mail() {
     // Back to schema 1: what an older Pochta left behind.
     let db = rusqlite::Connection::open(dir.path().join("pochta.sqlite3")).unwrap();
     db.execute_batch(
-        "DROP TRIGGER accounts_metadata; DROP TABLE metadata;
+        "DROP TABLE access_keys;
+         DROP TRIGGER accounts_metadata; DROP TABLE metadata;
          DROP TRIGGER messages_private_seen; DROP TABLE private_seen;
          ALTER TABLE mailboxes DROP COLUMN seen_per_user;
          DELETE FROM accounts WHERE key = '#public'; DELETE FROM domains WHERE name = '#public';
