@@ -153,10 +153,12 @@ impl<S: MailStore> Session<S> {
             }
         }
         let oid = mailbox_object_id(mb.id);
-        let untagged: [(Code, &str); 3] = [
+        let untagged: [(Code, &str); 4] = [
             (Code::UidValidity(mb.uid_validity.get()), "UIDs valid"),
             (Code::UidNext(status.uid_next.get()), "Predicted next UID"),
             (Code::MailboxId(oid), "Ok"),
+            // RFC 4467 §8: the URLAUTH mechanisms, on SELECT and EXAMINE.
+            (Code::UrlMech, "URLAUTH mechanisms"),
         ];
         for (code, text) in &untagged {
             response::write_status(o, None, Cond::Ok, Some(code), text);

@@ -17,8 +17,9 @@
 //!   the `anonymous` requester; no IMAP session is a submission entity, so `submit+` URLs
 //!   are NIL here (they are for BURL).
 //! - Anonymous sessions have no key table: GENURLAUTH and RESETKEY are `NO [NOPERM]`.
+//! - SELECT and EXAMINE send `* OK [URLMECH INTERNAL]` (§8).
 //! - Not done: the untagged `OK [URLMECH]` to other sessions that have the mailbox selected
-//!   after a RESETKEY (§7 SHOULD-level notice; the keys themselves change at once), and
+//!   after a RESETKEY (§7; the keys themselves change at once, in every session), and
 //!   URLAUTH=BINARY (RFC 5524).
 
 use std::time::{SystemTime, UNIX_EPOCH};

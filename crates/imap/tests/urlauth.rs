@@ -47,7 +47,8 @@ fn anonymous_sessions_redeem_anonymous_urls_only() {
     o.send(format!("c1 {cmd}").as_bytes());
     let r = o.read_until("c1");
     assert!(r.last().unwrap().starts_with("c1 OK"), "{r:#?}");
-    o.ok("SELECT INBOX");
+    let r = o.ok("SELECT INBOX");
+    assert!(has(&r, "* OK [URLMECH INTERNAL]"), "RFC 4467 §8: {r:#?}");
     let r = o.ok("FETCH 1 BODY.PEEK[]");
     assert!(r.join("\n").contains("for anyone"), "{r:#?}");
     // A URL that fails validation is BADURL there.
