@@ -16,6 +16,9 @@
 //!   and does not touch the selected one; it never sets `\Seen`. An anonymous session is
 //!   the `anonymous` requester; no IMAP session is a submission entity, so `submit+` URLs
 //!   are NIL here (they are for BURL).
+//! - One URLFETCH returns at most APPENDLIMIT bytes in all (the data is held until the
+//!   command's responses are written); more is `NO [LIMIT]` (§7 allows NO), so a command of
+//!   many URLs cannot make the server hold many messages at once.
 //! - Anonymous sessions have no key table: GENURLAUTH and RESETKEY are `NO [NOPERM]`.
 //! - SELECT and EXAMINE send `* OK [URLMECH INTERNAL]` (§8).
 //! - Not done: the untagged `OK [URLMECH]` to other sessions that have the mailbox selected
@@ -107,9 +110,19 @@ impl<S: MailStore> Session<S> {
     }
 
     fn urlfetch(&mut self, urls: &[Vec<u8>]) -> Res {
+        let max = self.shared.config.max_message;
         let mut data = Vec::with_capacity(urls.len());
+        let mut total: u64 = 0;
         for url in urls {
-            data.push(fetch_as_session(self, url)?);
+            let d = fetch_as_session(self, url)?;
+            total = total.saturating_add(d.as_ref().map_or(0, |d| d.len() as u64));
+            if total > max {
+                return Err(no(
+                    Code::Limit,
+                    "the URLs name more than APPENDLIMIT bytes together; fetch fewer at once",
+                ));
+            }
+            data.push(d);
         }
         for (url, d) in urls.iter().zip(&data) {
             write_urlfetch(&mut self.out, url, d.as_deref());

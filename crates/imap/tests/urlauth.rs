@@ -62,3 +62,28 @@ fn anonymous_sessions_redeem_anonymous_urls_only() {
     let r = o.read_until("c2");
     assert!(r.last().unwrap().starts_with("c2 NO [BADURL"), "{r:#?}");
 }
+
+/// One URLFETCH returns at most APPENDLIMIT bytes in all: many URLs of one message cannot
+/// make the server hold many copies of it.
+#[test]
+fn urlfetch_total_is_bounded_by_appendlimit() {
+    // The harness's APPENDLIMIT is 1 MiB: two copies of ~390 KB fit, three do not.
+    let s = start();
+    let mut a = Client::login(s.addr, USER);
+    let body = format!("{}\r\n", "x".repeat(76)).repeat(5000);
+    a.append("INBOX", "", &message("big", &body));
+    let user = USER.replace('@', "%40");
+    let url = urlauth(
+        &mut a,
+        &format!("imap://{user}@mail.example.org/INBOX/;UID=1;URLAUTH=authuser"),
+    );
+    let r = a.ok(&format!("URLFETCH \"{url}\" \"{url}\""));
+    assert_eq!(
+        r.iter().filter(|l| l.starts_with("* URLFETCH")).count(),
+        2,
+        "{r:#?}"
+    );
+    let (st, r) = a.status(&format!("URLFETCH \"{url}\" \"{url}\" \"{url}\""));
+    assert_eq!(st, "NO", "{r:#?}");
+    assert!(r.last().unwrap().contains("[LIMIT]"), "{r:#?}");
+}
