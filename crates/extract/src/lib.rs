@@ -49,6 +49,9 @@ pub struct SearchDocument {
     pub to: String,
     pub cc: String,
     pub bcc: String,
+    /// Every other top-level header field as `Name: value` lines, values RFC 2047 decoded
+    /// (IMAP TEXT and HEADER search all of the header).
+    pub headers: String,
     /// The text/plain and text/html body parts (HTML as text), newline separated.
     pub body: String,
     /// File names of attachments, newline separated.
@@ -65,6 +68,7 @@ impl SearchDocument {
             + self.to.len()
             + self.cc.len()
             + self.bcc.len()
+            + self.headers.len()
             + self.body.len()
             + self.attachment_names.len()
             + self.attachment_text.len()
@@ -138,6 +142,20 @@ fn extract_message(
         addresses(&mut doc.to, budget, msg.to());
         addresses(&mut doc.cc, budget, msg.cc());
         addresses(&mut doc.bcc, budget, msg.bcc());
+        let mut other = String::new();
+        for (name, value) in msg.headers_raw() {
+            if ["subject", "from", "to", "cc", "bcc"]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name))
+            {
+                continue;
+            }
+            other.push_str(name);
+            other.push_str(": ");
+            other.push_str(&decode_2047(value));
+            other.push('\n');
+        }
+        budget.push(&mut doc.headers, &other);
     }
     // mail-parser's text_body lists the text/plain parts, and the text/html parts that have
     // no plain alternative (an HTML-only message): body_text gives each as text, HTML
@@ -171,6 +189,44 @@ fn extract_message(
             }
         }
     }
+}
+
+/// A raw header value unfolded, its RFC 2047 encoded words decoded (mail-parser's decoder).
+fn decode_2047(value: &str) -> String {
+    let unfolded: String = value
+        .split(['\r', '\n'])
+        .map(|l| l.trim_start_matches([' ', '\t']))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !unfolded.contains("=?") {
+        return unfolded.trim().to_owned();
+    }
+    // Parse it as the value of an unstructured field of a tiny message.
+    let mut raw = b"Subject: ".to_vec();
+    raw.extend_from_slice(unfolded.as_bytes());
+    raw.extend_from_slice(b"\r\n\r\n");
+    MessageParser::default()
+        .parse_headers(&raw)
+        .and_then(|m| m.subject().map(str::to_owned))
+        .unwrap_or(unfolded)
+}
+
+/// The words of `text` as [`analyze`] splits them, lowercased and `ё` folded but not stemmed
+/// (substring candidates: a text that contains `needle` has each of `needle`'s words inside
+/// one of its words).
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && w.chars().count() <= MAX_TERM_CHARS)
+        .map(fold)
+        .collect()
+}
+
+/// Lowercase, `ё` → `е`.
+pub fn fold(word: &str) -> String {
+    word.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == 'ё' { 'е' } else { c })
+        .collect()
 }
 
 static RUSSIAN: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::Russian));
@@ -233,6 +289,10 @@ Hello\r\n";
         assert_eq!(d.cc, "Carol carol@example.net");
         assert_eq!(d.subject, "Письма о погоде");
         assert_eq!(d.body, "Hello");
+        assert!(d.headers.is_empty(), "{:?}", d.headers);
+        let raw = b"Subject: s\r\nX-Extra: =?utf-8?Q?h=C3=A9llo?=\r\n world\r\n\r\nbody\r\n";
+        assert_eq!(extract(raw).headers, "X-Extra: héllo world");
+        assert_eq!(words("Ёлка, HELLO-world"), vec!["елка", "hello", "world"]);
     }
 
     #[test]

@@ -20,6 +20,9 @@
 //!   RFC 9051's substring semantics). A clause whose text has no terms matches every message.
 //!   With `fuzzy`, a query term also matches a document term at Levenshtein distance ≤ 1
 //!   (counted in characters) when the query term has at least [`FUZZY_MIN_CHARS`] characters.
+//!   With `substring`, the clause instead finds **substring candidates**: every (unstemmed,
+//!   folded) word of the text inside some word of the fields — `"eautiful worl"` finds
+//!   "beautiful world"; the caller verifies candidates against the message.
 //! - [`SearchHit`]: mailbox, UID and a relevancy score (> 0, larger = more relevant; only
 //!   the order within one result matters, the IMAP layer scales it to RFC 6203's 1..100).
 //!
@@ -53,7 +56,7 @@
 
 use pochta_types::{MailboxId, Uid};
 
-pub use pochta_extract::{FUZZY_MIN_CHARS, SearchDocument, analyze, extract};
+pub use pochta_extract::{FUZZY_MIN_CHARS, SearchDocument, analyze, extract, fold, words};
 
 use crate::Result;
 
@@ -72,14 +75,16 @@ impl Fields {
     pub const BODY: Fields = Fields(1 << 5);
     pub const ATTACHMENT_NAMES: Fields = Fields(1 << 6);
     pub const ATTACHMENT_TEXT: Fields = Fields(1 << 7);
+    /// Every other header field (`Name: value` lines).
+    pub const HEADERS: Fields = Fields(1 << 8);
     /// Body text, attachment names and attachment text (IMAP BODY).
     pub const BODY_ALL: Fields =
         Fields(Self::BODY.0 | Self::ATTACHMENT_NAMES.0 | Self::ATTACHMENT_TEXT.0);
     /// Every field (IMAP TEXT).
-    pub const ALL: Fields = Fields(0xff);
+    pub const ALL: Fields = Fields(0x1ff);
 
     /// Each single field, with a stable name a backend may use for a column or field.
-    pub const EACH: [(Fields, &'static str); 8] = [
+    pub const EACH: [(Fields, &'static str); 9] = [
         (Self::SUBJECT, "subject"),
         (Self::FROM, "from"),
         (Self::TO, "to"),
@@ -88,6 +93,7 @@ impl Fields {
         (Self::BODY, "body"),
         (Self::ATTACHMENT_NAMES, "attachment_names"),
         (Self::ATTACHMENT_TEXT, "attachment_text"),
+        (Self::HEADERS, "headers"),
     ];
 
     pub fn contains(self, other: Fields) -> bool {
@@ -116,6 +122,7 @@ impl Fields {
             Self::BODY => &doc.body,
             Self::ATTACHMENT_NAMES => &doc.attachment_names,
             Self::ATTACHMENT_TEXT => &doc.attachment_text,
+            Self::HEADERS => &doc.headers,
             _ => "",
         }
     }
@@ -129,6 +136,12 @@ pub struct SearchClause {
     pub text: String,
     /// RFC 6203 FUZZY: terms also match at edit distance ≤ 1 (see the module docs).
     pub fuzzy: bool,
+    /// Substring candidates instead of word forms: the clause matches when every word of
+    /// `words(text)` (lowercased, ё folded, NOT stemmed) is a substring of some word of
+    /// `words(field text)` in one of the fields. A superset of the documents that contain
+    /// `text` as a case-insensitive substring; the caller verifies the candidates against the
+    /// message (IMAP's substring semantics). `fuzzy` is ignored when set.
+    pub substring: bool,
 }
 
 /// A query: every clause must match (AND). No clause: every document matches.
@@ -145,6 +158,19 @@ impl SearchQuery {
                 fields,
                 text: text.to_owned(),
                 fuzzy,
+                substring: false,
+            }],
+        }
+    }
+
+    /// One substring-candidate clause (see [`SearchClause::substring`]).
+    pub fn substring(fields: Fields, text: &str) -> SearchQuery {
+        SearchQuery {
+            clauses: vec![SearchClause {
+                fields,
+                text: text.to_owned(),
+                fuzzy: false,
+                substring: true,
             }],
         }
     }
@@ -156,6 +182,22 @@ impl SearchQuery {
     pub fn matches(&self, doc: &SearchDocument) -> Option<f32> {
         let mut score = 0usize;
         for clause in &self.clauses {
+            if clause.substring {
+                let wanted = words(&clause.text);
+                let have: Vec<String> = clause
+                    .fields
+                    .each()
+                    .flat_map(|(f, _)| words(f.text_of(doc)))
+                    .collect();
+                for w in &wanted {
+                    let hits = have.iter().filter(|h| h.contains(w.as_str())).count();
+                    if hits == 0 {
+                        return None;
+                    }
+                    score += hits;
+                }
+                continue;
+            }
             let wanted = analyze(&clause.text);
             if wanted.is_empty() {
                 continue;

@@ -36,6 +36,7 @@ macro_rules! search_conformance_tests {
             removed_documents_are_not_found,
             adding_again_replaces,
             fuzzy_matches_one_edit,
+            substring_candidates,
             agrees_with_the_reference_evaluator,
             index_is_durable
         );
@@ -79,6 +80,7 @@ fn corpus() -> Vec<SearchDocument> {
             to: "Анна anna@example.org".into(),
             cc: "boss@example.com".into(),
             bcc: "archive@example.net".into(),
+            headers: "X-Mailer: Почта\nMessage-ID: <abc@example.org>".into(),
             body: "Смотрите вложение.".into(),
             attachment_names: "отчёт-за-май.pdf".into(),
             attachment_text: "Квартальные показатели выросли, письмами подтверждено.".into(),
@@ -172,11 +174,13 @@ pub fn every_term_and_every_clause_must_match<F: SearchFixture>() {
                 fields: Fields::SUBJECT,
                 text: "письмо".into(),
                 fuzzy: false,
+                substring: false,
             },
             SearchClause {
                 fields: Fields::BODY,
                 text: "hello".into(),
                 fuzzy: false,
+                substring: false,
             },
         ],
     };
@@ -292,6 +296,24 @@ pub fn fuzzy_matches_one_edit<F: SearchFixture>() {
     assert_eq!(fuzzy("wrld"), set(&[]));
 }
 
+pub fn substring_candidates<F: SearchFixture>() {
+    let f = F::create();
+    let ix = f.open();
+    let mut docs = corpus();
+    docs[1].headers = "X-Extra: hello beautiful header\nX-Mailer: Пошта 1.0".into();
+    load(&ix, M1, docs);
+    let sub = |fields, t: &str| uids(&ix, &[M1], &SearchQuery::substring(fields, t));
+    assert_eq!(sub(Fields::ALL, "eautiful head"), set(&[2]));
+    assert_eq!(sub(Fields::HEADERS, "ПОШТ"), set(&[2]));
+    assert_eq!(sub(Fields::BODY, "ello wor"), set(&[4]));
+    assert_eq!(sub(Fields::BODY, "ЁЛК"), set(&[1]));
+    // Unstemmed: "letters" is found by "tters", which is not in the stem "letter".
+    assert_eq!(sub(Fields::BODY, "tters"), set(&[2]));
+    assert_eq!(sub(Fields::SUBJECT, "ello"), set(&[]));
+    assert_eq!(sub(Fields::ALL, "example.org"), set(&[3]));
+    assert_eq!(sub(Fields::ALL, "@"), set(&[1, 2, 3, 4, 5]));
+}
+
 pub fn agrees_with_the_reference_evaluator<F: SearchFixture>() {
     let f = F::create();
     let ix = f.open();
@@ -314,6 +336,7 @@ pub fn agrees_with_the_reference_evaluator<F: SearchFixture>() {
     ];
     let fieldsets = [
         Fields::ALL,
+        Fields::HEADERS,
         Fields::BODY_ALL,
         Fields::SUBJECT,
         Fields::FROM.union(Fields::TO),
@@ -321,7 +344,9 @@ pub fn agrees_with_the_reference_evaluator<F: SearchFixture>() {
     for text in texts {
         for fields in fieldsets {
             for fuzzy in [false, true] {
-                let q = SearchQuery::new(fields, text, fuzzy);
+                let mut q = SearchQuery::new(fields, text, fuzzy);
+                // fuzzy=true also runs the substring mode.
+                q.clauses[0].substring = fuzzy && text.len() % 2 == 0;
                 let want: BTreeSet<u32> = docs
                     .iter()
                     .enumerate()
