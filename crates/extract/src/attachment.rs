@@ -167,6 +167,66 @@ mod tests {
         assert_eq!(Kind::detect("image/png", Some("a.png")), None);
     }
 
+    const PDF: &[u8] = include_bytes!("../tests/fixtures/invoice.pdf");
+    const DOCX: &[u8] = include_bytes!("../tests/fixtures/report.docx");
+    const ODT: &[u8] = include_bytes!("../tests/fixtures/minutes.odt");
+
+    #[test]
+    fn known_answers() {
+        let pdf = document_text(Kind::Pdf, PDF).unwrap();
+        assert!(pdf.contains("Quarterly invoices for December"), "{pdf:?}");
+        assert_eq!(
+            document_text(Kind::Docx, DOCX).unwrap(),
+            "Квартальные показатели подтверждены письмами\nBudget & forecasts approved\n"
+        );
+        assert_eq!(
+            document_text(Kind::Odt, ODT).unwrap(),
+            "Протокол совещания\nMinutes of the meeting\n"
+        );
+    }
+
+    #[test]
+    fn a_message_with_attachments() {
+        use base64::Engine as _;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let raw = format!(
+            "Subject: docs\r\nContent-Type: multipart/mixed; boundary=X\r\n\r\n\
+--X\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+--X\r\nContent-Type: application/pdf; name=invoice.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n\
+--X\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"=?utf-8?B?0L7RgtGH0ZHRgi5kb2N4?=\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n\
+--X--\r\n",
+            b64(PDF),
+            b64(DOCX)
+        );
+        let d = crate::extract(raw.as_bytes());
+        assert_eq!(d.body, "see attached");
+        assert_eq!(d.attachment_names, "invoice.pdf\nотчёт.docx");
+        assert!(d.attachment_text.contains("Quarterly invoices"), "{d:?}");
+        assert!(d.attachment_text.contains("показатели"), "{d:?}");
+    }
+
+    #[test]
+    fn a_zip_bomb_member_is_cut_at_the_cap() {
+        use std::io::Write as _;
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        z.start_file(
+            "word/document.xml",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        z.write_all(b"<w:document><w:p><w:t>").unwrap();
+        let chunk = vec![b'a'; 1 << 20];
+        for _ in 0..(MAX_XML >> 20) + 4 {
+            z.write_all(&chunk).unwrap();
+        }
+        z.write_all(b"</w:t></w:p></w:document>").unwrap();
+        let bytes = z.finish().unwrap().into_inner();
+        assert!(bytes.len() < MAX_ATTACHMENT, "{}", bytes.len());
+        // The member is cut at MAX_XML: text, at most the message budget.
+        let t = document_text(Kind::Docx, &bytes).unwrap_or_default();
+        assert!(t.len() <= crate::MAX_TEXT);
+    }
+
     #[test]
     fn garbage_documents_give_no_text_and_no_panic() {
         for kind in [Kind::Pdf, Kind::Docx, Kind::Odt] {

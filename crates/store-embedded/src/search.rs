@@ -212,9 +212,7 @@ impl EmbeddedSearchIndex {
             .register("pochta_words", Terms { stem: false });
         let (_, fields) = schema();
         let watermarks = parse_payload(index.load_metas().map_err(err)?.payload.as_deref());
-        let writer = index
-            .writer_with_num_threads(1, 15_000_000)
-            .map_err(err)?;
+        let writer = index.writer_with_num_threads(1, 15_000_000).map_err(err)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
