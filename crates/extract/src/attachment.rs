@@ -107,7 +107,10 @@ fn zip_xml_text(bytes: &[u8], member: &str, para: &[u8]) -> Option<String> {
     let mut out = String::new();
     loop {
         match reader.read_event() {
-            Ok(Event::Text(t)) => out.push_str(&t.xml10_content()),
+            // Text outside the document's elements (line breaks around the root) is not text.
+            Ok(Event::Text(t)) if !out.is_empty() || !t.xml10_content().trim().is_empty() => {
+                out.push_str(&t.xml10_content())
+            }
             Ok(Event::GeneralRef(r)) => {
                 // &amp; &lt; … and numeric references.
                 if let Ok(Some(c)) = r.resolve_char_ref() {

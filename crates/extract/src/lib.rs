@@ -116,15 +116,31 @@ pub fn extract(raw: &[u8]) -> SearchDocument {
 fn addresses(out: &mut String, budget: &mut Budget, addr: Option<&Address<'_>>) {
     let Some(addr) = addr else { return };
     let mut text = String::new();
-    for a in addr.iter() {
-        for part in [a.name.as_deref(), a.address.as_deref()]
-            .into_iter()
-            .flatten()
-        {
-            if !text.is_empty() {
-                text.push(' ');
-            }
-            text.push_str(part);
+    let mut push = |part: &str| {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(part);
+    };
+    // Group syntax (RFC 5322 §3.4): the group's display name is searchable too.
+    let groups = addr.as_group().unwrap_or_default();
+    for g in groups {
+        if let Some(name) = g.name.as_deref() {
+            push(name);
+        }
+        for a in &g.addresses {
+            [a.name.as_deref(), a.address.as_deref()]
+                .into_iter()
+                .flatten()
+                .for_each(&mut push);
+        }
+    }
+    if groups.is_empty() {
+        for a in addr.iter() {
+            [a.name.as_deref(), a.address.as_deref()]
+                .into_iter()
+                .flatten()
+                .for_each(&mut push);
         }
     }
     budget.push(out, &text);
@@ -287,6 +303,8 @@ Hello\r\n";
         assert_eq!(d.from, "Петров petrov@example.org");
         assert_eq!(d.to, "Иван ivan@example.org bob@example.com");
         assert_eq!(d.cc, "Carol carol@example.net");
+        let g = extract(b"To: team: a@x.org, Bob <b@x.org>;, solo@y.org\r\n\r\n");
+        assert_eq!(g.to, "team a@x.org Bob b@x.org solo@y.org");
         assert_eq!(d.subject, "Письма о погоде");
         assert_eq!(d.body, "Hello");
         assert!(d.headers.is_empty(), "{:?}", d.headers);
