@@ -193,6 +193,13 @@ impl Indexer {
                 .and_then(|_| self.catch_up(*m).map(|_| ()))
             {
                 // A mailbox deleted meanwhile: its documents go with the list change.
+                if matches!(
+                    e.downcast_ref::<pochta_store::StoreError>(),
+                    Some(pochta_store::StoreError::NotFound(_))
+                ) {
+                    self.state.lock().modseq.remove(m);
+                    continue;
+                }
                 warn!(mailbox = m.0, error = %e, "search indexer");
             }
         }
