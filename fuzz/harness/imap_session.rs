@@ -101,6 +101,7 @@ impl Driven {
             throttle: Arc::new(Throttle::new(ThrottleConfig::default())),
             auth_cache: Arc::clone(&h.auth_cache),
             anonymous_logins: Default::default(),
+            search: None,
         });
         let mut session = Session::new(shared, IpAddr::V4(Ipv4Addr::LOCALHOST), false, true);
         session.greeting();

@@ -106,8 +106,17 @@ impl<S: MailStore> ImapService<S> {
                 throttle,
                 auth_cache,
                 anonymous_logins: Default::default(),
+                search: None,
             }),
         }
+    }
+
+    /// Text search keys go through `index` (see [`search`]). Call before serving.
+    pub fn with_search(mut self, index: Arc<dyn pochta_store::SearchIndex>) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.search = Some(index);
+        }
+        self
     }
 }
 

@@ -22,7 +22,11 @@ use pochta_imap_proto::Date;
 use pochta_imap_proto::response::{Code, ESearchWriter, write_search};
 use pochta_imap_proto::search::{Search, SearchKey, SearchReturn};
 use pochta_imap_proto::sequence::SequenceSet;
+use std::collections::HashSet;
+
+use pochta_store::search::{Fields, SearchDocument, SearchIndex, SearchQuery};
 use pochta_store::{MailStore, MessageRecord};
+use pochta_types::MailboxId;
 use pochta_types::{Flag, Uid};
 
 use crate::dates;
@@ -58,6 +62,10 @@ enum K {
     SaveOn(i64),
     SaveSince(i64),
     EmailId(String),
+    /// A text key answered through the full-text index: entry `.0` of the command's
+    /// [`TextKey`]s; `.1` is the substring key that verifies candidates and evaluates
+    /// messages the index has not taken yet.
+    Indexed(usize, Box<K>),
     Not(Box<K>),
     Or(Box<K>, Box<K>),
     And(Vec<K>),
@@ -88,6 +96,26 @@ struct Compiler<'a> {
     last_uid: u32,
     saved: &'a [Uid],
     needs: Needs,
+    /// Whether a full-text index answers text keys.
+    indexed: bool,
+    text_keys: Vec<TextKey>,
+}
+
+/// A text key of the command as the index sees it.
+struct TextKey {
+    fields: Fields,
+    /// The search string in UTF-8, as sent (the index analyzes it).
+    text: String,
+    /// Word-form hits count (false for a HEADER field without a field of its own: its
+    /// index text is shared with other fields, so only substring candidates are used).
+    words: bool,
+}
+
+/// What the index answered for one [`TextKey`], for the messages at or below the watermark.
+#[derive(Default)]
+struct TextHits {
+    words: HashSet<u32>,
+    candidates: HashSet<u32>,
 }
 
 impl Compiler<'_> {
@@ -129,26 +157,60 @@ impl Compiler<'_> {
             S::Recent => K::Recent(true),
             S::Old => K::Recent(false),
             S::New => K::New,
-            S::Bcc(v) => self.address("bcc", v)?,
-            S::Cc(v) => self.address("cc", v)?,
-            S::From(v) => self.address("from", v)?,
-            S::To(v) => self.address("to", v)?,
-            S::Subject(v) => self.header("subject", v)?,
+            S::Bcc(v) => {
+                let k = self.address("bcc", v)?;
+                self.index(k, Fields::BCC, v, true)?
+            }
+            S::Cc(v) => {
+                let k = self.address("cc", v)?;
+                self.index(k, Fields::CC, v, true)?
+            }
+            S::From(v) => {
+                let k = self.address("from", v)?;
+                self.index(k, Fields::FROM, v, true)?
+            }
+            S::To(v) => {
+                let k = self.address("to", v)?;
+                self.index(k, Fields::TO, v, true)?
+            }
+            S::Subject(v) => {
+                let k = self.header("subject", v)?;
+                self.index(k, Fields::SUBJECT, v, true)?
+            }
             S::Header(name, v) => {
                 let name = String::from_utf8_lossy(name).into_owned();
-                self.header(&name, v)?
+                let k = self.header(&name, v)?;
+                // An empty string matches every message that has the field: not a text
+                // question, evaluated on the header itself.
+                if v.is_empty() {
+                    k
+                } else {
+                    let own = [
+                        ("subject", Fields::SUBJECT),
+                        ("from", Fields::FROM),
+                        ("to", Fields::TO),
+                        ("cc", Fields::CC),
+                        ("bcc", Fields::BCC),
+                    ];
+                    match own.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+                        Some(&(_, f)) => self.index(k, f, v, true)?,
+                        None => self.index(k, Fields::HEADERS, v, false)?,
+                    }
+                }
             }
             S::Body(v) => {
                 self.needs.bytes = true;
                 self.needs.meta = true;
                 self.needs.text = true;
-                K::Body(self.s(v)?)
+                let k = K::Body(self.s(v)?);
+                self.index(k, Fields::BODY_ALL, v, true)?
             }
             S::Text(v) => {
                 self.needs.bytes = true;
                 self.needs.meta = true;
                 self.needs.text = true;
-                K::Text(self.s(v)?)
+                let k = K::Text(self.s(v)?);
+                self.index(k, Fields::ALL, v, true)?
             }
             S::Before(d) => K::Before(day(*d)),
             S::On(d) => K::On(day(*d)),
@@ -188,6 +250,22 @@ impl Compiler<'_> {
         })
     }
 
+    /// `k` through the index, when there is one.
+    fn index(&mut self, k: K, fields: Fields, v: &[u8], words: bool) -> Res<K> {
+        if !self.indexed {
+            return Ok(k);
+        }
+        let text = text::decode_charset(v, self.charset).ok_or_else(badcharset)?;
+        // A string without words (punctuation only) has no word forms: substring only.
+        let words = words && !pochta_store::search::analyze(&text).is_empty();
+        self.text_keys.push(TextKey {
+            fields,
+            text,
+            words,
+        });
+        Ok(K::Indexed(self.text_keys.len() - 1, Box::new(k)))
+    }
+
     fn header(&mut self, name: &str, v: &[u8]) -> Res<K> {
         self.needs.bytes = true;
         Ok(K::Header(name.to_ascii_lowercase(), self.s(v)?))
@@ -215,6 +293,31 @@ struct Msg<'a> {
     bytes: Option<Arc<Vec<u8>>>,
     text: Option<String>,
     now: i64,
+    /// Loads the message's bytes when a key needs them (`None`: expunged meanwhile).
+    load: &'a dyn Fn(&MessageRecord) -> Option<Arc<Vec<u8>>>,
+    /// The bytes could not be loaded: the message is gone and matches nothing.
+    vanished: bool,
+    /// The index's answers ([`K::Indexed`]) and the mailbox's watermark.
+    index: &'a IndexAnswers,
+    /// The extracted text, for a message above the watermark.
+    doc: Option<SearchDocument>,
+}
+
+/// What the index answered for the command's text keys.
+#[derive(Default)]
+struct IndexAnswers {
+    watermark: u32,
+    /// Per text key: the word-form query, the substring-candidate query, the index's hits.
+    keys: Vec<(SearchQuery, SearchQuery, TextHits)>,
+}
+
+/// The message's bytes, loaded on first use.
+fn raw<'m>(m: &'m mut Msg<'_>) -> &'m [u8] {
+    if m.bytes.is_none() && !m.vanished {
+        m.bytes = (m.load)(m.rec);
+        m.vanished = m.bytes.is_none();
+    }
+    m.bytes.as_deref().map(|b| b.as_slice()).unwrap_or(&[])
 }
 
 fn eval(k: &K, m: &mut Msg<'_>) -> bool {
@@ -224,8 +327,28 @@ fn eval(k: &K, m: &mut Msg<'_>) -> bool {
         K::Flag(f, want) => m.rec.flags.contains(f) == *want,
         K::Recent(want) => m.recent == *want,
         K::New => m.recent && !m.rec.flags.contains(&Flag::Seen),
+        K::Indexed(i, verify) => {
+            let Some((query, substring, hits)) = m.index.keys.get(*i) else {
+                return eval(verify, m);
+            };
+            let uid = m.rec.uid.get();
+            if uid <= m.index.watermark {
+                return hits.words.contains(&uid)
+                    || (hits.candidates.contains(&uid) && eval(verify, m));
+            }
+            // Not indexed yet: the same word-form question on the extracted text.
+            if m.doc.is_none() {
+                let doc = pochta_store::search::extract(raw(m));
+                m.doc = Some(doc);
+            }
+            let doc = m.doc.as_ref();
+            let words =
+                !query.clauses.is_empty() && doc.is_some_and(|d| query.matches(d).is_some());
+            let candidate = doc.is_some_and(|d| substring.matches(d).is_some());
+            words || (candidate && eval(verify, m))
+        }
         K::Header(name, needle) => {
-            let raw = m.bytes.as_deref().map(|b| b.as_slice()).unwrap_or(&[]);
+            let raw = raw(m);
             let values = pochta_message::search_header_values(raw, name);
             if needle.is_empty() {
                 // RFC 3501: HEADER with an empty string matches every message that has the field.
@@ -236,7 +359,7 @@ fn eval(k: &K, m: &mut Msg<'_>) -> bool {
                 .any(|v| text::contains_folded(&text::fold(v), needle))
         }
         K::Address(name, needle) => {
-            let raw = m.bytes.as_deref().map(|b| b.as_slice()).unwrap_or(&[]);
+            let raw = raw(m);
             let values = pochta_message::search_address_values(raw, name);
             if needle.is_empty() {
                 return !values.is_empty();
@@ -250,6 +373,7 @@ fn eval(k: &K, m: &mut Msg<'_>) -> bool {
             text::contains_folded(t, needle)
         }
         K::Text(needle) => {
+            raw(m);
             let raw = m.bytes.as_deref().map(|b| b.as_slice()).unwrap_or(&[]);
             // Header text, decoded, then the body.
             let header_hit = m
@@ -303,6 +427,7 @@ fn sent_day(m: &Msg<'_>) -> Option<i64> {
 
 fn body_text<'m>(m: &'m mut Msg<'_>) -> &'m str {
     if m.text.is_none() {
+        raw(m);
         let raw = m.bytes.as_deref().map(|b| b.as_slice()).unwrap_or(&[]);
         let t = m
             .rec
@@ -328,6 +453,44 @@ fn decode_words(header: &str) -> String {
     }
     outs.push_str(header);
     outs
+}
+
+/// Asks the index about each text key: word-form hits and substring candidates among the
+/// messages at or below the mailbox's watermark.
+fn index_answers(
+    index: &dyn SearchIndex,
+    mailbox: MailboxId,
+    keys: &[TextKey],
+) -> Res<IndexAnswers> {
+    let watermark = index.watermark(mailbox)?;
+    let mut out = IndexAnswers {
+        watermark,
+        keys: Vec::with_capacity(keys.len()),
+    };
+    let uids = |q: &SearchQuery| -> Res<HashSet<u32>> {
+        Ok(index
+            .search(&[mailbox], q)?
+            .into_iter()
+            .map(|h| h.uid.get())
+            .collect())
+    };
+    for k in keys {
+        let query = if k.words {
+            SearchQuery::new(k.fields, &k.text, false)
+        } else {
+            SearchQuery::default()
+        };
+        let substring = SearchQuery::substring(k.fields, &k.text);
+        let mut hits = TextHits::default();
+        if watermark > 0 {
+            if k.words {
+                hits.words = uids(&query)?;
+            }
+            hits.candidates = uids(&substring)?;
+        }
+        out.keys.push((query, substring, hits));
+    }
+    Ok(out)
 }
 
 /// Messages are read from the store this many at a time, so that what a search holds at
@@ -363,6 +526,8 @@ impl<S: MailStore> Session<S> {
             last_uid: view.last_uid().map(|u| u.get()).unwrap_or(0),
             saved: &self.saved,
             needs: Needs::default(),
+            indexed: self.shared.search.is_some(),
+            text_keys: Vec::new(),
         };
         if let Some(cs) = s.charset.as_deref()
             && text::decode_charset(b"", Some(cs)).is_none()
@@ -371,6 +536,12 @@ impl<S: MailStore> Session<S> {
         }
         let key = c.compile(&s.key)?;
         let needs = c.needs;
+        let answers = match &self.shared.search {
+            Some(index) if !c.text_keys.is_empty() => {
+                index_answers(&**index, mailbox, &c.text_keys)?
+            }
+            _ => IndexAnswers::default(),
+        };
         let uids: Vec<Uid> = view.uids().to_vec();
         if needs.modseq {
             // A CONDSTORE-enabling command (RFC 7162 §3.1).
@@ -387,33 +558,45 @@ impl<S: MailStore> Session<S> {
             for r in &mut records {
                 seen.apply(r.uid, &mut r.flags);
             }
+            // Bytes are read when a key needs them (an indexed text key needs them only for
+            // candidates and for messages above the watermark). A blob that cannot be read
+            // belongs to a message expunged by another session (its bytes collected) since
+            // the records were read, and the message matches nothing, as in FETCH; any other
+            // failure fails the command.
+            let failure: std::cell::RefCell<Option<pochta_store::StoreError>> = Default::default();
+            let load = |rec: &MessageRecord| match store.blob(&rec.blob) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    match store.records(mailbox, &[rec.uid], false) {
+                        Ok(v) if v.is_empty() => {}
+                        Ok(_) => *failure.borrow_mut() = Some(e),
+                        Err(e) => *failure.borrow_mut() = Some(e),
+                    }
+                    None
+                }
+            };
             for rec in records {
                 let view = self.view()?;
                 let Some(seq) = view.seq(rec.uid) else {
                     continue;
                 };
-                let bytes = if needs.bytes {
-                    match store.blob(&rec.blob) {
-                        Ok(b) => Some(b),
-                        // Expunged by another session (and its bytes collected) since the
-                        // records were read: it matches nothing, as in FETCH.
-                        Err(_) if store.records(mailbox, &[rec.uid], false)?.is_empty() => {
-                            continue;
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                } else {
-                    None
-                };
                 let mut m = Msg {
                     seq,
                     rec: &rec,
                     recent: !self.rev2 && view.is_recent(rec.uid),
-                    bytes,
+                    bytes: None,
                     text: None,
                     now,
+                    load: &load,
+                    vanished: false,
+                    index: &answers,
+                    doc: None,
                 };
-                if eval(&key, &mut m) {
+                let hit = eval(&key, &mut m);
+                if let Some(e) = failure.borrow_mut().take() {
+                    return Err(e.into());
+                }
+                if hit && !m.vanished {
                     highest = highest.max(rec.modseq.get());
                     hits.push(keep(&store, seq, &rec)?);
                 }

@@ -82,6 +82,8 @@ pub struct Shared<S> {
     pub auth_cache: Arc<pochta_auth::AuthCache>,
     /// Anonymous logins per address (see [`crate::anonymous`]).
     pub anonymous_logins: crate::anonymous::AnonLimiter,
+    /// The full-text index text search keys use (see [`crate::search`]); `None`: scan.
+    pub search: Option<Arc<dyn pochta_store::SearchIndex>>,
 }
 
 /// What the driver must do after a command.

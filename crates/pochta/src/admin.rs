@@ -145,6 +145,28 @@ pub fn user_list(store: &Store, out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
+/// `pochta search reindex [ADDRESS]` (see [`crate::search`]).
+pub fn search_reindex(config: &Config, addr: Option<&str>, out: &mut impl Write) -> Result<()> {
+    let store = open(config)?;
+    let account = match addr {
+        Some(a) => {
+            let a = address(a)?;
+            let Some(acct) = store.account_by_address(&a)? else {
+                anyhow::bail!("no such user: {a}");
+            };
+            Some(acct.id)
+        }
+        None => None,
+    };
+    let Some(index) = crate::backend::search_index(config)? else {
+        anyhow::bail!("this store backend has no search index");
+    };
+    let indexer = crate::search::Indexer::new(std::sync::Arc::new(store), index);
+    let (boxes, n) = indexer.reindex(account)?;
+    writeln!(out, "reindexed {n} messages in {boxes} mailboxes")?;
+    Ok(())
+}
+
 pub fn user_del(store: &Store, addr: &str, out: &mut impl Write) -> Result<()> {
     let a = address(addr)?;
     store.account_delete(&a)?;

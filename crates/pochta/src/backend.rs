@@ -148,6 +148,26 @@ fn open_collector_state(
 }
 
 /// Address books and contacts (`data_dir/contacts.sqlite3`, or the PostgreSQL database).
+/// The full-text index of the configured backend (embedded: `data_dir/search`, rebuilt
+/// empty when damaged). `None` where the backend has none yet (PostgreSQL): text search
+/// keys then scan the messages.
+pub fn search_index(config: &Config) -> Result<Option<Arc<dyn pochta_store::SearchIndex>>> {
+    match &config.store {
+        StoreSettings::Embedded => {
+            crate::admin::create_private_dir(&config.data_dir)?;
+            let index = pochta_store_embedded::EmbeddedSearchIndex::open(&config.data_dir)
+                .with_context(|| {
+                    format!(
+                        "cannot open the search index in {}",
+                        config.data_dir.display()
+                    )
+                })?;
+            Ok(Some(Arc::new(index)))
+        }
+        StoreSettings::Postgres { .. } => Ok(None),
+    }
+}
+
 pub fn contact_store(config: &Config) -> Result<Arc<dyn ContactStore>> {
     match &config.store {
         StoreSettings::Embedded => {

@@ -12,5 +12,6 @@ pub mod backend;
 pub mod config;
 pub mod contacts;
 pub mod outbound;
+pub mod search;
 pub mod serve;
 pub mod services;

@@ -92,6 +92,9 @@ enum Command {
     /// Address books: import and export vCard files.
     #[command(subcommand)]
     Contacts(ContactsCmd),
+    /// The full-text search index (IMAP SEARCH BODY/TEXT/SUBJECT/…).
+    #[command(subcommand)]
+    Search(SearchCmd),
     /// Collect mail from another provider (IMAP or POP3) into a local account, and keep it in
     /// sync (`pochta serve` runs every source continuously).
     #[command(subcommand)]
@@ -321,6 +324,14 @@ enum UserCmd {
 }
 
 #[derive(Debug, Subcommand)]
+enum SearchCmd {
+    /// Rebuild the index of ADDRESS's mailboxes (every account's without ADDRESS). `serve`
+    /// also rebuilds a missing or damaged index by itself. The embedded index is held by a
+    /// running server: stop it first.
+    Reindex { address: Option<String> },
+}
+
+#[derive(Debug, Subcommand)]
 enum ContactsCmd {
     /// Store every vCard of FILE in ADDRESS's address book (a card with the same UID is replaced).
     Import {
@@ -479,6 +490,9 @@ fn run(cli: Cli) -> Result<()> {
             selector,
             algorithm,
         }) => outbound::dkim_generate(&load(&cli.config)?, &domain, &selector, &algorithm, out),
+        Command::Search(SearchCmd::Reindex { address }) => {
+            admin::search_reindex(&load(&cli.config)?, address.as_deref(), out)
+        }
         Command::Contacts(cmd) => {
             let config = load(&cli.config)?;
             match cmd {

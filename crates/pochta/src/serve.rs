@@ -150,6 +150,7 @@ pub async fn serve(config: Config) -> Result<()> {
         queue: pochta_queue::Queue::new(backend::queue_store(&config)?, &config.data_dir),
         contacts: backend::contact_store(&config)?,
         message_budget: pochta_net::MessageBudget::new(config.limits.message_memory),
+        search: backend::search_index(&config)?,
     };
     let mut runner = Runner {
         listeners,
@@ -175,6 +176,15 @@ pub async fn serve(config: Config) -> Result<()> {
             .await
         })
     };
+    // The search indexer (see crate::search), until shutdown.
+    let indexer = ctx.search.as_ref().map(|index| {
+        let mut shutdown = runner.ctl.subscribe();
+        let indexer = Arc::new(crate::search::Indexer::new(
+            Arc::new(ctx.store.clone()),
+            Arc::clone(index),
+        ));
+        tokio::spawn(indexer.run(async move { shutdown.wait().await }))
+    });
     info!(hostname = %config.hostname, data_dir = %config.data_dir.display(), "pochta ready");
 
     let signal = signals.wait_for_shutdown(&cert).await;
@@ -186,6 +196,9 @@ pub async fn serve(config: Config) -> Result<()> {
         warn!("sessions still open after {grace:?}; closing them");
     }
     collector.abort();
+    if let Some(i) = indexer {
+        i.abort();
+    }
     Ok(())
 }
 

@@ -44,18 +44,24 @@ pub struct Ctx {
     /// Bytes of spooled messages that IMAP, SMTP and the collector may hold in memory at
     /// once to parse, check and store them (see `pochta_net::budget`).
     pub message_budget: pochta_net::MessageBudget,
+    /// The full-text index IMAP SEARCH uses (see [`crate::search`]).
+    pub search: Option<Arc<dyn pochta_store::SearchIndex>>,
 }
 
 /// Starts one service per configured listener.
 pub fn wire(ctx: &Ctx, run: &mut Runner) {
     // One resolver (and cache) for inbound checks and outbound routing.
     let dns = Arc::new(Dns::new(&ctx.config.dns.resolver()));
-    let imap = Arc::new(ImapService::new(
+    let mut imap = ImapService::new(
         Arc::new(ctx.store.clone()),
         imap_config(&ctx.config, &ctx.message_budget),
         Arc::clone(&ctx.throttle),
         Arc::clone(&ctx.auth_cache),
-    ));
+    );
+    if let Some(index) = &ctx.search {
+        imap = imap.with_search(Arc::clone(index));
+    }
+    let imap = Arc::new(imap);
     let pop3 = Arc::new(Pop3Service::new(
         Arc::new(ctx.store.clone()),
         pop3_config(&ctx.config),

@@ -25,6 +25,7 @@ const GRAMMAR: &[&str] = &[
     "pochta-smtp-proto",
     "pochta-pop3-proto",
     "pochta-message",
+    "pochta-extract",
     "pochta-types",
 ];
 

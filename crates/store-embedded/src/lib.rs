@@ -81,11 +81,13 @@ mod directory;
 mod mailstore;
 mod queue;
 mod schema;
+mod search;
 mod walsync;
 
 pub use collector::{COLLECTOR_FILE, EmbeddedCollectorStore};
 pub use contacts::{CONTACTS_FILE, EmbeddedContactStore};
 pub use queue::{EmbeddedQueueStore, QUEUE_FILE};
+pub use search::{EmbeddedSearchIndex, SEARCH_DIR};
 pub use walsync::LAZY_BOUND;
 
 use std::path::{Path, PathBuf};

@@ -23,7 +23,8 @@
 //! - **Blobs** are content-addressed and shared: one message delivered to twenty mailboxes is
 //!   stored once; a blob is removed only when no message refers to it any more.
 //! - **Queue and collector state** are behind [`QueueStore`] ([`queue`]) and
-//!   [`CollectorStore`] ([`collector`]), each with its own rules and conformance suite.
+//!   [`CollectorStore`] ([`collector`]), each with its own rules and conformance suite; the
+//!   full-text index behind [`SearchIndex`] ([`search`]).
 //! - **Parse once**: messages are parsed ([`pochta_message::parse`]) when they are stored; readers
 //!   get the stored [`MessageMeta`] and never re-parse.
 //! - Calls are synchronous and short; the async session layer runs the ones that fsync on a
@@ -55,10 +56,12 @@ use pochta_types::{
 pub mod collector;
 pub mod contacts;
 pub mod queue;
+pub mod search;
 
 pub use collector::CollectorStore;
 pub use contacts::ContactStore;
 pub use queue::QueueStore;
+pub use search::SearchIndex;
 
 /// What went wrong in a store call. The protocol layers map each kind to a reply in one place.
 #[derive(Debug, thiserror::Error)]

@@ -10,8 +10,11 @@
 //!   [`collector_conformance_tests!`](crate::collector_conformance_tests).
 //! - [`contacts`]: the [`ContactStore`](crate::ContactStore) suite, expanded by
 //!   [`contacts_conformance_tests!`](crate::contacts_conformance_tests).
+//! - [`search`]: the [`SearchIndex`](crate::SearchIndex) suite, expanded by
+//!   [`search_conformance_tests!`](crate::search_conformance_tests).
 
 pub mod collector;
 pub mod contacts;
 pub mod mail;
 pub mod queue;
+pub mod search;

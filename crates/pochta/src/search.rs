@@ -1,0 +1,261 @@
+//! Full-text search indexing (issue 22): the background indexer that keeps the
+//! [`SearchIndex`] caught up with the mail store, and `pochta search reindex`.
+//!
+//! Implementation notes:
+//! - **No message is unsearchable after its tagged OK**, yet nothing in APPEND, delivery,
+//!   COPY or MOVE waits for the index: every mailbox has a watermark (the rules are in
+//!   `pochta_store::search`); IMAP SEARCH asks the index about the messages at or below it
+//!   and evaluates the messages above it directly on their extracted text. A tantivy commit
+//!   per APPEND would cost a commit (fsync, new segment) per message; this way the indexer
+//!   commits one batch of up to [`BATCH`] messages and SMTP/IMAP never wait for it.
+//! - The indexer wakes on the store's [`ChangeBus`](pochta_store::ChangeBus) (appends,
+//!   deliveries, copies, moves, expunges, mailbox list changes), coalesces events for
+//!   [`SETTLE`], then for each changed mailbox: indexes the messages above the watermark
+//!   (a copy or move gives new, larger UIDs, so they are indexed like new mail), and removes
+//!   the documents of expunged messages (`changes_since` the MODSEQ it last saw). A mailbox
+//!   that disappears from its account's list has all its documents removed. A lost event
+//!   costs nothing but time: the next event of the mailbox catches it up, and search never
+//!   trusts the index above the watermark. At start every mailbox is caught up, which is
+//!   how a missing or damaged index (rebuilt empty by the backend) is rebuilt.
+//! - Documents of messages expunged while the server was down stay until a reindex; they
+//!   are harmless (SEARCH intersects index hits with the mailbox's messages).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use pochta_store::search::{IndexBatch, SearchIndex, extract};
+use pochta_store::{ChangeEvent, Directory, MailStore};
+use pochta_types::{AccountId, MailboxId, ModSeq, Uid};
+use tracing::{info, warn};
+
+use crate::backend::Store;
+
+/// Messages per index commit.
+pub const BATCH: usize = 256;
+
+/// How long events are gathered before the indexer runs.
+pub const SETTLE: Duration = Duration::from_millis(100);
+
+/// Keeps an index caught up with a store.
+pub struct Indexer {
+    store: Arc<Store>,
+    index: Arc<dyn SearchIndex>,
+    state: parking_lot::Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The MODSEQ up to which expunges have been applied, per mailbox.
+    modseq: HashMap<MailboxId, ModSeq>,
+    /// The mailboxes of each account, as last seen.
+    mailboxes: HashMap<AccountId, HashSet<MailboxId>>,
+}
+
+impl Indexer {
+    pub fn new(store: Arc<Store>, index: Arc<dyn SearchIndex>) -> Indexer {
+        Indexer {
+            store,
+            index,
+            state: Default::default(),
+        }
+    }
+
+    /// Indexes the messages of `mailbox` above its watermark; how many were indexed.
+    pub fn catch_up(&self, mailbox: MailboxId) -> Result<usize> {
+        let wm = self.index.watermark(mailbox)?;
+        let uids: Vec<Uid> = self
+            .store
+            .summaries(mailbox)?
+            .into_iter()
+            .map(|s| s.uid)
+            .filter(|u| u.get() > wm)
+            .collect();
+        let mut n = 0;
+        for chunk in uids.chunks(BATCH) {
+            let records = self.store.records(mailbox, chunk, false)?;
+            let documents: Vec<_> = records
+                .iter()
+                .filter_map(|r| {
+                    // Unreadable: expunged (and collected) since the list was read.
+                    let bytes = self.store.blob(&r.blob).ok()?;
+                    Some((r.uid, extract(&bytes)))
+                })
+                .collect();
+            n += documents.len();
+            let watermark = chunk.last().map_or(wm, |u| u.get());
+            self.index.add(&[IndexBatch {
+                mailbox,
+                documents,
+                watermark,
+            }])?;
+        }
+        Ok(n)
+    }
+
+    /// Removes the documents of messages expunged since the last call (the first call only
+    /// records where the mailbox is).
+    fn apply_expunges(&self, mailbox: MailboxId) -> Result<()> {
+        let since = self.state.lock().modseq.get(&mailbox).copied();
+        let Some(since) = since else {
+            let status = self.store.mailbox_status(mailbox)?;
+            self.state
+                .lock()
+                .modseq
+                .insert(mailbox, status.highest_modseq);
+            return Ok(());
+        };
+        let changes = self.store.changes_since(mailbox, since)?;
+        if !changes.expunged.is_empty() {
+            self.index.remove(mailbox, &changes.expunged)?;
+        }
+        if let Some(m) = changes.highest_modseq {
+            self.state.lock().modseq.insert(mailbox, m);
+        }
+        Ok(())
+    }
+
+    /// One account's mailbox list changed: drops the documents of deleted mailboxes, and
+    /// catches up the others.
+    fn account_changed(&self, account: AccountId) -> Result<()> {
+        let now: HashSet<MailboxId> = self
+            .store
+            .mailboxes(account)?
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        let before = self
+            .state
+            .lock()
+            .mailboxes
+            .insert(account, now.clone())
+            .unwrap_or_default();
+        for gone in before.difference(&now) {
+            self.index.remove_mailbox(*gone)?;
+            self.state.lock().modseq.remove(gone);
+        }
+        for m in now.difference(&before) {
+            self.catch_up(*m)?;
+        }
+        Ok(())
+    }
+
+    /// Every mailbox of every account (at start).
+    pub fn catch_up_all(&self) -> Result<usize> {
+        let mut n = 0;
+        for account in self.store.account_list()? {
+            let mailboxes = self.store.mailboxes(account.id)?;
+            self.state
+                .lock()
+                .mailboxes
+                .insert(account.id, mailboxes.iter().map(|m| m.id).collect());
+            for m in mailboxes {
+                self.apply_expunges(m.id)?;
+                n += self.catch_up(m.id)?;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Rebuilds the documents of one account's mailboxes (all accounts: `None`); how many
+    /// messages were indexed.
+    pub fn reindex(&self, account: Option<AccountId>) -> Result<(usize, usize)> {
+        let accounts = match account {
+            Some(a) => vec![a],
+            None => self
+                .store
+                .account_list()?
+                .into_iter()
+                .map(|a| a.id)
+                .collect(),
+        };
+        let (mut boxes, mut n) = (0, 0);
+        for a in accounts {
+            for m in self.store.mailboxes(a)? {
+                self.index.remove_mailbox(m.id)?;
+                n += self.catch_up(m.id)?;
+                boxes += 1;
+            }
+        }
+        Ok((boxes, n))
+    }
+
+    fn process(&self, mailboxes: &HashSet<MailboxId>, accounts: &HashSet<AccountId>) {
+        for a in accounts {
+            if let Err(e) = self.account_changed(*a) {
+                warn!(account = a.0, error = %e, "search indexer: mailbox list");
+            }
+        }
+        for m in mailboxes {
+            if let Err(e) = self
+                .apply_expunges(*m)
+                .and_then(|_| self.catch_up(*m).map(|_| ()))
+            {
+                // A mailbox deleted meanwhile: its documents go with the list change.
+                if matches!(
+                    e.downcast_ref::<pochta_store::StoreError>(),
+                    Some(pochta_store::StoreError::NotFound(_))
+                ) {
+                    self.state.lock().modseq.remove(m);
+                    continue;
+                }
+                warn!(mailbox = m.0, error = %e, "search indexer");
+            }
+        }
+    }
+
+    /// Runs until `shutdown` resolves: catches everything up, then follows the change bus.
+    pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
+        let mut rx = self.store.change_bus().subscribe();
+        let me = Arc::clone(&self);
+        match tokio::task::spawn_blocking(move || me.catch_up_all()).await {
+            Ok(Ok(n)) if n > 0 => info!(messages = n, "search index caught up"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn!(error = %e, "search indexer: catching up"),
+            Err(e) => warn!(error = %e, "search indexer: catching up"),
+        }
+        tokio::pin!(shutdown);
+        loop {
+            let first = tokio::select! {
+                _ = &mut shutdown => return,
+                ev = rx.recv() => ev,
+            };
+            tokio::time::sleep(SETTLE).await;
+            let mut mailboxes = HashSet::new();
+            let mut accounts = HashSet::new();
+            let mut all = false;
+            let mut ev = first;
+            loop {
+                match ev {
+                    Ok(ChangeEvent::Mailbox { mailbox, .. }) => {
+                        mailboxes.insert(mailbox);
+                    }
+                    Ok(ChangeEvent::MailboxList { account }) => {
+                        accounts.insert(account);
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => all = true,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+                ev = match rx.try_recv() {
+                    Ok(e) => Ok(e),
+                    Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n))
+                    }
+                    Err(_) => break,
+                };
+            }
+            let me = Arc::clone(&self);
+            let _ = tokio::task::spawn_blocking(move || {
+                if all {
+                    if let Err(e) = me.catch_up_all() {
+                        warn!(error = %e, "search indexer: catching up");
+                    }
+                } else {
+                    me.process(&mailboxes, &accounts);
+                }
+            })
+            .await;
+        }
+    }
+}

@@ -1,0 +1,482 @@
+//! The embedded [`SearchIndex`]: a tantivy index in `data_dir/search/`.
+//!
+//! Implementation notes:
+//! - One tantivy document per message: `mb` (mailbox id, indexed + fast), `uid` (fast), `key`
+//!   (`"mb/uid"`, the term a replace or an expunge deletes by), and for each field of
+//!   [`Fields::EACH`] two text fields: `<name>` holding the terms of
+//!   [`pochta_store::search::analyze`] (word forms, with frequencies for BM25) and `<name>_w`
+//!   holding [`pochta_store::search::words`] (unstemmed, for substring candidates through a
+//!   `.*word.*` regex over the term dictionary — the dictionary is scanned, not the mail).
+//!   The tokenizers call those functions, so the index holds exactly the reference terms.
+//! - Watermarks live in the commit payload (`mb:watermark,…`), so documents and watermarks
+//!   are committed together (the trait's atomicity rule). A commit per [`SearchIndex::add`]
+//!   (a batch); searches see it at once (the reader is reloaded after each commit).
+//! - Missing, unreadable or of another schema: the directory is removed and an empty index
+//!   created (every watermark 0), so the indexer rebuilds it. It is derived data.
+//! - One writer (tantivy allows one per directory) behind a mutex: 1 indexing thread and
+//!   tantivy's minimum 15 MB arena, merges on tantivy's background threads.
+//! - Scores: BM25 of the word-form terms; fuzzy and substring terms score a constant.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use parking_lot::Mutex;
+use pochta_store::search::{Fields, IndexBatch, SearchHit, SearchIndex, SearchQuery};
+use pochta_store::{Result, StoreError};
+use pochta_types::{MailboxId, Uid};
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::Column;
+use tantivy::query::{
+    BooleanQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RegexQuery, TermQuery,
+    TermSetQuery,
+};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+use tantivy::{DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader};
+use tantivy::{SegmentOrdinal, TantivyDocument, Term};
+
+/// The directory under `data_dir`.
+pub const SEARCH_DIR: &str = "search";
+
+/// Schema version, kept in the directory as `pochta-schema`; another value rebuilds.
+const SCHEMA_VERSION: &str = "1";
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("search index: {e}"))
+}
+
+/// Our analyzers as tantivy tokenizers: `stem` → `analyze`, otherwise `words`.
+#[derive(Clone)]
+struct Terms {
+    stem: bool,
+}
+
+struct Stream {
+    tokens: Vec<Token>,
+    next: usize,
+}
+
+impl TokenStream for Stream {
+    fn advance(&mut self) -> bool {
+        self.next += 1;
+        self.next <= self.tokens.len()
+    }
+    fn token(&self) -> &Token {
+        &self.tokens[self.next.saturating_sub(1).min(self.tokens.len() - 1)]
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        let i = self.next.saturating_sub(1).min(self.tokens.len() - 1);
+        &mut self.tokens[i]
+    }
+}
+
+impl Tokenizer for Terms {
+    type TokenStream<'a> = Stream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Stream {
+        let terms = if self.stem {
+            pochta_store::search::analyze(text)
+        } else {
+            pochta_store::search::words(text)
+        };
+        let tokens = terms
+            .into_iter()
+            .enumerate()
+            .map(|(position, text)| Token {
+                offset_from: 0,
+                offset_to: 0,
+                position,
+                text,
+                position_length: 1,
+            })
+            .collect();
+        Stream { tokens, next: 0 }
+    }
+}
+
+struct Schemaf {
+    mb: Field,
+    uid: Field,
+    key: Field,
+    /// Per [`Fields::EACH`] entry: (terms field, words field).
+    text: Vec<(Fields, Field, Field)>,
+}
+
+fn schema() -> (Schema, Schemaf) {
+    let mut b = Schema::builder();
+    let mb = b.add_i64_field("mb", INDEXED | FAST);
+    let uid = b.add_u64_field("uid", FAST);
+    let key = b.add_text_field("key", STRING);
+    let terms = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("pochta_terms")
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
+    let words = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("pochta_words")
+            .set_index_option(IndexRecordOption::Basic),
+    );
+    let text = Fields::EACH
+        .iter()
+        .map(|&(f, name)| {
+            (
+                f,
+                b.add_text_field(name, terms.clone()),
+                b.add_text_field(&format!("{name}_w"), words.clone()),
+            )
+        })
+        .collect();
+    (b.build(), Schemaf { mb, uid, key, text })
+}
+
+struct Writer {
+    writer: IndexWriter<TantivyDocument>,
+    watermarks: BTreeMap<i64, u32>,
+}
+
+/// The embedded full-text index (see the module docs).
+pub struct EmbeddedSearchIndex {
+    dir: PathBuf,
+    reader: IndexReader,
+    fields: Schemaf,
+    writer: Mutex<Writer>,
+}
+
+impl std::fmt::Debug for EmbeddedSearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedSearchIndex")
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+fn parse_payload(p: Option<&str>) -> BTreeMap<i64, u32> {
+    p.unwrap_or("")
+        .split(',')
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once(':')?;
+            Some((k.parse().ok()?, v.parse().ok()?))
+        })
+        .collect()
+}
+
+fn payload(w: &BTreeMap<i64, u32>) -> String {
+    w.iter()
+        .filter(|&(_, &v)| v > 0)
+        .map(|(k, v)| format!("{k}:{v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn open_existing(dir: &Path) -> std::result::Result<Index, String> {
+    let version = std::fs::read_to_string(dir.join("pochta-schema")).map_err(|e| e.to_string())?;
+    if version.trim() != SCHEMA_VERSION {
+        return Err(format!("schema version {version:?}"));
+    }
+    let index = Index::open_in_dir(dir).map_err(|e| e.to_string())?;
+    if index.schema() != schema().0 {
+        return Err("another schema".into());
+    }
+    index.load_metas().map_err(|e| e.to_string())?;
+    Ok(index)
+}
+
+impl EmbeddedSearchIndex {
+    /// Opens (or creates, or rebuilds when damaged) the index in `data_dir/search`.
+    pub fn open(data_dir: &Path) -> Result<EmbeddedSearchIndex> {
+        let dir = data_dir.join(SEARCH_DIR);
+        let index = match open_existing(&dir) {
+            Ok(index) => index,
+            Err(why) => {
+                if dir.exists() {
+                    tracing::warn!(dir = %dir.display(), %why, "search index unusable: rebuilding it");
+                    std::fs::remove_dir_all(&dir).map_err(err)?;
+                }
+                std::fs::create_dir_all(&dir).map_err(err)?;
+                let index = Index::create_in_dir(&dir, schema().0).map_err(err)?;
+                std::fs::write(dir.join("pochta-schema"), SCHEMA_VERSION).map_err(err)?;
+                index
+            }
+        };
+        Self::with_index(dir, index)
+    }
+
+    fn with_index(dir: PathBuf, index: Index) -> Result<EmbeddedSearchIndex> {
+        index
+            .tokenizers()
+            .register("pochta_terms", Terms { stem: true });
+        index
+            .tokenizers()
+            .register("pochta_words", Terms { stem: false });
+        let (_, fields) = schema();
+        let watermarks = parse_payload(index.load_metas().map_err(err)?.payload.as_deref());
+        let writer = index.writer_with_num_threads(1, 15_000_000).map_err(err)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(err)?;
+        Ok(EmbeddedSearchIndex {
+            dir,
+            reader,
+            fields,
+            writer: Mutex::new(Writer { writer, watermarks }),
+        })
+    }
+
+    /// The index directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn key(mailbox: MailboxId, uid: Uid) -> String {
+        format!("{}/{}", mailbox.0, uid.get())
+    }
+
+    fn commit(&self, w: &mut Writer) -> Result<()> {
+        let mut prepared = w.writer.prepare_commit().map_err(err)?;
+        prepared.set_payload(&payload(&w.watermarks));
+        prepared.commit().map_err(err)?;
+        self.reader.reload().map_err(err)
+    }
+
+    fn clause_query(
+        &self,
+        fields: Fields,
+        text: &str,
+        fuzzy: bool,
+        substring: bool,
+    ) -> Vec<Box<dyn Query>> {
+        let mut musts: Vec<Box<dyn Query>> = Vec::new();
+        let chosen: Vec<&(Fields, Field, Field)> = self
+            .fields
+            .text
+            .iter()
+            .filter(|(f, _, _)| fields.contains(*f))
+            .collect();
+        if substring {
+            for w in pochta_store::search::words(text) {
+                let pattern = format!(".*{}.*", regex_escape(&w));
+                let any: Vec<Box<dyn Query>> = chosen
+                    .iter()
+                    .filter_map(|&&(_, _, wf)| {
+                        RegexQuery::from_pattern(&pattern, wf)
+                            .ok()
+                            .map(|q| Box::new(q) as Box<dyn Query>)
+                    })
+                    .collect();
+                musts.push(Box::new(BooleanQuery::union(any)));
+            }
+            return musts;
+        }
+        for t in pochta_store::search::analyze(text) {
+            let fz = fuzzy && t.chars().count() >= pochta_store::search::FUZZY_MIN_CHARS;
+            let any: Vec<Box<dyn Query>> = chosen
+                .iter()
+                .map(|&&(_, tf, _)| {
+                    let term = Term::from_field_text(tf, &t);
+                    if fz {
+                        Box::new(FuzzyTermQuery::new(term, 1, false)) as Box<dyn Query>
+                    } else {
+                        Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
+                    }
+                })
+                .collect();
+            musts.push(Box::new(BooleanQuery::union(any)));
+        }
+        musts
+    }
+}
+
+/// Escapes regex metacharacters (words are letters and digits, but be safe).
+fn regex_escape(w: &str) -> String {
+    let mut out = String::with_capacity(w.len());
+    for c in w.chars() {
+        if !c.is_alphanumeric() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Collects (mailbox, uid, score) of every match.
+struct Hits;
+
+struct SegmentHits {
+    mb: Column<i64>,
+    uid: Column<u64>,
+    out: Vec<SearchHit>,
+}
+
+impl Collector for Hits {
+    type Fruit = Vec<SearchHit>;
+    type Child = SegmentHits;
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentHits> {
+        Ok(SegmentHits {
+            mb: reader.fast_fields().i64("mb")?,
+            uid: reader.fast_fields().u64("uid")?,
+            out: Vec::new(),
+        })
+    }
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+    fn merge_fruits(&self, fruits: Vec<Vec<SearchHit>>) -> tantivy::Result<Vec<SearchHit>> {
+        Ok(fruits.into_iter().flatten().collect())
+    }
+}
+
+impl SegmentCollector for SegmentHits {
+    type Fruit = Vec<SearchHit>;
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let (Some(mb), Some(uid)) = (self.mb.first(doc), self.uid.first(doc)) else {
+            return;
+        };
+        let Some(uid) = u32::try_from(uid).ok().and_then(Uid::new) else {
+            return;
+        };
+        self.out.push(SearchHit {
+            mailbox: MailboxId(mb),
+            uid,
+            score: if score > 0.0 {
+                score
+            } else {
+                f32::MIN_POSITIVE
+            },
+        });
+    }
+    fn harvest(self) -> Vec<SearchHit> {
+        self.out
+    }
+}
+
+impl SearchIndex for EmbeddedSearchIndex {
+    fn add(&self, batches: &[IndexBatch]) -> Result<()> {
+        let mut w = self.writer.lock();
+        let f = &self.fields;
+        for b in batches {
+            for (uid, doc) in &b.documents {
+                let key = Self::key(b.mailbox, *uid);
+                w.writer.delete_term(Term::from_field_text(f.key, &key));
+                let mut d = TantivyDocument::default();
+                d.add_i64(f.mb, b.mailbox.0);
+                d.add_u64(f.uid, u64::from(uid.get()));
+                d.add_text(f.key, &key);
+                for &(field, tf, wf) in &f.text {
+                    let text = field.text_of(doc);
+                    if !text.is_empty() {
+                        d.add_text(tf, text);
+                        d.add_text(wf, text);
+                    }
+                }
+                w.writer.add_document(d).map_err(err)?;
+            }
+            let wm = w.watermarks.entry(b.mailbox.0).or_insert(0);
+            *wm = (*wm).max(b.watermark);
+        }
+        self.commit(&mut w)
+    }
+
+    fn watermark(&self, mailbox: MailboxId) -> Result<u32> {
+        Ok(self
+            .writer
+            .lock()
+            .watermarks
+            .get(&mailbox.0)
+            .copied()
+            .unwrap_or(0))
+    }
+
+    fn remove(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.writer.lock();
+        for uid in uids {
+            let key = Self::key(mailbox, *uid);
+            w.writer
+                .delete_term(Term::from_field_text(self.fields.key, &key));
+        }
+        self.commit(&mut w)
+    }
+
+    fn remove_mailbox(&self, mailbox: MailboxId) -> Result<()> {
+        let mut w = self.writer.lock();
+        w.writer
+            .delete_term(Term::from_field_i64(self.fields.mb, mailbox.0));
+        w.watermarks.remove(&mailbox.0);
+        self.commit(&mut w)
+    }
+
+    fn search(&self, mailboxes: &[MailboxId], query: &SearchQuery) -> Result<Vec<SearchHit>> {
+        if mailboxes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = TermSetQuery::new(
+            mailboxes
+                .iter()
+                .map(|m| Term::from_field_i64(self.fields.mb, m.0)),
+        );
+        let mut musts: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            Box::new(ConstScoreQuery::new(Box::new(filter), 0.001)),
+        )];
+        for c in &query.clauses {
+            for q in self.clause_query(c.fields, &c.text, c.fuzzy, c.substring) {
+                musts.push((Occur::Must, q));
+            }
+        }
+        let q = BooleanQuery::new(musts);
+        let searcher = self.reader.searcher();
+        searcher.search(&q, &Hits).map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixture(tempfile::TempDir);
+
+    impl pochta_store::conformance::search::SearchFixture for Fixture {
+        type Index = EmbeddedSearchIndex;
+        fn create() -> Self {
+            Fixture(tempfile::tempdir().unwrap())
+        }
+        fn open(&self) -> EmbeddedSearchIndex {
+            EmbeddedSearchIndex::open(self.0.path()).unwrap()
+        }
+    }
+
+    pochta_store::search_conformance_tests!(Fixture);
+
+    #[test]
+    fn a_damaged_index_is_rebuilt_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let ix = EmbeddedSearchIndex::open(dir.path()).unwrap();
+            ix.add(&[IndexBatch {
+                mailbox: MailboxId(1),
+                documents: vec![(Uid::new(1).unwrap(), Default::default())],
+                watermark: 1,
+            }])
+            .unwrap();
+            assert_eq!(ix.watermark(MailboxId(1)).unwrap(), 1);
+        }
+        let meta = dir.path().join(SEARCH_DIR).join("meta.json");
+        std::fs::write(&meta, b"{ not json").unwrap();
+        let ix = EmbeddedSearchIndex::open(dir.path()).unwrap();
+        assert_eq!(ix.watermark(MailboxId(1)).unwrap(), 0);
+        drop(ix);
+        std::fs::remove_dir_all(dir.path().join(SEARCH_DIR)).unwrap();
+        let ix = EmbeddedSearchIndex::open(dir.path()).unwrap();
+        assert_eq!(ix.watermark(MailboxId(1)).unwrap(), 0);
+    }
+}
