@@ -18,7 +18,7 @@
 //!                   status / subscribe / unsubscribe / idle / namespace / enable /
 //!                   getquota / getquotaroot / setquota / compress / setacl /
 //!                   deleteacl / getacl / listrights / myrights / getmetadata /
-//!                   setmetadata
+//!                   setmetadata / notify
 //! command-nonauth = login / authenticate / "STARTTLS"
 //! command-select  = "CHECK" / "CLOSE" / "UNSELECT" / "EXPUNGE" / copy / move / fetch /
 //!                   store / search / sort / thread / cancelupdate / uid / replace
@@ -120,6 +120,8 @@ pub enum CommandBody {
     SetMetadata(SetMetadata),
     /// RESETKEY, GENURLAUTH, URLFETCH (RFC 4467 §7).
     UrlAuth(crate::urlauth::UrlAuth),
+    /// NOTIFY (RFC 5465 §3.1).
+    Notify(crate::notify::Notify),
     // Selected (RFC 9051 §6.4)
     Check,
     Close,
@@ -180,6 +182,7 @@ impl CommandBody {
             GetMetadata(_) => "GETMETADATA",
             SetMetadata(_) => "SETMETADATA",
             UrlAuth(u) => u.name(),
+            Notify(_) => "NOTIFY",
             Check => "CHECK",
             Close => "CLOSE",
             Unselect => "UNSELECT",
@@ -305,6 +308,7 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
         b"RESETKEY" | b"GENURLAUTH" | b"URLFETCH" => {
             CommandBody::UrlAuth(crate::urlauth::urlauth(c, &name)?)
         }
+        b"NOTIFY" => CommandBody::Notify(crate::notify::notify(c)?),
         b"AUTHENTICATE" => CommandBody::Authenticate(login::authenticate(c)?),
         b"LOGIN" => CommandBody::Login(login::login(c)?),
         b"SELECT" => CommandBody::Select(select_examine::select(c)?),

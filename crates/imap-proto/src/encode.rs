@@ -197,6 +197,52 @@ impl W<'_> {
             }
         };
     }
+    /// ` NONE` or ` SET [STATUS] (filter events) ...` (RFC 5465 §8).
+    fn notify(&mut self, n: &crate::notify::Notify) {
+        use crate::notify::{Filter, Notify, NotifyEvent};
+        let Notify::Set { status, groups } = n else {
+            self.s(" NONE");
+            return;
+        };
+        self.s(if *status { " SET STATUS" } else { " SET" });
+        for g in groups {
+            self.s(" (");
+            let names = match &g.filter {
+                Filter::Selected => Err("SELECTED"),
+                Filter::SelectedDelayed => Err("SELECTED-DELAYED"),
+                Filter::Inboxes => Err("INBOXES"),
+                Filter::Personal => Err("PERSONAL"),
+                Filter::Subscribed => Err("SUBSCRIBED"),
+                Filter::Subtree(m) => Ok(("SUBTREE ", m)),
+                Filter::Mailboxes(m) => Ok(("MAILBOXES ", m)),
+            };
+            match names {
+                Err(word) => {
+                    self.s(word);
+                }
+                Ok((word, m)) => {
+                    self.s(word);
+                    self.list(m, |w, m| w.mailbox(m));
+                }
+            }
+            self.s(" ");
+            match &g.events {
+                None => {
+                    self.s("NONE");
+                }
+                Some(events) => self.list(events, |w, e| {
+                    w.s(e.name());
+                    if let NotifyEvent::MessageNew(atts) = e
+                        && !atts.is_empty()
+                    {
+                        w.s(" ");
+                        w.list(atts, |w, a| w.attr(a));
+                    }
+                }),
+            }
+            self.s(")");
+        }
+    }
     fn key(&mut self, k: &SearchKey, top: bool) {
         use SearchKey as K;
         let kw = |w: &mut Self, s: &str, b: &[u8]| {
@@ -671,6 +717,7 @@ impl Command {
                 w.s(" ");
                 w.key(&s.search.key, true);
             }
+            B::Notify(n) => w.notify(n),
             B::CancelUpdate(tags) => {
                 for t in tags {
                     w.s(" ");

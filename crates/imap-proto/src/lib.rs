@@ -35,6 +35,7 @@ pub mod list;
 pub mod login;
 pub mod mailbox;
 pub mod metadata;
+pub mod notify;
 mod parse;
 pub mod partial;
 pub mod quota;

@@ -391,6 +391,10 @@ pub enum Code {
     Metadata(String),
     /// `URLMECH INTERNAL` (RFC 4467 §8): the URLAUTH mechanisms we have.
     UrlMech,
+    /// `NOTIFICATIONOVERFLOW` (RFC 5465 §5.8).
+    NotificationOverflow,
+    /// `BADEVENT (event ...)`: the events NOTIFY supports (RFC 5465 §3.1).
+    BadEvent(Vec<&'static str>),
 }
 
 impl Code {
@@ -430,6 +434,7 @@ impl Code {
             HasChildren => "HASCHILDREN",
             UidRequired => "UIDREQUIRED",
             UrlMech => "URLMECH INTERNAL",
+            NotificationOverflow => "NOTIFICATIONOVERFLOW",
             _ => return None,
         })
     }
@@ -457,6 +462,10 @@ impl Code {
             Code::Capability(caps) => {
                 out.extend_from_slice(b"CAPABILITY ");
                 write_spaced(out, caps);
+            }
+            Code::BadEvent(events) => {
+                out.extend_from_slice(b"BADEVENT ");
+                write_list_of(out, events.iter().copied());
             }
             Code::PermanentFlags { flags, allow_new } => {
                 out.extend_from_slice(b"PERMANENTFLAGS ");
