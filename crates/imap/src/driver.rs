@@ -421,7 +421,7 @@ async fn idle<S: MailStore>(
             ev = rx.recv() => {
                 let relevant = match ev {
                     Ok(ChangeEvent::Mailbox { mailbox: m, .. }) => Some(m) == mailbox,
-                    Ok(ChangeEvent::MailboxList { .. }) => false,
+                    Ok(ChangeEvent::MailboxList { .. } | ChangeEvent::Metadata { .. }) => false,
                     Err(_) => true,
                 };
                 if relevant {

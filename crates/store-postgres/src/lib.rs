@@ -592,9 +592,35 @@ impl PgStore {
     }
 }
 
-/// `node m account mailbox modseq` or `node l account`.
+/// Longest payload sent (PostgreSQL refuses NOTIFY payloads of 8000 bytes and more): a
+/// metadata event whose entry names would not fit goes without them ("any entry").
+const MAX_PAYLOAD: usize = 7000;
+
+/// `node m account mailbox modseq`, `node l account` or `node d account mailbox entry…`
+/// (mailbox `-` for the server; entry names have their spaces as `%20`: RFC 5464 §3.2
+/// names contain no `%`).
 fn encode(node: u64, e: &ChangeEvent) -> String {
     match e {
+        ChangeEvent::Metadata {
+            account,
+            mailbox,
+            entries,
+        } => {
+            let mut s = format!("{node} d {} ", account.0);
+            match mailbox {
+                Some(m) => s.push_str(&m.0.to_string()),
+                None => s.push('-'),
+            }
+            let head = s.len();
+            for e in entries {
+                s.push(' ');
+                s.push_str(&e.replace(' ', "%20"));
+            }
+            if s.len() > MAX_PAYLOAD {
+                s.truncate(head);
+            }
+            s
+        }
         ChangeEvent::Mailbox {
             account,
             mailbox,
@@ -615,6 +641,14 @@ fn decode(payload: &str) -> Option<(u64, ChangeEvent)> {
         },
         "l" => ChangeEvent::MailboxList {
             account: AccountId(it.next()?.parse().ok()?),
+        },
+        "d" => ChangeEvent::Metadata {
+            account: AccountId(it.next()?.parse().ok()?),
+            mailbox: match it.next()? {
+                "-" => None,
+                m => Some(MailboxId(m.parse().ok()?)),
+            },
+            entries: it.map(|e| e.replace("%20", " ")).collect(),
         },
         _ => return None,
     };
@@ -692,11 +726,29 @@ mod tests {
             ChangeEvent::MailboxList {
                 account: AccountId(3),
             },
+            ChangeEvent::Metadata {
+                account: AccountId(4),
+                mailbox: Some(MailboxId(8)),
+                entries: vec!["/shared/comment".into(), "/private/a b".into()],
+            },
+            ChangeEvent::Metadata {
+                account: AccountId(4),
+                mailbox: None,
+                entries: vec![],
+            },
         ];
         for e in events {
             assert_eq!(decode(&encode(5, &e)), Some((5, e)));
         }
         assert_eq!(decode("garbage"), None);
+        let many = ChangeEvent::Metadata {
+            account: AccountId(1),
+            mailbox: None,
+            entries: vec!["/private/x".repeat(100); 100],
+        };
+        let wire = encode(5, &many);
+        assert!(wire.len() <= MAX_PAYLOAD);
+        assert!(matches!(decode(&wire), Some((5, ChangeEvent::Metadata { entries, .. })) if entries.is_empty()));
         assert_eq!(decode("1 m 2 3 0"), None, "MODSEQ 0 is not a MODSEQ");
     }
 }

@@ -356,6 +356,14 @@ pub enum ChangeEvent {
     },
     /// The account's mailbox list changed (create, delete, rename, subscription).
     MailboxList { account: AccountId },
+    /// Metadata entries (RFC 5464) were set or removed on `mailbox` (`None`: the server) by
+    /// `account`, whose own entries the `/private/` ones are; `entries` are their names
+    /// (empty when too many to tell: any entry there may have changed).
+    Metadata {
+        account: AccountId,
+        mailbox: Option<MailboxId>,
+        entries: Vec<String>,
+    },
 }
 
 /// In-process change bus: a broadcast channel. A slow receiver that lags only loses wake-ups,

@@ -1,6 +1,6 @@
 //! Metadata entries (RFC 5464) of mailboxes and of the server.
 
-use pochta_store::{Result, StoreError};
+use pochta_store::{ChangeEvent, Result, StoreError};
 use pochta_types::{AccountId, MailboxId};
 use rusqlite::{Transaction, params};
 
@@ -75,6 +75,11 @@ pub(super) fn metadata_set(
                 StoreError::Limit(format!("at most {max_entries} metadata entries")).into(),
             );
         }
-        Ok(((), Vec::new()))
+        let event = ChangeEvent::Metadata {
+            account,
+            mailbox,
+            entries: changes.iter().map(|(n, _)| n.clone()).collect(),
+        };
+        Ok(((), vec![event]))
     })?)
 }

@@ -2,7 +2,7 @@
 //! `mailstore/metadata.rs`. Writers of one scope serialise (the mailbox row, or an advisory
 //! lock for the server), so the entry limit holds across nodes.
 
-use pochta_store::{Result, StoreError};
+use pochta_store::{ChangeEvent, Result, StoreError};
 use pochta_types::{AccountId, MailboxId};
 
 use crate::{PgStore, R, Tx};
@@ -80,6 +80,11 @@ pub(super) fn metadata_set(
                 StoreError::Limit(format!("at most {max_entries} metadata entries")).into(),
             );
         }
-        Ok(((), Vec::new()))
+        let event = ChangeEvent::Metadata {
+            account,
+            mailbox,
+            entries: changes.iter().map(|(n, _)| n.clone()).collect(),
+        };
+        Ok(((), vec![event]))
     })?)
 }

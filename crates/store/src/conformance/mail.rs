@@ -1037,6 +1037,18 @@ pub fn change_bus_announces_commits<F: Fixture>() {
     s.store_flags(inbox, &[a], FlagOp::Add, &flags(&[Flag::Seen]), None)
         .unwrap();
     s.mailbox_create(acc, &name("New"), None).unwrap();
+    s.metadata_set(
+        Some(inbox),
+        acc,
+        &[("/shared/comment".into(), Some(b"hi".to_vec()))],
+        10,
+    )
+    .unwrap();
+    // A refused SETMETADATA changes nothing, so announces nothing (RFC 5464 §4.3).
+    let too_many: Vec<(String, Option<Vec<u8>>)> = (0..3)
+        .map(|i| (format!("/private/n{i}"), Some(b"x".to_vec())))
+        .collect();
+    assert!(s.metadata_set(None, acc, &too_many, 2).is_err());
     let mut seen = Vec::new();
     while let Ok(e) = rx.try_recv() {
         seen.push(e);
@@ -1059,6 +1071,19 @@ pub fn change_bus_announces_commits<F: Fixture>() {
     assert!(modseqs[0] < modseqs[1]);
     assert_eq!(modseqs[1], highest(&s, inbox));
     assert!(seen.contains(&ChangeEvent::MailboxList { account: acc }));
+    // Metadata changes name the entries (NOTIFY's MailboxMetadataChange, RFC 5465 §5.6).
+    let meta: Vec<&ChangeEvent> = seen
+        .iter()
+        .filter(|e| matches!(e, ChangeEvent::Metadata { .. }))
+        .collect();
+    assert_eq!(
+        meta,
+        vec![&ChangeEvent::Metadata {
+            account: acc,
+            mailbox: Some(inbox),
+            entries: vec!["/shared/comment".into()],
+        }]
+    );
 }
 
 // --- quota (RFC 9208) ---
