@@ -27,6 +27,12 @@
 //!   `block_in_place` so a slow fsync does not stall other connections' tasks.
 //! - IDLE (RFC 2177) waits on the change bus (a wake-up only; the session then asks the store)
 //!   with a periodic re-check as a fallback, and ends on `DONE`, timeout or shutdown.
+//! - NOTIFY (RFC 5465, [`crate::notify`]): while it is active the connection also listens on
+//!   the change bus between commands — only when nothing is pending (no partial command in
+//!   the framer, no group running), so unsolicited responses never interleave with a
+//!   command's — and hands each event to the session; IDLE then uses the same receiver.
+//!   The autologout timer counts from the client's last bytes, not from the last
+//!   notification.
 
 use std::io;
 use std::sync::Arc;
@@ -37,6 +43,7 @@ use pochta_imap_proto::{Event, FrameErrorKind, Framer, Limits, parse_command};
 use pochta_net::{Connection, DataRate, Stream, blocking};
 use pochta_store::{ChangeEvent, MailStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::broadcast;
 
 use crate::compress::Deflate;
 use crate::pipeline;
@@ -104,6 +111,10 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
     flush(&mut stream, &mut session, &mut deflate).await?;
     // Independent commands waiting to run together (see `pipeline`).
     let mut group: Vec<pochta_imap_proto::Command> = Vec::new();
+    // The change bus while NOTIFY is active (see the notes).
+    let mut notify_rx: Option<broadcast::Receiver<ChangeEvent>> = None;
+    // When the client last sent something (the autologout timer).
+    let mut last_read = tokio::time::Instant::now();
 
     loop {
         // Handle everything already buffered.
@@ -267,8 +278,10 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                         &mut framer,
                         &mut buf,
                         &mut shutdown,
+                        &mut notify_rx,
                     )
                     .await?;
+                    last_read = tokio::time::Instant::now();
                     match done {
                         Some(line) => blocking(|| session.idle_done(&tag, &line)),
                         None => {
@@ -297,9 +310,27 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
             flush(&mut stream, &mut session, &mut deflate).await?;
         }
         let authenticated = session.is_authenticated();
+        // NOTIFY: listen while it is on; subscribing, look once at what changed since the
+        // NOTIFY command read its snapshot.
+        if !session.notify_active() {
+            notify_rx = None;
+        } else if notify_rx.is_none() {
+            notify_rx = Some(shared.store.change_bus().subscribe());
+            blocking(|| session.notify_event(None, false));
+            if !session.out.is_empty() {
+                flush(&mut stream, &mut session, &mut deflate).await?;
+            }
+        }
+        let listening = notify_rx.is_some()
+            && framer.buffered() == 0
+            && !framer.in_literal()
+            && group.is_empty();
         let timeout = if authenticated {
             admission.authenticated();
-            shared.config.idle_timeout
+            shared
+                .config
+                .idle_timeout
+                .saturating_sub(last_read.elapsed())
         } else {
             login_deadline.saturating_duration_since(tokio::time::Instant::now())
         };
@@ -314,6 +345,20 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         });
         let timeout = rate_left.map_or(timeout, |r| r.min(timeout));
         let n = tokio::select! {
+            ev = next_change(&mut notify_rx), if listening => {
+                blocking(|| session.notify_event(ev.ok(), false));
+                if !session.out.is_empty() {
+                    flush(&mut stream, &mut session, &mut deflate).await?;
+                }
+                continue;
+            }
+            _ = tokio::time::sleep(IDLE_RECHECK), if listening => {
+                blocking(|| session.notify_recheck(false));
+                if !session.out.is_empty() {
+                    flush(&mut stream, &mut session, &mut deflate).await?;
+                }
+                continue;
+            }
             r = tokio::time::timeout(timeout, stream.read(&mut buf)) => match r {
                 Ok(r) => r?,
                 Err(_) => {
@@ -338,6 +383,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         if n == 0 {
             return Ok(());
         }
+        last_read = tokio::time::Instant::now();
         if let Some(r) = &mut rate {
             r.add(n);
         }
@@ -392,7 +438,20 @@ fn feed(framer: &mut Framer, deflate: &mut Option<Box<Deflate>>, bytes: &[u8]) -
     Ok(())
 }
 
+/// The next change-bus event, or never without a receiver. `Err`: events were lost.
+async fn next_change(
+    rx: &mut Option<broadcast::Receiver<ChangeEvent>>,
+) -> Result<ChangeEvent, broadcast::error::RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Wait in IDLE. Returns the client's line (expected `DONE`), or `None` on shutdown.
+/// With NOTIFY active, events go through the session's NOTIFY (RFC 5465 §4: the same
+/// events as outside IDLE) on the connection's receiver.
+#[allow(clippy::too_many_arguments)]
 async fn idle<S: MailStore>(
     shared: &Arc<Shared<S>>,
     stream: &mut Stream,
@@ -401,8 +460,13 @@ async fn idle<S: MailStore>(
     framer: &mut Framer,
     buf: &mut [u8],
     shutdown: &mut pochta_net::Shutdown,
+    notify_rx: &mut Option<broadcast::Receiver<ChangeEvent>>,
 ) -> io::Result<Option<Vec<u8>>> {
-    let mut rx = shared.store.change_bus().subscribe();
+    let mut own_rx = None;
+    let rx = match notify_rx {
+        Some(rx) if session.notify_active() => rx,
+        _ => own_rx.insert(shared.store.change_bus().subscribe()),
+    };
     let mailbox = session.view().ok().map(|v| v.mailbox);
     let deadline = tokio::time::Instant::now() + shared.config.idle_timeout;
     // Anything that changed between the command and the subscription.
@@ -419,6 +483,11 @@ async fn idle<S: MailStore>(
         }
         tokio::select! {
             ev = rx.recv() => {
+                if session.notify_active() {
+                    blocking(|| session.notify_event(ev.ok(), true));
+                    flush(stream, session, deflate).await?;
+                    continue;
+                }
                 let relevant = match ev {
                     Ok(ChangeEvent::Mailbox { mailbox: m, .. }) => Some(m) == mailbox,
                     Ok(ChangeEvent::MailboxList { .. } | ChangeEvent::Metadata { .. }) => false,
@@ -437,7 +506,11 @@ async fn idle<S: MailStore>(
                 feed(framer, deflate, &buf[..n])?;
             }
             _ = tokio::time::sleep(IDLE_RECHECK) => {
-                blocking(|| session.idle_poll());
+                if session.notify_active() {
+                    blocking(|| session.notify_recheck(true));
+                } else {
+                    blocking(|| session.idle_poll());
+                }
                 flush(stream, session, deflate).await?;
             }
             _ = tokio::time::sleep_until(deadline) => {

@@ -43,6 +43,7 @@ mod login;
 mod mailbox;
 mod metadata;
 mod namespace;
+mod notify;
 mod partial;
 mod pipeline;
 mod quota;

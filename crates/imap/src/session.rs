@@ -208,6 +208,8 @@ pub struct Session<S> {
     /// A copy running one command of a concurrent group ([`crate::pipeline`]): it reports no
     /// untagged updates (the session it was forked from does, after the group).
     pub(crate) forked: bool,
+    /// NOTIFY's state (RFC 5465, see [`crate::notify`]); `None`: no NOTIFY, or NOTIFY NONE.
+    pub(crate) notify: Option<Box<crate::notify::Notifier>>,
 }
 
 impl<S: MailStore> Session<S> {
@@ -234,6 +236,7 @@ impl<S: MailStore> Session<S> {
             selected: None,
             pending: None,
             forked: false,
+            notify: None,
         }
     }
 
@@ -270,6 +273,8 @@ impl<S: MailStore> Session<S> {
             selected: self.selected.clone(),
             pending: None,
             forked: true,
+            // Notifications are the session's; a fork reports nothing unasked.
+            notify: None,
         }
     }
 
@@ -298,6 +303,7 @@ impl<S: MailStore> Session<S> {
             " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS",
             " I18NLEVEL=1 CONTEXT=SEARCH CONTEXT=SORT",
             " URLAUTH",
+            " NOTIFY",
         );
         let mut c: Vec<Cow<'static, str>> = ALWAYS.split(' ').map(Cow::Borrowed).collect();
         if !self.compressed {
@@ -427,6 +433,11 @@ impl<S: MailStore> Session<S> {
         if let Some(bucket) = &mut self.anonymous {
             self.delay = bucket.take();
         }
+        let own = if self.notify.is_some() {
+            crate::notify::own_change(&body)
+        } else {
+            crate::notify::Own::Nothing
+        };
         let result = match self.check_state(&body) {
             Ok(()) if self.anonymous.is_some() && crate::anonymous::refuses(&body) => Err(no(
                 Code::NoPerm,
@@ -438,7 +449,9 @@ impl<S: MailStore> Session<S> {
             Ok(()) => self.dispatch(&tag, body),
             Err(e) => Err(e),
         };
+        let ok = result.is_ok();
         let next = self.finish(&tag, name, result, allow_expunge);
+        self.notify_own(own, ok);
         pochta_metrics::imap_command(name, started.elapsed());
         next
     }
@@ -546,6 +559,7 @@ impl<S: MailStore> Session<S> {
             GetMetadata(g) => self.getmetadata(g),
             SetMetadata(s) => self.setmetadata(s),
             UrlAuth(u) => self.urlauth(u),
+            Notify(n) => self.notify_cmd(n),
             Check => Done::ok("CHECK completed"),
             Close => self.close(true),
             Unselect => self.close(false),
@@ -646,6 +660,7 @@ impl<S: MailStore> Session<S> {
         // Live contexts (RFC 5267) need the client's numbering from before this update.
         let before = (!self.contexts.is_empty()).then(|| view.uids().to_vec());
         let mark = self.out.len();
+        let old_len = view.len();
         let updates = view.apply(changes, &newly_recent, allow_expunge);
         // New keywords on changed messages: FLAGS first (RFC 3501 §7.2.6).
         for u in &updates {
@@ -664,6 +679,7 @@ impl<S: MailStore> Session<S> {
         if let Some(before) = before {
             self.update_contexts(&before, mark);
         }
+        self.notify_fetch_new(old_len);
         Ok(())
     }
 
