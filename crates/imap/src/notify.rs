@@ -533,19 +533,14 @@ impl<S: MailStore> Session<S> {
         let Some(mut n) = self.notify.take() else {
             return Ok(());
         };
-        let r = self.notify_dispatch(&mut n, ev, idle);
+        let r = self.notify_dispatch(&mut n, ev);
         if !n.overflowed {
             self.notify = Some(n);
         }
         r
     }
 
-    fn notify_dispatch(
-        &mut self,
-        n: &mut Notifier,
-        ev: Option<ChangeEvent>,
-        idle: bool,
-    ) -> Res<()> {
+    fn notify_dispatch(&mut self, n: &mut Notifier, ev: Option<ChangeEvent>) -> Res<()> {
         let me = self.account()?.id;
         let selected_id = self.view().ok().map(|v| v.mailbox);
         match ev {

@@ -748,7 +748,9 @@ mod tests {
         };
         let wire = encode(5, &many);
         assert!(wire.len() <= MAX_PAYLOAD);
-        assert!(matches!(decode(&wire), Some((5, ChangeEvent::Metadata { entries, .. })) if entries.is_empty()));
+        assert!(
+            matches!(decode(&wire), Some((5, ChangeEvent::Metadata { entries, .. })) if entries.is_empty())
+        );
         assert_eq!(decode("1 m 2 3 0"), None, "MODSEQ 0 is not a MODSEQ");
     }
 }
