@@ -310,16 +310,13 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
             flush(&mut stream, &mut session, &mut deflate).await?;
         }
         let authenticated = session.is_authenticated();
-        // NOTIFY: listen while it is on; subscribing, look once at what changed since the
-        // NOTIFY command read its snapshot.
+        // NOTIFY: listen while it is on, on the receiver the NOTIFY command subscribed
+        // before reading its snapshot (so nothing after the snapshot is missed).
+        if let Some(rx) = session.notify_receiver() {
+            notify_rx = Some(rx);
+        }
         if !session.notify_active() {
             notify_rx = None;
-        } else if notify_rx.is_none() {
-            notify_rx = Some(shared.store.change_bus().subscribe());
-            blocking(|| session.notify_event(None, false));
-            if !session.out.is_empty() {
-                flush(&mut stream, &mut session, &mut deflate).await?;
-            }
         }
         let listening = notify_rx.is_some()
             && framer.buffered() == 0
@@ -462,6 +459,9 @@ async fn idle<S: MailStore>(
     shutdown: &mut pochta_net::Shutdown,
     notify_rx: &mut Option<broadcast::Receiver<ChangeEvent>>,
 ) -> io::Result<Option<Vec<u8>>> {
+    if let Some(r) = session.notify_receiver() {
+        *notify_rx = Some(r);
+    }
     let mut own_rx = None;
     let rx = match notify_rx {
         Some(rx) if session.notify_active() => rx,

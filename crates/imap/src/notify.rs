@@ -65,6 +65,7 @@ use pochta_imap_proto::status::StatusItem;
 use pochta_imap_proto::{CommandBody, SeqNum, SequenceSet, Tag};
 use pochta_store::{ChangeEvent, MailStore, MailboxInfo};
 use pochta_types::{MailboxId, MailboxName, Right, Rights, SEPARATOR};
+use tokio::sync::broadcast;
 
 use crate::acl::{SeenView, in_foreign_namespace};
 use crate::session::{Done, Fail, Next, Res, Session, State, bad, no};
@@ -161,8 +162,11 @@ struct Snap {
 }
 
 /// The session's NOTIFY state.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Notifier {
+    /// The bus receiver, subscribed before the snapshot was read so that no event after it
+    /// is missed; the driver takes it ([`Session::notify_receiver`]).
+    rx: Option<broadcast::Receiver<ChangeEvent>>,
     selected: Option<SelectedSpec>,
     /// The other filters with what they ask for (groups with `NONE` are left out).
     groups: Vec<(Filter, Events)>,
@@ -358,6 +362,7 @@ impl<S: MailStore> Session<S> {
             ));
         }
         let mut n = Notifier {
+            rx: Some(self.shared.store.change_bus().subscribe()),
             selected,
             groups: others,
             list: BTreeMap::new(),
@@ -429,6 +434,11 @@ impl<S: MailStore> Session<S> {
     /// Whether the driver should listen for changes for NOTIFY.
     pub fn notify_active(&self) -> bool {
         self.notify.is_some()
+    }
+
+    /// The change-bus receiver of a NOTIFY just set, for the driver to listen on.
+    pub fn notify_receiver(&mut self) -> Option<broadcast::Receiver<ChangeEvent>> {
+        self.notify.as_mut().and_then(|n| n.rx.take())
     }
 
     fn notify_write_status(&mut self, name: &MailboxName, items: &[(StatusItem, u64)]) {
@@ -513,6 +523,8 @@ impl<S: MailStore> Session<S> {
     pub fn notify_event(&mut self, ev: Option<ChangeEvent>, idle: bool) {
         if let Err(e) = self.notify_event_inner(ev, idle) {
             match e {
+                // A mailbox deleted meanwhile: its list event follows.
+                Fail::Store(pochta_store::StoreError::NotFound(_)) => {}
                 Fail::Store(e) => tracing::error!(error = %e, "NOTIFY: reading changes failed"),
                 other => tracing::debug!(?other, "NOTIFY: event not reported"),
             }

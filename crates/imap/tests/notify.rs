@@ -215,3 +215,39 @@ fn metadata_changes_are_notified() {
     let r = b.ok("NOOP");
     assert_eq!(r.len(), 1, "{r:#?}");
 }
+
+/// The budget (§5.8, §9): at most 1000 mailboxes watched for message events per session.
+#[test]
+fn watching_too_many_mailboxes_overflows() {
+    let s = start();
+    let mut a = Client::login(s.addr, USER);
+    let mut b = Client::login(s.addr, USER);
+    // Every account starts with 6 mailboxes; 990 more make 996, pipelined in one write.
+    let mut burst = String::new();
+    for i in 0..990 {
+        burst.push_str(&format!("c{i} CREATE box{i}\r\n"));
+    }
+    b.send(burst.as_bytes());
+    b.read_until("c989");
+    let set = "NOTIFY SET (personal (MessageNew MessageExpunge)) (personal (MailboxName))";
+    a.ok(set);
+    // Growing past the budget later: untagged OK [NOTIFICATIONOVERFLOW], then NOTIFY NONE.
+    for i in 0..5 {
+        b.ok(&format!("CREATE more{i}"));
+    }
+    let r = wait_for(&mut a, "NOTIFICATIONOVERFLOW");
+    assert!(
+        r.last().unwrap().starts_with("* OK [NOTIFICATIONOVERFLOW]"),
+        "{r:#?}"
+    );
+    b.ok("CREATE after");
+    b.ok("NOOP");
+    let r = a.ok("NOOP");
+    assert_eq!(r.len(), 1, "nothing more after the overflow: {r:#?}");
+    // Asking for more than the budget is refused at once.
+    let (w, r) = a.status(set);
+    assert_eq!(w, "NO", "{r:#?}");
+    assert!(has(&r, "[NOTIFICATIONOVERFLOW]"), "{r:#?}");
+    // ... and a smaller set is fine.
+    a.ok("NOTIFY SET (mailboxes INBOX (MessageNew MessageExpunge))");
+}
