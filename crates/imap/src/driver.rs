@@ -31,8 +31,7 @@
 //!   the change bus between commands — only when nothing is pending (no partial command in
 //!   the framer, no group running), so unsolicited responses never interleave with a
 //!   command's — and hands each event to the session; IDLE then uses the same receiver.
-//!   The autologout timer counts from the client's last bytes, not from the last
-//!   notification.
+//!   The autologout timer counts from the last command, not from the last notification.
 
 use std::io;
 use std::sync::Arc;
@@ -113,8 +112,10 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
     let mut group: Vec<pochta_imap_proto::Command> = Vec::new();
     // The change bus while NOTIFY is active (see the notes).
     let mut notify_rx: Option<broadcast::Receiver<ChangeEvent>> = None;
-    // When the client last sent something (the autologout timer).
-    let mut last_read = tokio::time::Instant::now();
+    // Where the autologout timer starts: after the last command, not after the last
+    // notification (`woken` marks a wake-up by the change bus).
+    let mut timer_start = tokio::time::Instant::now();
+    let mut woken = false;
 
     loop {
         // Handle everything already buffered.
@@ -281,7 +282,6 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                         &mut notify_rx,
                     )
                     .await?;
-                    last_read = tokio::time::Instant::now();
                     match done {
                         Some(line) => blocking(|| session.idle_done(&tag, &line)),
                         None => {
@@ -322,12 +322,15 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
             && framer.buffered() == 0
             && !framer.in_literal()
             && group.is_empty();
+        if !std::mem::take(&mut woken) {
+            timer_start = tokio::time::Instant::now();
+        }
         let timeout = if authenticated {
             admission.authenticated();
             shared
                 .config
                 .idle_timeout
-                .saturating_sub(last_read.elapsed())
+                .saturating_sub(timer_start.elapsed())
         } else {
             login_deadline.saturating_duration_since(tokio::time::Instant::now())
         };
@@ -347,6 +350,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                 if !session.out.is_empty() {
                     flush(&mut stream, &mut session, &mut deflate).await?;
                 }
+                woken = true;
                 continue;
             }
             _ = tokio::time::sleep(IDLE_RECHECK), if listening => {
@@ -354,6 +358,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                 if !session.out.is_empty() {
                     flush(&mut stream, &mut session, &mut deflate).await?;
                 }
+                woken = true;
                 continue;
             }
             r = tokio::time::timeout(timeout, stream.read(&mut buf)) => match r {
@@ -380,7 +385,6 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
         if n == 0 {
             return Ok(());
         }
-        last_read = tokio::time::Instant::now();
         if let Some(r) = &mut rate {
             r.add(n);
         }
