@@ -35,7 +35,9 @@
 //!   unsubscribe are found by diffing the list on each mailbox-list event; every LIST
 //!   response carries accurate attributes (children, `\Subscribed`, `\Noselect`,
 //!   special use).
-//! - **Own changes are not reported** (§5 SHOULD): after this session's own CREATE, DELETE,
+//! - **Own changes are not reported** (§5 SHOULD): messages this session's own APPEND, COPY
+//!   or MOVE adds to the selected mailbox get EXISTS but no MessageNew FETCH (§5.2); after
+//!   this session's own CREATE, DELETE,
 //!   RENAME, (UN)SUBSCRIBE, SETACL, DELETEACL, APPEND, COPY, MOVE and REPLACE the snapshot is
 //!   refreshed silently, and its own SETMETADATA's bus event is skipped once. A change
 //!   another session makes to the same mailbox during such a command is absorbed with it.
@@ -178,6 +180,9 @@ pub(crate) struct Notifier {
     own_meta: Vec<(Option<MailboxId>, Vec<String>)>,
     /// The watched set outgrew [`MAX_WATCHED`]: NOTIFY ends (`* OK [NOTIFICATIONOVERFLOW]`).
     overflowed: bool,
+    /// The command ending now added messages to the selected mailbox itself (APPEND, COPY,
+    /// MOVE): no MessageNew FETCH for what it announces (§5.2 SHOULD NOT).
+    quiet_new: bool,
 }
 
 /// What a command of this session changes that NOTIFY would otherwise report.
@@ -370,6 +375,7 @@ impl<S: MailStore> Session<S> {
             watched: HashMap::new(),
             own_meta: Vec::new(),
             overflowed: false,
+            quiet_new: false,
         };
         self.notify_relist(&mut n)?;
         let mut watched = HashMap::new();
@@ -865,10 +871,30 @@ impl<S: MailStore> Session<S> {
         }
     }
 
+    /// Before the end of a successful command of this session: one that adds messages to
+    /// the selected mailbox gets no MessageNew FETCH for them (§5.2).
+    pub(crate) fn notify_quiet_new(&mut self, own: &Own) {
+        let Own::Into(name) = own else {
+            return;
+        };
+        let selected = self.view().ok().map(|v| v.mailbox);
+        if let Some(n) = self.notify.as_mut()
+            && let Some(id) = selected
+            && n.list.get(&id).is_some_and(|e| e.name == *name)
+        {
+            n.quiet_new = true;
+        }
+    }
+
     /// MessageNew's fetch attributes for the messages that just joined the view (the view
     /// held `old_len` before), right after their EXISTS (§5.2).
     pub(crate) fn notify_fetch_new(&mut self, old_len: u32) {
         if self.forked {
+            return;
+        }
+        if let Some(n) = self.notify.as_mut()
+            && std::mem::take(&mut n.quiet_new)
+        {
             return;
         }
         let Some(atts) = self

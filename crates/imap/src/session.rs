@@ -450,6 +450,9 @@ impl<S: MailStore> Session<S> {
             Err(e) => Err(e),
         };
         let ok = result.is_ok();
+        if ok {
+            self.notify_quiet_new(&own);
+        }
         let next = self.finish(&tag, name, result, allow_expunge);
         self.notify_own(own, ok);
         pochta_metrics::imap_command(name, started.elapsed());

@@ -108,9 +108,13 @@ fn selected_and_personal_events_arrive_without_a_command() {
         "{r:#?}"
     );
 
-    // The session's own changes are not reported back to it (§5).
+    // The session's own changes are not reported back to it (§5): its own APPEND to the
+    // selected mailbox gets EXISTS but no MessageNew FETCH (§5.2).
     a.ok("CREATE Mine");
     a.append("Other", "", &message("mine", "m"));
+    let r = a.append("INBOX", "", &message("own", "o"));
+    assert!(has(&r, "EXISTS"), "{r:#?}");
+    assert!(!has(&r, "FETCH"), "{r:#?}");
     // NOTIFY NONE stops it: B's changes now reach A only as an answer to a command.
     a.ok("NOTIFY NONE");
     b.ok("CREATE Quiet");
