@@ -234,6 +234,8 @@ impl Indexer {
                     Ok(ChangeEvent::MailboxList { account }) => {
                         accounts.insert(account);
                     }
+                    // Metadata entries (RFC 5464) are not indexed.
+                    Ok(ChangeEvent::Metadata { .. }) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => all = true,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 }
