@@ -3,8 +3,11 @@
 //! account's owner out by failing against it from elsewhere.
 //!
 //! Implementation notes:
-//! - Counters are in memory: a restart forgets them, which is acceptable for a delay whose
-//!   purpose is to make online guessing slow, not impossible.
+//! - The counters are kept by the store ([`Throttle::with_store`], `pochta_store::throttle`),
+//!   so that every node of an installation counts the same failures (an attacker cannot
+//!   multiply the guessing rate by spreading over nodes behind a load balancer); or, without
+//!   a store, in this process ([`Throttle::new`]). Neither needs durability: losing them
+//!   forgets a delay whose purpose is to make online guessing slow, not impossible.
 //! - IPv6 peers are counted per /64, since one host usually owns a whole /64 and could
 //!   otherwise rotate addresses for free.
 //! - Two counters, no global per-account one: an attacker's failures against an account count
@@ -20,17 +23,18 @@
 //! - A success clears the pair's counter but not the address's: otherwise an attacker holding
 //!   one valid account could reset its address counter between guesses at other accounts.
 //! - The clock is injected ([`Clock`]) so tests step time instead of sleeping.
-//! - Memory is bounded: each map keeps at most `max_entries` counters (an LRU ordered by the
-//!   last failure); past that the least recently failing counter is forgotten. Account names
-//!   are cut at [`MAX_NAME`] bytes, so an entry costs under 400 bytes and the default bound
-//!   is about 40 MB in the worst case.
+//! - Memory is bounded: in-process counters (ours, or the embedded store's) keep at most
+//!   `max_entries` addresses and as many pairs (an LRU ordered by the last failure); past
+//!   that the least recently failing counter is forgotten. Account names are cut at
+//!   [`MAX_NAME`] bytes, so an entry costs under 400 bytes and the default bound is about
+//!   40 MB in the worst case. PostgreSQL's counters are rows deleted once past the window.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hashlink::LruCache;
 use parking_lot::Mutex;
+use pochta_store::{Directory, FailureKey, MemoryCounters};
 
 /// A source of monotonic time.
 pub trait Clock: Send + Sync + 'static {
@@ -112,69 +116,124 @@ pub enum Verdict {
     Locked(Duration),
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Counter {
-    failures: u32,
-    last: Instant,
+/// Where the failure counters live.
+enum Counters {
+    /// In this process ([`Throttle::new`], [`Throttle::with_clock`]).
+    Local(MemoryCounters),
+    /// In the store, shared by every node on it ([`Throttle::with_store`]); its clock.
+    Store(Arc<dyn Directory>),
 }
-
-type Pair = (IpAddr, String);
 
 /// Failure counters shared by all protocols; cheap to share behind an `Arc`.
 pub struct Throttle {
     cfg: ThrottleConfig,
     clock: Arc<dyn Clock>,
-    ips: Mutex<LruCache<IpAddr, Counter>>,
-    pairs: Mutex<LruCache<Pair, Counter>>,
+    counters: Counters,
 }
 
 impl Throttle {
+    /// Counters in this process's memory (one node).
     pub fn new(cfg: ThrottleConfig) -> Self {
         Self::with_clock(cfg, Arc::new(SystemClock))
     }
 
     pub fn with_clock(cfg: ThrottleConfig, clock: Arc<dyn Clock>) -> Self {
-        let cap = cfg.max_entries.max(1);
+        let counters = Counters::Local(MemoryCounters::new(cfg.max_entries));
         Throttle {
             cfg,
             clock,
-            ips: Mutex::new(LruCache::new(cap)),
-            pairs: Mutex::new(LruCache::new(cap)),
+            counters,
+        }
+    }
+
+    /// Counters in `store` ([`Directory::login_failures`]): every node on that store counts
+    /// the same failures. The store's bound on its counters applies, not `max_entries`.
+    pub fn with_store(cfg: ThrottleConfig, store: Arc<dyn Directory>) -> Self {
+        Throttle {
+            cfg,
+            clock: Arc::new(SystemClock),
+            counters: Counters::Store(store),
         }
     }
 
     /// Call before verifying credentials; `account` is the name the client gave, if known.
+    /// A store that cannot be read allows (the verification that follows needs the store
+    /// too, and an outage must not lock everybody out); it is logged.
     pub fn check(&self, ip: IpAddr, account: Option<&str>) -> Verdict {
-        let now = self.clock.now();
         let ip = ip_key(ip);
-        let ip_left = self.locked(self.ips.lock().peek(&ip), self.cfg.ip_lockout, now);
-        let pair_left = account.and_then(|a| {
-            let pairs = self.pairs.lock();
-            self.locked(pairs.peek(&pair_key(ip, a)), self.cfg.pair_lockout, now)
-        });
-        match ip_left.max(pair_left) {
+        let mut keys = vec![FailureKey::Address(ip)];
+        if let Some(a) = account {
+            keys.push(FailureKey::Pair(ip, account_key(a)));
+        }
+        let window = self.cfg.window;
+        let got = match &self.counters {
+            Counters::Local(m) => m.failures(&keys, window, self.clock.now()),
+            Counters::Store(s) => match s.login_failures(&keys, window) {
+                Ok(got) => got,
+                Err(e) => {
+                    tracing::warn!(error = %e, "login throttle: cannot read the counters");
+                    return Verdict::Allow;
+                }
+            },
+        };
+        let limits = [self.cfg.ip_lockout, self.cfg.pair_lockout];
+        let left = got
+            .iter()
+            .zip(limits)
+            .filter_map(|(f, limit)| {
+                let f = f.as_ref()?;
+                (f.count >= limit).then(|| window.saturating_sub(f.ago))
+            })
+            .max();
+        match left {
             Some(left) => Verdict::Locked(left),
             None => Verdict::Allow,
         }
     }
 
     /// Records a failed attempt; returns how long the caller should wait before answering.
+    /// A store that cannot be written is logged and the delay is that of one failure past
+    /// the free ones.
     pub fn failure(&self, ip: IpAddr, account: &str) -> Duration {
-        let now = self.clock.now();
         let ip = ip_key(ip);
-        let n_ip = self.bump(&mut self.ips.lock(), ip, now);
-        let n_pair = self.bump(&mut self.pairs.lock(), pair_key(ip, account), now);
-        self.delay_for(n_ip.max(n_pair))
+        let keys = [
+            FailureKey::Address(ip),
+            FailureKey::Pair(ip, account_key(account)),
+        ];
+        let window = self.cfg.window;
+        let counts = match &self.counters {
+            Counters::Local(m) => m.failed(&keys, window, self.clock.now()),
+            Counters::Store(s) => match s.login_failed(&keys, window) {
+                Ok(counts) => counts,
+                Err(e) => {
+                    tracing::warn!(error = %e, "login throttle: cannot count a failure");
+                    vec![self.cfg.free_failures.saturating_add(1)]
+                }
+            },
+        };
+        self.delay_for(counts.into_iter().max().unwrap_or(0))
     }
 
     /// Records a successful login: the pair's counter is cleared.
     pub fn success(&self, ip: IpAddr, account: &str) {
-        self.pairs.lock().remove(&pair_key(ip_key(ip), account));
+        let key = FailureKey::Pair(ip_key(ip), account_key(account));
+        match &self.counters {
+            Counters::Local(m) => m.clear(&key),
+            Counters::Store(s) => {
+                if let Err(e) = s.login_clear(&key) {
+                    tracing::warn!(error = %e, "login throttle: cannot clear a counter");
+                }
+            }
+        }
     }
 
-    /// How many counters are held (addresses, pairs).
+    /// How many counters are held in this process (addresses, pairs); (0, 0) when they are
+    /// in the store.
     pub fn counters(&self) -> (usize, usize) {
-        (self.ips.lock().len(), self.pairs.lock().len())
+        match &self.counters {
+            Counters::Local(m) => m.len(),
+            Counters::Store(_) => (0, 0),
+        }
     }
 
     fn delay_for(&self, failures: u32) -> Duration {
@@ -186,33 +245,6 @@ impl Throttle {
             .base_delay
             .saturating_mul(1u32 << exp)
             .min(self.cfg.max_delay)
-    }
-
-    fn locked(&self, c: Option<&Counter>, limit: u32, now: Instant) -> Option<Duration> {
-        let c = c?;
-        let ends = c.last + self.cfg.window;
-        (c.failures >= limit && now < ends).then(|| ends - now)
-    }
-
-    fn bump<K: std::hash::Hash + Eq>(
-        &self,
-        map: &mut LruCache<K, Counter>,
-        key: K,
-        now: Instant,
-    ) -> u32 {
-        let window = self.cfg.window;
-        let mut c = map.remove(&key).unwrap_or(Counter {
-            failures: 0,
-            last: now,
-        });
-        if now >= c.last + window {
-            c.failures = 0;
-        }
-        c.failures = c.failures.saturating_add(1);
-        c.last = now;
-        // Re-inserted at the most recent end; a full map forgets its least recent counter.
-        map.insert(key, c);
-        c.failures
     }
 }
 
@@ -227,11 +259,6 @@ fn ip_key(ip: IpAddr) -> IpAddr {
             }
         },
     }
-}
-
-/// The key of an (address, account) counter; `ip` already through [`ip_key`].
-fn pair_key(ip: IpAddr, account: &str) -> Pair {
-    (ip, account_key(account))
 }
 
 /// The longest account name kept in a counter's key (RFC 5321 §4.5.3.1 allows 254 octets for
@@ -321,7 +348,7 @@ mod tests {
         assert!(matches!(t.check(IP, None), Verdict::Locked(_)));
         // Long names are cut: a hostile name costs at most MAX_NAME bytes.
         t.failure(IP, &"z".repeat(1 << 20));
-        assert!(t.pairs.lock().iter().all(|((_, k), _)| k.len() <= MAX_NAME));
+        assert!(account_key(&"z".repeat(1 << 20)).len() <= MAX_NAME);
     }
 
     #[test]

@@ -18,9 +18,10 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use pochta_collector::State;
 use pochta_store::{
-    Account, Alias, BlobId, ChangeBus, Changes, CollectorStore, ContactStore, Directory, FlagOp,
-    Grantee, MailDate, MailStore, MailboxInfo, MailboxStatus, MessageRecord, MessageSummary,
-    NewMessage, QueueStore, Quota, QuotaLimits, StoreOutcome, UidMapping,
+    Account, Alias, BlobId, ChangeBus, Changes, CollectorStore, ContactStore, Directory,
+    FailureKey, Failures, FlagOp, Grantee, MailDate, MailStore, MailboxInfo, MailboxStatus,
+    MessageRecord, MessageSummary, NewMessage, QueueStore, Quota, QuotaLimits, StoreOutcome,
+    UidMapping,
 };
 use pochta_store_embedded::{
     EmbeddedCollectorStore, EmbeddedContactStore, EmbeddedQueueStore, EmbeddedStore,
@@ -263,6 +264,22 @@ impl Directory for Store {
     }
     fn resolve_recipient(&self, address: &Address) -> R<Option<AccountId>> {
         each!(self, s => s.resolve_recipient(address))
+    }
+
+    fn login_failures(
+        &self,
+        keys: &[FailureKey],
+        window: std::time::Duration,
+    ) -> R<Vec<Option<Failures>>> {
+        each!(self, s => s.login_failures(keys, window))
+    }
+
+    fn login_failed(&self, keys: &[FailureKey], window: std::time::Duration) -> R<Vec<u32>> {
+        each!(self, s => s.login_failed(keys, window))
+    }
+
+    fn login_clear(&self, key: &FailureKey) -> R<()> {
+        each!(self, s => s.login_clear(key))
     }
 }
 

@@ -142,10 +142,13 @@ pub async fn serve(config: Config) -> Result<()> {
         std::fs::remove_dir_all(&spool)?;
     }
     std::fs::create_dir_all(&spool)?;
+    // The login throttle counts failures in the store: every node on a PostgreSQL store
+    // sees the same counters (issue 18).
+    let throttle = Throttle::with_store(ThrottleConfig::default(), Arc::new(store.clone()));
     let ctx = Ctx {
         config: Arc::clone(&config),
         store,
-        throttle: Arc::new(Throttle::new(ThrottleConfig::default())),
+        throttle: Arc::new(throttle),
         auth_cache: Arc::new(AuthCache::default()),
         queue: pochta_queue::Queue::new(backend::queue_store(&config)?, &config.data_dir),
         contacts: backend::contact_store(&config)?,

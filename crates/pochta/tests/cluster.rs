@@ -7,11 +7,16 @@
 //! lease runs out, delivered once; `pochta store copy` keeps the whole IMAP view (METADATA
 //! included) and the address books; address books are in the database too (CardDAV on one
 //! node, read and changed on the other); REPLACE and METADATA made on one node are seen on
-//! the other.
+//! the other; failed logins from one address on node A lock that address out on node B, while
+//! the owner logs in on B from another address at once (the throttle's counters are in the
+//! database).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod blocking;
 mod common;
+mod login;
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use common::{TestDir, TestServer, free_ports};
@@ -27,7 +32,7 @@ fn node(url: &str) -> TestServer {
     let ports: Vec<(&'static str, u16)> = listeners.into_iter().zip(free_ports(3)).collect();
     let extra = format!(
         "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n\
-         [limits]\nconnections_per_ip = 200\n"
+         [limits]\nconnections_per_ip = 300\n"
     );
     let dir = TestDir::new(&ports, &extra);
     TestServer::start_in(dir, ports)
@@ -196,19 +201,25 @@ async fn two_nodes_share_one_database() {
     on_b.conn.get_mut().write_all(b"DONE\r\n").await.unwrap();
     on_b.until(&idle_tag).await;
 
-    // Concurrent APPENDs through both nodes: 2 nodes x 20 connections x 10 APPENDs.
-    const CONNS: usize = 20;
-    const PER: usize = 10;
+    // Concurrent APPENDs through both nodes (issue 18): 200 connections per node, all logged
+    // in first, then each sends one APPEND at the same moment, so that 2 x 200 APPENDs are in
+    // flight at once (one connection carries one command at a time, so concurrency needs
+    // connections; each node reaches the database through its pool of 8).
+    const CONNS: usize = 200;
+    const PER: usize = 1;
+    let go = std::sync::Arc::new(tokio::sync::Barrier::new(2 * CONNS + 1));
     let mut tasks = Vec::new();
     for (i, server) in [&a, &b].into_iter().enumerate() {
         for c in 0..CONNS {
             let addr_imap = server.addr("imap");
+            let go = go.clone();
             tasks.push(tokio::spawn(async move {
                 let conn = BufReader::new(TcpStream::connect(addr_imap).await.unwrap());
                 let mut s = Imap { conn, n: 0 };
                 let mut greeting = String::new();
                 s.conn.read_line(&mut greeting).await.unwrap();
                 s.cmd(&format!("LOGIN {USER} \"{PASS}\"")).await;
+                go.wait().await;
                 let mut mine = Vec::new();
                 for k in 0..PER {
                     mine.push(s.append(&message(1000 * (i * CONNS + c + 1) + k)).await);
@@ -217,6 +228,7 @@ async fn two_nodes_share_one_database() {
             }));
         }
     }
+    go.wait().await;
     let started = Instant::now();
     let mut all = Vec::new();
     for t in tasks {
@@ -750,4 +762,61 @@ async fn replace_and_metadata_across_nodes() {
     cb.cmd("RENAME Work Job").await;
     let m = cb.cmd("GETMETADATA Job /private/comment").await.concat();
     assert!(m.contains("from A"), "{m}");
+}
+
+/// Login throttling is shared by the nodes (issue 18): wrong passwords from one address,
+/// spread over both nodes, add up to the lockout of that address for the account (10 by
+/// default), so the right password from it is refused on node B too, while the owner, from
+/// an address that has not been failing, logs in on node B at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn login_throttle_is_shared_across_nodes() {
+    use login::{Proto, Verdict, Way, attempt};
+    const OWNER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
+    const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+    let cluster = Cluster::start();
+    let url = cluster.database();
+    let a = node(&url);
+    let b = node(&url);
+    a.dir.add_user(USER, PASS);
+    let (on_a, on_b) = (a.addr("imap"), b.addr("imap"));
+    tokio::task::spawn_blocking(move || {
+        // Before any failure, the attacker's address is not refused on B (the right password
+        // logs in): what follows is the failures' doing. Its success clears nothing but its
+        // own pair's counter, which is the one about to be filled.
+        let (v, answer) = attempt(Proto::Imap, ATTACKER, on_b, Way::Command, USER, PASS);
+        assert_eq!(v, Verdict::LoggedIn, "before the failures: {answer}");
+        // Seven wrong passwords on node A, three on node B, in parallel (each answer waits
+        // the throttle's delay, up to 15 s).
+        let guesses: Vec<_> = (0..10)
+            .map(|i| {
+                let to = if i < 7 { on_a } else { on_b };
+                std::thread::spawn(move || {
+                    attempt(
+                        Proto::Imap,
+                        ATTACKER,
+                        to,
+                        Way::Command,
+                        USER,
+                        &format!("g{i}"),
+                    )
+                })
+            })
+            .collect();
+        for g in guesses {
+            let (v, answer) = g.join().unwrap();
+            assert_eq!(v, Verdict::Failed, "a guess: {answer}");
+        }
+        // Refused on both nodes, the right password included.
+        for (node, to) in [("B", on_b), ("A", on_a)] {
+            let (v, answer) = attempt(Proto::Imap, ATTACKER, to, Way::Command, USER, PASS);
+            assert_eq!(v, Verdict::Throttled, "attacker on node {node}: {answer}");
+        }
+        // The owner from another address gets in on node B at once.
+        let t = Instant::now();
+        let (v, answer) = attempt(Proto::Imap, OWNER, on_b, Way::Command, USER, PASS);
+        assert_eq!(v, Verdict::LoggedIn, "owner on node B: {answer}");
+        println!("the owner logged in on node B in {:?}", t.elapsed());
+    })
+    .await
+    .unwrap();
 }

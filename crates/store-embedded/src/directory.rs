@@ -1,6 +1,10 @@
 //! [`Directory`]: domains, accounts, aliases.
 
-use pochta_store::{Account, Alias, ChangeEvent, Directory, Result, StoreError};
+use std::time::{Duration, Instant};
+
+use pochta_store::{
+    Account, Alias, ChangeEvent, Directory, FailureKey, Failures, Result, StoreError,
+};
 use pochta_types::{AccountId, Address, Domain, MailboxName, SpecialUse};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
@@ -290,5 +294,28 @@ impl Directory for EmbeddedStore {
             }
             Ok(None)
         })?)
+    }
+
+    fn login_failures(
+        &self,
+        keys: &[FailureKey],
+        window: Duration,
+    ) -> Result<Vec<Option<Failures>>> {
+        Ok(self
+            .inner
+            .login_failures
+            .failures(keys, window, Instant::now()))
+    }
+
+    fn login_failed(&self, keys: &[FailureKey], window: Duration) -> Result<Vec<u32>> {
+        Ok(self
+            .inner
+            .login_failures
+            .failed(keys, window, Instant::now()))
+    }
+
+    fn login_clear(&self, key: &FailureKey) -> Result<()> {
+        self.inner.login_failures.clear(key);
+        Ok(())
     }
 }

@@ -139,6 +139,11 @@ struct Inner {
     wal: Arc<WalSync>,
     /// Accounts whose POP3 maildrop is locked (one process: an in-memory set).
     maildrops: Arc<Mutex<std::collections::HashSet<AccountId>>>,
+    /// The login throttle's counters: in memory, because an embedded installation is one
+    /// process (its `data_dir` is not shared), the counters need no durability (a restart
+    /// forgets a delay, as before), and a SQLite write per failed login would let an
+    /// attacker's guesses queue behind (and slow) the mail's commits.
+    login_failures: pochta_store::MemoryCounters,
 }
 
 impl Drop for Inner {
@@ -244,6 +249,9 @@ impl EmbeddedStore {
                 public: std::sync::OnceLock::new(),
                 wal,
                 maildrops: Arc::default(),
+                login_failures: pochta_store::MemoryCounters::new(
+                    pochta_store::MemoryCounters::DEFAULT_ENTRIES,
+                ),
             }),
         })
     }

@@ -1,6 +1,10 @@
 //! [`Directory`]: domains, accounts, aliases.
 
-use pochta_store::{Account, Alias, ChangeEvent, Directory, Result, StoreError};
+use std::time::Duration;
+
+use pochta_store::{
+    Account, Alias, ChangeEvent, Directory, FailureKey, Failures, Result, StoreError,
+};
 use pochta_types::{AccountId, Address, Domain, MailboxName, SpecialUse};
 use postgres::Row;
 
@@ -296,5 +300,71 @@ impl Directory for PgStore {
             }
             Ok(None)
         })?)
+    }
+
+    fn login_failures(
+        &self,
+        keys: &[FailureKey],
+        window: Duration,
+    ) -> Result<Vec<Option<Failures>>> {
+        let texts: Vec<String> = keys.iter().map(FailureKey::to_text).collect();
+        let rows = self.read(|tx| {
+            tx.query(
+                "SELECT key, failures, EXTRACT(EPOCH FROM now() - last)::float8
+                 FROM login_failures
+                 WHERE key = ANY($1) AND last > now() - make_interval(secs => $2)",
+                &[&texts, &window.as_secs_f64()],
+            )
+        })?;
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let r = rows.iter().find(|r| r.get::<_, &str>(0) == t)?;
+                let ago: f64 = r.get(2);
+                Some(Failures {
+                    count: u32::try_from(r.get::<_, i32>(1)).unwrap_or(0),
+                    ago: Duration::try_from_secs_f64(ago.max(0.0)).unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    fn login_failed(&self, keys: &[FailureKey], window: Duration) -> Result<Vec<u32>> {
+        let texts: Vec<String> = keys.iter().map(FailureKey::to_text).collect();
+        let mut distinct = texts.clone();
+        distinct.sort();
+        distinct.dedup();
+        // One round trip: counters past their window are deleted on the way (an index range
+        // on `last`; the keys being counted are left to the upsert, which restarts them).
+        let rows = self.read(|tx| {
+            tx.query(
+                "WITH expired AS (
+                     DELETE FROM login_failures
+                     WHERE last <= now() - make_interval(secs => $2) AND key <> ALL($1)
+                 )
+                 INSERT INTO login_failures AS f (key, failures, last)
+                 SELECT k, 1, now() FROM unnest($1::text[]) AS k
+                 ON CONFLICT (key) DO UPDATE SET
+                     failures = CASE WHEN f.last <= now() - make_interval(secs => $2)
+                                     THEN 1 ELSE f.failures + 1 END,
+                     last = now()
+                 RETURNING key, failures",
+                &[&distinct, &window.as_secs_f64()],
+            )
+        })?;
+        Ok(texts
+            .iter()
+            .map(|t| {
+                rows.iter()
+                    .find(|r| r.get::<_, &str>(0) == t)
+                    .map_or(0, |r| u32::try_from(r.get::<_, i32>(1)).unwrap_or(0))
+            })
+            .collect())
+    }
+
+    fn login_clear(&self, key: &FailureKey) -> Result<()> {
+        let text = key.to_text();
+        self.read(|tx| tx.execute("DELETE FROM login_failures WHERE key = $1", &[&text]))?;
+        Ok(())
     }
 }

@@ -335,6 +335,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX access_keys_mailbox ON access_keys(mailbox);
     "#,
+    // 5 → 6: the login throttle's failure counters (pochta_store::throttle), shared by every
+    // node. UNLOGGED: an attacker's guesses write no WAL, and a crash empties the table, as a
+    // restart empties the embedded backend's in-memory counters. `last` is the database's
+    // clock, so nodes with skewed clocks still agree on a window.
+    r#"
+    CREATE UNLOGGED TABLE login_failures (
+        key      TEXT COLLATE "C" PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last     TIMESTAMPTZ NOT NULL
+    );
+    CREATE INDEX login_failures_last ON login_failures (last);
+    "#,
 ];
 
 /// The schema version this program writes.

@@ -37,6 +37,9 @@
 //!   change, an expunge or a delete never counts against it, whatever the usage.
 //! - **POP3 maildrop lock** ([`MailStore::maildrop_lock`]): one holder per account across
 //!   every process sharing the store, released on drop (and when the holder dies).
+//! - **Login throttle counters** ([`throttle`]): failures per address and per (address,
+//!   account) live in the store so that every node of an installation counts the same ones;
+//!   they are not mail and need no durability (a lost counter only forgets a delay).
 //! - **Change notification**: after a change is committed the backend publishes a
 //!   [`ChangeEvent`] on its [`ChangeBus`]; sessions use it only as a wake-up (IDLE) and then ask
 //!   the store what changed, so a lost or coalesced event never loses information.
@@ -57,11 +60,13 @@ pub mod collector;
 pub mod contacts;
 pub mod queue;
 pub mod search;
+pub mod throttle;
 
 pub use collector::CollectorStore;
 pub use contacts::ContactStore;
 pub use queue::QueueStore;
 pub use search::SearchIndex;
+pub use throttle::{FailureKey, Failures, MemoryCounters};
 
 /// What went wrong in a store call. The protocol layers map each kind to a reply in one place.
 #[derive(Debug, thiserror::Error)]
@@ -449,6 +454,19 @@ pub trait Directory: Send + Sync + 'static {
     /// The account that mail to `address` goes to: the account itself, else an alias of the
     /// address, else the domain's catch-all.
     fn resolve_recipient(&self, address: &Address) -> Result<Option<AccountId>>;
+
+    /// The login throttle's counters ([`throttle`]), shared by every process on this store:
+    /// for each key, its failures within `window` and how long ago the last was, or `None`.
+    fn login_failures(
+        &self,
+        keys: &[FailureKey],
+        window: std::time::Duration,
+    ) -> Result<Vec<Option<Failures>>>;
+    /// Counts one failed login against each key (a counter whose last failure is `window`
+    /// old or older starts again); returns each key's new count.
+    fn login_failed(&self, keys: &[FailureKey], window: std::time::Duration) -> Result<Vec<u32>>;
+    /// Forgets a counter (a successful login clears its pair's).
+    fn login_clear(&self, key: &FailureKey) -> Result<()>;
 }
 
 /// Mailboxes, messages and flags of accounts.

@@ -69,7 +69,8 @@ macro_rules! conformance_tests {
             acl_entries_and_rights,
             metadata_scopes_limits_and_lifecycle,
             access_keys_per_account_and_mailbox,
-            maildrop_lock_is_exclusive
+            maildrop_lock_is_exclusive,
+            login_failures_count_within_a_window
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {
@@ -1552,5 +1553,77 @@ pub fn maildrop_lock_is_exclusive<F: Fixture>() {
     assert!(
         s.maildrop_lock(acc).unwrap().is_some(),
         "not released on drop"
+    );
+}
+
+// --- Login throttle counters (issue 18) ---
+
+/// Counters per key, counted atomically by concurrent callers, cleared one by one, and
+/// forgotten once their last failure is a window old.
+pub fn login_failures_count_within_a_window<F: Fixture>() {
+    use crate::FailureKey;
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Duration;
+
+    let (_fx, s, _acc, _inbox) = setup::<F>();
+    let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let other = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+    let a = FailureKey::Address(ip);
+    let p = FailureKey::Pair(ip, "user@example.org".into());
+    let q = FailureKey::Pair(other, "user@example.org".into());
+    let win = Duration::from_secs(600);
+    let both = [a.clone(), p.clone()];
+
+    assert_eq!(s.login_failures(&both, win).unwrap(), [None, None]);
+    assert_eq!(s.login_failed(&both, win).unwrap(), [1, 1]);
+    assert_eq!(s.login_failed(&both, win).unwrap(), [2, 2]);
+    let got = s
+        .login_failures(&[a.clone(), p.clone(), q.clone()], win)
+        .unwrap();
+    assert_eq!(got[0].map(|f| f.count), Some(2));
+    assert_eq!(got[1].map(|f| f.count), Some(2));
+    assert!(got[1].unwrap().ago < Duration::from_secs(60), "{got:?}");
+    assert_eq!(got[2], None, "another address's pair is its own counter");
+
+    // Concurrent failures are all counted (one node or many: the store counts).
+    std::thread::scope(|t| {
+        for _ in 0..8 {
+            t.spawn(|| {
+                for _ in 0..25 {
+                    s.login_failed(std::slice::from_ref(&q), win).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(
+        s.login_failed(std::slice::from_ref(&q), win).unwrap(),
+        [201]
+    );
+
+    // A success clears its pair, not the address.
+    s.login_clear(&p).unwrap();
+    let got = s.login_failures(&both, win).unwrap();
+    assert_eq!(got[0].map(|f| f.count), Some(2));
+    assert_eq!(got[1], None);
+
+    // A counter whose last failure is a window old reads as none and starts again at 1.
+    let short = Duration::from_millis(400);
+    let r = FailureKey::Address(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7)));
+    assert_eq!(
+        s.login_failed(std::slice::from_ref(&r), short).unwrap(),
+        [1]
+    );
+    assert_eq!(
+        s.login_failed(std::slice::from_ref(&r), short).unwrap(),
+        [2]
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        s.login_failures(std::slice::from_ref(&r), short).unwrap(),
+        [None]
+    );
+    assert_eq!(
+        s.login_failed(std::slice::from_ref(&r), short).unwrap(),
+        [1]
     );
 }
