@@ -24,7 +24,9 @@
 //! - A literal over 64 KiB is spooled to an unnamed file in `spool_dir` while it arrives
 //!   (`crate::spool`) and put back into its command when the command is complete.
 //! - Store calls are synchronous; on the multi-threaded runtime they run under
-//!   `block_in_place` so a slow fsync does not stall other connections' tasks.
+//!   `block_in_place` so a slow fsync does not stall other connections' tasks, except small
+//!   bounded reads ([`pipeline::inline`]: STATUS, LIST, a FETCH of a few messages), which
+//!   run on the worker thread: the hand-off costs more than they do.
 //! - IDLE (RFC 2177) waits on the change bus (a wake-up only; the session then asks the store)
 //!   with a periodic re-check as a fallback, and ends on `DONE`, timeout or shutdown.
 //! - NOTIFY (RFC 5465, [`crate::notify`]): while it is active the connection also listens on
@@ -152,7 +154,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                         }
                         Ok(cmd) => {
                             run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
-                            blocking(|| session.handle(cmd))
+                            handle(&mut session, cmd)
                         }
                         Err(e) => {
                             run_group(&mut group, &mut stream, &mut session, &mut deflate).await?;
@@ -404,7 +406,7 @@ async fn run_group<S: MailStore>(
 ) -> io::Result<()> {
     if group.len() <= 1 {
         if let Some(cmd) = group.pop() {
-            let mut next = blocking(|| session.handle(cmd));
+            let mut next = handle(session, cmd);
             while next == Next::More {
                 flush(stream, session, deflate).await?;
                 next = blocking(|| session.resume());
@@ -428,6 +430,16 @@ async fn run_group<S: MailStore>(
         tracing::error!(error = %e, "syncing the selected mailbox failed");
     }
     Ok(())
+}
+
+/// Handle one command: a small read on this worker thread, anything else through
+/// [`blocking`] ([`pipeline::inline`]).
+fn handle<S: MailStore>(session: &mut Session<S>, cmd: pochta_imap_proto::Command) -> Next {
+    if pipeline::inline(session, &cmd.body) {
+        session.handle(cmd)
+    } else {
+        blocking(|| session.handle(cmd))
+    }
 }
 
 /// Hand received bytes to the framer, decompressing first when COMPRESS is active.

@@ -64,15 +64,7 @@ pub(crate) fn independent<S: MailStore>(session: &Session<S>, body: &CommandBody
     let condstore = session.condstore;
     match body {
         CommandBody::Fetch(f) => {
-            let sets_seen = f.attrs.iter().any(|a| {
-                matches!(
-                    a,
-                    FetchAttr::Rfc822
-                        | FetchAttr::Rfc822Text
-                        | FetchAttr::BodySection { peek: false, .. }
-                        | FetchAttr::Binary { peek: false, .. }
-                )
-            });
+            let sets_seen = sets_seen(&f.attrs);
             let enables_condstore =
                 f.changed_since.is_some() || f.attrs.iter().any(|a| matches!(a, FetchAttr::ModSeq));
             // A FETCH that reports FLAGS may have to announce a keyword new to the session
@@ -99,6 +91,83 @@ pub(crate) fn independent<S: MailStore>(session: &Session<S>, body: &CommandBody
         | CommandBody::ListRights(_) => true,
         _ => false,
     }
+}
+
+/// Most messages a FETCH may name and still run on the worker thread ([`inline`]).
+const INLINE_MESSAGES: u64 = 256;
+/// The same for a FETCH of body sections (each reads a blob).
+const INLINE_BODIES: u64 = 8;
+
+/// Whether `body` is a small read that the driver runs on the runtime's worker thread
+/// instead of through `block_in_place`, which hands the worker to another thread and back
+/// (two thread wake-ups per command; with the blocking pool's hand-offs about 10 % of the
+/// server's CPU in the IMAP mix, issue 19, bench/README.md). Only reads that neither wait
+/// for an fsync nor take the writer's lock, and whose work is bounded: STATUS, LIST, LSUB,
+/// the quota and rights reads, and FETCH of at most [`INLINE_MESSAGES`] messages
+/// ([`INLINE_BODIES`] with body sections) that sets no `\Seen`. LOGIN, SELECT, SEARCH,
+/// every write and every larger FETCH keep `block_in_place` (Argon2, fsyncs, scans). The
+/// sync after the command (which may claim `\Recent` for new messages: a lazy write) runs
+/// inline with it.
+pub(crate) fn inline<S: MailStore>(session: &Session<S>, body: &CommandBody) -> bool {
+    if session.account.is_none() || session.anonymous.is_some() {
+        return false;
+    }
+    match body {
+        CommandBody::Noop
+        | CommandBody::Capability
+        | CommandBody::Logout
+        | CommandBody::Namespace
+        | CommandBody::Status(_)
+        | CommandBody::List(_)
+        | CommandBody::Lsub(_)
+        | CommandBody::GetQuota(_)
+        | CommandBody::GetQuotaRoot(_)
+        | CommandBody::MyRights(_) => true,
+        CommandBody::Fetch(f) => {
+            let Ok(view) = session.view() else {
+                return false;
+            };
+            if f.set.is_saved() || sets_seen(&f.attrs) {
+                return false;
+            }
+            let bodies = f.attrs.iter().any(|a| {
+                matches!(
+                    a,
+                    FetchAttr::BodySection { .. }
+                        | FetchAttr::Binary { .. }
+                        | FetchAttr::Rfc822
+                        | FetchAttr::Rfc822Text
+                        | FetchAttr::Rfc822Header
+                )
+            });
+            let largest = if f.uid {
+                view.last_uid().map_or(0, |u| u.get())
+            } else {
+                view.len()
+            };
+            let named = f.set.resolve(largest).total().min(u64::from(view.len()));
+            named
+                <= if bodies {
+                    INLINE_BODIES
+                } else {
+                    INLINE_MESSAGES
+                }
+        }
+        _ => false,
+    }
+}
+
+/// Whether a FETCH with these attributes sets `\Seen` (a write).
+fn sets_seen(attrs: &[FetchAttr]) -> bool {
+    attrs.iter().any(|a| {
+        matches!(
+            a,
+            FetchAttr::Rfc822
+                | FetchAttr::Rfc822Text
+                | FetchAttr::BodySection { peek: false, .. }
+                | FetchAttr::Binary { peek: false, .. }
+        )
+    })
 }
 
 /// Whether a search key uses MODSEQ (a CONDSTORE-enabling search, RFC 7162 §3.1.5).

@@ -596,6 +596,15 @@ impl EmbeddedStore {
 
 fn configure(c: &Connection) -> R<()> {
     c.busy_timeout(BUSY_TIMEOUT)?;
+    // The query planner stability guarantee: plans never depend on bound values. Without
+    // it (libsqlite3-sys builds with STAT4) a cached statement whose parameter may steer a
+    // heuristic (an equality with 0 or 1, a LIMIT) is parsed and planned again whenever that
+    // value changes, which cost 12-16 % of the server's CPU in the IMAP mix (issue 19,
+    // bench/README.md). This store runs no ANALYZE, so no plan had a statistic to gain.
+    c.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     // FULL: in WAL mode, COMMIT fsyncs the WAL before returning. The mail store's writer
     // switches to NORMAL after this and fsyncs the WAL itself (`walsync`).
     c.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
