@@ -8,6 +8,7 @@
 //! - [`PgCollectorStore`]: [`pochta_store::CollectorStore`] (one pass per source through a
 //!   session-scoped advisory lock);
 //! - [`PgContactStore`]: [`pochta_store::ContactStore`] (a write locks its address book's row);
+//! - [`PgSearchIndex`]: [`pochta_store::SearchIndex`] (tsvector + GIN, `search.rs`);
 //! - [`copy_into`]: moving an installation from another backend, keeping UIDVALIDITY and UIDs;
 //! - `testing` (cargo feature `testing`): a throwaway PostgreSQL cluster for tests.
 //!
@@ -54,6 +55,7 @@ mod directory;
 mod mailstore;
 mod queue;
 mod schema;
+mod search;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -62,6 +64,7 @@ pub use contacts::PgContactStore;
 pub use copy::{CopyReport, copy_into};
 pub use queue::PgQueueStore;
 pub use schema::SCHEMA_VERSION;
+pub use search::PgSearchIndex;
 
 use std::collections::HashMap;
 use std::sync::Arc;

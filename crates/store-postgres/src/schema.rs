@@ -347,6 +347,32 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX login_failures_last ON login_failures (last);
     "#,
+    // 6 → 7: the full-text index (pochta_store::search, `search.rs`). One row per indexed
+    // message: a tsvector of field-tagged lexemes (`analyze`'s terms prefixed with their
+    // field's digit, `words` prefixed with its letter) under a GIN index; the watermark per
+    // mailbox; the vocabularies of terms (FUZZY: exact and reversed prefixes) and of words
+    // (substring candidates). No foreign keys: the index is derived data, its
+    // rows are dropped by the indexer's remove/remove_mailbox calls.
+    r#"
+    CREATE TABLE search_docs (
+        mailbox BIGINT NOT NULL,
+        uid     BIGINT NOT NULL,
+        terms   tsvector NOT NULL,
+        PRIMARY KEY (mailbox, uid)
+    );
+    CREATE INDEX search_docs_terms ON search_docs USING gin (terms);
+    CREATE TABLE search_watermarks (
+        mailbox   BIGINT PRIMARY KEY,
+        watermark BIGINT NOT NULL
+    );
+    CREATE TABLE search_terms (
+        term TEXT COLLATE "C" PRIMARY KEY
+    );
+    CREATE INDEX search_terms_reversed ON search_terms ((reverse(term)) text_pattern_ops);
+    CREATE TABLE search_words (
+        word TEXT COLLATE "C" PRIMARY KEY
+    );
+    "#,
 ];
 
 /// The schema version this program writes.

@@ -1,4 +1,5 @@
-//! The shared conformance suites (mail store, queue spool, collector state, contacts) on PostgreSQL:
+//! The shared conformance suites (mail store, queue spool, collector state, contacts, search
+//! index) on PostgreSQL:
 //! one throwaway PostgreSQL 15 cluster per test process (`pochta_store_postgres::testing`),
 //! one fresh database per test.
 
@@ -84,4 +85,25 @@ mod contacts {
     }
 
     pochta_store::contacts_conformance_tests!(Pg);
+}
+
+mod search {
+    use pochta_store::conformance::search::SearchFixture;
+    use pochta_store_postgres::{PgSearchIndex, testing};
+
+    struct Pg(String);
+
+    impl SearchFixture for Pg {
+        type Index = PgSearchIndex;
+
+        fn create() -> Self {
+            Pg(testing::shared().database())
+        }
+
+        fn open(&self) -> PgSearchIndex {
+            PgSearchIndex::open(&self.0, 4).expect("open search index")
+        }
+    }
+
+    pochta_store::search_conformance_tests!(Pg);
 }
