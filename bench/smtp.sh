@@ -4,6 +4,8 @@
 #   bench/smtp.sh                          # defaults below; override with environment variables
 #   DURATION=20s SENDERS=20 SIZE=10240 bench/smtp.sh
 #   ONLY=pochta bench/smtp.sh              # skip the Postfix run (for quick store iterations)
+#   SOURCE_FILE=letter.txt                 # smtp-source sends this letter (-F) instead of filler
+#   POCHTA_CONF_EXTRA='[section] key = v'  # appended to Pochta's config (bench/search.sh)
 #
 # For each server in turn: $SENDERS senders, each one connection, deliver $SIZE-byte messages
 # to one local recipient for $DURATION (PIPELINING where offered); a message counts when the
@@ -28,6 +30,8 @@ POCHTA_PORT="${POCHTA_PORT:-21026}"
 SINK_PORT="${SINK_PORT:-21027}"
 SOURCE_MESSAGES="${SOURCE_MESSAGES:-5000}" # messages per smtp-source run (protocol ceiling)
 ONLY="${ONLY:-}"                  # postfix | pochta: measure one server only
+SOURCE_FILE="${SOURCE_FILE:-}"
+POCHTA_CONF_EXTRA="${POCHTA_CONF_EXTRA:-}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 OUT="${OUT:-$target_dir/bench-smtp/$(date +%Y%m%d-%H%M%S)}"
 
@@ -71,7 +75,9 @@ source_run() {
   mkdir -p "$OUT/$label"
   local t0 t1
   t0="$(date +%s%N)"
-  smtp-source -s "$SENDERS" -l "$SIZE" -m "$SOURCE_MESSAGES" -f "bench@$DOMAIN" -t "$rcpt" \
+  local body=(-l "$SIZE")
+  [ -n "$SOURCE_FILE" ] && body=(-F "$SOURCE_FILE")
+  smtp-source -s "$SENDERS" "${body[@]}" -m "$SOURCE_MESSAGES" -f "bench@$DOMAIN" -t "$rcpt" \
     "127.0.0.1:$port" > "$OUT/$label/smtp-source.log" 2>&1 || true
   t1="$(date +%s%N)"
   awk -v n="$SOURCE_MESSAGES" -v a="$t0" -v b="$t1" -v l="$label" \
@@ -158,6 +164,8 @@ check_inbound = false
 [limits]
 max_connections = 4000
 connections_per_ip = 4000
+
+$POCHTA_CONF_EXTRA
 CONF
   "$pochta_bin" --config "$conf" user add "bench@$DOMAIN" --password bench-password \
     > "$OUT/pochta/setup.txt" 2>&1

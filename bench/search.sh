@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Full-text search benchmark (issue 22): one INBOX of $MESSAGES generated Russian/English
+# letters (bench/search.py: plain, HTML, KOI8-R, windows-1251, attachments; Zipf word
+# frequencies over inflected word forms), the same bytes in Dovecot (maildir) and in Pochta
+# (MULTIAPPEND). Times UID SEARCH TEXT/BODY queries (median of 3, one session, after an
+# untimed warm-up pass) on:
+#   dovecot        Debian's dovecot-imapd as installed (scans the messages)
+#   dovecot-xapian the same with Debian's dovecot-fts-xapian plugin (indexed before timing)
+#   pochta         Pochta with its search index
+#   pochta-scan    Pochta with the index switched off ($POCHTA_SCAN_CONF)
+# and sizes: the mail, Xapian's index, Pochta's index. Delivery with the index on and off:
+# bench/smtp.sh (ONLY=pochta, smtp-source -F with one corpus letter), $ROUNDS times each,
+# alternating.
+#
+#   bench/search.sh                        # MESSAGES=100000
+#   MESSAGES=10000 SKIP=smtp bench/search.sh
+#   SKIP="dovecot xapian" bench/search.sh   # any of: dovecot xapian pochta scan smtp
+#
+# Needs: apt-get install -y dovecot-imapd dovecot-fts-xapian postfix (smtp-source).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+MESSAGES="${MESSAGES:-100000}"
+PASSWORD="${PASSWORD:-bench-password}"
+USER_NAME="${USER_NAME:-big@bench.test}"
+DOVECOT_PORT="${DOVECOT_PORT:-14380}"
+POCHTA_PORT="${POCHTA_PORT:-14381}"
+ROUNDS="${ROUNDS:-3}"
+SKIP="${SKIP:-}"
+# Config lines for Pochta with the index (default) and without it (a scan of every message).
+POCHTA_INDEX_CONF="${POCHTA_INDEX_CONF:-}"
+POCHTA_SCAN_CONF="${POCHTA_SCAN_CONF:-[search]
+index = false}"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+OUT="${OUT:-$target_dir/bench-search/$(date +%Y%m%d-%H%M%S)}"
+py="$root/bench/search.py"
+
+work="$(mktemp -d "${BENCH_TMP:-/dev/shm}/pochta-bench-search.XXXXXX")"
+chmod 755 "$work"
+pochta_pid=""
+cleanup() {
+  if [ -n "$pochta_pid" ] && kill -0 "$pochta_pid" 2>/dev/null; then
+    kill "$pochta_pid" 2>/dev/null || true
+    wait "$pochta_pid" 2>/dev/null || true
+  fi
+  "$root/bench/dovecot/dovecot.sh" stop "$work/dovecot" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$OUT"
+say() { printf '\n### %s\n' "$*"; }
+skip() { case " $SKIP " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+wait_port() {
+  for _ in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+elapsed() { /usr/bin/time -f "%e" -o "$1" "${@:2}"; }
+{ uptime; nproc; } > "$OUT/machine.txt"
+
+if ! skip pochta || ! skip scan || ! skip smtp; then
+  say "building (release)"
+  cargo build --release -p pochta
+fi
+pochta_bin="$target_dir/release/pochta"
+
+mail_bytes="$(python3 "$py" size "$MESSAGES")"
+echo "$MESSAGES messages, $mail_bytes bytes" | tee "$OUT/corpus.txt"
+
+# --- Dovecot, scanning and with fts-xapian ------------------------------------------------
+maildir="$work/dovecot/mail/$USER_NAME/Maildir"
+if ! skip dovecot || ! skip xapian; then
+  say "dovecot: $MESSAGES messages"
+  "$root/bench/dovecot/dovecot.sh" start "$work/dovecot" "$DOVECOT_PORT" "$PASSWORD" "$USER_NAME" > /dev/null
+  elapsed "$OUT/dovecot-fill.s" python3 "$py" fill-maildir "$maildir" "$MESSAGES"
+  [ "$(id -u)" = 0 ] && chown -R mail:mail "$work/dovecot/mail"
+  if ! skip dovecot; then
+    # Warm-up pass (Dovecot indexes the new maildir and fills its cache), then timed.
+    python3 "$py" measure 127.0.0.1 "$DOVECOT_PORT" "$USER_NAME" "$PASSWORD" dovecot-warmup > /dev/null 2>&1
+    python3 "$py" measure 127.0.0.1 "$DOVECOT_PORT" "$USER_NAME" "$PASSWORD" dovecot > "$OUT/dovecot.json"
+  fi
+  "$root/bench/dovecot/dovecot.sh" stop "$work/dovecot"
+fi
+if ! skip xapian; then
+  say "dovecot + fts-xapian"
+  # The same generated config plus the plugin (nothing from /etc/dovecot).
+  cat >> "$work/dovecot/dovecot.conf" <<'CONF'
+
+# bench/search.sh: Debian's dovecot-fts-xapian, as its README configures it.
+mail_plugins = $mail_plugins fts fts_xapian
+plugin {
+  fts = xapian
+  fts_xapian = partial=3 full=20
+  fts_autoindex = yes
+  fts_enforced = yes
+}
+service indexer-worker {
+  vsz_limit = 2G
+}
+CONF
+  dovecot -c "$work/dovecot/dovecot.conf"
+  wait_port "$DOVECOT_PORT"
+  # Index before timing (doveadm index, synchronously); its wall time is the indexing cost.
+  elapsed "$OUT/xapian-index.s" doveadm -c "$work/dovecot/dovecot.conf" index -u "$USER_NAME" INBOX
+  python3 "$py" measure 127.0.0.1 "$DOVECOT_PORT" "$USER_NAME" "$PASSWORD" xapian-warmup > /dev/null 2>&1
+  python3 "$py" measure 127.0.0.1 "$DOVECOT_PORT" "$USER_NAME" "$PASSWORD" dovecot-xapian > "$OUT/dovecot-xapian.json"
+  du -sb "$work/dovecot/mail/$USER_NAME/xapian-indexes" | cut -f1 > "$OUT/xapian-index.bytes" || true
+  "$root/bench/dovecot/dovecot.sh" stop "$work/dovecot"
+fi
+rm -rf "$work/dovecot/mail"
+
+# --- Pochta, with the index and scanning --------------------------------------------------
+conf="$work/pochta/pochta.toml"
+start_pochta() { # EXTRA_CONFIG
+  cat > "$conf" <<CONF
+hostname = "bench.test"
+data_dir = "$work/pochta/data"
+
+[listen]
+imap = ["127.0.0.1:$POCHTA_PORT"]
+
+[auth]
+plaintext = "always"
+
+$1
+CONF
+  "$pochta_bin" --config "$conf" serve >> "$OUT/pochta-server.log" 2>&1 &
+  pochta_pid=$!
+  wait_port "$POCHTA_PORT"
+}
+stop_pochta() {
+  kill "$pochta_pid"; wait "$pochta_pid" 2>/dev/null || true; pochta_pid=""
+}
+if ! skip pochta || ! skip scan; then
+  say "pochta: $MESSAGES messages"
+  mkdir -p "$work/pochta/data"
+  start_pochta "$POCHTA_INDEX_CONF"
+  "$pochta_bin" --config "$conf" user add "$USER_NAME" --password "$PASSWORD" > /dev/null
+  elapsed "$OUT/pochta-fill.s" python3 "$py" fill 127.0.0.1 "$POCHTA_PORT" "$USER_NAME" "$PASSWORD" "$MESSAGES"
+  # Restart: the measured session starts from a server that did not just parse every message.
+  stop_pochta
+  du -sb "$work/pochta/data" | cut -f1 > "$OUT/pochta-data.bytes"
+  du -sb "$work/pochta/data/search" 2>/dev/null | cut -f1 > "$OUT/pochta-index.bytes" || true
+  if ! skip pochta; then
+    start_pochta "$POCHTA_INDEX_CONF"
+    python3 "$py" measure 127.0.0.1 "$POCHTA_PORT" "$USER_NAME" "$PASSWORD" pochta-warmup > /dev/null 2>&1
+    python3 "$py" measure 127.0.0.1 "$POCHTA_PORT" "$USER_NAME" "$PASSWORD" pochta > "$OUT/pochta.json"
+    stop_pochta
+  fi
+  if ! skip scan; then
+    start_pochta "$POCHTA_SCAN_CONF"
+    python3 "$py" measure 127.0.0.1 "$POCHTA_PORT" "$USER_NAME" "$PASSWORD" pochta-scan-warmup > /dev/null 2>&1
+    python3 "$py" measure 127.0.0.1 "$POCHTA_PORT" "$USER_NAME" "$PASSWORD" pochta-scan > "$OUT/pochta-scan.json"
+    stop_pochta
+  fi
+fi
+rm -rf "$work/pochta"
+
+# --- Delivery with the index on and off (bench/smtp.sh, smtp-source) ----------------------
+if ! skip smtp; then
+  python3 "$py" sample "$work/letter.txt" 7
+  for round in $(seq "$ROUNDS"); do
+    for mode in on off; do
+      extra="$POCHTA_INDEX_CONF"; [ "$mode" = off ] && extra="$POCHTA_SCAN_CONF"
+      say "delivery, index $mode, round $round"
+      ONLY=pochta SOURCE_FILE="$work/letter.txt" POCHTA_CONF_EXTRA="$extra" \
+        OUT="$OUT/smtp-$mode-$round" DURATION="${SMTP_DURATION:-10s}" \
+        "$root/bench/smtp.sh" > "$OUT/smtp-$mode-$round.log" 2>&1 || true
+      cat "$OUT/smtp-$mode-$round/pochta/smtp-source.txt" 2>/dev/null || echo "(no smtp-source result)"
+    done
+  done
+fi
+
+# --- Table --------------------------------------------------------------------------------
+say "results ($MESSAGES messages, $mail_bytes bytes of mail; $(nproc) CPUs; load: $(cut -d, -f3- "$OUT/machine.txt" | head -1))"
+jsons=()
+for l in dovecot dovecot-xapian pochta pochta-scan; do [ -s "$OUT/$l.json" ] && jsons+=("$OUT/$l.json"); done
+[ "${#jsons[@]}" -gt 0 ] && python3 "$py" compare "${jsons[@]}" | tee "$OUT/table.txt"
+{
+  for f in dovecot-fill xapian-index pochta-fill; do
+    [ -s "$OUT/$f.s" ] && echo "$f: $(tail -1 "$OUT/$f.s") s"
+  done
+  for f in xapian-index pochta-index pochta-data; do
+    [ -s "$OUT/$f.bytes" ] && awk -v b="$(cat "$OUT/$f.bytes")" -v m="$mail_bytes" -v f="$f" \
+      'BEGIN { printf "%s: %d bytes, %.1f %% of the mail\n", f, b, 100 * b / m }'
+  done
+  for mode in on off; do
+    printf 'smtp-source, index %s:' "$mode"
+    for round in $(seq "$ROUNDS"); do
+      sed -n 's/.*: \([0-9.]*\) msgs\/s$/ \1/p' "$OUT/smtp-$mode-$round/pochta/smtp-source.txt" 2>/dev/null | tr -d '\n'
+    done
+    echo " msgs/s"
+  done
+} | tee -a "$OUT/table.txt"
+echo "results kept in $OUT"
