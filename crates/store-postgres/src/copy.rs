@@ -20,6 +20,10 @@
 //!   VANISHED at worst once more.
 //! - One transaction: the target is either the whole copy or untouched. It must hold no
 //!   account yet (a fresh database), else nothing is copied.
+//! - The full-text index is **not copied but rebuilt**: the copy empties `search_docs` and
+//!   `search_watermarks`, so every mailbox's watermark is 0 and the indexer of the first
+//!   node that starts indexes every message (searches are complete meanwhile: messages above
+//!   a watermark are matched directly, only more slowly).
 
 use std::collections::{HashMap, HashSet};
 
@@ -64,6 +68,11 @@ pub fn copy_into<S: MailStore>(
             )
             .into());
         }
+        // The full-text index is not copied (another backend's index is in another form, and
+        // it is derived data): whatever a node may have left there goes, every watermark is
+        // 0, and the nodes' indexers rebuild it from the messages when they start.
+        tx.execute("DELETE FROM search_docs", &[])?;
+        tx.execute("DELETE FROM search_watermarks", &[])?;
         let mut report = CopyReport::default();
         for d in src.domain_list().map_err(sync)? {
             tx.execute(
