@@ -360,7 +360,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         terms   tsvector NOT NULL,
         PRIMARY KEY (mailbox, uid)
     );
-    CREATE INDEX search_docs_terms ON search_docs USING gin (terms);
+    CREATE INDEX search_docs_terms ON search_docs USING gin (terms) WITH (fastupdate = off);
     CREATE TABLE search_watermarks (
         mailbox   BIGINT PRIMARY KEY,
         watermark BIGINT NOT NULL

@@ -11,12 +11,12 @@
 //! - **Fields**: each lexeme is a term prefixed by its field's digit (`0` subject, `1` from,
 //!   … in the order of [`Fields::EACH`]), so one vector and one GIN index serve every field
 //!   set: a clause's term becomes `('0t' | '5t' | …)` over the clause's fields, terms and
-//!   clauses are joined with `&`. Term lexemes carry up to [`MAX_POSITIONS`] positions (their
-//!   first occurrences), so `ts_rank` grows with how often a term occurs.
+//!   clauses are joined with `&`. Lexemes have no positions (smaller vectors; `ts_rank` then
+//!   counts which query terms matched, in how many fields).
 //! - **Substring candidates** ([`SearchClause::substring`](pochta_store::search::SearchClause)):
 //!   the vector also holds every unstemmed word ([`words`]) prefixed by its field's letter
 //!   (`a` subject, `b` from, …); `search_words` is their vocabulary. A query word becomes the
-//!   vocabulary's words that contain it (`strpos`, a scan of the vocabulary, not of the
+//!   vocabulary's words that contain it (`strpos`: a scan of the vocabulary, not of the
 //!   mail); one found in more than [`MAX_SUBSTRING_WORDS`] words is left out of the query
 //!   (more candidates, which the caller verifies anyway).
 //! - **FUZZY**: `search_terms` is the vocabulary of every term ever added (never shrunk: a
@@ -37,7 +37,6 @@
 //!   and the indexer rebuilds it from the messages (see `copy.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
 use pochta_store::Result;
 use pochta_store::search::{
@@ -48,12 +47,8 @@ use pochta_types::{MailboxId, Uid};
 
 use crate::{Pool, R, Tx};
 
-/// Positions kept per lexeme (they only weigh `ts_rank`).
-const MAX_POSITIONS: usize = 4;
 /// Largest tsvector text written for one document (PostgreSQL's limit is 1 MB).
 const MAX_VECTOR_BYTES: usize = 768 * 1024;
-/// Largest tsvector position.
-const MAX_POSITION: usize = 16383;
 
 /// The full-text index on a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -106,62 +101,50 @@ fn quote(out: &mut String, lexeme: &str) {
 
 /// A document's tsvector text, its distinct terms and words (for the vocabularies).
 fn vector(doc: &SearchDocument) -> (String, BTreeSet<String>, BTreeSet<String>) {
-    // lexeme → positions (1-based occurrence index over the whole document; none for words).
-    let mut lexemes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut lexemes: BTreeSet<String> = BTreeSet::new();
     let mut terms = BTreeSet::new();
     let mut all_words = BTreeSet::new();
-    let mut pos = 0usize;
     let mut bytes = 0usize;
     for (field, _) in Fields::EACH {
-        let tag = word_tag(field);
-        for word in words(field.text_of(doc)) {
-            let mut lexeme = String::with_capacity(word.len() + 1);
-            lexeme.push(tag);
-            lexeme.push_str(&word);
-            if lexemes.contains_key(&lexeme) || bytes + lexeme.len() + 4 > MAX_VECTOR_BYTES {
-                continue;
-            }
-            bytes += lexeme.len() + 4;
-            lexemes.insert(lexeme, Vec::new());
-            all_words.insert(word);
-        }
-    }
-    for (field, _) in Fields::EACH {
         let tag = field_tag(field);
-        for term in analyze(field.text_of(doc)) {
-            pos += 1;
+        let text = field.text_of(doc);
+        for term in analyze(text) {
             let mut lexeme = String::with_capacity(term.len() + 1);
             lexeme.push(tag);
             lexeme.push_str(&term);
-            match lexemes.get_mut(&lexeme) {
-                Some(p) => {
-                    if p.len() < MAX_POSITIONS {
-                        p.push(pos.min(MAX_POSITION));
-                        bytes += 6;
-                    }
-                }
-                None => {
-                    // Quotes, separator, a position: ~10 bytes on top of the lexeme.
-                    if bytes + lexeme.len() + 10 > MAX_VECTOR_BYTES {
-                        continue;
-                    }
-                    bytes += lexeme.len() + 10;
-                    lexemes.insert(lexeme, vec![pos.min(MAX_POSITION)]);
-                    terms.insert(term);
-                }
+            if lexemes.contains(&lexeme) {
+                continue;
             }
+            // Quotes and a separator on top of the lexeme.
+            if bytes + lexeme.len() + 3 > MAX_VECTOR_BYTES {
+                break;
+            }
+            bytes += lexeme.len() + 3;
+            lexemes.insert(lexeme);
+            terms.insert(term);
+        }
+        let tag = word_tag(field);
+        for word in words(text) {
+            let mut lexeme = String::with_capacity(word.len() + 1);
+            lexeme.push(tag);
+            lexeme.push_str(&word);
+            if lexemes.contains(&lexeme) {
+                continue;
+            }
+            if bytes + lexeme.len() + 3 > MAX_VECTOR_BYTES {
+                break;
+            }
+            bytes += lexeme.len() + 3;
+            lexemes.insert(lexeme);
+            all_words.insert(word);
         }
     }
     let mut out = String::with_capacity(bytes);
-    for (lexeme, positions) in &lexemes {
+    for lexeme in &lexemes {
         if !out.is_empty() {
             out.push(' ');
         }
         quote(&mut out, lexeme);
-        for (i, p) in positions.iter().enumerate() {
-            out.push(if i > 0 { ',' } else { ':' });
-            let _ = write!(out, "{p}");
-        }
     }
     (out, terms, all_words)
 }
@@ -444,19 +427,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vector_tags_fields_and_keeps_few_positions() {
+    fn vector_tags_fields() {
         let doc = SearchDocument {
             subject: "Письма".into(),
-            body: "письмо письмо письмо письмо письмо it's".into(),
+            body: "письмо письмо письмами it's".into(),
             ..Default::default()
         };
         let (v, terms, ws) = vector(&doc);
         let stem = &analyze("письмо")[0];
-        assert!(v.contains(&format!("'0{stem}':1 ")), "{v}");
-        assert!(v.contains(&format!("'5{stem}':2,3,4,5")), "{v}");
-        assert!(!v.contains(",6"), "{v}");
+        assert!(v.contains(&format!("'0{stem}'")), "{v}");
+        assert_eq!(v.matches(&format!("'5{stem}'")).count(), 1, "{v}");
         assert!(terms.contains(stem));
-        assert!(ws.contains("письма") && v.contains("'aписьма' "), "{v}");
+        assert!(ws.contains("письмами") && ws.contains("it"), "{ws:?}");
+        assert!(v.contains("'fписьмами'"), "{v}");
         assert_eq!(field_tag(Fields::ATTACHMENT_TEXT), '7');
         let mut q = String::new();
         quote(&mut q, "a'b\\c");
