@@ -5,7 +5,6 @@
 #   DURATION=20s SENDERS=20 SIZE=10240 bench/smtp.sh
 #   ONLY=pochta bench/smtp.sh              # skip the Postfix run (for quick store iterations)
 #   SOURCE_FILE=letter.txt                 # smtp-source sends this letter (-F) instead of filler
-#   POCHTA_CONF_EXTRA='[section] key = v'  # appended to Pochta's config (bench/search.sh)
 #
 # For each server in turn: $SENDERS senders, each one connection, deliver $SIZE-byte messages
 # to one local recipient for $DURATION (PIPELINING where offered); a message counts when the
@@ -31,7 +30,6 @@ SINK_PORT="${SINK_PORT:-21027}"
 SOURCE_MESSAGES="${SOURCE_MESSAGES:-5000}" # messages per smtp-source run (protocol ceiling)
 ONLY="${ONLY:-}"                  # postfix | pochta: measure one server only
 SOURCE_FILE="${SOURCE_FILE:-}"
-POCHTA_CONF_EXTRA="${POCHTA_CONF_EXTRA:-}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 OUT="${OUT:-$target_dir/bench-smtp/$(date +%Y%m%d-%H%M%S)}"
 
@@ -164,8 +162,6 @@ check_inbound = false
 [limits]
 max_connections = 4000
 connections_per_ip = 4000
-
-$POCHTA_CONF_EXTRA
 CONF
   "$pochta_bin" --config "$conf" user add "bench@$DOMAIN" --password bench-password \
     > "$OUT/pochta/setup.txt" 2>&1
