@@ -26,7 +26,9 @@ use pochta_store::{
 use pochta_store_embedded::{
     EmbeddedCollectorStore, EmbeddedContactStore, EmbeddedQueueStore, EmbeddedStore,
 };
-use pochta_store_postgres::{PgCollectorStore, PgContactStore, PgQueueStore, PgStore};
+use pochta_store_postgres::{
+    PgCollectorStore, PgContactStore, PgQueueStore, PgSearchIndex, PgStore,
+};
 use pochta_types::{
     AccountId, Address, Domain, Flags, MailboxId, MailboxName, ModSeq, Rights, SpecialUse, Uid,
 };
@@ -148,11 +150,15 @@ fn open_collector_state(
     State::open(data_dir, store)
 }
 
-/// Address books and contacts (`data_dir/contacts.sqlite3`, or the PostgreSQL database).
 /// The full-text index of the configured backend (embedded: `data_dir/search`, rebuilt
-/// empty when damaged). `None` where the backend has none yet (PostgreSQL): text search
-/// keys then scan the messages.
+/// empty when damaged; PostgreSQL: the `search_*` tables, shared by every node). `None`
+/// with `POCHTA_SEARCH_INDEX=off`: text search keys then scan the messages.
 pub fn search_index(config: &Config) -> Result<Option<Arc<dyn pochta_store::SearchIndex>>> {
+    // POCHTA_SEARCH_INDEX=off: no index, text keys scan the messages (for measurements:
+    // bench/search.sh compares the two).
+    if std::env::var("POCHTA_SEARCH_INDEX").is_ok_and(|v| v == "off") {
+        return Ok(None);
+    }
     match &config.store {
         StoreSettings::Embedded => {
             crate::admin::create_private_dir(&config.data_dir)?;
@@ -165,10 +171,14 @@ pub fn search_index(config: &Config) -> Result<Option<Arc<dyn pochta_store::Sear
                 })?;
             Ok(Some(Arc::new(index)))
         }
-        StoreSettings::Postgres { .. } => Ok(None),
+        StoreSettings::Postgres { url, .. } => Ok(Some(Arc::new(
+            PgSearchIndex::open(url, SIDE_POOL)
+                .context("cannot open the search index in PostgreSQL")?,
+        ))),
     }
 }
 
+/// Address books and contacts (`data_dir/contacts.sqlite3`, or the PostgreSQL database).
 pub fn contact_store(config: &Config) -> Result<Arc<dyn ContactStore>> {
     match &config.store {
         StoreSettings::Embedded => {
