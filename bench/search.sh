@@ -56,7 +56,7 @@ wait_port() {
   done
   return 1
 }
-elapsed() { /usr/bin/time -f "%e" -o "$1" "${@:2}"; }
+elapsed() { /usr/bin/time -f "%e s wall, %U s user, %S s system" -o "$1" "${@:2}"; }
 { uptime; nproc; } > "$OUT/machine.txt"
 
 if ! skip pochta || ! skip scan || ! skip smtp; then
@@ -105,7 +105,7 @@ CONF
   elapsed "$OUT/xapian-index.s" doveadm -c "$work/dovecot/dovecot.conf" index -u "$USER_NAME" INBOX
   python3 "$py" measure 127.0.0.1 "$DOVECOT_PORT" "$USER_NAME" "$PASSWORD" xapian-warmup > /dev/null 2>&1
   python3 "$py" measure 127.0.0.1 "$DOVECOT_PORT" "$USER_NAME" "$PASSWORD" dovecot-xapian > "$OUT/dovecot-xapian.json"
-  du -sb "$work/dovecot/mail/$USER_NAME/xapian-indexes" | cut -f1 > "$OUT/xapian-index.bytes" || true
+  du -sb "$maildir/xapian-indexes" | cut -f1 > "$OUT/xapian-index.bytes" || true
   "$root/bench/dovecot/dovecot.sh" stop "$work/dovecot"
 fi
 rm -rf "$work/dovecot/mail"
@@ -179,7 +179,7 @@ for l in dovecot dovecot-xapian pochta pochta-scan; do [ -s "$OUT/$l.json" ] && 
 [ "${#jsons[@]}" -gt 0 ] && python3 "$py" compare "${jsons[@]}" | tee "$OUT/table.txt"
 {
   for f in dovecot-fill xapian-index pochta-fill pochta-reindex; do
-    [ -s "$OUT/$f.s" ] && echo "$f: $(tail -1 "$OUT/$f.s") s"
+    [ -s "$OUT/$f.s" ] && echo "$f: $(tail -1 "$OUT/$f.s")"
   done
   for f in xapian-index pochta-index pochta-data; do
     [ -s "$OUT/$f.bytes" ] && awk -v b="$(cat "$OUT/$f.bytes")" -v m="$mail_bytes" -v f="$f" \
