@@ -164,7 +164,11 @@ fn search_finds_russian_word_forms_on_postgres_after_store_copy() {
         .map(|h| h.uid.get())
         .collect();
     from_index.sort_unstable();
-    assert_eq!(from_index, vec![1, 2], "письмо (subject) and письма (KOI8-R body)");
+    assert_eq!(
+        from_index,
+        vec![1, 2],
+        "письмо (subject) and письма (KOI8-R body)"
+    );
 
     // Over IMAP: the word forms, and a new message found right after its APPEND.
     let mut c = Imap::login(&pg);
