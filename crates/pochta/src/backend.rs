@@ -339,6 +339,19 @@ impl MailStore for Store {
     fn blob(&self, blob: &BlobId) -> R<Arc<Vec<u8>>> {
         counted!(self, "blob", s => s.blob(blob))
     }
+    fn search_meta(
+        &self,
+        mailbox: MailboxId,
+        filter: &pochta_store::MetaFilter,
+    ) -> R<Vec<(Uid, ModSeq)>> {
+        each!(self, s => s.search_meta(mailbox, filter))
+    }
+    fn sort_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> R<Vec<pochta_store::SortRow>> {
+        each!(self, s => s.sort_rows(mailbox, uids))
+    }
+    fn header_sections(&self, mailbox: MailboxId, uids: &[Uid]) -> R<Vec<(Uid, Vec<u8>)>> {
+        each!(self, s => s.header_sections(mailbox, uids))
+    }
     fn store_flags(
         &self,
         mailbox: MailboxId,

@@ -55,11 +55,13 @@ use pochta_types::{
 
 pub mod collector;
 pub mod contacts;
+pub mod keys;
 pub mod queue;
 pub mod search;
 
 pub use collector::CollectorStore;
 pub use contacts::ContactStore;
+pub use keys::{MetaField, MetaFilter, SortRow};
 pub use queue::QueueStore;
 pub use search::SearchIndex;
 
@@ -519,6 +521,55 @@ pub trait MailStore: Directory {
     ) -> Result<Vec<MessageRecord>>;
     /// The bytes of a message.
     fn blob(&self, blob: &BlobId) -> Result<Arc<Vec<u8>>>;
+
+    // --- bulk reads for SEARCH/SORT/THREAD (see [`keys`]) ---
+
+    /// UID and MODSEQ of every message matching `filter`, ascending by UID, as
+    /// [`MetaFilter::matches`] says. Flags are the stored ones (no per-user `\Seen`). The
+    /// default reads the records; backends answer from their per-message columns.
+    fn search_meta(&self, mailbox: MailboxId, filter: &MetaFilter) -> Result<Vec<(Uid, ModSeq)>> {
+        let uids: Vec<Uid> = self.summaries(mailbox)?.iter().map(|s| s.uid).collect();
+        let mut out = Vec::new();
+        for chunk in uids.chunks(2048) {
+            for r in self.records(mailbox, chunk, filter.uses_sent_day())? {
+                if filter.matches(&r) {
+                    out.push((r.uid, r.modseq));
+                }
+            }
+        }
+        Ok(out)
+    }
+    /// The SORT/THREAD keys of the given UIDs that exist, ascending by UID (what
+    /// [`SortRow::of_record`] gives). The default decodes each record's metadata.
+    fn sort_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<SortRow>> {
+        let mut out = Vec::with_capacity(uids.len());
+        for r in self.records(mailbox, uids, true)? {
+            let legacy = r.meta.as_deref().is_some_and(|m| m.sort_fields().is_none());
+            // Bytes gone meanwhile (expunged elsewhere and collected): empty keys.
+            let raw = if legacy {
+                self.blob(&r.blob).ok()
+            } else {
+                None
+            };
+            out.push(SortRow::of_record(&r, raw.as_deref().map(|b| b.as_slice())));
+        }
+        Ok(out)
+    }
+    /// The top-level header section ([`pochta_message::header_section`]) of each of the
+    /// given UIDs that exists, ascending by UID. The default reads each message's bytes.
+    fn header_sections(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<(Uid, Vec<u8>)>> {
+        let mut out = Vec::with_capacity(uids.len());
+        for r in self.records(mailbox, uids, false)? {
+            match self.blob(&r.blob) {
+                Ok(b) => out.push((r.uid, pochta_message::header_section(&b).to_vec())),
+                // Expunged and collected since the record was read: as if it did not exist.
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     /// Change flags of the given UIDs (RFC 3501 §6.4.6, RFC 7162 §3.1.3 UNCHANGEDSINCE).
     fn store_flags(
         &self,

@@ -13,6 +13,7 @@ mod copy_move;
 mod expunge;
 mod fetch;
 mod flags;
+mod keys;
 mod mailboxes;
 mod metadata;
 mod quota;
@@ -393,6 +394,22 @@ impl MailStore for EmbeddedStore {
 
     fn blob(&self, blob: &BlobId) -> Result<Arc<Vec<u8>>> {
         fetch::blob(self, blob)
+    }
+
+    fn search_meta(
+        &self,
+        mailbox: MailboxId,
+        filter: &pochta_store::MetaFilter,
+    ) -> Result<Vec<(Uid, ModSeq)>> {
+        keys::search_meta(self, mailbox, filter)
+    }
+
+    fn sort_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<pochta_store::SortRow>> {
+        keys::sort_rows(self, mailbox, uids)
+    }
+
+    fn header_sections(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<(Uid, Vec<u8>)>> {
+        keys::header_sections(self, mailbox, uids)
     }
 
     fn store_flags(
