@@ -419,6 +419,9 @@ impl MailStore for Store {
     fn access_key_reset(&self, account: AccountId, key: Option<(MailboxId, &[u8])>) -> R<()> {
         each!(self, s => s.access_key_reset(account, key))
     }
+    fn select_state(&self, mailbox: MailboxId) -> R<pochta_store::SelectState> {
+        each!(self, s => s.select_state(mailbox))
+    }
     fn claim_recent(&self, mailbox: MailboxId) -> R<Vec<Uid>> {
         each!(self, s => s.claim_recent(mailbox))
     }

@@ -246,6 +246,36 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER blobs_keys_del AFTER DELETE ON blobs BEGIN
         DELETE FROM blob_keys WHERE id = OLD.id;
     END;
+
+    -- The distinct keyword sets of a mailbox's messages with how many messages have each,
+    -- so that SELECT lists the keywords without reading every message.
+    CREATE TABLE keyword_sets (
+        mailbox  INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        keywords TEXT NOT NULL,               -- messages.keywords, never ''
+        n        INTEGER NOT NULL,
+        PRIMARY KEY (mailbox, keywords)
+    ) WITHOUT ROWID;
+    INSERT INTO keyword_sets (mailbox, keywords, n)
+        SELECT mailbox, keywords, count(*) FROM messages WHERE keywords <> ''
+        GROUP BY mailbox, keywords;
+    CREATE TRIGGER messages_kw_add AFTER INSERT ON messages WHEN NEW.keywords <> '' BEGIN
+        INSERT INTO keyword_sets (mailbox, keywords, n) VALUES (NEW.mailbox, NEW.keywords, 1)
+            ON CONFLICT (mailbox, keywords) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER messages_kw_del AFTER DELETE ON messages WHEN OLD.keywords <> '' BEGIN
+        UPDATE keyword_sets SET n = n - 1 WHERE mailbox = OLD.mailbox AND keywords = OLD.keywords;
+        DELETE FROM keyword_sets WHERE mailbox = OLD.mailbox AND keywords = OLD.keywords AND n <= 0;
+    END;
+    CREATE TRIGGER messages_kw_old AFTER UPDATE OF keywords ON messages
+        WHEN OLD.keywords <> NEW.keywords AND OLD.keywords <> '' BEGIN
+        UPDATE keyword_sets SET n = n - 1 WHERE mailbox = OLD.mailbox AND keywords = OLD.keywords;
+        DELETE FROM keyword_sets WHERE mailbox = OLD.mailbox AND keywords = OLD.keywords AND n <= 0;
+    END;
+    CREATE TRIGGER messages_kw_new AFTER UPDATE OF keywords ON messages
+        WHEN OLD.keywords <> NEW.keywords AND NEW.keywords <> '' BEGIN
+        INSERT INTO keyword_sets (mailbox, keywords, n) VALUES (NEW.mailbox, NEW.keywords, 1)
+            ON CONFLICT (mailbox, keywords) DO UPDATE SET n = n + 1;
+    END;
     "#,
 ];
 

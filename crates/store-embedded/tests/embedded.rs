@@ -257,6 +257,8 @@ fn keys_migration_fills_existing_messages() {
     db.execute_batch(
         "DROP TRIGGER messages_keys_add; DROP TRIGGER messages_keys_del;
          DROP TRIGGER blobs_keys_del; DROP TABLE message_keys; DROP TABLE blob_keys;
+         DROP TRIGGER messages_kw_add; DROP TRIGGER messages_kw_del;
+         DROP TRIGGER messages_kw_old; DROP TRIGGER messages_kw_new; DROP TABLE keyword_sets;
          PRAGMA user_version = 7;",
     )
     .unwrap();
@@ -298,6 +300,8 @@ fn quota_migration_counts_existing_mail() {
     db.execute_batch(
         "DROP TRIGGER messages_keys_add; DROP TRIGGER messages_keys_del;
          DROP TRIGGER blobs_keys_del; DROP TABLE message_keys; DROP TABLE blob_keys;
+         DROP TRIGGER messages_kw_add; DROP TRIGGER messages_kw_del;
+         DROP TRIGGER messages_kw_old; DROP TRIGGER messages_kw_new; DROP TABLE keyword_sets;
          DROP TABLE access_keys;
          DROP TRIGGER accounts_metadata; DROP TABLE metadata;
          DROP TRIGGER messages_private_seen; DROP TABLE private_seen;

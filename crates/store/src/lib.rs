@@ -253,6 +253,19 @@ pub struct MailboxStatus {
     pub highest_modseq: ModSeq,
 }
 
+/// What SELECT/EXAMINE need of a mailbox, from one snapshot ([`MailStore::select_state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectState {
+    /// Every message's UID, ascending.
+    pub uids: Vec<Uid>,
+    /// The first message without `\Seen` (the stored flags, not per-user ones).
+    pub first_unseen: Option<Uid>,
+    /// How many messages have not been claimed as `\Recent` yet (as [`MailboxStatus`]).
+    pub recent: u32,
+    pub uid_next: Uid,
+    pub highest_modseq: ModSeq,
+}
+
 /// An instant with the UTC offset it was written in, as IMAP INTERNALDATE needs
 /// (RFC 3501 §2.3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -510,6 +523,23 @@ pub trait MailStore: Directory {
     ) -> Result<Vec<Uid>>;
     /// UID, flags and MODSEQ of every message, ascending by UID (SELECT).
     fn summaries(&self, mailbox: MailboxId) -> Result<Vec<MessageSummary>>;
+    /// What SELECT needs, without every message's flags. The default reads the status and
+    /// the summaries; a backend answers from one snapshot and may keep it for a mailbox that
+    /// has not changed since (its `uid_next` and `highest_modseq` the same).
+    fn select_state(&self, mailbox: MailboxId) -> Result<SelectState> {
+        let status = self.mailbox_status(mailbox)?;
+        let summaries = self.summaries(mailbox)?;
+        Ok(SelectState {
+            first_unseen: summaries
+                .iter()
+                .find(|m| !m.flags.contains(&pochta_types::Flag::Seen))
+                .map(|m| m.uid),
+            uids: summaries.iter().map(|m| m.uid).collect(),
+            recent: status.recent,
+            uid_next: status.uid_next,
+            highest_modseq: status.highest_modseq,
+        })
+    }
     /// What changed after `since` (RFC 7162 CHANGEDSINCE / QRESYNC; untagged updates).
     fn changes_since(&self, mailbox: MailboxId, since: ModSeq) -> Result<Changes>;
     /// Records of the given UIDs that exist, ascending; UIDs that do not exist are skipped.

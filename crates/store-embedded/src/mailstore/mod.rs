@@ -18,6 +18,7 @@ mod mailboxes;
 mod metadata;
 mod quota;
 mod replace;
+pub(crate) mod select;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -394,6 +395,10 @@ impl MailStore for EmbeddedStore {
 
     fn blob(&self, blob: &BlobId) -> Result<Arc<Vec<u8>>> {
         fetch::blob(self, blob)
+    }
+
+    fn select_state(&self, mailbox: MailboxId) -> Result<pochta_store::SelectState> {
+        select::select_state(self, mailbox)
     }
 
     fn search_meta(

@@ -49,6 +49,7 @@ macro_rules! conformance_tests {
             expunge_removes_only_deleted,
             recent_is_claimed_once,
             status_counts,
+            select_state_and_keywords_follow_changes,
             append_normalises_and_parses_once,
             records_of_many_uids,
             bulk_reads_agree_with_records,
@@ -514,6 +515,88 @@ pub fn status_counts<F: Fixture>() {
     assert_eq!(st.size, size as u64);
     assert_eq!(st.uid_next, uid(4));
     assert_eq!(s.mailbox_keywords(inbox).unwrap(), vec!["Work".to_string()]);
+}
+
+/// `select_state` and `mailbox_keywords` agree with the summaries and the status after
+/// every kind of change (appends, claims, flag and keyword changes, expunge, copy).
+pub fn select_state_and_keywords_follow_changes<F: Fixture>() {
+    let (_fx, s, acc, inbox) = setup::<F>();
+    let check = |mb: MailboxId| {
+        let sums = s.summaries(mb).unwrap();
+        let st = s.mailbox_status(mb).unwrap();
+        let got = s.select_state(mb).unwrap();
+        assert_eq!(got.uids, sums.iter().map(|m| m.uid).collect::<Vec<_>>());
+        let unseen = sums.iter().find(|m| !m.flags.contains(&Flag::Seen));
+        assert_eq!(got.first_unseen, unseen.map(|m| m.uid));
+        assert_eq!(got.recent, st.recent);
+        assert_eq!(
+            (got.uid_next, got.highest_modseq),
+            (st.uid_next, st.highest_modseq)
+        );
+        let mut kws: Vec<String> = sums
+            .iter()
+            .flat_map(|m| m.flags.keywords().to_vec())
+            .collect();
+        kws.sort_by_key(|k| k.to_ascii_lowercase());
+        kws.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        let mut got_kws = s.mailbox_keywords(mb).unwrap();
+        got_kws.sort_by_key(|k| k.to_ascii_lowercase());
+        assert_eq!(got_kws, kws);
+        got
+    };
+    assert!(check(inbox).uids.is_empty());
+    append(&s, inbox, 1, &[Flag::Seen]);
+    append(&s, inbox, 2, &[]);
+    append(&s, inbox, 3, &[kw("Work")]);
+    let st = check(inbox);
+    assert_eq!((st.first_unseen, st.recent), (Some(uid(2)), 3));
+    s.claim_recent(inbox).unwrap();
+    assert_eq!(check(inbox).recent, 0);
+    s.store_flags(inbox, &[uid(2)], FlagOp::Add, &flags(&[Flag::Seen]), None)
+        .unwrap();
+    assert_eq!(check(inbox).first_unseen, Some(uid(3)));
+    s.store_flags(
+        inbox,
+        &[uid(3)],
+        FlagOp::Remove,
+        &flags(&[kw("Work")]),
+        None,
+    )
+    .unwrap();
+    s.store_flags(inbox, &[uid(1)], FlagOp::Add, &flags(&[kw("Home")]), None)
+        .unwrap();
+    assert_eq!(s.mailbox_keywords(inbox).unwrap(), vec!["Home".to_string()]);
+    check(inbox);
+    s.store_flags(
+        inbox,
+        &[uid(1), uid(2)],
+        FlagOp::Add,
+        &flags(&[kw("Work")]),
+        None,
+    )
+    .unwrap();
+    check(inbox);
+    s.store_flags(
+        inbox,
+        &[uid(1)],
+        FlagOp::Replace,
+        &flags(&[Flag::Deleted]),
+        None,
+    )
+    .unwrap();
+    s.expunge(inbox, None).unwrap();
+    let st = check(inbox);
+    assert_eq!(st.uids, vec![uid(2), uid(3)]);
+    assert_eq!(s.mailbox_keywords(inbox).unwrap(), vec!["Work".to_string()]);
+    s.mailbox_create(acc, &name("Other"), None).unwrap();
+    let other = mailbox_id(&s, acc, "Other");
+    s.copy(inbox, &[uid(2), uid(3)], other).unwrap();
+    check(other);
+    s.move_messages(other, &[uid(1)], inbox).unwrap();
+    check(inbox);
+    check(other);
+    append(&s, inbox, 4, &[]);
+    assert_eq!(check(inbox).uids.len(), 4);
 }
 
 /// `records` of many UIDs (a whole big mailbox, as SEARCH and SORT ask) returns exactly the
