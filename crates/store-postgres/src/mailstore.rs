@@ -1069,6 +1069,14 @@ impl MailStore for PgStore {
         Ok(out)
     }
 
+    fn sort_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<pochta_store::SortRow>> {
+        keys::sort_rows(self, mailbox, uids)
+    }
+
+    fn header_sections(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<(Uid, Vec<u8>)>> {
+        keys::header_sections(self, mailbox, uids)
+    }
+
     fn summaries(&self, mailbox: MailboxId) -> Result<Vec<MessageSummary>> {
         Ok(self.read(|tx| {
             tx.query(

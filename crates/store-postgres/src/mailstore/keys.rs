@@ -2,9 +2,9 @@
 //! `mailstore/keys.rs` and `mailstore/select.rs`: a [`MetaFilter`] as one query over
 //! `messages` (a filter on the sent day, which only the stored metadata holds here, takes
 //! the trait's default path), and SELECT's UIDs and first unseen message from one snapshot.
-//! SORT/THREAD keys and header sections take the trait's defaults (the metadata and bytes).
+//! SORT/THREAD keys come from the stored metadata, header sections from the bytes.
 
-use pochta_store::{MetaField, MetaFilter, Result, SelectState, StoreError};
+use pochta_store::{MessageMeta, MetaField, MetaFilter, Result, SelectState, SortRow, StoreError};
 use pochta_types::{Flag, MailboxId, ModSeq, Uid};
 use postgres::types::ToSql;
 
@@ -156,5 +156,68 @@ pub(super) fn select_state(store: &PgStore, mailbox: MailboxId) -> Result<Select
             uid_next: to_uid(mb.uid_next)?,
             highest_modseq: to_modseq(mb.highest_modseq)?,
         })
+    })?)
+}
+
+/// SORT/THREAD keys from the stored metadata (one query; the bytes only for metadata
+/// stored before the sort fields were).
+pub(super) fn sort_rows(store: &PgStore, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<SortRow>> {
+    let uids = super::sorted(uids);
+    Ok(store.snapshot(|tx| {
+        let rows = tx.query(
+            "SELECT m.uid, m.internal_date, m.size, b.meta, b.id FROM messages m
+             JOIN blobs b ON b.id = m.blob
+             WHERE m.mailbox = $1 AND m.uid = ANY($2) ORDER BY m.uid",
+            &[&mailbox.0, &uids],
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let meta = MessageMeta::from_bytes(r.get::<_, &[u8]>(3))
+                .map_err(|e| super::corrupt(format!("meta: {e}")))?;
+            let fields = match meta.sort_fields() {
+                Some(f) => f.clone(),
+                None => {
+                    let id: &str = r.get(4);
+                    let data: Option<Vec<u8>> = tx
+                        .query_opt("SELECT data FROM blobs WHERE id = $1", &[&id])?
+                        .map(|d| d.get(0));
+                    data.map(|d| pochta_message::sort_fields(&d, &meta))
+                        .unwrap_or_default()
+                }
+            };
+            out.push(SortRow {
+                uid: to_uid(r.get(0))?,
+                arrival: r.get(1),
+                size: u64::try_from(r.get::<_, i64>(2)).unwrap_or(0),
+                sent: meta.sent_date(),
+                fields,
+            });
+        }
+        Ok(out)
+    })?)
+}
+
+/// Header sections, cut from the bytes here.
+pub(super) fn header_sections(
+    store: &PgStore,
+    mailbox: MailboxId,
+    uids: &[Uid],
+) -> Result<Vec<(Uid, Vec<u8>)>> {
+    let uids = super::sorted(uids);
+    Ok(store.snapshot(|tx| {
+        tx.query(
+            "SELECT m.uid, b.data FROM messages m JOIN blobs b ON b.id = m.blob
+             WHERE m.mailbox = $1 AND m.uid = ANY($2) ORDER BY m.uid",
+            &[&mailbox.0, &uids],
+        )?
+        .iter()
+        .map(|r| {
+            let data: &[u8] = r.get(1);
+            Ok((
+                to_uid(r.get(0))?,
+                pochta_message::header_section(data).to_vec(),
+            ))
+        })
+        .collect()
     })?)
 }
