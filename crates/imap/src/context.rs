@@ -90,11 +90,9 @@ impl<S: MailStore> Session<S> {
     /// The result of a program, in result order.
     fn context_result(&mut self, search: &Search, sort: Option<&[SortCriterion]>) -> Res<Vec<Uid>> {
         Ok(match sort {
-            None => self.matching(search, false, |_, _, rec| Ok(rec.uid))?.hits,
+            None => self.matching(search)?.hits.iter().map(|h| h.1).collect(),
             Some(criteria) => {
-                let matched = self.matching(search, true, |st, seq, rec| {
-                    crate::sort::keyed(st, seq, rec, criteria)
-                })?;
+                let matched = self.keyed_hits(search, criteria)?;
                 crate::sort::order_keyed(&matched.hits, criteria)
                     .into_iter()
                     .map(|i| matched.hits[i].uid)

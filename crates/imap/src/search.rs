@@ -5,6 +5,9 @@
 //! - The key tree is compiled once per command: strings are decoded from the command's
 //!   CHARSET into UTF-8 and case-folded, dates turned into day numbers. An unknown charset is
 //!   `NO [BADCHARSET (…)]` before any message is looked at.
+//! - A program of only per-message values (flags, keywords, UIDs and sequence numbers,
+//!   sizes, dates, the sent day, MODSEQ) is one store query ([`MailStore::search_meta`]):
+//!   no record is read (bench/README.md "Big mailbox").
 //! - Messages are read lazily: flags/sizes/dates come from the records; a message's bytes and
 //!   decoded text are loaded only if a key needs them, once per message.
 //! - Header keys match RFC 2047-decoded header values; FROM/TO/CC/BCC match a substring of
@@ -25,7 +28,7 @@ use pochta_imap_proto::sequence::SequenceSet;
 use std::collections::HashSet;
 
 use pochta_store::search::{Fields, SearchDocument, SearchIndex, SearchQuery};
-use pochta_store::{MailStore, MessageRecord};
+use pochta_store::{MailStore, MessageRecord, MetaField, MetaFilter};
 use pochta_types::MailboxId;
 use pochta_types::{Flag, Uid};
 
@@ -493,6 +496,89 @@ fn index_answers(
     Ok(out)
 }
 
+/// At most this many nodes go to the store as one query (SQLite's expression depth).
+const MAX_PUSHED: usize = 200;
+
+/// The program as a store query, if every key is a per-message value; `uids` is the view
+/// (sequence numbers become UID ranges: the view is ascending).
+fn pushdown(k: &K, uids: &[Uid], budget: &mut usize) -> Option<MetaFilter> {
+    *budget = budget.checked_sub(1)?;
+    let range = |f, lo: Option<i64>, hi: Option<i64>| Some(MetaFilter::Range(f, lo, hi));
+    let uid_ranges = |r: &[(u32, u32)], budget: &mut usize| {
+        *budget = budget.checked_sub(r.len())?;
+        let mut acc = MetaFilter::Nothing;
+        for &(lo, hi) in r.iter().rev() {
+            let one =
+                MetaFilter::Range(MetaField::Uid, Some(i64::from(lo)), Some(i64::from(hi) + 1));
+            acc = match acc {
+                MetaFilter::Nothing => one,
+                rest => MetaFilter::Or(Box::new(one), Box::new(rest)),
+            };
+        }
+        Some(acc)
+    };
+    const DAY: i64 = 86400;
+    match k {
+        K::All => Some(MetaFilter::All),
+        K::Nothing => Some(MetaFilter::Nothing),
+        K::Flag(f, want) => Some(MetaFilter::Flag(f.clone(), *want)),
+        K::Before(d) => range(MetaField::InternalLocal, None, Some(d * DAY)),
+        K::On(d) => range(MetaField::InternalLocal, Some(d * DAY), Some((d + 1) * DAY)),
+        K::Since(d) => range(MetaField::InternalLocal, Some(d * DAY), None),
+        K::SentBefore(d) => range(MetaField::SentDay, None, Some(*d)),
+        K::SentOn(d) => range(MetaField::SentDay, Some(*d), Some(d + 1)),
+        K::SentSince(d) => range(MetaField::SentDay, Some(*d), None),
+        K::SaveBefore(d) => range(MetaField::Save, None, Some(d * DAY)),
+        K::SaveOn(d) => range(MetaField::Save, Some(d * DAY), Some((d + 1) * DAY)),
+        K::SaveSince(d) => range(MetaField::Save, Some(d * DAY), None),
+        K::Larger(n) => range(
+            MetaField::Size,
+            Some(i64::try_from(*n).unwrap_or(i64::MAX).saturating_add(1)),
+            None,
+        ),
+        K::Smaller(n) => range(
+            MetaField::Size,
+            None,
+            Some(i64::try_from(*n).unwrap_or(i64::MAX)),
+        ),
+        K::ModSeq(n) => range(
+            MetaField::ModSeq,
+            Some(i64::try_from(*n).unwrap_or(i64::MAX)),
+            None,
+        ),
+        K::Uids(r) => uid_ranges(r, budget),
+        K::Seqs(r) => {
+            // Sequence ranges of the view are UID ranges of it: messages of the store between
+            // two view UIDs that are not in the view are dropped with the view check after.
+            let len = uids.len() as u32;
+            let mapped: Vec<(u32, u32)> = r
+                .iter()
+                .filter(|&&(lo, _)| lo >= 1 && lo <= len)
+                .map(|&(lo, hi)| {
+                    let hi = hi.min(len);
+                    (uids[lo as usize - 1].get(), uids[hi as usize - 1].get())
+                })
+                .collect();
+            uid_ranges(&mapped, budget)
+        }
+        K::Not(a) => Some(MetaFilter::Not(Box::new(pushdown(a, uids, budget)?))),
+        K::Or(a, b) => Some(MetaFilter::Or(
+            Box::new(pushdown(a, uids, budget)?),
+            Box::new(pushdown(b, uids, budget)?),
+        )),
+        K::And(v) => Some(MetaFilter::And(
+            v.iter()
+                .map(|x| pushdown(x, uids, budget))
+                .collect::<Option<_>>()?,
+        )),
+        // Older/Younger depend on the clock, Recent on the session, the rest on the message.
+        _ => None,
+    }
+}
+
+/// One SEARCH hit: sequence number, UID, MODSEQ.
+pub(crate) type Hit = (u32, Uid, u64);
+
 /// Messages are read from the store this many at a time, so that what a search holds at
 /// once (records, metadata, bytes) is bounded whatever the mailbox size; only what the
 /// caller keeps of each hit grows with it.
@@ -512,12 +598,7 @@ impl<S: MailStore> Session<S> {
     /// Evaluate a search program over the selected mailbox; `keep` maps each hit (its
     /// sequence number and record, with the stored metadata when `with_meta`) to what the
     /// caller needs of it.
-    pub(crate) fn matching<T>(
-        &mut self,
-        s: &Search,
-        with_meta: bool,
-        mut keep: impl FnMut(&S, u32, &MessageRecord) -> Res<T>,
-    ) -> Res<Matched<T>> {
+    pub(crate) fn matching(&mut self, s: &Search) -> Res<Matched<Hit>> {
         let view = self.view()?;
         let mailbox = view.mailbox;
         let mut c = Compiler {
@@ -549,12 +630,27 @@ impl<S: MailStore> Session<S> {
         }
         let store = self.shared.store.clone();
         let seen = self.selected_seen_view()?;
-        let now = dates::now().unix;
-        let mut hits: Vec<T> = Vec::new();
+        let mut hits: Vec<Hit> = Vec::new();
         let mut highest: u64 = 0;
+        if matches!(seen, crate::acl::SeenView::Shared)
+            && let Some(filter) = pushdown(&key, &uids, &mut MAX_PUSHED.clone())
+        {
+            let view = self.view()?;
+            for (uid, modseq) in store.search_meta(mailbox, &filter)? {
+                if let Some(seq) = view.seq(uid) {
+                    highest = highest.max(modseq.get());
+                    hits.push((seq, uid, modseq.get()));
+                }
+            }
+            return Ok(Matched {
+                hits,
+                highest,
+                modseq: needs.modseq,
+            });
+        }
+        let now = dates::now().unix;
         for chunk in uids.chunks(CHUNK) {
-            let mut records =
-                store.records(mailbox, chunk, with_meta || needs.meta || needs.text)?;
+            let mut records = store.records(mailbox, chunk, needs.meta || needs.text)?;
             for r in &mut records {
                 seen.apply(r.uid, &mut r.flags);
             }
@@ -598,7 +694,7 @@ impl<S: MailStore> Session<S> {
                 }
                 if hit && !m.vanished {
                     highest = highest.max(rec.modseq.get());
-                    hits.push(keep(&store, seq, &rec)?);
+                    hits.push((seq, rec.uid, rec.modseq.get()));
                 }
             }
         }
@@ -610,9 +706,7 @@ impl<S: MailStore> Session<S> {
     }
 
     pub(crate) fn search(&mut self, tag: &pochta_imap_proto::Tag, s: Search) -> Res {
-        let matched = self.matching(&s, false, |_, seq, rec| {
-            Ok((seq, rec.uid, rec.modseq.get()))
-        })?;
+        let matched = self.matching(&s)?;
         let (needs_modseq, highest) = (matched.modseq, matched.highest);
         // The MODSEQ of each hit, in hit order (for ESEARCH MIN/MAX, see below).
         let hit_modseqs: Vec<u64> = matched.hits.iter().map(|h| h.2).collect();

@@ -71,22 +71,28 @@ impl<S: MailStore> Session<S> {
                 format!("{} cannot be selected (\\Noselect)", s.mailbox),
             ));
         }
-        // Status first: whatever changes between the two calls is then reported again by the
+        // One snapshot of UIDs, first unseen message and counters (no per-message flags:
+        // bench/README.md "Big mailbox"); whatever changes after it is reported by the
         // first sync rather than lost.
-        let status = store.mailbox_status(mb.id)?;
-        let mut summaries = store.summaries(mb.id)?;
-        for m in &mut summaries {
-            seen_view.apply(m.uid, &mut m.flags);
+        let mut status = store.select_state(mb.id)?;
+        if let SeenView::Private(seen) = &seen_view {
+            // The user's own \Seen decides which message is the first unseen.
+            status.first_unseen = status
+                .uids
+                .iter()
+                .find(|u| seen.binary_search(u).is_err())
+                .copied();
         }
         let recent = if read_only {
             // EXAMINE reports the RECENT count (RFC 3501 §6.3.2 lists it among EXAMINE's
             // responses) but claims nothing, so the next SELECT still sees the messages as
             // recent. Unclaimed messages are those from a UID on (store notes on Recent):
             // the last `status.recent` of the messages that existed when `status` was read.
-            let mut recent: Vec<Uid> = summaries
+            let mut recent: Vec<Uid> = status
+                .uids
                 .iter()
                 .rev()
-                .map(|m| m.uid)
+                .copied()
                 .filter(|u| *u < status.uid_next)
                 .take(status.recent as usize)
                 .collect();
@@ -96,11 +102,11 @@ impl<S: MailStore> Session<S> {
             store.claim_recent(mb.id)?
         };
         let keywords = store.mailbox_keywords(mb.id)?;
-        let first_unseen = summaries
-            .iter()
-            .position(|m| !m.flags.contains(&pochta_types::Flag::Seen))
+        let uids: Vec<Uid> = std::mem::take(&mut status.uids);
+        let first_unseen = status
+            .first_unseen
+            .and_then(|u| uids.binary_search(&u).ok())
             .map(|i| i + 1);
-        let uids: Vec<Uid> = summaries.iter().map(|m| m.uid).collect();
         // A message that arrived between summaries() and claim_recent() is not in `uids`;
         // the next sync announces it (and it stays recent to us).
         let mut view = View::new(mb.id, read_only, uids, recent, status.highest_modseq);

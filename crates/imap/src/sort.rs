@@ -3,8 +3,8 @@
 //! Implementation notes:
 //! - The search criteria are evaluated exactly as SEARCH's ([`Session::matching`]); only
 //!   the order differs.
-//! - Keys come from the fields stored at delivery ([`pochta_message::SortFields`]); bytes are
-//!   read only for metadata stored before those fields existed.
+//! - Keys come from the fields stored at delivery ([`MailStore::sort_rows`]), read for the
+//!   hits only, [`CHUNK`] at a time; no metadata is decoded and no bytes are read.
 //! - Strings compare under `i;unicode-casemap` (RFC 5051, the I18NLEVEL=1 comparator of
 //!   RFC 5255 §4): the octets of their folded forms ([`text::fold`]).
 //! - SUBJECT is the base subject (RFC 5256 §2.1); FROM/TO/CC the addr-mailbox of the first
@@ -23,11 +23,15 @@ use pochta_imap_proto::Tag;
 use pochta_imap_proto::search::SearchReturn;
 use pochta_imap_proto::sort::{Sort, SortCriterion, SortKey, write_sort};
 use pochta_message::SortFields;
-use pochta_store::{MailStore, MessageRecord};
+use pochta_store::{MailStore, SortRow};
 use pochta_types::Uid;
 
+use crate::search::Hit;
 use crate::session::{Done, Res, Session};
 use crate::text;
+
+/// Sort rows are read from the store this many hits at a time.
+const CHUNK: usize = 2048;
 
 /// What ordering needs of one message.
 pub(crate) struct Item<'a> {
@@ -40,35 +44,14 @@ pub(crate) struct Item<'a> {
 }
 
 impl<'a> Item<'a> {
-    /// The item of a record loaded with its metadata; metadata stored before the sort
-    /// fields existed is completed from the bytes.
-    pub(crate) fn of<S: MailStore>(store: &S, rec: &'a MessageRecord) -> Res<Item<'a>> {
-        let fields = match rec.meta.as_deref() {
-            Some(meta) => match meta.sort_fields() {
-                Some(f) => Cow::Borrowed(f),
-                // Bytes gone meanwhile (expunged by another session and collected): the
-                // message sorts with empty keys, as SEARCH and FETCH skip it, rather than
-                // failing the whole command.
-                None => Cow::Owned(
-                    store
-                        .blob(&rec.blob)
-                        .map(|b| pochta_message::sort_fields(&b, meta))
-                        .unwrap_or_default(),
-                ),
-            },
-            None => Cow::Owned(SortFields::default()),
-        };
-        let sent = rec
-            .meta
-            .as_deref()
-            .and_then(|m| m.sent_date())
-            .unwrap_or(rec.internal_date.unix);
-        Ok(Item {
-            arrival: rec.internal_date.unix,
-            sent,
-            size: rec.size,
-            fields,
-        })
+    /// The item of a stored sort row.
+    pub(crate) fn of(row: &'a SortRow) -> Item<'a> {
+        Item {
+            arrival: row.arrival,
+            sent: row.sent.unwrap_or(row.arrival),
+            size: row.size,
+            fields: Cow::Borrowed(&row.fields),
+        }
     }
 }
 
@@ -114,19 +97,14 @@ pub(crate) struct Keyed {
     keys: Vec<Key>,
 }
 
-/// The keys of one matched message (loaded with its metadata).
-pub(crate) fn keyed<S: MailStore>(
-    store: &S,
-    seq: u32,
-    rec: &MessageRecord,
-    criteria: &[SortCriterion],
-) -> Res<Keyed> {
-    let item = Item::of(store, rec)?;
-    Ok(Keyed {
-        seq,
-        uid: rec.uid,
+/// The keys of one matched message.
+pub(crate) fn keyed(hit: &Hit, row: &SortRow, criteria: &[SortCriterion]) -> Keyed {
+    let item = Item::of(row);
+    Keyed {
+        seq: hit.0,
+        uid: hit.1,
         keys: criteria.iter().map(|c| key(&item, c.key)).collect(),
-    })
+    }
 }
 
 /// The order of keyed messages (given in mailbox order): indexes into `hits`.
@@ -162,11 +140,57 @@ fn order(items: &[Item<'_>], criteria: &[SortCriterion]) -> Vec<usize> {
 }
 
 impl<S: MailStore> Session<S> {
+    /// Calls `each` with every hit (in order) and its stored sort row; a message expunged
+    /// meanwhile by another session gets empty keys, so the command still answers.
+    pub(crate) fn with_sort_rows(
+        &self,
+        hits: &[Hit],
+        mut each: impl FnMut(&Hit, &SortRow),
+    ) -> Res<()> {
+        let mailbox = self.view()?.mailbox;
+        let store = &self.shared.store;
+        for chunk in hits.chunks(CHUNK) {
+            let uids: Vec<Uid> = chunk.iter().map(|h| h.1).collect();
+            let rows = store.sort_rows(mailbox, &uids)?;
+            let mut rows = rows.iter().peekable();
+            for h in chunk {
+                while rows.next_if(|r| r.uid < h.1).is_some() {}
+                match rows.next_if(|r| r.uid == h.1) {
+                    Some(r) => each(h, r),
+                    None => each(
+                        h,
+                        &SortRow {
+                            uid: h.1,
+                            arrival: 0,
+                            size: 0,
+                            sent: None,
+                            fields: SortFields::default(),
+                        },
+                    ),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The hits of a program with their keys under `criteria`, in mailbox order.
+    pub(crate) fn keyed_hits(
+        &mut self,
+        search: &pochta_imap_proto::search::Search,
+        criteria: &[SortCriterion],
+    ) -> Res<crate::search::Matched<Keyed>> {
+        let matched = self.matching(search)?;
+        let mut keyed_hits = Vec::with_capacity(matched.hits.len());
+        self.with_sort_rows(&matched.hits, |h, r| keyed_hits.push(keyed(h, r, criteria)))?;
+        Ok(crate::search::Matched {
+            hits: keyed_hits,
+            highest: matched.highest,
+            modseq: matched.modseq,
+        })
+    }
+
     pub(crate) fn sort(&mut self, tag: &Tag, s: Sort) -> Res {
-        let criteria = s.criteria.clone();
-        let matched = self.matching(&s.search, true, |st, seq, rec| {
-            keyed(st, seq, rec, &criteria)
-        })?;
+        let matched = self.keyed_hits(&s.search, &s.criteria)?;
         let uid = s.search.uid;
         let order = order_keyed(&matched.hits, &s.criteria);
         let nums: Vec<u32> = order

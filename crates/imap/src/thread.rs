@@ -394,20 +394,21 @@ fn group_by_subject(a: &mut Arena, msgs: &[Msg], roots: Vec<usize>) -> Vec<usize
 impl<S: MailStore> Session<S> {
     pub(crate) fn thread(&mut self, _tag: &Tag, t: Thread) -> Res {
         let uid = t.search.uid;
-        let msgs: Vec<Msg> = self
-            .matching(&t.search, true, |st, seq, rec| {
-                let it = Item::of(st, rec)?;
-                let f = it.fields;
-                Ok(Msg {
-                    num: if uid { rec.uid.get() } else { seq },
-                    sent: it.sent,
-                    subject: text::fold(&f.base_subject),
-                    reply: f.reply,
-                    message_id: f.message_id.clone(),
-                    references: f.references.clone(),
-                })
-            })?
-            .hits;
+        let hits = self.matching(&t.search)?.hits;
+        let mut msgs: Vec<Msg> = Vec::with_capacity(hits.len());
+        self.with_sort_rows(&hits, |h, row| {
+            let it = Item::of(row);
+            let f = it.fields;
+            msgs.push(Msg {
+                num: if uid { h.1.get() } else { h.0 },
+                sent: it.sent,
+                subject: text::fold(&f.base_subject),
+                reply: f.reply,
+                message_id: f.message_id.clone(),
+                references: f.references.clone(),
+            })
+        })?;
+        drop(hits);
         let forest = match t.algorithm {
             ThreadAlgorithm::OrderedSubject => ordered_subject(&msgs),
             ThreadAlgorithm::References => references(&msgs, false),

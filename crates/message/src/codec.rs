@@ -51,6 +51,24 @@ pub(crate) fn encode(m: &MessageMeta) -> Vec<u8> {
     out
 }
 
+/// The sort fields alone, in the same encoding as inside [`MessageMeta`] (for a store's
+/// per-message key column: decoding them costs a few strings, not the whole metadata).
+pub fn encode_sort_fields(s: &SortFields) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + s.base_subject.len());
+    put_sort(&mut out, s);
+    out
+}
+
+/// Decodes what [`encode_sort_fields`] wrote; checked like the metadata.
+pub fn decode_sort_fields(b: &[u8]) -> Result<SortFields, DecodeError> {
+    let mut r = Reader { b, pos: 0 };
+    let s = r.sort()?;
+    if r.pos != b.len() {
+        return Err(DecodeError::Invalid("trailing bytes"));
+    }
+    Ok(s)
+}
+
 fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
     match s {
         Some(s) => {

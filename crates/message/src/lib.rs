@@ -36,7 +36,7 @@ mod text;
 use std::borrow::Cow;
 use std::ops::Range;
 
-pub use codec::DecodeError;
+pub use codec::{DecodeError, decode_sort_fields, encode_sort_fields};
 pub use parse::{MAX_DEPTH, MAX_PARTS};
 pub use sort::{SortAddress, SortFields};
 
@@ -472,6 +472,13 @@ pub fn search_address_values(raw: &[u8], field_name: &str) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The top-level header section of a message, the blank line that ends it included (all
+/// of it when there is no blank line): what HEADER/FROM/SUBJECT searches and
+/// [`search_header_values`]/[`search_address_values`] need, without the body.
+pub fn header_section(raw: &[u8]) -> &[u8] {
+    &raw[..header_end(raw)]
 }
 
 fn header_end(raw: &[u8]) -> usize {

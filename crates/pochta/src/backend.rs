@@ -366,6 +366,19 @@ impl MailStore for Store {
     fn blob(&self, blob: &BlobId) -> R<Arc<Vec<u8>>> {
         counted!(self, "blob", s => s.blob(blob))
     }
+    fn search_meta(
+        &self,
+        mailbox: MailboxId,
+        filter: &pochta_store::MetaFilter,
+    ) -> R<Vec<(Uid, ModSeq)>> {
+        each!(self, s => s.search_meta(mailbox, filter))
+    }
+    fn sort_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> R<Vec<pochta_store::SortRow>> {
+        each!(self, s => s.sort_rows(mailbox, uids))
+    }
+    fn header_sections(&self, mailbox: MailboxId, uids: &[Uid]) -> R<Vec<(Uid, Vec<u8>)>> {
+        each!(self, s => s.header_sections(mailbox, uids))
+    }
     fn store_flags(
         &self,
         mailbox: MailboxId,
@@ -432,6 +445,9 @@ impl MailStore for Store {
     }
     fn access_key_reset(&self, account: AccountId, key: Option<(MailboxId, &[u8])>) -> R<()> {
         each!(self, s => s.access_key_reset(account, key))
+    }
+    fn select_state(&self, mailbox: MailboxId) -> R<pochta_store::SelectState> {
+        each!(self, s => s.select_state(mailbox))
     }
     fn claim_recent(&self, mailbox: MailboxId) -> R<Vec<Uid>> {
         each!(self, s => s.claim_recent(mailbox))

@@ -19,6 +19,8 @@ const MAX_CACHED_BLOB: usize = 1 << 20;
 pub(crate) struct Caches {
     metas: Mutex<HashMap<String, Arc<MessageMeta>>>,
     blobs: Mutex<BlobCache>,
+    /// SELECT state per mailbox (`mailstore::select`).
+    pub selects: crate::mailstore::select::SelectCache,
 }
 
 #[derive(Default)]

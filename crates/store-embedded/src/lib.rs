@@ -233,8 +233,8 @@ impl EmbeddedStore {
         // WAL is a property of the database file; setting it once is enough, but it is
         // idempotent and cheap, so every open makes sure.
         writer.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
-        schema::migrate(&mut writer)?;
         let blobs = BlobFiles::open(&data_dir.join("blobs"))?;
+        schema::migrate(&mut writer, &blobs)?;
         let wal = WalSync::start(&db_path);
         Ok(EmbeddedStore {
             inner: Arc::new(Inner {

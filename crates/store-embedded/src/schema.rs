@@ -4,9 +4,10 @@
 //! immediate transaction, so two processes opening a fresh directory at once do not both
 //! create the tables. Never edit a released migration: add one.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::R;
+use crate::blobs::BlobFiles;
 
 const MIGRATIONS: &[&str] = &[
     // 0 → 1: the initial schema.
@@ -208,10 +209,82 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX access_keys_mailbox ON access_keys(mailbox);
     "#,
+    // 7 → 8: search and sort keys (bench/README.md "Big mailbox"). `blob_keys` holds what
+    // is extracted from a blob when its row is made (the sent date, the Date: header's own
+    // day, the SORT/THREAD fields as `pochta_message::encode_sort_fields`, the top-level
+    // header section); `message_keys` a compact copy per message, with its INTERNALDATE and
+    // size, in (mailbox, uid) order, so that SORT/THREAD/SENT* read neither `blobs` (big rows,
+    // a text key) nor decode whole metadata. Triggers keep `message_keys` in step with
+    // `messages` whatever path adds or removes a row; existing blobs are filled by
+    // `backfill_keys` in the same transaction.
+    r#"
+    CREATE TABLE blob_keys (
+        id       TEXT PRIMARY KEY,            -- blobs.id
+        sent     INTEGER,                     -- Date: in UTC, unix seconds; NULL without one
+        sent_day INTEGER,                     -- the Date: header's own day since 1970-01-01
+        fields   BLOB NOT NULL,
+        header   BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE message_keys (
+        mailbox  INTEGER NOT NULL,
+        uid      INTEGER NOT NULL,
+        arrival  INTEGER NOT NULL,            -- messages.internal_date
+        size     INTEGER NOT NULL,
+        sent     INTEGER,
+        sent_day INTEGER,
+        fields   BLOB NOT NULL,
+        PRIMARY KEY (mailbox, uid)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER messages_keys_add AFTER INSERT ON messages BEGIN
+        INSERT OR REPLACE INTO message_keys (mailbox, uid, arrival, size, sent, sent_day, fields)
+            SELECT NEW.mailbox, NEW.uid, NEW.internal_date, NEW.size, k.sent, k.sent_day, k.fields
+            FROM blob_keys k WHERE k.id = NEW.blob;
+    END;
+    CREATE TRIGGER messages_keys_del AFTER DELETE ON messages BEGIN
+        DELETE FROM message_keys WHERE mailbox = OLD.mailbox AND uid = OLD.uid;
+    END;
+    CREATE TRIGGER blobs_keys_del AFTER DELETE ON blobs BEGIN
+        DELETE FROM blob_keys WHERE id = OLD.id;
+    END;
+
+    -- The distinct keyword sets of a mailbox's messages with how many messages have each,
+    -- so that SELECT lists the keywords without reading every message.
+    CREATE TABLE keyword_sets (
+        mailbox  INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        keywords TEXT NOT NULL,               -- messages.keywords, never ''
+        n        INTEGER NOT NULL,
+        PRIMARY KEY (mailbox, keywords)
+    ) WITHOUT ROWID;
+    INSERT INTO keyword_sets (mailbox, keywords, n)
+        SELECT mailbox, keywords, count(*) FROM messages WHERE keywords <> ''
+        GROUP BY mailbox, keywords;
+    CREATE TRIGGER messages_kw_add AFTER INSERT ON messages WHEN NEW.keywords <> '' BEGIN
+        INSERT INTO keyword_sets (mailbox, keywords, n) VALUES (NEW.mailbox, NEW.keywords, 1)
+            ON CONFLICT (mailbox, keywords) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER messages_kw_del AFTER DELETE ON messages WHEN OLD.keywords <> '' BEGIN
+        UPDATE keyword_sets SET n = n - 1 WHERE mailbox = OLD.mailbox AND keywords = OLD.keywords;
+        DELETE FROM keyword_sets WHERE mailbox = OLD.mailbox AND keywords = OLD.keywords AND n <= 0;
+    END;
+    CREATE TRIGGER messages_kw_old AFTER UPDATE OF keywords ON messages
+        WHEN OLD.keywords <> NEW.keywords AND OLD.keywords <> '' BEGIN
+        UPDATE keyword_sets SET n = n - 1 WHERE mailbox = OLD.mailbox AND keywords = OLD.keywords;
+        DELETE FROM keyword_sets WHERE mailbox = OLD.mailbox AND keywords = OLD.keywords AND n <= 0;
+    END;
+    CREATE TRIGGER messages_kw_new AFTER UPDATE OF keywords ON messages
+        WHEN OLD.keywords <> NEW.keywords AND NEW.keywords <> '' BEGIN
+        INSERT INTO keyword_sets (mailbox, keywords, n) VALUES (NEW.mailbox, NEW.keywords, 1)
+            ON CONFLICT (mailbox, keywords) DO UPDATE SET n = n + 1;
+    END;
+    "#,
 ];
 
+/// The schema version that added `blob_keys`/`message_keys` (filled for old rows by
+/// [`backfill_keys`]).
+const KEYS_VERSION: usize = 8;
+
 /// Bring the schema to the newest version. Refuses a database newer than this program.
-pub(crate) fn migrate(conn: &mut Connection) -> R<()> {
+pub(crate) fn migrate(conn: &mut Connection, blobs: &BlobFiles) -> R<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > MIGRATIONS.len() {
@@ -224,8 +297,71 @@ pub(crate) fn migrate(conn: &mut Connection) -> R<()> {
     for sql in &MIGRATIONS[version..] {
         tx.execute_batch(sql)?;
     }
+    if version < KEYS_VERSION && MIGRATIONS.len() >= KEYS_VERSION {
+        backfill_keys(&tx, blobs)?;
+    }
     // PRAGMA takes no parameters; the value is our own constant.
     tx.execute_batch(&format!("PRAGMA user_version = {}", MIGRATIONS.len()))?;
     tx.commit()?;
+    Ok(())
+}
+
+/// What `blob_keys` holds for one blob: sent date, sent day, encoded sort fields, header.
+pub(crate) type BlobKeys = (Option<i64>, Option<i64>, Vec<u8>, Vec<u8>);
+
+/// The keys of a blob from its bytes and parsed metadata.
+pub(crate) fn blob_keys(raw: &[u8], meta: &pochta_message::MessageMeta) -> BlobKeys {
+    let fields = pochta_message::sort_fields(raw, meta);
+    (
+        meta.sent_date(),
+        meta.sent_day(),
+        pochta_message::encode_sort_fields(&fields),
+        pochta_message::header_section(raw).to_vec(),
+    )
+}
+
+pub(crate) fn insert_blob_keys(tx: &Transaction<'_>, id: &str, k: &BlobKeys) -> R<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO blob_keys (id, sent, sent_day, fields, header)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(rusqlite::params![id, k.0, k.1, k.2, k.3])?;
+    Ok(())
+}
+
+/// Fills `blob_keys` for every blob stored before schema 8, then `message_keys` for every
+/// message. A blob whose bytes are missing (a lost file) gets the keys its metadata holds
+/// and an empty header.
+fn backfill_keys(tx: &Transaction<'_>, blobs: &BlobFiles) -> R<()> {
+    let todo: Vec<(String, Vec<u8>, Option<Vec<u8>>)> = tx
+        .prepare("SELECT id, meta, data FROM blobs WHERE id NOT IN (SELECT id FROM blob_keys)")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, meta, data) in todo {
+        let Ok(meta) = pochta_message::MessageMeta::from_bytes(&meta) else {
+            continue;
+        };
+        let raw = match data {
+            Some(d) => Some(d),
+            None => blobs.read(&id).ok(),
+        };
+        let keys = match &raw {
+            Some(raw) => blob_keys(raw, &meta),
+            None => (
+                meta.sent_date(),
+                meta.sent_day(),
+                pochta_message::encode_sort_fields(
+                    &meta.sort_fields().cloned().unwrap_or_default(),
+                ),
+                Vec::new(),
+            ),
+        };
+        insert_blob_keys(tx, &id, &keys)?;
+    }
+    tx.execute_batch(
+        "INSERT OR REPLACE INTO message_keys (mailbox, uid, arrival, size, sent, sent_day, fields)
+         SELECT m.mailbox, m.uid, m.internal_date, m.size, k.sent, k.sent_day, k.fields
+         FROM messages m JOIN blob_keys k ON k.id = m.blob",
+    )?;
     Ok(())
 }

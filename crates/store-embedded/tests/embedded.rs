@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use pochta_store::{Directory, FlagOp, MailStore, NewMessage};
+use pochta_store::{Directory, FlagOp, MailStore, MetaField, MetaFilter, NewMessage, SortRow};
 use pochta_store_embedded::EmbeddedStore;
 use pochta_types::{Address, Flag, Flags, MailboxName, Uid};
 use sha2::{Digest, Sha256};
@@ -205,6 +205,82 @@ fn two_openers_share_the_directory() {
     assert_eq!(b.mailbox_status(mb).unwrap().messages, 40);
 }
 
+/// A database from before the search/sort keys (schema 7) gains them on open for every
+/// message it holds, inline or in a file (migration 7 → 8 and its backfill).
+#[test]
+fn keys_migration_fills_existing_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = format!(
+        "From: Big <big@example.org>\r\nDate: Tue, 5 Mar 2024 23:30:00 -0500\r\n\
+         Subject: Fwd: large\r\nMessage-ID: <big@x>\r\n\r\n{}\r\n",
+        "y".repeat(200_000)
+    );
+    let mb = {
+        let s = EmbeddedStore::open(dir.path()).unwrap();
+        let mb = inbox(&s, "a@example.org");
+        append_small(&s, mb, 5);
+        s.append(
+            mb,
+            &[NewMessage {
+                bytes: big.as_bytes(),
+                flags: Flags::new(),
+                internal_date: None,
+            }],
+        )
+        .unwrap();
+        mb
+    };
+    let expected = |s: &EmbeddedStore| {
+        let uids: Vec<Uid> = s.summaries(mb).unwrap().iter().map(|m| m.uid).collect();
+        let recs = s.records(mb, &uids, true).unwrap();
+        let rows: Vec<SortRow> = recs
+            .iter()
+            .map(|r| SortRow::of_record(r, Some(&s.blob(&r.blob).unwrap())))
+            .collect();
+        let headers: Vec<(Uid, Vec<u8>)> = recs
+            .iter()
+            .map(|r| {
+                let raw = s.blob(&r.blob).unwrap();
+                (r.uid, pochta_message::header_section(&raw).to_vec())
+            })
+            .collect();
+        (uids, rows, headers)
+    };
+    let want = {
+        let s = EmbeddedStore::open(dir.path()).unwrap();
+        let (uids, rows, headers) = expected(&s);
+        assert_eq!(s.sort_rows(mb, &uids).unwrap(), rows);
+        (uids, rows, headers)
+    };
+    // Back to schema 7.
+    let db = rusqlite::Connection::open(dir.path().join("pochta.sqlite3")).unwrap();
+    db.execute_batch(
+        "DROP TRIGGER messages_keys_add; DROP TRIGGER messages_keys_del;
+         DROP TRIGGER blobs_keys_del; DROP TABLE message_keys; DROP TABLE blob_keys;
+         DROP TRIGGER messages_kw_add; DROP TRIGGER messages_kw_del;
+         DROP TRIGGER messages_kw_old; DROP TRIGGER messages_kw_new; DROP TABLE keyword_sets;
+         PRAGMA user_version = 7;",
+    )
+    .unwrap();
+    drop(db);
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let (uids, rows, headers) = want;
+    assert_eq!(uids.len(), 6);
+    assert_eq!(s.sort_rows(mb, &uids).unwrap(), rows);
+    assert_eq!(s.header_sections(mb, &uids).unwrap(), headers);
+    let last = rows.last().unwrap();
+    assert_eq!(last.fields.base_subject, "large");
+    assert_eq!(last.sent, Some(1_709_699_400));
+    // The sent day as written (5 March), not the UTC day (6 March).
+    let on = |d| MetaFilter::Range(MetaField::SentDay, Some(d), Some(d + 1));
+    assert_eq!(s.search_meta(mb, &on(19_787)).unwrap().len(), 1);
+    assert_eq!(s.search_meta(mb, &on(19_788)).unwrap().len(), 0);
+    // New messages after the migration get their keys too.
+    append_small(&s, mb, 1);
+    let uids: Vec<Uid> = s.summaries(mb).unwrap().iter().map(|m| m.uid).collect();
+    assert_eq!(s.sort_rows(mb, &uids).unwrap().len(), 7);
+}
+
 /// A database from before quotas (schema 1) gains them on open, with usage computed from
 /// the messages it already holds (migration 1 → 2).
 #[test]
@@ -222,7 +298,11 @@ fn quota_migration_counts_existing_mail() {
     // Back to schema 1: what an older Pochta left behind.
     let db = rusqlite::Connection::open(dir.path().join("pochta.sqlite3")).unwrap();
     db.execute_batch(
-        "DROP TABLE access_keys;
+        "DROP TRIGGER messages_keys_add; DROP TRIGGER messages_keys_del;
+         DROP TRIGGER blobs_keys_del; DROP TABLE message_keys; DROP TABLE blob_keys;
+         DROP TRIGGER messages_kw_add; DROP TRIGGER messages_kw_del;
+         DROP TRIGGER messages_kw_old; DROP TRIGGER messages_kw_new; DROP TABLE keyword_sets;
+         DROP TABLE access_keys;
          DROP TRIGGER accounts_metadata; DROP TABLE metadata;
          DROP TRIGGER messages_private_seen; DROP TABLE private_seen;
          ALTER TABLE mailboxes DROP COLUMN seen_per_user;

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::{PgStore, R, Tx};
 
 mod access_keys;
+mod keys;
 mod metadata;
 mod replace;
 
@@ -1041,6 +1042,39 @@ impl MailStore for PgStore {
             }
             Ok((uids, events))
         })?)
+    }
+
+    fn select_state(&self, mailbox: MailboxId) -> Result<pochta_store::SelectState> {
+        keys::select_state(self, mailbox)
+    }
+
+    fn search_meta(
+        &self,
+        mailbox: MailboxId,
+        filter: &pochta_store::MetaFilter,
+    ) -> Result<Vec<(Uid, ModSeq)>> {
+        if let Some(r) = keys::search_meta(self, mailbox, filter) {
+            return r;
+        }
+        // The sent day is in the stored metadata only: the records' path.
+        let uids: Vec<Uid> = self.summaries(mailbox)?.iter().map(|s| s.uid).collect();
+        let mut out = Vec::new();
+        for chunk in uids.chunks(2048) {
+            for r in self.records(mailbox, chunk, true)? {
+                if filter.matches(&r) {
+                    out.push((r.uid, r.modseq));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn sort_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<pochta_store::SortRow>> {
+        keys::sort_rows(self, mailbox, uids)
+    }
+
+    fn header_sections(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<(Uid, Vec<u8>)>> {
+        keys::header_sections(self, mailbox, uids)
     }
 
     fn summaries(&self, mailbox: MailboxId) -> Result<Vec<MessageSummary>> {

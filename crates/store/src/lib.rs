@@ -58,12 +58,14 @@ use pochta_types::{
 
 pub mod collector;
 pub mod contacts;
+pub mod keys;
 pub mod queue;
 pub mod search;
 pub mod throttle;
 
 pub use collector::CollectorStore;
 pub use contacts::ContactStore;
+pub use keys::{MetaField, MetaFilter, SortRow};
 pub use queue::QueueStore;
 pub use search::SearchIndex;
 pub use throttle::{FailureKey, Failures, MemoryCounters};
@@ -253,6 +255,19 @@ pub struct MailboxStatus {
     pub size: u64,
     pub uid_next: Uid,
     pub uid_validity: UidValidity,
+    pub highest_modseq: ModSeq,
+}
+
+/// What SELECT/EXAMINE need of a mailbox, from one snapshot ([`MailStore::select_state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectState {
+    /// Every message's UID, ascending.
+    pub uids: Vec<Uid>,
+    /// The first message without `\Seen` (the stored flags, not per-user ones).
+    pub first_unseen: Option<Uid>,
+    /// How many messages have not been claimed as `\Recent` yet (as [`MailboxStatus`]).
+    pub recent: u32,
+    pub uid_next: Uid,
     pub highest_modseq: ModSeq,
 }
 
@@ -534,6 +549,23 @@ pub trait MailStore: Directory {
     ) -> Result<Vec<Uid>>;
     /// UID, flags and MODSEQ of every message, ascending by UID (SELECT).
     fn summaries(&self, mailbox: MailboxId) -> Result<Vec<MessageSummary>>;
+    /// What SELECT needs, without every message's flags. The default reads the status and
+    /// the summaries; a backend answers from one snapshot and may keep it for a mailbox that
+    /// has not changed since (its `uid_next` and `highest_modseq` the same).
+    fn select_state(&self, mailbox: MailboxId) -> Result<SelectState> {
+        let status = self.mailbox_status(mailbox)?;
+        let summaries = self.summaries(mailbox)?;
+        Ok(SelectState {
+            first_unseen: summaries
+                .iter()
+                .find(|m| !m.flags.contains(&pochta_types::Flag::Seen))
+                .map(|m| m.uid),
+            uids: summaries.iter().map(|m| m.uid).collect(),
+            recent: status.recent,
+            uid_next: status.uid_next,
+            highest_modseq: status.highest_modseq,
+        })
+    }
     /// What changed after `since` (RFC 7162 CHANGEDSINCE / QRESYNC; untagged updates).
     fn changes_since(&self, mailbox: MailboxId, since: ModSeq) -> Result<Changes>;
     /// Records of the given UIDs that exist, ascending; UIDs that do not exist are skipped.
@@ -545,6 +577,55 @@ pub trait MailStore: Directory {
     ) -> Result<Vec<MessageRecord>>;
     /// The bytes of a message.
     fn blob(&self, blob: &BlobId) -> Result<Arc<Vec<u8>>>;
+
+    // --- bulk reads for SEARCH/SORT/THREAD (see [`keys`]) ---
+
+    /// UID and MODSEQ of every message matching `filter`, ascending by UID, as
+    /// [`MetaFilter::matches`] says. Flags are the stored ones (no per-user `\Seen`). The
+    /// default reads the records; backends answer from their per-message columns.
+    fn search_meta(&self, mailbox: MailboxId, filter: &MetaFilter) -> Result<Vec<(Uid, ModSeq)>> {
+        let uids: Vec<Uid> = self.summaries(mailbox)?.iter().map(|s| s.uid).collect();
+        let mut out = Vec::new();
+        for chunk in uids.chunks(2048) {
+            for r in self.records(mailbox, chunk, filter.uses_sent_day())? {
+                if filter.matches(&r) {
+                    out.push((r.uid, r.modseq));
+                }
+            }
+        }
+        Ok(out)
+    }
+    /// The SORT/THREAD keys of the given UIDs that exist, ascending by UID (what
+    /// [`SortRow::of_record`] gives). The default decodes each record's metadata.
+    fn sort_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<SortRow>> {
+        let mut out = Vec::with_capacity(uids.len());
+        for r in self.records(mailbox, uids, true)? {
+            let legacy = r.meta.as_deref().is_some_and(|m| m.sort_fields().is_none());
+            // Bytes gone meanwhile (expunged elsewhere and collected): empty keys.
+            let raw = if legacy {
+                self.blob(&r.blob).ok()
+            } else {
+                None
+            };
+            out.push(SortRow::of_record(&r, raw.as_deref().map(|b| b.as_slice())));
+        }
+        Ok(out)
+    }
+    /// The top-level header section ([`pochta_message::header_section`]) of each of the
+    /// given UIDs that exists, ascending by UID. The default reads each message's bytes.
+    fn header_sections(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<(Uid, Vec<u8>)>> {
+        let mut out = Vec::with_capacity(uids.len());
+        for r in self.records(mailbox, uids, false)? {
+            match self.blob(&r.blob) {
+                Ok(b) => out.push((r.uid, pochta_message::header_section(&b).to_vec())),
+                // Expunged and collected since the record was read: as if it did not exist.
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     /// Change flags of the given UIDs (RFC 3501 §6.4.6, RFC 7162 §3.1.3 UNCHANGEDSINCE).
     fn store_flags(
         &self,

@@ -8,6 +8,7 @@ use pochta_types::{Flags, MailboxId, Uid, UidValidity};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::blobs::blob_id;
+use crate::schema::{BlobKeys, blob_keys, insert_blob_keys};
 use crate::{EmbeddedStore, R};
 
 use super::quota::check_quota;
@@ -23,7 +24,8 @@ pub(super) struct Prepared<'a> {
     bytes: Cow<'a, [u8]>,
     /// An open handle on the blob file, when the bytes are in one.
     file: Option<std::fs::File>,
-    meta: Option<Vec<u8>>,
+    /// The encoded metadata and the search/sort keys, when parsed outside the lock.
+    meta: Option<(Vec<u8>, BlobKeys)>,
 }
 
 impl Prepared<'_> {
@@ -83,7 +85,10 @@ impl EmbeddedStore {
                 .exists([&id])?)
         })?;
         // Parse once per distinct blob (ARCHITECTURE.md "Invariants": parse once).
-        let meta = (!known).then(|| pochta_message::parse(&bytes).to_bytes());
+        let meta = (!known).then(|| {
+            let m = pochta_message::parse(&bytes);
+            (m.to_bytes(), blob_keys(&bytes, &m))
+        });
         Ok(Prepared {
             id,
             size,
@@ -115,16 +120,23 @@ impl EmbeddedStore {
             }
         }
         if row.is_none() {
-            let meta = match &p.meta {
-                Some(m) => Cow::Borrowed(m.as_slice()),
-                None => Cow::Owned(pochta_message::parse(&p.bytes()?).to_bytes()),
+            let owned;
+            let (meta, keys) = match &p.meta {
+                Some((m, k)) => (m, k),
+                None => {
+                    let raw = p.bytes()?;
+                    let m = pochta_message::parse(&raw);
+                    owned = (m.to_bytes(), blob_keys(&raw, &m));
+                    (&owned.0, &owned.1)
+                }
             };
             let bytes = if inline { Some(p.bytes()?) } else { None };
             let data = bytes.as_deref();
             tx.prepare_cached(
                 "INSERT INTO blobs (id, size, refcount, meta, data) VALUES (?1, ?2, 0, ?3, ?4)",
             )?
-            .execute(params![p.id, p.size, meta.as_ref(), data])?;
+            .execute(params![p.id, p.size, meta.as_slice(), data])?;
+            insert_blob_keys(tx, &p.id, keys)?;
         }
         Ok(())
     }

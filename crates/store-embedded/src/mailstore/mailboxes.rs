@@ -362,9 +362,7 @@ pub(super) fn mailbox_status(store: &EmbeddedStore, mailbox: MailboxId) -> Resul
 
 pub(super) fn mailbox_keywords(store: &EmbeddedStore, mailbox: MailboxId) -> Result<Vec<String>> {
     Ok(store.read(|tx| {
-        let mut q = tx.prepare_cached(
-            "SELECT DISTINCT keywords FROM messages WHERE mailbox = ?1 AND keywords <> ''",
-        )?;
+        let mut q = tx.prepare_cached("SELECT keywords FROM keyword_sets WHERE mailbox = ?1")?;
         let sets: Vec<String> = q
             .query_map([mailbox.0], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;

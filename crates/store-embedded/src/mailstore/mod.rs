@@ -13,10 +13,12 @@ mod copy_move;
 mod expunge;
 mod fetch;
 mod flags;
+mod keys;
 mod mailboxes;
 mod metadata;
 mod quota;
 mod replace;
+pub(crate) mod select;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -393,6 +395,26 @@ impl MailStore for EmbeddedStore {
 
     fn blob(&self, blob: &BlobId) -> Result<Arc<Vec<u8>>> {
         fetch::blob(self, blob)
+    }
+
+    fn select_state(&self, mailbox: MailboxId) -> Result<pochta_store::SelectState> {
+        select::select_state(self, mailbox)
+    }
+
+    fn search_meta(
+        &self,
+        mailbox: MailboxId,
+        filter: &pochta_store::MetaFilter,
+    ) -> Result<Vec<(Uid, ModSeq)>> {
+        keys::search_meta(self, mailbox, filter)
+    }
+
+    fn sort_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<pochta_store::SortRow>> {
+        keys::sort_rows(self, mailbox, uids)
+    }
+
+    fn header_sections(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<(Uid, Vec<u8>)>> {
+        keys::header_sections(self, mailbox, uids)
     }
 
     fn store_flags(

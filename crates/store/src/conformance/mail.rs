@@ -19,8 +19,8 @@ use std::sync::Arc;
 use pochta_types::{AccountId, Address, Domain, Flag, Flags, MailboxId, MailboxName, ModSeq, Uid};
 
 use crate::{
-    ChangeEvent, Directory, FlagOp, Grantee, MailDate, MailStore, NewMessage, QuotaLimits,
-    QuotaResource, StoreError,
+    ChangeEvent, Directory, FlagOp, Grantee, MailDate, MailStore, MetaField, MetaFilter,
+    NewMessage, QuotaLimits, QuotaResource, SortRow, StoreError,
 };
 
 /// Storage under test.
@@ -49,8 +49,10 @@ macro_rules! conformance_tests {
             expunge_removes_only_deleted,
             recent_is_claimed_once,
             status_counts,
+            select_state_and_keywords_follow_changes,
             append_normalises_and_parses_once,
             records_of_many_uids,
+            bulk_reads_agree_with_records,
             multiappend_and_noselect,
             mailbox_create_makes_parents,
             mailbox_delete_rules,
@@ -516,6 +518,88 @@ pub fn status_counts<F: Fixture>() {
     assert_eq!(s.mailbox_keywords(inbox).unwrap(), vec!["Work".to_string()]);
 }
 
+/// `select_state` and `mailbox_keywords` agree with the summaries and the status after
+/// every kind of change (appends, claims, flag and keyword changes, expunge, copy).
+pub fn select_state_and_keywords_follow_changes<F: Fixture>() {
+    let (_fx, s, acc, inbox) = setup::<F>();
+    let check = |mb: MailboxId| {
+        let sums = s.summaries(mb).unwrap();
+        let st = s.mailbox_status(mb).unwrap();
+        let got = s.select_state(mb).unwrap();
+        assert_eq!(got.uids, sums.iter().map(|m| m.uid).collect::<Vec<_>>());
+        let unseen = sums.iter().find(|m| !m.flags.contains(&Flag::Seen));
+        assert_eq!(got.first_unseen, unseen.map(|m| m.uid));
+        assert_eq!(got.recent, st.recent);
+        assert_eq!(
+            (got.uid_next, got.highest_modseq),
+            (st.uid_next, st.highest_modseq)
+        );
+        let mut kws: Vec<String> = sums
+            .iter()
+            .flat_map(|m| m.flags.keywords().to_vec())
+            .collect();
+        kws.sort_by_key(|k| k.to_ascii_lowercase());
+        kws.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        let mut got_kws = s.mailbox_keywords(mb).unwrap();
+        got_kws.sort_by_key(|k| k.to_ascii_lowercase());
+        assert_eq!(got_kws, kws);
+        got
+    };
+    assert!(check(inbox).uids.is_empty());
+    append(&s, inbox, 1, &[Flag::Seen]);
+    append(&s, inbox, 2, &[]);
+    append(&s, inbox, 3, &[kw("Work")]);
+    let st = check(inbox);
+    assert_eq!((st.first_unseen, st.recent), (Some(uid(2)), 3));
+    s.claim_recent(inbox).unwrap();
+    assert_eq!(check(inbox).recent, 0);
+    s.store_flags(inbox, &[uid(2)], FlagOp::Add, &flags(&[Flag::Seen]), None)
+        .unwrap();
+    assert_eq!(check(inbox).first_unseen, Some(uid(3)));
+    s.store_flags(
+        inbox,
+        &[uid(3)],
+        FlagOp::Remove,
+        &flags(&[kw("Work")]),
+        None,
+    )
+    .unwrap();
+    s.store_flags(inbox, &[uid(1)], FlagOp::Add, &flags(&[kw("Home")]), None)
+        .unwrap();
+    assert_eq!(s.mailbox_keywords(inbox).unwrap(), vec!["Home".to_string()]);
+    check(inbox);
+    s.store_flags(
+        inbox,
+        &[uid(1), uid(2)],
+        FlagOp::Add,
+        &flags(&[kw("Work")]),
+        None,
+    )
+    .unwrap();
+    check(inbox);
+    s.store_flags(
+        inbox,
+        &[uid(1)],
+        FlagOp::Replace,
+        &flags(&[Flag::Deleted]),
+        None,
+    )
+    .unwrap();
+    s.expunge(inbox, None).unwrap();
+    let st = check(inbox);
+    assert_eq!(st.uids, vec![uid(2), uid(3)]);
+    assert_eq!(s.mailbox_keywords(inbox).unwrap(), vec!["Work".to_string()]);
+    s.mailbox_create(acc, &name("Other"), None).unwrap();
+    let other = mailbox_id(&s, acc, "Other");
+    s.copy(inbox, &[uid(2), uid(3)], other).unwrap();
+    check(other);
+    s.move_messages(other, &[uid(1)], inbox).unwrap();
+    check(inbox);
+    check(other);
+    append(&s, inbox, 4, &[]);
+    assert_eq!(check(inbox).uids.len(), 4);
+}
+
 /// `records` of many UIDs (a whole big mailbox, as SEARCH and SORT ask) returns exactly the
 /// existing ones asked for, ascending, with metadata when asked: gaps, duplicates, unknown
 /// UIDs and UIDs of expunged messages included.
@@ -555,6 +639,160 @@ pub fn records_of_many_uids<F: Fixture>() {
         assert_eq!(got, want);
         assert!(recs.iter().all(|r| r.meta.is_some() == with_meta));
     }
+}
+
+/// `search_meta`, `sort_rows` and `header_sections` give what the records say (the
+/// reference semantics of `MetaFilter::matches` and `SortRow::of_record`), over more UIDs
+/// than a point-query batch, after COPY, EXPUNGE and reopen.
+pub fn bulk_reads_agree_with_records<F: Fixture>() {
+    let (fx, s, acc, inbox) = setup::<F>();
+    let zones = ["+0000", "-0800", "+1400", "+0330"];
+    let bodies: Vec<Vec<u8>> = (0..300usize)
+        .map(|i| {
+            let date = if i % 9 == 0 {
+                String::new()
+            } else {
+                format!(
+                    "Date: Mon, {} Mar 2024 {:02}:30:00 {}\r\n",
+                    1 + i % 28,
+                    i % 24,
+                    zones[i % 4]
+                )
+            };
+            format!(
+                "From: \"User {i}\" <u{}@example.org>\r\nTo: t{}@example.net\r\n{date}\
+                 Subject: {}topic {}\r\nMessage-ID: <m{i}@x>\r\n\
+                 References: <m{}@x>\r\nX-Tag: t{}\r\n\r\nbody {i} {}\r\n",
+                i % 13,
+                i % 5,
+                if i % 3 == 0 { "Re: " } else { "" },
+                i % 17,
+                i / 2,
+                i % 7,
+                "x".repeat(i % 50)
+            )
+            .into_bytes()
+        })
+        .collect();
+    let msgs: Vec<NewMessage<'_>> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let mut f = Vec::new();
+            if i % 2 == 0 {
+                f.push(Flag::Seen);
+            }
+            if i % 5 == 0 {
+                f.push(Flag::Flagged);
+            }
+            if i % 7 == 0 {
+                f.push(kw("$Work"));
+            }
+            NewMessage {
+                bytes: b,
+                flags: flags(&f),
+                internal_date: Some(MailDate {
+                    unix: 1_709_251_200 + (i as i64) * 7_000,
+                    offset_minutes: [0i16, -480, 840, 210][i % 4],
+                }),
+            }
+        })
+        .collect();
+    let m = s.append(inbox, &msgs).unwrap();
+    let all: Vec<Uid> = m.pairs.iter().map(|p| p.1).collect();
+    // A hole, so that ranges and missing UIDs matter.
+    s.store_flags(
+        inbox,
+        &all[10..20],
+        FlagOp::Add,
+        &flags(&[Flag::Deleted]),
+        None,
+    )
+    .unwrap();
+    s.expunge(inbox, None).unwrap();
+    let day = 19_783; // 2024-03-01
+    let r = |f, lo, hi| MetaFilter::Range(f, lo, hi);
+    let filters = vec![
+        MetaFilter::All,
+        MetaFilter::Nothing,
+        MetaFilter::Flag(Flag::Flagged, true),
+        MetaFilter::Flag(Flag::Seen, false),
+        MetaFilter::Flag(kw("$work"), true),
+        MetaFilter::Flag(kw("$Other"), false),
+        r(MetaField::SentDay, None, Some(day + 10)),
+        MetaFilter::Not(Box::new(r(
+            MetaField::SentDay,
+            Some(day + 3),
+            Some(day + 4),
+        ))),
+        r(
+            MetaField::InternalLocal,
+            Some((day + 5) * 86400),
+            Some((day + 9) * 86400),
+        ),
+        r(MetaField::Internal, None, Some(1_709_251_200 + 100_000)),
+        r(MetaField::Save, Some(0), None),
+        r(MetaField::Size, Some(200), None),
+        r(MetaField::Uid, Some(5), Some(250)),
+        r(MetaField::ModSeq, Some(100), None),
+        MetaFilter::Or(
+            Box::new(MetaFilter::Flag(Flag::Flagged, true)),
+            Box::new(r(MetaField::SentDay, Some(day + 20), None)),
+        ),
+        MetaFilter::And(vec![
+            MetaFilter::Flag(Flag::Seen, false),
+            r(MetaField::InternalLocal, Some((day + 3) * 86400), None),
+            MetaFilter::Not(Box::new(MetaFilter::Flag(kw("$WORK"), true))),
+        ]),
+    ];
+    let check = |s: &F::Store, mb: MailboxId| {
+        let uids: Vec<Uid> = s.summaries(mb).unwrap().iter().map(|x| x.uid).collect();
+        let recs = s.records(mb, &uids, true).unwrap();
+        for f in &filters {
+            let want: Vec<(Uid, ModSeq)> = recs
+                .iter()
+                .filter(|r| f.matches(r))
+                .map(|r| (r.uid, r.modseq))
+                .collect();
+            assert_eq!(s.search_meta(mb, f).unwrap(), want, "{f:?}");
+        }
+        let want: Vec<SortRow> = recs
+            .iter()
+            .map(|r| SortRow::of_record(r, Some(&s.blob(&r.blob).unwrap())))
+            .collect();
+        // Every UID and a UID that does not exist; then a few (point reads).
+        let mut ask = uids.clone();
+        ask.push(uid(10_000));
+        assert_eq!(s.sort_rows(mb, &ask).unwrap(), want);
+        let few: Vec<Uid> = uids.iter().copied().step_by(40).collect();
+        let got = s.sort_rows(mb, &few).unwrap();
+        assert_eq!(got.len(), few.len());
+        assert!(got.iter().all(|g| want.contains(g)));
+        assert!(
+            want.iter()
+                .all(|w| w.fields.references.len() == 1 && w.fields.from.is_some())
+        );
+        let headers = s.header_sections(mb, &ask).unwrap();
+        assert_eq!(headers.len(), recs.len());
+        for ((u, h), r) in headers.iter().zip(&recs) {
+            assert_eq!(*u, r.uid);
+            let raw = s.blob(&r.blob).unwrap();
+            assert_eq!(h.as_slice(), pochta_message::header_section(&raw));
+            assert!(h.ends_with(b"\r\n\r\n"));
+        }
+        assert_eq!(s.header_sections(mb, &few).unwrap().len(), few.len());
+    };
+    check(&s, inbox);
+    // A copy carries its keys (with its own INTERNALDATE: the same here).
+    s.mailbox_create(acc, &name("Copy"), None).unwrap();
+    let copy = mailbox_id(&s, acc, "Copy");
+    s.copy(inbox, &all[100..], copy).unwrap();
+    check(&s, copy);
+    assert_eq!(s.summaries(copy).unwrap().len(), 200);
+    drop(s);
+    let s = fx.open();
+    check(&s, inbox);
+    check(&s, copy);
 }
 
 /// Bare LF is stored as CRLF; size counts CRLF; the parsed metadata comes back.
