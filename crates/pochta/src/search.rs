@@ -35,6 +35,9 @@ use crate::backend::Store;
 /// Messages per index commit.
 pub const BATCH: usize = 256;
 
+/// Bytes of extracted text per index commit (at most, plus one message's).
+pub const BATCH_TEXT: usize = 4 << 20;
+
 /// How long events are gathered before the indexer runs.
 pub const SETTLE: Duration = Duration::from_millis(100);
 
@@ -75,14 +78,28 @@ impl Indexer {
         let mut n = 0;
         for chunk in uids.chunks(BATCH) {
             let records = self.store.records(mailbox, chunk, false)?;
-            let documents: Vec<_> = records
-                .iter()
-                .filter_map(|r| {
-                    // Unreadable: expunged (and collected) since the list was read.
-                    let bytes = self.store.blob(&r.blob).ok()?;
-                    Some((r.uid, extract(&bytes)))
-                })
-                .collect();
+            let mut documents = Vec::new();
+            let mut held = 0;
+            for r in &records {
+                // Unreadable: expunged (and collected) since the list was read.
+                if let Ok(bytes) = self.store.blob(&r.blob) {
+                    let doc = extract(&bytes);
+                    drop(bytes);
+                    held += doc.len();
+                    documents.push((r.uid, doc));
+                }
+                // A commit holds at most BATCH_TEXT bytes of text (plus the last message's),
+                // so big messages do not make the indexer hold many megabytes at once.
+                if held >= BATCH_TEXT {
+                    n += documents.len();
+                    self.index.add(&[IndexBatch {
+                        mailbox,
+                        documents: std::mem::take(&mut documents),
+                        watermark: r.uid.get(),
+                    }])?;
+                    held = 0;
+                }
+            }
             n += documents.len();
             let watermark = chunk.last().map_or(wm, |u| u.get());
             self.index.add(&[IndexBatch {

@@ -90,7 +90,11 @@ fn a_fetch_of_48_mib_is_streamed_not_built_in_memory() {
     let listeners: Vec<(&'static str, u16)> = vec![("imap", free_ports(1)[0])];
     let dir = TestDir::new(&listeners, "");
     dir.add_user(USER, PASS);
-    let server = TestServer::start_in(dir, listeners);
+    // This test measures the FETCH path alone: the background search indexer, which reads the
+    // 48 MiB just appended while the FETCH waits, is switched off here (its own bound, a commit
+    // of at most `search::BATCH_TEXT` bytes of text plus tantivy's 15 MB arena, is in
+    // SECURITY.md).
+    let server = TestServer::start_in_with_env(dir, listeners, &[("POCHTA_SEARCH_INDEX", "off")]);
     let pid = server.child.id();
     let addr = server.addr("imap");
     let mut c = Imap::login(addr, USER, PASS).unwrap();
