@@ -46,6 +46,10 @@ pub struct Indexer {
     store: Arc<Store>,
     index: Arc<dyn SearchIndex>,
     state: parking_lot::Mutex<State>,
+    /// The server's budget for messages held whole in memory (`limits.message_memory`): the
+    /// indexer reads and parses one message at a time under it, as SMTP, IMAP and the
+    /// collector do.
+    budget: pochta_net::MessageBudget,
 }
 
 #[derive(Default)]
@@ -62,7 +66,21 @@ impl Indexer {
             store,
             index,
             state: Default::default(),
+            budget: pochta_net::MessageBudget::unlimited(),
         }
+    }
+
+    /// Holds each message it reads under the server's message budget.
+    pub fn with_budget(mut self, budget: pochta_net::MessageBudget) -> Indexer {
+        self.budget = budget;
+        self
+    }
+
+    /// Waits for `bytes` of the budget (twice the message: its bytes and its parse); none
+    /// outside a runtime (the `search reindex` command, which holds one message at a time).
+    fn permit(&self, bytes: u64) -> Option<pochta_net::MessagePermit> {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        Some(handle.block_on(self.budget.acquire(bytes.saturating_mul(2))))
     }
 
     /// Indexes the messages of `mailbox` above its watermark; how many were indexed.
@@ -82,9 +100,11 @@ impl Indexer {
             let mut held = 0;
             for r in &records {
                 // Unreadable: expunged (and collected) since the list was read.
+                let permit = self.permit(r.size);
                 if let Ok(bytes) = self.store.blob(&r.blob) {
                     let doc = extract(&bytes);
                     drop(bytes);
+                    drop(permit);
                     held += doc.len();
                     documents.push((r.uid, doc));
                 }

@@ -182,10 +182,10 @@ pub async fn serve(config: Config) -> Result<()> {
     // The search indexer (see crate::search), until shutdown.
     let indexer = ctx.search.as_ref().map(|index| {
         let mut shutdown = runner.ctl.subscribe();
-        let indexer = Arc::new(crate::search::Indexer::new(
-            Arc::new(ctx.store.clone()),
-            Arc::clone(index),
-        ));
+        let indexer = Arc::new(
+            crate::search::Indexer::new(Arc::new(ctx.store.clone()), Arc::clone(index))
+                .with_budget(ctx.message_budget.clone()),
+        );
         tokio::spawn(indexer.run(async move { shutdown.wait().await }))
     });
     info!(hostname = %config.hostname, data_dir = %config.data_dir.display(), "pochta ready");
