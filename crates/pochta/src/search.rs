@@ -94,13 +94,21 @@ impl Indexer {
             .filter(|u| u.get() > wm)
             .collect();
         let mut n = 0;
+        let mut commit = |documents: Vec<_>, watermark: u32| {
+            n += documents.len();
+            self.index.add(&[IndexBatch {
+                mailbox,
+                documents,
+                watermark,
+            }])
+        };
         for chunk in uids.chunks(BATCH) {
             let records = self.store.records(mailbox, chunk, false)?;
             let mut documents = Vec::new();
             let mut held = 0;
             for r in &records {
-                // Unreadable: expunged (and collected) since the list was read.
                 let permit = self.permit(r.size);
+                // Unreadable: expunged (and collected) since the list was read.
                 if let Ok(bytes) = self.store.blob(&r.blob) {
                     let doc = extract(&bytes);
                     drop(bytes);
@@ -111,22 +119,11 @@ impl Indexer {
                 // A commit holds at most BATCH_TEXT bytes of text (plus the last message's),
                 // so big messages do not make the indexer hold many megabytes at once.
                 if held >= BATCH_TEXT {
-                    n += documents.len();
-                    self.index.add(&[IndexBatch {
-                        mailbox,
-                        documents: std::mem::take(&mut documents),
-                        watermark: r.uid.get(),
-                    }])?;
+                    commit(std::mem::take(&mut documents), r.uid.get())?;
                     held = 0;
                 }
             }
-            n += documents.len();
-            let watermark = chunk.last().map_or(wm, |u| u.get());
-            self.index.add(&[IndexBatch {
-                mailbox,
-                documents,
-                watermark,
-            }])?;
+            commit(documents, chunk.last().map_or(wm, |u| u.get()))?;
         }
         Ok(n)
     }
