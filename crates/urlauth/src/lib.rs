@@ -431,12 +431,15 @@ fn authorize<S: MailStore>(
     Ok(Some((info, url)))
 }
 
+/// A stored message's bytes and parse.
+type Loaded = (Arc<Vec<u8>>, Arc<MessageMeta>);
+
 /// The stored bytes and parse of the message `url` names in `info`, or `None`.
 fn load<S: MailStore>(
     store: &S,
     info: &MailboxInfo,
     url: &ImapUrl,
-) -> Result<Option<(Arc<Vec<u8>>, Arc<MessageMeta>)>, StoreError> {
+) -> Result<Option<Loaded>, StoreError> {
     let Some(uid) = Uid::new(url.uid) else {
         return Ok(None);
     };
