@@ -838,9 +838,28 @@ impl Command {
                         }
                     }
                     UrlAuth::UrlFetch(urls) => {
-                        for url in urls {
+                        use crate::urlauth::DataForm;
+                        for arg in urls {
                             w.s(" ");
-                            w.astring(url);
+                            let Some(p) = &arg.params else {
+                                w.astring(&arg.url);
+                                continue;
+                            };
+                            w.s("(");
+                            w.astring(&arg.url);
+                            if p.structure {
+                                w.s(" BODYPARTSTRUCTURE");
+                            }
+                            match p.data {
+                                Some(DataForm::Body) => {
+                                    w.s(" BODY");
+                                }
+                                Some(DataForm::Binary) => {
+                                    w.s(" BINARY");
+                                }
+                                None => {}
+                            }
+                            w.s(")");
                         }
                     }
                 }

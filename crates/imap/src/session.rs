@@ -302,7 +302,7 @@ impl<S: MailStore> Session<S> {
             " REPLACE LIST-MYRIGHTS PARTIAL UIDONLY CATENATE METADATA METADATA-SERVER",
             " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS",
             " I18NLEVEL=1 CONTEXT=SEARCH CONTEXT=SORT",
-            " URLAUTH",
+            " URLAUTH URLAUTH=BINARY",
             " NOTIFY",
         );
         let mut c: Vec<Cow<'static, str>> = ALWAYS.split(' ').map(Cow::Borrowed).collect();

@@ -21,17 +21,24 @@
 //!   many URLs cannot make the server hold many messages at once.
 //! - Anonymous sessions have no key table: GENURLAUTH and RESETKEY are `NO [NOPERM]`.
 //! - SELECT and EXAMINE send `* OK [URLMECH INTERNAL]` (§8).
+//! - URLAUTH=BINARY (RFC 5524): a URL given with parameters is answered with its metadata
+//!   (`pochta_urlauth::fetch_ext`: BODYPARTSTRUCTURE, BODY, BINARY decoded, relabelled
+//!   structure); a part BINARY cannot decode is `(BINARY NIL)` (§3.1), a URL that fails is
+//!   `url NIL`. BODY with BINARY, or an unknown parameter, is BAD (the parser). The
+//!   APPENDLIMIT bound above counts the decoded data and the structures too.
 //! - Not done: the untagged `OK [URLMECH]` to other sessions that have the mailbox selected
-//!   after a RESETKEY (§7; the keys themselves change at once, in every session), and
-//!   URLAUTH=BINARY (RFC 5524).
+//!   after a RESETKEY (§7; the keys themselves change at once, in every session).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pochta_imap_proto::response::Code;
-use pochta_imap_proto::urlauth::{UrlAuth, write_genurlauth, write_urlfetch};
+use pochta_imap_proto::urlauth::{
+    DataForm, UrlAuth, UrlFetchArg, UrlMetadata, write_genurlauth, write_urlfetch,
+    write_urlfetch_ext,
+};
 use pochta_store::MailStore;
 use pochta_types::MailboxName;
-use pochta_urlauth::{GenError, Requester};
+use pochta_urlauth::{Fetched, GenError, Requester, Want};
 
 use crate::session::{Done, Res, Session, bad, no};
 
@@ -42,21 +49,47 @@ fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// Who this session is, as a presenter of authorized URLs.
+fn requester<S: MailStore>(session: &Session<S>) -> Requester<'_> {
+    match (&session.account, session.anonymous.is_some()) {
+        (Some(a), false) => Requester::User(&a.address),
+        _ => Requester::Anonymous,
+    }
+}
+
 /// URLFETCH's resolution of one authorized URL for this session (also CATENATE's).
 pub(crate) fn fetch_as_session<S: MailStore>(
     session: &Session<S>,
     raw: &[u8],
 ) -> Res<Option<Vec<u8>>> {
-    let who = match (&session.account, session.anonymous.is_some()) {
-        (Some(a), false) => Requester::User(&a.address),
-        _ => Requester::Anonymous,
-    };
     Ok(pochta_urlauth::fetch(
         &*session.shared.store,
         raw,
-        who,
+        requester(session),
         now(),
     )?)
+}
+
+/// What one URL of a URLFETCH gave.
+enum Answer {
+    /// RFC 4467: the data, `None` for NIL.
+    Plain(Option<Vec<u8>>),
+    /// RFC 5524: the metadata, `None` for NIL.
+    Ext(DataForm, Option<Fetched>),
+}
+
+impl Answer {
+    fn bytes(&self) -> u64 {
+        let n = match self {
+            Answer::Plain(d) => d.as_ref().map_or(0, Vec::len),
+            Answer::Ext(_, Some(f)) => {
+                f.structure.as_ref().map_or(0, String::len)
+                    + f.data.as_ref().and_then(Option::as_ref).map_or(0, Vec::len)
+            }
+            Answer::Ext(_, None) => 0,
+        };
+        n as u64
+    }
 }
 
 impl<S: MailStore> Session<S> {
@@ -109,23 +142,49 @@ impl<S: MailStore> Session<S> {
         Done::ok("GENURLAUTH completed")
     }
 
-    fn urlfetch(&mut self, urls: &[Vec<u8>]) -> Res {
+    fn urlfetch(&mut self, urls: &[UrlFetchArg]) -> Res {
         let max = self.shared.config.max_message;
-        let mut data = Vec::with_capacity(urls.len());
+        let mut answers = Vec::with_capacity(urls.len());
         let mut total: u64 = 0;
-        for url in urls {
-            let d = fetch_as_session(self, url)?;
-            total = total.saturating_add(d.as_ref().map_or(0, |d| d.len() as u64));
+        for arg in urls {
+            let answer = match arg.params {
+                None => Answer::Plain(fetch_as_session(self, &arg.url)?),
+                Some(p) => {
+                    let want = Want {
+                        structure: p.structure,
+                        binary: p.data.map(|d| d == DataForm::Binary),
+                    };
+                    let f = pochta_urlauth::fetch_ext(
+                        &*self.shared.store,
+                        &arg.url,
+                        requester(self),
+                        now(),
+                        want,
+                        self.rev2,
+                    )?;
+                    Answer::Ext(p.data.unwrap_or(DataForm::Body), f)
+                }
+            };
+            total = total.saturating_add(answer.bytes());
             if total > max {
                 return Err(no(
                     Code::Limit,
                     "the URLs name more than APPENDLIMIT bytes together; fetch fewer at once",
                 ));
             }
-            data.push(d);
+            answers.push(answer);
         }
-        for (url, d) in urls.iter().zip(&data) {
-            write_urlfetch(&mut self.out, url, d.as_deref());
+        for (arg, answer) in urls.iter().zip(&answers) {
+            match answer {
+                Answer::Plain(d) => write_urlfetch(&mut self.out, &arg.url, d.as_deref()),
+                Answer::Ext(form, f) => {
+                    let meta = f.as_ref().map(|f| UrlMetadata {
+                        structure: f.structure.as_deref(),
+                        data: f.data.as_ref().map(|d| (*form, d.as_deref())),
+                    });
+                    write_urlfetch_ext(&mut self.out, &arg.url, meta.as_ref());
+                }
+            }
         }
         Done::ok("URLFETCH completed")
     }

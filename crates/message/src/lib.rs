@@ -352,6 +352,65 @@ pub fn binary<'a>(
     }
 }
 
+/// The BODYSTRUCTURE (with extension data, RFC 9051 §7.5.2) of the part at `path` alone,
+/// as URLFETCH's BODYPARTSTRUCTURE gives it (RFC 5524 §3.2); an empty path is the message.
+/// `rev2` describes message/global as an encapsulated message (see
+/// [`rev1_body_structure`]). Re-parses `raw`; `None` for a missing part.
+pub fn part_structure(raw: &[u8], path: &[u32], rev2: bool) -> Option<String> {
+    parse::part_structure(raw, path, rev2, None)
+}
+
+/// [`part_structure`] of a basic part as it is after [`binary`] removed its transfer
+/// encoding (`decoded` is that data, RFC 5524 §3.2): the encoding field is the decoded
+/// data's identity domain ([`identity_domain`]), the size and line count are the decoded
+/// data's. Multipart and message parts are described as stored ([`binary`] returns them
+/// unchanged).
+pub fn decoded_part_structure(
+    raw: &[u8],
+    path: &[u32],
+    rev2: bool,
+    decoded: &[u8],
+) -> Option<String> {
+    parse::part_structure(
+        raw,
+        path,
+        rev2,
+        Some(parse::Decoded {
+            encoding: identity_domain(decoded),
+            size: decoded.len(),
+            lines: decoded.iter().filter(|&&b| b == b'\n').count(),
+        }),
+    )
+}
+
+/// The identity Content-Transfer-Encoding that labels `data` (RFC 2045 §2.7, §2.8, §6.2):
+/// `7bit` for short CRLF lines of US-ASCII without NUL, `8bit` when octets above 127 occur
+/// too, `binary` otherwise (a NUL, a bare CR or LF, or a line over 998 octets).
+pub fn identity_domain(data: &[u8]) -> &'static str {
+    let mut eight = false;
+    let mut line = 0usize;
+    let mut i = 0;
+    while i < data.len() {
+        match data[i] {
+            0 => return "binary",
+            b'\r' if data.get(i + 1) == Some(&b'\n') => {
+                line = 0;
+                i += 2;
+                continue;
+            }
+            b'\r' | b'\n' => return "binary",
+            b if b > 127 => eight = true,
+            _ => {}
+        }
+        line += 1;
+        if line > 998 {
+            return "binary";
+        }
+        i += 1;
+    }
+    if eight { "8bit" } else { "7bit" }
+}
+
 /// Decoded values (RFC 2047 words decoded, unfolded, UTF-8) of every top-level header field
 /// named `field_name` (case-insensitive), in message order.
 pub fn search_header_values(raw: &[u8], field_name: &str) -> Vec<String> {

@@ -140,6 +140,82 @@ pub(crate) fn parse_message_with(raw: &[u8], global_is_message: bool) -> Parsed 
     }
 }
 
+/// How a body was decoded, for [`part_structure`]: the identity encoding that labels the
+/// decoded data, its size and its line count.
+pub(crate) struct Decoded<'a> {
+    pub encoding: &'a str,
+    pub size: usize,
+    pub lines: usize,
+}
+
+/// BODYSTRUCTURE (with extension data) of the part at `path` (RFC 9051 §6.4.5 numbering; an
+/// empty path is the message), re-parsed from `raw`. With `decoded`, a basic part is
+/// described as it is once its transfer encoding is removed (RFC 5524 §3.2). `None` for a
+/// missing part.
+pub(crate) fn part_structure(
+    raw: &[u8],
+    path: &[u32],
+    global_is_message: bool,
+    decoded: Option<Decoded<'_>>,
+) -> Option<String> {
+    let mut ctx = Ctx {
+        raw,
+        parts: 0,
+        global_is_message,
+    };
+    let (root, _) = entity(&mut ctx, 0, &mut Vec::new(), 0, false, Fallback::default());
+    let mut node = &root;
+    if let Some((first, rest)) = path.split_first() {
+        node = node_step(node, *first)?;
+        for &n in rest {
+            node = match node.kind {
+                PartKind::Multipart => node
+                    .children
+                    .get(usize::try_from(n.checked_sub(1)?).ok()?)?,
+                PartKind::Message => node_step(node.children.first()?, n)?,
+                PartKind::Basic => return None,
+            };
+        }
+    }
+    let mut out = String::new();
+    match decoded {
+        Some(d) if node.kind == PartKind::Basic => {
+            let relabelled = Node {
+                header: node.header.clone(),
+                body: node.body.start..node.body.start.saturating_add(d.size),
+                lines: d.lines,
+                kind: node.kind,
+                ty: node.ty.clone(),
+                sub: node.sub.clone(),
+                params: node.params.clone(),
+                id: node.id.clone(),
+                desc: node.desc.clone(),
+                enc: d.encoding.to_owned(),
+                md5: node.md5.clone(),
+                disp: node.disp.clone(),
+                lang: node.lang.clone(),
+                loc: node.loc.clone(),
+                envelope: None,
+                children: Vec::new(),
+            };
+            render(&relabelled, true, &mut out);
+        }
+        _ => render(node, true, &mut out),
+    }
+    Some(out)
+}
+
+/// Part `n` of the message whose top-level entity is `msg` (as `step_into_message`).
+fn node_step(msg: &Node, n: u32) -> Option<&Node> {
+    if msg.kind == PartKind::Multipart {
+        msg.children.get(usize::try_from(n.checked_sub(1)?).ok()?)
+    } else if n == 1 {
+        Some(msg)
+    } else {
+        None
+    }
+}
+
 fn charset_of(params: &[(String, String)]) -> Option<&str> {
     params
         .iter()

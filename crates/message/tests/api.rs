@@ -403,3 +403,67 @@ proptest! {
         let _ = MessageMeta::from_bytes(&v);
     }
 }
+
+/// imaptest's `urlauth-binary` message (upstream version): a message/rfc822 part holding
+/// base64, an unknown encoding and quoted-printable that decodes to a boundary-like line.
+const URLAUTH_BINARY: &str = "From: user@domain.org\r\nDate: Sat, 24 Mar 2007 23:00:00 +0200\r\nMime-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"foo\r\n bar\"\r\n\r\nRoot MIME prologue\r\n\r\n--foo bar\r\nContent-Type: message/rfc822\r\n\r\nFrom: sub@domain.org\r\nDate: Sun, 12 Aug 2012 12:34:56 +0300\r\nSubject: submsg\r\nContent-Type: multipart/alternative; boundary=\"sub1\"\r\n\r\nSub MIME prologue\r\n--sub1\r\nContent-Type: text/x-myown; charset=us-ascii\r\nContent-Transfer-Encoding: base64\r\n\r\naGVs\r\nbG8gd29y\r\nbGQ=\r\n\r\n--sub1\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: x-unprintable\r\n\r\nnothing to see here\r\n\r\n--sub1\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ndefinitely nothing to see here\r\n\r\n--=\r\nsub=\r\n=31--\r\n\r\n--sub1--\r\nSub MIME epilogue\r\n\r\n--foo bar--\r\nRoot MIME epilogue\r\n";
+
+#[test]
+fn part_structures_as_stored_and_decoded() {
+    use pochta_message::{decoded_part_structure, identity_domain, part_structure};
+    let raw = URLAUTH_BINARY.as_bytes();
+    let meta = parse(raw);
+    // The message's own structure is the whole BODYSTRUCTURE.
+    assert_eq!(
+        part_structure(raw, &[], true).as_deref(),
+        Some(meta.bodystructure())
+    );
+    let b64 = r#"("text" "x-myown" ("charset" "us-ascii") NIL NIL "base64" 22 3 NIL NIL NIL NIL)"#;
+    assert_eq!(part_structure(raw, &[1, 1], true).as_deref(), Some(b64));
+    // The encapsulated message's structure is inside the message's.
+    let inner = part_structure(raw, &[1], true).unwrap();
+    assert!(
+        inner.starts_with(r#"("message" "rfc822" NIL NIL NIL "7bit" "#),
+        "{inner}"
+    );
+    assert!(meta.bodystructure().contains(&inner), "{inner}");
+    assert!(inner.contains(b64));
+    // Decoded: relabelled with the data's identity domain, its size and lines.
+    let d = binary(raw, &meta, &[1, 1]).unwrap();
+    assert_eq!(&d[..], b"hello world");
+    assert_eq!(
+        decoded_part_structure(raw, &[1, 1], true, &d).as_deref(),
+        Some(r#"("text" "x-myown" ("charset" "us-ascii") NIL NIL "7bit" 11 0 NIL NIL NIL NIL)"#)
+    );
+    let d = binary(raw, &meta, &[1, 3]).unwrap();
+    assert_eq!(
+        &d[..],
+        b"definitely nothing to see here\r\n\r\n--sub1--\r\n"
+    );
+    assert_eq!(
+        decoded_part_structure(raw, &[1, 3], true, &d).as_deref(),
+        Some(r#"("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 44 3 NIL NIL NIL NIL)"#)
+    );
+    assert!(matches!(
+        binary(raw, &meta, &[1, 2]),
+        Err(BinaryError::UnknownCte(_))
+    ));
+    // A multipart or message part is described as stored whatever `decoded` says.
+    assert_eq!(
+        decoded_part_structure(raw, &[1], true, b"x").as_deref(),
+        Some(inner.as_str())
+    );
+    assert_eq!(part_structure(raw, &[1, 4], true), None);
+    assert_eq!(part_structure(raw, &[2], true), None);
+    assert_eq!(part_structure(raw, &[1, 1, 1], true), None);
+    assert_eq!(part_structure(raw, &[0], true), None);
+
+    assert_eq!(identity_domain(b""), "7bit");
+    assert_eq!(identity_domain(b"a\r\nb\r\n"), "7bit");
+    assert_eq!(identity_domain("é\r\n".as_bytes()), "8bit");
+    assert_eq!(identity_domain(b"a\0b"), "binary");
+    assert_eq!(identity_domain(b"a\nb"), "binary");
+    assert_eq!(identity_domain(b"a\rb"), "binary");
+    assert_eq!(identity_domain(&[b'x'; 998]), "7bit");
+    assert_eq!(identity_domain(&[b'x'; 999]), "binary");
+}

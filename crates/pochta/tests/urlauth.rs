@@ -3,6 +3,9 @@
 //! revocation, EXPIRE, a wrong UIDVALIDITY and a forged token; then a submission with
 //! Python's smtplib that sends `BURL … LAST` from an IMAP draft, delivered intact to a local
 //! recipient (read back over IMAP), and BURLs without submit authorization refused `554 5.7.0`.
+//! URLAUTH=BINARY (RFC 5524): URLs one user authorizes, fetched by another with BINARY,
+//! BODY and BODYPARTSTRUCTURE (decoded data, relabelled structures, literal8, undecodable
+//! parts, partial ranges) and the errors (NIL URLs, BAD parameters).
 
 mod common;
 
@@ -326,4 +329,145 @@ fn burl_submission_from_an_imap_draft_with_smtplib() {
         HOSTNAME.into(),
     ];
     run_interop_script(&s, "smtplib_burl.py", &args, "smtplib burl: ok");
+}
+
+/// A message whose parts need decoding: quoted-printable UTF-8 text, base64 binary data
+/// holding NUL, an encoding nobody knows, and an encapsulated message.
+const PARTS: &[u8] = b"From: alice@example.org\r\nTo: bob@example.org\r\nSubject: parts\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9 =3D caf=\r\ne\r\n--b1\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC/w0KAA==\r\n--b1\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-unknown\r\n\r\nnothing\r\n--b1\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8gd29ybGQ=\r\n--b1--\r\n";
+
+impl Imap {
+    /// A URLFETCH of one URL with RFC 5524 parameters: what follows the URL in its
+    /// `* URLFETCH` response (`(BODYPARTSTRUCTURE ...) (BINARY ...)`, or `NIL`).
+    fn urlfetch_ext(&mut self, url: &str, params: &str) -> Vec<u8> {
+        let tag = format!("t{}", self.n + 1);
+        let r = self.ok(&format!("URLFETCH (\"{url}\" {params})"));
+        let start = find(&r, b"* URLFETCH ").unwrap_or_else(|| panic!("{}", text(&r)));
+        let head = format!("* URLFETCH \"{url}\" ");
+        assert!(r[start..].starts_with(head.as_bytes()), "{}", text(&r));
+        let end = find(&r, format!("\r\n{tag} ").as_bytes()).unwrap();
+        r[start + head.len()..end].to_vec()
+    }
+}
+
+#[test]
+fn urlfetch_binary_across_sessions_and_errors() {
+    let s = server();
+    let port = s.port("imap");
+    let mut a = Imap::login(port, ALICE);
+    let mut b = Imap::login(port, BOB);
+    let caps = text(&a.ok("CAPABILITY"));
+    assert!(caps.contains(" URLAUTH=BINARY"), "{caps}");
+    let (v, uid) = append(&mut a, "INBOX", PARTS);
+    let base = format!(
+        "imap://{}@{HOSTNAME}/INBOX;UIDVALIDITY={v}/;UID={uid}",
+        enc(ALICE)
+    );
+    // Alice authorizes, bob fetches in his own session.
+    let url = |a: &mut Imap, section: &str| {
+        a.genurlauth(&format!(
+            "{base}/;SECTION={section};URLAUTH=user+{}",
+            enc(BOB)
+        ))
+    };
+    let qp = url(&mut a, "1");
+    let b64 = url(&mut a, "2");
+    let unknown = url(&mut a, "3");
+    let inner = url(&mut a, "4");
+    let inner_text = url(&mut a, "4.1");
+    let header = url(&mut a, "HEADER");
+    let whole = a.genurlauth(&format!("{base};URLAUTH=user+{}", enc(BOB)));
+
+    // BINARY decodes; data holding NUL is a literal8 (RFC 3516 §4.2, RFC 5524 §3.2).
+    assert_eq!(
+        b.urlfetch_ext(&b64, "BINARY"),
+        b"(BINARY ~{7}\r\n\x00\x01\x02\xff\r\n\x00)"
+    );
+    // BODYPARTSTRUCTURE alone describes the part as stored; with BINARY, the decoded data:
+    // its identity encoding, size and lines. Each item is parenthesized on its own.
+    assert_eq!(
+        text(&b.urlfetch_ext(&b64, "bodypartstructure")),
+        r#"(BODYPARTSTRUCTURE ("application" "octet-stream" NIL NIL NIL "base64" 12 NIL NIL NIL NIL))"#
+    );
+    assert_eq!(
+        b.urlfetch_ext(&b64, "binary BODYPARTSTRUCTURE"),
+        &b"(BODYPARTSTRUCTURE (\"application\" \"octet-stream\" NIL NIL NIL \"binary\" 7 NIL NIL NIL NIL)) (BINARY ~{7}\r\n\x00\x01\x02\xff\r\n\x00)"[..]
+    );
+    assert_eq!(
+        text(&b.urlfetch_ext(&qp, "BODYPARTSTRUCTURE BINARY")),
+        "(BODYPARTSTRUCTURE (\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"8bit\" 12 0 NIL NIL NIL NIL)) (BINARY {12}\r\nCafé = cafe)"
+    );
+    // BODY is the data as stored.
+    let stored = "Caf=C3=A9 =3D caf=\r\ne";
+    assert_eq!(
+        text(&b.urlfetch_ext(&qp, "BODY")),
+        format!("(BODY {{{}}}\r\n{stored})", stored.len())
+    );
+    // A part BINARY cannot decode: NIL, its structure as stored (RFC 5524 §3.1).
+    assert_eq!(
+        text(&b.urlfetch_ext(&unknown, "BINARY BODYPARTSTRUCTURE")),
+        "(BODYPARTSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"x-unknown\" 7 0 NIL NIL NIL NIL)) (BINARY NIL)"
+    );
+    // An encapsulated message has an identity encoding: BINARY is the part as stored.
+    let inner_msg = "Subject: inner\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8gd29ybGQ=";
+    assert_eq!(
+        text(&b.urlfetch_ext(&inner, "BINARY")),
+        format!("(BINARY {{{}}}\r\n{inner_msg})", inner_msg.len())
+    );
+    assert_eq!(
+        text(&b.urlfetch_ext(&inner_text, "BINARY BODYPARTSTRUCTURE")),
+        "(BODYPARTSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 11 0 NIL NIL NIL NIL)) (BINARY \"hello world\")"
+    );
+    // The whole message: its BODYSTRUCTURE, as FETCH gives it.
+    a.ok("SELECT INBOX");
+    let fetched = text(&a.ok(&format!("UID FETCH {uid} BODYSTRUCTURE")));
+    let whole_meta = text(&b.urlfetch_ext(&whole, "BODYPARTSTRUCTURE"));
+    let structure = whole_meta
+        .strip_prefix("(BODYPARTSTRUCTURE ")
+        .and_then(|x| x.strip_suffix(')'))
+        .unwrap();
+    assert!(
+        fetched.contains(&format!("BODYSTRUCTURE {structure})")),
+        "{fetched}\n{whole_meta}"
+    );
+    // ;PARTIAL= applies to the decoded data.
+    let partial = a.genurlauth(&format!(
+        "{base}/;SECTION=2/;PARTIAL=3.2;URLAUTH=user+{}",
+        enc(BOB)
+    ));
+    assert_eq!(
+        b.urlfetch_ext(&partial, "BINARY"),
+        b"(BINARY {2}\r\n\xff\r)"
+    );
+
+    // Errors: a URL that fails is NIL in the extended form too; HEADER has no body part to
+    // decode or describe; BODY with BINARY and unknown parameters are BAD.
+    let mut forged = b64.clone().into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'0' { b'1' } else { b'0' };
+    assert_eq!(
+        b.urlfetch_ext(&String::from_utf8(forged).unwrap(), "BINARY"),
+        b"NIL"
+    );
+    assert_eq!(b.urlfetch_ext(&header, "BINARY"), b"NIL");
+    let hdr = &PARTS[..find(PARTS, b"\r\n\r\n").unwrap() + 4];
+    assert_eq!(
+        b.urlfetch_ext(&header, "BODY"),
+        [format!("(BODY {{{}}}\r\n", hdr.len()).as_bytes(), hdr, b")"].concat()
+    );
+    for bad in [
+        format!("URLFETCH (\"{b64}\" BODY BINARY)"),
+        format!("URLFETCH (\"{b64}\" BINARY CONVERTED)"),
+        format!("URLFETCH (\"{b64}\" BINARY"),
+    ] {
+        let r = b.cmd(&bad);
+        assert!(tagged(&r).contains(" BAD "), "{bad}: {}", text(&r));
+        assert!(find(&r, b"* URLFETCH").is_none(), "{}", text(&r));
+    }
+    // The RFC 4467 form is unchanged, and both forms mix in one command.
+    assert_eq!(b.urlfetch(&b64).as_deref(), Some(&b"AAEC/w0KAA=="[..]));
+    let r = text(&b.ok(&format!("URLFETCH \"{b64}\" (\"{inner_text}\" BINARY)")));
+    assert!(r.contains(" \"AAEC/w0KAA==\"\r\n"), "{r}");
+    assert!(r.contains(" (BINARY \"hello world\")\r\n"), "{r}");
+    // user+bob is bob's only: alice's own session gets NIL.
+    assert_eq!(a.urlfetch_ext(&b64, "BINARY"), b"NIL");
 }

@@ -34,7 +34,9 @@
 pub mod url;
 
 use hmac::{Hmac, Mac};
-use pochta_message::SectionText;
+use std::sync::Arc;
+
+use pochta_message::{MessageMeta, SectionText};
 use pochta_store::{Account, MailStore, MailboxInfo, StoreError};
 use pochta_types::{AccountId, Address, MailboxName, Right, SEPARATOR, Uid};
 use sha2::Sha256;
@@ -258,6 +260,126 @@ pub fn fetch<S: MailStore>(
     who: Requester<'_>,
     now: i64,
 ) -> Result<Option<Vec<u8>>, StoreError> {
+    match authorize(store, raw, who, now)? {
+        Some((info, url)) => read_part(store, &info, &url),
+        None => Ok(None),
+    }
+}
+
+/// What an extended URLFETCH (RFC 5524 §3.1) asks for one URL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Want {
+    /// BODYPARTSTRUCTURE.
+    pub structure: bool,
+    /// BODY (`Some(false)`) or BINARY (`Some(true)`).
+    pub binary: Option<bool>,
+}
+
+/// What [`fetch_ext`] found for one URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fetched {
+    /// The BODYPARTSTRUCTURE, if asked for.
+    pub structure: Option<String>,
+    /// The BODY or BINARY data, if asked for; `Some(None)` when BINARY cannot decode it
+    /// (an unknown or corrupt content-transfer-encoding: `(BINARY NIL)`).
+    pub data: Option<Option<Vec<u8>>>,
+}
+
+/// An extended URLFETCH of one URL (RFC 5524), or `None` where [`fetch`] gives `None`.
+///
+/// - BODYPARTSTRUCTURE is the part's BODYSTRUCTURE, the message's for a URL without a
+///   section; `rev2` as in `pochta_message::part_structure`.
+/// - BINARY is `pochta_message::binary` of the part: a basic part's body decoded, a
+///   multipart or message part as stored (identity encodings only, RFC 2045 §6.4). When it
+///   decodes, BODYPARTSTRUCTURE describes the decoded data: its identity domain as the
+///   encoding, its size and lines (§3.2). `;PARTIAL=` applies to the decoded data, as
+///   `BINARY[part]<partial>` does (RFC 3516 §4.2); BODYPARTSTRUCTURE is of the whole part.
+/// - BINARY and BODYPARTSTRUCTURE name a body part (RFC 3516 `section-binary`): a URL
+///   whose section is HEADER, TEXT or MIME has none and is answered `None`.
+pub fn fetch_ext<S: MailStore>(
+    store: &S,
+    raw: &[u8],
+    who: Requester<'_>,
+    now: i64,
+    want: Want,
+    rev2: bool,
+) -> Result<Option<Fetched>, StoreError> {
+    let Some((info, url)) = authorize(store, raw, who, now)? else {
+        return Ok(None);
+    };
+    if !want.structure && want.binary != Some(true) {
+        let data = read_part(store, &info, &url)?;
+        return Ok(data.map(|d| Fetched {
+            structure: None,
+            data: want.binary.map(|_| Some(d)),
+        }));
+    }
+    let path = match url.section.as_deref() {
+        None => Vec::new(),
+        Some(section) => match parse_section(section) {
+            Some((path, SectionText::Full)) => path,
+            _ => return Ok(None),
+        },
+    };
+    let Some((blob, meta)) = load(store, &info, &url)? else {
+        return Ok(None);
+    };
+    let mut out = Fetched::default();
+    let decoded = match want.binary {
+        Some(true) => match pochta_message::binary(&blob, &meta, &path) {
+            Ok(d) => Some(Some(d)),
+            Err(pochta_message::BinaryError::NoSuchPart) => return Ok(None),
+            Err(_) => Some(None),
+        },
+        _ => None,
+    };
+    if want.structure {
+        let s = match &decoded {
+            Some(Some(std::borrow::Cow::Owned(d))) => {
+                pochta_message::decoded_part_structure(&blob, &path, rev2, d)
+            }
+            _ => pochta_message::part_structure(&blob, &path, rev2),
+        };
+        let Some(s) = s else {
+            return Ok(None);
+        };
+        out.structure = Some(s);
+    }
+    out.data = match (want.binary, decoded) {
+        (Some(true), Some(d)) => Some(d.map(|d| partial(&d, url.partial))),
+        (Some(false), _) => match read_part(store, &info, &url)? {
+            Some(d) => Some(Some(d)),
+            None => return Ok(None),
+        },
+        _ => None,
+    };
+    Ok(Some(out))
+}
+
+/// The slice `;PARTIAL=offset.length` names (RFC 5092 §6), clamped to the data.
+fn partial(data: &[u8], range: Option<(u64, Option<u64>)>) -> Vec<u8> {
+    let Some((offset, len)) = range else {
+        return data.to_vec();
+    };
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(data.len());
+    let end = match len {
+        Some(l) => start.saturating_add(usize::try_from(l).unwrap_or(usize::MAX)),
+        None => data.len(),
+    }
+    .min(data.len());
+    data[start..end].to_vec()
+}
+
+/// The mailbox and parsed URL of an authorized URL, or `None` if it fails validation (see
+/// the notes on top).
+fn authorize<S: MailStore>(
+    store: &S,
+    raw: &[u8],
+    who: Requester<'_>,
+    now: i64,
+) -> Result<Option<(MailboxInfo, ImapUrl)>, StoreError> {
     let Ok(text) = std::str::from_utf8(raw) else {
         return Ok(None);
     };
@@ -306,7 +428,28 @@ pub fn fetch<S: MailStore>(
     {
         return Ok(None);
     }
-    read_part(store, &info, &url)
+    Ok(Some((info, url)))
+}
+
+/// A stored message's bytes and parse.
+type Loaded = (Arc<Vec<u8>>, Arc<MessageMeta>);
+
+/// The stored bytes and parse of the message `url` names in `info`, or `None`.
+fn load<S: MailStore>(
+    store: &S,
+    info: &MailboxInfo,
+    url: &ImapUrl,
+) -> Result<Option<Loaded>, StoreError> {
+    let Some(uid) = Uid::new(url.uid) else {
+        return Ok(None);
+    };
+    let Some(rec) = store.records(info.id, &[uid], true)?.into_iter().next() else {
+        return Ok(None);
+    };
+    let Some(meta) = rec.meta else {
+        return Ok(None);
+    };
+    Ok(Some((store.blob(&rec.blob)?, meta)))
 }
 
 /// The bytes of the message, section and partial range `url` names in `info`, or `None`.
@@ -337,17 +480,7 @@ pub fn read_part<S: MailStore>(
     };
     Ok(Some(match url.partial {
         None => data,
-        Some((offset, len)) => {
-            let start = usize::try_from(offset)
-                .unwrap_or(usize::MAX)
-                .min(data.len());
-            let end = match len {
-                Some(l) => start.saturating_add(usize::try_from(l).unwrap_or(usize::MAX)),
-                None => data.len(),
-            }
-            .min(data.len());
-            data[start..end].to_vec()
-        }
+        Some(_) => partial(&data, url.partial),
     }))
 }
 
