@@ -18,6 +18,7 @@ pub mod connect;
 pub mod listener;
 pub mod rate;
 pub mod shutdown;
+pub mod spool;
 pub mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -29,6 +30,7 @@ pub use listener::{
 };
 pub use rate::DataRate;
 pub use shutdown::{Shutdown, ShutdownController, Tracker};
+pub use spool::{LITERAL_SPOOL_THRESHOLD, LiteralSpool};
 pub use stream::{Stream, blocking, reset_output, starttls_buffered, with_timeout};
 pub use tls::{
     ReloadableCert, TlsError, acceptor, ensure_self_signed, generate_self_signed, server_config,
