@@ -40,13 +40,19 @@ pub use codec::{DecodeError, decode_sort_fields, encode_sort_fields};
 pub use parse::{MAX_DEPTH, MAX_PARTS};
 pub use sort::{SortAddress, SortFields};
 
-/// Bare LF → CRLF (a lone CR is left alone). Borrowed when nothing changes.
-pub fn normalize_line_endings(raw: &[u8]) -> Cow<'_, [u8]> {
+/// The length [`normalize_line_endings`] would give `raw`, without making the copy.
+pub fn normalized_len(raw: &[u8]) -> usize {
     let bare = raw
         .iter()
         .enumerate()
         .filter(|&(i, &b)| b == b'\n' && (i == 0 || raw[i - 1] != b'\r'))
         .count();
+    raw.len() + bare
+}
+
+/// Bare LF → CRLF (a lone CR is left alone). Borrowed when nothing changes.
+pub fn normalize_line_endings(raw: &[u8]) -> Cow<'_, [u8]> {
+    let bare = normalized_len(raw) - raw.len();
     if bare == 0 {
         return Cow::Borrowed(raw);
     }

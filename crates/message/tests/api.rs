@@ -51,6 +51,12 @@ fn normalize() {
         b"a\r\nb\r\nc\rd\r\n"
     );
     assert_eq!(&*normalize_line_endings(b"\n"), b"\r\n");
+    for raw in [&b"a\r\nb"[..], b"a\nb\r\nc\rd\n", b"\n", b""] {
+        assert_eq!(
+            pochta_message::normalized_len(raw),
+            normalize_line_endings(raw).len()
+        );
+    }
 }
 
 #[test]
