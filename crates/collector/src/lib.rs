@@ -65,6 +65,32 @@ pub fn set_message_budget(budget: pochta_net::MessageBudget) {
 pub(crate) fn message_budget() -> pochta_net::MessageBudget {
     MESSAGE_BUDGET.get().cloned().unwrap_or_default()
 }
+
+/// Where large FETCH literals are spooled and the largest message imported (see
+/// `crate::sync`, "Budgets"); set by [`set_import_limits`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportLimits {
+    /// A directory for unnamed spool files (`data_dir/tmp` under `pochta serve`); `None`
+    /// keeps literals in memory while they arrive (within the response limits).
+    pub spool_dir: Option<std::path::PathBuf>,
+    /// The largest message imported (`limits.max_message_size`): a message announced larger
+    /// is skipped, and no literal may be much larger ([`sync::answer_limit`] of it).
+    pub max_message: Option<u64>,
+}
+
+static IMPORT_LIMITS: std::sync::OnceLock<ImportLimits> = std::sync::OnceLock::new();
+
+/// Sets the [`ImportLimits`] (`pochta serve` does). Only the first call counts.
+pub fn set_import_limits(limits: ImportLimits) {
+    let _ = IMPORT_LIMITS.set(limits);
+}
+
+pub(crate) fn import_limits() -> ImportLimits {
+    IMPORT_LIMITS.get().cloned().unwrap_or(ImportLimits {
+        spool_dir: None,
+        max_message: None,
+    })
+}
 pub use state::{SourceRow, SourceSettings, State};
 pub use sync::Report;
 

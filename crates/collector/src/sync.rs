@@ -42,9 +42,22 @@
 //!   the largest message asked for (so one response made of many large literals is cut at
 //!   about one message), all the answers to one command at most [`command_budget`] of the
 //!   bytes asked for (an endless FETCH answer ends the pass with a clear error instead of
-//!   running forever), and every batch held in memory, from its first byte until it is
-//!   stored, holds a permit of the server-wide [`MessageBudget`] (`crate::set_message_budget`;
+//!   running forever), and every message held in memory until it is stored holds a permit
+//!   of the server-wide [`MessageBudget`] (`crate::set_message_budget`;
 //!   `limits.message_memory` under `pochta serve`), shared with SMTP and IMAP.
+//! - **Spooling** (with [`crate::ImportLimits::spool_dir`], `data_dir/tmp` under `pochta
+//!   serve`): a literal of a body FETCH goes to an unnamed file once it holds 64 KiB
+//!   ([`pochta_net::LiteralSpool`], the IMAP server's APPEND spool, through
+//!   `ImapClient::set_spool`), so an answer arriving holds in memory only its lines and the
+//!   literal bytes not yet written. A complete answer claims a permit for its size before
+//!   it is read back (or, not spooled, kept); the permits travel with the batch until it is
+//!   stored. The reader never waits for a permit while its batch holds others (it hands the
+//!   batch on first), so a message needing the whole budget cannot wait for itself. Without
+//!   a spool (`pochta collect run`), a batch's memory is reserved before its first byte.
+//! - **Largest message** ([`crate::ImportLimits::max_message`], `limits.max_message_size`):
+//!   a message announced larger is not fetched (logged, and counted as done for the
+//!   checkpoint: it could never be stored), and no literal of any answer may exceed
+//!   [`answer_limit`] of it (`crate::imap::response_limits`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -61,6 +74,7 @@ use crate::imap::response::{Response, Status, StatusText};
 use crate::imap::{Fetched, ImapClient, ListEntry};
 use crate::state::{FolderState, MessageRow, Pending, PendingItem, SourceRow, State};
 use crate::{Error, Progress, Scope};
+use pochta_imap_client::Next;
 
 /// A batch is handed to the store when it holds this many messages …
 pub const BATCH_MESSAGES: usize = 2000;
@@ -283,7 +297,7 @@ impl<S: MailStore> Ctx<S> {
             .iter()
             .map(|m| PendingItem {
                 key: m.key.clone(),
-                local_size: pochta_message::normalize_line_endings(&m.body).len() as u64,
+                local_size: pochta_message::normalized_len(&m.body) as u64,
                 idate: m.internal_date.unix,
                 flags: flags_text(&m.flags),
                 message_id: m.message_id.clone(),
@@ -867,28 +881,44 @@ async fn transfer<S: MailStore>(
     progress: &dyn Progress,
 ) -> Result<(u64, u64, u32), Error> {
     let sizes: HashMap<u32, u64> = w.new.iter().copied().collect();
+    let limits = crate::import_limits();
+    // A message announced larger than the server imports is not fetched (it could not be
+    // stored); it counts as done for the checkpoint, so it does not stop the folder forever.
+    let (wanted, too_big): (Vec<_>, Vec<_>) = w
+        .new
+        .iter()
+        .copied()
+        .partition(|(_, n)| limits.max_message.is_none_or(|max| *n <= max));
+    for (uid, size) in &too_big {
+        warn!(folder = %w.plan.remote, uid, size, "a message larger than max_message_size is not imported");
+        progress.advance(1, 0);
+    }
     // Long sets are split so a command line stays short (RFC 7162 §4 recommends ≤ 8192
     // octets). Each with its budget for all of its answers (see "Budgets" above).
     let mut commands = Vec::new();
-    for chunk in w.new.chunks(5000) {
+    for chunk in wanted.chunks(5000) {
         let bytes = chunk.iter().map(|(_, n)| *n).sum();
         commands.push((
             uid_set(chunk.iter().map(|(u, _)| *u)),
             command_budget(chunk.len(), bytes),
         ));
     }
-    let largest = answer_limit(w.new.iter().map(|(_, n)| *n).max().unwrap_or(0));
-    let total: u64 = w.new.iter().map(|(_, n)| *n).sum();
-    // The memory a batch may come to hold: a batch is handed on once it holds BATCH_BYTES,
-    // so at most that and one more answer (no more than the folder's new messages).
+    let largest = answer_limit(wanted.iter().map(|(_, n)| *n).max().unwrap_or(0));
+    let total: u64 = wanted.iter().map(|(_, n)| *n).sum();
+    // Without a spool, the memory a batch may come to hold is reserved before its bytes
+    // arrive: a batch is handed on once it holds BATCH_BYTES, so at most that and one more
+    // answer (no more than the folder's new messages). With a spool, each answer claims its
+    // size once it is complete (a spooled one before it is read back), so a provider that
+    // stalls in the middle of an answer holds no part of the budget.
+    let spooling = limits.spool_dir.is_some();
     let batch_memory = (BATCH_BYTES as u64)
         .min(total.saturating_add(total / 4))
         .saturating_add(largest);
     let budget = crate::message_budget();
     // Each batch travels with the checkpoint it may set: the highest UID up to which every
-    // UID asked for has been received (in it or an earlier batch), and the permit of the
+    // UID asked for has been received (in it or an earlier batch), and the permits of the
     // memory it holds until it is stored.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Incoming>, u32, Option<MessagePermit>)>(1);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Incoming>, u32, Vec<MessagePermit>)>(1);
     let base = FolderState {
         remote: w.plan.remote.clone(),
         local: w.mailbox.name.as_str().to_owned(),
@@ -921,7 +951,7 @@ async fn transfer<S: MailStore>(
     let appender = tokio::spawn(appender);
 
     // UIDs received, and how many of those asked for (ascending) form a complete prefix.
-    let mut received: HashSet<u32> = HashSet::new();
+    let mut received: HashSet<u32> = too_big.iter().map(|(u, _)| *u).collect();
     let mut complete = 0usize;
     let mut checkpoint = |received: &HashSet<u32>| {
         while complete < w.new.len() && received.contains(&w.new[complete].0) {
@@ -931,28 +961,74 @@ async fn transfer<S: MailStore>(
     };
     // No answer much larger than the largest message asked for.
     client.set_response_limit(Some(largest));
+    client.set_spool(limits.spool_dir.clone().map(|d| (d, budget.clone())));
     let reader = async {
         let mut batch: Vec<Incoming> = Vec::new();
         let mut batch_bytes = 0usize;
-        let mut permit: Option<MessagePermit> = None;
+        // The permits of the batch being filled: its reservation, and one per message read
+        // back from the spool. The reader waits for memory only while it holds none of them
+        // (a message read back may need the whole budget): otherwise it hands the batch on.
+        let mut permits: Vec<MessagePermit> = Vec::new();
+        macro_rules! hand_on {
+            () => {{
+                let cp = checkpoint(&received);
+                let held = std::mem::take(&mut permits);
+                if !batch.is_empty()
+                    && tx
+                        .send((std::mem::take(&mut batch), cp, held))
+                        .await
+                        .is_err()
+                {
+                    return Err(Error::State("the appender stopped".into()));
+                }
+            }};
+        }
+        macro_rules! reserve {
+            ($bytes:expr) => {{
+                match budget.try_acquire($bytes) {
+                    Some(p) => p,
+                    None => {
+                        hand_on!();
+                        batch_bytes = 0;
+                        budget.acquire($bytes).await
+                    }
+                }
+            }};
+        }
         for (set, command_budget) in &commands {
             let tag = client
                 .start_uid_fetch(set, "(UID FLAGS INTERNALDATE BODY.PEEK[])")
                 .await?;
             let mut answered = 0u64;
             loop {
-                // Memory for the batch being filled is reserved before its bytes arrive.
-                if permit.is_none() {
-                    permit = Some(budget.acquire(batch_memory).await);
+                // Without a spool, memory for the batch being filled is reserved before its
+                // bytes arrive.
+                // (It is the only permit a batch holds without a spool.)
+                if !spooling && permits.is_empty() {
+                    let p = reserve!(batch_memory);
+                    permits.push(p);
                 }
-                let (response, size) = client.read_sized().await?;
+                let (response, size, held) = match client.read_or_spooled().await? {
+                    Next::Response(r, n) => {
+                        let p = if spooling {
+                            Some(reserve!(n as u64))
+                        } else {
+                            None
+                        };
+                        (r, n, p)
+                    }
+                    Next::Spooled(bytes) => {
+                        if answered.saturating_add(bytes) > *command_budget {
+                            return Err(over_budget(*command_budget, set, &w.plan.remote));
+                        }
+                        let p = reserve!(bytes);
+                        let (r, n) = client.read_back()?;
+                        (r, n, Some(p))
+                    }
+                };
                 answered += size as u64;
                 if answered > *command_budget {
-                    return Err(Error::Protocol(format!(
-                        "the provider answered more than {command_budget} bytes to a FETCH of \
-                         {set} in {} (announced sizes exceeded): stopped",
-                        w.plan.remote
-                    )));
+                    return Err(over_budget(*command_budget, set, &w.plan.remote));
                 }
                 match response {
                     Response::Numbered { n, name, values } if name == "FETCH" => {
@@ -972,17 +1048,10 @@ async fn transfer<S: MailStore>(
                         batch_bytes += inc.body.len();
                         progress.advance(1, inc.body.len() as u64);
                         batch.push(inc);
+                        permits.extend(held);
                         if batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES {
                             batch_bytes = 0;
-                            let cp = checkpoint(&received);
-                            let held = permit.take();
-                            if tx
-                                .send((std::mem::take(&mut batch), cp, held))
-                                .await
-                                .is_err()
-                            {
-                                return Err(Error::State("the appender stopped".into()));
-                            }
+                            hand_on!();
                         }
                     }
                     Response::Tagged { tag: t, status } if t == tag => {
@@ -999,13 +1068,14 @@ async fn transfer<S: MailStore>(
             }
         }
         let cp = checkpoint(&received);
-        if !batch.is_empty() && tx.send((batch, cp, permit.take())).await.is_err() {
+        if !batch.is_empty() && tx.send((batch, cp, permits)).await.is_err() {
             return Err(Error::State("the appender stopped".into()));
         }
         Ok(cp)
     };
     let read_result = reader.await;
     client.set_response_limit(None);
+    client.set_spool(None);
     drop(tx);
     let appended = appender
         .await
@@ -1015,6 +1085,14 @@ async fn transfer<S: MailStore>(
     let last = read_result?;
     let (m, b) = done.iter().fold((0, 0), |(m, b), (n, by)| (m + n, b + by));
     Ok((m, b, last))
+}
+
+/// The error of a provider answering a body FETCH beyond its budget.
+fn over_budget(budget: u64, set: &str, folder: &str) -> Error {
+    Error::Protocol(format!(
+        "the provider answered more than {budget} bytes to a FETCH of {set} in {folder} \
+         (announced sizes exceeded): stopped"
+    ))
 }
 
 fn incoming(f: Fetched, sizes: &HashMap<u32, u64>) -> Option<Incoming> {

@@ -21,12 +21,20 @@
 //! - **STARTTLS** (RFC 9051 §6.2.1): after the tagged OK nothing may be buffered (the
 //!   injection class of CVE-2011-0411), and capabilities are asked again over TLS ("discard
 //!   cached capability information"). LOGIN is refused locally under LOGINDISABLED.
+//! - **Spooling** ([`ImapClient::set_spool`], for a FETCH of message bodies): once a literal
+//!   being read holds [`pochta_net::LITERAL_SPOOL_THRESHOLD`] bytes they go to an unnamed
+//!   file ([`pochta_net::LiteralSpool`], the IMAP server's APPEND spool), so a large literal
+//!   costs disk while it arrives, not memory. A response with spooled parts is read back
+//!   whole only under a permit of the given [`MessageBudget`] for its size, which the caller
+//!   takes with [`ImapClient::take_permit`] and holds until it has stored the message. Not
+//!   for IDLE: a response waiting for its permit is not cancel-safe.
 //! - Untagged responses not asked for are tolerated (RFC 9051 §7: a client MUST be prepared to
 //!   accept any response at all times): [`ImapClient::run`] returns them, readers skip them.
 #![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
 use std::io;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use pochta_imap_proto::client::data::{announced_capabilities, bye_text};
@@ -37,6 +45,7 @@ use pochta_imap_proto::{Tag, client};
 use pochta_net::connect::{
     ClientStream, ConnectError, Endpoint, TlsPolicy, nothing_pipelined, wants_starttls,
 };
+use pochta_net::{LITERAL_SPOOL_THRESHOLD, LiteralSpool, MessageBudget, MessagePermit};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -173,6 +182,22 @@ pub struct ImapClient {
     caps: Vec<String>,
     utf8: bool,
     opts: Options,
+    /// Where large literals go while they arrive, and the budget they come back under.
+    spool: Option<(LiteralSpool, MessageBudget)>,
+    /// The permit of the last response read back from the spool.
+    held: Option<MessagePermit>,
+    /// A complete response with spooled parts, to be read back ([`Self::read_back`]).
+    ready: Option<bytes::Bytes>,
+}
+
+/// What [`ImapClient::read_or_spooled`] found.
+#[derive(Debug)]
+pub enum Next {
+    /// A response held in memory, with its size on the wire.
+    Response(Response, usize),
+    /// A complete response of this many bytes, partly on disk: read it with
+    /// [`ImapClient::read_back`] once memory for it is granted.
+    Spooled(u64),
 }
 
 impl ImapClient {
@@ -205,6 +230,9 @@ impl ImapClient {
             caps: Vec::new(),
             utf8: false,
             opts,
+            spool: None,
+            held: None,
+            ready: None,
         }
     }
 
@@ -539,6 +567,21 @@ impl ImapClient {
         self.next_sized(self.deadline()).await
     }
 
+    /// Spools large literals of the responses that follow to unnamed files in `dir`, read
+    /// back under permits of `budget` (see the crate notes); `None` stops spooling (call it
+    /// only between responses: what is spooled of a response being read is dropped).
+    pub fn set_spool(&mut self, spool: Option<(PathBuf, MessageBudget)>) {
+        self.spool = spool.map(|(dir, budget)| (LiteralSpool::new(Some(dir)), budget));
+        self.held = None;
+        self.ready = None;
+    }
+
+    /// The permit of the memory the last response read holds, if it was read back from
+    /// the spool: hold it until that response's bytes are dropped.
+    pub fn take_permit(&mut self) -> Option<MessagePermit> {
+        self.held.take()
+    }
+
     /// Changes [`Options::max_collected`] for the commands that follow (e.g. a smaller one
     /// for LIST than for a FETCH of every message's flags).
     pub fn set_max_collected(&mut self, bytes: u64) {
@@ -657,16 +700,96 @@ impl ImapClient {
         self.read_socket(deadline, io_timeout).await
     }
 
-    /// The next response from the socket (not from the pending queue).
+    /// The next response from the socket (not from the pending queue); one with spooled
+    /// parts is read back under a permit kept for [`Self::take_permit`].
     async fn read_socket(
         &mut self,
         deadline: Instant,
         io_timeout: bool,
     ) -> Result<(Response, usize), Error> {
-        loop {
-            if let Some(frame) = self.reader.next_frame()? {
+        self.held = None;
+        let frame = self.read_frame(deadline, io_timeout).await?;
+        let frame = match &mut self.spool {
+            Some((spool, budget)) if !spool.is_empty() => {
+                // Back into memory only within the budget (see the crate notes).
+                self.held = Some(budget.acquire(spool.len() + frame.len() as u64).await);
+                self.ready = Some(frame);
+                return self.read_back();
+            }
+            _ => frame,
+        };
+        let r = client::parse(&frame)?;
+        Ok((r, frame.len()))
+    }
+
+    /// The next response, or, when it is complete but partly on disk
+    /// ([`Self::set_spool`]), [`Next::Spooled`] with its size: the caller obtains memory for
+    /// it (a permit of its budget, without holding other permits while it waits) and reads
+    /// it with [`Self::read_back`]. Within the response deadline.
+    pub async fn read_or_spooled(&mut self) -> Result<Next, Error> {
+        if self.ready.is_some() {
+            return Err(Error::Protocol(
+                "a spooled response was not read back".into(),
+            ));
+        }
+        if let Some((r, n)) = self.pending.pop_front() {
+            return Ok(Next::Response(r, n));
+        }
+        let deadline = self.deadline();
+        let frame = self.read_frame(deadline, true).await?;
+        match &self.spool {
+            Some((spool, _)) if !spool.is_empty() => {
+                let size = spool.len() + frame.len() as u64;
+                self.ready = Some(frame);
+                Ok(Next::Spooled(size))
+            }
+            _ => {
                 let r = client::parse(&frame)?;
-                return Ok((r, frame.len()));
+                Ok(Next::Response(r, frame.len()))
+            }
+        }
+    }
+
+    /// The response announced by [`Next::Spooled`], read back from disk whole (blocking file
+    /// I/O, through [`pochta_net::blocking`]), with its size.
+    pub fn read_back(&mut self) -> Result<(Response, usize), Error> {
+        let Some(frame) = self.ready.take() else {
+            return Err(Error::Protocol("no spooled response to read back".into()));
+        };
+        let whole = match &mut self.spool {
+            Some((spool, _)) => {
+                pochta_net::blocking(|| spool.complete(Vec::from(frame))).map_err(Error::Io)?
+            }
+            None => Vec::from(frame),
+        };
+        let frame = bytes::Bytes::from(whole);
+        let r = client::parse(&frame)?;
+        Ok((r, frame.len()))
+    }
+
+    /// The next framed response from the socket, its large literals spooled while they
+    /// arrive when a spool is set.
+    async fn read_frame(
+        &mut self,
+        deadline: Instant,
+        io_timeout: bool,
+    ) -> Result<bytes::Bytes, Error> {
+        loop {
+            match self.reader.next_frame() {
+                Ok(Some(frame)) => return Ok(frame),
+                Ok(None) => {}
+                Err(e) => {
+                    if let Some((spool, _)) = &mut self.spool {
+                        spool.clear();
+                    }
+                    return Err(e.into());
+                }
+            }
+            // A large literal in progress goes to disk, not memory.
+            if let Some((spool, _)) = &mut self.spool
+                && let Some(part) = self.reader.take_literal(LITERAL_SPOOL_THRESHOLD)
+            {
+                pochta_net::blocking(|| spool.write(part)).map_err(Error::Io)?;
             }
             let mut until = deadline;
             if io_timeout {

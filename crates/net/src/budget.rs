@@ -64,6 +64,18 @@ impl MessageBudget {
         }
     }
 
+    /// `bytes` of the budget (all of it, if `bytes` is larger) if they are free now, without
+    /// waiting: for a caller that must not wait while it holds other permits.
+    pub fn try_acquire(&self, bytes: u64) -> Option<MessagePermit> {
+        let want = u32::try_from(bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.kib);
+        let permit = self.sem.clone().try_acquire_many_owned(want).ok()?;
+        Some(MessagePermit {
+            _permit: Some(permit),
+        })
+    }
+
     /// KiB of the budget not held now (for tests and metrics).
     pub fn available_kib(&self) -> usize {
         self.sem.available_permits()
@@ -106,5 +118,20 @@ mod tests {
         assert_eq!(b.available_kib(), 0);
         drop(huge);
         assert_eq!(b.available_kib(), 10);
+    }
+
+    #[test]
+    fn try_acquire_takes_only_what_is_free() {
+        let b = MessageBudget::new(10 * 1024);
+        let first = b.try_acquire(6 * 1024).expect("6 KiB of 10 are free");
+        assert!(b.try_acquire(6 * 1024).is_none(), "6 KiB more are not free");
+        let rest = b.try_acquire(4 * 1024).expect("the other 4 KiB are free");
+        assert_eq!(b.available_kib(), 0);
+        drop((first, rest));
+        let all = b
+            .try_acquire(1 << 40)
+            .expect("a larger one takes the whole budget");
+        assert_eq!(b.available_kib(), 0);
+        drop(all);
     }
 }

@@ -171,6 +171,12 @@ pub async fn serve(config: Config) -> Result<()> {
         let schedule = config.collector.with_env_override();
         pochta_collector::oauth::configure(config.collector_web.clone(), config.dns.resolver());
         pochta_collector::set_message_budget(ctx.message_budget.clone());
+        // Large FETCH literals are spooled to data_dir/tmp like APPEND's; none larger than
+        // a message the server accepts.
+        pochta_collector::set_import_limits(pochta_collector::ImportLimits {
+            spool_dir: Some(config.data_dir.join("tmp")),
+            max_message: Some(config.limits.max_message_size),
+        });
         tokio::spawn(async move {
             let _tracker = tracker;
             pochta_collector::run::run_all(store, contacts, open_state, schedule, async move {

@@ -15,6 +15,8 @@
 //!   and size FETCHes), [`MAX_LIST`] for LIST. Message bodies are streamed batch by
 //!   batch ([`ImapClient::start_uid_fetch`] + [`ImapClient::read_sized`]), never collected,
 //!   each response bounded by the sizes the provider announced (`crate::sync`, "Budgets").
+//! - One response's literal at most [`crate::sync::answer_limit`] of the server's
+//!   `max_message_size` ([`response_limits`]), 512 MiB without one.
 //! - IDLE (RFC 2177): [`ImapClient::idle_start`] sends `IDLE` and waits for the continuation,
 //!   [`ImapClient::idle_wait`] reads untagged responses until a deadline the caller picks
 //!   (under the 29 minutes of RFC 2177 §3), and [`ImapClient::idle_done`] sends `DONE`.
@@ -37,6 +39,23 @@ pub const MAX_COLLECTED: u64 = 512 << 20;
 /// The budget for one LIST answer: a hundred thousand folders with long names fit, and an
 /// endless LIST from a hostile provider is cut long before it costs the server much memory.
 pub const MAX_LIST: u64 = 16 << 20;
+
+/// The budgets of one response: the client's, with no literal (and no response) much
+/// larger than the largest message the server imports, when it has one.
+pub fn response_limits(max_message: Option<u64>) -> pochta_imap_proto::framer::Limits {
+    let own = pochta_imap_client::CLIENT_LIMITS;
+    match max_message {
+        None => own,
+        Some(max) => {
+            let literal = crate::sync::answer_limit(max);
+            pochta_imap_proto::framer::Limits {
+                max_literal: literal,
+                max_command: literal.saturating_add(own.max_line as u64),
+                ..own
+            }
+        }
+    }
+}
 
 /// What EXAMINE reported.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,6 +143,7 @@ impl ImapClient {
             // The flags of every message of a large folder (about 100 bytes each) come in
             // one command: room for millions of messages, yet bounded.
             max_collected: MAX_COLLECTED,
+            limits: response_limits(crate::import_limits().max_message),
             ..Options::default()
         };
         let endpoint = crate::conn::resolve(url).await?;
@@ -322,6 +342,23 @@ impl ImapClient {
     /// The next response and its size on the wire.
     pub async fn read_sized(&mut self) -> Result<(Response, usize), Error> {
         Ok(self.inner.read_sized().await?)
+    }
+
+    /// The next response, or the size of one that is complete but partly spooled (see
+    /// [`pochta_imap_client::ImapClient::read_or_spooled`]).
+    pub async fn read_or_spooled(&mut self) -> Result<pochta_imap_client::Next, Error> {
+        Ok(self.inner.read_or_spooled().await?)
+    }
+
+    /// The spooled response announced by [`Self::read_or_spooled`], read back whole.
+    pub fn read_back(&mut self) -> Result<(Response, usize), Error> {
+        Ok(self.inner.read_back()?)
+    }
+
+    /// Spools large literals of the responses that follow (see
+    /// [`pochta_imap_client::ImapClient::set_spool`]); `None` stops.
+    pub fn set_spool(&mut self, spool: Option<(std::path::PathBuf, pochta_net::MessageBudget)>) {
+        self.inner.set_spool(spool);
     }
 
     /// Bounds each response that follows (a literal at most `bytes`, a response about as

@@ -95,6 +95,14 @@ impl ResponseReader {
         self.framer.buffered()
     }
 
+    /// While a literal is being read: once at least `at_least` of its bytes are held, takes
+    /// them out of the response being framed, with the position where they belong in the
+    /// bytes [`Self::next_frame`] will hand over (which lack every part taken): a client
+    /// spools them to disk and puts each back at its position ([`Framer::take_literal`]).
+    pub fn take_literal(&mut self, at_least: usize) -> Option<(usize, Vec<u8>)> {
+        self.framer.take_literal(at_least)
+    }
+
     /// The next complete response, `Ok(None)` if more bytes are needed.
     pub fn next_response(&mut self) -> Result<Option<Response>, ResponseError> {
         Ok(match self.next_frame()? {
