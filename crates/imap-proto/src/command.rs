@@ -130,6 +130,8 @@ pub enum CommandBody {
     /// UID EXPUNGE (RFC 4315 §2.1).
     UidExpunge(SequenceSet),
     Search(Search),
+    /// ESEARCH (RFC 7377 MULTISEARCH).
+    Esearch(crate::multisearch::Esearch),
     /// SORT / UID SORT (RFC 5256 §3, RFC 5957, RFC 5267).
     Sort(crate::sort::Sort),
     /// THREAD / UID THREAD (RFC 5256 §3).
@@ -190,6 +192,7 @@ impl CommandBody {
             UidExpunge(_) => "UID EXPUNGE",
             Search(s) if s.uid => "UID SEARCH",
             Search(_) => "SEARCH",
+            Esearch(_) => "ESEARCH",
             Sort(s) if s.search.uid => "UID SORT",
             Sort(_) => "SORT",
             Thread(t) if t.search.uid => "UID THREAD",
@@ -323,6 +326,7 @@ fn body(c: &mut Cursor<'_>) -> PResult<CommandBody> {
         b"STATUS" => CommandBody::Status(status::status(c)?),
         b"APPEND" => CommandBody::Append(append::append(c)?),
         b"SEARCH" => CommandBody::Search(search::search(c, false)?),
+        b"ESEARCH" => CommandBody::Esearch(crate::multisearch::esearch(c)?),
         b"SORT" => CommandBody::Sort(crate::sort::sort(c, false)?),
         b"THREAD" => CommandBody::Thread(crate::thread::thread(c, false)?),
         b"CANCELUPDATE" => CommandBody::CancelUpdate(crate::context::cancelupdate(c)?),

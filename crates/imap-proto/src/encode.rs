@@ -243,6 +243,26 @@ impl W<'_> {
             self.s(")");
         }
     }
+    /// ` [RETURN (...)] [CHARSET c] keys` of SEARCH and ESEARCH.
+    fn search(&mut self, s: &crate::search::Search) {
+        let w = self;
+        if let Some(r) = &s.returns {
+            w.s(" RETURN ");
+            w.list(r, |w, r| {
+                w.s(r.as_str());
+                if let SearchReturn::Partial(p) = r {
+                    w.s(" ");
+                    p.write(w.out);
+                }
+            });
+        }
+        if let Some(cs) = &s.charset {
+            w.s(" CHARSET ");
+            w.astring(cs.as_bytes());
+        }
+        w.s(" ");
+        w.key(&s.key, true);
+    }
     fn key(&mut self, k: &SearchKey, top: bool) {
         use SearchKey as K;
         let kw = |w: &mut Self, s: &str, b: &[u8]| {
@@ -396,6 +416,10 @@ impl W<'_> {
             }
             K::ThreadId(id) => {
                 self.s("THREADID ").s(id);
+            }
+            K::Fuzzy(k) => {
+                self.s("FUZZY ");
+                self.key(k, false);
             }
         }
     }
@@ -680,24 +704,33 @@ impl Command {
             B::UidExpunge(set) => {
                 w.s(" ").num(set);
             }
-            B::Search(s) => {
-                if let Some(r) = &s.returns {
-                    w.s(" RETURN ");
-                    w.list(r, |w, r| {
-                        w.s(r.as_str());
-                        if let SearchReturn::Partial(p) = r {
+            B::Esearch(e) => {
+                use crate::multisearch::Source;
+                if let Some(sources) = &e.sources {
+                    w.s(" IN (");
+                    for (i, src) in sources.iter().enumerate() {
+                        if i > 0 {
                             w.s(" ");
-                            p.write(w.out);
                         }
-                    });
+                        let (word, names) = match src {
+                            Source::Selected => ("selected", None),
+                            Source::Inboxes => ("inboxes", None),
+                            Source::Personal => ("personal", None),
+                            Source::Subscribed => ("subscribed", None),
+                            Source::Subtree(m) => ("subtree ", Some(m)),
+                            Source::SubtreeOne(m) => ("subtree-one ", Some(m)),
+                            Source::Mailboxes(m) => ("mailboxes ", Some(m)),
+                        };
+                        w.s(word);
+                        if let Some(m) = names {
+                            w.list(m, |w, m| w.mailbox(m));
+                        }
+                    }
+                    w.s(")");
                 }
-                if let Some(cs) = &s.charset {
-                    w.s(" CHARSET ");
-                    w.astring(cs.as_bytes());
-                }
-                w.s(" ");
-                w.key(&s.key, true);
+                w.search(&e.search);
             }
+            B::Search(s) => w.search(s),
             B::Sort(s) => {
                 if let Some(r) = &s.search.returns {
                     w.s(" RETURN ");

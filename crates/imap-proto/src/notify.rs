@@ -173,7 +173,7 @@ fn group(c: &mut Cursor<'_>) -> PResult<EventGroup> {
     Ok(EventGroup { filter, events })
 }
 
-fn mailboxes(c: &mut Cursor<'_>) -> PResult<Vec<MailboxName>> {
+pub(crate) fn mailboxes(c: &mut Cursor<'_>) -> PResult<Vec<MailboxName>> {
     if c.peek() == Some(b'(') {
         c.paren_list(1, |c| c.mailbox())
     } else {

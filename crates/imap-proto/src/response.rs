@@ -728,6 +728,25 @@ impl<'a> ESearchWriter<'a> {
         ESearchWriter { out }
     }
 
+    /// The MULTISEARCH correlator `(TAG "t" MAILBOX "m" UIDVALIDITY n) UID` (RFC 7377 §2.1):
+    /// the numbers are always UIDs.
+    pub fn begin_mailbox(
+        out: &'a mut Vec<u8>,
+        tag: &Tag,
+        mailbox: &MailboxName,
+        uid_validity: u32,
+        utf8: bool,
+    ) -> Self {
+        out.extend_from_slice(b"* ESEARCH (TAG ");
+        write_string(out, tag.as_str().as_bytes());
+        out.extend_from_slice(b" MAILBOX ");
+        write_mailbox_string(out, mailbox.as_str(), utf8);
+        out.extend_from_slice(b" UIDVALIDITY ");
+        num(out, uid_validity);
+        out.extend_from_slice(b") UID");
+        ESearchWriter { out }
+    }
+
     fn item(&mut self, name: &[u8], n: u64) -> &mut Self {
         self.out.extend_from_slice(name);
         num(self.out, n);
@@ -758,6 +777,12 @@ impl<'a> ESearchWriter<'a> {
     /// `PARTIAL (range set)` (RFC 9394 §3.1); `nums` are the selected results, ascending.
     pub fn partial(&mut self, range: &crate::partial::PartialRange, nums: &[u32]) -> &mut Self {
         crate::partial::write_partial(self.out, range, nums);
+        self
+    }
+
+    /// `RELEVANCY (scores)` (RFC 6203 §4), one score per result.
+    pub fn relevancy(&mut self, scores: &[u8]) -> &mut Self {
+        crate::fuzzy::write_relevancy(self.out, scores);
         self
     }
 

@@ -32,7 +32,9 @@
 //!                      "OLDER" SP nz-number / "YOUNGER" SP nz-number /
 //!                      "SAVEDATEBEFORE" SP date / "SAVEDATEON" SP date /
 //!                      "SAVEDATESINCE" SP date / "SAVEDATESUPPORTED" /
-//!                      "EMAILID" SP objectid / "THREADID" SP objectid
+//!                      "EMAILID" SP objectid / "THREADID" SP objectid /
+//!                      "FUZZY" SP search-key                          ; RFC 6203 §7
+//! search-return-opt  =/ "RELEVANCY"                                  ; RFC 6203 §7
 //! ```
 
 use std::num::NonZeroU32;
@@ -58,6 +60,8 @@ pub enum SearchReturn {
     Partial(crate::partial::PartialRange),
     /// Keep the result live (RFC 5267 §4.3, CONTEXT=SEARCH / CONTEXT=SORT).
     Update,
+    /// Relevancy scores of the results (RFC 6203 §4, see [`crate::fuzzy`]).
+    Relevancy,
 }
 
 impl SearchReturn {
@@ -70,6 +74,7 @@ impl SearchReturn {
             SearchReturn::Save => "SAVE",
             SearchReturn::Partial(_) => "PARTIAL",
             SearchReturn::Update => "UPDATE",
+            SearchReturn::Relevancy => "RELEVANCY",
         }
     }
 }
@@ -150,6 +155,8 @@ pub enum SearchKey {
     SaveDateSupported,
     EmailId(String),
     ThreadId(String),
+    /// `FUZZY key` (RFC 6203 §3, see [`crate::fuzzy`]).
+    Fuzzy(Box<SearchKey>),
 }
 
 /// `[UID] SEARCH [RETURN (...)] [CHARSET c] keys`.
@@ -220,6 +227,7 @@ pub(crate) fn return_opts(c: &mut Cursor<'_>) -> PResult<Vec<SearchReturn>> {
             "COUNT" => SearchReturn::Count,
             "SAVE" => SearchReturn::Save,
             "UPDATE" => SearchReturn::Update,
+            "RELEVANCY" => SearchReturn::Relevancy,
             "PARTIAL" => {
                 c.sp()?;
                 SearchReturn::Partial(crate::partial::partial_range(c)?)
@@ -378,6 +386,7 @@ pub(crate) fn key(c: &mut Cursor<'_>, depth: usize) -> PResult<SearchKey> {
         "SAVEDATESUPPORTED" => K::SaveDateSupported,
         "EMAILID" => K::EmailId(arg_objectid(c)?),
         "THREADID" => K::ThreadId(arg_objectid(c)?),
+        "FUZZY" => K::Fuzzy(Box::new(crate::fuzzy::fuzzy_key(c, depth)?)),
         other => return syntax(format!("unknown search key {other}")),
     })
 }

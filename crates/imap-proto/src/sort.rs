@@ -15,7 +15,7 @@
 //! sort-criteria   = "(" sort-criterion *(SP sort-criterion) ")"
 //! sort-criterion  = ["REVERSE" SP] sort-key
 //! sort-key        = "ARRIVAL" / "CC" / "DATE" / "FROM" / "SIZE" / "SUBJECT" / "TO" /
-//!                   "DISPLAYFROM" / "DISPLAYTO"
+//!                   "DISPLAYFROM" / "DISPLAYTO" / "RELEVANCY"   ; RFC 6203 §7
 //! search-criteria = charset 1*(SP search-key)
 //! ```
 
@@ -34,6 +34,8 @@ pub enum SortKey {
     To,
     DisplayFrom,
     DisplayTo,
+    /// RFC 6203 §6 (SEARCH=FUZZY): relevancy, highest first.
+    Relevancy,
 }
 
 impl SortKey {
@@ -48,6 +50,7 @@ impl SortKey {
             SortKey::To => "TO",
             SortKey::DisplayFrom => "DISPLAYFROM",
             SortKey::DisplayTo => "DISPLAYTO",
+            SortKey::Relevancy => "RELEVANCY",
         }
     }
 }
@@ -105,6 +108,7 @@ pub(crate) fn sort(c: &mut Cursor<'_>, uid: bool) -> PResult<Sort> {
             "TO" => SortKey::To,
             "DISPLAYFROM" => SortKey::DisplayFrom,
             "DISPLAYTO" => SortKey::DisplayTo,
+            "RELEVANCY" => SortKey::Relevancy,
             other => return syntax(format!("unknown sort key {other}")),
         };
         Ok(SortCriterion { reverse, key })

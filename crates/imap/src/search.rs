@@ -102,6 +102,8 @@ struct Compiler<'a> {
     /// Whether a full-text index answers text keys.
     indexed: bool,
     text_keys: Vec<TextKey>,
+    /// Inside a FUZZY key (RFC 6203 §3): text keys match word forms within one edit.
+    fuzzy: bool,
 }
 
 /// A text key of the command as the index sees it.
@@ -112,6 +114,8 @@ struct TextKey {
     /// Word-form hits count (false for a HEADER field without a field of its own: its
     /// index text is shared with other fields, so only substring candidates are used).
     words: bool,
+    /// Under FUZZY (see [`crate::fuzzy`]).
+    fuzzy: bool,
 }
 
 /// What the index answered for one [`TextKey`], for the messages at or below the watermark.
@@ -119,6 +123,8 @@ struct TextKey {
 struct TextHits {
     words: HashSet<u32>,
     candidates: HashSet<u32>,
+    /// The index's scores of the word hits of a FUZZY key (RFC 6203 §4).
+    scores: std::collections::HashMap<u32, f32>,
 }
 
 impl Compiler<'_> {
@@ -250,6 +256,12 @@ impl Compiler<'_> {
             S::EmailId(id) => K::EmailId(id.clone()),
             // We keep no threads: THREADID is NIL for every message, so nothing matches.
             S::ThreadId(_) => K::Nothing,
+            S::Fuzzy(k) => {
+                let outer = std::mem::replace(&mut self.fuzzy, true);
+                let k = self.compile(k);
+                self.fuzzy = outer;
+                k?
+            }
         })
     }
 
@@ -265,6 +277,7 @@ impl Compiler<'_> {
             fields,
             text,
             words,
+            fuzzy: self.fuzzy,
         });
         Ok(K::Indexed(self.text_keys.len() - 1, Box::new(k)))
     }
@@ -304,6 +317,8 @@ struct Msg<'a> {
     index: &'a IndexAnswers,
     /// The extracted text, for a message above the watermark.
     doc: Option<SearchDocument>,
+    /// The relevancy of the FUZZY keys' word hits (RFC 6203 §4), summed.
+    score: f32,
 }
 
 /// What the index answered for the command's text keys.
@@ -336,6 +351,9 @@ fn eval(k: &K, m: &mut Msg<'_>) -> bool {
             };
             let uid = m.rec.uid.get();
             if uid <= m.index.watermark {
+                if let Some(s) = hits.scores.get(&uid) {
+                    m.score += s;
+                }
                 return hits.words.contains(&uid)
                     || (hits.candidates.contains(&uid) && eval(verify, m));
             }
@@ -345,8 +363,13 @@ fn eval(k: &K, m: &mut Msg<'_>) -> bool {
                 m.doc = Some(doc);
             }
             let doc = m.doc.as_ref();
-            let words =
-                !query.clauses.is_empty() && doc.is_some_and(|d| query.matches(d).is_some());
+            let score = doc
+                .filter(|_| !query.clauses.is_empty())
+                .and_then(|d| query.matches(d));
+            let words = score.is_some();
+            if query.clauses.iter().any(|c| c.fuzzy) {
+                m.score += score.unwrap_or(0.0);
+            }
             let candidate = doc.is_some_and(|d| substring.matches(d).is_some());
             words || (candidate && eval(verify, m))
         }
@@ -479,14 +502,21 @@ fn index_answers(
     };
     for k in keys {
         let query = if k.words {
-            SearchQuery::new(k.fields, &k.text, false)
+            SearchQuery::new(k.fields, &k.text, k.fuzzy)
         } else {
             SearchQuery::default()
         };
         let substring = SearchQuery::substring(k.fields, &k.text);
         let mut hits = TextHits::default();
         if watermark > 0 {
-            if k.words {
+            if k.words && k.fuzzy {
+                hits.scores = index
+                    .search(&[mailbox], &query)?
+                    .into_iter()
+                    .map(|h| (h.uid.get(), h.score))
+                    .collect();
+                hits.words = hits.scores.keys().copied().collect();
+            } else if k.words {
                 hits.words = uids(&query)?;
             }
             hits.candidates = uids(&substring)?;
@@ -592,6 +622,9 @@ pub(crate) struct Matched<T> {
     pub highest: u64,
     /// A MODSEQ key was used (RFC 7162 §3.1.5).
     pub modseq: bool,
+    /// With a FUZZY key: each hit's raw relevancy, in hit order (else empty; scaled to
+    /// RFC 6203's 1..100 by [`crate::fuzzy::scale`]).
+    pub scores: Vec<f32>,
 }
 
 impl<S: MailStore> Session<S> {
@@ -609,6 +642,7 @@ impl<S: MailStore> Session<S> {
             needs: Needs::default(),
             indexed: self.shared.search.is_some(),
             text_keys: Vec::new(),
+            fuzzy: false,
         };
         if let Some(cs) = s.charset.as_deref()
             && text::decode_charset(b"", Some(cs)).is_none()
@@ -646,9 +680,12 @@ impl<S: MailStore> Session<S> {
                 hits,
                 highest,
                 modseq: needs.modseq,
+                scores: Vec::new(),
             });
         }
         let now = dates::now().unix;
+        let fuzzy = pochta_imap_proto::fuzzy::has_fuzzy(&s.key);
+        let mut scores: Vec<f32> = Vec::new();
         for chunk in uids.chunks(CHUNK) {
             let mut records = store.records(mailbox, chunk, needs.meta || needs.text)?;
             for r in &mut records {
@@ -687,6 +724,7 @@ impl<S: MailStore> Session<S> {
                     vanished: false,
                     index: &answers,
                     doc: None,
+                    score: 0.0,
                 };
                 let hit = eval(&key, &mut m);
                 if let Some(e) = failure.borrow_mut().take() {
@@ -695,6 +733,9 @@ impl<S: MailStore> Session<S> {
                 if hit && !m.vanished {
                     highest = highest.max(rec.modseq.get());
                     hits.push((seq, rec.uid, rec.modseq.get()));
+                    if fuzzy {
+                        scores.push(m.score);
+                    }
                 }
             }
         }
@@ -702,11 +743,14 @@ impl<S: MailStore> Session<S> {
             hits,
             highest,
             modseq: needs.modseq,
+            scores,
         })
     }
 
     pub(crate) fn search(&mut self, tag: &pochta_imap_proto::Tag, s: Search) -> Res {
+        let relevancy = crate::fuzzy::wants_relevancy(&s)?;
         let matched = self.matching(&s)?;
+        let scores = relevancy.then(|| crate::fuzzy::scale(&matched.scores, matched.hits.len()));
         let (needs_modseq, highest) = (matched.modseq, matched.highest);
         // The MODSEQ of each hit, in hit order (for ESEARCH MIN/MAX, see below).
         let hit_modseqs: Vec<u64> = matched.hits.iter().map(|h| h.2).collect();
@@ -778,7 +822,7 @@ impl<S: MailStore> Session<S> {
                         highest
                     };
                     let modseq = (needs_modseq && !nums.is_empty()).then_some(highest);
-                    self.esearch(tag, &nums, returns, all, s.uid, modseq);
+                    self.esearch(tag, &nums, returns, all, s.uid, modseq, scores.as_deref());
                 }
             }
         }
@@ -806,9 +850,24 @@ impl<S: MailStore> Session<S> {
         all: bool,
         uid: bool,
         modseq: Option<u64>,
+        scores: Option<&[u8]>,
     ) {
         // RFC 4731 §3.1: the response carries the command's tag as a correlator.
-        let mut w = ESearchWriter::begin(&mut self.out, tag, uid);
+        let w = ESearchWriter::begin(&mut self.out, tag, uid);
+        write_esearch(w, nums, returns, all, modseq, scores);
+    }
+}
+
+/// The items of one ESEARCH response after its correlator, in the order asked for.
+pub(crate) fn write_esearch(
+    mut w: ESearchWriter<'_>,
+    nums: &[u32],
+    returns: &[SearchReturn],
+    all: bool,
+    modseq: Option<u64>,
+    scores: Option<&[u8]>,
+) {
+    {
         let (first, last) = (nums.first(), nums.last());
         for r in returns {
             match (r, first, last) {
@@ -826,6 +885,11 @@ impl<S: MailStore> Session<S> {
                 }
                 (SearchReturn::Partial(p), _, _) => {
                     w.partial(p, p.slice(nums));
+                }
+                (SearchReturn::Relevancy, _, _) => {
+                    if let Some(s) = scores {
+                        w.relevancy(s);
+                    }
                 }
                 _ => {}
             }

@@ -569,6 +569,7 @@ impl<S: MailStore> Session<S> {
             Expunge => self.expunge(None),
             UidExpunge(set) => self.expunge(Some(set)),
             Search(s) => self.search(tag, s),
+            Esearch(e) => self.esearch_cmd(tag, e),
             Sort(s) => self.sort(tag, s),
             Thread(t) => self.thread(tag, t),
             CancelUpdate(tags) => self.cancel_update(&tags),

@@ -86,6 +86,8 @@ fn key(item: &Item<'_>, k: SortKey) -> Key {
         SortKey::Cc => mailbox(&f.cc),
         SortKey::DisplayFrom => display(&f.from),
         SortKey::DisplayTo => display(&f.to),
+        // Set from the search's scores by `keyed_hits` (RFC 6203 §6).
+        SortKey::Relevancy => Key::Num(0),
     }
 }
 
@@ -95,6 +97,8 @@ pub(crate) struct Keyed {
     pub seq: u32,
     pub uid: Uid,
     keys: Vec<Key>,
+    /// RFC 6203 relevancy (1..=100) when the command needs it, else 0.
+    pub relevancy: u8,
 }
 
 /// The keys of one matched message.
@@ -104,6 +108,7 @@ pub(crate) fn keyed(hit: &Hit, row: &SortRow, criteria: &[SortCriterion]) -> Key
         seq: hit.0,
         uid: hit.1,
         keys: criteria.iter().map(|c| key(&item, c.key)).collect(),
+        relevancy: 0,
     }
 }
 
@@ -134,6 +139,7 @@ fn order(items: &[Item<'_>], criteria: &[SortCriterion]) -> Vec<usize> {
             seq: i as u32 + 1,
             uid: Uid::new(i as u32 + 1).unwrap_or(Uid::MIN),
             keys: criteria.iter().map(|c| key(it, c.key)).collect(),
+            relevancy: 0,
         })
         .collect();
     order_keyed(&hits, criteria)
@@ -182,14 +188,44 @@ impl<S: MailStore> Session<S> {
         let matched = self.matching(search)?;
         let mut keyed_hits = Vec::with_capacity(matched.hits.len());
         self.with_sort_rows(&matched.hits, |h, r| keyed_hits.push(keyed(h, r, criteria)))?;
+        // RFC 6203 §6: RELEVANCY orders by the scaled score, highest first.
+        if let Some(i) = criteria.iter().position(|c| c.key == SortKey::Relevancy) {
+            let scores = crate::fuzzy::scale(&matched.scores, matched.hits.len());
+            for (k, s) in keyed_hits.iter_mut().zip(&scores) {
+                k.relevancy = *s;
+                for (j, c) in criteria.iter().enumerate().skip(i) {
+                    if c.key == SortKey::Relevancy {
+                        k.keys[j] = Key::Num(-i64::from(*s));
+                    }
+                }
+            }
+        } else if search
+            .returns
+            .as_ref()
+            .is_some_and(|r| r.contains(&SearchReturn::Relevancy))
+        {
+            let scores = crate::fuzzy::scale(&matched.scores, matched.hits.len());
+            for (k, s) in keyed_hits.iter_mut().zip(&scores) {
+                k.relevancy = *s;
+            }
+        }
         Ok(crate::search::Matched {
             hits: keyed_hits,
             highest: matched.highest,
             modseq: matched.modseq,
+            scores: Vec::new(),
         })
     }
 
     pub(crate) fn sort(&mut self, tag: &Tag, s: Sort) -> Res {
+        let relevancy = crate::fuzzy::wants_relevancy(&s.search)?;
+        if s.criteria.iter().any(|c| c.key == SortKey::Relevancy)
+            && !pochta_imap_proto::fuzzy::has_fuzzy(&s.search.key)
+        {
+            return Err(crate::session::bad(
+                "the RELEVANCY sort key needs a FUZZY search key (RFC 6203 §6)",
+            ));
+        }
         let matched = self.keyed_hits(&s.search, &s.criteria)?;
         let uid = s.search.uid;
         let order = order_keyed(&matched.hits, &s.criteria);
@@ -212,7 +248,18 @@ impl<S: MailStore> Session<S> {
                 let only_save = returns.len() == 1 && returns[0] == SearchReturn::Save;
                 if !only_save {
                     // RFC 5267 §3.1 (as RFC 4731 §3.1): RETURN () means RETURN (ALL).
-                    self.esearch(tag, &nums, returns, returns.is_empty(), uid, modseq);
+                    // RFC 6203 §6: scores in the order of the sorted result.
+                    let scores: Option<Vec<u8>> = relevancy
+                        .then(|| order.iter().map(|&i| matched.hits[i].relevancy).collect());
+                    self.esearch(
+                        tag,
+                        &nums,
+                        returns,
+                        returns.is_empty(),
+                        uid,
+                        modseq,
+                        scores.as_deref(),
+                    );
                 }
             }
         }

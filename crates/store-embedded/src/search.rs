@@ -15,7 +15,8 @@
 //!   created (every watermark 0), so the indexer rebuilds it. It is derived data.
 //! - One writer (tantivy allows one per directory) behind a mutex: 1 indexing thread and
 //!   tantivy's minimum 15 MB arena, merges on tantivy's background threads.
-//! - Scores: BM25 of the word-form terms; fuzzy and substring terms score a constant.
+//! - Scores: BM25 of the word-form terms; fuzzy and substring terms score a constant (a
+//!   fuzzy term's exact form adds its BM25, so exact words rank first).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -278,7 +279,13 @@ impl EmbeddedSearchIndex {
                 .map(|&&(_, tf, _)| {
                     let term = Term::from_field_text(tf, &t);
                     if fz {
-                        Box::new(FuzzyTermQuery::new(term, 1, false)) as Box<dyn Query>
+                        // The exact form scores BM25 on top of the fuzzy match's constant, so
+                        // an exact word outranks a one-edit neighbour (RFC 6203 relevancy).
+                        let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
+                        Box::new(BooleanQuery::union(vec![
+                            Box::new(exact) as Box<dyn Query>,
+                            Box::new(FuzzyTermQuery::new(term, 1, false)),
+                        ])) as Box<dyn Query>
                     } else {
                         Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
                     }

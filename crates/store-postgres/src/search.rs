@@ -40,7 +40,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use pochta_store::Result;
 use pochta_store::search::{
-    FUZZY_MIN_CHARS, Fields, IndexBatch, SearchDocument, SearchHit, SearchIndex, SearchQuery,
+    FUZZY_MIN_CHARS, Fields, IndexBatch, SearchClause, SearchDocument, SearchHit, SearchIndex,
+    SearchQuery,
     analyze, term_matches, words,
 };
 use pochta_types::{MailboxId, Uid};
@@ -397,12 +398,32 @@ impl SearchIndex for PgSearchIndex {
                 "SELECT mailbox, uid, 1::real FROM search_docs WHERE mailbox = ANY($1)",
                 &[&boxes],
             ),
-            Ts::Query(q) if ranked => tx.query(
-                "SELECT mailbox, uid, GREATEST(ts_rank(terms, q), 1e-6)::real
-                       FROM search_docs, CAST($2::text AS tsquery) AS q
+            Ts::Query(q) if ranked => {
+                // The exact forms' rank is added, so that an exact word outranks a one-edit
+                // neighbour (RFC 6203 relevancy; the embedded index does the same).
+                let exact = SearchQuery {
+                    clauses: query
+                        .clauses
+                        .iter()
+                        .map(|c| SearchClause {
+                            fuzzy: false,
+                            ..c.clone()
+                        })
+                        .collect(),
+                };
+                let e = match tsquery(tx, &exact)? {
+                    Ts::Query(e) => e,
+                    _ => q.clone(),
+                };
+                tx.query(
+                    "SELECT mailbox, uid,
+                            GREATEST(ts_rank(terms, q) + ts_rank(terms, e), 1e-6)::real
+                       FROM search_docs, CAST($2::text AS tsquery) AS q,
+                            CAST($3::text AS tsquery) AS e
                       WHERE mailbox = ANY($1) AND terms @@ q",
-                &[&boxes, &q],
-            ),
+                    &[&boxes, &q, &e],
+                )
+            }
             Ts::Query(q) => tx.query(
                 "SELECT mailbox, uid, 1::real FROM search_docs
                       WHERE mailbox = ANY($1) AND terms @@ CAST($2::text AS tsquery)",

@@ -177,10 +177,11 @@ impl SearchQuery {
 
     /// The reference semantics: `Some(score)` when `doc` matches, `None` when not. Used for
     /// the messages above a mailbox's watermark and by the conformance suite as the oracle.
-    /// The score is the number of query-term occurrences found (≥ 1 when there are terms,
-    /// 1 for a query without terms).
+    /// The score is the number of query-term occurrences found, an occurrence found only
+    /// through `fuzzy` (a one-edit neighbour) counting 0.1, so that an exact word outranks a
+    /// misspelt one as in the embedded index (1 for a query without terms).
     pub fn matches(&self, doc: &SearchDocument) -> Option<f32> {
-        let mut score = 0usize;
+        let mut score = 0.0f32;
         for clause in &self.clauses {
             if clause.substring {
                 let wanted = words(&clause.text);
@@ -194,7 +195,7 @@ impl SearchQuery {
                     if hits == 0 {
                         return None;
                     }
-                    score += hits;
+                    score += hits as f32;
                 }
                 continue;
             }
@@ -208,18 +209,21 @@ impl SearchQuery {
                 .map(|(f, _)| analyze(f.text_of(doc)))
                 .collect();
             for term in &wanted {
-                let hits: usize = have
-                    .iter()
-                    .flatten()
-                    .filter(|t| term_matches(term, t, clause.fuzzy))
-                    .count();
-                if hits == 0 {
+                let (mut exact, mut near) = (0usize, 0usize);
+                for t in have.iter().flatten() {
+                    if t == term {
+                        exact += 1;
+                    } else if term_matches(term, t, clause.fuzzy) {
+                        near += 1;
+                    }
+                }
+                if exact + near == 0 {
                     return None;
                 }
-                score += hits;
+                score += exact as f32 + near as f32 * 0.1;
             }
         }
-        Some(score.max(1) as f32)
+        Some(if score > 0.0 { score } else { 1.0 })
     }
 }
 

@@ -36,6 +36,7 @@ macro_rules! search_conformance_tests {
             removed_documents_are_not_found,
             adding_again_replaces,
             fuzzy_matches_one_edit,
+            fuzzy_ranks_the_exact_form_first,
             substring_candidates,
             agrees_with_the_reference_evaluator,
             index_is_durable
@@ -295,6 +296,38 @@ pub fn fuzzy_matches_one_edit<F: SearchFixture>() {
     // Short terms are exact even when fuzzy.
     assert_eq!(fuzzy("wrd"), set(&[]));
     assert_eq!(fuzzy("wrld"), set(&[4]));
+}
+
+/// RFC 6203 relevancy: a document with the exact word form scores above one that matches
+/// only through a one-edit neighbour (the IMAP layer scales scores to 1..100).
+pub fn fuzzy_ranks_the_exact_form_first<F: SearchFixture>() {
+    let f = F::create();
+    let ix = f.open();
+    load(
+        &ix,
+        M1,
+        vec![
+            doc("one", "please read the raport today"),
+            doc("two", "please read the report today"),
+            doc("three", "nothing to see"),
+        ],
+    );
+    for (text, best) in [("report", 2), ("raport", 1)] {
+        let hits = ix
+            .search(&[M1], &SearchQuery::new(Fields::ALL, text, true))
+            .unwrap();
+        assert_eq!(hits.len(), 2, "{text}: {hits:?}");
+        let top = hits
+            .iter()
+            .max_by(|a, b| a.score.total_cmp(&b.score))
+            .unwrap();
+        let low = hits
+            .iter()
+            .min_by(|a, b| a.score.total_cmp(&b.score))
+            .unwrap();
+        assert_eq!(top.uid.get(), best, "{text}: {hits:?}");
+        assert!(top.score > low.score, "{text}: {hits:?}");
+    }
 }
 
 pub fn substring_candidates<F: SearchFixture>() {
