@@ -89,7 +89,9 @@ mod tests {
         );
         // Any key may be wrapped.
         let s = search("A3 SEARCH SUBJECT xyz FUZZY ANSWERED");
-        assert!(matches!(&s.key, SearchKey::And(v) if v[1] == SearchKey::Fuzzy(Box::new(SearchKey::Answered))));
+        assert!(
+            matches!(&s.key, SearchKey::And(v) if v[1] == SearchKey::Fuzzy(Box::new(SearchKey::Answered)))
+        );
         // §4's example.
         let s = search("B1 SEARCH RETURN (RELEVANCY ALL) FUZZY TEXT \"Helo\"");
         assert_eq!(
@@ -98,7 +100,9 @@ mod tests {
         );
         assert!(has_fuzzy(&s.key));
         assert!(!has_fuzzy(&search("a SEARCH NOT (OR TEXT a BODY b)").key));
-        assert!(has_fuzzy(&search("a SEARCH NOT (OR TEXT a FUZZY BODY b)").key));
+        assert!(has_fuzzy(
+            &search("a SEARCH NOT (OR TEXT a FUZZY BODY b)").key
+        ));
         let mut out = Vec::new();
         write_relevancy(&mut out, &[4, 99, 42, 0, 200]);
         assert_eq!(out, b" RELEVANCY (4 99 42 1 100)");
@@ -130,8 +134,8 @@ mod tests {
             "a UID SEARCH RETURN (RELEVANCY COUNT) CHARSET UTF-8 OR FUZZY BODY \"x y\" NOT FUZZY (TO a CC b)",
             "a SORT (SUBJECT) UTF-8 FUZZY TEXT hello",
         ] {
-            let cmd = parse_command(format!("{line}\r\n").as_bytes(), ParseOptions::default())
-                .unwrap();
+            let cmd =
+                parse_command(format!("{line}\r\n").as_bytes(), ParseOptions::default()).unwrap();
             let bytes = cmd.encode(EncodeOptions {
                 literal_plus: true,
                 utf8: false,
@@ -156,9 +160,9 @@ mod tests {
                 f.feed(chunk);
                 while let Some(ev) = f.next_event() {
                     match ev {
-                        Event::Command(c) => got.push(
-                            parse_command(&c.bytes, ParseOptions::default()).unwrap(),
-                        ),
+                        Event::Command(c) => {
+                            got.push(parse_command(&c.bytes, ParseOptions::default()).unwrap())
+                        }
                         Event::LiteralAnnounced { .. } => f.accept_literal(),
                         other => panic!("{other:?}"),
                     }

@@ -138,9 +138,7 @@ mod tests {
     #[test]
     fn known_answers() {
         // RFC 7377 §2.3's example shape.
-        let e = esearch(
-            "tag1 ESEARCH IN (mailboxes \"folder1\" subtree-one \"folder2\") unseen",
-        );
+        let e = esearch("tag1 ESEARCH IN (mailboxes \"folder1\" subtree-one \"folder2\") unseen");
         assert_eq!(
             e.sources,
             Some(vec![
@@ -205,8 +203,8 @@ mod tests {
             "t ESEARCH IN (inboxes subscribed selected) RETURN (PARTIAL 1:10) OR SEEN UID 1:*",
             "t ESEARCH FLAGGED",
         ] {
-            let cmd = parse_command(format!("{line}\r\n").as_bytes(), ParseOptions::default())
-                .unwrap();
+            let cmd =
+                parse_command(format!("{line}\r\n").as_bytes(), ParseOptions::default()).unwrap();
             let bytes = cmd.encode(EncodeOptions {
                 literal_plus: true,
                 utf8: false,
@@ -231,9 +229,9 @@ mod tests {
                 f.feed(chunk);
                 while let Some(ev) = f.next_event() {
                     match ev {
-                        Event::Command(c) => got.push(
-                            parse_command(&c.bytes, ParseOptions::default()).unwrap(),
-                        ),
+                        Event::Command(c) => {
+                            got.push(parse_command(&c.bytes, ParseOptions::default()).unwrap())
+                        }
                         Event::LiteralAnnounced { .. } => f.accept_literal(),
                         other => panic!("{other:?}"),
                     }

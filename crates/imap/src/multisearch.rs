@@ -66,7 +66,9 @@ impl<S: MailStore> Session<S> {
         let only_selected = e.only_selected();
         let selected = self.selected.clone();
         if only_selected && selected.is_none() {
-            return Err(bad("ESEARCH without IN needs a selected mailbox (RFC 7377 §2)"));
+            return Err(bad(
+                "ESEARCH without IN needs a selected mailbox (RFC 7377 §2)",
+            ));
         }
         if e.sources
             .as_ref()
@@ -99,7 +101,8 @@ impl<S: MailStore> Session<S> {
                 "unsupported charset",
             ));
         }
-        let mailboxes = self.esearch_mailboxes(e.sources.as_deref().unwrap_or(&[Source::Selected]))?;
+        let mailboxes =
+            self.esearch_mailboxes(e.sources.as_deref().unwrap_or(&[Source::Selected]))?;
         // RFC 4731 §3.1: RETURN () means RETURN (ALL); an ESEARCH always answers ESEARCH.
         let all = returns.is_empty();
         let search = Search {

@@ -306,6 +306,11 @@ impl<S: MailStore> Session<S> {
             " NOTIFY",
         );
         let mut c: Vec<Cow<'static, str>> = ALWAYS.split(' ').map(Cow::Borrowed).collect();
+        // RFC 7377 (crate::multisearch); RFC 6203 (crate::fuzzy) needs the search index.
+        c.push("MULTISEARCH".into());
+        if self.shared.search.is_some() {
+            c.push("SEARCH=FUZZY".into());
+        }
         if !self.compressed {
             c.push("COMPRESS=DEFLATE".into());
         }

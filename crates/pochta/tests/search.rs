@@ -314,3 +314,270 @@ fn a_message_is_found_by_another_session_as_soon_as_it_is_stored() {
     assert_eq!(reader.search_utf8("SUBJECT", "письмах"), vec![6]);
     assert_eq!(reader.search("BODY greeting"), vec![6]);
 }
+
+/// The untagged lines of `lines` that start with `prefix`.
+fn untagged<'a>(lines: &'a [String], prefix: &str) -> Vec<&'a str> {
+    lines
+        .iter()
+        .filter(|l| l.starts_with(prefix))
+        .map(|l| l.trim_end())
+        .collect()
+}
+
+/// `RELEVANCY (a b ...)` of an ESEARCH line.
+fn relevancy(line: &str) -> Vec<u32> {
+    let (_, rest) = line.split_once("RELEVANCY (").expect(line);
+    let (list, _) = rest.split_once(')').expect(line);
+    list.split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect()
+}
+
+/// RFC 6203 over TCP: FUZZY finds one-edit neighbours that the plain key does not, never
+/// less than the plain key, with RELEVANCY scores (exact word first, the best 100), the
+/// RELEVANCY sort key (ESORT too), CONTEXT=SEARCH and MULTISEARCH; the same answers before
+/// the indexer took the messages and after.
+#[test]
+fn fuzzy_search_with_relevancy_and_sort() {
+    let ports = vec![("imap", free_ports(1)[0])];
+    let dir = TestDir::new(&ports, "");
+    dir.add_user(USER, PASS);
+    let data_dir = dir.data_dir();
+    let server = TestServer::start_in(dir, ports);
+    let mut c = Imap::login(server.port("imap"));
+    let caps = c.ok("CAPABILITY");
+    assert!(caps[0].contains(" SEARCH=FUZZY"), "{caps:?}");
+    c.ok("SELECT INBOX");
+    c.append(
+        "INBOX",
+        b"From: a@example.org\r\nSubject: quarterly\r\n\r\nPlease read the report today.\r\n",
+    );
+    c.append(
+        "INBOX",
+        b"From: b@example.org\r\nSubject: typo\r\n\r\nPlease read the raport today.\r\n",
+    );
+    c.append(
+        "INBOX",
+        b"From: c@example.org\r\nSubject: other\r\n\r\nNothing to see.\r\n",
+    );
+    for round in 0..2 {
+        if round == 1 {
+            wait_indexed(&data_dir, ":3");
+        }
+        // Plain keys keep exact (substring/word-form) semantics.
+        assert_eq!(c.search("BODY raport"), vec![2], "round {round}");
+        assert_eq!(c.search("BODY report"), vec![1], "round {round}");
+        // FUZZY: one edit away, and never less than the plain key.
+        assert_eq!(c.search("FUZZY BODY report"), vec![1, 2], "round {round}");
+        assert_eq!(c.search("FUZZY TEXT raport"), vec![1, 2], "round {round}");
+        assert_eq!(c.search("FUZZY BODY eport"), vec![1], "round {round}");
+        assert_eq!(c.search("FUZZY SUBJECT quartrly"), vec![1], "round {round}");
+        assert_eq!(c.search("FUZZY (BODY report NOT FROM b)"), vec![1]);
+        assert_eq!(c.search("FUZZY SEEN"), Vec::<u32>::new());
+        assert_eq!(c.search("FUZZY ALL"), vec![1, 2, 3]);
+        // RELEVANCY: the exact word scores 100, the neighbour less (RFC 6203 §4).
+        let l = c.ok("UID SEARCH RETURN (RELEVANCY ALL) FUZZY BODY report");
+        let e = untagged(&l, "* ESEARCH");
+        assert_eq!(e.len(), 1, "{l:?}");
+        assert!(e[0].ends_with(" ALL 1:2"), "{e:?}");
+        let s = relevancy(e[0]);
+        assert_eq!(s[0], 100, "{e:?}");
+        assert!((1..100).contains(&s[1]), "{e:?}");
+        let l = c.ok("UID SEARCH RETURN (COUNT RELEVANCY) FUZZY BODY raport");
+        let e = untagged(&l, "* ESEARCH");
+        assert!(e[0].contains(" COUNT 2"), "{e:?}");
+        let s = relevancy(e[0]);
+        assert!(s[0] < 100 && s[1] == 100, "{e:?}");
+        // FUZZY around a key without text: every hit equally relevant.
+        let l = c.ok("SEARCH RETURN (RELEVANCY) FUZZY ALL");
+        assert_eq!(relevancy(untagged(&l, "* ESEARCH")[0]), vec![100, 100, 100]);
+        // RELEVANCY sort key: highest first (RFC 6203 §6); REVERSE lowest first.
+        let l = c.ok("UID SORT (RELEVANCY) UTF-8 FUZZY BODY raport");
+        assert_eq!(untagged(&l, "* SORT"), vec!["* SORT 2 1"]);
+        let l = c.ok("UID SORT (RELEVANCY) UTF-8 FUZZY BODY report");
+        assert_eq!(untagged(&l, "* SORT"), vec!["* SORT 1 2"]);
+        let l = c.ok("UID SORT (REVERSE RELEVANCY) UTF-8 FUZZY BODY report");
+        assert_eq!(untagged(&l, "* SORT"), vec!["* SORT 2 1"]);
+        // ESORT with RELEVANCY: scores in the sorted order.
+        let l = c.ok("UID SORT RETURN (ALL RELEVANCY) (RELEVANCY) UTF-8 FUZZY BODY raport");
+        let e = untagged(&l, "* ESEARCH");
+        assert!(e[0].contains(" ALL 2,1"), "{e:?}");
+        let s = relevancy(e[0]);
+        assert!(s[0] == 100 && s[1] < 100, "{e:?}");
+    }
+    // RELEVANCY (return option or sort key) without FUZZY is BAD (RFC 6203 §4, §6).
+    let l = c.cmd("SEARCH RETURN (RELEVANCY) BODY report");
+    assert!(l.last().unwrap().contains(" BAD "), "{l:?}");
+    let l = c.cmd("SORT (RELEVANCY) UTF-8 BODY report");
+    assert!(l.last().unwrap().contains(" BAD "), "{l:?}");
+    // CONTEXT=SEARCH: a live FUZZY result gets a new neighbour from another session.
+    let l = c.ok("UID SEARCH RETURN (ALL UPDATE) FUZZY BODY report");
+    assert!(untagged(&l, "* ESEARCH")[0].contains(" ALL 1:2"), "{l:?}");
+    let mut other = Imap::login(server.port("imap"));
+    other.append(
+        "INBOX",
+        b"From: d@example.org\r\nSubject: late\r\n\r\nA reports digest.\r\n",
+    );
+    let l = c.ok("NOOP");
+    assert!(
+        l.iter().any(|l| l.contains("ADDTO") && l.contains(" 4")),
+        "{l:?}"
+    );
+}
+
+/// `(mailbox, what follows "UID")` of each MULTISEARCH response, checking the correlator.
+fn per_mailbox(lines: &[String]) -> Vec<(String, String)> {
+    untagged(lines, "* ESEARCH")
+        .into_iter()
+        .map(|l| {
+            let (_, rest) = l.split_once(" MAILBOX \"").expect(l);
+            let (name, rest) = rest.split_once('"').expect(l);
+            let rest = rest.strip_prefix(" UIDVALIDITY ").expect(l);
+            let (v, rest) = rest.split_once(") UID").expect(l);
+            assert!(v.parse::<u32>().unwrap() > 0, "{l}");
+            (name.to_string(), rest.trim().to_string())
+        })
+        .collect()
+}
+
+/// RFC 7377 over TCP: ESEARCH IN (...) in the authenticated and the selected state, every
+/// source kind, only readable mailboxes (ACL), unknown names ignored, text keys from the
+/// index and other keys, errors; a message appended by another session is found at once.
+#[test]
+fn multisearch_over_the_users_mailboxes() {
+    const BOB: &str = "bob@example.org";
+    let ports = vec![("imap", free_ports(1)[0])];
+    let dir = TestDir::new(&ports, "");
+    dir.add_user(USER, PASS);
+    dir.add_user(BOB, PASS);
+    let server = TestServer::start_in(dir, ports);
+    let port = server.port("imap");
+    let mut c = Imap::login(port);
+    let caps = c.ok("CAPABILITY");
+    assert!(caps[0].contains(" MULTISEARCH"), "{caps:?}");
+    let invoice = |i: u32| {
+        format!("From: x@example.org\r\nSubject: n{i}\r\n\r\nYour invoice number {i}.\r\n")
+    };
+    for m in ["Old", "Old/2024", "Old/2024/Q1", "Lists"] {
+        c.ok(&format!("CREATE {m}"));
+    }
+    for (i, m) in ["INBOX", "Old", "Old/2024", "Old/2024/Q1", "Lists"]
+        .iter()
+        .enumerate()
+    {
+        c.append(m, invoice(i as u32).as_bytes());
+    }
+    c.append(
+        "INBOX",
+        b"From: y@example.org\r\nSubject: hi\r\n\r\nNo bill here.\r\n",
+    );
+    c.ok("SUBSCRIBE Lists");
+    // Bob shares one mailbox with read access and one with lookup only.
+    let mut bob = Imap {
+        r: BufReader::new(TcpStream::connect(("127.0.0.1", port)).unwrap()),
+        n: 0,
+    };
+    bob.line();
+    bob.ok(&format!("LOGIN {BOB} {PASS}"));
+    for m in ["Shared", "Secret"] {
+        bob.ok(&format!("CREATE {m}"));
+        bob.append(m, invoice(9).as_bytes());
+    }
+    bob.ok(&format!("SETACL Shared {USER} lr"));
+    bob.ok(&format!("SETACL Secret {USER} l"));
+
+    let names =
+        |l: &[String]| -> Vec<String> { per_mailbox(l).into_iter().map(|(m, _)| m).collect() };
+    // Authenticated state (nothing selected).
+    let l = c.ok("ESEARCH IN (personal) BODY invoice");
+    assert_eq!(
+        per_mailbox(&l),
+        ["INBOX", "Lists", "Old", "Old/2024", "Old/2024/Q1"]
+            .iter()
+            .map(|m| (m.to_string(), "ALL 1".to_string()))
+            .collect::<Vec<_>>(),
+        "{l:?}"
+    );
+    assert!(
+        l.iter()
+            .all(|l| !l.starts_with("* ESEARCH") || l.contains("(TAG \"t")),
+        "{l:?}"
+    );
+    let l = c.ok("ESEARCH IN (subtree-one Old) BODY invoice");
+    assert_eq!(names(&l), ["Old", "Old/2024"]);
+    let l = c.ok("ESEARCH IN (subtree Old mailboxes (Nope INBOX Old)) RETURN (COUNT) TEXT invoice");
+    assert_eq!(
+        per_mailbox(&l),
+        [
+            ("Old", "COUNT 1"),
+            ("Old/2024", "COUNT 1"),
+            ("Old/2024/Q1", "COUNT 1"),
+            ("INBOX", "COUNT 1")
+        ]
+        .iter()
+        .map(|(m, r)| (m.to_string(), r.to_string()))
+        .collect::<Vec<_>>()
+    );
+    // INBOX is subscribed from the start.
+    let l = c.ok("ESEARCH IN (subscribed) BODY invoice");
+    assert_eq!(names(&l), ["INBOX", "Lists"]);
+    // Only readable mailboxes: "Secret" (lookup only) is left out, without an error.
+    let l = c.ok("ESEARCH IN (subtree \"Other Users\") BODY invoice");
+    assert_eq!(names(&l), [format!("Other Users/{BOB}/Shared")]);
+    let l = c.ok(&format!(
+        "ESEARCH IN (mailboxes \"Other Users/{BOB}/Secret\") ALL"
+    ));
+    assert!(per_mailbox(&l).is_empty(), "{l:?}");
+    // Non-text keys; mailboxes without matches get no response.
+    let l = c.ok("ESEARCH IN (inboxes personal) RETURN (MIN MAX COUNT) UNSEEN NOT BODY invoice");
+    assert_eq!(
+        per_mailbox(&l),
+        [("INBOX".to_string(), "MIN 2 MAX 2 COUNT 1".to_string())]
+    );
+    // FUZZY and RELEVANCY per mailbox.
+    let l = c.ok("ESEARCH IN (subtree Old) RETURN (ALL RELEVANCY) FUZZY BODY invoise");
+    let got = per_mailbox(&l);
+    assert_eq!(got.len(), 3, "{l:?}");
+    assert!(
+        got.iter().all(|(_, r)| r == "ALL 1 RELEVANCY (100)"),
+        "{got:?}"
+    );
+    // Errors.
+    for bad in [
+        "ESEARCH BODY invoice",
+        "ESEARCH IN (selected) ALL",
+        "ESEARCH IN (personal) RETURN (SAVE) ALL",
+        "ESEARCH IN (personal) RETURN (UPDATE) ALL",
+        "ESEARCH IN (personal) $",
+        "ESEARCH IN (personal) RETURN (RELEVANCY) BODY invoice",
+        "ESEARCH IN (nowhere) ALL",
+    ] {
+        let l = c.cmd(bad);
+        assert!(l.last().unwrap().contains(" BAD "), "{bad}: {l:?}");
+    }
+    let l = c.cmd("ESEARCH IN (personal) CHARSET X-NOPE BODY invoice");
+    assert!(l.last().unwrap().contains(" NO [BADCHARSET"), "{l:?}");
+
+    // Another session's APPEND is found by the next ESEARCH.
+    let mut other = Imap::login(port);
+    other.append(
+        "Old/2024",
+        b"From: z@example.org\r\nSubject: late\r\n\r\nThe receipt arrived.\r\n",
+    );
+    let l = c.ok("ESEARCH IN (personal) BODY receipt");
+    assert_eq!(
+        per_mailbox(&l),
+        [("Old/2024".to_string(), "ALL 2".to_string())]
+    );
+
+    // Selected state: no sources is the selected mailbox; SAVE is allowed there.
+    c.ok("SELECT Old/2024");
+    let l = c.ok("ESEARCH RETURN (SAVE ALL) OR BODY receipt BODY invoice");
+    assert_eq!(
+        per_mailbox(&l),
+        [("Old/2024".to_string(), "ALL 1:2".to_string())]
+    );
+    assert_eq!(c.search("$"), vec![1, 2]);
+    let l = c.ok("ESEARCH IN (selected inboxes) BODY invoice");
+    assert_eq!(names(&l), ["Old/2024", "INBOX"]);
+}

@@ -41,8 +41,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use pochta_store::Result;
 use pochta_store::search::{
     FUZZY_MIN_CHARS, Fields, IndexBatch, SearchClause, SearchDocument, SearchHit, SearchIndex,
-    SearchQuery,
-    analyze, term_matches, words,
+    SearchQuery, analyze, term_matches, words,
 };
 use pochta_types::{MailboxId, Uid};
 
