@@ -25,7 +25,10 @@
 //!   FUZZY and RELEVANCY (RFC 6203, [`crate::fuzzy`]) work per mailbox: scores are scaled
 //!   within each mailbox's result.
 //! - Another session's change is seen: each mailbox is read from the store when it is
-//!   searched (not from a cached view), the selected one through the session's view.
+//!   searched (not from a cached view). The selected mailbox is searched through the
+//!   session's view, like SEARCH: a message another session added is found once the view
+//!   has learnt of it (the `EXISTS` of the next command's sync), so the UIDs of one
+//!   session's ESEARCH and SEARCH of the selected mailbox agree.
 
 use pochta_imap_proto::Tag;
 use pochta_imap_proto::multisearch::{Esearch, Source};

@@ -183,4 +183,35 @@ fn search_finds_russian_word_forms_on_postgres_after_store_copy() {
     // The sender's display name, RFC 2047 encoded.
     assert_eq!(c.search_text("бабушкам"), vec![1]);
     assert_eq!(c.search_text("absentword"), Vec::<u32>::new());
+
+    // SEARCH=FUZZY (RFC 6203) and MULTISEARCH (RFC 7377) on this backend: "meating" is one
+    // edit from "meeting" (stems meat/meet); another session's APPEND is found at once.
+    let caps = c.cmd(b"CAPABILITY");
+    assert!(
+        caps[0].contains(" SEARCH=FUZZY") && caps[0].contains(" MULTISEARCH"),
+        "{caps:?}"
+    );
+    let l = c.cmd(b"UID SEARCH RETURN (ALL RELEVANCY) FUZZY SUBJECT meating");
+    assert!(l[0].contains(" ALL 3 RELEVANCY (100)"), "{l:?}");
+    let l = c.cmd(b"UID SEARCH SUBJECT meating");
+    assert_eq!(l[0].trim_end(), "* SEARCH", "{l:?}");
+    let mut other = Imap::login(&pg);
+    other.append(
+        b"From: b@example.org
+Subject: Meeting again
+
+Agenda.
+",
+    );
+    // Authenticated state: INBOX is read afresh (a selected mailbox would be searched
+    // through the session's view, which learns of uid 5 at its next sync, as SEARCH does).
+    c.cmd(b"UNSELECT");
+    let l = c.cmd(b"ESEARCH IN (personal) RETURN (ALL) FUZZY SUBJECT meating");
+    let e: Vec<&String> = l.iter().filter(|l| l.starts_with("* ESEARCH")).collect();
+    assert_eq!(e.len(), 1, "{l:?}");
+    assert!(
+        e[0].contains(" MAILBOX \"INBOX\" UIDVALIDITY ")
+            && e[0].trim_end().ends_with(") UID ALL 3,5"),
+        "{e:?}"
+    );
 }
