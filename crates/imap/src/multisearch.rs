@@ -136,7 +136,16 @@ impl<S: MailStore> Session<S> {
                 info.uid_validity.get(),
                 self.utf8,
             );
-            crate::search::write_esearch(w, &nums, &returns, all, modseq, scores.as_deref());
+            crate::search::write_esearch(
+                w,
+                &nums,
+                &returns,
+                all,
+                crate::search::Tail {
+                    modseq,
+                    scores: scores.as_deref(),
+                },
+            );
         }
         if returns.contains(&SearchReturn::Update) {
             // Only the selected mailbox (checked above): the context of a SEARCH.
@@ -248,7 +257,7 @@ impl<S: MailStore> Session<S> {
         let st = self.shared.store.select_state(info.id)?;
         let view = View::new(info.id, true, st.uids, Vec::new(), st.highest_modseq);
         let state = std::mem::replace(&mut self.state, State::Selected(view));
-        let selected = std::mem::replace(&mut self.selected, Some(info.clone()));
+        let selected = self.selected.replace(info.clone());
         let saved = std::mem::take(&mut self.saved);
         let result = self.matching(search);
         self.state = state;

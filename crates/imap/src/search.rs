@@ -822,7 +822,17 @@ impl<S: MailStore> Session<S> {
                         highest
                     };
                     let modseq = (needs_modseq && !nums.is_empty()).then_some(highest);
-                    self.esearch(tag, &nums, returns, all, s.uid, modseq, scores.as_deref());
+                    self.esearch(
+                        tag,
+                        &nums,
+                        returns,
+                        all,
+                        s.uid,
+                        Tail {
+                            modseq,
+                            scores: scores.as_deref(),
+                        },
+                    );
                 }
             }
         }
@@ -849,13 +859,21 @@ impl<S: MailStore> Session<S> {
         returns: &[SearchReturn],
         all: bool,
         uid: bool,
-        modseq: Option<u64>,
-        scores: Option<&[u8]>,
+        tail: Tail<'_>,
     ) {
         // RFC 4731 §3.1: the response carries the command's tag as a correlator.
         let w = ESearchWriter::begin(&mut self.out, tag, uid);
-        write_esearch(w, nums, returns, all, modseq, scores);
+        write_esearch(w, nums, returns, all, tail);
     }
+}
+
+/// What an ESEARCH response may carry besides the numbers.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Tail<'a> {
+    /// `MODSEQ m` (RFC 7162 §3.1.5).
+    pub modseq: Option<u64>,
+    /// `RELEVANCY (...)` when asked for (RFC 6203 §4), one score per number.
+    pub scores: Option<&'a [u8]>,
 }
 
 /// The items of one ESEARCH response after its correlator, in the order asked for.
@@ -864,8 +882,7 @@ pub(crate) fn write_esearch(
     nums: &[u32],
     returns: &[SearchReturn],
     all: bool,
-    modseq: Option<u64>,
-    scores: Option<&[u8]>,
+    Tail { modseq, scores }: Tail<'_>,
 ) {
     {
         let (first, last) = (nums.first(), nums.last());

@@ -257,8 +257,10 @@ impl<S: MailStore> Session<S> {
                         returns,
                         returns.is_empty(),
                         uid,
-                        modseq,
-                        scores.as_deref(),
+                        crate::search::Tail {
+                            modseq,
+                            scores: scores.as_deref(),
+                        },
                     );
                 }
             }
