@@ -15,84 +15,30 @@
 mod blocking;
 mod common;
 mod login;
+mod pg_nodes;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use common::{TestDir, TestServer, free_ports};
+use common::TestServer;
+use pg_nodes::{Imap, PASS, USER, postgres_dir, postgres_node, two_nodes};
 use pochta_store_postgres::testing::Cluster;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-const USER: &str = "ivan@pochta.test";
-const PASS: &str = "correct horse battery";
-
 fn node(url: &str) -> TestServer {
-    let listeners = ["imap", "pop3", "smtp"];
-    let ports: Vec<(&'static str, u16)> = listeners.into_iter().zip(free_ports(3)).collect();
-    let extra = format!(
-        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n\
-         [limits]\nconnections_per_ip = 300\n"
-    );
-    let dir = TestDir::new(&ports, &extra);
-    TestServer::start_in(dir, ports)
-}
-
-struct Imap {
-    conn: BufReader<TcpStream>,
-    n: u32,
+    postgres_node(
+        url,
+        &["imap", "pop3", "smtp"],
+        8,
+        "[limits]\nconnections_per_ip = 300\n",
+    )
 }
 
 impl Imap {
-    async fn login(server: &TestServer) -> Imap {
-        let mut conn = BufReader::new(TcpStream::connect(server.addr("imap")).await.unwrap());
-        let mut greeting = String::new();
-        conn.read_line(&mut greeting).await.unwrap();
-        assert!(greeting.starts_with("* OK"), "{greeting}");
-        let mut c = Imap { conn, n: 0 };
-        c.cmd(&format!("LOGIN {USER} \"{PASS}\"")).await;
-        c
-    }
-
-    async fn line(&mut self) -> String {
-        let mut l = String::new();
-        let n = tokio::time::timeout(Duration::from_secs(60), self.conn.read_line(&mut l))
-            .await
-            .expect("an IMAP line within 60 s")
-            .unwrap();
-        assert!(n > 0, "connection closed");
-        l
-    }
-
-    /// Sends a command, returns every line up to and including its tagged OK.
-    async fn cmd(&mut self, command: &str) -> Vec<String> {
-        self.n += 1;
-        let tag = format!("c{}", self.n);
-        self.conn
-            .get_mut()
-            .write_all(format!("{tag} {command}\r\n").as_bytes())
-            .await
-            .unwrap();
-        self.until(&tag).await
-    }
-
-    async fn until(&mut self, tag: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        loop {
-            let l = self.line().await;
-            let done = l.starts_with(&format!("{tag} "));
-            out.push(l.clone());
-            if done {
-                assert!(l.starts_with(&format!("{tag} OK")), "{out:?}");
-                return out;
-            }
-        }
-    }
-
     /// APPEND with a synchronising literal; returns the UID from APPENDUID.
     async fn append(&mut self, body: &[u8]) -> u32 {
-        self.n += 1;
-        let tag = format!("c{}", self.n);
+        let tag = self.tag();
         let w = self.conn.get_mut();
         w.write_all(format!("{tag} APPEND INBOX {{{}}}\r\n", body.len()).as_bytes())
             .await
@@ -124,12 +70,8 @@ fn message(n: usize) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_share_one_database() {
-    let cluster = Cluster::start();
-    let url = cluster.database();
-    let a = node(&url);
-    let b = node(&url);
     // An account made through node A's CLI (it writes to the database).
-    a.dir.add_user(USER, PASS);
+    let (_cluster, a, b) = two_nodes(node);
     // The nodes migrated the schema when they started: nothing left to do.
     let o = b.cli(&["db", "migrate"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
@@ -181,13 +123,8 @@ async fn two_nodes_share_one_database() {
     );
 
     // IDLE on node B sees an APPEND made on node A.
-    on_b.n += 1;
-    let idle_tag = format!("c{}", on_b.n);
-    on_b.conn
-        .get_mut()
-        .write_all(format!("{idle_tag} IDLE\r\n").as_bytes())
-        .await
-        .unwrap();
+    let idle_tag = on_b.tag();
+    on_b.send(&idle_tag, "IDLE").await;
     let cont = on_b.line().await;
     assert!(cont.starts_with('+'), "{cont}");
     let mut on_a = Imap::login(&a).await;
@@ -425,11 +362,7 @@ async fn pop3_login(server: &TestServer) -> (BufReader<TcpStream>, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pop3_maildrop_lock_holds_across_nodes() {
-    let cluster = Cluster::start();
-    let url = cluster.database();
-    let a = node(&url);
-    let b = node(&url);
-    a.dir.add_user(USER, PASS);
+    let (_cluster, a, b) = two_nodes(node);
     let (mut on_a, answer) = pop3_login(&a).await;
     assert!(answer.starts_with("+OK"), "{answer}");
     let (_, answer) = pop3_login(&b).await;
@@ -518,14 +451,11 @@ async fn hanging_next_hop() -> (u16, Sessions) {
 /// A node with SMTP submission whose queue routes remote.test to `next_hop`, named `name`
 /// (its EHLO), with 3-second queue leases.
 fn queue_node(url: &str, name: &str, next_hop: u16) -> TestServer {
-    let listeners = ["imap", "submission"];
-    let ports: Vec<(&'static str, u16)> = listeners.into_iter().zip(free_ports(2)).collect();
     let extra = format!(
-        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n\
-         [smtp.routes]\n\"remote.test\" = \"127.0.0.1:{next_hop}\"\n\
+        "[smtp.routes]\n\"remote.test\" = \"127.0.0.1:{next_hop}\"\n\
          [smtp.queue]\nretry = [\"1s\"]\n"
     );
-    let dir = TestDir::new(&ports, &extra);
+    let (dir, ports) = postgres_dir(url, &["imap", "submission"], 8, &extra);
     let text = std::fs::read_to_string(&dir.config).unwrap();
     std::fs::write(
         &dir.config,
@@ -660,17 +590,7 @@ fn dav(method: &str, url: &str, headers: &[&str], body: Option<&str>) -> (u16, S
 /// `contacts.sqlite3` in its data_dir.
 #[test]
 fn contacts_are_shared_through_the_database() {
-    let cluster = Cluster::start();
-    let url = cluster.database();
-    let start = || {
-        let ports: Vec<(&'static str, u16)> =
-            ["imap", "http"].into_iter().zip(free_ports(2)).collect();
-        let extra = format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 4\n");
-        TestServer::start_in(TestDir::new(&ports, &extra), ports)
-    };
-    let a = start();
-    let b = start();
-    a.dir.add_user(USER, PASS);
+    let (_cluster, a, b) = two_nodes(|url| postgres_node(url, &["imap", "http"], 4, ""));
     let card_url = |s: &TestServer| {
         format!(
             "http://127.0.0.1:{}/dav/addressbooks/{USER}/default/anna.vcf",
@@ -718,17 +638,12 @@ fn contacts_are_shared_through_the_database() {
 /// entry set on A is read on B, and a mailbox rename on B carries it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replace_and_metadata_across_nodes() {
-    let cluster = Cluster::start();
-    let url = cluster.database();
-    let a = node(&url);
-    let b = node(&url);
-    a.dir.add_user(USER, PASS);
+    let (_cluster, a, b) = two_nodes(node);
     let mut ca = Imap::login(&a).await;
     let old = ca.append(&message(1)).await;
     ca.cmd("SELECT INBOX").await;
     let body = message(2);
-    ca.n += 1;
-    let tag = format!("c{}", ca.n);
+    let tag = ca.tag();
     let w = ca.conn.get_mut();
     w.write_all(format!("{tag} UID REPLACE {old} INBOX {{{}}}\r\n", body.len()).as_bytes())
         .await
@@ -773,11 +688,7 @@ async fn login_throttle_is_shared_across_nodes() {
     use login::{Proto, Verdict, Way, attempt};
     const OWNER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
     const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-    let cluster = Cluster::start();
-    let url = cluster.database();
-    let a = node(&url);
-    let b = node(&url);
-    a.dir.add_user(USER, PASS);
+    let (_cluster, a, b) = two_nodes(node);
     let (on_a, on_b) = (a.addr("imap"), b.addr("imap"));
     tokio::task::spawn_blocking(move || {
         // Before any failure, the attacker's address is not refused on B (the right password

@@ -6,92 +6,31 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod pg_nodes;
 
 use std::time::Duration;
 
-use common::{TestDir, TestServer, free_ports};
-use pochta_store_postgres::testing::Cluster;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use common::TestServer;
+use pg_nodes::{Imap, USER, postgres_node, two_nodes};
+use tokio::io::AsyncWriteExt;
 
-const USER: &str = "ivan@pochta.test";
-const PASS: &str = "correct horse battery";
 /// How long a notification may take on a loaded machine (a push takes milliseconds).
 const PUSH_DEADLINE: Duration = Duration::from_secs(20);
 
 fn node(url: &str) -> TestServer {
-    let ports: Vec<(&'static str, u16)> = vec![("imap", free_ports(1)[0])];
-    let extra = format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 4\n");
-    let dir = TestDir::new(&ports, &extra);
-    TestServer::start_in(dir, ports)
-}
-
-struct Imap {
-    conn: BufReader<TcpStream>,
-    n: u32,
+    postgres_node(url, &["imap"], 4, "")
 }
 
 impl Imap {
-    async fn login(server: &TestServer) -> Imap {
-        let mut conn = BufReader::new(TcpStream::connect(server.addr("imap")).await.unwrap());
-        let mut greeting = String::new();
-        conn.read_line(&mut greeting).await.unwrap();
-        assert!(greeting.starts_with("* OK"), "{greeting}");
-        let mut c = Imap { conn, n: 0 };
-        c.cmd(&format!("LOGIN {USER} \"{PASS}\"")).await;
-        c
-    }
-
-    /// One line within `deadline`, or `None`.
-    async fn line_within(&mut self, deadline: Duration) -> Option<String> {
-        let mut l = String::new();
-        let n = tokio::time::timeout(deadline, self.conn.read_line(&mut l))
-            .await
-            .ok()?
-            .unwrap();
-        assert!(n > 0, "connection closed");
-        Some(l.trim_end().to_string())
-    }
-
-    async fn cmd(&mut self, command: &str) -> Vec<String> {
-        self.n += 1;
-        let tag = format!("c{}", self.n);
-        self.conn
-            .get_mut()
-            .write_all(format!("{tag} {command}\r\n").as_bytes())
-            .await
-            .unwrap();
-        let mut out = Vec::new();
-        loop {
-            let l = self
-                .line_within(Duration::from_secs(60))
-                .await
-                .expect("an answer within 60 s");
-            let done = l.starts_with(&format!("{tag} "));
-            out.push(l.clone());
-            if done {
-                assert!(l.starts_with(&format!("{tag} OK")), "{command}: {out:?}");
-                return out;
-            }
-        }
-    }
-
     async fn append(&mut self, mailbox: &str, body: &[u8]) {
-        self.n += 1;
-        let tag = format!("c{}", self.n);
+        let tag = self.tag();
         let w = self.conn.get_mut();
         w.write_all(format!("{tag} APPEND {mailbox} {{{}+}}\r\n", body.len()).as_bytes())
             .await
             .unwrap();
         w.write_all(body).await.unwrap();
         w.write_all(b"\r\n").await.unwrap();
-        loop {
-            let l = self.line_within(Duration::from_secs(60)).await.unwrap();
-            if l.starts_with(&format!("{tag} ")) {
-                assert!(l.starts_with(&format!("{tag} OK")), "{l}");
-                return;
-            }
-        }
+        self.until(&tag).await;
     }
 
     /// Unsolicited lines until one contains `needle` (each within the push deadline).
@@ -101,6 +40,7 @@ impl Imap {
             let Some(l) = self.line_within(PUSH_DEADLINE).await else {
                 panic!("no {needle:?} within {PUSH_DEADLINE:?}; got {got:?}");
             };
+            let l = l.trim_end().to_string();
             let done = l.contains(needle);
             got.push(l);
             if done {
@@ -117,11 +57,7 @@ fn message(n: usize) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn notify_crosses_nodes() {
-    let cluster = Cluster::start();
-    let url = cluster.database();
-    let node_a = node(&url);
-    let node_b = node(&url);
-    node_a.dir.add_user(USER, PASS);
+    let (_cluster, node_a, node_b) = two_nodes(node);
     let mut a = Imap::login(&node_a).await;
     let mut b = Imap::login(&node_b).await;
     let caps = a.cmd("CAPABILITY").await;
