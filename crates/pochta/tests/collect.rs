@@ -43,6 +43,29 @@ fn ok(o: &std::process::Output) -> String {
     stdout(o)
 }
 
+/// `pochta collect add` of `url` for `local`, as `user` / `password`, with `extra` arguments.
+fn collect_add(
+    dir: &TestDir,
+    local: &str,
+    url: &str,
+    user: &str,
+    password: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "collect",
+        "add",
+        local,
+        url,
+        "--user",
+        user,
+        "--password",
+        password,
+    ];
+    args.extend_from_slice(extra);
+    dir.cli(&args)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collect_cli_and_background_sync() {
     let Some(d) = Dovecot::start() else { return };
@@ -53,44 +76,16 @@ async fn collect_cli_and_background_sync() {
     dir.add_user(LOCAL, "Local-Pass-1");
     let url = d.imap_url();
     // Unknown local account, bad URL: refused with a reason.
-    let o = dir.cli(&[
-        "collect",
-        "add",
-        "nobody@example.org",
-        &url,
-        "--user",
-        USER,
-        "--password",
-        "x",
-    ]);
+    let o = collect_add(&dir, "nobody@example.org", &url, USER, "x", &[]);
     assert!(
         !o.status.success() && stderr(&o).contains("nobody@example.org"),
         "{}",
         stderr(&o)
     );
-    let o = dir.cli(&[
-        "collect",
-        "add",
-        LOCAL,
-        "http://x",
-        "--user",
-        USER,
-        "--password",
-        "x",
-    ]);
+    let o = collect_add(&dir, LOCAL, "http://x", USER, "x", &[]);
     assert!(!o.status.success(), "{}", stdout(&o));
     // --delete is for POP3 sources only.
-    let o = dir.cli(&[
-        "collect",
-        "add",
-        LOCAL,
-        &url,
-        "--user",
-        USER,
-        "--password",
-        "x",
-        "--delete",
-    ]);
+    let o = collect_add(&dir, LOCAL, &url, USER, "x", &["--delete"]);
     assert!(
         !o.status.success() && stderr(&o).contains("--delete is for POP3 sources only"),
         "{}",
@@ -189,17 +184,14 @@ async fn collect_cli_and_background_sync() {
     // A POP3 source with --delete: stored with the source, shown, and the remote maildrop
     // (the 7 INBOX messages) is emptied once they are stored here.
     let pop3 = d.pop3_url();
-    ok(&dir.cli(&[
-        "collect",
-        "add",
+    ok(&collect_add(
+        &dir,
         LOCAL,
         &pop3,
-        "--user",
         USER,
-        "--password",
         PASSWORD,
-        "--delete",
-    ]));
+        &["--delete"],
+    ));
     let list = ok(&dir.cli(&["collect", "list"]));
     assert!(
         list.contains(&pop3) && list.contains("(delete after download)"),
@@ -275,16 +267,7 @@ async fn collect_add_edit_status_and_errors() {
     let url = d.imap_url();
 
     // A wrong password: refused with the server's response code and text, nothing saved.
-    let o = dir.cli(&[
-        "collect",
-        "add",
-        LOCAL,
-        &url,
-        "--user",
-        USER,
-        "--password",
-        "wrong",
-    ]);
+    let o = collect_add(&dir, LOCAL, &url, USER, "wrong", &[]);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("login failed: NO [AUTHENTICATIONFAILED] "),
@@ -294,16 +277,7 @@ async fn collect_add_edit_status_and_errors() {
     assert!(!stdout(&dir.cli(&["collect", "list"])).contains(&url));
     // Nobody listening: refused, nothing saved.
     let closed = format!("imap://127.0.0.1:{}", free_ports(1)[0]);
-    let o = dir.cli(&[
-        "collect",
-        "add",
-        LOCAL,
-        &closed,
-        "--user",
-        USER,
-        "--password",
-        "x",
-    ]);
+    let o = collect_add(&dir, LOCAL, &closed, USER, "x", &[]);
     assert!(
         !o.status.success() && stderr(&o).contains("cannot reach"),
         "{}",
@@ -316,20 +290,8 @@ async fn collect_add_edit_status_and_errors() {
     let o = remote.cli(&["user", "add", "old@example.net", "--password", "Old-Pass-1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let imaps = format!("imaps://127.0.0.1:{}", remote.port("imaps"));
-    let add_imaps = |extra: &[&str]| {
-        let mut args = vec![
-            "collect",
-            "add",
-            LOCAL,
-            &imaps,
-            "--user",
-            "old@example.net",
-            "--password",
-            "Old-Pass-1",
-        ];
-        args.extend_from_slice(extra);
-        dir.cli(&args)
-    };
+    let add_imaps =
+        |extra: &[&str]| collect_add(&dir, LOCAL, &imaps, "old@example.net", "Old-Pass-1", extra);
     let o = add_imaps(&[]);
     assert!(!o.status.success());
     assert!(
@@ -345,16 +307,7 @@ async fn collect_add_edit_status_and_errors() {
     ok(&dir.cli(&["collect", "del", LOCAL, &imaps]));
 
     // The right password: logged in, then saved.
-    let added = ok(&dir.cli(&[
-        "collect",
-        "add",
-        LOCAL,
-        &url,
-        "--user",
-        USER,
-        "--password",
-        PASSWORD,
-    ]));
+    let added = ok(&collect_add(&dir, LOCAL, &url, USER, PASSWORD, &[]));
     assert!(added.contains("logged in to"), "{added}");
 
     // The progress bar on a 60-column terminal (`script` gives the pass a pty): its first
@@ -428,16 +381,7 @@ async fn collect_add_edit_status_and_errors() {
     let dir = TestDir::empty();
     dir.add_user(LOCAL, "Local-Pass-1");
     let proxy = format!("imap://127.0.0.1:{}", stalling_proxy(d.imap_port, 2).await);
-    ok(&dir.cli(&[
-        "collect",
-        "add",
-        LOCAL,
-        &proxy,
-        "--user",
-        USER,
-        "--password",
-        PASSWORD,
-    ]));
+    ok(&collect_add(&dir, LOCAL, &proxy, USER, PASSWORD, &[]));
     let mut child = Command::new(BIN)
         .arg("--config")
         .arg(&dir.config)

@@ -45,6 +45,36 @@ fn folder(name: &str, messages: Vec<Msg>) -> Folder {
     }
 }
 
+/// A scripted provider with `caps`, `delimiter` and `folders`, no AUTHENTICATE, no idle drops.
+fn script(caps: &str, delimiter: char, folders: Vec<Folder>) -> Script {
+    Script {
+        caps: caps.into(),
+        delimiter,
+        folders,
+        auth: None,
+        idle_drop: None,
+    }
+}
+
+/// `pochta collect add` of `server` for the local account, as `user` / `password`.
+fn add_source(dir: &TestDir, server: &ScriptedServer, user: &str, password: &str) {
+    ok(&dir.cli(&[
+        "collect",
+        "add",
+        LOCAL,
+        &server.url(),
+        "--user",
+        user,
+        "--password",
+        password,
+    ]));
+}
+
+/// One `pochta collect run --once` of the local account; its output.
+fn run_once(dir: &TestDir) -> String {
+    ok(&dir.cli(&["collect", "run", LOCAL, "--once"]))
+}
+
 /// A local account with an IMAP listener to read it back.
 fn local_dir() -> (TestDir, u16) {
     let port = free_ports(1)[0];
@@ -122,26 +152,10 @@ async fn localized_special_folders_without_special_use() {
             ),
         ];
         let want = folders.clone();
-        let server = ScriptedServer::start(Script {
-            caps: "ID".into(),
-            delimiter,
-            folders,
-            auth: None,
-            idle_drop: None,
-        })
-        .await;
+        let server = ScriptedServer::start(script("ID", delimiter, folders)).await;
         let (dir, port) = local_dir();
-        ok(&dir.cli(&[
-            "collect",
-            "add",
-            LOCAL,
-            &server.url(),
-            "--user",
-            "ivan",
-            "--password",
-            "x",
-        ]));
-        let run = ok(&dir.cli(&["collect", "run", LOCAL, "--once"]));
+        add_source(&dir, &server, "ivan", "x");
+        let run = run_once(&dir);
         assert!(run.contains("7 new messages"), "{provider}: {run}");
         let status = ok(&dir.cli(&["collect", "status", LOCAL]));
         for (remote, local) in [
@@ -185,33 +199,22 @@ async fn localized_special_folders_without_special_use() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bare_server_and_dropped_idle_connections() {
     let date = "01-Jan-2024 10:00:00 +0300";
-    let server = ScriptedServer::start(Script {
-        caps: String::new(),
-        delimiter: '/',
-        folders: vec![folder(
+    let server = ScriptedServer::start(script(
+        "",
+        '/',
+        vec![folder(
             "INBOX",
             vec![msg(1, "", date, "a"), msg(2, "\\Seen", date, "b")],
         )],
-        auth: None,
-        idle_drop: None,
-    })
+    ))
     .await;
     let (dir, _) = local_dir();
-    ok(&dir.cli(&[
-        "collect",
-        "add",
-        LOCAL,
-        &server.url(),
-        "--user",
-        "u",
-        "--password",
-        "p",
-    ]));
-    let run = ok(&dir.cli(&["collect", "run", LOCAL, "--once"]));
+    add_source(&dir, &server, "u", "p");
+    let run = run_once(&dir);
     assert!(run.contains(" 2 new messages"), "{run}");
     server.push("INBOX", msg(3, "\\Flagged", date, "c"));
     server.folders.lock().expect("folders")[0].messages[0].flags = "\\Seen".into();
-    let run = ok(&dir.cli(&["collect", "run", LOCAL, "--once"]));
+    let run = run_once(&dir);
     assert!(
         run.contains(" 1 new messages") && run.contains("1 flag updates"),
         "{run}"
@@ -227,24 +230,16 @@ async fn bare_server_and_dropped_idle_connections() {
 
     // Dropping idle connections, with IDLE offered.
     let server = ScriptedServer::start(Script {
-        caps: "IDLE".into(),
-        delimiter: '/',
-        folders: vec![folder("INBOX", vec![msg(1, "", date, "a")])],
-        auth: None,
         idle_drop: Some(Duration::from_secs(2)),
+        ..script(
+            "IDLE",
+            '/',
+            vec![folder("INBOX", vec![msg(1, "", date, "a")])],
+        )
     })
     .await;
     let (dir, _) = local_dir();
-    ok(&dir.cli(&[
-        "collect",
-        "add",
-        LOCAL,
-        &server.url(),
-        "--user",
-        "u",
-        "--password",
-        "p",
-    ]));
+    add_source(&dir, &server, "u", "p");
     let log_path = dir.dir.path().join("serve.log");
     let log = std::fs::File::create(&log_path).expect("log");
     let mut serve = Command::new(BIN)
@@ -317,38 +312,27 @@ async fn gmail_labels_import_each_message_once() {
     gmail.attrs = "\\Noselect \\HasChildren".into();
     let mut sent = folder("[Gmail]/Sent Mail", vec![with_uid(&m5, 1)]);
     sent.attrs = "\\Sent \\HasNoChildren".into();
-    let server = ScriptedServer::start(Script {
-        caps: "SPECIAL-USE X-GM-EXT-1 IDLE".into(),
-        delimiter: '/',
-        folders: vec![
+    let server = ScriptedServer::start(script(
+        "SPECIAL-USE X-GM-EXT-1 IDLE",
+        '/',
+        vec![
             folder("INBOX", vec![m1.clone(), m2.clone()]),
             gmail,
             all,
             sent,
             folder("Work", vec![with_uid(&m4, 1)]),
         ],
-        auth: None,
-        idle_drop: None,
-    })
+    ))
     .await;
     let (dir, port) = local_dir();
-    ok(&dir.cli(&[
-        "collect",
-        "add",
-        LOCAL,
-        &server.url(),
-        "--user",
-        "u",
-        "--password",
-        "p",
-    ]));
-    let run = ok(&dir.cli(&["collect", "run", LOCAL, "--once"]));
+    add_source(&dir, &server, "u", "p");
+    let run = run_once(&dir);
     assert!(run.contains(" 5 new messages"), "{run}");
     // New mail: in INBOX and All Mail; imported once.
     let m6 = msg(3, "", date, "later");
     server.push("INBOX", m6.clone());
     server.push("[Gmail]/All Mail", with_uid(&m6, 16));
-    let run = ok(&dir.cli(&["collect", "run", LOCAL, "--once"]));
+    let run = run_once(&dir);
     assert!(run.contains(" 1 new messages"), "{run}");
     let status = ok(&dir.cli(&["collect", "status", LOCAL]));
     assert!(status.contains("imported:     6 messages"), "{status}");
