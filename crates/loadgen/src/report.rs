@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::Args;
-use crate::mix::{IdleSummary, KINDS, MixSummary};
+use crate::mix::{CommandStats, IdleSummary, KINDS, MixSummary};
 use crate::smtp::SmtpSummary;
 
 /// Prints the human summary, then one line `PREFIX {json}`; writes the JSON to `--json-out`.
@@ -35,6 +35,26 @@ fn ms(us: u32) -> String {
     format!("{:.2}", f64::from(us) / 1000.0)
 }
 
+/// What follows a run's counts when it had failures.
+fn failures_mark(ok: bool) -> &'static str {
+    if ok { "" } else { "  ** RUN HAD FAILURES **" }
+}
+
+/// The line of wall time and CPU times.
+fn cpu_line(s: &mut String, wall_s: f64, server_cpu_s: f64, loadgen_cpu_s: f64) {
+    let _ = writeln!(
+        s,
+        "wall {wall_s:.2} s  server CPU {server_cpu_s:.2} s  loadgen CPU {loadgen_cpu_s:.2} s"
+    );
+}
+
+/// One line per failure sample.
+fn failure_lines(s: &mut String, samples: &[String]) {
+    for f in samples {
+        let _ = writeln!(s, "failure: {f}");
+    }
+}
+
 impl Human for MixSummary {
     fn human(&self) -> String {
         let mut s = String::new();
@@ -49,17 +69,9 @@ impl Human for MixSummary {
             self.ops,
             self.sessions,
             self.failures,
-            if self.ok() {
-                ""
-            } else {
-                "  ** RUN HAD FAILURES **"
-            }
+            failures_mark(self.ok())
         );
-        let _ = writeln!(
-            s,
-            "wall {:.2} s  server CPU {:.2} s  loadgen CPU {:.2} s",
-            self.wall_s, self.server_cpu_s, self.loadgen_cpu_s
-        );
+        cpu_line(&mut s, self.wall_s, self.server_cpu_s, self.loadgen_cpu_s);
         let _ = writeln!(
             s,
             "ops per server CPU-second {:.1}  ops/s {:.1}",
@@ -81,9 +93,7 @@ impl Human for MixSummary {
                 ms(c.p99_us)
             );
         }
-        for f in &self.failure_samples {
-            let _ = writeln!(s, "failure: {f}");
-        }
+        failure_lines(&mut s, &self.failure_samples);
         s
     }
 }
@@ -105,17 +115,9 @@ impl Human for SmtpSummary {
             "acknowledged {}  failures {}{}",
             self.messages,
             self.failures,
-            if self.ok() {
-                ""
-            } else {
-                "  ** RUN HAD FAILURES **"
-            }
+            failures_mark(self.ok())
         );
-        let _ = writeln!(
-            s,
-            "wall {:.2} s  server CPU {:.2} s  loadgen CPU {:.2} s",
-            self.wall_s, self.server_cpu_s, self.loadgen_cpu_s
-        );
+        cpu_line(&mut s, self.wall_s, self.server_cpu_s, self.loadgen_cpu_s);
         let _ = writeln!(
             s,
             "msgs/s {:.1}  msgs per server CPU-second {:.1}  latency p50 {} ms  p99 {} ms",
@@ -124,9 +126,7 @@ impl Human for SmtpSummary {
             ms(self.latency.p50_us),
             ms(self.latency.p99_us)
         );
-        for f in &self.failure_samples {
-            let _ = writeln!(s, "failure: {f}");
-        }
+        failure_lines(&mut s, &self.failure_samples);
         s
     }
 }
@@ -159,9 +159,7 @@ impl Human for IdleSummary {
             kib(self.pss_bytes_per_connection),
             kib(self.rss_bytes_per_connection)
         );
-        for f in &self.failure_samples {
-            let _ = writeln!(s, "failure: {f}");
-        }
+        failure_lines(&mut s, &self.failure_samples);
         s
     }
 }
@@ -207,68 +205,42 @@ pub fn compare(reference: &Path, other: &Path) -> Result<()> {
     };
     let f1 = |v: f64| format!("{v:.1}");
     let f2 = |v: f64| format!("{v:.2}");
-    row(
+    let mix = |label: &str, f: &dyn Fn(&MixSummary) -> f64, fmt: &dyn Fn(f64) -> String| {
+        row(label, rm.as_ref().map(f), om.as_ref().map(f), fmt);
+    };
+    let idle = |label: &str, f: &dyn Fn(&IdleSummary) -> f64, fmt: &dyn Fn(f64) -> String| {
+        row(label, ri.as_ref().map(f), oi.as_ref().map(f), fmt);
+    };
+    mix(
         "ops per server CPU-second",
-        rm.as_ref().map(|m| m.ops_per_server_cpu_s),
-        om.as_ref().map(|m| m.ops_per_server_cpu_s),
+        &|m| m.ops_per_server_cpu_s,
         &f1,
     );
-    row(
-        "ops per second",
-        rm.as_ref().map(|m| m.ops_per_s),
-        om.as_ref().map(|m| m.ops_per_s),
-        &f1,
-    );
-    row(
-        "operations",
-        rm.as_ref().map(|m| m.ops as f64),
-        om.as_ref().map(|m| m.ops as f64),
-        &|v| format!("{v:.0}"),
-    );
-    row(
-        "server CPU s",
-        rm.as_ref().map(|m| m.server_cpu_s),
-        om.as_ref().map(|m| m.server_cpu_s),
-        &f2,
-    );
-    row(
-        "wall s",
-        rm.as_ref().map(|m| m.wall_s),
-        om.as_ref().map(|m| m.wall_s),
-        &f2,
-    );
-    row(
-        "failures",
-        rm.as_ref().map(|m| m.failures as f64),
-        om.as_ref().map(|m| m.failures as f64),
-        &|v| format!("{v:.0}"),
-    );
-    for kind in KINDS {
-        let p = |m: &Option<MixSummary>| {
-            m.as_ref()
-                .and_then(|m| m.commands.get(kind))
-                .map(|c| f64::from(c.p50_us) / 1000.0)
-        };
-        row(&format!("p50 ms {kind}"), p(&rm), p(&om), &f2);
+    mix("ops per second", &|m| m.ops_per_s, &f1);
+    mix("operations", &|m| m.ops as f64, &|v| format!("{v:.0}"));
+    mix("server CPU s", &|m| m.server_cpu_s, &f2);
+    mix("wall s", &|m| m.wall_s, &f2);
+    mix("failures", &|m| m.failures as f64, &|v| format!("{v:.0}"));
+    let p50: fn(&CommandStats) -> u32 = |c| c.p50_us;
+    let p99: fn(&CommandStats) -> u32 = |c| c.p99_us;
+    for (name, us) in [("p50", p50), ("p99", p99)] {
+        for kind in KINDS {
+            let p = |m: &Option<MixSummary>| {
+                m.as_ref()
+                    .and_then(|m| m.commands.get(kind))
+                    .map(|c| f64::from(us(c)) / 1000.0)
+            };
+            row(&format!("{name} ms {kind}"), p(&rm), p(&om), &f2);
+        }
     }
-    for kind in KINDS {
-        let p = |m: &Option<MixSummary>| {
-            m.as_ref()
-                .and_then(|m| m.commands.get(kind))
-                .map(|c| f64::from(c.p99_us) / 1000.0)
-        };
-        row(&format!("p99 ms {kind}"), p(&rm), p(&om), &f2);
-    }
-    row(
+    idle(
         "idle PSS KiB per connection",
-        ri.as_ref().map(|i| i.pss_bytes_per_connection / 1024.0),
-        oi.as_ref().map(|i| i.pss_bytes_per_connection / 1024.0),
+        &|i| i.pss_bytes_per_connection / 1024.0,
         &f1,
     );
-    row(
+    idle(
         "idle RSS KiB per connection",
-        ri.as_ref().map(|i| i.rss_bytes_per_connection / 1024.0),
-        oi.as_ref().map(|i| i.rss_bytes_per_connection / 1024.0),
+        &|i| i.rss_bytes_per_connection / 1024.0,
         &f1,
     );
     for (n, m) in [(&rn, &rm), (&on, &om)] {
