@@ -56,6 +56,11 @@ macro_rules! collector_conformance_tests {
     };
 }
 
+/// Adds the source `url` / `user` of me@a.test; its id.
+fn add(s: &impl CollectorStore, url: &str, user: &str) -> i64 {
+    s.add_source(&source("me@a.test", url, user)).unwrap()
+}
+
 fn source<'a>(account: &'a str, url: &'a str, user: &'a str) -> NewSource<'a> {
     NewSource {
         account,
@@ -124,9 +129,7 @@ pub fn sources_round_trip_and_are_unique<F: CollectorFixture>() {
     let f = F::create();
     let s = f.open();
     assert!(s.sources(None).unwrap().is_empty());
-    let a = s
-        .add_source(&source("me@a.test", "imaps://mail.example.com", "old"))
-        .unwrap();
+    let a = add(&s, "imaps://mail.example.com", "old");
     let dup = s.add_source(&source("me@a.test", "imaps://mail.example.com", "old"));
     assert!(matches!(dup, Err(StoreError::AlreadyExists(_))), "{dup:?}");
     let b = s
@@ -138,9 +141,7 @@ pub fn sources_round_trip_and_are_unique<F: CollectorFixture>() {
             ..source("you@a.test", "pop3s://pop.example.com:995", "you")
         })
         .unwrap();
-    let c = s
-        .add_source(&source("me@a.test", "imaps://mail.example.com", "other"))
-        .unwrap();
+    let c = add(&s, "imaps://mail.example.com", "other");
     assert!(a != b && b != c && a != c);
     let all = s.sources(None).unwrap();
     assert_eq!(all.iter().map(|s| s.id).collect::<Vec<_>>(), [a, b, c]);
@@ -186,12 +187,8 @@ pub fn secrets_are_kept_as_given<F: CollectorFixture>() {
 pub fn update_keeps_checkpoints<F: CollectorFixture>() {
     let f = F::create();
     let s = f.open();
-    let id = s
-        .add_source(&source("me@a.test", "imaps://h", "u"))
-        .unwrap();
-    let other = s
-        .add_source(&source("me@a.test", "imaps://h2", "u"))
-        .unwrap();
+    let id = add(&s, "imaps://h", "u");
+    let other = add(&s, "imaps://h2", "u");
     s.put_folder(id, &folder("INBOX", 7, 0)).unwrap();
     s.commit_batch(
         id,
@@ -238,9 +235,7 @@ pub fn update_keeps_checkpoints<F: CollectorFixture>() {
 pub fn attempts_and_idle_status<F: CollectorFixture>() {
     let f = F::create();
     let s = f.open();
-    let id = s
-        .add_source(&source("me@a.test", "imaps://h", "u"))
-        .unwrap();
+    let id = add(&s, "imaps://h", "u");
     let get = |s: &F::Store| s.sources(None).unwrap().remove(0);
     s.record_attempt(id, 100, Some("login failed")).unwrap();
     let x = get(&s);
@@ -270,8 +265,8 @@ pub fn deleting_a_source_forgets_its_state<F: CollectorFixture>() {
     let f = F::create();
     let s = f.open();
     let url = "imaps://h";
-    let a = s.add_source(&source("me@a.test", url, "u1")).unwrap();
-    let b = s.add_source(&source("me@a.test", url, "u2")).unwrap();
+    let a = add(&s, url, "u1");
+    let b = add(&s, url, "u2");
     let keep = s.add_source(&source("you@a.test", url, "u1")).unwrap();
     for id in [a, b, keep] {
         s.put_folder(id, &folder("INBOX", 1, 5)).unwrap();
@@ -296,7 +291,7 @@ pub fn deleting_a_source_forgets_its_state<F: CollectorFixture>() {
     }
     assert_eq!(s.messages(keep, "INBOX").unwrap().len(), 1);
     // Added again, it starts from nothing.
-    let again = s.add_source(&source("me@a.test", url, "u1")).unwrap();
+    let again = add(&s, url, "u1");
     assert!(s.folders(again).unwrap().is_empty());
     assert!(s.messages(again, "INBOX").unwrap().is_empty());
     assert!(!s.has_message(again, "INBOX", "1").unwrap());
@@ -305,12 +300,8 @@ pub fn deleting_a_source_forgets_its_state<F: CollectorFixture>() {
 pub fn folders_put_and_replace<F: CollectorFixture>() {
     let f = F::create();
     let s = f.open();
-    let id = s
-        .add_source(&source("me@a.test", "imaps://h", "u"))
-        .unwrap();
-    let other = s
-        .add_source(&source("me@a.test", "imaps://h", "v"))
-        .unwrap();
+    let id = add(&s, "imaps://h", "u");
+    let other = add(&s, "imaps://h", "v");
     assert!(s.folder(id, "INBOX").unwrap().is_none());
     s.put_folder(id, &folder("Sent", 9, 4)).unwrap();
     s.put_folder(id, &folder("INBOX", 7, 0)).unwrap();
@@ -335,9 +326,7 @@ pub fn folders_put_and_replace<F: CollectorFixture>() {
 pub fn pending_then_commit_batch<F: CollectorFixture>() {
     let f = F::create();
     let s = f.open();
-    let id = s
-        .add_source(&source("me@a.test", "imaps://h", "u"))
-        .unwrap();
+    let id = add(&s, "imaps://h", "u");
     assert!(s.pending(id, "INBOX").unwrap().is_none());
     s.put_pending(id, "INBOX", &pending(&["1", "2", "3"]))
         .unwrap();
@@ -383,9 +372,7 @@ pub fn pending_then_commit_batch<F: CollectorFixture>() {
 pub fn commit_never_lowers_last_uid<F: CollectorFixture>() {
     let f = F::create();
     let s = f.open();
-    let id = s
-        .add_source(&source("me@a.test", "imaps://h", "u"))
-        .unwrap();
+    let id = add(&s, "imaps://h", "u");
     s.commit_batch(
         id,
         "INBOX",
@@ -408,9 +395,7 @@ pub fn commit_never_lowers_last_uid<F: CollectorFixture>() {
 pub fn flags_and_rekey<F: CollectorFixture>() {
     let f = F::create();
     let s = f.open();
-    let id = s
-        .add_source(&source("me@a.test", "imaps://h", "u"))
-        .unwrap();
+    let id = add(&s, "imaps://h", "u");
     let rows = [row("1", 1), row("2", 2), row("3", 3)];
     s.commit_batch(id, "INBOX", "INBOX", &rows, Some(&folder("INBOX", 3, 3)), 0)
         .unwrap();
@@ -462,12 +447,8 @@ pub fn flags_and_rekey<F: CollectorFixture>() {
 pub fn one_lock_per_source<F: CollectorFixture>() {
     let f = F::create();
     let s = f.open();
-    let a = s
-        .add_source(&source("me@a.test", "imaps://h", "u"))
-        .unwrap();
-    let b = s
-        .add_source(&source("me@a.test", "imaps://h", "v"))
-        .unwrap();
+    let a = add(&s, "imaps://h", "u");
+    let b = add(&s, "imaps://h", "v");
     let la = s.lock_source(a).unwrap().expect("free");
     assert!(s.lock_source(a).unwrap().is_none(), "same store");
     let s2 = f.open();
@@ -486,9 +467,7 @@ pub fn one_lock_per_source<F: CollectorFixture>() {
 pub fn state_is_durable<F: CollectorFixture>() {
     let f = F::create();
     let s = f.open();
-    let id = s
-        .add_source(&source("me@a.test", "imaps://h", "u"))
-        .unwrap();
+    let id = add(&s, "imaps://h", "u");
     s.put_folder(id, &folder("Sent", 1, 1)).unwrap();
     s.put_pending(id, "INBOX", &pending(&["7", "8"])).unwrap();
     s.commit_batch(
@@ -522,12 +501,8 @@ pub fn contacts_sync_round_trip<F: CollectorFixture>() {
     let id;
     {
         let s = f.open();
-        id = s
-            .add_source(&source("me@a.test", "imaps://h", "u"))
-            .unwrap();
-        let other = s
-            .add_source(&source("me@a.test", "imaps://h2", "u"))
-            .unwrap();
+        id = add(&s, "imaps://h", "u");
+        let other = add(&s, "imaps://h2", "u");
         assert_eq!(s.contacts_sync(id).unwrap(), None);
         let mut c = ContactsSync {
             url: "https://dav.example/".into(),
@@ -563,9 +538,7 @@ pub fn contacts_sync_round_trip<F: CollectorFixture>() {
         Some(Some(100))
     );
     assert_eq!(s.del_sources("me@a.test", "imaps://h3").unwrap(), 1);
-    let again = s
-        .add_source(&source("me@a.test", "imaps://h3", "u"))
-        .unwrap();
+    let again = add(&s, "imaps://h3", "u");
     assert_eq!(s.contacts_sync(again).unwrap(), None);
     assert_eq!(s.contacts_sync(id).unwrap(), None);
 }

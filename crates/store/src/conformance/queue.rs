@@ -103,6 +103,17 @@ fn update(index: u32, state: State, attempts: u32, next: i64, reply: &str) -> Re
     }
 }
 
+/// Records one recipient's update by `holder` at `now`, queueing nothing.
+fn record_one(
+    s: &impl QueueStore,
+    id: &str,
+    holder: &str,
+    update: RecipientUpdate,
+    now: i64,
+) -> Recorded {
+    s.record(id, holder, &[update], &[], now).unwrap()
+}
+
 fn dsn(to: &str) -> NewMessage {
     NewMessage {
         envelope: Envelope {
@@ -199,15 +210,13 @@ pub fn claims_lease_exclusively<F: QueueFixture>() {
             .all(|r| r.state == State::Pending)
     );
     // Recording ends the holder's lease: a deferred recipient comes back when due again.
-    let r = s
-        .record(
-            &id,
-            "B",
-            &[update(1, State::Deferred, 1, 200, "451 later")],
-            &[],
-            103,
-        )
-        .unwrap();
+    let r = record_one(
+        &s,
+        &id,
+        "B",
+        update(1, State::Deferred, 1, 200, "451 later"),
+        103,
+    );
     assert_eq!(r, Recorded::Applied { queued: vec![] });
     assert!(s.claim_due(199, 10, &lease("C", 900)).unwrap().is_empty());
     let c = s.claim_due(200, 10, &lease("C", 900)).unwrap();
@@ -254,15 +263,13 @@ pub fn record_applies_and_finishes<F: QueueFixture>() {
     let f = F::create();
     let s = f.open();
     let id = s.enqueue(&envelope(), BODY, 0).unwrap();
-    let r = s
-        .record(
-            &id,
-            "A",
-            &[update(0, State::Deferred, 1, 310, "451 later")],
-            &[],
-            10,
-        )
-        .unwrap();
+    let r = record_one(
+        &s,
+        &id,
+        "A",
+        update(0, State::Deferred, 1, 310, "451 later"),
+        10,
+    );
     assert_eq!(r, Recorded::Applied { queued: vec![] });
     let st = &s.recipients(&id).unwrap()[0];
     assert_eq!(
@@ -289,14 +296,7 @@ pub fn record_applies_and_finishes<F: QueueFixture>() {
         st.iter().map(|r| r.state).collect::<Vec<_>>(),
         [State::Delivered, State::Failed, State::Pending]
     );
-    s.record(
-        &id,
-        "A",
-        &[update(2, State::Delivered, 1, 0, "250")],
-        &[],
-        401,
-    )
-    .unwrap();
+    record_one(&s, &id, "A", update(2, State::Delivered, 1, 0, "250"), 401);
     assert!(s.list().unwrap().is_empty());
     assert!(s.message(&id).unwrap().is_none());
     assert_eq!(s.next_due(402).unwrap(), None);
@@ -350,14 +350,7 @@ pub fn record_refuses_stale_updates<F: QueueFixture>() {
     let f = F::create();
     let s = f.open();
     let id = s.enqueue(&envelope(), BODY, 0).unwrap();
-    s.record(
-        &id,
-        "A",
-        &[update(0, State::Deferred, 1, 100, "451")],
-        &[],
-        10,
-    )
-    .unwrap();
+    record_one(&s, &id, "A", update(0, State::Deferred, 1, 100, "451"), 10);
     // Computed from a read before that attempt was recorded: attempts would be 1 again.
     let stale = [
         update(0, State::Failed, 1, 0, "550"),
@@ -373,23 +366,8 @@ pub fn record_refuses_stale_updates<F: QueueFixture>() {
     assert_eq!((st[1].state, st[1].attempts), (State::Pending, 0));
     assert_eq!(s.list().unwrap().len(), 1);
     // An update to a recipient that is final already is stale too.
-    s.record(
-        &id,
-        "A",
-        &[update(1, State::Delivered, 1, 0, "250")],
-        &[],
-        30,
-    )
-    .unwrap();
-    let r = s
-        .record(
-            &id,
-            "A",
-            &[update(1, State::Deferred, 2, 99, "451")],
-            &[],
-            31,
-        )
-        .unwrap();
+    record_one(&s, &id, "A", update(1, State::Delivered, 1, 0, "250"), 30);
+    let r = record_one(&s, &id, "A", update(1, State::Deferred, 2, 99, "451"), 31);
     assert_eq!(r, Recorded::Stale);
     assert_eq!(s.recipients(&id).unwrap()[1].state, State::Delivered);
 }
@@ -400,27 +378,11 @@ pub fn record_respects_other_holders_lease<F: QueueFixture>() {
     let id = s.enqueue(&envelope(), BODY, 0).unwrap();
     assert_eq!(s.claim_due(0, 10, &lease("B", 100)).unwrap().len(), 2);
     // A's lease ran out and B took the message: A's late result must not be applied.
-    let r = s
-        .record(
-            &id,
-            "A",
-            &[update(0, State::Delivered, 1, 0, "250")],
-            &[],
-            50,
-        )
-        .unwrap();
+    let r = record_one(&s, &id, "A", update(0, State::Delivered, 1, 0, "250"), 50);
     assert_eq!(r, Recorded::Stale);
     assert_eq!(s.recipients(&id).unwrap()[0].state, State::Pending);
     // After B's lease ended, a result is accepted from anyone.
-    let r = s
-        .record(
-            &id,
-            "A",
-            &[update(0, State::Delivered, 1, 0, "250")],
-            &[],
-            100,
-        )
-        .unwrap();
+    let r = record_one(&s, &id, "A", update(0, State::Delivered, 1, 0, "250"), 100);
     assert_eq!(r, Recorded::Applied { queued: vec![] });
 }
 
