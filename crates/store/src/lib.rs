@@ -50,7 +50,7 @@ pub mod conformance;
 
 use std::sync::Arc;
 
-pub use pochta_message::MessageMeta;
+pub use pochta_message::{MessageMeta, SortNeed};
 use pochta_types::{
     AccountId, Address, Domain, Flags, MailboxId, MailboxName, ModSeq, Rights, SpecialUse, Uid,
     UidValidity,
@@ -596,8 +596,9 @@ pub trait MailStore: Directory {
         Ok(out)
     }
     /// The SORT/THREAD keys of the given UIDs that exist, ascending by UID (what
-    /// [`SortRow::of_record`] gives). The default decodes each record's metadata.
-    fn sort_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<SortRow>> {
+    /// [`SortRow::of_record`] gives), with only the fields `need` names (the others empty,
+    /// as [`SortNeed::keep`] leaves them). The default decodes each record's metadata.
+    fn sort_rows(&self, mailbox: MailboxId, uids: &[Uid], need: SortNeed) -> Result<Vec<SortRow>> {
         let mut out = Vec::with_capacity(uids.len());
         for r in self.records(mailbox, uids, true)? {
             let legacy = r.meta.as_deref().is_some_and(|m| m.sort_fields().is_none());
@@ -607,7 +608,9 @@ pub trait MailStore: Directory {
             } else {
                 None
             };
-            out.push(SortRow::of_record(&r, raw.as_deref().map(|b| b.as_slice())));
+            let mut row = SortRow::of_record(&r, raw.as_deref().map(|b| b.as_slice()));
+            row.fields = need.keep(row.fields);
+            out.push(row);
         }
         Ok(out)
     }

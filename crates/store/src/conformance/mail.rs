@@ -20,7 +20,7 @@ use pochta_types::{AccountId, Address, Domain, Flag, Flags, MailboxId, MailboxNa
 
 use crate::{
     ChangeEvent, Directory, FlagOp, Grantee, MailDate, MailStore, MetaField, MetaFilter,
-    NewMessage, QuotaLimits, QuotaResource, SortRow, StoreError,
+    NewMessage, QuotaLimits, QuotaResource, SortNeed, SortRow, StoreError,
 };
 
 /// Storage under test.
@@ -763,9 +763,31 @@ pub fn bulk_reads_agree_with_records<F: Fixture>() {
         // Every UID and a UID that does not exist; then a few (point reads).
         let mut ask = uids.clone();
         ask.push(uid(10_000));
-        assert_eq!(s.sort_rows(mb, &ask).unwrap(), want);
+        assert_eq!(s.sort_rows(mb, &ask, SortNeed::ALL).unwrap(), want);
+        // Only the fields asked for; the others empty.
+        for need in [
+            SortNeed::NONE,
+            SortNeed {
+                subject: true,
+                ..SortNeed::NONE
+            },
+            SortNeed {
+                subject: true,
+                threading: true,
+                ..SortNeed::NONE
+            },
+        ] {
+            let part: Vec<SortRow> = want
+                .iter()
+                .map(|w| SortRow {
+                    fields: need.keep(w.fields.clone()),
+                    ..w.clone()
+                })
+                .collect();
+            assert_eq!(s.sort_rows(mb, &ask, need).unwrap(), part, "{need:?}");
+        }
         let few: Vec<Uid> = uids.iter().copied().step_by(40).collect();
-        let got = s.sort_rows(mb, &few).unwrap();
+        let got = s.sort_rows(mb, &few, SortNeed::ALL).unwrap();
         assert_eq!(got.len(), few.len());
         assert!(got.iter().all(|g| want.contains(g)));
         assert!(
