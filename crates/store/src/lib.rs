@@ -261,8 +261,9 @@ pub struct MailboxStatus {
 /// What SELECT/EXAMINE need of a mailbox, from one snapshot ([`MailStore::select_state`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelectState {
-    /// Every message's UID, ascending.
-    pub uids: Vec<Uid>,
+    /// Every message's UID, ascending; shared (a store may keep it for the next SELECT,
+    /// and sessions that select the same unchanged mailbox share one copy).
+    pub uids: Arc<Vec<Uid>>,
     /// The first message without `\Seen` (the stored flags, not per-user ones).
     pub first_unseen: Option<Uid>,
     /// How many messages have not been claimed as `\Recent` yet (as [`MailboxStatus`]).
@@ -560,7 +561,7 @@ pub trait MailStore: Directory {
                 .iter()
                 .find(|m| !m.flags.contains(&pochta_types::Flag::Seen))
                 .map(|m| m.uid),
-            uids: summaries.iter().map(|m| m.uid).collect(),
+            uids: Arc::new(summaries.iter().map(|m| m.uid).collect()),
             recent: status.recent,
             uid_next: status.uid_next,
             highest_modseq: status.highest_modseq,

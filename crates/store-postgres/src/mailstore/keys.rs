@@ -150,7 +150,7 @@ pub(super) fn select_state(store: &PgStore, mailbox: MailboxId) -> Result<Select
             .transpose()?;
         let recent = uids.len() - uids.partition_point(|u| i64::from(u.get()) < mb.recent_floor);
         Ok(SelectState {
-            uids,
+            uids: std::sync::Arc::new(uids),
             first_unseen,
             recent: recent as u32,
             uid_next: to_uid(mb.uid_next)?,

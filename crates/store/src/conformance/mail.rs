@@ -526,7 +526,7 @@ pub fn select_state_and_keywords_follow_changes<F: Fixture>() {
         let sums = s.summaries(mb).unwrap();
         let st = s.mailbox_status(mb).unwrap();
         let got = s.select_state(mb).unwrap();
-        assert_eq!(got.uids, sums.iter().map(|m| m.uid).collect::<Vec<_>>());
+        assert_eq!(*got.uids, sums.iter().map(|m| m.uid).collect::<Vec<_>>());
         let unseen = sums.iter().find(|m| !m.flags.contains(&Flag::Seen));
         assert_eq!(got.first_unseen, unseen.map(|m| m.uid));
         assert_eq!(got.recent, st.recent);
@@ -587,7 +587,7 @@ pub fn select_state_and_keywords_follow_changes<F: Fixture>() {
     .unwrap();
     s.expunge(inbox, None).unwrap();
     let st = check(inbox);
-    assert_eq!(st.uids, vec![uid(2), uid(3)]);
+    assert_eq!(*st.uids, vec![uid(2), uid(3)]);
     assert_eq!(s.mailbox_keywords(inbox).unwrap(), vec!["Work".to_string()]);
     s.mailbox_create(acc, &name("Other"), None).unwrap();
     let other = mailbox_id(&s, acc, "Other");
