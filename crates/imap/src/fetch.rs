@@ -13,6 +13,9 @@
 //!   returns [`Next::More`], the driver writes them, and [`Session::resume`] goes on. Memory
 //!   is one chunk plus one message, whatever the FETCH asks for (`1:* BODY[]` over gigabytes
 //!   included); a message expunged (and its bytes collected) meanwhile is skipped.
+//! - Records are read from the store [`RECORDS`] at a time as the writing goes on, so a
+//!   `FETCH 1:*` of a big mailbox never holds every record (bench/README.md "Big mailbox").
+//!   A FETCH that sets `\Seen` reads them all first: the flags it sets go in one store call.
 
 use std::borrow::Cow;
 
@@ -31,6 +34,9 @@ use crate::session::{Done, Next, Res, Session, bad, no};
 /// Output written before the driver is asked to send it ([`Next::More`]).
 pub(crate) const CHUNK: usize = 256 * 1024;
 
+/// Records are read from the store this many at a time.
+const RECORDS: usize = 2048;
+
 /// A FETCH between two chunks.
 pub(crate) struct Pending {
     pub(crate) tag: pochta_imap_proto::Tag,
@@ -38,8 +44,13 @@ pub(crate) struct Pending {
     pub(crate) allow_expunge: bool,
     mailbox: pochta_types::MailboxId,
     attrs: Vec<FetchAttr>,
-    /// Still to write, in order.
+    /// Still to write, in order: read ones, then the UIDs whose records are read later.
     records: std::collections::VecDeque<MessageRecord>,
+    later: std::vec::IntoIter<Uid>,
+    need_meta: bool,
+    /// CHANGEDSINCE: only records with a greater MODSEQ are written.
+    changed_since: Option<u64>,
+    seen: SeenView,
     need_bytes: bool,
     /// UIDs whose \Seen this command set (their FLAGS go with them).
     seen_now: Vec<Uid>,
@@ -130,20 +141,30 @@ impl<S: MailStore> Session<S> {
         let view = self.view()?;
         let mailbox = view.mailbox;
         let read_only = view.read_only;
-        let uids: Vec<Uid> = targets.iter().map(|&(_, u)| u).collect();
+        let mut uids: Vec<Uid> = targets.iter().map(|&(_, u)| u).collect();
+        drop(targets);
         let store = self.shared.store.clone();
-        let mut records = store.records(mailbox, &uids, need_meta)?;
         let seen = self.selected_seen_view()?;
-        for r in &mut records {
-            seen.apply(r.uid, &mut r.flags);
-        }
-        if let Some(since) = f.changed_since {
-            records.retain(|r| r.modseq.get() > since);
-            if let Some(p) = f.partial {
-                // With CHANGEDSINCE, PARTIAL pages the messages that changed.
-                records = p.slice(&records).to_vec();
+        // Everything at once only when the set of records decides something before the
+        // first is written: \Seen to set, or the page of changed ones PARTIAL asks for.
+        let all_first = sets_seen || (f.changed_since.is_some() && f.partial.is_some());
+        let mut records = if all_first {
+            let mut records = store.records(mailbox, &uids, need_meta)?;
+            uids = Vec::new();
+            for r in &mut records {
+                seen.apply(r.uid, &mut r.flags);
             }
-        }
+            if let Some(since) = f.changed_since {
+                records.retain(|r| r.modseq.get() > since);
+                if let Some(p) = f.partial {
+                    // With CHANGEDSINCE, PARTIAL pages the messages that changed.
+                    records = p.slice(&records).to_vec();
+                }
+            }
+            records
+        } else {
+            Vec::new()
+        };
 
         // \Seen first, so the FETCH responses show it (RFC 3501 §6.4.5).
         let mut seen_now: Vec<Uid> = Vec::new();
@@ -194,6 +215,10 @@ impl<S: MailStore> Session<S> {
             mailbox,
             attrs,
             records: records.into(),
+            later: uids.into_iter(),
+            need_meta,
+            changed_since: if all_first { None } else { f.changed_since },
+            seen,
             need_bytes,
             seen_now,
             add_flags,
@@ -216,8 +241,11 @@ impl<S: MailStore> Session<S> {
     pub(crate) fn fetch_chunk(&mut self, p: &mut Pending) -> Res<Option<Done>> {
         let store = self.shared.store.clone();
         while self.out.len() < CHUNK {
-            let Some(rec) = p.records.pop_front() else {
+            if p.records.is_empty() && !p.next_records(&*store)? {
                 break;
+            }
+            let Some(rec) = p.records.pop_front() else {
+                continue;
             };
             let Some(seq) = self.view()?.seq(rec.uid) else {
                 continue;
@@ -275,13 +303,34 @@ impl<S: MailStore> Session<S> {
             }
             w.finish();
         }
-        if !p.records.is_empty() {
+        if !p.records.is_empty() || p.later.len() > 0 {
             return Ok(None);
         }
         match p.failure.take() {
             Some(text) => Err(no(Code::UnknownCte, text)),
             None => Done::ok("FETCH completed").map(Some),
         }
+    }
+}
+
+impl Pending {
+    /// Read the records of the next [`RECORDS`] UIDs still to write; false when none remain.
+    fn next_records<S: MailStore>(&mut self, store: &S) -> Res<bool> {
+        let uids: Vec<Uid> = self.later.by_ref().take(RECORDS).collect();
+        if uids.is_empty() {
+            return Ok(false);
+        }
+        for mut r in store.records(self.mailbox, &uids, self.need_meta)? {
+            if self
+                .changed_since
+                .is_some_and(|since| r.modseq.get() <= since)
+            {
+                continue;
+            }
+            self.seen.apply(r.uid, &mut r.flags);
+            self.records.push_back(r);
+        }
+        Ok(true)
     }
 }
 

@@ -102,7 +102,7 @@ impl<S: MailStore> Session<S> {
             store.claim_recent(mb.id)?
         };
         let keywords = store.mailbox_keywords(mb.id)?;
-        let uids: Vec<Uid> = std::mem::take(&mut status.uids);
+        let uids = std::mem::take(&mut status.uids);
         let first_unseen = status
             .first_unseen
             .and_then(|u| uids.binary_search(&u).ok())

@@ -23,7 +23,7 @@ use pochta_imap_proto::Tag;
 use pochta_imap_proto::search::SearchReturn;
 use pochta_imap_proto::sort::{Sort, SortCriterion, SortKey, write_sort};
 use pochta_message::SortFields;
-use pochta_store::{MailStore, SortRow};
+use pochta_store::{MailStore, SortNeed, SortRow};
 use pochta_types::Uid;
 
 use crate::search::Hit;
@@ -91,6 +91,23 @@ fn key(item: &Item<'_>, k: SortKey) -> Key {
     }
 }
 
+/// The stored fields the criteria compare (dates and sizes are always read).
+fn need(criteria: &[SortCriterion]) -> SortNeed {
+    let mut need = SortNeed::NONE;
+    for c in criteria {
+        match c.key {
+            SortKey::Arrival | SortKey::Date | SortKey::Size | SortKey::Relevancy => {}
+            SortKey::Subject => need.subject = true,
+            SortKey::From
+            | SortKey::To
+            | SortKey::Cc
+            | SortKey::DisplayFrom
+            | SortKey::DisplayTo => need.addresses = true,
+        }
+    }
+    need
+}
+
 /// One SORT hit: its numbers and its keys under the criteria (what is kept of a message
 /// while the rest of the mailbox is read).
 pub(crate) struct Keyed {
@@ -146,26 +163,28 @@ fn order(items: &[Item<'_>], criteria: &[SortCriterion]) -> Vec<usize> {
 }
 
 impl<S: MailStore> Session<S> {
-    /// Calls `each` with every hit (in order) and its stored sort row; a message expunged
-    /// meanwhile by another session gets empty keys, so the command still answers.
+    /// Calls `each` with every hit (in order) and its stored sort row (given away, so that
+    /// its strings can be kept without a copy); a message expunged meanwhile by another
+    /// session gets empty keys, so the command still answers.
     pub(crate) fn with_sort_rows(
         &self,
         hits: &[Hit],
-        mut each: impl FnMut(&Hit, &SortRow),
+        need: SortNeed,
+        mut each: impl FnMut(&Hit, SortRow),
     ) -> Res<()> {
         let mailbox = self.view()?.mailbox;
         let store = &self.shared.store;
         for chunk in hits.chunks(CHUNK) {
             let uids: Vec<Uid> = chunk.iter().map(|h| h.1).collect();
-            let rows = store.sort_rows(mailbox, &uids)?;
-            let mut rows = rows.iter().peekable();
+            let rows = store.sort_rows(mailbox, &uids, need)?;
+            let mut rows = rows.into_iter().peekable();
             for h in chunk {
                 while rows.next_if(|r| r.uid < h.1).is_some() {}
                 match rows.next_if(|r| r.uid == h.1) {
                     Some(r) => each(h, r),
                     None => each(
                         h,
-                        &SortRow {
+                        SortRow {
                             uid: h.1,
                             arrival: 0,
                             size: 0,
@@ -187,7 +206,9 @@ impl<S: MailStore> Session<S> {
     ) -> Res<crate::search::Matched<Keyed>> {
         let matched = self.matching(search)?;
         let mut keyed_hits = Vec::with_capacity(matched.hits.len());
-        self.with_sort_rows(&matched.hits, |h, r| keyed_hits.push(keyed(h, r, criteria)))?;
+        self.with_sort_rows(&matched.hits, need(criteria), |h, r| {
+            keyed_hits.push(keyed(h, &r, criteria))
+        })?;
         // RFC 6203 §6: RELEVANCY orders by the scaled score, highest first.
         if let Some(i) = criteria.iter().position(|c| c.key == SortKey::Relevancy) {
             let scores = crate::fuzzy::scale(&matched.scores, matched.hits.len());

@@ -42,6 +42,15 @@ pub fn fold(s: &str) -> String {
     s.chars().map(titlecase).nfkd().collect()
 }
 
+/// [`fold`] of an owned string: pure ASCII is upper-cased in place, without a copy.
+pub fn fold_owned(mut s: String) -> String {
+    if s.is_ascii() {
+        s.make_ascii_uppercase();
+        return s;
+    }
+    fold(&s)
+}
+
 /// Simple titlecase mapping of one character. The standard library knows the uppercase
 /// mapping, which is the titlecase one except for the Latin digraphs (`ǆ` → `ǅ`) and
 /// Georgian Mkhedruli (no titlecase); a character whose uppercase is several characters has
@@ -88,6 +97,9 @@ mod tests {
         );
         assert!(decode_charset(b"x", Some("x-no-such")).is_none());
         assert!(contains_folded(&fold("Квартальный ОТЧЁТ"), &fold("отчёт")));
+        for t in ["Re: topic 1", "ПРИВЕТ мир", "caf\u{e9}", ""] {
+            assert_eq!(fold_owned(t.to_owned()), fold(t));
+        }
     }
 
     #[test]

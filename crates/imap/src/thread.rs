@@ -19,9 +19,8 @@ use pochta_imap_proto::Tag;
 use pochta_imap_proto::thread::{Thread, ThreadAlgorithm, ThreadNode, write_thread};
 
 use crate::session::{Done, Res, Session};
-use crate::sort::Item;
 use crate::text;
-use pochta_store::MailStore;
+use pochta_store::{MailStore, SortNeed};
 
 /// What threading needs of one message (given in mailbox order).
 pub(crate) struct Msg {
@@ -396,16 +395,20 @@ impl<S: MailStore> Session<S> {
         let uid = t.search.uid;
         let hits = self.matching(&t.search)?.hits;
         let mut msgs: Vec<Msg> = Vec::with_capacity(hits.len());
-        self.with_sort_rows(&hits, |h, row| {
-            let it = Item::of(row);
-            let f = it.fields;
+        let need = SortNeed {
+            subject: true,
+            addresses: false,
+            threading: t.algorithm != ThreadAlgorithm::OrderedSubject,
+        };
+        self.with_sort_rows(&hits, need, |h, row| {
+            let f = row.fields;
             msgs.push(Msg {
                 num: if uid { h.1.get() } else { h.0 },
-                sent: it.sent,
-                subject: text::fold(&f.base_subject),
+                sent: row.sent.unwrap_or(row.arrival),
+                subject: text::fold_owned(f.base_subject),
                 reply: f.reply,
-                message_id: f.message_id.clone(),
-                references: f.references.clone(),
+                message_id: f.message_id,
+                references: f.references,
             })
         })?;
         drop(hits);

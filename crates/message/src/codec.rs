@@ -5,7 +5,7 @@
 //! Version 2 appends the SORT/THREAD fields ([`crate::SortFields`]); version 1 is still
 //! read (its sort fields are `None`, and readers extract them from the bytes).
 
-use crate::{MessageMeta, Part, PartKind, SortAddress, SortFields};
+use crate::{MessageMeta, Part, PartKind, SortAddress, SortFields, SortNeed};
 
 const MAGIC: &[u8; 2] = b"PM";
 const VERSION: u8 = 2;
@@ -61,8 +61,14 @@ pub fn encode_sort_fields(s: &SortFields) -> Vec<u8> {
 
 /// Decodes what [`encode_sort_fields`] wrote; checked like the metadata.
 pub fn decode_sort_fields(b: &[u8]) -> Result<SortFields, DecodeError> {
+    decode_sort_fields_for(b, SortNeed::ALL)
+}
+
+/// [`decode_sort_fields`] of only the fields `need` names; the others are skipped (their
+/// lengths checked, their text neither copied nor checked) and left empty.
+pub fn decode_sort_fields_for(b: &[u8], need: SortNeed) -> Result<SortFields, DecodeError> {
     let mut r = Reader { b, pos: 0 };
-    let s = r.sort()?;
+    let s = r.sort(need)?;
     if r.pos != b.len() {
         return Err(DecodeError::Invalid("trailing bytes"));
     }
@@ -163,37 +169,62 @@ impl Reader<'_> {
         }
     }
 
-    fn opt_str(&mut self) -> Result<Option<String>, DecodeError> {
+    /// An optional string, or `None` (skipped) unless `keep`.
+    fn opt_str_if(&mut self, keep: bool) -> Result<Option<String>, DecodeError> {
         Ok(if self.flag()? {
-            Some(self.str()?)
+            let s = self.str_if(keep)?;
+            keep.then_some(s)
         } else {
             None
         })
     }
 
-    fn addr(&mut self) -> Result<Option<SortAddress>, DecodeError> {
+    /// A string, or an empty one (skipped) unless `keep`.
+    fn str_if(&mut self, keep: bool) -> Result<String, DecodeError> {
+        if keep {
+            return self.str();
+        }
+        let n = self.usize()?;
+        let end = self.pos.checked_add(n).ok_or(DecodeError::Truncated)?;
+        if end > self.b.len() {
+            return Err(DecodeError::Truncated);
+        }
+        self.pos = end;
+        Ok(String::new())
+    }
+
+    fn addr(&mut self, keep: bool) -> Result<Option<SortAddress>, DecodeError> {
         if !self.flag()? {
             return Ok(None);
         }
-        Ok(Some(SortAddress {
-            display: self.opt_str()?,
-            mailbox: self.str()?,
-            host: self.str()?,
-        }))
+        let a = SortAddress {
+            display: self.opt_str_if(keep)?,
+            mailbox: self.str_if(keep)?,
+            host: self.str_if(keep)?,
+        };
+        Ok(keep.then_some(a))
     }
 
-    fn sort(&mut self) -> Result<SortFields, DecodeError> {
-        let base_subject = self.str()?;
-        let reply = self.flag()?;
-        let from = self.addr()?;
-        let to = self.addr()?;
-        let cc = self.addr()?;
-        let message_id = self.opt_str()?;
+    fn sort(&mut self, need: SortNeed) -> Result<SortFields, DecodeError> {
+        let base_subject = self.str_if(need.subject)?;
+        let reply = self.flag()? && need.subject;
+        let from = self.addr(need.addresses)?;
+        let to = self.addr(need.addresses)?;
+        let cc = self.addr(need.addresses)?;
+        let message_id = self.opt_str_if(need.threading)?;
         let n = self.usize()?;
         // Each ID takes at least one byte, so `n` cannot ask for more than the input has.
-        let mut references = Vec::with_capacity(n.min(self.b.len().saturating_sub(self.pos)));
+        let cap = if need.threading {
+            n.min(self.b.len().saturating_sub(self.pos))
+        } else {
+            0
+        };
+        let mut references = Vec::with_capacity(cap);
         for _ in 0..n {
-            references.push(self.str()?);
+            let r = self.str_if(need.threading)?;
+            if need.threading {
+                references.push(r);
+            }
         }
         Ok(SortFields {
             base_subject,
@@ -307,7 +338,7 @@ pub(crate) fn decode(b: &[u8]) -> Result<MessageMeta, DecodeError> {
     };
     let root = r.part(0)?;
     let sort = if b[2] == VERSION {
-        Some(r.sort()?)
+        Some(r.sort(SortNeed::ALL)?)
     } else {
         None
     };
@@ -327,6 +358,32 @@ pub(crate) fn decode(b: &[u8]) -> Result<MessageMeta, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sort_fields_decode_what_is_needed() {
+        let raw = b"From: Ann <a@b.c>\r\nTo: d@e.f\r\nCc: Grp: ;\r\nSubject: Re: x\r\n\
+            Message-ID: <1@x>\r\nReferences: <0@x> <00@x>\r\n\r\nbody\r\n";
+        let meta = crate::parse(raw);
+        let all = crate::sort_fields(raw, &meta);
+        assert!(all.from.is_some() && all.reply && all.references.len() == 2);
+        let enc = encode_sort_fields(&all);
+        for subject in [false, true] {
+            for addresses in [false, true] {
+                for threading in [false, true] {
+                    let need = SortNeed {
+                        subject,
+                        addresses,
+                        threading,
+                    };
+                    let got = decode_sort_fields_for(&enc, need).unwrap();
+                    assert_eq!(got, need.keep(all.clone()), "{need:?}");
+                }
+            }
+        }
+        assert_eq!(decode_sort_fields(&enc).unwrap(), all);
+        // Skipped fields are still bounds-checked.
+        assert!(decode_sort_fields_for(&enc[..enc.len() - 1], SortNeed::NONE).is_err());
+    }
 
     #[test]
     fn version_1_is_still_read() {

@@ -36,9 +36,9 @@ mod text;
 use std::borrow::Cow;
 use std::ops::Range;
 
-pub use codec::{DecodeError, decode_sort_fields, encode_sort_fields};
+pub use codec::{DecodeError, decode_sort_fields, decode_sort_fields_for, encode_sort_fields};
 pub use parse::{MAX_DEPTH, MAX_PARTS};
-pub use sort::{SortAddress, SortFields};
+pub use sort::{SortAddress, SortFields, SortNeed};
 
 /// The length [`normalize_line_endings`] would give `raw`, without making the copy.
 pub fn normalized_len(raw: &[u8]) -> usize {

@@ -53,6 +53,54 @@ pub struct SortFields {
     pub references: Vec<String>,
 }
 
+/// Which [`SortFields`] a reader needs (a SORT by DATE none, by SUBJECT only the subject);
+/// [`crate::decode_sort_fields_for`] leaves the others empty without allocating them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortNeed {
+    /// `base_subject` and `reply`.
+    pub subject: bool,
+    /// `from`, `to` and `cc`.
+    pub addresses: bool,
+    /// `message_id` and `references`.
+    pub threading: bool,
+}
+
+impl SortNeed {
+    pub const ALL: SortNeed = SortNeed {
+        subject: true,
+        addresses: true,
+        threading: true,
+    };
+    pub const NONE: SortNeed = SortNeed {
+        subject: false,
+        addresses: false,
+        threading: false,
+    };
+
+    /// Whether any field is needed.
+    pub fn any(self) -> bool {
+        self.subject || self.addresses || self.threading
+    }
+
+    /// `f` with the fields not needed left empty.
+    pub fn keep(self, mut f: SortFields) -> SortFields {
+        if !self.subject {
+            f.base_subject = String::new();
+            f.reply = false;
+        }
+        if !self.addresses {
+            f.from = None;
+            f.to = None;
+            f.cc = None;
+        }
+        if !self.threading {
+            f.message_id = None;
+            f.references = Vec::new();
+        }
+        f
+    }
+}
+
 /// Extracts the sort fields from a top-level header block.
 pub(crate) fn fields(raw: &[u8], hdr: &[Field], fb: Fallback) -> SortFields {
     let (base_subject, reply) = first_value(raw, hdr, "Subject")

@@ -373,8 +373,13 @@ impl MailStore for Store {
     ) -> R<Vec<(Uid, ModSeq)>> {
         each!(self, s => s.search_meta(mailbox, filter))
     }
-    fn sort_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> R<Vec<pochta_store::SortRow>> {
-        each!(self, s => s.sort_rows(mailbox, uids))
+    fn sort_rows(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        need: pochta_store::SortNeed,
+    ) -> R<Vec<pochta_store::SortRow>> {
+        each!(self, s => s.sort_rows(mailbox, uids, need))
     }
     fn header_sections(&self, mailbox: MailboxId, uids: &[Uid]) -> R<Vec<(Uid, Vec<u8>)>> {
         each!(self, s => s.header_sections(mailbox, uids))

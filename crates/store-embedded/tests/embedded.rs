@@ -249,7 +249,10 @@ fn keys_migration_fills_existing_messages() {
     let want = {
         let s = EmbeddedStore::open(dir.path()).unwrap();
         let (uids, rows, headers) = expected(&s);
-        assert_eq!(s.sort_rows(mb, &uids).unwrap(), rows);
+        assert_eq!(
+            s.sort_rows(mb, &uids, pochta_store::SortNeed::ALL).unwrap(),
+            rows
+        );
         (uids, rows, headers)
     };
     // Back to schema 7.
@@ -266,7 +269,10 @@ fn keys_migration_fills_existing_messages() {
     let s = EmbeddedStore::open(dir.path()).unwrap();
     let (uids, rows, headers) = want;
     assert_eq!(uids.len(), 6);
-    assert_eq!(s.sort_rows(mb, &uids).unwrap(), rows);
+    assert_eq!(
+        s.sort_rows(mb, &uids, pochta_store::SortNeed::ALL).unwrap(),
+        rows
+    );
     assert_eq!(s.header_sections(mb, &uids).unwrap(), headers);
     let last = rows.last().unwrap();
     assert_eq!(last.fields.base_subject, "large");
@@ -278,7 +284,12 @@ fn keys_migration_fills_existing_messages() {
     // New messages after the migration get their keys too.
     append_small(&s, mb, 1);
     let uids: Vec<Uid> = s.summaries(mb).unwrap().iter().map(|m| m.uid).collect();
-    assert_eq!(s.sort_rows(mb, &uids).unwrap().len(), 7);
+    assert_eq!(
+        s.sort_rows(mb, &uids, pochta_store::SortNeed::ALL)
+            .unwrap()
+            .len(),
+        7
+    );
 }
 
 /// A database from before quotas (schema 1) gains them on open, with usage computed from

@@ -1069,8 +1069,13 @@ impl MailStore for PgStore {
         Ok(out)
     }
 
-    fn sort_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<pochta_store::SortRow>> {
-        keys::sort_rows(self, mailbox, uids)
+    fn sort_rows(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        need: pochta_store::SortNeed,
+    ) -> Result<Vec<pochta_store::SortRow>> {
+        keys::sort_rows(self, mailbox, uids, need)
     }
 
     fn header_sections(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<(Uid, Vec<u8>)>> {

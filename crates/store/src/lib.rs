@@ -50,7 +50,7 @@ pub mod conformance;
 
 use std::sync::Arc;
 
-pub use pochta_message::MessageMeta;
+pub use pochta_message::{MessageMeta, SortNeed};
 use pochta_types::{
     AccountId, Address, Domain, Flags, MailboxId, MailboxName, ModSeq, Rights, SpecialUse, Uid,
     UidValidity,
@@ -261,8 +261,9 @@ pub struct MailboxStatus {
 /// What SELECT/EXAMINE need of a mailbox, from one snapshot ([`MailStore::select_state`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelectState {
-    /// Every message's UID, ascending.
-    pub uids: Vec<Uid>,
+    /// Every message's UID, ascending; shared (a store may keep it for the next SELECT,
+    /// and sessions that select the same unchanged mailbox share one copy).
+    pub uids: Arc<Vec<Uid>>,
     /// The first message without `\Seen` (the stored flags, not per-user ones).
     pub first_unseen: Option<Uid>,
     /// How many messages have not been claimed as `\Recent` yet (as [`MailboxStatus`]).
@@ -560,7 +561,7 @@ pub trait MailStore: Directory {
                 .iter()
                 .find(|m| !m.flags.contains(&pochta_types::Flag::Seen))
                 .map(|m| m.uid),
-            uids: summaries.iter().map(|m| m.uid).collect(),
+            uids: Arc::new(summaries.iter().map(|m| m.uid).collect()),
             recent: status.recent,
             uid_next: status.uid_next,
             highest_modseq: status.highest_modseq,
@@ -596,8 +597,9 @@ pub trait MailStore: Directory {
         Ok(out)
     }
     /// The SORT/THREAD keys of the given UIDs that exist, ascending by UID (what
-    /// [`SortRow::of_record`] gives). The default decodes each record's metadata.
-    fn sort_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<SortRow>> {
+    /// [`SortRow::of_record`] gives), with only the fields `need` names (the others empty,
+    /// as [`SortNeed::keep`] leaves them). The default decodes each record's metadata.
+    fn sort_rows(&self, mailbox: MailboxId, uids: &[Uid], need: SortNeed) -> Result<Vec<SortRow>> {
         let mut out = Vec::with_capacity(uids.len());
         for r in self.records(mailbox, uids, true)? {
             let legacy = r.meta.as_deref().is_some_and(|m| m.sort_fields().is_none());
@@ -607,7 +609,9 @@ pub trait MailStore: Directory {
             } else {
                 None
             };
-            out.push(SortRow::of_record(&r, raw.as_deref().map(|b| b.as_slice())));
+            let mut row = SortRow::of_record(&r, raw.as_deref().map(|b| b.as_slice()));
+            row.fields = need.keep(row.fields);
+            out.push(row);
         }
         Ok(out)
     }

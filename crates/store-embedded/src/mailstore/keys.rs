@@ -2,6 +2,7 @@
 //! one SQL query over `messages` (joined to `message_keys` only for the sent day), the
 //! SORT/THREAD keys from `message_keys`, header sections from `blob_keys` (schema 8).
 
+use pochta_message::SortFields;
 use pochta_store::{MetaField, MetaFilter, Result, SortRow};
 use pochta_types::{Flag, MailboxId, ModSeq, Uid};
 use rusqlite::types::Value;
@@ -160,29 +161,40 @@ pub(super) fn sort_rows(
     store: &EmbeddedStore,
     mailbox: MailboxId,
     uids: &[Uid],
+    need: pochta_store::SortNeed,
 ) -> Result<Vec<SortRow>> {
     let uids = sorted(uids);
     let mut out: Vec<SortRow> = Vec::with_capacity(uids.len());
     store.read(|tx| {
-        const COLS: &str = "SELECT uid, arrival, size, sent, fields FROM message_keys";
+        // The encoded fields are read (and decoded) only when one of them is needed.
+        let cols = if need.any() {
+            "SELECT uid, arrival, size, sent, fields FROM message_keys"
+        } else {
+            "SELECT uid, arrival, size, sent, NULL FROM message_keys"
+        };
         for_uids(
             tx,
             mailbox,
             &uids,
-            &format!("{COLS} WHERE mailbox = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"),
-            &format!("{COLS} WHERE mailbox = ?1 AND uid = ?2"),
+            &format!("{cols} WHERE mailbox = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"),
+            &format!("{cols} WHERE mailbox = ?1 AND uid = ?2"),
             |r| {
-                let fields: &[u8] = r
-                    .get_ref(4)?
-                    .as_blob()
-                    .map_err(|e| corrupt(format!("sort fields: {e}")))?;
+                let fields = if need.any() {
+                    let b: &[u8] = r
+                        .get_ref(4)?
+                        .as_blob()
+                        .map_err(|e| corrupt(format!("sort fields: {e}")))?;
+                    pochta_message::decode_sort_fields_for(b, need)
+                        .map_err(|e| corrupt(format!("sort fields: {e}")))?
+                } else {
+                    SortFields::default()
+                };
                 out.push(SortRow {
                     uid: to_uid(r.get(0)?)?,
                     arrival: r.get(1)?,
                     size: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
                     sent: r.get(3)?,
-                    fields: pochta_message::decode_sort_fields(fields)
-                        .map_err(|e| corrupt(format!("sort fields: {e}")))?,
+                    fields,
                 });
                 Ok(())
             },

@@ -31,7 +31,7 @@ pub(crate) struct Kept {
 struct Entry {
     uid_next: u32,
     highest_modseq: u64,
-    uids: Vec<Uid>,
+    uids: Arc<Vec<Uid>>,
     first_unseen: Option<Uid>,
 }
 
@@ -46,11 +46,12 @@ pub(super) fn select_state(store: &EmbeddedStore, mailbox: MailboxId) -> Result<
         let entry = match kept {
             Some(e) if e.uid_next == mb.uid_next && e.highest_modseq == mb.highest_modseq => e,
             _ => {
-                let uids: Vec<Uid> = tx
+                let uids: Arc<Vec<Uid>> = tx
                     .prepare_cached("SELECT uid FROM messages WHERE mailbox = ?1 ORDER BY uid")?
                     .query_map([mb.id], |r| r.get::<_, u32>(0))?
                     .map(|u| to_uid(u?))
-                    .collect::<R<_>>()?;
+                    .collect::<R<Vec<Uid>>>()?
+                    .into();
                 let first_unseen = tx
                     .prepare_cached(
                         "SELECT uid FROM messages WHERE mailbox = ?1 AND (flags & 1) = 0
@@ -83,6 +84,7 @@ pub(super) fn select_state(store: &EmbeddedStore, mailbox: MailboxId) -> Result<
         let unclaimed =
             entry.uids.len() - entry.uids.partition_point(|u| u.get() < mb.recent_floor);
         Ok(SelectState {
+            // Shared, not copied: sessions copy it only when their view changes.
             uids: entry.uids.clone(),
             first_unseen: entry.first_unseen,
             recent: unclaimed as u32,

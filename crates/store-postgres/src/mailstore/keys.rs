@@ -150,7 +150,7 @@ pub(super) fn select_state(store: &PgStore, mailbox: MailboxId) -> Result<Select
             .transpose()?;
         let recent = uids.len() - uids.partition_point(|u| i64::from(u.get()) < mb.recent_floor);
         Ok(SelectState {
-            uids,
+            uids: std::sync::Arc::new(uids),
             first_unseen,
             recent: recent as u32,
             uid_next: to_uid(mb.uid_next)?,
@@ -161,7 +161,12 @@ pub(super) fn select_state(store: &PgStore, mailbox: MailboxId) -> Result<Select
 
 /// SORT/THREAD keys from the stored metadata (one query; the bytes only for metadata
 /// stored before the sort fields were).
-pub(super) fn sort_rows(store: &PgStore, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<SortRow>> {
+pub(super) fn sort_rows(
+    store: &PgStore,
+    mailbox: MailboxId,
+    uids: &[Uid],
+    need: pochta_store::SortNeed,
+) -> Result<Vec<SortRow>> {
     let uids = super::sorted(uids);
     Ok(store.snapshot(|tx| {
         let rows = tx.query(
@@ -190,7 +195,7 @@ pub(super) fn sort_rows(store: &PgStore, mailbox: MailboxId, uids: &[Uid]) -> Re
                 arrival: r.get(1),
                 size: u64::try_from(r.get::<_, i64>(2)).unwrap_or(0),
                 sent: meta.sent_date(),
-                fields,
+                fields: need.keep(fields),
             });
         }
         Ok(out)

@@ -20,7 +20,7 @@ use pochta_types::{AccountId, Address, Domain, Flag, Flags, MailboxId, MailboxNa
 
 use crate::{
     ChangeEvent, Directory, FlagOp, Grantee, MailDate, MailStore, MetaField, MetaFilter,
-    NewMessage, QuotaLimits, QuotaResource, SortRow, StoreError,
+    NewMessage, QuotaLimits, QuotaResource, SortNeed, SortRow, StoreError,
 };
 
 /// Storage under test.
@@ -526,7 +526,7 @@ pub fn select_state_and_keywords_follow_changes<F: Fixture>() {
         let sums = s.summaries(mb).unwrap();
         let st = s.mailbox_status(mb).unwrap();
         let got = s.select_state(mb).unwrap();
-        assert_eq!(got.uids, sums.iter().map(|m| m.uid).collect::<Vec<_>>());
+        assert_eq!(*got.uids, sums.iter().map(|m| m.uid).collect::<Vec<_>>());
         let unseen = sums.iter().find(|m| !m.flags.contains(&Flag::Seen));
         assert_eq!(got.first_unseen, unseen.map(|m| m.uid));
         assert_eq!(got.recent, st.recent);
@@ -587,7 +587,7 @@ pub fn select_state_and_keywords_follow_changes<F: Fixture>() {
     .unwrap();
     s.expunge(inbox, None).unwrap();
     let st = check(inbox);
-    assert_eq!(st.uids, vec![uid(2), uid(3)]);
+    assert_eq!(*st.uids, vec![uid(2), uid(3)]);
     assert_eq!(s.mailbox_keywords(inbox).unwrap(), vec!["Work".to_string()]);
     s.mailbox_create(acc, &name("Other"), None).unwrap();
     let other = mailbox_id(&s, acc, "Other");
@@ -763,9 +763,31 @@ pub fn bulk_reads_agree_with_records<F: Fixture>() {
         // Every UID and a UID that does not exist; then a few (point reads).
         let mut ask = uids.clone();
         ask.push(uid(10_000));
-        assert_eq!(s.sort_rows(mb, &ask).unwrap(), want);
+        assert_eq!(s.sort_rows(mb, &ask, SortNeed::ALL).unwrap(), want);
+        // Only the fields asked for; the others empty.
+        for need in [
+            SortNeed::NONE,
+            SortNeed {
+                subject: true,
+                ..SortNeed::NONE
+            },
+            SortNeed {
+                subject: true,
+                threading: true,
+                ..SortNeed::NONE
+            },
+        ] {
+            let part: Vec<SortRow> = want
+                .iter()
+                .map(|w| SortRow {
+                    fields: need.keep(w.fields.clone()),
+                    ..w.clone()
+                })
+                .collect();
+            assert_eq!(s.sort_rows(mb, &ask, need).unwrap(), part, "{need:?}");
+        }
         let few: Vec<Uid> = uids.iter().copied().step_by(40).collect();
-        let got = s.sort_rows(mb, &few).unwrap();
+        let got = s.sort_rows(mb, &few, SortNeed::ALL).unwrap();
         assert_eq!(got.len(), few.len());
         assert!(got.iter().all(|g| want.contains(g)));
         assert!(
