@@ -395,27 +395,79 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
 }
 
 /// Run the independent commands collected in `group` (see [`crate::pipeline`]) and write
-/// their answers as they complete. One command runs here, in order, as any other; two or more
-/// run concurrently on copies of the session, after which the session reports what changed
-/// meanwhile (no EXPUNGE: no command is in progress then).
+/// their answers as they complete. A group of one, or of small reads only
+/// ([`pipeline::inline`]), runs here in order as any other commands would: a thread costs
+/// more than they do. Otherwise the large members (FETCH of many bodies, SEARCH, …) are
+/// shared between a few blocking-pool helpers ([`pipeline::helpers`]) and this task, which
+/// first runs the small members on the worker thread, then takes large ones too; every runner
+/// works on a fork of the session, and afterwards the session reports what changed meanwhile
+/// (no EXPUNGE: no command is in progress then).
 async fn run_group<S: MailStore>(
     group: &mut Vec<pochta_imap_proto::Command>,
     stream: &mut Stream,
     session: &mut Session<S>,
     deflate: &mut Option<Box<Deflate>>,
 ) -> io::Result<()> {
-    if group.len() <= 1 {
-        if let Some(cmd) = group.pop() {
+    let large = group
+        .iter()
+        .filter(|c| !pipeline::inline(session, &c.body))
+        .count();
+    let helpers = if group.len() > 1 {
+        pipeline::helpers(large)
+    } else {
+        0
+    };
+    if helpers == 0 {
+        for cmd in std::mem::take(group) {
             let mut next = handle(session, cmd);
             while next == Next::More {
                 flush(stream, session, deflate).await?;
                 next = blocking(|| session.resume());
             }
+            if session.out.len() >= crate::fetch::CHUNK {
+                flush(stream, session, deflate).await?;
+            }
         }
         return Ok(());
     }
-    // Output waiting from before the group goes out with the first answer.
-    let mut rx = pipeline::spawn(session, std::mem::take(group));
+    let (small, large): (Vec<_>, Vec<_>) = std::mem::take(group)
+        .into_iter()
+        .partition(|c| pipeline::inline(session, &c.body));
+    let (queue, mut rx) = pipeline::spawn(session, large, helpers);
+    // This task's own runner; output waiting from before the group goes out with its first
+    // answer.
+    let mut own = session.fork();
+    for cmd in small {
+        let mut next = own.handle(cmd);
+        loop {
+            take_output(session, &mut own, &mut rx);
+            if session.out.len() >= crate::fetch::CHUNK {
+                flush(stream, session, deflate).await?;
+            }
+            if next != Next::More {
+                break;
+            }
+            next = blocking(|| own.resume());
+        }
+    }
+    // The small answers go out now, not after a large member this task may take next.
+    if !session.out.is_empty() {
+        flush(stream, session, deflate).await?;
+    }
+    while let Some(cmd) = queue.pop() {
+        let mut next = blocking(|| own.handle(cmd));
+        loop {
+            take_output(session, &mut own, &mut rx);
+            if session.out.len() >= crate::fetch::CHUNK {
+                flush(stream, session, deflate).await?;
+            }
+            if next != Next::More {
+                break;
+            }
+            next = blocking(|| own.resume());
+        }
+    }
+    session.condstore |= own.condstore;
     while let Some(piece) = rx.recv().await {
         let mut piece = Some(piece);
         // Take whatever else is ready too: one write for answers completed together.
@@ -426,10 +478,25 @@ async fn run_group<S: MailStore>(
         }
         flush(stream, session, deflate).await?;
     }
-    if let Err(e) = blocking(|| session.sync(false)) {
+    // As after a small read (`pipeline::inline`): at most a lazy `\Recent` claim.
+    if let Err(e) = session.sync(false) {
         tracing::error!(error = %e, "syncing the selected mailbox failed");
     }
     Ok(())
+}
+
+/// Move what `own` (this task's runner of a group) and the helpers have produced so far into
+/// the session's output.
+fn take_output<S: MailStore>(
+    session: &mut Session<S>,
+    own: &mut Session<S>,
+    rx: &mut tokio::sync::mpsc::Receiver<pipeline::Piece>,
+) {
+    session.out.append(&mut own.out);
+    while let Ok(p) = rx.try_recv() {
+        session.condstore |= p.condstore;
+        session.out.extend_from_slice(&p.bytes);
+    }
 }
 
 /// Handle one command: a small read on this worker thread, anything else through

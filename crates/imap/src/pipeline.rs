@@ -2,8 +2,12 @@
 //!
 //! A client may send several commands without waiting; the server may execute them at the
 //! same time and answer as each completes, since every completion carries its tag. This module
-//! decides which commands may run beside their neighbours ([`independent`]) and runs such a
-//! group on the blocking pool ([`spawn`]); the driver feeds it and writes what comes back.
+//! decides which commands may run beside their neighbours ([`independent`]) and which of them
+//! are large enough to be worth another thread ([`inline`] says which are small); the driver
+//! runs a group's small members itself and shares the large ones with a few blocking-pool
+//! helpers ([`spawn`], [`helpers`]), writing answers as they come. A group of small reads
+//! only runs in order: on these 2-core machines a thread hand-off per STATUS costs more than
+//! the STATUS (issue 19, bench/README.md "Per-command latency and pipelining").
 //!
 //! Invariants (what always holds):
 //! - **Only reads run concurrently.** A command is independent only if it changes nothing — in
@@ -22,8 +26,8 @@
 //!   barrier only once the barrier is done (so an ENABLE UTF8=ACCEPT or a SELECT is in effect
 //!   for what follows, exactly as in sequential execution). A parse error, a literal or any
 //!   other framer event also ends the group first.
-//! - **Sequence numbers stay valid.** Every member of a group works on a copy of the session's
-//!   view taken when the group starts ([`Session::fork`]); no member reports untagged updates
+//! - **Sequence numbers stay valid.** Every runner of a concurrent group works on a copy of
+//!   the session's view taken when the group starts ([`Session::fork`]); no member reports untagged updates
 //!   (a fork never syncs), so no EXPUNGE can be sent inside a group and the sequence numbers
 //!   every member uses and answers with are the ones the client knows. Nothing in a group can
 //!   expunge, so no command using sequence numbers is reordered around an expunge.
@@ -35,19 +39,21 @@
 //!   sessions changed meanwhile (EXISTS, flags), without EXPUNGE: no command is in progress
 //!   then (RFC 9051 §7.5.1); expunges wait for the next command that may report them.
 //! - **Bounded.** At most [`MAX_GROUP`] commands per group and [`PARALLEL`] of them executing
-//!   at once per connection; a slow client holds back its group's large FETCH through the
+//!   at once per connection (the connection task and at most `PARALLEL - 1` helpers, no more
+//!   helpers than CPUs − 1); a slow client holds back its group's large FETCH through the
 //!   bounded channel, not memory.
 //! - The switch is `ImapConfig::parallel` (`[imap] parallel`, on by default); off, every
 //!   command is handled in order as before.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use pochta_imap_proto::fetch::FetchAttr;
 use pochta_imap_proto::search::{SearchKey, SearchReturn};
 use pochta_imap_proto::status::StatusItem;
 use pochta_imap_proto::{Command, CommandBody};
 use pochta_store::MailStore;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 use crate::session::{Next, Session};
 
@@ -190,28 +196,49 @@ pub(crate) struct Piece {
     pub condstore: bool,
 }
 
-/// Start every command of `group` on a fork of `session`; the pieces arrive on the returned
-/// channel as members produce them, which closes when every member is done (or gone).
+/// The large members of a group not yet started; helpers and the connection task take from
+/// the front.
+pub(crate) struct Queue(Mutex<VecDeque<Command>>);
+
+impl Queue {
+    /// The next member to run, if any is left.
+    pub(crate) fn pop(&self) -> Option<Command> {
+        // A helper that panicked mid-member poisons nothing we rely on: the queue is a list.
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+    }
+}
+
+/// How many blocking-pool helpers to start for `large` members: at most [`PARALLEL`] − 1
+/// and one fewer than the CPUs (the connection task is the other runner; on one CPU still
+/// one, so that small members need not wait for a large one), never more than there are
+/// large members. 0: nothing worth a thread, run the group in order.
+pub(crate) fn helpers(large: usize) -> usize {
+    static CPUS: OnceLock<usize> = OnceLock::new();
+    let cpus = *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    large.min(PARALLEL - 1).min(cpus.saturating_sub(1).max(1))
+}
+
+/// Start `helpers` runners on the blocking pool, each on its own fork of `session`, taking
+/// members from the returned queue (holding `large`) until it is empty. Their pieces arrive
+/// on the returned channel as they are produced; it closes when every helper is done (or
+/// gone). The caller takes from the same queue for its own fork.
 pub(crate) fn spawn<S: MailStore>(
     session: &Session<S>,
-    group: Vec<Command>,
-) -> mpsc::Receiver<Piece> {
+    large: Vec<Command>,
+    helpers: usize,
+) -> (Arc<Queue>, mpsc::Receiver<Piece>) {
     let (tx, rx) = mpsc::channel(2 * PARALLEL);
-    let permits = Arc::new(Semaphore::new(PARALLEL));
-    for cmd in group {
+    let queue = Arc::new(Queue(Mutex::new(large.into())));
+    for _ in 0..helpers {
         let mut fork = session.fork();
         let tx = tx.clone();
-        let permits = Arc::clone(&permits);
-        tokio::spawn(async move {
-            let Ok(_permit) = permits.acquire_owned().await else {
-                return;
-            };
-            let _ = tokio::task::spawn_blocking(move || {
+        let queue = Arc::clone(&queue);
+        tokio::task::spawn_blocking(move || {
+            while let Some(cmd) = queue.pop() {
                 let mut next = fork.handle(cmd);
                 while next == Next::More {
-                    let bytes = std::mem::take(&mut fork.out);
                     let piece = Piece {
-                        bytes,
+                        bytes: std::mem::take(&mut fork.out),
                         condstore: false,
                     };
                     if tx.blocking_send(piece).is_err() {
@@ -220,13 +247,15 @@ pub(crate) fn spawn<S: MailStore>(
                     }
                     next = fork.resume();
                 }
-                let _ = tx.blocking_send(Piece {
+                let piece = Piece {
                     bytes: std::mem::take(&mut fork.out),
                     condstore: fork.condstore,
-                });
-            })
-            .await;
+                };
+                if tx.blocking_send(piece).is_err() {
+                    return;
+                }
+            }
         });
     }
-    rx
+    (queue, rx)
 }

@@ -509,7 +509,11 @@ fn pipelined_batches_answer_as_sequential_execution_permits() {
     select(&mut fixture);
     let fixture = Mutex::new(fixture);
     let mut runner = TestRunner::new(Config {
-        cases: 64,
+        // More locally: POCHTA_PIPELINE_CASES=1000.
+        cases: std::env::var("POCHTA_PIPELINE_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64),
         failure_persistence: None,
         ..Config::default()
     });
