@@ -121,7 +121,15 @@ pub(super) fn search_meta(
         f => vec![f],
     };
     let mut extra = String::new();
+    // With a set system flag that every match must have, `+m.uid` (no ordering from the
+    // primary key) lets SQLite read `messages_flags` and sort the few matches.
+    let mut order = "m.uid";
     for f in top {
+        if let MetaFilter::Flag(flag, true) = f
+            && MetaFilter::flag_bit(flag).is_some()
+        {
+            order = "+m.uid";
+        }
         if let MetaFilter::Range(MetaField::SentDay, lo, hi) = f {
             extra.push_str(" AND k.sent_day IS NOT NULL");
             for (op, v) in [(">=", lo), ("<", hi)] {
@@ -134,7 +142,7 @@ pub(super) fn search_meta(
     }
     let sql = format!(
         "SELECT m.uid, m.modseq FROM messages m {join}
-         WHERE m.mailbox = ?1 AND ({expr}){extra} ORDER BY m.uid"
+         WHERE m.mailbox = ?1 AND ({expr}){extra} ORDER BY {order}"
     );
     Ok(store.read(|tx| {
         let mut q = tx.prepare(&sql)?;
