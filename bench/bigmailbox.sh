@@ -79,6 +79,15 @@ CONF
 pochta_pid=$!
 wait_port "$POCHTA_PORT"
 /usr/bin/time -f "pochta fill: %e s" python3 "$py" fill 127.0.0.1 "$POCHTA_PORT" "$USER_NAME" "$PASSWORD" "$MESSAGES"
+# The full-text index (on by default) is written in the background: wait until it holds every
+# message (its commit payload is `mailbox:watermark,...`), as Dovecot's warm-up pass indexes.
+t0=$(date +%s)
+[ "${POCHTA_SEARCH_INDEX:-on}" = off ] ||
+until grep -q ":$MESSAGES\b" "$work/pochta/data/search/meta.json" 2>/dev/null; do
+  [ $(( $(date +%s) - t0 )) -lt 3600 ] || { echo "search index never caught up" >&2; exit 1; }
+  sleep 1
+done
+echo "pochta index caught up $(( $(date +%s) - t0 )) s after the fill"
 # Restart: the measured session starts from a server that did not just parse every message.
 kill "$pochta_pid"; wait "$pochta_pid" 2>/dev/null || true
 "$pochta_bin" --config "$conf" serve >> "$OUT/pochta-server.log" 2>&1 &

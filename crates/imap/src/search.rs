@@ -82,6 +82,8 @@ struct Needs {
     modseq: bool,
     meta: bool,
     bytes: bool,
+    /// A header key: the top-level header section ([`MailStore::header_sections`]).
+    header: bool,
     text: bool,
 }
 
@@ -283,12 +285,12 @@ impl Compiler<'_> {
     }
 
     fn header(&mut self, name: &str, v: &[u8]) -> Res<K> {
-        self.needs.bytes = true;
+        self.needs.header = true;
         Ok(K::Header(name.to_ascii_lowercase(), self.s(v)?))
     }
 
     fn address(&mut self, name: &'static str, v: &[u8]) -> Res<K> {
-        self.needs.bytes = true;
+        self.needs.header = true;
         Ok(K::Address(name.to_string(), self.s(v)?))
     }
 }
@@ -307,10 +309,14 @@ struct Msg<'a> {
     rec: &'a MessageRecord,
     recent: bool,
     bytes: Option<Arc<Vec<u8>>>,
+    /// The top-level header section, when a header key needed it before the bytes.
+    head: Option<Vec<u8>>,
     text: Option<String>,
     now: i64,
     /// Loads the message's bytes when a key needs them (`None`: expunged meanwhile).
     load: &'a dyn Fn(&MessageRecord) -> Option<Arc<Vec<u8>>>,
+    /// Loads the message's header section ([`MailStore::header_sections`]: no body read).
+    load_head: &'a dyn Fn(&MessageRecord) -> Option<Vec<u8>>,
     /// The bytes could not be loaded: the message is gone and matches nothing.
     vanished: bool,
     /// The index's answers ([`K::Indexed`]) and the mailbox's watermark.
@@ -336,6 +342,21 @@ fn raw<'m>(m: &'m mut Msg<'_>) -> &'m [u8] {
         m.vanished = m.bytes.is_none();
     }
     m.bytes.as_deref().map(|b| b.as_slice()).unwrap_or(&[])
+}
+
+/// The message's top-level header section (what [`pochta_message::search_header_values`]
+/// and [`pochta_message::search_address_values`] read of the bytes): from the bytes when
+/// they are loaded already, else from the store's stored header sections.
+fn head<'m>(m: &'m mut Msg<'_>) -> &'m [u8] {
+    if m.bytes.is_none() && m.head.is_none() && !m.vanished {
+        m.head = (m.load_head)(m.rec);
+        m.vanished = m.head.is_none();
+    }
+    match (&m.bytes, &m.head) {
+        (Some(b), _) => pochta_message::header_section(b.as_slice()),
+        (None, Some(h)) => h.as_slice(),
+        (None, None) => &[],
+    }
 }
 
 fn eval(k: &K, m: &mut Msg<'_>) -> bool {
@@ -374,8 +395,7 @@ fn eval(k: &K, m: &mut Msg<'_>) -> bool {
             words || (candidate && eval(verify, m))
         }
         K::Header(name, needle) => {
-            let raw = raw(m);
-            let values = pochta_message::search_header_values(raw, name);
+            let values = pochta_message::search_header_values(head(m), name);
             if needle.is_empty() {
                 // RFC 3501: HEADER with an empty string matches every message that has the field.
                 return !values.is_empty();
@@ -385,8 +405,7 @@ fn eval(k: &K, m: &mut Msg<'_>) -> bool {
                 .any(|v| text::contains_folded(&text::fold(v), needle))
         }
         K::Address(name, needle) => {
-            let raw = raw(m);
-            let values = pochta_message::search_address_values(raw, name);
+            let values = pochta_message::search_address_values(head(m), name);
             if needle.is_empty() {
                 return !values.is_empty();
             }
@@ -524,6 +543,30 @@ fn index_answers(
         out.keys.push((query, substring, hits));
     }
     Ok(out)
+}
+
+/// The UIDs at or below the index's watermark outside which `k` cannot match (`None`: any
+/// may): an indexed key matches there only its word-form hits and its verified substring
+/// candidates, so the other messages need not be read at all.
+fn index_bound(k: &K, a: &IndexAnswers) -> Option<HashSet<u32>> {
+    match k {
+        K::Indexed(i, _) => a.keys.get(*i).map(|(_, _, h)| {
+            let mut s = h.words.clone();
+            s.extend(h.candidates.iter().copied());
+            s
+        }),
+        K::Nothing => Some(HashSet::new()),
+        K::And(ks) => ks
+            .iter()
+            .filter_map(|k| index_bound(k, a))
+            .min_by_key(HashSet::len),
+        K::Or(x, y) => {
+            let mut s = index_bound(x, a)?;
+            s.extend(index_bound(y, a)?);
+            Some(s)
+        }
+        _ => None,
+    }
 }
 
 /// At most this many nodes go to the store as one query (SQLite's expression depth).
@@ -683,6 +726,14 @@ impl<S: MailStore> Session<S> {
                 scores: Vec::new(),
             });
         }
+        // Only the messages an indexed key can match at or below the watermark (all above).
+        let mut uids = uids;
+        if let Some(bound) = index_bound(&key, &answers) {
+            uids.retain(|u| u.get() > answers.watermark || bound.contains(&u.get()));
+        }
+        // Header keys read the stored header sections: of the whole chunk at once when every
+        // message is evaluated (no index answers), else of each message that needs one.
+        let bulk_heads = needs.header && !needs.bytes && answers.keys.is_empty();
         let now = dates::now().unix;
         let fuzzy = pochta_imap_proto::fuzzy::has_fuzzy(&s.key);
         let mut scores: Vec<f32> = Vec::new();
@@ -708,6 +759,30 @@ impl<S: MailStore> Session<S> {
                     None
                 }
             };
+            let heads: std::cell::RefCell<std::collections::HashMap<u32, Vec<u8>>> =
+                Default::default();
+            if bulk_heads {
+                let present: Vec<Uid> = records.iter().map(|r| r.uid).collect();
+                *heads.borrow_mut() = store
+                    .header_sections(mailbox, &present)?
+                    .into_iter()
+                    .map(|(u, h)| (u.get(), h))
+                    .collect();
+            }
+            // A message whose header section is missing was expunged since its record was
+            // read: it matches nothing, as when its bytes are gone.
+            let load_head = |rec: &MessageRecord| {
+                if bulk_heads {
+                    return heads.borrow_mut().remove(&rec.uid.get());
+                }
+                match store.header_sections(mailbox, &[rec.uid]) {
+                    Ok(v) => v.into_iter().next().map(|(_, h)| h),
+                    Err(e) => {
+                        *failure.borrow_mut() = Some(e);
+                        None
+                    }
+                }
+            };
             for rec in records {
                 let view = self.view()?;
                 let Some(seq) = view.seq(rec.uid) else {
@@ -718,9 +793,11 @@ impl<S: MailStore> Session<S> {
                     rec: &rec,
                     recent: !self.rev2 && view.is_recent(rec.uid),
                     bytes: None,
+                    head: None,
                     text: None,
                     now,
                     load: &load,
+                    load_head: &load_head,
                     vanished: false,
                     index: &answers,
                     doc: None,

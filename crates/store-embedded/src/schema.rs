@@ -277,6 +277,14 @@ const MIGRATIONS: &[&str] = &[
             ON CONFLICT (mailbox, keywords) DO UPDATE SET n = n + 1;
     END;
     "#,
+    // 8 → 9: indexes for SEARCH on big mailboxes (bench/README.md "Big mailbox"): a system
+    // flag (`UID SEARCH FLAGGED`) reads the messages with that flag through `messages_flags`
+    // (the flag bits as an IN list, UID and MODSEQ covered) instead of scanning the mailbox;
+    // a sent-day range (`SENTBEFORE`) reads `message_keys_sent_day`.
+    r#"
+    CREATE INDEX messages_flags ON messages(mailbox, flags, modseq);
+    CREATE INDEX message_keys_sent_day ON message_keys(mailbox, sent_day);
+    "#,
 ];
 
 /// The schema version that added `blob_keys`/`message_keys` (filled for old rows by

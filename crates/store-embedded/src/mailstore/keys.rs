@@ -39,6 +39,15 @@ fn render(f: &MetaFilter, sql: &mut String, args: &mut Vec<Value>) {
         MetaFilter::Flag(flag, want) => {
             let not = if *want { "" } else { "NOT " };
             match (flag, MetaFilter::flag_bit(flag)) {
+                // A flag that is set: the values of the (8-bit) flags column that have it, so
+                // that `messages_flags` is read for them only; the same rows as the bit test.
+                (_, Some(bit)) if *want => {
+                    let values: Vec<String> = (0..=u8::MAX)
+                        .filter(|v| v & bit != 0)
+                        .map(|v| v.to_string())
+                        .collect();
+                    sql.push_str(&format!("m.flags IN ({})", values.join(",")));
+                }
                 (_, Some(bit)) => sql.push_str(&format!("{not}(m.flags & {bit} != 0)")),
                 // Keywords: space-separated atoms, compared case-insensitively (ASCII).
                 (Flag::Keyword(k), None) => {
@@ -105,9 +114,36 @@ pub(super) fn search_meta(
     } else {
         ""
     };
+    // A sent-day range that every match must satisfy, repeated as plain comparisons: the
+    // rows without a sent day fail it anyway, and SQLite can then read the matches through
+    // `message_keys_sent_day` instead of every message of the mailbox.
+    let top: Vec<&MetaFilter> = match filter {
+        MetaFilter::And(v) => v.iter().collect(),
+        f => vec![f],
+    };
+    let mut extra = String::new();
+    // With a set system flag that every match must have, `+m.uid` (no ordering from the
+    // primary key) lets SQLite read `messages_flags` and sort the few matches.
+    let mut order = "m.uid";
+    for f in top {
+        if let MetaFilter::Flag(flag, true) = f
+            && MetaFilter::flag_bit(flag).is_some()
+        {
+            order = "+m.uid";
+        }
+        if let MetaFilter::Range(MetaField::SentDay, lo, hi) = f {
+            extra.push_str(" AND k.sent_day IS NOT NULL");
+            for (op, v) in [(">=", lo), ("<", hi)] {
+                if let Some(v) = v {
+                    args.push(Value::Integer(*v));
+                    extra.push_str(&format!(" AND k.sent_day {op} ?{}", args.len()));
+                }
+            }
+        }
+    }
     let sql = format!(
         "SELECT m.uid, m.modseq FROM messages m {join}
-         WHERE m.mailbox = ?1 AND ({expr}) ORDER BY m.uid"
+         WHERE m.mailbox = ?1 AND ({expr}){extra} ORDER BY {order}"
     );
     Ok(store.read(|tx| {
         let mut q = tx.prepare(&sql)?;

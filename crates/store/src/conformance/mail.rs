@@ -744,6 +744,21 @@ pub fn bulk_reads_agree_with_records<F: Fixture>() {
             r(MetaField::InternalLocal, Some((day + 3) * 86400), None),
             MetaFilter::Not(Box::new(MetaFilter::Flag(kw("$WORK"), true))),
         ]),
+        // A set flag, negated, and sent-day ranges that every match must satisfy (backends
+        // may read them through an index).
+        MetaFilter::Flag(Flag::Seen, true),
+        MetaFilter::Not(Box::new(MetaFilter::Flag(Flag::Flagged, true))),
+        MetaFilter::Flag(Flag::Answered, true),
+        r(MetaField::SentDay, Some(day + 2), Some(day + 15)),
+        MetaFilter::And(vec![
+            r(MetaField::SentDay, Some(day + 1), None),
+            MetaFilter::Flag(Flag::Seen, true),
+            MetaFilter::Not(Box::new(r(
+                MetaField::SentDay,
+                Some(day + 5),
+                Some(day + 6),
+            ))),
+        ]),
     ];
     let check = |s: &F::Store, mb: MailboxId| {
         let uids: Vec<Uid> = s.summaries(mb).unwrap().iter().map(|x| x.uid).collect();
