@@ -2,8 +2,8 @@
 # Full-text search benchmark (issue 22): one INBOX of $MESSAGES generated Russian/English
 # letters (bench/search.py: plain, HTML, KOI8-R, windows-1251, attachments; Zipf word
 # frequencies over inflected word forms), the same bytes in Dovecot (maildir) and in Pochta
-# (MULTIAPPEND). Times UID SEARCH TEXT/BODY queries (median of 3, one session, after an
-# untimed warm-up pass) on:
+# (MULTIAPPEND). Times UID SEARCH TEXT/BODY queries (median of $REPEAT, of $SCAN_REPEAT for
+# the scans; one session, after an untimed warm-up query) on:
 #   dovecot        Debian's dovecot-imapd as installed (scans the messages)
 #   dovecot-xapian the same with Debian's dovecot-fts-xapian plugin (indexed before timing)
 #   pochta         Pochta with its search index
@@ -26,8 +26,13 @@ cd "$root"
 MESSAGES="${MESSAGES:-100000}"
 PASSWORD="${PASSWORD:-bench-password}"
 USER_NAME="${USER_NAME:-big@bench.test}"
-DOVECOT_PORT="${DOVECOT_PORT:-14380}"
-POCHTA_PORT="${POCHTA_PORT:-14381}"
+DOVECOT_PORT="${DOVECOT_PORT:-14340}"
+POCHTA_PORT="${POCHTA_PORT:-14341}"
+SMTP_PORT="${SMTP_PORT:-14343}"
+# Timed runs per query: REPEAT for the indexes, SCAN_REPEAT for the scans (~30 s a query at
+# 100,000 letters on this machine).
+REPEAT="${REPEAT:-3}"
+SCAN_REPEAT="${SCAN_REPEAT:-1}"
 ROUNDS="${ROUNDS:-3}"
 SKIP="${SKIP:-}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
@@ -78,7 +83,7 @@ if ! skip dovecot || ! skip xapian; then
   if ! skip dovecot; then
     # Warm-up pass (Dovecot indexes the new maildir and fills its cache), then timed.
     python3 "$py" measure 127.0.0.1 "$DOVECOT_PORT" "$USER_NAME" "$PASSWORD" dovecot-warmup > /dev/null 2>&1
-    python3 "$py" measure 127.0.0.1 "$DOVECOT_PORT" "$USER_NAME" "$PASSWORD" dovecot > "$OUT/dovecot.json"
+    REPEAT="$SCAN_REPEAT" python3 "$py" measure 127.0.0.1 "$DOVECOT_PORT" "$USER_NAME" "$PASSWORD" dovecot > "$OUT/dovecot.json"
   fi
   "$root/bench/dovecot/dovecot.sh" stop "$work/dovecot"
 fi
@@ -152,7 +157,7 @@ if ! skip pochta || ! skip scan; then
   if ! skip scan; then
     start_pochta off
     python3 "$py" measure 127.0.0.1 "$POCHTA_PORT" "$USER_NAME" "$PASSWORD" pochta-scan-warmup > /dev/null 2>&1
-    python3 "$py" measure 127.0.0.1 "$POCHTA_PORT" "$USER_NAME" "$PASSWORD" pochta-scan > "$OUT/pochta-scan.json"
+    REPEAT="$SCAN_REPEAT" python3 "$py" measure 127.0.0.1 "$POCHTA_PORT" "$USER_NAME" "$PASSWORD" pochta-scan > "$OUT/pochta-scan.json"
     stop_pochta
   fi
 fi
@@ -164,7 +169,7 @@ if ! skip smtp; then
   for round in $(seq "$ROUNDS"); do
     for mode in on off; do
       say "delivery, index $mode, round $round"
-      ONLY=pochta POCHTA_PORT=14383 SOURCE_FILE="$work/letter.txt" POCHTA_SEARCH_INDEX="$mode" \
+      ONLY=pochta POCHTA_PORT="$SMTP_PORT" POSTFIX_PORT=14344 SINK_PORT=14345 SOURCE_FILE="$work/letter.txt" POCHTA_SEARCH_INDEX="$mode" \
         OUT="$OUT/smtp-$mode-$round" DURATION="${SMTP_DURATION:-10s}" \
         "$root/bench/smtp.sh" > "$OUT/smtp-$mode-$round.log" 2>&1 || true
       cat "$OUT/smtp-$mode-$round/pochta/smtp-source.txt" 2>/dev/null || echo "(no smtp-source result)"
