@@ -17,6 +17,7 @@ Usage:
   search.py size N                            total bytes of the first N messages
   search.py measure HOST PORT USER PASSWORD LABEL   time the queries (median of 3), JSON out
   search.py compare A.json B.json ...         side-by-side table
+  search.py idle PID                          seconds until PID's CPU use stays < 5 % for 1 s
 
 The queries (QUERIES) are sent as `UID SEARCH CHARSET UTF-8 …` with literals.
 """
@@ -378,6 +379,24 @@ def compare(paths):
         print(row)
 
 
+def idle(pid):
+    """Seconds until process PID uses less than 5 % of a core over one second."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu():
+        with open("/proc/%s/stat" % pid) as f:
+            v = f.read().rsplit(")", 1)[1].split()
+        return (int(v[11]) + int(v[12])) / tick
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 600:
+        a = cpu()
+        time.sleep(1)
+        if cpu() - a < 0.05:
+            break
+    print("server busy %.1f s after the last message" % max(0.0, time.monotonic() - t0 - 1))
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "fill":
@@ -396,6 +415,8 @@ def main():
         print(sum(len(raw) for _, _, raw in corpus(int(sys.argv[2]))))
     elif cmd == "measure":
         measure(*sys.argv[2:7])
+    elif cmd == "idle":
+        idle(sys.argv[2])
     elif cmd == "compare":
         compare(sys.argv[2:])
     else:
