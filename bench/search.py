@@ -17,6 +17,7 @@ Usage:
   search.py size N                            total bytes of the first N messages
   search.py measure HOST PORT USER PASSWORD LABEL   time the queries (median of 3), JSON out
   search.py compare A.json B.json ...         side-by-side table
+  search.py markdown A.json B.json ...        the same as a Markdown table with ratios
   search.py idle PID                          seconds until PID's CPU use stays < 5 % for 1 s
 
 The queries (QUERIES) are sent as `UID SEARCH CHARSET UTF-8 …` with literals.
@@ -379,6 +380,28 @@ def compare(paths):
         print(row)
 
 
+def markdown(paths):
+    """The comparison as a Markdown table, with pochta's speed-up over each other column."""
+    rs = [json.load(open(p)) for p in paths]
+    base = next((r for r in rs if r["label"] == "pochta"), None)
+    others = [r for r in rs if r is not base]
+    head = "| query | " + " | ".join(r["label"] for r in rs)
+    if base:
+        head += " | " + " | ".join("%s / pochta" % r["label"] for r in others)
+    print(head + " |")
+    print("| --- |" + " ---: |" * (len(rs) + (len(others) if base else 0)))
+    for k in rs[0]["commands"]:
+        row = "| `%s` |" % k
+        for r in rs:
+            t = r["commands"].get(k)
+            row += " %s |" % ("—" if t is None else "{:,.1f} ms / {}".format(t * 1000, r["hits"][k]))
+        if base:
+            for r in others:
+                a, b = r["commands"].get(k), base["commands"].get(k)
+                row += " %s |" % ("—" if not a or not b else "{:,.0f}×".format(a / b))
+        print(row)
+
+
 def idle(pid):
     """Seconds until process PID uses less than 5 % of a core over one second."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -415,6 +438,8 @@ def main():
         print(sum(len(raw) for _, _, raw in corpus(int(sys.argv[2]))))
     elif cmd == "measure":
         measure(*sys.argv[2:7])
+    elif cmd == "markdown":
+        markdown(sys.argv[2:])
     elif cmd == "idle":
         idle(sys.argv[2])
     elif cmd == "compare":
