@@ -17,6 +17,8 @@ Usage:
   search.py size N                            total bytes of the first N messages
   search.py measure HOST PORT USER PASSWORD LABEL   time the queries (median of 3), JSON out
   search.py compare A.json B.json ...         side-by-side table
+  search.py markdown A.json B.json ...        the same as a Markdown table with ratios
+  search.py idle PID                          seconds until PID's CPU use stays < 5 % for 1 s
 
 The queries (QUERIES) are sent as `UID SEARCH CHARSET UTF-8 …` with literals.
 """
@@ -34,7 +36,8 @@ from email.header import Header
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bigmailbox  # noqa: E402  (Raw connection, MULTIAPPEND and maildir fill)
 
-REPEAT = 3
+# Timed runs per query (median); REPEAT=1 for the slow scans at 100,000 letters.
+REPEAT = int(os.environ.get("REPEAT", "3"))
 
 # --- vocabulary ---------------------------------------------------------------------------
 
@@ -166,6 +169,8 @@ QUERIES = [
     ("TEXT встреча TEXT проект (ru, two words)", [("TEXT", "встреча"), ("TEXT", "проект")]),
     ("TEXT %s (ru, rare)" % RU_RARE[3], [("TEXT", RU_RARE[3])]),
     ("BODY %s (en, rare)" % EN_RARE[1], [("BODY", EN_RARE[1])]),
+    ('TEXT "the report" (en, phrase)', [("TEXT", "the report")]),
+    ("BODY щебетальник (ru, no hit)", [("BODY", "щебетальник")]),
 ]
 
 # --- messages -----------------------------------------------------------------------------
@@ -341,15 +346,18 @@ def count_hits(c, line):
 
 
 def measure(host, port, user, password, label):
+    """Times every query (median of REPEAT); a label ending in `-warmup` runs only the first
+    query once (the server opens its index or builds its caches; page cache filled)."""
+    warmup = label.endswith("-warmup")
     res = {"label": label, "commands": {}, "hits": {}}
     c = bigmailbox.Raw(host, int(port))
     c.cmd(b"LOGIN %s %s" % (user.encode(), password.encode()))
     c.cmd(b"SELECT INBOX")
-    for name, keys in QUERIES:
+    for name, keys in QUERIES[:1] if warmup else QUERIES:
         line = search_line(keys)
         times = []
         hits = 0
-        for _ in range(REPEAT):
+        for _ in range(1 if warmup else REPEAT):
             dt, hits = count_hits(c, line)
             times.append(dt)
         res["commands"][name] = statistics.median(times)
@@ -372,6 +380,46 @@ def compare(paths):
         print(row)
 
 
+def markdown(paths):
+    """The comparison as a Markdown table, with pochta's speed-up over each other column."""
+    rs = [json.load(open(p)) for p in paths]
+    base = next((r for r in rs if r["label"] == "pochta"), None)
+    others = [r for r in rs if r is not base]
+    head = "| query | " + " | ".join(r["label"] for r in rs)
+    if base:
+        head += " | " + " | ".join("%s / pochta" % r["label"] for r in others)
+    print(head + " |")
+    print("| --- |" + " ---: |" * (len(rs) + (len(others) if base else 0)))
+    for k in rs[0]["commands"]:
+        row = "| `%s` |" % k
+        for r in rs:
+            t = r["commands"].get(k)
+            row += " %s |" % ("—" if t is None else "{:,.1f} ms / {}".format(t * 1000, r["hits"][k]))
+        if base:
+            for r in others:
+                a, b = r["commands"].get(k), base["commands"].get(k)
+                row += " %s |" % ("—" if not a or not b else "{:,.0f}×".format(a / b))
+        print(row)
+
+
+def idle(pid):
+    """Seconds until process PID uses less than 5 % of a core over one second."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu():
+        with open("/proc/%s/stat" % pid) as f:
+            v = f.read().rsplit(")", 1)[1].split()
+        return (int(v[11]) + int(v[12])) / tick
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 600:
+        a = cpu()
+        time.sleep(1)
+        if cpu() - a < 0.05:
+            break
+    print("server busy %.1f s after the last message" % max(0.0, time.monotonic() - t0 - 1))
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "fill":
@@ -390,6 +438,10 @@ def main():
         print(sum(len(raw) for _, _, raw in corpus(int(sys.argv[2]))))
     elif cmd == "measure":
         measure(*sys.argv[2:7])
+    elif cmd == "markdown":
+        markdown(sys.argv[2:])
+    elif cmd == "idle":
+        idle(sys.argv[2])
     elif cmd == "compare":
         compare(sys.argv[2:])
     else:

@@ -700,7 +700,11 @@ impl<S: MailStore> Session<S> {
             }
             _ => IndexAnswers::default(),
         };
-        let uids: Vec<Uid> = view.uids().to_vec();
+        let mut uids: Vec<Uid> = view.uids().to_vec();
+        // Messages at or below the watermark that the index rules out are not even read.
+        if let Some(bound) = index_bound(&key, &answers) {
+            uids.retain(|u| u.get() > answers.watermark || bound.contains(&u.get()));
+        }
         if needs.modseq {
             // A CONDSTORE-enabling command (RFC 7162 §3.1).
             self.enable_condstore();
@@ -725,11 +729,6 @@ impl<S: MailStore> Session<S> {
                 modseq: needs.modseq,
                 scores: Vec::new(),
             });
-        }
-        // Only the messages an indexed key can match at or below the watermark (all above).
-        let mut uids = uids;
-        if let Some(bound) = index_bound(&key, &answers) {
-            uids.retain(|u| u.get() > answers.watermark || bound.contains(&u.get()));
         }
         // Header keys read the stored header sections: of the whole chunk at once when every
         // message is evaluated (no index answers), else of each message that needs one.

@@ -159,7 +159,9 @@ pub fn search_reindex(config: &Config, addr: Option<&str>, out: &mut impl Write)
         None => None,
     };
     let Some(index) = crate::backend::search_index(config)? else {
-        anyhow::bail!("this store backend has no search index");
+        anyhow::bail!(
+            "the search index is off (`[search] index = false` or POCHTA_SEARCH_INDEX=off)"
+        );
     };
     let indexer = crate::search::Indexer::new(std::sync::Arc::new(store), index);
     let (boxes, n) = indexer.reindex(account)?;

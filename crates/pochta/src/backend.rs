@@ -152,11 +152,12 @@ fn open_collector_state(
 
 /// The full-text index of the configured backend (embedded: `data_dir/search`, rebuilt
 /// empty when damaged; PostgreSQL: the `search_*` tables, shared by every node). `None`
-/// with `POCHTA_SEARCH_INDEX=off`: text search keys then scan the messages.
+/// with `[search] index = false` or `POCHTA_SEARCH_INDEX=off`: text search keys then scan
+/// the messages.
 pub fn search_index(config: &Config) -> Result<Option<Arc<dyn pochta_store::SearchIndex>>> {
-    // POCHTA_SEARCH_INDEX=off: no index, text keys scan the messages (for measurements:
-    // bench/search.sh compares the two).
-    if std::env::var("POCHTA_SEARCH_INDEX").is_ok_and(|v| v == "off") {
+    // No index: text keys scan the messages (bench/search.sh compares the two). The variable
+    // overrides the file (tests and benchmarks switch it per process).
+    if !config.search.index || std::env::var("POCHTA_SEARCH_INDEX").is_ok_and(|v| v == "off") {
         return Ok(None);
     }
     match &config.store {

@@ -1,6 +1,6 @@
 //! The TOML configuration file: one module per section (`[listen]`, `[tls]`, `[auth]`,
 //! `[limits]`, `[imap]`, `[pop3]`, `[smtp]` with `[smtp.routes]` and `[smtp.queue]`,
-//! `[collector]`, `[dns]`, `[http]`, `[store]`), each with the serde shape of its section and the checks that turn it into
+//! `[collector]`, `[dns]`, `[http]`, `[search]`, `[store]`), each with the serde shape of its section and the checks that turn it into
 //! settings.
 //!
 //! Implementation notes:
@@ -30,6 +30,7 @@ mod limits;
 mod listen;
 mod pop3;
 mod queue;
+mod search;
 mod smtp;
 mod store;
 mod tls;
@@ -54,6 +55,7 @@ pub use limits::Limits;
 pub use listen::Protocol;
 pub use pop3::Pop3Settings;
 pub use queue::QueueSettings;
+pub use search::SearchSettings;
 pub use smtp::SmtpSettings;
 pub use store::StoreSettings;
 pub use tls::TlsFiles;
@@ -90,6 +92,7 @@ struct File {
     collector: Option<collector::Section>,
     dns: Option<dns::Section>,
     http: Option<http::Section>,
+    search: Option<search::Section>,
     store: Option<store::Section>,
 }
 
@@ -115,6 +118,8 @@ pub struct Config {
     pub dns: DnsSettings,
     /// `[http]`: access to `/metrics` and `/healthz`.
     pub http: HttpSettings,
+    /// `[search]`: the full-text index on or off.
+    pub search: SearchSettings,
     /// `[store]`: the storage backend (absent: embedded, in `data_dir`).
     pub store: StoreSettings,
 }
@@ -182,6 +187,10 @@ impl Config {
                 .http
                 .map(http::Section::check)
                 .transpose()?
+                .unwrap_or_default(),
+            search: file
+                .search
+                .map(search::Section::settings)
                 .unwrap_or_default(),
             store: file
                 .store

@@ -351,6 +351,27 @@ fn collector_schedule() {
 }
 
 #[test]
+fn search_index_switch() {
+    assert!(parse(MIN).unwrap().search.index);
+    assert!(
+        !parse(&format!("{MIN}[search]\nindex = false\n"))
+            .unwrap()
+            .search
+            .index
+    );
+    assert!(
+        parse(&format!("{MIN}[search]\nindex = true\n"))
+            .unwrap()
+            .search
+            .index
+    );
+    assert_eq!(
+        bad(&format!("{MIN}[search]\nindex = \"off\"\n")),
+        "search.index: expected a boolean, found string"
+    );
+}
+
+#[test]
 fn pop3_mark_seen() {
     assert!(!parse(MIN).unwrap().pop3.mark_seen);
     let c = parse(&format!("{MIN}[pop3]\nmark_seen = true\n")).unwrap();
@@ -384,7 +405,7 @@ fn bad_configs() {
         ),
         (
             &format!("{MIN}colour = \"red\"\n"),
-            "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, imap, pop3, smtp, collector, dns, http, store)",
+            "colour: unknown key (expected one of: hostname, data_dir, listen, tls, auth, limits, imap, pop3, smtp, collector, dns, http, search, store)",
         ),
         (
             &format!("{MIN}[listen]\nimap = [\"127.0.0.1\"]\n"),
