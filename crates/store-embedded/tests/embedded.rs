@@ -258,7 +258,8 @@ fn keys_migration_fills_existing_messages() {
     // Back to schema 7.
     let db = rusqlite::Connection::open(dir.path().join("pochta.sqlite3")).unwrap();
     db.execute_batch(
-        "DROP TRIGGER messages_keys_add; DROP TRIGGER messages_keys_del;
+        "DROP INDEX messages_flags;
+         DROP TRIGGER messages_keys_add; DROP TRIGGER messages_keys_del;
          DROP TRIGGER blobs_keys_del; DROP TABLE message_keys; DROP TABLE blob_keys;
          DROP TRIGGER messages_kw_add; DROP TRIGGER messages_kw_del;
          DROP TRIGGER messages_kw_old; DROP TRIGGER messages_kw_new; DROP TABLE keyword_sets;
@@ -309,7 +310,8 @@ fn quota_migration_counts_existing_mail() {
     // Back to schema 1: what an older Pochta left behind.
     let db = rusqlite::Connection::open(dir.path().join("pochta.sqlite3")).unwrap();
     db.execute_batch(
-        "DROP TRIGGER messages_keys_add; DROP TRIGGER messages_keys_del;
+        "DROP INDEX messages_flags;
+         DROP TRIGGER messages_keys_add; DROP TRIGGER messages_keys_del;
          DROP TRIGGER blobs_keys_del; DROP TABLE message_keys; DROP TABLE blob_keys;
          DROP TRIGGER messages_kw_add; DROP TRIGGER messages_kw_del;
          DROP TRIGGER messages_kw_old; DROP TRIGGER messages_kw_new; DROP TABLE keyword_sets;
