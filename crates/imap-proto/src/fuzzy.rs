@@ -57,8 +57,6 @@ pub fn write_relevancy(out: &mut Vec<u8>, scores: &[u8]) {
 mod tests {
     use super::*;
     use crate::command::CommandBody;
-    use crate::encode::EncodeOptions;
-    use crate::framer::{Event, Framer};
     use crate::search::{MAX_SEARCH_DEPTH, SearchReturn};
     use crate::{ParseOptions, parse_command};
 
@@ -129,46 +127,17 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        for line in [
+        crate::test_support::assert_round_trips(&[
             "a SEARCH FUZZY SUBJECT work FROM user@example.com",
             "a UID SEARCH RETURN (RELEVANCY COUNT) CHARSET UTF-8 OR FUZZY BODY \"x y\" NOT FUZZY (TO a CC b)",
             "a SORT (SUBJECT) UTF-8 FUZZY TEXT hello",
-        ] {
-            let cmd =
-                parse_command(format!("{line}\r\n").as_bytes(), ParseOptions::default()).unwrap();
-            let bytes = cmd.encode(EncodeOptions {
-                literal_plus: true,
-                utf8: false,
-            });
-            assert_eq!(
-                parse_command(&bytes, ParseOptions::default()),
-                Ok(cmd),
-                "{line}"
-            );
-        }
+        ]);
     }
 
     #[test]
     fn any_chunk_size() {
         let input: &[u8] =
             b"a UID SEARCH RETURN (RELEVANCY) CHARSET UTF-8 FUZZY BODY {12+}\r\n\xd0\xbf\xd0\xb8\xd1\x81\xd1\x8c\xd0\xbc\xd0\xbe\r\n";
-        let want = parse_command(input, ParseOptions::default()).unwrap();
-        for n in 1..=input.len() {
-            let mut f = Framer::default();
-            let mut got = Vec::new();
-            for chunk in input.chunks(n) {
-                f.feed(chunk);
-                while let Some(ev) = f.next_event() {
-                    match ev {
-                        Event::Command(c) => {
-                            got.push(parse_command(&c.bytes, ParseOptions::default()).unwrap())
-                        }
-                        Event::LiteralAnnounced { .. } => f.accept_literal(),
-                        other => panic!("{other:?}"),
-                    }
-                }
-            }
-            assert_eq!(got, vec![want.clone()], "split {n}");
-        }
+        crate::test_support::assert_any_chunk_size(input);
     }
 }

@@ -49,6 +49,8 @@ pub mod sequence;
 pub mod sort;
 pub mod status;
 pub mod store;
+#[cfg(test)]
+mod test_support;
 pub mod thread;
 pub mod urlauth;
 

@@ -117,8 +117,6 @@ fn source(c: &mut Cursor<'_>) -> PResult<Source> {
 mod tests {
     use super::*;
     use crate::command::CommandBody;
-    use crate::encode::EncodeOptions;
-    use crate::framer::{Event, Framer};
     use crate::search::{SearchKey, SearchReturn};
     use crate::{ParseOptions, parse_command};
 
@@ -197,47 +195,18 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        for line in [
+        crate::test_support::assert_round_trips(&[
             "t ESEARCH IN (mailboxes \"folder1\" subtree-one \"folder2\") unseen",
             "t ESEARCH IN (personal subtree (A \"B C\")) RETURN (RELEVANCY ALL) CHARSET UTF-8 FUZZY TEXT hello",
             "t ESEARCH IN (inboxes subscribed selected) RETURN (PARTIAL 1:10) OR SEEN UID 1:*",
             "t ESEARCH FLAGGED",
-        ] {
-            let cmd =
-                parse_command(format!("{line}\r\n").as_bytes(), ParseOptions::default()).unwrap();
-            let bytes = cmd.encode(EncodeOptions {
-                literal_plus: true,
-                utf8: false,
-            });
-            assert_eq!(
-                parse_command(&bytes, ParseOptions::default()),
-                Ok(cmd),
-                "{line}"
-            );
-        }
+        ]);
     }
 
     #[test]
     fn any_chunk_size() {
         let input: &[u8] =
             b"t ESEARCH IN (mailboxes ({5+}\r\nArchv INBOX) personal) RETURN (COUNT) CHARSET UTF-8 BODY {4+}\r\n\xd0\xbf\xd0\xb8\r\n";
-        let want = parse_command(input, ParseOptions::default()).unwrap();
-        for n in 1..=input.len() {
-            let mut f = Framer::default();
-            let mut got = Vec::new();
-            for chunk in input.chunks(n) {
-                f.feed(chunk);
-                while let Some(ev) = f.next_event() {
-                    match ev {
-                        Event::Command(c) => {
-                            got.push(parse_command(&c.bytes, ParseOptions::default()).unwrap())
-                        }
-                        Event::LiteralAnnounced { .. } => f.accept_literal(),
-                        other => panic!("{other:?}"),
-                    }
-                }
-            }
-            assert_eq!(got, vec![want.clone()], "split {n}");
-        }
+        crate::test_support::assert_any_chunk_size(input);
     }
 }
