@@ -99,6 +99,32 @@ fn quote(out: &mut String, lexeme: &str) {
     out.push('\'');
 }
 
+/// Adds each of `items` prefixed by `tag` to the vector's `lexemes` (skipping those already
+/// there) until the vector would pass [`MAX_VECTOR_BYTES`]; the items added go to `added`.
+fn add_lexemes(
+    tag: char,
+    items: Vec<String>,
+    lexemes: &mut BTreeSet<String>,
+    bytes: &mut usize,
+    added: &mut BTreeSet<String>,
+) {
+    for item in items {
+        let mut lexeme = String::with_capacity(item.len() + 1);
+        lexeme.push(tag);
+        lexeme.push_str(&item);
+        if lexemes.contains(&lexeme) {
+            continue;
+        }
+        // Quotes and a separator on top of the lexeme.
+        if *bytes + lexeme.len() + 3 > MAX_VECTOR_BYTES {
+            break;
+        }
+        *bytes += lexeme.len() + 3;
+        lexemes.insert(lexeme);
+        added.insert(item);
+    }
+}
+
 /// A document's tsvector text, its distinct terms and words (for the vocabularies).
 fn vector(doc: &SearchDocument) -> (String, BTreeSet<String>, BTreeSet<String>) {
     let mut lexemes: BTreeSet<String> = BTreeSet::new();
@@ -106,38 +132,21 @@ fn vector(doc: &SearchDocument) -> (String, BTreeSet<String>, BTreeSet<String>) 
     let mut all_words = BTreeSet::new();
     let mut bytes = 0usize;
     for (field, _) in Fields::EACH {
-        let tag = field_tag(field);
         let text = field.text_of(doc);
-        for term in analyze(text) {
-            let mut lexeme = String::with_capacity(term.len() + 1);
-            lexeme.push(tag);
-            lexeme.push_str(&term);
-            if lexemes.contains(&lexeme) {
-                continue;
-            }
-            // Quotes and a separator on top of the lexeme.
-            if bytes + lexeme.len() + 3 > MAX_VECTOR_BYTES {
-                break;
-            }
-            bytes += lexeme.len() + 3;
-            lexemes.insert(lexeme);
-            terms.insert(term);
-        }
-        let tag = word_tag(field);
-        for word in words(text) {
-            let mut lexeme = String::with_capacity(word.len() + 1);
-            lexeme.push(tag);
-            lexeme.push_str(&word);
-            if lexemes.contains(&lexeme) {
-                continue;
-            }
-            if bytes + lexeme.len() + 3 > MAX_VECTOR_BYTES {
-                break;
-            }
-            bytes += lexeme.len() + 3;
-            lexemes.insert(lexeme);
-            all_words.insert(word);
-        }
+        add_lexemes(
+            field_tag(field),
+            analyze(text),
+            &mut lexemes,
+            &mut bytes,
+            &mut terms,
+        );
+        add_lexemes(
+            word_tag(field),
+            words(text),
+            &mut lexemes,
+            &mut bytes,
+            &mut all_words,
+        );
     }
     let mut out = String::with_capacity(bytes);
     for lexeme in &lexemes {
