@@ -42,7 +42,10 @@
 //!   they are not mail and need no durability (a lost counter only forgets a delay).
 //! - **Change notification**: after a change is committed the backend publishes a
 //!   [`ChangeEvent`] on its [`ChangeBus`]; sessions use it only as a wake-up (IDLE) and then ask
-//!   the store what changed, so a lost or coalesced event never loses information.
+//!   the store what changed, so a lost or coalesced event never loses information. The one
+//!   exception is a URLAUTH key reset ([`ChangeEvent::AccessKey`]): the bus itself remembers
+//!   the latest ones for sessions to ask about; a lost one costs only RESETKEY's courtesy
+//!   notice, never the revocation (the key is in the store).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "conformance")]
