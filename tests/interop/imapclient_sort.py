@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Drive Pochta's SORT, THREAD and Unicode-caseless SEARCH with IMAPClient (PyPI), a client
-library nobody on this project wrote: its sort(), thread() and search() parse our answers.
+"""Drive Pochta's SORT, DISPLAYSORT, THREAD (ORDEREDSUBJECT, REFERENCES, REFS) and
+Unicode-caseless SEARCH with IMAPClient (PyPI), a client library nobody on this project wrote:
+its sort(), thread() and search() parse our answers.
 
 Usage: imapclient_sort.py HOST PORT USER PASSWORD
 """
@@ -28,11 +29,12 @@ def main():
     c = IMAPClient(host, port=port, ssl=False)
     c.login(user, password)
     caps = c.capabilities()
-    for cap in (b"SORT", b"THREAD=REFERENCES", b"THREAD=ORDEREDSUBJECT", b"I18NLEVEL=1"):
+    for cap in (b"SORT", b"SORT=DISPLAY", b"THREAD=REFERENCES", b"THREAD=ORDEREDSUBJECT",
+                b"THREAD=REFS", b"I18NLEVEL=1"):
         check(cap in caps, "capability %r in %r" % (cap, caps))
     c.select_folder("INBOX")
     for m in (
-        msg("a", "", "=?utf-8?b?0L/RgNC40LLQtdGC?=", 10, "bob@x.org", 300),  # "привет"
+        msg("a", "", "=?utf-8?b?0L/RgNC40LLQtdGC?=", 10, "Zed <bob@x.org>", 300),  # "привет"
         msg("b", "<a@x>", "Re: =?utf-8?b?0L/RgNC40LLQtdGC?=", 12, "alice@x.org", 100),
         msg("c", "", "apple", 11, "carol@x.org", 200),
     ):
@@ -44,6 +46,8 @@ def main():
     check(c.sort("SUBJECT") == [u3, u1, u2], "SORT SUBJECT %r" % c.sort("SUBJECT"))
     check(c.sort(["REVERSE DATE"]) == [u2, u3, u1], "SORT REVERSE DATE")
     check(c.sort(["FROM", "SIZE"]) == [u2, u1, u3], "SORT FROM SIZE")
+    # DISPLAYSORT (RFC 5957): the display name, else the address ("Zed" after the others).
+    check(c.sort("DISPLAYFROM") == [u2, u3, u1], "SORT DISPLAYFROM %r" % c.sort("DISPLAYFROM"))
     check(c.sort("SIZE", ["SUBJECT", "ПРИВЕТ"], charset="UTF-8") == [u2, u1],
           "SORT SIZE with a Cyrillic search %r" % c.sort("SIZE", ["SUBJECT", "ПРИВЕТ"], charset="UTF-8"))
     check(c.search(["SUBJECT", "ПРИВЕТ"], charset="UTF-8") == [u1, u2], "caseless Cyrillic SEARCH")
@@ -51,6 +55,9 @@ def main():
     check(t == ((u1, u2), (u3,)), "THREAD REFERENCES %r" % (t,))
     t = c.thread("ORDEREDSUBJECT")
     check(t == ((u1, u2), (u3,)), "THREAD ORDEREDSUBJECT %r" % (t,))
+    # REFS: threads ordered by their latest message.
+    t = c.thread("REFS")
+    check(t == ((u3,), (u1, u2)), "THREAD REFS %r" % (t,))
     c.logout()
     print("imapclient sort: ok")
 

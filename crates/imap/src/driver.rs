@@ -573,6 +573,8 @@ async fn idle<S: MailStore>(
                 }
                 let relevant = match ev {
                     Ok(ChangeEvent::Mailbox { mailbox: m, .. }) => Some(m) == mailbox,
+                    // RESETKEY by another session (urlauth): `idle_poll` tells if it is ours.
+                    Ok(ChangeEvent::AccessKey { .. }) => true,
                     Ok(ChangeEvent::MailboxList { .. } | ChangeEvent::Metadata { .. }) => false,
                     Err(_) => true,
                 };

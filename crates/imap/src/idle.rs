@@ -22,6 +22,7 @@ impl<S: MailStore> Session<S> {
         if let Err(e) = self.sync(true) {
             tracing::error!(error = %e, "syncing during IDLE failed");
         }
+        self.report_key_resets();
     }
 
     /// The client ended IDLE with `line` (RFC 2177 §3: must be `DONE`).

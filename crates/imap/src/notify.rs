@@ -538,6 +538,12 @@ impl<S: MailStore> Session<S> {
     }
 
     fn notify_event_inner(&mut self, ev: Option<ChangeEvent>, idle: bool) -> Res<()> {
+        // A RESETKEY is told to the session that has the mailbox selected whatever NOTIFY
+        // asked for (RFC 4467 §7, see `urlauth`).
+        if matches!(ev, Some(ChangeEvent::AccessKey { .. })) {
+            self.report_key_resets();
+            return Ok(());
+        }
         // The selected mailbox first, with the NOTIFY state in place (MessageNew's FETCH).
         let selected_id = self.view().ok().map(|v| v.mailbox);
         let selected = match &ev {
@@ -587,6 +593,7 @@ impl<S: MailStore> Session<S> {
                 mailbox,
                 entries,
             }) => self.notify_metadata(n, me, account, mailbox, entries)?,
+            Some(ChangeEvent::AccessKey { .. }) => {}
             None => {
                 self.notify_list(n)?;
                 let ids: Vec<MailboxId> = n.watched.keys().copied().collect();

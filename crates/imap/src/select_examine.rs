@@ -169,6 +169,8 @@ impl<S: MailStore> Session<S> {
         for (code, text) in &untagged {
             response::write_status(o, None, Cond::Ok, Some(code), text);
         }
+        // Key resets from here on are this selection's to report (`urlauth`).
+        self.key_mark = self.shared.store.change_bus().key_reset_mark();
         if self.condstore {
             let code = Code::HighestModSeq(status.highest_modseq.get());
             response::write_status(o, None, Cond::Ok, Some(&code), "Highest");

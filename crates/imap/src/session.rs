@@ -210,6 +210,9 @@ pub struct Session<S> {
     pub(crate) forked: bool,
     /// NOTIFY's state (RFC 5465, see [`crate::notify`]); `None`: no NOTIFY, or NOTIFY NONE.
     pub(crate) notify: Option<Box<crate::notify::Notifier>>,
+    /// The last URLAUTH key reset this session has accounted for (the store bus's number,
+    /// see [`crate::urlauth`]).
+    pub(crate) key_mark: u64,
 }
 
 impl<S: MailStore> Session<S> {
@@ -237,6 +240,7 @@ impl<S: MailStore> Session<S> {
             pending: None,
             forked: false,
             notify: None,
+            key_mark: 0,
         }
     }
 
@@ -275,6 +279,7 @@ impl<S: MailStore> Session<S> {
             forked: true,
             // Notifications are the session's; a fork reports nothing unasked.
             notify: None,
+            key_mark: self.key_mark,
         }
     }
 
@@ -601,10 +606,11 @@ impl<S: MailStore> Session<S> {
             }
             other => other,
         };
-        if !self.forked
-            && let Err(e) = self.sync(allow_expunge)
-        {
-            tracing::error!(error = %e, "syncing the selected mailbox failed");
+        if !self.forked {
+            if let Err(e) = self.sync(allow_expunge) {
+                tracing::error!(error = %e, "syncing the selected mailbox failed");
+            }
+            self.report_key_resets();
         }
         match result {
             Ok(done) => {

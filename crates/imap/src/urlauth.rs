@@ -26,12 +26,18 @@
 //!   structure); a part BINARY cannot decode is `(BINARY NIL)` (§3.1), a URL that fails is
 //!   `url NIL`. BODY with BINARY, or an unknown parameter, is BAD (the parser). The
 //!   APPENDLIMIT bound above counts the decoded data and the structures too.
-//! - Not done: the untagged `OK [URLMECH]` to other sessions that have the mailbox selected
-//!   after a RESETKEY (§7; the keys themselves change at once, in every session).
+//! - After a RESETKEY, every other session of the user that has the mailbox selected (any
+//!   mailbox, for the form without one), on this node or another sharing the store, gets an
+//!   untagged `OK [URLMECH INTERNAL]` (§7) at the end of its next command, or at once in
+//!   IDLE. The store announces the reset on its change bus, which remembers the latest ones
+//!   (`ChangeBus::key_resets_since`: one atomic load per command when there was none); a
+//!   session too far behind is told anyway. The session that ran RESETKEY has its answer in
+//!   the tagged OK. The revocation itself needs no notice: every URLFETCH, CATENATE and BURL
+//!   checks the token against the key in the store.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pochta_imap_proto::response::Code;
+use pochta_imap_proto::response::{self, Code, Status};
 use pochta_imap_proto::urlauth::{
     DataForm, UrlAuth, UrlFetchArg, UrlMetadata, write_genurlauth, write_urlfetch,
     write_urlfetch_ext,
@@ -40,7 +46,7 @@ use pochta_store::MailStore;
 use pochta_types::MailboxName;
 use pochta_urlauth::{Fetched, GenError, Requester, Want};
 
-use crate::session::{Done, Res, Session, bad, no};
+use crate::session::{Done, Res, Session, State, bad, no};
 
 /// Now, in seconds since the epoch (for `;EXPIRE=`).
 fn now() -> i64 {
@@ -110,7 +116,7 @@ impl<S: MailStore> Session<S> {
             return Err(bad(format!("unknown URLAUTH mechanism {m}")));
         }
         let store = &*self.shared.store;
-        match mailbox {
+        let done = match mailbox {
             None => {
                 pochta_urlauth::reset(store, &me, None)?;
                 Done::ok("All keys removed")
@@ -124,6 +130,33 @@ impl<S: MailStore> Session<S> {
                 }
                 Done::code(Code::UrlMech, "RESETKEY completed")
             }
+        };
+        // This session's own reset is answered by the tagged OK, not told again.
+        self.key_mark = store.change_bus().key_reset_mark();
+        done
+    }
+
+    /// RFC 4467 §7: `* OK [URLMECH INTERNAL]` if the user's key for the selected mailbox was
+    /// reset (by another session, possibly on another node) since this session last looked.
+    pub(crate) fn report_key_resets(&mut self) {
+        let State::Selected(view) = &self.state else {
+            return;
+        };
+        let (Some(account), None) = (&self.account, &self.anonymous) else {
+            return;
+        };
+        if self.shared.store.change_bus().key_resets_since(
+            &mut self.key_mark,
+            account.id,
+            view.mailbox,
+        ) {
+            response::write_status(
+                &mut self.out,
+                None,
+                Status::Ok,
+                Some(&Code::UrlMech),
+                "URLAUTH key reset",
+            );
         }
     }
 

@@ -269,7 +269,7 @@ impl Indexer {
                         accounts.insert(account);
                     }
                     // Metadata entries (RFC 5464) are not indexed.
-                    Ok(ChangeEvent::Metadata { .. }) => {}
+                    Ok(ChangeEvent::Metadata { .. } | ChangeEvent::AccessKey { .. }) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => all = true,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 }

@@ -2,7 +2,7 @@
 //! PostgreSQL: session A on node A asks for notifications; session B on node B appends,
 //! changes flags, expunges, creates, renames and sets metadata; A sees each one without
 //! sending a command (the change bus crosses nodes through LISTEN/NOTIFY), and NOTIFY NONE
-//! stops them.
+//! stops them. RESETKEY (RFC 4467 §7) on node B is told to a session of node A.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -10,7 +10,7 @@ mod pg_nodes;
 
 use std::time::Duration;
 
-use common::TestServer;
+use common::{HOSTNAME, TestServer};
 use pg_nodes::{Imap, USER, postgres_node, two_nodes};
 use tokio::io::AsyncWriteExt;
 
@@ -136,4 +136,45 @@ async fn notify_crosses_nodes() {
     assert_eq!(extra, None, "after NOTIFY NONE");
     let r = a.cmd("NOOP").await;
     assert_eq!(r.len(), 1, "{r:?}");
+}
+
+/// RESETKEY (RFC 4467 §7) across nodes: A, on node A, authorizes a URL and waits in IDLE
+/// with INBOX selected; B, the same user on node B, resets INBOX's key; A is told
+/// `* OK [URLMECH INTERNAL]` without sending a command (the reset crosses nodes on the change
+/// bus), and the old URL is NIL on both nodes (the key lives in the shared store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn resetkey_crosses_nodes() {
+    let (_cluster, node_a, node_b) = two_nodes(node);
+    let mut a = Imap::login(&node_a).await;
+    let mut b = Imap::login(&node_b).await;
+    a.append("INBOX", &message(1)).await;
+    a.cmd("SELECT INBOX").await;
+    let user = USER.replace('@', "%40");
+    let r = a
+        .cmd(&format!(
+            "GENURLAUTH \"imap://{user}@{HOSTNAME}/INBOX/;UID=1;URLAUTH=authuser\" INTERNAL"
+        ))
+        .await;
+    let url = r
+        .iter()
+        .find_map(|l| l.strip_prefix("* GENURLAUTH "))
+        .unwrap_or_else(|| panic!("{r:?}"))
+        .trim_end()
+        .trim_matches('"')
+        .to_string();
+    let fetch = format!("URLFETCH \"{url}\"");
+    let r = b.cmd(&fetch).await;
+    assert!(r.iter().any(|l| l.contains("Body 1")), "{r:?}");
+
+    let idle = a.tag();
+    a.send(&idle, "IDLE").await;
+    assert!(a.line().await.starts_with("+ "));
+    let r = b.cmd("RESETKEY INBOX").await;
+    assert!(r[0].contains("OK [URLMECH INTERNAL]"), "{r:?}");
+    a.wait_for("* OK [URLMECH INTERNAL]").await;
+    a.conn.get_mut().write_all(b"DONE\r\n").await.unwrap();
+    a.until(&idle).await;
+    let nil = format!("* URLFETCH \"{url}\" NIL\r\n");
+    assert!(a.cmd(&fetch).await.contains(&nil));
+    assert!(b.cmd(&fetch).await.contains(&nil));
 }

@@ -1,5 +1,7 @@
 //! IMAP through the real binary, driven by clients nobody on this project wrote: Python's
-//! imaplib, IMAPClient (PyPI; CONDSTORE/QRESYNC, IDLE, SORT and THREAD) and isync's mbsync.
+//! imaplib (also the extensions IMAPClient has no method for, through its generic command
+//! path), IMAPClient (PyPI; CONDSTORE/QRESYNC, IDLE, SORT, DISPLAYSORT and THREAD) and
+//! isync's mbsync.
 //!
 //! These tools are installed by `.ci/run`. Locally, a missing tool skips its test with a
 //! message; under CI (`CI` set) a missing tool fails the test, so CI can never pass without
@@ -78,6 +80,20 @@ fn imapclient_sort_thread_and_caseless_search() {
         &imap_args(&s),
         "imapclient sort: ok",
     );
+}
+
+/// ESORT, CONTEXT=SEARCH/SORT, PARTIAL, CATENATE, URLAUTH (RESETKEY told to the other
+/// session), NOTIFY, METADATA/METADATA-SERVER, REPLACE, LIST-MYRIGHTS and UIDONLY through
+/// imaplib's generic command path, two sessions seeing each other's changes.
+#[test]
+fn python_imaplib_extensions() {
+    if !tool_available("python3") {
+        return;
+    }
+    let s = server();
+    let mut args = imap_args(&s);
+    args.push(HOSTNAME.into());
+    run_interop_script(&s, "imaplib_extensions.py", &args, "imaplib extensions: ok");
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! recipient (read back over IMAP), and BURLs without submit authorization refused `554 5.7.0`.
 //! URLAUTH=BINARY (RFC 5524): URLs one user authorizes, fetched by another with BINARY,
 //! BODY and BODYPARTSTRUCTURE (decoded data, relabelled structures, literal8, undecodable
-//! parts, partial ranges) and the errors (NIL URLs, BAD parameters).
+//! parts, partial ranges) and the errors (NIL URLs, BAD parameters). RESETKEY told to the
+//! user's other sessions that have the mailbox selected (`* OK [URLMECH INTERNAL]`, in IDLE
+//! too) while it revokes their URLs.
 
 mod common;
 
@@ -311,6 +313,101 @@ fn urlauth_across_sessions_users_expiry_and_revocation() {
     assert_eq!(a2.urlfetch(&shared).as_deref(), Some(MESSAGE));
     a1.ok(&format!("DELETEACL Shared {BOB}"));
     assert_eq!(a2.urlfetch(&shared), None, "bob can no longer read it");
+}
+
+/// RFC 4467 §7 RESETKEY across sessions: session A authorizes a URL; session B of the same
+/// user resets the key; A's next command is told `* OK [URLMECH INTERNAL]` (it has the
+/// mailbox selected) and A's URLFETCH of the old URL is NIL; a session in IDLE is told at
+/// once; a session with another mailbox selected, bob's session, and B itself (its tagged OK
+/// says it) are not told; RESETKEY without a mailbox tells the session with another
+/// mailbox selected too.
+#[test]
+fn resetkey_tells_the_users_other_sessions_and_revokes_their_urls() {
+    const URLMECH: &str = "* OK [URLMECH INTERNAL]";
+    let s = server();
+    let port = s.port("imap");
+    let mut a = Imap::login(port, ALICE);
+    let mut b = Imap::login(port, ALICE);
+    let mut idler = Imap::login(port, ALICE);
+    let mut elsewhere = Imap::login(port, ALICE);
+    let mut bob = Imap::login(port, BOB);
+    let (v, uid) = append(&mut a, "INBOX", MESSAGE);
+    a.ok("CREATE Notes");
+    let base = format!(
+        "imap://{}@{HOSTNAME}/INBOX;UIDVALIDITY={v}/;UID={uid}",
+        enc(ALICE)
+    );
+    for c in [&mut a, &mut b, &mut idler] {
+        c.ok("SELECT INBOX");
+    }
+    elsewhere.ok("SELECT Notes");
+    bob.ok("SELECT INBOX");
+    let old = a.genurlauth(&format!("{base};URLAUTH=authuser"));
+    assert_eq!(bob.urlfetch(&old).as_deref(), Some(MESSAGE));
+
+    idler.n += 1;
+    let idle_tag = format!("t{}", idler.n);
+    idler
+        .r
+        .get_mut()
+        .write_all(format!("{idle_tag} IDLE\r\n").as_bytes())
+        .unwrap();
+    let mut line = String::new();
+    idler.r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("+ "), "{line}");
+
+    let r = text(&b.ok("RESETKEY INBOX"));
+    assert!(
+        r.lines()
+            .last()
+            .unwrap_or("")
+            .contains("OK [URLMECH INTERNAL]"),
+        "{r}"
+    );
+    assert!(
+        !r.contains(URLMECH),
+        "B's own reset is in its tagged OK: {r}"
+    );
+
+    // A: the notice with its next command, and the old URL is dead.
+    let r = text(&a.ok(&format!("URLFETCH \"{old}\"")));
+    assert!(r.contains(URLMECH), "{r}");
+    assert!(r.contains(" NIL\r\n"), "{r}");
+    assert_eq!(a.urlfetch(&old), None, "revoked");
+    assert!(!text(&a.ok("NOOP")).contains(URLMECH), "told once");
+    // The session in IDLE is told without a command (each line within the read timeout).
+    let mut pushed = Vec::new();
+    loop {
+        let mut l = String::new();
+        assert!(idler.r.read_line(&mut l).unwrap() > 0, "closed: {pushed:?}");
+        let done = l.starts_with(URLMECH);
+        pushed.push(l);
+        if done {
+            break;
+        }
+    }
+    idler.r.get_mut().write_all(b"DONE\r\n").unwrap();
+    loop {
+        let mut l = String::new();
+        assert!(idler.r.read_line(&mut l).unwrap() > 0);
+        if l.starts_with(&idle_tag) {
+            assert!(l.contains(" OK "), "{l}");
+            break;
+        }
+    }
+    // Not told: another mailbox selected, another user (their own keys are untouched).
+    assert!(!text(&elsewhere.ok("NOOP")).contains(URLMECH));
+    assert!(!text(&bob.ok("NOOP")).contains(URLMECH));
+    assert_eq!(bob.urlfetch(&old), None, "revoked for every presenter");
+    // A new URL works; RESETKEY without a mailbox reaches every selected mailbox.
+    let fresh = a.genurlauth(&format!("{base};URLAUTH=authuser"));
+    assert_eq!(bob.urlfetch(&fresh).as_deref(), Some(MESSAGE));
+    let r = text(&b.ok("RESETKEY"));
+    assert!(!r.contains(URLMECH), "{r}");
+    assert!(text(&elsewhere.ok("NOOP")).contains(URLMECH));
+    let r = text(&a.ok(&format!("URLFETCH \"{fresh}\"")));
+    assert!(r.contains(URLMECH) && r.contains(" NIL\r\n"), "{r}");
+    assert!(!text(&bob.ok("NOOP")).contains(URLMECH));
 }
 
 #[test]

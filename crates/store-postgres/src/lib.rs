@@ -599,7 +599,8 @@ impl PgStore {
 /// metadata event whose entry names would not fit goes without them ("any entry").
 const MAX_PAYLOAD: usize = 7000;
 
-/// `node m account mailbox modseq`, `node l account` or `node d account mailbox entry…`
+/// `node m account mailbox modseq`, `node l account`, `node k account mailbox` or
+/// `node d account mailbox entry…`
 /// (mailbox `-` for the server; entry names have their spaces as `%20`: RFC 5464 §3.2
 /// names contain no `%`).
 fn encode(node: u64, e: &ChangeEvent) -> String {
@@ -630,6 +631,10 @@ fn encode(node: u64, e: &ChangeEvent) -> String {
             modseq,
         } => format!("{node} m {} {} {}", account.0, mailbox.0, modseq.get()),
         ChangeEvent::MailboxList { account } => format!("{node} l {}", account.0),
+        ChangeEvent::AccessKey { account, mailbox } => match mailbox {
+            Some(m) => format!("{node} k {} {}", account.0, m.0),
+            None => format!("{node} k {} -", account.0),
+        },
     }
 }
 
@@ -652,6 +657,13 @@ fn decode(payload: &str) -> Option<(u64, ChangeEvent)> {
                 m => Some(MailboxId(m.parse().ok()?)),
             },
             entries: it.map(|e| e.replace("%20", " ")).collect(),
+        },
+        "k" => ChangeEvent::AccessKey {
+            account: AccountId(it.next()?.parse().ok()?),
+            mailbox: match it.next()? {
+                "-" => None,
+                m => Some(MailboxId(m.parse().ok()?)),
+            },
         },
         _ => return None,
     };
@@ -738,6 +750,14 @@ mod tests {
                 account: AccountId(4),
                 mailbox: None,
                 entries: vec![],
+            },
+            ChangeEvent::AccessKey {
+                account: AccountId(6),
+                mailbox: Some(MailboxId(9)),
+            },
+            ChangeEvent::AccessKey {
+                account: AccountId(6),
+                mailbox: None,
             },
         ];
         for e in events {

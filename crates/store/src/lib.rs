@@ -42,7 +42,10 @@
 //!   they are not mail and need no durability (a lost counter only forgets a delay).
 //! - **Change notification**: after a change is committed the backend publishes a
 //!   [`ChangeEvent`] on its [`ChangeBus`]; sessions use it only as a wake-up (IDLE) and then ask
-//!   the store what changed, so a lost or coalesced event never loses information.
+//!   the store what changed, so a lost or coalesced event never loses information. The one
+//!   exception is a URLAUTH key reset ([`ChangeEvent::AccessKey`]): the bus itself remembers
+//!   the latest ones for sessions to ask about; a lost one costs only RESETKEY's courtesy
+//!   notice, never the revocation (the key is in the store).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "conformance")]
@@ -385,6 +388,26 @@ pub enum ChangeEvent {
         mailbox: Option<MailboxId>,
         entries: Vec<String>,
     },
+    /// `account`'s URLAUTH mailbox access key for `mailbox` was replaced, or (`None`) all of
+    /// its keys were removed ([`MailStore::access_key_reset`], RFC 4467 §7 RESETKEY). Unlike
+    /// the others, the store keeps nothing a listener could ask about it afterwards: the bus
+    /// remembers the latest ones ([`ChangeBus::key_resets_since`]).
+    AccessKey {
+        account: AccountId,
+        mailbox: Option<MailboxId>,
+    },
+}
+
+/// How many access key resets the bus remembers; a listener further behind is told "maybe".
+const KEY_RESETS_KEPT: usize = 256;
+
+/// The latest access key resets, numbered from 1 in publication order.
+#[derive(Debug, Default)]
+struct KeyResets {
+    /// The number of the latest one (0: none yet); read without the lock.
+    last: std::sync::atomic::AtomicU64,
+    /// (number, account, mailbox), oldest first, at most [`KEY_RESETS_KEPT`].
+    log: parking_lot::Mutex<std::collections::VecDeque<(u64, AccountId, Option<MailboxId>)>>,
 }
 
 /// In-process change bus: a broadcast channel. A slow receiver that lags only loses wake-ups,
@@ -392,6 +415,7 @@ pub enum ChangeEvent {
 #[derive(Debug, Clone)]
 pub struct ChangeBus {
     tx: tokio::sync::broadcast::Sender<ChangeEvent>,
+    key_resets: Arc<KeyResets>,
 }
 
 impl Default for ChangeBus {
@@ -403,12 +427,56 @@ impl Default for ChangeBus {
 impl ChangeBus {
     pub fn new() -> Self {
         let (tx, _) = tokio::sync::broadcast::channel(1024);
-        Self { tx }
+        Self {
+            tx,
+            key_resets: Arc::default(),
+        }
     }
 
-    /// Publish after commit. Nobody listening is fine.
+    /// Publish after commit. Nobody listening is fine. An [`ChangeEvent::AccessKey`] is also
+    /// remembered before this returns (see [`Self::key_resets_since`]).
     pub fn publish(&self, event: ChangeEvent) {
+        if let ChangeEvent::AccessKey { account, mailbox } = &event {
+            let mut log = self.key_resets.log.lock();
+            let n = self
+                .key_resets
+                .last
+                .load(std::sync::atomic::Ordering::Acquire)
+                + 1;
+            log.push_back((n, *account, *mailbox));
+            if log.len() > KEY_RESETS_KEPT {
+                log.pop_front();
+            }
+            self.key_resets
+                .last
+                .store(n, std::sync::atomic::Ordering::Release);
+        }
         let _ = self.tx.send(event);
+    }
+
+    /// The number of the latest access key reset published (0: none): where a listener
+    /// starts for [`Self::key_resets_since`].
+    pub fn key_reset_mark(&self) -> u64 {
+        self.key_resets
+            .last
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether a reset of `account`'s key for `mailbox` (or of all its keys) was published
+    /// after `mark`, which moves to the latest. Costs one atomic load when none was; a
+    /// listener so far behind that the bus forgot some answers `true` (maybe).
+    pub fn key_resets_since(&self, mark: &mut u64, account: AccountId, mailbox: MailboxId) -> bool {
+        if self.key_reset_mark() == *mark {
+            return false;
+        }
+        let log = self.key_resets.log.lock();
+        let since = *mark;
+        *mark = self.key_reset_mark();
+        let forgotten = log.front().is_none_or(|(n, ..)| *n > since + 1);
+        forgotten
+            || log
+                .iter()
+                .any(|(n, a, m)| *n > since && *a == account && m.is_none_or(|m| m == mailbox))
     }
 
     /// Listen to every event; filter by account/mailbox on the receiving side.

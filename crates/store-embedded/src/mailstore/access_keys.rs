@@ -1,6 +1,6 @@
 //! URLAUTH mailbox access keys (RFC 4467 §2.2): one secret per (account, mailbox).
 
-use pochta_store::{Result, StoreError};
+use pochta_store::{ChangeEvent, Result, StoreError};
 use pochta_types::{AccountId, MailboxId};
 use rusqlite::{OptionalExtension, Transaction};
 
@@ -71,6 +71,11 @@ pub(super) fn access_key_reset(
                     .execute([account.0])?;
             }
         }
-        Ok(((), Vec::new()))
+        // Sessions holding the mailbox selected are told (RFC 4467 §7), on every node.
+        let event = ChangeEvent::AccessKey {
+            account,
+            mailbox: key.map(|(m, _)| m),
+        };
+        Ok(((), vec![event]))
     })?)
 }

@@ -2,7 +2,7 @@
 //! `mailstore/access_keys.rs`. `ON CONFLICT DO NOTHING` makes concurrent first uses on
 //! several nodes agree on one key.
 
-use pochta_store::{Result, StoreError};
+use pochta_store::{ChangeEvent, Result, StoreError};
 use pochta_types::{AccountId, MailboxId};
 
 use crate::{PgStore, R, Tx};
@@ -75,6 +75,11 @@ pub(super) fn access_key_reset(
                 tx.execute("DELETE FROM access_keys WHERE account = $1", &[&account.0])?;
             }
         }
-        Ok(((), Vec::new()))
+        // Sessions holding the mailbox selected are told (RFC 4467 §7), on every node.
+        let event = ChangeEvent::AccessKey {
+            account,
+            mailbox: key.map(|(m, _)| m),
+        };
+        Ok(((), vec![event]))
     })?)
 }

@@ -1757,10 +1757,31 @@ pub fn access_keys_per_account_and_mailbox<F: Fixture>() {
     let keyed = mailbox_id(&s, acc, "Keyed");
     assert_eq!(s.access_key(acc, keyed).unwrap(), None);
     s.access_key_or_insert(acc, keyed, &[4; 32]).unwrap();
-    // Reset one mailbox.
+    // Reset one mailbox: announced on the bus, and remembered by it for that mailbox only.
+    let bus = s.change_bus();
+    let mut rx = bus.subscribe();
+    let mut same = bus.key_reset_mark();
+    let (mut mailbox2, mut account2) = (same, same);
     s.access_key_reset(acc, Some((inbox, &[5; 32]))).unwrap();
     assert_eq!(s.access_key(acc, inbox).unwrap(), Some(vec![5; 32]));
     assert_eq!(s.access_key(acc, keyed).unwrap(), Some(vec![4; 32]));
+    let mut resets = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if matches!(e, ChangeEvent::AccessKey { .. }) {
+            resets.push(e);
+        }
+    }
+    assert_eq!(
+        resets,
+        vec![ChangeEvent::AccessKey {
+            account: acc,
+            mailbox: Some(inbox)
+        }]
+    );
+    assert!(bus.key_resets_since(&mut same, acc, inbox));
+    assert!(!bus.key_resets_since(&mut same, acc, inbox), "told once");
+    assert!(!bus.key_resets_since(&mut mailbox2, acc, keyed));
+    assert!(!bus.key_resets_since(&mut account2, other, inbox));
     // Missing mailbox.
     let gone = MailboxId(i64::MAX - 7);
     let err = s.access_key_or_insert(acc, gone, &[6; 32]).unwrap_err();
@@ -1771,8 +1792,10 @@ pub fn access_keys_per_account_and_mailbox<F: Fixture>() {
     drop(s);
     let s = fx.open();
     assert_eq!(s.access_key(acc, inbox).unwrap(), Some(vec![5; 32]));
-    // Reset all of one account's keys; the other account keeps its own.
+    // Reset all of one account's keys (every mailbox's); the other account keeps its own.
+    let mut mark = s.change_bus().key_reset_mark();
     s.access_key_reset(acc, None).unwrap();
+    assert!(s.change_bus().key_resets_since(&mut mark, acc, keyed));
     assert_eq!(s.access_key(acc, inbox).unwrap(), None);
     assert_eq!(s.access_key(acc, keyed).unwrap(), None);
     assert_eq!(s.access_key(other, inbox).unwrap(), Some(vec![3; 32]));
