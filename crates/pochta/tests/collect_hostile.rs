@@ -13,7 +13,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{TestDir, stderr, stdout};
+use common::{TestDir, hwm_kib, stderr, stdout};
 
 const LOCAL: &str = "mover@example.org";
 /// Messages of INBOX (UID 1..=3); the other folders hold UID 1 only.
@@ -301,16 +301,6 @@ fn endless_list_provider() -> u16 {
         }
     });
     port
-}
-
-/// Peak resident memory (VmHWM) in KiB of a process, 0 once it is gone.
-fn hwm_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// The peak is sampled every 20 ms while `pochta collect run --once` runs, so growth in its
