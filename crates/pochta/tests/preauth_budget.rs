@@ -183,3 +183,65 @@ fn unauthenticated_connections_cannot_send_large_literals() {
     let ok = line(&mut c);
     assert!(ok.starts_with("x OK"), "login with literals: {ok}");
 }
+
+/// Lines until one starts with `tag` and a space (inclusive).
+fn until_tag(r: &mut BufReader<TcpStream>, tag: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let l = line(r);
+        assert!(!l.is_empty(), "connection closed; got so far: {lines:?}");
+        let done = l.starts_with(&format!("{tag} "));
+        lines.push(l);
+        if done {
+            return lines;
+        }
+    }
+}
+
+/// An over-long AUTHENTICATE continuation (before login, under the small budget) and an
+/// over-long line while IDLE waits for `DONE` (after login) each get their command's tagged
+/// `BAD`, and the session goes on (issue 17; the driver-level tests are in
+/// `crates/imap/tests/limits.rs`, this one goes through the binary).
+#[test]
+fn overlong_lines_in_authenticate_and_idle_get_a_tagged_bad() {
+    let listeners: Vec<(&'static str, u16)> = vec![("imap", free_ports(1)[0])];
+    let dir = TestDir::new(&listeners, "");
+    dir.add_user(USER, PASS);
+    let server = TestServer::start_in(dir, listeners);
+    let mut c = connect(server.addr("imap"));
+    let long = |b: u8| {
+        let mut l = vec![b; 200 * 1024];
+        l.extend_from_slice(b"\r\n");
+        l
+    };
+
+    c.get_mut().write_all(b"A1 AUTHENTICATE PLAIN\r\n").unwrap();
+    let go = line(&mut c);
+    assert!(go.starts_with('+'), "AUTHENTICATE PLAIN: {go}");
+    c.get_mut().write_all(&long(b'A')).unwrap();
+    let r = until_tag(&mut c, "A1");
+    assert!(r.last().unwrap().starts_with("A1 BAD"), "{r:?}");
+    c.get_mut().write_all(b"n1 NOOP\r\n").unwrap();
+    let r = until_tag(&mut c, "n1");
+    assert!(r.last().unwrap().starts_with("n1 OK"), "NOOP after: {r:?}");
+
+    c.get_mut()
+        .write_all(format!("l LOGIN {USER} \"{PASS}\"\r\ns SELECT INBOX\r\n").as_bytes())
+        .unwrap();
+    let r = until_tag(&mut c, "l");
+    assert!(r.last().unwrap().starts_with("l OK"), "{r:?}");
+    let r = until_tag(&mut c, "s");
+    assert!(r.last().unwrap().starts_with("s OK"), "{r:?}");
+    c.get_mut().write_all(b"I1 IDLE\r\n").unwrap();
+    let go = line(&mut c);
+    assert!(go.starts_with('+'), "IDLE: {go}");
+    c.get_mut().write_all(&long(b'x')).unwrap();
+    let r = until_tag(&mut c, "I1");
+    assert!(r.last().unwrap().starts_with("I1 BAD"), "{r:?}");
+    c.get_mut().write_all(b"n2 NOOP\r\n").unwrap();
+    let r = until_tag(&mut c, "n2");
+    assert!(
+        r.last().unwrap().starts_with("n2 OK"),
+        "NOOP after IDLE: {r:?}"
+    );
+}
