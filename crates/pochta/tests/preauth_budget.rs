@@ -245,3 +245,50 @@ fn overlong_lines_in_authenticate_and_idle_get_a_tagged_bad() {
         "NOOP after IDLE: {r:?}"
     );
 }
+
+/// POP3 and SMTP submission keep nothing beyond one bounded line before login: an over-long
+/// SASL response (POP3 AUTH, 8 KiB), an over-long command line (POP3 1000 octets, SMTP
+/// 16 KiB) each get an error reply, and the session goes on.
+#[test]
+fn pop3_and_submission_refuse_overlong_lines_before_login() {
+    let listeners: Vec<(&'static str, u16)> = ["pop3", "submission"]
+        .into_iter()
+        .zip(free_ports(2))
+        .collect();
+    let dir = TestDir::new(&listeners, "[auth]\nplaintext = \"always\"\n");
+    dir.add_user(USER, PASS);
+    let server = TestServer::start_in(dir, listeners);
+    let long = |head: &[u8]| {
+        let mut l = head.to_vec();
+        l.extend(std::iter::repeat_n(b'A', 200 * 1024));
+        l.extend_from_slice(b"\r\n");
+        l
+    };
+
+    let s = TcpStream::connect(server.addr("pop3")).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut p = BufReader::new(s);
+    assert!(line(&mut p).starts_with("+OK"));
+    p.get_mut().write_all(b"AUTH PLAIN\r\n").unwrap();
+    let go = line(&mut p);
+    assert!(go.starts_with('+'), "AUTH PLAIN: {go}");
+    p.get_mut().write_all(&long(b"")).unwrap();
+    let r = line(&mut p);
+    assert!(r.starts_with("-ERR") && r.contains("too long"), "{r}");
+    p.get_mut().write_all(&long(b"USER ")).unwrap();
+    let r = line(&mut p);
+    assert!(r.starts_with("-ERR") && r.contains("too long"), "{r}");
+    p.get_mut()
+        .write_all(format!("USER {USER}\r\n").as_bytes())
+        .unwrap();
+    let r = line(&mut p);
+    assert!(r.starts_with("+OK"), "USER after the long lines: {r}");
+
+    let s = TcpStream::connect(server.addr("submission")).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut m = BufReader::new(s);
+    assert!(common::smtp_reply(&mut m).starts_with("220"));
+    common::smtp_cmd(&mut m, "EHLO client.test\r\n", "250");
+    common::smtp_cmd(&mut m, long(b"NOOP "), "500 5.5.6");
+    common::smtp_cmd(&mut m, "NOOP\r\n", "250");
+}
