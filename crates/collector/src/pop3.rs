@@ -314,19 +314,25 @@ impl Pop3Client {
                     (at + 2, at + 5)
                 })
             };
-            if let Some((body, consumed)) = end {
-                let tail = self.buf.split_to(body).to_vec();
-                self.buf.advance(consumed - body);
-                let size = spool.len() + tail.len() as u64;
-                return Ok((tail, size));
-            }
-            let have = spool.len() + self.buf.len() as u64;
-            if have > limit {
-                spool.clear();
-                return Err(Error::Protocol(format!(
+            let over = || {
+                Error::Protocol(format!(
                     "the POP3 server sent more than {limit} bytes for one message \
                      (announced size exceeded): stopped"
-                )));
+                ))
+            };
+            if let Some((body, consumed)) = end {
+                let size = spool.len() + body as u64;
+                if size > limit {
+                    spool.clear();
+                    return Err(over());
+                }
+                let tail = self.buf.split_to(body).to_vec();
+                self.buf.advance(consumed - body);
+                return Ok((tail, size));
+            }
+            if spool.len() + self.buf.len() as u64 > limit {
+                spool.clear();
+                return Err(over());
             }
             if spool.enabled() && self.buf.len() >= LITERAL_SPOOL_THRESHOLD + 4 {
                 // All but the last 4 bytes, where a terminator may have begun.
