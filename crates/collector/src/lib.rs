@@ -70,8 +70,9 @@ pub(crate) fn message_budget() -> pochta_net::MessageBudget {
 /// `crate::sync`, "Budgets"); set by [`set_import_limits`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportLimits {
-    /// A directory for unnamed spool files (`data_dir/tmp` under `pochta serve`); `None`
-    /// keeps literals in memory while they arrive (within the response limits).
+    /// A directory for unnamed spool files (`data_dir/tmp` under `pochta serve` and
+    /// `pochta collect`); `None` keeps FETCH literals and RETR answers in memory while they
+    /// arrive (within the response limits).
     pub spool_dir: Option<std::path::PathBuf>,
     /// The largest message imported (`limits.max_message_size`): a message announced larger
     /// is skipped, and no literal may be much larger ([`sync::answer_limit`] of it).
@@ -80,7 +81,8 @@ pub struct ImportLimits {
 
 static IMPORT_LIMITS: std::sync::OnceLock<ImportLimits> = std::sync::OnceLock::new();
 
-/// Sets the [`ImportLimits`] (`pochta serve` does). Only the first call counts.
+/// Sets the [`ImportLimits`] (`pochta serve` and `pochta collect` do, through
+/// `pochta::collect::configure`). Only the first call counts.
 pub fn set_import_limits(limits: ImportLimits) {
     let _ = IMPORT_LIMITS.set(limits);
 }

@@ -21,6 +21,19 @@
 //!   before QUIT deletes nothing (RFC 1939 §6: no UPDATE state without QUIT), and a batch
 //!   appended but not yet checkpointed is adopted by the next pass, then deleted.
 //! - POP3 has no flags and no internal date: messages arrive unseen, dated when collected.
+//! - **Budgets and spooling** (the rules of `crate::sync`, "Budgets", for POP3): a message whose
+//!   LIST size is over [`crate::ImportLimits::max_message`] is not retrieved (logged at each
+//!   pass; it is never checkpointed, so never DELEd). One RETR answer may hold at most
+//!   [`crate::sync::answer_limit`] of the size LIST announced for it (of `max_message` when
+//!   LIST gave none), never more than that of `max_message`: an endless or oversized answer
+//!   ends the pass with a clear error. With a spool directory (`data_dir/tmp`, as for IMAP
+//!   literals) the answer's bytes go to an unnamed file ([`pochta_net::LiteralSpool`]) once
+//!   [`pochta_net::LITERAL_SPOOL_THRESHOLD`] of them have arrived, keeping only the last 4
+//!   (the terminator may straddle reads); a complete answer claims a permit of the
+//!   server-wide [`pochta_net::MessageBudget`] for its size before it is read back (once,
+//!   un-stuffed in place), and the permits travel with the batch until it is stored. The
+//!   pass never waits for a permit while its batch holds others: it stores the batch first.
+//!   CAPA answers may hold [`MAX_CAPA`] bytes, UIDL and LIST answers [`MAX_LISTING`] each.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -34,9 +47,14 @@ use pochta_store::MailStore;
 use pochta_types::{Flags, MailboxName, Secret};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use pochta_net::{LITERAL_SPOOL_THRESHOLD, LiteralSpool, MessagePermit};
+use pochta_store::MailboxInfo;
+
 use crate::conn::{IO_TIMEOUT, Stream, nothing_pipelined, wants_starttls};
 use crate::source::SourceUrl;
-use crate::sync::{BATCH_BYTES, BATCH_MESSAGES, Ctx, Incoming, Report, message_id, now_date};
+use crate::sync::{
+    BATCH_BYTES, BATCH_MESSAGES, Ctx, Incoming, Report, answer_limit, message_id, now_date,
+};
 use crate::{Error, Progress};
 
 /// The state's folder name for a POP3 source's messages.
@@ -47,8 +65,13 @@ const WINDOW: usize = 64;
 
 /// Longest status line accepted.
 const MAX_LINE: usize = 64 << 10;
-/// Largest message accepted.
-const MAX_MESSAGE: usize = 512 << 20;
+/// Largest RETR answer accepted when the server sets no `max_message_size`.
+const MAX_MESSAGE: u64 = 512 << 20;
+/// Most bytes of a CAPA answer.
+pub const MAX_CAPA: usize = 1 << 20;
+/// Most bytes of one UIDL or one LIST answer: over a million messages with Dovecot-sized
+/// UIDLs, and an endless answer is cut before it costs much memory.
+pub const MAX_LISTING: usize = 32 << 20;
 
 /// A connected POP3 client.
 #[derive(Debug)]
@@ -89,7 +112,7 @@ impl Pop3Client {
         if self.send(&Command::Capa).await.is_err() {
             return;
         }
-        if let Ok(body) = self.multi().await {
+        if let Ok(body) = self.multi(MAX_CAPA).await {
             self.caps = String::from_utf8_lossy(&body)
                 .lines()
                 .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
@@ -115,12 +138,12 @@ impl Pop3Client {
     /// `UIDL` and `LIST`: (message number, UIDL, size).
     pub async fn listing(&mut self) -> Result<Vec<(u32, String, u64)>, Error> {
         self.send(&Command::Uidl(None)).await?;
-        let uidl = self.multi().await.map_err(|e| match e {
+        let uidl = self.multi(MAX_LISTING).await.map_err(|e| match e {
             Error::Remote(m) => Error::Remote(format!("UIDL is required: {m}")),
             e => e,
         })?;
         self.send(&Command::List(None)).await?;
-        let list = self.multi().await?;
+        let list = self.multi(MAX_LISTING).await?;
         let sizes: std::collections::HashMap<u32, u64> = String::from_utf8_lossy(&list)
             .lines()
             .filter_map(|l| {
@@ -241,8 +264,9 @@ impl Pop3Client {
         self.status().await
     }
 
-    /// Reads a status line and, if `+OK`, the multi-line body, unstuffed.
-    async fn multi(&mut self) -> Result<Bytes, Error> {
+    /// Reads a status line and, if `+OK`, the multi-line body (at most `limit` bytes),
+    /// unstuffed.
+    async fn multi(&mut self, limit: usize) -> Result<Bytes, Error> {
         self.status().await?;
         // The body starts here.
         let mut reader = MultilineReader::new();
@@ -255,12 +279,106 @@ impl Pop3Client {
                     Cow::Owned(v) => Bytes::from(v),
                 });
             }
-            if self.buf.len() > MAX_MESSAGE {
-                return Err(Error::Protocol("POP3 message too large".into()));
+            if self.buf.len() > limit {
+                return Err(Error::Protocol(format!(
+                    "the POP3 server answered more than {limit} bytes: stopped"
+                )));
             }
             self.fill().await?;
         }
     }
+
+    /// Reads the answer to a RETR: its status line, then its multi-line body of at most
+    /// `limit` bytes (stuffed), which goes to `spool` once it holds
+    /// [`LITERAL_SPOOL_THRESHOLD`] bytes (when the spool is enabled). Returns the part still
+    /// in memory (the end of the body, with its last CRLF) and the size of the whole body;
+    /// [`read_back`] puts them together. A `-ERR` is [`Error::Remote`].
+    async fn retr_answer(
+        &mut self,
+        limit: u64,
+        spool: &mut LiteralSpool,
+    ) -> Result<(Vec<u8>, u64), Error> {
+        spool.clear();
+        self.status().await?;
+        let mut reader = MultilineReader::new();
+        // Where the search for the terminator resumes once parts are on disk.
+        let mut from = 0;
+        loop {
+            let end = if spool.is_empty() {
+                reader.poll(&self.buf).map(|m| (m.body, m.consumed))
+            } else {
+                // The terminator is CRLF.CRLF: it cannot start the kept bytes, so
+                // `MultilineReader`'s check for a `.` line at the start does not apply.
+                memchr::memmem::find(&self.buf[from..], b"\r\n.\r\n").map(|i| {
+                    let at = from + i;
+                    (at + 2, at + 5)
+                })
+            };
+            let over = || {
+                Error::Protocol(format!(
+                    "the POP3 server sent more than {limit} bytes for one message \
+                     (announced size exceeded): stopped"
+                ))
+            };
+            if let Some((body, consumed)) = end {
+                let size = spool.len() + body as u64;
+                if size > limit {
+                    spool.clear();
+                    return Err(over());
+                }
+                let tail = self.buf.split_to(body).to_vec();
+                self.buf.advance(consumed - body);
+                return Ok((tail, size));
+            }
+            if spool.len() + self.buf.len() as u64 > limit {
+                spool.clear();
+                return Err(over());
+            }
+            if spool.enabled() && self.buf.len() >= LITERAL_SPOOL_THRESHOLD + 4 {
+                // All but the last 4 bytes, where a terminator may have begun.
+                let n = self.buf.len() - 4;
+                let part = self.buf.split_to(n).to_vec();
+                pochta_net::blocking(|| spool.write((0, part))).map_err(Error::Io)?;
+                from = 0;
+            } else if !spool.is_empty() {
+                from = self.buf.len().saturating_sub(4);
+            }
+            self.fill().await?;
+        }
+    }
+}
+
+/// The whole message of a RETR answer from [`Pop3Client::retr_answer`]: the spooled parts
+/// read back (blocking file I/O) in front of `tail`, un-stuffed in place (RFC 1939 §3).
+fn read_back(spool: &mut LiteralSpool, tail: Vec<u8>) -> Result<Bytes, Error> {
+    let mut whole = if spool.is_empty() {
+        tail
+    } else {
+        pochta_net::blocking(|| spool.complete(tail)).map_err(Error::Io)?
+    };
+    unstuff_in_place(&mut whole);
+    Ok(Bytes::from(whole))
+}
+
+/// [`client::unstuff`] without a second buffer: a message read back may be as large as
+/// `max_message_size`.
+fn unstuff_in_place(body: &mut Vec<u8>) {
+    if body.first() != Some(&b'.') && memchr::memmem::find(body, b"\n.").is_none() {
+        return;
+    }
+    let mut w = 0;
+    let mut at_line_start = true;
+    for r in 0..body.len() {
+        let b = body[r];
+        if at_line_start && b == b'.' {
+            at_line_start = false;
+            continue;
+        }
+        body[w] = b;
+        w += 1;
+        at_line_start = b == b'\n';
+    }
+    body.truncate(w);
 }
 
 fn auth(e: Error) -> Error {
@@ -304,6 +422,15 @@ pub(crate) async fn pop3_pass<S: MailStore>(
         .filter(|(_, id, _)| !known.contains(id))
         .cloned()
         .collect();
+    let limits = crate::import_limits();
+    // A message announced larger than the server imports is not retrieved (see
+    // "Budgets and spooling").
+    let (todo, too_big): (Vec<_>, Vec<_>) = todo
+        .into_iter()
+        .partition(|(_, _, n)| limits.max_message.is_none_or(|max| *n <= max));
+    for (n, id, size) in &too_big {
+        tracing::warn!(message = n, uidl = %id, size, "a message larger than max_message_size is not imported");
+    }
     progress.plan(todo.len() as u64, todo.iter().map(|t| t.2).sum());
     let mut report = Report {
         folders: 1,
@@ -314,20 +441,42 @@ pub(crate) async fn pop3_pass<S: MailStore>(
     } else {
         1
     };
-    let mut batch: Vec<Incoming> = Vec::new();
-    let mut batch_bytes = 0;
+    // No answer larger than a quarter over what LIST announced, nor than the largest message.
+    let cap = limits.max_message.map_or(MAX_MESSAGE, answer_limit);
+    let budget = crate::message_budget();
+    let mut spool = LiteralSpool::new(limits.spool_dir.clone());
+    let mut batch = Batch::default();
     // A store refusal stops the transfer; with --delete, what was checkpointed is still
     // deleted before the error is reported.
     let mut refused: Option<Error> = None;
-    for chunk in todo.chunks(window) {
+    'transfer: for chunk in todo.chunks(window) {
         for (n, _, _) in chunk {
             client.send(&Command::Retr(*n)).await?;
         }
         for (_, id, size) in chunk {
-            let body = client.multi().await?;
+            let limit = if *size > 0 {
+                answer_limit(*size).min(cap)
+            } else {
+                cap
+            };
+            let (tail, bytes) = client.retr_answer(limit, &mut spool).await?;
+            // Memory for the whole message before it is read back; never waited for while
+            // the batch holds permits (it is stored first, which gives them back).
+            let permit = match budget.try_acquire(bytes) {
+                Some(p) => p,
+                None => {
+                    if let Err(e) = batch.store(ctx, &mailbox, &mut report).await {
+                        refused = Some(e);
+                        break 'transfer;
+                    }
+                    budget.acquire(bytes).await
+                }
+            };
+            let body = read_back(&mut spool, tail)?;
             progress.advance(1, body.len() as u64);
-            batch_bytes += body.len();
-            batch.push(Incoming {
+            batch.bytes += body.len();
+            batch.permits.push(permit);
+            batch.messages.push(Incoming {
                 key: id.clone(),
                 message_id: message_id(&body),
                 body,
@@ -336,39 +485,17 @@ pub(crate) async fn pop3_pass<S: MailStore>(
                 remote_size: *size,
             });
         }
-        if batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES {
-            let b = std::mem::take(&mut batch);
-            batch_bytes = 0;
-            let n = b.len() as u64;
-            let mb = mailbox.clone();
-            match ctx
-                .blocking(move |c| c.store_batch(REMOTE, &mb, None, &b))
-                .await
-            {
-                Ok(bytes) => {
-                    report.messages += n;
-                    report.bytes += bytes;
-                }
-                Err(e) => {
-                    refused = Some(e);
-                    break;
-                }
-            }
+        if (batch.messages.len() >= BATCH_MESSAGES || batch.bytes >= BATCH_BYTES)
+            && let Err(e) = batch.store(ctx, &mailbox, &mut report).await
+        {
+            refused = Some(e);
+            break;
         }
     }
-    if refused.is_none() && !batch.is_empty() {
-        let n = batch.len() as u64;
-        let mb = mailbox.clone();
-        match ctx
-            .blocking(move |c| c.store_batch(REMOTE, &mb, None, &batch))
-            .await
-        {
-            Ok(bytes) => {
-                report.messages += n;
-                report.bytes += bytes;
-            }
-            Err(e) => refused = Some(e),
-        }
+    if refused.is_none()
+        && let Err(e) = batch.store(ctx, &mailbox, &mut report).await
+    {
+        refused = Some(e);
     }
     if src.delete_remote {
         // Only what the state says is stored (checkpointed after the append committed).
@@ -394,4 +521,57 @@ pub(crate) async fn pop3_pass<S: MailStore>(
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Messages retrieved and not yet stored, with the budget permits of their memory.
+#[derive(Default)]
+struct Batch {
+    messages: Vec<Incoming>,
+    bytes: usize,
+    permits: Vec<MessagePermit>,
+}
+
+impl Batch {
+    /// Stores the batch (if any) and checkpoints it; its memory and permits are given back.
+    async fn store<S: MailStore>(
+        &mut self,
+        ctx: &Ctx<S>,
+        mailbox: &MailboxInfo,
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        let messages = std::mem::take(&mut self.messages);
+        let permits = std::mem::take(&mut self.permits);
+        self.bytes = 0;
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let n = messages.len() as u64;
+        let mb = mailbox.clone();
+        let bytes = ctx
+            .blocking(move |c| c.store_batch(REMOTE, &mb, None, &messages))
+            .await?;
+        drop(permits);
+        report.messages += n;
+        report.bytes += bytes;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unstuffing_in_place_is_unstuff() {
+        for body in [
+            &b""[..],
+            b"no dots\r\n",
+            b".first\r\n..second\r\nthird.\r\n.\r\n",
+            b"a\r\n.b\r\n..\r\n",
+        ] {
+            let mut v = body.to_vec();
+            unstuff_in_place(&mut v);
+            assert_eq!(v, client::unstuff(body).into_owned(), "{body:?}");
+        }
+    }
 }

@@ -46,14 +46,15 @@
 //!   of the server-wide [`MessageBudget`] (`crate::set_message_budget`;
 //!   `limits.message_memory` under `pochta serve`), shared with SMTP and IMAP.
 //! - **Spooling** (with [`crate::ImportLimits::spool_dir`], `data_dir/tmp` under `pochta
-//!   serve`): a literal of a body FETCH goes to an unnamed file once it holds 64 KiB
+//!   serve` and `pochta collect`; POP3's RETR answers likewise, see [`crate::pop3`]): a literal of a body FETCH goes to an unnamed file once it holds 64 KiB
 //!   ([`pochta_net::LiteralSpool`], the IMAP server's APPEND spool, through
 //!   `ImapClient::set_spool`), so an answer arriving holds in memory only its lines and the
 //!   literal bytes not yet written. A complete answer claims a permit for its size before
 //!   it is read back (or, not spooled, kept); the permits travel with the batch until it is
 //!   stored. The reader never waits for a permit while its batch holds others (it hands the
 //!   batch on first), so a message needing the whole budget cannot wait for itself. Without
-//!   a spool (`pochta collect run`), a batch's memory is reserved before its first byte.
+//!   a spool (no [`crate::set_import_limits`] call: tests and library users; `pochta serve`
+//!   and `pochta collect` both set one), a batch's memory is reserved before its first byte.
 //! - **Largest message** ([`crate::ImportLimits::max_message`], `limits.max_message_size`):
 //!   a message announced larger is not fetched (logged, and counted as done for the
 //!   checkpoint: it could never be stored), and no literal of any answer may exceed

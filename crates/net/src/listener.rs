@@ -23,7 +23,9 @@
 //!   to lose) instead of letting the newcomer wait behind it. A flood of connections that
 //!   never log in — slowloris drips from many addresses — therefore cannot keep a legitimate
 //!   user from a greeting; a session that has logged in is never evicted. The MTA listener
-//!   does not take part: its sessions never log in.
+//!   does not take part: its sessions never log in. A loop still waiting for a permit evicts
+//!   again every `EVICT_RETRY` (100 ms): the connections it accepted last may not have been
+//!   registered yet when it first looked, and a freed permit may go to another listener.
 //! - Accept errors (EMFILE, ENFILE, ECONNABORTED …) are logged and retried with exponential
 //!   backoff from 10 ms to 1 s instead of ending the listener: a mail server must survive a
 //!   burst of file-descriptor exhaustion.
@@ -132,6 +134,8 @@ pub struct ListenerConfig {
 
 /// How long a refused connection may take to receive its one-line refusal.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an accept loop at `max_connections` waits for a permit before evicting again.
+const EVICT_RETRY: Duration = Duration::from_millis(100);
 
 /// Connection limits shared by every listener of a server.
 pub struct Limiter {
@@ -450,15 +454,23 @@ async fn accept_loop<S: Service>(
             Err(TryAcquireError::NoPermits) => {
                 // Full: make room by evicting the oldest connection that has not logged in
                 // (module notes); if every session has logged in, wait for one to end.
-                if limiter.evict_oldest() {
-                    debug!(listener = %name, "at max_connections: evicted the oldest connection not logged in");
-                }
-                tokio::select! {
-                    _ = shutdown.wait() => break,
-                    p = Arc::clone(&limiter.total).acquire_owned() => match p {
-                        Ok(p) => p,
-                        Err(_) => break,
-                    },
+                // Evicting again every EVICT_RETRY while no permit comes: connections
+                // accepted just before may not have registered as evictable yet (their
+                // tasks had not run), and a permit freed may go to another listener's loop
+                // queued first; waiting once for good left a flood holding every slot.
+                let acquired = loop {
+                    if limiter.evict_oldest() {
+                        debug!(listener = %name, "at max_connections: evicted the oldest connection not logged in");
+                    }
+                    tokio::select! {
+                        _ = shutdown.wait() => break None,
+                        p = Arc::clone(&limiter.total).acquire_owned() => break p.ok(),
+                        _ = tokio::time::sleep(EVICT_RETRY) => {}
+                    }
+                };
+                match acquired {
+                    Some(p) => p,
+                    None => break,
                 }
             }
         };

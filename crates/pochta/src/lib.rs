@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod backend;
+pub mod collect;
 pub mod config;
 pub mod contacts;
 pub mod outbound;

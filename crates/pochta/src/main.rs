@@ -6,8 +6,9 @@
 //! - Logs go to stderr through `tracing` (level from `RUST_LOG`, default `info`); command
 //!   output goes to stdout, so `pochta user list | …` stays clean.
 //! - Only `serve` and `dev` start a tokio runtime; admin commands are plain synchronous code.
-//! - `serve` and `dev` fix glibc's mmap threshold before anything is allocated, by running
-//!   themselves again with `GLIBC_TUNABLES` set (see [`fix_malloc_threshold`]).
+//! - `serve`, `dev` and `collect run` (which imports large messages too) fix glibc's mmap
+//!   threshold before anything is allocated, by running themselves again with
+//!   `GLIBC_TUNABLES` set (see [`fix_malloc_threshold`]).
 #![forbid(unsafe_code)]
 
 use std::io::Write as _;
@@ -411,7 +412,10 @@ enum AliasCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Serve | Command::Dev { .. }) {
+    if matches!(
+        cli.command,
+        Command::Serve | Command::Dev { .. } | Command::Collect(CollectCmd::Run { .. })
+    ) {
         fix_malloc_threshold();
     }
     init_logging();
@@ -655,7 +659,11 @@ fn collect(config: &Config, cmd: CollectCmd, out: &mut dyn std::io::Write) -> Re
     use pochta_collector::cli;
     let store = admin::open(config)?;
     let state = pochta::backend::collector_state(config)?;
-    pochta_collector::oauth::configure(config.collector_web.clone(), config.dns.resolver());
+    // The same spool, budgets and limits as the server's collector.
+    pochta::collect::configure(
+        config,
+        pochta_net::MessageBudget::new(config.limits.message_memory),
+    )?;
     match cmd {
         CollectCmd::Add {
             address,

@@ -169,14 +169,9 @@ pub async fn serve(config: Config) -> Result<()> {
         let contacts = Some(Arc::clone(&ctx.contacts));
         let open_state = backend::collector_opener(&config);
         let schedule = config.collector.with_env_override();
-        pochta_collector::oauth::configure(config.collector_web.clone(), config.dns.resolver());
-        pochta_collector::set_message_budget(ctx.message_budget.clone());
-        // Large FETCH literals are spooled to data_dir/tmp like APPEND's; none larger than
-        // a message the server accepts.
-        pochta_collector::set_import_limits(pochta_collector::ImportLimits {
-            spool_dir: Some(config.data_dir.join("tmp")),
-            max_message: Some(config.limits.max_message_size),
-        });
+        // Large FETCH literals and RETR answers are spooled to data_dir/tmp like APPEND's,
+        // under the server's message budget; none larger than a message the server accepts.
+        crate::collect::configure(&config, ctx.message_budget.clone())?;
         tokio::spawn(async move {
             let _tracker = tracker;
             pochta_collector::run::run_all(store, contacts, open_state, schedule, async move {

@@ -12,11 +12,14 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use common::{TestDir, TestServer, free_ports, inbox, rss_kib, settled_rss_kib, stdout, wait_for};
+use common::{
+    RssSampler, TestDir, TestServer, collect_add, free_ports, inbox, settled_rss_kib, stdout,
+    wait_for,
+};
 
 /// What a provider does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,20 +229,7 @@ fn hostile_providers_cannot_exhaust_the_servers_memory() {
     for (user, mode) in modes {
         dir.add_user(user, "Local-Pass-1");
         let port = provider(mode, Arc::clone(&honest));
-        let url = format!("imap://127.0.0.1:{port}?tls=none");
-        let o = dir.cli_with_stdin(
-            &[
-                "collect",
-                "add",
-                user,
-                &url,
-                "--user",
-                "old",
-                "--password-stdin",
-            ],
-            "old-password\n",
-        );
-        assert!(o.status.success(), "collect add {user}: {}", stdout(&o));
+        collect_add(&dir, user, &format!("imap://127.0.0.1:{port}?tls=none"));
     }
     let server =
         TestServer::start_in_with_env(dir, listeners, &[("POCHTA_COLLECTOR_INTERVAL", "1")]);
@@ -247,18 +237,7 @@ fn hostile_providers_cannot_exhaust_the_servers_memory() {
     let before = settled_rss_kib(pid);
     assert!(before > 0, "cannot read VmRSS of the server (pid {pid})");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let stop = Arc::clone(&stop);
-        thread::spawn(move || {
-            let mut peak = 0;
-            while !stop.load(Ordering::SeqCst) {
-                peak = peak.max(rss_kib(pid));
-                thread::sleep(Duration::from_millis(20));
-            }
-            peak
-        })
-    };
+    let sampler = RssSampler::start(pid);
 
     // Every hostile source fails its pass and says why.
     let data_dir = server.dir.data_dir();
@@ -294,8 +273,7 @@ fn hostile_providers_cannot_exhaust_the_servers_memory() {
         || subjects(3),
     );
 
-    stop.store(true, Ordering::SeqCst);
-    let peak = sampler.join().unwrap();
+    let peak = sampler.peak();
     let grew = peak.saturating_sub(before);
     eprintln!(
         "VmRSS {before} KiB before, peak {peak} KiB against the hostile providers: grew \

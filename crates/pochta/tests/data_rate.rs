@@ -1,8 +1,8 @@
 //! The minimum data rate (`limits.min_data_rate`, `limits.data_rate_grace`), through the
-//! binary: a client that drips a DATA body or an IMAP APPEND literal is cut off with a clear
-//! answer (`451 4.4.2`, `* BYE`) once the grace has passed, while a client sending above the
-//! rate (even one slower than the grace in total) is unaffected. Waits are deadline-bounded
-//! polls; no elapsed time is asserted.
+//! binary: a client that drips a DATA body, a BDAT chunk or an IMAP APPEND literal is cut
+//! off with a clear answer (`451 4.4.2`, `* BYE`) once the grace has passed, while a client
+//! sending above the rate (even one slower than the grace in total) is unaffected. Waits are
+//! deadline-bounded polls; no elapsed time is asserted.
 
 mod common;
 
@@ -19,7 +19,8 @@ const PASS: &str = "rate pw";
 const CONFIG: &str = "[limits]\nmin_data_rate = 1000\ndata_rate_grace = 2\n\
                       [smtp]\ncheck_inbound = false\n";
 
-fn smtp_data(addr: SocketAddr) -> BufReader<TcpStream> {
+/// An SMTP session with its envelope given, ready for DATA or BDAT.
+fn smtp_envelope(addr: SocketAddr) -> BufReader<TcpStream> {
     let s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut r = BufReader::new(s);
@@ -27,6 +28,11 @@ fn smtp_data(addr: SocketAddr) -> BufReader<TcpStream> {
     smtp_cmd(&mut r, "EHLO client.test\r\n", "250");
     smtp_cmd(&mut r, "MAIL FROM:<someone@client.test>\r\n", "250");
     smtp_cmd(&mut r, format!("RCPT TO:<{USER}>\r\n"), "250");
+    r
+}
+
+fn smtp_data(addr: SocketAddr) -> BufReader<TcpStream> {
+    let mut r = smtp_envelope(addr);
     smtp_cmd(&mut r, "DATA\r\n", "354");
     r
 }
@@ -86,6 +92,13 @@ fn dripping_bodies_and_literals_are_cut_off_while_others_go_on() {
         (answer, closed)
     });
 
+    // SMTP: a BDAT chunk (RFC 3030) dripped at 5 bytes/s.
+    let bdat_drip = thread::spawn(move || {
+        let mut c = smtp_envelope(smtp);
+        c.get_mut().write_all(b"BDAT 100000 LAST\r\n").unwrap();
+        drip_until_answer(&mut c)
+    });
+
     // IMAP: an APPEND literal dripped at 5 bytes/s.
     let imap_drip = thread::spawn(move || {
         let s = TcpStream::connect(imap).expect("connect");
@@ -104,6 +117,11 @@ fn dripping_bodies_and_literals_are_cut_off_while_others_go_on() {
         server.log()
     );
     assert!(closed, "the connection stays open after 451 4.4.2");
+    let bdat_answer = bdat_drip.join().unwrap();
+    assert!(
+        bdat_answer.starts_with("451 4.4.2"),
+        "a dripped BDAT chunk: {bdat_answer:?}"
+    );
     let imap_answer = imap_drip.join().unwrap();
     assert!(
         imap_answer.starts_with("* BYE") && imap_answer.contains("too slowly"),

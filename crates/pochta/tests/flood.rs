@@ -17,7 +17,10 @@ const USER: &str = "legit@pochta.test";
 const PASSWORD: &str = "legit-password";
 
 fn server(extra: &str) -> TestServer {
-    let ports: Vec<(&'static str, u16)> = ["imap", "pop3"].into_iter().zip(free_ports(2)).collect();
+    let ports: Vec<(&'static str, u16)> = ["imap", "pop3", "submission"]
+        .into_iter()
+        .zip(free_ports(3))
+        .collect();
     let dir = TestDir::new(&ports, &format!("[auth]\nplaintext = \"always\"\n{extra}"));
     dir.add_user(USER, PASSWORD);
     TestServer::start_in(dir, ports)
@@ -122,11 +125,11 @@ async fn a_flood_that_never_logs_in_does_not_keep_a_user_out() {
 
 /// Greeting-to-login is one budget, not one per read: a client that sends a byte every
 /// second (well inside any per-read timeout) is closed once `login_timeout` has passed since
-/// its greeting, on IMAP and on POP3.
+/// its greeting, on IMAP, POP3 and submission.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dripping_bytes_does_not_stretch_the_login_budget() {
     let s = server("[limits]\nlogin_timeout = 3\n");
-    for listener in ["imap", "pop3"] {
+    for listener in ["imap", "pop3", "submission"] {
         let mut c = s.connect(listener).await;
         read_line(&mut c).await;
         let started = Instant::now();

@@ -47,6 +47,9 @@ async fn control_characters_and_long_names_are_refused() {
     send(&mut c, &format!("RCPT TO:<{USER}> ORCPT=rfc822;x\ry\r\n")).await;
     let l = read_line(&mut c).await;
     assert!(l.starts_with("501 5.5."), "ORCPT with CR: {l:?}");
+    send(&mut c, "RCPT TO:<\"victim\0\"@pochta.test>\r\n").await;
+    let l = read_line(&mut c).await;
+    assert!(l.starts_with("501 5.5."), "RCPT TO with NUL: {l:?}");
     send(&mut c, &format!("RCPT TO:<{USER}>\r\n")).await;
     assert!(read_line(&mut c).await.starts_with("250 "));
     send(&mut c, "DATA\r\n").await;
@@ -56,6 +59,33 @@ async fn control_characters_and_long_names_are_refused() {
     assert!(l.starts_with("250 "), "{l:?}");
     send(&mut c, "QUIT\r\n").await;
 
+    // A bare LF ends a command line (lines ending in LF alone are read, as many clients send
+    // them), so an address with one is cut there and refused, and the rest of the line is an
+    // unknown command: nothing of it reaches an envelope. (A new session: the first one has
+    // used most of its error budget.)
+    let mut c = s.connect("smtp").await;
+    assert!(read_line(&mut c).await.starts_with("220 "));
+    send(&mut c, "EHLO client.test\r\n").await;
+    read_until(&mut c, "250 ").await;
+    for (bad, then) in [
+        (
+            "MAIL FROM:<\"evil\nX-Injected: yes\"@client.test>\r\n",
+            "MAIL FROM:<a@client.test>\r\n",
+        ),
+        (
+            "RCPT TO:<\"victim\nX-Injected: yes\"@pochta.test>\r\n",
+            "QUIT\r\n",
+        ),
+    ] {
+        send(&mut c, bad).await;
+        let l = read_line(&mut c).await;
+        assert!(l.starts_with("501 5.5."), "{bad:?}: {l:?}");
+        let l = read_line(&mut c).await;
+        assert!(l.starts_with("500 5.5."), "{bad:?}, after the LF: {l:?}");
+        send(&mut c, then).await;
+        let l = read_line(&mut c).await;
+        assert!(l.starts_with("2"), "{then:?} after {bad:?}: {l:?}");
+    }
     drop(c);
     let mut i = s.connect("imap").await;
     read_line(&mut i).await;

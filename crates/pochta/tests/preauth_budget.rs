@@ -183,3 +183,112 @@ fn unauthenticated_connections_cannot_send_large_literals() {
     let ok = line(&mut c);
     assert!(ok.starts_with("x OK"), "login with literals: {ok}");
 }
+
+/// Lines until one starts with `tag` and a space (inclusive).
+fn until_tag(r: &mut BufReader<TcpStream>, tag: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let l = line(r);
+        assert!(!l.is_empty(), "connection closed; got so far: {lines:?}");
+        let done = l.starts_with(&format!("{tag} "));
+        lines.push(l);
+        if done {
+            return lines;
+        }
+    }
+}
+
+/// An over-long AUTHENTICATE continuation (before login, under the small budget) and an
+/// over-long line while IDLE waits for `DONE` (after login) each get their command's tagged
+/// `BAD`, and the session goes on (issue 17; the driver-level tests are in
+/// `crates/imap/tests/limits.rs`, this one goes through the binary).
+#[test]
+fn overlong_lines_in_authenticate_and_idle_get_a_tagged_bad() {
+    let listeners: Vec<(&'static str, u16)> = vec![("imap", free_ports(1)[0])];
+    let dir = TestDir::new(&listeners, "");
+    dir.add_user(USER, PASS);
+    let server = TestServer::start_in(dir, listeners);
+    let mut c = connect(server.addr("imap"));
+    let long = |b: u8| {
+        let mut l = vec![b; 200 * 1024];
+        l.extend_from_slice(b"\r\n");
+        l
+    };
+
+    c.get_mut().write_all(b"A1 AUTHENTICATE PLAIN\r\n").unwrap();
+    let go = line(&mut c);
+    assert!(go.starts_with('+'), "AUTHENTICATE PLAIN: {go}");
+    c.get_mut().write_all(&long(b'A')).unwrap();
+    let r = until_tag(&mut c, "A1");
+    assert!(r.last().unwrap().starts_with("A1 BAD"), "{r:?}");
+    c.get_mut().write_all(b"n1 NOOP\r\n").unwrap();
+    let r = until_tag(&mut c, "n1");
+    assert!(r.last().unwrap().starts_with("n1 OK"), "NOOP after: {r:?}");
+
+    c.get_mut()
+        .write_all(format!("l LOGIN {USER} \"{PASS}\"\r\ns SELECT INBOX\r\n").as_bytes())
+        .unwrap();
+    let r = until_tag(&mut c, "l");
+    assert!(r.last().unwrap().starts_with("l OK"), "{r:?}");
+    let r = until_tag(&mut c, "s");
+    assert!(r.last().unwrap().starts_with("s OK"), "{r:?}");
+    c.get_mut().write_all(b"I1 IDLE\r\n").unwrap();
+    let go = line(&mut c);
+    assert!(go.starts_with('+'), "IDLE: {go}");
+    c.get_mut().write_all(&long(b'x')).unwrap();
+    let r = until_tag(&mut c, "I1");
+    assert!(r.last().unwrap().starts_with("I1 BAD"), "{r:?}");
+    c.get_mut().write_all(b"n2 NOOP\r\n").unwrap();
+    let r = until_tag(&mut c, "n2");
+    assert!(
+        r.last().unwrap().starts_with("n2 OK"),
+        "NOOP after IDLE: {r:?}"
+    );
+}
+
+/// POP3 and SMTP submission keep nothing beyond one bounded line before login: an over-long
+/// SASL response (POP3 AUTH, 8 KiB), an over-long command line (POP3 1000 octets, SMTP
+/// 16 KiB) each get an error reply, and the session goes on.
+#[test]
+fn pop3_and_submission_refuse_overlong_lines_before_login() {
+    let listeners: Vec<(&'static str, u16)> = ["pop3", "submission"]
+        .into_iter()
+        .zip(free_ports(2))
+        .collect();
+    let dir = TestDir::new(&listeners, "[auth]\nplaintext = \"always\"\n");
+    dir.add_user(USER, PASS);
+    let server = TestServer::start_in(dir, listeners);
+    let long = |head: &[u8]| {
+        let mut l = head.to_vec();
+        l.extend(std::iter::repeat_n(b'A', 200 * 1024));
+        l.extend_from_slice(b"\r\n");
+        l
+    };
+
+    let s = TcpStream::connect(server.addr("pop3")).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut p = BufReader::new(s);
+    assert!(line(&mut p).starts_with("+OK"));
+    p.get_mut().write_all(b"AUTH PLAIN\r\n").unwrap();
+    let go = line(&mut p);
+    assert!(go.starts_with('+'), "AUTH PLAIN: {go}");
+    p.get_mut().write_all(&long(b"")).unwrap();
+    let r = line(&mut p);
+    assert!(r.starts_with("-ERR") && r.contains("too long"), "{r}");
+    p.get_mut().write_all(&long(b"USER ")).unwrap();
+    let r = line(&mut p);
+    assert!(r.starts_with("-ERR") && r.contains("too long"), "{r}");
+    p.get_mut()
+        .write_all(format!("USER {USER}\r\n").as_bytes())
+        .unwrap();
+    let r = line(&mut p);
+    assert!(r.starts_with("+OK"), "USER after the long lines: {r}");
+
+    let s = TcpStream::connect(server.addr("submission")).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut m = BufReader::new(s);
+    assert!(common::smtp_reply(&mut m).starts_with("220"));
+    common::smtp_cmd(&mut m, "EHLO client.test\r\n", "250");
+    common::smtp_cmd(&mut m, long(b"NOOP "), "500 5.5.6");
+    common::smtp_cmd(&mut m, "NOOP\r\n", "250");
+}

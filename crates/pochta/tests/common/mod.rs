@@ -436,6 +436,141 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Peak resident memory (`VmHWM` of `/proc/PID/status`) in KiB; 0 once the process is gone.
+pub fn hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Samples a process's VmRSS every 20 ms, on a thread, until [`RssSampler::peak`].
+pub struct RssSampler {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl RssSampler {
+    pub fn start(pid: u32) -> RssSampler {
+        use std::sync::atomic::Ordering;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut peak = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    peak = peak.max(rss_kib(pid));
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                peak
+            })
+        };
+        RssSampler { stop, thread }
+    }
+
+    /// Stops sampling; the highest VmRSS seen, in KiB.
+    pub fn peak(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().expect("sampler thread")
+    }
+}
+
+/// `pochta collect add USER URL --user old --password-stdin`, asserting success.
+pub fn collect_add(dir: &TestDir, user: &str, url: &str) {
+    let o = dir.cli_with_stdin(
+        &[
+            "collect",
+            "add",
+            user,
+            url,
+            "--user",
+            "old",
+            "--password-stdin",
+        ],
+        "old-password\n",
+    );
+    assert!(
+        o.status.success(),
+        "collect add {user} {url}: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+}
+
+/// `pochta collect run USER --once` as a child process whose peak resident memory (VmHWM)
+/// is watched, and killed when it passes a bound.
+pub struct CollectRun {
+    pub child: Child,
+    /// The highest VmHWM read so far, in KiB.
+    pub peak_kib: u64,
+}
+
+impl CollectRun {
+    pub fn start(dir: &TestDir, user: &str) -> CollectRun {
+        let child = Command::new(BIN)
+            .arg("--config")
+            .arg(&dir.config)
+            .args(["collect", "run", user, "--once"])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pochta collect run");
+        CollectRun { child, peak_kib: 0 }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Reads VmHWM every 20 ms until the process exits (true) or `until` holds (false). Panics
+    /// (the process killed) when the peak passes `bound_kib` or after `limit`. Growth in the
+    /// last 20 ms before the process exits can be missed.
+    pub fn watch(
+        &mut self,
+        bound_kib: u64,
+        limit: Duration,
+        mut until: impl FnMut() -> bool,
+    ) -> bool {
+        let end = Instant::now() + limit;
+        loop {
+            if self.child.try_wait().expect("wait").is_some() {
+                return true;
+            }
+            self.peak_kib = self.peak_kib.max(hwm_kib(self.pid()));
+            let over = self.peak_kib > bound_kib;
+            if over || Instant::now() > end {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "pochta collect run: peak VmHWM {} KiB (bound {bound_kib} KiB){}",
+                    self.peak_kib,
+                    if over { "" } else { "; timed out" }
+                );
+            }
+            if until() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the process if it still runs; whether it succeeded, and stdout and stderr.
+    pub fn finish(mut self) -> (bool, String) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let out = self.child.wait_with_output().expect("collect run output");
+        (
+            out.status.success(),
+            format!("{}{}", stdout(&out), stderr(&out)),
+        )
+    }
+}
+
 /// [`rss_kib`] once the process has settled: the least of five readings 200 ms apart.
 pub fn settled_rss_kib(pid: u32) -> u64 {
     (0..5)
