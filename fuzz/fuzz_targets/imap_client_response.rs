@@ -17,6 +17,7 @@ fn run(data: &[u8], chunk: usize) -> (Vec<Response>, Option<ResponseError>) {
         max_literal: 256,
         max_command: 1024,
         max_literals: 4,
+        max_text: 1024,
     };
     let mut reader = ResponseReader::new(limits);
     let mut out = Vec::new();

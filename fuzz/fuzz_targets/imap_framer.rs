@@ -13,6 +13,7 @@ fn run(data: &[u8], chunk: usize) -> Vec<Event> {
         max_literal: 256,
         max_command: 1024,
         max_literals: 4,
+        max_text: 1024,
     };
     let mut f = Framer::new(limits);
     let mut events = Vec::new();

@@ -56,6 +56,7 @@ fn small() -> Options {
             max_literal: 4 << 20,
             max_command: 8 << 20,
             max_literals: 64,
+            max_text: 8 << 20,
         },
         max_collected: 1 << 20,
         ..Options::default()

@@ -26,7 +26,10 @@
 //!   [`Event::Line`] with no literal processing (AUTHENTICATE continuations, IDLE's `DONE`).
 //! - Empty lines between commands are ignored.
 //! - Memory: the framer holds at most one line (≤ `max_line`) of unparsed input beyond what
-//!   was fed, plus the current command (≤ `max_command`).
+//!   was fed, plus the current command (≤ `max_command`). Its lines together are at most
+//!   `max_text`; a driver that spools literals ([`Framer::take_literal`], with
+//!   [`Framer::held`] telling how much is in memory) can so bound what one command holds in
+//!   memory far below `max_command`.
 
 use crate::core::{Tag, is_tag_char};
 
@@ -44,6 +47,10 @@ pub struct Limits {
     pub max_command: u64,
     /// Most literals in one command (MULTIAPPEND sends one per message).
     pub max_literals: usize,
+    /// Largest text of one command: its lines (with their CRLFs) together, literals not
+    /// counted. Lines cannot be spooled, so this bounds what a command whose literals go to
+    /// disk still holds in memory (at most `max_literals` lines of `max_line` otherwise).
+    pub max_text: u64,
 }
 
 impl Default for Limits {
@@ -53,6 +60,7 @@ impl Default for Limits {
             max_literal: 64 * 1024 * 1024,
             max_command: 128 * 1024 * 1024,
             max_literals: 1000,
+            max_text: 128 * 1024 * 1024,
         }
     }
 }
@@ -68,6 +76,7 @@ impl Limits {
         max_literal: 8 * 1024,
         max_command: 48 * 1024,
         max_literals: 16,
+        max_text: 48 * 1024,
     };
 }
 
@@ -115,7 +124,8 @@ pub enum FrameErrorKind {
     /// [`Limits::max_command`]. For a synchronizing literal no byte was read; for a
     /// non-synchronizing one the bytes are being discarded. Answer `NO [TOOBIG]` or `BAD`.
     LiteralTooBig { size: u64, kind: LiteralKind },
-    /// Lines together over [`Limits::max_command`].
+    /// Lines together over [`Limits::max_text`], or with the literals over
+    /// [`Limits::max_command`].
     CommandTooBig,
     /// More than [`Limits::max_literals`] literals.
     TooManyLiterals,
@@ -173,6 +183,8 @@ pub struct Framer {
     cmd_tag: Option<Tag>,
     cmd_name: Option<String>,
     cmd_size: u64,
+    /// Bytes of the current command's lines (see [`Limits::max_text`]).
+    text_size: u64,
     literals: usize,
     /// The current command is being dropped (its error was already reported).
     discarding: bool,
@@ -204,6 +216,7 @@ impl Framer {
             cmd_tag: None,
             cmd_name: None,
             cmd_size: 0,
+            text_size: 0,
             literals: 0,
             discarding: false,
             lit_bytes: 0,
@@ -259,6 +272,12 @@ impl Framer {
         Some((pos, self.cmd.split_off(pos)))
     }
 
+    /// Bytes of the current command held in memory (what [`Framer::take_literal`] took is
+    /// not counted).
+    pub fn held(&self) -> usize {
+        self.cmd.len()
+    }
+
     /// Whether the bytes of a literal are being read (or discarded).
     pub fn in_literal(&self) -> bool {
         matches!(self.state, State::Literal { .. })
@@ -293,6 +312,7 @@ impl Framer {
         self.cmd_tag = None;
         self.cmd_name = None;
         self.cmd_size = 0;
+        self.text_size = 0;
         self.literals = 0;
         self.discarding = false;
         self.lit_bytes = 0;
@@ -447,9 +467,10 @@ impl Framer {
         }
         let line_len = (e - s) as u64 + 2;
         self.cmd_size += line_len;
+        self.text_size += line_len;
         let literal = literal_suffix(&self.buf[s..e]);
         if !self.discarding {
-            if self.cmd_size > self.limits.max_command {
+            if self.cmd_size > self.limits.max_command || self.text_size > self.limits.max_text {
                 let ev = self.fail(FrameErrorKind::CommandTooBig);
                 if literal.is_none_or(|(_, k)| k.is_sync()) {
                     self.reset_command();
@@ -666,6 +687,50 @@ mod tests {
             matches!(&ev[0], Event::Error(FrameError { tag: Some(t), kind: FrameErrorKind::LiteralTooBig { size: 5, .. } }) if t.as_str() == "a")
         );
         assert!(matches!(&ev[1], Event::Command(c) if c.bytes == b"b NOOP\r\n"));
+    }
+
+    #[test]
+    fn text_over_max_text_is_refused_and_the_next_command_framed() {
+        let mut f = Framer::new(Limits {
+            max_text: 40,
+            ..Limits::default()
+        });
+        // Lines of 20, 12, 12 and 2 octets with their CRLFs (46 > 40); literals do not count.
+        f.feed(b"a SEARCH TEXT {3+}\r\nabc TEXT {3+}\r\nabc TEXT {3+}\r\nabc\r\nb NOOP\r\n");
+        let ev = events(&mut f);
+        assert_eq!(ev.len(), 2, "{ev:?}");
+        assert!(
+            matches!(&ev[0], Event::Error(FrameError { tag: Some(t), kind: FrameErrorKind::CommandTooBig }) if t.as_str() == "a")
+        );
+        assert!(matches!(&ev[1], Event::Command(c) if c.bytes == b"b NOOP\r\n"));
+        // Under the limit, with the same literals, the command is framed whole.
+        let mut f = Framer::new(Limits {
+            max_text: 60,
+            ..Limits::default()
+        });
+        f.feed(b"a SEARCH TEXT {3+}\r\nabc TEXT {3+}\r\nabc TEXT {3+}\r\nabc\r\n");
+        let ev = events(&mut f);
+        assert!(
+            matches!(&ev[..], [Event::Command(c)] if c.bytes.len() == 55),
+            "{ev:?}"
+        );
+    }
+
+    #[test]
+    fn held_counts_what_take_literal_left() {
+        let mut f = Framer::default();
+        f.feed(b"a APPEND x {10}\r\n");
+        assert!(matches!(
+            f.next_event(),
+            Some(Event::LiteralAnnounced { .. })
+        ));
+        f.accept_literal();
+        f.feed(b"0123456");
+        assert!(f.next_event().is_none());
+        assert_eq!(f.held(), 17 + 7);
+        let (pos, part) = f.take_literal(1).expect("part");
+        assert_eq!((pos, part.as_slice()), (17, &b"0123456"[..]));
+        assert_eq!(f.held(), 17);
     }
 
     #[test]

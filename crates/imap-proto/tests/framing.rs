@@ -72,6 +72,7 @@ fn limits() -> Limits {
         max_literal: 1000,
         max_command: 4000,
         max_literals: 8,
+        max_text: 4000,
     }
 }
 

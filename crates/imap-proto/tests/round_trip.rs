@@ -391,6 +391,7 @@ fn frame_all(input: &[u8], chunk: usize) -> Vec<Event> {
         max_literal: 30,
         max_command: 100,
         max_literals: 3,
+        max_text: 100,
     });
     let mut out = Vec::new();
     for piece in input.chunks(chunk) {
@@ -470,7 +471,7 @@ proptest! {
 
     #[test]
     fn framer_never_panics_and_consumes(input in prop::collection::vec(prop_oneof![any::<u8>(), Just(b'\n'), Just(b'{'), Just(b'}')], 0..400), chunk in 1usize..50) {
-        let mut f = Framer::new(Limits { max_line: 40, max_literal: 30, max_command: 100, max_literals: 3 });
+        let mut f = Framer::new(Limits { max_line: 40, max_literal: 30, max_command: 100, max_literals: 3, max_text: 100 });
         let mut flip = false;
         for piece in input.chunks(chunk) {
             f.feed(piece);

@@ -79,6 +79,7 @@ fn limits<S>(shared: &Shared<S>, authenticated: bool) -> Limits {
     Limits {
         max_literal: shared.config.max_message,
         max_command: shared.config.max_message.saturating_mul(2).max(1 << 20),
+        max_text: crate::spool::MAX_TEXT,
         ..Limits::default()
     }
 }

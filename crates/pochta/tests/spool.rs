@@ -462,3 +462,125 @@ fn open_mta_data(addr: SocketAddr) -> BufReader<TcpStream> {
     smtp_cmd(&mut r, "DATA\r\n", "354");
     r
 }
+
+/// Literals each under the spool threshold (a MULTIAPPEND of many small messages) cannot make
+/// one connection hold its whole unfinished command: once the command holds `HELD_LIMIT`
+/// (1 MiB) in memory every further literal byte goes to disk, and its lines together are
+/// capped (`Limits::max_text`, 1 MiB, `NO [TOOBIG]` above it). [`SMALL_CONNS`] logged-in connections
+/// each send 500 messages of 60,000 octets (30 MB) and stop before the end (240 MB held in
+/// memory without the guard). Then a complete MULTIAPPEND of 40 such messages is stored byte
+/// for byte, and a command with 1.2 MB of lines gets `NO [TOOBIG]` while the session goes on.
+#[test]
+fn many_small_literals_are_spooled_past_the_held_limit() {
+    const SMALL_CONNS: usize = 8;
+    const SMALL_MSGS: usize = 500;
+    const SMALL_SIZE: usize = 60_000;
+    const SMALL_BOUND_KIB: u64 = 96 * 1024;
+    let listeners: Vec<(&'static str, u16)> = vec![("imap", free_ports(1)[0])];
+    let dir = TestDir::new(&listeners, "[limits]\nconnections_per_ip = 100\n");
+    dir.add_user(USER, PASS);
+    let server = TestServer::start_in(dir, listeners);
+    let pid = server.child.id();
+    let addr = server.addr("imap");
+
+    let mut w = imap_login(addr);
+    let small = b"Subject: warm\r\n\r\nhi\r\n";
+    imap_append(&mut w, small.len());
+    w.get_mut().write_all(small).unwrap();
+    w.get_mut().write_all(b"\r\n").unwrap();
+    let mut l = String::new();
+    w.read_line(&mut l).unwrap();
+    assert!(l.starts_with("a OK"), "{l}");
+    let before = settled_rss_kib(pid);
+    assert!(before > 0, "cannot read VmRSS of the server (pid {pid})");
+
+    let message = std::sync::Arc::new(body(SMALL_SIZE));
+    let peers: Vec<_> = (0..SMALL_CONNS)
+        .map(|_| {
+            let message = message.clone();
+            thread::spawn(move || {
+                let mut c = imap_login(addr);
+                c.get_mut().write_all(b"a APPEND INBOX").unwrap();
+                for _ in 0..SMALL_MSGS {
+                    let w = c.get_mut();
+                    w.write_all(format!(" {{{SMALL_SIZE}+}}\r\n").as_bytes())
+                        .unwrap();
+                    w.write_all(&message).unwrap();
+                }
+                c
+            })
+        })
+        .collect();
+    let peers: Vec<BufReader<TcpStream>> = peers.into_iter().map(|t| t.join().unwrap()).collect();
+    let after = settled_rss_kib(pid);
+    let grew = after.saturating_sub(before);
+    eprintln!(
+        "VmRSS {before} KiB before, {after} KiB with {SMALL_CONNS} unfinished MULTIAPPENDs of \
+         {SMALL_MSGS} x {SMALL_SIZE} octets: grew {grew} KiB (bound {SMALL_BOUND_KIB} KiB)"
+    );
+    assert!(
+        grew <= SMALL_BOUND_KIB,
+        "{SMALL_CONNS} unfinished MULTIAPPENDs of small literals grew the server by {grew} KiB \
+         (bound {SMALL_BOUND_KIB} KiB)"
+    );
+    drop(peers);
+
+    // A complete MULTIAPPEND past the held limit is put back together byte for byte.
+    let messages: Vec<Vec<u8>> = (0..40)
+        .map(|i| {
+            let mut m = format!("Subject: part {i}\r\n").into_bytes();
+            m.extend_from_slice(&body(SMALL_SIZE - m.len()));
+            m
+        })
+        .collect();
+    let mut c = imap_login(addr);
+    c.get_mut().write_all(b"m APPEND INBOX").unwrap();
+    for m in &messages {
+        let w = c.get_mut();
+        w.write_all(format!(" {{{}+}}\r\n", m.len()).as_bytes())
+            .unwrap();
+        w.write_all(m).unwrap();
+    }
+    c.get_mut().write_all(b"\r\n").unwrap();
+    let mut l = String::new();
+    while !l.starts_with("m ") {
+        l.clear();
+        c.read_line(&mut l).unwrap();
+    }
+    assert!(
+        l.starts_with("m OK"),
+        "a MULTIAPPEND of 40 x 60,000 octets: {l}"
+    );
+    let found = inbox(&server.dir.data_dir(), USER);
+    for (i, m) in messages.iter().enumerate() {
+        assert!(
+            found.contains(m),
+            "message {i} of the MULTIAPPEND is not in INBOX whole"
+        );
+    }
+
+    // 20 lines of 60,000 octets in one command: over max_text, refused, the session goes on.
+    let w = c.get_mut();
+    w.write_all(b"b SEARCH").unwrap();
+    let keys = "ALL ".repeat(15_000);
+    for _ in 0..20 {
+        w.write_all(format!(" {keys}TEXT {{1+}}\r\nx").as_bytes())
+            .unwrap();
+    }
+    w.write_all(b"\r\nc NOOP\r\n").unwrap();
+    let mut lines = Vec::new();
+    loop {
+        let mut l = String::new();
+        c.read_line(&mut l).unwrap();
+        let done = l.starts_with("c ");
+        lines.push(l);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        lines.iter().any(|l| l.starts_with("b NO [TOOBIG]")),
+        "1.2 MB of lines in one command: {lines:?}"
+    );
+    assert!(lines.last().unwrap().starts_with("c OK"), "{lines:?}");
+}

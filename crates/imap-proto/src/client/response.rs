@@ -38,6 +38,7 @@ pub const CLIENT_LIMITS: Limits = Limits {
     max_literal: 512 << 20,
     max_command: (512 << 20) + (1 << 20),
     max_literals: 64,
+    max_text: (512 << 20) + (1 << 20),
 };
 
 /// The server's answer cannot be read on; the connection must be closed.
@@ -723,6 +724,7 @@ A8 NO Mailbox doesn't exist\r\n";
             max_literal: 1000,
             max_command: 2500,
             max_literals: 4,
+            max_text: 2500,
         };
         // One literal over the limit: refused before any of its bytes is buffered.
         assert_eq!(
