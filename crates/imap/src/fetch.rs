@@ -53,6 +53,8 @@ pub(crate) struct Pending {
     /// Only UID, FLAGS and MODSEQ are asked for: rows come from `flag_rows` instead.
     flags_only: bool,
     flag_rows: std::collections::VecDeque<MessageSummary>,
+    /// Where in the view the next message is likely to be ([`crate::view::View::seq_from`]).
+    seq_hint: usize,
     /// CHANGEDSINCE: only records with a greater MODSEQ are written.
     changed_since: Option<u64>,
     seen: SeenView,
@@ -228,6 +230,7 @@ impl<S: MailStore> Session<S> {
             need_meta,
             flags_only,
             flag_rows: Default::default(),
+            seq_hint: 0,
             changed_since: if all_first { None } else { f.changed_since },
             seen,
             need_bytes,
@@ -261,7 +264,7 @@ impl<S: MailStore> Session<S> {
             let Some(rec) = p.records.pop_front() else {
                 continue;
             };
-            let Some(seq) = self.view()?.seq(rec.uid) else {
+            let Some(seq) = self.view()?.seq_from(rec.uid, &mut p.seq_hint) else {
                 continue;
             };
             let bytes = if p.need_bytes {
@@ -340,7 +343,7 @@ impl<S: MailStore> Session<S> {
             let Some(row) = p.flag_rows.pop_front() else {
                 continue;
             };
-            let Some(seq) = self.view()?.seq(row.uid) else {
+            let Some(seq) = self.view()?.seq_from(row.uid, &mut p.seq_hint) else {
                 continue;
             };
             let recent = self.shows_recent(row.uid);
