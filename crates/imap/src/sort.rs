@@ -29,8 +29,11 @@ use crate::search::Hit;
 use crate::session::{Done, Res, Session};
 use crate::text;
 
-/// Sort rows are read from the store this many hits at a time.
-const CHUNK: usize = 2048;
+/// Sort rows are read from the store this many hits at a time: a `SortRow` is ~340 bytes,
+/// so a chunk's vector stays under glibc's mmap threshold (256 KiB, set by `pochta serve`)
+/// and is reused from the heap instead of being mapped, faulted in page by page and
+/// unmapped again for every chunk (page faults were ~10 % of SORT's profile at 2,048).
+const CHUNK: usize = 512;
 
 /// A key value; all keys of one criterion are of the same kind.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
