@@ -4,9 +4,7 @@
 //! - Only the messages that match the search criteria are threaded; a message they refer to
 //!   that did not match (or does not exist) is a dummy container (RFC 5256 §3 REFERENCES).
 //! - Message IDs compare as octets; a message without a Message-ID, or with one an earlier
-//!   message already has, gets a unique one (REFERENCES step 1A). They are interned as they
-//!   are read ([`Msgs::push`]): each distinct ID is kept once and hashed once per
-//!   occurrence, and the threading itself indexes arrays by ID number.
+//!   message already has, gets a unique one (REFERENCES step 1A).
 //! - Every step works on an arena with explicit stacks, never by recursion, so a reply
 //!   chain as long as the mailbox cannot exhaust the stack; a link that would close a loop
 //!   is not made (steps 1B, 1C).
@@ -33,72 +31,8 @@ pub(crate) struct Msg {
     pub subject: String,
     /// The subject marked a reply or forward (RFC 5256 §2.1).
     pub reply: bool,
-    /// The interned Message-ID.
-    message_id: Option<u32>,
-    /// The interned references, in order: `Msgs::refs[refs.0..refs.1]`.
-    refs: (u32, u32),
-}
-
-/// The messages to thread, with their message IDs interned: an ID is a number below
-/// `ids`, the same number for the same octets.
-#[derive(Default)]
-pub(crate) struct Msgs {
-    pub msgs: Vec<Msg>,
-    refs: Vec<u32>,
-    ids: usize,
-    table: HashMap<String, u32>,
-}
-
-impl Msgs {
-    fn intern(&mut self, id: String) -> u32 {
-        if let Some(&n) = self.table.get(id.as_str()) {
-            return n;
-        }
-        // At most one ID per reference of a message read: fewer than u32::MAX.
-        let n = u32::try_from(self.ids).unwrap_or(u32::MAX);
-        self.ids += 1;
-        self.table.insert(id, n);
-        n
-    }
-
-    /// Adds a message (in mailbox order).
-    pub(crate) fn push(
-        &mut self,
-        num: u32,
-        sent: i64,
-        subject: String,
-        reply: bool,
-        message_id: Option<String>,
-        references: Vec<String>,
-    ) {
-        let message_id = message_id.map(|id| self.intern(id));
-        let start = u32::try_from(self.refs.len()).unwrap_or(u32::MAX);
-        for r in references {
-            let n = self.intern(r);
-            self.refs.push(n);
-        }
-        let end = u32::try_from(self.refs.len()).unwrap_or(u32::MAX);
-        self.msgs.push(Msg {
-            num,
-            sent,
-            subject,
-            reply,
-            message_id,
-            refs: (start, end),
-        });
-    }
-
-    /// The interned references of a message.
-    fn refs_of(&self, m: &Msg) -> &[u32] {
-        self.refs
-            .get(m.refs.0 as usize..m.refs.1 as usize)
-            .unwrap_or(&[])
-    }
-
-    /// Frees the ID table (threading needs only the numbers).
-    fn done_reading(&mut self) {
-        self.table = HashMap::new();
-    }
+    pub message_id: Option<String>,
+    pub references: Vec<String>,
 }
 
 /// A thread forest: the arena the response is written from, and its roots in order.
@@ -209,30 +143,24 @@ impl Arena {
 }
 
 /// REFERENCES (RFC 5256 §3) or, with `refs`, REFS.
-pub(crate) fn references(all: &Msgs, refs: bool) -> Forest {
-    let msgs = &all.msgs[..];
+pub(crate) fn references(msgs: &[Msg], refs: bool) -> Forest {
     let mut a = Arena {
         c: Vec::with_capacity(msgs.len() * 2),
     };
-    // The container of each interned ID.
-    const NONE: usize = usize::MAX;
-    let mut by_id: Vec<usize> = vec![NONE; all.ids];
-    let container = |by_id: &[usize], id: u32| match by_id.get(id as usize) {
-        Some(&c) if c != NONE => Some(c),
-        _ => None,
-    };
+    let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(msgs.len() * 2);
     // Step 1.
     for (m, msg) in msgs.iter().enumerate() {
         // 1A: the message's container.
-        let me = match msg.message_id.and_then(|id| container(&by_id, id)) {
+        let me = match msg
+            .message_id
+            .as_deref()
+            .and_then(|id| by_id.get(id).copied())
+        {
             Some(c) if a.c[c].msg.is_none() => c,
             _ => {
                 let c = a.new_container();
-                if let Some(id) = msg.message_id
-                    && let Some(slot) = by_id.get_mut(id as usize)
-                    && *slot == NONE
-                {
-                    *slot = c;
+                if let Some(id) = msg.message_id.as_deref() {
+                    by_id.entry(id).or_insert(c);
                 }
                 c
             }
@@ -240,14 +168,12 @@ pub(crate) fn references(all: &Msgs, refs: bool) -> Forest {
         a.c[me].msg = Some(m);
         // 1B: link the references in order, each the parent of the next.
         let mut prev: Option<usize> = None;
-        for &r in all.refs_of(msg) {
-            let c = match container(&by_id, r) {
-                Some(c) => c,
+        for r in &msg.references {
+            let c = match by_id.get(r.as_str()) {
+                Some(&c) => c,
                 None => {
                     let c = a.new_container();
-                    if let Some(slot) = by_id.get_mut(r as usize) {
-                        *slot = c;
-                    }
+                    by_id.insert(r.as_str(), c);
                     c
                 }
             };
@@ -468,10 +394,7 @@ impl<S: MailStore> Session<S> {
     pub(crate) fn thread(&mut self, _tag: &Tag, t: Thread) -> Res {
         let uid = t.search.uid;
         let hits = self.matching(&t.search)?.hits;
-        let mut msgs = Msgs {
-            msgs: Vec::with_capacity(hits.len()),
-            ..Msgs::default()
-        };
+        let mut msgs: Vec<Msg> = Vec::with_capacity(hits.len());
         let need = SortNeed {
             subject: true,
             addresses: false,
@@ -479,19 +402,18 @@ impl<S: MailStore> Session<S> {
         };
         self.with_sort_rows(&hits, need, |h, row| {
             let f = row.fields;
-            msgs.push(
-                if uid { h.1.get() } else { h.0 },
-                row.sent.unwrap_or(row.arrival),
-                text::fold_owned(f.base_subject),
-                f.reply,
-                f.message_id,
-                f.references,
-            )
+            msgs.push(Msg {
+                num: if uid { h.1.get() } else { h.0 },
+                sent: row.sent.unwrap_or(row.arrival),
+                subject: text::fold_owned(f.base_subject),
+                reply: f.reply,
+                message_id: f.message_id,
+                references: f.references,
+            })
         })?;
         drop(hits);
-        msgs.done_reading();
         let forest = match t.algorithm {
-            ThreadAlgorithm::OrderedSubject => ordered_subject(&msgs.msgs),
+            ThreadAlgorithm::OrderedSubject => ordered_subject(&msgs),
             ThreadAlgorithm::References => references(&msgs, false),
             ThreadAlgorithm::Refs => references(&msgs, true),
         };
@@ -524,21 +446,21 @@ mod tests {
         }
     }
 
-    fn msgs(ms: &[M]) -> Msgs {
-        let mut out = Msgs::default();
-        for (i, x) in ms.iter().enumerate() {
-            let (base, reply) = pochta_message::sort::base_subject(x.subject);
-            out.push(
-                i as u32 + 1,
-                x.sent,
-                text::fold(&base),
-                reply,
-                (!x.id.is_empty()).then(|| x.id.to_string()),
-                x.refs.clone(),
-            );
-        }
-        out.done_reading();
-        out
+    fn msgs(ms: &[M]) -> Vec<Msg> {
+        ms.iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let (base, reply) = pochta_message::sort::base_subject(x.subject);
+                Msg {
+                    num: i as u32 + 1,
+                    sent: x.sent,
+                    subject: text::fold(&base),
+                    reply,
+                    message_id: (!x.id.is_empty()).then(|| x.id.to_string()),
+                    references: x.refs.clone(),
+                }
+            })
+            .collect()
     }
 
     fn render(f: &Forest) -> String {
@@ -579,7 +501,7 @@ mod tests {
     #[test]
     fn ordered_subject_known_answer() {
         let ms = mailbox();
-        let f = ordered_subject(&msgs(&ms).msgs);
+        let f = ordered_subject(&msgs(&ms));
         assert_eq!(render(&f), "* THREAD (8)(1 (2)(4)(3)(7))(5 6)\r\n");
     }
 
@@ -637,17 +559,16 @@ mod tests {
                 }
             })
             .collect();
-        let mut msgs = Msgs::default();
-        for i in 0..n {
-            msgs.push(
-                i as u32 + 1,
-                i as i64,
-                "S".into(),
-                i > 0,
-                Some(ids[i].clone()),
-                refs[i].clone(),
-            );
-        }
+        let msgs: Vec<Msg> = (0..n)
+            .map(|i| Msg {
+                num: i as u32 + 1,
+                sent: i as i64,
+                subject: "S".into(),
+                reply: i > 0,
+                message_id: Some(ids[i].clone()),
+                references: refs[i].clone(),
+            })
+            .collect();
         let f = references(&msgs, false);
         let out = render(&f);
         assert!(out.starts_with("* THREAD (1 2 3 "));
