@@ -9,15 +9,22 @@ Usage:
                                           INTERNALDATE as mtime; Dovecot indexes them on the
                                           first SELECT, which the warm-up pass takes)
   bigmailbox.py measure HOST PORT USER PASSWORD LABEL PID_CMD
+  bigmailbox.py time HOST PORT USER PASSWORD REPEAT COMMAND...
+                                          (one session, SELECT INBOX, one untimed run of each
+                                          COMMAND, then REPEAT timed runs of each: the median
+                                          and minimum in ms; for before/after comparisons)
 
 PID_CMD is a shell command that prints the PID of the process that serves the session once
 it is logged in (Pochta: the server; Dovecot: the `imap` process of the user); its RSS is read
 from /proc before the commands and at its peak (VmHWM is not resettable, so "peak" is the
-highest RSS seen between commands). Prints one JSON object.
+highest RSS seen between commands), and its CPU time (all its threads) around each command:
+on a machine shared with other work the wall time is mostly waiting for a CPU, the CPU time
+is the work done. Prints one JSON object.
 """
 
 import imaplib
 import json
+import os
 import random
 import re
 import socket
@@ -158,6 +165,23 @@ def fill_maildir(d, n):
         os.utime(path, (t, t))
 
 
+def cpu_ns(pid):
+    """CPU time of every thread of `pid` so far, in ns (/proc/PID/task/*/schedstat), or None.
+    On a loaded machine the wall time of a command is mostly waiting for a CPU; this is the
+    work the server did for it."""
+    total = 0
+    try:
+        for t in os.listdir("/proc/%s/task" % pid):
+            try:
+                with open("/proc/%s/task/%s/schedstat" % (pid, t)) as f:
+                    total += int(f.read().split()[0])
+            except OSError:
+                pass
+    except OSError:
+        return None
+    return total
+
+
 def rss(pid):
     try:
         with open("/proc/%s/status" % pid) as f:
@@ -197,19 +221,52 @@ def measure(host, port, user, password, label, pid_cmd):
     peak = res["rss_kib_selected"] or 0
     for name, line in COMMANDS:
         times = []
+        cpus = []
         size = 0
         for _ in range(REPEAT):
+            c0 = cpu_ns(pid) if pid else None
             t = time.perf_counter()
             size = c.cmd(line.encode())
             times.append(time.perf_counter() - t)
+            c1 = cpu_ns(pid) if pid else None
+            if c0 is not None and c1 is not None:
+                cpus.append((c1 - c0) / 1e9)
             r = rss(pid) if pid else None
             if r:
                 peak = max(peak, r)
         res["commands"][name] = statistics.median(times)
+        if cpus:
+            res.setdefault("cpu", {})[name] = statistics.median(cpus)
         res.setdefault("response_bytes", {})[name] = size
     res["rss_kib_peak"] = peak
     c.cmd(b"LOGOUT")
     print(json.dumps(res, indent=1))
+
+
+def time_commands(host, port, user, password, repeat, commands, pid_cmd=None):
+    c = Raw(host, port)
+    c.cmd(b"LOGIN %s %s" % (user.encode(), password.encode()))
+    pid = None
+    if pid_cmd:
+        pid = subprocess.run(pid_cmd, shell=True, capture_output=True, text=True).stdout.split()
+        pid = pid[-1] if pid else None
+    c.cmd(b"SELECT INBOX")
+    for line in commands:
+        c.cmd(line.encode())
+        times = []
+        cpus = []
+        for _ in range(repeat):
+            c0 = cpu_ns(pid) if pid else None
+            t = time.perf_counter()
+            size = c.cmd(line.encode())
+            times.append(time.perf_counter() - t)
+            c1 = cpu_ns(pid) if pid else None
+            if c0 is not None and c1 is not None:
+                cpus.append((c1 - c0) / 1e6)
+        cpu = " cpu %7.1f ms" % statistics.median(cpus) if cpus else ""
+        print("%-32s median %8.1f ms  min %8.1f ms%s  %d bytes" % (
+            line, statistics.median(times) * 1000, min(times) * 1000, cpu, size))
+    c.cmd(b"LOGOUT")
 
 
 def main():
@@ -219,14 +276,25 @@ def main():
         fill_maildir(sys.argv[2], int(sys.argv[3]))
     elif sys.argv[1] == "measure":
         measure(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7])
+    elif sys.argv[1] == "time":
+        # PID_CMD (optional, env): prints the PID whose CPU time is read around each command.
+        time_commands(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]),
+                      sys.argv[7:], os.environ.get("PID_CMD"))
     elif sys.argv[1] == "compare":
         a = json.load(open(sys.argv[2]))
         b = json.load(open(sys.argv[3]))
-        print("%-36s %12s %12s %7s" % ("command", a["label"], b["label"], "ratio"))
+        print("%-36s %12s %12s %7s   %12s %12s %7s" % (
+            "command", a["label"], b["label"], "ratio", "cpu " + a["label"], "cpu " + b["label"],
+            "ratio"))
         for k in a["commands"]:
             x, y = a["commands"][k], b["commands"].get(k)
-            print("%-36s %10.1fms %10.1fms %7.2f" % (k, x * 1000, (y or 0) * 1000,
-                                                    (y / x) if (x and y) else float("nan")))
+            cx, cy = a.get("cpu", {}).get(k), b.get("cpu", {}).get(k)
+            cpu = ""
+            if cx is not None and cy is not None:
+                cpu = "   %10.1fms %10.1fms %7.2f" % (cx * 1000, cy * 1000,
+                                                   (cy / cx) if cx else float("nan"))
+            print("%-36s %10.1fms %10.1fms %7.2f%s" % (k, x * 1000, (y or 0) * 1000,
+                                                      (y / x) if (x and y) else float("nan"), cpu))
         for k in ("rss_kib_before_select", "rss_kib_selected", "rss_kib_peak"):
             print("%-36s %10s KiB %8s KiB" % (k, a.get(k), b.get(k)))
 

@@ -50,6 +50,7 @@ say "building (release)"
 cargo build --release -p pochta
 pochta_bin="$target_dir/release/pochta"
 
+uptime | tee "$OUT/load-start.txt"
 say "dovecot: $MESSAGES messages"
 "$root/bench/dovecot/dovecot.sh" start "$work/dovecot" "$DOVECOT_PORT" "$PASSWORD" "$USER_NAME" > /dev/null
 # Written as maildir files: Dovecot's APPEND fsyncs every message (17 s per 2,000 here).
@@ -98,4 +99,5 @@ python3 "$py" measure 127.0.0.1 "$POCHTA_PORT" "$USER_NAME" "$PASSWORD" pochta \
 
 say "results (ratio = pochta / dovecot; $MESSAGES messages, $(nproc) CPUs)"
 python3 "$py" compare "$OUT/dovecot.json" "$OUT/pochta.json" | tee "$OUT/table.txt"
+uptime | tee -a "$OUT/table.txt"
 echo "results kept in $OUT"

@@ -16,12 +16,14 @@
 //! - Records are read from the store [`RECORDS`] at a time as the writing goes on, so a
 //!   `FETCH 1:*` of a big mailbox never holds every record (bench/README.md "Big mailbox").
 //!   A FETCH that sets `\Seen` reads them all first: the flags it sets go in one store call.
+//! - A FETCH of UID, FLAGS and MODSEQ only (a client's resync, `FETCH 1:* (FLAGS)`) reads
+//!   those columns alone ([`MailStore::flag_rows`]): no blob key, dates or metadata.
 
 use std::borrow::Cow;
 
 use pochta_imap_proto::fetch::{Fetch, FetchAttr, Partial, Section, SectionText};
 use pochta_message::SectionText as MsgSection;
-use pochta_store::{FlagOp, MailStore, MessageRecord};
+use pochta_store::{FlagOp, MailStore, MessageRecord, MessageSummary};
 use pochta_types::{Flag, Flags, ModSeq, Uid};
 
 use pochta_imap_proto::DateTime;
@@ -48,6 +50,11 @@ pub(crate) struct Pending {
     records: std::collections::VecDeque<MessageRecord>,
     later: std::vec::IntoIter<Uid>,
     need_meta: bool,
+    /// Only UID, FLAGS and MODSEQ are asked for: rows come from `flag_rows` instead.
+    flags_only: bool,
+    flag_rows: std::collections::VecDeque<MessageSummary>,
+    /// Where in the view the next message is likely to be ([`crate::view::View::seq_from`]).
+    seq_hint: usize,
     /// CHANGEDSINCE: only records with a greater MODSEQ are written.
     changed_since: Option<u64>,
     seen: SeenView,
@@ -208,6 +215,10 @@ impl<S: MailStore> Session<S> {
         }
         let add_flags =
             !seen_now.is_empty() && !attrs.iter().any(|a| matches!(a, FetchAttr::Flags));
+        let flags_only = !all_first
+            && attrs
+                .iter()
+                .all(|a| matches!(a, FetchAttr::Uid | FetchAttr::Flags | FetchAttr::ModSeq));
 
         let mut pending = Box::new(Pending {
             tag: tag.clone(),
@@ -217,6 +228,9 @@ impl<S: MailStore> Session<S> {
             records: records.into(),
             later: uids.into_iter(),
             need_meta,
+            flags_only,
+            flag_rows: Default::default(),
+            seq_hint: 0,
             changed_since: if all_first { None } else { f.changed_since },
             seen,
             need_bytes,
@@ -239,6 +253,9 @@ impl<S: MailStore> Session<S> {
 
     /// Write responses until [`CHUNK`] bytes wait or none remain; the completion when done.
     pub(crate) fn fetch_chunk(&mut self, p: &mut Pending) -> Res<Option<Done>> {
+        if p.flags_only {
+            return self.fetch_flags_chunk(p);
+        }
         let store = self.shared.store.clone();
         while self.out.len() < CHUNK {
             if p.records.is_empty() && !p.next_records(&*store)? {
@@ -247,7 +264,7 @@ impl<S: MailStore> Session<S> {
             let Some(rec) = p.records.pop_front() else {
                 continue;
             };
-            let Some(seq) = self.view()?.seq(rec.uid) else {
+            let Some(seq) = self.view()?.seq_from(rec.uid, &mut p.seq_hint) else {
                 continue;
             };
             let bytes = if p.need_bytes {
@@ -313,7 +330,71 @@ impl<S: MailStore> Session<S> {
     }
 }
 
+impl<S: MailStore> Session<S> {
+    /// [`Session::fetch_chunk`] of a FETCH of UID, FLAGS and MODSEQ only, from the store's
+    /// flag rows.
+    fn fetch_flags_chunk(&mut self, p: &mut Pending) -> Res<Option<Done>> {
+        let store = self.shared.store.clone();
+        let want_flags = p.attrs.iter().any(|a| matches!(a, FetchAttr::Flags));
+        while self.out.len() < CHUNK {
+            if p.flag_rows.is_empty() && !p.next_flag_rows(&*store)? {
+                break;
+            }
+            let Some(row) = p.flag_rows.pop_front() else {
+                continue;
+            };
+            let Some(seq) = self.view()?.seq_from(row.uid, &mut p.seq_hint) else {
+                continue;
+            };
+            let recent = self.shows_recent(row.uid);
+            if want_flags {
+                self.announce_keywords(&row.flags);
+            }
+            let mut w = crate::uidonly::fetch_writer(&mut self.out, self.uidonly, seq, row.uid);
+            for a in &p.attrs {
+                match a {
+                    FetchAttr::Uid => {
+                        w.uid(row.uid.get());
+                    }
+                    FetchAttr::Flags => {
+                        w.flags(&row.flags, recent);
+                    }
+                    FetchAttr::ModSeq => {
+                        w.modseq(row.modseq.get());
+                    }
+                    // `flags_only` holds no other item.
+                    _ => {}
+                }
+            }
+            w.finish();
+        }
+        if !p.flag_rows.is_empty() || p.later.len() > 0 {
+            return Ok(None);
+        }
+        Done::ok("FETCH completed").map(Some)
+    }
+}
+
 impl Pending {
+    /// Read the flag rows of the next [`RECORDS`] UIDs still to write; false when none remain.
+    fn next_flag_rows<S: MailStore>(&mut self, store: &S) -> Res<bool> {
+        let uids: Vec<Uid> = self.later.by_ref().take(RECORDS).collect();
+        if uids.is_empty() {
+            return Ok(false);
+        }
+        for mut r in store.flag_rows(self.mailbox, &uids)? {
+            if self
+                .changed_since
+                .is_some_and(|since| r.modseq.get() <= since)
+            {
+                continue;
+            }
+            self.seen.apply(r.uid, &mut r.flags);
+            self.flag_rows.push_back(r);
+        }
+        Ok(true)
+    }
+
     /// Read the records of the next [`RECORDS`] UIDs still to write; false when none remain.
     fn next_records<S: MailStore>(&mut self, store: &S) -> Res<bool> {
         let uids: Vec<Uid> = self.later.by_ref().take(RECORDS).collect();

@@ -717,8 +717,9 @@ impl<S: MailStore> Session<S> {
             && let Some(filter) = pushdown(&key, &uids, &mut MAX_PUSHED.clone())
         {
             let view = self.view()?;
+            let mut hint = 0;
             for (uid, modseq) in store.search_meta(mailbox, &filter)? {
-                if let Some(seq) = view.seq(uid) {
+                if let Some(seq) = view.seq_from(uid, &mut hint) {
                     highest = highest.max(modseq.get());
                     hits.push((seq, uid, modseq.get()));
                 }

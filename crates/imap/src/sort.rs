@@ -16,7 +16,6 @@
 //! - ESORT (RFC 5267 §3.2): MIN and MAX are the first and last message in sort order; ALL
 //!   is written in sort order. SAVE keeps the matches as a set (RFC 5182 §2.4).
 
-use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use pochta_imap_proto::Tag;
@@ -30,30 +29,14 @@ use crate::search::Hit;
 use crate::session::{Done, Res, Session};
 use crate::text;
 
-/// Sort rows are read from the store this many hits at a time.
-const CHUNK: usize = 2048;
-
-/// What ordering needs of one message.
-pub(crate) struct Item<'a> {
-    /// INTERNALDATE (unix seconds).
-    pub arrival: i64,
-    /// The sent date (Date: in UTC), falling back to the INTERNALDATE.
-    pub sent: i64,
-    pub size: u64,
-    pub fields: Cow<'a, SortFields>,
-}
-
-impl<'a> Item<'a> {
-    /// The item of a stored sort row.
-    pub(crate) fn of(row: &'a SortRow) -> Item<'a> {
-        Item {
-            arrival: row.arrival,
-            sent: row.sent.unwrap_or(row.arrival),
-            size: row.size,
-            fields: Cow::Borrowed(&row.fields),
-        }
-    }
-}
+/// SORT reads sort rows from the store this many hits at a time: a `SortRow` is ~340 bytes,
+/// so a chunk's vector stays under glibc's mmap threshold (256 KiB, set by `pochta serve`)
+/// and is reused from the heap instead of being mapped, faulted in page by page and
+/// unmapped again for every chunk (page faults were ~10 % of SORT's profile at 2,048).
+const CHUNK: usize = 512;
+/// THREAD's chunk: THREAD REFERENCES measured slower with 512 (its rows' strings are kept,
+/// interleaved in the heap with the chunk's vector), so it keeps 2,048.
+pub(crate) const THREAD_CHUNK: usize = 2048;
 
 /// A key value; all keys of one criterion are of the same kind.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -62,8 +45,52 @@ enum Key {
     Text(String),
 }
 
-fn key(item: &Item<'_>, k: SortKey) -> Key {
-    let f = &item.fields;
+/// A key as the sort compares it: a number, or a text key's first 16 octets (zero-padded,
+/// big-endian) with its length, so that most comparisons need not reach the string (the
+/// order is the octet order of the strings; bench/README.md "Big mailbox").
+#[derive(Clone, Copy)]
+enum Compact<'a> {
+    Num(i64),
+    Text(u128, &'a str),
+}
+
+impl<'a> Compact<'a> {
+    fn of(k: &'a Key) -> Compact<'a> {
+        match k {
+            Key::Num(n) => Compact::Num(*n),
+            Key::Text(s) => {
+                let mut p = [0u8; 16];
+                let n = s.len().min(16);
+                p[..n].copy_from_slice(&s.as_bytes()[..n]);
+                Compact::Text(u128::from_be_bytes(p), s)
+            }
+        }
+    }
+
+    fn cmp(&self, other: &Compact<'_>) -> Ordering {
+        match (self, other) {
+            (Compact::Num(a), Compact::Num(b)) => a.cmp(b),
+            // Equal padded prefixes of two strings of at most 16 octets: they differ only in
+            // trailing zero octets, and the shorter is the smaller.
+            (Compact::Text(pa, a), Compact::Text(pb, b)) => pa.cmp(pb).then_with(|| {
+                if a.len() <= 16 && b.len() <= 16 {
+                    a.len().cmp(&b.len())
+                } else {
+                    a.as_bytes().cmp(b.as_bytes())
+                }
+            }),
+            // Never: the keys of one criterion are of one kind.
+            (Compact::Num(_), Compact::Text(..)) => Ordering::Less,
+            (Compact::Text(..), Compact::Num(_)) => Ordering::Greater,
+        }
+    }
+}
+
+/// The key of `k`; the row's base subject is moved into it, not copied (a later criterion
+/// on the same key is compared only when this one is equal, so it would be equal too: the
+/// empty string it gets is as good).
+fn key(row: &mut SortRow, k: SortKey) -> Key {
+    let f = &row.fields;
     let mailbox = |a: &Option<pochta_message::SortAddress>| {
         Key::Text(
             a.as_ref()
@@ -77,10 +104,12 @@ fn key(item: &Item<'_>, k: SortKey) -> Key {
         )
     };
     match k {
-        SortKey::Arrival => Key::Num(item.arrival),
-        SortKey::Date => Key::Num(item.sent),
-        SortKey::Size => Key::Num(i64::try_from(item.size).unwrap_or(i64::MAX)),
-        SortKey::Subject => Key::Text(text::fold(&f.base_subject)),
+        SortKey::Arrival => Key::Num(row.arrival),
+        SortKey::Date => Key::Num(row.sent.unwrap_or(row.arrival)),
+        SortKey::Size => Key::Num(i64::try_from(row.size).unwrap_or(i64::MAX)),
+        SortKey::Subject => Key::Text(text::fold_owned(std::mem::take(
+            &mut row.fields.base_subject,
+        ))),
         SortKey::From => mailbox(&f.from),
         SortKey::To => mailbox(&f.to),
         SortKey::Cc => mailbox(&f.cc),
@@ -119,45 +148,54 @@ pub(crate) struct Keyed {
 }
 
 /// The keys of one matched message.
-pub(crate) fn keyed(hit: &Hit, row: &SortRow, criteria: &[SortCriterion]) -> Keyed {
-    let item = Item::of(row);
+pub(crate) fn keyed(hit: &Hit, mut row: SortRow, criteria: &[SortCriterion]) -> Keyed {
     Keyed {
         seq: hit.0,
         uid: hit.1,
-        keys: criteria.iter().map(|c| key(&item, c.key)).collect(),
+        keys: criteria.iter().map(|c| key(&mut row, c.key)).collect(),
         relevancy: 0,
     }
 }
 
 /// The order of keyed messages (given in mailbox order): indexes into `hits`.
+///
+/// The first criterion's keys are sorted as [`Compact`] values next to their index, so that
+/// a comparison reads neither `hits` nor (mostly) the strings; the other criteria are read
+/// from `hits` on a tie. Ties under every criterion keep mailbox order (RFC 5256 §3): the
+/// index is the last key.
 pub(crate) fn order_keyed(hits: &[Keyed], criteria: &[SortCriterion]) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..hits.len()).collect();
-    // Stable: ties keep mailbox order (RFC 5256 §3).
-    idx.sort_by(|&a, &b| {
-        for (i, c) in criteria.iter().enumerate() {
-            let o = hits[a].keys[i].cmp(&hits[b].keys[i]);
-            let o = if c.reverse { o.reverse() } else { o };
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        Ordering::Equal
-    });
-    idx
-}
-
-/// The order of `items` (given in mailbox order) under `criteria`: indexes into `items`.
-#[cfg(test)]
-fn order(items: &[Item<'_>], criteria: &[SortCriterion]) -> Vec<usize> {
-    let hits: Vec<Keyed> = items
+    let Some(first) = criteria.first() else {
+        return (0..hits.len()).collect();
+    };
+    let mut v: Vec<(Compact<'_>, usize)> = hits
         .iter()
         .enumerate()
-        .map(|(i, it)| Keyed {
-            seq: i as u32 + 1,
-            uid: Uid::new(i as u32 + 1).unwrap_or(Uid::MIN),
-            keys: criteria.iter().map(|c| key(it, c.key)).collect(),
-            relevancy: 0,
-        })
+        .map(|(i, h)| (Compact::of(&h.keys[0]), i))
+        .collect();
+    let dir = |o: Ordering, c: &SortCriterion| if c.reverse { o.reverse() } else { o };
+    v.sort_unstable_by(|(ka, a), (kb, b)| {
+        dir(ka.cmp(kb), first)
+            .then_with(|| {
+                for (i, c) in criteria.iter().enumerate().skip(1) {
+                    let o = dir(hits[*a].keys[i].cmp(&hits[*b].keys[i]), c);
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                Ordering::Equal
+            })
+            .then(a.cmp(b))
+    });
+    v.into_iter().map(|(_, i)| i).collect()
+}
+
+/// The order of `rows` (given in mailbox order) under `criteria`: indexes into `rows`.
+#[cfg(test)]
+fn order(rows: &[SortRow], criteria: &[SortCriterion]) -> Vec<usize> {
+    let hits: Vec<Keyed> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| keyed(&(i as u32 + 1, r.uid, 0), r.clone(), criteria))
         .collect();
     order_keyed(&hits, criteria)
 }
@@ -170,11 +208,12 @@ impl<S: MailStore> Session<S> {
         &self,
         hits: &[Hit],
         need: SortNeed,
+        chunk: usize,
         mut each: impl FnMut(&Hit, SortRow),
     ) -> Res<()> {
         let mailbox = self.view()?.mailbox;
         let store = &self.shared.store;
-        for chunk in hits.chunks(CHUNK) {
+        for chunk in hits.chunks(chunk.max(1)) {
             let uids: Vec<Uid> = chunk.iter().map(|h| h.1).collect();
             let rows = store.sort_rows(mailbox, &uids, need)?;
             let mut rows = rows.into_iter().peekable();
@@ -206,8 +245,8 @@ impl<S: MailStore> Session<S> {
     ) -> Res<crate::search::Matched<Keyed>> {
         let matched = self.matching(search)?;
         let mut keyed_hits = Vec::with_capacity(matched.hits.len());
-        self.with_sort_rows(&matched.hits, need(criteria), |h, r| {
-            keyed_hits.push(keyed(h, &r, criteria))
+        self.with_sort_rows(&matched.hits, need(criteria), CHUNK, |h, r| {
+            keyed_hits.push(keyed(h, r, criteria))
         })?;
         // RFC 6203 §6: RELEVANCY orders by the scaled score, highest first.
         if let Some(i) = criteria.iter().position(|c| c.key == SortKey::Relevancy) {
@@ -309,17 +348,18 @@ mod tests {
 
     use super::*;
 
-    fn item(arrival: i64, sent: i64, size: u64, subject: &str, from: &str) -> Item<'static> {
+    fn item(arrival: i64, sent: i64, size: u64, subject: &str, from: &str) -> SortRow {
         let (local, rest) = from.split_once('@').unwrap_or((from, "x"));
         let (host, display) = match rest.split_once(' ') {
             Some((h, d)) => (h.to_owned(), Some(d.to_owned())),
             None => (rest.to_owned(), None),
         };
-        Item {
+        SortRow {
+            uid: Uid::new(u32::try_from(arrival).unwrap_or(1).max(1)).unwrap_or(Uid::MIN),
             arrival,
-            sent,
+            sent: Some(sent),
             size,
-            fields: Cow::Owned(SortFields {
+            fields: SortFields {
                 base_subject: pochta_message::sort::base_subject(subject).0,
                 from: (!from.is_empty()).then(|| SortAddress {
                     display,
@@ -327,7 +367,7 @@ mod tests {
                     host,
                 }),
                 ..SortFields::default()
-            }),
+            },
         }
     }
 
@@ -364,5 +404,39 @@ mod tests {
             order(&items, &crit(&[(false, DisplayFrom)])),
             vec![2, 0, 3, 1]
         );
+    }
+
+    #[test]
+    fn compact_keys_order_as_their_strings() {
+        let words = [
+            "",
+            "\0",
+            "A",
+            "A\0",
+            "A\0\0",
+            "AB",
+            "B",
+            "TOPIC 1",
+            "TOPIC 10",
+            "TOPIC 9",
+            "0123456789ABCDEF",
+            "0123456789ABCDEF\0",
+            "0123456789ABCDEFG",
+            "0123456789ABCDEE",
+            "0123456789ABCDEFFFFF",
+            "ПРИВЕТ",
+            "ПРИВЕТ МИР И ВСЕМ",
+            "ПРИВЕТ МИР И ВСЕМ!",
+        ];
+        let keys: Vec<Key> = words.iter().map(|w| Key::Text((*w).to_owned())).collect();
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(Compact::of(a).cmp(&Compact::of(b)), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+        for (a, b) in [(-5i64, 3i64), (7, 7), (i64::MAX, i64::MIN)] {
+            let (ka, kb) = (Key::Num(a), Key::Num(b));
+            assert_eq!(Compact::of(&ka).cmp(&Compact::of(&kb)), a.cmp(&b));
+        }
     }
 }

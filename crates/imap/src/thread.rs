@@ -400,7 +400,7 @@ impl<S: MailStore> Session<S> {
             addresses: false,
             threading: t.algorithm != ThreadAlgorithm::OrderedSubject,
         };
-        self.with_sort_rows(&hits, need, |h, row| {
+        self.with_sort_rows(&hits, need, crate::sort::THREAD_CHUNK, |h, row| {
             let f = row.fields;
             msgs.push(Msg {
                 num: if uid { h.1.get() } else { h.0 },

@@ -128,6 +128,18 @@ impl View {
         self.uids.binary_search(&uid).ok().map(|i| i as u32 + 1)
     }
 
+    /// [`View::seq`] for UIDs asked in ascending order: `hint` is the position after the
+    /// previous one found, so a run of consecutive messages (`FETCH 1:*`) costs one
+    /// comparison each instead of a binary search.
+    pub fn seq_from(&self, uid: Uid, hint: &mut usize) -> Option<u32> {
+        let i = match self.uids.get(*hint) {
+            Some(&u) if u == uid => *hint,
+            _ => self.uids.binary_search(&uid).ok()?,
+        };
+        *hint = i + 1;
+        Some(i as u32 + 1)
+    }
+
     /// Highest UID in the view.
     pub fn last_uid(&self) -> Option<Uid> {
         self.uids.last().copied()
@@ -300,5 +312,35 @@ mod tests {
         assert!(matches!(out[2], Update::Flags { seq: 2, .. }));
         assert_eq!(v.seq(uid(5)), Some(3));
         assert!(v.is_recent(uid(5)));
+    }
+
+    #[test]
+    fn seq_from_follows_ascending_uids_and_falls_back_to_a_search() {
+        let v = View::new(
+            MailboxId(1),
+            false,
+            vec![uid(2), uid(3), uid(7), uid(9)],
+            vec![],
+            ms(1),
+        );
+        let mut hint = 0;
+        let got: Vec<Option<u32>> = [1, 2, 3, 5, 7, 9, 10, 3]
+            .iter()
+            .map(|&u| v.seq_from(uid(u), &mut hint))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                None,
+                Some(1),
+                Some(2),
+                None,
+                Some(3),
+                Some(4),
+                None,
+                Some(2)
+            ]
+        );
+        assert_eq!(hint, 2);
     }
 }

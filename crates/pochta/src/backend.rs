@@ -367,6 +367,9 @@ impl MailStore for Store {
     fn blob(&self, blob: &BlobId) -> R<Arc<Vec<u8>>> {
         counted!(self, "blob", s => s.blob(blob))
     }
+    fn flag_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> R<Vec<MessageSummary>> {
+        counted!(self, "fetch", s => s.flag_rows(mailbox, uids))
+    }
     fn search_meta(
         &self,
         mailbox: MailboxId,

@@ -1181,6 +1181,20 @@ impl MailStore for PgStore {
         Ok(rows)
     }
 
+    fn flag_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<MessageSummary>> {
+        let uids = sorted(uids);
+        Ok(self.read(|tx| {
+            tx.query(
+                "SELECT uid, flags, keywords, modseq FROM messages
+                 WHERE mailbox = $1 AND uid = ANY($2) ORDER BY uid",
+                &[&mailbox.0, &uids],
+            )?
+            .iter()
+            .map(to_summary)
+            .collect()
+        })?)
+    }
+
     fn blob(&self, blob: &BlobId) -> Result<Arc<Vec<u8>>> {
         if !valid_blob_id(&blob.0) {
             return Err(StoreError::NotFound(format!("blob {}", blob.0)));

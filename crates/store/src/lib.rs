@@ -644,6 +644,20 @@ pub trait MailStore: Directory {
         uids: &[Uid],
         with_meta: bool,
     ) -> Result<Vec<MessageRecord>>;
+    /// UID, flags and MODSEQ of the given UIDs that exist, ascending by UID: what
+    /// `FETCH (FLAGS)`, `(UID)` and `(MODSEQ)` write, without the rest of the record. The
+    /// default reads the records; backends read only those columns.
+    fn flag_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<MessageSummary>> {
+        Ok(self
+            .records(mailbox, uids, false)?
+            .into_iter()
+            .map(|r| MessageSummary {
+                uid: r.uid,
+                flags: r.flags,
+                modseq: r.modseq,
+            })
+            .collect())
+    }
     /// The bytes of a message.
     fn blob(&self, blob: &BlobId) -> Result<Arc<Vec<u8>>>;
 

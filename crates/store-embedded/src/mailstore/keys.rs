@@ -1,16 +1,17 @@
 //! Bulk reads for SEARCH/SORT/THREAD (`pochta_store::keys`): a [`MetaFilter`] turned into
 //! one SQL query over `messages` (joined to `message_keys` only for the sent day), the
-//! SORT/THREAD keys from `message_keys`, header sections from `blob_keys` (schema 8).
+//! SORT/THREAD keys from `message_keys`, header sections from `blob_keys` (schema 8), the
+//! flags of many messages (FETCH FLAGS) from `messages` without its other columns.
 
 use pochta_message::SortFields;
-use pochta_store::{MetaField, MetaFilter, Result, SortRow};
+use pochta_store::{MessageSummary, MetaField, MetaFilter, Result, SortRow};
 use pochta_types::{Flag, MailboxId, ModSeq, Uid};
 use rusqlite::types::Value;
 use rusqlite::{Transaction, params};
 
 use crate::{EmbeddedStore, R};
 
-use super::{corrupt, sorted, to_modseq, to_uid};
+use super::{corrupt, flags_of, sorted, to_modseq, to_uid};
 
 /// Above this many UIDs a read scans the UID range once instead of one lookup per UID.
 const SCAN_ABOVE: usize = 256;
@@ -231,6 +232,40 @@ pub(super) fn sort_rows(
                     size: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
                     sent: r.get(3)?,
                     fields,
+                });
+                Ok(())
+            },
+        )
+    })?;
+    Ok(out)
+}
+
+/// UID, flags and MODSEQ of the given UIDs (FETCH FLAGS): `messages` read without its blob
+/// key, the keywords borrowed from the row (no string per message).
+pub(super) fn flag_rows(
+    store: &EmbeddedStore,
+    mailbox: MailboxId,
+    uids: &[Uid],
+) -> Result<Vec<MessageSummary>> {
+    let uids = sorted(uids);
+    let mut out = Vec::with_capacity(uids.len());
+    store.read(|tx| {
+        const COLS: &str = "SELECT uid, flags, keywords, modseq FROM messages";
+        for_uids(
+            tx,
+            mailbox,
+            &uids,
+            &format!("{COLS} WHERE mailbox = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"),
+            &format!("{COLS} WHERE mailbox = ?1 AND uid = ?2"),
+            |r| {
+                let kw = r
+                    .get_ref(2)?
+                    .as_str()
+                    .map_err(|e| corrupt(format!("keywords: {e}")))?;
+                out.push(MessageSummary {
+                    uid: to_uid(r.get(0)?)?,
+                    flags: flags_of(r.get(1)?, kw),
+                    modseq: to_modseq(r.get(3)?)?,
                 });
                 Ok(())
             },

@@ -393,6 +393,10 @@ impl MailStore for EmbeddedStore {
         fetch::records(self, mailbox, uids, with_meta)
     }
 
+    fn flag_rows(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<MessageSummary>> {
+        keys::flag_rows(self, mailbox, uids)
+    }
+
     fn blob(&self, blob: &BlobId) -> Result<Arc<Vec<u8>>> {
         fetch::blob(self, blob)
     }

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use pochta_types::{AccountId, Address, Domain, Flag, Flags, MailboxId, MailboxName, ModSeq, Uid};
 
 use crate::{
-    ChangeEvent, Directory, FlagOp, Grantee, MailDate, MailStore, MetaField, MetaFilter,
-    NewMessage, QuotaLimits, QuotaResource, SortNeed, SortRow, StoreError,
+    ChangeEvent, Directory, FlagOp, Grantee, MailDate, MailStore, MessageRecord, MessageSummary,
+    MetaField, MetaFilter, NewMessage, QuotaLimits, QuotaResource, SortNeed, SortRow, StoreError,
 };
 
 /// Storage under test.
@@ -641,7 +641,7 @@ pub fn records_of_many_uids<F: Fixture>() {
     }
 }
 
-/// `search_meta`, `sort_rows` and `header_sections` give what the records say (the
+/// `search_meta`, `sort_rows`, `flag_rows` and `header_sections` give what the records say (the
 /// reference semantics of `MetaFilter::matches` and `SortRow::of_record`), over more UIDs
 /// than a point-query batch, after COPY, EXPUNGE and reopen.
 pub fn bulk_reads_agree_with_records<F: Fixture>() {
@@ -802,6 +802,21 @@ pub fn bulk_reads_agree_with_records<F: Fixture>() {
             assert_eq!(s.sort_rows(mb, &ask, need).unwrap(), part, "{need:?}");
         }
         let few: Vec<Uid> = uids.iter().copied().step_by(40).collect();
+        // The flags of every UID (a missing one skipped), then of a few: as the records say.
+        let flag_rows = |rs: &[MessageRecord]| -> Vec<MessageSummary> {
+            rs.iter()
+                .map(|r| MessageSummary {
+                    uid: r.uid,
+                    flags: r.flags.clone(),
+                    modseq: r.modseq,
+                })
+                .collect()
+        };
+        assert_eq!(s.flag_rows(mb, &ask).unwrap(), flag_rows(&recs));
+        assert_eq!(
+            s.flag_rows(mb, &few).unwrap(),
+            flag_rows(&s.records(mb, &few, false).unwrap())
+        );
         let got = s.sort_rows(mb, &few, SortNeed::ALL).unwrap();
         assert_eq!(got.len(), few.len());
         assert!(got.iter().all(|g| want.contains(g)));
