@@ -545,6 +545,47 @@ fn index_answers(
     Ok(out)
 }
 
+/// The answer of `k` for the message `uid` (sequence number `seq`) at or below the index's
+/// watermark when the index's answers and the numbers alone give it (`None`: the message
+/// must be read). An indexed key is true for a word-form hit and false outside the
+/// substring candidates; a candidate that is not a word hit needs verifying.
+fn decide(k: &K, seq: u32, uid: u32, a: &IndexAnswers) -> Option<bool> {
+    match k {
+        K::All => Some(true),
+        K::Nothing => Some(false),
+        K::Indexed(i, _) => {
+            let (_, _, h) = a.keys.get(*i)?;
+            if h.words.contains(&uid) {
+                Some(true)
+            } else if h.candidates.contains(&uid) {
+                None
+            } else {
+                Some(false)
+            }
+        }
+        K::Seqs(r) => Some(in_ranges(r, seq)),
+        K::Uids(r) => Some(in_ranges(r, uid)),
+        K::Not(x) => decide(x, seq, uid, a).map(|b| !b),
+        K::Or(x, y) => match (decide(x, seq, uid, a), decide(y, seq, uid, a)) {
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (Some(false), Some(false)) => Some(false),
+            _ => None,
+        },
+        K::And(ks) => {
+            let mut all = Some(true);
+            for k in ks {
+                match decide(k, seq, uid, a) {
+                    Some(false) => return Some(false),
+                    Some(true) => {}
+                    None => all = None,
+                }
+            }
+            all
+        }
+        _ => None,
+    }
+}
+
 /// The UIDs at or below the index's watermark outside which `k` cannot match (`None`: any
 /// may): an indexed key matches there only its word-form hits and its verified substring
 /// candidates, so the other messages need not be read at all.
@@ -705,6 +746,31 @@ impl<S: MailStore> Session<S> {
         if let Some(bound) = index_bound(&key, &answers) {
             uids.retain(|u| u.get() > answers.watermark || bound.contains(&u.get()));
         }
+        // Messages at or below the watermark whose answer the index alone gives (a word-form
+        // hit, or no candidate at all) are decided without reading their records: only the
+        // rest (substring candidates to verify, messages above the watermark, keys the index
+        // does not answer) go through `eval`. Not with a MODSEQ key (every hit's MODSEQ is
+        // needed) nor FUZZY (relevancy is summed in `eval`).
+        let fuzzy = pochta_imap_proto::fuzzy::has_fuzzy(&s.key);
+        let mut decided: Vec<Hit> = Vec::new();
+        if !answers.keys.is_empty() && !needs.modseq && !fuzzy {
+            uids.retain(|&u| {
+                if u.get() > answers.watermark || view.is_pending_expunge(u) {
+                    return true;
+                }
+                let Some(seq) = view.seq(u) else {
+                    return false;
+                };
+                match decide(&key, seq, u.get(), &answers) {
+                    Some(true) => {
+                        decided.push((seq, u, 0));
+                        false
+                    }
+                    Some(false) => false,
+                    None => true,
+                }
+            });
+        }
         if needs.modseq {
             // A CONDSTORE-enabling command (RFC 7162 §3.1).
             self.enable_condstore();
@@ -734,7 +800,6 @@ impl<S: MailStore> Session<S> {
         // message is evaluated (no index answers), else of each message that needs one.
         let bulk_heads = needs.header && !needs.bytes && answers.keys.is_empty();
         let now = dates::now().unix;
-        let fuzzy = pochta_imap_proto::fuzzy::has_fuzzy(&s.key);
         let mut scores: Vec<f32> = Vec::new();
         for chunk in uids.chunks(CHUNK) {
             let mut records = store.records(mailbox, chunk, needs.meta || needs.text)?;
@@ -814,6 +879,11 @@ impl<S: MailStore> Session<S> {
                     }
                 }
             }
+        }
+        if !decided.is_empty() {
+            // Hits are in sequence order.
+            hits.extend(decided);
+            hits.sort_unstable_by_key(|h| h.0);
         }
         Ok(Matched {
             hits,
