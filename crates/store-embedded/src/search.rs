@@ -20,7 +20,11 @@
 //! - Missing, unreadable or of another schema: the directory is removed and an empty index
 //!   created (every watermark 0), so the indexer rebuilds it. It is derived data.
 //! - One writer (tantivy allows one per directory) behind a mutex: 1 indexing thread and
-//!   tantivy's minimum 15 MB arena, merges on tantivy's background threads.
+//!   a [`WRITER_ARENA`] (64 MB) arena, merges on tantivy's background threads. The arena is a
+//!   bound, not an allocation: it fills as documents are added and is emptied by every commit
+//!   (a batch of the indexer, at most 256 letters); with every suffix indexed a 2.2 KB letter
+//!   takes ~170 KB of it, so tantivy's minimum (15 MB) flushed a segment every ~90 letters,
+//!   three per batch, each merged again later.
 //! - Scores: BM25 of the word-form terms; fuzzy and substring terms score a constant (a
 //!   fuzzy term's exact form adds its BM25, so exact words rank first).
 
@@ -46,6 +50,9 @@ use tantivy::{SegmentOrdinal, TantivyDocument, Term};
 
 /// The directory under `data_dir`.
 pub const SEARCH_DIR: &str = "search";
+
+/// The writer's memory arena in bytes (see the module docs).
+const WRITER_ARENA: usize = 64 << 20;
 
 /// Schema version, kept in the directory as `pochta-schema`; another value rebuilds.
 const SCHEMA_VERSION: &str = "2";
@@ -241,7 +248,9 @@ impl EmbeddedSearchIndex {
             .register("pochta_suffixes", Terms { stem: false });
         let (_, fields) = schema();
         let watermarks = parse_payload(index.load_metas().map_err(err)?.payload.as_deref());
-        let writer = index.writer_with_num_threads(1, 15_000_000).map_err(err)?;
+        let writer = index
+            .writer_with_num_threads(1, WRITER_ARENA)
+            .map_err(err)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)

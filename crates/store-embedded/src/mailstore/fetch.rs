@@ -62,6 +62,16 @@ pub(super) fn changes_since(
 /// "Big mailbox").
 const SCAN_ABOVE: usize = 256;
 
+/// Whether [`records`] scans the range: many UIDs that are at least an eighth of the range
+/// they span. Sparse UIDs (a search's substring candidates spread over a big mailbox) are
+/// looked up one by one, not by reading every row (and its metadata) between them.
+fn dense(uids: &[u32]) -> bool {
+    let (Some(lo), Some(hi)) = (uids.first(), uids.last()) else {
+        return false;
+    };
+    uids.len() > SCAN_ABOVE && (u64::from(hi - lo) + 1) <= 8 * uids.len() as u64
+}
+
 type RecordRow = (
     u32,
     u8,
@@ -107,7 +117,7 @@ pub(super) fn records(
         } else {
             ""
         };
-        if uids.len() > SCAN_ABOVE {
+        if dense(&uids) {
             let (lo, hi) = (uids[0], uids[uids.len() - 1]);
             let mut q = tx.prepare_cached(&format!(
                 "SELECT {cols}, {meta_col} FROM messages m {join}
