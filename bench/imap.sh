@@ -4,6 +4,11 @@
 #   bench/imap.sh                    # defaults below; override with environment variables
 #   DURATION=30s IDLE=200 bench/imap.sh
 #   DOVECOT_TUNED=1 bench/imap.sh    # reference = Dovecot with process reuse instead of defaults
+#   SKIP_BUILD=1 bench/imap.sh       # use target/release/{pochta,pochta-loadgen} as they are
+#
+# The build step runs cargo with the caller's environment: a caller who builds release with
+# other profile settings (e.g. CARGO_PROFILE_RELEASE_CODEGEN_UNITS) passes the same ones here,
+# or nothing is reused; or builds first and sets SKIP_BUILD=1.
 #
 # For each server: fill every user's INBOX to $MESSAGES messages, run the session mix with
 # $CLIENTS clients for $DURATION (same seed for both), then restart it, hold $IDLE idle
@@ -23,6 +28,7 @@ SEED="${SEED:-1}"
 PASSWORD="${PASSWORD:-bench-password}"
 DOVECOT_PORT="${DOVECOT_PORT:-21143}"
 POCHTA_PORT="${POCHTA_PORT:-21144}"
+SKIP_BUILD="${SKIP_BUILD:-0}"
 DOVECOT_TUNED="${DOVECOT_TUNED:-0}"   # 1: Dovecot's process-reuse settings (bench/dovecot/dovecot.sh)
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 OUT="${OUT:-$target_dir/bench-imap/$(date +%Y%m%d-%H%M%S)}"
@@ -47,12 +53,24 @@ mkdir -p "$OUT"
 
 say() { printf '\n### %s\n' "$*"; }
 
-say "building (release)"
-cargo build --release -p pochta-loadgen
 loadgen="$target_dir/release/pochta-loadgen"
 pochta_bin=""
 pochta_skip=""
-if [ ! -f crates/pochta/Cargo.toml ]; then
+if [ "$SKIP_BUILD" = 1 ]; then
+  say "not building (SKIP_BUILD=1): $loadgen, $target_dir/release/pochta"
+  [ -x "$loadgen" ] || { echo "$loadgen missing" >&2; exit 1; }
+  if [ -x "$target_dir/release/pochta" ]; then
+    pochta_bin="$target_dir/release/pochta"
+  else
+    pochta_skip="$target_dir/release/pochta missing"
+  fi
+else
+  say "building (release)"
+  cargo build --release -p pochta-loadgen
+fi
+if [ "$SKIP_BUILD" = 1 ]; then
+  :
+elif [ ! -f crates/pochta/Cargo.toml ]; then
   pochta_skip="crates/pochta does not exist yet"
 elif ! cargo build --release -p pochta; then
   pochta_skip="cargo build --release -p pochta failed"

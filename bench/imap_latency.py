@@ -212,6 +212,9 @@ def pipeline(args):
             "wall_ms_min": min(walls),
             "server_cpu_ms_per_batch": (cpu1 - cpu0) * 1000 / args.reps,
             "client_cpu_ms_per_batch": (me1 - me0) * 1000 / args.reps,
+            # Raw figures, so that several runs can be pooled (bench/latency.sh).
+            "walls_ms": walls,
+            "server_cpu_s": cpu1 - cpu0,
         }
         r = results[name]
         print(

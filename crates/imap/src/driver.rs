@@ -25,8 +25,9 @@
 //!   (`crate::spool`) and put back into its command when the command is complete.
 //! - Store calls are synchronous; on the multi-threaded runtime they run under
 //!   `block_in_place` so a slow fsync does not stall other connections' tasks, except small
-//!   bounded reads ([`pipeline::inline`]: STATUS, LIST, a FETCH of a few messages), which
-//!   run on the worker thread: the hand-off costs more than they do.
+//!   bounded reads and lazy writes ([`pipeline::inline`]: STATUS, LIST, a FETCH or a STORE
+//!   of a few messages), which run on the worker thread: the hand-off costs more than they
+//!   do.
 //! - IDLE (RFC 2177) waits on the change bus (a wake-up only; the session then asks the store)
 //!   with a periodic re-check as a fallback, and ends on `DONE`, timeout or shutdown.
 //! - NOTIFY (RFC 5465, [`crate::notify`]): while it is active the connection also listens on

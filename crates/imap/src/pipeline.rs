@@ -110,8 +110,10 @@ const INLINE_BODIES: u64 = 8;
 /// server's CPU in the IMAP mix, issue 19, bench/README.md). Only reads that neither wait
 /// for an fsync nor take the writer's lock, and whose work is bounded: STATUS, LIST, LSUB,
 /// the quota and rights reads, and FETCH of at most [`INLINE_MESSAGES`] messages
-/// ([`INLINE_BODIES`] with body sections) that sets no `\Seen`. LOGIN, SELECT, SEARCH,
-/// every write and every larger FETCH keep `block_in_place` (Argon2, fsyncs, scans). The
+/// ([`INLINE_BODIES`] with body sections) that sets no `\Seen`, and STORE of at most
+/// [`INLINE_MESSAGES`] messages (a lazy write). LOGIN, SELECT, SEARCH, EXPUNGE (which may
+/// wait for an fsync before it unlinks blob files), APPEND and every other write, and every
+/// larger FETCH or STORE keep `block_in_place` (Argon2, fsyncs, scans). The
 /// sync after the command (which may claim `\Recent` for new messages: a lazy write) runs
 /// inline with it.
 pub(crate) fn inline<S: MailStore>(session: &Session<S>, body: &CommandBody) -> bool {
@@ -146,21 +148,35 @@ pub(crate) fn inline<S: MailStore>(session: &Session<S>, body: &CommandBody) -> 
                         | FetchAttr::Rfc822Header
                 )
             });
-            let largest = if f.uid {
-                view.last_uid().map_or(0, |u| u.get())
-            } else {
-                view.len()
-            };
-            let named = f.set.resolve(largest).total().min(u64::from(view.len()));
-            named
+            named(view, f.uid, &f.set)
                 <= if bodies {
                     INLINE_BODIES
                 } else {
                     INLINE_MESSAGES
                 }
         }
+        // A lazy write (written to the WAL, fsynced within 100 ms by the store's flusher):
+        // it never waits for an fsync, only for the writer's mutex, as the `\Recent` claim
+        // that already runs inline after a small read does.
+        CommandBody::Store(s) => {
+            let Ok(view) = session.view() else {
+                return false;
+            };
+            !s.set.is_saved() && named(view, s.uid, &s.set) <= INLINE_MESSAGES
+        }
         _ => false,
     }
+}
+
+/// How many messages of `view` a FETCH or STORE names at most (a UID set counts the UIDs
+/// up to the largest; never more than the view holds).
+fn named(view: &crate::view::View, uid: bool, set: &pochta_imap_proto::SequenceSet) -> u64 {
+    let largest = if uid {
+        view.last_uid().map_or(0, |u| u.get())
+    } else {
+        view.len()
+    };
+    set.resolve(largest).total().min(u64::from(view.len()))
 }
 
 /// Whether a FETCH with these attributes sets `\Seen` (a write).
