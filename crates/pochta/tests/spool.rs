@@ -166,6 +166,29 @@ fn imap_login(addr: SocketAddr) -> BufReader<TcpStream> {
     r
 }
 
+/// A server with only an IMAP listener and the test user, warmed up by one small APPEND (the
+/// one-time costs paid before the baseline): the server, its pid, the IMAP address and its
+/// settled VmRSS in KiB.
+fn imap_server(config: &str) -> (TestServer, u32, SocketAddr, u64) {
+    let listeners: Vec<(&'static str, u16)> = vec![("imap", free_ports(1)[0])];
+    let dir = TestDir::new(&listeners, config);
+    dir.add_user(USER, PASS);
+    let server = TestServer::start_in(dir, listeners);
+    let pid = server.child.id();
+    let addr = server.addr("imap");
+    let mut w = imap_login(addr);
+    let small = b"Subject: warm\r\n\r\nhi\r\n";
+    imap_append(&mut w, small.len());
+    w.get_mut().write_all(small).unwrap();
+    w.get_mut().write_all(b"\r\n").unwrap();
+    let mut l = String::new();
+    w.read_line(&mut l).unwrap();
+    assert!(l.starts_with("a OK"), "{l}");
+    let before = settled_rss_kib(pid);
+    assert!(before > 0, "cannot read VmRSS of the server (pid {pid})");
+    (server, pid, addr, before)
+}
+
 /// Sends `APPEND INBOX {n}` and waits for the continuation.
 fn imap_append(r: &mut BufReader<TcpStream>, n: usize) {
     r.get_mut()
@@ -178,27 +201,8 @@ fn imap_append(r: &mut BufReader<TcpStream>, n: usize) {
 
 #[test]
 fn unfinished_large_appends_are_spooled_not_held() {
-    let listeners: Vec<(&'static str, u16)> = vec![("imap", free_ports(1)[0])];
-    let dir = TestDir::new(
-        &listeners,
-        "[limits]\nmax_message_size = 60000000\nconnections_per_ip = 100\n",
-    );
-    dir.add_user(USER, PASS);
-    let server = TestServer::start_in(dir, listeners);
-    let pid = server.child.id();
-    let addr = server.addr("imap");
-
-    // Warm up: one small APPEND pays the one-time costs before the baseline.
-    let mut w = imap_login(addr);
-    let small = b"Subject: warm\r\n\r\nhi\r\n";
-    imap_append(&mut w, small.len());
-    w.get_mut().write_all(small).unwrap();
-    w.get_mut().write_all(b"\r\n").unwrap();
-    let mut l = String::new();
-    w.read_line(&mut l).unwrap();
-    assert!(l.starts_with("a OK"), "{l}");
-    let before = settled_rss_kib(pid);
-    assert!(before > 0, "cannot read VmRSS of the server (pid {pid})");
+    let (server, pid, addr, before) =
+        imap_server("[limits]\nmax_message_size = 60000000\nconnections_per_ip = 100\n");
 
     let data = std::sync::Arc::new(body(BODY));
     let peers: Vec<_> = (0..PEERS)
@@ -476,23 +480,7 @@ fn many_small_literals_are_spooled_past_the_held_limit() {
     const SMALL_MSGS: usize = 500;
     const SMALL_SIZE: usize = 60_000;
     const SMALL_BOUND_KIB: u64 = 96 * 1024;
-    let listeners: Vec<(&'static str, u16)> = vec![("imap", free_ports(1)[0])];
-    let dir = TestDir::new(&listeners, "[limits]\nconnections_per_ip = 100\n");
-    dir.add_user(USER, PASS);
-    let server = TestServer::start_in(dir, listeners);
-    let pid = server.child.id();
-    let addr = server.addr("imap");
-
-    let mut w = imap_login(addr);
-    let small = b"Subject: warm\r\n\r\nhi\r\n";
-    imap_append(&mut w, small.len());
-    w.get_mut().write_all(small).unwrap();
-    w.get_mut().write_all(b"\r\n").unwrap();
-    let mut l = String::new();
-    w.read_line(&mut l).unwrap();
-    assert!(l.starts_with("a OK"), "{l}");
-    let before = settled_rss_kib(pid);
-    assert!(before > 0, "cannot read VmRSS of the server (pid {pid})");
+    let (server, pid, addr, before) = imap_server("[limits]\nconnections_per_ip = 100\n");
 
     let message = std::sync::Arc::new(body(SMALL_SIZE));
     let peers: Vec<_> = (0..SMALL_CONNS)
