@@ -440,34 +440,16 @@ async fn run_group<S: MailStore>(
     // answer.
     let mut own = session.fork();
     for cmd in small {
-        let mut next = own.handle(cmd);
-        loop {
-            take_output(session, &mut own, &mut rx);
-            if session.out.len() >= crate::fetch::CHUNK {
-                flush(stream, session, deflate).await?;
-            }
-            if next != Next::More {
-                break;
-            }
-            next = blocking(|| own.resume());
-        }
+        let next = own.handle(cmd);
+        run_own(next, &mut own, session, &mut rx, stream, deflate).await?;
     }
     // The small answers go out now, not after a large member this task may take next.
     if !session.out.is_empty() {
         flush(stream, session, deflate).await?;
     }
     while let Some(cmd) = queue.pop() {
-        let mut next = blocking(|| own.handle(cmd));
-        loop {
-            take_output(session, &mut own, &mut rx);
-            if session.out.len() >= crate::fetch::CHUNK {
-                flush(stream, session, deflate).await?;
-            }
-            if next != Next::More {
-                break;
-            }
-            next = blocking(|| own.resume());
-        }
+        let next = blocking(|| own.handle(cmd));
+        run_own(next, &mut own, session, &mut rx, stream, deflate).await?;
     }
     session.condstore |= own.condstore;
     while let Some(piece) = rx.recv().await {
@@ -485,6 +467,29 @@ async fn run_group<S: MailStore>(
         tracing::error!(error = %e, "syncing the selected mailbox failed");
     }
     Ok(())
+}
+
+/// Finishes the command this task's runner `own` has started (`next` is what its first step
+/// returned): moves its answers and the helpers' into the session's output as they come,
+/// writing each full chunk, and resumes it on a blocking thread while it has more to do.
+async fn run_own<S: MailStore>(
+    mut next: Next,
+    own: &mut Session<S>,
+    session: &mut Session<S>,
+    rx: &mut tokio::sync::mpsc::Receiver<pipeline::Piece>,
+    stream: &mut Stream,
+    deflate: &mut Option<Box<Deflate>>,
+) -> io::Result<()> {
+    loop {
+        take_output(session, own, rx);
+        if session.out.len() >= crate::fetch::CHUNK {
+            flush(stream, session, deflate).await?;
+        }
+        if next != Next::More {
+            return Ok(());
+        }
+        next = blocking(|| own.resume());
+    }
 }
 
 /// Move what `own` (this task's runner of a group) and the helpers have produced so far into

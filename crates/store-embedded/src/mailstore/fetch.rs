@@ -12,6 +12,7 @@ use rusqlite::{OptionalExtension, params};
 use crate::blobs::valid_id;
 use crate::{EmbeddedStore, R};
 
+use super::keys::{SCAN_ABOVE, for_uids};
 use super::{corrupt, flags_of, mb_by_id, sorted, summary_from_row, to_modseq, to_summary, to_uid};
 
 pub(super) fn summaries(store: &EmbeddedStore, mailbox: MailboxId) -> Result<Vec<MessageSummary>> {
@@ -55,21 +56,6 @@ pub(super) fn changes_since(
             highest_modseq: Some(to_modseq(mb.highest_modseq)?),
         })
     })?)
-}
-
-/// Above this many UIDs, [`records`] scans the UID range once instead of looking each UID
-/// up: 100,000 point queries cost several times one ordered scan (bench/README.md,
-/// "Big mailbox").
-const SCAN_ABOVE: usize = 256;
-
-/// Whether [`records`] scans the range: many UIDs that are at least an eighth of the range
-/// they span. Sparse UIDs (a search's substring candidates spread over a big mailbox) are
-/// looked up one by one, not by reading every row (and its metadata) between them.
-fn dense(uids: &[u32]) -> bool {
-    let (Some(lo), Some(hi)) = (uids.first(), uids.last()) else {
-        return false;
-    };
-    uids.len() > SCAN_ABOVE && (u64::from(hi - lo) + 1) <= 8 * uids.len() as u64
 }
 
 type RecordRow = (
@@ -117,31 +103,23 @@ pub(super) fn records(
         } else {
             ""
         };
-        if dense(&uids) {
-            let (lo, hi) = (uids[0], uids[uids.len() - 1]);
-            let mut q = tx.prepare_cached(&format!(
+        for_uids(
+            tx,
+            mailbox,
+            &uids,
+            &format!(
                 "SELECT {cols}, {meta_col} FROM messages m {join}
                  WHERE m.mailbox = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid"
-            ))?;
-            let mut want = uids.iter().peekable();
-            for r in q.query_map(params![mailbox.0, lo, hi], row)? {
-                let r = r?;
-                while want.next_if(|u| **u < r.0).is_some() {}
-                if want.next_if(|u| **u == r.0).is_some() {
-                    rows.push(r);
-                }
-            }
-        } else {
-            let mut q = tx.prepare_cached(&format!(
+            ),
+            &format!(
                 "SELECT {cols}, {meta_col} FROM messages m {join}
                  WHERE m.mailbox = ?1 AND m.uid = ?2"
-            ))?;
-            for uid in &uids {
-                if let Some(r) = q.query_row(params![mailbox.0, uid], row).optional()? {
-                    rows.push(r);
-                }
-            }
-        }
+            ),
+            |r| {
+                rows.push(row(r)?);
+                Ok(())
+            },
+        )?;
         // A bulk read (a SORT of the whole mailbox) would only flush the small cache that
         // FETCH bursts re-read: it reads the cache but does not fill it.
         let fill_cache = uids.len() <= SCAN_ABOVE;
