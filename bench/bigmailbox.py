@@ -9,6 +9,10 @@ Usage:
                                           INTERNALDATE as mtime; Dovecot indexes them on the
                                           first SELECT, which the warm-up pass takes)
   bigmailbox.py measure HOST PORT USER PASSWORD LABEL PID_CMD
+  bigmailbox.py measure-both HOST USER PASSWORD OUTDIR LABEL:PORT:PID_CMD...
+                                          (the same for several servers at once, each
+                                          timed run going to each server in turn;
+                                          writes OUTDIR/LABEL.json)
   bigmailbox.py time HOST PORT USER PASSWORD REPEAT COMMAND...
                                           (one session, SELECT INBOX, one untimed run of each
                                           COMMAND, then REPEAT timed runs of each: the median
@@ -193,54 +197,72 @@ def rss(pid):
     return None
 
 
-def measure(host, port, user, password, label, pid_cmd):
-    res = {"label": label, "commands": {}}
+def measure(host, user, password, servers):
+    """Measure every server in `servers` ((label, port, pid_cmd) each) at the same time: each
+    timed run of a command goes to every server in turn (the order alternating from one run
+    to the next), so a load that changes during the run weighs on all of them alike. Returns
+    one result per server."""
+    res = [{"label": label, "commands": {}} for label, _, _ in servers]
     # Warm-up pass, not timed: Dovecot indexes a new maildir and fills its cache here.
-    c = Raw(host, port)
-    c.cmd(b"LOGIN %s %s" % (user.encode(), password.encode()))
-    c.cmd(b"SELECT INBOX")
-    for _, line in COMMANDS:
-        c.cmd(line.encode())
-    c.cmd(b"LOGOUT")
-    times = []
-    for _ in range(REPEAT):
+    for _, port, _ in servers:
         c = Raw(host, port)
         c.cmd(b"LOGIN %s %s" % (user.encode(), password.encode()))
-        t = time.perf_counter()
         c.cmd(b"SELECT INBOX")
-        times.append(time.perf_counter() - t)
+        for _, line in COMMANDS:
+            c.cmd(line.encode())
         c.cmd(b"LOGOUT")
-    res["commands"]["SELECT INBOX"] = statistics.median(times)
-    c = Raw(host, port)
-    c.cmd(b"LOGIN %s %s" % (user.encode(), password.encode()))
-    pid = subprocess.run(pid_cmd, shell=True, capture_output=True, text=True).stdout.split()
-    pid = pid[-1] if pid else None
-    res["rss_kib_before_select"] = rss(pid) if pid else None
-    c.cmd(b"SELECT INBOX")
-    res["rss_kib_selected"] = rss(pid) if pid else None
-    peak = res["rss_kib_selected"] or 0
-    for name, line in COMMANDS:
-        times = []
-        cpus = []
-        size = 0
-        for _ in range(REPEAT):
-            c0 = cpu_ns(pid) if pid else None
+
+    def turns(k):
+        order = list(range(len(servers)))
+        return order if k % 2 == 0 else order[::-1]
+
+    times = [[] for _ in servers]
+    for k in range(REPEAT):
+        for i in turns(k):
+            c = Raw(host, servers[i][1])
+            c.cmd(b"LOGIN %s %s" % (user.encode(), password.encode()))
             t = time.perf_counter()
-            size = c.cmd(line.encode())
-            times.append(time.perf_counter() - t)
-            c1 = cpu_ns(pid) if pid else None
-            if c0 is not None and c1 is not None:
-                cpus.append((c1 - c0) / 1e9)
-            r = rss(pid) if pid else None
-            if r:
-                peak = max(peak, r)
-        res["commands"][name] = statistics.median(times)
-        if cpus:
-            res.setdefault("cpu", {})[name] = statistics.median(cpus)
-        res.setdefault("response_bytes", {})[name] = size
-    res["rss_kib_peak"] = peak
-    c.cmd(b"LOGOUT")
-    print(json.dumps(res, indent=1))
+            c.cmd(b"SELECT INBOX")
+            times[i].append(time.perf_counter() - t)
+            c.cmd(b"LOGOUT")
+    conns, pids, peaks = [], [], []
+    for r, (_, port, pid_cmd), t in zip(res, servers, times):
+        r["commands"]["SELECT INBOX"] = statistics.median(t)
+        c = Raw(host, port)
+        c.cmd(b"LOGIN %s %s" % (user.encode(), password.encode()))
+        pid = subprocess.run(pid_cmd, shell=True, capture_output=True, text=True).stdout.split()
+        pid = pid[-1] if pid else None
+        r["rss_kib_before_select"] = rss(pid) if pid else None
+        c.cmd(b"SELECT INBOX")
+        r["rss_kib_selected"] = rss(pid) if pid else None
+        conns.append(c)
+        pids.append(pid)
+        peaks.append(r["rss_kib_selected"] or 0)
+    for name, line in COMMANDS:
+        times = [[] for _ in servers]
+        cpus = [[] for _ in servers]
+        for k in range(REPEAT):
+            for i in turns(k):
+                c, pid = conns[i], pids[i]
+                c0 = cpu_ns(pid) if pid else None
+                t = time.perf_counter()
+                size = c.cmd(line.encode())
+                times[i].append(time.perf_counter() - t)
+                c1 = cpu_ns(pid) if pid else None
+                if c0 is not None and c1 is not None:
+                    cpus[i].append((c1 - c0) / 1e9)
+                r = rss(pid) if pid else None
+                if r:
+                    peaks[i] = max(peaks[i], r)
+                res[i].setdefault("response_bytes", {})[name] = size
+        for i, r in enumerate(res):
+            r["commands"][name] = statistics.median(times[i])
+            if cpus[i]:
+                r.setdefault("cpu", {})[name] = statistics.median(cpus[i])
+    for r, c, peak in zip(res, conns, peaks):
+        r["rss_kib_peak"] = peak
+        c.cmd(b"LOGOUT")
+    return res
 
 
 def time_commands(host, port, user, password, repeat, commands, pid_cmd=None):
@@ -275,7 +297,15 @@ def main():
     elif sys.argv[1] == "fill-maildir":
         fill_maildir(sys.argv[2], int(sys.argv[3]))
     elif sys.argv[1] == "measure":
-        measure(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7])
+        print(json.dumps(measure(sys.argv[2], sys.argv[4], sys.argv[5],
+                                 [(sys.argv[6], int(sys.argv[3]), sys.argv[7])])[0], indent=1))
+    elif sys.argv[1] == "measure-both":
+        # HOST USER PASSWORD OUTDIR LABEL:PORT:PID_CMD...: OUTDIR/LABEL.json for each.
+        servers = [(a.split(":", 2)[0], int(a.split(":", 2)[1]), a.split(":", 2)[2])
+                   for a in sys.argv[6:]]
+        for r in measure(sys.argv[2], sys.argv[3], sys.argv[4], servers):
+            with open(os.path.join(sys.argv[5], r["label"] + ".json"), "w") as f:
+                json.dump(r, f, indent=1)
     elif sys.argv[1] == "time":
         # PID_CMD (optional, env): prints the PID whose CPU time is read around each command.
         time_commands(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]),

@@ -2,7 +2,8 @@
 # Big-mailbox benchmark: one INBOX of $MESSAGES messages (threads, flags, dates; the same
 # bytes for both servers), on Pochta and on Dovecot (Debian's dovecot-imapd) on this machine.
 # Times SELECT, FETCH 1:* (FLAGS), UID SEARCH (flags, dates, headers), SORT and THREAD, each
-# the median of 3 runs in one session, and the memory of the process serving the session.
+# the median of 3 runs in one session, and the memory of the process serving the session;
+# both servers are measured at the same time, each timed run going to each in turn.
 #
 #   bench/bigmailbox.sh                  # MESSAGES=100000
 #   MESSAGES=10000 bench/bigmailbox.sh   # a quicker look
@@ -57,15 +58,11 @@ fi
 
 uptime | tee "$OUT/load-start.txt"
 say "dovecot: $MESSAGES messages"
-"$root/bench/dovecot/dovecot.sh" start "$work/dovecot" "$DOVECOT_PORT" "$PASSWORD" "$USER_NAME" > /dev/null
+dovecot_master="$("$root/bench/dovecot/dovecot.sh" start "$work/dovecot" "$DOVECOT_PORT" "$PASSWORD" "$USER_NAME")"
 # Written as maildir files: Dovecot's APPEND fsyncs every message (17 s per 2,000 here).
 maildir="$work/dovecot/mail/$USER_NAME/Maildir"
 /usr/bin/time -f "dovecot fill: %e s" python3 "$py" fill-maildir "$maildir" "$MESSAGES"
 [ "$(id -u)" = 0 ] && chown -R mail:mail "$work/dovecot/mail"
-# The `imap` process of the measuring session: the newest one.
-python3 "$py" measure 127.0.0.1 "$DOVECOT_PORT" "$USER_NAME" "$PASSWORD" dovecot \
-  "pgrep -n -x imap" > "$OUT/dovecot.json"
-"$root/bench/dovecot/dovecot.sh" stop "$work/dovecot"
 
 say "pochta: $MESSAGES messages"
 mkdir -p "$work/pochta/data"
@@ -105,8 +102,12 @@ kill "$pochta_pid"; wait "$pochta_pid" 2>/dev/null || true
 setsid "$pochta_bin" --config "$conf" serve >> "$OUT/pochta-server.log" 2>&1 &
 pochta_pid=$!
 wait_port "$POCHTA_PORT"
-python3 "$py" measure 127.0.0.1 "$POCHTA_PORT" "$USER_NAME" "$PASSWORD" pochta \
-  "echo $pochta_pid" > "$OUT/pochta.json"
+# Both servers at the same time, each timed run going to each in turn (`measure-both`), so
+# that a load changing meanwhile weighs on both alike. Dovecot's `imap` process of the
+# measuring session: the newest child of this Dovecot.
+say "measuring both servers, interleaved"
+python3 "$py" measure-both 127.0.0.1 "$USER_NAME" "$PASSWORD" "$OUT" \
+  "dovecot:$DOVECOT_PORT:pgrep -n -x imap -P $dovecot_master" "pochta:$POCHTA_PORT:echo $pochta_pid"
 
 say "results (ratio = pochta / dovecot; $MESSAGES messages, $(nproc) CPUs)"
 python3 "$py" compare "$OUT/dovecot.json" "$OUT/pochta.json" | tee "$OUT/table.txt"
