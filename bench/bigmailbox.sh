@@ -83,7 +83,7 @@ CONF
 # one scheduling group: a server started in this script's session would share one CPU share
 # with the client reading its answers, while Dovecot and the client each have their own; on a
 # loaded machine FETCH 1:* (FLAGS) then measured 1.4-1.6x Dovecot's wall time with less CPU
-# (bench/README.md, "Big mailbox", 2026-12-06 04:35).
+# (bench/README.md, "Where FETCH's wall time went").
 setsid "$pochta_bin" --config "$conf" serve >> "$OUT/pochta-server.log" 2>&1 &
 pochta_pid=$!
 wait_port "$POCHTA_PORT"
