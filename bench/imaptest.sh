@@ -112,7 +112,10 @@ max_connections = 4000
 connections_per_ip = 4000
 CONF
 "$pochta_bin" --config "$conf" user add "$USER_NAME" --password "$PASSWORD" > /dev/null
-"$pochta_bin" --config "$conf" serve > "$OUT/pochta-server.log" 2>&1 &
+# Its own session (setsid), as Dovecot's daemon has: with the kernel's autogroup scheduling a
+# server in the script's session would share one CPU share with imaptest (bench/README.md, "Where
+# FETCH's wall time went").
+setsid "$pochta_bin" --config "$conf" serve > "$OUT/pochta-server.log" 2>&1 &
 pochta_pid=$!
 wait_port "$POCHTA_PORT" || { echo "pochta did not listen" >&2; exit 1; }
 measure pochta "$POCHTA_PORT" "$pochta_pid"
