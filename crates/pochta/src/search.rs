@@ -8,9 +8,14 @@
 //!   and evaluates the messages above it directly on their extracted text. A tantivy commit
 //!   per APPEND would cost a commit (fsync, new segment) per message; this way the indexer
 //!   commits one batch of up to [`BATCH`] messages and SMTP/IMAP never wait for it.
-//! - The indexer wakes on the store's [`ChangeBus`](pochta_store::ChangeBus) (appends,
-//!   deliveries, copies, moves, expunges, mailbox list changes), coalesces events for
-//!   [`SETTLE`], then for each changed mailbox: indexes the messages above the watermark
+//! - The indexer follows the store's [`ChangeBus`](pochta_store::ChangeBus) (appends,
+//!   deliveries, copies, moves, expunges, mailbox list changes) and takes a mailbox once its
+//!   oldest change not yet taken has waited `[search] settle` (default 30 s, at least
+//!   [`MIN_SETTLE`]; mailboxes due within a tenth of it are taken together): mail expunged
+//!   meanwhile (a draft saved again, spam filtered, a client's churn) is never indexed, and a
+//!   busy mailbox is one commit per `settle`, not one per message. Meanwhile SEARCH evaluates
+//!   those messages directly (above the watermark), so nothing answers differently; only
+//!   slower for a mailbox with many new messages. For each mailbox taken it indexes the messages above the watermark
 //!   (a copy or move gives new, larger UIDs, so they are indexed like new mail), and removes
 //!   the documents of expunged messages (`changes_since` the MODSEQ it last saw). A mailbox
 //!   that disappears from its account's list has all its documents removed. A lost event
@@ -22,7 +27,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use pochta_store::search::{IndexBatch, SearchIndex, extract};
@@ -38,8 +43,9 @@ pub const BATCH: usize = 256;
 /// Bytes of extracted text per index commit (at most, plus one message's).
 pub const BATCH_TEXT: usize = 4 << 20;
 
-/// How long events are gathered before the indexer runs.
-pub const SETTLE: Duration = Duration::from_millis(100);
+/// The shortest wait before the indexer takes a change (`[search] settle = 0`): events are
+/// gathered this long, so that a burst is one commit.
+pub const MIN_SETTLE: Duration = Duration::from_millis(100);
 
 /// Keeps an index caught up with a store.
 pub struct Indexer {
@@ -141,8 +147,17 @@ impl Indexer {
             return Ok(());
         };
         let changes = self.store.changes_since(mailbox, since)?;
-        if !changes.expunged.is_empty() {
-            self.index.remove(mailbox, &changes.expunged)?;
+        // Messages above the watermark have no document (documents are added with their
+        // watermark): mail expunged before the indexer took it costs no commit.
+        let wm = self.index.watermark(mailbox)?;
+        let indexed: Vec<Uid> = changes
+            .expunged
+            .iter()
+            .copied()
+            .filter(|u| u.get() <= wm)
+            .collect();
+        if !indexed.is_empty() {
+            self.index.remove(mailbox, &indexed)?;
         }
         if let Some(m) = changes.highest_modseq {
             self.state.lock().modseq.insert(mailbox, m);
@@ -239,8 +254,10 @@ impl Indexer {
         }
     }
 
-    /// Runs until `shutdown` resolves: catches everything up, then follows the change bus.
-    pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
+    /// Runs until `shutdown` resolves: catches everything up, then follows the change bus,
+    /// taking each mailbox (account) once its oldest unprocessed change has waited `settle`.
+    pub async fn run(self: Arc<Self>, settle: Duration, shutdown: impl Future<Output = ()>) {
+        let settle = settle.max(MIN_SETTLE);
         let mut rx = self.store.change_bus().subscribe();
         let me = Arc::clone(&self);
         match tokio::task::spawn_blocking(move || me.catch_up_all()).await {
@@ -250,48 +267,176 @@ impl Indexer {
             Err(e) => warn!(error = %e, "search indexer: catching up"),
         }
         tokio::pin!(shutdown);
+        let mut pending = Pending::default();
+        // The work taken (a blocking task); events keep being read meanwhile, so the bus
+        // does not lag behind a long catch-up.
+        let mut job: Option<tokio::task::JoinHandle<()>> = None;
         loop {
-            let first = tokio::select! {
+            let due = pending
+                .first()
+                .map(|t| tokio::time::Instant::from_std(t + settle));
+            tokio::select! {
                 _ = &mut shutdown => return,
-                ev = rx.recv() => ev,
-            };
-            tokio::time::sleep(SETTLE).await;
-            let mut mailboxes = HashSet::new();
-            let mut accounts = HashSet::new();
-            let mut all = false;
-            let mut ev = first;
-            loop {
-                match ev {
-                    Ok(ChangeEvent::Mailbox { mailbox, .. }) => {
-                        mailboxes.insert(mailbox);
+                ev = rx.recv() => match ev {
+                    Ok(ev) => pending.note(&ev, std::time::Instant::now()),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        pending.lagged(std::time::Instant::now())
                     }
-                    Ok(ChangeEvent::MailboxList { account }) => {
-                        accounts.insert(account);
-                    }
-                    // Metadata entries (RFC 5464) are not indexed.
-                    Ok(ChangeEvent::Metadata { .. } | ChangeEvent::AccessKey { .. }) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => all = true,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+                _ = async { job.as_mut().expect("guarded").await }, if job.is_some() => {
+                    job = None;
                 }
-                ev = match rx.try_recv() {
-                    Ok(e) => Ok(e),
-                    Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n))
-                    }
-                    Err(_) => break,
-                };
+                _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)),
+                    if job.is_none() && due.is_some() => {
+                    let work = pending.take_due(std::time::Instant::now(), settle);
+                    let me = Arc::clone(&self);
+                    job = Some(tokio::task::spawn_blocking(move || {
+                        if work.all {
+                            if let Err(e) = me.catch_up_all() {
+                                warn!(error = %e, "search indexer: catching up");
+                            }
+                        } else {
+                            me.process(&work.mailboxes, &work.accounts);
+                        }
+                    }));
+                }
             }
-            let me = Arc::clone(&self);
-            let _ = tokio::task::spawn_blocking(move || {
-                if all {
-                    if let Err(e) = me.catch_up_all() {
-                        warn!(error = %e, "search indexer: catching up");
-                    }
-                } else {
-                    me.process(&mailboxes, &accounts);
-                }
-            })
-            .await;
         }
+    }
+}
+
+/// Changes not yet taken by the indexer, each with the time of its oldest event.
+#[derive(Default)]
+struct Pending {
+    mailboxes: HashMap<MailboxId, Instant>,
+    accounts: HashMap<AccountId, Instant>,
+    /// Events were lost (the bus lagged): everything is caught up.
+    all: Option<Instant>,
+}
+
+/// What one run of the indexer takes.
+#[derive(Debug, Default, PartialEq)]
+struct Work {
+    mailboxes: HashSet<MailboxId>,
+    accounts: HashSet<AccountId>,
+    all: bool,
+}
+
+impl Pending {
+    fn note(&mut self, ev: &ChangeEvent, now: Instant) {
+        match ev {
+            ChangeEvent::Mailbox { mailbox, .. } => {
+                self.mailboxes.entry(*mailbox).or_insert(now);
+            }
+            ChangeEvent::MailboxList { account } => {
+                self.accounts.entry(*account).or_insert(now);
+            }
+            // Metadata entries (RFC 5464) and access keys are not indexed.
+            ChangeEvent::Metadata { .. } | ChangeEvent::AccessKey { .. } => {}
+        }
+    }
+
+    fn lagged(&mut self, now: Instant) {
+        self.all.get_or_insert(now);
+    }
+
+    /// The oldest change not taken.
+    fn first(&self) -> Option<Instant> {
+        self.mailboxes
+            .values()
+            .chain(self.accounts.values())
+            .chain(self.all.iter())
+            .min()
+            .copied()
+    }
+
+    /// Takes the changes that have waited `settle` (and those that will have within a tenth
+    /// of it, so that a busy server's mailboxes are taken together rather than one by one).
+    fn take_due(&mut self, now: Instant, settle: Duration) -> Work {
+        let ripe = |t: &Instant| now + settle / 10 >= *t + settle;
+        if self.all.as_ref().is_some_and(ripe) {
+            self.all = None;
+            self.accounts.clear();
+            self.mailboxes.clear();
+            return Work {
+                all: true,
+                ..Work::default()
+            };
+        }
+        let mut work = Work::default();
+        self.mailboxes.retain(|m, t| {
+            let take = ripe(t);
+            if take {
+                work.mailboxes.insert(*m);
+            }
+            !take
+        });
+        self.accounts.retain(|a, t| {
+            let take = ripe(t);
+            if take {
+                work.accounts.insert(*a);
+            }
+            !take
+        });
+        work
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mailbox(m: i64) -> ChangeEvent {
+        ChangeEvent::Mailbox {
+            account: AccountId(1),
+            mailbox: MailboxId(m),
+            modseq: ModSeq::MIN,
+        }
+    }
+
+    #[test]
+    fn a_mailbox_is_taken_once_its_oldest_change_has_settled() {
+        let settle = Duration::from_secs(30);
+        let t0 = Instant::now();
+        let mut p = Pending::default();
+        p.note(&mailbox(1), t0);
+        p.note(&mailbox(2), t0 + Duration::from_secs(20));
+        // Later changes of mailbox 1 do not push it back.
+        p.note(&mailbox(1), t0 + Duration::from_secs(25));
+        p.note(
+            &ChangeEvent::MailboxList {
+                account: AccountId(1),
+            },
+            t0 + Duration::from_secs(1),
+        );
+        assert_eq!(p.first(), Some(t0));
+        assert_eq!(
+            p.take_due(t0 + Duration::from_secs(10), settle),
+            Work::default()
+        );
+        let w = p.take_due(t0 + Duration::from_secs(30), settle);
+        assert_eq!(w.mailboxes, HashSet::from([MailboxId(1)]));
+        assert_eq!(w.accounts, HashSet::from([AccountId(1)]));
+        assert!(!w.all);
+        assert_eq!(p.first(), Some(t0 + Duration::from_secs(20)));
+        // Within a tenth of `settle` of its time: taken with the others.
+        let w = p.take_due(t0 + Duration::from_secs(47), settle);
+        assert_eq!(w.mailboxes, HashSet::from([MailboxId(2)]));
+        assert_eq!(p.first(), None);
+    }
+
+    #[test]
+    fn a_lagged_bus_catches_everything_up_after_settle() {
+        let settle = Duration::from_secs(30);
+        let t0 = Instant::now();
+        let mut p = Pending::default();
+        p.note(&mailbox(1), t0);
+        p.lagged(t0 + Duration::from_secs(5));
+        let w = p.take_due(t0 + Duration::from_secs(30), settle);
+        assert_eq!(w.mailboxes, HashSet::from([MailboxId(1)]));
+        let w = p.take_due(t0 + Duration::from_secs(35), settle);
+        assert!(w.all);
+        assert_eq!(p.first(), None);
     }
 }

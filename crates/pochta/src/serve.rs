@@ -187,7 +187,8 @@ pub async fn serve(config: Config) -> Result<()> {
             crate::search::Indexer::new(Arc::new(ctx.store.clone()), Arc::clone(index))
                 .with_budget(ctx.message_budget.clone()),
         );
-        tokio::spawn(indexer.run(async move { shutdown.wait().await }))
+        let settle = config.search.settle;
+        tokio::spawn(indexer.run(settle, async move { shutdown.wait().await }))
     });
     info!(hostname = %config.hostname, data_dir = %config.data_dir.display(), "pochta ready");
 

@@ -176,6 +176,9 @@ fn messages() -> Vec<Vec<u8>> {
     vec![koi, cp, utf8, html, pdf, docx, plain]
 }
 
+/// The indexer takes new mail at once (the default lets it settle for 30 s).
+const SETTLE_AT_ONCE: &str = "[search]\nsettle = 0\n";
+
 /// The index's commit payload (`mailbox:watermark,…`), once it holds `want`.
 fn wait_indexed(data_dir: &Path, want: &str) {
     let meta = data_dir.join("search").join("meta.json");
@@ -226,7 +229,7 @@ fn check_searches(c: &mut Imap) {
 #[test]
 fn word_forms_charsets_html_and_attachments_are_found_before_and_after_indexing() {
     let ports = vec![("imap", free_ports(1)[0])];
-    let dir = TestDir::new(&ports, "");
+    let dir = TestDir::new(&ports, SETTLE_AT_ONCE);
     dir.add_user(USER, PASS);
     let data_dir = dir.data_dir();
     let mut server = TestServer::start_in(dir, ports);
@@ -340,7 +343,7 @@ fn relevancy(line: &str) -> Vec<u32> {
 #[test]
 fn fuzzy_search_with_relevancy_and_sort() {
     let ports = vec![("imap", free_ports(1)[0])];
-    let dir = TestDir::new(&ports, "");
+    let dir = TestDir::new(&ports, SETTLE_AT_ONCE);
     dir.add_user(USER, PASS);
     let data_dir = dir.data_dir();
     let server = TestServer::start_in(dir, ports);

@@ -110,7 +110,9 @@ Content-Type: text/plain; charset=koi8-r\r\n\r\n"
 
 fn node(url: &str) -> TestServer {
     let ports: Vec<(&'static str, u16)> = vec![("imap", free_ports(1)[0])];
-    let extra = format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n");
+    let extra = format!(
+        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n[search]\nsettle = 0\n"
+    );
     TestServer::start_in(TestDir::new(&ports, &extra), ports)
 }
 

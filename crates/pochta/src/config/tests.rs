@@ -372,6 +372,20 @@ fn search_index_switch() {
 }
 
 #[test]
+fn search_settle() {
+    use std::time::Duration;
+    assert_eq!(parse(MIN).unwrap().search.settle, Duration::from_secs(30));
+    for (text, want) in [("\"2m\"", 120), ("0", 0), ("5", 5)] {
+        let c = parse(&format!("{MIN}[search]\nsettle = {text}\n")).unwrap();
+        assert_eq!(c.search.settle, Duration::from_secs(want), "{text}");
+    }
+    assert_eq!(
+        bad(&format!("{MIN}[search]\nsettle = \"soon\"\n")),
+        "search.settle: \"soon\" is not a duration (like \"30s\", \"5m\", \"4h\", \"5d\")"
+    );
+}
+
+#[test]
 fn pop3_mark_seen() {
     assert!(!parse(MIN).unwrap().pop3.mark_seen);
     let c = parse(&format!("{MIN}[pop3]\nmark_seen = true\n")).unwrap();
