@@ -92,6 +92,13 @@ pub struct Args {
     /// SMTP envelope sender.
     #[arg(long, default_value = "loadgen@bench.test")]
     pub mail_from: String,
+    /// After the mix, the server's deferred work is measured too: wait this long (e.g. the
+    /// server's search-index settle time), then until it is idle (see bench/README.md).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub drain_settle: Duration,
+    /// Longest the drain waits for an idle server after `--drain-settle`.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub drain_max: Duration,
     /// Compare two result directories (each with mix.json and idle.json): REFERENCE OTHER.
     #[arg(long, num_args = 2, value_names = ["REFERENCE", "OTHER"])]
     pub compare: Vec<PathBuf>,

@@ -183,14 +183,19 @@ pub struct MixSummary {
     pub ops_per_server_cpu_s: f64,
     pub ops_per_s: f64,
     pub loadgen_cpu_s: f64,
+    /// The drain after the run (see [`drain`]): its length, the server's CPU in it, and the
+    /// run's operations per server CPU-second with that CPU included (the figure `--compare`
+    /// uses; older JSON files without it fall back to `ops_per_server_cpu_s`).
+    #[serde(default)]
+    pub drain_s: f64,
+    #[serde(default)]
+    pub drain_server_cpu_s: f64,
+    #[serde(default)]
+    pub drain_timed_out: bool,
+    #[serde(default)]
+    pub ops_per_server_cpu_s_drained: Option<f64>,
     pub commands: BTreeMap<String, CommandStats>,
     pub failure_samples: Vec<String>,
-}
-
-impl MixSummary {
-    pub fn ok(&self) -> bool {
-        self.failures == 0 && self.ops > 0
-    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -199,6 +204,89 @@ pub struct CommandStats {
     pub failures: u64,
     pub p50_us: u32,
     pub p99_us: u32,
+}
+
+impl MixSummary {
+    pub fn ok(&self) -> bool {
+        self.failures == 0 && self.ops > 0
+    }
+
+    /// Operations per server CPU-second with the drain's CPU (the run's alone for a summary
+    /// written before drains were measured).
+    pub fn ops_per_cpu_s_with_drain(&self) -> f64 {
+        self.ops_per_server_cpu_s_drained
+            .unwrap_or(self.ops_per_server_cpu_s)
+    }
+}
+
+/// The server is idle once it used less than this much CPU in each of [`IDLE_WINDOWS`]
+/// consecutive windows of [`DRAIN_WINDOW`].
+pub const IDLE_CPU_S: f64 = 0.02;
+pub const IDLE_WINDOWS: usize = 2;
+pub const DRAIN_WINDOW: Duration = Duration::from_secs(1);
+
+/// Counts consecutive idle windows.
+#[derive(Debug, Default)]
+pub struct IdleWindows {
+    quiet: usize,
+}
+
+impl IdleWindows {
+    /// The server's CPU seconds in one more window; true once it has been idle long enough.
+    pub fn push(&mut self, cpu_s: f64) -> bool {
+        if cpu_s < IDLE_CPU_S {
+            self.quiet += 1;
+        } else {
+            self.quiet = 0;
+        }
+        self.quiet >= IDLE_WINDOWS
+    }
+}
+
+/// What the drain measured.
+#[derive(Debug, Default)]
+pub struct Drained {
+    pub wall_s: f64,
+    pub cpu_s: f64,
+    pub timed_out: bool,
+}
+
+/// After the run: work the server deferred (a search index that lets new mail settle, merges,
+/// a process reaped late) is the run's too. Waits `settle` (plus a second), then reads the
+/// server's CPU every [`DRAIN_WINDOW`] until [`IDLE_WINDOWS`] windows in a row used under
+/// [`IDLE_CPU_S`], or until `settle + max` has passed; the server CPU used since `cpu_at_end`.
+pub async fn drain(
+    target: &Target,
+    ticks: u64,
+    cpu_at_end: f64,
+    settle: Duration,
+    max: Duration,
+) -> Result<Drained> {
+    let start = Instant::now();
+    if !settle.is_zero() {
+        sleep(settle + Duration::from_secs(1)).await;
+    }
+    let mut idle = IdleWindows::default();
+    let mut last = proc::cpu_seconds(target, ticks)?;
+    let mut timed_out = false;
+    loop {
+        if start.elapsed() >= settle + max {
+            timed_out = true;
+            break;
+        }
+        sleep(DRAIN_WINDOW).await;
+        let now = proc::cpu_seconds(target, ticks)?;
+        let quiet = idle.push(now - last);
+        last = now;
+        if quiet {
+            break;
+        }
+    }
+    Ok(Drained {
+        wall_s: start.elapsed().as_secs_f64(),
+        cpu_s: (last - cpu_at_end).max(0.0),
+        timed_out,
+    })
 }
 
 pub(crate) fn percentile(sorted: &[u32], p: f64) -> u32 {
@@ -253,8 +341,11 @@ pub async fn run(args: &Args, addr: &str, target: &Target) -> Result<MixSummary>
         tally.merge(t.await.context("client task panicked")?);
     }
     let wall_s = start.elapsed().as_secs_f64();
-    let server_cpu_s = proc::cpu_seconds(target, ticks)? - cpu_before;
+    let cpu_after = proc::cpu_seconds(target, ticks)?;
+    let server_cpu_s = cpu_after - cpu_before;
     let loadgen_cpu_s = proc::own_cpu_seconds(ticks) - own_before;
+    let drained = drain(target, ticks, cpu_after, args.drain_settle, args.drain_max).await?;
+    let drain_server_cpu_s = drained.cpu_s;
 
     let mut commands = BTreeMap::new();
     let mut ops = 0;
@@ -294,6 +385,11 @@ pub async fn run(args: &Args, addr: &str, target: &Target) -> Result<MixSummary>
         },
         ops_per_s: ops as f64 / wall_s,
         loadgen_cpu_s,
+        drain_s: drained.wall_s,
+        drain_server_cpu_s,
+        drain_timed_out: drained.timed_out,
+        ops_per_server_cpu_s_drained: (server_cpu_s + drain_server_cpu_s > 0.0)
+            .then(|| ops as f64 / (server_cpu_s + drain_server_cpu_s)),
         commands,
         failure_samples: tally.samples,
     })
@@ -444,6 +540,30 @@ pub async fn idle(args: &Args, addr: &str, target: &Target, n: usize) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ratio_counts_the_drain_and_old_summaries_still_load() {
+        let old = r#"{"mode":"mix","label":"p","addr":"a","clients":1,"users":1,"seed":1,
+            "sessions":1,"ops":100,"failures":0,"wall_s":1.0,"server_cpu_s":0.5,
+            "ops_per_server_cpu_s":200.0,"ops_per_s":100.0,"loadgen_cpu_s":0.1,
+            "commands":{},"failure_samples":[]}"#;
+        let mut m: MixSummary = serde_json::from_str(old).unwrap();
+        assert_eq!(m.ops_per_cpu_s_with_drain(), 200.0);
+        m.drain_server_cpu_s = 0.5;
+        m.ops_per_server_cpu_s_drained = Some(100.0);
+        let again: MixSummary = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(again.ops_per_cpu_s_with_drain(), 100.0);
+    }
+
+    #[test]
+    fn idle_needs_two_quiet_windows_in_a_row() {
+        let mut w = IdleWindows::default();
+        assert!(!w.push(0.5));
+        assert!(!w.push(0.01));
+        assert!(!w.push(0.03), "a busy window starts the count again");
+        assert!(!w.push(0.0));
+        assert!(w.push(0.019));
+    }
 
     #[test]
     fn percentiles() {

@@ -79,6 +79,18 @@ impl Human for MixSummary {
         );
         let _ = writeln!(
             s,
+            "drain {:.2} s{}  server CPU in it {:.2} s  ops per server CPU-second with it {:.1}",
+            self.drain_s,
+            if self.drain_timed_out {
+                " (NOT idle at its end)"
+            } else {
+                ""
+            },
+            self.drain_server_cpu_s,
+            self.ops_per_cpu_s_with_drain()
+        );
+        let _ = writeln!(
+            s,
             "{:<20} {:>8} {:>6} {:>9} {:>9}",
             "command", "count", "fail", "p50 ms", "p99 ms"
         );
@@ -212,10 +224,16 @@ pub fn compare(reference: &Path, other: &Path) -> Result<()> {
         row(label, ri.as_ref().map(f), oi.as_ref().map(f), fmt);
     };
     mix(
-        "ops per server CPU-second",
+        "ops per server CPU-s (with drain)",
+        &|m| m.ops_per_cpu_s_with_drain(),
+        &f1,
+    );
+    mix(
+        "ops per server CPU-s (run only)",
         &|m| m.ops_per_server_cpu_s,
         &f1,
     );
+    mix("drain server CPU s", &|m| m.drain_server_cpu_s, &f2);
     mix("ops per second", &|m| m.ops_per_s, &f1);
     mix("operations", &|m| m.ops as f64, &|v| format!("{v:.0}"));
     mix("server CPU s", &|m| m.server_cpu_s, &f2);
@@ -260,9 +278,9 @@ pub fn compare(reference: &Path, other: &Path) -> Result<()> {
     if let (Some(r), Some(o)) = (&rm, &om)
         && r.ok()
         && o.ok()
-        && r.ops_per_server_cpu_s > 0.0
+        && r.ops_per_cpu_s_with_drain() > 0.0
     {
-        let ratio = o.ops_per_server_cpu_s / r.ops_per_server_cpu_s;
+        let ratio = o.ops_per_cpu_s_with_drain() / r.ops_per_cpu_s_with_drain();
         println!(
             "target ops/server-CPU-s >= 4x {rn}: {} ({ratio:.2}x)",
             if ratio >= 4.0 { "met" } else { "NOT met" }
