@@ -61,32 +61,82 @@ fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("search index: {e}"))
 }
 
-/// Our analyzers as tantivy tokenizers: `stem` → `analyze`, otherwise the suffixes of
-/// `words` (each once).
+/// Our analyzers as tantivy tokenizers: `stem` → the terms of `analyze`, otherwise the
+/// suffixes of `words` (each once).
 #[derive(Clone)]
 struct Terms {
     stem: bool,
 }
 
-/// Every suffix of every word of `text`, each once, in first-seen order.
+/// What `analyze` and `words` split on.
+fn not_word(c: char) -> bool {
+    !c.is_alphanumeric()
+}
+
+/// Every suffix of every word of `text`, each once (in no particular order: the field keeps
+/// no positions).
+///
+/// Cost per message is what the mix's indexer spends, so: a word seen before (as written) is
+/// skipped before it is folded, and a word's suffixes are added from the longest down only
+/// until one is already there (every suffix of a suffix in the set is in the set).
 fn suffixes(text: &str) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    for w in pochta_store::search::words(text) {
-        if !seen.insert(w.clone()) {
-            // The same word again: its suffixes are in already.
+    let mut raw = std::collections::HashSet::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for word in text.split(not_word) {
+        if word.is_empty() || !raw.insert(word) {
             continue;
         }
-        for (i, _) in w.char_indices().skip(1) {
+        // `words` of one word: the word folded, or nothing when it is too long.
+        let Some(w) = pochta_store::search::words(word).pop() else {
+            continue;
+        };
+        for (i, _) in w.char_indices() {
             let s = &w[i..];
-            if !seen.contains(s) {
-                seen.insert(s.to_owned());
-                out.push(s.to_owned());
+            if seen.contains(s) {
+                break;
+            }
+            seen.insert(s.to_owned());
+        }
+    }
+    seen.into_iter().collect()
+}
+
+/// The terms of `analyze(text)` in order, each word analyzed once per text (stemming is most
+/// of the cost; a letter repeats its words) and handed to tantivy in one reused token.
+struct StemStream<'a> {
+    words: std::str::Split<'a, fn(char) -> bool>,
+    cache: std::collections::HashMap<&'a str, Option<String>>,
+    token: Token,
+    next_position: usize,
+}
+
+impl TokenStream for StemStream<'_> {
+    fn advance(&mut self) -> bool {
+        for word in self.words.by_ref() {
+            if word.is_empty() {
+                continue;
+            }
+            // `analyze` of one word: its term, or nothing when it is too long.
+            let term = self
+                .cache
+                .entry(word)
+                .or_insert_with(|| pochta_store::search::analyze(word).pop());
+            if let Some(term) = term {
+                self.token.text.clear();
+                self.token.text.push_str(term);
+                self.token.position = self.next_position;
+                self.next_position += 1;
+                return true;
             }
         }
-        out.push(w);
+        false
     }
-    out
+    fn token(&self) -> &Token {
+        &self.token
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
+    }
 }
 
 struct Stream {
@@ -108,15 +158,51 @@ impl TokenStream for Stream {
     }
 }
 
+/// Either stream.
+enum Either<'a> {
+    Stem(StemStream<'a>),
+    Suffixes(Stream),
+}
+
+impl TokenStream for Either<'_> {
+    fn advance(&mut self) -> bool {
+        match self {
+            Either::Stem(s) => s.advance(),
+            Either::Suffixes(s) => s.advance(),
+        }
+    }
+    fn token(&self) -> &Token {
+        match self {
+            Either::Stem(s) => s.token(),
+            Either::Suffixes(s) => s.token(),
+        }
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        match self {
+            Either::Stem(s) => s.token_mut(),
+            Either::Suffixes(s) => s.token_mut(),
+        }
+    }
+}
+
 impl Tokenizer for Terms {
-    type TokenStream<'a> = Stream;
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> Stream {
-        let terms = if self.stem {
-            pochta_store::search::analyze(text)
-        } else {
-            suffixes(text)
-        };
-        let tokens = terms
+    type TokenStream<'a> = Either<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Either<'a> {
+        if self.stem {
+            return Either::Stem(StemStream {
+                words: text.split(not_word as fn(char) -> bool),
+                cache: Default::default(),
+                token: Token {
+                    offset_from: 0,
+                    offset_to: 0,
+                    position: 0,
+                    text: String::new(),
+                    position_length: 1,
+                },
+                next_position: 0,
+            });
+        }
+        let tokens = suffixes(text)
             .into_iter()
             .enumerate()
             .map(|(position, text)| Token {
@@ -127,7 +213,7 @@ impl Tokenizer for Terms {
                 position_length: 1,
             })
             .collect();
-        Stream { tokens, next: 0 }
+        Either::Suffixes(Stream { tokens, next: 0 })
     }
 }
 
@@ -501,6 +587,46 @@ mod tests {
     }
 
     pochta_store::search_conformance_tests!(Fixture);
+
+    fn tokens(stem: bool, text: &str) -> Vec<String> {
+        let mut t = Terms { stem };
+        let mut stream = t.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            out.push(stream.token().text.clone());
+        }
+        out
+    }
+
+    /// The tokenizers hand tantivy exactly the reference terms: `analyze` in order with
+    /// repeats (frequencies), and the set of every suffix of every word of `words`.
+    #[test]
+    fn tokenizers_give_the_reference_terms() {
+        let long = "x".repeat(70);
+        let text = format!(
+            "Reports report REPORT ports Ёлка ёлки, ёлка; письма Письмами письма {long} \
+             İstanbul ß straße a1b2 report-port port"
+        );
+        assert_eq!(tokens(true, &text), pochta_store::search::analyze(&text));
+        let mut want: Vec<String> = pochta_store::search::words(&text)
+            .iter()
+            .flat_map(|w| {
+                w.char_indices()
+                    .map(|(i, _)| w[i..].to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect::<std::collections::HashSet<_>>()
+            .into_iter()
+            .collect();
+        want.sort();
+        let mut got = tokens(false, &text);
+        let n = got.len();
+        got.sort();
+        got.dedup();
+        assert_eq!(got.len(), n, "each suffix once");
+        assert_eq!(got, want);
+        assert!(tokens(true, "").is_empty() && tokens(false, "").is_empty());
+    }
 
     #[test]
     fn a_damaged_index_is_rebuilt_empty() {
