@@ -68,10 +68,16 @@ struct Terms {
     stem: bool,
 }
 
-/// What `analyze` and `words` split on.
+/// What `analyze` and `words` split on (`!is_alphanumeric`, with the Russian alphabet
+/// answered before the Unicode table lookup).
 fn not_word(c: char) -> bool {
-    !c.is_alphanumeric()
+    !(c.is_ascii_alphanumeric()
+        || matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё')
+        || (!c.is_ascii() && c.is_alphanumeric()))
 }
+
+type Set<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
+type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Every suffix of every word of `text`, each once (in no particular order: the field keeps
 /// no positions).
@@ -80,8 +86,8 @@ fn not_word(c: char) -> bool {
 /// skipped before it is folded, and a word's suffixes are added from the longest down only
 /// until one is already there (every suffix of a suffix in the set is in the set).
 fn suffixes(text: &str) -> Vec<String> {
-    let mut raw = std::collections::HashSet::new();
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut raw = Set::default();
+    let mut seen: Set<String> = Set::default();
     for word in text.split(not_word) {
         if word.is_empty() || !raw.insert(word) {
             continue;
@@ -105,7 +111,7 @@ fn suffixes(text: &str) -> Vec<String> {
 /// of the cost; a letter repeats its words) and handed to tantivy in one reused token.
 struct StemStream<'a> {
     words: std::str::Split<'a, fn(char) -> bool>,
-    cache: std::collections::HashMap<&'a str, Option<String>>,
+    cache: Map<&'a str, Option<String>>,
     token: Token,
     next_position: usize,
 }
@@ -596,6 +602,13 @@ mod tests {
             out.push(stream.token().text.clone());
         }
         out
+    }
+
+    #[test]
+    fn the_split_is_is_alphanumeric() {
+        for c in (0..0x3000u32).filter_map(char::from_u32) {
+            assert_eq!(not_word(c), !c.is_alphanumeric(), "{c:?}");
+        }
     }
 
     /// The tokenizers hand tantivy exactly the reference terms: `analyze` in order with
