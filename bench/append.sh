@@ -69,7 +69,7 @@ imap = ["127.0.0.1:$POCHTA_PORT"]
 plaintext = "always"
 CONF
 "$pochta_bin" --config "$work/pochta/pochta.toml" user add bench@bench.test --password bench-password > /dev/null
-"$pochta_bin" --config "$work/pochta/pochta.toml" serve > "$OUT/pochta.log" 2>&1 &
+setsid "$pochta_bin" --config "$work/pochta/pochta.toml" serve > "$OUT/pochta.log" 2>&1 &
 pochta_pid=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$POCHTA_PORT") 2>/dev/null && break; sleep 0.1; done
 measure pochta "$POCHTA_PORT"

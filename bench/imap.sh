@@ -170,7 +170,7 @@ CONF
   done
 fi
 start_pochta() {
-  "$pochta_bin" --config "$conf" serve >> "$OUT/pochta/server.log" 2>&1 &
+  setsid "$pochta_bin" --config "$conf" serve >> "$OUT/pochta/server.log" 2>&1 &
   pochta_pid=$!
   wait_port "$POCHTA_PORT"
 }

@@ -93,7 +93,7 @@ plaintext = "always"
 parallel = $parallel
 CONF
   "$pochta_bin" --config "$dir/pochta.toml" user add "$USER_ADDR" --password "$PASSWORD" > "$OUT/$label-setup.txt" 2>&1
-  "$pochta_bin" --config "$dir/pochta.toml" serve >> "$OUT/$label-server.log" 2>&1 &
+  setsid "$pochta_bin" --config "$dir/pochta.toml" serve >> "$OUT/$label-server.log" 2>&1 &
   pochta_pid=$!
   pids+=("$pochta_pid")
   wait_port "$port"

@@ -108,7 +108,7 @@ CONF
 }
 start_node() {
   local name="$1" port="$2"
-  "$pochta" --config "$work/$name/pochta.toml" serve >> "$OUT/$name.log" 2>&1 &
+  setsid "$pochta" --config "$work/$name/pochta.toml" serve >> "$OUT/$name.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
   wait_port "$port"

@@ -135,7 +135,7 @@ CONF
 }
 start_pochta() { # on|off: the search index
   write_conf "$1"
-  "$pochta_bin" --config "$conf" serve >> "$OUT/pochta-server.log" 2>&1 &
+  setsid "$pochta_bin" --config "$conf" serve >> "$OUT/pochta-server.log" 2>&1 &
   pochta_pid=$!
   wait_port "$POCHTA_PORT"
 }
@@ -208,7 +208,7 @@ max_connections = 4000
 connections_per_ip = 4000
 CONF
   "$pochta_bin" --config "$d/pochta.toml" user add "$USER_NAME" --password "$PASSWORD" > /dev/null
-  "$pochta_bin" --config "$d/pochta.toml" serve >> "$OUT/smtp-server.log" 2>&1 &
+  setsid "$pochta_bin" --config "$d/pochta.toml" serve >> "$OUT/smtp-server.log" 2>&1 &
   pochta_pid=$!
   wait_port "$SMTP_PORT"
   local t0 t1

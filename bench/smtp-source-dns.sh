@@ -36,7 +36,7 @@ ${NODNS:+#}[dns]
 ${NODNS:+#}servers = ["127.0.0.1:$DNSPORT"]
 C
   $BIN --config $W/pochta.toml user add b@example.org --password x >/dev/null 2>&1
-  RUST_LOG=warn $BIN --config $W/pochta.toml serve > $W/serve.log 2>&1 &
+  RUST_LOG=warn setsid $BIN --config $W/pochta.toml serve > $W/serve.log 2>&1 &
   SP=$!
   for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
   for mode in "" "-d"; do

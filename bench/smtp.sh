@@ -165,7 +165,7 @@ connections_per_ip = 4000
 CONF
   "$pochta_bin" --config "$conf" user add "bench@$DOMAIN" --password bench-password \
     > "$OUT/pochta/setup.txt" 2>&1
-  "$pochta_bin" --config "$conf" serve >> "$OUT/pochta/server.log" 2>&1 &
+  setsid "$pochta_bin" --config "$conf" serve >> "$OUT/pochta/server.log" 2>&1 &
   pochta_pid=$!
   if wait_port "$POCHTA_PORT"; then
     lg pochta "$POCHTA_PORT" "$pochta_pid" "bench@$DOMAIN"
