@@ -14,6 +14,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+. "$root/bench/lib.sh"
 
 MESSAGES="${MESSAGES:-100000}"
 PASSWORD="${PASSWORD:-bench-password}"
@@ -39,14 +40,6 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$OUT"
-say() { printf '\n### %s\n' "$*"; }
-wait_port() {
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 if [ -n "${POCHTA_BIN:-}" ]; then
   pochta_bin="$POCHTA_BIN"   # a release binary built elsewhere (interleaved before/after runs)
@@ -67,16 +60,7 @@ maildir="$work/dovecot/mail/$USER_NAME/Maildir"
 say "pochta: $MESSAGES messages"
 mkdir -p "$work/pochta/data"
 conf="$work/pochta/pochta.toml"
-cat > "$conf" <<CONF
-hostname = "bench.test"
-data_dir = "$work/pochta/data"
-
-[listen]
-imap = ["127.0.0.1:$POCHTA_PORT"]
-
-[auth]
-plaintext = "always"
-CONF
+pochta_imap_conf "$work/pochta/data" "$POCHTA_PORT" > "$conf"
 "$pochta_bin" --config "$conf" user add "$USER_NAME" --password "$PASSWORD" > /dev/null
 # `setsid`: the server runs in its own session, as Dovecot (a daemon) does. With the kernel's
 # autogroup scheduling (kernel.sched_autogroup_enabled=1, the default on Debian) a session is

@@ -18,6 +18,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+. "$root/bench/lib.sh"
 
 DURATION="${DURATION:-20s}"
 CLIENTS="${CLIENTS:-10}"
@@ -53,8 +54,6 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$OUT"
-
-say() { printf '\n### %s\n' "$*"; }
 
 loadgen="$target_dir/release/pochta-loadgen"
 pochta_bin=""
@@ -111,14 +110,6 @@ measure_idle() {
     --json-out "$OUT/$label/idle.json" 2>&1 | tee "$OUT/$label/idle.txt" || true
 }
 
-wait_port() {
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
 # --- Dovecot (reference) -------------------------------------------------------------------
 start_dovecot() {
   DOVECOT_TUNED="$DOVECOT_TUNED" "$root/bench/dovecot/dovecot.sh" \
@@ -147,15 +138,9 @@ if [ -z "$pochta_skip" ]; then
   # Limits raised only so the idle run's connections from 127.0.0.1 are not refused (the same
   # as Dovecot's config); `settle` written out (its default is 30 s) so loadgen's drain waits
   # as long; nothing else differs from the defaults.
-  cat > "$conf" <<CONF
-hostname = "bench.test"
-data_dir = "$work/pochta/data"
-
-[listen]
-imap = ["127.0.0.1:$POCHTA_PORT"]
-
-[auth]
-plaintext = "always"
+  {
+    pochta_imap_conf "$work/pochta/data" "$POCHTA_PORT"
+    cat <<CONF
 
 [limits]
 max_connections = 4000
@@ -164,6 +149,7 @@ connections_per_ip = 4000
 [search]
 settle = $SETTLE
 CONF
+  } > "$conf"
   for u in "${users[@]}"; do
     "$pochta_bin" --config "$conf" user add "$u" --password "$PASSWORD" >> "$OUT/pochta/setup.txt" 2>&1 \
       || { pochta_skip="'pochta user add' failed (see $OUT/pochta/setup.txt)"; break; }

@@ -14,9 +14,10 @@
 # Each server: one user, an empty INBOX, imaptest with its defaults (the default state mix and
 # probabilities, `msgs=30`) for $CLIENTS clients and $SECS seconds with seed $SEED. Server CPU =
 # utime+stime+cutime+cstime of the server's process tree (/proc), from before imaptest starts
-# until the server is idle again after it ends (less than 20 ms of CPU in each of two
-# consecutive seconds, at most $DRAIN_MAX s): work a server defers past the run (Pochta's
-# full-text indexer settles before it indexes) is counted. Operations = the sum of imaptest's
+# until the server is idle again after it ends ($SETTLE s, then until less than 20 ms of CPU in
+# each of two consecutive seconds, at most $DRAIN_MAX s more; both servers alike): work a server
+# defers past the run (Pochta's full-text indexer waits [search] settle before it indexes) is
+# counted. Operations = the sum of imaptest's
 # "Totals" line (every command it sent, LOGIN and LOGOUT included).
 set -euo pipefail
 
@@ -29,6 +30,7 @@ CLIENTS="${CLIENTS:-10}"
 SECS="${SECS:-30}"
 SEED="${SEED:-1}"
 DRAIN_MAX="${DRAIN_MAX:-120}"
+SETTLE="${SETTLE:-30}"   # Pochta's [search] settle, written into its config; the drain waits it out
 USER_NAME="${USER_NAME:-u1@bench.test}"
 PASSWORD="${PASSWORD:-bench-password}"
 DOVECOT_PORT="${DOVECOT_PORT:-21153}"
@@ -75,7 +77,8 @@ measure() {
     mbox="$IMAPTEST_MBOX" clients="$CLIENTS" secs="$SECS" seed="$SEED" \
     > "$OUT/$label/imaptest.txt" 2>&1 || true
   w1="$(date +%s.%N)"
-  drained="$(wait_idle "$pid" "$DRAIN_MAX")"
+  sleep "$SETTLE"
+  drained="$(( SETTLE + $(wait_idle "$pid" "$DRAIN_MAX") ))"
   c1="$(tree_ticks "$pid")"
   ops="$(awk '/^Totals:/ { t = 1; next } t && /^ *[0-9]/ && !/%/ { s = 0; for (i = 1; i <= NF; i++) s += $i; print s; exit }' "$OUT/$label/imaptest.txt")"
   errors="$(grep -c '^Error:' "$OUT/$label/imaptest.txt" || true)"
@@ -97,20 +100,18 @@ measure "$dlabel" "$DOVECOT_PORT" "$dovecot_pid"
 say "pochta on 127.0.0.1:$POCHTA_PORT"
 mkdir -p "$work/pochta/data"
 conf="$work/pochta/pochta.toml"
-cat > "$conf" <<CONF
-hostname = "bench.test"
-data_dir = "$work/pochta/data"
-
-[listen]
-imap = ["127.0.0.1:$POCHTA_PORT"]
-
-[auth]
-plaintext = "always"
+{
+  pochta_imap_conf "$work/pochta/data" "$POCHTA_PORT"
+  cat <<CONF
 
 [limits]
 max_connections = 4000
 connections_per_ip = 4000
+
+[search]
+settle = $SETTLE
 CONF
+} > "$conf"
 "$pochta_bin" --config "$conf" user add "$USER_NAME" --password "$PASSWORD" > /dev/null
 # Its own session (setsid), as Dovecot's daemon has: with the kernel's autogroup scheduling a
 # server in the script's session would share one CPU share with imaptest (bench/README.md, "Where

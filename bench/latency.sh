@@ -22,6 +22,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+. "$root/bench/lib.sh"
 
 ITERATIONS="${ITERATIONS:-200}"
 ROUNDS="${ROUNDS:-6}"
@@ -51,21 +52,12 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$OUT"
-say() { printf '\n### %s\n' "$*"; }
 
 if [ "$SKIP_BUILD" != 1 ]; then
   say "building (release)"
   cargo build --release -p pochta
 fi
 pochta_bin="$target_dir/release/pochta"
-
-wait_port() {
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 common() { echo --port "$1" --user "$USER_ADDR" --password "$PASSWORD" --label "$2"; }
 
@@ -79,19 +71,14 @@ start_pochta() {
   local label="$1" port="$2" parallel="$3"
   local dir="$work/$label"
   mkdir -p "$dir/data"
-  cat > "$dir/pochta.toml" <<CONF
-hostname = "bench.test"
-data_dir = "$dir/data"
-
-[listen]
-imap = ["127.0.0.1:$port"]
-
-[auth]
-plaintext = "always"
+  {
+    pochta_imap_conf "$dir/data" "$port"
+    cat <<CONF
 
 [imap]
 parallel = $parallel
 CONF
+  } > "$dir/pochta.toml"
   "$pochta_bin" --config "$dir/pochta.toml" user add "$USER_ADDR" --password "$PASSWORD" > "$OUT/$label-setup.txt" 2>&1
   setsid "$pochta_bin" --config "$dir/pochta.toml" serve >> "$OUT/$label-server.log" 2>&1 &
   pochta_pid=$!

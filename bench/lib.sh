@@ -48,3 +48,19 @@ wait_idle() {
   done
   echo "$waited"
 }
+
+# pochta_imap_conf DATA_DIR PORT: the head of a Pochta configuration for a benchmark: IMAP only,
+# on 127.0.0.1:PORT, plaintext LOGIN allowed (the clients log in without TLS on loopback);
+# every other key at its default unless the script appends a section.
+pochta_imap_conf() {
+  cat <<CONF
+hostname = "bench.test"
+data_dir = "$1"
+
+[listen]
+imap = ["127.0.0.1:$2"]
+
+[auth]
+plaintext = "always"
+CONF
+}

@@ -20,6 +20,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+. "$root/bench/lib.sh"
 
 DURATION="${DURATION:-20s}"
 CLIENTS="${CLIENTS:-10}"
@@ -56,7 +57,6 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$OUT"
-say() { printf '\n### %s\n' "$*"; }
 
 say "building (release)"
 cargo build --release -p pochta -p pochta-loadgen
@@ -77,14 +77,6 @@ postmaster="$(head -1 "$work/pg/postmaster.pid")"
 "$PG_BIN/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE pochta" >/dev/null
 pg_url="postgres://postgres@127.0.0.1:$pg_port/pochta"
 "$PG_BIN/postgres" --version > "$OUT/postgres-version.txt"
-
-wait_port() {
-  for _ in $(seq 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 # node NAME PORT STORE: writes a config, adds users (first node only), starts; prints the pid.
 config() {
@@ -111,7 +103,7 @@ start_node() {
   setsid "$pochta" --config "$work/$name/pochta.toml" serve >> "$OUT/$name.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
-  wait_port "$port"
+  wait_port "$port" 300
   echo "$pid" > "$cg/cgroup.procs"
   echo "$pid"
 }

@@ -22,6 +22,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+. "$root/bench/lib.sh"
 
 MESSAGES="${MESSAGES:-100000}"
 PASSWORD="${PASSWORD:-bench-password}"
@@ -52,15 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$OUT"
-say() { printf '\n### %s\n' "$*"; }
 skip() { case " $SKIP " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
-wait_port() {
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
 elapsed() { /usr/bin/time -f "%e s wall, %U s user, %S s system" -o "$1" "${@:2}"; }
 { uptime; nproc; } > "$OUT/machine.txt"
 
@@ -119,19 +112,14 @@ rm -rf "$work/dovecot/mail"
 conf="$work/pochta/pochta.toml"
 write_conf() { # on|off: the search index
   local index=true; [ "$1" = off ] && index=false
-  cat > "$conf" <<CONF
-hostname = "bench.test"
-data_dir = "$work/pochta/data"
-
-[listen]
-imap = ["127.0.0.1:$POCHTA_PORT"]
-
-[auth]
-plaintext = "always"
+  {
+    pochta_imap_conf "$work/pochta/data" "$POCHTA_PORT"
+    cat <<CONF
 
 [search]
 index = $index
 CONF
+  } > "$conf"
 }
 start_pochta() { # on|off: the search index
   write_conf "$1"

@@ -17,6 +17,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+. "$root/bench/lib.sh"
 
 DURATION="${DURATION:-20s}"
 SENDERS="${SENDERS:-20}"
@@ -49,16 +50,6 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$OUT"
-
-say() { printf '\n### %s\n' "$*"; }
-
-wait_port() {
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 say "building (release)"
 cargo build --release -p pochta-loadgen -p pochta
