@@ -29,6 +29,9 @@ pub const MAX_ENTRIES: usize = 10_000;
 pub struct AuthCache {
     key: [u8; 32],
     entries: Mutex<HashMap<[u8; 32], Instant>>,
+    /// (user name, password) pairs that logged in recently, as HMACs: only a hint for where
+    /// to run a login ([`AuthCache::likely_hit`]), never a verification.
+    logins: Mutex<HashMap<[u8; 32], Instant>>,
 }
 
 impl Default for AuthCache {
@@ -38,6 +41,7 @@ impl Default for AuthCache {
         Self {
             key,
             entries: Mutex::new(HashMap::new()),
+            logins: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -52,6 +56,40 @@ impl AuthCache {
         m.update(&[0]);
         m.update(password.as_bytes());
         m.finalize().into_bytes().into()
+    }
+
+    fn login_mac(&self, user: &str, password: &str) -> [u8; 32] {
+        let Ok(mut m) = Hmac::<Sha256>::new_from_slice(&self.key) else {
+            return [0; 32];
+        };
+        m.update(b"login\0");
+        m.update(user.as_bytes());
+        m.update(&[0]);
+        m.update(password.as_bytes());
+        m.finalize().into_bytes().into()
+    }
+
+    /// `user` logged in with `password` (after [`AuthCache::verify`] said yes).
+    pub fn remember_login(&self, user: &str, password: &str) {
+        let k = self.login_mac(user, password);
+        let mut e = self.logins.lock();
+        if e.len() >= MAX_ENTRIES {
+            e.clear();
+        }
+        e.insert(k, Instant::now());
+    }
+
+    /// Whether a login as `user` with `password` will most likely be answered from this
+    /// cache (the same pair logged in within [`TTL`]), i.e. cost no Argon2: servers run such
+    /// a login on their worker thread instead of handing it to a blocking one. Only a hint:
+    /// the login itself still goes through [`AuthCache::verify`] (a changed password misses
+    /// there and is hashed).
+    pub fn likely_hit(&self, user: &str, password: &str) -> bool {
+        let k = self.login_mac(user, password);
+        self.logins
+            .lock()
+            .get(&k)
+            .is_some_and(|t| t.elapsed() < TTL)
     }
 
     /// [`verify_password`] with the cache in front: `stored` is the account's PHC string, or
@@ -122,6 +160,16 @@ mod tests {
         assert!(c.verify(Some(&phc2), "right"));
         assert_eq!(c.entries.lock().len(), 2);
         assert!(!c.verify(None, "right"));
+    }
+
+    #[test]
+    fn login_hint() {
+        let c = AuthCache::default();
+        assert!(!c.likely_hit("u@x", "pw"));
+        c.remember_login("u@x", "pw");
+        assert!(c.likely_hit("u@x", "pw"));
+        assert!(!c.likely_hit("u@x", "other"));
+        assert!(!c.likely_hit("v@x", "pw"));
     }
 
     #[test]

@@ -342,7 +342,10 @@ fn verify_password<X: Accounts>(
     let phc = account.as_ref().map(|a| X::credentials(a).password_hash);
     let verified = cx.cache.verify(phc, password);
     match account {
-        Some(account) if verified => succeeded(cx, method, user, account),
+        Some(account) if verified => {
+            cx.cache.remember_login(user, password);
+            succeeded(cx, method, user, account)
+        }
         _ => failed(cx, method, user),
     }
 }

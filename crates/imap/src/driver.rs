@@ -25,9 +25,13 @@
 //!   (`crate::spool`) and put back into its command when the command is complete.
 //! - Store calls are synchronous; on the multi-threaded runtime they run under
 //!   `block_in_place` so a slow fsync does not stall other connections' tasks, except small
-//!   bounded reads and lazy writes ([`pipeline::inline`]: STATUS, LIST, a FETCH or a STORE
-//!   of a few messages), which run on the worker thread: the hand-off costs more than they
-//!   do.
+//!   bounded reads and lazy writes ([`pipeline::inline`]: STATUS, LIST, a FETCH, STORE or
+//!   EXPUNGE of a few messages, SELECT, LOGIN answered by the credentials cache), which run
+//!   on the worker thread: the hand-off costs more than they do.
+//! - Reads do not re-arm `TCP_QUICKACK` each time (`Stream::read_quiet`); the loop arms it
+//!   before waiting for more only when it holds part of a command, so a client whose Nagle
+//!   holds back the rest (imaplib's CRLF after an APPEND literal) is never kept waiting for a
+//!   delayed ACK, and a complete command costs no `setsockopt` (its answer carries the ACK).
 //! - IDLE (RFC 2177) waits on the change bus (a wake-up only; the session then asks the store)
 //!   with a periodic re-check as a fallback, and ends on `DONE`, timeout or shutdown.
 //! - NOTIFY (RFC 5465, [`crate::notify`]): while it is active the connection also listens on
@@ -348,6 +352,12 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                 .remaining()
         });
         let timeout = rate_left.map_or(timeout, |r| r.min(timeout));
+        if framer.buffered() > 0 || framer.in_literal() || framer.awaiting_decision() {
+            // Part of a command is here: acknowledge it now, or a client whose Nagle holds
+            // back the rest (imaplib's CRLF after an APPEND literal) waits for our delayed
+            // ACK (`pochta_net::stream` notes).
+            stream.quickack();
+        }
         let n = tokio::select! {
             ev = next_change(&mut notify_rx), if listening => {
                 blocking(|| session.notify_event(ev.ok(), false));
@@ -365,7 +375,7 @@ async fn run<S: MailStore>(shared: Arc<Shared<S>>, conn: Connection) -> io::Resu
                 woken = true;
                 continue;
             }
-            r = tokio::time::timeout(timeout, stream.read(&mut buf)) => match r {
+            r = tokio::time::timeout(timeout, stream.read_quiet(&mut buf)) => match r {
                 Ok(r) => r?,
                 Err(_) => {
                     let text = if rate_left == Some(timeout) {

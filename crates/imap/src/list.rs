@@ -49,16 +49,18 @@ impl<S: MailStore> Session<S> {
             info.special_use = None;
             boxes.push(info);
         }
-        let subs = match me {
-            Some(me) => store.subscriptions(me)?,
-            None => Vec::new(),
-        };
         let subscribed_only = l.selection.contains(&ListSelect::Subscribed);
         let special_only = l.selection.contains(&ListSelect::SpecialUse);
         let want_subscribed = subscribed_only
             || l.returns
                 .iter()
                 .any(|r| matches!(r, ListReturn::Subscribed));
+        let recursive = l.selection.contains(&ListSelect::RecursiveMatch);
+        // Read only when the answer uses them (a plain LIST does not).
+        let subs = match me {
+            Some(me) if want_subscribed || recursive => store.subscriptions(me)?,
+            _ => Vec::new(),
+        };
         let want_myrights = l.returns.contains(&ListReturn::MyRights);
         let status_items: Option<Vec<StatusItem>> = l.returns.iter().find_map(|r| match r {
             ListReturn::Status(items) => Some(items.clone()),
@@ -81,7 +83,6 @@ impl<S: MailStore> Session<S> {
                 names.entry(p.clone()).or_insert(None);
             }
         }
-        let recursive = l.selection.contains(&ListSelect::RecursiveMatch);
         if subscribed_only {
             for s in &subs {
                 names.entry(s.to_string()).or_insert(None);

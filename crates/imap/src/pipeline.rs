@@ -111,16 +111,40 @@ const INLINE_BODIES: u64 = 8;
 /// for an fsync nor take the writer's lock, and whose work is bounded: STATUS, LIST, LSUB,
 /// the quota and rights reads, and FETCH of at most [`INLINE_MESSAGES`] messages
 /// ([`INLINE_BODIES`] with body sections) that sets no `\Seen`, and STORE of at most
-/// [`INLINE_MESSAGES`] messages (a lazy write). LOGIN, SELECT, SEARCH, EXPUNGE (which may
-/// wait for an fsync before it unlinks blob files), APPEND and every other write, and every
-/// larger FETCH or STORE keep `block_in_place` (Argon2, fsyncs, scans). The
+/// [`INLINE_MESSAGES`] messages (a lazy write); since 2026-12-06 also LOGIN when the
+/// credentials cache will answer it (no Argon2), SELECT/EXAMINE (which hands the reading of a
+/// mailbox that may be large to `blocking` itself) and EXPUNGE in a mailbox of at most
+/// [`INLINE_MESSAGES`] messages (a lazy write). LOGIN on a cache miss, SEARCH, APPEND (an
+/// fsync) and every other write, larger EXPUNGEs and every larger FETCH or STORE keep
+/// `block_in_place` (Argon2, fsyncs, scans). The
 /// sync after the command (which may claim `\Recent` for new messages: a lazy write) runs
 /// inline with it.
 pub(crate) fn inline<S: MailStore>(session: &Session<S>, body: &CommandBody) -> bool {
+    if let CommandBody::Login(l) = body {
+        // Argon2 only on a miss of the credentials cache: a hit is a lookup and an HMAC.
+        return session.shared.auth_cache.likely_hit(
+            &String::from_utf8_lossy(&l.username),
+            &String::from_utf8_lossy(l.password.expose()),
+        );
+    }
     if session.account.is_none() || session.anonymous.is_some() {
         return false;
     }
     match body {
+        // The mailbox's size is not known before it is found: SELECT itself hands a mailbox
+        // that may be large to `blocking` (`select_examine`).
+        CommandBody::Select(_) | CommandBody::Examine(_) => true,
+        // A lazy write; it may wait for one fsync before it unlinks the files of large
+        // expunged messages (small ones are stored inline and go with the commit).
+        CommandBody::Expunge => session
+            .view()
+            .is_ok_and(|v| u64::from(v.len()) <= INLINE_MESSAGES),
+        CommandBody::UidExpunge(set) => {
+            let Ok(view) = session.view() else {
+                return false;
+            };
+            !set.is_saved() && named(view, true, set) <= INLINE_MESSAGES
+        }
         CommandBody::Noop
         | CommandBody::Capability
         | CommandBody::Logout

@@ -28,6 +28,10 @@ const SYSTEM_FLAGS: [Flag; 5] = [
     Flag::Draft,
 ];
 
+/// A mailbox whose next UID is above this may be large: SELECT reads it through
+/// `pochta_net::blocking` rather than on the worker thread.
+const SMALL_SELECT: u32 = 4096;
+
 impl<S: MailStore> Session<S> {
     pub(crate) fn select(&mut self, s: Select, read_only: bool) -> Res {
         // Whatever happens next, the old mailbox is no longer selected; say so
@@ -74,7 +78,13 @@ impl<S: MailStore> Session<S> {
         // One snapshot of UIDs, first unseen message and counters (no per-message flags:
         // bench/README.md "Big mailbox"); whatever changes after it is reported by the
         // first sync rather than lost.
-        let mut status = store.select_state(mb.id)?;
+        // The driver runs SELECT on its worker thread (`pipeline::inline`); a mailbox that
+        // may hold many messages (its UIDs are read unless kept) is read through `blocking`.
+        let mut status = if mb.uid_next.get() > SMALL_SELECT {
+            pochta_net::blocking(|| store.select_state(mb.id))?
+        } else {
+            store.select_state(mb.id)?
+        };
         if let SeenView::Private(seen) = &seen_view {
             // The user's own \Seen decides which message is the first unseen.
             status.first_unseen = status
@@ -98,6 +108,10 @@ impl<S: MailStore> Session<S> {
                 .collect();
             recent.reverse();
             recent
+        } else if status.recent == 0 {
+            // Nothing was unclaimed in the snapshot: no second read to find that out again.
+            // A message arriving after the snapshot is claimed by the sync that follows.
+            Vec::new()
         } else {
             store.claim_recent(mb.id)?
         };
@@ -112,7 +126,10 @@ impl<S: MailStore> Session<S> {
         let mut view = View::new(mb.id, read_only, uids, recent, status.highest_modseq);
         // \HasChildren counts only children the user can see (RFC 4314 §4: without "l" a
         // mailbox must not show, not even as a child).
-        let children = if own {
+        // Only IMAP4rev2's LIST response in SELECT needs it: not read otherwise.
+        let children = if !self.rev2 {
+            false
+        } else if own {
             store
                 .mailboxes(mb.account)?
                 .iter()

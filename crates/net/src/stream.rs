@@ -139,6 +139,30 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
+impl Stream {
+    /// Read like [`AsyncRead`] does, but without re-arming `TCP_QUICKACK` (see the notes on
+    /// top): for a protocol that knows when a command is incomplete and arms it then with
+    /// [`Stream::quickack`], instead of one `setsockopt` on every read.
+    pub async fn read_quiet(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        std::future::poll_fn(|cx| {
+            let mut rb = ReadBuf::new(buf);
+            let r = match self {
+                Stream::Plain(s) => Pin::new(s).poll_read(cx, &mut rb),
+                Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, &mut rb),
+            };
+            r.map_ok(|()| rb.filled().len())
+        })
+        .await
+    }
+
+    /// Acknowledge what was received at once (sends a pending delayed ACK now) and keep
+    /// doing so for a while: for a caller of [`Stream::read_quiet`] that holds part of a
+    /// command, whose rest the client may be holding back until this ACK (Nagle).
+    pub fn quickack(&self) {
+        quickack(self.tcp());
+    }
+}
+
 impl AsyncRead for Stream {
     fn poll_read(
         self: Pin<&mut Self>,

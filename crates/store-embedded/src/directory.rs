@@ -115,7 +115,7 @@ impl Directory for EmbeddedStore {
     }
 
     fn domain_exists(&self, domain: &Domain) -> Result<bool> {
-        Ok(self.read(|tx| domain_exists_tx(tx, domain.as_str()))?)
+        Ok(self.read_small(|tx| domain_exists_tx(tx, domain.as_str()))?)
     }
 
     fn account_create(&self, address: &Address, password_hash: &str) -> Result<AccountId> {
@@ -149,7 +149,7 @@ impl Directory for EmbeddedStore {
     }
 
     fn account_by_address(&self, address: &Address) -> Result<Option<Account>> {
-        Ok(self.read(|tx| {
+        Ok(self.read_small(|tx| {
             tx.prepare_cached(&format!(
                 "SELECT {ACCOUNT_COLS} FROM accounts WHERE key = ?1"
             ))?
@@ -161,7 +161,7 @@ impl Directory for EmbeddedStore {
     }
 
     fn account_by_id(&self, id: AccountId) -> Result<Option<Account>> {
-        Ok(self.read(|tx| {
+        Ok(self.read_small(|tx| {
             tx.prepare_cached(&format!(
                 "SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1 AND key <> '#public'"
             ))?
@@ -275,7 +275,7 @@ impl Directory for EmbeddedStore {
     }
 
     fn resolve_recipient(&self, address: &Address) -> Result<Option<AccountId>> {
-        Ok(self.read(|tx| {
+        Ok(self.read_small(|tx| {
             let key = address.key();
             if let Some(id) = account_id_by_key(tx, &key)? {
                 return Ok(Some(AccountId(id)));

@@ -50,14 +50,19 @@
 //!   see a commit before its fsync (so may an IDLE session); only the acknowledgement to the
 //!   writing client waits for it.
 //! - **Readers** take a connection from a small pool; WAL gives each read transaction a
-//!   snapshot and never blocks the writer.
+//!   snapshot and never blocks the writer. A small, bounded read (a mailbox row, the changes
+//!   since a MODSEQ, a few hundred records) runs on the writer's connection instead when its
+//!   mutex is free (`read_small`, never waiting for it): SQLite empties a connection's page
+//!   cache whenever another connection has committed since its last read, but not after its
+//!   own commits, so the writer's cache stays warm.
 //! - **Locking order:** writer mutex → (SQLite write lock) → reader pool → caches. The reader
 //!   pool and cache mutexes are held only for a push/pop/lookup, never across a query.
 //! - **Blob reference counts** are kept by SQLite triggers on `messages`, so every path that
 //!   inserts or deletes a message row (including cascades) keeps them right in the same
-//!   transaction. Blob rows with `refcount = 0` are removed, and their files unlinked, by a
-//!   garbage-collection step that runs *inside* a write transaction after the commit that
-//!   dropped the last reference. Appenders check that the blob file exists inside their write
+//!   transaction. Unreferenced blobs stored inline are deleted in the transaction that
+//!   dropped their last reference (their bytes go with the row); blob *files* at
+//!   `refcount = 0` are removed, and unlinked, by a garbage-collection step that runs
+//!   *inside* a write transaction after the commit that dropped the last reference. Appenders check that the blob file exists inside their write
 //!   transaction (and rewrite it if not), so an unlink can never race an append that reuses it.
 //! - **MODSEQ** is a per-mailbox counter; every appended, re-flagged or expunged message takes
 //!   the next value (RFC 7162 §3.1). Expunged UIDs are kept in `expunged` with the MODSEQ of
@@ -109,6 +114,15 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const INLINE_MAX: usize = 128 * 1024;
 /// Read connections kept open for reuse; more are opened under load and dropped after.
 const READER_POOL: usize = 8;
+/// Prepared statements each connection keeps (rusqlite's default is 16, fewer than the
+/// store's statements: the rest were parsed and planned again and again).
+const STATEMENT_CACHE: usize = 128;
+/// WAL pages after which a committing writer copies the WAL back into the database (SQLite's
+/// default is 1,000). A checkpoint writes each page changed since the last one once, whatever
+/// the number of commits that changed it, and fsyncs the database: 10,000 (~40 MB of WAL)
+/// makes that ten times rarer; in the IMAP mix it was ~4 % of the server's CPU at 1,000
+/// (issue 19, bench/README.md). It changes no durability: commits are durable in the WAL.
+const WAL_AUTOCHECKPOINT: i64 = 10_000;
 
 /// Most mailboxes per account (Dovecot's `mailbox_list_index` has no limit; 2000 is far above
 /// any real folder tree and keeps LIST responses and per-account scans small).
@@ -230,6 +244,7 @@ impl EmbeddedStore {
         // The writer commits without fsync; durable writes fsync the WAL themselves, outside
         // the writer mutex (see "Durability" in the crate docs and `walsync`).
         writer.execute_batch("PRAGMA synchronous=NORMAL")?;
+        writer.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)?;
         // WAL is a property of the database file; setting it once is enough, but it is
         // idempotent and cheap, so every open makes sure.
         writer.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
@@ -514,13 +529,20 @@ impl EmbeddedStore {
             let mut conn = self.inner.writer.lock();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let (out, events) = f(&tx)?;
+            let (inline_gone, files_left) = collect_inline(&tx)?;
             tx.commit()?;
             let ticket = self.inner.wal.committed();
+            for id in &inline_gone {
+                self.inner.caches.forget(id);
+            }
             for e in events {
                 self.inner.bus.publish(e);
             }
-            // Ignored on failure on purpose: rows at refcount 0 stay and are collected next time.
-            let _ = self.collect_garbage(&mut conn, ticket);
+            if files_left {
+                // Ignored on failure on purpose: rows at refcount 0 stay and are collected
+                // next time.
+                let _ = self.collect_garbage(&mut conn, ticket);
+            }
             (out, ticket)
         };
         self.settle(class, ticket)?;
@@ -566,6 +588,40 @@ impl EmbeddedStore {
 
     /// Run `f` on a pooled read connection inside a read transaction (one snapshot).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> R<T>) -> R<T> {
+        self.read_pooled(f)
+    }
+
+    /// Like [`Self::read`] for a read whose work is small and bounded (a row or a few
+    /// hundred): it runs on the writer's connection when that is free. SQLite drops a
+    /// connection's whole page cache when it starts a read transaction after another
+    /// connection's commit; the writer's own commits do not, so its cache stays warm and the
+    /// read needs no `pread` of pages the last commit did not touch (issue 19,
+    /// bench/README.md). The snapshot is the same (a WAL read transaction); a busy writer
+    /// sends the read to the pool instead of waiting for it.
+    pub(crate) fn read_small<T>(&self, f: impl FnOnce(&Transaction<'_>) -> R<T>) -> R<T> {
+        if let Some(mut conn) = self.inner.writer.try_lock() {
+            let tx = conn.transaction()?;
+            let out = f(&tx);
+            tx.finish()?;
+            return out;
+        }
+        self.read_pooled(f)
+    }
+
+    /// [`Self::read_small`] when `small`, else [`Self::read`].
+    pub(crate) fn read_sized<T>(
+        &self,
+        small: bool,
+        f: impl FnOnce(&Transaction<'_>) -> R<T>,
+    ) -> R<T> {
+        if small {
+            self.read_small(f)
+        } else {
+            self.read_pooled(f)
+        }
+    }
+
+    fn read_pooled<T>(&self, f: impl FnOnce(&Transaction<'_>) -> R<T>) -> R<T> {
         let pooled = self.inner.readers.lock().pop();
         let mut conn = match pooled {
             Some(c) => c,
@@ -594,8 +650,24 @@ impl EmbeddedStore {
     }
 }
 
+/// Inside the transaction that dropped references: delete the unreferenced blobs stored
+/// inline (their bytes go with their rows, so the same commit may drop them; nothing waits
+/// for an fsync). Returns their ids and whether unreferenced blob *files* are left, which
+/// [`EmbeddedStore::collect_garbage`] removes after the commit is on disk.
+fn collect_inline(tx: &Transaction<'_>) -> R<(Vec<String>, bool)> {
+    let gone = tx
+        .prepare_cached("DELETE FROM blobs WHERE refcount <= 0 AND data IS NOT NULL RETURNING id")?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let files_left = tx
+        .prepare_cached("SELECT 1 FROM blobs WHERE refcount <= 0 LIMIT 1")?
+        .exists([])?;
+    Ok((gone, files_left))
+}
+
 fn configure(c: &Connection) -> R<()> {
     c.busy_timeout(BUSY_TIMEOUT)?;
+    c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // The query planner stability guarantee: plans never depend on bound values. Without
     // it (libsqlite3-sys builds with STAT4) a cached statement whose parameter may steer a
     // heuristic (an equality with 0 or 1, a LIMIT) is parsed and planned again whenever that

@@ -29,7 +29,7 @@ pub(super) fn access_key(
     account: AccountId,
     mailbox: MailboxId,
 ) -> Result<Option<Vec<u8>>> {
-    Ok(store.read(|tx| get(tx, account, mailbox))?)
+    Ok(store.read_small(|tx| get(tx, account, mailbox))?)
 }
 
 pub(super) fn access_key_or_insert(

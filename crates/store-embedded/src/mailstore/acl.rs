@@ -32,7 +32,7 @@ impl EmbeddedStore {
         if let Some(id) = self.inner.public.get() {
             return Ok(*id);
         }
-        let id: i64 = self.read(|tx| {
+        let id: i64 = self.read_small(|tx| {
             Ok(tx
                 .prepare_cached("SELECT id FROM accounts WHERE key = '#public'")?
                 .query_row([], |r| r.get(0))?)
@@ -42,7 +42,7 @@ impl EmbeddedStore {
 }
 
 pub(super) fn acl(store: &EmbeddedStore, mailbox: MailboxId) -> Result<Vec<(Grantee, Rights)>> {
-    Ok(store.read(|tx| {
+    Ok(store.read_small(|tx| {
         let mut q = tx.prepare_cached(
             "SELECT grantee, rights FROM acl WHERE mailbox = ?1 ORDER BY grantee",
         )?;
@@ -106,7 +106,7 @@ pub(super) fn shared_with(
     store: &EmbeddedStore,
     account: AccountId,
 ) -> Result<Vec<(MailboxInfo, Rights)>> {
-    Ok(store.read(|tx| {
+    Ok(store.read_small(|tx| {
         let mut q = tx.prepare_cached(
             "SELECT acl.mailbox, acl.rights FROM acl JOIN mailboxes b ON b.id = acl.mailbox
              WHERE acl.grantee IN (?1, 0) AND b.account <> ?1",
@@ -132,7 +132,7 @@ pub(super) fn shared_with(
 }
 
 pub(super) fn shared_with_anonymous(store: &EmbeddedStore) -> Result<Vec<(MailboxInfo, Rights)>> {
-    Ok(store.read(|tx| {
+    Ok(store.read_small(|tx| {
         let mut q = tx.prepare_cached(&format!(
             "SELECT {}, acl.rights FROM acl JOIN mailboxes b ON b.id = acl.mailbox
              WHERE acl.grantee < 0 ORDER BY b.account, b.name",

@@ -79,7 +79,7 @@ impl EmbeddedStore {
             // keep the bytes in memory instead.
             self.inner.blobs.open_blob(&id).ok()
         };
-        let known = self.read(|tx| {
+        let known = self.read_small(|tx| {
             Ok(tx
                 .prepare_cached("SELECT 1 FROM blobs WHERE id = ?1")?
                 .exists([&id])?)

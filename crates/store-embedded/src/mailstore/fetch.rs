@@ -32,7 +32,7 @@ pub(super) fn changes_since(
     mailbox: MailboxId,
     since: ModSeq,
 ) -> Result<Changes> {
-    Ok(store.read(|tx| {
+    Ok(store.read_small(|tx| {
         let mb = mb_by_id(tx, mailbox)?
             .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
         let mut q = tx.prepare_cached(
@@ -57,6 +57,9 @@ pub(super) fn changes_since(
         })
     })?)
 }
+
+/// Most records read on the writer's connection when it is free ([`EmbeddedStore::read_small`]).
+const SMALL_RECORDS: usize = 256;
 
 type RecordRow = (
     u32,
@@ -92,7 +95,8 @@ pub(super) fn records(
             r.get(9)?,
         ))
     };
-    Ok(store.read(|tx| {
+    let small = uids.len() <= SMALL_RECORDS;
+    Ok(store.read_sized(small, |tx| {
         let mut rows: Vec<RecordRow> = Vec::with_capacity(uids.len());
         // The meta column comes with the row only when asked for (a join on the blob id).
         let cols = "m.uid, m.flags, m.keywords, m.modseq, m.internal_date, m.internal_offset,
@@ -172,7 +176,7 @@ pub(super) fn blob(store: &EmbeddedStore, blob: &BlobId) -> Result<Arc<Vec<u8>>>
     if let Some(b) = store.inner.caches.blob(&blob.0) {
         return Ok(b);
     }
-    let inline: Option<Vec<u8>> = store.read(|tx| {
+    let inline: Option<Vec<u8>> = store.read_small(|tx| {
         Ok(tx
             .prepare_cached("SELECT data FROM blobs WHERE id = ?1 AND data IS NOT NULL")?
             .query_row([&blob.0], |r| r.get(0))

@@ -89,7 +89,7 @@ pub(super) fn claim_recent(store: &EmbeddedStore, mailbox: MailboxId) -> Result<
     // Most SELECTs find nothing new to claim: answer those from a read snapshot, without the
     // writer (a write transaction would queue behind other sessions' commits). Whatever
     // arrives after this read is claimed by the next sync, as with the write below.
-    let unclaimed = store.read(|tx| {
+    let unclaimed = store.read_small(|tx| {
         let mb = selectable(tx, mailbox)?;
         Ok(mb.recent_floor != mb.uid_next)
     })?;

@@ -97,7 +97,7 @@ fn has_children(tx: &Transaction<'_>, mb: &Mb) -> R<bool> {
 }
 
 pub(super) fn mailboxes(store: &EmbeddedStore, account: AccountId) -> Result<Vec<MailboxInfo>> {
-    Ok(store.read(|tx| {
+    Ok(store.read_small(|tx| {
         let mut q = tx.prepare_cached(&format!(
             "SELECT {MB_COLS} FROM mailboxes WHERE account = ?1 ORDER BY name"
         ))?;
@@ -113,7 +113,7 @@ pub(super) fn mailbox(
     account: AccountId,
     name: &MailboxName,
 ) -> Result<Option<MailboxInfo>> {
-    Ok(store.read(|tx| {
+    Ok(store.read_small(|tx| {
         mb_by_name(tx, account, name.as_str())?
             .map(|m| m.info())
             .transpose()
@@ -125,7 +125,7 @@ pub(super) fn mailbox_by_id(
     account: AccountId,
     id: MailboxId,
 ) -> Result<Option<MailboxInfo>> {
-    Ok(store.read(|tx| {
+    Ok(store.read_small(|tx| {
         mb_by_id(tx, id)?
             .filter(|m| m.account == account.0)
             .map(|m| m.info())
@@ -318,7 +318,9 @@ pub(super) fn mailbox_set_special_use(
 }
 
 pub(super) fn mailbox_status(store: &EmbeddedStore, mailbox: MailboxId) -> Result<MailboxStatus> {
-    Ok(store.read(|tx| {
+    // It counts every message of the mailbox: on the writer's connection only when small.
+    let small = super::select::small(store, mailbox);
+    Ok(store.read_sized(small, |tx| {
         let mb = mb_by_id(tx, mailbox)?
             .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
         let (messages, recent, unseen, deleted, size, deleted_size): (
@@ -361,7 +363,7 @@ pub(super) fn mailbox_status(store: &EmbeddedStore, mailbox: MailboxId) -> Resul
 }
 
 pub(super) fn mailbox_keywords(store: &EmbeddedStore, mailbox: MailboxId) -> Result<Vec<String>> {
-    Ok(store.read(|tx| {
+    Ok(store.read_small(|tx| {
         let mut q = tx.prepare_cached("SELECT keywords FROM keyword_sets WHERE mailbox = ?1")?;
         let sets: Vec<String> = q
             .query_map([mailbox.0], |r| r.get(0))?

@@ -29,7 +29,7 @@ pub(super) fn metadata(
     mailbox: Option<MailboxId>,
     account: AccountId,
 ) -> Result<Vec<(String, Vec<u8>)>> {
-    Ok(store.read(|tx| visible(tx, mailbox, account.0))?)
+    Ok(store.read_small(|tx| visible(tx, mailbox, account.0))?)
 }
 
 pub(super) fn metadata_set(

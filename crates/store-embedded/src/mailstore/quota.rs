@@ -46,7 +46,7 @@ pub(super) fn check_quota(tx: &Transaction<'_>, account: i64, bytes: u64, messag
 }
 
 pub(super) fn quota(store: &EmbeddedStore, account: AccountId) -> Result<Quota> {
-    Ok(store.read(|tx| quota_of(tx, account.0))?)
+    Ok(store.read_small(|tx| quota_of(tx, account.0))?)
 }
 
 pub(super) fn set_quota(

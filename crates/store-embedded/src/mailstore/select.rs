@@ -37,8 +37,22 @@ struct Entry {
 
 pub(crate) type SelectCache = Mutex<Kept>;
 
+/// Most messages a mailbox may have had at its last SELECT for a read of all of them (SELECT,
+/// STATUS) to count as small ([`EmbeddedStore::read_small`]).
+const SMALL_MAILBOX: usize = 1024;
+
+/// Whether `mailbox` held at most [`SMALL_MAILBOX`] messages when it was last selected (an
+/// estimate from the kept entry; `false` when there is none).
+pub(super) fn small(store: &EmbeddedStore, mailbox: MailboxId) -> bool {
+    let cache = store.inner.caches.selects.lock();
+    cache
+        .map
+        .get(&mailbox.0)
+        .is_some_and(|e| e.uids.len() <= SMALL_MAILBOX)
+}
+
 pub(super) fn select_state(store: &EmbeddedStore, mailbox: MailboxId) -> Result<SelectState> {
-    Ok(store.read(|tx| {
+    Ok(store.read_sized(small(store, mailbox), |tx| {
         let mb = mb_by_id(tx, mailbox)?
             .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
         let cache = &store.inner.caches.selects;

@@ -37,7 +37,7 @@ pub(super) fn unsubscribe(
 }
 
 pub(super) fn subscriptions(store: &EmbeddedStore, account: AccountId) -> Result<Vec<MailboxName>> {
-    Ok(store.read(|tx| {
+    Ok(store.read_small(|tx| {
         let mut q =
             tx.prepare_cached("SELECT name FROM subscriptions WHERE account = ?1 ORDER BY name")?;
         let names: Vec<String> = q
