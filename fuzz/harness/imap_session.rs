@@ -102,6 +102,7 @@ impl Driven {
             auth_cache: Arc::clone(&h.auth_cache),
             anonymous_logins: Default::default(),
             search: None,
+            threads: Default::default(),
         });
         let mut session = Session::new(shared, IpAddr::V4(Ipv4Addr::LOCALHOST), false, true);
         session.greeting();

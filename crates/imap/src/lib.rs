@@ -110,6 +110,7 @@ impl<S: MailStore> ImapService<S> {
                 auth_cache,
                 anonymous_logins: Default::default(),
                 search: None,
+                threads: Default::default(),
             }),
         }
     }

@@ -84,6 +84,8 @@ pub struct Shared<S> {
     pub anonymous_logins: crate::anonymous::AnonLimiter,
     /// The full-text index text search keys use (see [`crate::search`]); `None`: scan.
     pub search: Option<Arc<dyn pochta_store::SearchIndex>>,
+    /// THREAD's inputs per mailbox (see [`crate::thread::ThreadCache`]).
+    pub threads: crate::thread::ThreadCache,
 }
 
 /// What the driver must do after a command.

@@ -10,29 +10,32 @@
 //!   is not made (steps 1B, 1C).
 //! - Sent date: the Date: header in UTC, else the INTERNALDATE; equal dates keep mailbox
 //!   order (RFC 5256 §3). Base subjects compare folded (`i;unicode-casemap`, RFC 5255 §4).
+//! - The ID and subject tables hash with foldhash (randomly seeded per process), not
+//!   SipHash: SipHash was ~5 % of THREAD REFERENCES on 100,000 messages (bench/README.md);
+//!   the keys come from mail, so the hasher stays seeded rather than fixed (FxHash).
 //! - REFS (draft-ietf-morg-inthread, as Dovecot implements it) is REFERENCES without the
 //!   subject grouping (step 5), with threads ordered by their latest message.
 
-use std::collections::HashMap;
+/// Seeded per process at random (foldhash): not SipHash, but not predictable either.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use pochta_imap_proto::Tag;
 use pochta_imap_proto::thread::{Thread, ThreadAlgorithm, ThreadNode, write_thread};
 
 use crate::session::{Done, Res, Session};
-use crate::text;
 use pochta_store::{MailStore, SortNeed};
 
-/// What threading needs of one message (given in mailbox order).
-pub(crate) struct Msg {
+mod cache;
+
+use cache::Entry;
+pub use cache::ThreadCache;
+
+/// One message to thread (given in mailbox order).
+pub(crate) struct Msg<'a> {
     /// What the response names it by: a sequence number or a UID.
     pub num: u32,
-    pub sent: i64,
-    /// Folded base subject.
-    pub subject: String,
-    /// The subject marked a reply or forward (RFC 5256 §2.1).
-    pub reply: bool,
-    pub message_id: Option<String>,
-    pub references: Vec<String>,
+    /// What threading needs of it.
+    pub k: &'a Entry,
 }
 
 /// A thread forest: the arena the response is written from, and its roots in order.
@@ -46,7 +49,7 @@ pub(crate) struct Forest {
 fn node_key(nodes: &[Container], msgs: &[Msg], mut i: usize) -> (i64, usize) {
     loop {
         match nodes[i].msg {
-            Some(m) => return (msgs[m].sent, m),
+            Some(m) => return (msgs[m].k.sent, m),
             None => match nodes[i].children.first() {
                 Some(&c) => i = c,
                 None => return (i64::MAX, usize::MAX),
@@ -61,16 +64,17 @@ pub(crate) fn ordered_subject(msgs: &[Msg]) -> Forest {
     let mut idx: Vec<usize> = (0..msgs.len()).collect();
     idx.sort_by(|&a, &b| {
         msgs[a]
+            .k
             .subject
-            .cmp(&msgs[b].subject)
-            .then(msgs[a].sent.cmp(&msgs[b].sent))
+            .cmp(&msgs[b].k.subject)
+            .then(msgs[a].k.sent.cmp(&msgs[b].k.sent))
     });
     let mut nodes: Vec<ThreadNode> = Vec::with_capacity(msgs.len());
     let mut roots: Vec<(i64, usize, usize)> = Vec::new();
     let mut i = 0;
     while i < idx.len() {
         let mut j = i;
-        while j < idx.len() && msgs[idx[j]].subject == msgs[idx[i]].subject {
+        while j < idx.len() && msgs[idx[j]].k.subject == msgs[idx[i]].k.subject {
             j += 1;
         }
         let root = nodes.len();
@@ -86,7 +90,7 @@ pub(crate) fn ordered_subject(msgs: &[Msg]) -> Forest {
             });
             nodes[root].children.push(n);
         }
-        roots.push((msgs[idx[i]].sent, idx[i], root));
+        roots.push((msgs[idx[i]].k.sent, idx[i], root));
         i = j;
     }
     roots.sort();
@@ -147,11 +151,13 @@ pub(crate) fn references(msgs: &[Msg], refs: bool) -> Forest {
     let mut a = Arena {
         c: Vec::with_capacity(msgs.len() * 2),
     };
-    let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(msgs.len() * 2);
+    let mut by_id: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(msgs.len() * 2, Default::default());
     // Step 1.
     for (m, msg) in msgs.iter().enumerate() {
         // 1A: the message's container.
         let me = match msg
+            .k
             .message_id
             .as_deref()
             .and_then(|id| by_id.get(id).copied())
@@ -159,7 +165,7 @@ pub(crate) fn references(msgs: &[Msg], refs: bool) -> Forest {
             Some(c) if a.c[c].msg.is_none() => c,
             _ => {
                 let c = a.new_container();
-                if let Some(id) = msg.message_id.as_deref() {
+                if let Some(id) = msg.k.message_id.as_deref() {
                     by_id.entry(id).or_insert(c);
                 }
                 c
@@ -168,12 +174,12 @@ pub(crate) fn references(msgs: &[Msg], refs: bool) -> Forest {
         a.c[me].msg = Some(m);
         // 1B: link the references in order, each the parent of the next.
         let mut prev: Option<usize> = None;
-        for r in &msg.references {
-            let c = match by_id.get(r.as_str()) {
+        for r in msg.k.references.iter() {
+            let c = match by_id.get(&**r) {
                 Some(&c) => c,
                 None => {
                     let c = a.new_container();
-                    by_id.insert(r.as_str(), c);
+                    by_id.insert(&**r, c);
                     c
                 }
             };
@@ -280,7 +286,7 @@ pub(crate) fn references(msgs: &[Msg], refs: bool) -> Forest {
             let mut stack = vec![r];
             while let Some(x) = stack.pop() {
                 if let Some(m) = a.c[x].msg {
-                    best = best.max((msgs[m].sent, m));
+                    best = best.max((msgs[m].k.sent, m));
                 }
                 stack.extend(a.c[x].children.iter().copied());
             }
@@ -312,12 +318,12 @@ fn group_by_subject(a: &mut Arena, msgs: &[Msg], roots: Vec<usize>) -> Vec<usize
     }
     let subject_of = |a: &Arena, r: usize| -> Option<&str> {
         rep(a, r)
-            .map(|m| msgs[m].subject.as_str())
+            .map(|m| &*msgs[m].k.subject)
             .filter(|s| !s.is_empty())
     };
-    let is_reply = |a: &Arena, r: usize| rep(a, r).is_some_and(|m| msgs[m].reply);
+    let is_reply = |a: &Arena, r: usize| rep(a, r).is_some_and(|m| msgs[m].k.reply);
     // 5B: base subject → the root that represents it.
-    let mut table: HashMap<&str, usize> = HashMap::new();
+    let mut table: HashMap<&str, usize> = HashMap::default();
     for &r in &roots {
         let Some(subject) = subject_of(a, r) else {
             continue;
@@ -336,7 +342,7 @@ fn group_by_subject(a: &mut Arena, msgs: &[Msg], roots: Vec<usize>) -> Vec<usize
         }
     }
     // 5C: merge every other root into the one in the table.
-    let mut replaced: HashMap<usize, usize> = HashMap::new();
+    let mut replaced: HashMap<usize, usize> = HashMap::default();
     let mut gone: Vec<bool> = vec![false; a.c.len()];
     for &r in &roots {
         if a.c[r].parent.is_some() {
@@ -394,24 +400,15 @@ impl<S: MailStore> Session<S> {
     pub(crate) fn thread(&mut self, _tag: &Tag, t: Thread) -> Res {
         let uid = t.search.uid;
         let hits = self.matching(&t.search)?.hits;
-        let mut msgs: Vec<Msg> = Vec::with_capacity(hits.len());
-        let need = SortNeed {
-            subject: true,
-            addresses: false,
-            threading: t.algorithm != ThreadAlgorithm::OrderedSubject,
-        };
-        self.with_sort_rows(&hits, need, crate::sort::THREAD_CHUNK, |h, row| {
-            let f = row.fields;
-            msgs.push(Msg {
+        let entries = self.thread_entries(&hits)?;
+        let msgs: Vec<Msg<'_>> = hits
+            .iter()
+            .zip(&entries)
+            .map(|(h, k)| Msg {
                 num: if uid { h.1.get() } else { h.0 },
-                sent: row.sent.unwrap_or(row.arrival),
-                subject: text::fold_owned(f.base_subject),
-                reply: f.reply,
-                message_id: f.message_id,
-                references: f.references,
+                k,
             })
-        })?;
-        drop(hits);
+            .collect();
         let forest = match t.algorithm {
             ThreadAlgorithm::OrderedSubject => ordered_subject(&msgs),
             ThreadAlgorithm::References => references(&msgs, false),
@@ -423,6 +420,40 @@ impl<S: MailStore> Session<S> {
         } else {
             "THREAD completed"
         })
+    }
+
+    /// The threading inputs of the hits, in order: from the process's [`ThreadCache`], the
+    /// others read from the store (and kept there for the next THREAD, with the entries of
+    /// messages no longer in this session's view dropped).
+    fn thread_entries(&self, hits: &[crate::search::Hit]) -> Res<Vec<std::sync::Arc<Entry>>> {
+        let view = self.view()?;
+        let cache = &self.shared.threads;
+        let keys = cache.get(view.mailbox);
+        let mut got = keys.lookup(hits.iter().map(|h| h.1));
+        let missing: Vec<crate::search::Hit> = hits
+            .iter()
+            .zip(&got)
+            .filter(|(_, e)| e.is_none())
+            .map(|(h, _)| *h)
+            .collect();
+        let mut fresh = Vec::with_capacity(missing.len());
+        let need = SortNeed {
+            subject: true,
+            addresses: false,
+            threading: true,
+        };
+        self.with_sort_rows(&missing, need, crate::sort::THREAD_CHUNK, |h, row| {
+            fresh.push((h.1, std::sync::Arc::new(Entry::of_row(row))));
+        })?;
+        let mut read = fresh.iter();
+        for e in got.iter_mut().filter(|e| e.is_none()) {
+            *e = read.next().map(|(_, f)| f.clone());
+        }
+        if let Some(next) = keys.next(view.uids(), fresh) {
+            cache.put(view.mailbox, next);
+        }
+        // Every hit has its entry: `fresh` holds one per missing hit, in order.
+        Ok(got.into_iter().flatten().collect())
     }
 }
 
@@ -446,19 +477,27 @@ mod tests {
         }
     }
 
-    fn msgs(ms: &[M]) -> Vec<Msg> {
+    fn entries(ms: &[M]) -> Vec<Entry> {
         ms.iter()
-            .enumerate()
-            .map(|(i, x)| {
+            .map(|x| {
                 let (base, reply) = pochta_message::sort::base_subject(x.subject);
-                Msg {
-                    num: i as u32 + 1,
+                Entry {
                     sent: x.sent,
-                    subject: text::fold(&base),
+                    subject: crate::text::fold(&base).into_boxed_str(),
                     reply,
-                    message_id: (!x.id.is_empty()).then(|| x.id.to_string()),
-                    references: x.refs.clone(),
+                    message_id: (!x.id.is_empty()).then(|| x.id.into()),
+                    references: x.refs.iter().map(|r| r.as_str().into()).collect(),
                 }
+            })
+            .collect()
+    }
+
+    fn msgs(es: &[Entry]) -> Vec<Msg<'_>> {
+        es.iter()
+            .enumerate()
+            .map(|(i, k)| Msg {
+                num: i as u32 + 1,
+                k,
             })
             .collect()
     }
@@ -485,7 +524,7 @@ mod tests {
     #[test]
     fn references_known_answer() {
         let ms = mailbox();
-        let f = references(&msgs(&ms), false);
+        let f = references(&msgs(&entries(&ms)), false);
         // 7 joins 1 by subject (a reply under a non-reply); x is a dummy root of 5 and 6.
         assert_eq!(render(&f), "* THREAD (8)(1 (2 3)(4)(7))((5)(6))\r\n");
     }
@@ -493,7 +532,7 @@ mod tests {
     #[test]
     fn refs_known_answer() {
         let ms = mailbox();
-        let f = references(&msgs(&ms), true);
+        let f = references(&msgs(&entries(&ms)), true);
         // No subject grouping; threads by their latest message.
         assert_eq!(render(&f), "* THREAD (8)((5)(6))(1 (2 3)(4))(7)\r\n");
     }
@@ -501,7 +540,7 @@ mod tests {
     #[test]
     fn ordered_subject_known_answer() {
         let ms = mailbox();
-        let f = ordered_subject(&msgs(&ms));
+        let f = ordered_subject(&msgs(&entries(&ms)));
         assert_eq!(render(&f), "* THREAD (8)(1 (2)(4)(3)(7))(5 6)\r\n");
     }
 
@@ -513,7 +552,7 @@ mod tests {
             m("", &[], "y", 5),
             m("", &[], "", 1),
         ];
-        let f = references(&msgs(&ms), false);
+        let f = references(&msgs(&entries(&ms)), false);
         assert_eq!(render(&f), "* THREAD (4)(3)((1)(2))\r\n");
     }
 
@@ -525,7 +564,7 @@ mod tests {
             m("a", &[], "r", 30),
             m("c", &["c"], "s", 40),
         ];
-        let f = references(&msgs(&ms), true);
+        let f = references(&msgs(&entries(&ms)), true);
         // 2 is 1's parent (from 1's References); 2's own link to 1 would be a loop.
         // The duplicate Message-ID of 3 is ignored; 4 refers to itself.
         assert_eq!(render(&f), "* THREAD (2 1)(3)(4)\r\n");
@@ -541,7 +580,7 @@ mod tests {
             m("c", &["b"], "", 2),
         ];
         assert_eq!(
-            render(&references(&msgs(&ms), false)),
+            render(&references(&msgs(&entries(&ms)), false)),
             "* THREAD (3 2)(1)\r\n"
         );
     }
@@ -559,17 +598,16 @@ mod tests {
                 }
             })
             .collect();
-        let msgs: Vec<Msg> = (0..n)
-            .map(|i| Msg {
-                num: i as u32 + 1,
+        let es: Vec<Entry> = (0..n)
+            .map(|i| Entry {
                 sent: i as i64,
                 subject: "S".into(),
                 reply: i > 0,
-                message_id: Some(ids[i].clone()),
-                references: refs[i].clone(),
+                message_id: Some(ids[i].as_str().into()),
+                references: refs[i].iter().map(|r| r.as_str().into()).collect(),
             })
             .collect();
-        let f = references(&msgs, false);
+        let f = references(&msgs(&es), false);
         let out = render(&f);
         assert!(out.starts_with("* THREAD (1 2 3 "));
         assert!(out.ends_with(" 100000)\r\n"));

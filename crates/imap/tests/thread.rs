@@ -96,3 +96,46 @@ fn refusals() {
         assert_eq!(st, "BAD", "{bad}");
     }
 }
+
+/// THREAD's inputs are kept per mailbox between commands and sessions: another session's
+/// new reply and expunge show in the next THREAD, as a fresh server would answer; a second
+/// mailbox with the same messages threads on its own.
+#[test]
+fn kept_inputs_follow_changes() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    mailbox(&mut c);
+    let all = "(8)(1 (2 3)(4)(7))((5)(6))";
+    assert_eq!(threads(&mut c, "THREAD REFERENCES UTF-8 ALL"), all);
+    // A search set: threaded from the same inputs, only the hits (1 is a dummy).
+    assert_eq!(threads(&mut c, "THREAD REFERENCES UTF-8 2:4"), "((2 3)(4))");
+    let mut d = Client::login(s.addr, USER);
+    d.ok("SELECT INBOX");
+    assert_eq!(threads(&mut d, "THREAD REFERENCES UTF-8 ALL"), all);
+    // d: a reply to 3 (c) arrives; 8 (h) is expunged.
+    d.append(
+        "INBOX",
+        "",
+        &mail("i", "<a@x> <b@x> <c@x>", "Re: hello", 31),
+    );
+    d.ok("UID STORE 9 +FLAGS (\\Deleted)");
+    d.ok("EXPUNGE");
+    let now = "(1 (2 3 8)(4)(7))((5)(6))";
+    assert_eq!(threads(&mut d, "THREAD REFERENCES UTF-8 ALL"), now);
+    // c learns of the changes, then threads the same mailbox.
+    c.ok("NOOP");
+    assert_eq!(threads(&mut c, "THREAD REFERENCES UTF-8 ALL"), now);
+    assert_eq!(
+        threads(&mut c, "UID THREAD REFERENCES UTF-8 ALL"),
+        "(2 (3 4 10)(5)(8))((6)(7))"
+    );
+    // The same messages in another mailbox (new UIDs there) thread alike.
+    c.ok("CREATE Copy");
+    c.ok("COPY 1:* Copy");
+    c.ok("SELECT Copy");
+    assert_eq!(threads(&mut c, "THREAD REFERENCES UTF-8 ALL"), now);
+    assert_eq!(
+        threads(&mut c, "UID THREAD REFERENCES UTF-8 ALL"),
+        "(1 (2 3 8)(4)(7))((5)(6))"
+    );
+}

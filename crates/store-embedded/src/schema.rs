@@ -285,11 +285,35 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_flags ON messages(mailbox, flags, modseq);
     CREATE INDEX message_keys_sent_day ON message_keys(mailbox, sent_day);
     "#,
+    // 9 → 10: the base subject and its reply mark in their own columns (`blob_keys` at
+    // delivery, `message_keys` by the trigger), and a covering index of what SORT reads when
+    // it compares no address and THREAD is not asked (bench/README.md "Big mailbox"): SORT
+    // (SUBJECT), (DATE), (ARRIVAL), (SIZE) read that index, a few dozen octets per message,
+    // instead of the table's rows with the encoded fields (references included) and decode
+    // nothing. Existing rows are filled by `fill_subjects` in the same transaction.
+    r#"
+    ALTER TABLE blob_keys ADD COLUMN subject TEXT;
+    ALTER TABLE blob_keys ADD COLUMN reply INTEGER;
+    ALTER TABLE message_keys ADD COLUMN subject TEXT;
+    ALTER TABLE message_keys ADD COLUMN reply INTEGER;
+    DROP TRIGGER messages_keys_add;
+    CREATE TRIGGER messages_keys_add AFTER INSERT ON messages BEGIN
+        INSERT OR REPLACE INTO message_keys
+            (mailbox, uid, arrival, size, sent, sent_day, fields, subject, reply)
+            SELECT NEW.mailbox, NEW.uid, NEW.internal_date, NEW.size, k.sent, k.sent_day,
+                   k.fields, k.subject, k.reply
+            FROM blob_keys k WHERE k.id = NEW.blob;
+    END;
+    CREATE INDEX message_keys_sort ON message_keys(mailbox, uid, arrival, size, sent, subject, reply);
+    "#,
 ];
 
 /// The schema version that added `blob_keys`/`message_keys` (filled for old rows by
 /// [`backfill_keys`]).
 const KEYS_VERSION: usize = 8;
+/// The schema version that added the subject columns (filled for old rows by
+/// [`fill_subjects`]).
+const SUBJECT_VERSION: usize = 10;
 
 /// Bring the schema to the newest version. Refuses a database newer than this program.
 pub(crate) fn migrate(conn: &mut Connection, blobs: &BlobFiles) -> R<()> {
@@ -307,6 +331,8 @@ pub(crate) fn migrate(conn: &mut Connection, blobs: &BlobFiles) -> R<()> {
     }
     if version < KEYS_VERSION && MIGRATIONS.len() >= KEYS_VERSION {
         backfill_keys(&tx, blobs)?;
+    } else if version < SUBJECT_VERSION && MIGRATIONS.len() >= SUBJECT_VERSION {
+        fill_subjects(&tx)?;
     }
     // PRAGMA takes no parameters; the value is our own constant.
     tx.execute_batch(&format!("PRAGMA user_version = {}", MIGRATIONS.len()))?;
@@ -314,26 +340,52 @@ pub(crate) fn migrate(conn: &mut Connection, blobs: &BlobFiles) -> R<()> {
     Ok(())
 }
 
-/// What `blob_keys` holds for one blob: sent date, sent day, encoded sort fields, header.
-pub(crate) type BlobKeys = (Option<i64>, Option<i64>, Vec<u8>, Vec<u8>);
+/// What `blob_keys` holds for one blob.
+pub(crate) struct BlobKeys {
+    /// The Date: header in UTC, unix seconds.
+    sent: Option<i64>,
+    /// The Date: header's own day.
+    sent_day: Option<i64>,
+    /// `pochta_message::encode_sort_fields` of the SORT/THREAD fields.
+    fields: Vec<u8>,
+    /// The base subject and whether it marked a reply (also inside `fields`).
+    subject: String,
+    reply: bool,
+    /// The top-level header section.
+    header: Vec<u8>,
+}
+
+impl BlobKeys {
+    fn new(
+        meta: &pochta_message::MessageMeta,
+        f: &pochta_message::SortFields,
+        header: Vec<u8>,
+    ) -> BlobKeys {
+        BlobKeys {
+            sent: meta.sent_date(),
+            sent_day: meta.sent_day(),
+            fields: pochta_message::encode_sort_fields(f),
+            subject: f.base_subject.clone(),
+            reply: f.reply,
+            header,
+        }
+    }
+}
 
 /// The keys of a blob from its bytes and parsed metadata.
 pub(crate) fn blob_keys(raw: &[u8], meta: &pochta_message::MessageMeta) -> BlobKeys {
     let fields = pochta_message::sort_fields(raw, meta);
-    (
-        meta.sent_date(),
-        meta.sent_day(),
-        pochta_message::encode_sort_fields(&fields),
-        pochta_message::header_section(raw).to_vec(),
-    )
+    BlobKeys::new(meta, &fields, pochta_message::header_section(raw).to_vec())
 }
 
 pub(crate) fn insert_blob_keys(tx: &Transaction<'_>, id: &str, k: &BlobKeys) -> R<()> {
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO blob_keys (id, sent, sent_day, fields, header)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT OR REPLACE INTO blob_keys (id, sent, sent_day, fields, header, subject, reply)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(rusqlite::params![id, k.0, k.1, k.2, k.3])?;
+    .execute(rusqlite::params![
+        id, k.sent, k.sent_day, k.fields, k.header, k.subject, k.reply
+    ])?;
     Ok(())
 }
 
@@ -355,21 +407,45 @@ fn backfill_keys(tx: &Transaction<'_>, blobs: &BlobFiles) -> R<()> {
         };
         let keys = match &raw {
             Some(raw) => blob_keys(raw, &meta),
-            None => (
-                meta.sent_date(),
-                meta.sent_day(),
-                pochta_message::encode_sort_fields(
-                    &meta.sort_fields().cloned().unwrap_or_default(),
-                ),
+            None => BlobKeys::new(
+                &meta,
+                &meta.sort_fields().cloned().unwrap_or_default(),
                 Vec::new(),
             ),
         };
         insert_blob_keys(tx, &id, &keys)?;
     }
     tx.execute_batch(
-        "INSERT OR REPLACE INTO message_keys (mailbox, uid, arrival, size, sent, sent_day, fields)
-         SELECT m.mailbox, m.uid, m.internal_date, m.size, k.sent, k.sent_day, k.fields
+        "INSERT OR REPLACE INTO message_keys
+             (mailbox, uid, arrival, size, sent, sent_day, fields, subject, reply)
+         SELECT m.mailbox, m.uid, m.internal_date, m.size, k.sent, k.sent_day, k.fields,
+                k.subject, k.reply
          FROM messages m JOIN blob_keys k ON k.id = m.blob",
+    )?;
+    Ok(())
+}
+
+/// Fills the subject columns of `blob_keys` stored before schema 10 from their encoded
+/// fields, then those of `message_keys` from `blob_keys`. Fields that do not decode give an
+/// empty subject (as reading them for SORT would fail anyway).
+fn fill_subjects(tx: &Transaction<'_>) -> R<()> {
+    let todo: Vec<(String, Vec<u8>)> = tx
+        .prepare("SELECT id, fields FROM blob_keys WHERE subject IS NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let need = pochta_message::SortNeed {
+        subject: true,
+        ..pochta_message::SortNeed::NONE
+    };
+    let mut set = tx.prepare("UPDATE blob_keys SET subject = ?2, reply = ?3 WHERE id = ?1")?;
+    for (id, fields) in todo {
+        let f = pochta_message::decode_sort_fields_for(&fields, need).unwrap_or_default();
+        set.execute(rusqlite::params![id, f.base_subject, f.reply])?;
+    }
+    tx.execute_batch(
+        "UPDATE message_keys SET (subject, reply) = (
+             SELECT k.subject, k.reply FROM messages m JOIN blob_keys k ON k.id = m.blob
+             WHERE m.mailbox = message_keys.mailbox AND m.uid = message_keys.uid)",
     )?;
     Ok(())
 }

@@ -293,6 +293,80 @@ fn keys_migration_fills_existing_messages() {
     );
 }
 
+/// A database from before the subject columns (schema 9) gains them on open, filled from the
+/// stored fields (migration 9 → 10); SORT's subject-only read (the covering index) then gives
+/// what the full rows give, and new messages get the columns from the trigger.
+#[test]
+fn subject_migration_fills_existing_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let subject_only = pochta_store::SortNeed {
+        subject: true,
+        ..pochta_store::SortNeed::NONE
+    };
+    let (mb, want) = {
+        let s = EmbeddedStore::open(dir.path()).unwrap();
+        let mb = inbox(&s, "a@example.org");
+        append_small(&s, mb, 3);
+        for body in [
+            "Subject: Re: [list] Hello\r\nDate: Tue, 5 Mar 2024 23:30:00 -0500\r\n\r\nx\r\n",
+            "Subject: =?utf-8?B?0J/RgNC40LLQtdGC?=\r\n\r\nx\r\n",
+            "From: nobody@example.org\r\n\r\nno subject\r\n",
+        ] {
+            s.append(
+                mb,
+                &[NewMessage {
+                    bytes: body.as_bytes(),
+                    flags: Flags::new(),
+                    internal_date: None,
+                }],
+            )
+            .unwrap();
+        }
+        let uids: Vec<Uid> = s.summaries(mb).unwrap().iter().map(|m| m.uid).collect();
+        let want: Vec<SortRow> = s
+            .sort_rows(mb, &uids, pochta_store::SortNeed::ALL)
+            .unwrap()
+            .into_iter()
+            .map(|r| SortRow {
+                fields: subject_only.keep(r.fields),
+                ..r
+            })
+            .collect();
+        assert_eq!(s.sort_rows(mb, &uids, subject_only).unwrap(), want);
+        (mb, want)
+    };
+    assert_eq!(want[3].fields.base_subject, "Hello");
+    assert!(want[3].fields.reply);
+    assert_eq!(want[4].fields.base_subject, "Привет");
+    assert_eq!(want[5].fields.base_subject, "");
+    // Back to schema 9.
+    let db = rusqlite::Connection::open(dir.path().join("pochta.sqlite3")).unwrap();
+    db.execute_batch(
+        "DROP INDEX message_keys_sort;
+         DROP TRIGGER messages_keys_add;
+         CREATE TRIGGER messages_keys_add AFTER INSERT ON messages BEGIN
+             INSERT OR REPLACE INTO message_keys
+                 (mailbox, uid, arrival, size, sent, sent_day, fields)
+                 SELECT NEW.mailbox, NEW.uid, NEW.internal_date, NEW.size, k.sent, k.sent_day,
+                        k.fields
+                 FROM blob_keys k WHERE k.id = NEW.blob;
+         END;
+         ALTER TABLE message_keys DROP COLUMN subject; ALTER TABLE message_keys DROP COLUMN reply;
+         ALTER TABLE blob_keys DROP COLUMN subject; ALTER TABLE blob_keys DROP COLUMN reply;
+         PRAGMA user_version = 9;",
+    )
+    .unwrap();
+    drop(db);
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    let uids: Vec<Uid> = want.iter().map(|r| r.uid).collect();
+    assert_eq!(s.sort_rows(mb, &uids, subject_only).unwrap(), want);
+    append_small(&s, mb, 1);
+    let uids: Vec<Uid> = s.summaries(mb).unwrap().iter().map(|m| m.uid).collect();
+    let all = s.sort_rows(mb, &uids, subject_only).unwrap();
+    assert_eq!(all.len(), 7);
+    assert_eq!(all[6].fields.base_subject, "0");
+}
+
 /// A database from before quotas (schema 1) gains them on open, with usage computed from
 /// the messages it already holds (migration 1 → 2).
 #[test]

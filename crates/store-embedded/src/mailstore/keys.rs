@@ -1,6 +1,7 @@
 //! Bulk reads for SEARCH/SORT/THREAD (`pochta_store::keys`): a [`MetaFilter`] turned into
 //! one SQL query over `messages` (joined to `message_keys` only for the sent day), the
-//! SORT/THREAD keys from `message_keys`, header sections from `blob_keys` (schema 8), the
+//! SORT/THREAD keys from `message_keys` (from its covering index `message_keys_sort` when
+//! no address or threading field is needed, schema 10), header sections from `blob_keys` (schema 8), the
 //! flags of many messages (FETCH FLAGS) from `messages` without its other columns.
 
 use pochta_message::SortFields;
@@ -214,12 +215,20 @@ pub(super) fn sort_rows(
 ) -> Result<Vec<SortRow>> {
     let uids = sorted(uids);
     let mut out: Vec<SortRow> = Vec::with_capacity(uids.len());
+    // Without addresses or threading, everything comes from `message_keys_sort` (schema 10):
+    // the numbers and the subject columns, nothing decoded. Otherwise the encoded fields are
+    // read from the table's rows and decoded.
+    let covered = !need.addresses && !need.threading;
     store.read(|tx| {
-        // The encoded fields are read (and decoded) only when one of them is needed.
-        let cols = if need.any() {
-            "SELECT uid, arrival, size, sent, fields FROM message_keys"
-        } else {
-            "SELECT uid, arrival, size, sent, NULL FROM message_keys"
+        let cols = match (covered, need.subject) {
+            (true, true) => {
+                "SELECT uid, arrival, size, sent, subject, reply \
+                 FROM message_keys INDEXED BY message_keys_sort"
+            }
+            (true, false) => {
+                "SELECT uid, arrival, size, sent FROM message_keys INDEXED BY message_keys_sort"
+            }
+            (false, _) => "SELECT uid, arrival, size, sent, fields FROM message_keys",
         };
         for_uids(
             tx,
@@ -228,13 +237,19 @@ pub(super) fn sort_rows(
             &format!("{cols} WHERE mailbox = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"),
             &format!("{cols} WHERE mailbox = ?1 AND uid = ?2"),
             |r| {
-                let fields = if need.any() {
+                let fields = if !covered {
                     let b: &[u8] = r
                         .get_ref(4)?
                         .as_blob()
                         .map_err(|e| corrupt(format!("sort fields: {e}")))?;
                     pochta_message::decode_sort_fields_for(b, need)
                         .map_err(|e| corrupt(format!("sort fields: {e}")))?
+                } else if need.subject {
+                    SortFields {
+                        base_subject: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                        reply: r.get::<_, Option<bool>>(5)?.unwrap_or(false),
+                        ..SortFields::default()
+                    }
                 } else {
                     SortFields::default()
                 };
