@@ -33,7 +33,7 @@ use crate::text;
 /// so a chunk's vector stays under glibc's mmap threshold (256 KiB, set by `pochta serve`)
 /// and is reused from the heap instead of being mapped, faulted in page by page and
 /// unmapped again for every chunk (page faults were ~10 % of SORT's profile at 2,048).
-const CHUNK: usize = 512;
+pub(crate) const CHUNK: usize = 512;
 /// THREAD's chunk: THREAD REFERENCES measured slower with 512 (its rows' strings are kept,
 /// interleaved in the heap with the chunk's vector), so it keeps 2,048.
 pub(crate) const THREAD_CHUNK: usize = 2048;
@@ -247,9 +247,31 @@ impl<S: MailStore> Session<S> {
     ) -> Res<crate::search::Matched<Keyed>> {
         let matched = self.matching(search)?;
         let mut keyed_hits = Vec::with_capacity(matched.hits.len());
-        self.with_sort_rows(&matched.hits, need(criteria), CHUNK, |h, r| {
-            keyed_hits.push(keyed(h, r, criteria))
-        })?;
+        if criteria
+            .iter()
+            .all(|c| matches!(c.key, SortKey::Subject | SortKey::Date))
+        {
+            // Folded subjects and sent dates from the process's cache (crate::thread::cache).
+            let entries = self.key_entries(&matched.hits, false)?;
+            for (h, e) in matched.hits.iter().zip(&entries) {
+                keyed_hits.push(Keyed {
+                    seq: h.0,
+                    uid: h.1,
+                    keys: criteria
+                        .iter()
+                        .map(|c| match c.key {
+                            SortKey::Date => Key::Num(e.sent),
+                            _ => Key::Text(e.subject.to_string()),
+                        })
+                        .collect(),
+                    relevancy: 0,
+                });
+            }
+        } else {
+            self.with_sort_rows(&matched.hits, need(criteria), CHUNK, |h, r| {
+                keyed_hits.push(keyed(h, r, criteria))
+            })?;
+        }
         // RFC 6203 §6: RELEVANCY orders by the scaled score, highest first.
         if let Some(i) = criteria.iter().position(|c| c.key == SortKey::Relevancy) {
             let scores = crate::fuzzy::scale(&matched.scores, matched.hits.len());

@@ -422,14 +422,29 @@ impl<S: MailStore> Session<S> {
         })
     }
 
-    /// The threading inputs of the hits, in order: from the process's [`ThreadCache`], the
-    /// others read from the store (and kept there for the next THREAD, with the entries of
-    /// messages no longer in this session's view dropped).
+    /// The threading inputs of the hits, in order (see [`Session::key_entries`]).
     fn thread_entries(&self, hits: &[crate::search::Hit]) -> Res<Vec<std::sync::Arc<Entry>>> {
+        self.key_entries(hits, true)
+    }
+
+    /// The cached inputs of the hits, in order: from the process's [`ThreadCache`], the
+    /// others (or, with `threading`, those without threading fields) read from the store
+    /// and kept there for the next THREAD or SORT, with the entries of messages no longer in
+    /// this session's view dropped.
+    pub(crate) fn key_entries(
+        &self,
+        hits: &[crate::search::Hit],
+        threading: bool,
+    ) -> Res<Vec<std::sync::Arc<Entry>>> {
         let view = self.view()?;
         let cache = &self.shared.threads;
         let keys = cache.get(view.mailbox);
         let mut got = keys.lookup(hits.iter().map(|h| h.1));
+        for e in &mut got {
+            if threading && e.as_ref().is_some_and(|e| !e.threading) {
+                *e = None;
+            }
+        }
         let missing: Vec<crate::search::Hit> = hits
             .iter()
             .zip(&got)
@@ -440,10 +455,15 @@ impl<S: MailStore> Session<S> {
         let need = SortNeed {
             subject: true,
             addresses: false,
-            threading: true,
+            threading,
         };
-        self.with_sort_rows(&missing, need, crate::sort::THREAD_CHUNK, |h, row| {
-            fresh.push((h.1, std::sync::Arc::new(Entry::of_row(row))));
+        let chunk = if threading {
+            crate::sort::THREAD_CHUNK
+        } else {
+            crate::sort::CHUNK
+        };
+        self.with_sort_rows(&missing, need, chunk, |h, row| {
+            fresh.push((h.1, std::sync::Arc::new(Entry::of_row(row, threading))));
         })?;
         let mut read = fresh.iter();
         for e in got.iter_mut().filter(|e| e.is_none()) {
@@ -487,6 +507,7 @@ mod tests {
                     reply,
                     message_id: (!x.id.is_empty()).then(|| x.id.into()),
                     references: x.refs.iter().map(|r| r.as_str().into()).collect(),
+                    threading: true,
                 }
             })
             .collect()
@@ -605,6 +626,7 @@ mod tests {
                 reply: i > 0,
                 message_id: Some(ids[i].as_str().into()),
                 references: refs[i].iter().map(|r| r.as_str().into()).collect(),
+                threading: true,
             })
             .collect();
         let f = references(&msgs(&es), false);

@@ -216,3 +216,37 @@ fn unicode_casemap_in_search() {
     let r = c.read_until("k1");
     assert_eq!(r[0], "* SEARCH 1 2", "{r:#?}");
 }
+
+/// SORT by SUBJECT and DATE reads subjects and dates kept per mailbox between commands and
+/// sessions (shared with THREAD): another session's new message and expunge show in the
+/// next SORT, and a THREAD after them threads the current messages.
+#[test]
+fn kept_keys_follow_changes() {
+    let s = start();
+    let mut c = Client::login(s.addr, USER);
+    mailbox(&mut c);
+    assert_eq!(sorted(&mut c, "SORT (SUBJECT) UTF-8 ALL"), "3 4 1 2");
+    assert_eq!(sorted(&mut c, "SORT (DATE SUBJECT) UTF-8 ALL"), "3 2 1 4");
+    let mut d = Client::login(s.addr, USER);
+    d.ok("SELECT INBOX");
+    append_dated(
+        &mut d,
+        "05-Feb-2024 00:00:00 +0000",
+        &mail(
+            "Subject: Aardvark\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <5@x>\r\n",
+            10,
+        ),
+    );
+    d.ok("UID STORE 5 +FLAGS (\\Deleted)");
+    d.ok("EXPUNGE");
+    c.ok("NOOP");
+    assert_eq!(sorted(&mut c, "SORT (SUBJECT) UTF-8 ALL"), "4 3 1 2");
+    assert_eq!(
+        sorted(&mut c, "SORT (REVERSE SUBJECT) UTF-8 ALL"),
+        "2 1 3 4"
+    );
+    assert_eq!(sorted(&mut c, "UID SORT (DATE) UTF-8 ALL"), "6 4 3 2");
+    assert_eq!(sorted(&mut c, "SORT (SUBJECT) UTF-8 2:3"), "3 2");
+    let r = c.ok("THREAD REFERENCES UTF-8 ALL");
+    assert!(has(&r, "* THREAD (4)(3)(2)(1)"), "{r:#?}");
+}

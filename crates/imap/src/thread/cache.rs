@@ -1,15 +1,18 @@
-//! THREAD's inputs per mailbox, kept between the commands and sessions of this process: the
-//! analog of Dovecot's thread index (bench/README.md "Big mailbox"), in memory.
+//! THREAD's inputs, and SORT's by SUBJECT and DATE, per mailbox, kept between the commands
+//! and sessions of this process: the analog of Dovecot's thread index and cache file
+//! (bench/README.md "Big mailbox"), in memory.
 //!
 //! Implementation notes:
 //! - An [`Entry`] is what threading needs of one message (sent date, folded base subject,
-//!   reply mark, Message-ID, references), read once from the store's sort rows. It never
+//!   reply mark, Message-ID, references), read once from the store's sort rows; an entry
+//!   made for SORT has no Message-ID and references (`threading` false) and THREAD reads
+//!   the message again, replacing it. It never
 //!   changes while its UID exists: a message's bytes do not change, and a mailbox's UIDs are
 //!   never reused under the same mailbox id (ids are never reused: AUTOINCREMENT, BIGSERIAL).
 //!   So entries need no invalidation: each THREAD keeps those of the UIDs in its session's
 //!   view and adds the ones it read, and an expunged message's entry leaves at the next one.
 //! - Every THREAD still threads its own hits for the current view: the cache holds inputs,
-//!   never an answer.
+//!   never an answer; SORT sorts its own hits.
 //! - Bounded: at most [`MAX_BYTES`] (estimated: entries, their strings and the index) over
 //!   all mailboxes; the least recently threaded mailbox goes first; a mailbox bigger than
 //!   the bound alone is not kept (its THREADs read the store every time).
@@ -22,7 +25,8 @@ use pochta_types::{MailboxId, Uid};
 
 use crate::text;
 
-/// The most a process keeps, over all mailboxes (~250 bytes per message: ~250,000 messages).
+/// The most a process keeps, over all mailboxes (~300 bytes per message of
+/// bench/bigmailbox.py: ~200,000 messages).
 pub(crate) const MAX_BYTES: usize = 64 << 20;
 
 /// What threading needs of one message.
@@ -36,13 +40,17 @@ pub(crate) struct Entry {
     pub subject: Box<str>,
     pub message_id: Option<Box<str>>,
     pub references: Box<[Box<str>]>,
+    /// `message_id` and `references` were read (else they are empty: made for SORT).
+    pub threading: bool,
 }
 
 impl Entry {
-    /// The entry of a sort row read with the subject and threading fields (taken from it).
-    pub(crate) fn of_row(row: &mut SortRow) -> Entry {
+    /// The entry of a sort row read with the subject and, if `threading`, the threading
+    /// fields (taken from it).
+    pub(crate) fn of_row(row: &mut SortRow, threading: bool) -> Entry {
         let f = &mut row.fields;
         Entry {
+            threading,
             sent: row.sent.unwrap_or(row.arrival),
             reply: f.reply,
             subject: text::fold_owned(std::mem::take(&mut f.base_subject)).into_boxed_str(),
@@ -54,12 +62,16 @@ impl Entry {
         }
     }
 
-    /// Estimated heap bytes of the entry with its place in [`Keys`].
+    /// Estimated heap bytes of the entry with its place in [`Keys`]: the entry with Arc's
+    /// counts, its pointer and UID in `Keys`, each string, and the allocator's ~16 bytes
+    /// per allocation.
     fn bytes(&self) -> usize {
-        // The entry with Arc's counts, its pointer and UID in `Keys`, and each string.
+        const ALLOC: usize = 16;
+        let refs = self.references.len();
         std::mem::size_of::<Entry>()
             + 16
             + 12
+            + ALLOC * (2 + usize::from(self.message_id.is_some()) + usize::from(refs > 0) + refs)
             + self.subject.len()
             + self.message_id.as_ref().map_or(0, |s| s.len())
             + self
@@ -90,7 +102,8 @@ impl Keys {
     }
 
     /// The entries of `self` whose UID is in `view` (ascending) merged with `fresh`
-    /// (ascending, none of them in `self`); `None` when that is `self` unchanged.
+    /// (ascending; one of the same UID replaces the old); `None` when that is `self`
+    /// unchanged.
     pub(crate) fn next(&self, view: &[Uid], fresh: Vec<(Uid, Arc<Entry>)>) -> Option<Keys> {
         let mut kept = 0;
         let mut v = 0;
@@ -111,6 +124,10 @@ impl Keys {
         for (u, e) in self.uids.iter().zip(&self.entries) {
             while let Some((fu, fe)) = fresh.next_if(|(fu, _)| fu < u) {
                 out.push(fu, fe);
+            }
+            if let Some((fu, fe)) = fresh.next_if(|(fu, _)| fu == u) {
+                out.push(fu, fe);
+                continue;
             }
             v += view[v..].partition_point(|x| x < u);
             if view.get(v) == Some(u) {
@@ -206,6 +223,13 @@ impl ThreadCache {
         g.clock += 1;
         let now = g.clock;
         g.bytes += keys.bytes;
+        tracing::debug!(
+            mailbox = mailbox.0,
+            messages = keys.uids.len(),
+            bytes = keys.bytes,
+            total = g.bytes,
+            "THREAD inputs kept"
+        );
         g.boxes.insert(mailbox, (Arc::new(keys), now));
     }
 
@@ -231,6 +255,7 @@ mod tests {
             subject: format!("S{n}").into_boxed_str(),
             message_id: Some(format!("m{n}").into_boxed_str()),
             references: vec![format!("r{n}").into_boxed_str()].into_boxed_slice(),
+            threading: true,
         })
     }
 
@@ -260,6 +285,10 @@ mod tests {
         let sent: Vec<i64> = n.entries.iter().map(|e| e.sent).collect();
         assert_eq!(sent, vec![2, 5, 6, 8, 9]);
         assert_eq!(n.bytes, n.entries.iter().map(|e| e.bytes()).sum::<usize>());
+        // A fresh entry replaces the old one of its UID.
+        let n = k.next(&view, vec![(uid(6), entry(60))]).expect("changed");
+        let sent: Vec<i64> = n.entries.iter().map(|e| e.sent).collect();
+        assert_eq!(sent, vec![2, 60, 8]);
         // Expunged only: shrinks.
         let view: Vec<Uid> = [8].into_iter().map(uid).collect();
         assert_eq!(k.next(&view, Vec::new()).expect("changed").len(), 1);
