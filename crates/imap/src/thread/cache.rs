@@ -95,7 +95,7 @@ impl Keys {
     pub(crate) fn lookup(&self, uids: impl Iterator<Item = Uid>) -> Vec<Option<Arc<Entry>>> {
         let mut i = 0;
         uids.map(|u| {
-            i += self.uids[i..].partition_point(|x| *x < u);
+            i += skip(&self.uids[i..], u);
             (self.uids.get(i) == Some(&u)).then(|| self.entries[i].clone())
         })
         .collect()
@@ -105,10 +105,13 @@ impl Keys {
     /// (ascending; one of the same UID replaces the old); `None` when that is `self`
     /// unchanged.
     pub(crate) fn next(&self, view: &[Uid], fresh: Vec<(Uid, Arc<Entry>)>) -> Option<Keys> {
+        if fresh.is_empty() && self.uids == view {
+            return None;
+        }
         let mut kept = 0;
         let mut v = 0;
         for u in &self.uids {
-            v += view[v..].partition_point(|x| x < u);
+            v += skip(&view[v..], *u);
             kept += usize::from(view.get(v) == Some(u));
         }
         if fresh.is_empty() && kept == self.uids.len() {
@@ -129,7 +132,7 @@ impl Keys {
                 out.push(fu, fe);
                 continue;
             }
-            v += view[v..].partition_point(|x| x < u);
+            v += skip(&view[v..], *u);
             if view.get(v) == Some(u) {
                 out.push(*u, e.clone());
             }
@@ -150,6 +153,20 @@ impl Keys {
     pub(crate) fn len(&self) -> usize {
         self.uids.len()
     }
+}
+
+/// How many of `uids` (ascending) are below `u`: a few steps, then a binary search, so that
+/// walking two dense lists is linear and a sparse one costs a search per step.
+fn skip(uids: &[Uid], u: Uid) -> usize {
+    for (i, x) in uids.iter().take(8).enumerate() {
+        if *x >= u {
+            return i;
+        }
+    }
+    if uids.len() <= 8 {
+        return uids.len();
+    }
+    8 + uids[8..].partition_point(|x| *x < u)
 }
 
 /// The process's [`Keys`] per mailbox.
@@ -289,6 +306,25 @@ mod tests {
         let n = k.next(&view, vec![(uid(6), entry(60))]).expect("changed");
         let sent: Vec<i64> = n.entries.iter().map(|e| e.sent).collect();
         assert_eq!(sent, vec![2, 60, 8]);
+        // Longer lists (past the linear steps), sparse and dense lookups.
+        let even: Vec<u32> = (1..=100).map(|i| 2 * i).collect();
+        let k2 = keys(&even);
+        let want = |asked: &[u32]| -> Vec<Option<i64>> {
+            asked
+                .iter()
+                .map(|a| (a % 2 == 0 && *a <= 200).then_some(i64::from(*a)))
+                .collect()
+        };
+        for asked in [vec![1, 50, 51, 99, 100, 200, 201], (1..=210).collect()] {
+            let got: Vec<Option<i64>> = k2
+                .lookup(asked.iter().map(|&a| uid(a)))
+                .iter()
+                .map(|e| e.as_ref().map(|e| e.sent))
+                .collect();
+            assert_eq!(got, want(&asked));
+        }
+        let view: Vec<Uid> = (1..=150).map(uid).collect();
+        assert_eq!(k2.next(&view, Vec::new()).expect("changed").len(), 75);
         // Expunged only: shrinks.
         let view: Vec<Uid> = [8].into_iter().map(uid).collect();
         assert_eq!(k.next(&view, Vec::new()).expect("changed").len(), 1);
