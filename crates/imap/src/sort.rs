@@ -28,6 +28,8 @@ use pochta_types::Uid;
 use crate::search::Hit;
 use crate::session::{Done, Res, Session};
 use crate::text;
+use crate::thread::Entry;
+use std::sync::Arc;
 
 /// SORT reads sort rows from the store this many hits at a time: a `SortRow` is ~340 bytes,
 /// so a chunk's vector stays under glibc's mmap threshold (256 KiB, set by `pochta serve`)
@@ -39,11 +41,52 @@ pub(crate) const CHUNK: usize = 512;
 pub(crate) const THREAD_CHUNK: usize = 2048;
 
 /// A key value; all keys of one criterion are of the same kind.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug)]
 enum Key {
     Num(i64),
     Text(String),
+    /// The folded base subject of a kept entry (no copy of the string).
+    Subject(Arc<Entry>),
 }
+
+impl Key {
+    fn text(&self) -> Option<&str> {
+        match self {
+            Key::Num(_) => None,
+            Key::Text(s) => Some(s),
+            Key::Subject(e) => Some(&e.subject),
+        }
+    }
+}
+
+/// Numbers by value, texts by their octets (a `Text` and a `Subject` alike).
+impl Ord for Key {
+    fn cmp(&self, other: &Key) -> Ordering {
+        match (self, other) {
+            (Key::Num(a), Key::Num(b)) => a.cmp(b),
+            _ => match (self.text(), other.text()) {
+                (Some(a), Some(b)) => a.as_bytes().cmp(b.as_bytes()),
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            },
+        }
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Key) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Key {}
 
 /// A key as the sort compares it: a number, or a text key's first 16 octets (zero-padded,
 /// big-endian) with its length, so that most comparisons need not reach the string (the
@@ -56,9 +99,12 @@ enum Compact<'a> {
 
 impl<'a> Compact<'a> {
     fn of(k: &'a Key) -> Compact<'a> {
-        match k {
-            Key::Num(n) => Compact::Num(*n),
-            Key::Text(s) => {
+        match k.text() {
+            None => Compact::Num(match k {
+                Key::Num(n) => *n,
+                _ => 0,
+            }),
+            Some(s) => {
                 let mut p = [0u8; 16];
                 let n = s.len().min(16);
                 p[..n].copy_from_slice(&s.as_bytes()[..n]);
@@ -261,7 +307,7 @@ impl<S: MailStore> Session<S> {
                         .iter()
                         .map(|c| match c.key {
                             SortKey::Date => Key::Num(e.sent),
-                            _ => Key::Text(e.subject.to_string()),
+                            _ => Key::Subject(e.clone()),
                         })
                         .collect(),
                     relevancy: 0,
@@ -452,10 +498,23 @@ mod tests {
             "ПРИВЕТ МИР И ВСЕМ",
             "ПРИВЕТ МИР И ВСЕМ!",
         ];
-        let keys: Vec<Key> = words.iter().map(|w| Key::Text((*w).to_owned())).collect();
+        let mut keys: Vec<Key> = words.iter().map(|w| Key::Text((*w).to_owned())).collect();
+        // A kept entry's subject orders as the same text.
+        keys.extend(words.iter().map(|w| {
+            Key::Subject(Arc::new(Entry {
+                sent: 0,
+                reply: false,
+                subject: (*w).into(),
+                message_id: None,
+                references: Box::default(),
+                threading: false,
+            }))
+        }));
         for a in &keys {
             for b in &keys {
                 assert_eq!(Compact::of(a).cmp(&Compact::of(b)), a.cmp(b), "{a:?} {b:?}");
+                let (ta, tb) = (a.text().unwrap_or(""), b.text().unwrap_or(""));
+                assert_eq!(a.cmp(b), ta.cmp(tb), "{a:?} {b:?}");
             }
         }
         for (a, b) in [(-5i64, 3i64), (7, 7), (i64::MAX, i64::MIN)] {

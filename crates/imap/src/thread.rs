@@ -27,7 +27,7 @@ use pochta_store::{MailStore, SortNeed};
 
 mod cache;
 
-use cache::Entry;
+pub(crate) use cache::Entry;
 pub use cache::ThreadCache;
 
 /// One message to thread (given in mailbox order).
