@@ -245,7 +245,7 @@ impl ThreadCache {
             messages = keys.uids.len(),
             bytes = keys.bytes,
             total = g.bytes,
-            "THREAD inputs kept"
+            "SORT/THREAD keys kept"
         );
         g.boxes.insert(mailbox, (Arc::new(keys), now));
     }
