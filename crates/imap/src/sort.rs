@@ -4,7 +4,9 @@
 //! - The search criteria are evaluated exactly as SEARCH's ([`Session::matching`]); only
 //!   the order differs.
 //! - Keys come from the fields stored at delivery ([`MailStore::sort_rows`]), read for the
-//!   hits only, [`CHUNK`] at a time; no metadata is decoded and no bytes are read.
+//!   hits only, [`CHUNK`] at a time; no metadata is decoded and no bytes are read. SUBJECT
+//!   and DATE (the base subject folded, the sent date) come from the per-mailbox key cache
+//!   shared with THREAD (`crate::thread::cache`), which reads only the messages it lacks.
 //! - Strings compare under `i;unicode-casemap` (RFC 5051, the I18NLEVEL=1 comparator of
 //!   RFC 5255 §4): the octets of their folded forms ([`text::fold`]).
 //! - SUBJECT is the base subject (RFC 5256 §2.1); FROM/TO/CC the addr-mailbox of the first
