@@ -781,6 +781,25 @@ impl<S: MailStore> Session<S> {
             // A CONDSTORE-enabling command (RFC 7162 §3.1).
             self.enable_condstore();
         }
+        // ALL (SORT's and THREAD's usual search set) without MODSEQ is the session's view
+        // less the messages it knows to be expunged: no store read. A message another session
+        // expunged since this one last looked is still in the client's view and matches, as
+        // it would for FETCH (RFC 9051 §7.5.1: it stays until its EXPUNGE is sent).
+        if matches!(key, K::All) && !needs.modseq {
+            let view = self.view()?;
+            let mut hint = 0;
+            let hits = uids
+                .iter()
+                .filter(|&&u| !view.is_pending_expunge(u))
+                .filter_map(|&u| Some((view.seq_from(u, &mut hint)?, u, 0)))
+                .collect();
+            return Ok(Matched {
+                hits,
+                highest: 0,
+                modseq: false,
+                scores: Vec::new(),
+            });
+        }
         let store = self.shared.store.clone();
         let seen = self.selected_seen_view()?;
         let mut hits: Vec<Hit> = Vec::new();

@@ -188,3 +188,46 @@ fn a_keyword_defined_by_the_session_itself_is_announced_first() {
     assert!(line_of(&r, "* FLAGS", "").is_none(), "{r:#?}");
     assert!(line_of(&r, "* 1 FETCH", "$Quiet").is_some(), "{r:#?}");
 }
+
+/// SEARCH/SORT/THREAD ALL answer from the session's view (no store read): a message another
+/// session expunged is still in this client's view until its EXPUNGE is sent (RFC 9051
+/// §7.5.1), so ALL names it (SORT and THREAD may drop a message whose data is gone); after
+/// NOOP reports the EXPUNGE, none names it.
+#[test]
+fn all_follows_the_view_across_another_sessions_expunge() {
+    let s = start();
+    let mut a = Client::login(s.addr, USER);
+    let mut b = Client::login(s.addr, USER);
+    for subject in ["one", "two", "three"] {
+        a.append("INBOX", "", &message(subject, "x"));
+    }
+    a.ok("SELECT INBOX");
+    b.ok("SELECT INBOX");
+    let r = a.ok("SEARCH ALL");
+    assert!(has(&r, "* SEARCH 1 2 3"), "{r:#?}");
+    b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)");
+    b.ok("EXPUNGE");
+    let r = a.ok("SEARCH ALL");
+    assert!(has(&r, "* SEARCH 1 2 3"), "{r:#?}");
+    assert!(!has(&r, "EXPUNGE"), "{r:#?}");
+    let sort = a.ok("SORT (SUBJECT) UTF-8 ALL");
+    let line = sort
+        .iter()
+        .find(|l| l.starts_with("* SORT"))
+        .expect("a SORT answer");
+    assert!(
+        line == "* SORT 1 3 2" || line == "* SORT 1 3",
+        "the view's order by subject, the expunged message last or dropped: {sort:#?}"
+    );
+    let thread = a.ok("THREAD ORDEREDSUBJECT UTF-8 ALL");
+    assert!(
+        thread.iter().any(|l| l.starts_with("* THREAD")),
+        "{thread:#?}"
+    );
+    let r = a.ok("NOOP");
+    assert!(has(&r, "* 2 EXPUNGE"), "{r:#?}");
+    let r = a.ok("SEARCH ALL");
+    assert!(has(&r, "* SEARCH 1 2"), "{r:#?}");
+    let r = a.ok("SORT (SUBJECT) UTF-8 ALL");
+    assert!(has(&r, "* SORT 1 2"), "{r:#?}");
+}
