@@ -45,10 +45,7 @@ work="$(mktemp -d /tmp/pochta-bench-imap.XXXXXX)"
 chmod 755 "$work"  # Dovecot's auth and mail users must reach files below it
 pochta_pid=""
 cleanup() {
-  if [ -n "$pochta_pid" ] && kill -0 "$pochta_pid" 2>/dev/null; then
-    kill "$pochta_pid" 2>/dev/null || true
-    wait "$pochta_pid" 2>/dev/null || true
-  fi
+  stop_pid "$pochta_pid"
   "$root/bench/dovecot/dovecot.sh" stop "$work/dovecot" || true
   rm -rf "$work"
 }
@@ -138,18 +135,7 @@ if [ -z "$pochta_skip" ]; then
   # Limits raised only so the idle run's connections from 127.0.0.1 are not refused (the same
   # as Dovecot's config); `settle` written out (its default is 30 s) so loadgen's drain waits
   # as long; nothing else differs from the defaults.
-  {
-    pochta_imap_conf "$work/pochta/data" "$POCHTA_PORT"
-    cat <<CONF
-
-[limits]
-max_connections = 4000
-connections_per_ip = 4000
-
-[search]
-settle = $SETTLE
-CONF
-  } > "$conf"
+  pochta_load_conf "$work/pochta/data" "$POCHTA_PORT" "$SETTLE" > "$conf"
   for u in "${users[@]}"; do
     "$pochta_bin" --config "$conf" user add "$u" --password "$PASSWORD" >> "$OUT/pochta/setup.txt" 2>&1 \
       || { pochta_skip="'pochta user add' failed (see $OUT/pochta/setup.txt)"; break; }

@@ -47,10 +47,7 @@ work="$(mktemp -d /tmp/pochta-bench-imaptest.XXXXXX)"
 chmod 755 "$work"
 pochta_pid=""
 cleanup() {
-  if [ -n "$pochta_pid" ] && kill -0 "$pochta_pid" 2>/dev/null; then
-    kill "$pochta_pid" 2>/dev/null || true
-    wait "$pochta_pid" 2>/dev/null || true
-  fi
+  stop_pid "$pochta_pid"
   "$root/bench/dovecot/dovecot.sh" stop "$work/dovecot" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -100,18 +97,7 @@ measure "$dlabel" "$DOVECOT_PORT" "$dovecot_pid"
 say "pochta on 127.0.0.1:$POCHTA_PORT"
 mkdir -p "$work/pochta/data"
 conf="$work/pochta/pochta.toml"
-{
-  pochta_imap_conf "$work/pochta/data" "$POCHTA_PORT"
-  cat <<CONF
-
-[limits]
-max_connections = 4000
-connections_per_ip = 4000
-
-[search]
-settle = $SETTLE
-CONF
-} > "$conf"
+pochta_load_conf "$work/pochta/data" "$POCHTA_PORT" "$SETTLE" > "$conf"
 "$pochta_bin" --config "$conf" user add "$USER_NAME" --password "$PASSWORD" > /dev/null
 # Its own session (setsid), as Dovecot's daemon has: with the kernel's autogroup scheduling a
 # server in the script's session would share one CPU share with imaptest (bench/README.md, "Where

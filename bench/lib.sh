@@ -64,3 +64,27 @@ imap = ["127.0.0.1:$2"]
 plaintext = "always"
 CONF
 }
+
+# pochta_load_conf DATA_DIR PORT SETTLE: pochta_imap_conf plus connection limits raised as in
+# the Dovecot reference's config (a load run's many connections from 127.0.0.1 are not refused)
+# and `[search] settle` written out, so a run's drain knows how long deferred indexing waits.
+pochta_load_conf() {
+  pochta_imap_conf "$1" "$2"
+  cat <<CONF
+
+[limits]
+max_connections = 4000
+connections_per_ip = 4000
+
+[search]
+settle = $3
+CONF
+}
+
+# stop_pid PID: ends a server this script started (if it still runs) and reaps it.
+stop_pid() {
+  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+  fi
+}

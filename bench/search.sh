@@ -44,10 +44,7 @@ work="$(mktemp -d "${BENCH_TMP:-/dev/shm}/pochta-bench-search.XXXXXX")"
 chmod 755 "$work"
 pochta_pid=""
 cleanup() {
-  if [ -n "$pochta_pid" ] && kill -0 "$pochta_pid" 2>/dev/null; then
-    kill "$pochta_pid" 2>/dev/null || true
-    wait "$pochta_pid" 2>/dev/null || true
-  fi
+  stop_pid "$pochta_pid"
   "$root/bench/dovecot/dovecot.sh" stop "$work/dovecot" || true
   rm -rf "$work"
 }

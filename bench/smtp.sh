@@ -41,10 +41,7 @@ postfix_started=""
 sink_pid=""
 cleanup() {
   [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null || true
-  if [ -n "$pochta_pid" ] && kill -0 "$pochta_pid" 2>/dev/null; then
-    kill "$pochta_pid" 2>/dev/null || true
-    wait "$pochta_pid" 2>/dev/null || true
-  fi
+  stop_pid "$pochta_pid"
   [ -n "$postfix_started" ] && "$root/bench/postfix/postfix.sh" stop "$work/postfix" || true
   rm -rf "$work"
 }

@@ -51,17 +51,21 @@ fn account_id(s: &EmbeddedStore, who: &str) -> pochta_types::AccountId {
 /// Append `n` small messages (`Subject: 0` …) to `mb`, one transaction each.
 fn append_small(s: &EmbeddedStore, mb: pochta_types::MailboxId, n: usize) {
     for i in 0..n {
-        let body = format!("Subject: {i}\r\n\r\nx\r\n");
-        s.append(
-            mb,
-            &[NewMessage {
-                bytes: body.as_bytes(),
-                flags: Flags::new(),
-                internal_date: None,
-            }],
-        )
-        .unwrap();
+        append_one(s, mb, &format!("Subject: {i}\r\n\r\nx\r\n"));
     }
+}
+
+/// Append one message of `body`, no flags, arrival now, in its own transaction.
+fn append_one(s: &EmbeddedStore, mb: pochta_types::MailboxId, body: &str) {
+    s.append(
+        mb,
+        &[NewMessage {
+            bytes: body.as_bytes(),
+            flags: Flags::new(),
+            internal_date: None,
+        }],
+    )
+    .unwrap();
 }
 
 /// Twenty deliveries make one file; it goes only with the last reference.
@@ -312,15 +316,7 @@ fn subject_migration_fills_existing_messages() {
             "Subject: =?utf-8?B?0J/RgNC40LLQtdGC?=\r\n\r\nx\r\n",
             "From: nobody@example.org\r\n\r\nno subject\r\n",
         ] {
-            s.append(
-                mb,
-                &[NewMessage {
-                    bytes: body.as_bytes(),
-                    flags: Flags::new(),
-                    internal_date: None,
-                }],
-            )
-            .unwrap();
+            append_one(&s, mb, body);
         }
         let uids: Vec<Uid> = s.summaries(mb).unwrap().iter().map(|m| m.uid).collect();
         let want: Vec<SortRow> = s
