@@ -7,7 +7,10 @@
 //!   `NO [BADCHARSET (…)]` before any message is looked at.
 //! - A program of only per-message values (flags, keywords, UIDs and sequence numbers,
 //!   sizes, dates, the sent day, MODSEQ) is one store query ([`MailStore::search_meta`]):
-//!   no record is read (bench/README.md "Big mailbox").
+//!   no record is read (bench/README.md "Big mailbox"). `ALL` without MODSEQ (SORT's and
+//!   THREAD's usual set) is not even that: it is the session's view, less the messages it
+//!   knows expunged (a message expunged elsewhere stays in the client's view until its
+//!   EXPUNGE is sent, RFC 9051 §7.5.1, and matches meanwhile).
 //! - Messages are read lazily: flags/sizes/dates come from the records; a message's bytes and
 //!   decoded text are loaded only if a key needs them, once per message.
 //! - Text keys with a full-text index: for a message at or below the index's watermark, a
