@@ -185,16 +185,7 @@ fn two_openers_share_the_directory() {
         for s in [&a, &b] {
             scope.spawn(move || {
                 for i in 0..20 {
-                    let body = format!("Subject: {i} {:p}\r\n\r\nx\r\n", s);
-                    s.append(
-                        mb,
-                        &[NewMessage {
-                            bytes: body.as_bytes(),
-                            flags: Flags::new(),
-                            internal_date: None,
-                        }],
-                    )
-                    .unwrap();
+                    append_one(s, mb, &format!("Subject: {i} {:p}\r\n\r\nx\r\n", s));
                 }
             });
         }
