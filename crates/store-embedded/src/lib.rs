@@ -586,11 +586,6 @@ impl EmbeddedStore {
         Ok(())
     }
 
-    /// Run `f` on a pooled read connection inside a read transaction (one snapshot).
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> R<T>) -> R<T> {
-        self.read_pooled(f)
-    }
-
     /// Like [`Self::read`] for a read whose work is small and bounded (a row or a few
     /// hundred): it runs on the writer's connection when that is free. SQLite drops a
     /// connection's whole page cache when it starts a read transaction after another
@@ -605,7 +600,7 @@ impl EmbeddedStore {
             tx.finish()?;
             return out;
         }
-        self.read_pooled(f)
+        self.read(f)
     }
 
     /// [`Self::read_small`] when `small`, else [`Self::read`].
@@ -617,11 +612,12 @@ impl EmbeddedStore {
         if small {
             self.read_small(f)
         } else {
-            self.read_pooled(f)
+            self.read(f)
         }
     }
 
-    fn read_pooled<T>(&self, f: impl FnOnce(&Transaction<'_>) -> R<T>) -> R<T> {
+    /// Run `f` on a pooled read connection inside a read transaction (one snapshot).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> R<T>) -> R<T> {
         let pooled = self.inner.readers.lock().pop();
         let mut conn = match pooled {
             Some(c) => c,
