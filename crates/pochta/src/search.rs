@@ -15,10 +15,11 @@
 //!   meanwhile (a draft saved again, spam filtered, a client's churn) is never indexed, and a
 //!   busy mailbox is one commit per `settle`, not one per message. Meanwhile SEARCH evaluates
 //!   those messages directly (above the watermark), so nothing answers differently; only
-//!   slower for a mailbox with many new messages. For each mailbox taken it indexes the messages above the watermark
-//!   (a copy or move gives new, larger UIDs, so they are indexed like new mail), and removes
-//!   the documents of expunged messages (`changes_since` the MODSEQ it last saw). A mailbox
-//!   that disappears from its account's list has all its documents removed. A lost event
+//!   slower for a mailbox with many new messages. For each mailbox taken it indexes the
+//!   messages above the watermark (a copy or move gives new, larger UIDs, so they are indexed
+//!   like new mail), and removes the documents of expunged messages (`changes_since` the
+//!   MODSEQ it last saw). A mailbox that disappears from its account's list has all its
+//!   documents removed. A lost event
 //!   costs nothing but time: the next event of the mailbox catches it up, and search never
 //!   trusts the index above the watermark. At start every mailbox is caught up, which is
 //!   how a missing or damaged index (rebuilt empty by the backend) is rebuilt.
@@ -364,23 +365,28 @@ impl Pending {
                 ..Work::default()
             };
         }
-        let mut work = Work::default();
-        self.mailboxes.retain(|m, t| {
-            let take = ripe(t);
-            if take {
-                work.mailboxes.insert(*m);
-            }
-            !take
-        });
-        self.accounts.retain(|a, t| {
-            let take = ripe(t);
-            if take {
-                work.accounts.insert(*a);
-            }
-            !take
-        });
-        work
+        Work {
+            mailboxes: take_ripe(&mut self.mailboxes, ripe),
+            accounts: take_ripe(&mut self.accounts, ripe),
+            all: false,
+        }
     }
+}
+
+/// Removes from `pending` the keys whose time is `ripe` and returns them.
+fn take_ripe<K: Copy + Eq + std::hash::Hash>(
+    pending: &mut HashMap<K, Instant>,
+    ripe: impl Fn(&Instant) -> bool,
+) -> HashSet<K> {
+    let mut taken = HashSet::new();
+    pending.retain(|k, t| {
+        let take = ripe(t);
+        if take {
+            taken.insert(*k);
+        }
+        !take
+    });
+    taken
 }
 
 #[cfg(test)]
