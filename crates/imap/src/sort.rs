@@ -101,18 +101,15 @@ enum Compact<'a> {
 
 impl<'a> Compact<'a> {
     fn of(k: &'a Key) -> Compact<'a> {
-        match k.text() {
-            None => Compact::Num(match k {
-                Key::Num(n) => *n,
-                _ => 0,
-            }),
-            Some(s) => {
-                let mut p = [0u8; 16];
-                let n = s.len().min(16);
-                p[..n].copy_from_slice(&s.as_bytes()[..n]);
-                Compact::Text(u128::from_be_bytes(p), s)
-            }
-        }
+        let s: &str = match k {
+            Key::Num(n) => return Compact::Num(*n),
+            Key::Text(s) => s,
+            Key::Subject(e) => &e.subject,
+        };
+        let mut p = [0u8; 16];
+        let n = s.len().min(16);
+        p[..n].copy_from_slice(&s.as_bytes()[..n]);
+        Compact::Text(u128::from_be_bytes(p), s)
     }
 
     fn cmp(&self, other: &Compact<'_>) -> Ordering {
